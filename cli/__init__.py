@@ -1,0 +1,1 @@
+"""The ``detect`` command line: the only place that wires stages together, reads options and prints."""

@@ -1,0 +1,69 @@
+"""``detect inspect``: what is in an annotation set, and what is wrong with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from detector.data.io import atomic_write_json
+from detector.data.summary import check_image_files, summarize
+
+from .common import format_option, images_option, load_dataset
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+@click.command("inspect")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@format_option
+@images_option
+@click.option("--image-list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="ILSVRC evaluation list ('name index' lines): read only these images, numbered by it.")
+@click.option("--no-image-check", is_flag=True, help="Do not open image files (skips missing/size checks).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as JSON to this file.")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when any problem is found.")
+def inspect_cmd(path, fmt, images, image_list, no_image_check, json_out, strict):
+    """Count images, boxes and classes in an annotation set and list its problems.
+
+    PATH is a COCO JSON (or a folder with one), a folder of ILSVRC or PASCAL VOC XML (VOC layout or flat), or
+    Penn-Fudan annotations. Problems (malformed files, inverted or zero-area boxes, boxes outside the image,
+    unknown classes, missing or mis-sized image files) are listed, not fatal.
+    """
+    ds = load_dataset(path, fmt, images=images, image_list=image_list, strict=False)
+    image_problems = []
+    if not no_image_check and len(ds):
+        for probs in tqdm(check_image_files(ds), total=len(ds), desc="checking images", unit="img",
+                          disable=None, leave=False):
+            image_problems.extend(probs)
+    s = summarize(ds, image_problems)
+
+    out = click.echo
+    out(f"{s.source}  ({s.format})")
+    out(f"  images                {s.images:>8}")
+    out(f"  boxes                 {s.boxes:>8}")
+    out(f"  images without boxes  {len(s.images_without_boxes):>8}")
+    if s.difficult:
+        out(f"  difficult boxes       {s.difficult:>8}")
+    if s.crowd:
+        out(f"  crowd boxes           {s.crowd:>8}")
+    bs = s.box_sizes
+    out(f"  box sizes             small {bs['small']} · medium {bs['medium']} · large {bs['large']}"
+        "  (area < 32², < 96², ≥ 96²)")
+    out(f"  classes               {len(s.classes):>8}")
+    width = max((len(n) for n in s.classes), default=0)
+    for name, n in s.classes.items():
+        out(f"    {name:<{width}}  {n:>7}")
+    out(f"  problems              {len(s.problems):>8}")
+    for p in s.problems[:MAX_PROBLEMS_SHOWN]:
+        out(f"    [{p.severity}] {p}")
+    if len(s.problems) > MAX_PROBLEMS_SHOWN:
+        more = len(s.problems) - MAX_PROBLEMS_SHOWN
+        out(f"    … and {more} more" + (f" (all in {json_out})" if json_out else " (use --json to get them all)"))
+    if json_out:
+        atomic_write_json(json_out, s.to_dict())
+        out(f"wrote {json_out}")
+    if strict and s.problems:
+        raise SystemExit(1)

@@ -1,0 +1,27 @@
+"""The ``detect`` command group."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from detector import __version__
+
+from .inspect_cmd import inspect_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="detect")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose):
+    """GoogLeNet detection (ILSVRC 2014): proposals, Inception region classifiers, ILSVRC-exact evaluation."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(inspect_cmd)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

@@ -1,0 +1,111 @@
+"""The one in-memory dataset form every reader produces and every stage consumes.
+
+Shapes: N objects in an image. ``boxes`` is ``float32 [N, 4]`` continuous xyxy in original-image pixels (see
+:mod:`detector.data.boxes`), ``labels`` is ``int64 [N]`` indexing :attr:`Dataset.classes`, ``difficult`` and
+``iscrowd`` are ``bool [N]``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .vocab import Category
+
+__all__ = ["ImageAnnotation", "Dataset", "Problem", "DatasetError", "ERROR", "WARNING"]
+
+ERROR = "error"  # the input is broken: readers raise in strict mode, ``detect inspect`` lists it
+WARNING = "warning"  # the input is readable but suspicious: always listed, never fatal
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the input, located as precisely as the format allows."""
+
+    file: str  # the file (or folder) at fault
+    kind: str  # malformed | inverted_box | zero_area | outside_image | unknown_class | missing_image | ...
+    message: str
+    severity: str = ERROR
+    line: int | None = None  # 1-based line in ``file``, where known
+    obj: int | None = None  # 0-based object (box) index in the image, where known
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.obj is not None:
+            where += f" (object {self.obj})"
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict:
+        d = {"file": self.file, "kind": self.kind, "severity": self.severity, "message": self.message}
+        if self.line is not None:
+            d["line"] = self.line
+        if self.obj is not None:
+            d["object"] = self.obj
+        return d
+
+
+class DatasetError(ValueError):
+    """Raised by a strict reader on broken input; ``problem`` says what and where."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+@dataclass(frozen=True, eq=False)
+class ImageAnnotation:
+    """Ground truth of one image."""
+
+    image_id: int  # COCO id, ILSVRC evaluation-list index, or 1-based position for other formats
+    file_name: str  # the image's name as the annotation gives it (used to match predictions by stem)
+    path: Path | None  # the image file found on disk, or None where it could not be found
+    width: int
+    height: int
+    boxes: np.ndarray  # float32 [N, 4] xyxy
+    labels: np.ndarray  # int64 [N], index into Dataset.classes
+    difficult: np.ndarray  # bool [N]; VOC "difficult" (ignored by VOC-style evaluation)
+    iscrowd: np.ndarray  # bool [N]; COCO crowd regions
+    source: str = ""  # annotation file this record came from
+
+    def __post_init__(self):
+        n = len(self.boxes)
+        if self.boxes.shape != (n, 4) or not (len(self.labels) == len(self.difficult) == len(self.iscrowd) == n):
+            raise ValueError(f"{self.file_name}: inconsistent annotation arrays")
+
+    @property
+    def stem(self) -> str:
+        return Path(self.file_name).stem
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A whole dataset: its classes, its images and the problems met while reading it."""
+
+    format: str  # coco | ilsvrc | voc | pennfudan
+    source: Path  # what was read
+    classes: tuple[Category, ...]
+    images: tuple[ImageAnnotation, ...]
+    problems: tuple[Problem, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def num_boxes(self) -> int:
+        return sum(len(im) for im in self.images)
+
+    def class_counts(self) -> dict[str, int]:
+        """Boxes per class name (classes with at least one box), most frequent first, ties by name."""
+        counts: Counter[int] = Counter()
+        for im in self.images:
+            counts.update(im.labels.tolist())
+        named = [(self.classes[i].name, n) for i, n in counts.items()]
+        return dict(sorted(named, key=lambda kv: (-kv[1], kv[0])))

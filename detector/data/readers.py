@@ -1,0 +1,566 @@
+"""Readers turning every annotation format our users bring into one :class:`~detector.data.dataset.Dataset`.
+
+Formats (detected from the path by :func:`detect_format`, or named):
+
+- ``coco``: a COCO instances JSON (``images``, ``annotations``, ``categories``; ``iscrowd`` kept), or a folder
+  holding one (directly or in ``annotations/``);
+- ``ilsvrc``: a folder of ILSVRC XML files (0-based inclusive pixels), optionally restricted and numbered by an
+  evaluation list (``name index`` lines, e.g. ``ilsvrc13_val2.txt``);
+- ``voc``: PASCAL VOC XML (1-based inclusive, ``difficult``), either a VOC root (``Annotations/``,
+  ``JPEGImages/``, ``ImageSets/Main/*.txt``), an ``ImageSets/Main/*.txt`` list, or a plain folder of XML files;
+- ``pennfudan``: Penn-Fudan "PASCAL Annotation Version 1.00" text files (1-based inclusive; pedestrians = person).
+
+With ``strict=True`` (the default) broken input — unreadable JSON/XML, missing fields, non-numeric or inverted
+boxes — raises :class:`DatasetError` naming the file and the line or object. With ``strict=False`` (``detect
+inspect``) it is recorded in :attr:`Dataset.problems` and reading goes on. Suspicious but usable input (zero-area
+boxes, boxes outside the image, class names with no known meaning) is always recorded, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from .boxes import ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
+from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
+from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
+
+__all__ = ["FORMATS", "detect_format", "read_dataset", "read_coco", "read_ilsvrc", "read_voc", "read_pennfudan",
+           "read_image_list", "IMAGE_EXTENSIONS"]
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".JPEG", ".JPG", ".PNG")
+PENNFUDAN_HEADER = "# Compatible with PASCAL Annotation Version 1.00"
+
+
+class _Problems:
+    """Collects problems; raises the first error in strict mode."""
+
+    def __init__(self, strict: bool):
+        self.strict = strict
+        self.items: list[Problem] = []
+
+    def add(self, file, kind, message, *, severity=ERROR, line=None, obj=None) -> None:
+        p = Problem(file=str(file), kind=kind, message=message, severity=severity, line=line, obj=obj)
+        if self.strict and severity == ERROR:
+            raise DatasetError(p)
+        self.items.append(p)
+
+
+class _ImageLocator:
+    """Finds image files by name among candidate folders (each folder listed once, then set look-ups)."""
+
+    def __init__(self, folders):
+        self.folders: list[Path] = []
+        for f in folders:
+            if f is not None and Path(f).is_dir() and Path(f) not in self.folders:
+                self.folders.append(Path(f))
+        self._listing: dict[Path, set[str]] = {}
+
+    def _names(self, folder: Path) -> set[str]:
+        if folder not in self._listing:
+            try:
+                self._listing[folder] = {e.name for e in os.scandir(folder) if not e.is_dir()}
+            except OSError:
+                self._listing[folder] = set()
+        return self._listing[folder]
+
+    def find(self, name: str) -> Path | None:
+        """``name`` may carry a suffix (``a.jpg``) or not (ILSVRC gives stems), and folders
+        (``PennFudanPed/PNGImages/x.png``: tried as given, then by its last part)."""
+        has_suffix = Path(name).suffix in IMAGE_EXTENSIONS
+        base = Path(name).name
+        for folder in self.folders:
+            if "/" in name and (folder / name).is_file():
+                return folder / name
+            names = self._names(folder)
+            for ext in ("",) if has_suffix else IMAGE_EXTENSIONS:
+                if base + ext in names:
+                    return folder / (base + ext)
+        return None
+
+
+def _boxes_record(image_id, file_name, path, width, height, boxes, labels, difficult, crowd, source):
+    return ImageAnnotation(
+        image_id=int(image_id),
+        file_name=str(file_name),
+        path=path,
+        width=int(width),
+        height=int(height),
+        boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        labels=np.asarray(labels, dtype=np.int64),
+        difficult=np.asarray(difficult, dtype=bool),
+        iscrowd=np.asarray(crowd, dtype=bool),
+        source=str(source),
+    )
+
+
+def _check_box(problems: _Problems, file, raw, xyxy, width, height, *, obj, line=None) -> bool:
+    """Validate one box. ``raw`` is (xmin, ymin, xmax, ymax) as the file states them. False → drop the box."""
+    if not all(math.isfinite(v) for v in raw):
+        problems.add(file, "bad_number", f"box {list(raw)} has a non-finite coordinate", obj=obj, line=line)
+        return False
+    if raw[2] < raw[0] or raw[3] < raw[1]:
+        problems.add(file, "inverted_box", f"box has xmax < xmin or ymax < ymin: {list(raw)}", obj=obj, line=line)
+        return False
+    x1, y1, x2, y2 = xyxy
+    if x2 <= x1 or y2 <= y1:
+        problems.add(file, "zero_area", f"box has zero area: {list(raw)}", severity=WARNING, obj=obj, line=line)
+    if width > 0 and height > 0 and (x1 < 0 or y1 < 0 or x2 > width + 1e-3 or y2 > height + 1e-3):
+        problems.add(file, "outside_image", f"box {list(raw)} extends outside the {width}x{height} image",
+                     severity=WARNING, obj=obj, line=line)
+    return True
+
+
+def _class_index(classes: list[Category], index: dict[str, int], cat: Category) -> int:
+    if cat.key not in index:
+        index[cat.key] = len(classes)
+        classes.append(cat)
+    return index[cat.key]
+
+
+# --------------------------------------------------------------------------------------------------------- COCO
+def _find_coco_json(path: Path) -> Path:
+    if path.is_file():
+        return path
+    for folder in (path, path / "annotations"):
+        found = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise DatasetError(Problem(str(folder), "ambiguous", f"several JSON files ({', '.join(p.name for p in found)}): name one"))
+    raise DatasetError(Problem(str(path), "not_found", "no COCO JSON file found here"))
+
+
+def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
+    """Read a COCO instances JSON. ``bbox`` ``[x, y, w, h]`` becomes xyxy; ``iscrowd`` is kept.
+
+    Category names are mapped onto the ILSVRC vocabulary (a ``wnid`` field, the COCO 80 table, or an ILSVRC name);
+    others stay their own classes. Image files are looked for in ``images``, next to the JSON, in ``images/``
+    beside it or beside its folder.
+    """
+    path = _find_coco_json(Path(path))
+    problems = _Problems(strict)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        problems.add(path, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
+        return Dataset("coco", path, (), (), tuple(problems.items))
+    except UnicodeDecodeError as e:
+        problems.add(path, "malformed", f"not UTF-8 text: {e}")
+        return Dataset("coco", path, (), (), tuple(problems.items))
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(data.get("categories"), list):
+        problems.add(path, "malformed", "not a COCO instances file: expected an object with 'images' and 'categories' lists")
+        return Dataset("coco", path, (), (), tuple(problems.items))
+
+    classes: list[Category] = []
+    class_index: dict[str, int] = {}
+    cat_label: dict[int, int] = {}
+    for i, c in enumerate(data["categories"]):
+        if not isinstance(c, dict) or "id" not in c or "name" not in c:
+            problems.add(path, "malformed", f"categories[{i}] lacks 'id' or 'name'")
+            continue
+        name = str(c["name"])
+        mapped = category_for_name(str(c["wnid"])) if c.get("wnid") else None
+        mapped = mapped or category_for_name(name, "coco")
+        cat = Category(name, mapped.wnid, mapped.det_id) if mapped else Category(name)
+        cat_label[c["id"]] = _class_index(classes, class_index, cat)
+
+    locator = _ImageLocator([images, path.parent, path.parent / "images", path.parent.parent / "images", path.parent.parent])
+    metas: dict = {}
+    for i, im in enumerate(data["images"]):
+        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
+            problems.add(path, "malformed", f"images[{i}] lacks 'id' or 'file_name'")
+            continue
+        if im["id"] in metas:
+            problems.add(path, "malformed", f"images[{i}]: duplicate image id {im['id']}")
+            continue
+        w, h = im.get("width"), im.get("height")
+        if not isinstance(w, (int, float)) or not isinstance(h, (int, float)):
+            problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height")
+            w, h = 0, 0
+        metas[im["id"]] = (im, int(w), int(h), [], [], [])
+
+    for i, a in enumerate(data.get("annotations") or []):
+        where = f"annotations[{i}] (id {a.get('id')})" if isinstance(a, dict) else f"annotations[{i}]"
+        if not isinstance(a, dict) or "image_id" not in a or "bbox" not in a:
+            problems.add(path, "malformed", f"{where} lacks 'image_id' or 'bbox'")
+            continue
+        meta = metas.get(a["image_id"])
+        if meta is None:
+            problems.add(path, "malformed", f"{where} refers to unknown image_id {a['image_id']}")
+            continue
+        im, w, h, bxs, lbls, crowd = meta
+        bbox = a["bbox"]
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+            problems.add(path, "malformed", f"{where}: bbox must be 4 numbers [x, y, w, h], got {bbox!r}")
+            continue
+        if a.get("category_id") not in cat_label:
+            problems.add(path, "unknown_class", f"{where}: unknown category_id {a.get('category_id')} (box left out)",
+                         severity=WARNING)
+            continue
+        x, y, bw, bh = (float(v) for v in bbox)
+        xyxy = xywh_to_xyxy([x, y, bw, bh])[0]
+        if not _check_box(problems, path, (x, y, x + bw, y + bh), xyxy, w, h, obj=len(bxs)):
+            continue
+        bxs.append(xyxy)
+        lbls.append(cat_label[a["category_id"]])
+        crowd.append(bool(a.get("iscrowd", 0)))
+
+    records = []
+    for im, w, h, bxs, lbls, crowd in metas.values():
+        records.append(_boxes_record(im["id"], im["file_name"], locator.find(im["file_name"]), w, h, bxs, lbls,
+                                     [False] * len(bxs), crowd, path))
+    return Dataset("coco", path, tuple(classes), tuple(records), tuple(problems.items))
+
+
+# ------------------------------------------------------------------------------------------------- XML (shared)
+def _parse_xml(problems: _Problems, path: Path):
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as e:
+        line = e.position[0] if getattr(e, "position", None) else None
+        problems.add(path, "malformed", f"not valid XML: {e}", line=line)
+    except OSError as e:
+        problems.add(path, "unreadable", f"cannot read: {e.strerror or e}")
+    return None
+
+
+def _xml_text(node, tag):
+    child = node.find(tag)
+    return None if child is None or child.text is None else child.text.strip()
+
+
+def _xml_number(problems, path, node, tag, *, obj=None):
+    text = _xml_text(node, tag)
+    if text is None:
+        problems.add(path, "malformed", f"missing <{tag}>", obj=obj)
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        problems.add(path, "malformed", f"<{tag}> is not a number: {text!r}", obj=obj)
+        return None
+
+
+def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, image_id):
+    """One VOC or ILSVRC XML → ImageAnnotation (or None when unusable). ``class_of(name, obj)`` → label or None."""
+    size = root.find("size")
+    if size is None:
+        problems.add(path, "malformed", "missing <size>")
+        return None
+    w = _xml_number(problems, path, size, "width")
+    h = _xml_number(problems, path, size, "height")
+    if w is None or h is None:
+        return None
+    filename = _xml_text(root, "filename") or path.stem
+    boxes, labels, difficult = [], [], []
+    for k, ob in enumerate(root.iter("object")):
+        name = _xml_text(ob, "name")
+        bb = ob.find("bndbox")
+        if name is None or bb is None:
+            problems.add(path, "malformed", "object lacks <name> or <bndbox>", obj=k)
+            continue
+        raw = [_xml_number(problems, path, bb, t, obj=k) for t in ("xmin", "ymin", "xmax", "ymax")]
+        if any(v is None for v in raw):
+            continue
+        xyxy = (voc_to_xyxy if one_based else ilsvrc_to_xyxy)(raw)[0]
+        if not _check_box(problems, path, raw, xyxy, w, h, obj=k):
+            continue
+        label = class_of(name, k)
+        if label is None:
+            continue
+        boxes.append(xyxy)
+        labels.append(label)
+        diff = _xml_text(ob, "difficult")
+        difficult.append(diff not in (None, "", "0"))
+    return _boxes_record(image_id, filename, locator.find(filename), w, h, boxes, labels, difficult,
+                         [False] * len(boxes), path)
+
+
+def _sniff_xml_is_ilsvrc(xml_path: Path) -> bool:
+    try:
+        root = ET.parse(xml_path).getroot()
+    except (ET.ParseError, OSError):
+        return False
+    text = " ".join(filter(None, [_xml_text(root, "folder"), _xml_text(root, "source/database")]))
+    if "ILSVRC" in text.upper():
+        return True
+    names = [_xml_text(o, "name") or "" for o in root.iter("object")]
+    return bool(names) and all(is_wnid(n) for n in names)
+
+
+# ----------------------------------------------------------------------------------------------------- ILSVRC
+def read_image_list(path) -> list[tuple[str, int]]:
+    """An ILSVRC evaluation list: ``name index`` per line → ``[(name, index)]``. Raises naming file and line."""
+    path = Path(path)
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise DatasetError(Problem(str(path), "unreadable", f"cannot read image list: {e.strerror or e}")) from e
+    for n, line in enumerate(lines, start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise DatasetError(Problem(str(path), "malformed", f"expected 'name index', got {line!r}", line=n))
+        try:
+            out.append((Path(parts[0]).stem if Path(parts[0]).suffix in IMAGE_EXTENSIONS else parts[0], int(parts[1])))
+        except ValueError:
+            raise DatasetError(Problem(str(path), "malformed", f"index is not an integer: {parts[1]!r}", line=n)) from None
+    return out
+
+
+def read_ilsvrc(path, *, image_list=None, images=None, strict: bool = True) -> Dataset:
+    """Read ILSVRC DET XML (a folder of them, or one file). Classes: the 200 DET classes, in det_id order, then any
+    unknown wnid as its own class (reported). With ``image_list`` only the listed images are read and each gets
+    the list's index as ``image_id``; otherwise ids are 1.. in file-name order."""
+    path = Path(path)
+    problems = _Problems(strict)
+    folder = path if path.is_dir() else path.parent
+    files = sorted(path.glob("*.xml")) if path.is_dir() else [path]
+    ids = {f.stem: i for i, f in enumerate(files, start=1)}
+    if image_list is not None:
+        listed = read_image_list(image_list)
+        by_stem = {f.stem: f for f in files}
+        missing = [name for name, _ in listed if name not in by_stem]
+        if missing:
+            problems.add(image_list, "missing_annotation",
+                         f"{len(missing)} of the {len(listed)} listed images have no XML in {folder} (left out), "
+                         f"e.g. {missing[0]}", severity=WARNING)
+        files = [by_stem[name] for name, _ in listed if name in by_stem]
+        ids = {name: idx for name, idx in listed}
+
+    classes = list(ilsvrc_categories())
+    class_index = {c.key: i for i, c in enumerate(classes)}
+
+    def class_of(name, obj, file):
+        if name in class_index:
+            return class_index[name]
+        problems.add(file, "unknown_class", f"class {name!r} is not one of the 200 ILSVRC DET classes "
+                     "(kept as its own class)", severity=WARNING, obj=obj)
+        return _class_index(classes, class_index, category_for_name(name) or Category(name))
+
+    locator = _ImageLocator([images, folder, folder.parent / "images", folder.parent / "Data", folder.parent])
+    records = []
+    for f in files:
+        root = _parse_xml(problems, f)
+        if root is None:
+            continue
+        rec = _read_annotation_xml(problems, f, root, one_based=False,
+                                   class_of=lambda name, obj, _f=f: class_of(name, obj, _f), locator=locator,
+                                   image_id=ids[f.stem])
+        if rec is not None:
+            records.append(rec)
+    return Dataset("ilsvrc", path, tuple(classes), tuple(records), tuple(problems.items))
+
+
+# -------------------------------------------------------------------------------------------------------- VOC
+def _voc_layout(path: Path, image_set: str | None):
+    """→ (xml files, image folders, source). Accepts a VOC root, an ImageSets list file, or a folder of XML."""
+    if path.is_file() and path.suffix == ".txt":  # ImageSets/Main/<set>.txt
+        root = path.parents[2] if path.parent.name == "Main" else path.parent
+        ids = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if parts and (len(parts) == 1 or parts[-1] != "-1"):
+                ids.append(parts[0])
+        return [root / "Annotations" / f"{i}.xml" for i in ids], [root / "JPEGImages"]
+    if path.is_file():
+        return [path], [path.parent, path.parent.parent / "JPEGImages"]
+    if (path / "Annotations").is_dir():
+        if image_set is not None:
+            return _voc_layout(path / "ImageSets" / "Main" / f"{image_set}.txt", None)
+        return sorted((path / "Annotations").glob("*.xml")), [path / "JPEGImages", path]
+    return sorted(path.glob("*.xml")), [path, path / "images", path.parent / "JPEGImages", path.parent / "images"]
+
+
+def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = True) -> Dataset:
+    """Read PASCAL VOC XML (1-based inclusive; ``difficult`` kept). Classes: the VOC 20 in their usual order, each
+    mapped onto its ILSVRC wnid where one exists, then any other name as its own class (reported)."""
+    path = Path(path)
+    problems = _Problems(strict)
+    files, folders = _voc_layout(path, image_set)
+    classes = []
+    for name in VOC_CLASSES:
+        m = category_for_name(name, "voc")
+        classes.append(Category(name, m.wnid, m.det_id) if m else Category(name))
+    by_name = {c.name: i for i, c in enumerate(classes)}
+    class_index = {c.key: i for i, c in enumerate(classes)}
+    locator = _ImageLocator([images, *folders])
+    records = []
+    for image_id, f in enumerate(files, start=1):
+        if not f.is_file():
+            problems.add(f, "missing_annotation", "listed in the image set but the XML file does not exist")
+            continue
+        root = _parse_xml(problems, f)
+        if root is None:
+            continue
+
+        def class_of(name, obj, _f=f):
+            if name in by_name:
+                return by_name[name]
+            m = category_for_name(name, "voc")
+            if m is None:
+                problems.add(_f, "unknown_class", f"class {name!r} is not a PASCAL VOC class (kept as its own class)",
+                             severity=WARNING, obj=obj)
+            idx = _class_index(classes, class_index, Category(name, m.wnid, m.det_id) if m else Category(name))
+            by_name[name] = idx
+            return idx
+
+        rec = _read_annotation_xml(problems, f, root, one_based=True, class_of=class_of, locator=locator,
+                                   image_id=image_id)
+        if rec is not None:
+            records.append(rec)
+    return Dataset("voc", path, tuple(classes), tuple(records), tuple(problems.items))
+
+
+# -------------------------------------------------------------------------------------------------- Penn-Fudan
+_PF_FILENAME = re.compile(r'^Image filename\s*:\s*"(?P<name>[^"]+)"')
+_PF_SIZE = re.compile(r"^Image size \(X x Y x C\)\s*:\s*(?P<w>\d+)\s*x\s*(?P<h>\d+)")
+_PF_BOX = re.compile(r'^Bounding box for object (?P<k>\d+) "(?P<label>[^"]*)"')
+_PF_COORDS = re.compile(r":\s*\(\s*(?P<x1>[-\d.]+)\s*,\s*(?P<y1>[-\d.]+)\s*\)\s*-\s*\(\s*(?P<x2>[-\d.]+)\s*,\s*(?P<y2>[-\d.]+)\s*\)\s*$")
+
+
+def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
+    """Read Penn-Fudan "PASCAL Annotation Version 1.00" text (1-based inclusive boxes). Accepts the database root
+    (``Annotation/``, ``PNGImages/``), the annotation folder, or one file. Labels ``PASpersonWalking`` → person."""
+    path = Path(path)
+    problems = _Problems(strict)
+    if path.is_file():
+        files, root = [path], path.parent.parent
+    else:
+        ann = path / "Annotation" if (path / "Annotation").is_dir() else path
+        files, root = sorted(ann.glob("*.txt")), ann.parent
+    person = category_for_name("PASpersonWalking", "pennfudan")
+    classes = [person]
+    class_index = {person.key: 0}
+    locator = _ImageLocator([images, root / "PNGImages", root, path if path.is_dir() else path.parent])
+    records = []
+    for image_id, f in enumerate(files, start=1):
+        try:
+            lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as e:
+            problems.add(f, "unreadable", f"cannot read: {e.strerror or e}")
+            continue
+        name = size = None
+        boxes, labels = [], []
+        ok = True
+        for n, line in enumerate(lines, start=1):
+            line = line.strip()
+            if m := _PF_FILENAME.match(line):
+                name = m["name"]
+            elif m := _PF_SIZE.match(line):
+                size = (int(m["w"]), int(m["h"]))
+            elif m := _PF_BOX.match(line):
+                c = _PF_COORDS.search(line)
+                if c is None:
+                    problems.add(f, "malformed", f"cannot read the box coordinates in {line!r}", line=n)
+                    ok = False
+                    continue
+                try:
+                    raw = [float(c[k]) for k in ("x1", "y1", "x2", "y2")]
+                except ValueError:
+                    problems.add(f, "malformed", f"box coordinates are not numbers in {line!r}", line=n)
+                    ok = False
+                    continue
+                xyxy = voc_to_xyxy(raw)[0]
+                w, h = size or (0, 0)
+                if not _check_box(problems, f, raw, xyxy, w, h, obj=len(boxes), line=n):
+                    continue
+                label = m["label"]
+                cat = category_for_name(label, "pennfudan")
+                if cat is None:
+                    problems.add(f, "unknown_class", f"label {label!r} is not a known class (kept as its own class)",
+                                 severity=WARNING, line=n)
+                    cat = Category(label)
+                boxes.append(xyxy)
+                labels.append(_class_index(classes, class_index, cat))
+        if size is None:
+            problems.add(f, "malformed", "no 'Image size (X x Y x C)' line: not a Penn-Fudan annotation?")
+            continue
+        if not ok and not boxes:
+            continue
+        name = name or f.stem + ".png"
+        records.append(_boxes_record(image_id, Path(name).name, locator.find(Path(name).name), size[0], size[1],
+                                     boxes, labels, [False] * len(boxes), [False] * len(boxes), f))
+    return Dataset("pennfudan", path, tuple(classes), tuple(records), tuple(problems.items))
+
+
+# ------------------------------------------------------------------------------------------------- detection
+def _is_pennfudan_txt(p: Path) -> bool:
+    try:
+        with open(p, encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.startswith(PENNFUDAN_HEADER) or "Bounding box for object" in head
+
+
+def detect_format(path) -> str:
+    """Tell the annotation format from a path (file or folder). Raises :class:`DatasetError` when it cannot."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(Problem(str(path), "not_found", "no such file or directory"))
+    if path.is_file():
+        if path.suffix.lower() == ".json":
+            return "coco"
+        if path.suffix.lower() == ".xml":
+            return "ilsvrc" if _sniff_xml_is_ilsvrc(path) else "voc"
+        if path.suffix.lower() == ".txt":
+            if _is_pennfudan_txt(path):
+                return "pennfudan"
+            if path.parent.name == "Main" or (path.parent.parent / "Annotations").is_dir():
+                return "voc"
+        raise DatasetError(Problem(str(path), "unknown_format", "cannot tell the annotation format; pass --format"))
+    if (path / "Annotation").is_dir() and any((path / "Annotation").glob("*.txt")):
+        return "pennfudan"
+    if (path / "Annotations").is_dir():
+        return "voc"
+    if any(path.glob("*.json")) or any((path / "annotations").glob("*.json")):
+        return "coco"
+    first_xml = next(iter(sorted(path.glob("*.xml"))), None)
+    if first_xml is not None:
+        return "ilsvrc" if _sniff_xml_is_ilsvrc(first_xml) else "voc"
+    first_txt = next(iter(sorted(path.glob("*.txt"))), None)
+    if first_txt is not None and _is_pennfudan_txt(first_txt):
+        return "pennfudan"
+    raise DatasetError(Problem(str(path), "unknown_format",
+                               "no COCO JSON, ILSVRC/VOC XML or Penn-Fudan annotation found here; pass --format"))
+
+
+FORMATS = ("coco", "ilsvrc", "voc", "pennfudan")
+
+
+def read_dataset(path, format: str | None = None, *, images=None, image_list=None, image_set=None,
+                 strict: bool = True) -> Dataset:
+    """Read any supported annotation ``path``; ``format`` (one of :data:`FORMATS`) overrides detection.
+
+    ``images``: a folder to look for image files in first. ``image_list``: an ILSVRC evaluation list (``ilsvrc``
+    only). ``image_set``: a VOC ``ImageSets/Main`` set name (``voc`` only).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(Problem(str(path), "not_found", "no such file or directory"))
+    fmt = format or detect_format(path)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if image_list is not None and fmt != "ilsvrc":
+        raise ValueError(f"an image list applies to ILSVRC XML, not to {fmt}")
+    if fmt == "coco":
+        return read_coco(path, images=images, strict=strict)
+    if fmt == "ilsvrc":
+        return read_ilsvrc(path, image_list=image_list, images=images, strict=strict)
+    if fmt == "voc":
+        return read_voc(path, image_set=image_set, images=images, strict=strict)
+    return read_pennfudan(path, images=images, strict=strict)

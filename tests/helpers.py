@@ -1,0 +1,61 @@
+"""Small writers of annotation files for tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+
+
+def write_image(path: Path, width: int, height: int, color=(120, 80, 40)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (width, height), color).save(path)
+    return path
+
+
+def ilsvrc_xml(name: str, width: int, height: int, objects, *, folder="ILSVRC2013_val") -> str:
+    """objects: [(wnid, xmin, ymin, xmax, ymax)] in the file's own (0-based inclusive) numbers."""
+    objs = "".join(
+        f"<object><name>{n}</name><bndbox><xmin>{x1}</xmin><xmax>{x2}</xmax><ymin>{y1}</ymin><ymax>{y2}</ymax>"
+        "</bndbox></object>"
+        for n, x1, y1, x2, y2 in objects
+    )
+    return (f"<annotation><folder>{folder}</folder><filename>{name}</filename><source><database>ILSVRC_2013"
+            f"</database></source><size><width>{width}</width><height>{height}</height></size>{objs}</annotation>")
+
+
+def voc_xml(filename: str, width: int, height: int, objects) -> str:
+    """objects: [(name, xmin, ymin, xmax, ymax, difficult)] in the file's own (1-based inclusive) numbers."""
+    objs = "".join(
+        f"<object><name>{n}</name><difficult>{d}</difficult><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin>"
+        f"<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+        for n, x1, y1, x2, y2, d in objects
+    )
+    return (f"<annotation><folder>VOC2012</folder><filename>{filename}</filename><size><width>{width}</width>"
+            f"<height>{height}</height><depth>3</depth></size>{objs}</annotation>")
+
+
+def pennfudan_txt(filename: str, width: int, height: int, boxes, label="PASpersonWalking") -> str:
+    """boxes: [(xmin, ymin, xmax, ymax)] 1-based inclusive."""
+    lines = [
+        "# Compatible with PASCAL Annotation Version 1.00",
+        f'Image filename : "PennFudanPed/PNGImages/{filename}"',
+        f"Image size (X x Y x C) : {width} x {height} x 3",
+        'Database : "The Penn-Fudan-Pedestrian Database"',
+        f"Objects with ground truth : {len(boxes)} {{ }}",
+    ]
+    for k, (x1, y1, x2, y2) in enumerate(boxes, start=1):
+        lines += [
+            f'# Details for pedestrian {k} ("{label}")',
+            f'Original label for object {k} "{label}" : "PennFudanPed"',
+            f'Bounding box for object {k} "{label}" (Xmin, Ymin) - (Xmax, Ymax) : ({x1}, {y1}) - ({x2}, {y2})',
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_coco(path: Path, images, annotations, categories) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
+    return path

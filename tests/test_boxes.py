@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from detector.data import boxes as B
+
+
+def test_coco_round_trip():
+    xywh = np.array([[10, 20, 30, 40], [0.5, 1.5, 2.0, 3.0]], dtype=np.float32)
+    xyxy = B.xywh_to_xyxy(xywh)
+    np.testing.assert_allclose(xyxy, [[10, 20, 40, 60], [0.5, 1.5, 2.5, 4.5]])
+    np.testing.assert_allclose(B.xyxy_to_xywh(xyxy), xywh)
+
+
+def test_voc_is_one_based_inclusive():
+    # a VOC box covering pixels 1..10 (1-based) is 10 pixels wide: continuous [0, 10)
+    xyxy = B.voc_to_xyxy([1, 1, 10, 20])
+    np.testing.assert_allclose(xyxy, [[0, 0, 10, 20]])
+    np.testing.assert_allclose(B.xyxy_to_voc(xyxy), [[1, 1, 10, 20]])
+
+
+def test_ilsvrc_is_zero_based_inclusive():
+    # an ILSVRC box covering pixels 0..9 (0-based inclusive) is 10 pixels wide: continuous [0, 10)
+    xyxy = B.ilsvrc_to_xyxy([0, 5, 9, 14])
+    np.testing.assert_allclose(xyxy, [[0, 5, 10, 15]])
+    np.testing.assert_allclose(B.xyxy_to_ilsvrc(xyxy), [[0, 5, 9, 14]])
+
+
+def test_iou_hand_computed():
+    a = [[0, 0, 10, 10]]
+    b = [[0, 0, 10, 10], [5, 0, 15, 10], [10, 10, 20, 20], [2, 2, 4, 4]]
+    np.testing.assert_allclose(B.box_iou(a, b), [[1.0, 50 / 150, 0.0, 4 / 100]])
+
+
+def test_iou_equals_devkit_inclusive_iou():
+    # devkit: inclusive boxes, widths (x2 - x1 + 1); ours after the +1 fold must agree exactly
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        p = np.sort(rng.integers(0, 100, size=(2, 2)), axis=0)
+        q = np.sort(rng.integers(0, 100, size=(2, 2)), axis=0)
+        bb = [p[0, 0], p[0, 1], p[1, 0], p[1, 1]]
+        gt = [q[0, 0], q[0, 1], q[1, 0], q[1, 1]]
+        bi = [max(bb[0], gt[0]), max(bb[1], gt[1]), min(bb[2], gt[2]), min(bb[3], gt[3])]
+        iw, ih = bi[2] - bi[0] + 1, bi[3] - bi[1] + 1
+        if iw > 0 and ih > 0:
+            ua = (bb[2] - bb[0] + 1) * (bb[3] - bb[1] + 1) + (gt[2] - gt[0] + 1) * (gt[3] - gt[1] + 1) - iw * ih
+            expected = iw * ih / ua
+        else:
+            expected = 0.0
+        got = B.box_iou(B.ilsvrc_to_xyxy(bb), B.ilsvrc_to_xyxy(gt))[0, 0]
+        assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_bad_shape_names_it():
+    with pytest.raises(ValueError, match=r"\[N, 4\].*\(2, 3\)"):
+        B.as_boxes(np.zeros((2, 3)))
+    assert B.as_boxes([]).shape == (0, 4)

@@ -1,0 +1,242 @@
+import json
+
+import numpy as np
+import pytest
+
+from detector.data import DatasetError, detect_format, read_dataset
+from detector.data.coco import dataset_to_coco
+from detector.data.readers import read_coco, read_ilsvrc, read_pennfudan, read_voc
+
+from helpers import ilsvrc_xml, pennfudan_txt, voc_xml, write_coco, write_image
+
+COCO_CATS = [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}, {"id": 25, "name": "giraffe"}]
+
+
+# ---------------------------------------------------------------------------------------------------- COCO
+def coco_file(tmp_path, annotations=None):
+    write_image(tmp_path / "images" / "a.jpg", 64, 48)
+    images = [{"id": 7, "file_name": "a.jpg", "width": 64, "height": 48},
+              {"id": 9, "file_name": "b.jpg", "width": 32, "height": 32}]
+    if annotations is None:
+        annotations = [
+            {"id": 1, "image_id": 7, "category_id": 1, "bbox": [1.5, 2, 10, 20], "area": 200, "iscrowd": 0},
+            {"id": 2, "image_id": 7, "category_id": 25, "bbox": [0, 0, 30, 30], "area": 900, "iscrowd": 1},
+            {"id": 3, "image_id": 9, "category_id": 18, "bbox": [4, 4, 8, 8], "area": 64, "iscrowd": 0},
+        ]
+    return write_coco(tmp_path / "annotations" / "instances.json", images, annotations, COCO_CATS)
+
+
+def test_coco_reader(tmp_path):
+    path = coco_file(tmp_path)
+    assert detect_format(path) == "coco" and detect_format(tmp_path) == "coco"
+    ds = read_dataset(tmp_path)
+    assert ds.format == "coco" and len(ds) == 2 and ds.num_boxes == 3
+    a, b = ds.images
+    assert (a.image_id, a.width, a.height) == (7, 64, 48)
+    np.testing.assert_allclose(a.boxes, [[1.5, 2, 11.5, 22], [0, 0, 30, 30]])
+    assert a.boxes.dtype == np.float32
+    assert a.iscrowd.tolist() == [False, True]
+    assert a.path == tmp_path / "images" / "a.jpg"  # found in images/ beside annotations/
+    assert b.path is None  # no such file
+    names = [ds.classes[i].name for i in a.labels]
+    assert names == ["person", "giraffe"]
+    person = ds.classes[a.labels[0]]
+    assert (person.wnid, person.det_id) == ("n00007846", 124)
+    assert ds.classes[a.labels[1]].wnid is None  # giraffe: no ILSVRC equivalent, kept as its own class
+    assert ds.class_counts() == {"dog": 1, "giraffe": 1, "person": 1}
+
+
+def test_coco_malformed_json_names_file_and_line(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text('{"images": [\n  {"id": 1,\n  oops}\n]}')
+    with pytest.raises(DatasetError, match=r"bad\.json:3: not valid JSON"):
+        read_dataset(p)
+    ds = read_dataset(p, strict=False)  # inspect mode: listed, not fatal
+    assert len(ds) == 0 and ds.problems[0].kind == "malformed" and ds.problems[0].line == 3
+
+
+def test_coco_negative_width_is_an_error(tmp_path):
+    ann = [{"id": 5, "image_id": 7, "category_id": 1, "bbox": [10, 10, -3, 4], "iscrowd": 0}]
+    path = coco_file(tmp_path, ann)
+    with pytest.raises(DatasetError, match=r"instances\.json.*xmax < xmin"):
+        read_coco(path)
+    ds = read_coco(path, strict=False)
+    assert ds.num_boxes == 0 and [p.kind for p in ds.problems] == ["inverted_box"]
+
+
+def test_coco_problems_listed(tmp_path):
+    ann = [
+        {"id": 1, "image_id": 7, "category_id": 99, "bbox": [0, 0, 5, 5]},  # unknown category
+        {"id": 2, "image_id": 7, "category_id": 1, "bbox": [0, 0, 0, 5]},  # zero area
+        {"id": 3, "image_id": 7, "category_id": 1, "bbox": [60, 40, 10, 10]},  # outside the 64x48 image
+        {"id": 4, "image_id": 123, "category_id": 1, "bbox": [0, 0, 5, 5]},  # unknown image
+        {"id": 5, "image_id": 7, "category_id": 1, "bbox": [0, "x", 5, 5]},  # not numbers
+    ]
+    ds = read_coco(coco_file(tmp_path, ann), strict=False)
+    kinds = sorted(p.kind for p in ds.problems)
+    assert kinds == ["malformed", "malformed", "outside_image", "unknown_class", "zero_area"]
+    assert ds.num_boxes == 2  # the zero-area and the outside box are kept (warnings)
+    # warnings alone never make a strict read fail
+    ok = [a for a in ann if a["id"] in (1, 2, 3)]
+    assert read_coco(coco_file(tmp_path, ok)).num_boxes == 2
+
+
+def test_round_trip_to_coco_json(tmp_path):
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [("person", 1, 1, 10, 20, 0),
+                                                                           ("bottle", 5, 6, 50, 60, 1)]))
+    ds = read_dataset(root)
+    coco = dataset_to_coco(ds)
+    out = tmp_path / "rt.json"
+    out.write_text(json.dumps(coco))
+    back = read_dataset(out)
+    np.testing.assert_allclose(back.images[0].boxes, ds.images[0].boxes, atol=1e-3)
+    assert [back.classes[i].key for i in back.images[0].labels] == [ds.classes[i].key for i in ds.images[0].labels]
+    assert coco["annotations"][0]["bbox"] == [0.0, 0.0, 10.0, 20.0]
+    assert coco["annotations"][0]["category_id"] == 124  # person's ILSVRC det_id
+
+
+# -------------------------------------------------------------------------------------------------- ILSVRC
+def ilsvrc_dir(tmp_path):
+    d = tmp_path / "xml"
+    d.mkdir()
+    (d / "img_b.xml").write_text(ilsvrc_xml("img_b", 50, 40, [("n00007846", 0, 0, 9, 19), ("n02084071", 10, 10, 10, 10)]))
+    (d / "img_a.xml").write_text(ilsvrc_xml("img_a", 30, 30, []))
+    return d
+
+
+def test_ilsvrc_reader(tmp_path):
+    d = ilsvrc_dir(tmp_path)
+    write_image(tmp_path / "images" / "img_b.JPEG", 50, 40)
+    assert detect_format(d) == "ilsvrc"
+    ds = read_dataset(d)
+    assert len(ds.classes) == 200 and ds.classes[0].name == "accordion"
+    assert [im.file_name for im in ds.images] == ["img_a", "img_b"]
+    assert [im.image_id for im in ds.images] == [1, 2]
+    b = ds.images[1]
+    np.testing.assert_allclose(b.boxes, [[0, 0, 10, 20], [10, 10, 11, 11]])  # 0-based inclusive → +1
+    assert [ds.classes[i].det_id for i in b.labels] == [124, 58]
+    assert b.path == tmp_path / "images" / "img_b.JPEG"
+    assert ds.images[0].path is None and len(ds.images[0]) == 0
+
+
+def test_ilsvrc_image_list(tmp_path):
+    d = ilsvrc_dir(tmp_path)
+    lst = tmp_path / "val.txt"
+    lst.write_text("img_b 17\nimg_missing 18\n")
+    ds = read_ilsvrc(d, image_list=lst, strict=False)
+    assert [(im.file_name, im.image_id) for im in ds.images] == [("img_b", 17)]
+    assert ds.problems[0].kind == "missing_annotation"
+    lst.write_text("img_b 17\nimg_a x\n")
+    with pytest.raises(DatasetError, match=r"val\.txt:2: index is not an integer"):
+        read_ilsvrc(d, image_list=lst)
+
+
+def test_ilsvrc_inverted_and_malformed(tmp_path):
+    d = ilsvrc_dir(tmp_path)
+    (d / "img_c.xml").write_text(ilsvrc_xml("img_c", 50, 40, [("n00007846", 20, 5, 10, 9)]))
+    with pytest.raises(DatasetError, match=r"img_c\.xml \(object 0\): box has xmax < xmin"):
+        read_dataset(d)
+    (d / "img_c.xml").write_text("<annotation>\n<size><width>5</width>\n</annotation>")
+    with pytest.raises(DatasetError, match=r"img_c\.xml:3: not valid XML"):
+        read_dataset(d)
+    ds = read_dataset(d, strict=False)
+    assert len(ds) == 2 and ds.problems[0].kind == "malformed"
+
+
+def test_ilsvrc_unknown_wnid_kept_as_own_class(tmp_path):
+    d = tmp_path / "x"
+    d.mkdir()
+    (d / "a.xml").write_text(ilsvrc_xml("a", 50, 40, [("n99999999", 0, 0, 5, 5)]))
+    ds = read_dataset(d, "ilsvrc")
+    assert len(ds.classes) == 201 and ds.classes[200].name == "n99999999"
+    assert ds.problems[0].kind == "unknown_class"
+
+
+# ----------------------------------------------------------------------------------------------------- VOC
+def voc_root(tmp_path):
+    root = tmp_path / "VOC"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    (root / "Annotations" / "2007_000001.xml").write_text(
+        voc_xml("2007_000001.jpg", 100, 80, [("person", 1, 1, 10, 20, 0), ("dog", 11, 12, 40, 50, 1)]))
+    (root / "Annotations" / "2007_000002.xml").write_text(
+        voc_xml("2007_000002.jpg", 60, 60, [("unicorn", 1, 1, 5, 5, 0)]))
+    (root / "ImageSets" / "Main" / "val.txt").write_text("2007_000001\n")
+    write_image(root / "JPEGImages" / "2007_000001.jpg", 100, 80)
+    return root
+
+
+def test_voc_layout(tmp_path):
+    root = voc_root(tmp_path)
+    assert detect_format(root) == "voc"
+    ds = read_dataset(root)
+    assert len(ds) == 2 and ds.num_boxes == 3
+    a = ds.images[0]
+    np.testing.assert_allclose(a.boxes, [[0, 0, 10, 20], [10, 11, 40, 50]])  # 1-based inclusive → -1 on x1, y1
+    assert a.difficult.tolist() == [False, True]
+    assert a.path == root / "JPEGImages" / "2007_000001.jpg"
+    assert ds.classes[a.labels[0]].wnid == "n00007846"
+    unicorn = ds.classes[ds.images[1].labels[0]]
+    assert unicorn.name == "unicorn" and unicorn.wnid is None
+    assert [p.kind for p in ds.problems] == ["unknown_class"]
+
+
+def test_voc_image_set(tmp_path):
+    root = voc_root(tmp_path)
+    ds = read_dataset(root / "ImageSets" / "Main" / "val.txt")
+    assert ds.format == "voc" and [im.file_name for im in ds.images] == ["2007_000001.jpg"]
+    assert ds.images[0].path is not None
+
+
+def test_voc_flat_folder(tmp_path):
+    d = tmp_path / "flat"
+    d.mkdir()
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [("cat", 1, 1, 10, 20, 0)]))
+    write_image(d / "x.jpg", 100, 80)
+    assert detect_format(d) == "voc"
+    ds = read_dataset(d)
+    assert ds.images[0].path == d / "x.jpg" and ds.classes[ds.images[0].labels[0]].name == "cat"
+
+
+def test_voc_inverted_box(tmp_path):
+    d = tmp_path / "flat"
+    d.mkdir()
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [("cat", 1, 1, 10, 20, 0), ("cat", 30, 1, 10, 20, 0)]))
+    with pytest.raises(DatasetError, match=r"x\.xml \(object 1\).*xmax < xmin"):
+        read_voc(d)
+
+
+# ---------------------------------------------------------------------------------------------- Penn-Fudan
+def test_pennfudan(tmp_path):
+    root = tmp_path / "PennFudanPed"
+    (root / "Annotation").mkdir(parents=True)
+    (root / "Annotation" / "FudanPed00001.txt").write_text(
+        pennfudan_txt("FudanPed00001.png", 559, 536, [(160, 182, 302, 431), (420, 171, 535, 486)]))
+    write_image(root / "PNGImages" / "FudanPed00001.png", 559, 536)
+    assert detect_format(root) == "pennfudan"
+    ds = read_dataset(root)
+    im = ds.images[0]
+    np.testing.assert_allclose(im.boxes, [[159, 181, 302, 431], [419, 170, 535, 486]])
+    assert (im.width, im.height) == (559, 536)
+    assert im.path == root / "PNGImages" / "FudanPed00001.png"
+    assert ds.classes[0].wnid == "n00007846" and ds.class_counts() == {"person": 2}
+
+
+def test_pennfudan_malformed_line(tmp_path):
+    p = tmp_path / "x.txt"
+    text = pennfudan_txt("x.png", 100, 100, [(1, 1, 10, 10)]).replace("(1, 1) - (10, 10)", "(1, 1) - (ten, 10)")
+    p.write_text(text)
+    assert detect_format(p) == "pennfudan"
+    with pytest.raises(DatasetError, match=r"x\.txt:8: cannot read the box"):
+        read_pennfudan(p)
+
+
+# ---------------------------------------------------------------------------------------------- detection
+def test_missing_path_and_unknown_format(tmp_path):
+    with pytest.raises(DatasetError, match="no such file"):
+        read_dataset(tmp_path / "nope")
+    (tmp_path / "notes.md").write_text("hello")
+    with pytest.raises(DatasetError, match="cannot tell|no COCO"):
+        read_dataset(tmp_path)
