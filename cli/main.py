@@ -8,6 +8,7 @@ import click
 
 from detector import __version__
 
+from .eval_cmd import eval_cmd
 from .inspect_cmd import inspect_cmd
 
 
@@ -21,6 +22,7 @@ def cli(verbose):
 
 
 cli.add_command(inspect_cmd)
+cli.add_command(eval_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

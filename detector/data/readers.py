@@ -172,7 +172,9 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         name = str(c["name"])
         mapped = category_for_name(str(c["wnid"])) if c.get("wnid") else None
         mapped = mapped or category_for_name(name, "coco")
-        cat = Category(name, mapped.wnid, mapped.det_id) if mapped else Category(name)
+        cat = Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=c["id"])
+        if cat.key in class_index:  # two COCO categories onto one ILSVRC class would merge them: keep them apart
+            cat = Category(name, source_id=c["id"])
         cat_label[c["id"]] = _class_index(classes, class_index, cat)
 
     locator = _ImageLocator([images, path.parent, path.parent / "images", path.parent.parent / "images", path.parent.parent])

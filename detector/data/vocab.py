@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 __all__ = [
@@ -36,6 +36,7 @@ class Category:
     name: str
     wnid: str | None = None  # ILSVRC WordNet id, where the class maps onto the ILSVRC vocabulary
     det_id: int | None = None  # ILSVRC 2014 DET id 1..200 (the devkit's ``meta_det.mat`` order)
+    source_id: int | None = field(default=None, compare=False)  # the class's id in the file it was read from (COCO)
 
     @property
     def key(self) -> str:

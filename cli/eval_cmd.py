@@ -1,0 +1,114 @@
+"""``detect eval``: mAP of predictions against ground truth (ILSVRC devkit rules by default)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from detector.data.io import atomic_write_json
+from eval import METRICS, PredictionError, align_predictions, evaluate, read_blacklist, read_predictions
+
+from .common import format_option, images_option, load_dataset
+
+METRIC_HELP = {
+    "ilsvrc": "ILSVRC 2014 devkit: per-object IoU threshold min(0.5, wh/((w+10)(h+10))), all-point AP",
+    "voc": "PASCAL VOC 2010+: difficult objects ignored, all-point AP",
+    "voc07": "PASCAL VOC 2007: difficult objects ignored, 11-point AP",
+    "coco": "COCO (pycocotools): AP@[.5:.95] and the 11 other standard numbers",
+}
+
+
+@click.command("eval")
+@click.option("--gt", "gt_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Ground truth: COCO JSON, ILSVRC or VOC XML folder, Penn-Fudan annotations.")
+@click.option("--pred", "pred_path", default="boxes.json", show_default=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Predictions: boxes.json, a COCO results list, or an ILSVRC submission text file.")
+@click.option("--metric", type=click.Choice(METRICS), default="ilsvrc", show_default=True,
+              help="; ".join(f"{k}: {v}" for k, v in METRIC_HELP.items()))
+@format_option
+@images_option
+@click.option("--image-list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="ILSVRC evaluation list ('name index' lines): restricts ILSVRC ground truth to these images and "
+                   "numbers the images of ILSVRC submission text and of the blacklist.")
+@click.option("--blacklist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="ILSVRC blacklist ('index wnid' lines): those (image, class) pairs are left out.")
+@click.option("--iou-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.5, show_default=True,
+              help="IoU for a match (voc/voc07); the cap of the per-object threshold (ilsvrc); unused by coco.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the results as JSON to this file.")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Draw precision-recall curves to this PNG (needs matplotlib: pip install '.[plot]').")
+def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou_threshold, json_out, plot_out):
+    """Evaluate detections against ground truth and print per-class AP and mAP.
+
+    Predictions are matched to ground-truth images by file name (stem) or id, and to classes by ILSVRC WordNet id
+    where both sides map onto the vocabulary (a VOC 'person' box and an ILSVRC n00007846 detection are the same
+    class), else by name. Predictions on images absent from the ground truth are reported and left out.
+    """
+    t0 = time.perf_counter()
+    gt_format = fmt
+    if fmt == "auto":
+        from detector.data import DatasetError, detect_format
+
+        try:
+            gt_format = detect_format(gt_path)
+        except DatasetError as e:
+            raise click.ClickException(str(e)) from None
+    gt = load_dataset(gt_path, gt_format, images=images, image_list=image_list if gt_format == "ilsvrc" else None)
+    try:
+        preds = read_predictions(pred_path, image_list=image_list)
+        aligned = align_predictions(preds, gt)
+        bl = read_blacklist(blacklist, gt, image_list=image_list) if blacklist else None
+    except PredictionError as e:
+        raise click.ClickException(str(e)) from None
+    coco_gt = None
+    if metric == "coco" and gt.format == "coco":
+        coco_gt = json.loads(Path(gt.source).read_text(encoding="utf-8"))
+    result = evaluate(gt, aligned, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt)
+    seconds = time.perf_counter() - t0
+
+    err = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    if aligned.dropped_unknown_image:
+        err(f"note: {aligned.dropped_unknown_image} predictions on {len(aligned.unknown_images)} images not in the "
+            f"ground truth were left out (e.g. {', '.join(aligned.unknown_images[:3])})")
+    if aligned.dropped_other_class:
+        top = sorted(aligned.dropped_other_class.items(), key=lambda kv: -kv[1])
+        err(f"note: {sum(aligned.dropped_other_class.values())} predictions of {len(top)} classes that the ground "
+            f"truth does not have were left out ({', '.join(f'{k} {v}' for k, v in top[:5])}"
+            f"{', …' if len(top) > 5 else ''})")
+    if preds.errors:
+        err(f"note: the detector could not read {len(preds.errors)} images (listed under 'errors' in {pred_path})")
+
+    width = max([len(c.category.name) for c in result.per_class] + [5])
+    click.echo(f"{'id':>4}  {'class':<{width}}  {'AP':>7}  {'gt':>6}  {'det':>7}")
+    for c in result.per_class:
+        ap = "   -   " if c.ap is None else f"{c.ap:7.4f}"
+        cid = "" if c.category.det_id is None else c.category.det_id
+        click.echo(f"{cid:>4}  {c.category.name:<{width}}  {ap}  {c.num_gt:>6}  {c.num_det:>7}")
+    n_cls = sum(c.ap is not None for c in result.per_class)
+    if metric == "coco":
+        for name, v in result.extra.items():
+            click.echo(f"{name:>6} {v:.4f}")
+    rule = "IoU 0.5:0.95" if metric == "coco" else (
+        f"per-object IoU ≤ {iou_threshold:g}" if metric == "ilsvrc" else f"IoU ≥ {iou_threshold:g}")
+    click.echo(f"{metric} mAP {result.mAP:.4f}  median AP {result.median_AP:.4f}  ({n_cls} classes with positives, "
+               f"{result.num_images} images, {result.num_predictions} predictions, {rule}; {seconds:.2f} s)")
+    if json_out:
+        d = result.to_dict()
+        d["left_out"] = {"unknown_images": aligned.dropped_unknown_image,
+                         "other_classes": aligned.dropped_other_class}
+        d["seconds"] = round(seconds, 3)
+        atomic_write_json(json_out, d)
+        click.echo(f"wrote {json_out}")
+    if plot_out:
+        from eval.plot import plot_pr_curves
+
+        try:
+            plot_pr_curves(result, plot_out)
+        except RuntimeError as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"wrote {plot_out}")

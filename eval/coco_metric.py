@@ -1,0 +1,100 @@
+"""COCO metrics through pycocotools ``COCOeval`` (bbox), its printing silenced."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from detector.data import Dataset, box_area, xyxy_to_xywh
+
+from .evaluate import ClassResult, EvalResult
+from .predictions import AlignedPredictions
+
+__all__ = ["evaluate_coco", "COCO_STAT_NAMES"]
+
+COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def _gt_dict(gt: Dataset) -> tuple[dict, list[int], list[int]]:
+    """COCO dict of ``gt`` with image ids = index + 1 and category ids = class index + 1 (boxes' own areas)."""
+    image_ids = list(range(1, len(gt.images) + 1))
+    cat_ids = list(range(1, len(gt.classes) + 1))
+    anns = []
+    for i, im in enumerate(gt.images):
+        xywh, areas = xyxy_to_xywh(im.boxes), box_area(im.boxes)
+        for k in range(len(im)):
+            anns.append({"id": len(anns) + 1, "image_id": image_ids[i], "category_id": cat_ids[int(im.labels[k])],
+                         "bbox": [float(v) for v in xywh[k]], "area": float(areas[k]),
+                         "iscrowd": int(im.iscrowd[k] or im.difficult[k])})
+    return ({"images": [{"id": image_ids[i], "width": im.width, "height": im.height, "file_name": im.file_name}
+                        for i, im in enumerate(gt.images)],
+             "annotations": anns,
+             "categories": [{"id": cat_ids[c], "name": cat.name} for c, cat in enumerate(gt.classes)]},
+            image_ids, cat_ids)
+
+
+def evaluate_coco(gt: Dataset, preds: AlignedPredictions, coco_gt: dict | None = None) -> EvalResult:
+    """COCO bbox evaluation (10 IoU thresholds, 101 recall points, 100 detections per image, crowd regions).
+
+    ``coco_gt``: the original COCO instances dict where the ground truth came from COCO JSON (its own ids and
+    ``area`` values are then used, exactly as pycocotools on that file); otherwise one is built from ``gt``
+    with box areas and VOC ``difficult`` objects as crowd regions."""
+    if coco_gt is not None:
+        data = copy.deepcopy(coco_gt)
+        image_ids = [im.image_id for im in gt.images]
+        cat_ids = [c.source_id for c in gt.classes]
+    else:
+        data, image_ids, cat_ids = _gt_dict(gt)
+    data.setdefault("info", {})
+    with contextlib.redirect_stdout(io.StringIO()):
+        cgt = COCO()
+        cgt.dataset = data
+        cgt.createIndex()
+    xywh = xyxy_to_xywh(preds.boxes)
+    results = [{"image_id": image_ids[int(preds.image_index[p])], "category_id": cat_ids[int(preds.label[p])],
+                "bbox": [float(v) for v in xywh[p]], "score": float(preds.scores[p])} for p in range(len(preds))]
+    num_gt = np.zeros(len(gt.classes), dtype=np.int64)
+    for im in gt.images:
+        np.add.at(num_gt, im.labels[~(im.iscrowd | (im.difficult if coco_gt is None else False))], 1)
+    num_det = np.bincount(preds.label, minlength=len(gt.classes)) if len(preds) else np.zeros(len(gt.classes), int)
+
+    if not results:  # pycocotools cannot load an empty result list: nothing detected, every number is 0
+        stats = np.zeros(len(COCO_STAT_NAMES))
+        class_ap = {c: 0.0 for c in range(len(gt.classes)) if num_gt[c] > 0}
+        curves = {}
+    else:
+        with contextlib.redirect_stdout(io.StringIO()):
+            cdt = cgt.loadRes(results)
+            ev = COCOeval(cgt, cdt, iouType="bbox")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        stats = np.asarray(ev.stats, dtype=np.float64)
+        precision = ev.eval["precision"]  # T x R x K x A x M
+        k_of = {cid: k for k, cid in enumerate(ev.params.catIds)}
+        class_ap, curves = {}, {}
+        for c in range(len(gt.classes)):
+            k = k_of.get(cat_ids[c])
+            if k is None or num_gt[c] == 0:
+                continue
+            p = precision[:, :, k, 0, -1]  # all areas, 100 detections
+            class_ap[c] = float(p[p > -1].mean()) if (p > -1).any() else 0.0
+            p50 = precision[0, :, k, 0, -1]  # the curve at IoU 0.5, for plots
+            curves[c] = (np.asarray(ev.params.recThrs)[p50 > -1], p50[p50 > -1])
+
+    per_class = []
+    for c, cat in enumerate(gt.classes):
+        if num_gt[c] == 0 and num_det[c] == 0:
+            continue
+        rec, prec = curves.get(c, (np.zeros(0), np.zeros(0)))
+        per_class.append(ClassResult(cat, class_ap.get(c) if num_gt[c] > 0 else None, int(num_gt[c]),
+                                     int(num_det[c]), rec, prec))
+    aps = [r.ap for r in per_class if r.ap is not None]
+    extra = {name: float(v) for name, v in zip(COCO_STAT_NAMES, stats)}
+    return EvalResult("coco", None, float(stats[0]), float(np.median(aps)) if aps else 0.0, tuple(per_class),
+                      len(gt.images), len(preds), extra)

@@ -1,0 +1,169 @@
+"""Detection metrics over a whole dataset: ILSVRC (devkit rules), PASCAL VOC (all-point and 11-point), COCO.
+
+Shapes: P predictions, I images, C ground-truth classes. Results are frozen dataclasses; printing is the CLI's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detector.data import Dataset
+from detector.data.vocab import Category
+
+from .ap import ap_11_point, ap_all_point, precision_recall
+from .matching import DEFAULT_IOU, match_ilsvrc, match_voc
+from .predictions import AlignedPredictions
+
+__all__ = ["ClassResult", "EvalResult", "evaluate", "METRICS"]
+
+METRICS = ("ilsvrc", "voc", "voc07", "coco")
+
+
+@dataclass(frozen=True, eq=False)
+class ClassResult:
+    category: Category
+    ap: float | None  # None where the class has no positives (AP undefined; left out of the mean)
+    num_gt: int  # positives (after the blacklist; VOC: not difficult)
+    num_det: int  # detections that count (after the blacklist; VOC: not matched to a difficult object)
+    recall: np.ndarray = field(repr=False)  # float64 [num_det], for PR curves
+    precision: np.ndarray = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return {"id": self.category.det_id, "wnid": self.category.wnid, "name": self.category.name,
+                "AP": self.ap, "num_gt": self.num_gt, "num_det": self.num_det}
+
+
+@dataclass(frozen=True, eq=False)
+class EvalResult:
+    metric: str
+    iou_threshold: float | None  # None for COCO (10 thresholds)
+    mAP: float  # mean AP over classes with positives
+    median_AP: float
+    per_class: tuple[ClassResult, ...]  # classes with positives or detections, in the ground truth's class order
+    num_images: int
+    num_predictions: int  # predictions evaluated
+    extra: dict = field(default_factory=dict)  # e.g. COCO's 12 numbers
+
+    def to_dict(self) -> dict:
+        d = {"metric": self.metric, "iou_threshold": self.iou_threshold, "mAP": self.mAP,
+             "median_AP": self.median_AP, "num_classes": sum(c.ap is not None for c in self.per_class),
+             "num_images": self.num_images, "num_predictions": self.num_predictions}
+        d.update(self.extra)
+        d["per_class"] = [c.to_dict() for c in self.per_class]
+        return d
+
+
+def _by_image_order(preds: AlignedPredictions) -> np.ndarray:
+    """Prediction indices grouped by image (ground-truth order), within an image by confidence descending, ties in
+    file order — the order in which the devkit walks them."""
+    return np.lexsort((np.arange(len(preds)), -preds.scores, preds.image_index))
+
+
+def _class_results(gt: Dataset, labels, scores, tp, fp, num_pos, ap_fn) -> list[ClassResult]:
+    """Rank all counted detections by confidence (descending, stable) and compute AP per class."""
+    order = np.argsort(-scores, kind="stable")
+    labels, tp, fp = labels[order], tp[order], fp[order]
+    out = []
+    for c, cat in enumerate(gt.classes):
+        sel = labels == c
+        n_det = int((tp[sel] | fp[sel]).sum())
+        if num_pos[c] == 0 and n_det == 0:
+            continue
+        if num_pos[c] == 0:
+            out.append(ClassResult(cat, None, 0, n_det, np.zeros(0), np.zeros(0)))
+            continue
+        rec, prec = precision_recall(tp[sel], fp[sel], int(num_pos[c]))
+        out.append(ClassResult(cat, ap_fn(rec, prec), int(num_pos[c]), n_det, rec, prec))
+    return out
+
+
+def _summarise(metric, iou, per_class, gt, n_pred, extra=None) -> EvalResult:
+    aps = [c.ap for c in per_class if c.ap is not None]
+    mean = float(np.mean(aps)) if aps else 0.0
+    median = float(np.median(aps)) if aps else 0.0
+    return EvalResult(metric, iou, mean, median, tuple(per_class), len(gt.images), n_pred, extra or {})
+
+
+def evaluate_ilsvrc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float = DEFAULT_IOU,
+                    blacklist: set[tuple[int, int]] | None = None) -> EvalResult:
+    """ILSVRC 2014 devkit ``eval_detection.m``: per-object thresholds ``min(iou_threshold, wh/((w+10)(h+10)))``,
+    matching only unmatched objects, blacklist, all-point AP, mean and median over classes with positives."""
+    blacklist = blacklist or set()
+    keep = np.ones(len(preds), dtype=bool)
+    if blacklist:
+        keep = np.array([(int(i), int(c)) not in blacklist for i, c in zip(preds.image_index, preds.label)],
+                        dtype=bool)
+    order = _by_image_order(preds)
+    order = order[keep[order]]
+    image_index, labels = preds.image_index[order], preds.label[order]
+    scores, boxes = preds.scores[order], preds.boxes[order]
+    tp = np.zeros(len(order), dtype=bool)
+    starts = np.flatnonzero(np.r_[True, image_index[1:] != image_index[:-1]]) if len(order) else []
+    ends = list(starts[1:]) + [len(order)] if len(order) else []
+    for s, e in zip(starts, ends):
+        im = gt.images[int(image_index[s])]
+        tp[s:e] = match_ilsvrc(im.boxes, im.labels, boxes[s:e], labels[s:e], iou_cap=iou_threshold)
+    num_pos = np.zeros(len(gt.classes), dtype=np.int64)
+    for i, im in enumerate(gt.images):
+        if blacklist:
+            counted = [int(c) for c in im.labels if (i, int(c)) not in blacklist]
+            np.add.at(num_pos, counted, 1)
+        else:
+            np.add.at(num_pos, im.labels, 1)
+    per_class = _class_results(gt, labels, scores, tp, ~tp, num_pos, ap_all_point)
+    return _summarise("ilsvrc", iou_threshold, per_class, gt, len(order))
+
+
+def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float = DEFAULT_IOU,
+                 use_07_metric: bool = False, blacklist: set[tuple[int, int]] | None = None) -> EvalResult:
+    """PASCAL VOC devkit rules: max-IoU object of the class, taken → FP, ``difficult`` (and crowd) objects neither
+    positives nor FP; all-point AP (VOC 2010+) or 11-point AP (VOC 2007, ``use_07_metric``)."""
+    blacklist = blacklist or set()
+    keep = np.ones(len(preds), dtype=bool)
+    if blacklist:
+        keep = np.array([(int(i), int(c)) not in blacklist for i, c in zip(preds.image_index, preds.label)],
+                        dtype=bool)
+    order = _by_image_order(preds)
+    order = order[keep[order]]
+    image_index, labels = preds.image_index[order], preds.label[order]
+    scores, boxes = preds.scores[order], preds.boxes[order]
+    tp = np.zeros(len(order), dtype=bool)
+    fp = np.zeros(len(order), dtype=bool)
+    starts = np.flatnonzero(np.r_[True, image_index[1:] != image_index[:-1]]) if len(order) else []
+    ends = list(starts[1:]) + [len(order)] if len(order) else []
+    for s, e in zip(starts, ends):
+        im = gt.images[int(image_index[s])]
+        ignore = im.difficult | im.iscrowd
+        tp[s:e], fp[s:e] = match_voc(im.boxes, im.labels, ignore, boxes[s:e], labels[s:e],
+                                     iou_threshold=iou_threshold)
+    num_pos = np.zeros(len(gt.classes), dtype=np.int64)
+    for i, im in enumerate(gt.images):
+        counted = [int(c) for c, ign in zip(im.labels, im.difficult | im.iscrowd)
+                   if not ign and (i, int(c)) not in blacklist]
+        np.add.at(num_pos, counted, 1)
+    ap_fn = ap_11_point if use_07_metric else ap_all_point
+    per_class = _class_results(gt, labels, scores, tp, fp, num_pos, ap_fn)
+    return _summarise("voc07" if use_07_metric else "voc", iou_threshold, per_class, gt, len(order))
+
+
+def evaluate(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc", *,
+             iou_threshold: float = DEFAULT_IOU, blacklist: set[tuple[int, int]] | None = None,
+             coco_gt: dict | None = None) -> EvalResult:
+    """Evaluate ``preds`` against ``gt`` with ``metric`` (one of :data:`METRICS`).
+
+    ``coco_gt``: for ``coco``, the original COCO instances dict ``gt`` was read from, if any (see
+    :func:`eval.coco_metric.evaluate_coco`)."""
+    if not 0.0 < iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+    if metric == "ilsvrc":
+        return evaluate_ilsvrc(gt, preds, iou_threshold=iou_threshold, blacklist=blacklist)
+    if metric in ("voc", "voc07"):
+        return evaluate_voc(gt, preds, iou_threshold=iou_threshold, use_07_metric=metric == "voc07",
+                            blacklist=blacklist)
+    if metric == "coco":
+        from .coco_metric import evaluate_coco
+
+        return evaluate_coco(gt, preds, coco_gt)
+    raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
