@@ -25,3 +25,38 @@ def test_inspect_counts_match_readme(shared_data, tmp_path, folder, images, boxe
     assert res.exit_code == 0, res.output
     r = json.loads(out.read_text())
     assert (r["images"], r["boxes"], len(r["classes"])) == (images, boxes, classes)
+
+
+@pytest.mark.realdata
+def test_eval_val2_ground_truth_as_predictions(shared_data, tmp_path):
+    """Real ILSVRC val2 ground truth, evaluated against itself as an ILSVRC submission file: every class AP 1.0;
+    after moving every box 30 % of its size to the right, far lower."""
+    import numpy as np
+
+    from detector.data import read_dataset, xyxy_to_ilsvrc
+
+    d = shared_data / "ilsvrc2014_det"
+    lst = d / "lists" / "ilsvrc13_val2.txt"
+    gt = read_dataset(d / "val2_xml", image_list=lst)
+    lines, shifted = [], []
+    for im in gt.images:
+        for b, lbl in zip(xyxy_to_ilsvrc(im.boxes), im.labels):
+            det_id = gt.classes[int(lbl)].det_id
+            lines.append(f"{im.image_id} {det_id} 1.0 {b[0]:.0f} {b[1]:.0f} {b[2]:.0f} {b[3]:.0f}\n")
+            dx = 0.3 * (b[2] - b[0] + 1)
+            shifted.append(f"{im.image_id} {det_id} 1.0 {b[0] + dx:.1f} {b[1]:.0f} {b[2] + dx:.1f} {b[3]:.0f}\n")
+    sub = tmp_path / "sub.txt"
+    sub.write_text("".join(lines))
+    out = tmp_path / "r.json"
+    args = ["eval", "--gt", str(d / "val2_xml"), "--pred", str(sub), "--image-list", str(lst), "--blacklist",
+            str(d / "ILSVRC2014_det_validation_blacklist.txt"), "--json", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    r = json.loads(out.read_text())
+    assert r["num_classes"] == 200 and r["mAP"] == 1.0
+    assert r["num_predictions"] < len(lines)  # the blacklist removed some
+    sub.write_text("".join(shifted))  # IoU of a box with itself moved by 30 %: 0.7/1.3 ≈ 0.54 → most still match
+    res = CliRunner().invoke(cli, args + ["--iou-threshold", "0.6"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["mAP"] < 0.2
+    assert np.isfinite(json.loads(out.read_text())["median_AP"])

@@ -1,0 +1,55 @@
+import json
+
+from click.testing import CliRunner
+
+from cli.main import cli
+from helpers import ilsvrc_xml
+
+
+def setup(tmp_path):
+    d = tmp_path / "xml"
+    d.mkdir()
+    (d / "a.xml").write_text(ilsvrc_xml("a", 100, 100, [("n00007846", 0, 0, 49, 49), ("n00007846", 60, 60, 89, 89)]))
+    (d / "b.xml").write_text(ilsvrc_xml("b", 100, 100, [("n02084071", 10, 10, 59, 59)]))
+    lst = tmp_path / "list.txt"
+    lst.write_text("a 1\nb 2\n")
+    sub = tmp_path / "sub.txt"
+    sub.write_text("1 124 0.9 0 0 49 49\n1 124 0.8 0 0 49 49\n2 58 0.7 10 10 59 59\n")
+    return d, lst, sub
+
+
+def test_eval_ilsvrc_text_end_to_end(tmp_path):
+    d, lst, sub = setup(tmp_path)
+    out, png = tmp_path / "r.json", tmp_path / "pr.png"
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(d), "--pred", str(sub), "--image-list", str(lst),
+                                   "--json", str(out), "--plot", str(png)])
+    assert res.exit_code == 0, res.output
+    assert "person" in res.output and "ilsvrc mAP 0.7500" in res.output
+    r = json.loads(out.read_text())
+    assert r["metric"] == "ilsvrc" and r["mAP"] == 0.75 and r["median_AP"] == 0.75
+    person = next(c for c in r["per_class"] if c["name"] == "person")
+    assert person == {"id": 124, "wnid": "n00007846", "name": "person", "AP": 0.5, "num_gt": 2, "num_det": 2}
+    assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_voc_and_blacklist(tmp_path):
+    d, lst, sub = setup(tmp_path)
+    bl = tmp_path / "bl.txt"
+    bl.write_text("2 n02084071\n")
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(d), "--pred", str(sub), "--image-list", str(lst),
+                                   "--metric", "voc07", "--blacklist", str(bl), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    r = json.loads(out.read_text())
+    assert r["metric"] == "voc07" and [c["name"] for c in r["per_class"]] == ["person"]
+
+
+def test_eval_bad_input_exit_codes(tmp_path):
+    d, lst, sub = setup(tmp_path)
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(d), "--pred", str(sub)])  # no image list for text
+    assert res.exit_code == 1 and "--image-list" in res.output
+    sub.write_text("1 124 0.9 0 0 49 49\n1 124 zero 0 0 49 49\n")
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(d), "--pred", str(sub), "--image-list", str(lst)])
+    assert res.exit_code == 1 and "sub.txt:2" in res.output
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(tmp_path / "none"), "--pred", str(sub)])
+    assert res.exit_code == 2
