@@ -10,6 +10,8 @@ from detector import __version__
 
 from .eval_cmd import eval_cmd
 from .inspect_cmd import inspect_cmd
+from .run_cmd import run_cmd
+from .train_cmd import train_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -21,8 +23,10 @@ def cli(verbose):
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+cli.add_command(run_cmd)
 cli.add_command(inspect_cmd)
 cli.add_command(eval_cmd)
+cli.add_command(train_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

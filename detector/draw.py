@@ -1,0 +1,37 @@
+"""Pictures of detections: each image with its labelled boxes."""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = ["draw_detections"]
+
+
+def _color(label: int) -> tuple[int, int, int]:
+    h = (label * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(h, 0.85, 0.95)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def draw_detections(image: np.ndarray, boxes, scores, labels, names) -> Image.Image:
+    """RGB ``uint8`` image with each xyxy box outlined and labelled ``name score``; ``names[label]`` gives the
+    text of a label."""
+    img = Image.fromarray(image).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default()
+    width = max(2, round(max(img.size) / 300))
+    order = np.argsort(np.asarray(scores))  # strongest drawn last, on top
+    for i in order:
+        x1, y1, x2, y2 = (float(v) for v in boxes[i])
+        color = _color(int(labels[i]))
+        draw.rectangle([x1, y1, x2, y2], outline=color, width=width)
+        text = f"{names[int(labels[i])]} {float(scores[i]):.2f}"
+        tb = draw.textbbox((0, 0), text, font=font)
+        tw, th = tb[2] - tb[0], tb[3] - tb[1]
+        ty = y1 - th - 4 if y1 - th - 4 >= 0 else y1
+        draw.rectangle([x1, ty, x1 + tw + 4, ty + th + 4], fill=color)
+        draw.text((x1 + 2, ty + 1), text, fill=(0, 0, 0), font=font)
+    return img

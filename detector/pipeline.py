@@ -1,0 +1,166 @@
+"""The detection pipeline: proposals → warped regions in batches → each member's softmax → mean over members →
+(box regression) → per-class NMS → score threshold → top-k per image.
+
+Shapes: R proposals of one image, B regions per CNN batch, M ensemble members, K = C + 1 classes (label 0 is
+background), D detections kept.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
+
+from .classifier import Member
+from .data.vocab import Category
+from .regions import normalize_image, warp_regions
+
+__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "resolve_device"]
+
+Proposer = Callable[[np.ndarray], "np.ndarray | Tensor"]  # RGB uint8 H x W x 3 → xyxy [R, 4]
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    nms_iou: float = 0.3  # R-CNN / the paper: per-class greedy NMS at IoU 0.3
+    score_threshold: float = 0.05  # drop class scores below this (detectron2's default test threshold)
+    max_detections: int = 100  # per image (COCO evaluates 100)
+    min_size: float = 1.0  # drop boxes thinner than this after clipping (pixels)
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Detections of one image: ``boxes`` float32 [D, 4] xyxy, ``scores`` float32 [D], ``labels`` int64 [D] in
+    1..C (index + 1 into the ensemble's classes)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    num_proposals: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(device)
+
+
+def apply_box_deltas(boxes: Tensor, deltas: Tensor, weights=(10.0, 10.0, 5.0, 5.0)) -> Tensor:
+    """R-CNN box regression: proposal boxes [R, 4] and deltas [R, K, 4] (dx, dy, dw, dh) → boxes [R, K, 4].
+    ``weights`` as detectron2's Fast R-CNN default."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    cx = boxes[:, 0] + 0.5 * w
+    cy = boxes[:, 1] + 0.5 * h
+    wx, wy, ww, wh = weights
+    dx, dy = deltas[..., 0] / wx, deltas[..., 1] / wy
+    dw = torch.clamp(deltas[..., 2] / ww, max=np.log(1000.0 / 16))
+    dh = torch.clamp(deltas[..., 3] / wh, max=np.log(1000.0 / 16))
+    pcx = dx * w[:, None] + cx[:, None]
+    pcy = dy * h[:, None] + cy[:, None]
+    pw = torch.exp(dw) * w[:, None]
+    ph = torch.exp(dh) * h[:, None]
+    return torch.stack([pcx - 0.5 * pw, pcy - 0.5 * ph, pcx + 0.5 * pw, pcy + 0.5 * ph], dim=-1)
+
+
+def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], config: PostprocessConfig):
+    """Per-class NMS over mean class probabilities.
+
+    ``boxes``: [R, 4] (shared by all classes) or [R, K, 4] (class-specific, after regression); ``probs``: [R, K]
+    with column 0 the background. Returns (boxes [D, 4], scores [D], labels [D] in 1..K-1)."""
+    r, k = probs.shape
+    if boxes.dim() == 2:
+        boxes = boxes[:, None, :].expand(r, k, 4)
+    boxes = clip_boxes_to_image(boxes[:, 1:].reshape(-1, 4), image_size)  # R*(K-1) x 4
+    scores = probs[:, 1:].reshape(-1)
+    labels = torch.arange(1, k, device=probs.device).repeat(r)
+    keep = torch.nonzero(scores >= config.score_threshold).squeeze(1)
+    boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    keep = remove_small_boxes(boxes, config.min_size)
+    boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    keep = batched_nms(boxes, scores, labels, config.nms_iou)[: config.max_detections]
+    return boxes[keep], scores[keep], labels[keep]
+
+
+class Detector:
+    """Wires a proposer, an ensemble of region classifiers and post-processing; owns nothing else.
+
+    ``batch_size`` bounds the regions warped and scored at once, so memory stays flat however many proposals an
+    image has."""
+
+    def __init__(self, proposer: Proposer, members: Sequence[Member],
+                 postprocess_config: PostprocessConfig = PostprocessConfig(), *, batch_size: int = 64,
+                 max_proposals: int = 2000, device="cpu"):
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.proposer = proposer
+        self.members = list(members)
+        self.postprocess_config = postprocess_config
+        self.batch_size = int(batch_size)
+        self.max_proposals = int(max_proposals)
+        self.device = torch.device(device)
+        for m in self.members:
+            m.model.eval().to(self.device)
+
+    @property
+    def classes(self) -> tuple[Category, ...]:
+        return self.members[0].classes
+
+    @torch.inference_mode()
+    def score_regions(self, image: np.ndarray, boxes: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Mean softmax over members, [R, K], and the mean regressed boxes [R, K, 4] (None without regression)."""
+        r = boxes.shape[0]
+        k = self.members[0].spec.num_classes
+        probs = torch.zeros((r, k), device=self.device)
+        reg_boxes = None
+        n_reg = sum(m.spec.bbox_reg for m in self.members)
+        normalized: dict[tuple, Tensor] = {}
+        for m in self.members:
+            key = (tuple(m.spec.mean), tuple(m.spec.std))
+            if key not in normalized:
+                normalized[key] = normalize_image(image, m.spec.mean, m.spec.std, self.device)
+            img = normalized[key]
+            for s in range(0, r, self.batch_size):
+                b = boxes[s : s + self.batch_size]
+                regions = warp_regions(img, b, m.spec.warp)  # B x 3 x S x S
+                if m.spec.bbox_reg:
+                    logits, deltas = m.model.forward_with_boxes(regions)
+                    if reg_boxes is None:
+                        reg_boxes = torch.zeros((r, k, 4), device=self.device)
+                    reg_boxes[s : s + len(b)] += apply_box_deltas(b, deltas.float()) / n_reg
+                else:
+                    logits = m.model(regions)
+                probs[s : s + len(b)] += torch.softmax(logits.float(), dim=1)
+        probs /= len(self.members)
+        return probs, reg_boxes
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Detect objects in one RGB ``uint8`` H x W x 3 image."""
+        h, w = image.shape[:2]
+        t0 = time.perf_counter()
+        boxes = self.proposer(image)
+        boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4)[: self.max_proposals]
+        boxes = boxes.to(self.device)
+        t1 = time.perf_counter()
+        probs, reg = self.score_regions(image, boxes)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        out_boxes, scores, labels = postprocess(reg if reg is not None else boxes, probs, (h, w),
+                                                self.postprocess_config)
+        t3 = time.perf_counter()
+        return Detections(out_boxes.cpu().numpy().astype(np.float32), scores.cpu().numpy().astype(np.float32),
+                          labels.cpu().numpy().astype(np.int64), num_proposals=int(boxes.shape[0]),
+                          timings={"proposals": t1 - t0, "classify": t2 - t1, "nms": t3 - t2})

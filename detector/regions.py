@@ -1,0 +1,74 @@
+"""R-CNN region warping of many boxes at once.
+
+Each box is grown about its centre so that, once warped to ``size × size``, it carries ``context_pad`` pixels of
+image context on every side (R-CNN: 16 px at 227, i.e. a scale of ``size / (size - 2 * context_pad)``), cropped,
+resized bilinearly, with zeros outside the image — after mean/std normalisation, so "zero" is the mean colour, as in
+R-CNN. Done as one ``torchvision.ops.roi_align`` call over a zero-padded image tensor, not a loop of crops.
+
+Shapes: R regions, S output size; the image is 3 x H x W.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torchvision.ops import roi_align
+
+__all__ = ["WarpConfig", "expand_boxes", "normalize_image", "warp_regions", "IMAGENET_MEAN", "IMAGENET_STD"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ImageNet statistics, RGB in [0, 1]
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class WarpConfig:
+    size: int = 224  # GoogLeNet input (R-CNN: 227 for AlexNet)
+    context_pad: int = 16  # R-CNN: 16 px of context at output scale on each side
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+
+def expand_boxes(boxes: Tensor, size: int, context_pad: int) -> Tensor:
+    """Scale xyxy ``boxes`` [R, 4] about their centres by ``size / (size - 2 * context_pad)``."""
+    if context_pad <= 0:
+        return boxes
+    scale = size / (size - 2 * context_pad)
+    c = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]) / 2 * scale
+    return torch.cat([c - half, c + half], dim=1)
+
+
+def normalize_image(image, mean=IMAGENET_MEAN, std=IMAGENET_STD, device=None) -> Tensor:
+    """RGB ``uint8`` H x W x 3 (numpy) or a 3 x H x W float tensor in [0, 1] → normalised float32 3 x H x W."""
+    if isinstance(image, np.ndarray):
+        if not image.flags.writeable:
+            image = image.copy()
+        t = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float().div_(255.0)
+    else:
+        t = image.to(device=device, dtype=torch.float32)
+    m = torch.tensor(mean, dtype=t.dtype, device=t.device).view(3, 1, 1)
+    s = torch.tensor(std, dtype=t.dtype, device=t.device).view(3, 1, 1)
+    return (t - m) / s
+
+
+def warp_regions(image: Tensor, boxes: Tensor, config: WarpConfig = WarpConfig()) -> Tensor:
+    """Warp ``boxes`` (xyxy, [R, 4], image pixels) of a normalised image ``3 x H x W`` → ``R x 3 x S x S``.
+
+    Bilinear sampling at output-pixel centres (``roi_align`` with ``aligned=True``, one sample per bin); samples
+    outside the image read zeros."""
+    r = boxes.shape[0]
+    s = config.size
+    if r == 0:
+        return image.new_zeros((0, 3, s, s))
+    boxes = expand_boxes(boxes.to(image.dtype), s, config.context_pad)
+    h, w = image.shape[-2:]
+    # zero padding so that every sample outside the image reads 0 (roi_align would clamp to the border)
+    lo = torch.clamp(-boxes.min(), min=0)
+    hi = torch.clamp(torch.max(boxes[:, 2].max() - w, boxes[:, 3].max() - h), min=0)
+    pad = int(torch.ceil(torch.max(lo, hi)).item()) + 2
+    padded = torch.nn.functional.pad(image, (pad, pad, pad, pad))
+    rois = torch.cat([boxes.new_zeros((r, 1)), boxes + pad], dim=1)
+    return roi_align(padded[None], rois, output_size=(s, s), spatial_scale=1.0, sampling_ratio=1, aligned=True)

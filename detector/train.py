@@ -1,0 +1,418 @@
+"""R-CNN fine-tuning of a region classifier: region sampling, the data pipeline, the training loop with exact resume.
+
+Shapes: I images, R proposals of an image, B regions per mini-batch (``images_per_batch`` × ``regions_per_image``),
+K = C + 1 classes (label 0 = background), S input size.
+
+Randomness is derived from ``(seed, epoch, image)`` only — never from worker scheduling — and the global torch RNG
+(dropout) is saved with each epoch's state, so a run resumed from its state file ends exactly where the same run
+without interruption would have.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset as TorchDataset
+
+from .classifier import ClassifierSpec, Member, RegionClassifier, build_classifier, save_member
+from .data.boxes import box_iou
+from .data.dataset import Dataset
+from .data.images import load_image
+from .data.vocab import Category
+from .inception import GoogLeNetOutputs
+from .regions import normalize_image, warp_regions
+
+__all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "RegionBatches", "encode_deltas",
+           "train_classifier", "TrainState", "collate_regions", "state_path", "last_path"]
+
+logger = logging.getLogger(__name__)
+
+BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # detectron2's Fast R-CNN box-delta weights
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    images_per_batch: int = 8  # regions of a batch come from this many images (one roi_align warp per image)
+    regions_per_image: int = 16  # 8 × 16 = 128 regions per mini-batch (R-CNN: 128)
+    fg_fraction: float = 0.25  # R-CNN: 32 foreground of 128
+    fg_iou: float = 0.5  # R-CNN: IoU >= 0.5 with a ground-truth box is foreground (its class)
+    bg_iou_low: float = 0.1  # Fast R-CNN: background windows have max IoU in [0.1, 0.5)
+    lr: float = 0.01  # base learning rate (SGD)
+    momentum: float = 0.9  # the paper
+    weight_decay: float = 5e-4  # R-CNN / Caffe
+    lr_decay: float = 0.96  # the paper: the learning rate falls 4 % ...
+    lr_step_epochs: int = 8  # ... every 8 epochs
+    warmup_iters: int = 50  # linear warm-up from lr / 10 (our addition: training from scratch is fragile early)
+    aux_weight: float = 0.3  # the paper: auxiliary losses weigh 0.3
+    bbox_weight: float = 1.0  # box-regression loss weight (Fast R-CNN: 1)
+    flip: bool = True  # horizontal flips
+    photometric: bool = True  # brightness / contrast / saturation distortion
+    seed: int = 0
+    workers: int = 1  # data-loading processes (0 = in the training process)
+    val_every: int = 2  # epochs between validation mAP computations (0 = never)
+    max_val_proposals: int = 500  # proposals per validation image (keeps validation affordable)
+    threads: int = 0  # torch.set_num_threads (0 = leave as is)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainImage:
+    """One training image, prepared: proposals labelled once, ground truth in model labels."""
+
+    path: Path
+    width: int
+    height: int
+    gt_boxes: np.ndarray  # float32 [G, 4]
+    gt_labels: np.ndarray  # int64 [G] in 1..C (objects of classes the model does not learn are left out)
+    ignore_boxes: np.ndarray  # float32 [Z, 4]: objects of other classes (never sampled as background)
+    proposals: np.ndarray  # float32 [R, 4]
+
+
+def build_class_list(datasets: Sequence[Dataset], *, ilsvrc_only: bool = False) -> tuple[Category, ...]:
+    """The classes a model learns from ``datasets``: those with at least one box, ILSVRC classes first in det_id
+    order, then classes without an ILSVRC equivalent by name (left out with ``ilsvrc_only``)."""
+    seen: dict[str, Category] = {}
+    for ds in datasets:
+        for im in ds.images:
+            for lbl in np.unique(im.labels):
+                c = ds.classes[int(lbl)]
+                if ilsvrc_only and c.det_id is None:
+                    continue
+                if c.key not in seen:
+                    seen[c.key] = Category(c.name, c.wnid, c.det_id) if c.det_id is None else \
+                        Category(*_ilsvrc_name(c))
+    cats = list(seen.values())
+    return tuple(sorted(cats, key=lambda c: (c.det_id is None, c.det_id or 0, c.name)))
+
+
+def _ilsvrc_name(c: Category) -> tuple[str, str, int]:
+    from .data.vocab import ilsvrc_by_wnid
+
+    v = ilsvrc_by_wnid()[c.wnid]
+    return v.name, v.wnid, v.det_id
+
+
+def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], proposals: Sequence[np.ndarray]
+                   ) -> list[TrainImage]:
+    """Pair each annotated image (in dataset order) with its proposals; map labels to the model's 1..C. Images
+    without a file are left out (the caller reports them)."""
+    index = {c.key: k + 1 for k, c in enumerate(classes)}
+    out = []
+    i = 0
+    for ds in datasets:
+        for im in ds.images:
+            props = proposals[i]
+            i += 1
+            if im.path is None or props is None:
+                continue
+            keys = [ds.classes[int(lbl)].key for lbl in im.labels]
+            model_labels = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
+            keep = (model_labels > 0) & ~im.iscrowd
+            valid = (im.boxes[:, 2] > im.boxes[:, 0]) & (im.boxes[:, 3] > im.boxes[:, 1])
+            out.append(TrainImage(Path(im.path), im.width, im.height, im.boxes[keep & valid],
+                                  model_labels[keep & valid], im.boxes[~keep], np.asarray(props, np.float32)))
+    return out
+
+
+def encode_deltas(proposals: np.ndarray, gt: np.ndarray, weights=BOX_WEIGHTS) -> np.ndarray:
+    """R-CNN box-regression targets (dx, dy, dw, dh) of ``gt`` relative to ``proposals`` (both [N, 4] xyxy)."""
+    pw = np.maximum(proposals[:, 2] - proposals[:, 0], 1e-3)
+    ph = np.maximum(proposals[:, 3] - proposals[:, 1], 1e-3)
+    px, py = proposals[:, 0] + 0.5 * pw, proposals[:, 1] + 0.5 * ph
+    gw = np.maximum(gt[:, 2] - gt[:, 0], 1e-3)
+    gh = np.maximum(gt[:, 3] - gt[:, 1], 1e-3)
+    gx, gy = gt[:, 0] + 0.5 * gw, gt[:, 1] + 0.5 * gh
+    wx, wy, ww, wh = weights
+    return np.stack([wx * (gx - px) / pw, wy * (gy - py) / ph, ww * np.log(gw / pw), wh * np.log(gh / ph)],
+                    axis=1).astype(np.float32)
+
+
+def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random brightness, contrast and saturation in [0.8, 1.2] (float32 RGB in [0, 255])."""
+    img = img * rng.uniform(0.8, 1.2)
+    mean = img.mean()
+    img = (img - mean) * rng.uniform(0.8, 1.2) + mean
+    gray = img.mean(axis=2, keepdims=True)
+    img = (img - gray) * rng.uniform(0.8, 1.2) + gray
+    return np.clip(img, 0, 255)
+
+
+def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.Generator):
+    """Choose ``n`` regions of one image: ``round(n * fg_fraction)`` foreground (proposals with IoU >=
+    ``fg_iou`` with a ground-truth box, and the ground-truth boxes themselves; drawn with replacement when there
+    are fewer) and the rest background (max IoU in [``bg_iou_low``, ``fg_iou``), or below when there are none;
+    never overlapping an ignored object by ``fg_iou``). Returns boxes [n, 4], labels [n], regression targets
+    [n, 4] (zeros for background)."""
+    cand = np.concatenate([im.gt_boxes, im.proposals]) if len(im.gt_boxes) else im.proposals
+    if len(cand) == 0:
+        cand = np.array([[0, 0, im.width, im.height]], np.float32)
+    if len(im.gt_boxes):
+        iou = box_iou(cand, im.gt_boxes)
+        best = iou.argmax(axis=1)
+        max_iou = iou[np.arange(len(cand)), best]
+    else:
+        best = np.zeros(len(cand), np.int64)
+        max_iou = np.zeros(len(cand))
+    ignore = (box_iou(cand, im.ignore_boxes).max(axis=1) >= config.fg_iou) if len(im.ignore_boxes) else \
+        np.zeros(len(cand), bool)
+    fg = np.flatnonzero(max_iou >= config.fg_iou)
+    bg = np.flatnonzero((max_iou < config.fg_iou) & (max_iou >= config.bg_iou_low) & ~ignore)
+    if len(bg) == 0:
+        bg = np.flatnonzero((max_iou < config.fg_iou) & ~ignore)
+    n_fg = int(round(n * config.fg_fraction)) if len(fg) else 0
+    if len(bg) == 0:
+        n_fg = n if len(fg) else 0
+    pick_fg = rng.choice(fg, size=n_fg, replace=len(fg) < n_fg) if n_fg else np.zeros(0, np.int64)
+    n_bg = n - n_fg
+    if len(bg):
+        pick_bg = rng.choice(bg, size=n_bg, replace=len(bg) < n_bg)
+    else:  # nothing at all to call background: whole-image box
+        pick_bg = np.zeros(0, np.int64)
+    boxes = np.concatenate([cand[pick_fg], cand[pick_bg]])
+    labels = np.concatenate([im.gt_labels[best[pick_fg]] if n_fg else np.zeros(0, np.int64),
+                             np.zeros(len(pick_bg), np.int64)])
+    targets = np.zeros((len(boxes), 4), np.float32)
+    if n_fg:
+        targets[:n_fg] = encode_deltas(cand[pick_fg], im.gt_boxes[best[pick_fg]])
+    if len(boxes) < n:  # pad with the whole image as background
+        extra = n - len(boxes)
+        boxes = np.concatenate([boxes, np.tile([[0, 0, im.width, im.height]], (extra, 1)).astype(np.float32)])
+        labels = np.concatenate([labels, np.zeros(extra, np.int64)])
+        targets = np.concatenate([targets, np.zeros((extra, 4), np.float32)])
+    return boxes.astype(np.float32), labels.astype(np.int64), targets
+
+
+class RegionBatches(TorchDataset):
+    """Item ``i`` of epoch ``e``: the warped regions of one image with labels and box targets; all randomness
+    from ``(seed, epoch, image)``. The order of images per epoch is :meth:`epoch_order`."""
+
+    def __init__(self, images: Sequence[TrainImage], spec: ClassifierSpec, config: TrainConfig):
+        self.images = list(images)
+        self.spec = spec
+        self.config = config
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.config.seed, epoch, 0]).permutation(len(self.images))
+
+    def __getitem__(self, i: int):
+        im = self.images[i]
+        rng = np.random.default_rng([self.config.seed, self.epoch, 1, i])
+        image = load_image(im.path).astype(np.float32)
+        h, w = image.shape[:2]
+        sx, sy = w / im.width, h / im.height  # annotations may describe another size (never in our data)
+        boxes, labels, targets = sample_regions(im, self.config.regions_per_image, self.config, rng)
+        boxes = boxes * np.array([sx, sy, sx, sy], np.float32)
+        if self.config.photometric:
+            image = _photometric(image, rng)
+        if self.config.flip and rng.random() < 0.5:
+            image = image[:, ::-1]
+            boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], axis=1)
+            targets = targets * np.array([-1, 1, 1, 1], np.float32)
+        t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).div_(255.0)
+        regions = warp_regions(normalize_image(t, self.spec.mean, self.spec.std), torch.from_numpy(boxes),
+                               self.spec.warp)
+        return regions, torch.from_numpy(labels), torch.from_numpy(targets)
+
+
+def collate_regions(items):
+    regions, labels, targets = zip(*items)
+    return torch.cat(regions), torch.cat(labels), torch.cat(targets)
+
+
+class _EpochSampler(torch.utils.data.Sampler):
+    def __init__(self, data: RegionBatches):
+        self.data = data
+
+    def __iter__(self):
+        return iter(self.data.epoch_order(self.data.epoch).tolist())
+
+    def __len__(self):
+        return len(self.data)
+
+
+def classifier_loss(model: RegionClassifier, regions, labels, targets, config: TrainConfig):
+    """Cross-entropy (+ 0.3 × each auxiliary cross-entropy) (+ smooth-L1 box regression on foreground)."""
+    out, deltas = model.forward_with_boxes(regions)
+    parts = {}
+    if isinstance(out, GoogLeNetOutputs):
+        parts["cls"] = F.cross_entropy(out.logits, labels)
+        parts["aux"] = config.aux_weight * (F.cross_entropy(out.aux1, labels) + F.cross_entropy(out.aux2, labels))
+    else:
+        parts["cls"] = F.cross_entropy(out, labels)
+    if deltas is not None:
+        fg = labels > 0
+        if fg.any():
+            pred = deltas[fg, labels[fg]]
+            parts["bbox"] = config.bbox_weight * F.smooth_l1_loss(pred, targets[fg], beta=1.0, reduction="sum") \
+                / labels.numel()
+        else:
+            parts["bbox"] = deltas.sum() * 0
+    return sum(parts.values()), {k: float(v.detach()) for k, v in parts.items()}
+
+
+def _lr_at(config: TrainConfig, epoch: int, it: int) -> float:
+    lr = config.lr * (config.lr_decay ** (epoch // max(config.lr_step_epochs, 1)))
+    if it < config.warmup_iters:
+        lr *= 0.1 + 0.9 * it / config.warmup_iters
+    return lr
+
+
+@dataclass
+class TrainState:
+    """What ``--resume`` needs: everything that changes between epochs."""
+
+    epoch: int = 0  # epochs completed
+    iteration: int = 0
+    best_map: float = -1.0
+    history: list = field(default_factory=list)
+
+
+def state_path(out: Path) -> Path:
+    """The resume state of a run writing ``out`` (``.ckpt``, so a model folder's ``*.pt`` glob skips it)."""
+    return out.with_name(out.stem + ".state.ckpt")
+
+
+def last_path(out: Path) -> Path:
+    """The last-epoch member of a run writing ``out`` (member format, loadable with ``--model``)."""
+    return out.with_name(out.stem + ".last.ckpt")
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def train_classifier(
+    train_images: Sequence[TrainImage],
+    classes: Sequence[Category],
+    spec: ClassifierSpec,
+    config: TrainConfig,
+    out: Path,
+    *,
+    init: Callable[[RegionClassifier], None] | None = None,
+    validate: Callable[[Member], float] | None = None,
+    resume: bool = False,
+    device="cpu",
+    progress: Callable | None = None,
+    log_path: Path | None = None,
+    metadata: dict | None = None,
+    half: bool = False,
+) -> TrainState:
+    """Train one member; write ``out`` (the best by validation mAP, or the last without validation),
+    ``<stem>.last.ckpt`` and the resume state ``<stem>.state.ckpt``; append one JSON line per epoch to ``log_path``.
+
+    ``validate(member) -> mAP`` is called every ``config.val_every`` epochs and after the last. ``progress`` wraps
+    the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    model = build_classifier(spec)
+    if init is not None:
+        init(model)
+    model.to(device)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
+                           {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, momentum=config.momentum)
+    state = TrainState()
+    if resume and state_path(out).is_file():
+        ck = torch.load(state_path(out), map_location="cpu", weights_only=True)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        torch.set_rng_state(ck["torch_rng"])
+        state = TrainState(ck["epoch"], ck["iteration"], ck["best_map"], json.loads(ck["history"]))
+        logger.info("resumed %s at epoch %d", out, state.epoch)
+    data = RegionBatches(train_images, spec, config)
+    batches_per_epoch = math.ceil(len(data) / config.images_per_batch)
+    meta = {"config": config.to_dict(), **(metadata or {})}
+    for epoch in range(state.epoch, config.epochs):
+        data.epoch = epoch
+        loader = DataLoader(data, batch_size=config.images_per_batch, sampler=_EpochSampler(data),
+                            num_workers=config.workers, collate_fn=collate_regions,
+                            persistent_workers=False, generator=torch.Generator().manual_seed(config.seed + epoch))
+        model.train()
+        t0 = time.perf_counter()
+        sums: dict[str, float] = {}
+        n_regions = 0
+        it_bar = progress(loader, epoch) if progress is not None else loader
+        for regions, labels, targets in it_bar:
+            lr = _lr_at(config, epoch, state.iteration)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            regions, labels, targets = regions.to(device), labels.to(device), targets.to(device)
+            loss, parts = classifier_loss(model, regions, labels, targets, config)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1}, iteration "
+                                         f"{state.iteration}: lower --lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            state.iteration += 1
+            n_regions += len(labels)
+            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if hasattr(it_bar, "set_postfix"):
+                secs = time.perf_counter() - t0
+                it_bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.4f}", rps=f"{n_regions / secs:.0f}")
+        secs = time.perf_counter() - t0
+        record = {"epoch": epoch + 1, "iterations": state.iteration, "lr": _lr_at(config, epoch, state.iteration),
+                  **{k: v / batches_per_epoch for k, v in sums.items()},
+                  "regions_per_s": n_regions / secs, "seconds": secs}
+        state.epoch = epoch + 1
+        last = epoch + 1 == config.epochs
+        member_meta = {**meta, "epoch": state.epoch, "iterations": state.iteration}
+        if validate is not None and config.val_every and (state.epoch % config.val_every == 0 or last):
+            model.eval()
+            val_map = float(validate(Member(model, spec, tuple(classes), member_meta)))
+            record["val_mAP"] = val_map
+            if val_map > state.best_map:
+                state.best_map = val_map
+                save_member(out, model, spec, classes, train={**member_meta, "val_mAP": val_map}, half=half)
+        elif validate is None:
+            save_member(out, model, spec, classes, train=member_meta, half=half)
+        save_member(last_path(out), model, spec, classes, train=member_meta, half=half)
+        state.history.append(record)
+        _atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                            "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
+                            "best_map": state.best_map, "history": json.dumps(state.history)}, state_path(out))
+        if log_path is not None:
+            with open(log_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        logger.info("epoch %d: %s", state.epoch, record)
+    if not out.exists():  # validation never improved on -1 (cannot happen) or no epochs ran
+        save_member(out, model, spec, classes, train={**meta, "epoch": state.epoch}, half=half)
+    return state

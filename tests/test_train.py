@@ -1,0 +1,164 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+from detector.classifier import ClassifierSpec, load_ensemble, load_member
+from detector.data import read_dataset
+from detector.data.vocab import ilsvrc_categories
+from detector.train import (
+    TrainConfig,
+    TrainImage,
+    build_class_list,
+    encode_deltas,
+    last_path,
+    sample_regions,
+    state_path,
+    train_classifier,
+)
+from detector.pipeline import apply_box_deltas
+from helpers import write_coco
+
+PERSON, DOG = ilsvrc_categories()[123], ilsvrc_categories()[57]
+
+
+def synthetic_images(tmp_path, n=6, seed=0):
+    """Noise images, each with one red rectangle (class 1) and sometimes a blue one (class 2)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        arr = rng.integers(0, 80, (64, 80, 3), dtype=np.uint8)
+        x, y = int(rng.integers(0, 40)), int(rng.integers(0, 24))
+        arr[y:y + 30, x:x + 30] = (220, 30, 30)
+        boxes, labels = [[x, y, x + 30, y + 30]], [1]
+        if i % 2:
+            arr[5:25, 55:75] = (30, 30, 220)
+            boxes.append([55, 5, 75, 25])
+            labels.append(2)
+        p = tmp_path / f"im{i}.png"
+        Image.fromarray(arr).save(p)
+        b = np.array(boxes, np.float32)
+        props = np.concatenate([b + rng.normal(0, 2, b.shape), rng.uniform(0, 40, (20, 2)).repeat(2, 1)
+                                + np.array([0, 0, 20, 20])]).astype(np.float32)
+        out.append(TrainImage(p, 80, 64, b, np.array(labels), np.zeros((0, 4), np.float32), props))
+    return out
+
+
+SPEC = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.25, context_pad=8, bbox_reg=True)
+
+
+def config(**kw):
+    base = dict(epochs=2, images_per_batch=3, regions_per_image=8, lr=0.02, warmup_iters=2, workers=0,
+                val_every=0, seed=0, photometric=True, flip=True)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_sampling_ratio_and_labels():
+    im = synthetic_images.__wrapped__ if hasattr(synthetic_images, "__wrapped__") else None
+    b = np.array([[10, 10, 40, 40], [50, 5, 70, 25]], np.float32)
+    props = np.array([[11, 11, 41, 41], [0, 0, 20, 20], [30, 30, 60, 60], [20, 20, 50, 50], [60, 40, 80, 64]],
+                     np.float32)
+    ti = TrainImage(None, 80, 64, b, np.array([1, 2]), np.zeros((0, 4), np.float32), props)
+    rng = np.random.default_rng(0)
+    cfg = config()
+    for _ in range(20):
+        boxes, labels, targets = sample_regions(ti, 16, cfg, rng)
+        assert boxes.shape == (16, 4) and (labels > 0).sum() == 4  # 25 % foreground
+        iou = __import__("detector.data.boxes", fromlist=["box_iou"]).box_iou(boxes, b).max(axis=1)
+        assert np.all(iou[labels > 0] >= 0.5) and np.all(iou[labels == 0] < 0.5)
+        assert np.all(iou[labels == 0] >= 0.1)  # background from [0.1, 0.5)
+        # regression targets decode back to the ground truth
+        fg = labels > 0
+        dec = apply_box_deltas(torch.from_numpy(boxes[fg]), torch.from_numpy(targets[fg])[:, None, :])[:, 0]
+        gt_of = b[__import__("numpy").argmax(__import__("detector.data.boxes", fromlist=["box_iou"])
+                                               .box_iou(boxes[fg], b), axis=1)]
+        np.testing.assert_allclose(dec.numpy(), gt_of, atol=1e-3)
+    # an image without objects: all background
+    empty = TrainImage(None, 80, 64, np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
+                       np.zeros((0, 4), np.float32), props)
+    _, labels, _ = sample_regions(empty, 16, cfg, rng)
+    assert (labels == 0).all()
+
+
+def test_encode_decode_round_trip():
+    p = np.array([[10, 10, 50, 30]], np.float32)
+    g = np.array([[12, 8, 60, 33]], np.float32)
+    d = encode_deltas(p, g)
+    out = apply_box_deltas(torch.from_numpy(p), torch.from_numpy(d)[:, None, :])[0, 0].numpy()
+    np.testing.assert_allclose(out, g[0], atol=1e-4)
+
+
+def test_training_lowers_loss_and_writes_log(tmp_path):
+    images = synthetic_images(tmp_path, n=6)
+    log = tmp_path / "m.log.jsonl"
+    state = train_classifier(images, [PERSON, DOG], SPEC, config(epochs=6), tmp_path / "m.pt", log_path=log)
+    losses = [r["loss"] for r in state.history]
+    assert losses[-1] < losses[0]
+    lines = log.read_text().splitlines()
+    assert len(lines) == 6
+    recs = [json.loads(line) for line in lines]  # valid JSONL
+    assert [r["epoch"] for r in recs] == list(range(1, 7)) and all(r["regions_per_s"] > 0 for r in recs)
+    m = load_member(tmp_path / "m.pt")
+    assert m.train["epoch"] == 6 and [c.name for c in m.classes] == ["person", "dog"]
+    assert load_member(last_path(tmp_path / "m.pt")).train["epoch"] == 6
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    images = synthetic_images(tmp_path, n=6)
+    a = tmp_path / "a" / "m.pt"
+    train_classifier(images, [PERSON, DOG], SPEC, config(epochs=3), a)
+    b = tmp_path / "b" / "m.pt"
+    train_classifier(images, [PERSON, DOG], SPEC, config(epochs=1), b)  # "killed" after epoch 1
+    assert state_path(b).is_file()
+    st = train_classifier(images, [PERSON, DOG], SPEC, config(epochs=3), b, resume=True)
+    assert [r["epoch"] for r in st.history] == [1, 2, 3]
+    sa = torch.load(state_path(a), weights_only=True)
+    sb = torch.load(state_path(b), weights_only=True)
+    for k, v in sa["model"].items():
+        torch.testing.assert_close(sb["model"][k], v, rtol=0, atol=0, msg=k)
+    assert json.loads(sa["history"])[-1]["loss"] == json.loads(sb["history"])[-1]["loss"]
+
+
+def test_data_loading_in_worker_processes(tmp_path):
+    images = synthetic_images(tmp_path, n=4)
+    a = train_classifier(images, [PERSON, DOG], SPEC, config(epochs=1, workers=0), tmp_path / "a.pt")
+    b = train_classifier(images, [PERSON, DOG], SPEC, config(epochs=1, workers=2), tmp_path / "b.pt")
+    assert a.history[0]["loss"] == pytest.approx(b.history[0]["loss"], rel=1e-5)  # same batches either way
+
+
+def test_build_class_list_maps_onto_ilsvrc(tmp_path):
+    write_coco(tmp_path / "c.json", [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+               [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [0, 0, 5, 5]},
+                {"id": 2, "image_id": 1, "category_id": 3, "bbox": [0, 0, 5, 5]},
+                {"id": 3, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}],
+               [{"id": 1, "name": "giraffe"}, {"id": 2, "name": "couch"}, {"id": 3, "name": "person"}])
+    classes = build_class_list([read_dataset(tmp_path / "c.json")])
+    assert [(c.name, c.det_id) for c in classes] == [("person", 124), ("sofa", 164), ("giraffe", None)]
+
+
+def test_train_ensemble_cli_then_run(tmp_path):
+    images = synthetic_images(tmp_path, n=4)
+    write_coco(tmp_path / "gt.json",
+               [{"id": i, "file_name": im.path.name, "width": 80, "height": 64} for i, im in enumerate(images)],
+               [{"id": 10 * i + k, "image_id": i, "category_id": int(lbl),
+                 "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
+                for i, im in enumerate(images) for k, (b, lbl) in enumerate(zip(im.gt_boxes, im.gt_labels))],
+               [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}])
+    out = tmp_path / "ens"
+    args = ["train", "ensemble", "--members", "2", "--gt", str(tmp_path / "gt.json"), "--val",
+            str(tmp_path / "gt.json"), "--out", str(out), "--input-size", "96", "--width", "0.25", "--epochs", "1",
+            "--batch-size", "32", "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--half"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    members = load_ensemble([out])
+    assert len(members) == 2 and {m.train["ensemble_member"] for m in members} == {0, 1}
+    assert members[0].train["config"]["seed"] != members[1].train["config"]["seed"]
+    assert "val_mAP" in members[0].train
+    res = CliRunner().invoke(cli, ["run", str(images[0].path), "--model", str(out), "--out", str(tmp_path / "b.json"),
+                                   "--workers", "0", "--cache-dir", str(tmp_path / "cache")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "b.json").read_text())["model"]["members"] == 2
