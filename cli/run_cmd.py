@@ -11,12 +11,15 @@ import torch
 from tqdm import tqdm
 
 from detector.classifier import CheckpointError, load_ensemble
-from detector.data.images import ImageError, list_images, load_image
+from detector.data.images import ImageError, list_images
 from detector.data.io import atomic_write_json, atomic_write_text
 from detector.data.output import boxes_json, detection_entries, image_entry, to_coco_results, to_ilsvrc_text
 from detector.pipeline import Detector, PostprocessConfig, resolve_device
 from proposals.cache import ProposalCache
-from proposals.selective_search import SelectiveSearchConfig, selective_search_many
+from proposals.merge import MergeConfig
+from proposals.selective_search import SelectiveSearchConfig
+
+from .sources import ProposalSource, load_multibox_or_fail
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "detector" / "models" / "default"
 
@@ -37,8 +40,12 @@ def default_model_paths() -> list[Path]:
               help="Output file (written atomically).")
 @click.option("--model", "models", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Model file or folder of ensemble members; repeat for an ensemble. Default: the bundled model.")
-@click.option("--proposals", "method", type=click.Choice(["ss"]), default="ss", show_default=True,
-              help="Region proposals: ss = selective search.")
+@click.option("--proposals", "method", type=click.Choice(["ss", "multibox", "both"]), default="ss",
+              show_default=True,
+              help="Region proposals: ss = selective search; multibox = the MultiBox network; both = the paper's "
+                   "merge of the two.")
+@click.option("--multibox", "multibox_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="MultiBox model for --proposals multibox/both (default: the bundled one).")
 @click.option("--ss-mode", type=click.Choice(["fast", "quality", "single"]), default="fast", show_default=True,
               help="Selective search mode (R-CNN: fast).")
 @click.option("--ss-scale", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
@@ -65,7 +72,7 @@ def default_model_paths() -> list[Path]:
               show_default=True,
               help="json: boxes.json (DESIGN.md); coco: a COCO results list; ilsvrc: ILSVRC submission text "
                    "(image index = the image's id, its position in the input, from 1).")
-def run_cmd(images, out, models, method, ss_mode, ss_scale, max_proposals, score_threshold, nms_iou,
+def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_proposals, score_threshold, nms_iou,
             max_detections, device, batch_size, workers, cache_dir, no_cache, draw_dir, out_format):
     """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/png/bmp/webp), one image, or a text
     file listing image paths. Unreadable images are recorded under "errors" and skipped."""
@@ -81,9 +88,11 @@ def run_cmd(images, out, models, method, ss_mode, ss_scale, max_proposals, score
     classes = members[0].classes
     ss_config = SelectiveSearchConfig(mode=ss_mode, scale=ss_scale)
     cache = None if no_cache else ProposalCache(cache_dir)
+    multibox = load_multibox_or_fail(multibox_path, dev) if method != "ss" else None
+    source = ProposalSource(method, ss_config, MergeConfig(max_proposals=max_proposals), multibox, workers, cache,
+                            dev)
     post = PostprocessConfig(nms_iou=nms_iou, score_threshold=score_threshold, max_detections=max_detections)
-    current: dict = {}
-    detector = Detector(lambda image: current["boxes"], members, post, batch_size=batch_size,
+    detector = Detector(None, members, post, batch_size=batch_size,
                         max_proposals=max_proposals, device=dev)
     names = {k + 1: c.name for k, c in enumerate(classes)}
     root = images if images.is_dir() else None
@@ -91,21 +100,14 @@ def run_cmd(images, out, models, method, ss_mode, ss_scale, max_proposals, score
     out_images, detections, errors = [], [], []
     totals = {"proposals": 0.0, "classify": 0.0, "nms": 0.0}
     t0 = time.perf_counter()
-    results = selective_search_many([str(p) for p in paths], ss_config, workers=workers, cache=cache)
-    bar = tqdm(zip(paths, results), total=len(paths), unit="img", desc="detect", disable=None)
-    for image_id, (path, prop) in enumerate(bar, start=1):
+    bar = tqdm(source.run(paths), total=len(paths), unit="img", desc="detect", disable=None)
+    for image_id, (path, image, boxes, _, prop_seconds, error) in enumerate(bar, start=1):
         name = str(path.relative_to(root)) if root is not None else path.name
-        if not prop.ok:
-            errors.append({"file_name": name, "error": _short_error(prop.error, path)})
+        if error is not None:
+            errors.append({"file_name": name, "error": _short_error(error, path)})
             continue
-        try:
-            image = load_image(path)
-        except ImageError as e:
-            errors.append({"file_name": name, "error": _short_error(str(e), path)})
-            continue
-        current["boxes"] = prop.boxes
-        det = detector.detect(image)
-        det.timings["proposals"] = prop.seconds
+        det = detector.detect(image, proposals=boxes)
+        det.timings["proposals"] = prop_seconds
         for k in totals:
             totals[k] += det.timings.get(k, 0.0)
         h, w = image.shape[:2]

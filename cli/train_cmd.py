@@ -23,7 +23,7 @@ from .common import format_option, images_option, load_dataset
 
 @click.group("train")
 def train_group():
-    """Train region classifiers (and, later, MultiBox proposal networks)."""
+    """Train region classifiers, ensembles of them, and MultiBox proposal networks (and their priors)."""
 
 
 def _common_options(f):
@@ -119,8 +119,7 @@ def _validator(val_sets, val_props, max_proposals, device):
             for i, im in enumerate(ds.images):
                 if id(im) not in props_of:
                     continue
-                det.proposer = lambda image, _p=props_of[id(im)]: _p
-                d = det.detect(load_image(im.path))
+                d = det.detect(load_image(im.path), proposals=props_of[id(im)])
                 gl = to_gt[d.labels - 1]
                 keep = gl >= 0
                 idx += [i] * int(keep.sum())
@@ -223,3 +222,96 @@ def train_ensemble_cmd(members, out, gts, images, fmt, vals, arch, init, input_s
         summary.append({"member": k, "seed": seed + k, "best_val_mAP": st.best_map if st.best_map >= 0 else None})
     (out / "ensemble.json").write_text(json.dumps({"members": summary}, indent=1) + "\n")
     click.echo(f"wrote {members} members to {out}")
+
+
+@train_group.command("priors")
+@click.option("--gt", "gts", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
+              help="Ground truth whose boxes are clustered (repeatable).")
+@format_option
+@click.option("-k", "--num-priors", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Text file: one prior per line, normalised x1 y1 x2 y2.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_priors_cmd(gts, fmt, num_priors, out, seed):
+    """MultiBox priors: k-means centres of ground-truth boxes normalised by their image size."""
+    from proposals.multibox import kmeans_priors
+
+    boxes = []
+    for g in gts:
+        ds = load_dataset(g, fmt)
+        for im in ds.images:
+            if im.width and im.height and len(im):
+                boxes.append(np.clip(im.boxes / np.array([im.width, im.height, im.width, im.height],
+                                                         np.float32), 0, 1))
+    if not boxes:
+        raise click.ClickException("no boxes to cluster")
+    b = np.concatenate(boxes)
+    click.echo(f"k-means of {len(b)} boxes into {num_priors} priors …")
+    priors = kmeans_priors(b, num_priors, seed=seed)
+    header = (f"MultiBox priors: k-means (k={num_priors}, seed {seed}) of {len(b)} boxes normalised xyxy, from "
+              f"{', '.join(Path(g).name for g in gts)}; largest cluster first.\n"
+              f"made by: detect train priors --gt {' --gt '.join(str(g) for g in gts)} -k {num_priors} --out {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savetxt(out, priors, fmt="%.5f", header=header)
+    click.echo(f"wrote {out}")
+
+
+@train_group.command("multibox")
+@click.option("--gt", "gts", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
+              help="Training ground truth (repeatable).")
+@images_option
+@format_option
+@click.option("--val", "vals", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Validation ground truth: recall of the top boxes printed per epoch; picks the best epoch.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Model file; <stem>.state.ckpt (for --resume) and <stem>.log.jsonl beside it.")
+@click.option("--priors", "priors_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Priors text file (default: the shipped k-means priors for -k).")
+@click.option("-k", "--num-priors", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--input-size", type=click.IntRange(min=96), default=224, show_default=True)
+@click.option("--width", type=click.FloatRange(min=0.05, max=4), default=1.0, show_default=True,
+              help="Channel multiplier of the Inception trunk.")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.02, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--resume", is_flag=True, help="Continue a stopped run from its state file.")
+def train_multibox_cmd(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs,
+                       batch_size, lr, seed, device, resume):
+    """Train a MultiBox proposal network (Hungarian matching, logistic confidence + α·L2 location loss)."""
+    from proposals.multibox import MultiBoxConfig, load_default_priors
+    from proposals.multibox_train import MultiBoxTrainConfig, prepare_samples, train_multibox
+
+    dev = resolve_device(device)
+    priors = np.loadtxt(priors_path, dtype=np.float32, ndmin=2) if priors_path else load_default_priors(num_priors)
+    mb = MultiBoxConfig(num_priors=len(priors), input_size=input_size, width=width)
+    cfg = MultiBoxTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+
+    def samples_of(paths, what):
+        recs = [im for ds in _load_all(paths, fmt, images) for im in ds.images]
+        s, skipped = prepare_samples(tqdm(recs, desc=f"loading {what}", unit="img", disable=None), input_size)
+        for msg in skipped[:5]:
+            click.echo(f"warning: {msg} (left out)", err=True)
+        return s
+
+    train = samples_of(gts, "train")
+    val = samples_of(vals, "val") if vals else []
+    if not train:
+        raise click.ClickException("no training image could be read")
+    log_path = out.with_suffix(".log.jsonl")
+    if not resume and log_path.exists():
+        log_path.unlink()
+
+    def progress(batches, epoch):
+        return tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=None, leave=False)
+
+    click.echo(f"training MultiBox {out}: {len(train)} images, K={len(priors)}, {input_size}px width {width}, "
+               f"{epochs} epochs on {dev}")
+    st = train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
+                        log_path=log_path, metadata={"train_sets": [str(g) for g in gts],
+                                                     "val_sets": [str(v) for v in vals]})
+    for r in st.history:
+        rec = f"  val recall@0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}" if "recall@0.5" in r else ""
+        click.echo(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  {r['images_per_s']:.1f} img/s{rec}")
+    click.echo(f"wrote {out}, log {log_path}")

@@ -100,7 +100,7 @@ class Detector:
     ``batch_size`` bounds the regions warped and scored at once, so memory stays flat however many proposals an
     image has."""
 
-    def __init__(self, proposer: Proposer, members: Sequence[Member],
+    def __init__(self, proposer: Proposer | None, members: Sequence[Member],
                  postprocess_config: PostprocessConfig = PostprocessConfig(), *, batch_size: int = 64,
                  max_proposals: int = 2000, device="cpu"):
         if not members:
@@ -146,11 +146,16 @@ class Detector:
         probs /= len(self.members)
         return probs, reg_boxes
 
-    def detect(self, image: np.ndarray) -> Detections:
-        """Detect objects in one RGB ``uint8`` H x W x 3 image."""
+    def detect(self, image: np.ndarray, proposals=None) -> Detections:
+        """Detect objects in one RGB ``uint8`` H x W x 3 image. ``proposals`` (xyxy [R, 4]) skips the proposer:
+        for callers that computed them ahead (in parallel, or from a cache)."""
         h, w = image.shape[:2]
         t0 = time.perf_counter()
-        boxes = self.proposer(image)
+        if proposals is None:
+            if self.proposer is None:
+                raise ValueError("this Detector has no proposer: pass proposals")
+            proposals = self.proposer(image)
+        boxes = proposals
         boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4)[: self.max_proposals]
         boxes = boxes.to(self.device)
         t1 = time.perf_counter()

@@ -72,6 +72,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 def test_checkpoint_half_storage(tmp_path):
+    torch.manual_seed(0)
     spec = small_spec()
     m = build_classifier(spec).eval()
     full = save_member(tmp_path / "f.pt", m, spec, CLASSES)
@@ -79,7 +80,8 @@ def test_checkpoint_half_storage(tmp_path):
     assert half.stat().st_size < 0.6 * full.stat().st_size
     x = torch.randn(2, 3, 96, 96)
     with torch.no_grad():
-        torch.testing.assert_close(load_member(half).model(x), m(x), atol=2e-2, rtol=2e-2)
+        # float16 weights: class probabilities agree to within a few thousandths
+        torch.testing.assert_close(load_member(half).model(x).softmax(1), m(x).softmax(1), atol=5e-3, rtol=0)
 
 
 def test_bad_checkpoints(tmp_path):

@@ -1,0 +1,222 @@
+"""MultiBox (Erhan et al., "Scalable Object Detection using Deep Neural Networks", 2014): a CNN that outputs K
+class-agnostic boxes, each an offset from a prior box, and K confidences.
+
+Shapes: N images, K priors (= outputs), G ground-truth boxes of one image. Boxes inside the network are normalised
+xyxy in [0, 1] of the (whole, resized) image; :meth:`MultiBox.propose` returns pixel xyxy of the original image.
+
+Training matches ground truth to predictions one-to-one with the Hungarian algorithm on the cost of the MultiBox
+loss, ``α · ½‖l_i − g_j‖² − log c_i + log(1 − c_i)``, then minimises ``F = F_conf + α F_loc``: the logistic loss of
+every confidence (matched → 1, unmatched → 0) and ``½‖l_i − g_j‖²`` over matched pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor, nn
+from torchvision.ops import batched_nms, clip_boxes_to_image
+
+from detector.inception import build_googlenet
+from detector.regions import IMAGENET_MEAN, IMAGENET_STD, normalize_image
+
+__all__ = ["MultiBoxConfig", "MultiBox", "multibox_loss", "match", "kmeans_priors", "load_default_priors",
+           "save_multibox", "load_multibox", "MULTIBOX_FORMAT", "resize_image"]
+
+logger = logging.getLogger(__name__)
+
+MULTIBOX_FORMAT = "detect-multibox/1"
+
+
+@dataclass(frozen=True)
+class MultiBoxConfig:
+    num_priors: int = 200  # K outputs; the paper added the top 200 MultiBox boxes to selective search
+    input_size: int = 224  # the whole image is resized to input_size × input_size
+    width: float = 1.0  # channel multiplier of the Inception trunk (1.0 = GoogLeNet's)
+    batch_norm: bool = True  # trains from scratch far better
+    alpha: float = 0.3  # weight of the location term (DESIGN.md: α ≈ 0.3)
+    nms_iou: float = 0.7  # NMS among the K predicted boxes at inference
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MultiBoxConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("mean", "std"):
+            if k in kw:
+                kw[k] = tuple(float(v) for v in kw[k])
+        return cls(**kw)
+
+
+def kmeans_priors(boxes: np.ndarray, k: int, *, iters: int = 50, seed: int = 0) -> np.ndarray:
+    """k-means (Euclidean, Lloyd's algorithm, k-means++ start) over normalised xyxy boxes ``[M, 4]`` → ``[k, 4]``
+    centres, ordered by cluster size (largest first)."""
+    x = np.asarray(boxes, dtype=np.float64)
+    if len(x) < k:
+        raise ValueError(f"k-means needs at least k={k} boxes, got {len(x)}")
+    rng = np.random.default_rng(seed)
+    centres = [x[rng.integers(len(x))]]
+    d2 = ((x - centres[0]) ** 2).sum(1)
+    for _ in range(1, k):  # k-means++
+        c = x[rng.choice(len(x), p=d2 / d2.sum())] if d2.sum() > 0 else x[rng.integers(len(x))]
+        centres.append(c)
+        d2 = np.minimum(d2, ((x - c) ** 2).sum(1))
+    c = np.stack(centres)
+    for _ in range(iters):
+        assign = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
+        new = np.stack([x[assign == j].mean(0) if (assign == j).any() else c[j] for j in range(k)])
+        if np.allclose(new, c):
+            break
+        c = new
+    assign = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
+    order = np.argsort(-np.bincount(assign, minlength=k), kind="stable")
+    return c[order].astype(np.float32)
+
+
+def load_default_priors(k: int = 200) -> np.ndarray:
+    """The priors shipped as package data (``proposals/priors_<k>.txt``: k-means over the 26,782 ILSVRC 2013 DET
+    val2 boxes; recompute with ``detect train priors``)."""
+    name = f"priors_{k}.txt"
+    try:
+        text = resources.files("proposals").joinpath(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no shipped priors for K={k} ({name}); make them with `detect train priors`")
+    return np.loadtxt(text.splitlines(), dtype=np.float32, ndmin=2)
+
+
+class MultiBox(nn.Module):
+    """An Inception trunk (GoogLeNet's building blocks) → global pooling → K × 4 offsets and K confidence logits."""
+
+    def __init__(self, config: MultiBoxConfig, priors: np.ndarray):
+        super().__init__()
+        if priors.shape != (config.num_priors, 4):
+            raise ValueError(f"priors must be [{config.num_priors}, 4], got {tuple(priors.shape)}")
+        self.config = config
+        self.trunk = build_googlenet(num_classes=1, batch_norm=config.batch_norm, aux_logits=False,
+                                     width=config.width)
+        self.trunk.fc = nn.Identity()  # forward_head then returns pooled features, N x F
+        self.trunk.dropout = nn.Identity()
+        f = self.trunk.num_features
+        self.loc = nn.Linear(f, config.num_priors * 4)
+        self.conf = nn.Linear(f, config.num_priors)
+        nn.init.zeros_(self.loc.weight)
+        nn.init.zeros_(self.loc.bias)  # start at the priors
+        nn.init.normal_(self.conf.weight, 0, 0.01)
+        nn.init.constant_(self.conf.bias, -3.0)  # few boxes match: start with low confidence
+        self.register_buffer("priors", torch.as_tensor(priors, dtype=torch.float32))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Images N x 3 x S x S → (boxes N x K x 4 normalised xyxy, confidence logits N x K)."""
+        feats = self.trunk.forward_head(self.trunk.forward_features(x))  # N x F
+        loc = self.loc(feats).view(-1, self.config.num_priors, 4) + self.priors
+        return loc, self.conf(feats)
+
+    @torch.inference_mode()
+    def propose(self, image: np.ndarray, top_k: int | None = None, device=None) -> tuple[np.ndarray, np.ndarray]:
+        """One RGB uint8 image → (boxes [≤K, 4] pixel xyxy, scores) after NMS, best first, at most ``top_k``."""
+        device = device or self.priors.device
+        h, w = image.shape[:2]
+        x = resize_image(normalize_image(image, self.config.mean, self.config.std, device), self.config.input_size)
+        self.eval()
+        loc, conf = self(x[None])
+        boxes = loc[0] * torch.tensor([w, h, w, h], dtype=loc.dtype, device=loc.device)
+        boxes = clip_boxes_to_image(boxes, (h, w))
+        scores = torch.sigmoid(conf[0])
+        ok = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+        boxes, scores = boxes[ok], scores[ok]
+        keep = batched_nms(boxes, scores, torch.zeros_like(scores, dtype=torch.int64), self.config.nms_iou)
+        if top_k is not None:
+            keep = keep[:top_k]
+        return boxes[keep].cpu().numpy().astype(np.float32), scores[keep].cpu().numpy().astype(np.float32)
+
+
+def resize_image(image: Tensor, size: int) -> Tensor:
+    """3 x H x W → 3 x size x size, bilinear (aspect not kept, as MultiBox)."""
+    return F.interpolate(image[None], size=(size, size), mode="bilinear", align_corners=False,
+                         antialias=True)[0]
+
+
+def match(pred: np.ndarray, logits: np.ndarray, gt: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hungarian matching of G ground-truth boxes to K predictions (K ≥ G) on the MultiBox loss: the cost of
+    assigning ground truth j to prediction i is ``α · ½‖l_i − g_j‖² − log σ(c_i) + log(1 − σ(c_i))``.
+    Returns (prediction indices, ground-truth indices)."""
+    if len(gt) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    loc = alpha * 0.5 * ((pred[:, None, :] - gt[None, :, :]) ** 2).sum(-1)  # K x G
+    # -log σ(c) + log(1 - σ(c)) = -c
+    cost = loc - logits[:, None]
+    rows, cols = linear_sum_assignment(cost)
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
+def multibox_loss(loc: Tensor, logits: Tensor, gts: list[Tensor], alpha: float) -> tuple[Tensor, dict]:
+    """The MultiBox loss over a batch, averaged over images: ``F_conf + α F_loc`` (see the module docstring).
+
+    ``loc`` N x K x 4 and ``logits`` N x K from the network; ``gts``: per image, G x 4 normalised xyxy."""
+    n, k = logits.shape
+    targets = torch.zeros_like(logits)
+    loc_terms = []
+    for b in range(n):
+        g = gts[b]
+        if len(g) == 0:
+            continue
+        g = g[:k]  # more objects than outputs cannot all be matched
+        rows, cols = match(loc[b].detach().cpu().numpy(), logits[b].detach().cpu().numpy(), g.cpu().numpy(),
+                           alpha)
+        rows_t = torch.as_tensor(rows, device=loc.device)
+        targets[b, rows_t] = 1.0
+        loc_terms.append(0.5 * ((loc[b, rows_t] - g[torch.as_tensor(cols, device=loc.device)]) ** 2).sum())
+    conf = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / n
+    loc_loss = (torch.stack(loc_terms).sum() / n) if loc_terms else loc.sum() * 0
+    return conf + alpha * loc_loss, {"conf": float(conf.detach()), "loc": float(loc_loss.detach())}
+
+
+def save_multibox(path, model: MultiBox, *, train: dict | None = None, extra: dict | None = None) -> Path:
+    """One file, readable with ``torch.load(weights_only=True)``; ``extra`` adds resume state."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    ckpt = {"format": MULTIBOX_FORMAT, "config": model.config.to_dict(),
+            "priors": model.priors.detach().cpu().clone(), "train": dict(train or {}),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **(extra or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_multibox(path, device="cpu") -> tuple[MultiBox, dict]:
+    """→ (model in eval mode, the whole checkpoint dict)."""
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"{path}: not a readable MultiBox file ({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != MULTIBOX_FORMAT:
+        raise ValueError(f"{path}: not a {MULTIBOX_FORMAT} file")
+    config = MultiBoxConfig.from_dict(ckpt["config"])
+    model = MultiBox(config, ckpt["priors"].numpy())
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval().to(device), ckpt
