@@ -38,11 +38,15 @@ METRIC_HELP = {
               help="ILSVRC blacklist ('index wnid' lines): those (image, class) pairs are left out.")
 @click.option("--iou-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.5, show_default=True,
               help="IoU for a match (voc/voc07); the cap of the per-object threshold (ilsvrc); unused by coco.")
+@click.option("--model-classes-only", is_flag=True,
+              help="Score only the ground-truth classes that the prediction file's model knows (its categories; "
+                   "boxes.json) or predicts (other formats).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the results as JSON to this file.")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw precision-recall curves to this PNG (needs matplotlib: pip install '.[plot]').")
-def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou_threshold, json_out, plot_out):
+def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou_threshold, model_classes_only,
+             json_out, plot_out):
     """Evaluate detections against ground truth and print per-class AP and mAP.
 
     Predictions are matched to ground-truth images by file name (stem) or id, and to classes by ILSVRC WordNet id
@@ -68,7 +72,8 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
     coco_gt = None
     if metric == "coco" and gt.format == "coco":
         coco_gt = json.loads(Path(gt.source).read_text(encoding="utf-8"))
-    result = evaluate(gt, aligned, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt)
+    result = evaluate(gt, aligned, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
+                      only_classes=set(aligned.known_classes) if model_classes_only else None)
     seconds = time.perf_counter() - t0
 
     err = lambda msg: click.echo(msg, err=True)  # noqa: E731

@@ -13,7 +13,7 @@ from detector.classifier import ARCHS, ClassifierSpec, CheckpointError, load_tor
 from detector.data import Dataset
 from detector.pipeline import Detector, PostprocessConfig, resolve_device
 from detector.train import TrainConfig, build_class_list, last_path, prepare_images, train_classifier
-from eval import align_predictions, evaluate
+from eval import evaluate
 from eval.predictions import AlignedPredictions
 from proposals.cache import ProposalCache
 from proposals.selective_search import SelectiveSearchConfig, selective_search_many
@@ -63,6 +63,10 @@ def _common_options(f):
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Proposal cache folder."),
         click.option("--half", is_flag=True, help="Store weights as float16 (half the file size)."),
+        click.option("--classes", "class_set", type=click.Choice(["all", "ilsvrc"]), default="all",
+                     show_default=True,
+                     help="all: every class with boxes; ilsvrc: only classes of the ILSVRC 200 (others are "
+                          "neither learned nor used as background)."),
         click.option("--resume", is_flag=True, help="Continue a stopped run from its <stem>.state.ckpt."),
     ]
     for o in reversed(opts):
@@ -140,11 +144,11 @@ def _validator(val_sets, val_props, max_proposals, device):
 
 def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
-               extra_meta=None):
+               class_set="all", extra_meta=None):
     dev = resolve_device(device)
     train_sets = _load_all(gts, fmt, images)
     val_sets = _load_all(vals, fmt, images) if vals else []
-    classes = build_class_list(train_sets)
+    classes = build_class_list(train_sets, ilsvrc_only=class_set == "ilsvrc")
     if not classes:
         raise click.ClickException("the training data has no boxes")
     ss_config = SelectiveSearchConfig(scale=ss_scale)
@@ -195,11 +199,12 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
 @_common_options
 def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                          lr_step_epochs, seed, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir,
-                         half, resume):
+                         half, class_set, resume):
     """R-CNN fine-tuning of one GoogLeNet region classifier on warped proposal regions (25 % foreground at
     IoU >= 0.5, background at IoU in [0.1, 0.5)), SGD momentum 0.9, the paper's step schedule after a warm-up."""
     _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
-               lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume)
+               lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
+               class_set)
 
 
 @train_group.command("ensemble")
@@ -210,7 +215,7 @@ def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, wi
 @_common_options
 def train_ensemble_cmd(members, out, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                        lr_step_epochs, seed, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir,
-                       half, resume):
+                       half, class_set, resume):
     """Train an ensemble: MEMBERS classifiers that differ only in seed and sampling order, as in the paper."""
     out.mkdir(parents=True, exist_ok=True)
     summary = []
@@ -218,7 +223,7 @@ def train_ensemble_cmd(members, out, gts, images, fmt, vals, arch, init, input_s
         click.echo(f"— member {k + 1}/{members} (seed {seed + k})")
         st = _train_one(out / f"member{k}.pt", seed + k, gts, images, fmt, vals, arch, init, input_size, width,
                         epochs, batch_size, lr, lr_step_epochs, device, bbox_reg, workers, threads, val_every,
-                        ss_scale, cache_dir, half, resume, extra_meta={"ensemble_member": k})
+                        ss_scale, cache_dir, half, resume, class_set, extra_meta={"ensemble_member": k})
         summary.append({"member": k, "seed": seed + k, "best_val_mAP": st.best_map if st.best_map >= 0 else None})
     (out / "ensemble.json").write_text(json.dumps({"members": summary}, indent=1) + "\n")
     click.echo(f"wrote {members} members to {out}")

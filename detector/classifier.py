@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .data.io import atomic_write
 from .data.vocab import Category
 from .inception import GoogLeNetOutputs, build_googlenet
 from .regions import IMAGENET_MEAN, IMAGENET_STD, WarpConfig
@@ -165,9 +166,6 @@ def load_torchvision_weights(model: RegionClassifier, path) -> list[str]:
 def save_member(path, model: RegionClassifier, spec: ClassifierSpec, classes, *, train: dict | None = None,
                 half: bool = False) -> Path:
     """Write one ensemble member (atomically). ``classes``: the C classes (label k + 1), ``Category`` or dicts."""
-    import os
-    import tempfile
-
     path = Path(path)
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in model.state_dict().items()}
@@ -176,15 +174,7 @@ def save_member(path, model: RegionClassifier, spec: ClassifierSpec, classes, *,
         raise ValueError(f"{len(cls)} classes + background != num_classes {spec.num_classes}")
     ckpt = {"format": CHECKPOINT_FORMAT, "spec": spec.to_dict(), "classes": cls, "train": dict(train or {}),
             "state_dict": state}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda f: torch.save(ckpt, f))
     return path
 
 

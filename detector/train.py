@@ -29,6 +29,7 @@ from .classifier import ClassifierSpec, Member, RegionClassifier, build_classifi
 from .data.boxes import box_iou
 from .data.dataset import Dataset
 from .data.images import load_image
+from .data.io import atomic_write
 from .data.vocab import Category
 from .inception import GoogLeNetOutputs
 from .regions import normalize_image, warp_regions
@@ -62,7 +63,8 @@ class TrainConfig:
     seed: int = 0
     workers: int = 1  # data-loading processes (0 = in the training process)
     val_every: int = 2  # epochs between validation mAP computations (0 = never)
-    max_val_proposals: int = 500  # proposals per validation image (keeps validation affordable)
+    max_val_proposals: int = 2000  # proposals per validation image, as `detect run` (OpenCV's selective-search
+    #                                order puts small boxes first: a low cap would drop the large objects)
     threads: int = 0  # torch.set_num_threads (0 = leave as is)
 
     def to_dict(self) -> dict:
@@ -295,19 +297,6 @@ def last_path(out: Path) -> Path:
     return out.with_name(out.stem + ".last.ckpt")
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def train_classifier(
     train_images: Sequence[TrainImage],
     classes: Sequence[Category],
@@ -400,19 +389,20 @@ def train_classifier(
             if val_map > state.best_map:
                 state.best_map = val_map
                 save_member(out, model, spec, classes, train={**member_meta, "val_mAP": val_map}, half=half)
-        elif validate is None:
+        elif state.best_map < 0:  # not validated (yet): the latest model is the best known
             save_member(out, model, spec, classes, train=member_meta, half=half)
         save_member(last_path(out), model, spec, classes, train=member_meta, half=half)
         state.history.append(record)
-        _atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
-                            "best_map": state.best_map, "history": json.dumps(state.history)}, state_path(out))
+        resume_state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+                        "epoch": state.epoch, "iteration": state.iteration, "best_map": state.best_map,
+                        "history": json.dumps(state.history)}
+        atomic_write(state_path(out), lambda f: torch.save(resume_state, f))
         if log_path is not None:
             with open(log_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
         logger.info("epoch %d: %s", state.epoch, record)
-    if not out.exists():  # validation never improved on -1 (cannot happen) or no epochs ran
+    if not out.exists():  # no epoch ran (resumed a finished run without its model file)
         save_member(out, model, spec, classes, train={**meta, "epoch": state.epoch}, half=half)
     return state

@@ -5,6 +5,7 @@ Shapes: P predictions, I images, C ground-truth classes. Results are frozen data
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ from .ap import ap_11_point, ap_all_point, precision_recall
 from .matching import DEFAULT_IOU, match_ilsvrc, match_voc
 from .predictions import AlignedPredictions
 
-__all__ = ["ClassResult", "EvalResult", "evaluate", "METRICS"]
+__all__ = ["ClassResult", "EvalResult", "evaluate", "restrict_classes", "METRICS"]
 
 METRICS = ("ilsvrc", "voc", "voc07", "coco")
 
@@ -55,10 +56,23 @@ class EvalResult:
         return d
 
 
-def _by_image_order(preds: AlignedPredictions) -> np.ndarray:
-    """Prediction indices grouped by image (ground-truth order), within an image by confidence descending, ties in
-    file order — the order in which the devkit walks them."""
-    return np.lexsort((np.arange(len(preds)), -preds.scores, preds.image_index))
+def _by_image(preds: AlignedPredictions, blacklist: set[tuple[int, int]]):
+    """The counted predictions (blacklisted (image, class) pairs left out), grouped by image in ground-truth order,
+    within an image by confidence descending, ties in file order — the order in which the devkit walks them.
+
+    Returns (image_index, labels, scores, boxes) in that order and the [start, end) slice of each image."""
+    order = np.lexsort((np.arange(len(preds)), -preds.scores, preds.image_index))
+    if blacklist:
+        keep = np.array([(int(i), int(c)) not in blacklist for i, c in zip(preds.image_index, preds.label)],
+                        dtype=bool)
+        order = order[keep[order]]
+    image_index = preds.image_index[order]
+    if len(order):
+        starts = np.flatnonzero(np.r_[True, image_index[1:] != image_index[:-1]])
+        slices = list(zip(starts.tolist(), [*starts[1:].tolist(), len(order)]))
+    else:
+        slices = []
+    return image_index, preds.label[order], preds.scores[order], preds.boxes[order], slices
 
 
 def _class_results(gt: Dataset, labels, scores, tp, fp, num_pos, ap_fn) -> list[ClassResult]:
@@ -91,18 +105,9 @@ def evaluate_ilsvrc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: fl
     """ILSVRC 2014 devkit ``eval_detection.m``: per-object thresholds ``min(iou_threshold, wh/((w+10)(h+10)))``,
     matching only unmatched objects, blacklist, all-point AP, mean and median over classes with positives."""
     blacklist = blacklist or set()
-    keep = np.ones(len(preds), dtype=bool)
-    if blacklist:
-        keep = np.array([(int(i), int(c)) not in blacklist for i, c in zip(preds.image_index, preds.label)],
-                        dtype=bool)
-    order = _by_image_order(preds)
-    order = order[keep[order]]
-    image_index, labels = preds.image_index[order], preds.label[order]
-    scores, boxes = preds.scores[order], preds.boxes[order]
-    tp = np.zeros(len(order), dtype=bool)
-    starts = np.flatnonzero(np.r_[True, image_index[1:] != image_index[:-1]]) if len(order) else []
-    ends = list(starts[1:]) + [len(order)] if len(order) else []
-    for s, e in zip(starts, ends):
+    image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
+    tp = np.zeros(len(labels), dtype=bool)
+    for s, e in slices:
         im = gt.images[int(image_index[s])]
         tp[s:e] = match_ilsvrc(im.boxes, im.labels, boxes[s:e], labels[s:e], iou_cap=iou_threshold)
     num_pos = np.zeros(len(gt.classes), dtype=np.int64)
@@ -113,7 +118,7 @@ def evaluate_ilsvrc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: fl
         else:
             np.add.at(num_pos, im.labels, 1)
     per_class = _class_results(gt, labels, scores, tp, ~tp, num_pos, ap_all_point)
-    return _summarise("ilsvrc", iou_threshold, per_class, gt, len(order))
+    return _summarise("ilsvrc", iou_threshold, per_class, gt, len(labels))
 
 
 def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float = DEFAULT_IOU,
@@ -121,19 +126,10 @@ def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float
     """PASCAL VOC devkit rules: max-IoU object of the class, taken → FP, ``difficult`` (and crowd) objects neither
     positives nor FP; all-point AP (VOC 2010+) or 11-point AP (VOC 2007, ``use_07_metric``)."""
     blacklist = blacklist or set()
-    keep = np.ones(len(preds), dtype=bool)
-    if blacklist:
-        keep = np.array([(int(i), int(c)) not in blacklist for i, c in zip(preds.image_index, preds.label)],
-                        dtype=bool)
-    order = _by_image_order(preds)
-    order = order[keep[order]]
-    image_index, labels = preds.image_index[order], preds.label[order]
-    scores, boxes = preds.scores[order], preds.boxes[order]
-    tp = np.zeros(len(order), dtype=bool)
-    fp = np.zeros(len(order), dtype=bool)
-    starts = np.flatnonzero(np.r_[True, image_index[1:] != image_index[:-1]]) if len(order) else []
-    ends = list(starts[1:]) + [len(order)] if len(order) else []
-    for s, e in zip(starts, ends):
+    image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
+    tp = np.zeros(len(labels), dtype=bool)
+    fp = np.zeros(len(labels), dtype=bool)
+    for s, e in slices:
         im = gt.images[int(image_index[s])]
         ignore = im.difficult | im.iscrowd
         tp[s:e], fp[s:e] = match_voc(im.boxes, im.labels, ignore, boxes[s:e], labels[s:e],
@@ -145,18 +141,34 @@ def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float
         np.add.at(num_pos, counted, 1)
     ap_fn = ap_11_point if use_07_metric else ap_all_point
     per_class = _class_results(gt, labels, scores, tp, fp, num_pos, ap_fn)
-    return _summarise("voc07" if use_07_metric else "voc", iou_threshold, per_class, gt, len(order))
+    return _summarise("voc07" if use_07_metric else "voc", iou_threshold, per_class, gt, len(labels))
+
+
+def restrict_classes(result: EvalResult, classes: set[int], gt: Dataset) -> EvalResult:
+    """``result`` over the ground-truth classes with indices in ``classes`` only (mean and median recomputed)."""
+    index = {id(c): k for k, c in enumerate(gt.classes)}
+    per_class = [c for c in result.per_class if index.get(id(c.category)) in classes]
+    aps = [c.ap for c in per_class if c.ap is not None]
+    return dataclasses.replace(result, per_class=tuple(per_class), mAP=float(np.mean(aps)) if aps else 0.0,
+                               median_AP=float(np.median(aps)) if aps else 0.0)
 
 
 def evaluate(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc", *,
              iou_threshold: float = DEFAULT_IOU, blacklist: set[tuple[int, int]] | None = None,
-             coco_gt: dict | None = None) -> EvalResult:
+             coco_gt: dict | None = None, only_classes: set[int] | None = None) -> EvalResult:
     """Evaluate ``preds`` against ``gt`` with ``metric`` (one of :data:`METRICS`).
 
     ``coco_gt``: for ``coco``, the original COCO instances dict ``gt`` was read from, if any (see
-    :func:`eval.coco_metric.evaluate_coco`)."""
+    :func:`eval.coco_metric.evaluate_coco`). ``only_classes``: score only these ground-truth class indices (e.g.
+    the classes a model knows, ``preds.known_classes``): per-class rows, mean and median over those; for ``coco``
+    the 12 standard numbers still cover every class."""
     if not 0.0 < iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+    result = _evaluate(gt, preds, metric, iou_threshold=iou_threshold, blacklist=blacklist, coco_gt=coco_gt)
+    return result if only_classes is None else restrict_classes(result, only_classes, gt)
+
+
+def _evaluate(gt, preds, metric, *, iou_threshold, blacklist, coco_gt) -> EvalResult:
     if metric == "ilsvrc":
         return evaluate_ilsvrc(gt, preds, iou_threshold=iou_threshold, blacklist=blacklist)
     if metric in ("voc", "voc07"):

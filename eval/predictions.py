@@ -68,6 +68,7 @@ class AlignedPredictions:
     dropped_unknown_image: int = 0  # predictions left out for that reason
     dropped_other_class: dict[str, int] = field(default_factory=dict)  # class name -> predictions left out (class
     #                                                                      not among the ground truth's classes)
+    known_classes: frozenset[int] = frozenset()  # GT class indices among the prediction file's categories
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -249,6 +250,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     unknown = sorted({preds.image_names[i] or str(int(preds.image_ids[i])) for i in np.flatnonzero(no_image)})
     dropped_class = Counter(_category_name(preds, int(preds.labels[i])) for i in np.flatnonzero(other_class))
     keep = ~(no_image | other_class)
+    known = frozenset(int(c) for c in cat_to_gt if c >= 0)
     return AlignedPredictions(
         image_index=image_index[keep],
         label=label[keep],
@@ -257,6 +259,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         unknown_images=tuple(unknown),
         dropped_unknown_image=int(no_image.sum()),
         dropped_other_class=dict(dropped_class),
+        known_classes=known,
     )
 
 

@@ -16,10 +16,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from detector.data.io import atomic_write
 
 __all__ = ["CACHE_VERSION", "ProposalCache", "default_cache_dir", "config_digest", "content_digest"]
 
@@ -108,20 +109,7 @@ class ProposalCache:
     def put_key(self, key: str, boxes) -> Path:
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         path = self.path_for(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, boxes, allow_pickle=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_write(path, lambda f: np.save(f, boxes, allow_pickle=False))
         return path
 
     def clear(self) -> int:

@@ -24,6 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, clip_boxes_to_image
 
+from detector.data.io import atomic_write
 from detector.inception import build_googlenet
 from detector.regions import IMAGENET_MEAN, IMAGENET_STD, normalize_image
 
@@ -186,22 +187,11 @@ def multibox_loss(loc: Tensor, logits: Tensor, gts: list[Tensor], alpha: float) 
 
 def save_multibox(path, model: MultiBox, *, train: dict | None = None, extra: dict | None = None) -> Path:
     """One file, readable with ``torch.load(weights_only=True)``; ``extra`` adds resume state."""
-    import os
-    import tempfile
-
     path = Path(path)
     ckpt = {"format": MULTIBOX_FORMAT, "config": model.config.to_dict(),
             "priors": model.priors.detach().cpu().clone(), "train": dict(train or {}),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **(extra or {})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda f: torch.save(ckpt, f))
     return path
 
 

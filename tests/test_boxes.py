@@ -54,3 +54,24 @@ def test_bad_shape_names_it():
     with pytest.raises(ValueError, match=r"\[N, 4\].*\(2, 3\)"):
         B.as_boxes(np.zeros((2, 3)))
     assert B.as_boxes([]).shape == (0, 4)
+
+
+def test_atomic_write_mode_and_no_leftovers(tmp_path):
+    import os
+
+    from detector.data.io import atomic_write_json
+
+    p = atomic_write_json(tmp_path / "sub" / "x.json", {"a": 1})
+    assert p.read_text().strip() == '{\n "a": 1\n}'
+    assert os.stat(p).st_mode & 0o777 == 0o666 & ~_current_umask()
+    with pytest.raises(ValueError):  # NaN is refused; the old file stays whole and no temp file is left
+        atomic_write_json(p, {"a": float("nan")})
+    assert p.read_text().strip() == '{\n "a": 1\n}' and os.listdir(p.parent) == ["x.json"]
+
+
+def _current_umask():
+    import os
+
+    m = os.umask(0)
+    os.umask(m)
+    return m

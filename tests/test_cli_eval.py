@@ -53,3 +53,15 @@ def test_eval_bad_input_exit_codes(tmp_path):
     assert res.exit_code == 1 and "sub.txt:2" in res.output
     res = CliRunner().invoke(cli, ["eval", "--gt", str(tmp_path / "none"), "--pred", str(sub)])
     assert res.exit_code == 2
+
+
+def test_eval_model_classes_only(tmp_path):
+    d, lst, sub = setup(tmp_path)
+    sub.write_text("1 124 0.9 0 0 49 49\n")  # a model that only ever predicts person
+    out = tmp_path / "r.json"
+    base = ["eval", "--gt", str(d), "--pred", str(sub), "--image-list", str(lst), "--json", str(out)]
+    assert CliRunner().invoke(cli, base).exit_code == 0
+    assert json.loads(out.read_text())["mAP"] == 0.25  # person 0.5, dog 0
+    assert CliRunner().invoke(cli, base + ["--model-classes-only"]).exit_code == 0
+    r = json.loads(out.read_text())
+    assert r["mAP"] == 0.5 and [c["name"] for c in r["per_class"]] == ["person"]

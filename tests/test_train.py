@@ -8,7 +8,7 @@ from PIL import Image
 
 from cli.main import cli
 from detector.classifier import ClassifierSpec, load_ensemble, load_member
-from detector.data import read_dataset
+from detector.data import box_iou, read_dataset
 from detector.data.vocab import ilsvrc_categories
 from detector.train import (
     TrainConfig,
@@ -58,7 +58,6 @@ def config(**kw):
 
 
 def test_sampling_ratio_and_labels():
-    im = synthetic_images.__wrapped__ if hasattr(synthetic_images, "__wrapped__") else None
     b = np.array([[10, 10, 40, 40], [50, 5, 70, 25]], np.float32)
     props = np.array([[11, 11, 41, 41], [0, 0, 20, 20], [30, 30, 60, 60], [20, 20, 50, 50], [60, 40, 80, 64]],
                      np.float32)
@@ -68,14 +67,13 @@ def test_sampling_ratio_and_labels():
     for _ in range(20):
         boxes, labels, targets = sample_regions(ti, 16, cfg, rng)
         assert boxes.shape == (16, 4) and (labels > 0).sum() == 4  # 25 % foreground
-        iou = __import__("detector.data.boxes", fromlist=["box_iou"]).box_iou(boxes, b).max(axis=1)
+        iou = box_iou(boxes, b).max(axis=1)
         assert np.all(iou[labels > 0] >= 0.5) and np.all(iou[labels == 0] < 0.5)
         assert np.all(iou[labels == 0] >= 0.1)  # background from [0.1, 0.5)
         # regression targets decode back to the ground truth
         fg = labels > 0
         dec = apply_box_deltas(torch.from_numpy(boxes[fg]), torch.from_numpy(targets[fg])[:, None, :])[:, 0]
-        gt_of = b[__import__("numpy").argmax(__import__("detector.data.boxes", fromlist=["box_iou"])
-                                               .box_iou(boxes[fg], b), axis=1)]
+        gt_of = b[np.argmax(box_iou(boxes[fg], b), axis=1)]
         np.testing.assert_allclose(dec.numpy(), gt_of, atol=1e-3)
     # an image without objects: all background
     empty = TrainImage(None, 80, 64, np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
