@@ -68,12 +68,14 @@ def default_model_paths() -> list[Path]:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the proposal cache.")
 @click.option("--draw", "draw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write each image with its labelled boxes into this folder.")
+@click.option("--draw-threshold", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="Only detections scoring at least this are drawn (all above --score-threshold are written).")
 @click.option("--format", "out_format", type=click.Choice(["json", "coco", "ilsvrc"]), default="json",
               show_default=True,
               help="json: boxes.json (DESIGN.md); coco: a COCO results list; ilsvrc: ILSVRC submission text "
                    "(image index = the image's id, its position in the input, from 1).")
 def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_proposals, score_threshold, nms_iou,
-            max_detections, device, batch_size, workers, cache_dir, no_cache, draw_dir, out_format):
+            max_detections, device, batch_size, workers, cache_dir, no_cache, draw_dir, draw_threshold, out_format):
     """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/png/bmp/webp), one image, or a text
     file listing image paths. Unreadable images are recorded under "errors" and skipped."""
     try:
@@ -119,7 +121,9 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
 
             target = draw_dir / Path(name).with_suffix(".jpg")
             target.parent.mkdir(parents=True, exist_ok=True)
-            draw_detections(image, det.boxes, det.scores, det.labels, names).save(target, quality=90)
+            shown = det.scores >= draw_threshold
+            draw_detections(image, det.boxes[shown], det.scores[shown], det.labels[shown], names).save(target,
+                                                                                                      quality=90)
     seconds = time.perf_counter() - t0
 
     model_info = {"name": members[0].train.get("name") or (members[0].path.parent.name if members[0].path else ""),

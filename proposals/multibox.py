@@ -185,12 +185,16 @@ def multibox_loss(loc: Tensor, logits: Tensor, gts: list[Tensor], alpha: float) 
     return conf + alpha * loc_loss, {"conf": float(conf.detach()), "loc": float(loc_loss.detach())}
 
 
-def save_multibox(path, model: MultiBox, *, train: dict | None = None, extra: dict | None = None) -> Path:
-    """One file, readable with ``torch.load(weights_only=True)``; ``extra`` adds resume state."""
+def save_multibox(path, model: MultiBox, *, train: dict | None = None, extra: dict | None = None,
+                  half: bool = False) -> Path:
+    """One file, readable with ``torch.load(weights_only=True)``; ``extra`` adds resume state; ``half`` stores the
+    weights (not the priors) as float16."""
     path = Path(path)
+    state = {k: (v.half() if half and v.is_floating_point() and k != "priors" else v).detach().cpu()
+             for k, v in model.state_dict().items()}
     ckpt = {"format": MULTIBOX_FORMAT, "config": model.config.to_dict(),
             "priors": model.priors.detach().cpu().clone(), "train": dict(train or {}),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **(extra or {})}
+            "state_dict": state, **(extra or {})}
     atomic_write(path, lambda f: torch.save(ckpt, f))
     return path
 
@@ -208,5 +212,5 @@ def load_multibox(path, device="cpu") -> tuple[MultiBox, dict]:
         raise ValueError(f"{path}: not a {MULTIBOX_FORMAT} file")
     config = MultiBoxConfig.from_dict(ckpt["config"])
     model = MultiBox(config, ckpt["priors"].numpy())
-    model.load_state_dict(ckpt["state_dict"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
     return model.eval().to(device), ckpt
