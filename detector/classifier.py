@@ -14,9 +14,8 @@ An ensemble is a list of such files, or a folder of them (``*.pt``, sorted by na
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,7 +24,7 @@ from torch import Tensor, nn
 from .data.io import atomic_write
 from .data.vocab import Category
 from .inception import GoogLeNetOutputs, build_googlenet
-from .regions import IMAGENET_MEAN, IMAGENET_STD, WarpConfig
+from .regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, WarpConfig
 
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError"]
@@ -41,7 +40,7 @@ class CheckpointError(ValueError):
 
 
 @dataclass(frozen=True)
-class ClassifierSpec:
+class ClassifierSpec(StoredConfig):
     """Everything needed to rebuild a member and feed it regions."""
 
     arch: str = "paper-bn"  # paper | paper-bn | torchvision (torchvision's googlenet, for its ImageNet weights)
@@ -64,20 +63,6 @@ class ClassifierSpec:
     @property
     def warp(self) -> WarpConfig:
         return WarpConfig(self.input_size, self.context_pad, tuple(self.mean), tuple(self.std))
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["mean"], d["std"] = list(self.mean), list(self.std)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ClassifierSpec":
-        known = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        for k in ("mean", "std"):
-            if k in kw:
-                kw[k] = tuple(float(v) for v in kw[k])
-        return cls(**kw)
 
 
 class TorchvisionGoogLeNet(nn.Module):

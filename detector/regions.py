@@ -10,6 +10,7 @@ Shapes: R regions, S output size; the image is 3 x H x W.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,10 +18,29 @@ import torch
 from torch import Tensor
 from torchvision.ops import roi_align
 
-__all__ = ["WarpConfig", "expand_boxes", "normalize_image", "warp_regions", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["WarpConfig", "expand_boxes", "normalize_image", "warp_regions", "IMAGENET_MEAN", "IMAGENET_STD",
+           "StoredConfig"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ImageNet statistics, RGB in [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class StoredConfig:
+    """Mixin for frozen config dataclasses stored in checkpoints: plain dicts out (tuples as lists), and back in with
+    unknown keys ignored (files written by newer versions still load) and ``mean``/``std`` as float tuples."""
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("mean", "std"):
+            if k in kw:
+                kw[k] = tuple(float(v) for v in kw[k])
+        return cls(**kw)
 
 
 @dataclass(frozen=True)

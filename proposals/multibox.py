@@ -11,9 +11,8 @@ every confidence (matched → 1, unmatched → 0) and ``½‖l_i − g_j‖²`` 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from detector.data.io import atomic_write
 from detector.inception import build_googlenet
-from detector.regions import IMAGENET_MEAN, IMAGENET_STD, normalize_image
+from detector.regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, normalize_image
 
 __all__ = ["MultiBoxConfig", "MultiBox", "multibox_loss", "match", "kmeans_priors", "load_default_priors",
            "save_multibox", "load_multibox", "MULTIBOX_FORMAT", "resize_image"]
@@ -37,7 +36,7 @@ MULTIBOX_FORMAT = "detect-multibox/1"
 
 
 @dataclass(frozen=True)
-class MultiBoxConfig:
+class MultiBoxConfig(StoredConfig):
     num_priors: int = 200  # K outputs; the paper added the top 200 MultiBox boxes to selective search
     input_size: int = 224  # the whole image is resized to input_size × input_size
     width: float = 1.0  # channel multiplier of the Inception trunk (1.0 = GoogLeNet's)
@@ -46,20 +45,6 @@ class MultiBoxConfig:
     nms_iou: float = 0.7  # NMS among the K predicted boxes at inference
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["mean"], d["std"] = list(self.mean), list(self.std)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MultiBoxConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        for k in ("mean", "std"):
-            if k in kw:
-                kw[k] = tuple(float(v) for v in kw[k])
-        return cls(**kw)
 
 
 def kmeans_priors(boxes: np.ndarray, k: int, *, iters: int = 50, seed: int = 0) -> np.ndarray:
