@@ -21,22 +21,20 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .checkpoint import CheckpointError, float_state, read_checkpoint
 from .data.io import atomic_write
 from .data.vocab import Category
 from .inception import GoogLeNetOutputs, build_googlenet
 from .regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, WarpConfig
 
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
+           "read_checkpoint", "float_state",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError"]
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "detect-classifier/1"
 ARCHS = ("paper", "paper-bn", "torchvision")
-
-
-class CheckpointError(ValueError):
-    """A model file that cannot be used; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -181,20 +179,12 @@ def _category(d: dict) -> Category:
 def load_member(path, device="cpu") -> Member:
     """Read one member file with ``torch.load(weights_only=True)``; eval mode, float32, on ``device``."""
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{path}: not a readable model file ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not a {CHECKPOINT_FORMAT} model file")
+    ckpt = read_checkpoint(path, CHECKPOINT_FORMAT)
     try:
         spec = ClassifierSpec.from_dict(ckpt["spec"])
         classes = tuple(_category(c) for c in ckpt["classes"])
         model = build_classifier(spec)
-        state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-        model.load_state_dict(state)
+        model.load_state_dict(float_state(ckpt["state_dict"]))
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
     model.eval().to(device)

@@ -23,6 +23,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, clip_boxes_to_image
 
+from detector.checkpoint import CheckpointError, float_state, read_checkpoint
 from detector.data.io import atomic_write
 from detector.inception import build_googlenet
 from detector.regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, normalize_image
@@ -186,16 +187,11 @@ def save_multibox(path, model: MultiBox, *, train: dict | None = None, extra: di
 
 def load_multibox(path, device="cpu") -> tuple[MultiBox, dict]:
     """→ (model in eval mode, the whole checkpoint dict)."""
-    path = Path(path)
+    ckpt = read_checkpoint(path, MULTIBOX_FORMAT)  # CheckpointError is a ValueError
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except Exception as e:  # noqa: BLE001
-        raise ValueError(f"{path}: not a readable MultiBox file ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != MULTIBOX_FORMAT:
-        raise ValueError(f"{path}: not a {MULTIBOX_FORMAT} file")
-    config = MultiBoxConfig.from_dict(ckpt["config"])
-    model = MultiBox(config, ckpt["priors"].numpy())
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+        config = MultiBoxConfig.from_dict(ckpt["config"])
+        model = MultiBox(config, ckpt["priors"].numpy())
+        model.load_state_dict(float_state(ckpt["state_dict"]))
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: inconsistent MultiBox file: {e}") from None
     return model.eval().to(device), ckpt
