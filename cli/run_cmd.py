@@ -152,8 +152,7 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
 
 def _short_error(message: str, path: Path) -> str:
     """Drop the file name and exception class from a message (boxes.json names the file itself)."""
-    for prefix in (f"{path}: ", ):
-        message = message.replace(prefix, "")
+    message = message.replace(f"{path}: ", "")
     if ": " in message and message.split(": ", 1)[0].isidentifier():
         head, rest = message.split(": ", 1)
         if head.endswith("Error") or head.endswith("Exception"):

@@ -30,7 +30,7 @@ from .data.boxes import box_iou
 from .data.dataset import Dataset
 from .data.images import load_image
 from .data.io import atomic_write
-from .data.vocab import Category
+from .data.vocab import Category, ilsvrc_by_wnid
 from .inception import GoogLeNetOutputs
 from .regions import normalize_image, warp_regions
 
@@ -92,20 +92,12 @@ def build_class_list(datasets: Sequence[Dataset], *, ilsvrc_only: bool = False) 
         for im in ds.images:
             for lbl in np.unique(im.labels):
                 c = ds.classes[int(lbl)]
-                if ilsvrc_only and c.det_id is None:
+                if c.key in seen or (ilsvrc_only and c.det_id is None):
                     continue
-                if c.key not in seen:
-                    seen[c.key] = Category(c.name, c.wnid, c.det_id) if c.det_id is None else \
-                        Category(*_ilsvrc_name(c))
+                # ILSVRC classes under their ILSVRC name (COCO "couch" → "sofa"); others as they are
+                seen[c.key] = ilsvrc_by_wnid()[c.wnid] if c.det_id is not None else Category(c.name)
     cats = list(seen.values())
     return tuple(sorted(cats, key=lambda c: (c.det_id is None, c.det_id or 0, c.name)))
-
-
-def _ilsvrc_name(c: Category) -> tuple[str, str, int]:
-    from .data.vocab import ilsvrc_by_wnid
-
-    v = ilsvrc_by_wnid()[c.wnid]
-    return v.name, v.wnid, v.det_id
 
 
 def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], proposals: Sequence[np.ndarray]
