@@ -10,6 +10,7 @@ from detector import __version__
 
 from .eval_cmd import eval_cmd
 from .inspect_cmd import inspect_cmd
+from .merge_cmd import merge_cmd
 from .proposals_cmd import proposals_cmd
 from .run_cmd import run_cmd
 from .train_cmd import train_group
@@ -29,6 +30,7 @@ cli.add_command(inspect_cmd)
 cli.add_command(eval_cmd)
 cli.add_command(train_group)
 cli.add_command(proposals_cmd)
+cli.add_command(merge_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

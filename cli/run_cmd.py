@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -13,13 +14,12 @@ from tqdm import tqdm
 from detector.classifier import CheckpointError, load_ensemble
 from detector.data.images import ImageError, list_images
 from detector.data.io import atomic_write_json, atomic_write_text
-from detector.data.output import boxes_json, detection_entries, image_entry, to_coco_results, to_ilsvrc_text
-from detector.pipeline import Detector, PostprocessConfig, resolve_device
-from proposals.cache import ProposalCache
-from proposals.merge import MergeConfig
-from proposals.selective_search import SelectiveSearchConfig
+from detector.data.output import category_id, to_coco_results, to_ilsvrc_text
+from detector.data.parts import PartError, PartWriter, Shard, assemble, digest, part_path, read_part
+from detector.pipeline import PostprocessConfig, resolve_device
 
-from .sources import ProposalSource, load_multibox_or_fail
+from .jobs import ImageJob, JobConfig, ray_available, run_ray
+from .sources import DEFAULT_MULTIBOX
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "detector" / "models" / "default"
 
@@ -63,6 +63,8 @@ def default_model_paths() -> list[Path]:
               help="Regions per CNN batch (bounds memory).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes for selective search (default: all cores; 0 = in this process).")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="torch threads for the classifier (0: torch's default, all cores).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Proposal cache (default: $DETECT_CACHE_DIR or ~/.cache/detect/proposals).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the proposal cache.")
@@ -74,74 +76,142 @@ def default_model_paths() -> list[Path]:
               show_default=True,
               help="json: boxes.json (DESIGN.md); coco: a COCO results list; ilsvrc: ILSVRC submission text "
                    "(image index = the image's id, its position in the input, from 1).")
+@click.option("--resume", is_flag=True,
+              help="Go on with an interrupted run: skip the images already in OUT.part.jsonl.")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Process only shard I of N (a contiguous block of the sorted input list); combine the N outputs "
+                   "with `detect merge`.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: selective search in --workers processes feeding the classifier here; ray: Ray actors "
+                   "(pip install '.[ray]'), each a whole pipeline.")
+@click.option("--address", default=None,
+              help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray on this machine.")
+@click.option("--ray-actors", type=click.IntRange(min=1), default=None,
+              help="Ray actors (default: cluster CPUs / --ray-cpus, or GPUs / --ray-gpus).")
+@click.option("--ray-cpus", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+              help="CPUs per Ray actor (also its torch threads).")
+@click.option("--ray-gpus", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="GPUs per Ray actor (use with --device cuda).")
+@click.option("--ray-chunk", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Images per Ray call (results reach OUT.part.jsonl a chunk at a time).")
 def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_proposals, score_threshold, nms_iou,
-            max_detections, device, batch_size, workers, cache_dir, no_cache, draw_dir, draw_threshold, out_format):
+            max_detections, device, batch_size, workers, threads, cache_dir, no_cache, draw_dir, draw_threshold,
+            out_format, resume, shard, engine, address, ray_actors, ray_cpus, ray_gpus, ray_chunk):
     """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/png/bmp/webp), one image, or a text
-    file listing image paths. Unreadable images are recorded under "errors" and skipped."""
+    file listing image paths. Unreadable images are recorded under "errors" and skipped.
+
+    Results stream to OUT.part.jsonl as images finish (crash-safe: rerun with --resume to go on where a killed job
+    stopped); OUT is written, atomically, once every image is done."""
     try:
         paths = list_images(images)
-        dev = resolve_device(device)
+        shard_ = Shard.parse(shard) if shard else None
+        if device != "auto":
+            resolve_device(device)
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    if engine == "ray" and not ray_available():
+        raise click.ClickException("--engine ray needs Ray: pip install 'googlenet-detect[ray]' (or pip install "
+                                   "'ray>=2.9')")
+    if shard_ is not None and out_format != "json":
+        raise click.ClickException("--shard writes boxes.json parts for `detect merge`: use --format json (convert "
+                                   "after merging)")
+    model_paths = [Path(p) for p in (models or default_model_paths())]
     try:
-        members = load_ensemble(list(models) or default_model_paths(), device=dev)
+        members = load_ensemble(model_paths, device="cpu")  # here only for the class list and the checks
     except CheckpointError as e:
         raise click.ClickException(str(e)) from None
     classes = members[0].classes
-    ss_config = SelectiveSearchConfig(mode=ss_mode, scale=ss_scale)
-    cache = None if no_cache else ProposalCache(cache_dir)
-    multibox = load_multibox_or_fail(multibox_path, dev) if method != "ss" else None
-    source = ProposalSource(method, ss_config, MergeConfig(max_proposals=max_proposals), multibox, workers, cache,
-                            dev)
-    post = PostprocessConfig(nms_iou=nms_iou, score_threshold=score_threshold, max_detections=max_detections)
-    detector = Detector(None, members, post, batch_size=batch_size,
-                        max_proposals=max_proposals, device=dev)
-    names = {k + 1: c.name for k, c in enumerate(classes)}
+    member_files = [m.path for m in members]
+    mb_file = (multibox_path or DEFAULT_MULTIBOX) if method != "ss" else None
+    config = JobConfig(model_paths=tuple(str(p) for p in member_files), method=method,
+                       multibox_path=str(multibox_path) if multibox_path else None, ss_mode=ss_mode,
+                       ss_scale=ss_scale, max_proposals=max_proposals, nms_iou=nms_iou,
+                       score_threshold=score_threshold, max_detections=max_detections, batch_size=batch_size,
+                       device=device, cache_dir=str(cache_dir) if cache_dir else None, use_cache=not no_cache,
+                       draw_dir=str(draw_dir) if draw_dir else None, draw_threshold=draw_threshold,
+                       threads=threads)
+
     root = images if images.is_dir() else None
+    names = [str(p.relative_to(root)) if root is not None else p.name for p in paths]
+    all_tasks = [(i, p, n) for i, (p, n) in enumerate(zip(paths, names))]
+    start, stop = shard_.bounds(len(all_tasks)) if shard_ else (0, len(all_tasks))
+    tasks = all_tasks[start:stop]
+    job_info = {"inputs": len(all_tasks), "inputs_sha256": digest(names),
+                "config_sha256": digest({"models": [_file_sha256(f) for f in member_files],
+                                         "multibox": _file_sha256(mb_file) if mb_file else None,
+                                         **config.result_settings()})}
+    if shard_ is not None:
+        job_info["shard"] = shard_.to_dict()
+    model_info = {"name": members[0].train.get("name") or (members[0].path.parent.name if members[0].path else ""),
+                  "classes": len(classes), "members": len(members), "files": [str(f) for f in member_files],
+                  "proposals": method, "selective_search": {"mode": ss_mode, "scale": ss_scale},
+                  "max_proposals": max_proposals,
+                  "device": str(resolve_device(device)) if engine == "local" else device}
+    header = {"job": job_info, "model": model_info,
+              "categories": [{"id": category_id(c, i), "wnid": c.wnid, "name": c.name}
+                             for i, c in enumerate(classes)]}
 
-    out_images, detections, errors = [], [], []
-    totals = {"proposals": 0.0, "classify": 0.0, "nms": 0.0}
+    part = part_path(out)
+    done: dict[int, dict] = {}
+    if part.exists() and part.stat().st_size > 0:
+        if not resume:
+            raise click.ClickException(
+                f"{part} holds the results of an interrupted run: add --resume to go on with it, or delete it to "
+                "start over")
+        try:
+            old_header, done = read_part(part)
+        except PartError as e:
+            raise click.ClickException(f"cannot resume: {e}") from None
+        for key, what in (("inputs_sha256", "the input images"), ("config_sha256", "the model or settings"),
+                          ("shard", "the shard")):
+            if old_header.get("job", {}).get(key) != job_info.get(key):
+                raise click.ClickException(f"cannot resume from {part}: {what} differ from that run's (delete it "
+                                           "to start over)")
+        click.echo(f"resuming: {len(done)} of {len(tasks)} images already done ({part})", err=True)
+    todo = [t for t in tasks if t[0] not in done]
+
+    totals = {"proposals": 0.0, "classify": 0.0, "nms": 0.0, "regions": 0}
     t0 = time.perf_counter()
-    bar = tqdm(source.run(paths), total=len(paths), unit="img", desc="detect", disable=None)
-    for image_id, (path, image, boxes, _, prop_seconds, error) in enumerate(bar, start=1):
-        name = str(path.relative_to(root)) if root is not None else path.name
-        if error is not None:
-            errors.append({"file_name": name, "error": _short_error(error, path)})
-            continue
-        det = detector.detect(image, proposals=boxes)
-        det.timings["proposals"] = prop_seconds
-        for k in totals:
-            totals[k] += det.timings.get(k, 0.0)
-        h, w = image.shape[:2]
-        out_images.append(image_entry(image_id, name, w, h))
-        detections.extend(detection_entries(image_id, det.boxes, det.scores, det.labels, classes))
-        bar.set_postfix(dets=len(det), props=det.num_proposals)
-        if draw_dir is not None:
-            from detector.draw import draw_detections
-
-            target = draw_dir / Path(name).with_suffix(".jpg")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shown = det.scores >= draw_threshold
-            draw_detections(image, det.boxes[shown], det.scores[shown], det.labels[shown], names).save(target,
-                                                                                                      quality=90)
+    writer = PartWriter(part, header)
+    interrupted = True
+    try:
+        if engine == "ray":
+            stream = run_ray(config, todo, address=address, actors=ray_actors, cpus_per_actor=ray_cpus,
+                             gpus_per_actor=ray_gpus, chunk=ray_chunk)
+        else:
+            stream = ImageJob(config, ss_workers=workers).records(todo)
+        bar = tqdm(stream, total=len(tasks), initial=len(tasks) - len(todo), unit="img", desc="detect",
+                   disable=None)
+        for record, timings in bar:
+            writer.write(record)
+            for k in totals:
+                totals[k] += timings.get(k, 0)
+            if "image" in record:
+                bar.set_postfix(dets=len(record["detections"]), props=timings.get("regions", 0))
+        interrupted = False
+    except CheckpointError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        writer.close()
+        if interrupted:
+            click.echo(f"stopped: the images done so far are kept in {part}; rerun with --resume to go on", err=True)
     seconds = time.perf_counter() - t0
 
-    model_info = {"name": members[0].train.get("name") or (members[0].path.parent.name if members[0].path else ""),
-                  "classes": len(classes), "members": len(members), "files": [str(m.path) for m in members],
-                  "proposals": method, "selective_search": {"mode": ss_mode, "scale": ss_scale},
-                  "max_proposals": max_proposals, "device": str(dev)}
-    doc = boxes_json(model_info, out_images, classes, detections, errors)
+    _, records = read_part(part)
+    doc = assemble(header, {i: r for i, r in records.items() if start <= i < stop})
     if out_format == "json":
         atomic_write_json(out, doc)
     elif out_format == "coco":
         atomic_write_text(out, json.dumps(to_coco_results(doc)))
     else:
         atomic_write_text(out, to_ilsvrc_text(doc))
-    n = len(out_images)
-    click.echo(f"{n} images, {len(detections)} detections, {len(errors)} errors → {out} "
-               f"({seconds:.1f} s, {seconds / max(n, 1):.2f} s/image; classify {totals['classify']:.1f} s, "
-               f"nms {totals['nms']:.2f} s; {len(members)} member(s) on {dev}, torch threads "
-               f"{torch.get_num_threads()})")
+    part.unlink()
+    n, errors = len(doc["images"]), doc["errors"]
+    where = f" (shard {shard_.index}/{shard_.count}: inputs {start + 1}–{stop} of {len(all_tasks)})" if shard_ else ""
+    click.echo(f"{n} images, {len(doc['detections'])} detections, {len(errors)} errors → {out}{where}\n"
+               f"{seconds:.1f} s for {len(todo)} images ({len(todo) / max(seconds, 1e-9):.2f} images/s, engine "
+               f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "
+               f"{totals['nms']:.2f} s summed over images; {len(members)} member(s)")
     for e in errors[:10]:
         click.echo(f"  skipped {e['file_name']}: {e['error']}", err=True)
     if len(errors) > 10:
@@ -150,11 +220,9 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
         click.echo(f"drawings in {draw_dir}")
 
 
-def _short_error(message: str, path: Path) -> str:
-    """Drop the file name and exception class from a message (boxes.json names the file itself)."""
-    message = message.replace(f"{path}: ", "")
-    if ": " in message and message.split(": ", 1)[0].isidentifier():
-        head, rest = message.split(": ", 1)
-        if head.endswith("Error") or head.endswith("Exception"):
-            message = rest
-    return message
+def _file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -372,7 +372,8 @@ def selective_search_many(
     Args:
         images: image file paths (``str`` / ``Path``) and/or RGB ``uint8 (H, W, 3)`` arrays.
         config: the parameters; see :class:`SelectiveSearchConfig`.
-        workers: processes to use; None = the CPUs available; 0 or 1 = run in this process.
+        workers: processes to use; None = the CPUs available; 0 = run in this process (1 = one worker process,
+            so that the caller's own work overlaps with the search).
         cache: a :class:`proposals.cache.ProposalCache` (or None). Files are looked up by content hash and
             config, and stored after a miss; in-memory arrays bypass the cache.
 
@@ -390,7 +391,7 @@ def selective_search_many(
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
     tasks = ((i, item, config, cache) for i, item in enumerate(images))
-    if workers <= 1:
+    if workers == 0:
         return map(_process_one, tasks)
 
     def describe(task, message):

@@ -40,7 +40,9 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
-    assert set(doc) == {"model", "images", "categories", "detections", "errors"}
+    assert set(doc) == {"model", "images", "categories", "detections", "errors", "job"}
+    assert doc["job"]["inputs"] == 3 and "shard" not in doc["job"]
+    assert not (tmp_path / "boxes.json.part.jsonl").exists()  # removed once the output is complete
     assert [im["file_name"] for im in doc["images"]] == ["a.jpg", "sub/b.png"]
     assert doc["images"][0] == {"id": 1, "file_name": "a.jpg", "width": 120, "height": 90}
     assert doc["images"][1]["id"] == 3  # ids follow the input order, the broken image included

@@ -1,0 +1,201 @@
+"""The per-image work of ``detect run`` and the engines that run it: ``local`` (selective search in worker
+processes feeding the classifier in this one — a producer/consumer pipeline) and ``ray`` (the same work in Ray
+actors, on this machine or a cluster).
+
+Every engine turns ``(index, path, name)`` tasks into part-file records (``detector/data/parts.py``); the caller
+writes them as they come, so the output does not depend on the engine or on the order of completion."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything a worker needs to rebuild the pipeline (plain data, so it can be sent to Ray actors)."""
+
+    model_paths: tuple[str, ...]
+    method: str = "ss"  # ss | multibox | both
+    multibox_path: str | None = None
+    ss_mode: str = "fast"
+    ss_scale: float = 2.0
+    max_proposals: int = 2000
+    nms_iou: float = 0.3
+    score_threshold: float = 0.05
+    max_detections: int = 100
+    batch_size: int = 64
+    device: str = "cpu"
+    cache_dir: str | None = None
+    use_cache: bool = True
+    draw_dir: str | None = None
+    draw_threshold: float = 0.3
+    threads: int = 0  # torch threads in this worker (0: leave torch's default)
+
+    def result_settings(self) -> dict:
+        """The settings that decide the detections (the job's identity for --resume and merge)."""
+        return {"proposals": self.method, "ss_mode": self.ss_mode, "ss_scale": self.ss_scale,
+                "max_proposals": self.max_proposals, "nms_iou": self.nms_iou,
+                "score_threshold": self.score_threshold, "max_detections": self.max_detections}
+
+
+@dataclass
+class ImageJob:
+    """Builds the proposal source and the detector once, then turns images into records."""
+
+    config: JobConfig
+    ss_workers: int | None = 0
+    members: list = field(init=False)
+    classes: tuple = field(init=False)
+
+    def __post_init__(self):
+        from detector.classifier import load_ensemble
+        from detector.pipeline import Detector, PostprocessConfig, resolve_device
+        from proposals.cache import ProposalCache
+        from proposals.merge import MergeConfig
+        from proposals.selective_search import SelectiveSearchConfig
+
+        from .sources import ProposalSource, load_multibox_or_fail
+
+        c = self.config
+        if c.threads:
+            torch.set_num_threads(c.threads)
+        dev = resolve_device(c.device)
+        self.members = load_ensemble([Path(p) for p in c.model_paths], device=dev)
+        self.classes = self.members[0].classes
+        cache = ProposalCache(c.cache_dir) if c.use_cache else None
+        multibox = load_multibox_or_fail(Path(c.multibox_path) if c.multibox_path else None, dev) \
+            if c.method != "ss" else None
+        self.source = ProposalSource(c.method, SelectiveSearchConfig(mode=c.ss_mode, scale=c.ss_scale),
+                                     MergeConfig(max_proposals=c.max_proposals), multibox, self.ss_workers, cache,
+                                     dev)
+        post = PostprocessConfig(nms_iou=c.nms_iou, score_threshold=c.score_threshold,
+                                 max_detections=c.max_detections)
+        self.detector = Detector(None, self.members, post, batch_size=c.batch_size,
+                                 max_proposals=c.max_proposals, device=dev)
+        self.device = dev
+        self.names = {k + 1: cat.name for k, cat in enumerate(self.classes)}
+
+    def records(self, tasks: list[tuple[int, Path, str]]) -> Iterator[tuple[dict, dict]]:
+        """Tasks ``(index, path, name)`` → ``(record, timings)`` in task order; proposals for later images are
+        computed (in ``ss_workers`` processes) while this process classifies earlier ones."""
+        stream = self.source.run([t[1] for t in tasks])
+        for (index, path, name), (_, image, boxes, _, prop_seconds, error) in zip(tasks, stream):
+            yield self.record(index, path, name, image, boxes, prop_seconds, error)
+
+    def record(self, index, path, name, image, boxes, prop_seconds, error) -> tuple[dict, dict]:
+        from detector.data.output import detection_entries, image_entry
+
+        if error is not None:
+            return {"index": index, "error": {"file_name": name, "error": _short_error(error, path)}}, \
+                {"proposals": prop_seconds}
+        try:
+            det = self.detector.detect(image, proposals=boxes)
+        except Exception as e:  # one image must never end a batch job: record it, log the trace, go on
+            logger.warning("detection failed on %s", path, exc_info=True)
+            return {"index": index, "error": {"file_name": name, "error": f"detection failed: "
+                                                                          f"{type(e).__name__}: {e}"}}, \
+                {"proposals": prop_seconds}
+        det.timings["proposals"] = prop_seconds
+        h, w = image.shape[:2]
+        rec = {"index": index, "image": image_entry(index + 1, name, w, h),
+               "detections": detection_entries(index + 1, det.boxes, det.scores, det.labels, self.classes)}
+        if self.config.draw_dir is not None:
+            from detector.draw import draw_detections
+
+            target = Path(self.config.draw_dir) / Path(name).with_suffix(".jpg")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shown = det.scores >= self.config.draw_threshold
+            draw_detections(image, det.boxes[shown], det.scores[shown], det.labels[shown],
+                            self.names).save(target, quality=90)
+        return rec, {**det.timings, "regions": det.num_proposals}
+
+
+def _short_error(message: str, path: Path) -> str:
+    """Drop the file name and exception class from a message (boxes.json names the file itself)."""
+    message = message.replace(f"{path}: ", "")
+    if ": " in message and message.split(": ", 1)[0].isidentifier():
+        head, rest = message.split(": ", 1)
+        if head.endswith("Error") or head.endswith("Exception"):
+            message = rest
+    return message
+
+
+# ---------------------------------------------------------------------------------------------------- engines
+
+
+def run_local(job: ImageJob, tasks: list) -> Iterator[tuple[dict, dict]]:
+    return job.records(tasks)
+
+
+class _RayWorker:
+    """One Ray actor: a whole pipeline."""
+
+    def __init__(self, config: JobConfig):
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # Selective search runs in a child process: OpenCV ranks its boxes with the C library's rand(), whose state
+        # is process-wide, and Ray's own threads in this process draw from it too — in here the order (and so
+        # which boxes a cap keeps) would change from run to run.
+        self.job = ImageJob(config, ss_workers=1)
+
+    def process(self, tasks):
+        """A chunk of tasks → their (record, timings), in order; the chunk's selective search runs ahead in the
+        child process while this one classifies."""
+        return list(self.job.records([(index, Path(path), name) for index, path, name in tasks]))
+
+
+def ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_ray(config: JobConfig, tasks: list, *, address: str | None = None, actors: int | None = None,
+            cpus_per_actor: float = 1.0, gpus_per_actor: float = 0.0, chunk: int = 8) -> Iterator[tuple[dict, dict]]:
+    """Run the tasks on Ray actors (an ``ActorPool``), ``chunk`` images per call, results as chunks finish. ``address`` None starts a local Ray
+    instance; else it joins that cluster (``auto`` = the one this node belongs to). Image, model and cache paths
+    must be readable on every node (shared storage)."""
+    import ray
+    from ray.util import ActorPool
+
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=_cpus(), **kwargs)
+    try:
+        if actors is None:
+            total = ray.cluster_resources().get("GPU" if gpus_per_actor else "CPU", 1)
+            per = gpus_per_actor if gpus_per_actor else cpus_per_actor
+            actors = max(1, int(total // per))
+        chunks = [[(i, str(p), n) for i, p, n in tasks[s : s + chunk]] for s in range(0, len(tasks), chunk)]
+        actors = max(1, min(actors, len(chunks) or 1))
+        cls = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_RayWorker)
+        threads = max(1, int(cpus_per_actor))
+        worker_config = JobConfig(**{**config.__dict__, "threads": config.threads or threads})
+        pool = ActorPool([cls.remote(worker_config) for _ in range(actors)])
+        logger.info("ray: %d actors × %g CPU", actors, cpus_per_actor)
+        for results in pool.map_unordered(lambda a, c: a.process.remote(c), chunks):
+            yield from results
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
