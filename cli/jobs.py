@@ -38,12 +38,15 @@ class JobConfig:
     draw_dir: str | None = None
     draw_threshold: float = 0.3
     threads: int = 0  # torch threads in this worker (0: leave torch's default)
+    amp: bool = True  # bfloat16 autocast of the networks on CUDA (never on CPU)
+    backend: str = "auto"  # auto | onnx | torch (crops-mode members on the CPU through ONNX Runtime or PyTorch)
 
     def result_settings(self) -> dict:
         """The settings that decide the detections (the job's identity for --resume and merge)."""
         return {"proposals": self.method, "ss_mode": self.ss_mode, "ss_scale": self.ss_scale,
                 "max_proposals": self.max_proposals, "nms_iou": self.nms_iou,
-                "score_threshold": self.score_threshold, "max_detections": self.max_detections}
+                "score_threshold": self.score_threshold, "max_detections": self.max_detections,
+                "backend": self.backend}
 
 
 @dataclass
@@ -79,7 +82,8 @@ class ImageJob:
         post = PostprocessConfig(nms_iou=c.nms_iou, score_threshold=c.score_threshold,
                                  max_detections=c.max_detections)
         self.detector = Detector(None, self.members, post, batch_size=c.batch_size,
-                                 max_proposals=c.max_proposals, device=dev)
+                                 max_proposals=c.max_proposals, device=dev, amp=c.amp,
+                                 backend=c.backend)
         self.device = dev
         self.names = {k + 1: cat.name for k, cat in enumerate(self.classes)}
 
@@ -175,10 +179,15 @@ def run_ray(config: JobConfig, tasks: list, *, address: str | None = None, actor
         else:
             ray.init(num_cpus=_cpus(), **kwargs)
     try:
+        total = ray.cluster_resources().get("GPU" if gpus_per_actor else "CPU", 1)
+        per = gpus_per_actor if gpus_per_actor else cpus_per_actor
+        fit = max(1, int(total // per))
         if actors is None:
-            total = ray.cluster_resources().get("GPU" if gpus_per_actor else "CPU", 1)
-            per = gpus_per_actor if gpus_per_actor else cpus_per_actor
-            actors = max(1, int(total // per))
+            actors = fit
+        elif actors > fit:  # an actor that can never be placed would take tasks and hang the pool
+            logger.warning("ray: %d actors asked for, but the cluster's %g %s fit only %d", actors, total,
+                           "GPUs" if gpus_per_actor else "CPUs", fit)
+            actors = fit
         chunks = [[(i, str(p), n) for i, p, n in tasks[s : s + chunk]] for s in range(0, len(tasks), chunk)]
         actors = max(1, min(actors, len(chunks) or 1))
         cls = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_RayWorker)

@@ -1,4 +1,8 @@
-"""``detect train``: region classifiers (one member or an ensemble)."""
+"""``detect train``: region classifiers (one member or an ensemble).
+
+Every command here also runs under ``torchrun`` (data-parallel, :mod:`detector.distributed`): the ranks share the
+selective search, training and validation; rank 0 alone prints and writes files.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,19 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from detector.classifier import ARCHS, ClassifierSpec, CheckpointError, load_torchvision_weights
+from detector import distributed
+from detector.classifier import ARCHS, MODES, CheckpointError, ClassifierSpec, load_init_weights
 from detector.data import Dataset
 from detector.pipeline import Detector, PostprocessConfig, resolve_device
-from detector.train import TrainConfig, build_class_list, last_path, prepare_images, train_classifier
+from detector.train import (
+    TrainConfig,
+    build_class_list,
+    check_resume_spec,
+    last_path,
+    prepare_images,
+    state_path,
+    train_classifier,
+)
 from eval import evaluate
 from eval.predictions import AlignedPredictions
 from proposals.cache import ProposalCache
@@ -38,7 +51,17 @@ def _common_options(f):
                      help="paper: Table 1; paper-bn: with BatchNorm (trains from scratch); torchvision: its "
                           "googlenet (for --init ImageNet weights)."),
         click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-                     help="torchvision googlenet ImageNet weights (.pth) to start from (--arch torchvision)."),
+                     help="Weights to start from: a model file of ours (either --mode; same --arch and --width; "
+                          "the classifier is kept only for the same classes) or torchvision googlenet ImageNet "
+                          "weights (.pth, --arch torchvision)."),
+        click.option("--mode", type=click.Choice(MODES), default="crops", show_default=True,
+                     help="crops: each region warped and run through the whole network (the paper, R-CNN); fast: "
+                          "one pass per image to inception 4e, region features pooled from it (Fast R-CNN). "
+                          "Recorded in the model; `detect run` follows it."),
+        click.option("--fast-short-side", type=click.IntRange(min=32), default=ClassifierSpec.fast_short_side,
+                     show_default=True, help="--mode fast: images resized to this short side (Fast R-CNN: 600) …"),
+        click.option("--fast-max-side", type=click.IntRange(min=32), default=ClassifierSpec.fast_max_side,
+                     show_default=True, help="… unless the long side would pass this (Fast R-CNN: 1000)."),
         click.option("--input-size", type=click.IntRange(min=96), default=224, show_default=True,
                      help="Region size in pixels (the paper: 224)."),
         click.option("--width", type=click.FloatRange(min=0.05, max=4), default=1.0, show_default=True,
@@ -74,11 +97,21 @@ def _common_options(f):
     return f
 
 
+def _echo(*args, **kwargs):
+    """click.echo on rank 0 only (every process under torchrun runs this command)."""
+    if distributed.is_main():
+        click.echo(*args, **kwargs)
+
+
 def _proposals(datasets, ss_config, cache, workers, desc):
     paths = [im.path for ds in datasets for im in ds.images]
     todo = [str(p) for p in paths if p is not None]
-    results = iter(tqdm(selective_search_many(todo, ss_config, workers=workers, cache=cache), total=len(todo),
-                        desc=desc, unit="img", disable=None))
+    rank, world = distributed.rank(), distributed.world_size()
+    mine = todo[rank::world]  # under torchrun each rank searches every W-th image, then all share the results
+    done = list(tqdm(selective_search_many(mine, ss_config, workers=workers, cache=cache), total=len(mine),
+                     desc=desc, unit="img", disable=None if rank == 0 else True))
+    shards = distributed.all_gather_object(done)
+    results = iter([shards[j % world][j // world] for j in range(len(todo))])
     out = []
     for p in paths:
         if p is None:
@@ -86,7 +119,7 @@ def _proposals(datasets, ss_config, cache, workers, desc):
             continue
         r = next(results)
         if not r.ok:
-            click.echo(f"warning: {r.error} (image left out)", err=True)
+            _echo(f"warning: {r.error} (image left out)", err=True)
         out.append(r.boxes if r.ok else None)
     return out
 
@@ -97,14 +130,15 @@ def _load_all(paths, fmt, images) -> list[Dataset]:
         ds = load_dataset(p, fmt, images=images)
         missing = sum(im.path is None for im in ds.images)
         if missing:
-            click.echo(f"warning: {missing} of {len(ds)} images of {p} have no image file (left out); "
-                       "pass --images DIR if they are elsewhere", err=True)
+            _echo(f"warning: {missing} of {len(ds)} images of {p} have no image file (left out); "
+                  "pass --images DIR if they are elsewhere", err=True)
         out.append(ds)
     return out
 
 
 def _validator(val_sets, val_props, max_proposals, device):
-    """validate(member) → ILSVRC-metric mAP over the validation images (proposals precomputed)."""
+    """validate(member) → ILSVRC-metric mAP over the validation images (proposals precomputed). Under torchrun
+    every rank detects on every W-th image and all evaluate the gathered detections."""
     if not val_sets:
         return None
     props_of = {id(im): props for ds, props_ds in zip(val_sets, val_props) for im, props in zip(ds.images, props_ds)
@@ -116,12 +150,13 @@ def _validator(val_sets, val_props, max_proposals, device):
         det = Detector(None, [member], PostprocessConfig(score_threshold=0.01), batch_size=128,
                        max_proposals=max_proposals, device=device)
         m_ap = []
+        rank, world = distributed.rank(), distributed.world_size()
         for ds in val_sets:
             idx, lab, sc, bx = [], [], [], []
             class_by_key = {c.key: k for k, c in enumerate(ds.classes)}
             to_gt = np.array([class_by_key.get(c.key, -1) for c in member.classes], dtype=np.int64)
             for i, im in enumerate(ds.images):
-                if id(im) not in props_of:
+                if id(im) not in props_of or i % world != rank:
                     continue
                 d = det.detect(load_image(im.path), proposals=props_of[id(im)])
                 gl = to_gt[d.labels - 1]
@@ -130,8 +165,11 @@ def _validator(val_sets, val_props, max_proposals, device):
                 lab += gl[keep].tolist()
                 sc += d.scores[keep].tolist()
                 bx += d.boxes[keep].tolist()
-            preds = AlignedPredictions(np.array(idx, np.int64), np.array(lab, np.int64), np.array(sc, np.float64),
-                                       np.array(bx, np.float32).reshape(-1, 4))
+            gathered = distributed.all_gather_object((idx, lab, sc, bx))  # one (idx, lab, sc, bx) per rank
+            idx, lab, sc, bx = ([x for one in part for x in one] for part in zip(*gathered))
+            order = np.argsort(np.array(idx, np.int64), kind="stable")  # image order, as one process makes it
+            preds = AlignedPredictions(np.array(idx, np.int64)[order], np.array(lab, np.int64)[order],
+                                       np.array(sc, np.float64)[order], np.array(bx, np.float32).reshape(-1, 4)[order])
             # only the classes the model knows count: a model of persons is not judged on VOC's bottles
             learnable = {class_by_key[c.key] for c in member.classes if c.key in class_by_key}
             r = evaluate(ds, preds, "ilsvrc")
@@ -144,8 +182,8 @@ def _validator(val_sets, val_props, max_proposals, device):
 
 def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
-               class_set="all", extra_meta=None):
-    dev = resolve_device(device)
+               class_set="all", extra_meta=None, mode="crops", fast_short_side=600, fast_max_side=1000):
+    dev = distributed.init(resolve_device(device))  # under torchrun: join the group (once), this rank's device
     train_sets = _load_all(gts, fmt, images)
     val_sets = _load_all(vals, fmt, images) if vals else []
     classes = build_class_list(train_sets, ilsvrc_only=class_set == "ilsvrc")
@@ -153,13 +191,19 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
         raise click.ClickException("the training data has no boxes")
     ss_config = SelectiveSearchConfig(scale=ss_scale)
     cache = ProposalCache(cache_dir)
-    train_props = _proposals(train_sets, ss_config, cache, max(workers, 1), "proposals (train)")
-    val_props = [_proposals([ds], ss_config, cache, max(workers, 1), "proposals (val)") for ds in val_sets]
+    train_props = _proposals(train_sets, ss_config, cache, workers, "proposals (train)")
+    val_props = [_proposals([ds], ss_config, cache, workers, "proposals (val)") for ds in val_sets]
     train_images = prepare_images(train_sets, classes, train_props)
     if not train_images:
         raise click.ClickException("no training image could be read")
-    spec = ClassifierSpec(arch=arch, num_classes=len(classes) + 1, input_size=input_size, width=width,
-                          bbox_reg=bbox_reg)
+    try:  # fast mode has no auxiliary heads (they read per-region maps)
+        spec = ClassifierSpec(arch=arch, num_classes=len(classes) + 1, input_size=input_size, width=width,
+                              bbox_reg=bbox_reg, aux_logits=mode == "crops", mode=mode,
+                              fast_short_side=fast_short_side, fast_max_side=fast_max_side)
+        if resume and state_path(out).is_file():
+            check_resume_spec(out, spec)
+    except (ValueError, CheckpointError) as e:
+        raise click.ClickException(str(e)) from None
     per_image = 16
     config = TrainConfig(epochs=epochs, images_per_batch=max(1, batch_size // per_image),
                          regions_per_image=min(per_image, batch_size), lr=lr, lr_step_epochs=lr_step_epochs,
@@ -168,7 +212,7 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
     if init is not None:
         def init_fn(model):
             try:
-                load_torchvision_weights(model, init)
+                load_init_weights(model, spec, init, classes)
             except CheckpointError as e:
                 raise click.ClickException(str(e)) from None
 
@@ -176,10 +220,13 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
         return tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=None, leave=False)
 
     log_path = out.with_suffix(".log.jsonl")
-    if not resume and log_path.exists():
+    if not resume and log_path.exists() and distributed.is_main():
         log_path.unlink()
-    click.echo(f"training {out}: {len(train_images)} images, {len(classes)} classes, {spec.arch} "
-               f"{spec.input_size}px width {spec.width}, {epochs} epochs on {dev}")
+    world = distributed.world_size()
+    on = f"{world} processes ({dev.type}), {world * config.images_per_batch * config.regions_per_image} regions " \
+        "per iteration in all" if world > 1 else str(dev)
+    _echo(f"training {out}: {len(train_images)} images, {len(classes)} classes, {spec.arch} "
+          f"{spec.input_size}px width {spec.width} {spec.mode} mode, {epochs} epochs on {on}")
     meta = {"name": out.stem, "train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
             "selective_search": {"scale": ss_scale}, **(extra_meta or {})}
     state = train_classifier(train_images, classes, spec, config, out, init=init_fn,
@@ -187,8 +234,8 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
                              device=dev, progress=progress, log_path=log_path, metadata=meta, half=half)
     for rec in state.history:
         extra = f"  val mAP {rec['val_mAP']:.4f}" if "val_mAP" in rec else ""
-        click.echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['regions_per_s']:.0f} regions/s{extra}")
-    click.echo(f"wrote {out} (best), {last_path(out)}, log {log_path}")
+        _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['regions_per_s']:.0f} regions/s{extra}")
+    _echo(f"wrote {out} (best), {last_path(out)}, log {log_path}")
     return state
 
 
@@ -199,12 +246,18 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
 @_common_options
 def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                          lr_step_epochs, seed, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir,
-                         half, class_set, resume):
+                         half, class_set, resume, mode, fast_short_side, fast_max_side):
     """R-CNN fine-tuning of one GoogLeNet region classifier on warped proposal regions (25 % foreground at
-    IoU >= 0.5, background at IoU in [0.1, 0.5)), SGD momentum 0.9, the paper's step schedule after a warm-up."""
-    _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
-               lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
-               class_set)
+    IoU >= 0.5, background at IoU in [0.1, 0.5)), SGD momentum 0.9, the paper's step schedule after a warm-up.
+
+    Data-parallel under torchrun: each of W processes trains on its share of the images, BATCH_SIZE regions per
+    process per iteration (W × BATCH_SIZE in all; --lr is not rescaled)."""
+    try:
+        _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
+                   lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
+                   class_set, mode=mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side)
+    finally:
+        distributed.cleanup()
 
 
 @train_group.command("ensemble")
@@ -215,18 +268,26 @@ def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, wi
 @_common_options
 def train_ensemble_cmd(members, out, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                        lr_step_epochs, seed, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir,
-                       half, class_set, resume):
-    """Train an ensemble: MEMBERS classifiers that differ only in seed and sampling order, as in the paper."""
+                       half, class_set, resume, mode, fast_short_side, fast_max_side):
+    """Train an ensemble: MEMBERS classifiers that differ only in seed and sampling order, as in the paper.
+    Under torchrun all processes train each member together, one member after another."""
     out.mkdir(parents=True, exist_ok=True)
     summary = []
-    for k in range(members):
-        click.echo(f"— member {k + 1}/{members} (seed {seed + k})")
-        st = _train_one(out / f"member{k}.pt", seed + k, gts, images, fmt, vals, arch, init, input_size, width,
-                        epochs, batch_size, lr, lr_step_epochs, device, bbox_reg, workers, threads, val_every,
-                        ss_scale, cache_dir, half, resume, class_set, extra_meta={"ensemble_member": k})
-        summary.append({"member": k, "seed": seed + k, "best_val_mAP": st.best_map if st.best_map >= 0 else None})
-    (out / "ensemble.json").write_text(json.dumps({"members": summary}, indent=1) + "\n")
-    click.echo(f"wrote {members} members to {out}")
+    try:
+        distributed.init(resolve_device(device))  # before the first line is printed: rank 0 alone prints
+        for k in range(members):
+            _echo(f"— member {k + 1}/{members} (seed {seed + k})")
+            st = _train_one(out / f"member{k}.pt", seed + k, gts, images, fmt, vals, arch, init, input_size, width,
+                            epochs, batch_size, lr, lr_step_epochs, device, bbox_reg, workers, threads, val_every,
+                            ss_scale, cache_dir, half, resume, class_set, extra_meta={"ensemble_member": k},
+                            mode=mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side)
+            summary.append({"member": k, "seed": seed + k,
+                            "best_val_mAP": st.best_map if st.best_map >= 0 else None})
+        if distributed.is_main():
+            (out / "ensemble.json").write_text(json.dumps({"members": summary}, indent=1) + "\n")
+            click.echo(f"wrote {members} members to {out}")
+    finally:
+        distributed.cleanup()
 
 
 @train_group.command("priors")
@@ -284,20 +345,31 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its state file.")
 def train_multibox_cmd(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs,
                        batch_size, lr, seed, device, resume):
-    """Train a MultiBox proposal network (Hungarian matching, logistic confidence + α·L2 location loss)."""
+    """Train a MultiBox proposal network (Hungarian matching, logistic confidence + α·L2 location loss).
+
+    Data-parallel under torchrun: BATCH_SIZE images per process per iteration (--lr is not rescaled)."""
+    try:
+        _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs, batch_size,
+                        lr, seed, distributed.init(resolve_device(device)), resume)
+    finally:
+        distributed.cleanup()
+
+
+def _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs, batch_size,
+                    lr, seed, dev, resume):
     from proposals.multibox import MultiBoxConfig, load_default_priors
     from proposals.multibox_train import MultiBoxTrainConfig, prepare_samples, train_multibox
 
-    dev = resolve_device(device)
     priors = np.loadtxt(priors_path, dtype=np.float32, ndmin=2) if priors_path else load_default_priors(num_priors)
     mb = MultiBoxConfig(num_priors=len(priors), input_size=input_size, width=width)
     cfg = MultiBoxTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 
     def samples_of(paths, what):
         recs = [im for ds in _load_all(paths, fmt, images) for im in ds.images]
-        s, skipped = prepare_samples(tqdm(recs, desc=f"loading {what}", unit="img", disable=None), input_size)
+        s, skipped = prepare_samples(tqdm(recs, desc=f"loading {what}", unit="img",
+                                          disable=None if distributed.is_main() else True), input_size)
         for msg in skipped[:5]:
-            click.echo(f"warning: {msg} (left out)", err=True)
+            _echo(f"warning: {msg} (left out)", err=True)
         return s
 
     train = samples_of(gts, "train")
@@ -305,18 +377,20 @@ def train_multibox_cmd(gts, images, fmt, vals, out, priors_path, num_priors, inp
     if not train:
         raise click.ClickException("no training image could be read")
     log_path = out.with_suffix(".log.jsonl")
-    if not resume and log_path.exists():
+    if not resume and log_path.exists() and distributed.is_main():
         log_path.unlink()
 
     def progress(batches, epoch):
         return tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=None, leave=False)
 
-    click.echo(f"training MultiBox {out}: {len(train)} images, K={len(priors)}, {input_size}px width {width}, "
-               f"{epochs} epochs on {dev}")
+    world = distributed.world_size()
+    on = f"{world} processes ({dev.type}), {world * batch_size} images per iteration in all" if world > 1 else dev
+    _echo(f"training MultiBox {out}: {len(train)} images, K={len(priors)}, {input_size}px width {width}, "
+          f"{epochs} epochs on {on}")
     st = train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
                         log_path=log_path, metadata={"train_sets": [str(g) for g in gts],
                                                      "val_sets": [str(v) for v in vals]})
     for r in st.history:
         rec = f"  val recall@0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}" if "recall@0.5" in r else ""
-        click.echo(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  {r['images_per_s']:.1f} img/s{rec}")
-    click.echo(f"wrote {out}, log {log_path}")
+        _echo(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  {r['images_per_s']:.1f} img/s{rec}")
+    _echo(f"wrote {out}, log {log_path}")

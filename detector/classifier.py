@@ -9,7 +9,15 @@ A checkpoint is one file per ensemble member, a plain dict of tensors, strings a
      "train": {...},                                                         # training metadata
      "state_dict": {...}}                                                    # float32, or float16 when stored half
 
-An ensemble is a list of such files, or a folder of them (``*.pt``, sorted by name).
+An ensemble is a list of such files, or a folder of them (``*.pt``, sorted by name), all of one ``spec.mode``:
+
+- ``crops`` (the paper, R-CNN): every region is warped to ``input_size²`` and runs through the whole network;
+- ``fast`` (SPP-net / Fast R-CNN): the image, resized to a short side of ``fast_short_side``, runs through the trunk
+  (to inception 4e) once; each region's features are pooled from that map (``roi_align``, as many cells as the map of
+  an ``input_size`` crop has, where that crop's cells would fall) and only the tail (5a, 5b, pooling, classifier)
+  runs per region. The same GoogLeNet weights serve both modes, so either initialises the other (``--init``).
+
+Shapes: N images, R regions, K = C + 1 classes, P pooled cells (the 4e map size of an ``input_size`` crop).
 """
 
 from __future__ import annotations
@@ -17,24 +25,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple, Sequence
 
 import torch
 from torch import Tensor, nn
+from torchvision.ops import roi_align
 
 from .checkpoint import CheckpointError, float_state, read_checkpoint
 from .data.io import atomic_write
 from .data.vocab import Category
-from .inception import GoogLeNetOutputs, build_googlenet
-from .regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, WarpConfig
+from .inception import GoogLeNetOutputs, MapGeometry, build_googlenet, map_geometry
+from .regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, WarpConfig, feature_rois
 
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "read_checkpoint", "float_state",
-           "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError"]
+           "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError", "MODES", "ImageBatch",
+           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO"]
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "detect-classifier/1"
 ARCHS = ("paper", "paper-bn", "torchvision")
+MODES = ("crops", "fast")
+FAST_SAMPLING_RATIO = 2  # roi_align samples per bin and axis in fast mode (torchvision's Faster R-CNN box pooler)
 
 
 @dataclass(frozen=True)
@@ -50,13 +63,21 @@ class ClassifierSpec(StoredConfig):
     width: float = 1.0  # channel multiplier of the paper architectures (1.0 = Table 1)
     aux_logits: bool = True  # paper: auxiliary heads in training (weight 0.3), dropped at inference
     bbox_reg: bool = False  # class-specific box regression head (R-CNN), trained with the classifier
-    mode: str = "crops"  # crops: the paper's warped regions
+    mode: str = "crops"  # crops: the paper's warped regions; fast: features pooled from one pass per image (Fast
+    #                      R-CNN); fast mode has no auxiliary heads, whatever aux_logits says
+    fast_short_side: int = 600  # fast mode: images resized to this short side (Fast R-CNN: 600) ...
+    fast_max_side: int = 1000  # ... unless the long side would pass this (Fast R-CNN: 1000)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
             raise ValueError(f"unknown arch {self.arch!r}; expected one of {', '.join(ARCHS)}")
         if self.input_size < 96:
             raise ValueError(f"input_size must be at least 96, got {self.input_size}")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        if self.fast_short_side < 32 or self.fast_max_side < self.fast_short_side:
+            raise ValueError(f"fast_short_side must be at least 32 and fast_max_side at least fast_short_side, got "
+                             f"{self.fast_short_side} and {self.fast_max_side}")
 
     @property
     def warp(self) -> WarpConfig:
@@ -80,15 +101,51 @@ class TorchvisionGoogLeNet(nn.Module):
             return GoogLeNetOutputs(out[0], out[2], out[1])
         return out
 
+    def forward_trunk(self, x: Tensor) -> Tensor:
+        """Image → inception 4e map, N x 832 x H/16 x W/16 (torchvision's forward, cut there)."""
+        n = self.net
+        x = n.maxpool2(n.conv3(n.conv2(n.maxpool1(n.conv1(x)))))
+        x = n.maxpool3(n.inception3b(n.inception3a(x)))
+        for m in (n.inception4a, n.inception4b, n.inception4c, n.inception4d, n.inception4e):
+            x = m(x)
+        return x
+
+    def forward_tail(self, x: Tensor) -> Tensor:
+        """Inception 4e map → 5a, 5b → global average pooling → dropout → logits."""
+        n = self.net
+        x = n.inception5b(n.inception5a(n.maxpool4(x)))
+        return n.fc(n.dropout(torch.flatten(n.avgpool(x), 1)))
+
+    def trunk_geometry(self, input_size: int) -> MapGeometry:
+        n = self.net
+        return map_geometry([n.conv1.conv, n.maxpool1, n.conv2.conv, n.conv3.conv, n.maxpool2, n.maxpool3],
+                            input_size)
+
+
+class ImageBatch(NamedTuple):
+    """Fast-mode input: N normalised, resized images, zero-padded at the bottom and right to one size, and each
+    image's boxes (xyxy [R_i, 4] in its resized pixels)."""
+
+    images: Tensor  # N x 3 x H x W
+    boxes: tuple[Tensor, ...]
+
+    def to(self, device) -> ImageBatch:
+        return ImageBatch(self.images.to(device), tuple(b.to(device) for b in self.boxes))
+
 
 class RegionClassifier(nn.Module):
     """A backbone giving class logits, with an optional class-specific box-regression head on its pooled
     features. ``forward`` returns logits (eval) or :class:`GoogLeNetOutputs` (training with auxiliary heads);
-    ``forward_with_boxes`` also returns box deltas ``R x num_classes x 4``."""
+    ``forward_with_boxes`` also returns box deltas ``R x num_classes x 4``, of warped regions or, in fast mode, of an
+    :class:`ImageBatch` (:meth:`forward_fast`). ``input_size`` and ``context_pad`` place fast-mode regions."""
 
-    def __init__(self, backbone: nn.Module, num_classes: int, bbox_reg: bool):
+    def __init__(self, backbone: nn.Module, num_classes: int, bbox_reg: bool, *, input_size: int = 224,
+                 context_pad: int = 16):
         super().__init__()
         self.backbone = backbone
+        self.num_classes = num_classes
+        self.input_size = input_size
+        self.context_pad = context_pad
         self.bbox_pred = nn.Linear(backbone.num_features, num_classes * 4) if bbox_reg else None
         if self.bbox_pred is not None:
             nn.init.normal_(self.bbox_pred.weight, 0, 0.001)
@@ -104,22 +161,67 @@ class RegionClassifier(nn.Module):
     def forward(self, x: Tensor):
         return self.backbone(x)
 
-    def forward_with_boxes(self, x: Tensor):
+    def forward_with_boxes(self, x: Tensor | ImageBatch):
+        if isinstance(x, ImageBatch):
+            return self.forward_fast(x.images, x.boxes)
         out = self.backbone(x)
         deltas = None
         if self.bbox_pred is not None:
             deltas = self.bbox_pred(self._features).view(x.shape[0], -1, 4)
         return out, deltas
 
+    def fast_rois(self, boxes: Sequence[Tensor]) -> Tensor:
+        """``roi_align`` rows [R, 5] (image index, then :func:`detector.regions.feature_rois`) for one xyxy box
+        tensor per image, in that image's (resized) pixels."""
+        geo = self.backbone.trunk_geometry(self.input_size)
+        return torch.cat([torch.cat([b.new_full((len(b), 1), float(k)),
+                                     feature_rois(b, self.input_size, self.context_pad, *geo)], dim=1)
+                          for k, b in enumerate(boxes)])
+
+    def pool_regions(self, features: Tensor, rois: Tensor) -> Tensor:
+        """Trunk map N x C x h x w and rows of :meth:`fast_rois` → R x C x P x P (aligned ``roi_align``, float32
+        rows: under autocast torchvision pools in float32)."""
+        geo = self.backbone.trunk_geometry(self.input_size)
+        rois = rois.to(torch.promote_types(features.dtype, torch.float32))
+        return roi_align(features, rois, output_size=geo.size, spatial_scale=1.0 / geo.stride,
+                         sampling_ratio=FAST_SAMPLING_RATIO, aligned=True)
+
+    def forward_fast(self, images: Tensor, boxes: Tensor | Sequence[Tensor], *, chunk: int | None = None):
+        """Fast mode: ``images`` N x 3 x H x W (or 3 x H x W), normalised and resized; ``boxes`` one xyxy [R_i, 4]
+        tensor per image in its pixels (or one tensor for one image). One trunk pass for the images, each region's
+        P x P features pooled from the 4e map (:meth:`pool_regions`), then the tail on ``chunk`` regions at a time
+        (all at once when None). Returns logits [R, K] and box deltas [R, K, 4] (None without box regression), in
+        box order; the auxiliary heads are not used."""
+        if images.dim() == 3:
+            images = images[None]
+        if isinstance(boxes, Tensor):
+            boxes = [boxes]
+        rois = self.fast_rois(boxes)  # R x 5
+        r = rois.shape[0]
+        if r == 0:
+            deltas = images.new_zeros((0, self.num_classes, 4)) if self.bbox_pred is not None else None
+            return images.new_zeros((0, self.num_classes)), deltas
+        features = self.backbone.forward_trunk(images)  # N x C x H/16 x W/16
+        step = chunk or r
+        logits, deltas = [], []
+        for s in range(0, r, step):
+            out = self.backbone.forward_tail(self.pool_regions(features, rois[s : s + step]))  # B x K
+            logits.append(out)
+            if self.bbox_pred is not None:
+                deltas.append(self.bbox_pred(self._features).view(out.shape[0], -1, 4))
+        return torch.cat(logits), (torch.cat(deltas) if deltas else None)
+
 
 def build_classifier(spec: ClassifierSpec) -> RegionClassifier:
     """A randomly initialised member for ``spec``."""
+    aux = spec.aux_logits and spec.mode == "crops"  # the auxiliary heads read per-region 4a/4d maps: crops only
     if spec.arch == "torchvision":
-        backbone = TorchvisionGoogLeNet(spec.num_classes, spec.aux_logits)
+        backbone = TorchvisionGoogLeNet(spec.num_classes, aux)
     else:
         backbone = build_googlenet(num_classes=spec.num_classes, batch_norm=spec.arch == "paper-bn",
-                                   aux_logits=spec.aux_logits, width=spec.width)
-    return RegionClassifier(backbone, spec.num_classes, spec.bbox_reg)
+                                   aux_logits=aux, width=spec.width)
+    return RegionClassifier(backbone, spec.num_classes, spec.bbox_reg, input_size=spec.input_size,
+                            context_pad=spec.context_pad)
 
 
 def load_torchvision_weights(model: RegionClassifier, path) -> list[str]:
@@ -127,12 +229,19 @@ def load_torchvision_weights(model: RegionClassifier, path) -> list[str]:
     member. The 1000-class classifiers (``fc``, ``aux*.fc2``) do not fit a detector's classes and are left at their
     initialisation; returns the keys left out."""
     path = Path(path)
-    if not isinstance(model.backbone, TorchvisionGoogLeNet):
-        raise CheckpointError(f"{path}: torchvision googlenet weights need --arch torchvision")
+    return _load_torchvision_state(model, _read_weights(path), path)
+
+
+def _read_weights(path: Path):
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
         raise CheckpointError(f"{path}: cannot read weights: {e}") from None
+
+
+def _load_torchvision_state(model: RegionClassifier, state, path: Path) -> list[str]:
+    if not isinstance(model.backbone, TorchvisionGoogLeNet):
+        raise CheckpointError(f"{path}: torchvision googlenet weights need --arch torchvision")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     own = model.backbone.net.state_dict()
@@ -144,6 +253,54 @@ def load_torchvision_weights(model: RegionClassifier, path) -> list[str]:
     model.backbone.net.load_state_dict(usable, strict=False)
     logger.info("loaded %d tensors from %s; left at init: %s", len(usable), path, ", ".join(missing) or "none")
     return skipped
+
+
+def _is_class_head(key: str) -> bool:
+    """A tensor whose rows are classes: the classifiers (``fc``, the auxiliary ``fc2``) and the box regression."""
+    parts = key.split(".")
+    return parts[0] == "bbox_pred" or (len(parts) >= 2 and parts[-2] in ("fc", "fc2"))
+
+
+def load_member_weights(model: RegionClassifier, spec: ClassifierSpec, path, classes=None) -> list[str]:
+    """Start ``model`` (built for ``spec``) from the weights of one of our member files, of either mode (the
+    GoogLeNet weights are the same in both). Arch and width must match. Left out (returned): tensors that ``model``
+    lacks (the auxiliary heads, in fast mode) or has in another shape, and the classifiers and box regression when
+    ``classes`` (``Category``) is given and differs from the file's."""
+    path = Path(path)
+    return _load_member_state(model, spec, read_checkpoint(path, CHECKPOINT_FORMAT), path, classes)
+
+
+def _load_member_state(model: RegionClassifier, spec: ClassifierSpec, ckpt: dict, path: Path, classes) -> list[str]:
+    try:
+        other = ClassifierSpec.from_dict(ckpt["spec"])
+        state = float_state(ckpt["state_dict"])
+        same_classes = classes is None or [_category(c).key for c in ckpt["classes"]] == [c.key for c in classes]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
+    if (other.arch, other.width) != (spec.arch, spec.width):
+        raise CheckpointError(f"{path}: its {other.arch} network of width {other.width} cannot initialise a "
+                              f"{spec.arch} network of width {spec.width} (use the same arch and width)")
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
+              and (same_classes or not _is_class_head(k))}
+    skipped = sorted(k for k in state if k not in usable)
+    missing = [k for k in own if k not in usable and not k.endswith("num_batches_tracked")]
+    model.load_state_dict(usable, strict=False)
+    logger.info("initialised from %s (%s mode) → %s mode; left out: %s; left at init: %s", path, other.mode,
+                spec.mode, ", ".join(skipped) or "none", ", ".join(missing) or "none")
+    return skipped
+
+
+def load_init_weights(model: RegionClassifier, spec: ClassifierSpec, path, classes=None) -> list[str]:
+    """``--init``: one of our member files (:func:`load_member_weights`, either mode) or torchvision googlenet
+    ImageNet weights (:func:`load_torchvision_weights`, ``--arch torchvision``). Returns the keys left out."""
+    path = Path(path)
+    obj = _read_weights(path)
+    if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
+        return _load_member_state(model, spec, obj, path, classes)
+    if isinstance(obj, dict) and isinstance(obj.get("format"), str):
+        raise CheckpointError(f"{path}: a {obj['format']} file cannot initialise a region classifier")
+    return _load_torchvision_state(model, obj, path)
 
 
 def save_member(path, model: RegionClassifier, spec: ClassifierSpec, classes, *, train: dict | None = None,
@@ -212,4 +369,7 @@ def load_ensemble(paths, device="cpu") -> list[Member]:
         if [c.key for c in m.classes] != keys:
             raise CheckpointError(f"{m.path}: its classes differ from {members[0].path}'s; an ensemble shares one "
                                   "class list")
+        if m.spec.mode != members[0].spec.mode:
+            raise CheckpointError(f"{m.path}: a {m.spec.mode}-mode member cannot join {members[0].path}, a "
+                                  f"{members[0].spec.mode}-mode member; an ensemble runs in one mode")
     return members

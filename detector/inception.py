@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["InceptionConfig", "Inception", "InceptionAux", "GoogLeNet", "GoogLeNetOutputs", "BasicConv2d",
-           "INCEPTION_TABLE1", "build_googlenet", "count_params_and_macs"]
+           "INCEPTION_TABLE1", "build_googlenet", "count_params_and_macs", "MapGeometry", "map_geometry"]
 
 # Table 1: name -> (in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj)
 INCEPTION_TABLE1: dict[str, tuple[int, int, int, int, int, int, int]] = {
@@ -111,6 +111,37 @@ def _c(n: int, width: float) -> int:
     return max(8, int(round(n * width)))
 
 
+class MapGeometry(NamedTuple):
+    """Where a feature map's cells sit on its input: map coordinate ``z`` (cell ``j`` spans ``[j, j + 1)``) is input
+    coordinate ``offset + stride * z`` (continuous pixels, pixel ``i`` spans ``[i, i + 1)``); ``size`` cells across
+    an input of the size asked for."""
+
+    size: int
+    stride: int
+    offset: float
+
+
+def map_geometry(layers, input_size: int) -> MapGeometry:
+    """The :class:`MapGeometry` after ``layers`` (``nn.Conv2d`` / ``nn.MaxPool2d`` / ``nn.AvgPool2d``, square, in
+    order; size-preserving layers such as Inception modules can be left out) for an ``input_size`` input.
+
+    Each layer maps output cell ``a`` onto the centre of its window, input pixel ``a * s - p + (k - 1) / 2``, i.e.
+    ``x = s * z + (k - s) / 2 - p``; sizes as PyTorch computes them, ``ceil_mode`` included. For GoogLeNet's
+    inception 4e map: stride 16, offset 6.5 (cell ``j`` centred on pixel 16 j + 14), 14 cells at 224 and 7 at 112."""
+    size, stride, offset = int(input_size), 1, 0.0
+    for m in layers:
+        k, s, p = (v if isinstance(v, int) else v[0] for v in (m.kernel_size, m.stride, m.padding))
+        ceil = bool(getattr(m, "ceil_mode", False))
+        span = size + 2 * p - k
+        out = (-(-span // s) if ceil else span // s) + 1
+        if ceil and (out - 1) * s >= size + p:  # PyTorch: the last window must start inside the input
+            out -= 1
+        offset += stride * ((k - s) / 2 - p)
+        stride *= s
+        size = out
+    return MapGeometry(size, stride, offset)
+
+
 class GoogLeNet(nn.Module):
     """GoogLeNet as in Table 1. ``forward`` returns logits in eval mode, :class:`GoogLeNetOutputs` in training
     mode when ``aux_logits``. ``forward_trunk`` runs up to inception 4e and ``forward_tail`` finishes from 5a,
@@ -185,6 +216,11 @@ class GoogLeNet(nn.Module):
         """Inception 4e map → 5a, 5b → global average pooling → dropout → logits."""
         x = self.inception5b(self.inception5a(self.pool4(x)))
         return self.forward_head(x)
+
+    def trunk_geometry(self, input_size: int) -> MapGeometry:
+        """Size, stride and offset of the inception 4e map (:meth:`forward_trunk`) of an ``input_size`` input."""
+        return map_geometry([self.conv1.conv, self.pool1, self.conv2.conv, self.conv3.conv, self.pool2, self.pool3],
+                            input_size)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Image → inception 5b map, N x 1024 x 7 x 7 at 224 input."""

@@ -1,5 +1,6 @@
-"""The detection pipeline: proposals → warped regions in batches → each member's softmax → mean over members →
-(box regression) → per-class NMS → score threshold → top-k per image.
+"""The detection pipeline: proposals → warped regions in batches (crops mode; fast mode: one trunk pass per image
+and member, region features pooled from it) → each member's softmax → mean over members → (box regression) →
+per-class NMS → score threshold → top-k per image.
 
 Shapes: R proposals of one image, B regions per CNN batch, M ensemble members, K = C + 1 classes (label 0 is
 background), D detections kept.
@@ -7,9 +8,10 @@ background), D detections kept.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +20,7 @@ from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 
 from .classifier import Member
 from .data.vocab import Category
-from .regions import normalize_image, warp_regions
+from .regions import normalize_image, resize_image, warp_regions
 
 __all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "resolve_device"]
 
@@ -97,12 +99,15 @@ def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], confi
 class Detector:
     """Wires a proposer, an ensemble of region classifiers and post-processing; owns nothing else.
 
-    ``batch_size`` bounds the regions warped and scored at once, so memory stays flat however many proposals an
-    image has."""
+    ``batch_size`` bounds the regions warped and scored at once (in fast mode: pooled and run through the tail at
+    once), so memory stays flat however many proposals an image has. ``amp``: the networks under bfloat16 autocast
+    (None: on CUDA devices; never on CPU); softmax, box decoding and NMS stay float32. ``backend="onnx"``: crops-mode
+    members run on ONNX Runtime when the device is the CPU (:mod:`detector.onnx_backend`); ``auto``: so when
+    onnxruntime is installed."""
 
     def __init__(self, proposer: Proposer | None, members: Sequence[Member],
                  postprocess_config: PostprocessConfig = PostprocessConfig(), *, batch_size: int = 64,
-                 max_proposals: int = 2000, device="cpu"):
+                 max_proposals: int = 2000, device="cpu", amp: bool | None = None, backend: str = "torch"):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.proposer = proposer
@@ -111,12 +116,60 @@ class Detector:
         self.batch_size = int(batch_size)
         self.max_proposals = int(max_proposals)
         self.device = torch.device(device)
+        self.amp = self.device.type == "cuda" and (amp is None or bool(amp))
+        if backend not in ("torch", "onnx", "auto"):
+            raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
+        self._runners: dict[int, Callable] = {}  # member index → ONNX Runtime session (crops members on the CPU)
+        from .onnx_backend import OnnxRunner, onnx_available
+
+        if backend == "auto":
+            backend = "onnx" if onnx_available() else "torch"
+        if backend == "onnx" and self.device.type == "cpu":
+
+            for i, m in enumerate(self.members):
+                if m.spec.mode == "crops":
+                    self._runners[i] = OnnxRunner(m.model, m.spec.input_size)
         for m in self.members:
             m.model.eval().to(self.device)
+            if self.device.type == "cpu":
+                # channels-last: PyTorch's CPU max-pooling is several times faster on it (GoogLeNet has 13 max
+                # pools; measured 2.4x for the whole network, benchmarks/bench_backends.py)
+                m.model.to(memory_format=torch.channels_last)
 
     @property
     def classes(self) -> tuple[Category, ...]:
         return self.members[0].classes
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
+
+    def _member_batches(self, m: Member, img: Tensor, boxes: Tensor, resized: dict, runner: Callable | None = None
+                        ) -> Iterator[tuple[int, Tensor, Tensor, Tensor | None]]:
+        """(start, boxes [B, 4], logits [B, K], deltas [B, K, 4] or None) of one member over ``boxes`` of the
+        normalised image ``img``: warped batches (crops mode) or one trunk pass, the tail in batches (fast mode)."""
+        if m.spec.mode == "fast":
+            key = (id(img), m.spec.fast_short_side, m.spec.fast_max_side)
+            if key not in resized:
+                resized[key] = resize_image(img, m.spec.fast_short_side, m.spec.fast_max_side)
+            small, (sx, sy) = resized[key]
+            with self._autocast():
+                logits, deltas = m.model.forward_fast(small, boxes * boxes.new_tensor([sx, sy, sx, sy]),
+                                                      chunk=self.batch_size)
+            yield 0, boxes, logits, deltas
+            return
+        for s in range(0, boxes.shape[0], self.batch_size):
+            b = boxes[s : s + self.batch_size]
+            regions = warp_regions(img, b, m.spec.warp)  # B x 3 x S x S
+            if runner is not None:
+                logits, deltas = runner(regions)
+                yield s, b, logits, deltas
+                continue
+            with self._autocast():
+                if m.spec.bbox_reg:
+                    logits, deltas = m.model.forward_with_boxes(regions)
+                else:
+                    logits, deltas = m.model(regions), None
+            yield s, b, logits, deltas
 
     @torch.inference_mode()
     def score_regions(self, image: np.ndarray, boxes: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -127,21 +180,17 @@ class Detector:
         reg_boxes = None
         n_reg = sum(m.spec.bbox_reg for m in self.members)
         normalized: dict[tuple, Tensor] = {}
-        for m in self.members:
+        resized: dict[tuple, tuple] = {}  # fast mode: the normalised image at each member's scale
+        for i, m in enumerate(self.members):
             key = (tuple(m.spec.mean), tuple(m.spec.std))
             if key not in normalized:
                 normalized[key] = normalize_image(image, m.spec.mean, m.spec.std, self.device)
             img = normalized[key]
-            for s in range(0, r, self.batch_size):
-                b = boxes[s : s + self.batch_size]
-                regions = warp_regions(img, b, m.spec.warp)  # B x 3 x S x S
+            for s, b, logits, deltas in self._member_batches(m, img, boxes, resized, self._runners.get(i)):
                 if m.spec.bbox_reg:
-                    logits, deltas = m.model.forward_with_boxes(regions)
                     if reg_boxes is None:
                         reg_boxes = torch.zeros((r, k, 4), device=self.device)
                     reg_boxes[s : s + len(b)] += apply_box_deltas(b, deltas.float()) / n_reg
-                else:
-                    logits = m.model(regions)
                 probs[s : s + len(b)] += torch.softmax(logits.float(), dim=1)
         probs /= len(self.members)
         return probs, reg_boxes

@@ -19,7 +19,7 @@ from torch import Tensor
 from torchvision.ops import roi_align
 
 __all__ = ["WarpConfig", "expand_boxes", "normalize_image", "warp_regions", "IMAGENET_MEAN", "IMAGENET_STD",
-           "StoredConfig"]
+           "StoredConfig", "fast_scale", "resize_image", "feature_rois"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ImageNet statistics, RGB in [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,7 +66,9 @@ def normalize_image(image, mean=IMAGENET_MEAN, std=IMAGENET_STD, device=None) ->
     if isinstance(image, np.ndarray):
         if not image.flags.writeable:
             image = image.copy()
-        t = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float().div_(255.0)
+        # copy=True: a float32 array would otherwise be divided in place (from_numpy shares its memory)
+        t = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).to(torch.float32, copy=True)
+        t = t.div_(255.0)
     else:
         t = image.to(device=device, dtype=torch.float32)
     m = torch.tensor(mean, dtype=t.dtype, device=t.device).view(3, 1, 1)
@@ -92,3 +94,34 @@ def warp_regions(image: Tensor, boxes: Tensor, config: WarpConfig = WarpConfig()
     padded = torch.nn.functional.pad(image, (pad, pad, pad, pad))
     rois = torch.cat([boxes.new_zeros((r, 1)), boxes + pad], dim=1)
     return roi_align(padded[None], rois, output_size=(s, s), spatial_scale=1.0, sampling_ratio=1, aligned=True)
+
+
+def fast_scale(height: int, width: int, short_side: int, max_side: int) -> float:
+    """Fast R-CNN's image scale: the short side to ``short_side``, less if the long side would pass ``max_side``."""
+    return min(short_side / min(height, width), max_side / max(height, width))
+
+
+def resize_image(image: Tensor, short_side: int, max_side: int) -> tuple[Tensor, tuple[float, float]]:
+    """Resize a (normalised) image ``3 x H x W`` by :func:`fast_scale` (bilinear, antialiased when shrinking) →
+    (``3 x H' x W'``, (``W' / W``, ``H' / H``)): multiply xyxy boxes by ``(sx, sy, sx, sy)`` to follow it."""
+    h, w = image.shape[-2:]
+    s = fast_scale(h, w, short_side, max_side)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    out = torch.nn.functional.interpolate(image[None], size=(nh, nw), mode="bilinear", align_corners=False,
+                                          antialias=True)[0]
+    return out, (nw / w, nh / h)
+
+
+def feature_rois(boxes: Tensor, size: int, context_pad: int, map_size: int, stride: int, offset: float) -> Tensor:
+    """The boxes to ``roi_align`` (``spatial_scale=1 / stride``, ``aligned=True``, ``map_size`` bins) on a feature map
+    of the whole image so that the bins fall where the cells of the map of each warped region would.
+
+    ``boxes``: xyxy [R, 4] in pixels of the image the map was computed from; the map's cells sit at
+    ``offset + stride * z`` on its input (:func:`detector.inception.map_geometry`), both for the image and for a
+    ``size × size`` warped region, whose ``map_size`` cells cover crop pixels ``offset`` to
+    ``offset + stride * map_size``. Each box is grown by the context (:func:`expand_boxes`), that span is carried
+    from crop pixels into the image, and the image map's own ``offset`` is taken off."""
+    b = expand_boxes(boxes, size, context_pad)
+    per_px = torch.stack([b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], dim=1) / size  # image pixels per crop pixel
+    start = b[:, :2] + offset * per_px - offset
+    return torch.cat([start, start + stride * map_size * per_px], dim=1)

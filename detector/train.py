@@ -6,6 +6,11 @@ K = C + 1 classes (label 0 = background), S input size.
 Randomness is derived from ``(seed, epoch, image)`` only — never from worker scheduling — and the global torch RNG
 (dropout) is saved with each epoch's state, so a run resumed from its state file ends exactly where the same run
 without interruption would have.
+
+Under ``torchrun`` (see :mod:`detector.distributed`) each of the W processes takes every W-th image of the epoch's
+order and gradients are averaged across them (DistributedDataParallel): one iteration then sees W ×
+``images_per_batch`` images, an epoch has 1/W of the iterations, and the learning-rate schedule still counts
+iterations (it is not rescaled). Rank 0 alone writes checkpoints and the log.
 """
 
 from __future__ import annotations
@@ -23,19 +28,31 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 
-from .classifier import ClassifierSpec, Member, RegionClassifier, build_classifier, save_member
+from . import distributed
+from .checkpoint import CheckpointError, read_checkpoint
+from .classifier import (
+    CHECKPOINT_FORMAT,
+    ClassifierSpec,
+    ImageBatch,
+    Member,
+    RegionClassifier,
+    build_classifier,
+    save_member,
+)
 from .data.boxes import box_iou
 from .data.dataset import Dataset
 from .data.images import load_image
 from .data.io import atomic_write
 from .data.vocab import Category, ilsvrc_by_wnid
 from .inception import GoogLeNetOutputs
-from .regions import normalize_image, warp_regions
+from .regions import normalize_image, resize_image, warp_regions
 
 __all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "RegionBatches", "encode_deltas",
-           "train_classifier", "TrainState", "collate_regions", "state_path", "last_path"]
+           "train_classifier", "TrainState", "collate_regions", "state_path", "last_path", "check_resume_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +208,9 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
 
 
 class RegionBatches(TorchDataset):
-    """Item ``i`` of epoch ``e``: the warped regions of one image with labels and box targets; all randomness
-    from ``(seed, epoch, image)``. The order of images per epoch is :meth:`epoch_order`."""
+    """Item ``i`` of epoch ``e``: the warped regions of one image with labels and box targets — in fast mode the
+    whole normalised image resized to the spec's scale and the sampled boxes in its pixels instead of the regions;
+    all randomness from ``(seed, epoch, image)``. The order of images per epoch is :meth:`epoch_order`."""
 
     def __init__(self, images: Sequence[TrainImage], spec: ClassifierSpec, config: TrainConfig):
         self.images = list(images)
@@ -221,30 +239,63 @@ class RegionBatches(TorchDataset):
             boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], axis=1)
             targets = targets * np.array([-1, 1, 1, 1], np.float32)
         t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).div_(255.0)
+        if self.spec.mode == "fast":  # 3 x H' x W', boxes [n, 4] in its pixels (regression targets do not scale)
+            small, (fx, fy) = resize_image(normalize_image(t, self.spec.mean, self.spec.std),
+                                           self.spec.fast_short_side, self.spec.fast_max_side)
+            return (small, torch.from_numpy(boxes * np.array([fx, fy, fx, fy], np.float32)),
+                    torch.from_numpy(labels), torch.from_numpy(targets))
         regions = warp_regions(normalize_image(t, self.spec.mean, self.spec.std), torch.from_numpy(boxes),
                                self.spec.warp)
         return regions, torch.from_numpy(labels), torch.from_numpy(targets)
 
 
 def collate_regions(items):
+    """Crops mode: (regions B x 3 x S x S, labels [B], targets [B, 4]). Fast mode (items of image, boxes, labels,
+    targets): an :class:`ImageBatch` of the images zero-padded at the bottom and right to the largest (zero is the
+    mean colour after normalisation; boxes keep their coordinates), then labels and targets."""
+    if len(items[0]) == 4:
+        images, boxes, labels, targets = zip(*items)
+        h = max(im.shape[1] for im in images)
+        w = max(im.shape[2] for im in images)
+        batch = images[0].new_zeros((len(images), 3, h, w))  # I x 3 x H x W
+        for k, im in enumerate(images):
+            batch[k, :, : im.shape[1], : im.shape[2]] = im
+        return ImageBatch(batch, tuple(boxes)), torch.cat(labels), torch.cat(targets)
     regions, labels, targets = zip(*items)
     return torch.cat(regions), torch.cat(labels), torch.cat(targets)
 
 
 class _EpochSampler(torch.utils.data.Sampler):
-    def __init__(self, data: RegionBatches):
+    """The epoch's order (:meth:`RegionBatches.epoch_order`), or rank ``rank``'s shard of it."""
+
+    def __init__(self, data: RegionBatches, rank: int = 0, world_size: int = 1):
         self.data = data
+        self.rank = rank
+        self.world_size = world_size
 
     def __iter__(self):
-        return iter(self.data.epoch_order(self.data.epoch).tolist())
+        return iter(distributed.shard(self.data.epoch_order(self.data.epoch).tolist(), self.rank, self.world_size))
 
     def __len__(self):
-        return len(self.data)
+        return math.ceil(len(self.data) / self.world_size)
 
 
-def classifier_loss(model: RegionClassifier, regions, labels, targets, config: TrainConfig):
-    """Cross-entropy (+ 0.3 × each auxiliary cross-entropy) (+ smooth-L1 box regression on foreground)."""
-    out, deltas = model.forward_with_boxes(regions)
+class _WithBoxes(nn.Module):
+    """``forward`` = the member's ``forward_with_boxes``: DistributedDataParallel averages gradients only of what
+    runs through the wrapped module's ``forward``."""
+
+    def __init__(self, model: RegionClassifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor):
+        return self.model.forward_with_boxes(x)
+
+
+def classifier_loss(forward: Callable[[Tensor], tuple], regions, labels, targets, config: TrainConfig):
+    """Cross-entropy (+ 0.3 × each auxiliary cross-entropy) (+ smooth-L1 box regression on foreground).
+    ``forward`` is a member's ``forward_with_boxes`` (or a module calling it, such as DDP of :class:`_WithBoxes`)."""
+    out, deltas = forward(regions)
     parts = {}
     if isinstance(out, GoogLeNetOutputs):
         parts["cls"] = F.cross_entropy(out.logits, labels)
@@ -284,6 +335,24 @@ def state_path(out: Path) -> Path:
     return out.with_name(out.stem + ".state.ckpt")
 
 
+def check_resume_spec(out: Path, spec: ClassifierSpec) -> None:
+    """Refuse to resume the run writing ``out`` with another spec than it was started with (its last checkpoint,
+    written with each state file, records it): another mode, above all, would load the weights into the other
+    mode's network. Nothing to check when that file is missing."""
+    last = last_path(out)
+    if not last.is_file():
+        return
+    before = ClassifierSpec.from_dict(read_checkpoint(last, CHECKPOINT_FORMAT).get("spec") or {}).to_dict()
+    now = spec.to_dict()
+    diff = [k for k in now if before.get(k) != now[k]]
+    if "mode" in diff:
+        raise CheckpointError(f"{last}: this run was trained in {before['mode']} mode; it cannot be resumed in "
+                              f"{spec.mode} mode (start a new run from its weights with --init {last})")
+    if diff:
+        raise CheckpointError(f"{last}: this run was started with other settings; resuming it with "
+                              + ", ".join(f"{k} {now[k]} (was {before[k]})" for k in diff) + " is refused")
+
+
 def last_path(out: Path) -> Path:
     """The last-epoch member of a run writing ``out`` (member format, loadable with ``--model``)."""
     return out.with_name(out.stem + ".last.ckpt")
@@ -309,10 +378,20 @@ def train_classifier(
     ``<stem>.last.ckpt`` and the resume state ``<stem>.state.ckpt``; append one JSON line per epoch to ``log_path``.
 
     ``validate(member) -> mAP`` is called every ``config.val_every`` epochs and after the last. ``progress`` wraps
-    the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method."""
+    the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method.
+
+    In a process group of W > 1 (``torchrun``; :func:`detector.distributed.init`) every rank calls this with its
+    own ``device`` and trains on its shard of each epoch, gradients averaged across ranks. ``validate`` runs on
+    every rank and rank 0's answer counts (the CLI's validator shards the images and gathers the detections);
+    only rank 0 shows ``progress`` and writes the files. ``resume`` loads the state file on every rank."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
+    world, rank = distributed.world_size(), distributed.rank()
+    main = rank == 0
+    if distributed.env_world_size() > 1 and world == 1:
+        logger.warning("WORLD_SIZE is %d but no process group was joined (detector.distributed.init): every "
+                       "process trains alone and writes the same files", distributed.env_world_size())
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -328,6 +407,7 @@ def train_classifier(
                            {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, momentum=config.momentum)
     state = TrainState()
     if resume and state_path(out).is_file():
+        check_resume_spec(out, spec)
         ck = torch.load(state_path(out), map_location="cpu", weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
@@ -335,24 +415,29 @@ def train_classifier(
         state = TrainState(ck["epoch"], ck["iteration"], ck["best_map"], json.loads(ck["history"]))
         logger.info("resumed %s at epoch %d", out, state.epoch)
     data = RegionBatches(train_images, spec, config)
-    batches_per_epoch = math.ceil(len(data) / config.images_per_batch)
+    forward = model.forward_with_boxes
+    if world > 1:  # built after any resume state is loaded (DDP starts every rank from rank 0's weights)
+        # BatchNorm normalises with each rank's own batch; running statistics are rank 0's, broadcast each step
+        forward = DistributedDataParallel(_WithBoxes(model), device_ids=[device.index] if device.type == "cuda"
+                                          else None)
+    batches_per_epoch = math.ceil(math.ceil(len(data) / world) / config.images_per_batch)
     meta = {"config": config.to_dict(), **(metadata or {})}
     for epoch in range(state.epoch, config.epochs):
         data.epoch = epoch
-        loader = DataLoader(data, batch_size=config.images_per_batch, sampler=_EpochSampler(data),
+        loader = DataLoader(data, batch_size=config.images_per_batch, sampler=_EpochSampler(data, rank, world),
                             num_workers=config.workers, collate_fn=collate_regions,
                             persistent_workers=False, generator=torch.Generator().manual_seed(config.seed + epoch))
         model.train()
         t0 = time.perf_counter()
         sums: dict[str, float] = {}
         n_regions = 0
-        it_bar = progress(loader, epoch) if progress is not None else loader
+        it_bar = progress(loader, epoch) if progress is not None and main else loader
         for regions, labels, targets in it_bar:
             lr = _lr_at(config, epoch, state.iteration)
             for g in opt.param_groups:
                 g["lr"] = lr
             regions, labels, targets = regions.to(device), labels.to(device), targets.to(device)
-            loss, parts = classifier_loss(model, regions, labels, targets, config)
+            loss, parts = classifier_loss(forward, regions, labels, targets, config)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1}, iteration "
                                          f"{state.iteration}: lower --lr")
@@ -368,33 +453,41 @@ def train_classifier(
                 secs = time.perf_counter() - t0
                 it_bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.4f}", rps=f"{n_regions / secs:.0f}")
         secs = time.perf_counter() - t0
+        distributed.broadcast_buffers(model)  # every rank validates and rank 0 saves the same model
+        means = distributed.all_reduce_mean({**{k: v / batches_per_epoch for k, v in sums.items()},
+                                             "regions_per_s": n_regions / secs})
+        means["regions_per_s"] *= world  # all ranks together
         record = {"epoch": epoch + 1, "iterations": state.iteration, "lr": _lr_at(config, epoch, state.iteration),
-                  **{k: v / batches_per_epoch for k, v in sums.items()},
-                  "regions_per_s": n_regions / secs, "seconds": secs}
+                  **means, "seconds": secs}
         state.epoch = epoch + 1
         last = epoch + 1 == config.epochs
         member_meta = {**meta, "epoch": state.epoch, "iterations": state.iteration}
         if validate is not None and config.val_every and (state.epoch % config.val_every == 0 or last):
             model.eval()
-            val_map = float(validate(Member(model, spec, tuple(classes), member_meta)))
+            val_map = distributed.broadcast_object(float(validate(Member(model, spec, tuple(classes), member_meta))))
             record["val_mAP"] = val_map
             if val_map > state.best_map:
                 state.best_map = val_map
-                save_member(out, model, spec, classes, train={**member_meta, "val_mAP": val_map}, half=half)
-        elif state.best_map < 0:  # not validated (yet): the latest model is the best known
+                if main:
+                    save_member(out, model, spec, classes, train={**member_meta, "val_mAP": val_map}, half=half)
+        elif state.best_map < 0 and main:  # not validated (yet): the latest model is the best known
             save_member(out, model, spec, classes, train=member_meta, half=half)
-        save_member(last_path(out), model, spec, classes, train=member_meta, half=half)
         state.history.append(record)
-        resume_state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
-                        "epoch": state.epoch, "iteration": state.iteration, "best_map": state.best_map,
-                        "history": json.dumps(state.history)}
-        atomic_write(state_path(out), lambda f: torch.save(resume_state, f))
-        if log_path is not None:
-            with open(log_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-        logger.info("epoch %d: %s", state.epoch, record)
-    if not out.exists():  # no epoch ran (resumed a finished run without its model file)
+        if main:
+            save_member(last_path(out), model, spec, classes, train=member_meta, half=half)
+            # the torch RNG (dropout) is the same on every rank, so rank 0's copy resumes them all
+            resume_state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                            "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
+                            "best_map": state.best_map, "history": json.dumps(state.history)}
+            atomic_write(state_path(out), lambda f: torch.save(resume_state, f))
+            if log_path is not None:
+                with open(log_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            logger.info("epoch %d: %s", state.epoch, record)
+        distributed.barrier()  # the others wait while rank 0 writes
+    if main and not out.exists():  # no epoch ran (resumed a finished run without its model file)
         save_member(out, model, spec, classes, train={**meta, "epoch": state.epoch}, half=half)
+    distributed.barrier()
     return state

@@ -3,6 +3,10 @@
 Images are decoded and resized to the network's input once (uint8, in memory); each epoch draws its order, flips
 and photometric distortion from ``(seed, epoch)``, and the global torch RNG is saved with the state, so a resumed
 run continues exactly where it stopped.
+
+Under ``torchrun`` (:mod:`detector.distributed`) each of W processes takes every W-th image of the epoch's order
+(with its own flips and distortions) and gradients are averaged (DistributedDataParallel): an iteration sees W ×
+``batch_size`` images, the cosine schedule counts iterations as before. Rank 0 validates and writes the files.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
+from detector import distributed
 from detector.data.images import load_image
 
 from .multibox import MultiBox, MultiBoxConfig, multibox_loss, resize_image, save_multibox
@@ -135,11 +141,14 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
                    on_epoch_end: Callable[[MultiBoxTrainState], None] | None = None) -> MultiBoxTrainState:
     """Train; write ``out`` (best validation recall@0.5, or the last without validation), the resume state
     ``<stem>.state.ckpt`` every epoch, and one JSON line per epoch to ``log_path``. ``on_epoch_end`` is called
-    once everything of an epoch is on disk."""
+    once everything of an epoch is on disk. In a process group of W > 1 (``torchrun``) every rank calls this with
+    its own ``device``; rank 0 alone validates, shows ``progress`` and writes."""
     from pathlib import Path
 
     out = Path(out)
     device = torch.device(device)
+    world, rank = distributed.world_size(), distributed.rank()
+    main = rank == 0
     torch.manual_seed(config.seed)
     model = MultiBox(mb, priors).to(device)
     decay = [p for p in model.parameters() if p.ndim > 1]
@@ -154,17 +163,23 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
         opt.load_state_dict(ck["optimizer"])
         torch.set_rng_state(ck["torch_rng"])
         state = MultiBoxTrainState(ck["epoch"], ck["iteration"], ck["best"], json.loads(ck["history"]))
-    steps = math.ceil(len(samples) / config.batch_size)
+    step = model
+    if world > 1:  # built after any resume state is loaded (DDP starts every rank from rank 0's weights)
+        step = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    steps = math.ceil(math.ceil(len(samples) / world) / config.batch_size)
     total_iters = steps * config.epochs
     meta = {"config": config.to_dict(), **(metadata or {})}
     for epoch in range(state.epoch, config.epochs):
         rng = np.random.default_rng([config.seed, epoch])
         order = rng.permutation(len(samples))
+        if world > 1:  # this rank's share of the order, with its own flips and distortions
+            order = np.array(distributed.shard(order.tolist(), rank, world))
+            rng = np.random.default_rng([config.seed, epoch, 1, rank])
         model.train()
         t0 = time.perf_counter()
         sums = {"loss": 0.0, "conf": 0.0, "loc": 0.0}
         batches = [order[s : s + config.batch_size] for s in range(0, len(order), config.batch_size)]
-        it = progress(batches, epoch) if progress is not None else batches
+        it = progress(batches, epoch) if progress is not None and main else batches
         for idx in it:
             lr = config.lr * 0.5 * (1 + math.cos(math.pi * state.iteration / max(total_iters, 1)))  # cosine
             if state.iteration < config.warmup_iters:
@@ -172,7 +187,7 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
             for g in opt.param_groups:
                 g["lr"] = lr
             x, gts = _batch(samples, idx, config, mb, rng)
-            loc, logits = model(x.to(device))
+            loc, logits = step(x.to(device))
             loss, parts = multibox_loss(loc, logits, [g.to(device) for g in gts], mb.alpha)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"MultiBox loss became {float(loss)} at epoch {epoch + 1}: lower --lr")
@@ -185,26 +200,34 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
             sums["loc"] += parts["loc"]
             if hasattr(it, "set_postfix"):
                 it.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.4f}")
-        record = {"epoch": epoch + 1, **{k: v / len(batches) for k, v in sums.items()},
-                  "images_per_s": len(order) / (time.perf_counter() - t0), "seconds": time.perf_counter() - t0}
+        distributed.broadcast_buffers(model)  # rank 0 validates and saves what every rank holds
+        means = distributed.all_reduce_mean({**{k: v / len(batches) for k, v in sums.items()},
+                                             "images_per_s": len(order) / (time.perf_counter() - t0)})
+        means["images_per_s"] *= world  # all ranks together
+        record = {"epoch": epoch + 1, **means, "seconds": time.perf_counter() - t0}
         state.epoch = epoch + 1
         train_meta = {**meta, "epoch": state.epoch}
         if val_samples:
-            record.update(evaluate_recall(model, val_samples, config.val_top_k, device))
+            record.update(distributed.broadcast_object(
+                evaluate_recall(model, val_samples, config.val_top_k, device) if main else None))
             if record["recall@0.5"] > state.best:
                 state.best = record["recall@0.5"]
-                save_multibox(out, model, train={**train_meta, **{k: record[k] for k in ("recall@0.5",
-                                                                                          "recall@0.7")}})
-        else:
+                if main:
+                    save_multibox(out, model, train={**train_meta, **{k: record[k] for k in ("recall@0.5",
+                                                                                              "recall@0.7")}})
+        elif main:
             save_multibox(out, model, train=train_meta)
         state.history.append(record)
-        save_multibox(sp, model, train=train_meta, extra={
-            "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(), "epoch": state.epoch,
-            "iteration": state.iteration, "best": state.best, "history": json.dumps(state.history)})
-        if log_path is not None:
-            with open(log_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-        logger.info("multibox epoch %d: %s", state.epoch, record)
+        if main:
+            # the torch RNG is the same on every rank, so rank 0's copy resumes them all
+            save_multibox(sp, model, train=train_meta, extra={
+                "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(), "epoch": state.epoch,
+                "iteration": state.iteration, "best": state.best, "history": json.dumps(state.history)})
+            if log_path is not None:
+                with open(log_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+            logger.info("multibox epoch %d: %s", state.epoch, record)
+        distributed.barrier()  # the others wait while rank 0 writes
         if on_epoch_end is not None:
             on_epoch_end(state)
     return state
