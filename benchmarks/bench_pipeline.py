@@ -11,7 +11,7 @@ tail in fast mode, for every member) and NMS, measured inside ``Detector.detect`
 = selective search + classify + NMS, one image after another in one process. Members beyond the given model are
 copies with other random weights (same architecture, so the same cost). ``--fast-model`` times a trained fast-mode
 member; without it the given model's weights run in fast mode (same cost). The CNN's floating-point operations are
-counted with ``torch.utils.flop_counter.FlopCounterMode`` on one image (2 per multiply-add) and divided by the
+counted with ``torch.utils.flop_counter.FlopCounterMode`` over the images on the PyTorch path (2 per multiply-add) and divided by the
 classify time. The full-size row times the paper's GoogLeNet (224 px, full width, random weights) on the first
 --full-regions regions of each image and scales to all regions by the per-region cost (said so in the table).
 On CUDA the networks run under bfloat16 autocast (``--no-amp`` for float32) and the matrix multiply is reported in
@@ -65,7 +65,7 @@ def copies(base: Member, n: int, spec: ClassifierSpec | None = None) -> list[Mem
 
 def time_config(members, images, proposals, args, device, flops_on_first=True):
     det = Detector(None, members, batch_size=args.batch_size, max_proposals=args.max_proposals, device=device,
-                   amp=args.amp)
+                   amp=args.amp, backend=args.backend)
     warm = len(images) if device.type == "cuda" else 1  # GPU: every shape once (allocator, kernels)
     for img, props in list(zip(images, proposals))[:warm]:
         det.detect(img, proposals=props)
@@ -75,10 +75,13 @@ def time_config(members, images, proposals, args, device, flops_on_first=True):
             d = det.detect(img, proposals=props)
             classify.append(d.timings["classify"])
             nms.append(d.timings["nms"])
-    if flops_on_first:
+    if flops_on_first:  # counted on the PyTorch path (ONNX Runtime's work is invisible to the counter; it is the same)
+        counter = Detector(None, members, batch_size=args.batch_size, max_proposals=args.max_proposals,
+                           device=device, amp=args.amp, backend="torch")
         with FlopCounterMode(display=False) as fc:
-            det.detect(images[0], proposals=proposals[0])
-        flops = fc.get_total_flops()
+            for img, props in zip(images, proposals):
+                counter.detect(img, proposals=props)
+        flops = fc.get_total_flops() / len(images)
     return float(np.mean(classify)), float(np.mean(nms)), flops
 
 
@@ -97,6 +100,8 @@ def main():
     ap.add_argument("--cache-dir", type=Path, default=None, help="read proposals from this cache when there")
     ap.add_argument("--full-regions", type=int, default=64, help="regions per image for the full-size crops row")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
+                    help="CPU runtime of the networks, as detect run --backend")
     ap.add_argument("--reps", type=int, default=1, help="timed passes over the images (after the warm-up)")
     args = ap.parse_args()
     if args.threads:
@@ -166,6 +171,11 @@ def main():
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
     amp = "bf16 autocast" if device.type == "cuda" and args.amp else "float32"
+    if device.type == "cpu":
+        from detector.onnx_backend import onnx_available
+
+        amp += ", " + ("ONNX Runtime" if args.backend == "onnx" or (args.backend == "auto" and onnx_available())
+                       else "PyTorch (channels-last)")
     print(f"device: {dev_name}; torch {torch.__version__}; {amp}; {len(images)} images from {args.images}; "
           f"model {args.model} ({base.spec.arch}, {base.spec.input_size} px, width {base.spec.width}); "
           f"{n_regions:.0f} regions/image; fast mode at short side {fast_spec.fast_short_side} "

@@ -25,7 +25,8 @@ def main():
     ap.add_argument("--images", required=True, help="folder or list file of images")
     ap.add_argument("--limit", type=int, default=16)
     ap.add_argument("--model", default=None)
-    ap.add_argument("--configs", default="local1,local,ray1,ray", help="comma list of local1, local, ray1, ray")
+    ap.add_argument("--configs", default="local1,local,local-balanced,ray1,ray",
+                    help="comma list of local1, local, local-balanced, ray1, ray")
     args = ap.parse_args()
     src = Path(args.images)
     paths = [Path(p) for p in src.read_text().split()] if src.is_file() else sorted(src.iterdir())
@@ -39,7 +40,10 @@ def main():
     configs = {
         "local1": ("local, 1 core (selective search then CNN, one process, 1 thread)",
                    ["taskset", "-c", "0"] + base + ["--workers", "0", "--threads", "1"], {"OMP_NUM_THREADS": "1"}),
-        "local": (f"local, {ncpu} cores (selective search in {ncpu} processes, CNN {ncpu} threads)", base, {}),
+        "local": (f"local, {ncpu} cores (selective search in {ncpu} processes, CNN {ncpu} threads)",
+                  base + ["--workers", str(ncpu), "--threads", str(ncpu)], {}),
+        "local-balanced": (f"local, {ncpu} cores, the default split (selective search in {max(1, ncpu // 2)} "
+                           f"processes, CNN {max(1, ncpu - max(1, ncpu // 2))} threads)", base, {}),
         "ray1": ("ray, 1 actor × 1 CPU", base + ["--engine", "ray", "--ray-actors", "1", "--ray-chunk", "4"], {}),
         "ray": (f"ray, {ncpu} actors × 1 CPU", base + ["--engine", "ray", "--ray-chunk", "4"], {}),
     }

@@ -86,6 +86,11 @@ class ImageJob:
                                  backend=c.backend)
         self.device = dev
         self.names = {k + 1: cat.name for k, cat in enumerate(self.classes)}
+        if self.detector._runners and not self.ss_workers and c.method != "multibox":
+            # ONNX Runtime's threads draw from the C library's rand(), which orders OpenCV's selective-search
+            # boxes: in this process the order (and so which boxes a cap keeps) would vary from run to run
+            self.ss_workers = 1
+            self.source.workers = 1
 
     def records(self, tasks: list[tuple[int, Path, str]]) -> Iterator[tuple[dict, dict]]:
         """Tasks ``(index, path, name)`` → ``(record, timings)`` in task order; proposals for later images are
@@ -177,7 +182,7 @@ def run_ray(config: JobConfig, tasks: list, *, address: str | None = None, actor
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=_cpus(), **kwargs)
+            ray.init(num_cpus=cpu_count(), **kwargs)
     try:
         total = ray.cluster_resources().get("GPU" if gpus_per_actor else "CPU", 1)
         per = gpus_per_actor if gpus_per_actor else cpus_per_actor
@@ -202,7 +207,7 @@ def run_ray(config: JobConfig, tasks: list, *, address: str | None = None, actor
             ray.shutdown()
 
 
-def _cpus() -> int:
+def cpu_count() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

@@ -19,7 +19,7 @@ from detector.data.parts import PartError, PartWriter, Shard, assemble, digest, 
 from detector.onnx_backend import onnx_available
 from detector.pipeline import PostprocessConfig, resolve_device
 
-from .jobs import ImageJob, JobConfig, ray_available, run_ray
+from .jobs import ImageJob, JobConfig, cpu_count, ray_available, run_ray
 from .sources import DEFAULT_MULTIBOX
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "detector" / "models" / "default"
@@ -69,9 +69,11 @@ def default_model_paths() -> list[Path]:
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Regions per CNN batch (bounds memory).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Processes for selective search (default: all cores; 0 = in this process).")
+              help="Processes for selective search, running ahead of the classifier (default: half the cores; 0 = "
+                   "in this process, before each image's classification — with --backend torch only: next to ONNX "
+                   "Runtime, whose threads share the C rand() that orders OpenCV's boxes, one process is used).")
 @click.option("--threads", type=click.IntRange(min=0), default=0,
-              help="torch threads for the classifier (0: torch's default, all cores).")
+              help="Threads of the classifier (default: the cores the selective-search workers leave, at least 1).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Proposal cache (default: $DETECT_CACHE_DIR or ~/.cache/detect/proposals).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the proposal cache.")
@@ -132,6 +134,14 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
     classes = members[0].classes
     member_files = [m.path for m in members]
     mb_file = (multibox_path or DEFAULT_MULTIBOX) if method != "ss" else None
+    if engine == "local":
+        # selective search and the CNN cost about the same per image here: split the cores between them (measured:
+        # README, "Batch jobs"); a Ray actor sets its own threads
+        cores = cpu_count()
+        if workers is None:
+            workers = max(1, cores // 2) if method != "multibox" else 0
+        if not threads:
+            threads = max(1, cores - workers)
     config = JobConfig(model_paths=tuple(str(p) for p in member_files), method=method,
                        multibox_path=str(multibox_path) if multibox_path else None, ss_mode=ss_mode,
                        ss_scale=ss_scale, max_proposals=max_proposals, nms_iou=nms_iou,

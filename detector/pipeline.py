@@ -126,9 +126,14 @@ class Detector:
             backend = "onnx" if onnx_available() else "torch"
         if backend == "onnx" and self.device.type == "cpu":
 
+            from .inception import GoogLeNet
+            from .onnx_backend import OnnxFastRunner
+
             for i, m in enumerate(self.members):
                 if m.spec.mode == "crops":
                     self._runners[i] = OnnxRunner(m.model, m.spec.input_size)
+                elif isinstance(m.model.backbone, GoogLeNet):
+                    self._runners[i] = OnnxFastRunner(m.model)
         for m in self.members:
             m.model.eval().to(self.device)
             if self.device.type == "cpu":
@@ -152,6 +157,10 @@ class Detector:
             if key not in resized:
                 resized[key] = resize_image(img, m.spec.fast_short_side, m.spec.fast_max_side)
             small, (sx, sy) = resized[key]
+            if runner is not None:
+                logits, deltas = runner(small, boxes * boxes.new_tensor([sx, sy, sx, sy]), chunk=self.batch_size)
+                yield 0, boxes, logits, deltas
+                return
             with self._autocast():
                 logits, deltas = m.model.forward_fast(small, boxes * boxes.new_tensor([sx, sy, sx, sy]),
                                                       chunk=self.batch_size)

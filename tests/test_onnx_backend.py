@@ -19,9 +19,10 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
 CLASSES = (ilsvrc_categories()[123], ilsvrc_categories()[57])
 
 
-def member(bbox_reg: bool) -> Member:
+def member(bbox_reg: bool, mode: str = "crops") -> Member:
     torch.manual_seed(3)
-    spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.25, bbox_reg=bbox_reg)
+    spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.25, bbox_reg=bbox_reg, mode=mode,
+                          fast_short_side=200, fast_max_side=400)
     model = build_classifier(spec)
     with torch.no_grad():
         model.backbone.fc.weight.mul_(0.05)
@@ -29,16 +30,20 @@ def member(bbox_reg: bool) -> Member:
     return Member(model.eval(), spec, CLASSES, {})
 
 
-@pytest.mark.parametrize("bbox_reg", [False, True])
-def test_onnx_scores_and_detections_equal_torch(bbox_reg):
+@pytest.mark.parametrize("bbox_reg,mode", [(False, "crops"), (True, "crops"), (False, "fast"), (True, "fast")])
+def test_onnx_scores_and_detections_equal_torch(bbox_reg, mode):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
     xy = rng.uniform(0, 100, (70, 2))
     boxes = np.concatenate([xy, xy + rng.uniform(10, 60, (70, 2))], 1).astype(np.float32)
-    m = member(bbox_reg)
-    ref = Detector(None, [m], batch_size=32)
+    m = member(bbox_reg, mode)
+    before = {k: v.clone() for k, v in m.model.state_dict().items()}
     ort = Detector(None, [m], batch_size=32, backend="onnx")
     assert ort._runners  # the member really runs on ONNX Runtime
+    # exporting leaves the model as it was: eval mode, BatchNorm statistics untouched
+    assert not any(x.training for x in m.model.modules())
+    assert all(torch.equal(before[k], v) for k, v in m.model.state_dict().items())
+    ref = Detector(None, [m], batch_size=32, backend="torch")
     p_ref, r_ref = ref.score_regions(image, torch.from_numpy(boxes))
     p_ort, r_ort = ort.score_regions(image, torch.from_numpy(boxes))
     assert float((p_ref - p_ort).abs().max()) < 1e-5
