@@ -214,7 +214,12 @@ class Detector:
                 raise ValueError("this Detector has no proposer: pass proposals")
             proposals = self.proposer(image)
         boxes = proposals
-        boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4)[: self.max_proposals]
+        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        if len(boxes):  # exact duplicates are scored once (first occurrence kept, order kept), then the cap
+            _, first = np.unique(boxes, axis=0, return_index=True)
+            if len(first) < len(boxes):
+                boxes = boxes[np.sort(first)]
+        boxes = torch.as_tensor(boxes)[: self.max_proposals]
         boxes = boxes.to(self.device)
         t1 = time.perf_counter()
         probs, reg = self.score_regions(image, boxes)

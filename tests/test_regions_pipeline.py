@@ -115,3 +115,27 @@ def test_detector_end_to_end_and_batching():
     one_batch = Detector(lambda im: proposals, [member(ConstantModel())], batch_size=64).detect(img)
     np.testing.assert_allclose(one_batch.scores, out.scores, rtol=1e-5)
     assert set(out.timings) == {"proposals", "classify", "nms"}
+
+
+def test_duplicate_proposals_are_scored_once():
+    import numpy as np
+    import torch
+
+    from detector.classifier import ClassifierSpec, Member, build_classifier
+    from detector.data.vocab import ilsvrc_categories
+    from detector.pipeline import Detector
+
+    torch.manual_seed(0)
+    spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.25)
+    m = Member(build_classifier(spec).eval(), spec, (ilsvrc_categories()[123], ilsvrc_categories()[57]), {})
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (80, 100, 3), dtype=np.uint8)
+    xy = rng.uniform(0, 50, (12, 2))
+    boxes = np.concatenate([xy, xy + 30], 1).astype(np.float32)
+    with_dups = np.concatenate([boxes, boxes[[3, 0, 7]], boxes[:2]])
+    det = Detector(None, [m], backend="torch")
+    a, b = det.detect(image, boxes), det.detect(image, with_dups)
+    assert b.num_proposals == 12  # the five repeats were not warped and scored again
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.labels, b.labels)
