@@ -12,7 +12,6 @@ import argparse
 import io
 import time
 
-import numpy as np
 import torch
 
 from detector.classifier import load_ensemble

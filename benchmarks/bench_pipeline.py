@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
 from detector.classifier import ClassifierSpec, Member, build_classifier, load_ensemble

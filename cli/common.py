@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
+from detector.data.io import atomic_write_json, atomic_write_text
+from detector.data.output import to_coco_results, to_ilsvrc_text
 
 FORMAT_CHOICES = ("auto", *FORMATS)
 
@@ -30,3 +32,16 @@ def load_dataset(path: Path, fmt: str, *, images=None, image_list=None, strict=T
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.ClickException(f"{path}: {e}") from None
+
+
+def write_detections(path: Path, doc: dict, out_format: str) -> None:
+    """Write a ``boxes.json`` document atomically as ``json`` (itself), ``coco`` (a results list) or ``ilsvrc``
+    (submission text)."""
+    import json
+
+    if out_format == "json":
+        atomic_write_json(path, doc)
+    elif out_format == "coco":
+        atomic_write_text(path, json.dumps(to_coco_results(doc)))
+    else:
+        atomic_write_text(path, to_ilsvrc_text(doc))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from detector.data.io import atomic_write_json, atomic_write_text
-from detector.data.output import to_coco_results, to_ilsvrc_text
 from detector.data.parts import MergeError, merge_outputs
+
+from .common import write_detections
 
 
 @click.command("merge")
@@ -33,12 +33,7 @@ def merge_cmd(parts, out, allow_partial, out_format):
         doc = merge_outputs(docs, allow_partial=allow_partial)
     except MergeError as e:
         raise click.ClickException(str(e)) from None
-    if out_format == "json":
-        atomic_write_json(out, doc)
-    elif out_format == "coco":
-        atomic_write_text(out, json.dumps(to_coco_results(doc)))
-    else:
-        atomic_write_text(out, to_ilsvrc_text(doc))
+    write_detections(out, doc, out_format)
     click.echo(f"{len(parts)} parts → {out}: {len(doc['images'])} images, {len(doc['detections'])} detections, "
                f"{len(doc['errors'])} errors" + (f"; missing shards {', '.join(doc['job']['missing_shards'])}"
                                                   if "missing_shards" in doc["job"] else ""))

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
 import click
-import torch
 from tqdm import tqdm
 
 from detector.classifier import CheckpointError, load_ensemble
 from detector.data.images import ImageError, list_images
-from detector.data.io import atomic_write_json, atomic_write_text
-from detector.data.output import category_id, to_coco_results, to_ilsvrc_text
+from detector.data.output import category_id
 from detector.data.parts import PartError, PartWriter, Shard, assemble, digest, part_path, read_part
 from detector.onnx_backend import onnx_available
 from detector.pipeline import PostprocessConfig, resolve_device
 
+from .common import write_detections
 from .jobs import ImageJob, JobConfig, cpu_count, ray_available, run_ray
 from .sources import DEFAULT_MULTIBOX
 
@@ -218,12 +216,7 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
 
     _, records = read_part(part)
     doc = assemble(header, {i: r for i, r in records.items() if start <= i < stop})
-    if out_format == "json":
-        atomic_write_json(out, doc)
-    elif out_format == "coco":
-        atomic_write_text(out, json.dumps(to_coco_results(doc)))
-    else:
-        atomic_write_text(out, to_ilsvrc_text(doc))
+    write_detections(out, doc, out_format)
     part.unlink()
     n, errors = len(doc["images"]), doc["errors"]
     where = f" (shard {shard_.index}/{shard_.count}: inputs {start + 1}–{stop} of {len(all_tasks)})" if shard_ else ""

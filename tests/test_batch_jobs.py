@@ -170,7 +170,7 @@ def test_shards_cover_once_and_merge_to_single_run(setup, tmp_path):
     bad["images"].append(docs[0]["images"][0])
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     refused([parts[0], tmp_path / "bad.json", parts[2]], "overlap")
-    res = invoke(["merge", str(parts[0]), str(parts[2]), "--out", str(tmp_path / "p.json"), "--allow-partial"])
+    invoke(["merge", str(parts[0]), str(parts[2]), "--out", str(tmp_path / "p.json"), "--allow-partial"])
     assert json.loads((tmp_path / "p.json").read_text())["job"]["missing_shards"] == ["1/3"]
 
 
