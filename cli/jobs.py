@@ -86,7 +86,7 @@ class ImageJob:
                                  backend=c.backend)
         self.device = dev
         self.names = {k + 1: cat.name for k, cat in enumerate(self.classes)}
-        if self.detector._runners and not self.ss_workers and c.method != "multibox":
+        if self.detector.uses_onnx and not self.ss_workers and c.method != "multibox":
             # ONNX Runtime's threads draw from the C library's rand(), which orders OpenCV's selective-search
             # boxes: in this process the order (and so which boxes a cap keeps) would vary from run to run
             self.ss_workers = 1

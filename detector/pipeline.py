@@ -145,6 +145,11 @@ class Detector:
     def classes(self) -> tuple[Category, ...]:
         return self.members[0].classes
 
+    @property
+    def uses_onnx(self) -> bool:
+        """Whether some member runs on ONNX Runtime in this process."""
+        return bool(self._runners)
+
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
 

@@ -39,7 +39,7 @@ def test_onnx_scores_and_detections_equal_torch(bbox_reg, mode):
     m = member(bbox_reg, mode)
     before = {k: v.clone() for k, v in m.model.state_dict().items()}
     ort = Detector(None, [m], batch_size=32, backend="onnx")
-    assert ort._runners  # the member really runs on ONNX Runtime
+    assert ort.uses_onnx  # the member really runs on ONNX Runtime
     # exporting leaves the model as it was: eval mode, BatchNorm statistics untouched
     assert not any(x.training for x in m.model.modules())
     assert all(torch.equal(before[k], v) for k, v in m.model.state_dict().items())
