@@ -341,7 +341,8 @@ def _ddp_worker(rank, world, init_file, q):
         ddp = DistributedDataParallel(_WithBoxes(model))  # kept alive until backward: its hooks average gradients
         loss, _ = classifier_loss(ddp, *_fast_batch(rank), train_config())
         loss.backward()
-        q.put((rank, model.backbone.conv1.conv.weight.grad.clone(), model.bbox_pred.weight.grad.clone()))
+        # numpy arrays travel by value: a tensor would travel as a file descriptor that dies with this process
+        q.put((rank, model.backbone.conv1.conv.weight.grad.numpy().copy(), model.bbox_pred.weight.grad.numpy().copy()))
     finally:
         dist.destroy_process_group()
 
@@ -363,6 +364,7 @@ def test_fast_mode_under_ddp(tmp_path):
     for pr in procs:
         pr.start()
     got = sorted((q.get(timeout=120) for _ in procs), key=lambda t: t[0])
+    got = [(r, *(torch.from_numpy(a) for a in arrays)) for r, *arrays in got]
     for pr in procs:
         pr.join(timeout=60)
     alone = []
