@@ -76,9 +76,6 @@ class ImageJob:
         cache = ProposalCache(c.cache_dir) if c.use_cache else None
         multibox = load_multibox_or_fail(Path(c.multibox_path) if c.multibox_path else None, dev) \
             if c.method != "ss" else None
-        self.source = ProposalSource(c.method, SelectiveSearchConfig(mode=c.ss_mode, scale=c.ss_scale),
-                                     MergeConfig(max_proposals=c.max_proposals), multibox, self.ss_workers, cache,
-                                     dev)
         post = PostprocessConfig(nms_iou=c.nms_iou, score_threshold=c.score_threshold,
                                  max_detections=c.max_detections)
         self.detector = Detector(None, self.members, post, batch_size=c.batch_size,
@@ -90,7 +87,9 @@ class ImageJob:
             # ONNX Runtime's threads draw from the C library's rand(), which orders OpenCV's selective-search
             # boxes: in this process the order (and so which boxes a cap keeps) would vary from run to run
             self.ss_workers = 1
-            self.source.workers = 1
+        self.source = ProposalSource(c.method, SelectiveSearchConfig(mode=c.ss_mode, scale=c.ss_scale),
+                                     MergeConfig(max_proposals=c.max_proposals), multibox, self.ss_workers, cache,
+                                     dev)
 
     def records(self, tasks: list[tuple[int, Path, str]]) -> Iterator[tuple[dict, dict]]:
         """Tasks ``(index, path, name)`` → ``(record, timings)`` in task order; proposals for later images are

@@ -59,3 +59,13 @@ def write_coco(path: Path, images, annotations, categories) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
     return path
+
+
+def write_images_gt(path: Path, images, categories=("person", "dog")) -> Path:
+    """COCO ground truth for synthetic training images (``path``, ``gt_boxes`` xyxy, ``gt_labels`` 1..C; 80 x 64)."""
+    return write_coco(path,
+                      [{"id": i, "file_name": im.path.name, "width": 80, "height": 64} for i, im in enumerate(images)],
+                      [{"id": 10 * i + k, "image_id": i, "category_id": int(lbl),
+                        "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
+                       for i, im in enumerate(images) for k, (b, lbl) in enumerate(zip(im.gt_boxes, im.gt_labels))],
+                      [{"id": k + 1, "name": name} for k, name in enumerate(categories)])

@@ -43,7 +43,7 @@ from detector.train import (
     sample_regions,
     train_classifier,
 )
-from helpers import write_coco
+from helpers import write_images_gt
 from test_train import synthetic_images
 
 CLASSES = (ilsvrc_categories()[123], ilsvrc_categories()[57])  # person, dog
@@ -383,12 +383,7 @@ def test_fast_mode_under_ddp(tmp_path):
 
 def test_train_fast_cli_from_crops_member_then_run(tmp_path):
     images = synthetic_images(tmp_path, n=4)
-    write_coco(tmp_path / "gt.json",
-               [{"id": i, "file_name": im.path.name, "width": 80, "height": 64} for i, im in enumerate(images)],
-               [{"id": 10 * i + k, "image_id": i, "category_id": int(lbl),
-                 "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
-                for i, im in enumerate(images) for k, (b, lbl) in enumerate(zip(im.gt_boxes, im.gt_labels))],
-               [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}])
+    write_images_gt(tmp_path / "gt.json", images)
     torch.manual_seed(0)
     crops_spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=S, width=0.25)
     save_member(tmp_path / "crops.pt", build_classifier(crops_spec), crops_spec, CLASSES)

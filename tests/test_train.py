@@ -21,7 +21,7 @@ from detector.train import (
     train_classifier,
 )
 from detector.pipeline import apply_box_deltas
-from helpers import write_coco
+from helpers import write_coco, write_images_gt
 
 PERSON, DOG = ilsvrc_categories()[123], ilsvrc_categories()[57]
 
@@ -140,12 +140,7 @@ def test_build_class_list_maps_onto_ilsvrc(tmp_path):
 
 def test_train_ensemble_cli_then_run(tmp_path):
     images = synthetic_images(tmp_path, n=4)
-    write_coco(tmp_path / "gt.json",
-               [{"id": i, "file_name": im.path.name, "width": 80, "height": 64} for i, im in enumerate(images)],
-               [{"id": 10 * i + k, "image_id": i, "category_id": int(lbl),
-                 "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
-                for i, im in enumerate(images) for k, (b, lbl) in enumerate(zip(im.gt_boxes, im.gt_labels))],
-               [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}])
+    write_images_gt(tmp_path / "gt.json", images)
     out = tmp_path / "ens"
     args = ["train", "ensemble", "--members", "2", "--gt", str(tmp_path / "gt.json"), "--val",
             str(tmp_path / "gt.json"), "--out", str(out), "--input-size", "96", "--width", "0.25", "--epochs", "1",
