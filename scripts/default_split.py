@@ -19,11 +19,15 @@ from detector.data import Dataset, read_dataset
 from detector.data.coco import dataset_to_coco
 from detector.data.io import atomic_write_json
 
-DATASETS = {  # name -> folder (or file) under ../shared/data
-    "pennfudan": "pennfudan",
-    "voc2012": "voc2012_subset",
-    "coco128": "coco128",
-    "ilsvrc227": "ilsvrc2014_det/val2_images_227/annotations_227.json",
+DATASETS = {  # name -> folder or file(s) under ../shared/data (several files: one dataset, same classes)
+    "pennfudan": ["pennfudan"],
+    "voc2012": ["voc2012_subset"],
+    "coco128": ["coco128"],
+    "ilsvrc227": ["ilsvrc2014_det/val2_images_227/annotations_227.json"],
+    "coco_mini": ["coco_mini/annotations/instances_train2017.json", "coco_mini/annotations/instances_val2017.json"],
+    # labels not exhaustive (people without boxes exist): train with --gt-partial, never as background
+    "openimages": ["openimages_5class/annotations/instances_val2017.json",
+                   "openimages_5class/annotations/instances_test2017.json"],
 }
 SAMPLES = {"FudanPed00001.png", "PennPed00010.png", "FudanPed00066.png", "000000000086.jpg"}
 
@@ -37,6 +41,17 @@ def subset(ds: Dataset, keep) -> Dataset:
     return dataclasses.replace(ds, images=images)
 
 
+def read_all(paths: list[Path]) -> Dataset:
+    """One dataset from several files with the same class list (image ids renumbered 1..)."""
+    parts = [read_dataset(p) for p in paths]
+    for p, ds in zip(paths[1:], parts[1:]):
+        if [c.key for c in ds.classes] != [c.key for c in parts[0].classes]:
+            raise SystemExit(f"{p}: its classes differ from {paths[0]}'s")
+    images = [im for ds in parts for im in ds.images]
+    images = tuple(dataclasses.replace(im, image_id=i) for i, im in enumerate(images, start=1))
+    return dataclasses.replace(parts[0], images=images)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -44,7 +59,7 @@ def main():
     args = ap.parse_args()
     record = {}
     for name, rel in DATASETS.items():
-        ds = read_dataset(args.data / rel)
+        ds = read_all([args.data / r for r in rel])
         missing = [im.file_name for im in ds.images if im.path is None]
         if missing:
             raise SystemExit(f"{name}: {len(missing)} images without files, e.g. {missing[0]}")

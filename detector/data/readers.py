@@ -177,7 +177,12 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             cat = Category(name, source_id=c["id"])
         cat_label[c["id"]] = _class_index(classes, class_index, cat)
 
-    locator = _ImageLocator([images, path.parent, path.parent / "images", path.parent.parent / "images", path.parent.parent])
+    # COCO's own layout: <root>/annotations/instances_<split>.json with the images in <root>/<split>/ (also
+    # <root>/images/<split>/ and, as Roboflow exports, <root>/coco/<split>/)
+    split = path.stem.split("_", 1)[1] if path.stem.startswith("instances_") else None
+    split_dirs = [path.parent.parent / d / split for d in ("", "images", "coco")] if split else []
+    locator = _ImageLocator([images, path.parent, path.parent / "images", *split_dirs, path.parent.parent / "images",
+                             path.parent.parent])
     metas: dict = {}
     for i, im in enumerate(data["images"]):
         if not isinstance(im, dict) or "id" not in im or "file_name" not in im:

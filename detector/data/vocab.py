@@ -167,6 +167,11 @@ PENNFUDAN_TO_WNID: dict[str, str] = {
 _TABLES = {"voc": VOC_TO_WNID, "coco": COCO_TO_WNID, "pennfudan": PENNFUDAN_TO_WNID}
 
 
+@functools.lru_cache(maxsize=None)
+def _lowercase_table(source: str) -> dict[str, str]:
+    return {k.lower(): v for k, v in _TABLES[source].items()}
+
+
 def category_for_name(name: str, source: str | None = None) -> Category | None:
     """Map a class name (or a WordNet id) onto the ILSVRC vocabulary.
 
@@ -175,8 +180,9 @@ def category_for_name(name: str, source: str | None = None) -> Category | None:
     caller then keeps it as its own class ``Category(name)``.
     """
     wnid = None
-    if source is not None:
-        wnid = _TABLES[source].get(name)
+    if source is not None:  # exact, then case-insensitive ("Boat" in Open Images exports is COCO's "boat")
+        table = _TABLES[source]
+        wnid = table.get(name) or _lowercase_table(source).get(name.lower())
     if wnid is None and is_wnid(name):
         wnid = name
     if wnid is not None:
