@@ -14,14 +14,24 @@ import numpy as np
 from tqdm import tqdm
 
 from detector import distributed
-from detector.classifier import ARCHS, MODES, CheckpointError, ClassifierSpec, load_init_weights
+from detector.classifier import (
+    ARCHS,
+    CHECKPOINT_FORMAT,
+    MODES,
+    CheckpointError,
+    ClassifierSpec,
+    load_init_weights,
+    read_checkpoint,
+)
 from detector.data import Dataset
+from detector.data.vocab import ilsvrc_categories
 from detector.pipeline import Detector, PostprocessConfig, resolve_device
 from detector.train import (
     TrainConfig,
     build_class_list,
     check_resume_spec,
     last_path,
+    log_path,
     prepare_images,
     state_path,
     train_classifier,
@@ -91,6 +101,15 @@ def _common_options(f):
                      help="all: every class with boxes; ilsvrc: only classes of the ILSVRC 200 (others are "
                           "neither learned nor used as background)."),
         click.option("--resume", is_flag=True, help="Continue a stopped run from its <stem>.state.ckpt."),
+        click.option("--gt-partial", "partial_gts", multiple=True, type=click.Path(exists=True, path_type=Path),
+                     help="Training ground truth whose labels are not exhaustive (objects without a box exist, as in "
+                          "Open Images): only its labelled objects are sampled, never its background; repeatable."),
+        click.option("--class-map", type=click.Choice(["auto", "none", "imagenet1k"]), default="auto",
+                     show_default=True,
+                     help="imagenet1k: keep the 1,000 ImageNet outputs of a distilled --init and score the 200 ILSVRC "
+                          "DET classes as sums of their leaves (classes without training boxes keep the teacher's "
+                          "knowledge); none: a new head over background + the training classes; auto: imagenet1k "
+                          "when --init is such a model, else none."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -180,26 +199,41 @@ def _validator(val_sets, val_props, max_proposals, device):
     return validate
 
 
+def _class_map_of(init) -> str:
+    """The class map of an --init model file of ours ("" for none, torchvision weights and other files)."""
+    if init is None:
+        return ""
+    try:
+        ckpt = read_checkpoint(init, CHECKPOINT_FORMAT)
+    except CheckpointError:
+        return ""
+    return str((ckpt.get("spec") or {}).get("class_map") or "")
+
+
 def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
-               class_set="all", extra_meta=None, mode="crops", fast_short_side=600, fast_max_side=1000):
+               class_set="all", extra_meta=None, mode="crops", fast_short_side=600, fast_max_side=1000,
+               partial_gts=(), class_map="auto"):
     dev = distributed.init(resolve_device(device))  # under torchrun: join the group (once), this rank's device
-    train_sets = _load_all(gts, fmt, images)
+    train_sets = _load_all(tuple(gts) + tuple(partial_gts), fmt, images)
+    exhaustive = [True] * len(gts) + [False] * len(partial_gts)
     val_sets = _load_all(vals, fmt, images) if vals else []
-    classes = build_class_list(train_sets, ilsvrc_only=class_set == "ilsvrc")
+    class_map = _class_map_of(init) if class_map == "auto" else ("" if class_map == "none" else class_map)
+    # a mapped head scores every ILSVRC DET class (through the ImageNet leaves), whatever the data holds
+    classes = ilsvrc_categories() if class_map else build_class_list(train_sets, ilsvrc_only=class_set == "ilsvrc")
     if not classes:
         raise click.ClickException("the training data has no boxes")
     ss_config = SelectiveSearchConfig(scale=ss_scale)
     cache = ProposalCache(cache_dir)
     train_props = _proposals(train_sets, ss_config, cache, workers, "proposals (train)")
     val_props = [_proposals([ds], ss_config, cache, workers, "proposals (val)") for ds in val_sets]
-    train_images = prepare_images(train_sets, classes, train_props)
+    train_images = prepare_images(train_sets, classes, train_props, exhaustive)
     if not train_images:
         raise click.ClickException("no training image could be read")
     try:  # fast mode has no auxiliary heads (they read per-region maps)
-        spec = ClassifierSpec(arch=arch, num_classes=len(classes) + 1, input_size=input_size, width=width,
-                              bbox_reg=bbox_reg, aux_logits=mode == "crops", mode=mode,
-                              fast_short_side=fast_short_side, fast_max_side=fast_max_side)
+        spec = ClassifierSpec(arch=arch, num_classes=1000 if class_map else len(classes) + 1, input_size=input_size,
+                              width=width, bbox_reg=bbox_reg, aux_logits=mode == "crops", mode=mode,
+                              fast_short_side=fast_short_side, fast_max_side=fast_max_side, class_map=class_map)
         if resume and state_path(out).is_file():
             check_resume_spec(out, spec)
     except (ValueError, CheckpointError) as e:
@@ -219,23 +253,21 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
     def progress(loader, epoch):
         return tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=None, leave=False)
 
-    log_path = out.with_suffix(".log.jsonl")
-    if not resume and log_path.exists() and distributed.is_main():
-        log_path.unlink()
     world = distributed.world_size()
     on = f"{world} processes ({dev.type}), {world * config.images_per_batch * config.regions_per_image} regions " \
         "per iteration in all" if world > 1 else str(dev)
     _echo(f"training {out}: {len(train_images)} images, {len(classes)} classes, {spec.arch} "
           f"{spec.input_size}px width {spec.width} {spec.mode} mode, {epochs} epochs on {on}")
-    meta = {"name": out.stem, "train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
+    meta = {"name": out.stem, "train_sets": [str(g) for g in gts], "partial_sets": [str(g) for g in partial_gts],
+            "val_sets": [str(v) for v in vals], "init": str(init) if init else None,
             "selective_search": {"scale": ss_scale}, **(extra_meta or {})}
     state = train_classifier(train_images, classes, spec, config, out, init=init_fn,
                              validate=_validator(val_sets, val_props, config.max_val_proposals, dev), resume=resume,
-                             device=dev, progress=progress, log_path=log_path, metadata=meta, half=half)
+                             device=dev, progress=progress, metadata=meta, half=half)
     for rec in state.history:
         extra = f"  val mAP {rec['val_mAP']:.4f}" if "val_mAP" in rec else ""
         _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['regions_per_s']:.0f} regions/s{extra}")
-    _echo(f"wrote {out} (best), {last_path(out)}, log {log_path}")
+    _echo(f"wrote {out} (best), {last_path(out)}, log {log_path(out)}")
     return state
 
 
@@ -246,7 +278,7 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
 @_common_options
 def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                          lr_step_epochs, seed, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir,
-                         half, class_set, resume, mode, fast_short_side, fast_max_side):
+                         half, class_set, resume, mode, fast_short_side, fast_max_side, partial_gts, class_map):
     """R-CNN fine-tuning of one GoogLeNet region classifier on warped proposal regions (25 % foreground at
     IoU >= 0.5, background at IoU in [0.1, 0.5)), SGD momentum 0.9, the paper's step schedule after a warm-up.
 
@@ -255,7 +287,8 @@ def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, wi
     try:
         _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                    lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
-                   class_set, mode=mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side)
+                   class_set, mode=mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side,
+                   partial_gts=partial_gts, class_map=class_map)
     finally:
         distributed.cleanup()
 
@@ -268,7 +301,7 @@ def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, wi
 @_common_options
 def train_ensemble_cmd(members, out, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
                        lr_step_epochs, seed, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir,
-                       half, class_set, resume, mode, fast_short_side, fast_max_side):
+                       half, class_set, resume, mode, fast_short_side, fast_max_side, partial_gts, class_map):
     """Train an ensemble: MEMBERS classifiers that differ only in seed and sampling order, as in the paper.
     Under torchrun all processes train each member together, one member after another."""
     out.mkdir(parents=True, exist_ok=True)
@@ -280,9 +313,10 @@ def train_ensemble_cmd(members, out, gts, images, fmt, vals, arch, init, input_s
             st = _train_one(out / f"member{k}.pt", seed + k, gts, images, fmt, vals, arch, init, input_size, width,
                             epochs, batch_size, lr, lr_step_epochs, device, bbox_reg, workers, threads, val_every,
                             ss_scale, cache_dir, half, resume, class_set, extra_meta={"ensemble_member": k},
-                            mode=mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side)
+                            mode=mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side,
+                            partial_gts=partial_gts, class_map=class_map)
             summary.append({"member": k, "seed": seed + k,
-                            "best_val_mAP": st.best_map if st.best_map >= 0 else None})
+                            "best_val_mAP": st.best if st.best >= 0 else None})
         if distributed.is_main():
             (out / "ensemble.json").write_text(json.dumps({"members": summary}, indent=1) + "\n")
             click.echo(f"wrote {members} members to {out}")
@@ -343,21 +377,24 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its state file.")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Start the Inception trunk from a region-classifier model file of ours with the same --width "
+                   "(e.g. the distilled trunk of `detect train distill`).")
 def train_multibox_cmd(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs,
-                       batch_size, lr, seed, device, resume):
+                       batch_size, lr, seed, device, resume, init):
     """Train a MultiBox proposal network (Hungarian matching, logistic confidence + α·L2 location loss).
 
     Data-parallel under torchrun: BATCH_SIZE images per process per iteration (--lr is not rescaled)."""
     try:
         _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs, batch_size,
-                        lr, seed, distributed.init(resolve_device(device)), resume)
+                        lr, seed, distributed.init(resolve_device(device)), resume, init)
     finally:
         distributed.cleanup()
 
 
 def _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs, batch_size,
-                    lr, seed, dev, resume):
-    from proposals.multibox import MultiBoxConfig, load_default_priors
+                    lr, seed, dev, resume, init=None):
+    from proposals.multibox import MultiBoxConfig, init_trunk, load_default_priors
     from proposals.multibox_train import MultiBoxTrainConfig, prepare_samples, train_multibox
 
     priors = np.loadtxt(priors_path, dtype=np.float32, ndmin=2) if priors_path else load_default_priors(num_priors)
@@ -376,9 +413,6 @@ def _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_
     val = samples_of(vals, "val") if vals else []
     if not train:
         raise click.ClickException("no training image could be read")
-    log_path = out.with_suffix(".log.jsonl")
-    if not resume and log_path.exists() and distributed.is_main():
-        log_path.unlink()
 
     def progress(batches, epoch):
         return tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=None, leave=False)
@@ -387,10 +421,23 @@ def _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_
     on = f"{world} processes ({dev.type}), {world * batch_size} images per iteration in all" if world > 1 else dev
     _echo(f"training MultiBox {out}: {len(train)} images, K={len(priors)}, {input_size}px width {width}, "
           f"{epochs} epochs on {on}")
+    def init_fn(model):
+        try:
+            init_trunk(model, init)
+        except CheckpointError as e:
+            raise click.ClickException(str(e)) from None
+
     st = train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
-                        log_path=log_path, metadata={"train_sets": [str(g) for g in gts],
-                                                     "val_sets": [str(v) for v in vals]})
+                        metadata={"train_sets": [str(g) for g in gts],
+                                                     "val_sets": [str(v) for v in vals],
+                                                     "init": str(init) if init else None},
+                        init=init_fn if init is not None else None)
     for r in st.history:
         rec = f"  val recall@0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}" if "recall@0.5" in r else ""
         _echo(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  {r['images_per_s']:.1f} img/s{rec}")
-    _echo(f"wrote {out}, log {log_path}")
+    _echo(f"wrote {out}, log {log_path(out)}")
+
+
+from .distill_cmd import distill_cmd  # noqa: E402 - the group above must exist first
+
+train_group.add_command(distill_cmd)

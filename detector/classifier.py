@@ -22,6 +22,7 @@ Shapes: N images, R regions, K = C + 1 classes, P pooled cells (the 4e map size 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 from torchvision.ops import roi_align
 
 from .checkpoint import CheckpointError, float_state, read_checkpoint
+from .data.imagenet import IMAGENET_CLASS_MAP, leaf_matrix, mapped_probabilities
 from .data.io import atomic_write
 from .data.vocab import Category
 from .inception import GoogLeNetOutputs, MapGeometry, build_googlenet, map_geometry
@@ -45,6 +47,7 @@ __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "sa
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "detect-classifier/1"
+CLASS_MAPS = ("", IMAGENET_CLASS_MAP)
 ARCHS = ("paper", "paper-bn", "torchvision")
 MODES = ("crops", "fast")
 FAST_SAMPLING_RATIO = 2  # roi_align samples per bin and axis in fast mode (torchvision's Faster R-CNN box pooler)
@@ -67,6 +70,10 @@ class ClassifierSpec(StoredConfig):
     #                      R-CNN); fast mode has no auxiliary heads, whatever aux_logits says
     fast_short_side: int = 600  # fast mode: images resized to this short side (Fast R-CNN: 600) ...
     fast_max_side: int = 1000  # ... unless the long side would pass this (Fast R-CNN: 1000)
+    class_map: str = ""  # "": the network's outputs are background + the classes (R-CNN); "imagenet1k": its
+    #                      outputs are the 1,000 ImageNet classes (num_classes 1000) and a class's probability is the
+    #                      sum of its leaves' (detector.data.imagenet: the devkit's hierarchy), background the rest;
+    #                      box regression is then class-agnostic
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -75,9 +82,19 @@ class ClassifierSpec(StoredConfig):
             raise ValueError(f"input_size must be at least 96, got {self.input_size}")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        if self.class_map not in CLASS_MAPS:
+            raise ValueError(f"unknown class_map {self.class_map!r}; expected one of {', '.join(map(repr, CLASS_MAPS))}")
+        if self.class_map and self.num_classes != 1000:
+            raise ValueError(f"class_map {self.class_map!r} needs num_classes 1000, got {self.num_classes}")
         if self.fast_short_side < 32 or self.fast_max_side < self.fast_short_side:
             raise ValueError(f"fast_short_side must be at least 32 and fast_max_side at least fast_short_side, got "
                              f"{self.fast_short_side} and {self.fast_max_side}")
+
+    @property
+    def box_classes(self) -> int:
+        """Rows of the box-regression head: one per output class, or one shared row (class-agnostic) when the
+        outputs are mapped onto the classes."""
+        return 1 if self.class_map else self.num_classes
 
     @property
     def warp(self) -> WarpConfig:
@@ -140,13 +157,14 @@ class RegionClassifier(nn.Module):
     :class:`ImageBatch` (:meth:`forward_fast`). ``input_size`` and ``context_pad`` place fast-mode regions."""
 
     def __init__(self, backbone: nn.Module, num_classes: int, bbox_reg: bool, *, input_size: int = 224,
-                 context_pad: int = 16):
+                 context_pad: int = 16, box_classes: int | None = None):
         super().__init__()
         self.backbone = backbone
         self.num_classes = num_classes
+        self.box_classes = num_classes if box_classes is None else box_classes
         self.input_size = input_size
         self.context_pad = context_pad
-        self.bbox_pred = nn.Linear(backbone.num_features, num_classes * 4) if bbox_reg else None
+        self.bbox_pred = nn.Linear(backbone.num_features, self.box_classes * 4) if bbox_reg else None
         if self.bbox_pred is not None:
             nn.init.normal_(self.bbox_pred.weight, 0, 0.001)
             nn.init.zeros_(self.bbox_pred.bias)
@@ -199,7 +217,7 @@ class RegionClassifier(nn.Module):
         rois = self.fast_rois(boxes)  # R x 5
         r = rois.shape[0]
         if r == 0:
-            deltas = images.new_zeros((0, self.num_classes, 4)) if self.bbox_pred is not None else None
+            deltas = images.new_zeros((0, self.box_classes, 4)) if self.bbox_pred is not None else None
             return images.new_zeros((0, self.num_classes)), deltas
         features = self.backbone.forward_trunk(images)  # N x C x H/16 x W/16
         step = chunk or r
@@ -221,7 +239,7 @@ def build_classifier(spec: ClassifierSpec) -> RegionClassifier:
         backbone = build_googlenet(num_classes=spec.num_classes, batch_norm=spec.arch == "paper-bn",
                                    aux_logits=aux, width=spec.width)
     return RegionClassifier(backbone, spec.num_classes, spec.bbox_reg, input_size=spec.input_size,
-                            context_pad=spec.context_pad)
+                            context_pad=spec.context_pad, box_classes=spec.box_classes)
 
 
 def load_torchvision_weights(model: RegionClassifier, path) -> list[str]:
@@ -274,7 +292,10 @@ def _load_member_state(model: RegionClassifier, spec: ClassifierSpec, ckpt: dict
     try:
         other = ClassifierSpec.from_dict(ckpt["spec"])
         state = float_state(ckpt["state_dict"])
-        same_classes = classes is None or [_category(c).key for c in ckpt["classes"]] == [c.key for c in classes]
+        if other.class_map or spec.class_map:  # the heads are the 1,000 ImageNet leaves on both sides, or unusable
+            same_classes = (other.class_map, other.num_classes) == (spec.class_map, spec.num_classes)
+        else:
+            same_classes = classes is None or [_category(c).key for c in ckpt["classes"]] == [c.key for c in classes]
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
     if (other.arch, other.width) != (spec.arch, spec.width):
@@ -310,7 +331,10 @@ def save_member(path, model: RegionClassifier, spec: ClassifierSpec, classes, *,
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
              for k, v in model.state_dict().items()}
     cls = [c.to_dict() if isinstance(c, Category) else dict(c) for c in classes]
-    if len(cls) + 1 != spec.num_classes:
+    if spec.class_map:
+        if not all(c.get("id") for c in cls):
+            raise ValueError(f"class_map {spec.class_map!r}: every class must be an ILSVRC DET class (have a det_id)")
+    elif len(cls) + 1 != spec.num_classes:
         raise ValueError(f"{len(cls)} classes + background != num_classes {spec.num_classes}")
     ckpt = {"format": CHECKPOINT_FORMAT, "spec": spec.to_dict(), "classes": cls, "train": dict(train or {}),
             "state_dict": state}
@@ -327,6 +351,18 @@ class Member:
     classes: tuple[Category, ...]  # label k + 1
     train: dict
     path: Path | None = None
+
+    @functools.cached_property
+    def class_matrix(self) -> Tensor | None:
+        """``spec.class_map`` members: float32 [1000, C + 1] from the network's outputs to the classes."""
+        return torch.from_numpy(leaf_matrix(self.classes)) if self.spec.class_map else None
+
+    def probabilities(self, logits: Tensor) -> Tensor:
+        """The network's logits [N, num_classes] → probabilities [N, C + 1] of background and the classes (softmax;
+        for ``class_map`` members the softmax summed over each class's ImageNet leaves), float32."""
+        if self.spec.class_map:
+            return mapped_probabilities(logits, self.class_matrix)
+        return torch.softmax(logits.float(), dim=1)
 
 
 def _category(d: dict) -> Category:

@@ -139,7 +139,7 @@ class OnnxFastRunner:
         rois = model.fast_rois([boxes])
         r = rois.shape[0]
         if r == 0:
-            return torch.zeros((0, model.num_classes)), (torch.zeros((0, model.num_classes, 4)) if self.bbox_reg
+            return torch.zeros((0, model.num_classes)), (torch.zeros((0, model.box_classes, 4)) if self.bbox_reg
                                                            else None)
         features = torch.from_numpy(self.trunk.run(None, {"image": image[None].float().contiguous().numpy()})[0])
         step = chunk or r

@@ -189,7 +189,7 @@ class Detector:
     def score_regions(self, image: np.ndarray, boxes: Tensor) -> tuple[Tensor, Tensor | None]:
         """Mean softmax over members, [R, K], and the mean regressed boxes [R, K, 4] (None without regression)."""
         r = boxes.shape[0]
-        k = self.members[0].spec.num_classes
+        k = len(self.members[0].classes) + 1
         probs = torch.zeros((r, k), device=self.device)
         reg_boxes = None
         n_reg = sum(m.spec.bbox_reg for m in self.members)
@@ -204,8 +204,9 @@ class Detector:
                 if m.spec.bbox_reg:
                     if reg_boxes is None:
                         reg_boxes = torch.zeros((r, k, 4), device=self.device)
-                    reg_boxes[s : s + len(b)] += apply_box_deltas(b, deltas.float()) / n_reg
-                probs[s : s + len(b)] += torch.softmax(logits.float(), dim=1)
+                    # class-agnostic regression (one row of deltas) moves the box alike for every class
+                    reg_boxes[s : s + len(b)] += apply_box_deltas(b, deltas.float()).expand(-1, k, -1) / n_reg
+                probs[s : s + len(b)] += m.probabilities(logits)
         probs /= len(self.members)
         return probs, reg_boxes
 

@@ -15,13 +15,10 @@ iterations (it is not rescaled). Rank 0 alone writes checkpoints and the log.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import random
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -29,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 
 from . import distributed
@@ -46,13 +42,21 @@ from .classifier import (
 from .data.boxes import box_iou
 from .data.dataset import Dataset
 from .data.images import load_image
-from .data.io import atomic_write
+from .data.imagenet import leaf_matrix, mapped_log_likelihood
 from .data.vocab import Category, ilsvrc_by_wnid
 from .inception import GoogLeNetOutputs
+from .loop import LoopState, OptimConfig, Task, fit
+from .loop import last_path as loop_last_path
+from .loop import log_path as loop_log_path
+from .loop import state_path
+
+log_path = loop_log_path  # the per-epoch JSONL log of a run writing ``out``
+
+last_path = loop_last_path  # the last-epoch member of a run writing ``out`` (member format, loadable with --model)
 from .regions import normalize_image, resize_image, warp_regions
 
 __all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "RegionBatches", "encode_deltas",
-           "train_classifier", "TrainState", "collate_regions", "state_path", "last_path", "check_resume_spec"]
+           "train_classifier", "collate_regions", "state_path", "last_path", "log_path", "check_resume_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,13 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def optim(self) -> OptimConfig:
+        """The optimiser and schedule of :func:`detector.loop.fit`: SGD, the paper's step schedule."""
+        return OptimConfig(epochs=self.epochs, optimizer="sgd", lr=self.lr, momentum=self.momentum,
+                           weight_decay=self.weight_decay, schedule="step", lr_decay=self.lr_decay,
+                           lr_step_epochs=self.lr_step_epochs, warmup_iters=self.warmup_iters, seed=self.seed)
+
 
 @dataclass(frozen=True, eq=False)
 class TrainImage:
@@ -99,6 +110,7 @@ class TrainImage:
     gt_labels: np.ndarray  # int64 [G] in 1..C (objects of classes the model does not learn are left out)
     ignore_boxes: np.ndarray  # float32 [Z, 4]: objects of other classes (never sampled as background)
     proposals: np.ndarray  # float32 [R, 4]
+    exhaustive: bool = True  # False: unlabelled objects exist (Open Images): only foreground is sampled here
 
 
 def build_class_list(datasets: Sequence[Dataset], *, ilsvrc_only: bool = False) -> tuple[Category, ...]:
@@ -117,14 +129,15 @@ def build_class_list(datasets: Sequence[Dataset], *, ilsvrc_only: bool = False) 
     return tuple(sorted(cats, key=lambda c: (c.det_id is None, c.det_id or 0, c.name)))
 
 
-def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], proposals: Sequence[np.ndarray]
-                   ) -> list[TrainImage]:
+def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], proposals: Sequence[np.ndarray],
+                   exhaustive: Sequence[bool] | None = None) -> list[TrainImage]:
     """Pair each annotated image (in dataset order) with its proposals; map labels to the model's 1..C. Images
-    without a file are left out (the caller reports them)."""
+    without a file are left out (the caller reports them). ``exhaustive[d]`` False: dataset ``d``'s labels are not
+    exhaustive (objects without a box exist), so its images give foreground regions only, never background."""
     index = {c.key: k + 1 for k, c in enumerate(classes)}
     out = []
     i = 0
-    for ds in datasets:
+    for d, ds in enumerate(datasets):
         for im in ds.images:
             props = proposals[i]
             i += 1
@@ -134,8 +147,12 @@ def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], pro
             model_labels = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
             keep = (model_labels > 0) & ~im.iscrowd
             valid = (im.boxes[:, 2] > im.boxes[:, 0]) & (im.boxes[:, 3] > im.boxes[:, 1])
+            partial = exhaustive is not None and not exhaustive[d]
+            if partial and not (keep & valid).any():
+                continue  # nothing to learn from it: no labelled object of the model's classes, no background
             out.append(TrainImage(Path(im.path), im.width, im.height, im.boxes[keep & valid],
-                                  model_labels[keep & valid], im.boxes[~keep], np.asarray(props, np.float32)))
+                                  model_labels[keep & valid], im.boxes[~keep], np.asarray(props, np.float32),
+                                  exhaustive=not partial))
     return out
 
 
@@ -167,7 +184,9 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     ``fg_iou`` with a ground-truth box, and the ground-truth boxes themselves; drawn with replacement when there
     are fewer) and the rest background (max IoU in [``bg_iou_low``, ``fg_iou``), or below when there are none;
     never overlapping an ignored object by ``fg_iou``). Returns boxes [n, 4], labels [n], regression targets
-    [n, 4] (zeros for background)."""
+    [n, 4] (zeros for background). An image whose labels are not exhaustive (``im.exhaustive`` False) gives its
+    foreground share only (at least one region when it has foreground): its background may hold unlabelled
+    objects."""
     cand = np.concatenate([im.gt_boxes, im.proposals]) if len(im.gt_boxes) else im.proposals
     if len(cand) == 0:
         cand = np.array([[0, 0, im.width, im.height]], np.float32)
@@ -185,6 +204,9 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     if len(bg) == 0:
         bg = np.flatnonzero((max_iou < config.fg_iou) & ~ignore)
     n_fg = int(round(n * config.fg_fraction)) if len(fg) else 0
+    if not im.exhaustive:
+        bg = bg[:0]
+        n = n_fg = max(n_fg, 1) if len(fg) else 0
     if len(bg) == 0:
         n_fg = n if len(fg) else 0
     pick_fg = rng.choice(fg, size=n_fg, replace=len(fg) < n_fg) if n_fg else np.zeros(0, np.int64)
@@ -199,7 +221,7 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     targets = np.zeros((len(boxes), 4), np.float32)
     if n_fg:
         targets[:n_fg] = encode_deltas(cand[pick_fg], im.gt_boxes[best[pick_fg]])
-    if len(boxes) < n:  # pad with the whole image as background
+    if len(boxes) < n and im.exhaustive:  # pad with the whole image as background
         extra = n - len(boxes)
         boxes = np.concatenate([boxes, np.tile([[0, 0, im.width, im.height]], (extra, 1)).astype(np.float32)])
         labels = np.concatenate([labels, np.zeros(extra, np.int64)])
@@ -292,20 +314,29 @@ class _WithBoxes(nn.Module):
         return self.model.forward_with_boxes(x)
 
 
-def classifier_loss(forward: Callable[[Tensor], tuple], regions, labels, targets, config: TrainConfig):
+def classifier_loss(forward: Callable[[Tensor], tuple], regions, labels, targets, config: TrainConfig,
+                    class_matrix: Tensor | None = None):
     """Cross-entropy (+ 0.3 × each auxiliary cross-entropy) (+ smooth-L1 box regression on foreground).
-    ``forward`` is a member's ``forward_with_boxes`` (or a module calling it, such as DDP of :class:`_WithBoxes`)."""
+    ``forward`` is a member's ``forward_with_boxes`` (or a module calling it, such as DDP of :class:`_WithBoxes`).
+    ``class_matrix`` ([1000, K], ``class_map`` members): the cross-entropy is that of the mapped probabilities (the
+    log of the summed softmax of the label's ImageNet leaves), so the 1,000-way head keeps its meaning."""
     out, deltas = forward(regions)
+    if class_matrix is None:
+        def ce(logits):
+            return F.cross_entropy(logits, labels)
+    else:
+        def ce(logits):
+            return -mapped_log_likelihood(logits, labels, class_matrix).mean()
     parts = {}
     if isinstance(out, GoogLeNetOutputs):
-        parts["cls"] = F.cross_entropy(out.logits, labels)
-        parts["aux"] = config.aux_weight * (F.cross_entropy(out.aux1, labels) + F.cross_entropy(out.aux2, labels))
+        parts["cls"] = ce(out.logits)
+        parts["aux"] = config.aux_weight * (ce(out.aux1) + ce(out.aux2))
     else:
-        parts["cls"] = F.cross_entropy(out, labels)
+        parts["cls"] = ce(out)
     if deltas is not None:
         fg = labels > 0
         if fg.any():
-            pred = deltas[fg, labels[fg]]
+            pred = deltas[fg, labels[fg] if deltas.shape[1] > 1 else 0]  # class-agnostic: one row
             parts["bbox"] = config.bbox_weight * F.smooth_l1_loss(pred, targets[fg], beta=1.0, reduction="sum") \
                 / labels.numel()
         else:
@@ -313,33 +344,11 @@ def classifier_loss(forward: Callable[[Tensor], tuple], regions, labels, targets
     return sum(parts.values()), {k: float(v.detach()) for k, v in parts.items()}
 
 
-def _lr_at(config: TrainConfig, epoch: int, it: int) -> float:
-    lr = config.lr * (config.lr_decay ** (epoch // max(config.lr_step_epochs, 1)))
-    if it < config.warmup_iters:
-        lr *= 0.1 + 0.9 * it / config.warmup_iters
-    return lr
-
-
-@dataclass
-class TrainState:
-    """What ``--resume`` needs: everything that changes between epochs."""
-
-    epoch: int = 0  # epochs completed
-    iteration: int = 0
-    best_map: float = -1.0
-    history: list = field(default_factory=list)
-
-
-def state_path(out: Path) -> Path:
-    """The resume state of a run writing ``out`` (``.ckpt``, so a model folder's ``*.pt`` glob skips it)."""
-    return out.with_name(out.stem + ".state.ckpt")
-
-
 def check_resume_spec(out: Path, spec: ClassifierSpec) -> None:
     """Refuse to resume the run writing ``out`` with another spec than it was started with (its last checkpoint,
     written with each state file, records it): another mode, above all, would load the weights into the other
     mode's network. Nothing to check when that file is missing."""
-    last = last_path(out)
+    last = loop_last_path(out)
     if not last.is_file():
         return
     before = ClassifierSpec.from_dict(read_checkpoint(last, CHECKPOINT_FORMAT).get("spec") or {}).to_dict()
@@ -351,11 +360,6 @@ def check_resume_spec(out: Path, spec: ClassifierSpec) -> None:
     if diff:
         raise CheckpointError(f"{last}: this run was started with other settings; resuming it with "
                               + ", ".join(f"{k} {now[k]} (was {before[k]})" for k in diff) + " is refused")
-
-
-def last_path(out: Path) -> Path:
-    """The last-epoch member of a run writing ``out`` (member format, loadable with ``--model``)."""
-    return out.with_name(out.stem + ".last.ckpt")
 
 
 def train_classifier(
@@ -373,9 +377,10 @@ def train_classifier(
     log_path: Path | None = None,
     metadata: dict | None = None,
     half: bool = False,
-) -> TrainState:
-    """Train one member; write ``out`` (the best by validation mAP, or the last without validation),
-    ``<stem>.last.ckpt`` and the resume state ``<stem>.state.ckpt``; append one JSON line per epoch to ``log_path``.
+) -> LoopState:
+    """Train one member with :func:`detector.loop.fit`; write ``out`` (the best by validation mAP, or the last
+    without validation), ``<stem>.last.ckpt``, the resume state ``<stem>.state.ckpt`` and one JSON line per epoch
+    in ``<stem>.log.jsonl`` (``log_path``, when given, must be that file: it is kept for callers that name it).
 
     ``validate(member) -> mAP`` is called every ``config.val_every`` epochs and after the last. ``progress`` wraps
     the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method.
@@ -385,13 +390,9 @@ def train_classifier(
     every rank and rank 0's answer counts (the CLI's validator shards the images and gathers the detections);
     only rank 0 shows ``progress`` and writes the files. ``resume`` loads the state file on every rank."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if log_path is not None and Path(log_path) != loop_log_path(out):
+        raise ValueError(f"the log of {out} is {loop_log_path(out)}, not {log_path}")
     device = torch.device(device)
-    world, rank = distributed.world_size(), distributed.rank()
-    main = rank == 0
-    if distributed.env_world_size() > 1 and world == 1:
-        logger.warning("WORLD_SIZE is %d but no process group was joined (detector.distributed.init): every "
-                       "process trains alone and writes the same files", distributed.env_world_size())
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -399,95 +400,28 @@ def train_classifier(
     model = build_classifier(spec)
     if init is not None:
         init(model)
-    model.to(device)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
-                           {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, momentum=config.momentum)
-    state = TrainState()
-    if resume and state_path(out).is_file():
-        check_resume_spec(out, spec)
-        ck = torch.load(state_path(out), map_location="cpu", weights_only=True)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        torch.set_rng_state(ck["torch_rng"])
-        state = TrainState(ck["epoch"], ck["iteration"], ck["best_map"], json.loads(ck["history"]))
-        logger.info("resumed %s at epoch %d", out, state.epoch)
     data = RegionBatches(train_images, spec, config)
-    forward = model.forward_with_boxes
-    if world > 1:  # built after any resume state is loaded (DDP starts every rank from rank 0's weights)
-        # BatchNorm normalises with each rank's own batch; running statistics are rank 0's, broadcast each step
-        forward = DistributedDataParallel(_WithBoxes(model), device_ids=[device.index] if device.type == "cuda"
-                                          else None)
-    batches_per_epoch = math.ceil(math.ceil(len(data) / world) / config.images_per_batch)
-    meta = {"config": config.to_dict(), **(metadata or {})}
-    for epoch in range(state.epoch, config.epochs):
+    class_matrix = torch.from_numpy(leaf_matrix(classes)).to(device) if spec.class_map else None
+
+    def batches(epoch: int, rank: int, world: int):
         data.epoch = epoch
-        loader = DataLoader(data, batch_size=config.images_per_batch, sampler=_EpochSampler(data, rank, world),
-                            num_workers=config.workers, collate_fn=collate_regions,
-                            persistent_workers=False, generator=torch.Generator().manual_seed(config.seed + epoch))
-        model.train()
-        t0 = time.perf_counter()
-        sums: dict[str, float] = {}
-        n_regions = 0
-        it_bar = progress(loader, epoch) if progress is not None and main else loader
-        for regions, labels, targets in it_bar:
-            lr = _lr_at(config, epoch, state.iteration)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            regions, labels, targets = regions.to(device), labels.to(device), targets.to(device)
-            loss, parts = classifier_loss(forward, regions, labels, targets, config)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1}, iteration "
-                                         f"{state.iteration}: lower --lr")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            state.iteration += 1
-            n_regions += len(labels)
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if hasattr(it_bar, "set_postfix"):
-                secs = time.perf_counter() - t0
-                it_bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.4f}", rps=f"{n_regions / secs:.0f}")
-        secs = time.perf_counter() - t0
-        distributed.broadcast_buffers(model)  # every rank validates and rank 0 saves the same model
-        means = distributed.all_reduce_mean({**{k: v / batches_per_epoch for k, v in sums.items()},
-                                             "regions_per_s": n_regions / secs})
-        means["regions_per_s"] *= world  # all ranks together
-        record = {"epoch": epoch + 1, "iterations": state.iteration, "lr": _lr_at(config, epoch, state.iteration),
-                  **means, "seconds": secs}
-        state.epoch = epoch + 1
-        last = epoch + 1 == config.epochs
-        member_meta = {**meta, "epoch": state.epoch, "iterations": state.iteration}
-        if validate is not None and config.val_every and (state.epoch % config.val_every == 0 or last):
-            model.eval()
-            val_map = distributed.broadcast_object(float(validate(Member(model, spec, tuple(classes), member_meta))))
-            record["val_mAP"] = val_map
-            if val_map > state.best_map:
-                state.best_map = val_map
-                if main:
-                    save_member(out, model, spec, classes, train={**member_meta, "val_mAP": val_map}, half=half)
-        elif state.best_map < 0 and main:  # not validated (yet): the latest model is the best known
-            save_member(out, model, spec, classes, train=member_meta, half=half)
-        state.history.append(record)
-        if main:
-            save_member(last_path(out), model, spec, classes, train=member_meta, half=half)
-            # the torch RNG (dropout) is the same on every rank, so rank 0's copy resumes them all
-            resume_state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
-                            "best_map": state.best_map, "history": json.dumps(state.history)}
-            atomic_write(state_path(out), lambda f: torch.save(resume_state, f))
-            if log_path is not None:
-                with open(log_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-            logger.info("epoch %d: %s", state.epoch, record)
-        distributed.barrier()  # the others wait while rank 0 writes
-    if main and not out.exists():  # no epoch ran (resumed a finished run without its model file)
-        save_member(out, model, spec, classes, train={**meta, "epoch": state.epoch}, half=half)
-    distributed.barrier()
-    return state
+        return DataLoader(data, batch_size=config.images_per_batch, sampler=_EpochSampler(data, rank, world),
+                          num_workers=config.workers, collate_fn=collate_regions, persistent_workers=False,
+                          generator=torch.Generator().manual_seed(config.seed + epoch))
+
+    def loss(net, batch, dev):
+        regions, labels, targets = batch
+        return classifier_loss(net, regions.to(dev), labels.to(dev), targets.to(dev), config, class_matrix)
+
+    def save(m, path, meta):
+        save_member(path, m, spec, classes, train=meta, half=half)
+
+    def validate_member(m) -> dict:
+        return {"val_mAP": float(validate(Member(m, spec, tuple(classes), {})))}
+
+    task = Task(batches=batches, loss=loss, save=save, validate=validate_member if validate else None,
+                score_key="val_mAP", val_every=config.val_every, forward_module=_WithBoxes(model),
+                examples=lambda batch: len(batch[1]), examples_name="regions_per_s", name="classifier")
+    return fit(model, task, config.optim, out, resume=resume, device=device, amp=False, progress=progress,
+               metadata={"config": config.to_dict(), **(metadata or {})},
+               check_resume=lambda _last: check_resume_spec(out, spec))

