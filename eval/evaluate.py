@@ -46,12 +46,15 @@ class EvalResult:
     num_images: int
     num_predictions: int  # predictions evaluated
     extra: dict = field(default_factory=dict)  # e.g. COCO's 12 numbers
+    notes: tuple[str, ...] = ()  # what was assumed on the way (e.g. COCO fields filled in), for the user
 
     def to_dict(self) -> dict:
         d = {"metric": self.metric, "iou_threshold": self.iou_threshold, "mAP": self.mAP,
              "median_AP": self.median_AP, "num_classes": sum(c.ap is not None for c in self.per_class),
              "num_images": self.num_images, "num_predictions": self.num_predictions}
         d.update(self.extra)
+        if self.notes:
+            d["notes"] = list(self.notes)
         d["per_class"] = [c.to_dict() for c in self.per_class]
         return d
 
