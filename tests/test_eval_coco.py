@@ -174,3 +174,48 @@ def test_string_image_ids(tmp_path):
     np.testing.assert_allclose([r.extra[k] for k in COCO_STAT_NAMES], ref, rtol=0, atol=1e-12)
     assert ours(gt, res, "ilsvrc").mAP == pytest.approx(0.8333, abs=1e-4)  # same detections, hits at IoU ≥ .5
 
+
+def crowd_files(tmp_path, detections):
+    """Two 100x80 images with one person each ([10, 10, 40, 60], [20, 5, 30, 30]) and, on image 1, a crowd region of
+    people [50, 40, 40, 30] (iscrowd 1)."""
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80},
+                   {"id": 2, "file_name": "b.jpg", "width": 100, "height": 80}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 60], "area": 2400,
+                         "iscrowd": 0},
+                        {"id": 2, "image_id": 2, "category_id": 1, "bbox": [20, 5, 30, 30], "area": 900,
+                         "iscrowd": 0},
+                        {"id": 3, "image_id": 1, "category_id": 1, "bbox": [50, 40, 40, 30], "area": 1200,
+                         "iscrowd": 1}],
+        "categories": [{"id": 1, "name": "person"}]}))
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps([{"image_id": i, "category_id": 1, "bbox": b, "score": s} for i, b, s in detections]))
+    return gt, res
+
+
+def test_crowd_region_is_not_an_object_to_find(tmp_path):
+    # issue 12, kind 2: 2 exact hits + 1 crowd region; the ilsvrc metric counted the crowd region as a third
+    # object (AP 2/3 = 0.6667). pycocotools (AP50) and our voc: 1.0; now the ilsvrc metric too.
+    gt, res = crowd_files(tmp_path, [(1, [10, 10, 40, 60], 0.9), (2, [20, 5, 30, 30], 0.8)])
+    ref = pycocotools_stats(gt, json.loads(res.read_text()))
+    assert ref[1] == pytest.approx(1.0)
+    for metric in ("ilsvrc", "voc"):
+        r = ours(gt, res, metric)
+        assert r.mAP == pytest.approx(ref[1], abs=1e-12) and r.per_class[0].num_gt == 2, metric
+    assert ours(gt, res).extra["AP50"] == pytest.approx(ref[1], abs=1e-12)
+
+
+def test_detection_on_a_crowd_region_is_not_a_false_positive(tmp_path):
+    # the top detection [55, 45, 10, 10] lies inside the crowd region (IoU with it 100/1200, but all of its area
+    # inside: COCO ignores it); [80, 60, 20, 20] has only a quarter inside (a FP for COCO too).
+    # Ranked: ignored, TP, FP, TP of 2 positives. All-point AP by hand: .5 * 1 + .5 * 2/3 = 0.8333;
+    # pycocotools' 101-point AP50 of the same ranking: (51 * 1 + 50 * 2/3) / 101.
+    gt, res = crowd_files(tmp_path, [(1, [55, 45, 10, 10], 0.95), (1, [10, 10, 40, 60], 0.9),
+                                     (1, [80, 60, 20, 20], 0.85), (2, [20, 5, 30, 30], 0.7)])
+    ref = pycocotools_stats(gt, json.loads(res.read_text()))
+    assert ref[1] == pytest.approx((51 + 50 * 2 / 3) / 101, abs=1e-12)
+    for metric in ("ilsvrc", "voc"):
+        r = ours(gt, res, metric)
+        assert r.mAP == pytest.approx(0.5 + 0.5 * 2 / 3, abs=1e-12), metric
+        assert r.per_class[0].num_gt == 2 and r.per_class[0].num_det == 3, metric  # the ignored one does not count
