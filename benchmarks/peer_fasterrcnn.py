@@ -52,7 +52,7 @@ def main():
         for im in ds.images:
             labels = np.array([index.get(ds.classes[int(lbl)].key, 0) for lbl in im.labels])
             keep = (labels > 0) & (im.boxes[:, 2] > im.boxes[:, 0] + 1) & (im.boxes[:, 3] > im.boxes[:, 1] + 1)
-            samples.append((im.path, im.boxes[keep], labels[keep]))
+            samples.append((im.path, np.asarray(im.boxes[keep], np.float32), labels[keep]))
     model = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=len(classes) + 1)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=args.lr, momentum=0.9, weight_decay=1e-4)

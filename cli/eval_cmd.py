@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import click
 
+from detector.data import DatasetError
 from detector.data.io import atomic_write_json
+from detector.data.readers import load_coco_json
 from eval import METRICS, PredictionError, align_predictions, evaluate, read_blacklist, read_predictions
 
 from .common import format_option, images_option, load_dataset
@@ -49,14 +50,18 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
              json_out, plot_out):
     """Evaluate detections against ground truth and print per-class AP and mAP.
 
-    Predictions are matched to ground-truth images by file name (stem) or id, and to classes by ILSVRC WordNet id
-    where both sides map onto the vocabulary (a VOC 'person' box and an ILSVRC n00007846 detection are the same
-    class), else by name. Predictions on images absent from the ground truth are reported and left out.
+    Predictions are matched to ground-truth images by path: the trailing path components of their file name
+    (cam_a/0001.jpg) against the ground truth's (the last one without its extension), the longest agreement
+    winning; a name that fits two images equally is refused. Where a format gives no names (COCO results without
+    'file_name'), by id, and only against ground truth with ids of its own (COCO JSON, ILSVRC with --image-list).
+    Classes are matched by ILSVRC WordNet id where both sides map onto the vocabulary (a VOC 'person' box and an
+    ILSVRC n00007846 detection are the same class), else by name. Predictions on images absent from the ground
+    truth are reported and left out. Difficult objects and crowd regions are ignored by every metric.
     """
     t0 = time.perf_counter()
     gt_format = fmt
     if fmt == "auto":
-        from detector.data import DatasetError, detect_format
+        from detector.data import detect_format
 
         try:
             gt_format = detect_format(gt_path)
@@ -71,12 +76,17 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
         raise click.ClickException(str(e)) from None
     coco_gt = None
     if metric == "coco" and gt.format == "coco":
-        coco_gt = json.loads(Path(gt.source).read_text(encoding="utf-8"))
+        try:
+            coco_gt = load_coco_json(gt.source)
+        except DatasetError as e:
+            raise click.ClickException(str(e)) from None
     result = evaluate(gt, aligned, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
                       only_classes=set(aligned.known_classes) if model_classes_only else None)
     seconds = time.perf_counter() - t0
 
     err = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    for note in (*aligned.notes, *result.notes):
+        err(f"note: {note}")
     if aligned.dropped_unknown_image:
         err(f"note: {aligned.dropped_unknown_image} predictions on {len(aligned.unknown_images)} images not in the "
             f"ground truth were left out (e.g. {', '.join(aligned.unknown_images[:3])})")

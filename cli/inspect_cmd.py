@@ -29,8 +29,9 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, json_out, strict)
     """Count images, boxes and classes in an annotation set and list its problems.
 
     PATH is a COCO JSON (or a folder with one), a folder of ILSVRC or PASCAL VOC XML (VOC layout or flat), or
-    Penn-Fudan annotations. Problems (malformed files, inverted or zero-area boxes, boxes outside the image,
-    unknown classes, missing or mis-sized image files) are listed, not fatal.
+    Penn-Fudan annotations. Problems (files that cannot be read, malformed files, inverted or zero-area boxes, boxes
+    outside the image, unknown classes, a VOC <filename> other than the annotation file's name, missing or mis-sized
+    image files) are listed, not fatal.
     """
     ds = load_dataset(path, fmt, images=images, image_list=image_list, strict=False)
     image_problems = []

@@ -341,8 +341,8 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
         ds = load_dataset(g, fmt)
         for im in ds.images:
             if im.width and im.height and len(im):
-                boxes.append(np.clip(im.boxes / np.array([im.width, im.height, im.width, im.height],
-                                                         np.float32), 0, 1))
+                boxes.append(np.clip(np.asarray(im.boxes, np.float32) / np.array([im.width, im.height, im.width,
+                                                                                   im.height], np.float32), 0, 1))
     if not boxes:
         raise click.ClickException("no boxes to cluster")
     b = np.concatenate(boxes)

@@ -146,12 +146,13 @@ def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], pro
             keys = [ds.classes[int(lbl)].key for lbl in im.labels]
             model_labels = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
             keep = (model_labels > 0) & ~im.iscrowd
-            valid = (im.boxes[:, 2] > im.boxes[:, 0]) & (im.boxes[:, 3] > im.boxes[:, 1])
+            boxes = np.asarray(im.boxes, np.float32)  # read as float64 (for evaluation); networks work in float32
+            valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
             partial = exhaustive is not None and not exhaustive[d]
             if partial and not (keep & valid).any():
                 continue  # nothing to learn from it: no labelled object of the model's classes, no background
-            out.append(TrainImage(Path(im.path), im.width, im.height, im.boxes[keep & valid],
-                                  model_labels[keep & valid], im.boxes[~keep], np.asarray(props, np.float32),
+            out.append(TrainImage(Path(im.path), im.width, im.height, boxes[keep & valid],
+                                  model_labels[keep & valid], boxes[~keep], np.asarray(props, np.float32),
                                   exhaustive=not partial))
     return out
 

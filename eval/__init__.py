@@ -5,7 +5,7 @@ Imports numpy, pycocotools and the data layer only — never a model.
 
 from .ap import ap_11_point, ap_all_point, precision_recall
 from .evaluate import METRICS, ClassResult, EvalResult, evaluate
-from .matching import ilsvrc_object_thresholds, match_ilsvrc, match_voc
+from .matching import ilsvrc_object_thresholds, match_ilsvrc, match_voc, on_ignored_regions
 from .predictions import (
     AlignedPredictions,
     PredictionError,
@@ -18,5 +18,5 @@ from .predictions import (
 __all__ = [
     "METRICS", "AlignedPredictions", "ClassResult", "EvalResult", "PredictionError", "Predictions",
     "align_predictions", "ap_11_point", "ap_all_point", "evaluate", "ilsvrc_object_thresholds", "match_ilsvrc",
-    "match_voc", "precision_recall", "read_blacklist", "read_predictions",
+    "match_voc", "on_ignored_regions", "precision_recall", "read_blacklist", "read_predictions",
 ]

@@ -1,4 +1,7 @@
-"""COCO metrics through pycocotools ``COCOeval`` (bbox), its printing silenced."""
+"""COCO metrics through pycocotools ``COCOeval`` (bbox), its printing silenced.
+
+The numbers reach pycocotools as the files gave them (float64; a COCO results file's own ``[x, y, w, h]``), so that
+the metric equals pycocotools run on the same files."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from detector.data import Dataset, box_area, xyxy_to_xywh
 from .evaluate import ClassResult, EvalResult
 from .predictions import AlignedPredictions
 
-__all__ = ["evaluate_coco", "COCO_STAT_NAMES"]
+__all__ = ["evaluate_coco", "complete_coco_gt", "COCO_STAT_NAMES"]
 
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
@@ -38,14 +41,44 @@ def _gt_dict(gt: Dataset) -> tuple[dict, list[int], list[int]]:
             image_ids, cat_ids)
 
 
+def complete_coco_gt(coco_gt: dict) -> tuple[dict, tuple[str, ...]]:
+    """A copy of a COCO instances dict with the annotation fields pycocotools needs but the format's users often
+    leave out filled in as :func:`detector.data.readers.read_coco` reads them — ``iscrowd`` 0, ``area`` w·h of the
+    ``bbox``, ``id`` the next free number — and a note for each kind filled (pycocotools raises ``KeyError``
+    without them). Annotations that are not dicts with a 4-number ``bbox`` are left as they are."""
+    data = copy.deepcopy(coco_gt)
+    anns = [a for a in data.get("annotations") or [] if isinstance(a, dict)]
+    filled = {"iscrowd": 0, "area": 0, "id": 0}
+    next_id = max([a["id"] for a in anns if isinstance(a.get("id"), (int, float))] + [0]) + 1
+    for a in anns:
+        if "iscrowd" not in a:
+            a["iscrowd"] = 0
+            filled["iscrowd"] += 1
+        if "area" not in a and isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4:
+            a["area"] = float(a["bbox"][2]) * float(a["bbox"][3])
+            filled["area"] += 1
+        if "id" not in a:
+            a["id"] = next_id
+            next_id += 1
+            filled["id"] += 1
+    what = {"iscrowd": "'iscrowd' (taken as 0: not a crowd)", "area": "'area' (taken as the bbox's w·h)",
+            "id": "'id' (numbered after the largest one)"}
+    notes = tuple(f"{n} of the {len(anns)} ground-truth annotations have no {what[k]}, as detect's COCO reader "
+                  "does" for k, n in filled.items() if n)
+    return data, notes
+
+
 def evaluate_coco(gt: Dataset, preds: AlignedPredictions, coco_gt: dict | None = None) -> EvalResult:
     """COCO bbox evaluation (10 IoU thresholds, 101 recall points, 100 detections per image, crowd regions).
 
     ``coco_gt``: the original COCO instances dict where the ground truth came from COCO JSON (its own ids and
-    ``area`` values are then used, exactly as pycocotools on that file); otherwise one is built from ``gt``
-    with box areas and VOC ``difficult`` objects as crowd regions."""
+    ``area`` values are then used, exactly as pycocotools on that file; fields it lacks are filled in by
+    :func:`complete_coco_gt`, with a note in the result); otherwise one is built from ``gt`` with box areas and VOC
+    ``difficult`` objects as crowd regions (pycocotools' only kind of ignored region). Prediction boxes go to
+    pycocotools as the file gave them (``preds.xywh``) where it had COCO boxes."""
+    notes: tuple[str, ...] = ()
     if coco_gt is not None:
-        data = copy.deepcopy(coco_gt)
+        data, notes = complete_coco_gt(coco_gt)
         image_ids = [im.image_id for im in gt.images]
         cat_ids = [c.source_id for c in gt.classes]
     else:
@@ -55,7 +88,7 @@ def evaluate_coco(gt: Dataset, preds: AlignedPredictions, coco_gt: dict | None =
         cgt = COCO()
         cgt.dataset = data
         cgt.createIndex()
-    xywh = xyxy_to_xywh(preds.boxes)
+    xywh = preds.xywh if preds.xywh is not None else xyxy_to_xywh(np.asarray(preds.boxes, np.float64))
     results = [{"image_id": image_ids[int(preds.image_index[p])], "category_id": cat_ids[int(preds.label[p])],
                 "bbox": [float(v) for v in xywh[p]], "score": float(preds.scores[p])} for p in range(len(preds))]
     num_gt = np.zeros(len(gt.classes), dtype=np.int64)
@@ -97,4 +130,4 @@ def evaluate_coco(gt: Dataset, preds: AlignedPredictions, coco_gt: dict | None =
     aps = [r.ap for r in per_class if r.ap is not None]
     extra = {name: float(v) for name, v in zip(COCO_STAT_NAMES, stats)}
     return EvalResult("coco", None, float(stats[0]), float(np.median(aps)) if aps else 0.0, tuple(per_class),
-                      len(gt.images), len(preds), extra)
+                      len(gt.images), len(preds), extra, notes)

@@ -14,7 +14,7 @@ from detector.data import Dataset
 from detector.data.vocab import Category
 
 from .ap import ap_11_point, ap_all_point, precision_recall
-from .matching import DEFAULT_IOU, match_ilsvrc, match_voc
+from .matching import DEFAULT_IOU, ilsvrc_object_thresholds, match_ilsvrc, match_voc, on_ignored_regions
 from .predictions import AlignedPredictions
 
 __all__ = ["ClassResult", "EvalResult", "evaluate", "restrict_classes", "METRICS"]
@@ -26,8 +26,8 @@ METRICS = ("ilsvrc", "voc", "voc07", "coco")
 class ClassResult:
     category: Category
     ap: float | None  # None where the class has no positives (AP undefined; left out of the mean)
-    num_gt: int  # positives (after the blacklist; VOC: not difficult)
-    num_det: int  # detections that count (after the blacklist; VOC: not matched to a difficult object)
+    num_gt: int  # positives (after the blacklist; not difficult, not crowd)
+    num_det: int  # detections that count (after the blacklist; not ignored on a difficult object or crowd region)
     recall: np.ndarray = field(repr=False)  # float64 [num_det], for PR curves
     precision: np.ndarray = field(repr=False)
 
@@ -46,12 +46,15 @@ class EvalResult:
     num_images: int
     num_predictions: int  # predictions evaluated
     extra: dict = field(default_factory=dict)  # e.g. COCO's 12 numbers
+    notes: tuple[str, ...] = ()  # what was assumed on the way (e.g. COCO fields filled in), for the user
 
     def to_dict(self) -> dict:
         d = {"metric": self.metric, "iou_threshold": self.iou_threshold, "mAP": self.mAP,
              "median_AP": self.median_AP, "num_classes": sum(c.ap is not None for c in self.per_class),
              "num_images": self.num_images, "num_predictions": self.num_predictions}
         d.update(self.extra)
+        if self.notes:
+            d["notes"] = list(self.notes)
         d["per_class"] = [c.to_dict() for c in self.per_class]
         return d
 
@@ -100,47 +103,71 @@ def _summarise(metric, iou, per_class, gt, n_pred, extra=None) -> EvalResult:
     return EvalResult(metric, iou, mean, median, tuple(per_class), len(gt.images), n_pred, extra or {})
 
 
+def _num_positives(gt: Dataset, blacklist: set[tuple[int, int]]) -> np.ndarray:
+    """Objects to find per class, ``int64 [C]``: neither difficult nor crowd, nor blacklisted."""
+    num_pos = np.zeros(len(gt.classes), dtype=np.int64)
+    for i, im in enumerate(gt.images):
+        counted = im.labels[~(im.difficult | im.iscrowd)]
+        if blacklist:
+            counted = [int(c) for c in counted if (i, int(c)) not in blacklist]
+        np.add.at(num_pos, counted, 1)
+    return num_pos
+
+
 def evaluate_ilsvrc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float = DEFAULT_IOU,
                     blacklist: set[tuple[int, int]] | None = None) -> EvalResult:
     """ILSVRC 2014 devkit ``eval_detection.m``: per-object thresholds ``min(iou_threshold, wh/((w+10)(h+10)))``,
-    matching only unmatched objects, blacklist, all-point AP, mean and median over classes with positives."""
-    blacklist = blacklist or set()
-    image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
-    tp = np.zeros(len(labels), dtype=bool)
-    for s, e in slices:
-        im = gt.images[int(image_index[s])]
-        tp[s:e] = match_ilsvrc(im.boxes, im.labels, boxes[s:e], labels[s:e], iou_cap=iou_threshold)
-    num_pos = np.zeros(len(gt.classes), dtype=np.int64)
-    for i, im in enumerate(gt.images):
-        if blacklist:
-            counted = [int(c) for c in im.labels if (i, int(c)) not in blacklist]
-            np.add.at(num_pos, counted, 1)
-        else:
-            np.add.at(num_pos, im.labels, 1)
-    per_class = _class_results(gt, labels, scores, tp, ~tp, num_pos, ap_all_point)
-    return _summarise("ilsvrc", iou_threshold, per_class, gt, len(labels))
+    matching only unmatched objects, blacklist, all-point AP, mean and median over classes with positives.
 
-
-def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float = DEFAULT_IOU,
-                 use_07_metric: bool = False, blacklist: set[tuple[int, int]] | None = None) -> EvalResult:
-    """PASCAL VOC devkit rules: max-IoU object of the class, taken → FP, ``difficult`` (and crowd) objects neither
-    positives nor FP; all-point AP (VOC 2010+) or 11-point AP (VOC 2007, ``use_07_metric``)."""
+    Ignored regions (the devkit's ILSVRC data has none; other formats bring them): ``difficult`` objects and crowd
+    regions are not positives, and the devkit's matching runs over the other objects; a detection that finds none of
+    them but lies on an ignored region of its class (:func:`eval.matching.on_ignored_regions`, each region's own
+    per-object threshold) is neither TP nor FP — the rule of PASCAL VOC (difficult) and COCO (crowd), where a
+    detection goes to a regular object first and to an ignored one only failing that (``cocoeval.py``)."""
     blacklist = blacklist or set()
     image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
     tp = np.zeros(len(labels), dtype=bool)
     fp = np.zeros(len(labels), dtype=bool)
     for s, e in slices:
         im = gt.images[int(image_index[s])]
-        ignore = im.difficult | im.iscrowd
-        tp[s:e], fp[s:e] = match_voc(im.boxes, im.labels, ignore, boxes[s:e], labels[s:e],
-                                     iou_threshold=iou_threshold)
-    num_pos = np.zeros(len(gt.classes), dtype=np.int64)
-    for i, im in enumerate(gt.images):
-        counted = [int(c) for c, ign in zip(im.labels, im.difficult | im.iscrowd)
-                   if not ign and (i, int(c)) not in blacklist]
-        np.add.at(num_pos, counted, 1)
+        ignored = im.difficult | im.iscrowd
+        if not ignored.any():
+            tp[s:e] = match_ilsvrc(im.boxes, im.labels, boxes[s:e], labels[s:e], iou_cap=iou_threshold)
+            fp[s:e] = ~tp[s:e]
+            continue
+        found = match_ilsvrc(im.boxes[~ignored], im.labels[~ignored], boxes[s:e], labels[s:e], iou_cap=iou_threshold)
+        on_ignored = on_ignored_regions(boxes[s:e], labels[s:e], im.boxes[ignored], im.labels[ignored],
+                                        im.iscrowd[ignored], ilsvrc_object_thresholds(im.boxes[ignored], iou_threshold))
+        tp[s:e], fp[s:e] = found, ~found & ~on_ignored
+    per_class = _class_results(gt, labels, scores, tp, fp, _num_positives(gt, blacklist), ap_all_point)
+    return _summarise("ilsvrc", iou_threshold, per_class, gt, len(labels))
+
+
+def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float = DEFAULT_IOU,
+                 use_07_metric: bool = False, blacklist: set[tuple[int, int]] | None = None) -> EvalResult:
+    """PASCAL VOC devkit rules (``VOCevaldet.m``): max-IoU object of the class, taken → FP, ``difficult`` objects
+    neither positives nor FP; all-point AP (VOC 2010+) or 11-point AP (VOC 2007, ``use_07_metric``).
+
+    Crowd regions (COCO ground truth; VOC has none) are not positives either and take no part in the devkit's
+    max-IoU choice; a detection the devkit calls FP is ignored instead when it lies on a crowd region of its class
+    (intersection / detection area ≥ ``iou_threshold``, COCO's rule: :func:`eval.matching.on_ignored_regions`)."""
+    blacklist = blacklist or set()
+    image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
+    tp = np.zeros(len(labels), dtype=bool)
+    fp = np.zeros(len(labels), dtype=bool)
+    for s, e in slices:
+        im = gt.images[int(image_index[s])]
+        crowd = im.iscrowd
+        if not crowd.any():
+            tp[s:e], fp[s:e] = match_voc(im.boxes, im.labels, im.difficult, boxes[s:e], labels[s:e],
+                                         iou_threshold=iou_threshold)
+            continue
+        tp[s:e], fp[s:e] = match_voc(im.boxes[~crowd], im.labels[~crowd], im.difficult[~crowd], boxes[s:e],
+                                     labels[s:e], iou_threshold=iou_threshold)
+        fp[s:e] &= ~on_ignored_regions(boxes[s:e], labels[s:e], im.boxes[crowd], im.labels[crowd], crowd[crowd],
+                                       iou_threshold)
     ap_fn = ap_11_point if use_07_metric else ap_all_point
-    per_class = _class_results(gt, labels, scores, tp, fp, num_pos, ap_fn)
+    per_class = _class_results(gt, labels, scores, tp, fp, _num_positives(gt, blacklist), ap_fn)
     return _summarise("voc07" if use_07_metric else "voc", iou_threshold, per_class, gt, len(labels))
 
 

@@ -2,16 +2,22 @@
 classes at once).
 
 Shapes: G ground-truth objects, D detections of one image, already sorted by confidence (descending, stable).
-Boxes are continuous xyxy (the devkit's inclusive ``+1`` folded into ``x2, y2``, so IoU is the devkit's IoU).
+Boxes are continuous xyxy (the devkit's inclusive ``+1`` folded into ``x2, y2``, so IoU is the devkit's IoU), float64
+as read (float32 accepted).
+
+Ignored regions — VOC ``difficult`` objects and COCO crowd regions (``iscrowd: 1``) — are never objects to find, and
+a detection that finds no object but lies on an ignored region of its class is neither a true nor a false positive
+(:func:`on_ignored_regions`; the metrics in :mod:`eval.evaluate` apply it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from detector.data.boxes import box_iou
+from detector.data.boxes import box_ioa, box_iou
 
-__all__ = ["ilsvrc_object_thresholds", "match_ilsvrc", "match_voc", "PIXEL_TOLERANCE", "DEFAULT_IOU"]
+__all__ = ["ilsvrc_object_thresholds", "match_ilsvrc", "match_voc", "on_ignored_regions", "PIXEL_TOLERANCE",
+           "DEFAULT_IOU"]
 
 DEFAULT_IOU = 0.5  # ILSVRC devkit defaultIOUthr; PASCAL VOC minoverlap
 PIXEL_TOLERANCE = 10  # ILSVRC devkit pixelTolerance
@@ -86,3 +92,27 @@ def match_voc(gt_boxes, gt_labels, gt_ignore, det_boxes, det_labels, *, iou_thre
             tp[d], fp[d] = True, False
             taken[g] = True
     return tp, fp
+
+
+def on_ignored_regions(det_boxes, det_labels, region_boxes, region_labels, region_crowd, thresholds) -> np.ndarray:
+    """Which detections lie on an ignored region of their own class, ``bool [D]``.
+
+    ``region_*``: the ignored objects of the image (``[Z, 4]`` xyxy, ``[Z]`` labels, ``[Z]`` crowd flags);
+    ``thresholds``: one overlap threshold, or one per region (``[Z]``). A detection lies on
+
+    - a ``difficult`` object (crowd flag False) when their IoU reaches the threshold — the PASCAL VOC devkit
+      (``VOCevaldet.m``: a detection assigned to a difficult object is neither TP nor FP);
+    - a crowd region (crowd flag True) when the part of the detection inside the region, intersection / detection
+      area, reaches the threshold — COCO (``cocoeval.py`` with ``maskApi.c`` ``bbIou``: a crowd region's IoU has the
+      detection's own area as union, and any number of detections may be matched to one crowd region and ignored).
+    """
+    det_labels = np.asarray(det_labels)
+    region_labels = np.asarray(region_labels)
+    out = np.zeros(len(det_labels), dtype=bool)
+    if len(det_labels) == 0 or len(region_labels) == 0:
+        return out
+    crowd = np.asarray(region_crowd, dtype=bool)
+    overlap = np.where(crowd[None, :], box_ioa(det_boxes, region_boxes), box_iou(det_boxes, region_boxes))  # D x Z
+    thr = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (len(region_labels),))
+    hit = (det_labels[:, None] == region_labels[None, :]) & (overlap >= thr[None, :]) & (overlap > 0)
+    return hit.any(axis=1)

@@ -4,14 +4,24 @@ Three formats, told apart by content:
 
 - ``boxes_json``: this project's ``boxes.json`` (``{"images", "categories", "detections", "errors"}``, see
   DESIGN.md);
-- ``coco_results``: a COCO results list ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}]``;
+- ``coco_results``: a COCO results list ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}]``, each
+  entry optionally with ``"file_name"`` (the image's path, as ``detect run --format coco`` writes it) and
+  ``"category_name"`` / ``"wnid"`` (its class, ditto; pycocotools ignores these keys). Without a category name,
   ``category_id`` means the ground truth's own COCO category id where the ground truth is COCO JSON, else the
   ILSVRC det_id;
 - ``ilsvrc_text``: the ILSVRC submission text, one ``<image_index> <det_id> <confidence> <xmin> <ymin> <xmax>
   <ymax>`` per line (0-based inclusive pixels), image indices as in the evaluation list.
 
-Predictions are matched to ground-truth images by file name (stem) where the format gives one, else by id; and to
-classes by :attr:`Category.key` (the ILSVRC wnid where both sides map onto the vocabulary, else the name).
+Numbers stay as the file gives them: scores and boxes ``float64`` (COCO boxes also in their own ``[x, y, w, h]``,
+which the ``coco`` metric hands to pycocotools unchanged), so that a metric equals the reference tool's on the same
+file. A box with a negative width or height is refused, naming the file and the entry or line.
+
+Predictions are matched to ground-truth images by name where the format gives one (``boxes.json`` and named COCO
+results: the ``file_name``; ILSVRC text: the evaluation list's name of its index) under the rule of
+:mod:`detector.data.names` — trailing path components, the longest agreement wins, a tie is refused — and by id
+only where the ground truth defines ids (COCO JSON's own ids, an ILSVRC evaluation list's indices): an id is never
+taken for a position. Classes are matched by :attr:`Category.key` (the ILSVRC wnid where both sides map onto the
+vocabulary, else the name).
 """
 
 from __future__ import annotations
@@ -24,7 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.data import Dataset, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
+from detector.data import Dataset, DatasetError, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
+from detector.data.io import decode_text
+from detector.data.names import AmbiguousImageName, ImageNameIndex
+from detector.data.output import image_list_path
 from detector.data.vocab import Category, ilsvrc_by_det_id, ilsvrc_by_wnid
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
@@ -43,14 +56,15 @@ class Predictions:
 
     format: str
     source: str
-    image_names: tuple[str | None, ...]  # [P] image file stem, where the format gives one
-    image_ids: np.ndarray  # int64 [P] image id (or evaluation-list index); -1 where unknown
+    image_names: tuple[str | None, ...]  # [P] the image's name or path as the file gives it; None: none given
+    image_ids: tuple[int | str, ...]  # [P] image id as the file gives it (ILSVRC text: the evaluation-list index)
     categories: tuple[Category, ...]  # the classes referred to
     labels: np.ndarray  # int64 [P] index into categories
     scores: np.ndarray  # float64 [P]
-    boxes: np.ndarray  # float32 [P, 4] xyxy
+    boxes: np.ndarray  # float64 [P, 4] xyxy
     by_source_id: bool = False  # categories are raw COCO ids (``Category.source_id``) to resolve against the GT
     errors: tuple[dict, ...] = field(default=())  # images the detector could not read (boxes.json "errors")
+    xywh: np.ndarray | None = None  # float64 [P, 4]: the file's own COCO [x, y, w, h] (COCO formats), else None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -63,12 +77,14 @@ class AlignedPredictions:
     image_index: np.ndarray  # int64 [P] index into gt.images
     label: np.ndarray  # int64 [P] index into gt.classes
     scores: np.ndarray  # float64 [P]
-    boxes: np.ndarray  # float32 [P, 4] xyxy
+    boxes: np.ndarray  # float64 [P, 4] xyxy (float32 accepted: detections of a network)
     unknown_images: tuple[str, ...] = ()  # images named by predictions but absent from the ground truth
     dropped_unknown_image: int = 0  # predictions left out for that reason
     dropped_other_class: dict[str, int] = field(default_factory=dict)  # class name -> predictions left out (class
     #                                                                      not among the ground truth's classes)
     known_classes: frozenset[int] = frozenset()  # GT class indices among the prediction file's categories
+    xywh: np.ndarray | None = None  # float64 [P, 4] the file's own COCO boxes, where it had them (coco metric)
+    notes: tuple[str, ...] = ()  # what the user should know about the matching (printed by the CLI)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -80,6 +96,30 @@ def _finite(values, where: str) -> None:
             raise PredictionError(f"{where}: expected finite numbers, got {v!r}")
 
 
+def _bbox(d: dict, where: str) -> list:
+    """The entry's COCO ``bbox``, checked: 4 finite numbers, width and height not negative."""
+    bbox = d["bbox"]
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise PredictionError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
+    _finite([*bbox, d["score"]], where)
+    if bbox[2] < 0 or bbox[3] < 0:
+        raise PredictionError(f"{where}: bbox [x, y, w, h] has a negative width or height: {bbox!r}")
+    return bbox
+
+
+def _image_id(value, where: str, field_name: str = "image_id"):
+    """An image id as COCO allows it (pycocotools takes integers and strings); an integral float is an integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, str, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise PredictionError(f"{where}: {field_name} must be an integer or a string, got {value!r}")
+    return int(value) if isinstance(value, float) else value
+
+
+def _xywh_arrays(bboxes: list, n: int) -> tuple[np.ndarray, np.ndarray]:
+    xywh = np.asarray(bboxes, dtype=np.float64).reshape(n, 4)
+    return xywh, xywh_to_xyxy(xywh)
+
+
 def _read_boxes_json(path: Path, data: dict) -> Predictions:
     for key in ("images", "categories", "detections"):
         if not isinstance(data.get(key), list):
@@ -88,7 +128,10 @@ def _read_boxes_json(path: Path, data: dict) -> Predictions:
     for i, im in enumerate(data["images"]):
         if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
             raise PredictionError(f"{path}: images[{i}] lacks 'id' or 'file_name'")
-        names[im["id"]] = Path(str(im["file_name"])).stem
+        image_id = _image_id(im["id"], f"{path}: images[{i}]", "id")
+        if image_id in names:
+            raise PredictionError(f"{path}: images[{i}]: image id {im['id']!r} is given twice")
+        names[image_id] = str(im["file_name"])
     cats: dict[int, int] = {}
     categories: list[Category] = []
     for i, c in enumerate(data["categories"]):
@@ -99,60 +142,76 @@ def _read_boxes_json(path: Path, data: dict) -> Predictions:
         cats[c["id"]] = len(categories)
         categories.append(Category(str(c["name"]), wnid or None, vocab.det_id if vocab else None, source_id=c["id"]))
     n = len(data["detections"])
-    image_names, image_ids = [], np.empty(n, dtype=np.int64)
-    labels, scores, boxes = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64), np.empty((n, 4), np.float32)
+    image_names, image_ids, bboxes = [], [], []
+    labels, scores = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64)
     for i, d in enumerate(data["detections"]):
         where = f"{path}: detections[{i}]"
         if not isinstance(d, dict) or not {"image_id", "category_id", "bbox", "score"} <= d.keys():
             raise PredictionError(f"{where} lacks one of 'image_id', 'category_id', 'bbox', 'score'")
         if d["category_id"] not in cats:
             raise PredictionError(f"{where}: unknown category_id {d['category_id']!r} (not in 'categories')")
-        if d["image_id"] not in names:
+        image_id = _image_id(d["image_id"], where)
+        if image_id not in names:
             raise PredictionError(f"{where}: unknown image_id {d['image_id']!r} (not in 'images')")
-        bbox = d["bbox"]
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise PredictionError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
-        _finite([*bbox, d["score"]], where)
-        image_names.append(names[d["image_id"]])
-        image_ids[i] = d["image_id"]
+        bboxes.append(_bbox(d, where))
+        image_names.append(names[image_id])
+        image_ids.append(image_id)
         labels[i] = cats[d["category_id"]]
         scores[i] = d["score"]
-        boxes[i] = xywh_to_xyxy(bbox)[0]
+    xywh, xyxy = _xywh_arrays(bboxes, n)
     errors = tuple(e for e in data.get("errors") or [] if isinstance(e, dict))
-    return Predictions("boxes_json", str(path), tuple(image_names), image_ids, tuple(categories), labels, scores,
-                       boxes, errors=errors)
+    return Predictions("boxes_json", str(path), tuple(image_names), tuple(image_ids), tuple(categories), labels,
+                       scores, xyxy, errors=errors, xywh=xywh)
 
 
 def _read_coco_results(path: Path, data: list) -> Predictions:
     n = len(data)
-    image_ids = np.empty(n, dtype=np.int64)
-    labels, scores, boxes = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64), np.empty((n, 4), np.float32)
-    cats: dict[int, int] = {}
+    image_ids, image_names, bboxes = [], [], []
+    labels, scores = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64)
+    cats: dict[tuple, int] = {}
+    named = None  # index of the first entry, and whether it names its category
     for i, d in enumerate(data):
         where = f"{path}: [{i}]"
         if not isinstance(d, dict) or not {"image_id", "category_id", "bbox", "score"} <= d.keys():
             raise PredictionError(f"{where} lacks one of 'image_id', 'category_id', 'bbox', 'score'")
-        bbox = d["bbox"]
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise PredictionError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
-        _finite([*bbox, d["score"]], where)
-        if not isinstance(d["category_id"], int):
+        bboxes.append(_bbox(d, where))
+        if not isinstance(d["category_id"], int) or isinstance(d["category_id"], bool):
             raise PredictionError(f"{where}: category_id must be an integer, got {d['category_id']!r}")
-        if not isinstance(d["image_id"], int):
-            raise PredictionError(f"{where}: image_id must be an integer, got {d['image_id']!r}")
-        image_ids[i] = d["image_id"]
-        labels[i] = cats.setdefault(d["category_id"], len(cats))
+        image_ids.append(_image_id(d["image_id"], where))
+        file_name = d.get("file_name")
+        if file_name is not None and not isinstance(file_name, str):
+            raise PredictionError(f"{where}: file_name must be a string, got {file_name!r}")
+        image_names.append(file_name)
+        has_name = d.get("category_name") is not None
+        if named is None:
+            named = (i, has_name)
+        elif has_name != named[1]:
+            with_name, without = (i, named[0]) if has_name else (named[0], i)
+            raise PredictionError(f"{path}: [{with_name}] names its class ('category_name') but [{without}] does not: "
+                                  "a results file names the classes of all its entries or of none")
+        key = (d["category_id"], str(d["category_name"]), d.get("wnid") or None) if has_name else (d["category_id"],)
+        labels[i] = cats.setdefault(key, len(cats))
         scores[i] = d["score"]
-        boxes[i] = xywh_to_xyxy(bbox)[0]
-    categories = tuple(Category(f"category {cid}", source_id=cid) for cid in cats)
-    return Predictions("coco_results", str(path), (None,) * n, image_ids, categories, labels, scores, boxes,
-                       by_source_id=True)
+    categories = []
+    for key in cats:
+        if len(key) == 1:
+            categories.append(Category(f"category {key[0]}", source_id=key[0]))
+        else:
+            vocab = ilsvrc_by_wnid().get(key[2]) if key[2] else None
+            categories.append(Category(key[1], key[2], vocab.det_id if vocab else None, source_id=key[0]))
+    xywh, xyxy = _xywh_arrays(bboxes, n)
+    return Predictions("coco_results", str(path), tuple(image_names), tuple(image_ids), tuple(categories), labels,
+                       scores, xyxy, by_source_id=not (named and named[1]), xywh=xywh)
 
 
 def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
     if image_list is None:
+        beside = image_list_path(path)
         raise PredictionError(f"{path}: an ILSVRC submission file numbers images by an evaluation list: "
-                              "pass --image-list (e.g. ilsvrc13_val2.txt)")
+                              "pass --image-list (e.g. ilsvrc13_val2.txt" +
+                              (f"; {beside}, written beside it by detect run --format ilsvrc" if beside.is_file()
+                               else "; detect run --format ilsvrc writes one beside its output, <name>.images.txt") +
+                              ")")
     index_to_name = {idx: name for name, idx in read_image_list(image_list)}
     by_det = ilsvrc_by_det_id()
     rows = []
@@ -174,15 +233,19 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
             raise PredictionError(f"{path}:{n}: unknown class id {det_id} (ILSVRC det_ids are 1..200)")
         if idx not in index_to_name:
             raise PredictionError(f"{path}:{n}: image index {idx} is not in {image_list}")
+        if vals[3] + 1 < vals[1] or vals[4] + 1 < vals[2]:  # 0-based inclusive: width = xmax - xmin + 1
+            raise PredictionError(f"{path}:{n}: box has a negative width or height (xmax < xmin - 1 or ymax < "
+                                  f"ymin - 1): {line.strip()!r}")
         rows.append((idx, det_id, *vals))
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
     det_ids = arr[:, 1].astype(np.int64)
     uniq = sorted(set(det_ids.tolist()))
     pos = {d: i for i, d in enumerate(uniq)}
+    indices = [r[0] for r in rows]
     return Predictions(
         "ilsvrc_text", str(path),
-        tuple(index_to_name[int(i)] for i in arr[:, 0]),
-        arr[:, 0].astype(np.int64),
+        tuple(index_to_name[i] for i in indices),
+        tuple(indices),
         tuple(by_det[d] for d in uniq),
         np.asarray([pos[d] for d in det_ids.tolist()], dtype=np.int64),
         arr[:, 2].copy(),
@@ -191,14 +254,21 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
 
 
 def read_predictions(path, *, image_list=None) -> Predictions:
-    """Read a prediction file in any of :data:`PREDICTION_FORMATS` (told from its content)."""
+    """Read a prediction file in any of :data:`PREDICTION_FORMATS` (told from its content: a JSON object is
+    ``boxes.json``, a JSON list COCO results, anything else ILSVRC text). Text is UTF-8, or UTF-8/16/32 with a
+    byte-order mark.
+
+    Raises :class:`PredictionError` naming the file (and line or entry) when it cannot be read or used."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_text(path.read_bytes())
     except FileNotFoundError:
         raise PredictionError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PredictionError(f"{path}: cannot read: {e}") from None
+    except OSError as e:
+        raise PredictionError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise PredictionError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}): not a prediction file in "
+                              "any of the formats (boxes.json, COCO results, ILSVRC text)") from None
     head = text.lstrip()[:1]
     if head in ("{", "["):
         try:
@@ -208,16 +278,85 @@ def read_predictions(path, *, image_list=None) -> Predictions:
         if isinstance(data, dict):
             return _read_boxes_json(path, data)
         return _read_coco_results(path, data)
-    return _read_ilsvrc_text(path, text, image_list)
+    if not text.strip() and image_list is None:
+        raise PredictionError(f"{path}: the file is empty (no predictions in any format)")
+    try:
+        return _read_ilsvrc_text(path, text, image_list)
+    except DatasetError as e:  # the evaluation list itself
+        raise PredictionError(str(e)) from None
+
+
+def _match_images(preds: Predictions, gt: Dataset) -> tuple[np.ndarray, list[str]]:
+    """``image_index`` int64 [P] (-1: not in the ground truth) and notes; see the module docstring for the rule.
+
+    One prediction image (boxes.json: an ``images`` entry; COCO results: a ``(image_id, file_name)`` pair; ILSVRC
+    text: an index) goes to at most one ground-truth image, and a ground-truth image takes at most one prediction
+    image: when several fit it, the best fit takes it and the others are left out (a tie is refused)."""
+    n = len(preds)
+    image_index = np.full(n, -1, dtype=np.int64)
+    keys = list(zip(preds.image_ids, preds.image_names))
+    unique = list(dict.fromkeys(keys))
+    notes = []
+    names_index = None
+    by_id = None
+    target: dict[tuple, int] = {}
+    claims: dict[int, list[tuple[tuple, tuple]]] = {}  # gt index -> [(score, key)]
+    for key in unique:
+        image_id, name = key
+        if name is None:
+            if gt.id_source == "position":
+                raise PredictionError(
+                    f"{preds.source}: its images are given by image_id only (no 'file_name'), and the ground truth "
+                    f"{gt.source} ({gt.format}) has no image ids of its own, only positions, which an id cannot be "
+                    "matched to: evaluate against COCO JSON (its ids) or ILSVRC XML with --image-list, or give each "
+                    "result its image's 'file_name' (detect run --format coco does)")
+            if by_id is None:
+                by_id = {im.image_id: i for i, im in enumerate(gt.images)}
+            g = by_id.get(image_id)
+            if g is not None:
+                target[key] = g
+                claims.setdefault(g, []).append(((1 << 30, True), key))
+            continue
+        if names_index is None:
+            names_index = ImageNameIndex([im.file_name for im in gt.images])
+        try:
+            found = names_index.match(name)
+        except AmbiguousImageName as e:
+            raise PredictionError(f"{preds.source}: {e} (in {gt.source}); name the image by a longer path") from None
+        if found is not None:
+            target[key] = found[0]
+            claims.setdefault(found[0], []).append((found[1], key))
+    for g, cl in claims.items():
+        if len(cl) < 2:
+            continue
+        cl.sort(key=lambda c: c[0], reverse=True)
+        if cl[0][0] == cl[1][0]:
+            raise PredictionError(
+                f"{preds.source}: two images of the predictions, {_show(cl[0][1])} and {_show(cl[1][1])}, fit the "
+                f"ground-truth image {gt.images[g].file_name!r} equally well: name them by longer paths")
+        for _, key in cl[1:]:
+            del target[key]
+            notes.append(f"{_show(key)} fits ground-truth image {gt.images[g].file_name!r} less well than "
+                         f"{_show(cl[0][1])} does, which takes it; its predictions are left out")
+    lookup = np.asarray([target.get(k, -1) for k in unique], dtype=np.int64)
+    position = {k: j for j, k in enumerate(unique)}
+    if n:
+        image_index = lookup[np.fromiter((position[k] for k in keys), dtype=np.int64, count=n)]
+    return image_index, notes
+
+
+def _show(key) -> str:
+    image_id, name = key
+    return f"{name!r} (id {image_id!r})" if name is not None else f"image_id {image_id!r}"
 
 
 def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     """Express ``preds`` in terms of ``gt``'s images and classes; report what cannot be matched.
 
     Raises :class:`PredictionError` for COCO results whose ``category_id`` is neither a ground-truth COCO category
-    id nor an ILSVRC det_id."""
-    by_stem = {im.stem: i for i, im in enumerate(gt.images)}
-    by_id = {im.image_id: i for i, im in enumerate(gt.images)}
+    id nor an ILSVRC det_id; for images matched by id against ground truth without ids of its own (VOC,
+    Penn-Fudan, ILSVRC without an evaluation list: their ids are positions); and for an image name that fits two
+    ground-truth images equally, or two prediction images that fit one ground-truth image equally (naming both)."""
     class_by_key = {c.key: i for i, c in enumerate(gt.classes)}
     class_by_source = {c.source_id: i for i, c in enumerate(gt.classes) if c.source_id is not None}
 
@@ -236,18 +375,13 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         cat_to_gt[j] = class_by_key.get(cat.key, -1)
 
     n = len(preds)
-    image_index = np.full(n, -1, dtype=np.int64)
-    for i in range(n):
-        name = preds.image_names[i]
-        if name is not None:
-            image_index[i] = by_stem.get(name, -1)
-        else:
-            image_index[i] = by_id.get(int(preds.image_ids[i]), -1)
+    image_index, notes = _match_images(preds, gt)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
 
     no_image = image_index < 0
     other_class = (~no_image) & (label < 0)
-    unknown = sorted({preds.image_names[i] or str(int(preds.image_ids[i])) for i in np.flatnonzero(no_image)})
+    unknown = sorted({_show((preds.image_ids[i], preds.image_names[i])) if preds.image_names[i] is None
+                      else preds.image_names[i] for i in np.flatnonzero(no_image)})
     dropped_class = Counter(_category_name(preds, int(preds.labels[i])) for i in np.flatnonzero(other_class))
     keep = ~(no_image | other_class)
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
@@ -260,6 +394,8 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         dropped_unknown_image=int(no_image.sum()),
         dropped_other_class=dict(dropped_class),
         known_classes=known,
+        xywh=preds.xywh[keep] if preds.xywh is not None else None,
+        notes=tuple(notes),
     )
 
 
@@ -273,16 +409,30 @@ def _category_name(preds: Predictions, j: int) -> str:
 def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]]:
     """ILSVRC blacklist (``<image index> <wnid>`` lines) → ``{(image index in gt, class index in gt)}``.
 
-    Image indices are those of ``image_list`` where given, else the ground truth's image ids. Pairs naming an image
-    or class absent from the ground truth are skipped (they cannot affect the result)."""
+    Image indices are those of ``image_list`` where given (its names matched to the ground truth's images as
+    predictions are: :mod:`detector.data.names`), else the ground truth's image ids. Pairs naming an image or class
+    absent from the ground truth are skipped (they cannot affect the result)."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = decode_text(path.read_bytes()).splitlines()
     except OSError as e:
         raise PredictionError(f"{path}: cannot read blacklist: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise PredictionError(f"{path}: blacklist is not UTF-8 text ({e.reason} at byte {e.start})") from None
     if image_list is not None:
-        by_stem = {im.stem: i for i, im in enumerate(gt.images)}
-        index_to_image = {idx: by_stem[name] for name, idx in read_image_list(image_list) if name in by_stem}
+        names_index = ImageNameIndex([im.file_name for im in gt.images])
+        index_to_image = {}
+        try:
+            listed = read_image_list(image_list)
+        except DatasetError as e:
+            raise PredictionError(str(e)) from None
+        for name, idx in listed:
+            try:
+                found = names_index.match(name)
+            except AmbiguousImageName as e:
+                raise PredictionError(f"{image_list}: {e} (in {gt.source})") from None
+            if found is not None:
+                index_to_image[idx] = found[0]
     else:
         index_to_image = {im.image_id: i for i, im in enumerate(gt.images)}
     class_by_key = {c.key: i for i, c in enumerate(gt.classes)}

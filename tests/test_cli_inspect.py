@@ -56,3 +56,49 @@ def test_inspect_format_override_and_bad_format(tmp_path):
 def test_help():
     res = CliRunner().invoke(cli, ["--help"])
     assert res.exit_code == 0 and "inspect" in res.output
+
+
+def test_inspect_lists_unreadable_files_and_eval_names_them(tmp_path):
+    # issue 12, kind 4: a file that cannot be read (a folder named like one — what a permission error looks like
+    # to a root user —, bytes in no encoding, an encoding Python does not know) is a problem inspect lists; eval
+    # stops with an error naming the file, not a traceback
+    d = tmp_path / "xml"
+    d.mkdir()
+    (d / "a.xml").write_text(voc_xml("a.jpg", 100, 80, [("person", 1, 1, 10, 20, 0)]))
+    (d / "b.xml").mkdir()
+    (d / "c.xml").write_bytes(b'<?xml version="1.0" encoding="klingon"?><annotation/>')
+    (d / "d.xml").write_bytes('<?xml version="1.0" encoding="gb2312"?>'.encode() +
+                              voc_xml("d.jpg", 100, 80, [("person", 1, 1, 10, 20, 0)]).replace(
+                                  "VOC2012", "行人").encode("gb2312"))  # readable: its declared encoding
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["inspect", str(d), "--format", "voc", "--no-image-check", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text())
+    assert report["images"] == 2 and report["boxes"] == 2
+    assert {(p["file"].rsplit("/", 1)[-1], p["kind"]) for p in report["problems"]} == {
+        ("b.xml", "unreadable"), ("c.xml", "malformed")}
+    assert "declares encoding 'klingon'" in res.output
+    sub = tmp_path / "b.json"
+    sub.write_text(json.dumps({"images": [], "categories": [], "detections": []}))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(d), "--format", "voc", "--pred", str(sub)])
+    assert res.exit_code == 1 and "b.xml: cannot read: Is a directory" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)  # a clean exit, no traceback
+
+
+def test_voc_stale_filename_tag_end_to_end(tmp_path):
+    # issue 12, kind 3(a): Annotations/site_01.xml says <filename>IMG_1234.jpg</filename>, the image is
+    # JPEGImages/site_01.jpg (the devkit's rule). Before: AP 0 and "none of the image files was found".
+    root = tmp_path / "VOC"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "site_01.xml").write_text(voc_xml("IMG_1234.jpg", 100, 80, [("person", 11, 11, 50, 70, 0)]))
+    write_image(root / "JPEGImages" / "site_01.jpg", 100, 80)
+    res = CliRunner().invoke(cli, ["inspect", str(root)])
+    assert res.exit_code == 0 and "none of the" not in res.output and "filename_mismatch" not in res.output
+    assert "IMG_1234.jpg" in res.output  # the stale tag is reported as a warning
+    sub = tmp_path / "boxes.json"  # what detect run JPEGImages/ writes: the exact box of the object
+    sub.write_text(json.dumps({"images": [{"id": 1, "file_name": "site_01.jpg"}],
+                               "categories": [{"id": 124, "wnid": "n00007846", "name": "person"}],
+                               "detections": [{"image_id": 1, "category_id": 124, "bbox": [10, 10, 40, 60],
+                                               "score": 0.9}]}))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(root), "--pred", str(sub)])
+    assert res.exit_code == 0 and "ilsvrc mAP 1.0000" in res.output, res.output  # 1 TP of 1 positive

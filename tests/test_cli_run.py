@@ -77,10 +77,14 @@ def test_run_ensemble_folder_and_formats(tmp_path):
     assert res.exit_code == 0, res.output
     lines = out.read_text().splitlines()
     assert lines and all(len(line.split()) == 7 and line.split()[0] == "1" for line in lines)
+    assert (tmp_path / "res.images.txt").read_text() == "a.jpg 1\n"  # the list numbering the text's images
     res = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "r.json"), "--format", "coco"])
     assert res.exit_code == 0
     results = json.loads((tmp_path / "r.json").read_text())
-    assert isinstance(results, list) and set(results[0]) == {"image_id", "category_id", "bbox", "score"}
+    # COCO's four keys, and the image's path and the class's name, by which detect eval matches them (issue 12)
+    assert isinstance(results, list) and set(results[0]) == {"image_id", "category_id", "bbox", "score", "file_name",
+                                                             "category_name", "wnid"}
+    assert results[0]["file_name"] == "a.jpg"
 
 
 def test_run_errors(tmp_path):

@@ -59,8 +59,10 @@ def test_voc_difficult_neither_positive_nor_fp():
     p = preds([(0, 0, 0.9, 100, 100, 200, 200), (0, 0, 0.8, 0, 0, 50, 50)])
     r = evaluate(ds, p, "voc")
     assert r.per_class[0].num_gt == 1 and r.per_class[0].num_det == 1 and r.mAP == 1.0
-    # ILSVRC has no difficult flag: the same detections are 2 of 2
-    assert evaluate(ds, p, "ilsvrc").per_class[0].num_gt == 2
+    # the ilsvrc metric ignores difficult objects too (issue 12, kind 2; the VOC devkit's rule): 1 positive, the
+    # detection on the difficult object neither TP nor FP
+    r = evaluate(ds, p, "ilsvrc")
+    assert r.per_class[0].num_gt == 1 and r.per_class[0].num_det == 1 and r.mAP == 1.0
 
 
 def test_empty_predictions_and_classes_without_gt():

@@ -66,3 +66,156 @@ def test_coco_without_original_json_and_empty(tmp_path):
     res_path.write_text("[]")
     r = evaluate(gt, align_predictions(read_predictions(res_path), gt), "coco")
     assert r.mAP == 0.0 and r.extra["AP50"] == 0.0
+
+
+def pycocotools_stats(gt_path, results):
+    """pycocotools called directly on the ground-truth file and a results list: its 12 numbers."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        cgt = COCO(str(gt_path))
+        ev = COCOeval(cgt, cgt.loadRes(results), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return np.asarray(ev.stats)
+
+
+def ours(gt_path, res_path, metric="coco"):
+    from detector.data.readers import load_coco_json
+
+    gt = read_dataset(gt_path)
+    return evaluate(gt, align_predictions(read_predictions(res_path), gt), metric,
+                    coco_gt=load_coco_json(gt_path) if metric == "coco" else None)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decimal_boxes_equal_pycocotools(tmp_path, seed):
+    # issue 12, kind 1: boxes stay float64 from the file to pycocotools. Many detections sit within 2e-9 of IoU 0.5
+    # or 0.75, where the float32 round trip of before (1.2e-3 off on such files) moves matches.
+    from evalhelpers import decimal_problem, to_float32
+
+    gt_dict, results = decimal_problem(seed, crowd=True)
+    gt_path, res_path = tmp_path / "gt.json", tmp_path / "res.json"
+    gt_path.write_text(json.dumps(gt_dict))
+    res_path.write_text(json.dumps(results))
+    ref = pycocotools_stats(gt_path, json.loads(res_path.read_text()))
+    assert np.abs(pycocotools_stats(gt_path, to_float32(results)) - ref).max() > 1e-4  # float32 would show
+    r = ours(gt_path, res_path)
+    np.testing.assert_allclose([r.extra[k] for k in COCO_STAT_NAMES], ref, rtol=0, atol=1e-9)
+    # the same detections as boxes.json (detect run's own form) give the same numbers
+    doc = {"images": [{"id": im["id"], "file_name": im["file_name"]} for im in gt_dict["images"]],
+           "categories": [{"id": c.source_id, "name": c.name, "wnid": c.wnid} for c in read_dataset(gt_path).classes],
+           "detections": results}
+    (tmp_path / "boxes.json").write_text(json.dumps(doc))
+    r = ours(gt_path, tmp_path / "boxes.json")
+    np.testing.assert_allclose([r.extra[k] for k in COCO_STAT_NAMES], ref, rtol=0, atol=1e-9)
+
+
+def worked_example(tmp_path, gt_boxes, *, area_and_crowd=True, image_ids=(1, 2)):
+    """Issue 12's example: two 100x80 images, one person each; detections: an exact hit on image 1 (0.9), a miss on
+    image 2 (0.8), a hit on image 2 (0.7; exact for the [20, 5, 30, 30] ground truth)."""
+    anns = [{"id": k + 1, "image_id": image_ids[k], "category_id": 1, "bbox": b} for k, b in enumerate(gt_boxes)]
+    if area_and_crowd:
+        for a in anns:
+            a.update(area=a["bbox"][2] * a["bbox"][3], iscrowd=0)
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": i, "file_name": f"{n}.jpg", "width": 100, "height": 80}
+                                         for i, n in zip(image_ids, "ab")],
+                              "annotations": anns, "categories": [{"id": 1, "name": "person"}]}))
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps([{"image_id": image_ids[0], "category_id": 1, "bbox": [10, 10, 40, 60], "score": 0.9},
+                               {"image_id": image_ids[1], "category_id": 1, "bbox": [60, 40, 30, 30], "score": 0.8},
+                               {"image_id": image_ids[1], "category_id": 1, "bbox": [20, 5, 30, 30], "score": 0.7}]))
+    return gt, res
+
+
+def test_worked_example(tmp_path):
+    # VOC/ILSVRC all-point AP by hand: TP, FP, TP of 2 positives → recall .5 .5 1, precision 1 .5 2/3 →
+    # .5 * 1 + .5 * 2/3 = 0.8333
+    gt, res = worked_example(tmp_path, [[10, 10, 40, 60], [20, 5, 30, 30]])
+    for metric in ("ilsvrc", "voc"):
+        assert ours(gt, res, metric).mAP == pytest.approx(0.5 + 0.5 * 2 / 3, abs=1e-12)
+    # pycocotools on the [12, 10, …] / [20, 6, …] variant: AP 0.7515, AP50 0.8350 (issue 12), here computed by it
+    gt, res = worked_example(tmp_path, [[12, 10, 40, 60], [20, 6, 30, 30]])
+    ref = pycocotools_stats(gt, json.loads(res.read_text()))
+    assert ref[:2] == pytest.approx([0.7515, 0.8350], abs=5e-5)
+    r = ours(gt, res)
+    assert (r.extra["AP"], r.extra["AP50"]) == pytest.approx(tuple(ref[:2]), abs=1e-12) and not r.notes
+
+
+def test_ground_truth_without_area_or_iscrowd(tmp_path):
+    # pycocotools itself raises KeyError on such a file; we fill area = w·h and iscrowd = 0 (as our reader reads
+    # it) and say so: then the numbers are pycocotools' on the completed file, AP 0.7515 / AP50 0.8350
+    gt, res = worked_example(tmp_path, [[12, 10, 40, 60], [20, 6, 30, 30]], area_and_crowd=False)
+    with pytest.raises(KeyError):
+        pycocotools_stats(gt, json.loads(res.read_text()))
+    r = ours(gt, res)
+    (tmp_path / "complete").mkdir()
+    complete, _ = worked_example(tmp_path / "complete", [[12, 10, 40, 60], [20, 6, 30, 30]])  # with w·h and 0
+    ref = pycocotools_stats(complete, json.loads(res.read_text()))
+    assert (r.extra["AP"], r.extra["AP50"]) == pytest.approx(tuple(ref[:2]), abs=1e-12)
+    assert [n.split(" (")[0] for n in r.notes] == ["2 of the 2 ground-truth annotations have no 'iscrowd'",
+                                                     "2 of the 2 ground-truth annotations have no 'area'"]
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    out = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res), "--metric", "coco"])
+    assert out.exit_code == 0, out.output
+    assert "note: 2 of the 2 ground-truth annotations have no 'area'" in out.output and "AP50 0.8350" in out.output
+
+
+def test_string_image_ids(tmp_path):
+    # pycocotools takes string image ids (its index is a dict); so do we, in ground truth and results alike
+    gt, res = worked_example(tmp_path, [[12, 10, 40, 60], [20, 6, 30, 30]], image_ids=("img-a", "img-b"))
+    ref = pycocotools_stats(gt, json.loads(res.read_text()))
+    assert ref[:2] == pytest.approx([0.7515, 0.8350], abs=5e-5)
+    r = ours(gt, res)
+    assert [im.image_id for im in read_dataset(gt).images] == ["img-a", "img-b"]
+    np.testing.assert_allclose([r.extra[k] for k in COCO_STAT_NAMES], ref, rtol=0, atol=1e-12)
+    assert ours(gt, res, "ilsvrc").mAP == pytest.approx(0.8333, abs=1e-4)  # same detections, hits at IoU ≥ .5
+
+
+def crowd_files(tmp_path, detections):
+    """Two 100x80 images with one person each ([10, 10, 40, 60], [20, 5, 30, 30]) and, on image 1, a crowd region of
+    people [50, 40, 40, 30] (iscrowd 1)."""
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80},
+                   {"id": 2, "file_name": "b.jpg", "width": 100, "height": 80}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 60], "area": 2400,
+                         "iscrowd": 0},
+                        {"id": 2, "image_id": 2, "category_id": 1, "bbox": [20, 5, 30, 30], "area": 900,
+                         "iscrowd": 0},
+                        {"id": 3, "image_id": 1, "category_id": 1, "bbox": [50, 40, 40, 30], "area": 1200,
+                         "iscrowd": 1}],
+        "categories": [{"id": 1, "name": "person"}]}))
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps([{"image_id": i, "category_id": 1, "bbox": b, "score": s} for i, b, s in detections]))
+    return gt, res
+
+
+def test_crowd_region_is_not_an_object_to_find(tmp_path):
+    # issue 12, kind 2: 2 exact hits + 1 crowd region; the ilsvrc metric counted the crowd region as a third
+    # object (AP 2/3 = 0.6667). pycocotools (AP50) and our voc: 1.0; now the ilsvrc metric too.
+    gt, res = crowd_files(tmp_path, [(1, [10, 10, 40, 60], 0.9), (2, [20, 5, 30, 30], 0.8)])
+    ref = pycocotools_stats(gt, json.loads(res.read_text()))
+    assert ref[1] == pytest.approx(1.0)
+    for metric in ("ilsvrc", "voc"):
+        r = ours(gt, res, metric)
+        assert r.mAP == pytest.approx(ref[1], abs=1e-12) and r.per_class[0].num_gt == 2, metric
+    assert ours(gt, res).extra["AP50"] == pytest.approx(ref[1], abs=1e-12)
+
+
+def test_detection_on_a_crowd_region_is_not_a_false_positive(tmp_path):
+    # the top detection [55, 45, 10, 10] lies inside the crowd region (IoU with it 100/1200, but all of its area
+    # inside: COCO ignores it); [80, 60, 20, 20] has only a quarter inside (a FP for COCO too).
+    # Ranked: ignored, TP, FP, TP of 2 positives. All-point AP by hand: .5 * 1 + .5 * 2/3 = 0.8333;
+    # pycocotools' 101-point AP50 of the same ranking: (51 * 1 + 50 * 2/3) / 101.
+    gt, res = crowd_files(tmp_path, [(1, [55, 45, 10, 10], 0.95), (1, [10, 10, 40, 60], 0.9),
+                                     (1, [80, 60, 20, 20], 0.85), (2, [20, 5, 30, 30], 0.7)])
+    ref = pycocotools_stats(gt, json.loads(res.read_text()))
+    assert ref[1] == pytest.approx((51 + 50 * 2 / 3) / 101, abs=1e-12)
+    for metric in ("ilsvrc", "voc"):
+        r = ours(gt, res, metric)
+        assert r.mAP == pytest.approx(0.5 + 0.5 * 2 / 3, abs=1e-12), metric
+        assert r.per_class[0].num_gt == 2 and r.per_class[0].num_det == 3, metric  # the ignored one does not count

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,3 +134,131 @@ def test_blacklist_reader(tmp_path):
     bl.write_text("12 n02084071 extra\n")
     with pytest.raises(PredictionError, match=r"bl\.txt:1"):
         read_blacklist(bl, gt)
+
+
+# ------------------------------------------------------------------------------------------ issue 12, kind 3(c)
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "annotations.json"
+
+
+def samples_boxes_json():
+    """A boxes.json of the four sample images as detect run numbers them (sorted inputs: ids 1..4 in another order
+    than the ground truth's): every object detected exactly (boxes rounded to 2 decimals as detect run writes
+    them), plus a low-scoring miss per image. By hand: every class's detections rank all hits before the misses,
+    so AP = 1 for each class and mAP = 1.0 under every metric (COCO too: IoU ≥ 0.999 at every threshold)."""
+    gt = json.loads(SAMPLES.read_text())
+    order = sorted(gt["images"], key=lambda im: im["file_name"])
+    run_id = {im["id"]: k + 1 for k, im in enumerate(order)}
+    assert [run_id[im["id"]] for im in gt["images"]] != [im["id"] for im in gt["images"]]  # the trap
+    dets = [{"image_id": run_id[a["image_id"]], "category_id": a["category_id"],
+             "bbox": [round(v, 2) for v in a["bbox"]], "score": round(0.9 - 0.01 * k, 5)}
+            for k, a in enumerate(gt["annotations"])]
+    dets += [{"image_id": run_id[im["id"]], "category_id": 124, "bbox": [0, 0, 5, 5], "score": 0.05}
+             for im in gt["images"]]
+    return {"model": {"name": "synthetic"},
+            "images": [{"id": run_id[im["id"]], "file_name": im["file_name"], "width": im["width"],
+                        "height": im["height"]} for im in order],
+            "categories": [{"id": c["id"], "wnid": c["wnid"], "name": c["name"]} for c in gt["categories"]],
+            "detections": dets, "errors": []}
+
+
+@pytest.mark.parametrize("metric", ["ilsvrc", "voc", "coco"])
+def test_every_output_format_evaluates_the_same(tmp_path, metric):
+    # detect run --format coco numbered images by input position and eval matched them by id: mAP 0.0096 against
+    # 0.4250 for the same detections as boxes.json (issue 12). Now json, coco and ilsvrc give the same numbers.
+    from click.testing import CliRunner
+
+    from cli.common import write_detections
+    from cli.main import cli
+
+    doc = samples_boxes_json()
+    runs = {}
+    for fmt, name in (("json", "boxes.json"), ("coco", "results.json"), ("ilsvrc", "sub.txt")):
+        write_detections(tmp_path / name, doc, fmt)
+        args = ["eval", "--gt", str(SAMPLES), "--pred", str(tmp_path / name), "--metric", metric,
+                "--json", str(tmp_path / f"{fmt}.metrics.json")]
+        if fmt == "ilsvrc":
+            args += ["--image-list", str(tmp_path / "sub.images.txt")]  # written beside it
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 0, res.output
+        runs[fmt] = json.loads((tmp_path / f"{fmt}.metrics.json").read_text())
+    assert runs["json"]["mAP"] == pytest.approx(1.0, abs=1e-12)
+    for fmt in ("coco", "ilsvrc"):
+        assert runs[fmt]["mAP"] == pytest.approx(runs["json"]["mAP"], abs=1e-12), fmt
+        assert [c["AP"] for c in runs[fmt]["per_class"]] == pytest.approx([c["AP"] for c in runs["json"]["per_class"]])
+    # without its list the text cannot be numbered: refused, pointing at the list
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(SAMPLES), "--pred", str(tmp_path / "sub.txt")])
+    assert res.exit_code == 1 and "sub.images.txt" in res.output
+
+
+def test_coco_results_without_file_names(tmp_path):
+    # matched by id against COCO JSON (the COCO standard: the ground truth's ids) ...
+    doc = samples_boxes_json()
+    gt = json.loads(SAMPLES.read_text())
+    gt_id = {im["file_name"]: im["id"] for im in gt["images"]}
+    name_of = {im["id"]: im["file_name"] for im in doc["images"]}
+    plain = [{"image_id": gt_id[name_of[d["image_id"]]], "category_id": d["category_id"], "bbox": d["bbox"],
+              "score": d["score"]} for d in doc["detections"]]
+    p = tmp_path / "plain.json"
+    p.write_text(json.dumps(plain))
+    sample_gt = read_dataset(SAMPLES)
+    from eval import evaluate
+
+    assert evaluate(sample_gt, align_predictions(read_predictions(p), sample_gt)).mAP == pytest.approx(1.0)
+    # ... and refused against ground truth whose ids are mere positions (VOC here): not guessed
+    d = tmp_path / "voc"
+    d.mkdir()
+    (d / "FudanPed00001.xml").write_text(voc_xml("FudanPed00001.jpg", 400, 384, [("person", 1, 1, 50, 50, 0)]))
+    with pytest.raises(PredictionError, match=r"plain\.json: its images are given by image_id only.*voc.*file_name"):
+        align_predictions(read_predictions(p), read_dataset(d))
+
+
+# --------------------------------------------------------------------------------------------- issue 12, kind 4
+@pytest.mark.parametrize("content,message", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00", r"r\.json: not UTF-8 text"),
+    (b"", r"r\.json: the file is empty"),
+    (b"[1, 2]", r"r\.json: \[0\] lacks one of"),
+    (b'{"images": {}}', r"r\.json: not a boxes\.json file"),
+    (b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, -2, 5], "score": 0.5}]',
+     r"r\.json: \[0\]: bbox \[x, y, w, h\] has a negative width or height"),
+    (b'[{"image_id": 1.5, "category_id": 1, "bbox": [0, 0, 2, 5], "score": 0.5}]',
+     r"r\.json: \[0\]: image_id must be an integer or a string, got 1\.5"),
+    (b'{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "person"}], "detections": '
+     b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 5], "score": 0.5}, '
+     b'{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, -0.5], "score": 0.5}]}',
+     r"r\.json: detections\[1\]: bbox \[x, y, w, h\] has a negative width or height"),
+])
+def test_unusable_prediction_files_name_file_and_entry(tmp_path, content, message):
+    p = tmp_path / "r.json"
+    p.write_bytes(content)
+    with pytest.raises(PredictionError, match=message):
+        read_predictions(p)
+
+
+def test_ilsvrc_text_negative_width_names_the_line(tmp_path):
+    _, lst = ilsvrc_gt(tmp_path)
+    p = tmp_path / "sub.txt"
+    p.write_text("11 124 0.9 10 0 9 49\n11 124 0.9 10 0 8 49\n")  # width 0 (inclusive 10..9) is kept, -1 is not
+    with pytest.raises(PredictionError, match=r"sub\.txt:2: box has a negative width or height"):
+        read_predictions(p, image_list=lst)
+
+
+def test_string_image_ids_in_boxes_json(tmp_path):
+    gt = read_dataset(write_coco(tmp_path / "gt.json", [{"id": "x1", "file_name": "a.jpg", "width": 9, "height": 9}],
+                                 [{"id": 1, "image_id": "x1", "category_id": 1, "bbox": [0, 0, 5, 5]}],
+                                 [{"id": 1, "name": "person"}]))
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps({"images": [{"id": "run-1", "file_name": "a.jpg"}],
+                             "categories": [{"id": 124, "wnid": "n00007846", "name": "person"}],
+                             "detections": [{"image_id": "run-1", "category_id": 124, "bbox": [0, 0, 5, 5],
+                                             "score": 0.9}]}))
+    al = align_predictions(read_predictions(p), gt)
+    assert al.image_index.tolist() == [0] and al.boxes.dtype == np.float64
+
+
+def test_coco_results_name_all_classes_or_none(tmp_path):
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps([{"image_id": 1, "category_id": 124, "bbox": [0, 0, 1, 1], "score": 0.5},
+                             {"image_id": 1, "category_id": 124, "bbox": [0, 0, 1, 1], "score": 0.5,
+                              "category_name": "person"}]))
+    with pytest.raises(PredictionError, match=r"r\.json: \[1\] names its class \('category_name'\) but \[0\] does not"):
+        read_predictions(p)

@@ -1,8 +1,12 @@
 """Box helpers for the data layer (numpy).
 
-Inside the project a box is a ``float32`` row ``(x1, y1, x2, y2)`` in continuous pixel coordinates of the original
-image: 0-based, ``x2``/``y2`` exclusive, so ``width = x2 - x1`` (torchvision and COCO convention). Formats change
-only at the edges, and only through the functions below (see ``DESIGN.md``, "One box convention"):
+Inside the project a box is a row ``(x1, y1, x2, y2)`` in continuous pixel coordinates of the original image:
+0-based, ``x2``/``y2`` exclusive, so ``width = x2 - x1`` (torchvision and COCO convention). Networks and proposals
+work in ``float32``; annotations and predictions read for evaluation stay ``float64`` from the file to the metric, so
+that a metric on a file equals the reference tool's on the same file (DESIGN.md). The functions below therefore keep
+the dtype they are given: a ``float32`` or ``float64`` array stays so, and anything else (lists of numbers as read
+from a file, integer arrays) becomes ``float64``. Formats change only at the edges, and only through these functions
+(see ``DESIGN.md``, "One box convention"):
 
 ===============================  =====================================  ===================================
 format                           to xyxy                                from xyxy
@@ -31,17 +35,23 @@ __all__ = [
     "xyxy_to_ilsvrc",
     "box_area",
     "box_iou",
+    "box_ioa",
 ]
 
 
-def as_boxes(boxes) -> np.ndarray:
-    """Return ``boxes`` as a ``float32 [N, 4]`` array (an empty input gives shape ``[0, 4]``).
+def as_boxes(boxes, dtype=None) -> np.ndarray:
+    """Return ``boxes`` as a ``[N, 4]`` float array (an empty input gives shape ``[0, 4]``).
 
-    Raises ``ValueError`` naming the shape when the input is not ``[N, 4]``.
+    ``dtype``: ``None`` keeps a ``float32`` or ``float64`` array's dtype and makes anything else ``float64`` (never
+    narrowing what a file gave); or a dtype to convert to. Raises ``ValueError`` naming the shape when the input is
+    not ``[N, 4]``.
     """
-    arr = np.asarray(boxes, dtype=np.float32)
+    if dtype is None:
+        dtype = boxes.dtype if isinstance(boxes, np.ndarray) and boxes.dtype in (np.float32, np.float64) \
+            else np.float64
+    arr = np.asarray(boxes, dtype=dtype)
     if arr.size == 0:
-        return np.zeros((0, 4), dtype=np.float32)
+        return np.zeros((0, 4), dtype=dtype)
     if arr.ndim == 1 and arr.shape[0] == 4:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != 4:
@@ -93,19 +103,35 @@ def xyxy_to_ilsvrc(boxes) -> np.ndarray:
 
 def box_area(boxes) -> np.ndarray:
     """Area of each xyxy box, ``float64 [N]`` (negative extents count as 0)."""
-    b = as_boxes(boxes).astype(np.float64)
+    b = as_boxes(boxes, np.float64)
     return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])  # N x M x 2
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])  # N x M x 2
+    wh = np.clip(rb - lt, 0, None)
+    return wh[..., 0] * wh[..., 1]
 
 
 def box_iou(boxes1, boxes2) -> np.ndarray:
     """IoU matrix ``float64 [N, M]`` between two sets of xyxy boxes (0 where the union is empty)."""
-    a = as_boxes(boxes1).astype(np.float64)
-    b = as_boxes(boxes2).astype(np.float64)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])  # N x M x 2
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])  # N x M x 2
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
+    a = as_boxes(boxes1, np.float64)
+    b = as_boxes(boxes2, np.float64)
+    inter = _intersection(a, b)
     union = box_area(a)[:, None] + box_area(b)[None, :] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(union > 0, inter / union, 0.0)
     return iou
+
+
+def box_ioa(boxes1, boxes2) -> np.ndarray:
+    """Intersection over the area of the first box, ``float64 [N, M]`` (0 where that area is 0): how much of each
+    box of ``boxes1`` lies inside each box of ``boxes2``. COCO's overlap of a detection with a crowd region
+    (pycocotools ``maskApi.c`` ``bbIou`` with ``iscrowd``: the union is the detection's own area)."""
+    a = as_boxes(boxes1, np.float64)
+    b = as_boxes(boxes2, np.float64)
+    inter = _intersection(a, b)
+    area = box_area(a)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(area > 0, inter / area, 0.0)

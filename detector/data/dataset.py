@@ -1,8 +1,9 @@
 """The one in-memory dataset form every reader produces and every stage consumes.
 
-Shapes: N objects in an image. ``boxes`` is ``float32 [N, 4]`` continuous xyxy in original-image pixels (see
-:mod:`detector.data.boxes`), ``labels`` is ``int64 [N]`` indexing :attr:`Dataset.classes`, ``difficult`` and
-``iscrowd`` are ``bool [N]``.
+Shapes: N objects in an image. ``boxes`` is ``float64 [N, 4]`` continuous xyxy in original-image pixels, the
+numbers of the file unrounded (see :mod:`detector.data.boxes`; code that feeds a network casts to ``float32``
+itself), ``labels`` is ``int64 [N]`` indexing :attr:`Dataset.classes`, ``difficult`` and ``iscrowd`` are
+``bool [N]``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .names import image_stem
 from .vocab import Category
 
 __all__ = ["ImageAnnotation", "Dataset", "Problem", "DatasetError", "ERROR", "WARNING"]
@@ -61,12 +63,14 @@ class DatasetError(ValueError):
 class ImageAnnotation:
     """Ground truth of one image."""
 
-    image_id: int  # COCO id, ILSVRC evaluation-list index, or 1-based position for other formats
-    file_name: str  # the image's name as the annotation gives it (used to match predictions by stem)
+    image_id: int | str  # COCO id (an integer or a string, as the file has it), ILSVRC evaluation-list index, or
+    #                      1-based position for other formats (see Dataset.id_source)
+    file_name: str  # the image's name or path as the ground truth gives it (predictions are matched to it:
+    #                 detector.data.names); VOC: the annotation file's id + the image's extension (as the devkit)
     path: Path | None  # the image file found on disk, or None where it could not be found
     width: int
     height: int
-    boxes: np.ndarray  # float32 [N, 4] xyxy
+    boxes: np.ndarray  # float64 [N, 4] xyxy as read (float32 accepted)
     labels: np.ndarray  # int64 [N], index into Dataset.classes
     difficult: np.ndarray  # bool [N]; VOC "difficult" (ignored by VOC-style evaluation)
     iscrowd: np.ndarray  # bool [N]; COCO crowd regions
@@ -79,7 +83,8 @@ class ImageAnnotation:
 
     @property
     def stem(self) -> str:
-        return Path(self.file_name).stem
+        """The last path component without its image extension (ILSVRC names have none)."""
+        return image_stem(self.file_name)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -94,6 +99,9 @@ class Dataset:
     classes: tuple[Category, ...]
     images: tuple[ImageAnnotation, ...]
     problems: tuple[Problem, ...] = field(default=())
+    id_source: str = "position"  # what ImageAnnotation.image_id means: "file" (the file's own ids: COCO JSON),
+    #                              "image_list" (an ILSVRC evaluation list's indices) or "position" (1-based order
+    #                              of reading: meaningless to another file, so predictions are never matched by it)
 
     def __len__(self) -> int:
         return len(self.images)

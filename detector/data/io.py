@@ -1,14 +1,34 @@
-"""File output that never leaves a half-written file looking complete."""
+"""File output that never leaves a half-written file looking complete, and text input as the formats allow."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "decode_text", "read_text"]
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
+
+
+def decode_text(data: bytes) -> str:
+    """Text of a JSON or plain-text file: UTF-8, or UTF-8/16/32 announced by a byte-order mark (RFC 8259 §8.1:
+    JSON is UTF-8; a reader may ignore a BOM). Raises ``UnicodeDecodeError`` for anything else."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding)
+    return data.decode("utf-8")
+
+
+def read_text(path) -> str:
+    """:func:`decode_text` of the file at ``path``. Raises ``OSError`` (unreadable, a folder, missing) or
+    ``UnicodeDecodeError`` (not UTF-8 text)."""
+    with open(path, "rb") as f:
+        return decode_text(f.read())
 
 
 def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:

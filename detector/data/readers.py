@@ -10,10 +10,16 @@ Formats (detected from the path by :func:`detect_format`, or named):
   ``JPEGImages/``, ``ImageSets/Main/*.txt``), an ``ImageSets/Main/*.txt`` list, or a plain folder of XML files;
 - ``pennfudan``: Penn-Fudan "PASCAL Annotation Version 1.00" text files (1-based inclusive; pedestrians = person).
 
-With ``strict=True`` (the default) broken input — unreadable JSON/XML, missing fields, non-numeric or inverted
+Files are read as their formats allow: XML in the encoding its declaration names (XML 1.0 §4.3.3; any codec
+Python knows, ``gb2312`` included, which the expat parser alone refuses), JSON and text as UTF-8 or UTF-8/16/32
+with a byte-order mark (RFC 8259 §8.1). Boxes are ``float64`` as the file gives them (:mod:`detector.data.boxes`).
+
+With ``strict=True`` (the default) broken input — a file that cannot be read (permissions, a folder where a file
+should be, bytes that are not text in its encoding), unreadable JSON/XML, missing fields, non-numeric or inverted
 boxes — raises :class:`DatasetError` naming the file and the line or object. With ``strict=False`` (``detect
 inspect``) it is recorded in :attr:`Dataset.problems` and reading goes on. Suspicious but usable input (zero-area
-boxes, boxes outside the image, class names with no known meaning) is always recorded, never fatal.
+boxes, boxes outside the image, class names with no known meaning, a VOC ``<filename>`` other than the annotation
+file's name) is always recorded, never fatal.
 """
 
 from __future__ import annotations
@@ -30,10 +36,12 @@ import numpy as np
 
 from .boxes import ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
+from .io import read_text
+from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
 
 __all__ = ["FORMATS", "detect_format", "read_dataset", "read_coco", "read_ilsvrc", "read_voc", "read_pennfudan",
-           "read_image_list", "IMAGE_EXTENSIONS"]
+           "read_image_list", "load_coco_json", "parse_xml_file", "IMAGE_EXTENSIONS"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +98,12 @@ class _ImageLocator:
 
 def _boxes_record(image_id, file_name, path, width, height, boxes, labels, difficult, crowd, source):
     return ImageAnnotation(
-        image_id=int(image_id),
+        image_id=image_id if isinstance(image_id, str) else int(image_id),
         file_name=str(file_name),
         path=path,
         width=int(width),
         height=int(height),
-        boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
         labels=np.asarray(labels, dtype=np.int64),
         difficult=np.asarray(difficult, dtype=bool),
         iscrowd=np.asarray(crowd, dtype=bool),
@@ -140,8 +148,55 @@ def _find_coco_json(path: Path) -> Path:
     raise DatasetError(Problem(str(path), "not_found", "no COCO JSON file found here"))
 
 
+def load_coco_json(path) -> dict:
+    """The COCO instances dict of the JSON file ``path`` as :func:`read_coco` reads it (UTF-8, or with a BOM).
+
+    Raises :class:`DatasetError` naming the file (and line) when it cannot be read, is not JSON, or is not an
+    object with ``images`` and ``categories`` lists."""
+    problems = _Problems(strict=True)
+    data = _load_coco_json(Path(path), problems)
+    assert data is not None  # strict: problems raised
+    return data
+
+
+def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as e:
+        problems.add(path, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
+        return None
+    except UnicodeDecodeError as e:
+        problems.add(path, "malformed", f"not UTF-8 text (JSON must be): {e.reason} at byte {e.start}")
+        return None
+    except OSError as e:
+        problems.add(path, "unreadable", f"cannot read: {e.strerror or e}")
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(data.get("categories"), list):
+        problems.add(path, "malformed", "not a COCO instances file: expected an object with 'images' and 'categories' "
+                     f"lists, got {type(data).__name__}" + (f" with keys {sorted(data)[:6]}" if isinstance(data, dict)
+                                                          else ""))
+        return None
+    if "annotations" in data and not isinstance(data["annotations"], list):
+        problems.add(path, "malformed", "'annotations' must be a list")
+        return None
+    return data
+
+
+def _coco_image_id(value):
+    """A COCO image id as the file has it: an integer (``3`` or ``3.0``) or a string (pycocotools takes both);
+    None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
-    """Read a COCO instances JSON. ``bbox`` ``[x, y, w, h]`` becomes xyxy; ``iscrowd`` is kept.
+    """Read a COCO instances JSON. ``bbox`` ``[x, y, w, h]`` becomes xyxy (float64, unrounded); ``iscrowd`` is kept
+    (missing: 0). Image ids may be integers or strings (pycocotools accepts both), not a mix of the two.
 
     Category names are mapped onto the ILSVRC vocabulary (a ``wnid`` field, the COCO 80 table, or an ILSVRC name);
     others stay their own classes. Image files are looked for in ``images``, next to the JSON, in ``images/``
@@ -149,18 +204,9 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     """
     path = _find_coco_json(Path(path))
     problems = _Problems(strict)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        problems.add(path, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
-        return Dataset("coco", path, (), (), tuple(problems.items))
-    except UnicodeDecodeError as e:
-        problems.add(path, "malformed", f"not UTF-8 text: {e}")
-        return Dataset("coco", path, (), (), tuple(problems.items))
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(data.get("categories"), list):
-        problems.add(path, "malformed", "not a COCO instances file: expected an object with 'images' and 'categories' lists")
-        return Dataset("coco", path, (), (), tuple(problems.items))
+    data = _load_coco_json(path, problems)
+    if data is None:
+        return Dataset("coco", path, (), (), tuple(problems.items), id_source="file")
 
     classes: list[Category] = []
     class_index: dict[str, int] = {}
@@ -184,27 +230,41 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     locator = _ImageLocator([images, path.parent, path.parent / "images", *split_dirs, path.parent.parent / "images",
                              path.parent.parent])
     metas: dict = {}
+    first_id = None  # (type of the first image id, its images[] index)
     for i, im in enumerate(data["images"]):
         if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
             problems.add(path, "malformed", f"images[{i}] lacks 'id' or 'file_name'")
             continue
-        if im["id"] in metas:
-            problems.add(path, "malformed", f"images[{i}]: duplicate image id {im['id']}")
+        image_id = _coco_image_id(im["id"])
+        if image_id is None:
+            problems.add(path, "malformed", f"images[{i}].id must be an integer or a string, got {im['id']!r}")
+            continue
+        if first_id is None:
+            first_id = (type(image_id), i)
+        elif type(image_id) is not first_id[0]:  # pycocotools sorts the ids: 3 and "3" cannot be sorted together
+            kind = {int: "an integer", str: "a string"}
+            problems.add(path, "malformed", f"images[{i}].id {im['id']!r} is {kind[type(image_id)]} but "
+                         f"images[{first_id[1]}].id is {kind[first_id[0]]}: image ids must be all integers or all "
+                         "strings")
+            continue
+        if image_id in metas:
+            problems.add(path, "malformed", f"images[{i}]: duplicate image id {im['id']!r}")
             continue
         w, h = im.get("width"), im.get("height")
         if not isinstance(w, (int, float)) or not isinstance(h, (int, float)):
             problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height")
             w, h = 0, 0
-        metas[im["id"]] = (im, int(w), int(h), [], [], [])
+        metas[image_id] = (im, int(w), int(h), [], [], [])
 
     for i, a in enumerate(data.get("annotations") or []):
         where = f"annotations[{i}] (id {a.get('id')})" if isinstance(a, dict) else f"annotations[{i}]"
         if not isinstance(a, dict) or "image_id" not in a or "bbox" not in a:
             problems.add(path, "malformed", f"{where} lacks 'image_id' or 'bbox'")
             continue
-        meta = metas.get(a["image_id"])
+        ann_image_id = _coco_image_id(a["image_id"])
+        meta = metas.get(ann_image_id) if ann_image_id is not None else None
         if meta is None:
-            problems.add(path, "malformed", f"{where} refers to unknown image_id {a['image_id']}")
+            problems.add(path, "malformed", f"{where} refers to unknown image_id {a['image_id']!r}")
             continue
         im, w, h, bxs, lbls, crowd = meta
         bbox = a["bbox"]
@@ -224,19 +284,53 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         crowd.append(bool(a.get("iscrowd", 0)))
 
     records = []
-    for im, w, h, bxs, lbls, crowd in metas.values():
-        records.append(_boxes_record(im["id"], im["file_name"], locator.find(im["file_name"]), w, h, bxs, lbls,
+    for image_id, (im, w, h, bxs, lbls, crowd) in metas.items():
+        records.append(_boxes_record(image_id, im["file_name"], locator.find(str(im["file_name"])), w, h, bxs, lbls,
                                      [False] * len(bxs), crowd, path))
-    return Dataset("coco", path, tuple(classes), tuple(records), tuple(problems.items))
+    return Dataset("coco", path, tuple(classes), tuple(records), tuple(problems.items), id_source="file")
 
 
 # ------------------------------------------------------------------------------------------------- XML (shared)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._:-]*)["']""")
+
+
+class XmlEncodingError(ValueError):
+    """An XML file whose declared encoding is unknown, or whose bytes are not text in it."""
+
+
+def parse_xml_file(path) -> ET.Element:
+    """The root element of the XML file ``path``, read in the encoding its declaration names (XML 1.0 §4.3.3).
+
+    The expat parser reads UTF-8, UTF-16 and the single-byte codecs itself but refuses multi-byte ones
+    (``gb2312``, ``shift_jis``, ``big5``: "multi-byte encodings are not supported"); those are decoded with
+    Python's codec of that name and the text parsed. Raises ``OSError`` (cannot read), ``ET.ParseError`` (not
+    well-formed; ``position`` has the line) or :class:`XmlEncodingError`."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return ET.fromstring(data)
+    except (ValueError, LookupError) as e:  # multi-byte codec, or a name expat does not know
+        m = _XML_ENCODING.match(data)
+        if m is None:
+            raise XmlEncodingError(f"cannot decode: {e}") from None
+        encoding = m.group(1).decode("ascii")
+        try:
+            text = data.decode(encoding)
+        except LookupError:
+            raise XmlEncodingError(f"declares encoding {encoding!r}, which is not a known text encoding") from None
+        except UnicodeDecodeError as u:
+            raise XmlEncodingError(f"is not {encoding} text as it declares ({u.reason} at byte {u.start})") from None
+        return ET.fromstring(text)
+
+
 def _parse_xml(problems: _Problems, path: Path):
     try:
-        return ET.parse(path).getroot()
+        return parse_xml_file(path)
     except ET.ParseError as e:
         line = e.position[0] if getattr(e, "position", None) else None
         problems.add(path, "malformed", f"not valid XML: {e}", line=line)
+    except XmlEncodingError as e:
+        problems.add(path, "malformed", f"not readable XML: {e}")
     except OSError as e:
         problems.add(path, "unreadable", f"cannot read: {e.strerror or e}")
     return None
@@ -259,8 +353,38 @@ def _xml_number(problems, path, node, tag, *, obj=None):
         return None
 
 
-def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, image_id):
-    """One VOC or ILSVRC XML → ImageAnnotation (or None when unusable). ``class_of(name, obj)`` → label or None."""
+def _image_of(problems, path: Path, root, locator, *, with_suffix: bool) -> tuple[str, Path | None]:
+    """(file_name, image file) of a VOC or ILSVRC annotation. The image is the one named like the annotation file
+    (``Annotations/site_01.xml`` ↔ ``JPEGImages/site_01.jpg``), as the devkits do (VOC: ``VOCopts.imgpath`` is
+    ``JPEGImages/%s.jpg`` of the annotation id; ILSVRC: the evaluation list names both); ``<filename>``, which
+    labelling tools leave stale after a renaming, is only a fallback when no image has the annotation's name.
+    ``file_name`` is the image's name (VOC; the annotation id + the tag's or the found file's extension, ``.jpg``
+    by default) or the id alone (ILSVRC, whose names have no extension)."""
+    ident = path.stem
+    tag = _xml_text(root, "filename")
+    tag_name = name_parts(tag)[-1] if tag and name_parts(tag) else None
+    found = locator.find(ident)
+    by_tag = False
+    if found is None and tag_name and image_stem(tag_name) != ident:
+        found = locator.find(tag_name)
+        by_tag = found is not None
+    if tag_name and image_stem(tag_name) != ident:
+        problems.add(path, "filename_mismatch",
+                     f"<filename> is {tag!r} but the annotation file is {path.name}: " +
+                     (f"no image named {ident} was found, so the image is {found.name} (by <filename>)" if by_tag
+                      else f"the image is taken to be {ident} (by the annotation file's name, as the devkit does)"),
+                     severity=WARNING)
+    if not with_suffix:
+        return (image_stem(found.name) if by_tag else ident), found
+    if found is not None:
+        return found.name, found
+    suffix = Path(tag_name).suffix if tag_name and Path(tag_name).suffix.lower() in IMAGE_SUFFIXES else ".jpg"
+    return ident + suffix, None
+
+
+def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, image_id, with_suffix):
+    """One VOC or ILSVRC XML → ImageAnnotation (or None when unusable). ``class_of(name, obj)`` → label or None;
+    ``with_suffix``: the file name keeps the image's extension (VOC) or not (ILSVRC)."""
     size = root.find("size")
     if size is None:
         problems.add(path, "malformed", "missing <size>")
@@ -269,7 +393,6 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
     h = _xml_number(problems, path, size, "height")
     if w is None or h is None:
         return None
-    filename = _xml_text(root, "filename") or path.stem
     boxes, labels, difficult = [], [], []
     for k, ob in enumerate(root.iter("object")):
         name = _xml_text(ob, "name")
@@ -290,14 +413,14 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
         labels.append(label)
         diff = _xml_text(ob, "difficult")
         difficult.append(diff not in (None, "", "0"))
-    return _boxes_record(image_id, filename, locator.find(filename), w, h, boxes, labels, difficult,
-                         [False] * len(boxes), path)
+    file_name, image_path = _image_of(problems, path, root, locator, with_suffix=with_suffix)
+    return _boxes_record(image_id, file_name, image_path, w, h, boxes, labels, difficult, [False] * len(boxes), path)
 
 
 def _sniff_xml_is_ilsvrc(xml_path: Path) -> bool:
     try:
-        root = ET.parse(xml_path).getroot()
-    except (ET.ParseError, OSError):
+        root = parse_xml_file(xml_path)
+    except (ET.ParseError, OSError, XmlEncodingError):
         return False
     text = " ".join(filter(None, [_xml_text(root, "folder"), _xml_text(root, "source/database")]))
     if "ILSVRC" in text.upper():
@@ -308,21 +431,33 @@ def _sniff_xml_is_ilsvrc(xml_path: Path) -> bool:
 
 # ----------------------------------------------------------------------------------------------------- ILSVRC
 def read_image_list(path) -> list[tuple[str, int]]:
-    """An ILSVRC evaluation list: ``name index`` per line → ``[(name, index)]``. Raises naming file and line."""
+    """An ILSVRC evaluation list: ``name index`` per line → ``[(name, index)]``.
+
+    ``name`` is kept as written — folders too (``ILSVRC2013_train/n00007846/n00007846_103856``,
+    ``cam_a/0001.jpg``) — less an image extension; it runs to the last blank of the line, so it may contain
+    blanks. Raises :class:`DatasetError` naming the file (and line) when it cannot be read or a line is not
+    ``name index``."""
     path = Path(path)
     out = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text(path).splitlines()
     except OSError as e:
-        raise DatasetError(Problem(str(path), "unreadable", f"cannot read image list: {e.strerror or e}")) from e
+        raise DatasetError(Problem(str(path), "unreadable", f"cannot read image list: {e.strerror or e}")) from None
+    except UnicodeDecodeError as e:
+        raise DatasetError(Problem(str(path), "malformed", f"image list is not UTF-8 text: {e.reason} at byte "
+                                   f"{e.start}")) from None
     for n, line in enumerate(lines, start=1):
-        parts = line.split()
+        parts = line.strip().rsplit(None, 1)
         if not parts:
             continue
         if len(parts) != 2:
             raise DatasetError(Problem(str(path), "malformed", f"expected 'name index', got {line!r}", line=n))
+        name = parts[0]
+        suffix = Path(name).suffix
+        if suffix.lower() in IMAGE_SUFFIXES:
+            name = name[: -len(suffix)]
         try:
-            out.append((Path(parts[0]).stem if Path(parts[0]).suffix in IMAGE_EXTENSIONS else parts[0], int(parts[1])))
+            out.append((name, int(parts[1])))
         except ValueError:
             raise DatasetError(Problem(str(path), "malformed", f"index is not an integer: {parts[1]!r}", line=n)) from None
     return out
@@ -338,7 +473,7 @@ def read_ilsvrc(path, *, image_list=None, images=None, strict: bool = True) -> D
     files = sorted(path.glob("*.xml")) if path.is_dir() else [path]
     ids = {f.stem: i for i, f in enumerate(files, start=1)}
     if image_list is not None:
-        listed = read_image_list(image_list)
+        listed = [(image_stem(name), idx) for name, idx in read_image_list(image_list)]  # XML named by the last part
         by_stem = {f.stem: f for f in files}
         missing = [name for name, _ in listed if name not in by_stem]
         if missing:
@@ -366,10 +501,11 @@ def read_ilsvrc(path, *, image_list=None, images=None, strict: bool = True) -> D
             continue
         rec = _read_annotation_xml(problems, f, root, one_based=False,
                                    class_of=lambda name, obj, _f=f: class_of(name, obj, _f), locator=locator,
-                                   image_id=ids[f.stem])
+                                   image_id=ids[f.stem], with_suffix=False)
         if rec is not None:
             records.append(rec)
-    return Dataset("ilsvrc", path, tuple(classes), tuple(records), tuple(problems.items))
+    return Dataset("ilsvrc", path, tuple(classes), tuple(records), tuple(problems.items),
+                   id_source="image_list" if image_list is not None else "position")
 
 
 # -------------------------------------------------------------------------------------------------------- VOC
@@ -378,7 +514,14 @@ def _voc_layout(path: Path, image_set: str | None):
     if path.is_file() and path.suffix == ".txt":  # ImageSets/Main/<set>.txt
         root = path.parents[2] if path.parent.name == "Main" else path.parent
         ids = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            text = read_text(path)
+        except OSError as e:
+            raise DatasetError(Problem(str(path), "unreadable", f"cannot read image set: {e.strerror or e}")) from None
+        except UnicodeDecodeError as e:
+            raise DatasetError(Problem(str(path), "malformed", f"image set is not UTF-8 text: {e.reason} at byte "
+                                       f"{e.start}")) from None
+        for line in text.splitlines():
             parts = line.split()
             if parts and (len(parts) == 1 or parts[-1] != "-1"):
                 ids.append(parts[0])
@@ -407,7 +550,7 @@ def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = 
     locator = _ImageLocator([images, *folders])
     records = []
     for image_id, f in enumerate(files, start=1):
-        if not f.is_file():
+        if not f.exists():
             problems.add(f, "missing_annotation", "listed in the image set but the XML file does not exist")
             continue
         root = _parse_xml(problems, f)
@@ -426,7 +569,7 @@ def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = 
             return idx
 
         rec = _read_annotation_xml(problems, f, root, one_based=True, class_of=class_of, locator=locator,
-                                   image_id=image_id)
+                                   image_id=image_id, with_suffix=True)
         if rec is not None:
             records.append(rec)
     return Dataset("voc", path, tuple(classes), tuple(records), tuple(problems.items))
