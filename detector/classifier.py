@@ -112,11 +112,18 @@ class TorchvisionGoogLeNet(nn.Module):
                              num_classes=num_classes)
         self.num_features = self.net.fc.in_features
 
-    def forward(self, x: Tensor):
-        out = self.net(x)
-        if isinstance(out, tuple):  # torchvision: (logits, aux_logits2, aux_logits1) in training
-            return GoogLeNetOutputs(out[0], out[2], out[1])
-        return out
+    def forward(self, x: Tensor, *, with_features: bool = False):
+        """As :meth:`detector.inception.GoogLeNet.forward` (torchvision's ``_forward``, its layers in its order)."""
+        n = self.net
+        x = n.maxpool2(n.conv3(n.conv2(n.maxpool1(n.conv1(x)))))
+        x = n.inception4a(n.maxpool3(n.inception3b(n.inception3a(x))))
+        aux1 = n.aux1(x) if n.aux1 is not None and self.training else None
+        x = n.inception4d(n.inception4c(n.inception4b(x)))
+        aux2 = n.aux2(x) if n.aux2 is not None and self.training else None
+        pooled = self.forward_tail_pooled(n.inception4e(x))
+        logits = self.classify(pooled)
+        out = GoogLeNetOutputs(logits, aux1, aux2) if self.training and n.aux1 is not None else logits
+        return (out, pooled) if with_features else out
 
     def forward_trunk(self, x: Tensor) -> Tensor:
         """Image → inception 4e map, N x 832 x H/16 x W/16 (torchvision's forward, cut there)."""
@@ -127,11 +134,18 @@ class TorchvisionGoogLeNet(nn.Module):
             x = m(x)
         return x
 
+    def forward_tail_pooled(self, x: Tensor) -> Tensor:
+        """Inception 4e map → 5a, 5b → global average pooling: N x 1024."""
+        n = self.net
+        return torch.flatten(n.avgpool(n.inception5b(n.inception5a(n.maxpool4(x)))), 1)
+
+    def classify(self, pooled: Tensor) -> Tensor:
+        """Pooled features → dropout → logits."""
+        return self.net.fc(self.net.dropout(pooled))
+
     def forward_tail(self, x: Tensor) -> Tensor:
         """Inception 4e map → 5a, 5b → global average pooling → dropout → logits."""
-        n = self.net
-        x = n.inception5b(n.inception5a(n.maxpool4(x)))
-        return n.fc(n.dropout(torch.flatten(n.avgpool(x), 1)))
+        return self.classify(self.forward_tail_pooled(x))
 
     def trunk_geometry(self, input_size: int) -> MapGeometry:
         n = self.net
@@ -168,25 +182,16 @@ class RegionClassifier(nn.Module):
         if self.bbox_pred is not None:
             nn.init.normal_(self.bbox_pred.weight, 0, 0.001)
             nn.init.zeros_(self.bbox_pred.bias)
-        self._features: Tensor | None = None
-        if bbox_reg:
-            fc = backbone.net.fc if isinstance(backbone, TorchvisionGoogLeNet) else backbone.fc
-            fc.register_forward_hook(self._keep_features)
-
-    def _keep_features(self, module, inp, out):
-        self._features = inp[0]
-
     def forward(self, x: Tensor):
         return self.backbone(x)
 
     def forward_with_boxes(self, x: Tensor | ImageBatch):
         if isinstance(x, ImageBatch):
             return self.forward_fast(x.images, x.boxes)
-        out = self.backbone(x)
-        deltas = None
-        if self.bbox_pred is not None:
-            deltas = self.bbox_pred(self._features).view(x.shape[0], -1, 4)
-        return out, deltas
+        if self.bbox_pred is None:
+            return self.backbone(x), None
+        out, pooled = self.backbone(x, with_features=True)
+        return out, self.bbox_pred(pooled).view(x.shape[0], -1, 4)
 
     def fast_rois(self, boxes: Sequence[Tensor]) -> Tensor:
         """``roi_align`` rows [R, 5] (image index, then :func:`detector.regions.feature_rois`) for one xyxy box
@@ -223,10 +228,11 @@ class RegionClassifier(nn.Module):
         step = chunk or r
         logits, deltas = [], []
         for s in range(0, r, step):
-            out = self.backbone.forward_tail(self.pool_regions(features, rois[s : s + step]))  # B x K
+            pooled = self.backbone.forward_tail_pooled(self.pool_regions(features, rois[s : s + step]))  # B x F
+            out = self.backbone.classify(pooled)  # B x K
             logits.append(out)
             if self.bbox_pred is not None:
-                deltas.append(self.bbox_pred(self._features).view(out.shape[0], -1, 4))
+                deltas.append(self.bbox_pred(pooled).view(out.shape[0], -1, 4))
         return torch.cat(logits), (torch.cat(deltas) if deltas else None)
 
 

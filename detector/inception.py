@@ -214,8 +214,11 @@ class GoogLeNet(nn.Module):
 
     def forward_tail(self, x: Tensor) -> Tensor:
         """Inception 4e map → 5a, 5b → global average pooling → dropout → logits."""
-        x = self.inception5b(self.inception5a(self.pool4(x)))
-        return self.forward_head(x)
+        return self.classify(self.forward_tail_pooled(x))
+
+    def forward_tail_pooled(self, x: Tensor) -> Tensor:
+        """Inception 4e map → 5a, 5b → global average pooling: N x 1024 (the classifier's input)."""
+        return self.pool(self.inception5b(self.inception5a(self.pool4(x))))
 
     def trunk_geometry(self, input_size: int) -> MapGeometry:
         """Size, stride and offset of the inception 4e map (:meth:`forward_trunk`) of an ``input_size`` input."""
@@ -226,21 +229,31 @@ class GoogLeNet(nn.Module):
         """Image → inception 5b map, N x 1024 x 7 x 7 at 224 input."""
         return self.inception5b(self.inception5a(self.pool4(self.forward_trunk(x))))
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # N x 1024
-        return self.fc(self.dropout(x))  # N x num_classes
+    @staticmethod
+    def pool(x: Tensor) -> Tensor:
+        """Global average pooling: N x C x h x w → N x C."""
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
-    def forward(self, x: Tensor):
+    def classify(self, pooled: Tensor) -> Tensor:
+        """Pooled features N x 1024 → dropout → logits N x num_classes."""
+        return self.fc(self.dropout(pooled))
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        """Inception 5b map → global average pooling → dropout → logits."""
+        return self.classify(self.pool(x))
+
+    def forward(self, x: Tensor, *, with_features: bool = False):
+        """Logits (eval) or :class:`GoogLeNetOutputs` (training with auxiliary heads); with ``with_features`` also
+        the pooled features N x 1024 the classifier read, as ``(out, features)``."""
         x = self._stem(x)
         x = self.inception4a(x)
         aux1 = self.aux1(x) if self.aux1 is not None and self.training else None
         x = self.inception4d(self.inception4c(self.inception4b(x)))
         aux2 = self.aux2(x) if self.aux2 is not None and self.training else None
-        x = self.inception4e(x)
-        logits = self.forward_tail(x)
-        if self.training and self.aux1 is not None:
-            return GoogLeNetOutputs(logits, aux1, aux2)
-        return logits
+        pooled = self.forward_tail_pooled(self.inception4e(x))
+        logits = self.classify(pooled)
+        out = GoogLeNetOutputs(logits, aux1, aux2) if self.training and self.aux1 is not None else logits
+        return (out, pooled) if with_features else out
 
 
 def build_googlenet(*, num_classes: int = 201, batch_norm: bool = False, aux_logits: bool = True,

@@ -81,17 +81,15 @@ class _Trunk(nn.Module):
 
 
 class _Tail(nn.Module):
-    """Pooled 4e features → logits (and box deltas), the same arithmetic as ``forward_tail`` + ``bbox_pred``."""
+    """Pooled 4e features → logits (and box deltas): the backbone's ``forward_tail_pooled`` and ``classify``."""
 
     def __init__(self, model):
         super().__init__()
         self.backbone, self.bbox_pred = model.backbone, model.bbox_pred
 
     def forward(self, p):
-        b = self.backbone
-        x = b.inception5b(b.inception5a(b.pool4(p)))
-        feats = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1)
-        logits = b.fc(b.dropout(feats))
+        feats = self.backbone.forward_tail_pooled(p)
+        logits = self.backbone.classify(feats)
         if self.bbox_pred is None:
             return (logits,)
         return logits, self.bbox_pred(feats).view(p.shape[0], -1, 4)

@@ -4,8 +4,9 @@ Imports numpy, pycocotools and the data layer only — never a model.
 """
 
 from .ap import ap_11_point, ap_all_point, precision_recall
-from .evaluate import METRICS, ClassResult, EvalResult, evaluate
+from .evaluate import METRICS, evaluate
 from .matching import ilsvrc_object_thresholds, match_ilsvrc, match_voc, on_ignored_regions
+from .results import ClassResult, EvalResult
 from .predictions import (
     AlignedPredictions,
     PredictionError,

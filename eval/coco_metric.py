@@ -15,7 +15,7 @@ from pycocotools.cocoeval import COCOeval
 
 from detector.data import Dataset, box_area, xyxy_to_xywh
 
-from .evaluate import ClassResult, EvalResult
+from .results import ClassResult, EvalResult
 from .predictions import AlignedPredictions
 
 __all__ = ["evaluate_coco", "complete_coco_gt", "COCO_STAT_NAMES"]

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .evaluate import EvalResult
+from .results import EvalResult
 
 __all__ = ["plot_pr_curves"]
 

@@ -170,9 +170,15 @@ class PixelTrunk(nn.Module):
     def forward_trunk(self, x):
         return x[:, :, 14::16, 14::16]
 
-    def forward_tail(self, f):
+    def forward_tail_pooled(self, f):
         self.seen.append(f)
-        return self.fc(f.mean(dim=(2, 3)))
+        return f.mean(dim=(2, 3))
+
+    def classify(self, pooled):
+        return self.fc(pooled)
+
+    def forward_tail(self, f):
+        return self.classify(self.forward_tail_pooled(f))
 
     def forward(self, x):
         return self.forward_tail(self.forward_trunk(x))
