@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
@@ -92,3 +93,43 @@ def test_run_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     res = CliRunner().invoke(cli, ["run", str(tmp_path / "empty"), "--model", str(bad)])
     assert res.exit_code == 1 and "no images" in res.output
+
+
+def test_malformed_model_files_are_clear_errors(tmp_path):
+    """Issue 12, kind 8: a model file with a malformed spec (or other field) is an error naming the file and the
+    field, not a traceback."""
+    from detector.classifier import CheckpointError, load_member
+    from proposals.multibox import MultiBox, MultiBoxConfig, load_multibox, save_multibox
+
+    good = torch.load(tiny_model(tmp_path / "good.pt"), weights_only=True)
+    cases = {"spec_text": ({"spec": "x"}, "malformed 'spec'", "expected a mapping of settings, got str 'x'"),
+             "arch_number": ({"spec": {**good["spec"], "arch": 5}}, "malformed 'spec'", "arch must be text, got 5"),
+             "size_text": ({"spec": {**good["spec"], "input_size": "big"}}, "input_size must be an integer",
+                           "'big'"),
+             "mean_short": ({"spec": {**good["spec"], "mean": [0.5]}}, "mean must be a list of 3 numbers", "[0.5]"),
+             "no_spec": ({"spec": None}, "malformed 'spec'", "NoneType"),
+             "state_text": ({"state_dict": "x"}, "inconsistent model file", "AttributeError"),
+             "train_number": ({"train": 5}, "inconsistent model file", "TypeError")}
+    for name, (change, *needles) in cases.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save({**good, **change}, path)
+        with pytest.raises(CheckpointError) as e:
+            load_member(path)
+        assert str(e.value).startswith(f"{path}: ") and all(n in str(e.value) for n in needles), str(e.value)
+    res = CliRunner().invoke(cli, ["run", str(images_folder(tmp_path)), "--model", str(tmp_path / "size_text.pt"),
+                                   "--out", str(tmp_path / "b.json"), "--workers", "0"])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
+    assert "size_text.pt" in res.output and "input_size must be an integer, got 'big'" in res.output
+
+    mb = torch.load(save_multibox(tmp_path / "mb.pt", MultiBox(MultiBoxConfig(num_priors=2, input_size=96,
+                                                                              width=0.25),
+                                                               np.zeros((2, 4), np.float32))), weights_only=True)
+    for name, change, needle in (("c_text", {"config": "x"}, "malformed 'config'"),
+                                 ("c_size", {"config": {**mb["config"], "input_size": "big"}},
+                                  "input_size must be an integer"),
+                                 ("priors_list", {"priors": [1, 2]}, "'priors' must be a tensor")):
+        path = tmp_path / f"{name}.pt"
+        torch.save({**mb, **change}, path)
+        with pytest.raises(CheckpointError, match=needle) as e:
+            load_multibox(path)
+        assert str(e.value).startswith(f"{path}: ")
