@@ -43,8 +43,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["MODES", "SelectiveSearchConfig", "ProposalResult", "selective_search", "selective_search_many",
-           "read_image_bgr"]
+from detector.data.images import load_image
+
+__all__ = ["MODES", "SelectiveSearchConfig", "ProposalResult", "selective_search", "selective_search_many"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,25 +144,6 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"image must have shape (H, W, 3) RGB, got {image.shape}")
 
 
-def read_image_bgr(source) -> np.ndarray:
-    """Decode an image file (a path, or its bytes) into BGR ``uint8 (H, W, 3)``, the way OpenCV wants it.
-
-    EXIF orientation is ignored, as PIL (used by the rest of the project) and the annotations do: pixels stay in
-    stored order. Raises ``ValueError`` naming the file when it cannot be decoded.
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, where = source, "image bytes"
-    else:
-        where = str(source)
-        with open(source, "rb") as f:
-            data = f.read()
-    buf = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if buf.size else None
-    if img is None:
-        raise ValueError(f"{where}: cannot decode image")
-    return img
-
-
 def _make_segmentation(bgr: np.ndarray, config: SelectiveSearchConfig):
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(bgr)
@@ -247,8 +229,9 @@ class ProposalResult:
     source: str  # the file path, or "<array N>" for an in-memory image
     boxes: np.ndarray | None
     error: str | None = None
-    seconds: float = 0.0  # time spent on this image in its worker (reading, hashing, searching)
+    seconds: float = 0.0  # time spent on this image in its worker (reading, decoding, hashing, searching)
     cached: bool = False  # True when the boxes came from the cache
+    image: np.ndarray | None = None  # the decoded RGB uint8 image the boxes were computed on (return_images=True)
 
     @property
     def ok(self) -> bool:
@@ -256,25 +239,35 @@ class ProposalResult:
 
 
 def _process_one(task) -> ProposalResult:
-    """Worker body: never raises for a bad image, returns a :class:`ProposalResult` with ``error`` instead."""
-    index, item, config, cache = task
+    """Worker body: never raises for a bad image, returns a :class:`ProposalResult` with ``error`` instead.
+
+    A file is read once: its bytes give the cache key and are decoded by :func:`detector.data.images.load_image`
+    (the project's one decoder: EXIF orientation applied, 16-bit scaled), so the boxes are computed on the very
+    pixels every other stage gets (sent back in ``image`` when asked for)."""
+    index, item, config, cache, want_image = task
     start = time.perf_counter()
     source = str(item) if isinstance(item, (str, os.PathLike)) else f"<array {index}>"
     try:
+        image = None
         if isinstance(item, (str, os.PathLike)):
             with open(item, "rb") as f:
                 data = f.read()
+            boxes = None
             if cache is not None:
                 key = cache.key(data, config)
-                hit = cache.get_key(key)
-                if hit is not None:
-                    return ProposalResult(index, source, hit, seconds=time.perf_counter() - start, cached=True)
-            boxes = _selective_search_bgr(read_image_bgr(data), config)
-            if cache is not None:
-                cache.put_key(key, boxes)
+                boxes = cache.get_key(key)
+            cached = boxes is not None
+            if boxes is None or want_image:
+                image = load_image(item, data)
+            if boxes is None:
+                boxes = selective_search(image, config)
+                if cache is not None:
+                    cache.put_key(key, boxes)
         else:
+            cached = False
             boxes = selective_search(item, config)
-        return ProposalResult(index, source, boxes, seconds=time.perf_counter() - start)
+        return ProposalResult(index, source, boxes, seconds=time.perf_counter() - start, cached=cached,
+                              image=image if want_image else None)
     except Exception as e:  # noqa: BLE001 - one bad image must not stop the batch
         message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         if source not in message:
@@ -365,6 +358,7 @@ def selective_search_many(
     *,
     workers: int | None = None,
     cache=None,
+    return_images: bool = False,
 ) -> Iterator[ProposalResult]:
     """Selective search over many images in parallel processes; yields one :class:`ProposalResult` per input, in
     input order, as soon as it (and every input before it) is done.
@@ -376,6 +370,9 @@ def selective_search_many(
             so that the caller's own work overlaps with the search).
         cache: a :class:`proposals.cache.ProposalCache` (or None). Files are looked up by content hash and
             config, and stored after a miss; in-memory arrays bypass the cache.
+        return_images: also return each file's decoded image (``ProposalResult.image``, RGB uint8, decoded once
+            by :func:`detector.data.images.load_image`, even on a cache hit), so that the caller need not decode
+            it again.
 
     An input that fails (unreadable or undecodable file, wrong array shape) gives a result with ``boxes=None`` and
     ``error`` set; the batch goes on. The iterator is its own progress hook::
@@ -390,12 +387,12 @@ def selective_search_many(
     workers = _default_workers() if workers is None else int(workers)
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
-    tasks = ((i, item, config, cache) for i, item in enumerate(images))
+    tasks = ((i, item, config, cache, bool(return_images)) for i, item in enumerate(images))
     if workers == 0:
         return map(_process_one, tasks)
 
     def describe(task, message):
-        index, item, _, _ = task
+        index, item = task[:2]
         source = str(item) if isinstance(item, (str, os.PathLike)) else f"<array {index}>"
         return ProposalResult(index, source, None, error=f"{source}: {message}")
 
