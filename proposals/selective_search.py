@@ -26,11 +26,13 @@ Shapes: H, W = original image size; R = number of boxes.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import math
 import os
+import select
 import sys
 import threading
 import time
@@ -276,8 +278,42 @@ def _process_one(task) -> ProposalResult:
                               seconds=time.perf_counter() - start)
 
 
-def _worker_init() -> None:
+def _worker_init(parent_pid: int) -> None:
     cv2.setNumThreads(1)  # selective search is single-threaded C++; parallelism comes from the processes
+    _exit_with(parent_pid)
+
+
+def _exit_with(parent_pid: int) -> None:
+    """End this worker when the process that made its pool ends, however that ends (``kill -9`` runs no clean-up
+    there). Otherwise it waits forever on a task queue no one writes to any more — and, as it holds the other end
+    of the forkserver's "alive" pipe and of the resource tracker's pipe, it keeps those two processes alive too
+    (each exits at end of file on its pipe, once every holder is gone), all with the dead run's stdout and stderr.
+
+    A daemon thread waits on a pidfd of ``parent_pid`` (Linux 5.3+: readable once that process has exited; no pid
+    reuse race), else polls it every second. The worker's own parent is the forkserver, not the run, so
+    ``PR_SET_PDEATHSIG`` would not see the run die."""
+    try:
+        fd = os.pidfd_open(parent_pid)
+    except ProcessLookupError:
+        os._exit(1)  # already gone
+    except (AttributeError, OSError):
+        fd = None
+
+    def watch():
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while True:
+                try:
+                    os.kill(parent_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"exit-with-{parent_pid}", daemon=True).start()
 
 
 def _mp_context():
@@ -304,10 +340,11 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
     ctx = _mp_context()
 
     def new_pool(n):
-        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
+        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
+                                   initargs=(os.getpid(),))
 
     def run_alone(task):
-        with new_pool(1) as pool:
+        with _stopping(new_pool(1)) as pool:
             try:
                 return pool.submit(fn, task).result()
             except BrokenProcessPool:
@@ -316,6 +353,7 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
     pool = new_pool(workers)
     window: deque = deque()  # (task, future), in task order
     tasks = iter(tasks)
+    finished = False
     try:
         exhausted = False
         while True:
@@ -330,6 +368,7 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
                 except BrokenProcessPool:
                     window.append((task, None))
             if not window:
+                finished = True
                 return
             task, future = window[0]
             try:
@@ -348,6 +387,31 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
                 continue
             window.popleft()
             yield result
+    finally:
+        if not finished:  # stopped early (closed, an exception, a signal): the work in flight is not wanted
+            _kill_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes at once (``shutdown`` would wait for the searches in flight, seconds each).
+    ``ProcessPoolExecutor.kill_workers`` from Python 3.14; before, its table of processes."""
+    if hasattr(pool, "kill_workers"):
+        pool.kill_workers()
+        return
+    for p in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            p.kill()
+
+
+@contextlib.contextmanager
+def _stopping(pool: ProcessPoolExecutor):
+    """``with pool``, but leaving by an exception kills the workers first instead of waiting for them."""
+    try:
+        yield pool
+    except BaseException:
+        _kill_workers(pool)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -380,7 +444,8 @@ def selective_search_many(
         for r in tqdm(selective_search_many(paths, cfg, cache=cache), total=len(paths)): ...
 
     Workers use the ``forkserver`` start method (``spawn`` where there is none), so a parent holding torch threads
-    is safe; each worker calls ``cv2.setNumThreads(1)``. Stopping the iteration early shuts the pool down.
+    is safe; each worker calls ``cv2.setNumThreads(1)`` and exits when this process ends, however it ends.
+    Stopping the iteration early (``close()``, an exception) kills the workers and shuts the pool down.
     """
     if not isinstance(config, SelectiveSearchConfig):
         raise TypeError(f"config must be a SelectiveSearchConfig, got {type(config).__name__}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir"]
 
 
 def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
@@ -47,3 +48,17 @@ def atomic_write_text(path, text: str) -> Path:
 def atomic_write_json(path, obj, *, indent: int | None = 1) -> Path:
     """:func:`atomic_write_text` of ``json.dumps(obj)`` (NaN refused: JSON has none)."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+
+
+def check_writable_dir(folder) -> Path:
+    """Make ``folder`` (and its parents) if need be and prove that files can be created in it, by creating and
+    removing one: a job checks its output folders this way before any work. Raises ``OSError`` with the reason
+    (a read-only folder or file system, a file where a folder should be, no permission)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file is there, not a folder", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".write-check-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+    return folder
