@@ -93,37 +93,65 @@ class ImageJob:
 
     def records(self, tasks: list[tuple[int, Path, str]]) -> Iterator[tuple[dict, dict]]:
         """Tasks ``(index, path, name)`` → ``(record, timings)`` in task order; proposals for later images are
-        computed (in ``ss_workers`` processes) while this process classifies earlier ones."""
+        computed (in ``ss_workers`` processes) while this process classifies earlier ones. Closing the generator
+        stops those processes."""
         stream = self.source.run([t[1] for t in tasks])
-        for (index, path, name), (_, image, boxes, _, prop_seconds, error) in zip(tasks, stream):
-            yield self.record(index, path, name, image, boxes, prop_seconds, error)
+        try:
+            for (index, path, name), (_, image, boxes, _, prop_seconds, error) in zip(tasks, stream):
+                yield self.record(index, path, name, image, boxes, prop_seconds, error)
+        finally:
+            stream.close()
 
     def record(self, index, path, name, image, boxes, prop_seconds, error) -> tuple[dict, dict]:
-        from detector.data.output import detection_entries, image_entry
-
+        """One image's record: its entry and detections (and its picture written under ``draw_dir``), or, when
+        anything fails on the way, an ``error`` record saying what — one image never ends a job."""
         if error is not None:
-            return {"index": index, "error": {"file_name": name, "error": _short_error(error, path)}}, \
-                {"proposals": prop_seconds}
+            return error_record(index, name, _short_error(error, path)), {"proposals": prop_seconds}
+        stage = "detection"
         try:
             det = self.detector.detect(image, proposals=boxes)
-        except Exception as e:  # one image must never end a batch job: record it, log the trace, go on
-            logger.warning("detection failed on %s", path, exc_info=True)
-            return {"index": index, "error": {"file_name": name, "error": f"detection failed: "
-                                                                          f"{type(e).__name__}: {e}"}}, \
+            stage = "output"
+            rec = self.entry(index, name, image, det)
+            if self.config.draw_dir is not None:
+                stage = "drawing"
+                self.draw(name, image, det)
+        except Exception as e:  # noqa: BLE001 - record it, log the trace, go on
+            logger.warning("%s failed on %s", stage, path, exc_info=True)
+            return error_record(index, name, f"{stage} failed: {type(e).__name__}: {e}"), \
                 {"proposals": prop_seconds}
         det.timings["proposals"] = prop_seconds
+        return rec, {**det.timings, "regions": det.num_proposals}
+
+    def entry(self, index, name, image, det) -> dict:
+        from detector.data.output import detection_entries, image_entry
+
         h, w = image.shape[:2]
         rec = {"index": index, "image": image_entry(index + 1, name, w, h),
                "detections": detection_entries(index + 1, det.boxes, det.scores, det.labels, self.classes)}
-        if self.config.draw_dir is not None:
-            from detector.draw import draw_detections
+        return rec
 
-            target = Path(self.config.draw_dir) / Path(name).with_suffix(".jpg")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shown = det.scores >= self.config.draw_threshold
-            draw_detections(image, det.boxes[shown], det.scores[shown], det.labels[shown],
-                            self.names).save(target, quality=90)
-        return rec, {**det.timings, "regions": det.num_proposals}
+    def draw(self, name: str, image, det) -> Path:
+        """Write the picture of ``name``'s detections to ``draw_dir / name``: the same relative path and file
+        name as the input (so ``x.jpg`` and ``x.png`` stay two pictures), in the format its suffix names, written
+        atomically."""
+        from PIL import Image
+
+        from detector.data.io import atomic_write
+        from detector.draw import draw_detections
+
+        target = Path(self.config.draw_dir) / name
+        fmt = Image.registered_extensions().get(target.suffix.lower())
+        if fmt is None:
+            raise ValueError(f"no image format writes {target.suffix!r} files")
+        shown = det.scores >= self.config.draw_threshold
+        picture = draw_detections(image, det.boxes[shown], det.scores[shown], det.labels[shown], self.names)
+        options = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
+        return atomic_write(target, lambda f: picture.save(f, format=fmt, **options))
+
+
+def error_record(index: int, name: str, message: str) -> dict:
+    """The part-file record of an input that gave no result: its name in outputs and why."""
+    return {"index": index, "error": {"file_name": name, "error": message}}
 
 
 def _short_error(message: str, path: Path) -> str:

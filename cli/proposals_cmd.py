@@ -8,7 +8,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from detector.data.images import ImageError, list_images
+from detector.data.images import ImageError, scan_images
 from detector.data.io import atomic_write_json
 from detector.pipeline import resolve_device
 from proposals.cache import ProposalCache
@@ -51,7 +51,7 @@ def proposals_cmd(images, out, methods, max_proposals, multibox_top, multibox_pa
     """Region proposals for IMAGES (a folder, an image, or a list file) by selective search, MultiBox, or both."""
     methods = methods or ("ss",)
     try:
-        paths = list_images(images)
+        inputs = scan_images(images)
         dev = resolve_device(device)
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
@@ -59,17 +59,19 @@ def proposals_cmd(images, out, methods, max_proposals, multibox_top, multibox_pa
     gt_by_stem = {im.stem: im for im in gt.images} if gt else {}
     multibox = load_multibox_or_fail(multibox_path, dev) if any(m != "ss" for m in methods) else None
     cache = None if no_cache else ProposalCache(cache_dir)
-    root = images if images.is_dir() else None
+    paths = [i.path for i in inputs if i.problem is None]
+    name_of = {i.path: i.name for i in inputs}
+    known_bad = [{"file_name": i.name, "error": i.problem} for i in inputs if i.problem is not None]
     ss_config = SelectiveSearchConfig(mode=ss_mode, scale=ss_scale)
     merge_config = MergeConfig(multibox_top=multibox_top, max_proposals=max_proposals)
     report = {}
     last_doc = None
     for method in methods:
         src = ProposalSource(method, ss_config, merge_config, multibox, workers, cache, dev)
-        entries, gts, props, errors, secs = [], [], [], [], []
+        entries, gts, props, errors, secs = [], [], [], list(known_bad), []
         for path, image, boxes, scores, s, err in tqdm(src.run(paths), total=len(paths), desc=method, unit="img",
                                                        disable=None):
-            name = str(path.relative_to(root)) if root is not None else path.name
+            name = name_of[path]
             if err is not None:
                 errors.append({"file_name": name, "error": err})
                 continue

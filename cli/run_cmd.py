@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import signal
 import time
 from pathlib import Path
 
@@ -10,15 +13,19 @@ import click
 from tqdm import tqdm
 
 from detector.classifier import CheckpointError, load_ensemble
-from detector.data.images import ImageError, list_images
+from detector.data.images import ImageError, scan_images
+from detector.data.io import check_writable_dir
 from detector.data.output import category_id
-from detector.data.parts import PartError, PartWriter, Shard, assemble, digest, part_path, read_part
+from detector.data.parts import (JobLock, LockedError, PartError, PartWriter, Shard, assemble, digest, part_path,
+                                 read_part)
 from detector.onnx_backend import onnx_available
 from detector.pipeline import PostprocessConfig, resolve_device
 
 from .common import write_detections
-from .jobs import ImageJob, JobConfig, cpu_count, ray_available, run_ray
+from .jobs import ImageJob, JobConfig, cpu_count, error_record, ray_available, run_ray
 from .sources import DEFAULT_MULTIBOX
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "detector" / "models" / "default"
 
@@ -76,15 +83,17 @@ def default_model_paths() -> list[Path]:
               help="Proposal cache (default: $DETECT_CACHE_DIR or ~/.cache/detect/proposals).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the proposal cache.")
 @click.option("--draw", "draw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write each image with its labelled boxes into this folder.")
+              help="Also write each image with its labelled boxes into this folder, under its file_name in OUT "
+                   "(same relative path, name and format: x.jpg and x.png stay two pictures).")
 @click.option("--draw-threshold", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="Only detections scoring at least this are drawn (all above --score-threshold are written).")
 @click.option("--format", "out_format", type=click.Choice(["json", "coco", "ilsvrc"]), default="json",
               show_default=True,
-              help="json: boxes.json (DESIGN.md); coco: a COCO results list; ilsvrc: ILSVRC submission text "
-                   "(image index = the image's id, its position in the input, from 1).")
+              help="json: boxes.json (the README's `detect run` section); coco: a COCO results list; ilsvrc: "
+                   "ILSVRC submission text (image index = the image's id, its position in the input, from 1).")
 @click.option("--resume", is_flag=True,
-              help="Go on with an interrupted run: skip the images already in OUT.part.jsonl.")
+              help="Go on with an interrupted (killed, SIGTERM, Ctrl-C) run: skip the images already in "
+                   "OUT.part.jsonl.")
 @click.option("--shard", default=None, metavar="I/N",
               help="Process only shard I of N (a contiguous block of the sorted input list); combine the N outputs "
                    "with `detect merge`.")
@@ -104,18 +113,30 @@ def default_model_paths() -> list[Path]:
 def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_proposals, score_threshold, nms_iou,
             max_detections, device, amp, backend, batch_size, workers, threads, cache_dir, no_cache, draw_dir, draw_threshold,
             out_format, resume, shard, engine, address, ray_actors, ray_cpus, ray_gpus, ray_chunk):
-    """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/png/bmp/webp), one image, or a text
-    file listing image paths. Unreadable images are recorded under "errors" and skipped.
+    """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/png/bmp/webp, following links to
+    folders), one image, or a text file listing image paths. Images are read as a viewer shows them (EXIF
+    orientation applied, 16-bit scaled to 8, transparency over white). Each is named in OUT by its path relative to
+    the folder (for a list: to the deepest folder holding all listed images). Whatever fails on one image
+    (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on.
 
     Results stream to OUT.part.jsonl as images finish (crash-safe: rerun with --resume to go on where a killed job
-    stopped); OUT is written, atomically, once every image is done."""
+    stopped); OUT is written, atomically, once every image is done. A lock (OUT.lock) keeps a second run off the
+    same OUT while this one lives; SIGTERM or Ctrl-C stop the run at once, keeping the part file."""
     try:
-        paths = list_images(images)
+        inputs = scan_images(images)
         shard_ = Shard.parse(shard) if shard else None
         if device != "auto":
             resolve_device(device)
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    for folder, what in ((out.parent, f"--out {out}"), (draw_dir, f"--draw {draw_dir}")):
+        if folder is None:
+            continue
+        try:
+            check_writable_dir(folder)
+        except OSError as e:
+            raise click.ClickException(f"cannot write {what}: {e.filename or folder}: {e.strerror or e}") \
+                from None
     if engine == "ray" and not ray_available():
         raise click.ClickException("--engine ray needs Ray: pip install 'googlenet-detect[ray]' (or pip install "
                                    "'ray>=2.9')")
@@ -124,6 +145,50 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
     if shard_ is not None and out_format != "json":
         raise click.ClickException("--shard writes boxes.json parts for `detect merge`: use --format json (convert "
                                    "after merging)")
+    lock = JobLock(out)
+    try:
+        lock.acquire()
+    except LockedError as e:
+        raise click.ClickException(
+            f"another detect run{f' (process {e.holder})' if e.holder else ''} is writing {out} now (it holds "
+            f"{e.path}): wait for it to finish, or stop it and rerun with --resume") from None
+    except OSError as e:
+        raise click.ClickException(f"cannot lock {lock.path}: {e.strerror or e}") from None
+    try:
+        _run(inputs, images, out, models, method, multibox_path, ss_mode, ss_scale, max_proposals, score_threshold,
+             nms_iou, max_detections, device, amp, backend, batch_size, workers, threads, cache_dir, no_cache,
+             draw_dir, draw_threshold, out_format, resume, shard_, engine, address, ray_actors, ray_cpus, ray_gpus,
+             ray_chunk)
+    finally:
+        lock.release()
+
+
+class Terminated(BaseException):
+    """SIGTERM reached ``detect run``. A BaseException, as KeyboardInterrupt: the per-image ``except Exception``
+    that records one image's failure must not swallow it."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops():
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (clean-up runs: the workers are
+    stopped, the part file is synced); outside a main thread SIGTERM is left as it is."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(inputs, images, out, models, method, multibox_path, ss_mode, ss_scale, max_proposals, score_threshold,
+         nms_iou, max_detections, device, amp, backend, batch_size, workers, threads, cache_dir, no_cache, draw_dir,
+         draw_threshold, out_format, resume, shard_, engine, address, ray_actors, ray_cpus, ray_gpus, ray_chunk):
     model_paths = [Path(p) for p in (models or default_model_paths())]
     try:
         members = load_ensemble(model_paths, device="cpu")  # here only for the class list and the checks
@@ -148,9 +213,9 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
                        draw_dir=str(draw_dir) if draw_dir else None, draw_threshold=draw_threshold,
                        threads=threads, amp=amp, backend=backend)
 
-    root = images if images.is_dir() else None
-    names = [str(p.relative_to(root)) if root is not None else p.name for p in paths]
-    all_tasks = [(i, p, n) for i, (p, n) in enumerate(zip(paths, names))]
+    names = [i.name for i in inputs]
+    problems = {k: i.problem for k, i in enumerate(inputs) if i.problem is not None}
+    all_tasks = [(k, i.path, i.name) for k, i in enumerate(inputs)]
     start, stop = shard_.bounds(len(all_tasks)) if shard_ else (0, len(all_tasks))
     tasks = all_tasks[start:stop]
     job_info = {"inputs": len(all_tasks), "inputs_sha256": digest(names),
@@ -185,38 +250,63 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
                 raise click.ClickException(f"cannot resume from {part}: {what} differ from that run's (delete it "
                                            "to start over)")
         click.echo(f"resuming: {len(done)} of {len(tasks)} images already done ({part})", err=True)
-    todo = [t for t in tasks if t[0] not in done]
+    todo = [t for t in tasks if t[0] not in done and t[0] not in problems]
+    known_bad = [t for t in tasks if t[0] not in done and t[0] in problems]
 
     totals = {"proposals": 0.0, "classify": 0.0, "nms": 0.0, "regions": 0}
     t0 = time.perf_counter()
-    writer = PartWriter(part, header)
-    interrupted = True
     try:
-        if engine == "ray":
-            stream = run_ray(config, todo, address=address, actors=ray_actors, cpus_per_actor=ray_cpus,
-                             gpus_per_actor=ray_gpus, chunk=ray_chunk)
-        else:
-            stream = ImageJob(config, ss_workers=workers).records(todo)
-        bar = tqdm(stream, total=len(tasks), initial=len(tasks) - len(todo), unit="img", desc="detect",
-                   disable=None)
-        for record, timings in bar:
-            writer.write(record)
-            for k in totals:
-                totals[k] += timings.get(k, 0)
-            if "image" in record:
-                bar.set_postfix(dets=len(record["detections"]), props=timings.get("regions", 0))
-        interrupted = False
+        writer = PartWriter(part, header)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {part}: {e.strerror or e}") from None
+    interrupted, terminated, written = True, False, 0
+    stream = bar = None
+    try:
+        with _sigterm_stops():
+            for index, _, name in known_bad:
+                writer.write(error_record(index, name, problems[index]))
+                written += 1
+            if engine == "ray":
+                stream = run_ray(config, todo, address=address, actors=ray_actors, cpus_per_actor=ray_cpus,
+                                 gpus_per_actor=ray_gpus, chunk=ray_chunk)
+            else:
+                stream = ImageJob(config, ss_workers=workers).records(todo)
+            bar = tqdm(stream, total=len(tasks), initial=len(tasks) - len(todo), unit="img", desc="detect",
+                       disable=None)
+            for record, timings in bar:
+                _write_record(writer, record)
+                written += 1
+                for k in totals:
+                    totals[k] += timings.get(k, 0)
+                if "image" in record:
+                    bar.set_postfix(dets=len(record["detections"]), props=timings.get("regions", 0))
+            interrupted = False
     except CheckpointError as e:
         raise click.ClickException(str(e)) from None
+    except Terminated:
+        terminated = True
+    except OSError as e:
+        raise click.ClickException(f"stopped by an I/O error: {e}") from None
     finally:
+        if bar is not None:
+            bar.close()
+        if stream is not None and hasattr(stream, "close"):
+            stream.close()  # stops the selective-search workers (or Ray) at once
         writer.close()
         if interrupted:
-            click.echo(f"stopped: the images done so far are kept in {part}; rerun with --resume to go on", err=True)
+            click.echo(f"stopped{' (SIGTERM)' if terminated else ''}: the {len(done) + written} images done so far "
+                       f"are kept in {part}; to go on, run the same command again with --resume", err=True)
+    if terminated:
+        raise SystemExit(128 + signal.SIGTERM)
     seconds = time.perf_counter() - t0
 
     _, records = read_part(part)
     doc = assemble(header, {i: r for i, r in records.items() if start <= i < stop})
-    write_detections(out, doc, out_format)
+    try:
+        write_detections(out, doc, out_format)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {out}: {e.strerror or e} (the results are kept in {part}: "
+                                   "rerun with --resume once it can be written)") from None
     part.unlink()
     n, errors = len(doc["images"]), doc["errors"]
     where = f" (shard {shard_.index}/{shard_.count}: inputs {start + 1}–{stop} of {len(all_tasks)})" if shard_ else ""
@@ -230,6 +320,17 @@ def run_cmd(images, out, models, method, multibox_path, ss_mode, ss_scale, max_p
         click.echo(f"  … and {len(errors) - 10} more (see 'errors' in {out})", err=True)
     if draw_dir is not None:
         click.echo(f"drawings in {draw_dir}")
+
+
+def _write_record(writer: PartWriter, record: dict) -> None:
+    """Append one record; a record that is not JSON (a NaN score, say) is written as that image's error instead —
+    writing one image's record never ends a job."""
+    try:
+        writer.write(record)
+    except (ValueError, TypeError) as e:
+        logger.warning("cannot write the record of input %s", record.get("index"), exc_info=True)
+        name = (record.get("image") or record.get("error") or {}).get("file_name", "?")
+        writer.write(error_record(record["index"], name, f"writing its record failed: {type(e).__name__}: {e}"))
 
 
 def _file_sha256(path) -> str:

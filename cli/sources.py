@@ -3,6 +3,7 @@ MultiBox, or both merged."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from proposals.merge import merge_proposals
 from proposals.selective_search import selective_search_many
 
 DEFAULT_MULTIBOX = Path(__file__).resolve().parent.parent / "proposals" / "models" / "multibox.pt"
+
+logger = logging.getLogger(__name__)
 
 
 def load_multibox_or_fail(path, device):
@@ -37,30 +40,42 @@ class ProposalSource:
         self.multibox, self.workers, self.cache, self.device = multibox, workers, cache, device
 
     def run(self, paths):
-        """Yield (path, image or None, boxes or None, scores or None, seconds, error) per input path."""
+        """Yield (path, image or None, boxes or None, scores or None, seconds, error) per input path, in order.
+
+        Each image is decoded once (:func:`detector.data.images.load_image`): in its selective-search worker, which
+        sends the pixels back with the boxes, or here for MultiBox alone; MultiBox, the classifier and drawing get
+        those same pixels. Whatever goes wrong with one image (reading, decoding, a proposer raising) becomes its
+        ``error``; the next image goes on. Closing the generator stops the workers."""
         if self.method == "multibox":
-            ss_iter = [None] * len(paths)
+            ss_iter = iter([None] * len(paths))
         else:
             ss_iter = selective_search_many([str(p) for p in paths], self.ss_config, workers=self.workers,
-                                            cache=self.cache)
-        for path, ss in zip(paths, ss_iter):
-            if ss is not None and not ss.ok:
-                yield path, None, None, None, ss.seconds, ss.error
-                continue
-            try:
-                image = load_image(path)
-            except ImageError as e:
-                yield path, None, None, None, 0.0, str(e)
-                continue
-            secs = ss.seconds if ss is not None else 0.0
+                                            cache=self.cache, return_images=True)
+        try:
+            for path, ss in zip(paths, ss_iter):
+                yield self._one(path, ss)
+        finally:
+            close = getattr(ss_iter, "close", None)
+            if close is not None:
+                close()
+
+    def _one(self, path, ss):
+        secs = ss.seconds if ss is not None else 0.0
+        if ss is not None and not ss.ok:
+            return path, None, None, None, secs, ss.error
+        try:
+            image = ss.image if ss is not None and ss.image is not None else load_image(path)
             if self.method == "ss":
-                yield path, image, ss.boxes, None, secs, None
-                continue
+                return path, image, ss.boxes, None, secs, None
             t = time.perf_counter()
             mb_boxes, mb_scores = self.multibox.propose(image, top_k=self.merge_config.multibox_top,
                                                         device=self.device)
-            secs += time.perf_counter() - t
             if self.method == "multibox":
-                yield path, image, mb_boxes, mb_scores, secs, None
-            else:
-                yield path, image, merge_proposals(ss.boxes, mb_boxes, self.merge_config), None, secs, None
+                return path, image, mb_boxes, mb_scores, secs + time.perf_counter() - t, None
+            boxes = merge_proposals(ss.boxes, mb_boxes, self.merge_config)
+            return path, image, boxes, None, secs + time.perf_counter() - t, None
+        except ImageError as e:
+            return path, None, None, None, secs, str(e)
+        except Exception as e:  # noqa: BLE001 - one image must never end a job: its error is recorded
+            logger.warning("proposals failed on %s", path, exc_info=True)
+            return path, None, None, None, secs, f"proposals failed: {type(e).__name__}: {e}"

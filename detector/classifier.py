@@ -42,7 +42,7 @@ from .regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, WarpConfig, feat
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "read_checkpoint", "float_state",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError", "MODES", "ImageBatch",
-           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO"]
+           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -295,15 +295,15 @@ def load_member_weights(model: RegionClassifier, spec: ClassifierSpec, path, cla
 
 
 def _load_member_state(model: RegionClassifier, spec: ClassifierSpec, ckpt: dict, path: Path, classes) -> list[str]:
+    other = read_spec(ckpt, path)
     try:
-        other = ClassifierSpec.from_dict(ckpt["spec"])
         state = float_state(ckpt["state_dict"])
         if other.class_map or spec.class_map:  # the heads are the 1,000 ImageNet leaves on both sides, or unusable
             same_classes = (other.class_map, other.num_classes) == (spec.class_map, spec.num_classes)
         else:
             same_classes = classes is None or [_category(c).key for c in ckpt["classes"]] == [c.key for c in classes]
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
+        raise CheckpointError(f"{path}: inconsistent model file: {_what(e)}") from None
     if (other.arch, other.width) != (spec.arch, spec.width):
         raise CheckpointError(f"{path}: its {other.arch} network of width {other.width} cannot initialise a "
                               f"{spec.arch} network of width {spec.width} (use the same arch and width)")
@@ -379,15 +379,31 @@ def load_member(path, device="cpu") -> Member:
     """Read one member file with ``torch.load(weights_only=True)``; eval mode, float32, on ``device``."""
     path = Path(path)
     ckpt = read_checkpoint(path, CHECKPOINT_FORMAT)
+    spec = read_spec(ckpt, path)
     try:
-        spec = ClassifierSpec.from_dict(ckpt["spec"])
         classes = tuple(_category(c) for c in ckpt["classes"])
         model = build_classifier(spec)
         model.load_state_dict(float_state(ckpt["state_dict"]))
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
+        train = dict(ckpt.get("train") or {})
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise CheckpointError(f"{path}: inconsistent model file: {_what(e)}") from None
     model.eval().to(device)
-    return Member(model, spec, classes, dict(ckpt.get("train") or {}), path)
+    return Member(model, spec, classes, train, path)
+
+
+def read_spec(ckpt: dict, path) -> ClassifierSpec:
+    """The :class:`ClassifierSpec` of a member file's dict; a missing or malformed ``spec`` is a
+    :class:`CheckpointError` naming the file and the field."""
+    if "spec" not in ckpt:
+        raise CheckpointError(f"{path}: not a usable model file: it has no 'spec'")
+    try:
+        return ClassifierSpec.from_dict(ckpt["spec"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: malformed 'spec' in this model file: {e}") from None
+
+
+def _what(e: Exception) -> str:
+    return f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
 
 
 def load_ensemble(paths, device="cpu") -> list[Member]:

@@ -27,7 +27,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 class StoredConfig:
     """Mixin for frozen config dataclasses stored in checkpoints: plain dicts out (tuples as lists), and back in with
-    unknown keys ignored (files written by newer versions still load) and ``mean``/``std`` as float tuples."""
+    unknown keys ignored (files written by newer versions still load) and ``mean``/``std`` as float tuples.
+
+    :meth:`from_dict` reads what a file says, so it checks each known value against the type of its field's default
+    (an int field takes an integer, a float field a number, a bool field true/false, a str field text, a tuple
+    field a list of as many numbers) and raises ``TypeError`` naming the field and the value otherwise."""
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -35,12 +39,43 @@ class StoredConfig:
 
     @classmethod
     def from_dict(cls, d: dict):
-        known = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        for k in ("mean", "std"):
-            if k in kw:
-                kw[k] = tuple(float(v) for v in kw[k])
+        if not isinstance(d, dict):
+            raise TypeError(f"expected a mapping of settings, got {type(d).__name__} {_short(d)}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in fields}
+        for k, v in kw.items():
+            kw[k] = _checked(k, v, fields[k].default)
         return cls(**kw)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _checked(name: str, value, default):
+    """``value`` read from a file for a field whose default is ``default``, checked (and tuples made tuples)."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, kind = number(value), "a number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "text"
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple)) and len(value) == len(default) and all(number(v) for v in value)
+        kind = f"a list of {len(default)} numbers"
+        if ok:
+            value = tuple(float(v) for v in value)
+    else:
+        return value
+    if not ok:
+        raise TypeError(f"{name} must be {kind}, got {_short(value)}")
+    return value
 
 
 @dataclass(frozen=True)

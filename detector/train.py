@@ -37,6 +37,7 @@ from .classifier import (
     Member,
     RegionClassifier,
     build_classifier,
+    read_spec,
     save_member,
 )
 from .data.boxes import box_iou
@@ -352,7 +353,7 @@ def check_resume_spec(out: Path, spec: ClassifierSpec) -> None:
     last = loop_last_path(out)
     if not last.is_file():
         return
-    before = ClassifierSpec.from_dict(read_checkpoint(last, CHECKPOINT_FORMAT).get("spec") or {}).to_dict()
+    before = read_spec(read_checkpoint(last, CHECKPOINT_FORMAT), last).to_dict()
     now = spec.to_dict()
     diff = [k for k in now if before.get(k) != now[k]]
     if "mode" in diff:

@@ -26,7 +26,10 @@ __all__ = ["CACHE_VERSION", "ProposalCache", "default_cache_dir", "config_digest
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1  # bump when the stored form or the meaning of a config field changes
+# bump when the stored form, the meaning of a config field, or the pixels a file decodes to change.
+# 2: files are decoded by detector.data.images.load_image (EXIF orientation applied, 16-bit PNG scaled by 1/257,
+#    transparency over white) instead of OpenCV's imread: boxes of version 1 were computed on other pixels.
+CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:

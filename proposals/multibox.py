@@ -220,8 +220,17 @@ def load_multibox(path, device="cpu") -> tuple[MultiBox, dict]:
     ckpt = read_checkpoint(path, MULTIBOX_FORMAT)  # CheckpointError is a ValueError
     try:
         config = MultiBoxConfig.from_dict(ckpt["config"])
-        model = MultiBox(config, ckpt["priors"].numpy())
+    except KeyError:
+        raise CheckpointError(f"{path}: not a usable MultiBox file: it has no 'config'") from None
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: malformed 'config' in this MultiBox file: {e}") from None
+    try:
+        priors = ckpt["priors"]
+        if not isinstance(priors, torch.Tensor):
+            raise TypeError(f"'priors' must be a tensor, got {type(priors).__name__}")
+        model = MultiBox(config, priors.numpy())
         model.load_state_dict(float_state(ckpt["state_dict"]))
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: inconsistent MultiBox file: {e}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        what = f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise CheckpointError(f"{path}: inconsistent MultiBox file: {what}") from None
     return model.eval().to(device), ckpt

@@ -26,11 +26,13 @@ Shapes: H, W = original image size; R = number of boxes.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import math
 import os
+import select
 import sys
 import threading
 import time
@@ -43,8 +45,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["MODES", "SelectiveSearchConfig", "ProposalResult", "selective_search", "selective_search_many",
-           "read_image_bgr"]
+from detector.data.images import load_image
+
+__all__ = ["MODES", "SelectiveSearchConfig", "ProposalResult", "selective_search", "selective_search_many"]
 
 logger = logging.getLogger(__name__)
 
@@ -143,25 +146,6 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"image must have shape (H, W, 3) RGB, got {image.shape}")
 
 
-def read_image_bgr(source) -> np.ndarray:
-    """Decode an image file (a path, or its bytes) into BGR ``uint8 (H, W, 3)``, the way OpenCV wants it.
-
-    EXIF orientation is ignored, as PIL (used by the rest of the project) and the annotations do: pixels stay in
-    stored order. Raises ``ValueError`` naming the file when it cannot be decoded.
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, where = source, "image bytes"
-    else:
-        where = str(source)
-        with open(source, "rb") as f:
-            data = f.read()
-    buf = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION) if buf.size else None
-    if img is None:
-        raise ValueError(f"{where}: cannot decode image")
-    return img
-
-
 def _make_segmentation(bgr: np.ndarray, config: SelectiveSearchConfig):
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(bgr)
@@ -247,8 +231,9 @@ class ProposalResult:
     source: str  # the file path, or "<array N>" for an in-memory image
     boxes: np.ndarray | None
     error: str | None = None
-    seconds: float = 0.0  # time spent on this image in its worker (reading, hashing, searching)
+    seconds: float = 0.0  # time spent on this image in its worker (reading, decoding, hashing, searching)
     cached: bool = False  # True when the boxes came from the cache
+    image: np.ndarray | None = None  # the decoded RGB uint8 image the boxes were computed on (return_images=True)
 
     @property
     def ok(self) -> bool:
@@ -256,25 +241,35 @@ class ProposalResult:
 
 
 def _process_one(task) -> ProposalResult:
-    """Worker body: never raises for a bad image, returns a :class:`ProposalResult` with ``error`` instead."""
-    index, item, config, cache = task
+    """Worker body: never raises for a bad image, returns a :class:`ProposalResult` with ``error`` instead.
+
+    A file is read once: its bytes give the cache key and are decoded by :func:`detector.data.images.load_image`
+    (the project's one decoder: EXIF orientation applied, 16-bit scaled), so the boxes are computed on the very
+    pixels every other stage gets (sent back in ``image`` when asked for)."""
+    index, item, config, cache, want_image = task
     start = time.perf_counter()
     source = str(item) if isinstance(item, (str, os.PathLike)) else f"<array {index}>"
     try:
+        image = None
         if isinstance(item, (str, os.PathLike)):
             with open(item, "rb") as f:
                 data = f.read()
+            boxes = None
             if cache is not None:
                 key = cache.key(data, config)
-                hit = cache.get_key(key)
-                if hit is not None:
-                    return ProposalResult(index, source, hit, seconds=time.perf_counter() - start, cached=True)
-            boxes = _selective_search_bgr(read_image_bgr(data), config)
-            if cache is not None:
-                cache.put_key(key, boxes)
+                boxes = cache.get_key(key)
+            cached = boxes is not None
+            if boxes is None or want_image:
+                image = load_image(item, data)
+            if boxes is None:
+                boxes = selective_search(image, config)
+                if cache is not None:
+                    cache.put_key(key, boxes)
         else:
+            cached = False
             boxes = selective_search(item, config)
-        return ProposalResult(index, source, boxes, seconds=time.perf_counter() - start)
+        return ProposalResult(index, source, boxes, seconds=time.perf_counter() - start, cached=cached,
+                              image=image if want_image else None)
     except Exception as e:  # noqa: BLE001 - one bad image must not stop the batch
         message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         if source not in message:
@@ -283,8 +278,42 @@ def _process_one(task) -> ProposalResult:
                               seconds=time.perf_counter() - start)
 
 
-def _worker_init() -> None:
+def _worker_init(parent_pid: int) -> None:
     cv2.setNumThreads(1)  # selective search is single-threaded C++; parallelism comes from the processes
+    _exit_with(parent_pid)
+
+
+def _exit_with(parent_pid: int) -> None:
+    """End this worker when the process that made its pool ends, however that ends (``kill -9`` runs no clean-up
+    there). Otherwise it waits forever on a task queue no one writes to any more — and, as it holds the other end
+    of the forkserver's "alive" pipe and of the resource tracker's pipe, it keeps those two processes alive too
+    (each exits at end of file on its pipe, once every holder is gone), all with the dead run's stdout and stderr.
+
+    A daemon thread waits on a pidfd of ``parent_pid`` (Linux 5.3+: readable once that process has exited; no pid
+    reuse race), else polls it every second. The worker's own parent is the forkserver, not the run, so
+    ``PR_SET_PDEATHSIG`` would not see the run die."""
+    try:
+        fd = os.pidfd_open(parent_pid)
+    except ProcessLookupError:
+        os._exit(1)  # already gone
+    except (AttributeError, OSError):
+        fd = None
+
+    def watch():
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while True:
+                try:
+                    os.kill(parent_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"exit-with-{parent_pid}", daemon=True).start()
 
 
 def _mp_context():
@@ -311,10 +340,11 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
     ctx = _mp_context()
 
     def new_pool(n):
-        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
+        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
+                                   initargs=(os.getpid(),))
 
     def run_alone(task):
-        with new_pool(1) as pool:
+        with _stopping(new_pool(1)) as pool:
             try:
                 return pool.submit(fn, task).result()
             except BrokenProcessPool:
@@ -323,6 +353,7 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
     pool = new_pool(workers)
     window: deque = deque()  # (task, future), in task order
     tasks = iter(tasks)
+    finished = False
     try:
         exhausted = False
         while True:
@@ -337,6 +368,7 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
                 except BrokenProcessPool:
                     window.append((task, None))
             if not window:
+                finished = True
                 return
             task, future = window[0]
             try:
@@ -356,6 +388,31 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
             window.popleft()
             yield result
     finally:
+        if not finished:  # stopped early (closed, an exception, a signal): the work in flight is not wanted
+            _kill_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes at once (``shutdown`` would wait for the searches in flight, seconds each).
+    ``ProcessPoolExecutor.kill_workers`` from Python 3.14; before, its table of processes."""
+    if hasattr(pool, "kill_workers"):
+        pool.kill_workers()
+        return
+    for p in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            p.kill()
+
+
+@contextlib.contextmanager
+def _stopping(pool: ProcessPoolExecutor):
+    """``with pool``, but leaving by an exception kills the workers first instead of waiting for them."""
+    try:
+        yield pool
+    except BaseException:
+        _kill_workers(pool)
+        raise
+    finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -365,6 +422,7 @@ def selective_search_many(
     *,
     workers: int | None = None,
     cache=None,
+    return_images: bool = False,
 ) -> Iterator[ProposalResult]:
     """Selective search over many images in parallel processes; yields one :class:`ProposalResult` per input, in
     input order, as soon as it (and every input before it) is done.
@@ -376,6 +434,9 @@ def selective_search_many(
             so that the caller's own work overlaps with the search).
         cache: a :class:`proposals.cache.ProposalCache` (or None). Files are looked up by content hash and
             config, and stored after a miss; in-memory arrays bypass the cache.
+        return_images: also return each file's decoded image (``ProposalResult.image``, RGB uint8, decoded once
+            by :func:`detector.data.images.load_image`, even on a cache hit), so that the caller need not decode
+            it again.
 
     An input that fails (unreadable or undecodable file, wrong array shape) gives a result with ``boxes=None`` and
     ``error`` set; the batch goes on. The iterator is its own progress hook::
@@ -383,19 +444,20 @@ def selective_search_many(
         for r in tqdm(selective_search_many(paths, cfg, cache=cache), total=len(paths)): ...
 
     Workers use the ``forkserver`` start method (``spawn`` where there is none), so a parent holding torch threads
-    is safe; each worker calls ``cv2.setNumThreads(1)``. Stopping the iteration early shuts the pool down.
+    is safe; each worker calls ``cv2.setNumThreads(1)`` and exits when this process ends, however it ends.
+    Stopping the iteration early (``close()``, an exception) kills the workers and shuts the pool down.
     """
     if not isinstance(config, SelectiveSearchConfig):
         raise TypeError(f"config must be a SelectiveSearchConfig, got {type(config).__name__}")
     workers = _default_workers() if workers is None else int(workers)
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
-    tasks = ((i, item, config, cache) for i, item in enumerate(images))
+    tasks = ((i, item, config, cache, bool(return_images)) for i, item in enumerate(images))
     if workers == 0:
         return map(_process_one, tasks)
 
     def describe(task, message):
-        index, item, _, _ = task
+        index, item = task[:2]
         source = str(item) if isinstance(item, (str, os.PathLike)) else f"<array {index}>"
         return ProposalResult(index, source, None, error=f"{source}: {message}")
 

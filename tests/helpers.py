@@ -69,3 +69,29 @@ def write_images_gt(path: Path, images, categories=("person", "dog")) -> Path:
                         "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
                        for i, im in enumerate(images) for k, (b, lbl) in enumerate(zip(im.gt_boxes, im.gt_labels))],
                       [{"id": k + 1, "name": name} for k, name in enumerate(categories)])
+
+
+def write_png16(path: Path, samples, *, exif: bytes | None = None) -> Path:
+    """A 16-bit PNG written by the specification (PNG 11.2: IHDR, optional eXIf, one zlib IDAT of filter-0 rows,
+    IEND), not by the decoders under test. ``samples``: uint16 H x W (grey), H x W x 2 (grey + alpha), x 3 (RGB)
+    or x 4 (RGBA). ``exif``: TIFF-form EXIF bytes (a leading ``Exif\\0\\0``, as Pillow writes it, is dropped)."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    a = np.asarray(samples, dtype=np.uint16)
+    h, w = a.shape[:2]
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[1 if a.ndim == 2 else a.shape[2]]
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0))
+    if exif is not None:
+        png += chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return path

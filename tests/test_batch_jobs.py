@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
-from detector.data.parts import MergeError, PartWriter, Shard, assemble, merge_outputs, part_path, read_part
+from detector.data.parts import (JobLock, LockedError, MergeError, PartWriter, Shard, assemble, lock_path,
+                                 merge_outputs, part_path, read_part)
 
 from detector.classifier import ClassifierSpec, build_classifier, save_member
 from detector.data.vocab import ilsvrc_categories
@@ -102,6 +103,60 @@ def test_part_file_torn_tail_and_append(tmp_path):
     assert [im["id"] for im in doc["images"]] == [2, 3] and doc["errors"] == [{"file_name": "a", "error": "bad"}]
 
 
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid → (parent pid, state, start time) of every process, from /proc (Linux)."""
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid ... starttime (22nd)
+            procs[int(entry)] = (int(fields[1]), fields[0], fields[19])
+    return procs
+
+
+def descendants(pid: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every live process below ``pid``: children, their children, ..."""
+    procs = _processes()
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, state, start) in procs.items():
+            if ppid == parent and state != "Z":
+                found.add((child, start))
+                todo.append(child)
+    return found
+
+
+def survivors(processes: set[tuple[int, str]], within: float = 15.0) -> set[int]:
+    """Those of ``processes`` still alive (same pid and start time, not a zombie) after waiting up to ``within``
+    seconds for them to end."""
+    deadline = time.monotonic() + within
+    while True:
+        procs = _processes()
+        alive = {pid for pid, start in processes if pid in procs and procs[pid][2] == start and procs[pid][1] != "Z"}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def start_run(args, stderr_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    with open(stderr_path, "w") as err:  # a file, not a pipe: a leaked child holding it must not hang the test
+        return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+
+
+def wait_for_lines(part: Path, n: int, proc) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
+        if part.exists() and part.read_bytes().count(b"\n") >= n:
+            return
+        time.sleep(0.01)
+
+
 def test_kill_midway_then_resume_equals_uninterrupted(setup, tmp_path):
     d, _, model, full = setup
     images = make_images(tmp_path / "many", 16, size=(90, 120))
@@ -109,20 +164,20 @@ def test_kill_midway_then_resume_equals_uninterrupted(setup, tmp_path):
     invoke(run_args(images, ref, model))
     out = tmp_path / "killed.json"
     part = part_path(out)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", *run_args(images, out, model)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # one selective-search worker process: it, the forkserver and the resource tracker must end with the run
+    proc = start_run([*run_args(images, out, model), "--workers", "1"], tmp_path / "stderr.txt")
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if part.exists() and part.read_bytes().count(b"\n") >= 5:  # header + at least 4 images
-                break
-            time.sleep(0.01)
+        wait_for_lines(part, 5, proc)  # header + at least 4 images
+        children = descendants(proc.pid)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists(), "the run finished before it could be killed"
+    # issue 12, kind 7: nothing the run started outlives it (before: worker, forkserver and resource tracker did)
+    assert len(children) >= 3, children
+    assert survivors(children) == set()
+    assert lock_path(out).exists()  # the killed run's lock file stays, but no one holds its lock any more
     _, done = read_part(part)
     assert 4 <= len(done) < 17
     res = CliRunner().invoke(cli, run_args(images, out, model))  # no --resume: refuses to clobber the part file
@@ -132,7 +187,92 @@ def test_kill_midway_then_resume_equals_uninterrupted(setup, tmp_path):
     res = invoke(run_args(images, out, model, "--resume"))
     assert f"{len(done)} of 17 images already done" in res.output
     assert json.loads(out.read_text()) == json.loads(ref.read_text())
-    assert not part.exists()
+    assert not part.exists() and not lock_path(out).exists()
+
+
+def test_sigterm_and_a_second_run_on_the_same_output(setup, tmp_path):
+    """Issue 12, kind 7: a second run on a live run's OUT is told so (with or without --resume) and leaves it
+    alone; SIGTERM stops a run at once, keeps the part file, says how to go on, and leaves no process behind;
+    --resume then completes, and a second --resume beside it is refused the same way."""
+    _, _, model, _ = setup
+    images = make_images(tmp_path / "many", 24, size=(90, 120))
+    out = tmp_path / "o.json"
+    part = part_path(out)
+    args = [*run_args(images, out, model), "--workers", "1"]
+    first = start_run(args, tmp_path / "first.txt")
+    try:
+        wait_for_lines(part, 4, first)
+        children = descendants(first.pid)
+        for extra in ([], ["--resume"]):
+            res = CliRunner().invoke(cli, [*args, *extra])
+            assert res.exit_code == 1, res.output
+            assert f"another detect run (process {first.pid}) is writing {out} now" in res.output
+            assert "interrupted" not in res.output
+        assert first.poll() is None, "the first run should still be going"
+        sent = time.monotonic()
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    message = (tmp_path / "first.txt").read_text()
+    assert first.returncode == 128 + signal.SIGTERM, message
+    assert took < 20, f"SIGTERM took {took:.1f} s"
+    assert "stopped (SIGTERM)" in message and "--resume" in message and str(part) in message
+    assert not out.exists() and not lock_path(out).exists()
+    _, done = read_part(part)
+    assert 3 <= len(done) < 25
+    assert len(children) >= 3 and survivors(children) == set()
+
+    second = start_run([*args, "--resume"], tmp_path / "second.txt")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and second.poll() is None:
+            if lock_path(out).exists() and lock_path(out).read_text().strip() == str(second.pid):
+                break
+            time.sleep(0.01)
+        res = CliRunner().invoke(cli, [*args, "--resume"])
+        assert res.exit_code == 1 and f"another detect run (process {second.pid})" in res.output, res.output
+        second.wait(timeout=300)
+    finally:
+        if second.poll() is None:
+            second.kill()
+            second.wait()
+    assert second.returncode == 0, (tmp_path / "second.txt").read_text()
+    doc = json.loads(out.read_text())
+    names = [x["file_name"] for x in doc["images"] + doc["errors"]]
+    assert len(names) == len(set(names)) == 25
+    assert not part.exists() and not lock_path(out).exists()
+
+
+def test_job_lock(tmp_path):
+    out = tmp_path / "o.json"
+    lock = JobLock(out).acquire()
+    assert lock_path(out).read_text().strip() == str(os.getpid())
+    with pytest.raises(LockedError) as e:
+        JobLock(out).acquire()
+    assert e.value.holder == os.getpid()
+    lock.release()
+    assert not lock_path(out).exists()
+    lock_path(out).write_text("12345\n")  # left by a killed run: nobody holds a lock on it
+    with JobLock(out):
+        assert lock_path(out).read_text().strip() == str(os.getpid())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'%d\\n' % os.getpid()); print('locked', flush=True); "
+         "time.sleep(120)", str(lock_path(out))], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError) as e:
+            JobLock(out).acquire()
+        assert e.value.holder == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+    with JobLock(out):  # the kernel dropped the lock with its process
+        pass
 
 
 def test_shards_cover_once_and_merge_to_single_run(setup, tmp_path):

@@ -1,6 +1,8 @@
 import json
+import os
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
@@ -54,7 +56,12 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
         x, y, w, h = det["bbox"]
         assert det["category_id"] in (124, 58) and 0 <= det["score"] <= 1
         assert x >= 0 and y >= 0 and x + w <= 120.01 and y + h <= 90.01
-    assert (tmp_path / "drawn" / "a.jpg").is_file() and (tmp_path / "drawn" / "sub" / "b.jpg").is_file()
+    # each picture under its input's relative path and name, in that file's format (issue 12: x.jpg and x.png
+    # beside each other must not overwrite one another's picture)
+    assert sorted(p.relative_to(tmp_path / "drawn").as_posix() for p in (tmp_path / "drawn").rglob("*")
+                  if p.is_file()) == ["a.jpg", "sub/b.png"]
+    assert Image.open(tmp_path / "drawn" / "a.jpg").format == "JPEG"
+    assert Image.open(tmp_path / "drawn" / "sub" / "b.png").format == "PNG"
     # the detections feed `detect eval` directly (COCO GT written for the two images)
     gt = {"images": [{"id": 1, "file_name": "a.jpg", "width": 120, "height": 90}],
           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [30, 20, 60, 50], "iscrowd": 0,
@@ -96,3 +103,240 @@ def test_run_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     res = CliRunner().invoke(cli, ["run", str(tmp_path / "empty"), "--model", str(bad)])
     assert res.exit_code == 1 and "no images" in res.output
+
+
+# ------------------------------------------------------------------------------------------------ issue 12
+def run_args(images, out, model, *extra):
+    return ["run", str(images), "--out", str(out), "--model", str(model), "--workers", "0", "--no-cache",
+            "--max-proposals", "30", "--threads", "1", *extra]
+
+
+def blocky(path, width, height, seed=0, **save):
+    """A small picture with one bright block (some proposals, some detections)."""
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 60, (height, width, 3), dtype=np.uint8)
+    arr[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = (200, 40, 40)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path, **save)
+    return path
+
+
+def test_run_names_and_drawings_never_collide(tmp_path):
+    """Issue 12, kind 3(b): a list naming cam_a/img.jpg and cam_b/img.jpg, and x.jpg beside x.png."""
+    data = tmp_path / "data"
+    sizes = {"cam_a/img.jpg": (120, 90), "cam_b/img.jpg": (100, 80), "x.jpg": (96, 72), "x.png": (110, 70)}
+    for k, (name, (w, h)) in enumerate(sizes.items()):
+        blocky(data / name, w, h, seed=k)
+    lst = tmp_path / "list.txt"
+    lst.write_text("".join(f"{data / name}\n" for name in sizes))
+    out, drawn = tmp_path / "boxes.json", tmp_path / "drawn"
+    res = CliRunner().invoke(cli, run_args(lst, out, tiny_model(tmp_path / "m.pt"), "--draw", str(drawn),
+                                           "--draw-threshold", "0"))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert [(im["file_name"], im["width"], im["height"]) for im in doc["images"]] == \
+        [(name, w, h) for name, (w, h) in sizes.items()]  # relative to data/, the deepest common folder
+    pictures = {p.relative_to(drawn).as_posix(): p for p in drawn.rglob("*") if p.is_file()}
+    assert sorted(pictures) == sorted(sizes)  # one picture per image, under its file_name
+    for name, (w, h) in sizes.items():
+        with Image.open(pictures[name]) as pic:
+            assert pic.size == (w, h) and pic.format == ("PNG" if name.endswith(".png") else "JPEG")
+
+
+def test_run_reads_images_as_a_viewer_shows_them(tmp_path):
+    """Issue 12, kind 5: EXIF-rotated JPEG, 16-bit PNG, grey, RGBA, palette and CMYK inputs all run; widths and
+    heights are the displayed ones; every box lies inside the displayed image."""
+    from helpers import write_png16
+
+    d = tmp_path / "imgs"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 120 x 90, displayed 90 x 120
+    blocky(d / "phone.jpg", 120, 90, exif=exif, quality=95)
+    rgb = np.asarray(Image.open(blocky(tmp_path / "src.png", 100, 80))).astype(np.uint16)
+    write_png16(d / "deep.png", rgb * 257)
+    Image.open(tmp_path / "src.png").convert("L").save(d / "grey.png")
+    Image.open(tmp_path / "src.png").convert("RGBA").save(d / "rgba.png")
+    Image.open(tmp_path / "src.png").convert("P").save(d / "palette.png")
+    Image.open(tmp_path / "src.png").convert("CMYK").save(d / "cmyk.jpg")
+    out, drawn = tmp_path / "boxes.json", tmp_path / "drawn"
+    res = CliRunner().invoke(cli, run_args(d, out, tiny_model(tmp_path / "m.pt"), "--draw", str(drawn)))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == []
+    sizes = {im["file_name"]: (im["width"], im["height"]) for im in doc["images"]}
+    assert sizes == {"cmyk.jpg": (100, 80), "deep.png": (100, 80), "grey.png": (100, 80), "palette.png": (100, 80),
+                     "phone.jpg": (90, 120), "rgba.png": (100, 80)}
+    by_id = {im["id"]: im for im in doc["images"]}
+    assert doc["detections"]
+    for det in doc["detections"]:
+        x, y, w, h = det["bbox"]
+        im = by_id[det["image_id"]]
+        assert x >= 0 and y >= 0 and x + w <= im["width"] + 0.01 and y + h <= im["height"] + 0.01
+    with Image.open(drawn / "phone.jpg") as pic:
+        assert pic.size == (90, 120)
+
+
+def test_one_image_never_ends_a_job(tmp_path, monkeypatch):
+    """Issue 12, kind 6: an exception in MultiBox, in detection, in writing the record or in drawing becomes that
+    image's error and the job goes on; an interrupted job then completes with --resume."""
+    from detector.data import output
+    from detector.pipeline import Detector
+    from proposals.multibox import MultiBox, MultiBoxConfig, save_multibox
+
+    d = tmp_path / "imgs"
+    widths = {"boom_detect.png": 101, "boom_multibox.png": 102, "nan_score.png": 103, "ok1.png": 120,
+              "ok2.jpg": 110, "sub/drawn.png": 104}
+    for k, (name, w) in enumerate(widths.items()):
+        blocky(d / name, w, 80, seed=k)
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    (drawn / "sub").write_text("a file where the folder for sub/drawn.png should be")
+    priors = np.array([[0.2, 0.2, 0.8, 0.8], [0, 0, 0.5, 0.5]], np.float32)
+    mb = save_multibox(tmp_path / "mb.pt", MultiBox(MultiBoxConfig(num_priors=2, input_size=96, width=0.25),
+                                                    priors).eval())
+
+    detect, propose, entries = Detector.detect, MultiBox.propose, output.detection_entries
+
+    def failing_detect(self, image, proposals=None):
+        if image.shape[1] == 101:
+            raise RuntimeError("simulated failure in the classifier")
+        if image.shape[1] == 110 and stop_at_ok2:
+            raise KeyboardInterrupt  # the job is stopped here (Ctrl-C)
+        return detect(self, image, proposals)
+
+    def failing_propose(self, image, *args, **kwargs):
+        if image.shape[1] == 102:
+            raise RuntimeError("simulated failure in MultiBox")
+        return propose(self, image, *args, **kwargs)
+
+    def nan_entries(image_id, boxes, scores, labels, classes):
+        out = entries(image_id, boxes, scores, labels, classes)
+        return [{**e, "score": float("nan")} for e in out] if image_id == 3 else out
+
+    monkeypatch.setattr(Detector, "detect", failing_detect)
+    monkeypatch.setattr(MultiBox, "propose", failing_propose)
+    monkeypatch.setattr(output, "detection_entries", nan_entries)
+    out = tmp_path / "boxes.json"
+    args = run_args(d, out, tiny_model(tmp_path / "m.pt"), "--proposals", "both", "--multibox", str(mb),
+                    "--draw", str(drawn), "--draw-threshold", "0")
+    stop_at_ok2 = True
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0 and "--resume" in res.output and not out.exists()
+    stop_at_ok2 = False
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0, res.output
+    assert "4 of 6 images already done" in res.output
+    doc = json.loads(out.read_text())
+    assert [im["file_name"] for im in doc["images"]] == ["ok1.png", "ok2.jpg"]
+    errors = {e["file_name"]: e["error"] for e in doc["errors"]}
+    assert errors == {
+        "boom_detect.png": "detection failed: RuntimeError: simulated failure in the classifier",
+        "boom_multibox.png": "proposals failed: RuntimeError: simulated failure in MultiBox",
+        "nan_score.png": "writing its record failed: ValueError: Out of range float values are not JSON compliant",
+        "sub/drawn.png": errors["sub/drawn.png"]}
+    assert errors["sub/drawn.png"].startswith("drawing failed: ") and "sub" in errors["sub/drawn.png"]
+    assert (drawn / "ok1.png").is_file() and (drawn / "ok2.jpg").is_file()
+
+
+def test_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch):
+    """Issue 12, kind 6: --out or --draw that cannot be written is a clear error before any model or image is
+    read (the model here is garbage: its error would come first if anything were read before the check)."""
+    d = images_folder(tmp_path)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a model")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("a file, not a folder")
+
+    def refused(args, *needles):
+        res = CliRunner().invoke(cli, ["run", str(d), "--model", str(garbage), "--workers", "0", *args])
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+        assert "garbage.pt" not in res.output and "Traceback" not in res.output
+        for needle in needles:
+            assert needle in res.output, res.output
+
+    refused(["--out", str(a_file / "boxes.json")], "cannot write --out", "a_file")
+    refused(["--out", str(tmp_path / "boxes.json"), "--draw", str(a_file / "drawn")], "cannot write --draw",
+            "a_file")
+    import detector.data.io
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", kwargs.get("dir"))
+
+    monkeypatch.setattr(detector.data.io.tempfile, "mkstemp", read_only)
+    refused(["--out", str(tmp_path / "ro" / "boxes.json")], "cannot write --out", "Permission denied")
+    assert not list(tmp_path.glob("ro/*"))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root writes into read-only folders: the permission check needs another user")
+def test_read_only_output_folder(tmp_path):
+    d = images_folder(tmp_path)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        res = CliRunner().invoke(cli, ["run", str(d), "--out", str(ro / "boxes.json"), "--workers", "0"])
+    finally:
+        ro.chmod(0o755)
+    assert res.exit_code == 1 and "cannot write --out" in res.output and "Permission denied" in res.output
+
+
+def test_malformed_model_files_are_clear_errors(tmp_path):
+    """Issue 12, kind 8: a model file with a malformed spec (or other field) is an error naming the file and the
+    field, not a traceback."""
+    from detector.classifier import CheckpointError, load_member
+    from proposals.multibox import MultiBox, MultiBoxConfig, load_multibox, save_multibox
+
+    good = torch.load(tiny_model(tmp_path / "good.pt"), weights_only=True)
+    cases = {"spec_text": ({"spec": "x"}, "malformed 'spec'", "expected a mapping of settings, got str 'x'"),
+             "arch_number": ({"spec": {**good["spec"], "arch": 5}}, "malformed 'spec'", "arch must be text, got 5"),
+             "size_text": ({"spec": {**good["spec"], "input_size": "big"}}, "input_size must be an integer",
+                           "'big'"),
+             "mean_short": ({"spec": {**good["spec"], "mean": [0.5]}}, "mean must be a list of 3 numbers", "[0.5]"),
+             "no_spec": ({"spec": None}, "malformed 'spec'", "NoneType"),
+             "state_text": ({"state_dict": "x"}, "inconsistent model file", "AttributeError"),
+             "train_number": ({"train": 5}, "inconsistent model file", "TypeError")}
+    for name, (change, *needles) in cases.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save({**good, **change}, path)
+        with pytest.raises(CheckpointError) as e:
+            load_member(path)
+        assert str(e.value).startswith(f"{path}: ") and all(n in str(e.value) for n in needles), str(e.value)
+    res = CliRunner().invoke(cli, ["run", str(images_folder(tmp_path)), "--model", str(tmp_path / "size_text.pt"),
+                                   "--out", str(tmp_path / "b.json"), "--workers", "0"])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
+    assert "size_text.pt" in res.output and "input_size must be an integer, got 'big'" in res.output
+
+    mb = torch.load(save_multibox(tmp_path / "mb.pt", MultiBox(MultiBoxConfig(num_priors=2, input_size=96,
+                                                                              width=0.25),
+                                                               np.zeros((2, 4), np.float32))), weights_only=True)
+    for name, change, needle in (("c_text", {"config": "x"}, "malformed 'config'"),
+                                 ("c_size", {"config": {**mb["config"], "input_size": "big"}},
+                                  "input_size must be an integer"),
+                                 ("priors_list", {"priors": [1, 2]}, "'priors' must be a tensor")):
+        path = tmp_path / f"{name}.pt"
+        torch.save({**mb, **change}, path)
+        with pytest.raises(CheckpointError, match=needle) as e:
+            load_multibox(path)
+        assert str(e.value).startswith(f"{path}: ")
+
+
+def test_help_names_no_missing_file():
+    """Issue 12, kind 8: --help pointed at a DESIGN.md that is not in the repository."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert not (root / "DESIGN.md").exists()
+    import click
+
+    def commands(group, prefix):
+        yield prefix
+        for name, command in getattr(group, "commands", {}).items():
+            yield from commands(command, [*prefix, name]) if isinstance(command, click.Group) else [[*prefix, name]]
+
+    seen = list(commands(cli, []))
+    assert ["run"] in seen and ["train", "classifier"] in seen
+    for command in seen:
+        res = CliRunner().invoke(cli, [*command, "--help"])
+        assert res.exit_code == 0 and "DESIGN.md" not in res.output, command
+    assert "README" in CliRunner().invoke(cli, ["run", "--help"]).output

@@ -1,61 +1,240 @@
-"""Finding and decoding input images."""
+"""Finding and decoding input images.
+
+:func:`load_image` gives every stage the picture a viewer shows, as RGB ``uint8``:
+
+- the EXIF orientation is applied (``PIL.ImageOps.exif_transpose``, as detectron2's ``read_image`` and labelling
+  tools do), so the width and height are the displayed ones (a phone photo stored 4032 × 3024 with orientation 6
+  is 3024 wide and 4032 high);
+- 16-bit samples (PNG) are scaled to 8 bits as the format implies: ``round(v / 257)``, so 65535 → 255 (PNG, 11.3.1:
+  samples are fractions of ``2^depth − 1``);
+- grey, palette, CMYK and other modes are converted to RGB by Pillow; transparency (an alpha channel, or a
+  palette's or grey image's transparent colour) is composited over white, as a viewer shows it on a white page.
+
+:func:`scan_images` names each input by its path relative to the input root (``file_name`` in ``boxes.json``).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import errno
+import io
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["IMAGE_SUFFIXES", "ImageError", "list_images", "load_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+LIST_SUFFIXES = (".txt", ".lst", ".list")
+BACKGROUND = (255, 255, 255)  # transparent pixels are shown over white
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class ImageError(ValueError):
     """An input image that cannot be used; the message names the file."""
 
 
-def list_images(path) -> list[Path]:
-    """Images named by ``path``: a folder (searched recursively, sorted), one image file, or a text file listing
-    image paths one per line (relative paths are relative to the list's folder; blank lines and ``#`` comments are
-    skipped). Raises ``ImageError`` when nothing usable is named."""
+@dataclass(frozen=True)
+class ImageInput:
+    """One input of a run: where it is, its name in outputs, and why it cannot be read when that is known before
+    reading it (a broken symbolic link, a link loop, an unreadable folder)."""
+
+    path: Path
+    name: str  # relative to the input root, "/"-separated: boxes.json's file_name
+    problem: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------ finding
+def scan_images(path) -> list[ImageInput]:
+    """The inputs named by ``path``, with their names:
+
+    - a folder: the image files under it (suffixes :data:`IMAGE_SUFFIXES`, any case), searched recursively and
+      following symbolic links to folders, sorted by path; each named by its path relative to the folder. A link
+      that cannot be followed (broken, or a loop back to a folder above it) and a folder that cannot be read are
+      inputs with a ``problem``, so that the run lists them under ``errors`` instead of dropping them;
+    - one image file: named by its file name;
+    - a text list (``.txt``/``.lst``/``.list``, one path a line; relative paths are relative to the list's folder;
+      blank lines and ``#`` comments skipped): each named by its path relative to the deepest folder holding all
+      the listed images, so that ``a/img.jpg`` and ``b/img.jpg`` keep apart. A file listed twice is refused.
+
+    Raises ``ImageError`` when nothing usable is named."""
     path = Path(path)
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        found = _scan_folder(path)
         if not found:
             raise ImageError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
         return found
     if not path.exists():
         raise ImageError(f"{path}: no such file or folder")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return [path]
-    if path.suffix.lower() in (".txt", ".lst", ".list"):
-        out = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                p = Path(line)
-                out.append(p if p.is_absolute() else path.parent / p)
-        if not out:
-            raise ImageError(f"{path}: the list names no images")
-        return out
+        return [ImageInput(path, path.name)]
+    if path.suffix.lower() in LIST_SUFFIXES:
+        return _scan_list(path)
     raise ImageError(f"{path}: not an image ({', '.join(IMAGE_SUFFIXES)}), a folder, or a .txt list of images")
 
 
-def load_image(path) -> np.ndarray:
-    """Decode an image file → RGB ``uint8`` H x W x 3. Raises ``ImageError`` saying why it cannot."""
+def list_images(path) -> list[Path]:
+    """The readable-looking image paths of :func:`scan_images` (those without a known ``problem``)."""
+    return [i.path for i in scan_images(path) if i.problem is None]
+
+
+def _is_image_name(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _may_be_image(name: str) -> bool:
+    """A name that could be an image, or a folder of them (no suffix)."""
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix in IMAGE_SUFFIXES or suffix == ""
+
+
+def _scan_folder(root: Path) -> list[ImageInput]:
+    found: list[ImageInput] = []
+    st = os.stat(root)
+    # (folder, its name prefix, the (device, inode) of it and the folders above it: a link to one of those loops)
+    stack = [(root, "", frozenset({(st.st_dev, st.st_ino)}))]
+    while stack:
+        folder, prefix, above = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as e:
+            found.append(ImageInput(folder, prefix.rstrip("/") or ".",
+                                    f"cannot read this folder ({e.strerror or e}); its images are left out"))
+            continue
+        for entry in entries:
+            name = prefix + entry.name
+            full = folder / entry.name
+            try:
+                st = os.stat(full)  # follows links
+            except OSError as e:
+                if entry.is_symlink() and _may_be_image(entry.name):
+                    found.append(ImageInput(full, name, _link_problem(full, e)))
+                elif _is_image_name(entry.name):
+                    found.append(ImageInput(full, name, f"cannot read ({e.strerror or e})"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if key in above:
+                    found.append(ImageInput(full, name, "symbolic link loop: it leads back to a folder above it "
+                                                        f"({os.readlink(full) if entry.is_symlink() else full})"))
+                else:
+                    stack.append((full, name + "/", above | {key}))
+            elif stat.S_ISREG(st.st_mode) and _is_image_name(entry.name):
+                found.append(ImageInput(full, name))
+    return sorted(found, key=lambda i: PurePosixPath(i.name).parts)
+
+
+def _link_problem(path: Path, error: OSError) -> str:
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    if error.errno == errno.ELOOP:
+        return f"symbolic link loop ({path.name} → {target} never reaches a file)"
+    if error.errno == errno.ENOENT:
+        return f"broken symbolic link (its target {target} does not exist)"
+    return f"cannot follow the symbolic link to {target} ({error.strerror or error})"
+
+
+def _scan_list(list_file: Path) -> list[ImageInput]:
+    paths, seen = [], {}
+    for n, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        p = Path(line)
+        p = p if p.is_absolute() else list_file.parent / p
+        where = os.path.normpath(os.path.abspath(p))
+        if where in seen:
+            raise ImageError(f"{list_file}:{n}: {line} is listed twice (also on line {seen[where]}); each image "
+                             "once, please")
+        seen[where] = n
+        paths.append((p, where))
+    if not paths:
+        raise ImageError(f"{list_file}: the list names no images")
+    common = os.path.commonpath([os.path.dirname(w) for _, w in paths])
+    return [ImageInput(p, Path(w).relative_to(common).as_posix()) for p, w in paths]
+
+
+# ------------------------------------------------------------------------------------------------ decoding
+def load_image(path, data: bytes | None = None) -> np.ndarray:
+    """Decode an image file → RGB ``uint8`` H x W x 3 as a viewer shows it (see the module docstring): EXIF
+    orientation applied, 16-bit samples scaled by 1/257, other modes converted, transparency over white.
+
+    ``data``: the file's bytes when the caller has read them already (``path`` then only names the file in
+    messages). Raises ``ImageError`` naming the file and saying why it cannot be decoded."""
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        if data is None:
+            data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as img:
             img.load()
-            arr = np.array(img.convert("RGB"))  # a writable copy
+            img = _viewed(img, data, path)
+            arr = np.array(img, dtype=np.uint8)  # a writable copy
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: a folder, not an image file") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: cannot decode image (not an image file, or corrupt)") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: too large to decode ({e})") from None
     except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, ImageError):
+            raise
         raise ImageError(f"{path}: cannot decode image ({e})") from None
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageError(f"{path}: empty image")
     return arr
+
+
+def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
+    """A decoded Pillow image → the RGB image a viewer shows."""
+    if _png_bit_depth(data) == 16:
+        img = _png16_as_8bit(img, data, path)
+    elif img.mode.startswith("I;16"):  # 16-bit grey from another format: the same scaling
+        img = Image.fromarray(_scale16(np.asarray(img)), "L")
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (*BACKGROUND, 255)), rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _png_bit_depth(data: bytes) -> int | None:
+    """The bit depth in a PNG's IHDR chunk (PNG, 11.2.2: signature, then length, "IHDR", width, height, bit
+    depth), or None when ``data`` is not a PNG."""
+    if len(data) >= 25 and data[:8] == _PNG_SIGNATURE and data[12:16] == b"IHDR":
+        return data[24]
+    return None
+
+
+def _scale16(values: np.ndarray) -> np.ndarray:
+    """16-bit samples → 8-bit: ``round(v / 257)`` (no ties: ``v / 257`` is never an odd multiple of 1/2)."""
+    return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _png16_as_8bit(img: Image.Image, data: bytes, path: Path) -> Image.Image:
+    """A 16-bit PNG at 8 bits, scaled as :func:`_scale16`. Pillow keeps only the high byte of 16-bit colour
+    samples (``v >> 8``), so the samples come from OpenCV's decoder; the result carries ``img``'s metadata, so
+    that its EXIF orientation still applies."""
+    import cv2  # here only: the data layer does not need OpenCV otherwise
+
+    raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.dtype != np.uint16 or raw.shape[:2] != (img.height, img.width):
+        raise ImageError(f"{path}: cannot decode this 16-bit PNG")
+    px = _scale16(raw)
+    if px.ndim == 2:
+        out = Image.fromarray(px, "L")
+    elif px.shape[2] == 2:
+        out = Image.fromarray(px, "LA")
+    elif px.shape[2] == 3:
+        out = Image.fromarray(np.ascontiguousarray(px[:, :, ::-1]), "RGB")
+    else:
+        out = Image.fromarray(np.ascontiguousarray(px[:, :, [2, 1, 0, 3]]), "RGBA")
+    out.info = {k: v for k, v in img.info.items() if k != "transparency"}  # a 16-bit key colour cannot apply
+    return out

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "decode_text", "read_text"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text", "read_text"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -67,3 +68,17 @@ def atomic_write_text(path, text: str) -> Path:
 def atomic_write_json(path, obj, *, indent: int | None = 1) -> Path:
     """:func:`atomic_write_text` of ``json.dumps(obj)`` (NaN refused: JSON has none)."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+
+
+def check_writable_dir(folder) -> Path:
+    """Make ``folder`` (and its parents) if need be and prove that files can be created in it, by creating and
+    removing one: a job checks its output folders this way before any work. Raises ``OSError`` with the reason
+    (a read-only folder or file system, a file where a folder should be, no permission)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file is there, not a folder", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".write-check-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+    return folder

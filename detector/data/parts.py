@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["PartError", "MergeError", "Shard", "part_path", "digest", "PartWriter", "read_part", "assemble",
-           "merge_outputs"]
+           "merge_outputs", "lock_path", "JobLock", "LockedError"]
+
+
+logger = logging.getLogger(__name__)
 
 
 class PartError(ValueError):
@@ -32,6 +36,14 @@ class PartError(ValueError):
 
 class MergeError(ValueError):
     """Shard outputs that do not combine into one result."""
+
+
+class LockedError(RuntimeError):
+    """Another live process holds the lock of an output (:class:`JobLock`)."""
+
+    def __init__(self, path: Path, holder: int | None):
+        self.path, self.holder = path, holder
+        super().__init__(f"{path} is locked by {'process ' + str(holder) if holder else 'another process'}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,82 @@ class Shard:
 def part_path(out) -> Path:
     out = Path(out)
     return out.with_name(out.name + ".part.jsonl")
+
+
+def lock_path(out) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".lock")
+
+
+class JobLock:
+    """An exclusive lock on an output for the life of the job writing it: ``fcntl.flock`` on ``OUT.lock``, taken
+    without waiting (:class:`LockedError`, with the holder's pid, when another live process has it). The kernel
+    drops the lock when its process ends, however it ends (``kill -9`` included), so a lock never outlives its job
+    and a stale lock file is simply taken over.
+
+    The lock file holds the holder's pid and is removed on :meth:`release` while still locked; a process that
+    opened the file just before and then locks the removed file sees that the path no longer names it and tries
+    again (the usual remove-while-locked protocol), so two jobs never both hold the lock. Where ``flock`` does
+    not exist (not POSIX) or the file system refuses it, the job runs unlocked (logged)."""
+
+    def __init__(self, out):
+        self.path = lock_path(out)
+        self._fd: int | None = None
+
+    def acquire(self) -> "JobLock":
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            logger.warning("no fcntl here: %s is not locked against a second run", self.path)
+            return self
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_pid(fd)
+                os.close(fd)
+                raise LockedError(self.path, holder) from None
+            except OSError as e:
+                os.close(fd)
+                logger.warning("cannot lock %s (%s): running without a lock against a second run", self.path, e)
+                return self
+            try:
+                st = os.stat(self.path)
+                fst = os.fstat(fd)
+                same = (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the file was removed (by the holder that just finished) after we opened it: again
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else None
+    except OSError:
+        return None
 
 
 def digest(obj) -> str:

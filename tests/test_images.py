@@ -1,0 +1,277 @@
+"""Input images (issue 12): read as a viewer shows them, decoded once for every stage (kind 5); found and named by
+their path relative to the input root (kind 3b); links that cannot be followed listed, not dropped (kind 8)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cli.sources import ProposalSource
+from detector.data.images import ImageError, list_images, load_image, scan_images
+from helpers import write_png16
+from proposals.merge import MergeConfig
+from proposals.selective_search import SelectiveSearchConfig, selective_search, selective_search_many
+from test_selective_search import synthetic_image
+
+RAW = SelectiveSearchConfig(resize_width=0)  # small images as they are: fast
+
+
+def scaled(values) -> np.ndarray:
+    """The PNG specification's 16 → 8 bit rule written out: a sample is the fraction v / 65535 of full scale, so
+    the 8-bit sample is round(255 v / 65535) = round(v / 257)."""
+    return np.floor(np.asarray(values, np.float64) * 255 / 65535 + 0.5).astype(np.uint8)
+
+
+# the EXIF 2.32 specification's Orientation tag (0x0112), written out on a stored H x W x C array: where the 0th
+# row and 0th column of the stored image are to be seen
+EXIF_ORIENTATIONS = {
+    1: lambda a: a,  # top, left
+    2: lambda a: a[:, ::-1],  # top, right: mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # bottom, right: turned 180°
+    4: lambda a: a[::-1, :],  # bottom, left: mirrored top-bottom
+    5: lambda a: a.transpose(1, 0, 2),  # left, top: mirrored about the main diagonal
+    6: lambda a: np.rot90(a, -1),  # right, top: turned 90° clockwise to be viewed (phones held upright)
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),  # right, bottom: mirrored about the other diagonal
+    8: lambda a: np.rot90(a, 1),  # left, bottom: turned 90° counter-clockwise
+}
+
+
+def exif_with_orientation(value: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif
+
+
+# ------------------------------------------------------------------------------------------------ modes
+def test_grey_and_bilevel_are_grey_rgb(tmp_path):
+    grey = np.array([[0, 77, 255], [1, 128, 254]], np.uint8)
+    Image.fromarray(grey, "L").save(tmp_path / "g.png")
+    out = load_image(tmp_path / "g.png")
+    assert out.shape == (2, 3, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, np.repeat(grey[:, :, None], 3, axis=2))
+    Image.fromarray(grey > 100).convert("1").save(tmp_path / "b.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "b.png")[:, :, 0], np.where(grey > 100, 255, 0))
+
+
+def test_rgba_is_shown_over_white(tmp_path):
+    px = np.array([[[200, 100, 50, 255], [200, 100, 50, 0], [200, 100, 50, 128], [0, 0, 0, 64]]], np.uint8)
+    Image.fromarray(px, "RGBA").save(tmp_path / "a.png")
+    out = load_image(tmp_path / "a.png").astype(float)
+    a = px[0, :, 3:] / 255.0
+    expected = px[0, :, :3] * a + 255 * (1 - a)  # "over" compositing onto white (Porter-Duff), by hand
+    assert np.abs(out[0] - expected).max() <= 1
+    np.testing.assert_array_equal(out[0, :2], [[200, 100, 50], [255, 255, 255]])  # opaque / fully transparent
+
+
+def test_palette_colours_and_transparent_index(tmp_path):
+    palette = [10, 20, 30, 200, 150, 100, 0, 0, 0]
+    idx = np.array([[0, 1], [2, 1]], np.uint8)
+    img = Image.fromarray(idx, "P")
+    img.putpalette(palette)
+    img.save(tmp_path / "p.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "p.png"),
+                                  np.array(palette, np.uint8).reshape(-1, 3)[idx])
+    img.save(tmp_path / "pt.png", transparency=2)  # index 2 transparent: shown as the background
+    np.testing.assert_array_equal(load_image(tmp_path / "pt.png"),
+                                  [[[10, 20, 30], [200, 150, 100]], [[255, 255, 255], [200, 150, 100]]])
+
+
+def test_cmyk_jpeg(tmp_path):
+    cmyk = np.zeros((16, 64, 4), np.uint8)
+    for k, value in enumerate([(0, 0, 0, 0), (255, 0, 0, 0), (0, 0, 0, 255), (40, 120, 200, 60)]):
+        cmyk[:, 16 * k : 16 * k + 16] = value
+    Image.fromarray(cmyk, "CMYK").save(tmp_path / "c.jpg", quality=100)
+    with Image.open(tmp_path / "c.jpg") as stored:
+        assert stored.mode == "CMYK"
+        c = np.asarray(stored).astype(float)  # the stored (decoded, lossy) CMYK samples
+    expected = (255 - c[:, :, :3]) * (255 - c[:, :, 3:]) / 255  # the device-independent CMYK → RGB rule
+    out = load_image(tmp_path / "c.jpg")
+    assert out.shape == (16, 64, 3) and np.abs(out - expected).max() <= 1
+    np.testing.assert_array_equal(out[8, [8, 24, 40]], [[255, 255, 255], [0, 255, 255], [0, 0, 0]])
+
+
+# ------------------------------------------------------------------------------------------------ 16 bits
+V16 = [0, 128, 129, 1000, 30000, 32768, 60000, 65407, 65535]
+
+
+def test_16bit_grey_png_is_scaled_not_clipped(tmp_path):
+    v = np.array([V16], np.uint16)
+    write_png16(tmp_path / "g16.png", v)
+    out = load_image(tmp_path / "g16.png")
+    np.testing.assert_array_equal(out[:, :, 0], scaled(v))
+    np.testing.assert_array_equal(out[:, :, 1], out[:, :, 2])
+    assert (scaled(v) < 255).sum() == 7  # the old reading clipped all of these to white
+    # the same samples written by Pillow (mode I;16)
+    pil16 = Image.fromarray(v)
+    assert pil16.mode == "I;16"
+    pil16.save(tmp_path / "pil16.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "pil16.png")[:, :, 0], scaled(v))
+
+
+def test_16bit_rgb_png_is_rounded_not_truncated(tmp_path):
+    rgb = np.array([[[1000, 30000, 65535], [25700, 128, 60000], [0, 65407, 129]]], np.uint16)
+    write_png16(tmp_path / "rgb16.png", rgb)
+    out = load_image(tmp_path / "rgb16.png")
+    np.testing.assert_array_equal(out, scaled(rgb))
+    # Pillow alone keeps the high byte (v >> 8: 1000 → 3, 60000 → 234); the rule gives 4 and 233
+    assert (out != (rgb >> 8)).any() and out[0, 0, 0] == 4 and out[0, 1, 2] == 233
+
+
+def test_16bit_pngs_with_alpha(tmp_path):
+    rgba = np.array([[[1000, 30000, 65535, 65535], [1000, 30000, 65535, 0]]], np.uint16)
+    write_png16(tmp_path / "rgba16.png", rgba)
+    np.testing.assert_array_equal(load_image(tmp_path / "rgba16.png"),
+                                  [[scaled([1000, 30000, 65535]), [255, 255, 255]]])
+    ga = np.array([[[30000, 65535], [30000, 0]]], np.uint16)
+    write_png16(tmp_path / "ga16.png", ga)
+    np.testing.assert_array_equal(load_image(tmp_path / "ga16.png"), [[[scaled(30000)] * 3, [255, 255, 255]]])
+
+
+# ------------------------------------------------------------------------------------------------ orientation
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_as_displayed(tmp_path, orientation):
+    stored = np.random.default_rng(orientation).integers(0, 256, (3, 5, 3), dtype=np.uint8)
+    path = tmp_path / "o.png"
+    Image.fromarray(stored).save(path, exif=exif_with_orientation(orientation))
+    out = load_image(path)
+    expected = EXIF_ORIENTATIONS[orientation](stored)
+    np.testing.assert_array_equal(out, expected)
+    assert out.shape[:2] == ((3, 5) if orientation <= 4 else (5, 3))  # displayed height, width
+
+
+def test_exif_rotated_phone_jpeg(tmp_path):
+    """A phone held upright stores its photo on its side (here 120 wide, 90 high) with orientation 6."""
+    stored = np.full((90, 120, 3), 40, np.uint8)
+    stored[:30, :40] = (230, 20, 20)  # red block at the stored top left ...
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(path, quality=95, exif=exif_with_orientation(6))
+    out = load_image(path)
+    assert out.shape == (120, 90, 3)  # ... displayed 90 wide, 120 high,
+    # with the block at the top right (inside its edges, which JPEG's chroma subsampling blurs)
+    assert np.abs(out[4:36, -26:-4].astype(int) - (230, 20, 20)).max() <= 8
+    assert np.abs(out[-76:, :56].astype(int) - 40).max() <= 8
+
+
+def test_exif_orientation_of_a_16bit_png(tmp_path):
+    rgb = np.random.default_rng(3).integers(0, 65536, (3, 5, 3)).astype(np.uint16)
+    write_png16(tmp_path / "o16.png", rgb, exif=exif_with_orientation(6).tobytes())
+    np.testing.assert_array_equal(load_image(tmp_path / "o16.png"), np.rot90(scaled(rgb), -1))
+
+
+def test_unreadable_images_say_why(tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(ImageError, match="bad.png: cannot decode"):
+        load_image(tmp_path / "bad.png")
+    with pytest.raises(ImageError, match="gone.jpg: no such file"):
+        load_image(tmp_path / "gone.jpg")
+
+
+# ------------------------------------------------------------------------------------------------ decoded once
+@pytest.fixture
+def shown_differently(tmp_path):
+    """Files whose pixels OpenCV's imread (what selective search read before) and a viewer disagree on: a 16-bit
+    PNG and an EXIF-rotated PNG."""
+    img, _ = synthetic_image(120, 90)
+    write_png16(tmp_path / "deep.png", img.astype(np.uint16) * 257 + 100)
+    Image.fromarray(img).save(tmp_path / "turned.png", exif=exif_with_orientation(8))
+    return [tmp_path / "deep.png", tmp_path / "turned.png"]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_selective_search_sees_the_loaded_pixels(shown_differently, workers):
+    results = list(selective_search_many(shown_differently, RAW, workers=workers, return_images=True))
+    assert all(r.ok for r in results)
+    for path, r in zip(shown_differently, results):
+        image = load_image(path)
+        np.testing.assert_array_equal(r.image, image)
+        np.testing.assert_array_equal(r.boxes, selective_search(image, RAW))
+    assert results[1].image.shape == (120, 90, 3)  # turned: 90 wide, 120 high
+    assert results[1].boxes[:, 2].max() <= 90 and results[1].boxes[:, 3].max() <= 120
+    # without return_images nothing heavy comes back
+    assert all(r.image is None for r in selective_search_many(shown_differently, RAW, workers=workers))
+
+
+def test_each_image_decoded_once_for_all_stages(shown_differently, tmp_path, monkeypatch):
+    import cli.sources
+    import proposals.selective_search
+
+    calls = []
+
+    def counting(path, data=None):
+        calls.append(str(path))
+        return load_image(path, data)
+
+    monkeypatch.setattr(proposals.selective_search, "load_image", counting)
+    monkeypatch.setattr(cli.sources, "load_image", counting)
+    from proposals.cache import ProposalCache
+
+    cache = ProposalCache(tmp_path / "cache")
+    for _ in range(2):  # a cold cache, then a warm one: the pixels still come once from the one decoder
+        calls.clear()
+        source = ProposalSource("ss", RAW, MergeConfig(), None, 0, cache, "cpu")
+        out = list(source.run(shown_differently))
+        assert sorted(calls) == sorted(map(str, shown_differently))
+        for path, (_, image, boxes, _, _, error) in zip(shown_differently, out):
+            assert error is None
+            np.testing.assert_array_equal(image, load_image(path))
+
+
+# ------------------------------------------------------------------------------------------------ finding, naming
+def touch_image(path, size=(8, 6)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (90, 90, 90)).save(path)
+    return path
+
+
+def test_folder_names_are_relative_paths(tmp_path):
+    for name in ("x.jpg", "x.png", "sub/x.jpg", "sub/deeper/y.PNG"):
+        touch_image(tmp_path / "imgs" / name)
+    (tmp_path / "imgs" / "notes.txt").write_text("not an image")
+    inputs = scan_images(tmp_path / "imgs")
+    assert [i.name for i in inputs] == ["sub/deeper/y.PNG", "sub/x.jpg", "x.jpg", "x.png"]
+    assert all(i.problem is None and i.path == tmp_path / "imgs" / i.name for i in inputs)
+    assert [i.name for i in scan_images(tmp_path / "imgs" / "sub" / "x.jpg")] == ["x.jpg"]
+
+
+def test_list_names_relative_to_the_deepest_common_folder(tmp_path):
+    a = touch_image(tmp_path / "data" / "cam_a" / "img.jpg")
+    b = touch_image(tmp_path / "data" / "cam_b" / "img.jpg")
+    c = touch_image(tmp_path / "data" / "cam_b" / "night" / "img.jpg")
+    lst = tmp_path / "lists" / "l.txt"
+    lst.parent.mkdir()
+    lst.write_text(f"# cameras\n../data/cam_a/img.jpg\n\n{b}\n../data/./cam_b/night/img.jpg\n")
+    inputs = scan_images(lst)
+    assert [i.name for i in inputs] == ["cam_a/img.jpg", "cam_b/img.jpg", "cam_b/night/img.jpg"]
+    assert [os.path.samefile(i.path, p) for i, p in zip(inputs, (a, b, c))] == [True] * 3
+    lst.write_text(f"{b}\n")  # one image: its name
+    assert [i.name for i in scan_images(lst)] == ["img.jpg"]
+    lst.write_text(f"{c}\n{b}\n")
+    assert [i.name for i in scan_images(lst)] == ["night/img.jpg", "img.jpg"]
+    lst.write_text(f"{a}\n{b}\n../data/cam_a/img.jpg\n")
+    with pytest.raises(ImageError, match=r"l.txt:3: .* listed twice \(also on line 1\)"):
+        scan_images(lst)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
+def test_links_that_cannot_be_followed_are_listed(tmp_path):
+    root = tmp_path / "imgs"
+    touch_image(root / "a.png")
+    touch_image(tmp_path / "elsewhere" / "c.png")
+    os.symlink("loop.jpg", root / "loop.jpg")  # a link to itself
+    os.symlink("pong.jpg", root / "ping.jpg")  # two links to each other
+    os.symlink("ping.jpg", root / "pong.jpg")
+    os.symlink("missing.png", root / "broken.png")
+    os.symlink(".", root / "again")  # a folder link back to its own folder
+    os.symlink("../elsewhere", root / "linked")  # a folder link elsewhere: followed
+    os.symlink("missing.txt", root / "notes.txt")  # not an image: not an input
+    inputs = {i.name: i for i in scan_images(root)}
+    assert sorted(inputs) == ["a.png", "again", "broken.png", "linked/c.png", "loop.jpg", "ping.jpg", "pong.jpg"]
+    assert inputs["a.png"].problem is None and inputs["linked/c.png"].problem is None
+    assert "symbolic link loop" in inputs["loop.jpg"].problem
+    assert "symbolic link loop" in inputs["ping.jpg"].problem and "symbolic link loop" in inputs["pong.jpg"].problem
+    assert "broken symbolic link" in inputs["broken.png"].problem and "missing.png" in inputs["broken.png"].problem
+    assert "symbolic link loop" in inputs["again"].problem and "folder above it" in inputs["again"].problem
+    assert sorted(p.name for p in list_images(root)) == ["a.png", "c.png"]
