@@ -9,7 +9,7 @@ import click
 import torch
 from tqdm import tqdm
 
-from detector import distributed
+from detector.nn import distributed
 from detector.classifier import ARCHS, CheckpointError, build_classifier, load_init_weights
 from detector.data.images import ImageError, list_images
 from detector.distill import (
@@ -23,8 +23,8 @@ from detector.distill import (
     photo_items,
     student_spec,
 )
-from detector.loop import OptimConfig, last_path, log_path
-from detector.pipeline import resolve_device
+from detector.nn.loop import OptimConfig, last_path, log_path
+from detector.nn.device import resolve_device
 
 from .common import format_option, images_option, load_dataset
 

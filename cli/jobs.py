@@ -60,7 +60,8 @@ class ImageJob:
 
     def __post_init__(self):
         from detector.classifier import load_ensemble
-        from detector.pipeline import Detector, PostprocessConfig, resolve_device
+        from detector.nn.device import resolve_device
+        from detector.pipeline import Detector, PostprocessConfig
         from proposals.cache import ProposalCache
         from proposals.merge import MergeConfig
         from proposals.selective_search import SelectiveSearchConfig

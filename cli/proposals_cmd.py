@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from detector.data.images import ImageError, scan_images
 from detector.data.io import atomic_write_json
-from detector.pipeline import resolve_device
+from detector.nn.device import resolve_device
 from proposals.cache import ProposalCache
 from proposals.merge import MergeConfig
 from proposals.recall import mean_best_overlap, recall_at

@@ -18,8 +18,9 @@ from detector.data.io import check_writable_dir
 from detector.data.output import category_id
 from detector.data.parts import (JobLock, LockedError, PartError, PartWriter, Shard, assemble, digest, part_path,
                                  read_part)
-from detector.onnx_backend import onnx_available
-from detector.pipeline import PostprocessConfig, resolve_device
+from detector.nn.onnx import onnx_available
+from detector.nn.device import resolve_device
+from detector.pipeline import PostprocessConfig
 
 from .common import write_detections
 from .jobs import ImageJob, JobConfig, cpu_count, error_record, ray_available, run_ray

@@ -1,6 +1,6 @@
 """``detect train``: region classifiers (one member or an ensemble).
 
-Every command here also runs under ``torchrun`` (data-parallel, :mod:`detector.distributed`): the ranks share the
+Every command here also runs under ``torchrun`` (data-parallel, :mod:`detector.nn.distributed`): the ranks share the
 selective search, training and validation; rank 0 alone prints and writes files.
 """
 
@@ -13,7 +13,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from detector import distributed
+from detector.nn import distributed
 from detector.classifier import (
     ARCHS,
     CHECKPOINT_FORMAT,
@@ -25,17 +25,10 @@ from detector.classifier import (
 )
 from detector.data import Dataset
 from detector.data.vocab import ilsvrc_categories
-from detector.pipeline import Detector, PostprocessConfig, resolve_device
-from detector.train import (
-    TrainConfig,
-    build_class_list,
-    check_resume_spec,
-    last_path,
-    log_path,
-    prepare_images,
-    state_path,
-    train_classifier,
-)
+from detector.nn.device import resolve_device
+from detector.pipeline import Detector, PostprocessConfig
+from detector.nn.loop import last_path, log_path, state_path
+from detector.train import TrainConfig, build_class_list, check_resume_spec, prepare_images, train_classifier
 from eval import evaluate
 from eval.predictions import AlignedPredictions
 from proposals.cache import ProposalCache

@@ -8,7 +8,6 @@ background), D detections kept.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
@@ -20,9 +19,14 @@ from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 
 from .classifier import Member
 from .data.vocab import Category
-from .regions import normalize_image, resize_image, warp_regions
+from .nn.device import autocast
+from .nn.inception import GoogLeNet
+from .nn.onnx import onnx_available
+from .nn.transforms import normalize_image, resize_short_side
+from .onnx_backend import OnnxFastRunner, OnnxRunner
+from .regions import warp_regions
 
-__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "resolve_device"]
+__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess"]
 
 Proposer = Callable[[np.ndarray], "np.ndarray | Tensor"]  # RGB uint8 H x W x 3 → xyxy [R, 4]
 
@@ -48,15 +52,6 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.scores)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(device)
 
 
 def apply_box_deltas(boxes: Tensor, deltas: Tensor, weights=(10.0, 10.0, 5.0, 5.0)) -> Tensor:
@@ -120,15 +115,9 @@ class Detector:
         if backend not in ("torch", "onnx", "auto"):
             raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
         self._runners: dict[int, Callable] = {}  # member index → ONNX Runtime session (crops members on the CPU)
-        from .onnx_backend import OnnxRunner, onnx_available
-
         if backend == "auto":
             backend = "onnx" if onnx_available() else "torch"
         if backend == "onnx" and self.device.type == "cpu":
-
-            from .inception import GoogLeNet
-            from .onnx_backend import OnnxFastRunner
-
             for i, m in enumerate(self.members):
                 if m.spec.mode == "crops":
                     self._runners[i] = OnnxRunner(m.model, m.spec.input_size)
@@ -150,9 +139,6 @@ class Detector:
         """Whether some member runs on ONNX Runtime in this process."""
         return bool(self._runners)
 
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
-
     def _member_batches(self, m: Member, img: Tensor, boxes: Tensor, resized: dict, runner: Callable | None = None
                         ) -> Iterator[tuple[int, Tensor, Tensor, Tensor | None]]:
         """(start, boxes [B, 4], logits [B, K], deltas [B, K, 4] or None) of one member over ``boxes`` of the
@@ -160,13 +146,13 @@ class Detector:
         if m.spec.mode == "fast":
             key = (id(img), m.spec.fast_short_side, m.spec.fast_max_side)
             if key not in resized:
-                resized[key] = resize_image(img, m.spec.fast_short_side, m.spec.fast_max_side)
+                resized[key] = resize_short_side(img, m.spec.fast_short_side, m.spec.fast_max_side)
             small, (sx, sy) = resized[key]
             if runner is not None:
                 logits, deltas = runner(small, boxes * boxes.new_tensor([sx, sy, sx, sy]), chunk=self.batch_size)
                 yield 0, boxes, logits, deltas
                 return
-            with self._autocast():
+            with autocast(self.device, self.amp):
                 logits, deltas = m.model.forward_fast(small, boxes * boxes.new_tensor([sx, sy, sx, sy]),
                                                       chunk=self.batch_size)
             yield 0, boxes, logits, deltas
@@ -178,7 +164,7 @@ class Detector:
                 logits, deltas = runner(regions)
                 yield s, b, logits, deltas
                 continue
-            with self._autocast():
+            with autocast(self.device, self.amp):
                 if m.spec.bbox_reg:
                     logits, deltas = m.model.forward_with_boxes(regions)
                 else:

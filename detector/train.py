@@ -7,7 +7,7 @@ Randomness is derived from ``(seed, epoch, image)`` only — never from worker s
 (dropout) is saved with each epoch's state, so a run resumed from its state file ends exactly where the same run
 without interruption would have.
 
-Under ``torchrun`` (see :mod:`detector.distributed`) each of the W processes takes every W-th image of the epoch's
+Under ``torchrun`` (see :mod:`detector.nn.distributed`) each of the W processes takes every W-th image of the epoch's
 order and gradients are averaged across them (DistributedDataParallel): one iteration then sees W ×
 ``images_per_batch`` images, an epoch has 1/W of the iterations, and the learning-rate schedule still counts
 iterations (it is not rescaled). Rank 0 alone writes checkpoints and the log.
@@ -28,8 +28,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 
-from . import distributed
-from .checkpoint import CheckpointError, read_checkpoint
 from .classifier import (
     CHECKPOINT_FORMAT,
     ClassifierSpec,
@@ -45,19 +43,15 @@ from .data.dataset import Dataset
 from .data.images import load_image
 from .data.imagenet import leaf_matrix, mapped_log_likelihood
 from .data.vocab import Category, ilsvrc_by_wnid
-from .inception import GoogLeNetOutputs
-from .loop import LoopState, OptimConfig, Task, fit
-from .loop import last_path as loop_last_path
-from .loop import log_path as loop_log_path
-from .loop import state_path
-
-log_path = loop_log_path  # the per-epoch JSONL log of a run writing ``out``
-
-last_path = loop_last_path  # the last-epoch member of a run writing ``out`` (member format, loadable with --model)
-from .regions import normalize_image, resize_image, warp_regions
+from .nn import distributed
+from .nn.checkpoint import CheckpointError, read_checkpoint
+from .nn.inception import GoogLeNetOutputs
+from .nn.loop import LoopState, OptimConfig, Task, fit, last_path
+from .nn.transforms import normalize_image, photometric_distort, resize_short_side
+from .regions import warp_regions
 
 __all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "RegionBatches", "encode_deltas",
-           "train_classifier", "collate_regions", "state_path", "last_path", "log_path", "check_resume_spec"]
+           "train_classifier", "collate_regions", "check_resume_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +88,7 @@ class TrainConfig:
 
     @property
     def optim(self) -> OptimConfig:
-        """The optimiser and schedule of :func:`detector.loop.fit`: SGD, the paper's step schedule."""
+        """The optimiser and schedule of :func:`detector.nn.loop.fit`: SGD, the paper's step schedule."""
         return OptimConfig(epochs=self.epochs, optimizer="sgd", lr=self.lr, momentum=self.momentum,
                            weight_decay=self.weight_decay, schedule="step", lr_decay=self.lr_decay,
                            lr_step_epochs=self.lr_step_epochs, warmup_iters=self.warmup_iters, seed=self.seed)
@@ -169,16 +163,6 @@ def encode_deltas(proposals: np.ndarray, gt: np.ndarray, weights=BOX_WEIGHTS) ->
     wx, wy, ww, wh = weights
     return np.stack([wx * (gx - px) / pw, wy * (gy - py) / ph, ww * np.log(gw / pw), wh * np.log(gh / ph)],
                     axis=1).astype(np.float32)
-
-
-def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random brightness, contrast and saturation in [0.8, 1.2] (float32 RGB in [0, 255])."""
-    img = img * rng.uniform(0.8, 1.2)
-    mean = img.mean()
-    img = (img - mean) * rng.uniform(0.8, 1.2) + mean
-    gray = img.mean(axis=2, keepdims=True)
-    img = (img - gray) * rng.uniform(0.8, 1.2) + gray
-    return np.clip(img, 0, 255)
 
 
 def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.Generator):
@@ -257,14 +241,14 @@ class RegionBatches(TorchDataset):
         boxes, labels, targets = sample_regions(im, self.config.regions_per_image, self.config, rng)
         boxes = boxes * np.array([sx, sy, sx, sy], np.float32)
         if self.config.photometric:
-            image = _photometric(image, rng)
+            image = photometric_distort(image, rng, max_value=255.0, channel_axis=2)
         if self.config.flip and rng.random() < 0.5:
             image = image[:, ::-1]
             boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], axis=1)
             targets = targets * np.array([-1, 1, 1, 1], np.float32)
         t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).div_(255.0)
         if self.spec.mode == "fast":  # 3 x H' x W', boxes [n, 4] in its pixels (regression targets do not scale)
-            small, (fx, fy) = resize_image(normalize_image(t, self.spec.mean, self.spec.std),
+            small, (fx, fy) = resize_short_side(normalize_image(t, self.spec.mean, self.spec.std),
                                            self.spec.fast_short_side, self.spec.fast_max_side)
             return (small, torch.from_numpy(boxes * np.array([fx, fy, fx, fy], np.float32)),
                     torch.from_numpy(labels), torch.from_numpy(targets))
@@ -350,7 +334,7 @@ def check_resume_spec(out: Path, spec: ClassifierSpec) -> None:
     """Refuse to resume the run writing ``out`` with another spec than it was started with (its last checkpoint,
     written with each state file, records it): another mode, above all, would load the weights into the other
     mode's network. Nothing to check when that file is missing."""
-    last = loop_last_path(out)
+    last = last_path(out)
     if not last.is_file():
         return
     before = read_spec(read_checkpoint(last, CHECKPOINT_FORMAT), last).to_dict()
@@ -376,24 +360,21 @@ def train_classifier(
     resume: bool = False,
     device="cpu",
     progress: Callable | None = None,
-    log_path: Path | None = None,
     metadata: dict | None = None,
     half: bool = False,
 ) -> LoopState:
-    """Train one member with :func:`detector.loop.fit`; write ``out`` (the best by validation mAP, or the last
+    """Train one member with :func:`detector.nn.loop.fit`; write ``out`` (the best by validation mAP, or the last
     without validation), ``<stem>.last.ckpt``, the resume state ``<stem>.state.ckpt`` and one JSON line per epoch
-    in ``<stem>.log.jsonl`` (``log_path``, when given, must be that file: it is kept for callers that name it).
+    in ``<stem>.log.jsonl`` (:func:`detector.nn.loop.log_path`).
 
     ``validate(member) -> mAP`` is called every ``config.val_every`` epochs and after the last. ``progress`` wraps
     the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method.
 
-    In a process group of W > 1 (``torchrun``; :func:`detector.distributed.init`) every rank calls this with its
+    In a process group of W > 1 (``torchrun``; :func:`detector.nn.distributed.init`) every rank calls this with its
     own ``device`` and trains on its shard of each epoch, gradients averaged across ranks. ``validate`` runs on
     every rank and rank 0's answer counts (the CLI's validator shards the images and gathers the detections);
     only rank 0 shows ``progress`` and writes the files. ``resume`` loads the state file on every rank."""
     out = Path(out)
-    if log_path is not None and Path(log_path) != loop_log_path(out):
-        raise ValueError(f"the log of {out} is {loop_log_path(out)}, not {log_path}")
     device = torch.device(device)
     if config.threads:
         torch.set_num_threads(config.threads)
