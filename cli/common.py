@@ -7,8 +7,6 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
-from detector.data.io import atomic_write_json, atomic_write_text
-from detector.data.output import image_list_path, to_coco_results, to_ilsvrc_text, to_image_list
 
 FORMAT_CHOICES = ("auto", *FORMATS)
 
@@ -33,17 +31,3 @@ def load_dataset(path: Path, fmt: str, *, images=None, image_list=None, strict=T
     except ValueError as e:
         raise click.ClickException(f"{path}: {e}") from None
 
-
-def write_detections(path: Path, doc: dict, out_format: str) -> None:
-    """Write a ``boxes.json`` document atomically as ``json`` (itself), ``coco`` (a results list, each result with
-    its image's file name and its class's name) or ``ilsvrc`` (submission text, plus the evaluation list that
-    numbers its images at :func:`image_list_path`: ``detect eval --image-list`` needs it)."""
-    import json
-
-    if out_format == "json":
-        atomic_write_json(path, doc)
-    elif out_format == "coco":
-        atomic_write_text(path, json.dumps(to_coco_results(doc)))
-    else:
-        atomic_write_text(image_list_path(path), to_image_list(doc))
-        atomic_write_text(path, to_ilsvrc_text(doc))

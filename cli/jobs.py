@@ -2,7 +2,7 @@
 processes feeding the classifier in this one — a producer/consumer pipeline) and ``ray`` (the same work in Ray
 actors, on this machine or a cluster).
 
-Every engine turns ``(index, path, name)`` tasks into part-file records (``detector/data/parts.py``); the caller
+Every engine turns ``(index, path, name)`` tasks into part-file records (``detector/data/boxes_json.py``); the caller
 writes them as they come, so the output does not depend on the engine or on the order of completion."""
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
+
+from detector.data import boxes_json
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ class ImageJob:
         """One image's record: its entry and detections (and its picture written under ``draw_dir``), or, when
         anything fails on the way, an ``error`` record saying what — one image never ends a job."""
         if error is not None:
-            return error_record(index, name, _short_error(error, path)), {"proposals": prop_seconds}
+            return boxes_json.error_record(index, name, _short_error(error, path)), {"proposals": prop_seconds}
         stage = "detection"
         try:
             det = self.detector.detect(image, proposals=boxes)
@@ -118,18 +120,16 @@ class ImageJob:
                 self.draw(name, image, det)
         except Exception as e:  # noqa: BLE001 - record it, log the trace, go on
             logger.warning("%s failed on %s", stage, path, exc_info=True)
-            return error_record(index, name, f"{stage} failed: {type(e).__name__}: {e}"), \
+            return boxes_json.error_record(index, name, f"{stage} failed: {type(e).__name__}: {e}"), \
                 {"proposals": prop_seconds}
         det.timings["proposals"] = prop_seconds
         return rec, {**det.timings, "regions": det.num_proposals}
 
     def entry(self, index, name, image, det) -> dict:
-        from detector.data.output import detection_entries, image_entry
+        from detector.data.boxes_json import image_record
 
         h, w = image.shape[:2]
-        rec = {"index": index, "image": image_entry(index + 1, name, w, h),
-               "detections": detection_entries(index + 1, det.boxes, det.scores, det.labels, self.classes)}
-        return rec
+        return image_record(index, name, w, h, det.boxes, det.scores, det.labels, self.classes)
 
     def draw(self, name: str, image, det) -> Path:
         """Write the picture of ``name``'s detections to ``draw_dir / name``: the same relative path and file
@@ -148,11 +148,6 @@ class ImageJob:
         picture = draw_detections(image, det.boxes[shown], det.scores[shown], det.labels[shown], self.names)
         options = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
         return atomic_write(target, lambda f: picture.save(f, format=fmt, **options))
-
-
-def error_record(index: int, name: str, message: str) -> dict:
-    """The part-file record of an input that gave no result: its name in outputs and why."""
-    return {"index": index, "error": {"file_name": name, "error": message}}
 
 
 def _short_error(message: str, path: Path) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import signal
 import time
@@ -14,16 +13,14 @@ from tqdm import tqdm
 
 from detector.classifier import CheckpointError, load_ensemble
 from detector.data.images import ImageError, scan_images
-from detector.data.io import check_writable_dir
-from detector.data.output import category_id
-from detector.data.parts import (JobLock, LockedError, PartError, PartWriter, Shard, assemble, digest, part_path,
-                                 read_part)
+from detector.data import boxes_json
+from detector.data.boxes_json import PartError, PartWriter, Shard, assemble, digest, part_path, read_part
+from detector.data.io import JobLock, LockedError, check_writable_dir, file_sha256
 from detector.nn.onnx import onnx_available
 from detector.nn.device import resolve_device
 from detector.pipeline import PostprocessConfig
 
-from .common import write_detections
-from .jobs import ImageJob, JobConfig, cpu_count, error_record, ray_available, run_ray
+from .jobs import ImageJob, JobConfig, cpu_count, ray_available, run_ray
 from .sources import DEFAULT_MULTIBOX
 
 logger = logging.getLogger(__name__)
@@ -220,8 +217,8 @@ def _run(inputs, images, out, models, method, multibox_path, ss_mode, ss_scale, 
     start, stop = shard_.bounds(len(all_tasks)) if shard_ else (0, len(all_tasks))
     tasks = all_tasks[start:stop]
     job_info = {"inputs": len(all_tasks), "inputs_sha256": digest(names),
-                "config_sha256": digest({"models": [_file_sha256(f) for f in member_files],
-                                         "multibox": _file_sha256(mb_file) if mb_file else None,
+                "config_sha256": digest({"models": [file_sha256(f) for f in member_files],
+                                         "multibox": file_sha256(mb_file) if mb_file else None,
                                          **config.result_settings()})}
     if shard_ is not None:
         job_info["shard"] = shard_.to_dict()
@@ -230,9 +227,7 @@ def _run(inputs, images, out, models, method, multibox_path, ss_mode, ss_scale, 
                   "proposals": method, "selective_search": {"mode": ss_mode, "scale": ss_scale},
                   "max_proposals": max_proposals, "mode": members[0].spec.mode,
                   "device": str(resolve_device(device)) if engine == "local" else device}
-    header = {"job": job_info, "model": model_info,
-              "categories": [{"id": category_id(c, i), "wnid": c.wnid, "name": c.name}
-                             for i, c in enumerate(classes)]}
+    header = boxes_json.header(job_info, model_info, classes)
 
     part = part_path(out)
     done: dict[int, dict] = {}
@@ -265,7 +260,7 @@ def _run(inputs, images, out, models, method, multibox_path, ss_mode, ss_scale, 
     try:
         with _sigterm_stops():
             for index, _, name in known_bad:
-                writer.write(error_record(index, name, problems[index]))
+                writer.write(boxes_json.error_record(index, name, problems[index]))
                 written += 1
             if engine == "ray":
                 stream = run_ray(config, todo, address=address, actors=ray_actors, cpus_per_actor=ray_cpus,
@@ -304,7 +299,7 @@ def _run(inputs, images, out, models, method, multibox_path, ss_mode, ss_scale, 
     _, records = read_part(part)
     doc = assemble(header, {i: r for i, r in records.items() if start <= i < stop})
     try:
-        write_detections(out, doc, out_format)
+        boxes_json.write(out, doc, out_format)
     except OSError as e:
         raise click.ClickException(f"cannot write {out}: {e.strerror or e} (the results are kept in {part}: "
                                    "rerun with --resume once it can be written)") from None
@@ -331,12 +326,5 @@ def _write_record(writer: PartWriter, record: dict) -> None:
     except (ValueError, TypeError) as e:
         logger.warning("cannot write the record of input %s", record.get("index"), exc_info=True)
         name = (record.get("image") or record.get("error") or {}).get("file_name", "?")
-        writer.write(error_record(record["index"], name, f"writing its record failed: {type(e).__name__}: {e}"))
-
-
-def _file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        writer.write(boxes_json.error_record(record["index"], name,
+                                             f"writing its record failed: {type(e).__name__}: {e}"))
