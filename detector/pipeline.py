@@ -2,22 +2,31 @@
 and member, region features pooled from it) → each member's softmax → mean over members → (box regression) →
 per-class NMS → score threshold → top-k per image.
 
+:class:`Detector` wires a proposer (any callable ``image -> [R, 4]``, :mod:`proposals.proposers`), an ensemble and
+post-processing, as torchvision's ``GeneralizedRCNN`` wires the parts it is given; :func:`detect_each` is the
+per-image step every caller shares — the engines of ``detect run`` (:mod:`detector.engines`) and training-time
+validation (:func:`detector.train.make_validator`).
+
 Shapes: R proposals of one image, B regions per CNN batch, M ensemble members, K = C + 1 classes (label 0 is
 background), D detections kept.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 
+from proposals.proposers import Proposed
+
 from .classifier import Member
+from .data.images import ImageError, load_image
 from .data.vocab import Category
 from .nn.device import autocast
 from .nn.inception import GoogLeNet
@@ -26,9 +35,13 @@ from .nn.transforms import normalize_image, resize_short_side
 from .onnx_backend import OnnxFastRunner, OnnxRunner
 from .regions import warp_regions
 
-__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess"]
+__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "detect_each",
+           "BATCH_SIZE"]
+
+logger = logging.getLogger(__name__)
 
 Proposer = Callable[[np.ndarray], "np.ndarray | Tensor"]  # RGB uint8 H x W x 3 → xyxy [R, 4]
+BATCH_SIZE = 64  # regions per CNN batch: bounds memory whatever the number of proposals (our choice)
 
 
 @dataclass(frozen=True)
@@ -94,22 +107,24 @@ def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], confi
 class Detector:
     """Wires a proposer, an ensemble of region classifiers and post-processing; owns nothing else.
 
-    ``batch_size`` bounds the regions warped and scored at once (in fast mode: pooled and run through the tail at
-    once), so memory stays flat however many proposals an image has. ``amp``: the networks under bfloat16 autocast
-    (None: on CUDA devices; never on CPU); softmax, box decoding and NMS stay float32. ``backend="onnx"``: crops-mode
-    members run on ONNX Runtime when the device is the CPU (:mod:`detector.onnx_backend`); ``auto``: so when
-    onnxruntime is installed."""
+    ``proposer`` makes an image's proposals when :meth:`detect` is given none (None: callers always pass them);
+    ``max_proposals`` caps the regions scored per image, in the proposer's order (None: all). ``batch_size`` bounds
+    the regions warped and scored at once (in fast mode: pooled and run through the tail at once), so memory stays
+    flat however many proposals an image has. ``amp``: the networks under bfloat16 autocast (None: on CUDA devices;
+    never on CPU); softmax, box decoding and NMS stay float32. ``backend="onnx"``: crops-mode members run on ONNX
+    Runtime when the device is the CPU (:mod:`detector.onnx_backend`); ``auto``: so when onnxruntime is installed.
+    Raises ``ValueError`` for an empty ensemble or an unknown backend."""
 
     def __init__(self, proposer: Proposer | None, members: Sequence[Member],
-                 postprocess_config: PostprocessConfig = PostprocessConfig(), *, batch_size: int = 64,
-                 max_proposals: int = 2000, device="cpu", amp: bool | None = None, backend: str = "torch"):
+                 postprocess_config: PostprocessConfig = PostprocessConfig(), *, batch_size: int = BATCH_SIZE,
+                 max_proposals: int | None = None, device="cpu", amp: bool | None = None, backend: str = "torch"):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.proposer = proposer
         self.members = list(members)
         self.postprocess_config = postprocess_config
         self.batch_size = int(batch_size)
-        self.max_proposals = int(max_proposals)
+        self.max_proposals = None if max_proposals is None else int(max_proposals)
         self.device = torch.device(device)
         self.amp = self.device.type == "cuda" and (amp is None or bool(amp))
         if backend not in ("torch", "onnx", "auto"):
@@ -224,3 +239,29 @@ class Detector:
         return Detections(out_boxes.cpu().numpy().astype(np.float32), scores.cpu().numpy().astype(np.float32),
                           labels.cpu().numpy().astype(np.int64), num_proposals=int(boxes.shape[0]),
                           timings={"proposals": t1 - t0, "classify": t2 - t1, "nms": t3 - t2})
+
+
+def detect_each(detector: Detector, items: Iterable[Proposed]) -> Iterator[tuple[Proposed, Detections | None,
+                                                                                  str | None]]:
+    """The per-image step of every batch caller: each proposed image (:class:`proposals.proposers.Proposed`,
+    in order) → ``(item, detections, None)``, its pixels in ``item.image`` (decoded here, once, when the proposer
+    sent none), ``detections.timings["proposals"]`` its proposal seconds; or ``(item, None, why)`` when its
+    proposals failed (``item.error``), its file cannot be decoded, or detection raised (``detection failed: …``,
+    logged with the trace). One image's failure never stops the others; ``BaseException`` (Ctrl-C) does."""
+    for item in items:
+        if item.error is not None:
+            yield item, None, item.error
+            continue
+        try:
+            if item.image is None:
+                item = item._replace(image=load_image(item.path))
+            det = detector.detect(item.image, proposals=item.boxes)
+        except ImageError as e:
+            yield item, None, str(e)
+            continue
+        except Exception as e:  # noqa: BLE001 - recorded as this image's error, with the trace logged
+            logger.warning("detection failed on %s", item.path, exc_info=True)
+            yield item, None, f"detection failed: {type(e).__name__}: {e}"
+            continue
+        det.timings["proposals"] = item.seconds
+        yield item, det, None

@@ -28,6 +28,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 
+from eval import evaluate
+from eval.predictions import AlignedPredictions
+from proposals.proposers import Proposed
+
 from .classifier import (
     CHECKPOINT_FORMAT,
     ClassifierSpec,
@@ -48,39 +52,40 @@ from .nn.checkpoint import CheckpointError, read_checkpoint
 from .nn.inception import GoogLeNetOutputs
 from .nn.loop import LoopState, OptimConfig, Task, fit, last_path
 from .nn.transforms import normalize_image, photometric_distort, resize_short_side
+from .pipeline import Detector, PostprocessConfig, detect_each
 from .regions import warp_regions
 
 __all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "RegionBatches", "encode_deltas",
-           "train_classifier", "collate_regions", "check_resume_spec"]
+           "train_classifier", "collate_regions", "check_resume_spec", "make_validator", "VALIDATION_POSTPROCESS"]
 
 logger = logging.getLogger(__name__)
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # detectron2's Fast R-CNN box-delta weights
+VALIDATION_POSTPROCESS = PostprocessConfig(score_threshold=0.01)  # low: AP reads the whole precision-recall curve
+VALIDATION_BATCH = 128  # regions per CNN batch while validating (R-CNN's mini-batch size)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10
+    epochs: int = OptimConfig.epochs
     images_per_batch: int = 8  # regions of a batch come from this many images (one roi_align warp per image)
     regions_per_image: int = 16  # 8 × 16 = 128 regions per mini-batch (R-CNN: 128)
     fg_fraction: float = 0.25  # R-CNN: 32 foreground of 128
     fg_iou: float = 0.5  # R-CNN: IoU >= 0.5 with a ground-truth box is foreground (its class)
     bg_iou_low: float = 0.1  # Fast R-CNN: background windows have max IoU in [0.1, 0.5)
-    lr: float = 0.01  # base learning rate (SGD)
-    momentum: float = 0.9  # the paper
-    weight_decay: float = 5e-4  # R-CNN / Caffe
-    lr_decay: float = 0.96  # the paper: the learning rate falls 4 % ...
-    lr_step_epochs: int = 8  # ... every 8 epochs
-    warmup_iters: int = 50  # linear warm-up from lr / 10 (our addition: training from scratch is fragile early)
+    lr: float = OptimConfig.lr  # base learning rate (SGD); this and the four below: the paper's SGD (OptimConfig)
+    momentum: float = OptimConfig.momentum
+    weight_decay: float = OptimConfig.weight_decay
+    lr_decay: float = OptimConfig.lr_decay
+    lr_step_epochs: int = OptimConfig.lr_step_epochs
+    warmup_iters: int = OptimConfig.warmup_iters
     aux_weight: float = 0.3  # the paper: auxiliary losses weigh 0.3
     bbox_weight: float = 1.0  # box-regression loss weight (Fast R-CNN: 1)
     flip: bool = True  # horizontal flips
     photometric: bool = True  # brightness / contrast / saturation distortion
-    seed: int = 0
+    seed: int = OptimConfig.seed
     workers: int = 1  # data-loading processes (0 = in the training process)
     val_every: int = 2  # epochs between validation mAP computations (0 = never)
-    max_val_proposals: int = 2000  # proposals per validation image, as `detect run` (OpenCV's selective-search
-    #                                order puts small boxes first: a low cap would drop the large objects)
     threads: int = 0  # torch.set_num_threads (0 = leave as is)
 
     def to_dict(self) -> dict:
@@ -408,3 +413,52 @@ def train_classifier(
     return fit(model, task, config.optim, out, resume=resume, device=device, amp=False, progress=progress,
                metadata={"config": config.to_dict(), **(metadata or {})},
                check_resume=lambda _last: check_resume_spec(out, spec))
+
+
+def make_validator(val_sets: Sequence[Dataset], val_props: Sequence[Sequence[np.ndarray | None]], *,
+                   max_proposals: int | None, device) -> Callable[[Member], float] | None:
+    """``validate(member)`` → the ILSVRC-metric mAP of one member over the validation sets (mean over the sets of
+    the mean AP over the classes the member knows: a model of persons is not judged on VOC's bottles), with the
+    proposals given per set and image (``val_props[s][i]``: float32 [R, 4], or None to leave the image out) and
+    :data:`VALIDATION_POSTPROCESS`; None when there is nothing to validate on. Each image goes through
+    :func:`detector.pipeline.detect_each`, as in ``detect run``. Under ``torchrun`` every rank detects on every
+    W-th image and all evaluate the gathered detections; an image that fails raises ``RuntimeError``."""
+    if not val_sets:
+        return None
+    props_of = {id(im): props for ds, props_ds in zip(val_sets, val_props) for im, props in zip(ds.images, props_ds)
+                if im.path is not None and props is not None}
+
+    def validate(member: Member) -> float:
+        det = Detector(None, [member], VALIDATION_POSTPROCESS, batch_size=VALIDATION_BATCH,
+                       max_proposals=max_proposals, device=device)
+        rank, world = distributed.rank(), distributed.world_size()
+        return float(np.mean([_set_map(det, member, ds, props_of, rank, world) for ds in val_sets]))
+
+    return validate
+
+
+def _set_map(det: Detector, member: Member, ds: Dataset, props_of: dict, rank: int, world: int) -> float:
+    """One validation set's mean AP over the classes ``member`` knows (see :func:`make_validator`)."""
+    class_by_key = {c.key: k for k, c in enumerate(ds.classes)}
+    to_gt = np.array([class_by_key.get(c.key, -1) for c in member.classes], dtype=np.int64)
+    mine = [(i, im) for i, im in enumerate(ds.images) if id(im) in props_of and i % world == rank]
+    idx, lab, sc, bx = [], [], [], []
+    items = (Proposed(Path(im.path), boxes=props_of[id(im)]) for _, im in mine)
+    for (i, _), (item, d, error) in zip(mine, detect_each(det, items)):
+        if d is None:
+            raise RuntimeError(f"validation: {item.path}: {error}")
+        gl = to_gt[d.labels - 1]
+        keep = gl >= 0
+        idx += [i] * int(keep.sum())
+        lab += gl[keep].tolist()
+        sc += d.scores[keep].tolist()
+        bx += d.boxes[keep].tolist()
+    gathered = distributed.all_gather_object((idx, lab, sc, bx))  # one (idx, lab, sc, bx) per rank
+    idx, lab, sc, bx = ([x for one in part for x in one] for part in zip(*gathered))
+    order = np.argsort(np.array(idx, np.int64), kind="stable")  # image order, as one process makes it
+    preds = AlignedPredictions(np.array(idx, np.int64)[order], np.array(lab, np.int64)[order],
+                               np.array(sc, np.float64)[order], np.array(bx, np.float32).reshape(-1, 4)[order])
+    learnable = {class_by_key[c.key] for c in member.classes if c.key in class_by_key}
+    r = evaluate(ds, preds, "ilsvrc")
+    aps = [c.ap for c in r.per_class if c.ap is not None and ds.classes.index(c.category) in learnable]
+    return float(np.mean(aps)) if aps else 0.0

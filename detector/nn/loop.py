@@ -48,16 +48,16 @@ logger = logging.getLogger(__name__)
 class OptimConfig:
     """Optimiser and schedule. Defaults are the paper's (SGD, momentum 0.9, −4 % every 8 epochs)."""
 
-    epochs: int = 10
+    epochs: int = 10  # our choice for the small models trained here
     optimizer: str = "sgd"  # sgd (the paper, R-CNN) | adamw (Beyer et al. 2022 distil with Adam)
-    lr: float = 0.01
+    lr: float = 0.01  # our choice for training from scratch (R-CNN fine-tuned ImageNet weights at 0.001)
     momentum: float = 0.9  # the paper (SGD); AdamW's beta1
     weight_decay: float = 5e-4  # R-CNN / Caffe (SGD); decoupled for AdamW
     schedule: str = "step"  # step: the paper's; cosine: to 0 over the run
     lr_decay: float = 0.96  # the paper: the learning rate falls 4 % ...
     lr_step_epochs: int = 8  # ... every 8 epochs
     warmup_iters: int = 50  # linear warm-up from lr / 10 (our addition: training from scratch is fragile early)
-    seed: int = 0
+    seed: int = 0  # of everything random in a run (sampling order, augmentation, initialisation)
 
     def __post_init__(self):
         if self.optimizer not in ("sgd", "adamw"):
