@@ -17,27 +17,25 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from detector.classifier import (
-    ARCHS,
-    CHECKPOINT_FORMAT,
-    MODES,
-    CheckpointError,
-    ClassifierSpec,
-    load_init_weights,
-    read_checkpoint,
-)
+from detector.classifier import ARCHS, MODES, CheckpointError, ClassifierSpec, class_map_of, load_init_weights
 from detector.data import Dataset
 from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
 from detector.nn.device import resolve_device
 from detector.nn.loop import last_path, log_path, state_path
-from detector.train import TrainConfig, build_class_list, check_resume_spec, make_validator, prepare_images, \
-    train_classifier
+from detector.train import (
+    TrainConfig,
+    build_class_list,
+    check_resume_spec,
+    dataset_proposals,
+    make_validator,
+    prepare_images,
+    train_classifier,
+)
 from proposals.cache import ProposalCache
 from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
-from proposals.selective_search import selective_search_many
 
 from .common import device_option, format_option, images_option, load_dataset
 
@@ -163,27 +161,15 @@ def _echo(*args, **kwargs):
         click.echo(*args, **kwargs)
 
 
-def _proposals(datasets, ss_config, cache, workers, desc):
-    """Selective-search boxes of every image of ``datasets`` (None for images without a file or whose search
-    failed, with a warning). Under torchrun each rank searches every W-th image, then all share the results."""
-    paths = [im.path for ds in datasets for im in ds.images]
-    todo = [str(p) for p in paths if p is not None]
-    rank, world = distributed.rank(), distributed.world_size()
-    mine = todo[rank::world]
-    done = list(tqdm(selective_search_many(mine, ss_config, workers=workers, cache=cache), total=len(mine),
-                     desc=desc, unit="img", disable=None if rank == 0 else True))
-    shards = distributed.all_gather_object(done)
-    results = iter([shards[j % world][j // world] for j in range(len(todo))])
-    out = []
-    for p in paths:
-        if p is None:
-            out.append(None)
-            continue
-        r = next(results)
-        if not r.ok:
-            _echo(f"warning: {r.error} (image left out)", err=True)
-        out.append(r.boxes if r.ok else None)
-    return out
+def _proposals(datasets, search, cache, workers, desc):
+    """:func:`detector.train.dataset_proposals` with a progress bar, its failures printed as warnings."""
+    def progress(results, total):
+        return tqdm(results, total=total, desc=desc, unit="img", disable=None if distributed.is_main() else True)
+
+    boxes, errors = dataset_proposals(datasets, search, cache=cache, workers=workers, progress=progress)
+    for error in errors:
+        _echo(f"warning: {error} (image left out)", err=True)
+    return boxes
 
 
 def _load_all(paths, fmt, images) -> list[Dataset]:
@@ -198,25 +184,14 @@ def _load_all(paths, fmt, images) -> list[Dataset]:
     return out
 
 
-def _class_map_of(init) -> str:
-    """The class map of an --init model file of ours ("" for none, torchvision weights and other files)."""
-    if init is None:
-        return ""
-    try:
-        ckpt = read_checkpoint(init, CHECKPOINT_FORMAT)
-    except CheckpointError:
-        return ""
-    return str((ckpt.get("spec") or {}).get("class_map") or "")
-
-
 def _prepare(run: ClassifierRun):
     """Read the data, settle the classes and the spec, and compute the proposals: (classes, spec, training images,
     validation sets, their proposals)."""
     train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
     val_sets = _load_all(run.vals, run.fmt, run.images) if run.vals else []
-    class_map = _class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
-                                                                          run.class_map)
+    class_map = class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
+                                                                         run.class_map)
     # a mapped head scores every ILSVRC DET class (through the ImageNet leaves), whatever the data holds
     classes = ilsvrc_categories() if class_map else build_class_list(train_sets, ilsvrc_only=run.class_set == "ilsvrc")
     if not classes:

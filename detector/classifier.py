@@ -43,7 +43,7 @@ from .regions import WarpConfig, feature_rois
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "read_checkpoint", "float_state",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError", "MODES", "ImageBatch",
-           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec"]
+           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "class_map_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +317,18 @@ def _load_member_state(model: RegionClassifier, spec: ClassifierSpec, ckpt: dict
     logger.info("initialised from %s (%s mode) → %s mode; left out: %s; left at init: %s", path, other.mode,
                 spec.mode, ", ".join(skipped) or "none", ", ".join(missing) or "none")
     return skipped
+
+
+def class_map_of(path) -> str:
+    """The ``class_map`` of one of our member files (``""``: none; also for ``None``, torchvision weights and
+    any file that is not a member file): what ``detect train --class-map auto`` follows for ``--init``."""
+    if path is None:
+        return ""
+    try:
+        ckpt = read_checkpoint(path, CHECKPOINT_FORMAT)
+    except CheckpointError:
+        return ""
+    return str((ckpt.get("spec") or {}).get("class_map") or "")
 
 
 def load_init_weights(model: RegionClassifier, spec: ClassifierSpec, path, classes=None) -> list[str]:

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset as TorchDataset
 from eval import evaluate
 from eval.predictions import AlignedPredictions
 from proposals.proposers import Proposed
+from proposals.selective_search import SelectiveSearchConfig, selective_search_many
 
 from .classifier import (
     CHECKPOINT_FORMAT,
@@ -56,7 +57,8 @@ from .pipeline import Detector, PostprocessConfig, detect_each
 from .regions import warp_regions
 
 __all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "RegionBatches", "encode_deltas",
-           "train_classifier", "collate_regions", "check_resume_spec", "make_validator", "VALIDATION_POSTPROCESS"]
+           "train_classifier", "collate_regions", "check_resume_spec", "make_validator", "VALIDATION_POSTPROCESS",
+           "dataset_proposals"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +129,30 @@ def build_class_list(datasets: Sequence[Dataset], *, ilsvrc_only: bool = False) 
                 seen[c.key] = ilsvrc_by_wnid()[c.wnid] if c.det_id is not None else Category(c.name)
     cats = list(seen.values())
     return tuple(sorted(cats, key=lambda c: (c.det_id is None, c.det_id or 0, c.name)))
+
+
+def dataset_proposals(datasets: Sequence[Dataset], search: SelectiveSearchConfig, *, cache=None, workers: int = 1,
+                      progress: Callable | None = None) -> tuple[list[np.ndarray | None], list[str]]:
+    """Selective-search boxes (float32 [R, 4] xyxy) of every image of ``datasets``, in order — None for an image
+    without a file or whose search failed — and the failures' messages. R-CNN trains on selective-search
+    proposals. Searched in ``workers`` processes through ``cache`` (:func:`proposals.selective_search
+    .selective_search_many`); ``progress(results, total)`` may wrap the results (e.g. tqdm). Under ``torchrun`` each
+    rank searches every W-th image, then all share the results."""
+    paths = [im.path for ds in datasets for im in ds.images]
+    todo = [str(p) for p in paths if p is not None]
+    rank, world = distributed.rank(), distributed.world_size()
+    mine = todo[rank::world]
+    results = selective_search_many(mine, search, workers=workers, cache=cache)
+    done = list(progress(results, len(mine)) if progress is not None else results)
+    shards = distributed.all_gather_object(done)
+    gathered = iter([shards[j % world][j // world] for j in range(len(todo))])
+    boxes, errors = [], []
+    for p in paths:
+        r = next(gathered) if p is not None else None
+        if r is not None and not r.ok:
+            errors.append(r.error)
+        boxes.append(r.boxes if r is not None and r.ok else None)
+    return boxes, errors
 
 
 def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], proposals: Sequence[np.ndarray],
