@@ -34,7 +34,7 @@ from .common import device_option, format_option, images_option, load_dataset
 def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:
     """The distillation, optimiser and student configs of ``detect train distill``'s options ``o``."""
     config = DistillConfig(batch_size=o["batch_size"], temperature=o["temperature"], mix=o["mix"],
-                           random_regions=o["random_regions"], workers=o["workers"])
+                           random_regions=o["random_regions"], workers=o["workers"], val_every=o["val_every"])
     optim = replace(DISTILL_OPTIM, epochs=o["epochs"], optimizer=o["optimizer"], lr=o["lr"],
                     weight_decay=o["weight_decay"], warmup_iters=o["warmup_iters"], seed=o["seed"])
     return config, optim, student_spec(o["arch"], o["width"], o["input_size"])
@@ -105,11 +105,12 @@ def _photos(paths) -> list[Path]:
 @click.option("--workers", type=click.IntRange(min=0), default=DistillConfig.workers, show_default=True,
               help="Data-loading processes (0 = in the training process).")
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="torch threads (0: torch's default).")
-@click.option("--val-every", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--val-every", type=click.IntRange(min=1), default=DistillConfig.val_every, show_default=True,
+              help="Epochs between validations (and after the last).")
 @click.option("--half", is_flag=True, help="Store weights as float16 (half the file size).")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its <stem>.state.ckpt.")
 def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, teacher_path, teacher_backend, device,
-                amp, threads, val_every, half, resume, **options):
+                amp, threads, half, resume, **options):
     """Distil the ImageNet teacher (EfficientNet-Lite0) into a GoogLeNet: teacher and student see the same
     augmented view (random-resized crop or region warp, flip, colour jitter, mixup/cutmix) and the student matches
     the teacher's 1000-class distribution (KL divergence). The result is a model file with 1,000 ImageNet outputs
@@ -143,7 +144,7 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         metadata = {"name": out.stem, "photos": [str(p) for p in photo_paths], "train_sets": [str(g) for g in gts],
                     "val_photos": [str(p) for p in val_paths], "holdout": holdout, "device": str(dev)}
         _distill(student, spec, teacher, train_items, val_items, config, optim, out, resume=resume, device=dev,
-                 amp=amp, metadata=metadata, val_every=val_every, half=half)
+                 amp=amp, metadata=metadata, half=half)
     except (TeacherError, CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     finally:

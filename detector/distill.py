@@ -87,6 +87,7 @@ class DistillConfig:
     random_regions: int = 1  # random regions per detection image and epoch (background the detector will see)
     max_side: int = 640  # images kept in memory with their long side at most this
     workers: int = 1  # data-loading processes (0 = in the training process)
+    val_every: int = 1  # epochs between validations (and after the last)
 
     def __post_init__(self):
         if self.mix not in ("mixup", "cutmix", "both", "none"):
@@ -434,7 +435,7 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
             train_items: Sequence[PhotoItem], val_items: Sequence[PhotoItem], config: DistillConfig,
             optim: OptimConfig, out, *, resume: bool = False, device="cpu", amp: bool = True,
             progress: Callable | None = None, load_progress: Callable | None = None,
-            metadata: dict | None = None, val_every: int = 1, half: bool = False,
+            metadata: dict | None = None, half: bool = False,
             on_epoch_end: Callable | None = None) -> dict:
     """Distil ``teacher`` (a callable: normalised 224-px views → 1000 logits, e.g. :class:`TeacherRunner`) into
     ``student`` (built for ``spec``, a :func:`student_spec`) on views of ``train_items``; validate on the centre
@@ -495,7 +496,7 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
         return {"score": r["agreement"], **{f"val_{k}": v for k, v in r.items() if not k.startswith("teacher_")}}
 
     task = Task(batches=batches, loss=loss, save=save, validate=validate if val_views is not None else None,
-                val_every=val_every, examples=len, name="distill")
+                val_every=config.val_every, examples=len, name="distill")
     meta = {"distill": config.to_dict(), "train_items": len(store.items), "val_items": len(val_store.items),
             **{f"teacher_val_{k[len('teacher_'):]}": v for k, v in teacher_metrics.items()}, **(metadata or {})}
     state = fit(student, task, optim, out, resume=resume, device=device, amp=amp, progress=progress,
