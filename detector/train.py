@@ -1,4 +1,6 @@
-"""R-CNN fine-tuning of a region classifier: region sampling, the data pipeline, the training loop with exact resume.
+"""R-CNN fine-tuning of a region classifier: its proposals (selective search), region sampling, the data pipeline and
+loss plugged into the one training loop (:func:`detector.nn.loop.fit`, exact resume), and validation by detection
+(:func:`make_validator`, through the per-image step of ``detect run``).
 
 Shapes: I images, R proposals of an image, B regions per mini-batch (``images_per_batch`` × ``regions_per_image``),
 K = C + 1 classes (label 0 = background), S input size.
