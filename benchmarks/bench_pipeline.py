@@ -32,7 +32,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from detector.classifier import ClassifierSpec, Member, build_classifier, load_ensemble
 from detector.data.images import list_images, load_image
-from detector.pipeline import Detector, resolve_device
+from detector.nn.device import resolve_device
+from detector.pipeline import Detector
 from proposals.selective_search import SelectiveSearchConfig, selective_search_many
 
 
@@ -171,7 +172,7 @@ def main():
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
     amp = "bf16 autocast" if device.type == "cuda" and args.amp else "float32"
     if device.type == "cpu":
-        from detector.onnx_backend import onnx_available
+        from detector.nn.onnx import onnx_available
 
         amp += ", " + ("ONNX Runtime" if args.backend == "onnx" or (args.backend == "auto" and onnx_available())
                        else "PyTorch (channels-last)")

@@ -30,7 +30,7 @@ from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 from detector.data import read_dataset
 from detector.data.images import load_image
 from detector.data.io import atomic_write_json
-from detector.data.output import boxes_json, detection_entries, image_entry
+from detector.data.boxes_json import detection_entries, document, image_entry
 from detector.train import build_class_list
 
 
@@ -122,8 +122,8 @@ def main():
             infer_s.append(time.perf_counter() - t)
             images.append(image_entry(k, Path(im.path).name, arr.shape[1], arr.shape[0]))
             dets += detection_entries(k, out["boxes"].numpy(), out["scores"].numpy(), out["labels"].numpy(), classes)
-        doc = boxes_json({"name": "fasterrcnn_mobilenet_v3_large_fpn (from scratch)", "classes": len(classes),
-                          "members": 1}, images, classes, dets, [])
+        doc = document({"name": "fasterrcnn_mobilenet_v3_large_fpn (from scratch)", "classes": len(classes),
+                        "members": 1}, images, classes, dets, [])
         atomic_write_json(args.out / f"boxes_{gt_path.stem}.json", doc, indent=None)
     summary = {"train_minutes": train_minutes, "iterations": it, "epochs": epoch, "threads": torch.get_num_threads(),
                "seconds_per_val_image": float(np.mean(infer_s)), "torchvision": torchvision.__version__, "log": log}

@@ -1,4 +1,5 @@
-"""Options and helpers shared by the ``detect`` commands."""
+"""Options and helpers shared by the ``detect`` commands. Option defaults read the library's config dataclasses,
+where each default is written once with its source."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
-from detector.data.io import atomic_write_json, atomic_write_text
-from detector.data.output import image_list_path, to_coco_results, to_ilsvrc_text, to_image_list
+from proposals.proposers import ProposalConfig
+from proposals.selective_search import MODES as SS_MODES
 
 FORMAT_CHOICES = ("auto", *FORMATS)
 
@@ -23,6 +24,32 @@ def images_option(f):
                         help="Folder holding the image files, if not where the annotations suggest.")(f)
 
 
+def device_option(f):
+    return click.option("--device", default="auto", show_default=True,
+                        help="auto (CUDA when there is one), cpu, cuda or cuda:N.")(f)
+
+
+def selective_search_options(f):
+    """``--ss-mode`` and ``--ss-scale``, defaulting to :attr:`ProposalConfig.selective_search` (the paper's)."""
+    f = click.option("--ss-scale", type=click.FloatRange(min=0.1), default=ProposalConfig.selective_search.scale,
+                     show_default=True,
+                     help="Selective search superpixel scale (the paper: 2, about half the boxes of 1).")(f)
+    return click.option("--ss-mode", type=click.Choice(SS_MODES), default=ProposalConfig.selective_search.mode,
+                        show_default=True, help="Selective search mode (R-CNN: fast).")(f)
+
+
+def multibox_option(f):
+    return click.option("--multibox", "multibox_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        default=None, help="MultiBox model for the multibox and both proposals (default: the "
+                                           "bundled one).")(f)
+
+
+def cache_options(f):
+    f = click.option("--no-cache", is_flag=True, help="Neither read nor write the proposal cache.")(f)
+    return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Proposal cache (default: $DETECT_CACHE_DIR or ~/.cache/detect/proposals).")(f)
+
+
 def load_dataset(path: Path, fmt: str, *, images=None, image_list=None, strict=True) -> Dataset:
     """Read ground truth for a command; broken input becomes a ClickException naming the file."""
     try:
@@ -32,18 +59,3 @@ def load_dataset(path: Path, fmt: str, *, images=None, image_list=None, strict=T
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.ClickException(f"{path}: {e}") from None
-
-
-def write_detections(path: Path, doc: dict, out_format: str) -> None:
-    """Write a ``boxes.json`` document atomically as ``json`` (itself), ``coco`` (a results list, each result with
-    its image's file name and its class's name) or ``ilsvrc`` (submission text, plus the evaluation list that
-    numbers its images at :func:`image_list_path`: ``detect eval --image-list`` needs it)."""
-    import json
-
-    if out_format == "json":
-        atomic_write_json(path, doc)
-    elif out_format == "coco":
-        atomic_write_text(path, json.dumps(to_coco_results(doc)))
-    else:
-        atomic_write_text(image_list_path(path), to_image_list(doc))
-        atomic_write_text(path, to_ilsvrc_text(doc))

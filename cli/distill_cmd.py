@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import torch
 from tqdm import tqdm
 
-from detector import distributed
-from detector.classifier import ARCHS, CheckpointError, build_classifier, load_init_weights
+from detector.classifier import ARCHS, CheckpointError, ClassifierSpec, build_classifier, load_init_weights
 from detector.data.images import ImageError, list_images
 from detector.distill import (
+    DISTILL_OPTIM,
     DistillConfig,
     TeacherError,
     TeacherRunner,
@@ -23,10 +24,20 @@ from detector.distill import (
     photo_items,
     student_spec,
 )
-from detector.loop import OptimConfig, last_path, log_path
-from detector.pipeline import resolve_device
+from detector.nn import distributed
+from detector.nn.device import resolve_device
+from detector.nn.loop import OptimConfig, last_path, log_path
 
-from .common import format_option, images_option, load_dataset
+from .common import device_option, format_option, images_option, load_dataset
+
+
+def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:
+    """The distillation, optimiser and student configs of ``detect train distill``'s options ``o``."""
+    config = DistillConfig(batch_size=o["batch_size"], temperature=o["temperature"], mix=o["mix"],
+                           random_regions=o["random_regions"], workers=o["workers"], val_every=o["val_every"])
+    optim = replace(DISTILL_OPTIM, epochs=o["epochs"], optimizer=o["optimizer"], lr=o["lr"],
+                    weight_decay=o["weight_decay"], warmup_iters=o["warmup_iters"], seed=o["seed"])
+    return config, optim, student_spec(o["arch"], o["width"], o["input_size"])
 
 
 def _echo(*args, **kwargs):
@@ -60,11 +71,11 @@ def _photos(paths) -> list[Path]:
                    "files sit in <wnid>/ folders or are named <wnid>_…); repeatable.")
 @click.option("--holdout", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
               help="Also hold out this fraction of --photos for validation (chosen by a hash of the file name).")
-@click.option("--arch", type=click.Choice(ARCHS), default="paper-bn", show_default=True,
+@click.option("--arch", type=click.Choice(ARCHS), default=ClassifierSpec.arch, show_default=True,
               help="Student architecture (paper-bn: Table 1 with BatchNorm).")
-@click.option("--width", type=click.FloatRange(min=0.05, max=4), default=1.0, show_default=True,
+@click.option("--width", type=click.FloatRange(min=0.05, max=4), default=ClassifierSpec.width, show_default=True,
               help="Student channel multiplier (1 = Table 1).")
-@click.option("--input-size", type=click.IntRange(min=96), default=224, show_default=True,
+@click.option("--input-size", type=click.IntRange(min=96), default=ClassifierSpec.input_size, show_default=True,
               help="Student input size; the teacher always sees the same view at 224.")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start the student from these weights (a model file of ours with the same --arch/--width).")
@@ -75,31 +86,31 @@ def _photos(paths) -> list[Path]:
 @click.option("--teacher-backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
               help="Where the teacher runs on the CPU: ONNX Runtime (auto, when installed: ~4× faster here) or "
                    "PyTorch. CUDA always uses PyTorch.")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=DISTILL_OPTIM.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=2), default=DistillConfig.batch_size, show_default=True,
               help="Views per iteration (per process under torchrun).")
-@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.05, show_default=True)
-@click.option("--warmup-iters", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default=DISTILL_OPTIM.optimizer, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DISTILL_OPTIM.lr, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=DISTILL_OPTIM.weight_decay, show_default=True)
+@click.option("--warmup-iters", type=click.IntRange(min=0), default=DISTILL_OPTIM.warmup_iters, show_default=True)
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=DistillConfig.temperature,
               show_default=True, help="Softmax temperature of the KL loss (function matching: 1).")
 @click.option("--mix", type=click.Choice(["both", "mixup", "cutmix", "none"]), default=DistillConfig.mix,
               show_default=True, help="Mixing of views across the batch (both: mixup or cutmix per batch).")
 @click.option("--random-regions", type=click.IntRange(min=0), default=DistillConfig.random_regions,
               show_default=True, help="Random regions per detection image and epoch.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--seed", type=int, default=DISTILL_OPTIM.seed, show_default=True)
+@device_option
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bfloat16 autocast on CUDA.")
 @click.option("--workers", type=click.IntRange(min=0), default=DistillConfig.workers, show_default=True,
               help="Data-loading processes (0 = in the training process).")
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="torch threads (0: torch's default).")
-@click.option("--val-every", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--val-every", type=click.IntRange(min=1), default=DistillConfig.val_every, show_default=True,
+              help="Epochs between validations (and after the last).")
 @click.option("--half", is_flag=True, help="Store weights as float16 (half the file size).")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its <stem>.state.ckpt.")
-def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, arch, width, input_size, init, teacher_path,
-                teacher_backend, epochs, batch_size, optimizer, lr, weight_decay, warmup_iters, temperature, mix,
-                random_regions, seed, device, amp, workers, threads, val_every, half, resume):
+def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, teacher_path, teacher_backend, device,
+                amp, threads, half, resume, **options):
     """Distil the ImageNet teacher (EfficientNet-Lite0) into a GoogLeNet: teacher and student see the same
     augmented view (random-resized crop or region warp, flip, colour jitter, mixup/cutmix) and the student matches
     the teacher's 1000-class distribution (KL divergence). The result is a model file with 1,000 ImageNet outputs
@@ -112,53 +123,45 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, arch, wi
     if threads:
         torch.set_num_threads(threads)
     try:
+        config, optim, spec = from_options(options)
         dev = distributed.init(resolve_device(device))
-        _run(out, photo_paths, gts, images, fmt, val_paths, holdout, arch, width, input_size, init, teacher_path,
-             teacher_backend, epochs, batch_size, optimizer, lr, weight_decay, warmup_iters, temperature, mix,
-             random_regions, seed, dev, amp, workers, val_every, half, resume)
+        teacher = TeacherRunner(load_teacher(teacher_path), dev, backend=teacher_backend, amp=amp)
+        photos = photo_items(_photos(photo_paths))
+        photos, held = heldout(photos, holdout) if holdout else (photos, [])
+        datasets = [load_dataset(g, fmt, images=images) for g in gts]
+        train_items = photos + detection_items(datasets, random_regions=config.random_regions)
+        val_items = held + photo_items(_photos(val_paths))
+        torch.manual_seed(optim.seed)
+        student = build_classifier(spec)
+        if init is not None:
+            load_init_weights(student, spec, init)
+        world = distributed.world_size()
+        _echo(f"distilling {out}: {len(train_items)} training items ({len(photos)} photos, "
+              f"{len(train_items) - len(photos)} from {len(datasets)} annotated sets), {len(val_items)} validation "
+              f"photos; student {spec.arch} width {spec.width} {spec.input_size}px; teacher EfficientNet-Lite0 at "
+              f"224 on {'ONNX Runtime' if teacher.session is not None else dev}; {optim.epochs} epochs of "
+              f"{config.batch_size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")
+        metadata = {"name": out.stem, "photos": [str(p) for p in photo_paths], "train_sets": [str(g) for g in gts],
+                    "val_photos": [str(p) for p in val_paths], "holdout": holdout, "device": str(dev)}
+        _distill(student, spec, teacher, train_items, val_items, config, optim, out, resume=resume, device=dev,
+                 amp=amp, metadata=metadata, half=half)
     except (TeacherError, CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     finally:
         distributed.cleanup()
 
 
-def _run(out, photo_paths, gts, images, fmt, val_paths, holdout, arch, width, input_size, init, teacher_path,
-         teacher_backend, epochs, batch_size, optimizer, lr, weight_decay, warmup_iters, temperature, mix,
-         random_regions, seed, dev, amp, workers, val_every, half, resume):
-    teacher = TeacherRunner(load_teacher(teacher_path), dev, backend=teacher_backend, amp=amp)
-    photos = photo_items(_photos(photo_paths))
-    photos, held = heldout(photos, holdout) if holdout else (photos, [])
-    datasets = [load_dataset(g, fmt, images=images) for g in gts]
-    train_items = photos + detection_items(datasets, random_regions=random_regions)
-    val_items = held + photo_items(_photos(val_paths))
-    config = DistillConfig(batch_size=batch_size, temperature=temperature, mix=mix, random_regions=random_regions,
-                           workers=workers)
-    optim = OptimConfig(epochs=epochs, optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule="cosine",
-                        warmup_iters=warmup_iters, seed=seed)
-    spec = student_spec(arch, width, input_size)
-    torch.manual_seed(seed)
-    student = build_classifier(spec)
-    if init is not None:
-        load_init_weights(student, spec, init)
-    world = distributed.world_size()
-    _echo(f"distilling {out}: {len(train_items)} training items ({len(photos)} photos, "
-          f"{len(train_items) - len(photos)} from {len(datasets)} annotated sets), {len(val_items)} validation "
-          f"photos; student {arch} width {width} {input_size}px; teacher EfficientNet-Lite0 at 224 on "
-          f"{'ONNX Runtime' if teacher.session is not None else dev}; {epochs} epochs of "
-          f"{batch_size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")
-
+def _distill(student, spec, teacher, train_items, val_items, config, optim, out, **kwargs):
+    """:func:`detector.distill.distill` with progress bars, then its epochs and files printed (rank 0)."""
     def progress(it, epoch):
-        return tqdm(it, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=None, leave=False)
+        return tqdm(it, desc=f"epoch {epoch + 1}/{optim.epochs}", unit="batch", disable=None, leave=False)
 
     def load_progress(paths):
         return tqdm(paths, desc="decoding images", unit="img", disable=None if distributed.is_main() else True)
 
     t0 = time.perf_counter()
-    res = distill(student, spec, teacher, train_items, val_items, config, optim, out, resume=resume, device=dev,
-                  amp=amp, progress=progress, load_progress=load_progress,
-                  metadata={"name": out.stem, "photos": [str(p) for p in photo_paths],
-                            "train_sets": [str(g) for g in gts], "val_photos": [str(p) for p in val_paths],
-                            "holdout": holdout, "device": str(dev)}, half=half)
+    res = distill(student, spec, teacher, train_items, val_items, config, optim, out, progress=progress,
+                  load_progress=load_progress, **kwargs)
     for e in res["errors"][:5]:
         _echo(f"warning: {e} (left out)", err=True)
     if res["teacher"]:
@@ -167,4 +170,3 @@ def _run(out, photo_paths, gts, images, fmt, val_paths, holdout, arch, width, in
         extra = "".join(f"  {k[4:]} {rec[k]:.4f}" for k in rec if k.startswith("val_"))
         _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['examples_per_s']:.1f} views/s{extra}")
     _echo(f"wrote {out} (best), {last_path(out)}, log {log_path(out)} ({(time.perf_counter() - t0) / 60:.1f} min)")
-

@@ -11,6 +11,7 @@ from detector.data import DatasetError
 from detector.data.io import atomic_write_json
 from detector.data.readers import load_coco_json
 from eval import METRICS, PredictionError, align_predictions, evaluate, read_blacklist, read_predictions
+from eval.matching import DEFAULT_IOU
 
 from .common import format_option, images_option, load_dataset
 
@@ -37,7 +38,7 @@ METRIC_HELP = {
                    "numbers the images of ILSVRC submission text and of the blacklist.")
 @click.option("--blacklist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="ILSVRC blacklist ('index wnid' lines): those (image, class) pairs are left out.")
-@click.option("--iou-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.5, show_default=True,
+@click.option("--iou-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=DEFAULT_IOU, show_default=True,
               help="IoU for a match (voc/voc07); the cap of the per-object threshold (ilsvrc); unused by coco.")
 @click.option("--model-classes-only", is_flag=True,
               help="Score only the ground-truth classes that the prediction file's model knows (its categories; "

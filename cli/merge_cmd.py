@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from detector.data.parts import MergeError, merge_outputs
-
-from .common import write_detections
+from detector.data import boxes_json
 
 
 @click.command("merge")
@@ -17,23 +14,20 @@ from .common import write_detections
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="boxes.json", show_default=True,
               help="Merged output (written atomically).")
 @click.option("--allow-partial", is_flag=True, help="Merge even if some shards are missing (listed in job).")
-@click.option("--format", "out_format", type=click.Choice(["json", "coco", "ilsvrc"]), default="json",
+@click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",
               show_default=True, help="Output form, as in `detect run`.")
 def merge_cmd(parts, out, allow_partial, out_format):
     """Combine shard outputs PARTS (boxes.json files of `detect run --shard I/N`) into the file one run over all
     the images would have written. Refuses parts of different jobs or splits, a shard given twice, overlapping
     images, and missing shards."""
-    docs = []
-    for p in parts:
-        try:
-            docs.append((str(p), json.loads(p.read_text(encoding="utf-8"))))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise click.ClickException(f"{p}: not a readable boxes.json ({e})") from None
     try:
-        doc = merge_outputs(docs, allow_partial=allow_partial)
-    except MergeError as e:
+        doc = boxes_json.merge_outputs([(str(p), boxes_json.read_document(p)) for p in parts],
+                                       allow_partial=allow_partial)
+        boxes_json.write(out, doc, out_format)
+    except (boxes_json.BoxesJsonError, boxes_json.MergeError) as e:
         raise click.ClickException(str(e)) from None
-    write_detections(out, doc, out_format)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None
     click.echo(f"{len(parts)} parts → {out}: {len(doc['images'])} images, {len(doc['detections'])} detections, "
                f"{len(doc['errors'])} errors" + (f"; missing shards {', '.join(doc['job']['missing_shards'])}"
                                                   if "missing_shards" in doc["job"] else ""))

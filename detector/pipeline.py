@@ -2,29 +2,46 @@
 and member, region features pooled from it) → each member's softmax → mean over members → (box regression) →
 per-class NMS → score threshold → top-k per image.
 
+:class:`Detector` wires a proposer (any callable ``image -> [R, 4]``, :mod:`proposals.proposers`), an ensemble and
+post-processing, as torchvision's ``GeneralizedRCNN`` wires the parts it is given; :func:`detect_each` is the
+per-image step every caller shares — the engines of ``detect run`` (:mod:`detector.engines`) and training-time
+validation (:func:`detector.train.make_validator`).
+
 Shapes: R proposals of one image, B regions per CNN batch, M ensemble members, K = C + 1 classes (label 0 is
 background), D detections kept.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
 
-from .classifier import Member
-from .data.vocab import Category
-from .regions import normalize_image, resize_image, warp_regions
+from proposals.proposers import Proposed
 
-__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "resolve_device"]
+from .classifier import Member
+from .data.images import ImageError, load_image
+from .data.vocab import Category
+from .nn.device import autocast
+from .nn.inception import GoogLeNet
+from .nn.onnx import onnx_available
+from .nn.transforms import normalize_image, resize_short_side
+from .onnx_backend import OnnxFastRunner, OnnxRunner
+from .regions import warp_regions
+
+__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "detect_each",
+           "BATCH_SIZE"]
+
+logger = logging.getLogger(__name__)
 
 Proposer = Callable[[np.ndarray], "np.ndarray | Tensor"]  # RGB uint8 H x W x 3 → xyxy [R, 4]
+BATCH_SIZE = 64  # regions per CNN batch: bounds memory whatever the number of proposals (our choice)
 
 
 @dataclass(frozen=True)
@@ -48,15 +65,6 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.scores)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(device)
 
 
 def apply_box_deltas(boxes: Tensor, deltas: Tensor, weights=(10.0, 10.0, 5.0, 5.0)) -> Tensor:
@@ -99,36 +107,32 @@ def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], confi
 class Detector:
     """Wires a proposer, an ensemble of region classifiers and post-processing; owns nothing else.
 
-    ``batch_size`` bounds the regions warped and scored at once (in fast mode: pooled and run through the tail at
-    once), so memory stays flat however many proposals an image has. ``amp``: the networks under bfloat16 autocast
-    (None: on CUDA devices; never on CPU); softmax, box decoding and NMS stay float32. ``backend="onnx"``: crops-mode
-    members run on ONNX Runtime when the device is the CPU (:mod:`detector.onnx_backend`); ``auto``: so when
-    onnxruntime is installed."""
+    ``proposer`` makes an image's proposals when :meth:`detect` is given none (None: callers always pass them);
+    ``max_proposals`` caps the regions scored per image, in the proposer's order (None: all). ``batch_size`` bounds
+    the regions warped and scored at once (in fast mode: pooled and run through the tail at once), so memory stays
+    flat however many proposals an image has. ``amp``: the networks under bfloat16 autocast (None: on CUDA devices;
+    never on CPU); softmax, box decoding and NMS stay float32. ``backend="onnx"``: crops-mode members run on ONNX
+    Runtime when the device is the CPU (:mod:`detector.onnx_backend`); ``auto``: so when onnxruntime is installed.
+    Raises ``ValueError`` for an empty ensemble or an unknown backend."""
 
     def __init__(self, proposer: Proposer | None, members: Sequence[Member],
-                 postprocess_config: PostprocessConfig = PostprocessConfig(), *, batch_size: int = 64,
-                 max_proposals: int = 2000, device="cpu", amp: bool | None = None, backend: str = "torch"):
+                 postprocess_config: PostprocessConfig = PostprocessConfig(), *, batch_size: int = BATCH_SIZE,
+                 max_proposals: int | None = None, device="cpu", amp: bool | None = None, backend: str = "torch"):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.proposer = proposer
         self.members = list(members)
         self.postprocess_config = postprocess_config
         self.batch_size = int(batch_size)
-        self.max_proposals = int(max_proposals)
+        self.max_proposals = None if max_proposals is None else int(max_proposals)
         self.device = torch.device(device)
         self.amp = self.device.type == "cuda" and (amp is None or bool(amp))
         if backend not in ("torch", "onnx", "auto"):
             raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
         self._runners: dict[int, Callable] = {}  # member index → ONNX Runtime session (crops members on the CPU)
-        from .onnx_backend import OnnxRunner, onnx_available
-
         if backend == "auto":
             backend = "onnx" if onnx_available() else "torch"
         if backend == "onnx" and self.device.type == "cpu":
-
-            from .inception import GoogLeNet
-            from .onnx_backend import OnnxFastRunner
-
             for i, m in enumerate(self.members):
                 if m.spec.mode == "crops":
                     self._runners[i] = OnnxRunner(m.model, m.spec.input_size)
@@ -150,9 +154,6 @@ class Detector:
         """Whether some member runs on ONNX Runtime in this process."""
         return bool(self._runners)
 
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
-
     def _member_batches(self, m: Member, img: Tensor, boxes: Tensor, resized: dict, runner: Callable | None = None
                         ) -> Iterator[tuple[int, Tensor, Tensor, Tensor | None]]:
         """(start, boxes [B, 4], logits [B, K], deltas [B, K, 4] or None) of one member over ``boxes`` of the
@@ -160,13 +161,13 @@ class Detector:
         if m.spec.mode == "fast":
             key = (id(img), m.spec.fast_short_side, m.spec.fast_max_side)
             if key not in resized:
-                resized[key] = resize_image(img, m.spec.fast_short_side, m.spec.fast_max_side)
+                resized[key] = resize_short_side(img, m.spec.fast_short_side, m.spec.fast_max_side)
             small, (sx, sy) = resized[key]
             if runner is not None:
                 logits, deltas = runner(small, boxes * boxes.new_tensor([sx, sy, sx, sy]), chunk=self.batch_size)
                 yield 0, boxes, logits, deltas
                 return
-            with self._autocast():
+            with autocast(self.device, self.amp):
                 logits, deltas = m.model.forward_fast(small, boxes * boxes.new_tensor([sx, sy, sx, sy]),
                                                       chunk=self.batch_size)
             yield 0, boxes, logits, deltas
@@ -178,7 +179,7 @@ class Detector:
                 logits, deltas = runner(regions)
                 yield s, b, logits, deltas
                 continue
-            with self._autocast():
+            with autocast(self.device, self.amp):
                 if m.spec.bbox_reg:
                     logits, deltas = m.model.forward_with_boxes(regions)
                 else:
@@ -238,3 +239,29 @@ class Detector:
         return Detections(out_boxes.cpu().numpy().astype(np.float32), scores.cpu().numpy().astype(np.float32),
                           labels.cpu().numpy().astype(np.int64), num_proposals=int(boxes.shape[0]),
                           timings={"proposals": t1 - t0, "classify": t2 - t1, "nms": t3 - t2})
+
+
+def detect_each(detector: Detector, items: Iterable[Proposed]) -> Iterator[tuple[Proposed, Detections | None,
+                                                                                  str | None]]:
+    """The per-image step of every batch caller: each proposed image (:class:`proposals.proposers.Proposed`,
+    in order) → ``(item, detections, None)``, its pixels in ``item.image`` (decoded here, once, when the proposer
+    sent none), ``detections.timings["proposals"]`` its proposal seconds; or ``(item, None, why)`` when its
+    proposals failed (``item.error``), its file cannot be decoded, or detection raised (``detection failed: …``,
+    logged with the trace). One image's failure never stops the others; ``BaseException`` (Ctrl-C) does."""
+    for item in items:
+        if item.error is not None:
+            yield item, None, item.error
+            continue
+        try:
+            if item.image is None:
+                item = item._replace(image=load_image(item.path))
+            det = detector.detect(item.image, proposals=item.boxes)
+        except ImageError as e:
+            yield item, None, str(e)
+            continue
+        except Exception as e:  # noqa: BLE001 - recorded as this image's error, with the trace logged
+            logger.warning("detection failed on %s", item.path, exc_info=True)
+            yield item, None, f"detection failed: {type(e).__name__}: {e}"
+            continue
+        det.timings["proposals"] = item.seconds
+        yield item, det, None

@@ -1,4 +1,6 @@
-"""R-CNN fine-tuning of a region classifier: region sampling, the data pipeline, the training loop with exact resume.
+"""R-CNN fine-tuning of a region classifier: its proposals (selective search), region sampling, the data pipeline and
+loss plugged into the one training loop (:func:`detector.nn.loop.fit`, exact resume), and validation by detection
+(:func:`make_validator`, through the per-image step of ``detect run``).
 
 Shapes: I images, R proposals of an image, B regions per mini-batch (``images_per_batch`` × ``regions_per_image``),
 K = C + 1 classes (label 0 = background), S input size.
@@ -7,7 +9,7 @@ Randomness is derived from ``(seed, epoch, image)`` only — never from worker s
 (dropout) is saved with each epoch's state, so a run resumed from its state file ends exactly where the same run
 without interruption would have.
 
-Under ``torchrun`` (see :mod:`detector.distributed`) each of the W processes takes every W-th image of the epoch's
+Under ``torchrun`` (see :mod:`detector.nn.distributed`) each of the W processes takes every W-th image of the epoch's
 order and gradients are averaged across them (DistributedDataParallel): one iteration then sees W ×
 ``images_per_batch`` images, an epoch has 1/W of the iterations, and the learning-rate schedule still counts
 iterations (it is not rescaled). Rank 0 alone writes checkpoints and the log.
@@ -28,8 +30,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 
-from . import distributed
-from .checkpoint import CheckpointError, read_checkpoint
+from eval import evaluate
+from eval.predictions import AlignedPredictions
+from proposals.proposers import Proposed
+from proposals.selective_search import SelectiveSearchConfig, selective_search_many
+
 from .classifier import (
     CHECKPOINT_FORMAT,
     ClassifierSpec,
@@ -45,48 +50,46 @@ from .data.dataset import Dataset
 from .data.images import load_image
 from .data.imagenet import leaf_matrix, mapped_log_likelihood
 from .data.vocab import Category, ilsvrc_by_wnid
-from .inception import GoogLeNetOutputs
-from .loop import LoopState, OptimConfig, Task, fit
-from .loop import last_path as loop_last_path
-from .loop import log_path as loop_log_path
-from .loop import state_path
-
-log_path = loop_log_path  # the per-epoch JSONL log of a run writing ``out``
-
-last_path = loop_last_path  # the last-epoch member of a run writing ``out`` (member format, loadable with --model)
-from .regions import normalize_image, resize_image, warp_regions
+from .nn import distributed
+from .nn.checkpoint import CheckpointError, read_checkpoint
+from .nn.inception import GoogLeNetOutputs
+from .nn.loop import LoopState, OptimConfig, Task, fit, last_path
+from .nn.transforms import normalize_image, photometric_distort, resize_short_side
+from .pipeline import Detector, PostprocessConfig, detect_each
+from .regions import warp_regions
 
 __all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "RegionBatches", "encode_deltas",
-           "train_classifier", "collate_regions", "state_path", "last_path", "log_path", "check_resume_spec"]
+           "train_classifier", "collate_regions", "check_resume_spec", "make_validator", "VALIDATION_POSTPROCESS",
+           "dataset_proposals"]
 
 logger = logging.getLogger(__name__)
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # detectron2's Fast R-CNN box-delta weights
+VALIDATION_POSTPROCESS = PostprocessConfig(score_threshold=0.01)  # low: AP reads the whole precision-recall curve
+VALIDATION_BATCH = 128  # regions per CNN batch while validating (R-CNN's mini-batch size)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10
+    epochs: int = OptimConfig.epochs
     images_per_batch: int = 8  # regions of a batch come from this many images (one roi_align warp per image)
     regions_per_image: int = 16  # 8 × 16 = 128 regions per mini-batch (R-CNN: 128)
     fg_fraction: float = 0.25  # R-CNN: 32 foreground of 128
     fg_iou: float = 0.5  # R-CNN: IoU >= 0.5 with a ground-truth box is foreground (its class)
     bg_iou_low: float = 0.1  # Fast R-CNN: background windows have max IoU in [0.1, 0.5)
-    lr: float = 0.01  # base learning rate (SGD)
-    momentum: float = 0.9  # the paper
-    weight_decay: float = 5e-4  # R-CNN / Caffe
-    lr_decay: float = 0.96  # the paper: the learning rate falls 4 % ...
-    lr_step_epochs: int = 8  # ... every 8 epochs
-    warmup_iters: int = 50  # linear warm-up from lr / 10 (our addition: training from scratch is fragile early)
+    lr: float = OptimConfig.lr  # base learning rate (SGD); this and the four below: the paper's SGD (OptimConfig)
+    momentum: float = OptimConfig.momentum
+    weight_decay: float = OptimConfig.weight_decay
+    lr_decay: float = OptimConfig.lr_decay
+    lr_step_epochs: int = OptimConfig.lr_step_epochs
+    warmup_iters: int = OptimConfig.warmup_iters
     aux_weight: float = 0.3  # the paper: auxiliary losses weigh 0.3
     bbox_weight: float = 1.0  # box-regression loss weight (Fast R-CNN: 1)
     flip: bool = True  # horizontal flips
     photometric: bool = True  # brightness / contrast / saturation distortion
-    seed: int = 0
+    seed: int = OptimConfig.seed
     workers: int = 1  # data-loading processes (0 = in the training process)
     val_every: int = 2  # epochs between validation mAP computations (0 = never)
-    max_val_proposals: int = 2000  # proposals per validation image, as `detect run` (OpenCV's selective-search
-    #                                order puts small boxes first: a low cap would drop the large objects)
     threads: int = 0  # torch.set_num_threads (0 = leave as is)
 
     def to_dict(self) -> dict:
@@ -94,7 +97,7 @@ class TrainConfig:
 
     @property
     def optim(self) -> OptimConfig:
-        """The optimiser and schedule of :func:`detector.loop.fit`: SGD, the paper's step schedule."""
+        """The optimiser and schedule of :func:`detector.nn.loop.fit`: SGD, the paper's step schedule."""
         return OptimConfig(epochs=self.epochs, optimizer="sgd", lr=self.lr, momentum=self.momentum,
                            weight_decay=self.weight_decay, schedule="step", lr_decay=self.lr_decay,
                            lr_step_epochs=self.lr_step_epochs, warmup_iters=self.warmup_iters, seed=self.seed)
@@ -128,6 +131,30 @@ def build_class_list(datasets: Sequence[Dataset], *, ilsvrc_only: bool = False) 
                 seen[c.key] = ilsvrc_by_wnid()[c.wnid] if c.det_id is not None else Category(c.name)
     cats = list(seen.values())
     return tuple(sorted(cats, key=lambda c: (c.det_id is None, c.det_id or 0, c.name)))
+
+
+def dataset_proposals(datasets: Sequence[Dataset], search: SelectiveSearchConfig, *, cache=None, workers: int = 1,
+                      progress: Callable | None = None) -> tuple[list[np.ndarray | None], list[str]]:
+    """Selective-search boxes (float32 [R, 4] xyxy) of every image of ``datasets``, in order — None for an image
+    without a file or whose search failed — and the failures' messages. R-CNN trains on selective-search
+    proposals. Searched in ``workers`` processes through ``cache`` (:func:`proposals.selective_search
+    .selective_search_many`); ``progress(results, total)`` may wrap the results (e.g. tqdm). Under ``torchrun`` each
+    rank searches every W-th image, then all share the results."""
+    paths = [im.path for ds in datasets for im in ds.images]
+    todo = [str(p) for p in paths if p is not None]
+    rank, world = distributed.rank(), distributed.world_size()
+    mine = todo[rank::world]
+    results = selective_search_many(mine, search, workers=workers, cache=cache)
+    done = list(progress(results, len(mine)) if progress is not None else results)
+    shards = distributed.all_gather_object(done)
+    gathered = iter([shards[j % world][j // world] for j in range(len(todo))])
+    boxes, errors = [], []
+    for p in paths:
+        r = next(gathered) if p is not None else None
+        if r is not None and not r.ok:
+            errors.append(r.error)
+        boxes.append(r.boxes if r is not None and r.ok else None)
+    return boxes, errors
 
 
 def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], proposals: Sequence[np.ndarray],
@@ -169,16 +196,6 @@ def encode_deltas(proposals: np.ndarray, gt: np.ndarray, weights=BOX_WEIGHTS) ->
     wx, wy, ww, wh = weights
     return np.stack([wx * (gx - px) / pw, wy * (gy - py) / ph, ww * np.log(gw / pw), wh * np.log(gh / ph)],
                     axis=1).astype(np.float32)
-
-
-def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random brightness, contrast and saturation in [0.8, 1.2] (float32 RGB in [0, 255])."""
-    img = img * rng.uniform(0.8, 1.2)
-    mean = img.mean()
-    img = (img - mean) * rng.uniform(0.8, 1.2) + mean
-    gray = img.mean(axis=2, keepdims=True)
-    img = (img - gray) * rng.uniform(0.8, 1.2) + gray
-    return np.clip(img, 0, 255)
 
 
 def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.Generator):
@@ -257,14 +274,14 @@ class RegionBatches(TorchDataset):
         boxes, labels, targets = sample_regions(im, self.config.regions_per_image, self.config, rng)
         boxes = boxes * np.array([sx, sy, sx, sy], np.float32)
         if self.config.photometric:
-            image = _photometric(image, rng)
+            image = photometric_distort(image, rng, max_value=255.0, channel_axis=2)
         if self.config.flip and rng.random() < 0.5:
             image = image[:, ::-1]
             boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], axis=1)
             targets = targets * np.array([-1, 1, 1, 1], np.float32)
         t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).div_(255.0)
         if self.spec.mode == "fast":  # 3 x H' x W', boxes [n, 4] in its pixels (regression targets do not scale)
-            small, (fx, fy) = resize_image(normalize_image(t, self.spec.mean, self.spec.std),
+            small, (fx, fy) = resize_short_side(normalize_image(t, self.spec.mean, self.spec.std),
                                            self.spec.fast_short_side, self.spec.fast_max_side)
             return (small, torch.from_numpy(boxes * np.array([fx, fy, fx, fy], np.float32)),
                     torch.from_numpy(labels), torch.from_numpy(targets))
@@ -350,7 +367,7 @@ def check_resume_spec(out: Path, spec: ClassifierSpec) -> None:
     """Refuse to resume the run writing ``out`` with another spec than it was started with (its last checkpoint,
     written with each state file, records it): another mode, above all, would load the weights into the other
     mode's network. Nothing to check when that file is missing."""
-    last = loop_last_path(out)
+    last = last_path(out)
     if not last.is_file():
         return
     before = read_spec(read_checkpoint(last, CHECKPOINT_FORMAT), last).to_dict()
@@ -376,24 +393,21 @@ def train_classifier(
     resume: bool = False,
     device="cpu",
     progress: Callable | None = None,
-    log_path: Path | None = None,
     metadata: dict | None = None,
     half: bool = False,
 ) -> LoopState:
-    """Train one member with :func:`detector.loop.fit`; write ``out`` (the best by validation mAP, or the last
+    """Train one member with :func:`detector.nn.loop.fit`; write ``out`` (the best by validation mAP, or the last
     without validation), ``<stem>.last.ckpt``, the resume state ``<stem>.state.ckpt`` and one JSON line per epoch
-    in ``<stem>.log.jsonl`` (``log_path``, when given, must be that file: it is kept for callers that name it).
+    in ``<stem>.log.jsonl`` (:func:`detector.nn.loop.log_path`).
 
     ``validate(member) -> mAP`` is called every ``config.val_every`` epochs and after the last. ``progress`` wraps
     the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method.
 
-    In a process group of W > 1 (``torchrun``; :func:`detector.distributed.init`) every rank calls this with its
+    In a process group of W > 1 (``torchrun``; :func:`detector.nn.distributed.init`) every rank calls this with its
     own ``device`` and trains on its shard of each epoch, gradients averaged across ranks. ``validate`` runs on
     every rank and rank 0's answer counts (the CLI's validator shards the images and gathers the detections);
     only rank 0 shows ``progress`` and writes the files. ``resume`` loads the state file on every rank."""
     out = Path(out)
-    if log_path is not None and Path(log_path) != loop_log_path(out):
-        raise ValueError(f"the log of {out} is {loop_log_path(out)}, not {log_path}")
     device = torch.device(device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -427,3 +441,52 @@ def train_classifier(
     return fit(model, task, config.optim, out, resume=resume, device=device, amp=False, progress=progress,
                metadata={"config": config.to_dict(), **(metadata or {})},
                check_resume=lambda _last: check_resume_spec(out, spec))
+
+
+def make_validator(val_sets: Sequence[Dataset], val_props: Sequence[Sequence[np.ndarray | None]], *,
+                   max_proposals: int | None, device) -> Callable[[Member], float] | None:
+    """``validate(member)`` → the ILSVRC-metric mAP of one member over the validation sets (mean over the sets of
+    the mean AP over the classes the member knows: a model of persons is not judged on VOC's bottles), with the
+    proposals given per set and image (``val_props[s][i]``: float32 [R, 4], or None to leave the image out) and
+    :data:`VALIDATION_POSTPROCESS`; None when there is nothing to validate on. Each image goes through
+    :func:`detector.pipeline.detect_each`, as in ``detect run``. Under ``torchrun`` every rank detects on every
+    W-th image and all evaluate the gathered detections; an image that fails raises ``RuntimeError``."""
+    if not val_sets:
+        return None
+    props_of = {id(im): props for ds, props_ds in zip(val_sets, val_props) for im, props in zip(ds.images, props_ds)
+                if im.path is not None and props is not None}
+
+    def validate(member: Member) -> float:
+        det = Detector(None, [member], VALIDATION_POSTPROCESS, batch_size=VALIDATION_BATCH,
+                       max_proposals=max_proposals, device=device)
+        rank, world = distributed.rank(), distributed.world_size()
+        return float(np.mean([_set_map(det, member, ds, props_of, rank, world) for ds in val_sets]))
+
+    return validate
+
+
+def _set_map(det: Detector, member: Member, ds: Dataset, props_of: dict, rank: int, world: int) -> float:
+    """One validation set's mean AP over the classes ``member`` knows (see :func:`make_validator`)."""
+    class_by_key = {c.key: k for k, c in enumerate(ds.classes)}
+    to_gt = np.array([class_by_key.get(c.key, -1) for c in member.classes], dtype=np.int64)
+    mine = [(i, im) for i, im in enumerate(ds.images) if id(im) in props_of and i % world == rank]
+    idx, lab, sc, bx = [], [], [], []
+    items = (Proposed(Path(im.path), boxes=props_of[id(im)]) for _, im in mine)
+    for (i, _), (item, d, error) in zip(mine, detect_each(det, items)):
+        if d is None:
+            raise RuntimeError(f"validation: {item.path}: {error}")
+        gl = to_gt[d.labels - 1]
+        keep = gl >= 0
+        idx += [i] * int(keep.sum())
+        lab += gl[keep].tolist()
+        sc += d.scores[keep].tolist()
+        bx += d.boxes[keep].tolist()
+    gathered = distributed.all_gather_object((idx, lab, sc, bx))  # one (idx, lab, sc, bx) per rank
+    idx, lab, sc, bx = ([x for one in part for x in one] for part in zip(*gathered))
+    order = np.argsort(np.array(idx, np.int64), kind="stable")  # image order, as one process makes it
+    preds = AlignedPredictions(np.array(idx, np.int64)[order], np.array(lab, np.int64)[order],
+                               np.array(sc, np.float64)[order], np.array(bx, np.float32).reshape(-1, 4)[order])
+    learnable = {class_by_key[c.key] for c in member.classes if c.key in class_by_key}
+    r = evaluate(ds, preds, "ilsvrc")
+    aps = [c.ap for c in r.per_class if c.ap is not None and ds.classes.index(c.category) in learnable]
+    return float(np.mean(aps)) if aps else 0.0

@@ -13,7 +13,8 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from detector.data import Dataset, box_area, xyxy_to_xywh
+from detector.data import Dataset, xyxy_to_xywh
+from detector.data.coco import dataset_to_coco
 
 from .results import ClassResult, EvalResult
 from .predictions import AlignedPredictions
@@ -21,24 +22,6 @@ from .predictions import AlignedPredictions
 __all__ = ["evaluate_coco", "complete_coco_gt", "COCO_STAT_NAMES"]
 
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
-
-
-def _gt_dict(gt: Dataset) -> tuple[dict, list[int], list[int]]:
-    """COCO dict of ``gt`` with image ids = index + 1 and category ids = class index + 1 (boxes' own areas)."""
-    image_ids = list(range(1, len(gt.images) + 1))
-    cat_ids = list(range(1, len(gt.classes) + 1))
-    anns = []
-    for i, im in enumerate(gt.images):
-        xywh, areas = xyxy_to_xywh(im.boxes), box_area(im.boxes)
-        for k in range(len(im)):
-            anns.append({"id": len(anns) + 1, "image_id": image_ids[i], "category_id": cat_ids[int(im.labels[k])],
-                         "bbox": [float(v) for v in xywh[k]], "area": float(areas[k]),
-                         "iscrowd": int(im.iscrowd[k] or im.difficult[k])})
-    return ({"images": [{"id": image_ids[i], "width": im.width, "height": im.height, "file_name": im.file_name}
-                        for i, im in enumerate(gt.images)],
-             "annotations": anns,
-             "categories": [{"id": cat_ids[c], "name": cat.name} for c, cat in enumerate(gt.classes)]},
-            image_ids, cat_ids)
 
 
 def complete_coco_gt(coco_gt: dict) -> tuple[dict, tuple[str, ...]]:
@@ -81,8 +64,10 @@ def evaluate_coco(gt: Dataset, preds: AlignedPredictions, coco_gt: dict | None =
         data, notes = complete_coco_gt(coco_gt)
         image_ids = [im.image_id for im in gt.images]
         cat_ids = [c.source_id for c in gt.classes]
-    else:
-        data, image_ids, cat_ids = _gt_dict(gt)
+    else:  # ids by position, difficult objects as crowd regions, float64 boxes as read
+        data = dataset_to_coco(gt, decimals=None, positional_ids=True, difficult_as_crowd=True)
+        image_ids = [im["id"] for im in data["images"]]
+        cat_ids = [c["id"] for c in data["categories"]]
     data.setdefault("info", {})
     with contextlib.redirect_stdout(io.StringIO()):
         cgt = COCO()

@@ -3,7 +3,7 @@
 Three formats, told apart by content:
 
 - ``boxes_json``: this project's ``boxes.json`` (``{"images", "categories", "detections", "errors"}``, see
-  DESIGN.md);
+  DESIGN.md), read and checked by :func:`detector.data.boxes_json.read_detections`, the module that owns the form;
 - ``coco_results``: a COCO results list ``[{"image_id", "category_id", "bbox": [x, y, w, h], "score"}]``, each
   entry optionally with ``"file_name"`` (the image's path, as ``detect run --format coco`` writes it) and
   ``"category_name"`` / ``"wnid"`` (its class, ditto; pycocotools ignores these keys). Without a category name,
@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.data import Dataset, DatasetError, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
+from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
+from detector.data.boxes_json import BoxesJsonError, check_bbox, check_image_id, image_list_path
 from detector.data.io import decode_text
 from detector.data.names import AmbiguousImageName, ImageNameIndex
-from detector.data.output import image_list_path
 from detector.data.vocab import Category, ilsvrc_by_det_id, ilsvrc_by_wnid
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
@@ -90,78 +90,10 @@ class AlignedPredictions:
         return len(self.scores)
 
 
-def _finite(values, where: str) -> None:
-    for v in values:
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-            raise PredictionError(f"{where}: expected finite numbers, got {v!r}")
-
-
-def _bbox(d: dict, where: str) -> list:
-    """The entry's COCO ``bbox``, checked: 4 finite numbers, width and height not negative."""
-    bbox = d["bbox"]
-    if not isinstance(bbox, list) or len(bbox) != 4:
-        raise PredictionError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
-    _finite([*bbox, d["score"]], where)
-    if bbox[2] < 0 or bbox[3] < 0:
-        raise PredictionError(f"{where}: bbox [x, y, w, h] has a negative width or height: {bbox!r}")
-    return bbox
-
-
-def _image_id(value, where: str, field_name: str = "image_id"):
-    """An image id as COCO allows it (pycocotools takes integers and strings); an integral float is an integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, str, float)) or (
-            isinstance(value, float) and not value.is_integer()):
-        raise PredictionError(f"{where}: {field_name} must be an integer or a string, got {value!r}")
-    return int(value) if isinstance(value, float) else value
-
-
-def _xywh_arrays(bboxes: list, n: int) -> tuple[np.ndarray, np.ndarray]:
-    xywh = np.asarray(bboxes, dtype=np.float64).reshape(n, 4)
-    return xywh, xywh_to_xyxy(xywh)
-
-
 def _read_boxes_json(path: Path, data: dict) -> Predictions:
-    for key in ("images", "categories", "detections"):
-        if not isinstance(data.get(key), list):
-            raise PredictionError(f"{path}: not a boxes.json file: expected a list under {key!r}")
-    names = {}
-    for i, im in enumerate(data["images"]):
-        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
-            raise PredictionError(f"{path}: images[{i}] lacks 'id' or 'file_name'")
-        image_id = _image_id(im["id"], f"{path}: images[{i}]", "id")
-        if image_id in names:
-            raise PredictionError(f"{path}: images[{i}]: image id {im['id']!r} is given twice")
-        names[image_id] = str(im["file_name"])
-    cats: dict[int, int] = {}
-    categories: list[Category] = []
-    for i, c in enumerate(data["categories"]):
-        if not isinstance(c, dict) or "id" not in c or "name" not in c:
-            raise PredictionError(f"{path}: categories[{i}] lacks 'id' or 'name'")
-        wnid = c.get("wnid")
-        vocab = ilsvrc_by_wnid().get(wnid) if wnid else None
-        cats[c["id"]] = len(categories)
-        categories.append(Category(str(c["name"]), wnid or None, vocab.det_id if vocab else None, source_id=c["id"]))
-    n = len(data["detections"])
-    image_names, image_ids, bboxes = [], [], []
-    labels, scores = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64)
-    for i, d in enumerate(data["detections"]):
-        where = f"{path}: detections[{i}]"
-        if not isinstance(d, dict) or not {"image_id", "category_id", "bbox", "score"} <= d.keys():
-            raise PredictionError(f"{where} lacks one of 'image_id', 'category_id', 'bbox', 'score'")
-        if d["category_id"] not in cats:
-            raise PredictionError(f"{where}: unknown category_id {d['category_id']!r} (not in 'categories')")
-        image_id = _image_id(d["image_id"], where)
-        if image_id not in names:
-            raise PredictionError(f"{where}: unknown image_id {d['image_id']!r} (not in 'images')")
-        bboxes.append(_bbox(d, where))
-        image_names.append(names[image_id])
-        image_ids.append(image_id)
-        labels[i] = cats[d["category_id"]]
-        scores[i] = d["score"]
-    xywh, xyxy = _xywh_arrays(bboxes, n)
-    errors = tuple(e for e in data.get("errors") or [] if isinstance(e, dict))
-    return Predictions("boxes_json", str(path), tuple(image_names), tuple(image_ids), tuple(categories), labels,
-                       scores, xyxy, errors=errors, xywh=xywh)
+    t = boxes_json.read_detections(data, path)
+    return Predictions("boxes_json", str(path), t.image_names, t.image_ids, t.categories, t.labels, t.scores,
+                       xywh_to_xyxy(t.xywh), errors=t.errors, xywh=t.xywh)
 
 
 def _read_coco_results(path: Path, data: list) -> Predictions:
@@ -174,10 +106,10 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
         where = f"{path}: [{i}]"
         if not isinstance(d, dict) or not {"image_id", "category_id", "bbox", "score"} <= d.keys():
             raise PredictionError(f"{where} lacks one of 'image_id', 'category_id', 'bbox', 'score'")
-        bboxes.append(_bbox(d, where))
+        bboxes.append(check_bbox(d, where))
         if not isinstance(d["category_id"], int) or isinstance(d["category_id"], bool):
             raise PredictionError(f"{where}: category_id must be an integer, got {d['category_id']!r}")
-        image_ids.append(_image_id(d["image_id"], where))
+        image_ids.append(check_image_id(d["image_id"], where))
         file_name = d.get("file_name")
         if file_name is not None and not isinstance(file_name, str):
             raise PredictionError(f"{where}: file_name must be a string, got {file_name!r}")
@@ -199,9 +131,9 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
         else:
             vocab = ilsvrc_by_wnid().get(key[2]) if key[2] else None
             categories.append(Category(key[1], key[2], vocab.det_id if vocab else None, source_id=key[0]))
-    xywh, xyxy = _xywh_arrays(bboxes, n)
+    xywh = np.asarray(bboxes, dtype=np.float64).reshape(n, 4)
     return Predictions("coco_results", str(path), tuple(image_names), tuple(image_ids), tuple(categories), labels,
-                       scores, xyxy, by_source_id=not (named and named[1]), xywh=xywh)
+                       scores, xywh_to_xyxy(xywh), by_source_id=not (named and named[1]), xywh=xywh)
 
 
 def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
@@ -275,9 +207,12 @@ def read_predictions(path, *, image_list=None) -> Predictions:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise PredictionError(f"{path}:{e.lineno}: not valid JSON: {e.msg} (column {e.colno})") from None
-        if isinstance(data, dict):
-            return _read_boxes_json(path, data)
-        return _read_coco_results(path, data)
+        try:
+            if isinstance(data, dict):
+                return _read_boxes_json(path, data)
+            return _read_coco_results(path, data)
+        except BoxesJsonError as e:  # the entry checks shared with the boxes.json reader
+            raise PredictionError(str(e)) from None
     if not text.strip() and image_list is None:
         raise PredictionError(f"{path}: the file is empty (no predictions in any format)")
     try:

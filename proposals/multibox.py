@@ -23,13 +23,13 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, clip_boxes_to_image
 
-from detector.checkpoint import CheckpointError, float_state, read_checkpoint
 from detector.data.io import atomic_write
-from detector.inception import build_googlenet
-from detector.regions import IMAGENET_MEAN, IMAGENET_STD, StoredConfig, normalize_image
+from detector.nn.checkpoint import CheckpointError, StoredConfig, float_state, read_checkpoint
+from detector.nn.inception import build_googlenet
+from detector.nn.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, resize_square
 
 __all__ = ["MultiBoxConfig", "MultiBox", "multibox_loss", "match", "kmeans_priors", "load_default_priors",
-           "save_multibox", "load_multibox", "MULTIBOX_FORMAT", "resize_image", "init_trunk"]
+           "save_multibox", "load_multibox", "MULTIBOX_FORMAT", "init_trunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class MultiBox(nn.Module):
         """One RGB uint8 image → (boxes [≤K, 4] pixel xyxy, scores) after NMS, best first, at most ``top_k``."""
         device = device or self.priors.device
         h, w = image.shape[:2]
-        x = resize_image(normalize_image(image, self.config.mean, self.config.std, device), self.config.input_size)
+        x = resize_square(normalize_image(image, self.config.mean, self.config.std, device), self.config.input_size)
         self.eval()
         loc, conf = self(x[None])
         boxes = loc[0] * torch.tensor([w, h, w, h], dtype=loc.dtype, device=loc.device)
@@ -128,12 +128,6 @@ class MultiBox(nn.Module):
         if top_k is not None:
             keep = keep[:top_k]
         return boxes[keep].cpu().numpy().astype(np.float32), scores[keep].cpu().numpy().astype(np.float32)
-
-
-def resize_image(image: Tensor, size: int) -> Tensor:
-    """3 x H x W → 3 x size x size, bilinear (aspect not kept, as MultiBox)."""
-    return F.interpolate(image[None], size=(size, size), mode="bilinear", align_corners=False,
-                         antialias=True)[0]
 
 
 def match(pred: np.ndarray, logits: np.ndarray, gt: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ Images are decoded and resized to the network's input once (uint8, in memory); e
 and photometric distortion from ``(seed, epoch)``, and the global torch RNG is saved with the state, so a resumed
 run continues exactly where it stopped.
 
-Under ``torchrun`` (:mod:`detector.distributed`) each of W processes takes every W-th image of the epoch's order
+Under ``torchrun`` (:mod:`detector.nn.distributed`) each of W processes takes every W-th image of the epoch's order
 (with its own flips and distortions) and gradients are averaged (DistributedDataParallel): an iteration sees W ×
 ``batch_size`` images, the cosine schedule counts iterations as before. Rank 0 validates and writes the files.
 """
@@ -18,16 +18,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from torchvision.ops import nms
 
-from detector import distributed
 from detector.data.images import load_image
-from detector.loop import LoopState, OptimConfig, Task, fit, state_path
-from detector.loop import log_path as loop_log_path
+from detector.nn import distributed
+from detector.nn.loop import LoopState, OptimConfig, Task, fit
+from detector.nn.transforms import normalize_image, photometric_distort, resize_square
 
-from .multibox import MULTIBOX_FORMAT, MultiBox, MultiBoxConfig, multibox_loss, resize_image, save_multibox
+from .multibox import MULTIBOX_FORMAT, MultiBox, MultiBoxConfig, multibox_loss, save_multibox
 from .recall import recall_at
 
-__all__ = ["MultiBoxTrainConfig", "MultiBoxSample", "prepare_samples", "train_multibox", "multibox_state_path"]
+__all__ = ["MultiBoxTrainConfig", "MultiBoxSample", "prepare_samples", "train_multibox"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class MultiBoxTrainConfig:
 
     @property
     def optim(self) -> OptimConfig:
-        """The optimiser and schedule of :func:`detector.loop.fit`: SGD, cosine decay after a linear warm-up."""
+        """The optimiser and schedule of :func:`detector.nn.loop.fit`: SGD, cosine decay after a linear warm-up."""
         return OptimConfig(epochs=self.epochs, optimizer="sgd", lr=self.lr, momentum=self.momentum,
                            weight_decay=self.weight_decay, schedule="cosine", warmup_iters=self.warmup_iters,
                            seed=self.seed)
@@ -76,7 +77,7 @@ def prepare_samples(records, size: int) -> tuple[list[MultiBoxSample], list[str]
             skipped.append(str(e))
             continue
         t = torch.from_numpy(arr).permute(2, 0, 1).float()
-        small = resize_image(t, size).round().clamp(0, 255).to(torch.uint8).numpy()
+        small = resize_square(t, size).round().clamp(0, 255).to(torch.uint8).numpy()
         keep = (im.boxes[:, 2] > im.boxes[:, 0]) & (im.boxes[:, 3] > im.boxes[:, 1]) & ~im.iscrowd
         scale = np.array([im.width, im.height, im.width, im.height], np.float32)
         out.append(MultiBoxSample(small, np.clip(im.boxes[keep] / scale, 0, 1).astype(np.float32)))
@@ -86,41 +87,28 @@ def prepare_samples(records, size: int) -> tuple[list[MultiBoxSample], list[str]
 def _batch(samples: Sequence[MultiBoxSample], idx, config: MultiBoxTrainConfig, mb: MultiBoxConfig,
            rng: np.random.Generator):
     imgs, gts = [], []
-    mean = torch.tensor(mb.mean).view(3, 1, 1)
-    std = torch.tensor(mb.std).view(3, 1, 1)
     for i in idx:
         s = samples[i]
         img = torch.from_numpy(s.image).float() / 255.0
         b = s.boxes.copy()
-        if config.photometric:
-            img = img * rng.uniform(0.8, 1.2)
-            m = img.mean()
-            img = ((img - m) * rng.uniform(0.8, 1.2) + m).clamp(0, 1)
+        if config.photometric:  # trained without the saturation term
+            img = photometric_distort(img, rng, max_value=1.0, saturation=False)
         if config.flip and rng.random() < 0.5:
             img = img.flip(-1)
             b = np.stack([1 - b[:, 2], b[:, 1], 1 - b[:, 0], b[:, 3]], axis=1) if len(b) else b
-        imgs.append((img - mean) / std)
+        imgs.append(normalize_image(img, mb.mean, mb.std))
         gts.append(torch.from_numpy(b))
     return torch.stack(imgs), gts
-
-
-def multibox_state_path(out) -> Path:
-    """The resume state of a run writing ``out``: a MultiBox file (loadable with :func:`load_multibox`) with the
-    optimiser, RNG and history added."""
-    return state_path(out)
 
 
 def evaluate_recall(model: MultiBox, samples: Sequence[MultiBoxSample], top_k: int, device) -> dict:
     """Recall at IoU 0.5 / 0.7 of the top-k boxes (after NMS) on resized samples, in normalised coordinates."""
     model.eval()
     props, gts = [], []
-    mean = torch.tensor(model.config.mean, device=device).view(3, 1, 1)
-    std = torch.tensor(model.config.std, device=device).view(3, 1, 1)
-    from torchvision.ops import nms
-
     with torch.inference_mode():
         for s in samples:
-            x = (torch.from_numpy(s.image).to(device).float() / 255.0 - mean) / std
+            x = normalize_image(torch.from_numpy(s.image).to(device).float() / 255.0, model.config.mean,
+                                model.config.std)
             loc, conf = model(x[None])
             b = loc[0].clamp(0, 1)
             keep = nms(b, torch.sigmoid(conf[0]), model.config.nms_iou)[:top_k]
@@ -155,19 +143,18 @@ class _EpochBatches:
 def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: MultiBoxConfig,
                    config: MultiBoxTrainConfig, out, *, val_samples: Sequence[MultiBoxSample] = (),
                    resume: bool = False, device="cpu", progress: Callable | None = None,
-                   log_path=None, metadata: dict | None = None,
+                   metadata: dict | None = None,
                    on_epoch_end: Callable[[LoopState], None] | None = None,
                    init: Callable[[MultiBox], None] | None = None, half: bool = False) -> LoopState:
-    """Train with :func:`detector.loop.fit`; write ``out`` (best validation recall@0.5, or the last without
-    validation), the resume state ``<stem>.state.ckpt`` every epoch, and one JSON line per epoch to
-    ``<stem>.log.jsonl`` (``log_path``, when given, must be that file). ``on_epoch_end`` is called once everything
+    """Train with :func:`detector.nn.loop.fit`; write ``out`` (best validation recall@0.5, or the last without
+    validation), the resume state ``<stem>.state.ckpt`` every epoch (a MultiBox file, loadable with
+    :func:`proposals.multibox.load_multibox`, with the optimiser, RNG and history added), and one JSON line per epoch
+    to ``<stem>.log.jsonl``. ``on_epoch_end`` is called once everything
     of an epoch is on disk. ``init(model)`` runs on the new network before training (e.g.
     :func:`proposals.multibox.init_trunk`). ``half``: the model file stores float16 weights. In a process group of
     W > 1 (``torchrun``) every rank calls this with its own ``device``; rank 0 alone validates, shows ``progress``
     and writes."""
     out = Path(out)
-    if log_path is not None and Path(log_path) != loop_log_path(out):
-        raise ValueError(f"the log of {out} is {loop_log_path(out)}, not {log_path}")
     device = torch.device(device)
     torch.manual_seed(config.seed)
     model = MultiBox(mb, priors)

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
-from detector.data.parts import (JobLock, LockedError, MergeError, PartWriter, Shard, assemble, lock_path,
-                                 merge_outputs, part_path, read_part)
+from detector.data.boxes_json import MergeError, PartWriter, Shard, assemble, merge_outputs, part_path, read_part
+from detector.data.io import JobLock, LockedError, lock_path
 
 from detector.classifier import ClassifierSpec, build_classifier, save_member
 from detector.data.vocab import ilsvrc_categories

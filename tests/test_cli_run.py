@@ -179,7 +179,7 @@ def test_run_reads_images_as_a_viewer_shows_them(tmp_path):
 def test_one_image_never_ends_a_job(tmp_path, monkeypatch):
     """Issue 12, kind 6: an exception in MultiBox, in detection, in writing the record or in drawing becomes that
     image's error and the job goes on; an interrupted job then completes with --resume."""
-    from detector.data import output
+    from detector.data import boxes_json
     from detector.pipeline import Detector
     from proposals.multibox import MultiBox, MultiBoxConfig, save_multibox
 
@@ -195,7 +195,7 @@ def test_one_image_never_ends_a_job(tmp_path, monkeypatch):
     mb = save_multibox(tmp_path / "mb.pt", MultiBox(MultiBoxConfig(num_priors=2, input_size=96, width=0.25),
                                                     priors).eval())
 
-    detect, propose, entries = Detector.detect, MultiBox.propose, output.detection_entries
+    detect, propose, entries = Detector.detect, MultiBox.propose, boxes_json.detection_entries
 
     def failing_detect(self, image, proposals=None):
         if image.shape[1] == 101:
@@ -215,7 +215,7 @@ def test_one_image_never_ends_a_job(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Detector, "detect", failing_detect)
     monkeypatch.setattr(MultiBox, "propose", failing_propose)
-    monkeypatch.setattr(output, "detection_entries", nan_entries)
+    monkeypatch.setattr(boxes_json, "detection_entries", nan_entries)
     out = tmp_path / "boxes.json"
     args = run_args(d, out, tiny_model(tmp_path / "m.pt"), "--proposals", "both", "--multibox", str(mb),
                     "--draw", str(drawn), "--draw-threshold", "0")

@@ -25,7 +25,7 @@ from detector.distill import (
     photo_items,
     student_spec,
 )
-from detector.loop import OptimConfig, last_path
+from detector.nn.loop import OptimConfig, last_path
 
 from helpers import write_coco
 

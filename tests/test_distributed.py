@@ -17,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from cli.main import cli
 from detector.classifier import build_classifier, load_member
-from detector.distributed import shard
+from detector.nn.distributed import shard
 from detector.train import RegionBatches, _EpochSampler, _WithBoxes, classifier_loss
 from helpers import write_coco
 from test_train import SPEC, config, synthetic_images

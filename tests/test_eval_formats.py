@@ -167,13 +167,13 @@ def test_every_output_format_evaluates_the_same(tmp_path, metric):
     # 0.4250 for the same detections as boxes.json (issue 12). Now json, coco and ilsvrc give the same numbers.
     from click.testing import CliRunner
 
-    from cli.common import write_detections
+    from detector.data import boxes_json
     from cli.main import cli
 
     doc = samples_boxes_json()
     runs = {}
     for fmt, name in (("json", "boxes.json"), ("coco", "results.json"), ("ilsvrc", "sub.txt")):
-        write_detections(tmp_path / name, doc, fmt)
+        boxes_json.write(tmp_path / name, doc, fmt)
         args = ["eval", "--gt", str(SAMPLES), "--pred", str(tmp_path / name), "--metric", metric,
                 "--json", str(tmp_path / f"{fmt}.metrics.json")]
         if fmt == "ilsvrc":

@@ -31,9 +31,10 @@ from detector.classifier import (
     save_member,
 )
 from detector.data.vocab import ilsvrc_categories
-from detector.inception import build_googlenet
+from detector.nn.inception import build_googlenet
 from detector.pipeline import Detector, PostprocessConfig
-from detector.regions import expand_boxes, normalize_image, resize_image, warp_regions
+from detector.nn.transforms import normalize_image, resize_short_side
+from detector.regions import expand_boxes, warp_regions
 from detector.train import (
     RegionBatches,
     TrainConfig,
@@ -199,7 +200,7 @@ def test_fast_cells_fall_where_crop_cells_do(short_side, atol):
     model = RegionClassifier(PixelTrunk(), 3, False, input_size=S, context_pad=8).eval()
     norm = normalize_image(torch.from_numpy(img).permute(2, 0, 1) / 255.0)
     crops = model.backbone.forward_trunk(warp_regions(norm, boxes, fast_spec().warp))  # 3 x 3 x 6 x 6
-    small, (sx, sy) = resize_image(norm, short_side, 1000)
+    small, (sx, sy) = resize_short_side(norm, short_side, 1000)
     assert (sx, sy) == (short_side / 200, short_side / 200)
     with torch.no_grad():
         model.forward_fast(small, boxes * torch.tensor([sx, sy, sx, sy]))
@@ -251,9 +252,9 @@ def test_constant_network_same_outputs_and_regression():
     np.testing.assert_allclose(df.boxes, dc.boxes, atol=1e-4)
 
 
-def test_resize_image_scale_and_values():
+def test_resize_short_side_scale_and_values():
     img = torch.from_numpy(ramp_image(30, 50)).permute(2, 0, 1)
-    out, (sx, sy) = resize_image(img, 60, 80)  # the long side caps the scale: 80 / 50
+    out, (sx, sy) = resize_short_side(img, 60, 80)  # the long side caps the scale: 80 / 50
     assert out.shape == (3, 48, 80) and (sx, sy) == (80 / 50, 48 / 30)
     ref = torch.from_numpy(ramp_image(48, 80)).permute(2, 0, 1)  # the same picture at the new size
     torch.testing.assert_close(out[:, 2:-2, 2:-2], ref[:, 2:-2, 2:-2], atol=1e-3, rtol=0)

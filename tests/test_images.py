@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli.sources import ProposalSource
 from detector.data.images import ImageError, list_images, load_image, scan_images
 from helpers import write_png16
-from proposals.merge import MergeConfig
+from proposals.proposers import SelectiveSearchProposer, propose_many
 from proposals.selective_search import SelectiveSearchConfig, selective_search, selective_search_many
 from test_selective_search import synthetic_image
 
@@ -195,7 +194,7 @@ def test_selective_search_sees_the_loaded_pixels(shown_differently, workers):
 
 
 def test_each_image_decoded_once_for_all_stages(shown_differently, tmp_path, monkeypatch):
-    import cli.sources
+    import proposals.proposers
     import proposals.selective_search
 
     calls = []
@@ -205,14 +204,13 @@ def test_each_image_decoded_once_for_all_stages(shown_differently, tmp_path, mon
         return load_image(path, data)
 
     monkeypatch.setattr(proposals.selective_search, "load_image", counting)
-    monkeypatch.setattr(cli.sources, "load_image", counting)
+    monkeypatch.setattr(proposals.proposers, "load_image", counting)
     from proposals.cache import ProposalCache
 
     cache = ProposalCache(tmp_path / "cache")
     for _ in range(2):  # a cold cache, then a warm one: the pixels still come once from the one decoder
         calls.clear()
-        source = ProposalSource("ss", RAW, MergeConfig(), None, 0, cache, "cpu")
-        out = list(source.run(shown_differently))
+        out = list(propose_many(SelectiveSearchProposer(RAW), shown_differently, workers=0, cache=cache))
         assert sorted(calls) == sorted(map(str, shown_differently))
         for path, (_, image, boxes, _, _, error) in zip(shown_differently, out):
             assert error is None

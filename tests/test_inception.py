@@ -12,7 +12,7 @@ from detector.classifier import (
     save_member,
 )
 from detector.data.vocab import ilsvrc_categories
-from detector.inception import GoogLeNetOutputs, build_googlenet, count_params_and_macs
+from detector.nn.inception import GoogLeNetOutputs, build_googlenet, count_params_and_macs
 
 def test_paper_counts():
     """Weights (no biases, no auxiliary heads, 1000 classes) and multiply-adds of convolutions and the classifier

@@ -18,7 +18,8 @@ from proposals.multibox import (
     multibox_loss,
     save_multibox,
 )
-from proposals.multibox_train import MultiBoxSample, MultiBoxTrainConfig, multibox_state_path, train_multibox
+from detector.nn.loop import state_path
+from proposals.multibox_train import MultiBoxSample, MultiBoxTrainConfig, train_multibox
 
 PRIORS = np.array([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [0.25, 0.25, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0]],
                   np.float32)
@@ -103,8 +104,8 @@ def test_training_lowers_loss_and_resumes(tmp_path):
                        on_epoch_end=kill_after_2)
     st_b = train_multibox(samples, PRIORS, tiny(), cfg, tmp_path / "b.pt", val_samples=samples[:4], resume=True)
     assert [r["loss"] for r in st_b.history] == losses  # resumed = uninterrupted
-    a = torch.load(multibox_state_path(tmp_path / "a.pt"), weights_only=True)["state_dict"]
-    b = torch.load(multibox_state_path(tmp_path / "b.pt"), weights_only=True)["state_dict"]
+    a = torch.load(state_path(tmp_path / "a.pt"), weights_only=True)["state_dict"]
+    b = torch.load(state_path(tmp_path / "b.pt"), weights_only=True)["state_dict"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
 

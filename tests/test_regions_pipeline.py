@@ -5,7 +5,8 @@ import torch
 from detector.classifier import ClassifierSpec, Member, build_classifier
 from detector.data.vocab import ilsvrc_categories
 from detector.pipeline import Detector, PostprocessConfig, apply_box_deltas, postprocess
-from detector.regions import WarpConfig, expand_boxes, normalize_image, warp_regions
+from detector.nn.transforms import normalize_image
+from detector.regions import WarpConfig, expand_boxes, warp_regions
 
 
 def slow_warp(img: np.ndarray, box, size, pad):

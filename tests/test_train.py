@@ -10,14 +10,13 @@ from cli.main import cli
 from detector.classifier import ClassifierSpec, load_ensemble, load_member
 from detector.data import box_iou, read_dataset
 from detector.data.vocab import ilsvrc_categories
+from detector.nn.loop import last_path, state_path
 from detector.train import (
     TrainConfig,
     TrainImage,
     build_class_list,
     encode_deltas,
-    last_path,
     sample_regions,
-    state_path,
     train_classifier,
 )
 from detector.pipeline import apply_box_deltas
@@ -93,7 +92,7 @@ def test_encode_decode_round_trip():
 def test_training_lowers_loss_and_writes_log(tmp_path):
     images = synthetic_images(tmp_path, n=6)
     log = tmp_path / "m.log.jsonl"
-    state = train_classifier(images, [PERSON, DOG], SPEC, config(epochs=6), tmp_path / "m.pt", log_path=log)
+    state = train_classifier(images, [PERSON, DOG], SPEC, config(epochs=6), tmp_path / "m.pt")
     losses = [r["loss"] for r in state.history]
     assert losses[-1] < losses[0]
     lines = log.read_text().splitlines()

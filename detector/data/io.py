@@ -1,16 +1,22 @@
-"""File output that never leaves a half-written file looking complete, and text input as the formats allow."""
+"""File output that never leaves a half-written file looking complete, the lock of a job's output, and text input as
+the formats allow."""
 
 from __future__ import annotations
 
 import codecs
 import errno
+import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text", "read_text"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text", "read_text",
+           "file_sha256", "lock_path", "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -82,3 +88,96 @@ def check_writable_dir(folder) -> Path:
     os.close(fd)
     os.unlink(tmp)
     return folder
+
+
+def file_sha256(path) -> str:
+    """SHA-256 (hex) of a file's bytes (a model file's identity in a job's ``config_sha256``)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class LockedError(RuntimeError):
+    """Another live process holds the lock of an output (:class:`JobLock`)."""
+
+    def __init__(self, path: Path, holder: int | None):
+        self.path, self.holder = path, holder
+        super().__init__(f"{path} is locked by {'process ' + str(holder) if holder else 'another process'}")
+
+
+def lock_path(out) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".lock")
+
+
+class JobLock:
+    """An exclusive lock on an output for the life of the job writing it: ``fcntl.flock`` on ``OUT.lock``, taken
+    without waiting (:class:`LockedError`, with the holder's pid, when another live process has it). The kernel
+    drops the lock when its process ends, however it ends (``kill -9`` included), so a lock never outlives its job
+    and a stale lock file is simply taken over.
+
+    The lock file holds the holder's pid and is removed on :meth:`release` while still locked; a process that
+    opened the file just before and then locks the removed file sees that the path no longer names it and tries
+    again (the usual remove-while-locked protocol), so two jobs never both hold the lock. Where ``flock`` does
+    not exist (not POSIX) or the file system refuses it, the job runs unlocked (logged)."""
+
+    def __init__(self, out):
+        self.path = lock_path(out)
+        self._fd: int | None = None
+
+    def acquire(self) -> "JobLock":
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            logger.warning("no fcntl here: %s is not locked against a second run", self.path)
+            return self
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_pid(fd)
+                os.close(fd)
+                raise LockedError(self.path, holder) from None
+            except OSError as e:
+                os.close(fd)
+                logger.warning("cannot lock %s (%s): running without a lock against a second run", self.path, e)
+                return self
+            try:
+                st = os.stat(self.path)
+                fst = os.fstat(fd)
+                same = (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the file was removed (by the holder that just finished) after we opened it: again
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text.isdigit() else None
+    except OSError:
+        return None

@@ -6,7 +6,7 @@ its model file, and optionally a validation score. The loop owns the rest, ident
 
 - SGD with momentum or AdamW, weight decay on weights only (not on biases or BatchNorm), a linear warm-up from
   ``lr / 10``, then the paper's step schedule (``lr_decay`` every ``lr_step_epochs``) or a cosine decay to 0;
-- under ``torchrun`` (:mod:`detector.distributed`) the model is wrapped in ``DistributedDataParallel``, each rank
+- under ``torchrun`` (:mod:`detector.nn.distributed`) the model is wrapped in ``DistributedDataParallel``, each rank
   takes its shard of the epoch (the task's ``batches`` receives rank and world size), rank 0 alone writes files,
   logs and shows progress, and BatchNorm statistics are rank 0's at the end of each epoch;
 - on CUDA with ``amp`` the loss runs under bfloat16 autocast (no gradient scaling is needed for bfloat16);
@@ -21,7 +21,6 @@ comes from the torch RNG (dropout), which is saved.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -35,8 +34,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..data.io import atomic_write
 from . import distributed
-from .data.io import atomic_write
+from .device import autocast
 
 __all__ = ["OptimConfig", "Task", "LoopState", "fit", "state_path", "last_path", "log_path", "learning_rate",
            "build_optimizer"]
@@ -48,16 +48,16 @@ logger = logging.getLogger(__name__)
 class OptimConfig:
     """Optimiser and schedule. Defaults are the paper's (SGD, momentum 0.9, −4 % every 8 epochs)."""
 
-    epochs: int = 10
+    epochs: int = 10  # our choice for the small models trained here
     optimizer: str = "sgd"  # sgd (the paper, R-CNN) | adamw (Beyer et al. 2022 distil with Adam)
-    lr: float = 0.01
+    lr: float = 0.01  # our choice for training from scratch (R-CNN fine-tuned ImageNet weights at 0.001)
     momentum: float = 0.9  # the paper (SGD); AdamW's beta1
     weight_decay: float = 5e-4  # R-CNN / Caffe (SGD); decoupled for AdamW
     schedule: str = "step"  # step: the paper's; cosine: to 0 over the run
     lr_decay: float = 0.96  # the paper: the learning rate falls 4 % ...
     lr_step_epochs: int = 8  # ... every 8 epochs
     warmup_iters: int = 50  # linear warm-up from lr / 10 (our addition: training from scratch is fragile early)
-    seed: int = 0
+    seed: int = 0  # of everything random in a run (sampling order, augmentation, initialisation)
 
     def __post_init__(self):
         if self.optimizer not in ("sgd", "adamw"):
@@ -152,12 +152,6 @@ class Task:
     name: str = "training"
 
 
-def _autocast(device: torch.device, amp: bool):
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def _append_log(path: Path, record: dict) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
@@ -182,7 +176,7 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
     world, rank = distributed.world_size(), distributed.rank()
     main = rank == 0
     if distributed.env_world_size() > 1 and world == 1:
-        logger.warning("WORLD_SIZE is %d but no process group was joined (detector.distributed.init): every "
+        logger.warning("WORLD_SIZE is %d but no process group was joined (detector.nn.distributed.init): every "
                        "process trains alone and writes the same files", distributed.env_world_size())
     model.to(device)
     opt = build_optimizer(model, config)
@@ -222,7 +216,7 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
             lr = learning_rate(config, epoch, state.iteration, total_iters)
             for g in opt.param_groups:
                 g["lr"] = lr
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 loss, parts = task.loss(net, batch, device)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{task.name}: the loss became {float(loss)} at epoch {epoch + 1}, "

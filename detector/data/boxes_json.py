@@ -1,0 +1,489 @@
+"""The ``boxes.json`` form (DESIGN.md), in one place: entries and records written per image, part files and their
+assembly, shard merging, the COCO-results and ILSVRC-text conversions, writing, and reading a document back.
+
+A document::
+
+    {"model": {"name": "...", "classes": 200, "members": 3, ...},
+     "images": [{"id": 1, "file_name": "a.jpg", "width": 500, "height": 375}],
+     "categories": [{"id": 124, "wnid": "n00007846", "name": "person"}],
+     "detections": [{"image_id": 1, "category_id": 124, "bbox": [x, y, w, h], "score": 0.93}],
+     "errors": [{"file_name": "broken.jpg", "error": "cannot decode image"}],
+     "job": {"inputs": 4, "inputs_sha256": "...", "config_sha256": "...", "shard": {"index": 0, "count": 2}}}
+
+``bbox`` is COCO ``[x, y, w, h]`` (rounded to 0.01 px), ``score`` rounded to 5 decimals; ``category_id`` is the
+ILSVRC det_id, or 1000 + the class's position for classes without one; ``id`` is an image's position in the whole
+input list + 1.
+
+Crash-safe batch output: ``detect run`` streams one record per finished image to a JSONL *part file*
+(``boxes.json.part.jsonl`` beside the output) — a header line, then one line per image, in completion order::
+
+    {"header": {...the job: inputs, their digest, the config digest, the shard, model info, categories...}}
+    {"index": 0, "image": {"id": 1, "file_name": "a.jpg", "width": 500, "height": 375}, "detections": [...]}
+    {"index": 2, "error": {"file_name": "broken.jpg", "error": "cannot decode image"}}
+
+Lines are flushed as they are written and fsynced in batches, so a killed job loses at most its last few images;
+a last line cut short by the kill is ignored on reading. ``index`` is the image's position in the whole input
+list (its ``id`` is ``index + 1``), so records from any engine, order or shard assemble to the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .boxes import xyxy_to_ilsvrc, xyxy_to_xywh
+from .io import atomic_write_json, atomic_write_text
+from .vocab import Category, ilsvrc_by_wnid
+
+__all__ = [
+    # entries and records
+    "category_id", "categories", "image_entry", "detection_entries", "image_record", "error_record", "document",
+    # part files, assembly, shards
+    "PartError", "MergeError", "Shard", "part_path", "digest", "header", "PartWriter", "read_part", "assemble",
+    "merge_outputs",
+    # conversions and writing
+    "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "write",
+    # reading
+    "BoxesJsonError", "read_document", "Detections", "read_detections", "check_bbox", "check_image_id",
+]
+
+
+OUTPUT_FORMATS = ("json", "coco", "ilsvrc")  # what write() writes (detect run --format, detect merge --format)
+
+
+class PartError(ValueError):
+    """A part file that cannot be resumed (corrupt, or written by a different job)."""
+
+
+class MergeError(ValueError):
+    """Shard outputs that do not combine into one result."""
+
+
+class BoxesJsonError(ValueError):
+    """A ``boxes.json`` document (or a COCO result entry) that cannot be used; the message names the file and the
+    entry."""
+
+
+# ------------------------------------------------------------------------------------------------ entries, records
+def category_id(cat: Category, index: int) -> int:
+    """``category_id`` of a class in outputs: its ILSVRC det_id, else 1000 + its position (never a det_id)."""
+    return cat.det_id if cat.det_id is not None else 1000 + index
+
+
+def image_entry(image_id: int, file_name: str, width: int, height: int) -> dict:
+    """An ``images`` entry: ``id``, ``file_name`` (the path relative to the input root, ``/``-separated), size."""
+    return {"id": int(image_id), "file_name": str(file_name), "width": int(width), "height": int(height)}
+
+
+def detection_entries(image_id: int, boxes, scores, labels, classes) -> list[dict]:
+    """Detections of one image → entries; ``labels`` are 1..C (index + 1 into ``classes``)."""
+    xywh = xyxy_to_xywh(boxes)
+    out = []
+    for b, s, lbl in zip(xywh, np.asarray(scores), np.asarray(labels)):
+        cat = classes[int(lbl) - 1]
+        out.append({"image_id": int(image_id), "category_id": category_id(cat, int(lbl) - 1),
+                    "bbox": [round(float(v), 2) for v in b], "score": round(float(s), 5)})
+    return out
+
+
+def categories(classes: Sequence[Category]) -> list[dict]:
+    """The ``categories`` of a model's classes (label k + 1 is ``classes[k]``): ``id`` (:func:`category_id`),
+    ``wnid``, ``name``."""
+    return [{"id": category_id(c, i), "wnid": c.wnid, "name": c.name} for i, c in enumerate(classes)]
+
+
+def document(model: dict, images: list[dict], classes, detections: list[dict], errors: list[dict]) -> dict:
+    """A whole ``boxes.json`` document from its parts (without ``job``: :func:`assemble` adds it for runs)."""
+    return {"model": model, "images": images, "categories": categories(classes), "detections": detections,
+            "errors": errors}
+
+
+def image_record(index: int, name: str, width: int, height: int, boxes, scores, labels, classes) -> dict:
+    """The part-file record of one detected image: input position ``index`` (its id is ``index + 1``), its
+    ``file_name`` and size, and its detections (xyxy ``boxes`` [D, 4] in its pixels, ``scores`` [D], ``labels``
+    [D] in 1..C, index + 1 into ``classes``)."""
+    return {"index": index, "image": image_entry(index + 1, name, width, height),
+            "detections": detection_entries(index + 1, boxes, scores, labels, classes)}
+
+
+def error_record(index: int, name: str, message: str) -> dict:
+    """The part-file record of an input that gave no result: its name in outputs and why."""
+    return {"index": index, "error": {"file_name": name, "error": message}}
+
+
+# ------------------------------------------------------------------------------------------------ conversions
+def to_coco_results(doc: dict) -> list[dict]:
+    """``boxes.json`` → the COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``), each result also
+    with its image's ``file_name`` and its class's ``category_name`` (and ``wnid`` where it has one).
+
+    ``image_id`` is this run's number of the image (its input position), which no ground truth knows: the extra
+    keys, which pycocotools ignores (``COCO.loadRes`` keeps them untouched), let ``detect eval`` match each result
+    to its image by path and to its class by name, as it does ``boxes.json``, so both files give the same numbers."""
+    names = {im["id"]: im["file_name"] for im in doc["images"]}
+    cats = {c["id"]: c for c in doc["categories"]}
+    out = []
+    for d in doc["detections"]:
+        r = {k: d[k] for k in ("image_id", "category_id", "bbox", "score")}
+        r["file_name"] = names[d["image_id"]]
+        cat = cats.get(d["category_id"])
+        if cat is not None:
+            r["category_name"] = cat["name"]
+            if cat.get("wnid"):
+                r["wnid"] = cat["wnid"]
+        out.append(r)
+    return out
+
+
+def to_image_list(doc: dict) -> str:
+    """``boxes.json`` → the evaluation list of its images, ``<file_name> <id>`` per line (the ILSVRC ``name index``
+    form, e.g. ``ilsvrc13_val2.txt``): what numbers the images of :func:`to_ilsvrc_text`."""
+    return "".join(f"{im['file_name']} {im['id']}\n" for im in doc["images"])
+
+
+def image_list_path(path) -> Path:
+    """Where ILSVRC text ``sub.txt`` written by ``detect run --format ilsvrc`` has the evaluation list numbering
+    its images (:func:`to_image_list`): ``sub.images.txt``."""
+    return Path(path).with_suffix(".images.txt")
+
+
+def to_ilsvrc_text(doc: dict) -> str:
+    """``boxes.json`` → ILSVRC submission lines ``<image_id> <det_id> <score> <xmin> <ymin> <xmax> <ymax>``
+    (0-based inclusive pixels). The image index is the image's ``id`` in ``doc``: pair the text with
+    :func:`to_image_list` to evaluate it. Classes without a det_id cannot be written in this format and are left
+    out."""
+    lines = []
+    for d in doc["detections"]:
+        if d["category_id"] > 200:
+            continue
+        x, y, w, h = d["bbox"]
+        b = xyxy_to_ilsvrc([x, y, x + w, y + h])[0]
+        lines.append(f"{d['image_id']} {d['category_id']} {d['score']:.5f} {b[0]:.2f} {b[1]:.2f} {b[2]:.2f} "
+                     f"{b[3]:.2f}\n")
+    return "".join(lines)
+
+
+def write(path, doc: dict, out_format: str = "json") -> None:
+    """Write a document atomically as ``json`` (itself), ``coco`` (:func:`to_coco_results`) or ``ilsvrc``
+    (:func:`to_ilsvrc_text`, plus the evaluation list numbering its images at :func:`image_list_path`: ``detect eval
+    --image-list`` needs it). Raises ``OSError`` when it cannot be written."""
+    if out_format == "json":
+        atomic_write_json(path, doc)
+    elif out_format == "coco":
+        atomic_write_text(path, json.dumps(to_coco_results(doc)))
+    elif out_format == "ilsvrc":
+        atomic_write_text(image_list_path(path), to_image_list(doc))
+        atomic_write_text(path, to_ilsvrc_text(doc))
+    else:
+        raise ValueError(f"out_format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_format!r}")
+
+
+# ------------------------------------------------------------------------------------------------ part files, shards
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count``: a contiguous block of the input list, so that shards in order concatenate to
+    the input order. Shard sizes differ by at most one image."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self):
+        if not (isinstance(self.count, int) and self.count >= 1 and 0 <= self.index < self.count):
+            raise ValueError(f"a shard is I/N with 0 <= I < N, got {self.index}/{self.count}")
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        try:
+            i, n = (int(v) for v in str(text).split("/"))
+        except ValueError:
+            raise ValueError(f"--shard takes I/N (for example 0/4), got {text!r}") from None
+        return cls(i, n)
+
+    def bounds(self, total: int) -> tuple[int, int]:
+        """``[start, stop)`` of this shard in a list of ``total`` inputs."""
+        return self.index * total // self.count, (self.index + 1) * total // self.count
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "count": self.count}
+
+
+def part_path(out) -> Path:
+    """The part file of a run writing ``out``: ``OUT.part.jsonl`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name + ".part.jsonl")
+
+
+def header(job: dict, model: dict, classes: Sequence[Category]) -> dict:
+    """The first line of a part file: the ``job`` (identity for ``--resume`` and ``merge``), the ``model`` entry
+    and the ``categories`` of the model's classes."""
+    return {"job": job, "model": model, "categories": categories(classes)}
+
+
+def digest(obj) -> str:
+    """SHA-256 of ``obj``'s canonical JSON."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass
+class PartWriter:
+    """Appends records to a part file; each line is flushed at once and fsynced every ``sync_every`` records or
+    ``sync_seconds`` seconds (and on close). ``header`` is written first when the file is new or empty."""
+
+    path: Path
+    header: dict
+    sync_every: int = 16
+    sync_seconds: float = 5.0
+    _f: object = field(init=False, default=None)
+    _pending: int = field(init=False, default=0)
+    _last_sync: float = field(init=False, default=0.0)
+
+    def __post_init__(self):
+        self.path = Path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if not fresh:
+            _cut_torn_tail(self.path)
+        self._f = open(self.path, "a", encoding="utf-8")
+        if fresh:
+            self._f.write(json.dumps({"header": self.header}, allow_nan=False) + "\n")
+            self.sync()
+        self._last_sync = time.monotonic()
+
+    def write(self, record: dict) -> None:
+        self._f.write(json.dumps(record, allow_nan=False) + "\n")
+        self._f.flush()
+        self._pending += 1
+        if self._pending >= self.sync_every or time.monotonic() - self._last_sync >= self.sync_seconds:
+            self.sync()
+
+    def sync(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._pending = 0
+        self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        if self._f is not None and not self._f.closed:
+            self.sync()
+            self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Truncate a last line that a kill cut short (no newline), so that appending starts on a fresh line."""
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def read_part(path) -> tuple[dict, dict[int, dict]]:
+    """A part file → (header, records by input index). A last line without its newline (the job was killed while
+    writing it) is dropped; any other unreadable line is an error naming the file and line."""
+    path = Path(path)
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    if raw.endswith(b"\n"):
+        lines = lines[:-1]
+    elif lines:
+        lines = lines[:-1]  # torn last line
+    if not lines:
+        raise PartError(f"{path}: empty part file (no header)")
+    records: dict[int, dict] = {}
+    header = None
+    for n, line in enumerate(lines, start=1):
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise PartError(f"{path}:{n}: not a JSON line ({e.msg if hasattr(e, 'msg') else e})") from None
+        if n == 1:
+            if not isinstance(obj, dict) or "header" not in obj:
+                raise PartError(f"{path}:1: the first line is not a part-file header")
+            header = obj["header"]
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("index"), int):
+            raise PartError(f"{path}:{n}: a record needs an integer 'index'")
+        records[obj["index"]] = obj  # a repeated index (an image redone after a crash) keeps its last record
+    return header, records
+
+
+def assemble(header: dict, records: dict[int, dict]) -> dict:
+    """Records → the ``boxes.json`` document (DESIGN.md), images, detections and errors in input order."""
+    images, detections, errors = [], [], []
+    for index in sorted(records):
+        rec = records[index]
+        if "error" in rec:
+            errors.append(rec["error"])
+        else:
+            images.append(rec["image"])
+            detections.extend(rec["detections"])
+    return {"model": header["model"], "images": images, "categories": header["categories"],
+            "detections": detections, "errors": errors, "job": header["job"]}
+
+
+def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False) -> dict:
+    """Shard outputs ``[(name, boxes.json document)]`` → one document equal to a single run over all the inputs.
+
+    Refused (:class:`MergeError`, naming the files): a file that is not a shard output, shards of different jobs
+    (inputs, configuration, model or categories differ) or of different splits, the same shard twice, images that
+    appear in two parts, and, unless ``allow_partial``, missing shards."""
+    if not docs:
+        raise MergeError("nothing to merge")
+    parts = []
+    for name, doc in docs:
+        job = doc.get("job") if isinstance(doc, dict) else None
+        if not isinstance(job, dict) or not isinstance(job.get("shard"), dict):
+            raise MergeError(f"{name}: not a shard output of `detect run --shard I/N` (no job.shard)")
+        parts.append((name, doc, job))
+    name0, doc0, job0 = parts[0]
+    count = job0["shard"]["count"]
+    seen: dict[int, str] = {}
+    for name, doc, job in parts:
+        for key, what in (("inputs", "number of inputs"), ("inputs_sha256", "input list"),
+                          ("config_sha256", "model or settings")):
+            if job.get(key) != job0.get(key):
+                raise MergeError(f"{name} and {name0} come from different jobs: their {what} differ")
+        if doc.get("categories") != doc0.get("categories"):
+            raise MergeError(f"{name} and {name0} have different categories")
+        if job["shard"]["count"] != count:
+            raise MergeError(f"{name} is shard {job['shard']['index']}/{job['shard']['count']} but {name0} is "
+                             f"one of {count}: shards of different splits")
+        i = job["shard"]["index"]
+        if i in seen:
+            raise MergeError(f"{name} and {seen[i]} are both shard {i}/{count}")
+        seen[i] = name
+    missing = sorted(set(range(count)) - set(seen))
+    if missing and not allow_partial:
+        raise MergeError(f"shard(s) {', '.join(f'{i}/{count}' for i in missing)} missing (pass --allow-partial "
+                         "to merge what is there)")
+    parts.sort(key=lambda p: p[2]["shard"]["index"])
+    owner: dict = {}
+    images, detections, errors = [], [], []
+    for name, doc, _ in parts:
+        for im in doc["images"]:
+            for key in (("id", im["id"]), ("file", im["file_name"])):
+                if key in owner:
+                    raise MergeError(f"{name} and {owner[key]} overlap: both hold image {im['file_name']!r}")
+                owner[key] = name
+        for e in doc["errors"]:
+            key = ("file", e["file_name"])
+            if key in owner:
+                raise MergeError(f"{name} and {owner[key]} overlap: both hold image {e['file_name']!r}")
+            owner[key] = name
+        images.extend(doc["images"])
+        detections.extend(doc["detections"])
+        errors.extend(doc["errors"])
+    job = {k: v for k, v in job0.items() if k != "shard"}
+    if missing:
+        job["missing_shards"] = [f"{i}/{count}" for i in missing]
+    model = dict(doc0["model"])
+    return {"model": model, "images": images, "categories": doc0["categories"], "detections": detections,
+            "errors": errors, "job": job}
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def read_document(path) -> dict:
+    """A ``boxes.json`` file's JSON (UTF-8) as it is; :class:`BoxesJsonError` naming the file when it cannot be read
+    or is not JSON. :func:`merge_outputs` and :func:`read_detections` check the content."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BoxesJsonError(f"{path}: not a readable boxes.json ({e})") from None
+
+
+def _finite(values, where: str) -> None:
+    for v in values:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise BoxesJsonError(f"{where}: expected finite numbers, got {v!r}")
+
+
+def check_bbox(d: dict, where: str) -> list:
+    """A detection entry's COCO ``bbox`` (and ``score``), checked: 4 finite numbers and a finite score, width and
+    height not negative; :class:`BoxesJsonError` saying ``where`` otherwise. Also for COCO results entries."""
+    bbox = d["bbox"]
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise BoxesJsonError(f"{where}: bbox must be [x, y, w, h], got {bbox!r}")
+    _finite([*bbox, d["score"]], where)
+    if bbox[2] < 0 or bbox[3] < 0:
+        raise BoxesJsonError(f"{where}: bbox [x, y, w, h] has a negative width or height: {bbox!r}")
+    return bbox
+
+
+def check_image_id(value, where: str, field_name: str = "image_id"):
+    """An image id as COCO allows it (pycocotools takes integers and strings); an integral float is an integer.
+    :class:`BoxesJsonError` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, str, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise BoxesJsonError(f"{where}: {field_name} must be an integer or a string, got {value!r}")
+    return int(value) if isinstance(value, float) else value
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """The D detections of a document, checked, as columns; numbers as the file gives them (float64)."""
+
+    image_names: tuple[str, ...]  # [D] the file_name of each detection's image
+    image_ids: tuple[int | str, ...]  # [D] its image id
+    categories: tuple[Category, ...]  # the document's categories (``source_id``: the category id in the file)
+    labels: np.ndarray  # int64 [D] index into categories
+    scores: np.ndarray  # float64 [D]
+    xywh: np.ndarray  # float64 [D, 4] the file's own COCO boxes
+    errors: tuple[dict, ...] = ()  # images the detector could not read ("errors")
+
+
+def read_detections(data: dict, source) -> Detections:
+    """The detections of a ``boxes.json`` document ``data`` (read from ``source``, a file name for messages), each
+    checked against ``images`` and ``categories``. Raises :class:`BoxesJsonError` naming ``source`` and the entry."""
+    for key in ("images", "categories", "detections"):
+        if not isinstance(data.get(key), list):
+            raise BoxesJsonError(f"{source}: not a boxes.json file: expected a list under {key!r}")
+    names = {}
+    for i, im in enumerate(data["images"]):
+        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
+            raise BoxesJsonError(f"{source}: images[{i}] lacks 'id' or 'file_name'")
+        image_id = check_image_id(im["id"], f"{source}: images[{i}]", "id")
+        if image_id in names:
+            raise BoxesJsonError(f"{source}: images[{i}]: image id {im['id']!r} is given twice")
+        names[image_id] = str(im["file_name"])
+    cats: dict[int, int] = {}
+    cat_list: list[Category] = []
+    for i, c in enumerate(data["categories"]):
+        if not isinstance(c, dict) or "id" not in c or "name" not in c:
+            raise BoxesJsonError(f"{source}: categories[{i}] lacks 'id' or 'name'")
+        wnid = c.get("wnid")
+        vocab = ilsvrc_by_wnid().get(wnid) if wnid else None
+        cats[c["id"]] = len(cat_list)
+        cat_list.append(Category(str(c["name"]), wnid or None, vocab.det_id if vocab else None, source_id=c["id"]))
+    n = len(data["detections"])
+    image_names, image_ids, bboxes = [], [], []
+    labels, scores = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64)
+    for i, d in enumerate(data["detections"]):
+        where = f"{source}: detections[{i}]"
+        if not isinstance(d, dict) or not {"image_id", "category_id", "bbox", "score"} <= d.keys():
+            raise BoxesJsonError(f"{where} lacks one of 'image_id', 'category_id', 'bbox', 'score'")
+        if d["category_id"] not in cats:
+            raise BoxesJsonError(f"{where}: unknown category_id {d['category_id']!r} (not in 'categories')")
+        image_id = check_image_id(d["image_id"], where)
+        if image_id not in names:
+            raise BoxesJsonError(f"{where}: unknown image_id {d['image_id']!r} (not in 'images')")
+        bboxes.append(check_bbox(d, where))
+        image_names.append(names[image_id])
+        image_ids.append(image_id)
+        labels[i] = cats[d["category_id"]]
+        scores[i] = d["score"]
+    errors = tuple(e for e in data.get("errors") or [] if isinstance(e, dict))
+    return Detections(tuple(image_names), tuple(image_ids), tuple(cat_list), labels, scores,
+                      np.asarray(bboxes, dtype=np.float64).reshape(n, 4), errors)

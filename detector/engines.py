@@ -1,0 +1,258 @@
+"""The engines of ``detect run``: ``local`` (selective search in worker processes feeding the classifier in this one —
+a producer/consumer pipeline) and ``ray`` (the same pipeline in Ray actors, on this machine or a cluster), and the
+job they run: :class:`RunConfig` → :class:`DetectionJob`, which turns ``(index, path, name)`` tasks into part-file
+records (:mod:`detector.data.boxes_json`). The caller writes the records as they come, so the output depends neither
+on the engine nor on the order of completion.
+
+This is the one library module that builds a proposer from its name (:func:`proposals.proposers.build_proposer`):
+the :class:`~detector.pipeline.Detector` itself only wires the parts it is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+
+from proposals.cache import ProposalCache
+from proposals.proposers import ProposalConfig, build_proposer, propose_many
+
+from .classifier import Member, load_ensemble
+from .data import boxes_json
+from .data.io import file_sha256
+from .draw import write_drawing
+from .nn.device import resolve_device
+from .pipeline import BATCH_SIZE, Detector, PostprocessConfig, detect_each
+
+__all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "split_cores", "run_ray",
+           "ray_available", "cpu_count", "job_entry", "model_entry"]
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("local", "ray")
+
+Task = tuple[int, Path, str]  # (position in the whole input list, image file, its file_name in outputs)
+
+
+@dataclass(frozen=True)
+class DrawConfig:
+    """``detect run --draw``: pictures of the detections."""
+
+    folder: str  # pictures go to folder / <file_name>
+    threshold: float = 0.3  # detections scoring at least this are drawn (all above score_threshold are written)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a process needs to rebuild the pipeline of ``detect run`` (plain data: it travels to Ray actors).
+    Each default is the command's."""
+
+    models: tuple[str, ...]  # the member files of the ensemble
+    proposals: ProposalConfig = ProposalConfig()
+    postprocess: PostprocessConfig = PostprocessConfig()
+    batch_size: int = BATCH_SIZE  # regions per CNN batch
+    device: str = "auto"  # auto (CUDA when there is one), cpu, cuda, cuda:N
+    amp: bool = True  # bfloat16 autocast of the networks on CUDA (never on the CPU)
+    backend: str = "auto"  # crops-mode members on the CPU: onnx (ONNX Runtime), torch; auto: onnx when installed
+    threads: int = 0  # torch threads in each process (0: torch's default; the local engine sets the cores left)
+    cache_dir: str | None = None  # proposal cache (None: $DETECT_CACHE_DIR or ~/.cache/detect/proposals)
+    use_cache: bool = True
+    draw: DrawConfig | None = None
+
+    def result_settings(self) -> dict:
+        """The settings that decide the detections (with the model files: the job's identity for --resume and
+        merge)."""
+        p, post = self.proposals, self.postprocess
+        return {"proposals": p.method, "ss_mode": p.selective_search.mode, "ss_scale": p.selective_search.scale,
+                "max_proposals": p.max_proposals, "nms_iou": post.nms_iou, "score_threshold": post.score_threshold,
+                "max_detections": post.max_detections, "backend": self.backend}
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """``detect run --engine ray``."""
+
+    address: str | None = None  # a cluster to join (ray://head:10001, auto); None: start Ray on this machine
+    actors: int | None = None  # None: as many as the cluster's CPUs (GPUs) fit
+    cpus_per_actor: float = 1.0  # also the actor's torch threads
+    gpus_per_actor: float = 0.0
+    chunk: int = 8  # images per Ray call (results reach the part file a chunk at a time)
+
+
+def job_entry(config: RunConfig, members: Sequence[Member], names: Sequence[str], shard=None) -> dict:
+    """The ``job`` of a run's output: the number of inputs, a digest of their names, a digest of the model files
+    and the settings that decide the detections (:meth:`RunConfig.result_settings`), and the shard."""
+    mb = config.proposals.multibox_path
+    job = {"inputs": len(names), "inputs_sha256": boxes_json.digest(list(names)),
+           "config_sha256": boxes_json.digest({"models": [file_sha256(m.path) for m in members],
+                                               "multibox": file_sha256(mb) if mb else None,
+                                               **config.result_settings()})}
+    if shard is not None:
+        job["shard"] = shard.to_dict()
+    return job
+
+
+def model_entry(config: RunConfig, members: Sequence[Member], device: str) -> dict:
+    """The ``model`` of a run's output: the ensemble, its files and mode, and the proposals it scored."""
+    first, p = members[0], config.proposals
+    return {"name": first.train.get("name") or (first.path.parent.name if first.path else ""),
+            "classes": len(first.classes), "members": len(members), "files": [str(m.path) for m in members],
+            "proposals": p.method, "selective_search": {"mode": p.selective_search.mode,
+                                                       "scale": p.selective_search.scale},
+            "max_proposals": p.max_proposals, "mode": first.spec.mode, "device": device}
+
+
+class DetectionJob:
+    """One process's pipeline, built once: the proposer of ``config.proposals``, the ensemble (``members``, or
+    loaded here onto the configured device) and the :class:`Detector`; then :meth:`records` turns tasks into
+    records. ``ss_workers``: selective-search processes (None: one per CPU; 0: in this process — but next to ONNX
+    Runtime, whose threads share the C ``rand()`` that orders OpenCV's boxes, one worker process is used)."""
+
+    def __init__(self, config: RunConfig, *, members: Sequence[Member] | None = None, ss_workers: int | None = 0):
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        device = resolve_device(config.device)
+        members = list(members) if members is not None else load_ensemble(config.models, device=device)
+        self.config = config
+        self.classes = members[0].classes
+        self.names = {k + 1: cat.name for k, cat in enumerate(self.classes)}
+        self.cache = ProposalCache(config.cache_dir) if config.use_cache else None
+        proposer = build_proposer(config.proposals, device)
+        self.detector = Detector(proposer, members, config.postprocess, batch_size=config.batch_size,
+                                 max_proposals=config.proposals.max_proposals, device=device, amp=config.amp,
+                                 backend=config.backend)
+        self.ss_workers = ss_workers
+        if self.detector.uses_onnx and not ss_workers and proposer.search is not None:
+            self.ss_workers = 1
+
+    def records(self, tasks: Sequence[Task]) -> Iterator[tuple[dict, dict]]:
+        """Tasks ``(index, path, name)`` → ``(record, timings)`` in task order; proposals for later images are
+        computed (in ``ss_workers`` processes) while this process classifies earlier ones. Closing the generator
+        stops those processes."""
+        proposed = propose_many(self.detector.proposer, [t[1] for t in tasks], workers=self.ss_workers,
+                                cache=self.cache)
+        detected = detect_each(self.detector, proposed)
+        try:
+            for (index, _, name), (item, det, error) in zip(tasks, detected):
+                yield self.record(index, name, item, det, error)
+        finally:
+            detected.close()
+            proposed.close()
+
+    def record(self, index: int, name: str, item, det, error: str | None) -> tuple[dict, dict]:
+        """One image's record from its :func:`detect_each` result: its entry and detections (and its picture
+        written under ``config.draw``), or, when anything failed on the way, an ``error`` record saying what."""
+        timings = {"proposals": item.seconds}
+        if det is None:
+            return boxes_json.error_record(index, name, _short_error(error, item.path) if item.error else error), \
+                timings
+        stage = "output"
+        try:
+            h, w = item.image.shape[:2]
+            rec = boxes_json.image_record(index, name, w, h, det.boxes, det.scores, det.labels, self.classes)
+            if self.config.draw is not None:
+                stage = "drawing"
+                write_drawing(self.config.draw.folder, name, item.image, det.boxes, det.scores, det.labels,
+                              self.names, self.config.draw.threshold)
+        except Exception as e:  # noqa: BLE001 - record it, log the trace, go on
+            logger.warning("%s failed on %s", stage, item.path, exc_info=True)
+            return boxes_json.error_record(index, name, f"{stage} failed: {type(e).__name__}: {e}"), timings
+        return rec, {**det.timings, "regions": det.num_proposals}
+
+
+def _short_error(message: str, path: Path) -> str:
+    """Drop the file name and exception class from a proposal error (boxes.json names the file itself)."""
+    message = message.replace(f"{path}: ", "")
+    if ": " in message and message.split(": ", 1)[0].isidentifier():
+        head, rest = message.split(": ", 1)
+        if head.endswith("Error") or head.endswith("Exception"):
+            message = rest
+    return message
+
+
+# ---------------------------------------------------------------------------------------------------- engines
+def split_cores(method: str, workers: int | None, threads: int) -> tuple[int, int]:
+    """The local engine's processes: ``workers`` selective-search processes (None: half the cores, none for
+    MultiBox alone) and ``threads`` classifier threads (0: the cores the workers leave, at least 1). Selective
+    search and the CNN cost about the same per image here, so the cores are split between them (README, "Batch
+    jobs")."""
+    cores = cpu_count()
+    if workers is None:
+        workers = max(1, cores // 2) if method != "multibox" else 0
+    return workers, threads or max(1, cores - workers)
+
+
+class _RayWorker:
+    """One Ray actor: a whole pipeline."""
+
+    def __init__(self, config: RunConfig):
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # Selective search runs in a child process: OpenCV ranks its boxes with the C library's rand(), whose state
+        # is process-wide, and Ray's own threads in this process draw from it too — in here the order (and so
+        # which boxes a cap keeps) would change from run to run.
+        self.job = DetectionJob(config, ss_workers=1)
+
+    def process(self, tasks):
+        """A chunk of tasks → their (record, timings), in order; the chunk's selective search runs ahead in the
+        child process while this one classifies."""
+        return list(self.job.records([(index, Path(path), name) for index, path, name in tasks]))
+
+
+def ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_ray(config: RunConfig, tasks: Sequence[Task], ray_config: RayConfig = RayConfig()
+            ) -> Iterator[tuple[dict, dict]]:
+    """Run the tasks on Ray actors (an ``ActorPool``), ``ray_config.chunk`` images per call, results as chunks
+    finish. ``ray_config.address`` None starts a local Ray instance; else it joins that cluster (``auto`` = the one
+    this node belongs to). Image, model and cache paths must be readable on every node (shared storage)."""
+    import ray
+    from ray.util import ActorPool
+
+    rc = ray_config
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if rc.address:
+            ray.init(address=rc.address, **kwargs)
+        else:
+            ray.init(num_cpus=cpu_count(), **kwargs)
+    try:
+        total = ray.cluster_resources().get("GPU" if rc.gpus_per_actor else "CPU", 1)
+        per = rc.gpus_per_actor if rc.gpus_per_actor else rc.cpus_per_actor
+        fit = max(1, int(total // per))
+        actors = rc.actors
+        if actors is None:
+            actors = fit
+        elif actors > fit:  # an actor that can never be placed would take tasks and hang the pool
+            logger.warning("ray: %d actors asked for, but the cluster's %g %s fit only %d", actors, total,
+                           "GPUs" if rc.gpus_per_actor else "CPUs", fit)
+            actors = fit
+        chunks = [[(i, str(p), n) for i, p, n in tasks[s : s + rc.chunk]] for s in range(0, len(tasks), rc.chunk)]
+        actors = max(1, min(actors, len(chunks) or 1))
+        cls = ray.remote(num_cpus=rc.cpus_per_actor, num_gpus=rc.gpus_per_actor)(_RayWorker)
+        worker_config = replace(config, threads=config.threads or max(1, int(rc.cpus_per_actor)))
+        pool = ActorPool([cls.remote(worker_config) for _ in range(actors)])
+        logger.info("ray: %d actors × %g CPU", actors, rc.cpus_per_actor)
+        for results in pool.map_unordered(lambda a, c: a.process.remote(c), chunks):
+            yield from results
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

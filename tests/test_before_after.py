@@ -1,0 +1,42 @@
+"""Issue 13 (one pipeline in the library, behaviour unchanged): `detect run` on the sample images with the bundled
+models — files written by the code of before that issue — writes the detections that code wrote
+(``tests/data/samples_before_issue13.json``: selective search alone, and the paper's selective search + MultiBox),
+with the same job identity (``config_sha256``: the model files and the settings that decide the detections)."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPECTED = json.loads((ROOT / "tests" / "data" / "samples_before_issue13.json").read_text())
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("run", sorted(EXPECTED["runs"]))
+def test_samples_give_the_detections_of_before(tmp_path, run):
+    changed = [p for p, digest in EXPECTED["models"].items() if _sha256(ROOT / p) != digest]
+    if changed:
+        pytest.skip(f"the bundled {', '.join(changed)} changed since the expectation was recorded")
+    want = EXPECTED["runs"][run]
+    out = tmp_path / "boxes.json"
+    res = CliRunner().invoke(cli, ["run", str(ROOT / "samples" / "images"), "--out", str(out), "--no-cache",
+                                   *want["args"]])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["job"]["config_sha256"] == want["config_sha256"]
+    assert [[im["file_name"], im["width"], im["height"]] for im in doc["images"]] == want["images"]
+    assert doc["errors"] == want["errors"]
+    got = [[d["image_id"], d["category_id"], *d["bbox"], d["score"]] for d in doc["detections"]]
+    assert len(got) == len(want["detections"])
+    for g, w in zip(got, want["detections"]):
+        assert g[:2] == w[:2], (g, w)
+        assert g[2:6] == pytest.approx(w[2:6], abs=0.011), (g, w)  # one unit of the file's rounding (0.01 px)
+        assert g[6] == pytest.approx(w[6], abs=2e-5), (g, w)
