@@ -30,12 +30,27 @@ def device_option(f):
 
 
 def selective_search_options(f):
-    """``--ss-mode`` and ``--ss-scale``, defaulting to :attr:`ProposalConfig.selective_search` (the paper's)."""
+    """``--ss-mode``, ``--ss-scale`` and ``--ss-resize-width``, defaulting to :attr:`ProposalConfig.selective_search`
+    (the paper's; R-CNN's width 500)."""
+    f = click.option("--ss-resize-width", type=click.IntRange(min=0),
+                     default=ProposalConfig.selective_search.resize_width, show_default=True,
+                     help="Selective search runs on the image resized to this width (R-CNN: 500; 0: as it is); "
+                          "boxes come back in the image's pixels. Smaller is faster and finds fewer small "
+                          "objects.")(f)
     f = click.option("--ss-scale", type=click.FloatRange(min=0.1), default=ProposalConfig.selective_search.scale,
                      show_default=True,
                      help="Selective search superpixel scale (the paper: 2, about half the boxes of 1).")(f)
     return click.option("--ss-mode", type=click.Choice(SS_MODES), default=ProposalConfig.selective_search.mode,
-                        show_default=True, help="Selective search mode (R-CNN: fast).")(f)
+                        show_default=True, help="Selective search mode (R-CNN: fast; single: one strategy, one k — "
+                                                "the cheapest).")(f)
+
+
+def selective_search_config(o: dict):
+    """The selective-search settings of a command's options ``o`` (``selective_search_options``)."""
+    from dataclasses import replace
+
+    return replace(ProposalConfig.selective_search, mode=o["ss_mode"], scale=o["ss_scale"],
+                   resize_width=o["ss_resize_width"])
 
 
 def multibox_option(f):

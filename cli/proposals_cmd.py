@@ -17,7 +17,7 @@ from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, load_
 from proposals.recall import mean_best_overlap, recall_at
 
 from .common import cache_options, device_option, format_option, load_dataset, multibox_option, \
-    selective_search_options
+    selective_search_config, selective_search_options
 
 TOP_NS = (100, 300, 1000, 2000, None)
 
@@ -25,8 +25,7 @@ TOP_NS = (100, 300, 1000, 2000, None)
 def from_options(o: dict, method: str) -> ProposalConfig:
     """The :class:`ProposalConfig` of one ``--method`` under ``detect proposals``' options ``o``."""
     return ProposalConfig(method=method,
-                          selective_search=replace(ProposalConfig.selective_search, mode=o["ss_mode"],
-                                                   scale=o["ss_scale"]),
+                          selective_search=selective_search_config(o),
                           merge=replace(ProposalConfig.merge, multibox_top=o["multibox_top"],
                                         max_proposals=o["max_proposals"]),
                           multibox=str(o["multibox_path"]) if o["multibox_path"] else None)

@@ -65,6 +65,8 @@ class ClassifierRun:
     cache_dir: Path | None
     half: bool
     resume: bool
+    drop_aux: bool = False  # the model file without the auxiliary heads (training only)
+    val_mode: str | None = None  # validate in this mode; None: the model's own
 
 
 def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
@@ -82,7 +84,8 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     proposals = ProposalConfig(selective_search=replace(ProposalConfig.selective_search, scale=o["ss_scale"]))
     return ClassifierRun(out, tuple(o["gts"]), tuple(o["partial_gts"]), tuple(o["vals"]), o["images"], o["fmt"],
                          o["class_set"], o["class_map"], o["init"], spec, train, proposals, o["device"],
-                         o["cache_dir"], o["half"], o["resume"])
+                         o["cache_dir"], o["half"], o["resume"], o["drop_aux"],
+                         None if o["val_mode"] == "auto" else o["val_mode"])
 
 
 def _common_options(f):
@@ -122,7 +125,8 @@ def _common_options(f):
         click.option("--seed", type=int, default=TrainConfig.seed, show_default=True),
         device_option,
         click.option("--bbox-reg/--no-bbox-reg", default=ClassifierSpec.bbox_reg, show_default=True,
-                     help="Also train class-specific box regression (R-CNN's refinement)."),
+                     help="Also train box regression (R-CNN's refinement): class-specific, or one class-agnostic "
+                          "head for the mapped outputs of --class-map imagenet1k."),
         click.option("--workers", type=click.IntRange(min=0), default=TrainConfig.workers, show_default=True,
                      help="Data-loading processes (also used for selective search)."),
         click.option("--threads", type=click.IntRange(min=0), default=TrainConfig.threads,
@@ -135,6 +139,11 @@ def _common_options(f):
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Proposal cache folder."),
         click.option("--half", is_flag=True, help="Store weights as float16 (half the file size)."),
+        click.option("--drop-aux", is_flag=True,
+                     help="Leave the auxiliary heads (training only) out of the model file (--out): a smaller file "
+                          "for inference; it still initialises new training."),
+        click.option("--val-mode", type=click.Choice(["auto", *MODES]), default="auto", show_default=True,
+                     help="Validate in this mode (the same weights serve both); auto: the model's own."),
         click.option("--classes", "class_set", type=click.Choice(["all", "ilsvrc"]), default="all",
                      show_default=True,
                      help="all: every class with boxes; ilsvrc: only classes of the ILSVRC 200 (others are "
@@ -236,9 +245,11 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
             "partial_sets": [str(g) for g in run.partial_gts], "val_sets": [str(v) for v in run.vals],
             "init": str(run.init) if run.init else None,
             "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}
-    validate = make_validator(val_sets, val_props, max_proposals=run.proposals.max_proposals, device=dev)
+    validate = make_validator(val_sets, val_props, max_proposals=run.proposals.max_proposals, device=dev,
+                              mode=run.val_mode)
     state = train_classifier(train_images, classes, spec, config, out, init=init_fn, validate=validate,
-                             resume=run.resume, device=dev, progress=progress, metadata=meta, half=run.half)
+                             resume=run.resume, device=dev, progress=progress, metadata=meta, half=run.half,
+                             drop_aux=run.drop_aux)
     for rec in state.history:
         extra = f"  val mAP {rec['val_mAP']:.4f}" if "val_mAP" in rec else ""
         _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['regions_per_s']:.0f} regions/s{extra}")

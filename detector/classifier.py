@@ -22,6 +22,7 @@ Shapes: N images, R regions, K = C + 1 classes, P pooled cells (the 4e map size 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
@@ -344,11 +345,18 @@ def load_init_weights(model: RegionClassifier, spec: ClassifierSpec, path, class
 
 
 def save_member(path, model: RegionClassifier, spec: ClassifierSpec, classes, *, train: dict | None = None,
-                half: bool = False) -> Path:
-    """Write one ensemble member (atomically). ``classes``: the C classes (label k + 1), ``Category`` or dicts."""
+                half: bool = False, drop_aux: bool = False) -> Path:
+    """Write one ensemble member (atomically). ``classes``: the C classes (label k + 1), ``Category`` or dicts.
+    ``half``: float16 weights; ``drop_aux``: without the auxiliary heads (training only; the file then records
+    ``aux_logits`` False and still initialises new training, whose heads start afresh)."""
     path = Path(path)
+    if drop_aux:
+        spec = dataclasses.replace(spec, aux_logits=False)
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
+             for k, v in model.state_dict().items() if not (drop_aux and k.startswith(("backbone.aux1.",
+                                                                                          "backbone.aux2.",
+                                                                                          "backbone.net.aux1.",
+                                                                                          "backbone.net.aux2.")))}
     cls = [c.to_dict() if isinstance(c, Category) else dict(c) for c in classes]
     if spec.class_map:
         if not all(c.get("id") for c in cls):
@@ -382,6 +390,20 @@ class Member:
         if self.spec.class_map:
             return mapped_probabilities(logits, self.class_matrix)
         return torch.softmax(logits.float(), dim=1)
+
+    def with_mode(self, mode: str | None = None, *, fast_short_side: int | None = None,
+                  fast_max_side: int | None = None) -> Member:
+        """This member run in ``mode`` (None: its own) with the same weights, at the fast-mode image scale given
+        (None: its own). A crops-trained member runs in fast mode from the same GoogLeNet weights — its auxiliary
+        heads are simply not used — and a fast-mode member in crops mode. Raises ``ValueError`` for an unknown mode
+        or scale (``ClassifierSpec``'s checks)."""
+        spec = dataclasses.replace(
+            self.spec, mode=mode or self.spec.mode,
+            fast_short_side=self.spec.fast_short_side if fast_short_side is None else int(fast_short_side),
+            fast_max_side=self.spec.fast_max_side if fast_max_side is None else int(fast_max_side))
+        if spec == self.spec:
+            return self
+        return Member(self.model, spec, self.classes, self.train, self.path)
 
 
 def _category(d: dict) -> Category:
@@ -419,9 +441,10 @@ def _what(e: Exception) -> str:
     return f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
 
 
-def load_ensemble(paths, device="cpu") -> list[Member]:
+def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_side: int | None = None,
+                  fast_max_side: int | None = None) -> list[Member]:
     """Load members from files and/or folders (a folder contributes its ``*.pt`` files, sorted). All members must
-    share one class list."""
+    share one class list and, after ``mode`` (None: each member's own; see :meth:`Member.with_mode`), one mode."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -432,7 +455,8 @@ def load_ensemble(paths, device="cpu") -> list[Member]:
             files.extend(found)
         else:
             files.append(p)
-    members = [load_member(f, device) for f in files]
+    members = [load_member(f, device).with_mode(mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side)
+               for f in files]
     if not members:
         raise CheckpointError("no model given")
     keys = [c.key for c in members[0].classes]

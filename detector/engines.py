@@ -28,12 +28,19 @@ from .draw import write_drawing
 from .nn.device import resolve_device
 from .pipeline import BATCH_SIZE, Detector, PostprocessConfig, detect_each
 
-__all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "split_cores", "run_ray",
+__all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "PRESETS", "split_cores", "run_ray",
            "ray_available", "cpu_count", "job_entry", "model_entry"]
 
 logger = logging.getLogger(__name__)
 
 ENGINES = ("local", "ray")
+
+# detect run --preset: option values (detect run's option names) each preset sets unless given explicitly; chosen by
+# measurement (README, "Presets"; benchmarks/bench_presets.py)
+PRESETS: dict[str, dict] = {
+    "paper": {},  # the defaults: the paper's path
+    "fast": {"method": "multibox", "mode": "fast", "fast_short_side": 400, "fast_max_side": 667},
+}
 
 Task = tuple[int, Path, str]  # (position in the whole input list, image file, its file_name in outputs)
 
@@ -62,14 +69,29 @@ class RunConfig:
     cache_dir: str | None = None  # proposal cache (None: $DETECT_CACHE_DIR or ~/.cache/detect/proposals)
     use_cache: bool = True
     draw: DrawConfig | None = None
+    mode: str | None = None  # crops | fast; None: the members' own (Member.with_mode)
+    fast_short_side: int | None = None  # fast mode's image scale; None: the members' own
+    fast_max_side: int | None = None
 
     def result_settings(self) -> dict:
         """The settings that decide the detections (with the model files: the job's identity for --resume and
-        merge)."""
+        merge). Settings at their defaults that older versions did not have are left out, so that a job's identity
+        does not change with the version that runs it."""
         p, post = self.proposals, self.postprocess
-        return {"proposals": p.method, "ss_mode": p.selective_search.mode, "ss_scale": p.selective_search.scale,
-                "max_proposals": p.max_proposals, "nms_iou": post.nms_iou, "score_threshold": post.score_threshold,
-                "max_detections": post.max_detections, "backend": self.backend}
+        out = {"proposals": p.method, "ss_mode": p.selective_search.mode, "ss_scale": p.selective_search.scale,
+               "max_proposals": p.max_proposals, "nms_iou": post.nms_iou, "score_threshold": post.score_threshold,
+               "max_detections": post.max_detections, "backend": self.backend}
+        if p.selective_search.resize_width != ProposalConfig.selective_search.resize_width:
+            out["ss_resize_width"] = p.selective_search.resize_width
+        for k in ("mode", "fast_short_side", "fast_max_side"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        return out
+
+    def members(self, members: Sequence[Member]) -> list[Member]:
+        """``members`` in this run's mode and fast-mode scale (:meth:`Member.with_mode`)."""
+        return [m.with_mode(self.mode, fast_short_side=self.fast_short_side, fast_max_side=self.fast_max_side)
+                for m in members]
 
 
 @dataclass(frozen=True)
@@ -116,7 +138,7 @@ class DetectionJob:
         if config.threads:
             torch.set_num_threads(config.threads)
         device = resolve_device(config.device)
-        members = list(members) if members is not None else load_ensemble(config.models, device=device)
+        members = config.members(members if members is not None else load_ensemble(config.models, device=device))
         self.config = config
         self.classes = members[0].classes
         self.names = {k + 1: cat.name for k, cat in enumerate(self.classes)}

@@ -395,6 +395,7 @@ def train_classifier(
     progress: Callable | None = None,
     metadata: dict | None = None,
     half: bool = False,
+    drop_aux: bool = False,
 ) -> LoopState:
     """Train one member with :func:`detector.nn.loop.fit`; write ``out`` (the best by validation mAP, or the last
     without validation), ``<stem>.last.ckpt``, the resume state ``<stem>.state.ckpt`` and one JSON line per epoch
@@ -430,7 +431,7 @@ def train_classifier(
         return classifier_loss(net, regions.to(dev), labels.to(dev), targets.to(dev), config, class_matrix)
 
     def save(m, path, meta):
-        save_member(path, m, spec, classes, train=meta, half=half)
+        save_member(path, m, spec, classes, train=meta, half=half, drop_aux=drop_aux and path == out)
 
     def validate_member(m) -> dict:
         return {"val_mAP": float(validate(Member(m, spec, tuple(classes), {})))}
@@ -444,19 +445,21 @@ def train_classifier(
 
 
 def make_validator(val_sets: Sequence[Dataset], val_props: Sequence[Sequence[np.ndarray | None]], *,
-                   max_proposals: int | None, device) -> Callable[[Member], float] | None:
+                   max_proposals: int | None, device, mode: str | None = None) -> Callable[[Member], float] | None:
     """``validate(member)`` → the ILSVRC-metric mAP of one member over the validation sets (mean over the sets of
     the mean AP over the classes the member knows: a model of persons is not judged on VOC's bottles), with the
     proposals given per set and image (``val_props[s][i]``: float32 [R, 4], or None to leave the image out) and
     :data:`VALIDATION_POSTPROCESS`; None when there is nothing to validate on. Each image goes through
     :func:`detector.pipeline.detect_each`, as in ``detect run``. Under ``torchrun`` every rank detects on every
-    W-th image and all evaluate the gathered detections; an image that fails raises ``RuntimeError``."""
+    W-th image and all evaluate the gathered detections; an image that fails raises ``RuntimeError``. ``mode``:
+    validate in this mode (crops | fast; None: the member's own, :meth:`Member.with_mode`)."""
     if not val_sets:
         return None
     props_of = {id(im): props for ds, props_ds in zip(val_sets, val_props) for im, props in zip(ds.images, props_ds)
                 if im.path is not None and props is not None}
 
     def validate(member: Member) -> float:
+        member = member.with_mode(mode)
         det = Detector(None, [member], VALIDATION_POSTPROCESS, batch_size=VALIDATION_BATCH,
                        max_proposals=max_proposals, device=device)
         rank, world = distributed.rank(), distributed.world_size()

@@ -48,7 +48,7 @@ def main():
             det_of[leaf] = cat.det_id
     rows = sorted(leaves, key=lambda i: wnid[i])
     lines = ["# ImageNet-1k classes in sorted-WordNet-id order (PyTorch's) -> ILSVRC 2014 DET class (0 = none).",
-             f"# Derived from the ILSVRC 2014 devkit's meta_clsloc.mat by scripts/make_imagenet_map.py.",
+             "# Derived from the ILSVRC 2014 devkit's meta_clsloc.mat by scripts/make_imagenet_map.py.",
              "index\twnid\tilsvrc2014_id\tdet_id\tname"]
     for k, i in enumerate(rows):
         name = str(nodes[i]["words"][0]).split(",")[0].strip()
