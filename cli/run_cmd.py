@@ -60,7 +60,8 @@ def from_options(o: dict, model_files) -> RunConfig:
                      batch_size=o["batch_size"], device=o["device"], amp=o["amp"], backend=o["backend"],
                      threads=o["threads"], cache_dir=str(o["cache_dir"]) if o["cache_dir"] else None,
                      use_cache=not o["no_cache"], draw=draw, mode=o["mode"], fast_short_side=o["fast_short_side"],
-                     fast_max_side=o["fast_max_side"])
+                     fast_max_side=o["fast_max_side"], image_batch=o["image_batch"],
+                     decode_threads=o["decode_threads"])
 
 
 def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
@@ -111,6 +112,12 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
                    "Fast-mode members and CUDA always use PyTorch.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=RunConfig.batch_size, show_default=True,
               help="Regions per CNN batch (bounds memory).")
+@click.option("--image-batch", type=click.IntRange(min=1), default=RunConfig.image_batch, show_default=True,
+              help="Images scored together: in fast mode (PyTorch) one trunk pass for all of them, the batch copied "
+                   "to the device from pinned memory — for GPUs; 1 = image by image.")
+@click.option("--decode-threads", type=click.IntRange(min=0), default=RunConfig.decode_threads, show_default=True,
+              help="Threads decoding images ahead of the classifier when no selective-search process does "
+                   "(--proposals multibox); 0 = decode in turn.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes for selective search, running ahead of the classifier (default: half the cores; 0 = "
                    "in this process, before each image's classification — with --backend torch only: next to ONNX "

@@ -72,6 +72,8 @@ class RunConfig:
     mode: str | None = None  # crops | fast; None: the members' own (Member.with_mode)
     fast_short_side: int | None = None  # fast mode's image scale; None: the members' own
     fast_max_side: int | None = None
+    image_batch: int = 1  # images scored together (fast mode: one trunk pass for all; for CUDA), in order
+    decode_threads: int = 0  # threads decoding images ahead when no selective search does it in worker processes
 
     def result_settings(self) -> dict:
         """The settings that decide the detections (with the model files: the job's identity for --resume and
@@ -156,8 +158,8 @@ class DetectionJob:
         computed (in ``ss_workers`` processes) while this process classifies earlier ones. Closing the generator
         stops those processes."""
         proposed = propose_many(self.detector.proposer, [t[1] for t in tasks], workers=self.ss_workers,
-                                cache=self.cache)
-        detected = detect_each(self.detector, proposed)
+                                cache=self.cache, decode_threads=self.config.decode_threads)
+        detected = detect_each(self.detector, proposed, images_per_batch=self.config.image_batch)
         try:
             for (index, _, name), (item, det, error) in zip(tasks, detected):
                 yield self.record(index, name, item, det, error)

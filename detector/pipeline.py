@@ -211,43 +211,116 @@ class Detector:
         probs /= len(self.members)
         return probs, reg_boxes
 
-    def detect(self, image: np.ndarray, proposals=None) -> Detections:
-        """Detect objects in one RGB ``uint8`` H x W x 3 image. ``proposals`` (xyxy [R, 4]) skips the proposer:
-        for callers that computed them ahead (in parallel, or from a cache)."""
-        h, w = image.shape[:2]
-        t0 = time.perf_counter()
+    def _regions(self, image: np.ndarray, proposals) -> Tensor:
+        """The regions scored for ``image``: its proposals (the proposer's when None), exact duplicates scored once
+        (first occurrence kept, order kept), then the cap; float32 [R, 4] on the device."""
         if proposals is None:
             if self.proposer is None:
                 raise ValueError("this Detector has no proposer: pass proposals")
             proposals = self.proposer(image)
-        boxes = proposals
-        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-        if len(boxes):  # exact duplicates are scored once (first occurrence kept, order kept), then the cap
+        boxes = np.asarray(proposals, dtype=np.float32).reshape(-1, 4)
+        if len(boxes):
             _, first = np.unique(boxes, axis=0, return_index=True)
             if len(first) < len(boxes):
                 boxes = boxes[np.sort(first)]
-        boxes = torch.as_tensor(boxes)[: self.max_proposals]
-        boxes = boxes.to(self.device)
+        return torch.as_tensor(boxes)[: self.max_proposals].to(self.device)
+
+    def _detections(self, image_size, boxes: Tensor, probs: Tensor, reg: Tensor | None, timings: dict
+                    ) -> Detections:
+        t = time.perf_counter()
+        out_boxes, scores, labels = postprocess(reg if reg is not None else boxes, probs, image_size,
+                                                self.postprocess_config)
+        timings["nms"] = time.perf_counter() - t
+        return Detections(out_boxes.cpu().numpy().astype(np.float32), scores.cpu().numpy().astype(np.float32),
+                          labels.cpu().numpy().astype(np.int64), num_proposals=int(boxes.shape[0]),
+                          timings=timings)
+
+    def detect(self, image: np.ndarray, proposals=None) -> Detections:
+        """Detect objects in one RGB ``uint8`` H x W x 3 image. ``proposals`` (xyxy [R, 4]) skips the proposer:
+        for callers that computed them ahead (in parallel, or from a cache)."""
+        t0 = time.perf_counter()
+        boxes = self._regions(image, proposals)
         t1 = time.perf_counter()
         probs, reg = self.score_regions(image, boxes)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         t2 = time.perf_counter()
-        out_boxes, scores, labels = postprocess(reg if reg is not None else boxes, probs, (h, w),
-                                                self.postprocess_config)
-        t3 = time.perf_counter()
-        return Detections(out_boxes.cpu().numpy().astype(np.float32), scores.cpu().numpy().astype(np.float32),
-                          labels.cpu().numpy().astype(np.int64), num_proposals=int(boxes.shape[0]),
-                          timings={"proposals": t1 - t0, "classify": t2 - t1, "nms": t3 - t2})
+        return self._detections(image.shape[:2], boxes, probs, reg, {"proposals": t1 - t0, "classify": t2 - t1})
+
+    @property
+    def batches_images(self) -> bool:
+        """Whether :meth:`detect_batch` runs several images through one trunk pass: every member in fast mode on
+        PyTorch (ONNX Runtime sessions and crops mode go image by image)."""
+        return all(m.spec.mode == "fast" and i not in self._runners for i, m in enumerate(self.members))
+
+    def detect_batch(self, images: Sequence[np.ndarray], proposals: Sequence) -> list[Detections]:
+        """:meth:`detect` of several images (their proposals given) with, when :attr:`batches_images`, one trunk pass
+        per member for all of them: each image normalised and resized on the CPU, zero-padded at the bottom and
+        right to the largest (zero is the mean colour after normalisation, as in training), copied to the device
+        from pinned memory without blocking, then the regions of all images pooled from the batch's 4e maps and run
+        through the tail ``batch_size`` at a time. Detections as :meth:`detect` gives them, up to float rounding
+        (and, for images of different sizes, the padding's reach into the trunk near their bottom and right
+        edges). ``timings["classify"]`` is the batch's, shared out by the images' regions."""
+        if not self.batches_images or len(images) < 2:
+            return [self.detect(im, p) for im, p in zip(images, proposals)]
+        t0 = time.perf_counter()
+        regions = [self._regions(im, p) for im, p in zip(images, proposals)]
+        t1 = time.perf_counter()
+        counts = [len(b) for b in regions]
+        k = len(self.members[0].classes) + 1
+        probs = [torch.zeros((n, k), device=self.device) for n in counts]
+        regs: list[Tensor | None] = [None] * len(images)
+        n_reg = sum(m.spec.bbox_reg for m in self.members)
+        with torch.inference_mode():
+            for m in self.members:
+                batch, scaled = self._image_batch(m, images, regions)
+                with autocast(self.device, self.amp):
+                    logits, deltas = m.model.forward_fast(batch, scaled, chunk=self.batch_size)
+                for j, (lg, dl) in enumerate(zip(logits.split(counts), (deltas.split(counts) if deltas is not None
+                                                                          else [None] * len(counts)))):
+                    probs[j] += m.probabilities(lg)
+                    if dl is not None:
+                        step = apply_box_deltas(regions[j], dl.float()).expand(-1, k, -1) / n_reg
+                        regs[j] = step if regs[j] is None else regs[j] + step
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        share = (time.perf_counter() - t1) / max(sum(counts), 1)
+        return [self._detections(im.shape[:2], b, p / len(self.members), r,
+                                 {"proposals": (t1 - t0) / len(images), "classify": share * len(b)})
+                for im, b, p, r in zip(images, regions, probs, regs)]
+
+    def _image_batch(self, m: Member, images, regions) -> tuple[Tensor, list[Tensor]]:
+        """Images normalised and resized for member ``m`` (on the CPU), zero-padded into one N x 3 x H x W batch on
+        the device (through pinned memory on CUDA), and each image's regions in its resized pixels."""
+        small, scaled = [], []
+        for im, b in zip(images, regions):
+            s, (sx, sy) = resize_short_side(normalize_image(im, m.spec.mean, m.spec.std), m.spec.fast_short_side,
+                                            m.spec.fast_max_side)
+            small.append(s)
+            scaled.append(b * b.new_tensor([sx, sy, sx, sy]))
+        h, w = max(s.shape[1] for s in small), max(s.shape[2] for s in small)
+        batch = torch.zeros((len(small), 3, h, w), pin_memory=self.device.type == "cuda")
+        for j, s in enumerate(small):
+            batch[j, :, : s.shape[1], : s.shape[2]] = s
+        batch = batch.to(self.device, non_blocking=True)
+        if self.device.type == "cpu":
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch, scaled
 
 
-def detect_each(detector: Detector, items: Iterable[Proposed]) -> Iterator[tuple[Proposed, Detections | None,
-                                                                                  str | None]]:
+def detect_each(detector: Detector, items: Iterable[Proposed], *, images_per_batch: int = 1
+                ) -> Iterator[tuple[Proposed, Detections | None, str | None]]:
     """The per-image step of every batch caller: each proposed image (:class:`proposals.proposers.Proposed`,
     in order) → ``(item, detections, None)``, its pixels in ``item.image`` (decoded here, once, when the proposer
     sent none), ``detections.timings["proposals"]`` its proposal seconds; or ``(item, None, why)`` when its
     proposals failed (``item.error``), its file cannot be decoded, or detection raised (``detection failed: …``,
-    logged with the trace). One image's failure never stops the others; ``BaseException`` (Ctrl-C) does."""
+    logged with the trace). One image's failure never stops the others; ``BaseException`` (Ctrl-C) does.
+
+    ``images_per_batch`` > 1: images are gathered that many at a time and scored together
+    (:meth:`Detector.detect_batch`: one trunk pass for all of them in fast mode); results still come in order."""
+    if images_per_batch > 1:
+        yield from _detect_batches(detector, items, images_per_batch)
+        return
     for item in items:
         if item.error is not None:
             yield item, None, item.error
@@ -265,3 +338,41 @@ def detect_each(detector: Detector, items: Iterable[Proposed]) -> Iterator[tuple
             continue
         det.timings["proposals"] = item.seconds
         yield item, det, None
+
+
+def _detect_batches(detector: Detector, items: Iterable[Proposed], n: int):
+    """:func:`detect_each` ``n`` images at a time; a batch that fails is retried image by image, so that one bad
+    image is the only one recorded as failed."""
+    pending: list[Proposed] = []
+
+    def flush():
+        ready = []
+        for item in pending:
+            if item.error is None and item.image is None:
+                try:
+                    item = item._replace(image=load_image(item.path))
+                except ImageError as e:
+                    item = item._replace(error=str(e))
+            ready.append(item)
+        good = [it for it in ready if it.error is None]
+        try:
+            dets = iter(detector.detect_batch([it.image for it in good], [it.boxes for it in good]))
+        except Exception:  # noqa: BLE001 - retried one by one below, where the failing image is named
+            logger.warning("a batch of %d images failed; retrying them one by one", len(good), exc_info=True)
+            yield from detect_each(detector, ready)
+            return
+        for item in ready:
+            if item.error is not None:
+                yield item, None, item.error
+                continue
+            det = next(dets)
+            det.timings["proposals"] = item.seconds
+            yield item, det, None
+
+    for item in items:
+        pending.append(item)
+        if len(pending) == n:
+            yield from flush()
+            pending = []
+    if pending:
+        yield from flush()

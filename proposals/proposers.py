@@ -162,16 +162,22 @@ class Proposed(NamedTuple):
     error: str | None = None
 
 
-def propose_many(proposer, paths: Sequence, *, workers: int | None = 0, cache=None) -> Iterator[Proposed]:
+def propose_many(proposer, paths: Sequence, *, workers: int | None = 0, cache=None, decode_threads: int = 0
+                 ) -> Iterator[Proposed]:
     """``proposer``'s boxes for each image file of ``paths``, in order, as a :class:`Proposed` per file.
 
     The selective-search part (``proposer.search``) runs in ``workers`` processes (None: one per CPU; 0: here),
     up to two images per worker ahead of the caller, each file read and decoded once there and looked up in
     ``cache`` (a :class:`proposals.cache.ProposalCache`) by content; the rest (:meth:`after_search`: MultiBox, the
     merge) runs here on the pixels sent back. Whatever goes wrong with one image (reading, decoding, a proposer
-    raising) becomes its ``error`` and the next image goes on. Closing the iterator stops the workers."""
+    raising) becomes its ``error`` and the next image goes on. Closing the iterator stops the workers.
+
+    Without selective search (MultiBox alone) the files are decoded here; ``decode_threads`` > 0 decodes them in
+    that many threads, up to two images per thread ahead of the caller (Pillow's decoders release the GIL)."""
     search = getattr(proposer, "search", None)
-    if search is None:
+    if search is None and decode_threads > 0:
+        ss_iter = _decoded_ahead(paths, decode_threads)
+    elif search is None:
         ss_iter = iter([None] * len(paths))
     else:
         ss_iter = selective_search_many([str(p) for p in paths], search, workers=workers, cache=cache,
@@ -183,6 +189,35 @@ def propose_many(proposer, paths: Sequence, *, workers: int | None = 0, cache=No
         close = getattr(ss_iter, "close", None)
         if close is not None:
             close()
+
+
+def _decoded_ahead(paths: Sequence, threads: int) -> Iterator:
+    """Each file of ``paths`` decoded (:func:`load_image`) in a thread pool, in order, as a stand-in
+    ``ProposalResult`` without boxes (``ok``, ``image``, ``seconds``, ``error``)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .selective_search import ProposalResult
+
+    def decode(k, path):
+        t = time.perf_counter()
+        try:
+            return ProposalResult(k, str(path), None, seconds=time.perf_counter() - t, image=load_image(path))
+        except ImageError as e:
+            return ProposalResult(k, str(path), None, error=str(e), seconds=time.perf_counter() - t)
+
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode")
+    window: deque = deque()
+    todo = iter(enumerate(paths))
+    try:
+        for k, path in todo:
+            window.append(pool.submit(decode, k, path))
+            if len(window) >= 2 * threads:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _finish(proposer, path: Path, ss) -> Proposed:

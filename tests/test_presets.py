@@ -142,3 +142,63 @@ def test_peak_memory_stays_flat_as_proposals_grow():
         assert out.returncode == 0, out.stderr
         growth_mib = int(out.stdout.split()[-1]) / 1024
         assert growth_mib < 60, (mode, growth_mib)
+
+
+def test_image_batches_give_the_per_image_detections(tmp_path):
+    """Several images through one trunk pass (fast mode, --image-batch) = image by image, up to float rounding;
+    images of one size need no padding."""
+    from detector.classifier import Member
+    from detector.pipeline import Detector, detect_each
+    from proposals.proposers import Proposed
+
+    torch.manual_seed(0)
+    spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.25, mode="fast", aux_logits=False,
+                          bbox_reg=True, fast_short_side=120, fast_max_side=200)
+    model = build_classifier(spec).eval()
+    with torch.no_grad():
+        model.backbone.fc.bias[1] = 3.0
+    det = Detector(None, [Member(model, spec, tuple(CLASSES), {})], backend="torch", batch_size=16)
+    assert det.batches_images
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (90, 120, 3), dtype=np.uint8) for _ in range(5)]
+    props = []
+    for _ in images:
+        xy = rng.uniform(0, 80, (40, 2))
+        props.append(np.concatenate([xy, xy + rng.uniform(10, 40, (40, 2))], 1).astype(np.float32))
+    one = [det.detect(im, p) for im, p in zip(images, props)]
+    items = [Proposed(Path(f"{k}.png"), im, p) for k, (im, p) in enumerate(zip(images, props))]
+    items.insert(2, Proposed(Path("bad.png"), error="cannot decode image"))
+    batched = list(detect_each(det, items, images_per_batch=3))
+    assert [it.path.name for it, _, _ in batched] == ["0.png", "1.png", "bad.png", "2.png", "3.png", "4.png"]
+    assert batched[2][1] is None and batched[2][2] == "cannot decode image"
+    got = [d for _, d, _ in batched if d is not None]
+    for a, b in zip(one, got):
+        assert len(a) == len(b) > 0
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+
+
+def test_decode_threads_keep_order_and_errors(tmp_path):
+    from proposals.proposers import propose_many
+
+    d = image_folder(tmp_path)
+    (d / "z_broken.png").write_bytes(b"not a png")
+    paths = sorted(d.iterdir())
+
+    class Whole:  # a proposer without selective search: the whole image
+        search = None
+
+        def after_search(self, image, ss_boxes):
+            h, w = image.shape[:2]
+            return np.array([[0, 0, w, h]], np.float32), None
+
+    plain = list(propose_many(Whole(), paths))
+    threaded = list(propose_many(Whole(), paths, decode_threads=2))
+    assert [p.path for p in threaded] == paths
+    for a, b in zip(plain, threaded):
+        assert (a.error is None) == (b.error is None)
+        if a.error is None:
+            np.testing.assert_array_equal(a.image, b.image)
+            np.testing.assert_array_equal(a.boxes, b.boxes)
+    assert threaded[-1].error is not None and "z_broken.png" in threaded[-1].error

@@ -1,0 +1,261 @@
+"""End-to-end speed of `detect run`'s presets and modes, 1 and 3 members, with each configuration's validation mAP
+beside it and torchvision's Faster R-CNN peers timed on the same images, in one run; then how time and peak memory
+grow with the proposals of one image and with the number of images.
+
+    python benchmarks/bench_presets.py --images work/split/val/pennfudan.txt --limit 12 --val-results work/eval \\
+        [--scaling-images ../shared/data/imagenet_samples] [--device cuda]
+
+Each configuration runs the library's pipeline as `detect run` does (``detector.engines.DetectionJob``: the
+proposer's selective search in worker processes ahead of the classifier, cores split as the local engine splits
+them, the proposal cache OFF so that proposals are really computed), over the same images, after one warm-up image;
+reported: seconds per image of each stage summed over images (proposals inside the workers, classify, NMS) and the
+wall-clock images/s of the whole loop (decode, proposals, classifier, NMS, records). Members beyond the bundled one
+are copies with other random weights (the same architecture, so the same cost; their mAP is not measured). The
+validation mAP is read from ``--val-results`` (``scripts/evaluate_default_model.sh`` outputs
+``ours_<tag>_<set>.json``; tags ``paper_crops``, ``paper_fast``, ``fast_fast``, ``fast_crops``): the mean over the
+validation sets of the ILSVRC-metric mAP over the classes the model knows.
+
+Peers: torchvision ``fasterrcnn_resnet50_fpn`` and ``fasterrcnn_mobilenet_v3_large_fpn`` (random weights: the cost is
+the same), decode + the whole detector, one image after another, all cores. The CNN's share of a 4096³ float32
+matrix multiply: floating-point operations of the classify stage (``torch.utils.flop_counter``) over its seconds.
+Scaling: classify time and the process's peak memory (``ru_maxrss``, a fresh process per point) for 250 … 4,000
+random proposals on one image in each mode; and the fast preset end to end over 10, 100 and 1,000 images. Prints
+Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cli.run_cmd import apply_preset, from_options, run_cmd
+from detector.classifier import Member, build_classifier, load_ensemble
+from detector.data.images import list_images, load_image
+from detector.engines import DetectionJob, split_cores
+from detector.nn.device import resolve_device
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ("pennfudan", "voc2012", "coco128", "ilsvrc227", "coco_mini", "openimages")
+
+
+def run_options(preset: str, mode: str | None, device: str) -> dict:
+    ctx = run_cmd.make_context("run", [str(ROOT / "samples" / "images")], resilient_parsing=True)
+    o = {k: v for k, v in ctx.params.items() if k not in ("images", "out", "out_format", "resume", "shard", "engine",
+                                                           "preset")}
+    o = apply_preset(o, preset, set())
+    if mode is not None:
+        o["mode"] = mode
+    return {**o, "device": device, "no_cache": True}
+
+
+def copies(member: Member, n: int) -> list[Member]:
+    out = [member]
+    for seed in range(1, n):
+        torch.manual_seed(seed)
+        out.append(Member(build_classifier(member.spec).eval(), member.spec, member.classes, {}, member.path))
+    return out
+
+
+def time_job(preset, mode, n_members, paths, device, model) -> dict:
+    o = run_options(preset, mode, str(device))
+    workers, threads = split_cores(o["method"], None, 0)
+    o["threads"] = threads
+    members = load_ensemble([model], device=device, mode=o["mode"], fast_short_side=o["fast_short_side"],
+                            fast_max_side=o["fast_max_side"])
+    config = from_options(o, [m.path for m in members])
+    job = DetectionJob(config, members=copies(members[0], n_members), ss_workers=workers)
+    tasks = [(k, p, p.name) for k, p in enumerate(paths)]
+    list(job.records(tasks[:1]))  # warm-up: worker start, ONNX export, first shapes
+    sums = {"proposals": 0.0, "classify": 0.0, "nms": 0.0, "regions": 0}
+    t = time.perf_counter()
+    for record, timings in job.records(tasks):
+        if "error" in record:
+            raise SystemExit(f"{record['error']}")
+        for k in sums:
+            sums[k] += timings.get(k, 0)
+    wall = time.perf_counter() - t
+    n = len(paths)
+    return {"preset": preset, "mode": members[0].spec.mode, "members": n_members, "workers": workers,
+            "threads": threads, "regions": sums["regions"] / n, **{k: sums[k] / n for k in ("proposals", "classify",
+                                                                                            "nms")},
+            "images_per_s": n / wall, "method": config.proposals.method}
+
+
+def val_map(results: Path | None, tag: str) -> float | None:
+    if results is None:
+        return None
+    maps = []
+    for s in SETS:
+        f = results / f"ours_{tag}_{s}.json"
+        if not f.is_file():
+            return None
+        maps.append(json.loads(f.read_text())["mAP"])
+    return float(np.mean(maps))
+
+
+def time_peers(paths, device) -> dict:
+    from torchvision.models import detection as tvd
+
+    out = {}
+    for name, ctor in (("torchvision Faster R-CNN R50-FPN", tvd.fasterrcnn_resnet50_fpn),
+                       ("torchvision Faster R-CNN MobileNetV3-Large-FPN", tvd.fasterrcnn_mobilenet_v3_large_fpn)):
+        model = ctor(weights=None, weights_backbone=None).eval().to(device)
+        with torch.inference_mode():
+            model([torch.from_numpy(load_image(paths[0])).permute(2, 0, 1).float().div(255).to(device)])
+            t = time.perf_counter()
+            for p in paths:
+                x = torch.from_numpy(load_image(p)).permute(2, 0, 1).float().div(255).to(device)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    model([x])
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        out[name] = len(paths) / (time.perf_counter() - t)
+    return out
+
+
+def matmul_gflops(n=4096, reps=3) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def cnn_gflops(model, mode, paths, device) -> float:
+    """The classify stage's GFLOP/s on the PyTorch path (ONNX Runtime's work is invisible to the counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from detector.pipeline import Detector
+    from proposals.selective_search import SelectiveSearchConfig, selective_search
+
+    m = load_ensemble([model], device=device, mode=mode)
+    images = [load_image(p) for p in paths[:2]]
+    props = [selective_search(im, SelectiveSearchConfig(scale=2.0))[:2000] for im in images]
+    det = Detector(None, m, backend="torch", device=device)
+    det.detect(images[0], proposals=props[0])
+    t = time.perf_counter()
+    for im, pr in zip(images, props):
+        det.detect(im, proposals=pr)
+    secs = time.perf_counter() - t
+    with FlopCounterMode(display=False) as fc:
+        for im, pr in zip(images, props):
+            det.detect(im, proposals=pr)
+    return fc.get_total_flops() / secs / 1e9
+
+
+PROBE = r"""
+import resource, sys, time, numpy as np, torch
+from detector.classifier import load_ensemble
+from detector.pipeline import Detector
+model, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+members = load_ensemble([model], mode=mode)
+det = Detector(None, members, max_proposals=None)
+image = np.random.default_rng(0).integers(0, 255, (375, 500, 3), dtype=np.uint8)
+rng = np.random.default_rng(1)
+xy = rng.uniform(0, 400, (n, 2)); wh = rng.uniform(16, 300, (n, 2))
+boxes = np.concatenate([xy, np.minimum(xy + wh, [500, 375])], 1).astype(np.float32)
+det.detect(image, proposals=boxes[:50])
+t = time.perf_counter(); det.detect(image, proposals=boxes); secs = time.perf_counter() - t
+print(secs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+IMAGES_PROBE = r"""
+import resource, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from bench_presets import run_options
+from cli.run_cmd import from_options
+from detector.classifier import load_ensemble
+from detector.data.images import list_images
+from detector.engines import DetectionJob, split_cores
+model, source, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+paths = list_images(source)[:n]
+o = run_options("fast", None, "cpu")
+workers, threads = split_cores(o["method"], None, 0)
+o["threads"] = threads
+members = load_ensemble([model], mode=o["mode"], fast_short_side=o["fast_short_side"], fast_max_side=o["fast_max_side"])
+job = DetectionJob(from_options(o, [m.path for m in members]), members=members, ss_workers=workers)
+t = time.perf_counter()
+for record, _ in job.records([(k, p, p.name) for k, p in enumerate(paths)]):
+    pass
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(paths))
+"""
+
+
+def probe(code: str, *args) -> list[float]:
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_WAIT_POLICY": "PASSIVE"})
+    if out.returncode:
+        raise SystemExit(out.stderr[-2000:])
+    return [float(v) for v in out.stdout.split()[-3:]]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=Path, required=True, help="folder, image or list file")
+    ap.add_argument("--limit", type=int, default=12)
+    ap.add_argument("--model", type=Path, default=ROOT / "detector" / "models" / "default")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--val-results", type=Path, default=None)
+    ap.add_argument("--scaling-images", type=Path, default=None, help="photos for the 10 → 1,000 images series")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-scaling", action="store_true")
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    paths = list_images(args.images)[: args.limit]
+    rows = []
+    for preset, mode in (("paper", None), ("paper", "fast"), ("fast", None), ("fast", "crops")):
+        for n in (1, 3):
+            r = time_job(preset, mode, n, paths, device, args.model)
+            r["mAP"] = val_map(args.val_results, f"{preset}_{r['mode']}") if n == 1 else None
+            rows.append(r)
+            print(json.dumps(r), file=sys.stderr, flush=True)
+    peers = {} if args.no_peers else time_peers(paths, device)
+    print(f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} cores; torch {torch.__version__}; {len(paths)} images from {args.images}; model "
+          f"{args.model}; proposal cache off")
+    print()
+    print("| preset | mode | members | proposals | regions/img | proposals s/img | classify s/img | NMS s/img | "
+          "end to end images/s | validation mAP (mean of 6 sets) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        m = "–" if r["mAP"] is None else f"{r['mAP']:.4f}"
+        print(f"| {r['preset']} | {r['mode']} | {r['members']} | {r['method']} ({r['workers']} worker proc., "
+              f"{r['threads']} thr.) | {r['regions']:.0f} | {r['proposals']:.3f} | {r['classify']:.3f} | "
+              f"{r['nms']:.4f} | {r['images_per_s']:.2f} | {m} |")
+    for name, ips in peers.items():
+        print(f"| {name} (random weights) | – | – | – | – | – | – | – | {ips:.2f} | – |")
+    if device.type == "cpu":
+        mm = matmul_gflops()
+        print(f"\nmatrix multiply 4096³ float32: {mm:.0f} GFLOP/s; the CNN (PyTorch path, ~2000 selective-search "
+              "regions) reaches " + ", ".join(f"{mode} {g:.0f} GFLOP/s ({g / mm:.0%})" for mode, g in
+                                               ((md, cnn_gflops(args.model, md, paths, device)) for md in
+                                                ("crops", "fast"))))
+    if args.no_scaling:
+        return
+    print("\n| proposals on one 500×375 image | crops: classify s | crops: peak MiB | fast: classify s | "
+          "fast: peak MiB |")
+    print("|---|---|---|---|---|")
+    for n in (250, 500, 1000, 2000, 4000):
+        c = probe(PROBE, args.model, "crops", n)
+        f = probe(PROBE, args.model, "fast", n)
+        print(f"| {n} | {c[-2]:.2f} | {c[-1]:.0f} | {f[-2]:.2f} | {f[-1]:.0f} |")
+    if args.scaling_images is not None:
+        print("\n| images (fast preset, end to end) | seconds | images/s | peak MiB |")
+        print("|---|---|---|---|")
+        for n in (10, 100, 1000):
+            secs, peak, got = probe(IMAGES_PROBE, args.model, args.scaling_images, n, ROOT / "benchmarks")
+            print(f"| {int(got)} | {secs:.1f} | {got / secs:.2f} | {peak:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
