@@ -14,6 +14,7 @@ from detector.data.io import atomic_write_json
 from detector.nn.device import resolve_device
 from proposals.cache import ProposalCache
 from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, load_proposal_multibox, propose_many
+from detector.data.names import AmbiguousImageName, ImageNameIndex
 from proposals.recall import mean_best_overlap, recall_at
 
 from .common import cache_options, device_option, format_option, load_dataset, multibox_option, \
@@ -62,7 +63,7 @@ def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_d
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     gt = load_dataset(gt_path, fmt) if gt_path else None
-    gt_by_stem = {im.stem: im for im in gt.images} if gt else {}
+    gt_index = ImageNameIndex([im.file_name for im in gt.images]) if gt else None
     try:  # one MultiBox network for every method that uses it
         multibox = load_proposal_multibox(configs[0].multibox, dev) if any(
             PROPOSERS[m].uses_multibox for m in methods) else None
@@ -77,7 +78,7 @@ def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_d
     for method, config in zip(methods, configs):
         proposed = propose_many(build_proposer(config, dev, multibox=multibox), paths, workers=workers, cache=cache)
         m, last_doc = _measure(method, tqdm(proposed, total=len(paths), desc=method, unit="img", disable=None),
-                               name_of, known_bad, gt, gt_by_stem)
+                               name_of, known_bad, gt, gt_index)
         report[method] = m
         for e in last_doc["errors"][:5]:
             click.echo(f"  skipped {e['file_name']}: {e['error']}", err=True)
@@ -89,8 +90,9 @@ def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_d
         click.echo(f"wrote {json_out}")
 
 
-def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_by_stem: dict) -> tuple[dict, dict]:
-    """One method's measurements (and recall against ``gt`` when given) and its document of boxes per image."""
+def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index) -> tuple[dict, dict]:
+    """One method's measurements (and recall against ``gt`` when given) and its document of boxes per image.
+    Images are matched to ``gt`` by name as `detect eval` matches them (:mod:`detector.data.names`)."""
     entries, gts, props, errors, secs = [], [], [], list(known_bad), []
     for path, image, boxes, scores, s, err in proposed:
         name = name_of[path]
@@ -103,8 +105,12 @@ def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_by_st
             e["scores"] = np.round(scores, 4).tolist()
         entries.append(e)
         secs.append(s)
-        if gt is not None and Path(name).stem in gt_by_stem:
-            g = gt_by_stem[Path(name).stem]
+        try:
+            hit = gt_index.match(name) if gt is not None else None
+        except AmbiguousImageName as e:
+            raise click.ClickException(str(e)) from None
+        if hit is not None:
+            g = gt.images[hit[0]]
             sx, sy = image.shape[1] / g.width, image.shape[0] / g.height
             keep = ~g.iscrowd
             gts.append(g.boxes[keep] * np.array([sx, sy, sx, sy], np.float32))

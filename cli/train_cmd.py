@@ -76,7 +76,8 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     per_image = TrainConfig.regions_per_image
     train = TrainConfig(epochs=o["epochs"], images_per_batch=max(1, o["batch_size"] // per_image),
                         regions_per_image=min(per_image, o["batch_size"]), lr=o["lr"],
-                        lr_step_epochs=o["lr_step_epochs"], seed=o["seed"], workers=o["workers"],
+                        lr_step_epochs=o["lr_step_epochs"], schedule=o["schedule"], seed=o["seed"],
+                        workers=o["workers"],
                         val_every=o["val_every"], threads=o["threads"])
     spec = ClassifierSpec(arch=o["arch"], input_size=o["input_size"], width=o["width"], bbox_reg=o["bbox_reg"],
                           aux_logits=o["mode"] == "crops", mode=o["mode"], fast_short_side=o["fast_short_side"],
@@ -122,6 +123,9 @@ def _common_options(f):
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True),
         click.option("--lr-step-epochs", type=click.IntRange(min=1), default=TrainConfig.lr_step_epochs,
                      show_default=True, help="Epochs between 4 % learning-rate drops (the paper: 8)."),
+        click.option("--schedule", type=click.Choice(["step", "cosine"]), default=TrainConfig.schedule,
+                     show_default=True, help="Learning-rate schedule after the warm-up: step = the paper's (−4 % every "
+                                             "--lr-step-epochs); cosine = decay to 0 over the run."),
         click.option("--seed", type=int, default=TrainConfig.seed, show_default=True),
         device_option,
         click.option("--bbox-reg/--no-bbox-reg", default=ClassifierSpec.bbox_reg, show_default=True,

@@ -83,6 +83,7 @@ class TrainConfig:
     lr_decay: float = OptimConfig.lr_decay
     lr_step_epochs: int = OptimConfig.lr_step_epochs
     warmup_iters: int = OptimConfig.warmup_iters
+    schedule: str = OptimConfig.schedule  # step: the paper's; cosine: to 0 over the run (short runs end annealed)
     aux_weight: float = 0.3  # the paper: auxiliary losses weigh 0.3
     bbox_weight: float = 1.0  # box-regression loss weight (Fast R-CNN: 1)
     flip: bool = True  # horizontal flips
@@ -97,9 +98,10 @@ class TrainConfig:
 
     @property
     def optim(self) -> OptimConfig:
-        """The optimiser and schedule of :func:`detector.nn.loop.fit`: SGD, the paper's step schedule."""
+        """The optimiser and schedule of :func:`detector.nn.loop.fit`: SGD with the paper's step schedule (or a
+        cosine decay)."""
         return OptimConfig(epochs=self.epochs, optimizer="sgd", lr=self.lr, momentum=self.momentum,
-                           weight_decay=self.weight_decay, schedule="step", lr_decay=self.lr_decay,
+                           weight_decay=self.weight_decay, schedule=self.schedule, lr_decay=self.lr_decay,
                            lr_step_epochs=self.lr_step_epochs, warmup_iters=self.warmup_iters, seed=self.seed)
 
 

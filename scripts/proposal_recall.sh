@@ -1,16 +1,42 @@
 #!/usr/bin/env bash
-# The proposal table of the README (issue 4): selective search at scale 1 and 2, MultiBox alone, and the merge, on
-# the validation images of Penn-Fudan and the COCO subset (MultiBox was trained on the training split).
-# Run after scripts/default_split.py; MULTIBOX defaults to the bundled model. No cache, so seconds are real.
+# The proposal table of the README ("detect proposals"): recall and time of selective search at the paper's settings
+# and cheaper OpenCV configurations, MultiBox alone (the bundled network, from the distilled trunk) and merges, on
+# the validation images of every set of scripts/default_split.py (after it has run). No cache: seconds are real,
+# one process (WORKERS=1: one worker process beside this one). MULTIBOX defaults to the bundled model.
 set -euo pipefail
 S=work/split
 O=work/prop
 MB=${MULTIBOX:-proposals/models/multibox.pt}
 W=${WORKERS:-1}
+SETS=${SETS:-"pennfudan voc2012 coco128 ilsvrc227 coco_mini openimages"}
 mkdir -p $O
-for d in pennfudan coco128; do
-  detect proposals $S/val/$d.txt --gt $S/val/$d.json --method ss --ss-scale 1 --no-cache --workers $W \
-    --json $O/val_${d}_scale1.json --out $O/val_${d}_scale1.props.json
-  detect proposals $S/val/$d.txt --gt $S/val/$d.json --method ss --method multibox --method both --ss-scale 2 \
-    --multibox "$MB" --no-cache --workers $W --json $O/val_${d}_scale2.json --out $O/val_${d}_both.props.json
-done
+: > $O/val_images.txt
+for d in $SETS; do cat $S/val/$d.txt >> $O/val_images.txt; done
+python - "$O" $SETS <<'PY'
+import json, sys
+from pathlib import Path
+o, sets = Path(sys.argv[1]), sys.argv[2:]
+# one COCO file of all the validation sets' ground truth, classes kept apart (recall ignores classes)
+images, anns, cats = [], [], [{"id": 1, "name": "object"}]
+for d in sets:
+    doc = json.load(open(f"work/split/val/{d}.json"))
+    base = len(images)
+    remap = {im["id"]: base + k + 1 for k, im in enumerate(doc["images"])}
+    images += [{**im, "id": remap[im["id"]]} for im in doc["images"]]
+    anns += [{**a, "id": len(anns) + k + 1, "image_id": remap[a["image_id"]], "category_id": 1}
+             for k, a in enumerate(doc["annotations"])]
+json.dump({"images": images, "annotations": anns, "categories": cats}, open(o / "val_gt.json", "w"))
+PY
+run() {  # name, then detect proposals options
+  local name=$1; shift
+  detect proposals $O/val_images.txt --gt $O/val_gt.json --no-cache --workers $W --multibox "$MB" \
+    --json $O/$name.json --out $O/$name.props.json "$@" | tail -n +1
+}
+run paper_ss --method ss --ss-scale 2
+run ss_scale1 --method ss --ss-scale 1
+run ss_single --method ss --ss-mode single --ss-scale 2
+run ss_w250 --method ss --ss-scale 2 --ss-resize-width 250
+run ss_single_w250 --method ss --ss-mode single --ss-scale 2 --ss-resize-width 250
+run multibox --method multibox
+run both --method both --ss-scale 2
+run both_single_w250 --method both --ss-mode single --ss-scale 2 --ss-resize-width 250
