@@ -213,7 +213,7 @@ def main():
     device = resolve_device(args.device)
     paths = list_images(args.images)[: args.limit]
     rows = []
-    for preset, mode in (("paper", None), ("paper", "fast"), ("fast", None), ("fast", "crops")):
+    for preset, mode in (("paper", None), ("paper", "fast"), ("fast", None), ("fast", "fast")):
         for n in (1, 3):
             r = time_job(preset, mode, n, paths, device, args.model)
             r["mAP"] = val_map(args.val_results, f"{preset}_{r['mode']}") if n == 1 else None

@@ -39,7 +39,9 @@ ENGINES = ("local", "ray")
 # measurement (README, "Presets"; benchmarks/bench_presets.py)
 PRESETS: dict[str, dict] = {
     "paper": {},  # the defaults: the paper's path
-    "fast": {"method": "multibox", "mode": "fast", "fast_short_side": 400, "fast_max_side": 667},
+    # MultiBox proposals alone (no selective search), the bundled model in its own (crops) mode: the bundled classifier
+    # is poor in fast mode (README, "Presets")
+    "fast": {"method": "multibox"},
 }
 
 Task = tuple[int, Path, str]  # (position in the whole input list, image file, its file_name in outputs)

@@ -1,0 +1,41 @@
+"""Record ``tests/data/samples_expected.json``: what ``detect run samples/images --no-cache [args]`` writes with the
+bundled models, for ``tests/test_before_after.py``. Run from the repository root after the bundled models change
+(the test skips, naming the changed file, until then):
+
+    python tests/data/record_samples.py
+"""
+
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ("detector/models/default/member0.pt", "proposals/models/multibox.pt")
+RUNS = {"ss": [], "both": ["--proposals", "both"]}
+
+
+def main():
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    doc = {"made_by": f"detect run samples/images --no-cache [args] at commit {commit} (tests/data/record_samples.py),"
+                      " on the bundled models below; rows: image_id, category_id, x, y, w, h, score",
+           "models": {p: hashlib.sha256((ROOT / p).read_bytes()).hexdigest() for p in MODELS}, "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, args in RUNS.items():
+            out = Path(tmp) / f"{name}.json"
+            subprocess.run([sys.executable, "-m", "cli.main", "run", str(ROOT / "samples" / "images"), "--out",
+                            str(out), "--no-cache", *args], cwd=ROOT, check=True)
+            got = json.loads(out.read_text())
+            doc["runs"][name] = {
+                "args": args, "config_sha256": got["job"]["config_sha256"],
+                "images": [[im["file_name"], im["width"], im["height"]] for im in got["images"]],
+                "errors": got["errors"],
+                "detections": [[d["image_id"], d["category_id"], *d["bbox"], d["score"]] for d in got["detections"]]}
+    (ROOT / "tests" / "data" / "samples_expected.json").write_text(json.dumps(doc) + "\n")
+
+
+if __name__ == "__main__":
+    main()
