@@ -8,10 +8,21 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
+from detector.data.io import check_writable_dir
 from proposals.proposers import ProposalConfig
 from proposals.selective_search import MODES as SS_MODES
 
 FORMAT_CHOICES = ("auto", *FORMATS)
+
+
+def check_out_folder(folder, what: str) -> None:
+    """Before any work: make ``folder`` if need be and prove files can be written in it
+    (:func:`detector.data.io.check_writable_dir`), else a ``ClickException`` naming ``what`` and the reason."""
+    try:
+        check_writable_dir(folder)
+    except OSError as e:
+        where = e.filename if e.filename and ".write-check-" not in str(e.filename) else folder  # not the probe
+        raise click.ClickException(f"cannot write {what}: {where}: {e.strerror or e}") from None
 
 
 def format_option(f):

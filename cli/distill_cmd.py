@@ -28,7 +28,7 @@ from detector.nn import distributed
 from detector.nn.device import resolve_device
 from detector.nn.loop import OptimConfig, last_path, log_path
 
-from .common import device_option, format_option, images_option, load_dataset
+from .common import check_out_folder, device_option, format_option, images_option, load_dataset
 
 
 def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:
@@ -120,6 +120,7 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
     Data-parallel under torchrun: each process distils on its share of the views."""
     if not photo_paths and not gts:
         raise click.UsageError("give photos (--photos) and/or annotated images (--gt)")
+    check_out_folder(out.parent, f"--out {out}")
     if threads:
         torch.set_num_threads(threads)
     try:

@@ -7,6 +7,7 @@ import logging
 import click
 
 from detector import __version__
+from detector.nn.device import DeviceError
 
 from .eval_cmd import eval_cmd
 from .inspect_cmd import inspect_cmd
@@ -16,7 +17,23 @@ from .run_cmd import run_cmd
 from .train_cmd import train_group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class DetectGroup(click.Group):
+    """The command group; an operating-system error nothing below handled (a file that cannot be written: a
+    read-only folder, a full disk, a path through a plain file) and an unusable ``--device`` end the command with
+    an error naming the file or the option and exit status 1, not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DeviceError as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            where = e.filename if e.filename is not None else ""
+            also = f" → {e.filename2}" if getattr(e, "filename2", None) else ""
+            raise click.ClickException(f"{where}{also}: {e.strerror or e}" if where else str(e)) from None
+
+
+@click.group(cls=DetectGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="detect")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose):

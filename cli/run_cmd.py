@@ -19,16 +19,17 @@ from detector.classifier import CheckpointError, load_ensemble
 from detector.data import boxes_json
 from detector.data.boxes_json import PartError, PartWriter, Shard, part_path, read_part
 from detector.data.images import ImageError, scan_images
-from detector.data.io import JobLock, LockedError, check_writable_dir
+from detector.data.io import JobLock, LockedError
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, job_entry,
                               model_entry, ray_available, run_ray, split_cores)
 from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
 from detector.pipeline import PostprocessConfig
-from proposals.proposers import PROPOSERS, ProposalConfig
+from proposals.cache import default_cache_dir
+from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (cache_options, device_option, multibox_option, selective_search_config,
+from .common import (cache_options, check_out_folder, device_option, multibox_option, selective_search_config,
                      selective_search_options)
 
 logger = logging.getLogger(__name__)
@@ -173,7 +174,10 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
             resolve_device(options["device"])
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    _check_before_work(out, options["draw_dir"], engine, options["backend"], shard, out_format)
+    cache = None
+    if options["method"] != "multibox" and not options["no_cache"]:
+        cache = options["cache_dir"] or default_cache_dir()
+    _check_before_work(out, options["draw_dir"], engine, options["backend"], shard, out_format, cache)
     lock = JobLock(out)
     try:
         lock.acquire()
@@ -189,17 +193,16 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         lock.release()
 
 
-def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: str, shard, out_format: str) -> None:
-    """Refuse, before any model or image is read, what cannot work: an output folder that cannot be written, an
-    engine or back-end that is not installed, shards in another form than boxes.json."""
+def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: str, shard, out_format: str,
+                       cache_dir: Path | None = None) -> None:
+    """Refuse, before any model or image is read, what cannot work: an output folder or the proposal cache's folder
+    that cannot be written, an engine or back-end that is not installed, shards in another form than boxes.json."""
     for folder, what in ((out.parent, f"--out {out}"), (draw_dir, f"--draw {draw_dir}")):
-        if folder is None:
-            continue
-        try:
-            check_writable_dir(folder)
-        except OSError as e:
-            raise click.ClickException(f"cannot write {what}: {e.filename or folder}: {e.strerror or e}") \
-                from None
+        if folder is not None:
+            check_out_folder(folder, what)
+    if cache_dir is not None:
+        check_out_folder(cache_dir, f"the proposal cache (--cache-dir or $DETECT_CACHE_DIR; --no-cache to do "
+                                    f"without) {cache_dir}")
     if engine == "ray" and not ray_available():
         raise click.ClickException("--engine ray needs Ray: pip install 'googlenet-detect[ray]' (or pip install "
                                    "'ray>=2.9')")
@@ -249,6 +252,11 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
         workers, threads = split_cores(options["method"], options["workers"], options["threads"])
         options = {**options, "threads": threads}
     config = from_options(options, [m.path for m in members])
+    if PROPOSERS[config.proposals.method].uses_multibox:  # a bad --multibox is refused before the part file exists
+        try:
+            load_proposal_multibox(config.proposals.multibox_path)
+        except (CheckpointError, ValueError) as e:
+            raise click.ClickException(str(e)) from None
 
     tasks = [(k, i.path, i.name) for k, i in enumerate(inputs)]
     start, stop = shard.bounds(len(tasks)) if shard else (0, len(tasks))

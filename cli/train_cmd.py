@@ -37,7 +37,7 @@ from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 
-from .common import device_option, format_option, images_option, load_dataset
+from .common import check_out_folder, device_option, format_option, images_option, load_dataset
 
 
 @click.group("train")
@@ -98,8 +98,8 @@ def _common_options(f):
         click.option("--val", "vals", multiple=True, type=click.Path(exists=True, path_type=Path),
                      help="Validation ground truth (repeatable); its ILSVRC-metric mAP picks the best checkpoint."),
         click.option("--arch", type=click.Choice(ARCHS), default=ClassifierSpec.arch, show_default=True,
-                     help="paper: Table 1; paper-bn: with BatchNorm (trains from scratch); torchvision: its "
-                          "googlenet (for --init ImageNet weights)."),
+                     help="paper: Table 1; paper-bn: with BatchNorm (from scratch or a distilled --init); "
+                          "torchvision: its googlenet (for --init ImageNet weights)."),
         click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                      help="Weights to start from: a model file of ours (either --mode; same --arch and --width; "
                           "the classifier is kept only for the same classes) or torchvision googlenet ImageNet "
@@ -279,6 +279,7 @@ def train_classifier_cmd(out, **options):
 
     Data-parallel under torchrun: each of W processes trains on its share of the images, BATCH_SIZE regions per
     process per iteration (W × BATCH_SIZE in all; --lr is not rescaled)."""
+    check_out_folder(out.parent, f"--out {out}")
     run = _classifier_run(out, options)
     try:
         train_member(run)
@@ -295,6 +296,7 @@ def train_classifier_cmd(out, **options):
 def train_ensemble_cmd(members, out, **options):
     """Train an ensemble: MEMBERS classifiers that differ only in seed and sampling order, as in the paper.
     Under torchrun all processes train each member together, one member after another."""
+    check_out_folder(out, f"--out {out}")
     run = _classifier_run(out, options)
     out.mkdir(parents=True, exist_ok=True)
     summary = []
@@ -383,6 +385,7 @@ def train_multibox_cmd(gts, images, fmt, vals, out, device, resume, init, **opti
     """Train a MultiBox proposal network (Hungarian matching, logistic confidence + α·L2 location loss).
 
     Data-parallel under torchrun: BATCH_SIZE images per process per iteration (--lr is not rescaled)."""
+    check_out_folder(out.parent, f"--out {out}")
     try:
         dev = distributed.init(resolve_device(device))
         try:

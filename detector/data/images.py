@@ -141,8 +141,15 @@ def _link_problem(path: Path, error: OSError) -> str:
 
 
 def _scan_list(list_file: Path) -> list[ImageInput]:
+    from .io import decode_text  # the readers' rule: UTF-8, or UTF-8/16/32 announced by a byte-order mark
+
+    try:
+        text = decode_text(list_file.read_bytes())
+    except UnicodeDecodeError as e:
+        raise ImageError(f"{list_file}: not a text list of image paths: byte {e.start} is not UTF-8 (save it as "
+                         "UTF-8, or UTF-16/32 with a byte-order mark)") from None
     paths, seen = [], {}
-    for n, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

@@ -40,10 +40,16 @@ def read_text(path) -> str:
 
 def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it, then rename it over ``path`` (atomic
-    on POSIX): readers see the old file or the whole new one, never a part. On any error the temporary file goes."""
+    on POSIX): readers see the old file or the whole new one, never a part. On any error the temporary file goes.
+    Raises ``OSError`` naming ``path`` when its folder cannot be made or written to."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the file asked for, not the temporary one
+        why = "a file is where a folder should be" if isinstance(e, (FileExistsError, NotADirectoryError)) \
+            else e.strerror or str(e)
+        raise type(e)(e.errno, f"cannot write there: {why}", str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

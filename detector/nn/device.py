@@ -9,14 +9,22 @@ import torch
 __all__ = ["resolve_device", "autocast"]
 
 
+class DeviceError(ValueError):
+    """A ``--device`` that cannot be used."""
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto`` → CUDA when available, else CPU; ``cpu``, ``cuda``, ``cuda:N`` as torch reads them. Raises
-    ``ValueError`` when CUDA is asked for and torch sees none."""
+    :class:`DeviceError` (a ``ValueError``) when CUDA is asked for and torch sees none, or for a string that names
+    no device."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(device)
+        raise DeviceError("--device cuda asked for, but torch sees no CUDA device")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise DeviceError(f"--device {device!r}: not a device (auto, cpu, cuda or cuda:N)") from None
 
 
 def autocast(device, enabled: bool = True):

@@ -1,0 +1,85 @@
+"""Errors a new user met in a trial from the README (closing note of issues 14/15): each is a clear message naming
+the file or option, exit status 1, no traceback, and nothing left behind that blocks the next run."""
+
+import codecs
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+def _refused(args, *needles):
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1, res.output
+    assert isinstance(res.exception, SystemExit) and "Traceback" not in res.output, res.output
+    for needle in needles:
+        assert needle in res.output, res.output
+    return res
+
+
+def _image(folder: Path, name="a.jpg") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    arr = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    Image.fromarray(arr).save(folder / name)
+    return folder / name
+
+
+def test_an_unwritable_proposal_cache_is_refused_before_any_work(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("a file, not a folder")
+    img = _image(tmp_path / "imgs")
+    out = tmp_path / "o.json"
+    _refused(["run", str(img), "--out", str(out), "--workers", "0", "--cache-dir", str(a_file / "cache")],
+             "proposal cache", "a_file")
+    assert not out.exists() and not list(tmp_path.glob("o.json*"))
+
+
+def test_unwritable_output_files_of_other_commands_are_errors_naming_them(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("a file, not a folder")
+    gt = str(SAMPLES / "annotations.json")
+    preds = tmp_path / "p.json"
+    preds.write_text(json.dumps([]))
+    _refused(["eval", "--gt", gt, "--pred", str(preds), "--json", str(a_file / "m.json")], str(a_file / "m.json"))
+    _refused(["inspect", gt, "--json", str(a_file / "i.json")], str(a_file / "i.json"))
+    # training refuses before reading data or proposals
+    _refused(["train", "classifier", "--gt", gt, "--out", str(a_file / "t.pt"), "--epochs", "1"],
+             "cannot write --out", "a_file")
+
+
+def test_an_unknown_device_is_an_error(tmp_path):
+    img = _image(tmp_path / "imgs")
+    _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--device", "gpu"], "--device 'gpu'")
+    _refused(["train", "classifier", "--gt", str(SAMPLES / "annotations.json"), "--out", str(tmp_path / "t.pt"),
+              "--device", "gpu"], "--device 'gpu'")
+
+
+def test_a_bad_multibox_file_leaves_no_part_file(tmp_path):
+    img = _image(tmp_path / "imgs")
+    out = tmp_path / "o.json"
+    not_multibox = ROOT / "detector" / "models" / "default" / "member0.pt"
+    _refused(["run", str(img), "--out", str(out), "--proposals", "multibox", "--multibox", str(not_multibox)],
+             str(not_multibox))
+    assert not list(tmp_path.glob("o.json*"))
+
+
+def test_image_lists_are_read_as_text_files_are(tmp_path):
+    img = _image(tmp_path / "imgs")
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le")):
+        lst = tmp_path / f"list_{codec}.txt"
+        lst.write_bytes(bom + f"imgs/{img.name}\n".encode(codec))
+        out = tmp_path / f"o_{codec}.json"
+        res = CliRunner().invoke(cli, ["run", str(lst), "--out", str(out), "--proposals", "multibox"])
+        assert res.exit_code == 0, res.output
+        doc = json.loads(out.read_text())
+        assert [im["file_name"] for im in doc["images"]] == [img.name] and doc["errors"] == []
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"abc\x80\n")
+    _refused(["run", str(bad), "--out", str(tmp_path / "b.json")], str(bad), "not UTF-8")
