@@ -77,6 +77,7 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     train = TrainConfig(epochs=o["epochs"], images_per_batch=max(1, o["batch_size"] // per_image),
                         regions_per_image=min(per_image, o["batch_size"]), lr=o["lr"],
                         lr_step_epochs=o["lr_step_epochs"], schedule=o["schedule"], seed=o["seed"],
+                        bg_iou_low=o["bg_iou_low"],
                         workers=o["workers"],
                         val_every=o["val_every"], threads=o["threads"])
     spec = ClassifierSpec(arch=o["arch"], input_size=o["input_size"], width=o["width"], bbox_reg=o["bbox_reg"],
@@ -123,6 +124,10 @@ def _common_options(f):
         click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True),
         click.option("--lr-step-epochs", type=click.IntRange(min=1), default=TrainConfig.lr_step_epochs,
                      show_default=True, help="Epochs between 4 % learning-rate drops (the paper: 8)."),
+        click.option("--bg-iou-low", type=click.FloatRange(0.0, 0.5, max_open=True), default=TrainConfig.bg_iou_low,
+                     show_default=True,
+                     help="Background regions overlap a labelled object by IoU in [this, 0.5) (Fast R-CNN: 0.1; "
+                          "0 also samples regions far from every object, as R-CNN's fine-tuning did)."),
         click.option("--schedule", type=click.Choice(["step", "cosine"]), default=TrainConfig.schedule,
                      show_default=True, help="Learning-rate schedule after the warm-up: step = the paper's (−4 % every "
                                              "--lr-step-epochs); cosine = decay to 0 over the run."),
