@@ -21,8 +21,7 @@ def check_out_folder(folder, what: str) -> None:
     try:
         check_writable_dir(folder)
     except OSError as e:
-        where = e.filename if e.filename and ".write-check-" not in str(e.filename) else folder  # not the probe
-        raise click.ClickException(f"cannot write {what}: {where}: {e.strerror or e}") from None
+        raise click.ClickException(f"cannot write {what}: {e.filename or folder}: {e.strerror or e}") from None
 
 
 def format_option(f):

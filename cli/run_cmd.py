@@ -252,11 +252,14 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
         workers, threads = split_cores(options["method"], options["workers"], options["threads"])
         options = {**options, "threads": threads}
     config = from_options(options, [m.path for m in members])
-    if PROPOSERS[config.proposals.method].uses_multibox:  # a bad --multibox is refused before the part file exists
-        try:
-            load_proposal_multibox(config.proposals.multibox_path)
-        except (CheckpointError, ValueError) as e:
-            raise click.ClickException(str(e)) from None
+    job = None
+    try:  # before the part file exists: an unusable part (a bad --multibox) leaves nothing to block the next run
+        if local:
+            job = DetectionJob(config, members=members, ss_workers=workers)
+        elif PROPOSERS[config.proposals.method].uses_multibox:
+            load_proposal_multibox(config.proposals.multibox_path)  # the Ray actors load their own
+    except (CheckpointError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
 
     tasks = [(k, i.path, i.name) for k, i in enumerate(inputs)]
     start, stop = shard.bounds(len(tasks)) if shard else (0, len(tasks))
@@ -270,8 +273,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                  if k not in done and k in problems]
 
     def stream():
-        if local:
-            return DetectionJob(config, members=members, ss_workers=workers).records(todo)
+        if job is not None:
+            return job.records(todo)
         return run_ray(config, todo, RayConfig(options["address"], options["ray_actors"], options["ray_cpus"],
                                                options["ray_gpus"], options["ray_chunk"]))
 

@@ -1,10 +1,11 @@
-"""Small writers of annotation files for tests."""
+"""Small writers of annotation files for tests, and a comparison of detections."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 
@@ -95,3 +96,12 @@ def write_png16(path: Path, samples, *, exif: bytes | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)
     return path
+
+
+def assert_same_detections(a, b, *, box_atol: float, score_atol: float) -> None:
+    """Two non-empty :class:`detector.pipeline.Detections` agree: the same labels in the same order, boxes within
+    ``box_atol`` pixels, scores within ``score_atol``."""
+    assert len(a) == len(b) > 0
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=box_atol)
+    np.testing.assert_allclose(a.scores, b.scores, atol=score_atol)

@@ -12,6 +12,7 @@ from cli.main import cli
 from detector.classifier import ClassifierSpec, Member, build_classifier
 from detector.data.vocab import ilsvrc_categories
 from detector.pipeline import Detector
+from helpers import assert_same_detections
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None,
                                 reason="onnxruntime not installed")
@@ -49,11 +50,7 @@ def test_onnx_scores_and_detections_equal_torch(bbox_reg, mode):
     assert float((p_ref - p_ort).abs().max()) < 1e-5
     if bbox_reg:
         torch.testing.assert_close(r_ort, r_ref, rtol=1e-5, atol=1e-3)  # pixels
-    a, b = ref.detect(image, boxes), ort.detect(image, boxes)
-    assert len(a) == len(b) > 0
-    np.testing.assert_array_equal(a.labels, b.labels)
-    np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
-    np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+    assert_same_detections(ref.detect(image, boxes), ort.detect(image, boxes), box_atol=1e-3, score_atol=1e-5)
 
 
 def test_cli_backend_onnx(tmp_path):

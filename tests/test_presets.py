@@ -18,6 +18,7 @@ from cli.run_cmd import apply_preset, from_options
 from detector.classifier import ClassifierSpec, build_classifier, load_member, save_member
 from detector.data.vocab import ilsvrc_categories
 from detector.engines import PRESETS
+from helpers import assert_same_detections
 
 CLASSES = [ilsvrc_categories()[123], ilsvrc_categories()[57]]  # person, dog
 
@@ -174,10 +175,7 @@ def test_image_batches_give_the_per_image_detections(tmp_path):
     assert batched[2][1] is None and batched[2][2] == "cannot decode image"
     got = [d for _, d, _ in batched if d is not None]
     for a, b in zip(one, got):
-        assert len(a) == len(b) > 0
-        np.testing.assert_array_equal(a.labels, b.labels)
-        np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
-        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+        assert_same_detections(a, b, box_atol=1e-3, score_atol=1e-4)
 
 
 def test_decode_threads_keep_order_and_errors(tmp_path):

@@ -25,6 +25,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .io import read_text
+
 __all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -141,10 +143,8 @@ def _link_problem(path: Path, error: OSError) -> str:
 
 
 def _scan_list(list_file: Path) -> list[ImageInput]:
-    from .io import decode_text  # the readers' rule: UTF-8, or UTF-8/16/32 announced by a byte-order mark
-
-    try:
-        text = decode_text(list_file.read_bytes())
+    try:  # the readers' rule: UTF-8, or UTF-8/16/32 announced by a byte-order mark
+        text = read_text(list_file)
     except UnicodeDecodeError as e:
         raise ImageError(f"{list_file}: not a text list of image paths: byte {e.start} is not UTF-8 (save it as "
                          "UTF-8, or UTF-16/32 with a byte-order mark)") from None

@@ -90,7 +90,10 @@ def check_writable_dir(folder) -> Path:
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "a file is there, not a folder", str(folder))
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".write-check-", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".write-check-", suffix=".tmp", dir=folder)
+    except OSError as e:  # name the folder, not the probe file
+        raise type(e)(e.errno, e.strerror or str(e), str(folder)) from None
     os.close(fd)
     os.unlink(tmp)
     return folder
