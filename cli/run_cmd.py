@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import time
 from dataclasses import replace
@@ -174,6 +175,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
             resolve_device(options["device"])
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    _refuse_overwrites(inputs, out, options["draw_dir"])
     cache = None
     if options["method"] != "multibox" and not options["no_cache"]:
         cache = options["cache_dir"] or default_cache_dir()
@@ -191,6 +193,27 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         _run(inputs, out, out_format, resume, shard, engine, options)
     finally:
         lock.release()
+
+
+def _refuse_overwrites(inputs, out: Path, draw_dir: Path | None) -> None:
+    """Refuse, before any work, outputs that would replace an input image or each other: ``--out`` naming an
+    input image or no file at all (click refuses an existing folder); ``--draw`` onto ``--out``, or into a folder where a
+    picture would replace the image it shows (the input folder itself)."""
+    if not out.name:
+        raise click.ClickException(f"--out {str(out)!r}: give a file name for the output")
+    real = os.path.realpath  # never raises (a link loop among the inputs is listed under errors later)
+    images = {real(i.path) for i in inputs}
+    if real(out) in images:
+        raise click.ClickException(f"--out {out} is one of the input images: it would be replaced")
+    if draw_dir is None:
+        return
+    if real(draw_dir) == real(out):
+        raise click.ClickException(f"--draw {draw_dir} and --out {out} are the same path")
+    for i in inputs:
+        target = real(draw_dir / i.name)
+        if target in images:
+            raise click.ClickException(f"--draw {draw_dir} would replace the input image {target} with its "
+                                       "picture: draw into another folder")
 
 
 def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: str, shard, out_format: str,

@@ -83,3 +83,18 @@ def test_image_lists_are_read_as_text_files_are(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"abc\x80\n")
     _refused(["run", str(bad), "--out", str(tmp_path / "b.json")], str(bad), "not UTF-8")
+
+
+def test_outputs_never_replace_the_input_images(tmp_path):
+    folder = tmp_path / "imgs"
+    img = _image(folder)
+    before = img.read_bytes()
+    args = ["run", "--proposals", "multibox"]
+    _refused([*args, str(folder), "--out", str(img)], "is one of the input images")
+    _refused([*args, str(folder), "--out", str(tmp_path / "o.json"), "--draw", str(folder)],
+             "would replace the input image")
+    _refused([*args, str(folder), "--out", str(tmp_path / "d.json"), "--draw", str(tmp_path / "d.json")],
+             "are the same path")
+    _refused([*args, str(folder), "--out", ""], "give a file name")
+    assert img.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs"]  # nothing written, no part file
