@@ -3,7 +3,9 @@
 
     python scripts/bundle_models.py --crops work/default/member0.pt --multibox work/mb/multibox.pt
 
-writes ``detector/models/default/member0.pt`` and ``proposals/models/multibox.pt`` and prints their sizes (the bundle stays within 30 MB in git).
+writes ``detector/models/default/member0.pt`` and ``proposals/models/multibox.pt`` and prints their sizes (the bundle
+stays within 30 MB in git). ``--crops`` given several times writes an ensemble: ``member0.pt``, ``member1.pt``, … in
+that order (any other ``member*.pt`` of the folder is removed).
 """
 
 from __future__ import annotations
@@ -19,14 +21,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--crops", type=Path, help="the default (crops-mode) member")
+    ap.add_argument("--crops", type=Path, action="append", default=[],
+                    help="a default (crops-mode) member; repeat for an ensemble")
     ap.add_argument("--multibox", type=Path, help="the MultiBox network")
     a = ap.parse_args()
     written = []
     if a.crops:
-        m = load_member(a.crops)
-        written.append(save_member(ROOT / "detector" / "models" / "default" / "member0.pt", m.model.float(), m.spec,
-                                   m.classes, train=m.train, half=True, drop_aux=True))
+        folder = ROOT / "detector" / "models" / "default"
+        members = [load_member(path) for path in a.crops]  # all read before any bundled file is removed
+        for old in folder.glob("member*.pt"):
+            old.unlink()
+        for i, m in enumerate(members):
+            written.append(save_member(folder / f"member{i}.pt", m.model.float(), m.spec, m.classes, train=m.train,
+                                       half=True, drop_aux=True))
     if a.multibox:
         model, ckpt = load_multibox(a.multibox)
         written.append(save_multibox(ROOT / "proposals" / "models" / "multibox.pt", model.float(),
