@@ -65,3 +65,32 @@ def test_eval_model_classes_only(tmp_path):
     assert CliRunner().invoke(cli, base + ["--model-classes-only"]).exit_code == 0
     r = json.loads(out.read_text())
     assert r["mAP"] == 0.5 and [c["name"] for c in r["per_class"]] == ["person"]
+
+
+# ------------------------------------------------------------------------------------------------ user trial
+def coco_gt(tmp_path, annotations, name="ann.json"):
+    gt = tmp_path / name
+    gt.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100},
+                   {"id": 2, "file_name": "b.jpg", "width": 100, "height": 100}],
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}]}))
+    return gt
+
+
+def test_eval_refuses_gt_boxes_of_unknown_categories(tmp_path):
+    # the box of category 99 was left out with a warning nobody saw: the metric ran on 12 of 13 objects
+    anns = [{"id": k + 1, "image_id": 1, "category_id": 1, "bbox": [k, k, 10, 10], "iscrowd": 0, "area": 100}
+            for k in range(12)]
+    anns.append({"id": 13, "image_id": 2, "category_id": 99, "bbox": [5, 5, 10, 10], "iscrowd": 0, "area": 100})
+    gt = coco_gt(tmp_path, anns)
+    pred = tmp_path / "res.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}]))
+    message = "ann.json: annotations[12] (id 13): category_id 99 is not among the file's categories (ids 1, 2)"
+    for metric in ("ilsvrc", "coco"):
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert res.output.startswith("Error: ") and message in res.output
+    # detect inspect lists the same message, as an error
+    res = CliRunner().invoke(cli, ["inspect", str(gt), "--no-image-check"])
+    assert res.exit_code == 0 and f"[error] {gt}: annotations[12] (id 13): category_id 99" in res.output
