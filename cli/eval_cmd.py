@@ -56,8 +56,10 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
     winning; a name that fits two images equally is refused. Where a format gives no names (COCO results without
     'file_name'), by id, and only against ground truth with ids of its own (COCO JSON, ILSVRC with --image-list).
     Classes are matched by ILSVRC WordNet id where both sides map onto the vocabulary (a VOC 'person' box and an
-    ILSVRC n00007846 detection are the same class), else by name. Predictions on images absent from the ground
-    truth are reported and left out. Difficult objects and crowd regions are ignored by every metric.
+    ILSVRC n00007846 detection are the same class), else by name. Predictions on images or classes absent from the
+    ground truth are reported and left out; when none of the file's images or none of its classes is in the
+    ground truth, nothing can be evaluated and the command stops with an error (a file with no predictions, the
+    detector having found nothing, gives AP 0). Difficult objects and crowd regions are ignored by every metric.
     """
     t0 = time.perf_counter()
     gt_format = fmt

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from detector.classifier import CheckpointError, load_ensemble
 from detector.data import boxes_json
 from detector.data.boxes_json import PartError, PartWriter, Shard, part_path, read_part
+from detector.data.coco import coco_gt_ids
 from detector.data.images import ImageError, scan_images
 from detector.data.io import JobLock, LockedError
 from detector.classifier import MODES
@@ -136,6 +137,11 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               show_default=True,
               help="json: boxes.json (the README's `detect run` section); coco: a COCO results list; ilsvrc: "
                    "ILSVRC submission text (image index = the image's id, its position in the input, from 1).")
+@click.option("--coco-gt", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --format coco: the COCO ground truth whose ids the results take, for pycocotools alone "
+                   "(loadRes + COCOeval): image_id from its images[].file_name, matched by path as detect eval "
+                   "matches; category_id by class (detections of classes it lacks left out). An input image not "
+                   "in it is refused before any work.")
 @click.option("--resume", is_flag=True,
               help="Go on with an interrupted (killed, SIGTERM, Ctrl-C) run: skip the images already in "
                    "OUT.part.jsonl.")
@@ -173,6 +179,9 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         shard = Shard.parse(shard) if shard else None
         if options["device"] != "auto":
             resolve_device(options["device"])
+        if options["coco_gt"] is not None and out_format != "coco":
+            raise ValueError("--coco-gt gives a COCO results file the ground truth's ids: use it with --format coco")
+        options["coco_gt"] = coco_gt_ids(options["coco_gt"], [i.name for i in inputs]) if options["coco_gt"] else None
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     _refuse_overwrites(inputs, out, options["draw_dir"])
@@ -308,7 +317,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     _, records = read_part(part)
     doc = boxes_json.assemble(header, {i: r for i, r in records.items() if start <= i < stop})
     try:
-        boxes_json.write(out, doc, out_format)
+        boxes_json.write(out, doc, out_format, coco_gt=options["coco_gt"])
     except OSError as e:
         raise click.ClickException(f"cannot write {out}: {e.strerror or e} (the results are kept in {part}: "
                                    "rerun with --resume once it can be written)") from None

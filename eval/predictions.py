@@ -65,6 +65,8 @@ class Predictions:
     by_source_id: bool = False  # categories are raw COCO ids (``Category.source_id``) to resolve against the GT
     errors: tuple[dict, ...] = field(default=())  # images the detector could not read (boxes.json "errors")
     xywh: np.ndarray | None = None  # float64 [P, 4]: the file's own COCO [x, y, w, h] (COCO formats), else None
+    listed_images: tuple[str, ...] = ()  # every image the detector ran on, detections or not (boxes.json
+    #                                      "images"); other formats name only images with predictions
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -93,7 +95,8 @@ class AlignedPredictions:
 def _read_boxes_json(path: Path, data: dict) -> Predictions:
     t = boxes_json.read_detections(data, path)
     return Predictions("boxes_json", str(path), t.image_names, t.image_ids, t.categories, t.labels, t.scores,
-                       xywh_to_xyxy(t.xywh), errors=t.errors, xywh=t.xywh)
+                       xywh_to_xyxy(t.xywh), errors=t.errors, xywh=t.xywh,
+                       listed_images=tuple(str(im["file_name"]) for im in data["images"]))
 
 
 def _read_coco_results(path: Path, data: list) -> Predictions:
@@ -290,8 +293,11 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
 
     Raises :class:`PredictionError` for COCO results whose ``category_id`` is neither a ground-truth COCO category
     id nor an ILSVRC det_id; for images matched by id against ground truth without ids of its own (VOC,
-    Penn-Fudan, ILSVRC without an evaluation list: their ids are positions); and for an image name that fits two
-    ground-truth images equally, or two prediction images that fit one ground-truth image equally (naming both)."""
+    Penn-Fudan, ILSVRC without an evaluation list: their ids are positions); for an image name that fits two
+    ground-truth images equally, or two prediction images that fit one ground-truth image equally (naming both);
+    and when nothing of the file can be evaluated (:func:`_refuse_nothing_matched`: none of its images is a
+    ground-truth image, or none of its classes a ground-truth class). A file with no predictions at all, the
+    detector having found nothing (on ground-truth images, where it lists them), is no error: every AP is 0."""
     class_by_key = {c.key: i for i, c in enumerate(gt.classes)}
     class_by_source = {c.source_id: i for i, c in enumerate(gt.classes) if c.source_id is not None}
 
@@ -320,6 +326,10 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     dropped_class = Counter(_category_name(preds, int(preds.labels[i])) for i in np.flatnonzero(other_class))
     keep = ~(no_image | other_class)
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
+    _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known)
+    if not n:
+        on = f" on its {len(preds.listed_images)} images" if preds.listed_images else ""
+        notes.append(f"{preds.source} holds no predictions{on} (the detector found nothing): every AP is 0")
     return AlignedPredictions(
         image_index=image_index[keep],
         label=label[keep],
@@ -332,6 +342,61 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         xywh=preds.xywh[keep] if preds.xywh is not None else None,
         notes=tuple(notes),
     )
+
+
+def _examples(items, k: int = 3) -> str:
+    """The first ``k`` of ``items`` (strings, shown as they are), then how many more: ``'a.jpg', 'b.jpg', 'c.jpg'
+    and 9 more``."""
+    items = list(items)
+    return ", ".join(items[:k]) + (f" and {len(items) - k} more" if len(items) > k else "")
+
+
+def _refuse_nothing_matched(preds: Predictions, gt: Dataset, some_image_matched: bool, known: frozenset[int]) -> None:
+    """Raise :class:`PredictionError` when nothing of ``preds`` can be evaluated against ``gt`` — an evaluation that
+    would print mAP 0 for a mistake (the wrong ground truth, images named otherwise, another model's classes):
+
+    - none of its images is a ground-truth image (``some_image_matched`` False for the images with predictions, and
+      for ``boxes.json`` none of ``listed_images`` either, the images without) while it has some;
+    - it has predictions but none of its classes (its predicted classes; ``boxes.json``: its model's) is a
+      ground-truth class (``known``: the ground-truth classes among them).
+
+    The message says how many predictions there are, why they are left out, and shows a few names of each side."""
+    n = len(preds)
+    if not some_image_matched and (n or preds.listed_images):
+        index = ImageNameIndex([im.file_name for im in gt.images])
+
+        def fits(name: str) -> bool:
+            try:
+                return index.match(name) is not None
+            except AmbiguousImageName:
+                return True  # it fits two: it is there (the matching of predictions refuses it where it matters)
+
+        if not any(fits(name) for name in preds.listed_images):
+            by_id = not preds.listed_images and all(name is None for name in preds.image_names)
+            if by_id:
+                ids = list(dict.fromkeys(repr(i) for i in preds.image_ids))
+                why = (f"its images are given by image_id only (no 'file_name'), and none of its {len(ids)} ids "
+                       f"({_examples(ids)}) is an image id of the ground truth {gt.source} (its ids: "
+                       f"{_examples([repr(im.image_id) for im in gt.images])})")
+            else:
+                names = list(dict.fromkeys([*preds.listed_images, *(
+                    name if name is not None else f"image_id {image_id!r}"
+                    for image_id, name in zip(preds.image_ids, preds.image_names))]))
+                why = (f"none of its {len(names)} images ({_examples(repr(v) for v in names)}) is an image of the "
+                       f"ground truth {gt.source} ({len(gt.images)} images" +
+                       (f", named like {_examples([repr(im.file_name) for im in gt.images], 2)}); " if gt.images
+                        else "); ") +
+                       "images are matched by file name: the trailing path components, the last without its "
+                       "extension")
+            raise PredictionError(f"{preds.source}: nothing to evaluate: " +
+                                  (f"all {n} predictions are left out: " if n else "") + why)
+    if n and not known:
+        classes = [repr(_category_name(preds, j)) for j in range(len(preds.categories))]
+        raise PredictionError(
+            f"{preds.source}: nothing to evaluate: all {n} predictions are left out: none of its {len(classes)} "
+            f"classes ({_examples(classes)}) is a class of the ground truth {gt.source} ({len(gt.classes)} classes: "
+            f"{_examples([repr(c.name) for c in gt.classes])}); classes are matched by ILSVRC WordNet id where both "
+            "sides have one, else by name")
 
 
 def _category_name(preds: Predictions, j: int) -> str:

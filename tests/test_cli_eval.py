@@ -65,3 +65,110 @@ def test_eval_model_classes_only(tmp_path):
     assert CliRunner().invoke(cli, base + ["--model-classes-only"]).exit_code == 0
     r = json.loads(out.read_text())
     assert r["mAP"] == 0.5 and [c["name"] for c in r["per_class"]] == ["person"]
+
+
+# ------------------------------------------------------------------------------------------------ user trial
+def coco_gt(tmp_path, annotations, name="ann.json"):
+    gt = tmp_path / name
+    gt.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100},
+                   {"id": 2, "file_name": "b.jpg", "width": 100, "height": 100}],
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}]}))
+    return gt
+
+
+def test_eval_refuses_gt_boxes_of_unknown_categories(tmp_path):
+    # the box of category 99 was left out with a warning nobody saw: the metric ran on 12 of 13 objects
+    anns = [{"id": k + 1, "image_id": 1, "category_id": 1, "bbox": [k, k, 10, 10], "iscrowd": 0, "area": 100}
+            for k in range(12)]
+    anns.append({"id": 13, "image_id": 2, "category_id": 99, "bbox": [5, 5, 10, 10], "iscrowd": 0, "area": 100})
+    gt = coco_gt(tmp_path, anns)
+    pred = tmp_path / "res.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}]))
+    message = "ann.json: annotations[12] (id 13): category_id 99 is not among the file's categories (ids 1, 2)"
+    for metric in ("ilsvrc", "coco"):
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert res.output.startswith("Error: ") and message in res.output
+    # detect inspect lists the same message, as an error
+    res = CliRunner().invoke(cli, ["inspect", str(gt), "--no-image-check"])
+    assert res.exit_code == 0 and f"[error] {gt}: annotations[12] (id 13): category_id 99" in res.output
+
+
+def boxes_json(path, names, detections, categories=({"id": 124, "wnid": "n00007846", "name": "person"},)):
+    """A boxes.json of images ``names`` (ids 1..) with ``detections`` [(image id, category id)]."""
+    path.write_text(json.dumps({
+        "images": [{"id": k + 1, "file_name": n, "width": 100, "height": 100} for k, n in enumerate(names)],
+        "categories": list(categories),
+        "detections": [{"image_id": i, "category_id": c, "bbox": [10, 10, 20, 20], "score": 0.5}
+                       for i, c in detections]}))
+    return path
+
+
+def test_eval_refuses_when_no_prediction_is_of_a_gt_image(tmp_path):
+    # every prediction left out (run on another folder, or names the ground truth does not use): it printed mAP 0
+    # and exited 0 with a note
+    gt = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]}])
+    pred = boxes_json(tmp_path / "boxes.json", ["c.jpg", "d.jpg", "e.jpg", "f.jpg"],
+                      [(1, 124), (2, 124), (3, 124), (4, 124), (4, 124)])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert (f"Error: {pred}: nothing to evaluate: all 5 predictions are left out: none of its 4 images ('c.jpg', "
+            f"'d.jpg', 'e.jpg' and 1 more) is an image of the ground truth {gt} (2 images, named like 'a.jpg', "
+            "'b.jpg'); images are matched by file name") in res.output
+    # COCO results: by file_name, and by image_id where they have no file_name
+    res_json = tmp_path / "res.json"
+    res_json.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5,
+                                     "file_name": "cam_b/z.png"}]))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_json)])
+    assert res.exit_code == 1 and "all 1 predictions are left out: none of its 1 images ('cam_b/z.png')" in res.output
+    res_json.write_text(json.dumps([{"image_id": i, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}
+                                    for i in (7, 8, 8)]))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_json)])
+    assert res.exit_code == 1 and ("all 3 predictions are left out: its images are given by image_id only (no "
+                                   "'file_name'), and none of its 2 ids (7, 8) is an image id of the ground truth "
+                                   f"{gt} (its ids: 1, 2)") in res.output
+    # some on ground-truth images: evaluated, the others left out with a note, as before
+    pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "d.jpg"], [(1, 124), (2, 124)])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 0 and "note: 1 predictions on 1 images not in the ground truth" in res.output
+
+
+def test_eval_refuses_when_no_prediction_is_of_a_gt_class(tmp_path):
+    gt = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]}])
+    pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg"], [(1, 1001), (2, 1002)],
+                      [{"id": 1001, "wnid": None, "name": "giraffe"}, {"id": 1002, "wnid": None, "name": "zebra"}])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert (f"Error: {pred}: nothing to evaluate: all 2 predictions are left out: none of its 2 classes ('giraffe', "
+            f"'zebra') is a class of the ground truth {gt} (2 classes: 'person', 'dog')") in res.output
+    res_json = tmp_path / "res.json"  # ILSVRC det_ids (no category of the file): 58 is dog, 1 accordion
+    res_json.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5,
+                                     "file_name": "a.jpg", "category_name": "accordion", "wnid": "n02672831"}]))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_json)])
+    assert res.exit_code == 1 and "none of its 1 classes ('accordion')" in res.output
+
+
+def test_eval_of_a_detector_that_found_nothing(tmp_path):
+    # no predictions made (the detector found nothing) is no mistake: AP 0, exit 0, said so
+    gt = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]}])
+    pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg"], [])
+    for metric in ("ilsvrc", "coco"):
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric])
+        assert res.exit_code == 0, res.output
+        assert f"note: {pred} holds no predictions on its 2 images (the detector found nothing)" in res.output
+        assert f"{metric} mAP 0.0000" in res.output
+    res_json = tmp_path / "res.json"
+    res_json.write_text("[]")
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_json)])
+    assert res.exit_code == 0 and f"note: {res_json} holds no predictions (the detector" in res.output
+    # it found something, but only on images that are not ground-truth ones: still AP 0 on a.jpg and b.jpg
+    pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg", "x.jpg"], [(3, 124)])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 0 and "ilsvrc mAP 0.0000" in res.output
+    # ... but a run on other images altogether, which found nothing, is the wrong file
+    pred = boxes_json(tmp_path / "boxes.json", ["x.jpg", "y.jpg"], [])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 1 and (f"{pred}: nothing to evaluate: none of its 2 images ('x.jpg', 'y.jpg') is an "
+                                   "image of the ground truth") in res.output

@@ -109,7 +109,7 @@ def test_matching_is_fast():
 
     n = 10_000
     empty = np.zeros((0, 4))
-    gt = Dataset("ilsvrc", ".", (), tuple(ImageAnnotation(i + 1, f"ILSVRC2012_val_{i:08d}", None, 10, 10, empty,
+    gt = Dataset("ilsvrc", ".", (Category("x"),), tuple(ImageAnnotation(i + 1, f"ILSVRC2012_val_{i:08d}", None, 10, 10, empty,
                                                           np.zeros(0, np.int64), np.zeros(0, bool),
                                                           np.zeros(0, bool)) for i in range(n)), id_source="image_list")
     k = np.arange(40_000) % n

@@ -58,7 +58,8 @@ def test_coco_malformed_json_names_file_and_line(tmp_path):
 def test_coco_negative_width_is_an_error(tmp_path):
     ann = [{"id": 5, "image_id": 7, "category_id": 1, "bbox": [10, 10, -3, 4], "iscrowd": 0}]
     path = coco_file(tmp_path, ann)
-    with pytest.raises(DatasetError, match=r"instances\.json.*xmax < xmin"):
+    with pytest.raises(DatasetError, match=r"instances\.json: annotations\[0\] \(id 5\): bbox \[10, 10, -3, 4\] has "
+                                          "a negative width"):
         read_coco(path)
     ds = read_coco(path, strict=False)
     assert ds.num_boxes == 0 and [p.kind for p in ds.problems] == ["inverted_box"]
@@ -76,8 +77,8 @@ def test_coco_problems_listed(tmp_path):
     kinds = sorted(p.kind for p in ds.problems)
     assert kinds == ["malformed", "malformed", "outside_image", "unknown_class", "zero_area"]
     assert ds.num_boxes == 2  # the zero-area and the outside box are kept (warnings)
-    # warnings alone never make a strict read fail
-    ok = [a for a in ann if a["id"] in (1, 2, 3)]
+    # warnings alone never make a strict read fail (an unknown category_id is an error: the box would be lost)
+    ok = [a for a in ann if a["id"] in (2, 3)]
     assert read_coco(coco_file(tmp_path, ok)).num_boxes == 2
 
 
@@ -136,7 +137,8 @@ def test_ilsvrc_image_list(tmp_path):
 def test_ilsvrc_inverted_and_malformed(tmp_path):
     d = ilsvrc_dir(tmp_path)
     (d / "img_c.xml").write_text(ilsvrc_xml("img_c", 50, 40, [("n00007846", 20, 5, 10, 9)]))
-    with pytest.raises(DatasetError, match=r"img_c\.xml \(object 0\): box has xmax < xmin"):
+    with pytest.raises(DatasetError, match=r"img_c\.xml \(object 0\): 'n00007846' <bndbox> \(xmin 20, ymin 5, "
+                                          r"xmax 10, ymax 9\) has xmax < xmin"):
         read_dataset(d)
     (d / "img_c.xml").write_text("<annotation>\n<size><width>5</width>\n</annotation>")
     with pytest.raises(DatasetError, match=r"img_c\.xml:3: not valid XML"):
@@ -365,3 +367,80 @@ def test_image_list_keeps_folders_and_blanks(tmp_path):
     lst.write_bytes(b"\x80\x81 1\n")
     with pytest.raises(DatasetError, match=r"list\.txt: image list is not UTF-8"):
         read_image_list(lst)
+
+
+# ------------------------------------------------------------------- user trial: errors say where, as the file says
+def test_coco_unknown_category_id_is_an_error(tmp_path):
+    # a box of a category the file does not define was dropped with a warning: the metric then ran on fewer
+    # objects than the file holds, silently
+    ann = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5]},
+           {"id": 2, "image_id": 7, "category_id": 99, "bbox": [1, 1, 5, 5]}]
+    path = coco_file(tmp_path, ann)
+    with pytest.raises(DatasetError, match=r"instances\.json: annotations\[1\] \(id 2\): category_id 99 is not "
+                                          r"among the file's categories \(ids 1, 18, 25\)"):
+        read_coco(path)
+    ds = read_coco(path, strict=False)  # detect inspect: listed as an error, the rest read
+    assert [(p.kind, p.severity) for p in ds.problems] == [("unknown_class", "error")] and ds.num_boxes == 1
+    del ann[1]["category_id"]
+    with pytest.raises(DatasetError, match=r"annotations\[1\] \(id 2\) lacks 'category_id'"):
+        read_coco(coco_file(tmp_path, ann))
+
+
+@pytest.mark.parametrize("bbox,message", [
+    ("[10, 10, -3, 4]", r"bbox \[10, 10, -3, 4\] has a negative width"),
+    ("[10.5, 10, 3, -4.25]", r"bbox \[10\.5, 10, 3, -4\.25\] has a negative height"),
+    ("[10, 10, -3, -4]", r"bbox \[10, 10, -3, -4\] has a negative width and height"),
+    ("[1, 2, NaN, 4]", r"bbox \[1, 2, NaN, 4\] has a non-finite number"),
+    ("[1, 2, Infinity, 4]", r"bbox \[1, 2, Infinity, 4\] has a non-finite number"),
+])
+def test_coco_box_errors_name_the_annotation_and_its_bbox(tmp_path, bbox, message):
+    # the third annotation of the file, the second of its image: the message named "object 1" of the image and
+    # the converted xyxy box, neither of which the user finds in the file
+    path = tmp_path / "ann.json"
+    path.write_text('{"images": [{"id": 7, "file_name": "a.jpg", "width": 64, "height": 48}, '
+                    '{"id": 8, "file_name": "b.jpg", "width": 64, "height": 48}], '
+                    '"categories": [{"id": 1, "name": "person"}], "annotations": ['
+                    '{"id": 11, "image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5]}, '
+                    '{"id": 12, "image_id": 8, "category_id": 1, "bbox": [0, 0, 5, 5]}, '
+                    f'{{"id": 13, "image_id": 7, "category_id": 1, "bbox": {bbox}}}]}}')
+    with pytest.raises(DatasetError, match=rf"ann\.json: annotations\[2\] \(id 13\): {message}$"):
+        read_coco(path)
+
+
+def test_coco_box_warnings_name_the_annotation_and_its_bbox(tmp_path):
+    ann = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5]},
+           {"id": 2, "image_id": 7, "category_id": 1, "bbox": [3, 4, 0, 5]},
+           {"image_id": 7, "category_id": 1, "bbox": [60.5, 40, 10, 10]}]
+    ds = read_coco(coco_file(tmp_path, ann))
+    assert [str(p).split(": ", 1)[1] for p in ds.problems] == [
+        "annotations[1] (id 2): bbox [3, 4, 0, 5] has zero area",
+        "annotations[2]: bbox [60.5, 40, 10, 10] extends outside the 64x48 image"]
+    assert all(p.obj is None for p in ds.problems)  # no "object k" of the image
+
+
+def test_xml_box_errors_name_the_object_and_its_bndbox(tmp_path):
+    d = tmp_path / "voc"
+    d.mkdir()
+    objs = [("person", 1, 1, 10, 20, 0), ("dog", "30.50", "1", "10", "20", 0)]
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, objs))
+    with pytest.raises(DatasetError, match=r"x\.xml \(object 1\): 'dog' <bndbox> \(xmin 30\.50, ymin 1, xmax 10, "
+                                          r"ymax 20\) has xmax < xmin$"):
+        read_voc(d)
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [objs[0], ("dog", 1, 1, "nan", 20, 0)]))
+    with pytest.raises(DatasetError, match=r"x\.xml \(object 1\): 'dog' <bndbox> \(xmin 1, ymin 1, xmax nan, "
+                                          r"ymax 20\) has a non-finite number$"):
+        read_voc(d)
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [objs[0], ("dog", 1, 1, "ten", 20, 0)]))
+    with pytest.raises(DatasetError, match=r"x\.xml \(object 1\): 'dog' <bndbox>: <xmax> is not a number: 'ten'$"):
+        read_voc(d)
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [objs[0], ("dog", 1, 1, 120, 20, 0)]))
+    outside = "(object 1): 'dog' <bndbox> (xmin 1, ymin 1, xmax 120, ymax 20) extends outside the 100x80 image"
+    assert [str(p) for p in read_voc(d).problems] == [f"{d / 'x.xml'} {outside}"]
+
+
+def test_pennfudan_box_errors_name_the_line_and_box_as_written(tmp_path):
+    p = tmp_path / "x.txt"
+    p.write_text(pennfudan_txt("x.png", 100, 100, [(1, 1, 10, 10), (50, 60, 40, 70)]))
+    with pytest.raises(DatasetError, match=r"x\.txt:12: object 2 'PASpersonWalking' box \(50, 60\) - \(40, 70\) has "
+                                          r"xmax < xmin$"):
+        read_pennfudan(p)

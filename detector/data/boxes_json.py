@@ -30,18 +30,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .boxes import xyxy_to_ilsvrc, xyxy_to_xywh
 from .io import atomic_write_json, atomic_write_text
 from .vocab import Category, ilsvrc_by_wnid
+
+if TYPE_CHECKING:
+    from .coco import CocoGtIds
 
 __all__ = [
     # entries and records
@@ -55,6 +59,8 @@ __all__ = [
     "BoxesJsonError", "read_document", "Detections", "read_detections", "check_bbox", "check_image_id",
 ]
 
+
+logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("json", "coco", "ilsvrc")  # what write() writes (detect run --format, detect merge --format)
 
@@ -120,16 +126,21 @@ def error_record(index: int, name: str, message: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ conversions
-def to_coco_results(doc: dict) -> list[dict]:
+def to_coco_results(doc: dict, gt_ids: CocoGtIds | None = None) -> list[dict]:
     """``boxes.json`` → the COCO results list (``image_id``, ``category_id``, ``bbox``, ``score``), each result also
     with its image's ``file_name`` and its class's ``category_name`` (and ``wnid`` where it has one).
 
     ``image_id`` is this run's number of the image (its input position), which no ground truth knows: the extra
     keys, which pycocotools ignores (``COCO.loadRes`` keeps them untouched), let ``detect eval`` match each result
-    to its image by path and to its class by name, as it does ``boxes.json``, so both files give the same numbers."""
+    to its image by path and to its class by name, as it does ``boxes.json``, so both files give the same numbers.
+    With ``gt_ids`` (:func:`detector.data.coco.coco_gt_ids`, every image of ``doc`` among them) ``image_id`` and
+    ``category_id`` are that COCO ground truth's instead, so that pycocotools alone scores the list against it;
+    detections of classes it does not have are left out (their ids could only be read as another class's), with
+    a warning logged."""
     names = {im["id"]: im["file_name"] for im in doc["images"]}
     cats = {c["id"]: c for c in doc["categories"]}
     out = []
+    other_classes: dict[str, int] = {}
     for d in doc["detections"]:
         r = {k: d[k] for k in ("image_id", "category_id", "bbox", "score")}
         r["file_name"] = names[d["image_id"]]
@@ -138,7 +149,19 @@ def to_coco_results(doc: dict) -> list[dict]:
             r["category_name"] = cat["name"]
             if cat.get("wnid"):
                 r["wnid"] = cat["wnid"]
+        if gt_ids is not None:
+            key = Category(str(cat["name"]), cat.get("wnid") or None).key if cat is not None else None
+            if key not in gt_ids.category_ids:
+                name = cat["name"] if cat is not None else f"category {d['category_id']}"
+                other_classes[name] = other_classes.get(name, 0) + 1
+                continue
+            r["image_id"] = gt_ids.image_ids[r["file_name"]]
+            r["category_id"] = gt_ids.category_ids[key]
         out.append(r)
+    if other_classes:
+        logger.warning("%d detections of %d classes that %s does not have are left out of the COCO results (%s)",
+                       sum(other_classes.values()), len(other_classes), gt_ids.source,
+                       ", ".join(f"{k} {v}" for k, v in sorted(other_classes.items(), key=lambda kv: -kv[1])[:5]))
     return out
 
 
@@ -170,14 +193,16 @@ def to_ilsvrc_text(doc: dict) -> str:
     return "".join(lines)
 
 
-def write(path, doc: dict, out_format: str = "json") -> None:
-    """Write a document atomically as ``json`` (itself), ``coco`` (:func:`to_coco_results`) or ``ilsvrc``
-    (:func:`to_ilsvrc_text`, plus the evaluation list numbering its images at :func:`image_list_path`: ``detect eval
-    --image-list`` needs it). Raises ``OSError`` when it cannot be written."""
+def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | None = None) -> None:
+    """Write a document atomically as ``json`` (itself), ``coco`` (:func:`to_coco_results`; ``coco_gt``: with that
+    ground truth's ids) or ``ilsvrc`` (:func:`to_ilsvrc_text`, plus the evaluation list numbering its images at
+    :func:`image_list_path`: ``detect eval --image-list`` needs it). Raises ``OSError`` when it cannot be written."""
+    if coco_gt is not None and out_format != "coco":
+        raise ValueError(f"a COCO ground truth's ids apply to the coco format, not to {out_format!r}")
     if out_format == "json":
         atomic_write_json(path, doc)
     elif out_format == "coco":
-        atomic_write_text(path, json.dumps(to_coco_results(doc)))
+        atomic_write_text(path, json.dumps(to_coco_results(doc, coco_gt)))
     elif out_format == "ilsvrc":
         atomic_write_text(image_list_path(path), to_image_list(doc))
         atomic_write_text(path, to_ilsvrc_text(doc))

@@ -1,12 +1,18 @@
-"""Export of the in-memory dataset form to a COCO instances dict (the lingua franca for pycocotools): the one
-converter, for files (``samples/make_samples.py``, ``scripts/default_split.py``) and for the ``coco`` metric."""
+"""COCO interchange (the lingua franca for pycocotools): the export of the in-memory dataset form to a COCO
+instances dict — the one converter, for files (``samples/make_samples.py``, ``scripts/default_split.py``) and for
+the ``coco`` metric — and the ids a COCO ground-truth file gives a run's images and classes (:func:`coco_gt_ids`,
+for ``detect run --format coco --coco-gt``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .boxes import box_area, xyxy_to_xywh
 from .dataset import Dataset
+from .names import AmbiguousImageName, ImageNameIndex
+from .readers import read_coco
 
-__all__ = ["dataset_to_coco"]
+__all__ = ["CocoGtIds", "coco_gt_ids", "dataset_to_coco"]
 
 
 def dataset_to_coco(ds: Dataset, *, decimals: int | None = 3, positional_ids: bool = False,
@@ -50,3 +56,54 @@ def dataset_to_coco(ds: Dataset, *, decimals: int | None = 3, positional_ids: bo
                 "ignore": int(im.difficult[k]),
             })
     return {"images": images, "annotations": annotations, "categories": categories}
+
+
+@dataclass(frozen=True)
+class CocoGtIds:
+    """The ids a COCO ground-truth file has for the images and classes of a run: what COCO results need to be
+    scored by pycocotools (``COCO.loadRes``, ``COCOeval``) against that file, which matches by id only."""
+
+    source: str  # the ground-truth file
+    image_ids: dict[str, int | str]  # an input's name (``file_name`` in boxes.json) -> its image's id in the file
+    category_ids: dict[str, int | str]  # a class's Category.key (the wnid, else the name) -> the file's category id
+
+
+def coco_gt_ids(path, names) -> CocoGtIds:
+    """The ids of the COCO ground truth ``path`` for the images ``names`` (as ``detect run`` names its inputs and
+    ``boxes.json`` its images: paths relative to the input folder) and for its classes.
+
+    Each name is matched to the file's ``images[].file_name`` as ``detect eval`` matches predictions
+    (:mod:`detector.data.names`: trailing path components, the longest agreement wins, then the same extension);
+    of two names that fit one image the better fit takes it. Classes are keyed as ``detect eval`` matches them
+    (:attr:`Category.key`: the ILSVRC wnid where the file's category maps onto one, else its name). Raises
+    :class:`DatasetError` naming the file when it cannot be read, and ``ValueError`` naming the file and the
+    images when a name fits none of its images (or fits two equally well, or loses its image to a better fit)."""
+    gt = read_coco(path)
+    source = str(gt.source)
+    index = ImageNameIndex([im.file_name for im in gt.images])
+    claims: dict[int, list[tuple[tuple, str]]] = {}  # gt image -> [(score, name)]
+    missing = []
+    for name in names:
+        try:
+            found = index.match(name)
+        except AmbiguousImageName as e:
+            raise ValueError(f"{source}: input {e}; name the images by longer paths (run on the folder "
+                             "above)") from None
+        if found is None:
+            missing.append(repr(name))
+        else:
+            claims.setdefault(found[0], []).append((found[1], name))
+    image_ids = {}
+    for g, cl in claims.items():
+        cl.sort(key=lambda c: c[0], reverse=True)
+        if len(cl) > 1 and cl[0][0] == cl[1][0]:
+            raise ValueError(f"{source}: the input images {cl[0][1]!r} and {cl[1][1]!r} fit its image "
+                             f"{gt.images[g].file_name!r} equally well: name them by longer paths")
+        image_ids[cl[0][1]] = gt.images[g].image_id
+        missing += [f"{name!r} (its image {gt.images[g].file_name!r} is {cl[0][1]!r})" for _, name in cl[1:]]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ValueError(f"{source}: {len(missing)} of the {len(names)} input images are not among its images, so "
+                         f"their results could have no image_id of it: {shown} (images are matched to its "
+                         "images[].file_name by path, as detect eval matches them; run on the ground truth's images)")
+    return CocoGtIds(source, image_ids, {c.key: c.source_id for c in gt.classes})

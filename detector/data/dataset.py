@@ -32,7 +32,8 @@ class Problem:
     message: str
     severity: str = ERROR
     line: int | None = None  # 1-based line in ``file``, where known
-    obj: int | None = None  # 0-based object (box) index in the image, where known
+    obj: int | None = None  # 0-based index of the object among the file's <object> elements (VOC, ILSVRC XML);
+    #                         COCO names its annotations[i] in the message, Penn-Fudan its line
 
     def __str__(self) -> str:
         where = self.file

@@ -15,11 +15,13 @@ Python knows, ``gb2312`` included, which the expat parser alone refuses), JSON a
 with a byte-order mark (RFC 8259 §8.1). Boxes are ``float64`` as the file gives them (:mod:`detector.data.boxes`).
 
 With ``strict=True`` (the default) broken input — a file that cannot be read (permissions, a folder where a file
-should be, bytes that are not text in its encoding), unreadable JSON/XML, missing fields, non-numeric or inverted
-boxes — raises :class:`DatasetError` naming the file and the line or object. With ``strict=False`` (``detect
-inspect``) it is recorded in :attr:`Dataset.problems` and reading goes on. Suspicious but usable input (zero-area
-boxes, boxes outside the image, class names with no known meaning, a VOC ``<filename>`` other than the annotation
-file's name) is always recorded, never fatal.
+should be, bytes that are not text in its encoding), unreadable JSON/XML, missing fields, non-numeric, non-finite or
+inverted boxes, a COCO ``category_id`` that is not among the file's categories — raises :class:`DatasetError`
+naming the file and where in it, as the user finds it there: the line, the COCO ``annotations[i]`` with its
+``bbox`` as written, the XML ``<object>`` (0-based) with its name and ``<bndbox>`` as written. With
+``strict=False`` (``detect inspect``) it is recorded in :attr:`Dataset.problems` and reading goes on. Suspicious
+but usable input (zero-area boxes, boxes outside the image, class names with no known meaning, a VOC
+``<filename>`` other than the annotation file's name) is always recorded, never fatal.
 """
 
 from __future__ import annotations
@@ -111,21 +113,33 @@ def _boxes_record(image_id, file_name, path, width, height, boxes, labels, diffi
     )
 
 
-def _check_box(problems: _Problems, file, raw, xyxy, width, height, *, obj, line=None) -> bool:
-    """Validate one box. ``raw`` is (xmin, ymin, xmax, ymax) as the file states them. False → drop the box."""
+def _check_box(problems: _Problems, file, box: str, raw, xyxy, width, height, *, inverted: str | None, obj=None,
+               line=None) -> bool:
+    """Validate one box; False → drop it. ``box`` says where it is and how the file writes it, for the messages
+    (``annotations[3] (id 5): bbox [10, 10, -3, 4]``); ``raw``: its numbers as the file states them; ``xyxy``: the
+    box converted; ``inverted``: what makes it inverted in the file's own terms (``"a negative width"``, ``"xmax <
+    xmin"``), None when it is not. A non-finite number or an inverted box is an error (the box is dropped); zero
+    area or a box outside the image a warning (the box is kept)."""
     if not all(math.isfinite(v) for v in raw):
-        problems.add(file, "bad_number", f"box {list(raw)} has a non-finite coordinate", obj=obj, line=line)
+        problems.add(file, "bad_number", f"{box} has a non-finite number", obj=obj, line=line)
         return False
-    if raw[2] < raw[0] or raw[3] < raw[1]:
-        problems.add(file, "inverted_box", f"box has xmax < xmin or ymax < ymin: {list(raw)}", obj=obj, line=line)
+    if inverted:
+        problems.add(file, "inverted_box", f"{box} has {inverted}", obj=obj, line=line)
         return False
     x1, y1, x2, y2 = xyxy
     if x2 <= x1 or y2 <= y1:
-        problems.add(file, "zero_area", f"box has zero area: {list(raw)}", severity=WARNING, obj=obj, line=line)
+        problems.add(file, "zero_area", f"{box} has zero area", severity=WARNING, obj=obj, line=line)
     if width > 0 and height > 0 and (x1 < 0 or y1 < 0 or x2 > width + 1e-3 or y2 > height + 1e-3):
-        problems.add(file, "outside_image", f"box {list(raw)} extends outside the {width}x{height} image",
-                     severity=WARNING, obj=obj, line=line)
+        problems.add(file, "outside_image", f"{box} extends outside the {width:g}x{height:g} image", severity=WARNING,
+                     obj=obj, line=line)
     return True
+
+
+def _inverted_xyxy(raw) -> str | None:
+    """What makes an ``(xmin, ymin, xmax, ymax)`` box as a file writes it inverted, or None."""
+    wrong = [f"{hi} < {lo}" for lo, hi, a, b in (("xmin", "xmax", raw[0], raw[2]), ("ymin", "ymax", raw[1], raw[3]))
+             if b < a]
+    return " and ".join(wrong) or None
 
 
 def _class_index(classes: list[Category], index: dict[str, int], cat: Category) -> int:
@@ -256,8 +270,9 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             w, h = 0, 0
         metas[image_id] = (im, int(w), int(h), [], [], [])
 
+    known_ids = ", ".join(str(c) for c in list(cat_label)[:10]) + (", …" if len(cat_label) > 10 else "")
     for i, a in enumerate(data.get("annotations") or []):
-        where = f"annotations[{i}] (id {a.get('id')})" if isinstance(a, dict) else f"annotations[{i}]"
+        where = f"annotations[{i}]" + (f" (id {a['id']})" if isinstance(a, dict) and "id" in a else "")
         if not isinstance(a, dict) or "image_id" not in a or "bbox" not in a:
             problems.add(path, "malformed", f"{where} lacks 'image_id' or 'bbox'")
             continue
@@ -268,19 +283,26 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             continue
         im, w, h, bxs, lbls, crowd = meta
         bbox = a["bbox"]
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) for v in bbox)):
+        if not (isinstance(bbox, list) and len(bbox) == 4 and
+                all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
             problems.add(path, "malformed", f"{where}: bbox must be 4 numbers [x, y, w, h], got {bbox!r}")
             continue
-        if a.get("category_id") not in cat_label:
-            problems.add(path, "unknown_class", f"{where}: unknown category_id {a.get('category_id')} (box left out)",
-                         severity=WARNING)
+        if "category_id" not in a:
+            problems.add(path, "malformed", f"{where} lacks 'category_id'")
             continue
-        x, y, bw, bh = (float(v) for v in bbox)
-        xyxy = xywh_to_xyxy([x, y, bw, bh])[0]
-        if not _check_box(problems, path, (x, y, x + bw, y + bh), xyxy, w, h, obj=len(bxs)):
+        cid = a["category_id"]
+        if not isinstance(cid, (int, str, float)) or cid not in cat_label:  # an error: the box would be lost
+            problems.add(path, "unknown_class", f"{where}: category_id {cid!r} is not among the file's categories "
+                         + (f"(ids {known_ids})" if known_ids else "(it has none)"))
+            continue
+        raw = [float(v) for v in bbox]
+        xyxy = xywh_to_xyxy(raw)[0]
+        negative = [k for k, v in (("width", raw[2]), ("height", raw[3])) if v < 0]
+        if not _check_box(problems, path, f"{where}: bbox {json.dumps(bbox)}", raw, xyxy, w, h,
+                          inverted=f"a negative {' and '.join(negative)}" if negative else None):
             continue
         bxs.append(xyxy)
-        lbls.append(cat_label[a["category_id"]])
+        lbls.append(cat_label[cid])
         crowd.append(bool(a.get("iscrowd", 0)))
 
     records = []
@@ -341,15 +363,18 @@ def _xml_text(node, tag):
     return None if child is None or child.text is None else child.text.strip()
 
 
-def _xml_number(problems, path, node, tag, *, obj=None):
+def _xml_number(problems, path, node, tag, *, obj=None, within=""):
+    """The number in ``node``'s child ``tag``, or None (a problem recorded). ``within``: what ``node`` is, for the
+    messages (``"'person' <bndbox>"``)."""
     text = _xml_text(node, tag)
+    prefix = f"{within}: " if within else ""
     if text is None:
-        problems.add(path, "malformed", f"missing <{tag}>", obj=obj)
+        problems.add(path, "malformed", f"{prefix}missing <{tag}>", obj=obj)
         return None
     try:
         return float(text)
     except ValueError:
-        problems.add(path, "malformed", f"<{tag}> is not a number: {text!r}", obj=obj)
+        problems.add(path, "malformed", f"{prefix}<{tag}> is not a number: {text!r}", obj=obj)
         return None
 
 
@@ -400,11 +425,14 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
         if name is None or bb is None:
             problems.add(path, "malformed", "object lacks <name> or <bndbox>", obj=k)
             continue
-        raw = [_xml_number(problems, path, bb, t, obj=k) for t in ("xmin", "ymin", "xmax", "ymax")]
+        tags = ("xmin", "ymin", "xmax", "ymax")
+        raw = [_xml_number(problems, path, bb, t, obj=k, within=f"{name!r} <bndbox>") for t in tags]
         if any(v is None for v in raw):
             continue
         xyxy = (voc_to_xyxy if one_based else ilsvrc_to_xyxy)(raw)[0]
-        if not _check_box(problems, path, raw, xyxy, w, h, obj=k):
+        written = ", ".join(f"{t} {_xml_text(bb, t)}" for t in tags)  # as the file writes them: "xmin 20, ..."
+        if not _check_box(problems, path, f"{name!r} <bndbox> ({written})", raw, xyxy, w, h,
+                          inverted=_inverted_xyxy(raw), obj=k):
             continue
         label = class_of(name, k)
         if label is None:
@@ -626,7 +654,9 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
                     continue
                 xyxy = voc_to_xyxy(raw)[0]
                 w, h = size or (0, 0)
-                if not _check_box(problems, f, raw, xyxy, w, h, obj=len(boxes), line=n):
+                written = f"({c['x1']}, {c['y1']}) - ({c['x2']}, {c['y2']})"  # as the line writes it
+                if not _check_box(problems, f, f"object {m['k']} {m['label']!r} box {written}", raw, xyxy, w, h,
+                                  inverted=_inverted_xyxy(raw), line=n):
                     continue
                 label = m["label"]
                 cat = category_for_name(label, "pennfudan")

@@ -1,0 +1,132 @@
+"""``detect run --format coco --coco-gt``: results with the ground truth's own ids, which pycocotools alone scores
+(user trial: the ids were input positions, so ``COCO.loadRes`` + ``COCOeval`` on the user's ground truth scored
+garbage while ``detect eval``, matching by ``file_name``, was right)."""
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from cli.main import cli
+from detector.classifier import ClassifierSpec, build_classifier, save_member
+from detector.data.coco import coco_gt_ids
+from detector.data.vocab import ilsvrc_categories
+from eval.coco_metric import COCO_STAT_NAMES
+
+CATEGORIES = [{"id": 1, "name": "person"}, {"id": 25, "name": "giraffe"}]
+
+
+def gt_file(path, file_names, ids):
+    """COCO ground truth: images ``file_names`` (120 x 90) with ``ids``, one person on each at the bright block."""
+    path.write_text(json.dumps({
+        "images": [{"id": i, "file_name": n, "width": 120, "height": 90} for n, i in zip(file_names, ids)],
+        "annotations": [{"id": k + 1, "image_id": i, "category_id": 1, "bbox": [30, 22, 60, 45], "area": 2700,
+                         "iscrowd": 0} for k, i in enumerate(ids)],
+        "categories": CATEGORIES}))
+    return path
+
+
+def test_coco_gt_ids_match_names_as_eval_does(tmp_path):
+    gt = gt_file(tmp_path / "gt.json", ["val/cam_a/0001.jpg", "val/cam_b/0001.jpg", "x.jpg"], ["a1", "b1", "x"])
+    ids = coco_gt_ids(gt, ["cam_a/0001.jpg", "cam_b/0001.JPG", "x.jpg"])
+    assert ids.image_ids == {"cam_a/0001.jpg": "a1", "cam_b/0001.JPG": "b1", "x.jpg": "x"}
+    assert ids.category_ids == {"n00007846": 1, "giraffe": 25}  # person by its wnid, as detect eval matches classes
+    with pytest.raises(ValueError, match=r"gt\.json: 2 of the 3 input images are not among its images.*'y\.jpg', "
+                                         r"'cam_c/0001\.jpg'"):
+        coco_gt_ids(gt, ["x.jpg", "y.jpg", "cam_c/0001.jpg"])
+    # x.png beside x.jpg: x.jpg is the annotated image, x.png is not (detect eval would leave its results out)
+    with pytest.raises(ValueError, match=r"1 of the 2 input images .*'x\.png' \(its image 'x\.jpg' is 'x\.jpg'\)"):
+        coco_gt_ids(gt, ["x.png", "x.jpg"])
+    with pytest.raises(ValueError, match=r"gt\.json: input image '0001\.jpg' fits two ground-truth images"):
+        coco_gt_ids(gt, ["0001.jpg"])
+
+
+def test_coco_gt_is_refused_before_any_work(tmp_path):
+    d = tmp_path / "imgs"
+    d.mkdir()
+    Image.new("RGB", (120, 90)).save(d / "a.jpg")
+    Image.new("RGB", (120, 90)).save(d / "stray.jpg")
+    gt = gt_file(tmp_path / "gt.json", ["a.jpg"], [7])
+    out = tmp_path / "r.json"
+    # no --model: the refusals come before a model is looked for
+    res = CliRunner().invoke(cli, ["run", str(d), "--out", str(out), "--coco-gt", str(gt), "--format", "coco"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert f"Error: {gt}: 1 of the 2 input images are not among its images" in res.output
+    assert "'stray.jpg'" in res.output
+    res = CliRunner().invoke(cli, ["run", str(d / "a.jpg"), "--out", str(out), "--coco-gt", str(gt)])
+    assert res.exit_code == 1 and "use it with --format coco" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json", "imgs"]  # nothing written
+
+
+def tiny_model(path):
+    torch.manual_seed(0)
+    spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.25)
+    model = build_classifier(spec)
+    with torch.no_grad():  # "person" likely everywhere: detections on every image
+        model.backbone.fc.bias[1] = 4.0
+    return save_member(path, model.eval(), spec, [ilsvrc_categories()[123], ilsvrc_categories()[57]])
+
+
+def pycocotools_stats(gt_path, results_path):
+    """What a pycocotools user runs: COCO(gt), loadRes(results), COCOeval bbox; its 12 numbers."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        cgt = COCO(str(gt_path))
+        ev = COCOeval(cgt, cgt.loadRes(str(results_path)), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return np.asarray(ev.stats)
+
+
+def test_run_coco_gt_results_score_the_same_in_pycocotools_and_detect_eval(tmp_path):
+    d = tmp_path / "imgs"
+    rng = np.random.default_rng(0)
+    for name in ("a.jpg", "sub/b.png", "sub/c.png"):
+        arr = rng.integers(0, 60, (90, 120, 3), dtype=np.uint8)
+        arr[22:67, 30:90] = (200, 40, 40)
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(d / name)
+    # the ground truth names the images by longer paths, in another order, with ids that are not positions
+    gt = gt_file(tmp_path / "gt.json", ["val/sub/c.png", "val/a.jpg", "val/sub/b.png"], [305, 101, 205])
+    model = tiny_model(tmp_path / "m.pt")
+    base = ["run", str(d), "--model", str(model), "--workers", "0", "--no-cache", "--max-proposals", "30",
+            "--threads", "1"]
+    out = tmp_path / "res.json"
+    res = CliRunner().invoke(cli, [*base, "--out", str(out), "--format", "coco", "--coco-gt", str(gt)])
+    assert res.exit_code == 0, res.output
+    results = json.loads(out.read_text())
+    assert results and {r["image_id"] for r in results} <= {101, 205, 305}
+    assert {r["file_name"]: r["image_id"] for r in results} == {"a.jpg": 101, "sub/b.png": 205, "sub/c.png": 305}
+    assert {r["category_id"] for r in results} == {1}  # person's id in gt.json; dog (not in it) left out
+
+    theirs = pycocotools_stats(gt, out)
+    assert theirs[0] > 0  # something found: the comparison means something
+    metrics = tmp_path / "m.json"
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(out), "--metric", "coco", "--json",
+                                   str(metrics)])
+    assert res.exit_code == 0, res.output
+    ours = json.loads(metrics.read_text())
+    np.testing.assert_allclose([ours[k] for k in COCO_STAT_NAMES], theirs, atol=1e-12)
+    # the same results without detect's extra keys — what a pycocotools user's own file looks like — are matched
+    # by the ground truth's ids
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps([{k: r[k] for k in ("image_id", "category_id", "bbox", "score")} for r in results]))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(plain), "--metric", "coco", "--json",
+                                   str(metrics)])
+    assert res.exit_code == 0, res.output
+    np.testing.assert_allclose([json.loads(metrics.read_text())[k] for k in COCO_STAT_NAMES], theirs, atol=1e-12)
+    # and the run's boxes.json evaluates to the same numbers (detect eval matching it by file_name and class)
+    doc = tmp_path / "boxes.json"
+    res = CliRunner().invoke(cli, [*base, "--out", str(doc)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(doc), "--metric", "coco", "--json",
+                                   str(metrics)])
+    assert res.exit_code == 0, res.output
+    np.testing.assert_allclose([json.loads(metrics.read_text())[k] for k in COCO_STAT_NAMES], theirs, atol=1e-12)
