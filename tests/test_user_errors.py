@@ -98,3 +98,73 @@ def test_outputs_never_replace_the_input_images(tmp_path):
     _refused([*args, str(folder), "--out", ""], "give a file name")
     assert img.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs"]  # nothing written, no part file
+
+
+# ------------------------------------------------------------------------------------------------ a third user's trial
+def _multibox(path: Path, seed=0) -> Path:
+    import torch
+
+    from proposals.multibox import MultiBox, MultiBoxConfig, save_multibox
+
+    torch.manual_seed(seed)
+    priors = np.array([[0.2, 0.2, 0.8, 0.8], [0, 0, 0.5, 0.5]], np.float32)
+    return save_multibox(path, MultiBox(MultiBoxConfig(num_priors=2, input_size=96, width=0.25), priors).eval())
+
+
+def _bad_model_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Files that are no model of the project, each with what the error must say it is."""
+    import torch
+
+    member = ROOT / "detector" / "models" / "default" / "member0.pt"
+    files = {"text": ("t.txt", b"i am a text file\n", "a text file (it begins 'i am a text file')"),
+             "empty": ("e.pt", b"", "the file is empty (0 bytes)"),
+             "jpeg": ("p.pt", _image(tmp_path / "x", "p.jpg").read_bytes(), "not a PyTorch file (a JPEG image)"),
+             "cut": ("cut.pt", member.read_bytes()[:5000], "a damaged or incomplete PyTorch file")}
+    out = {}
+    for key, (name, data, needle) in files.items():
+        (tmp_path / name).write_bytes(data)
+        out[key] = (tmp_path / name, needle)
+    state = {"model": {"w": torch.zeros(2)}, "optimizer": {}, "torch_rng": torch.get_rng_state(), "epoch": 1,
+             "iteration": 3, "best": 0.5, "history": "[]"}
+    for key, obj, needle in (("state", state, "the resume state of a training run"),
+                             ("weights", {"w": torch.zeros(2)}, "bare weights (a state dict)"),
+                             ("list", [1, 2], "it holds a list, not a model's dict")):
+        torch.save(obj, tmp_path / f"{key}.ckpt")
+        out[key] = (tmp_path / f"{key}.ckpt", needle)
+    return out
+
+
+def test_files_that_are_no_model_are_named_with_what_they_are(tmp_path):
+    """A text file given as --model said "KeyError: 105"; a junk --multibox said "KeyError"."""
+    img = _image(tmp_path / "imgs")
+    out = tmp_path / "o.json"
+    member = ROOT / "detector" / "models" / "default" / "member0.pt"
+    mb = _multibox(tmp_path / "mb.pt")
+    for path, needle in _bad_model_files(tmp_path).values():
+        res = _refused(["run", str(img), "--out", str(out), "--model", str(path)], f"{path}: not a ", needle)
+        assert "KeyError" not in res.output
+        res = _refused(["run", str(img), "--out", str(out), "--proposals", "multibox", "--multibox", str(path)],
+                       f"{path}: not a ", needle)
+        assert "KeyError" not in res.output
+    _refused(["run", str(img), "--out", str(out), "--model", str(mb)],
+             f"{mb}: not a detect-classifier/1 model file: it is a detect-multibox/1 file, a MultiBox proposal "
+             "network (--multibox)")
+    _refused(["run", str(img), "--out", str(out), "--proposals", "both", "--multibox", str(member)],
+             f"{member}: not a detect-multibox/1 model file: it is a detect-classifier/1 file, a region classifier")
+    assert not list(tmp_path.glob("o.json*"))
+
+
+def test_a_distilled_student_runs_as_a_model(tmp_path):
+    """`detect train distill` writes a region-classifier member (1,000 ImageNet outputs mapped onto the classes)."""
+    from detector.classifier import build_classifier, save_member
+    from detector.data.vocab import ilsvrc_categories
+    from detector.distill import student_spec
+
+    spec = student_spec(width=0.25, input_size=96)
+    student = save_member(tmp_path / "student.pt", build_classifier(spec).eval(), spec, ilsvrc_categories(),
+                          train={"distilled": True})
+    img = _image(tmp_path / "imgs")
+    res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--model", str(student),
+                                   "--proposals", "multibox", "--multibox", str(_multibox(tmp_path / "mb.pt"))])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o.json").read_text())["model"]["classes"] == 200
