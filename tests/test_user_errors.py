@@ -168,3 +168,25 @@ def test_a_distilled_student_runs_as_a_model(tmp_path):
                                    "--proposals", "multibox", "--multibox", str(_multibox(tmp_path / "mb.pt"))])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o.json").read_text())["model"]["classes"] == 200
+
+
+def test_image_lists_in_utf16_without_a_byte_order_mark(tmp_path):
+    """A list saved as UTF-16 without a BOM was read as UTF-8 and ended in a traceback (embedded null byte)."""
+    from detector.data.io import decode_text
+
+    img = _image(tmp_path / "imgs")
+    for codec in ("utf-16-le", "utf-16-be"):
+        lst = tmp_path / f"list_{codec}.txt"
+        lst.write_bytes(f"# images\nimgs/{img.name}\n".encode(codec))
+        out = tmp_path / f"o_{codec}.json"
+        res = CliRunner().invoke(cli, ["run", str(lst), "--out", str(out), "--proposals", "multibox",
+                                       "--multibox", str(_multibox(tmp_path / "mb.pt"))])
+        assert res.exit_code == 0, res.output
+        assert [im["file_name"] for im in json.loads(out.read_text())["images"]] == [img.name]
+    assert decode_text("café/é.jpg\n".encode("utf-16-le")) == "café/é.jpg\n"
+    assert decode_text("图片/1.jpg\n".encode("utf-16-be")) == "图片/1.jpg\n"
+    assert decode_text(b"plain\n") == "plain\n"
+    utf32 = tmp_path / "list32.txt"
+    utf32.write_bytes(f"imgs/{img.name}\n".encode("utf-32-le"))
+    _refused(["run", str(utf32), "--out", str(tmp_path / "o.json")], str(utf32), "byte 1 is a NUL byte",
+             "UTF-32 text without a byte-order mark")
