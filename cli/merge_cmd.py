@@ -8,10 +8,12 @@ import click
 
 from detector.data import boxes_json
 
+from .common import OutFile
+
 
 @click.command("merge")
 @click.argument("parts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="boxes.json", show_default=True,
+@click.option("--out", type=OutFile("boxes.json"), default="boxes.json", show_default=True,
               help="Merged output (written atomically).")
 @click.option("--allow-partial", is_flag=True, help="Merge even if some shards are missing (listed in job).")
 @click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",

@@ -30,8 +30,8 @@ from detector.pipeline import PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (cache_options, check_out_folder, device_option, multibox_option, selective_search_config,
-                     selective_search_options)
+from .common import (OutFile, cache_options, check_out_folder, device_option, multibox_option,
+                     selective_search_config, selective_search_options)
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
 
 @click.command("run")
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="boxes.json", show_default=True,
+@click.option("--out", type=OutFile("boxes.json"), default="boxes.json", show_default=True,
               help="Output file (written atomically).")
 @click.option("--model", "models", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Model file or folder of ensemble members; repeat for an ensemble. Default: the bundled model.")
@@ -168,6 +168,9 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     same OUT while this one lives; SIGTERM or Ctrl-C stop the run at once, keeping the part file."""
     explicit = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
     options = apply_preset(options, preset, explicit)
+    if options["multibox_path"] is not None and not PROPOSERS[options["method"]].uses_multibox:
+        raise click.ClickException(f"--multibox is used only with --proposals multibox or both (here --proposals "
+                                   f"{options['method']}): drop it, or choose one of those")
     try:
         inputs = scan_images(images)
         shard = Shard.parse(shard) if shard else None
@@ -197,8 +200,8 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
 
 def _refuse_overwrites(inputs, out: Path, draw_dir: Path | None) -> None:
     """Refuse, before any work, outputs that would replace an input image or each other: ``--out`` naming an
-    input image or no file at all (click refuses an existing folder); ``--draw`` onto ``--out``, or into a folder where a
-    picture would replace the image it shows (the input folder itself)."""
+    input image or no file at all (a folder is refused while parsing: :class:`cli.common.OutFile`); ``--draw`` onto
+    ``--out``, or into a folder where a picture would replace the image it shows (the input folder itself)."""
     if not out.name:
         raise click.ClickException(f"--out {str(out)!r}: give a file name for the output")
     real = os.path.realpath  # never raises (a link loop among the inputs is listed under errors later)

@@ -190,3 +190,26 @@ def test_image_lists_in_utf16_without_a_byte_order_mark(tmp_path):
     utf32.write_bytes(f"imgs/{img.name}\n".encode("utf-32-le"))
     _refused(["run", str(utf32), "--out", str(tmp_path / "o.json")], str(utf32), "byte 1 is a NUL byte",
              "UTF-32 text without a byte-order mark")
+
+
+def test_out_naming_a_folder_is_refused_before_any_work(tmp_path):
+    """`--out newdir/` wrote a file named newdir; an existing folder was refused without saying what to give."""
+    img = _image(tmp_path / "imgs")
+    (tmp_path / "exists").mkdir()
+    for out in (f"{tmp_path}/newdir/", str(tmp_path / "exists"), f"{tmp_path}/exists/"):
+        folder = out.rstrip("/")
+        res = CliRunner().invoke(cli, ["run", str(img), "--out", out, "--proposals", "multibox"])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert f"names a folder; give a file such as {folder}/boxes.json" in res.output, res.output
+        res = CliRunner().invoke(cli, ["merge", str(img), "--out", out])
+        assert res.exit_code == 2 and f"give a file such as {folder}/boxes.json" in res.output, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists", "imgs"] and not any((tmp_path / "exists").iterdir())
+
+
+def test_multibox_is_refused_where_no_multibox_proposals_are_used(tmp_path):
+    img = _image(tmp_path / "imgs")
+    mb = _multibox(tmp_path / "mb.pt")
+    for extra in ([], ["--proposals", "ss"], ["--preset", "fast", "--proposals", "ss"]):
+        _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--multibox", str(mb), *extra],
+                 "--multibox is used only with --proposals multibox or both", "(here --proposals ss)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "mb.pt"]
