@@ -16,6 +16,12 @@ from proposals.selective_search import MODES as SS_MODES
 FORMAT_CHOICES = ("auto", *FORMATS)
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in agreement for messages: ``1 image``, ``2 images`` (``plural``: when it is not ``noun``
+    + s, e.g. ``classes``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def check_out_folder(folder, what: str) -> None:
     """Before any work: make ``folder`` if need be and prove files can be written in it
     (:func:`detector.data.io.check_writable_dir`), else a ``ClickException`` naming ``what`` and the reason."""

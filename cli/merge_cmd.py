@@ -8,7 +8,7 @@ import click
 
 from detector.data import boxes_json
 
-from .common import OutFile
+from .common import OutFile, count
 
 
 @click.command("merge")
@@ -30,6 +30,7 @@ def merge_cmd(parts, out, allow_partial, out_format):
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None
-    click.echo(f"{len(parts)} parts → {out}: {len(doc['images'])} images, {len(doc['detections'])} detections, "
-               f"{len(doc['errors'])} errors" + (f"; missing shards {', '.join(doc['job']['missing_shards'])}"
-                                                  if "missing_shards" in doc["job"] else ""))
+    click.echo(f"{count(len(parts), 'part')} → {out}: {count(len(doc['images']), 'image')}, "
+               f"{count(len(doc['detections']), 'detection')}, {count(len(doc['errors']), 'error')}"
+               + (f"; missing shards {', '.join(doc['job']['missing_shards'])}" if "missing_shards" in doc["job"]
+                  else ""))

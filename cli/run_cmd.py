@@ -30,7 +30,7 @@ from detector.pipeline import PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (OutFile, cache_options, check_out_folder, device_option, multibox_option,
+from .common import (OutFile, cache_options, check_out_folder, count, device_option, multibox_option,
                      selective_search_config, selective_search_options)
 
 logger = logging.getLogger(__name__)
@@ -337,7 +337,7 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
         if old_header.get("job", {}).get(key) != header["job"].get(key):
             raise click.ClickException(f"cannot resume from {part}: {what} differ from that run's (delete it "
                                        "to start over)")
-    click.echo(f"resuming: {len(done)} of {tasks} images already done ({part})", err=True)
+    click.echo(f"resuming: {len(done)} of {count(tasks, 'image')} already done ({part})", err=True)
     return done
 
 
@@ -381,8 +381,8 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
             records.close()  # stops the selective-search workers (or Ray) at once
         writer.close()
         if interrupted:
-            click.echo(f"stopped{' (SIGTERM)' if terminated else ''}: the {kept + written} images done so far "
-                       f"are kept in {part}; to go on, run the same command again with --resume", err=True)
+            click.echo(f"stopped{' (SIGTERM)' if terminated else ''}: {count(kept + written, 'image')} done so "
+                       f"far, kept in {part}; to go on, run the same command again with --resume", err=True)
     if terminated:
         raise SystemExit(128 + signal.SIGTERM)
     return totals
@@ -403,10 +403,11 @@ def _write_record(writer: PartWriter, record: dict) -> None:
 def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engine: str, totals: dict, members: int,
             draw_dir) -> None:
     n, errors = len(doc["images"]), doc["errors"]
-    click.echo(f"{n} images, {len(doc['detections'])} detections, {len(errors)} errors → {out}{where}\n"
-               f"{seconds:.1f} s for {n_todo} images ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
+    click.echo(f"{count(n, 'image')}, {count(len(doc['detections']), 'detection')}, {count(len(errors), 'error')} → "
+               f"{out}{where}\n"
+               f"{seconds:.1f} s for {count(n_todo, 'image')} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "
-               f"{totals['nms']:.2f} s summed over images; {members} member(s)")
+               f"{totals['nms']:.2f} s summed over images; {count(members, 'member')}")
     for e in errors[:10]:
         click.echo(f"  skipped {e['file_name']}: {e['error']}", err=True)
     if len(errors) > 10:

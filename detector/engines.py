@@ -268,7 +268,7 @@ def run_ray(config: RunConfig, tasks: Sequence[Task], ray_config: RayConfig = Ra
         cls = ray.remote(num_cpus=rc.cpus_per_actor, num_gpus=rc.gpus_per_actor)(_RayWorker)
         worker_config = replace(config, threads=config.threads or max(1, int(rc.cpus_per_actor)))
         pool = ActorPool([cls.remote(worker_config) for _ in range(actors)])
-        logger.info("ray: %d actors × %g CPU", actors, rc.cpus_per_actor)
+        logger.info("ray: %d actor%s × %g CPU", actors, "" if actors == 1 else "s", rc.cpus_per_actor)
         for results in pool.map_unordered(lambda a, c: a.process.remote(c), chunks):
             yield from results
     finally:

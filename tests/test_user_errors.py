@@ -213,3 +213,18 @@ def test_multibox_is_refused_where_no_multibox_proposals_are_used(tmp_path):
         _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--multibox", str(mb), *extra],
                  "--multibox is used only with --proposals multibox or both", "(here --proposals ss)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "mb.pt"]
+
+
+def test_counts_agree_with_their_nouns(tmp_path):
+    """"the 1 images done", "1 images, 1 errors", "1 member(s)"."""
+    from cli.common import count
+
+    assert [count(0, "image"), count(1, "image"), count(2, "class", "classes")] == ["0 images", "1 image",
+                                                                                   "2 classes"]
+    img = _image(tmp_path / "imgs")
+    res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--proposals", "multibox",
+                                   "--multibox", str(_multibox(tmp_path / "mb.pt")), "--max-detections", "1",
+                                   "--score-threshold", "0"])
+    assert res.exit_code == 0, res.output
+    assert "1 image, 1 detection, 0 errors → " in res.output and "s for 1 image (" in res.output, res.output
+    assert "; 1 member\n" in res.output, res.output
