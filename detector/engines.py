@@ -126,13 +126,17 @@ def job_entry(config: RunConfig, members: Sequence[Member], names: Sequence[str]
 
 
 def model_entry(config: RunConfig, members: Sequence[Member], device: str) -> dict:
-    """The ``model`` of a run's output: the ensemble, its files and mode, and the proposals it scored."""
+    """The ``model`` of a run's output: the ensemble, its files and mode, and the proposals it scored — with the
+    MultiBox network's file and its SHA-256 when they come from one."""
     first, p = members[0], config.proposals
-    return {"name": first.train.get("name") or (first.path.parent.name if first.path else ""),
-            "classes": len(first.classes), "members": len(members), "files": [str(m.path) for m in members],
-            "proposals": p.method, "selective_search": {"mode": p.selective_search.mode,
-                                                       "scale": p.selective_search.scale},
-            "max_proposals": p.max_proposals, "mode": first.spec.mode, "device": device}
+    entry = {"name": first.train.get("name") or (first.path.parent.name if first.path else ""),
+             "classes": len(first.classes), "members": len(members), "files": [str(m.path) for m in members],
+             "proposals": p.method, "selective_search": {"mode": p.selective_search.mode,
+                                                        "scale": p.selective_search.scale},
+             "max_proposals": p.max_proposals, "mode": first.spec.mode, "device": device}
+    if p.multibox_path is not None:
+        entry["multibox"] = {"file": str(p.multibox_path), "sha256": file_sha256(p.multibox_path)}
+    return entry
 
 
 class DetectionJob:

@@ -440,3 +440,28 @@ def test_resume_draws_the_images_taken_from_the_part_file(tmp_path, monkeypatch)
     # the picture drawn from the part file's detections shows boxes (the input has none of those colours there)
     assert np.any(np.asarray(Image.open(drawn / "a.png")) != np.asarray(Image.open(d / "a.png")))
     assert "drawing_errors" not in json.loads(out.read_text())
+
+
+def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch):
+    """boxes.json named the classifier's files but not the MultiBox network's; a resume with another MultiBox file
+    is refused as one with another model is."""
+    import hashlib
+
+    d = tmp_path / "imgs"
+    for k, w in enumerate((101, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    model, mb = tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt")
+    other = tiny_multibox(tmp_path / "other.pt", seed=1)
+    out = tmp_path / "boxes.json"
+    res = _interrupted_run(tmp_path, monkeypatch, mb_args(d, out, model, mb), stop_width=102)
+    assert res.exit_code != 0 and "--resume" in res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, other), "--resume"])
+    assert res.exit_code == 1 and "the model or settings differ" in res.output, res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb), "--resume"])
+    assert res.exit_code == 0, res.output
+    entry = json.loads(out.read_text())["model"]
+    assert entry["multibox"] == {"file": str(mb), "sha256": hashlib.sha256(mb.read_bytes()).hexdigest()}
+    assert entry["files"] == [str(model)]
+    res = CliRunner().invoke(cli, run_args(d / "0.png", tmp_path / "ss.json", model))
+    assert res.exit_code == 0, res.output
+    assert "multibox" not in json.loads((tmp_path / "ss.json").read_text())["model"]  # selective search alone
