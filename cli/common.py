@@ -3,6 +3,7 @@ where each default is written once with its source."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -15,6 +16,12 @@ from proposals.selective_search import MODES as SS_MODES
 FORMAT_CHOICES = ("auto", *FORMATS)
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in agreement for messages: ``1 image``, ``2 images`` (``plural``: when it is not ``noun``
+    + s, e.g. ``classes``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def check_out_folder(folder, what: str) -> None:
     """Before any work: make ``folder`` if need be and prove files can be written in it
     (:func:`detector.data.io.check_writable_dir`), else a ``ClickException`` naming ``what`` and the reason."""
@@ -22,6 +29,22 @@ def check_out_folder(folder, what: str) -> None:
         check_writable_dir(folder)
     except OSError as e:
         raise click.ClickException(f"cannot write {what}: {e.filename or folder}: {e.strerror or e}") from None
+
+
+class OutFile(click.Path):
+    """``--out FILE``: a file to write (a ``Path``), never a folder. A name ending in a separator (``newdir/``, which
+    ``Path`` would turn into a file ``newdir``) or naming an existing folder is refused, suggesting
+    ``<folder>/<example>``."""
+
+    def __init__(self, example: str):
+        super().__init__(dir_okay=False, path_type=Path)
+        self.example = example
+
+    def convert(self, value, param, ctx):
+        text = os.fspath(value)
+        if text and (text.endswith(("/", os.sep)) or os.path.isdir(text)):
+            self.fail(f"{text} names a folder; give a file such as {Path(text) / self.example}", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def format_option(f):

@@ -28,7 +28,7 @@ from detector.nn import distributed
 from detector.nn.device import resolve_device
 from detector.nn.loop import OptimConfig, last_path, log_path
 
-from .common import check_out_folder, device_option, format_option, images_option, load_dataset
+from .common import check_out_folder, count, device_option, format_option, images_option, load_dataset
 
 
 def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:
@@ -137,10 +137,11 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         if init is not None:
             load_init_weights(student, spec, init)
         world = distributed.world_size()
-        _echo(f"distilling {out}: {len(train_items)} training items ({len(photos)} photos, "
-              f"{len(train_items) - len(photos)} from {len(datasets)} annotated sets), {len(val_items)} validation "
-              f"photos; student {spec.arch} width {spec.width} {spec.input_size}px; teacher EfficientNet-Lite0 at "
-              f"224 on {'ONNX Runtime' if teacher.session is not None else dev}; {optim.epochs} epochs of "
+        _echo(f"distilling {out}: {count(len(train_items), 'training item')} ({count(len(photos), 'photo')}, "
+              f"{len(train_items) - len(photos)} from {count(len(datasets), 'annotated set')}), "
+              f"{count(len(val_items), 'validation photo')}; student {spec.arch} width {spec.width} "
+              f"{spec.input_size}px; teacher EfficientNet-Lite0 at 224 on "
+              f"{'ONNX Runtime' if teacher.session is not None else dev}; {count(optim.epochs, 'epoch')} of "
               f"{config.batch_size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")
         metadata = {"name": out.stem, "photos": [str(p) for p in photo_paths], "train_sets": [str(g) for g in gts],
                     "val_photos": [str(p) for p in val_paths], "holdout": holdout, "device": str(dev)}

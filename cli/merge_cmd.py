@@ -8,10 +8,12 @@ import click
 
 from detector.data import boxes_json
 
+from .common import OutFile, count
+
 
 @click.command("merge")
 @click.argument("parts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="boxes.json", show_default=True,
+@click.option("--out", type=OutFile("boxes.json"), default="boxes.json", show_default=True,
               help="Merged output (written atomically).")
 @click.option("--allow-partial", is_flag=True, help="Merge even if some shards are missing (listed in job).")
 @click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",
@@ -28,6 +30,7 @@ def merge_cmd(parts, out, allow_partial, out_format):
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None
-    click.echo(f"{len(parts)} parts → {out}: {len(doc['images'])} images, {len(doc['detections'])} detections, "
-               f"{len(doc['errors'])} errors" + (f"; missing shards {', '.join(doc['job']['missing_shards'])}"
-                                                  if "missing_shards" in doc["job"] else ""))
+    click.echo(f"{count(len(parts), 'part')} → {out}: {count(len(doc['images']), 'image')}, "
+               f"{count(len(doc['detections']), 'detection')}, {count(len(doc['errors']), 'error')}"
+               + (f"; missing shards {', '.join(doc['job']['missing_shards'])}" if "missing_shards" in doc["job"]
+                  else ""))

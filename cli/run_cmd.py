@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,15 +25,15 @@ from detector.data.images import ImageError, scan_images
 from detector.data.io import JobLock, LockedError
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, job_entry,
-                              model_entry, ray_available, run_ray, split_cores)
+                              model_entry, ray_available, redraw, run_ray, split_cores)
 from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
 from detector.pipeline import PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (cache_options, check_out_folder, device_option, multibox_option, selective_search_config,
-                     selective_search_options)
+from .common import (OutFile, cache_options, check_out_folder, count, device_option, multibox_option,
+                     selective_search_config, selective_search_options)
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
 
 @click.command("run")
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="boxes.json", show_default=True,
+@click.option("--out", type=OutFile("boxes.json"), default="boxes.json", show_default=True,
               help="Output file (written atomically).")
 @click.option("--model", "models", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Model file or folder of ensemble members; repeat for an ensemble. Default: the bundled model.")
@@ -130,7 +131,8 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
 @cache_options
 @click.option("--draw", "draw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write each image with its labelled boxes into this folder, under its file_name in OUT "
-                   "(same relative path, name and format: x.jpg and x.png stay two pictures).")
+                   "(same relative path, name and format: x.jpg and x.png stay two pictures). With --resume, the "
+                   "images taken from the part file are drawn too where their picture is missing.")
 @click.option("--draw-threshold", type=click.FloatRange(0, 1), default=DrawConfig.threshold, show_default=True,
               help="Only detections scoring at least this are drawn (all above --score-threshold are written).")
 @click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",
@@ -167,13 +169,17 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     folders), one image, or a text file listing image paths. Images are read as a viewer shows them (EXIF
     orientation applied, 16-bit scaled to 8, transparency over white). Each is named in OUT by its path relative to
     the folder (for a list: to the deepest folder holding all listed images). Whatever fails on one image
-    (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on.
+    (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on; a picture
+    that cannot be drawn (--draw) is listed under "drawing_errors", the image's detections kept.
 
     Results stream to OUT.part.jsonl as images finish (crash-safe: rerun with --resume to go on where a killed job
     stopped); OUT is written, atomically, once every image is done. A lock (OUT.lock) keeps a second run off the
     same OUT while this one lives; SIGTERM or Ctrl-C stop the run at once, keeping the part file."""
     explicit = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
     options = apply_preset(options, preset, explicit)
+    if options["multibox_path"] is not None and not PROPOSERS[options["method"]].uses_multibox:
+        raise click.ClickException(f"--multibox is used only with --proposals multibox or both (here --proposals "
+                                   f"{options['method']}): drop it, or choose one of those")
     try:
         inputs = scan_images(images)
         shard = Shard.parse(shard) if shard else None
@@ -206,8 +212,8 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
 
 def _refuse_overwrites(inputs, out: Path, draw_dir: Path | None) -> None:
     """Refuse, before any work, outputs that would replace an input image or each other: ``--out`` naming an
-    input image or no file at all (click refuses an existing folder); ``--draw`` onto ``--out``, or into a folder where a
-    picture would replace the image it shows (the input folder itself)."""
+    input image or no file at all (a folder is refused while parsing: :class:`cli.common.OutFile`); ``--draw`` onto
+    ``--out``, or into a folder where a picture would replace the image it shows (the input folder itself)."""
     if not out.name:
         raise click.ClickException(f"--out {str(out)!r}: give a file name for the output")
     real = os.path.realpath  # never raises (a link loop among the inputs is listed under errors later)
@@ -303,6 +309,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     todo = [t for t in tasks[start:stop] if t[0] not in done and t[0] not in problems]
     known_bad = [boxes_json.error_record(k, name, problems[k]) for k, _, name in tasks[start:stop]
                  if k not in done and k in problems]
+    redrawn = _redrawn(done, inputs, config.draw, header["categories"])
 
     def stream():
         if job is not None:
@@ -312,7 +319,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
 
     t0 = time.perf_counter()
     totals = _stream_to_part(part, header, known_bad, stream, total=stop - start, done=stop - start - len(todo),
-                             kept=len(done))
+                             kept=len(done), redrawn=redrawn)
     seconds = time.perf_counter() - t0
     _, records = read_part(part)
     doc = boxes_json.assemble(header, {i: r for i, r in records.items() if start <= i < stop})
@@ -343,15 +350,31 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
         if old_header.get("job", {}).get(key) != header["job"].get(key):
             raise click.ClickException(f"cannot resume from {part}: {what} differ from that run's (delete it "
                                        "to start over)")
-    click.echo(f"resuming: {len(done)} of {tasks} images already done ({part})", err=True)
+    click.echo(f"resuming: {len(done)} of {count(tasks, 'image')} already done ({part})", err=True)
     return done
 
 
+def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:
+    """With ``--resume`` and ``--draw``: the records taken from the part file (``done``) that have no picture in the
+    draw folder or whose drawing failed, each drawn from its detections as the iterator is consumed
+    (:func:`detector.engines.redraw`)."""
+    if draw is None:
+        return iter(())
+    folder = Path(draw.folder)
+    missing = [k for k, r in sorted(done.items())
+               if "image" in r and ("drawing_error" in r or not (folder / r["image"]["file_name"]).is_file())]
+    if missing:
+        click.echo(f"resuming: drawing {count(len(missing), 'image')} from the part file whose picture is not in "
+                   f"{folder}", err=True)
+    return (redraw(done[k], inputs[k].path, draw, categories) for k in missing)
+
+
 def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, total: int, done: int,
-                    kept: int) -> dict:
-    """Append the records of inputs known to be bad, then the engine's (``stream()``), to the part file as they
-    come; returns the summed timings. SIGTERM, Ctrl-C or an error stop it at once, keeping the part file (the
-    selective-search workers or Ray are stopped); SIGTERM then exits with status 143."""
+                    kept: int, redrawn: Iterable[dict] = ()) -> dict:
+    """Append the records taken from the part file and drawn again (``redrawn``: they replace the old ones), those
+    of inputs known to be bad, then the engine's (``stream()``), to the part file as they come; returns the summed
+    timings. SIGTERM, Ctrl-C or an error stop it at once, keeping the part file (the selective-search workers or Ray
+    are stopped); SIGTERM then exits with status 143."""
     totals = {"proposals": 0.0, "classify": 0.0, "nms": 0.0, "regions": 0}
     try:
         writer = PartWriter(part, header)
@@ -361,6 +384,8 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
     records = bar = None
     try:
         with _sigterm_stops():
+            for record in redrawn:
+                writer.write(record)
             for record in known_bad:
                 writer.write(record)
                 written += 1
@@ -387,8 +412,8 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
             records.close()  # stops the selective-search workers (or Ray) at once
         writer.close()
         if interrupted:
-            click.echo(f"stopped{' (SIGTERM)' if terminated else ''}: the {kept + written} images done so far "
-                       f"are kept in {part}; to go on, run the same command again with --resume", err=True)
+            click.echo(f"stopped{' (SIGTERM)' if terminated else ''}: {count(kept + written, 'image')} done so "
+                       f"far, kept in {part}; to go on, run the same command again with --resume", err=True)
     if terminated:
         raise SystemExit(128 + signal.SIGTERM)
     return totals
@@ -408,14 +433,20 @@ def _write_record(writer: PartWriter, record: dict) -> None:
 
 def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engine: str, totals: dict, members: int,
             draw_dir) -> None:
-    n, errors = len(doc["images"]), doc["errors"]
-    click.echo(f"{n} images, {len(doc['detections'])} detections, {len(errors)} errors → {out}{where}\n"
-               f"{seconds:.1f} s for {n_todo} images ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
+    n, errors, not_drawn = len(doc["images"]), doc["errors"], doc.get("drawing_errors", [])
+    click.echo(f"{count(n, 'image')}, {count(len(doc['detections']), 'detection')}, {count(len(errors), 'error')} → "
+               f"{out}{where}\n"
+               f"{seconds:.1f} s for {count(n_todo, 'image')} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "
-               f"{totals['nms']:.2f} s summed over images; {members} member(s)")
+               f"{totals['nms']:.2f} s summed over images; {count(members, 'member')}")
     for e in errors[:10]:
         click.echo(f"  skipped {e['file_name']}: {e['error']}", err=True)
     if len(errors) > 10:
         click.echo(f"  … and {len(errors) - 10} more (see 'errors' in {out})", err=True)
     if draw_dir is not None:
-        click.echo(f"drawings in {draw_dir}")
+        click.echo(f"drawings in {draw_dir}" + (f"; {count(len(not_drawn), 'image')} not drawn (their detections are "
+                                                f"in {out})" if not_drawn else ""))
+    for e in not_drawn[:10]:
+        click.echo(f"  not drawn {e['file_name']}: {e['error']}", err=True)
+    if len(not_drawn) > 10:
+        click.echo(f"  … and {len(not_drawn) - 10} more (see 'drawing_errors' in {out})", err=True)

@@ -37,7 +37,7 @@ from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 
-from .common import check_out_folder, device_option, format_option, images_option, load_dataset
+from .common import check_out_folder, count, device_option, format_option, images_option, load_dataset
 
 
 @click.group("train")
@@ -196,8 +196,8 @@ def _load_all(paths, fmt, images) -> list[Dataset]:
         ds = load_dataset(p, fmt, images=images)
         missing = sum(im.path is None for im in ds.images)
         if missing:
-            _echo(f"warning: {missing} of {len(ds)} images of {p} have no image file (left out); "
-                  "pass --images DIR if they are elsewhere", err=True)
+            _echo(f"warning: {missing} of the {count(len(ds), 'image')} of {p} {'has' if missing == 1 else 'have'} "
+                  "no image file (left out); pass --images DIR if they are elsewhere", err=True)
         out.append(ds)
     return out
 
@@ -248,8 +248,9 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
     world = distributed.world_size()
     on = f"{world} processes ({dev.type}), {world * config.images_per_batch * config.regions_per_image} regions " \
         "per iteration in all" if world > 1 else str(dev)
-    _echo(f"training {out}: {len(train_images)} images, {len(classes)} classes, {spec.arch} "
-          f"{spec.input_size}px width {spec.width} {spec.mode} mode, {config.epochs} epochs on {on}")
+    _echo(f"training {out}: {count(len(train_images), 'image')}, {count(len(classes), 'class', 'classes')}, "
+          f"{spec.arch} {spec.input_size}px width {spec.width} {spec.mode} mode, {count(config.epochs, 'epoch')} on "
+          f"{on}")
     meta = {"name": out.stem, "train_sets": [str(g) for g in run.gts],
             "partial_sets": [str(g) for g in run.partial_gts], "val_sets": [str(v) for v in run.vals],
             "init": str(run.init) if run.init else None,
@@ -315,7 +316,7 @@ def train_ensemble_cmd(members, out, **options):
             summary.append({"member": k, "seed": seed, "best_val_mAP": st.best if st.best >= 0 else None})
         if distributed.is_main():
             (out / "ensemble.json").write_text(json.dumps({"members": summary}, indent=1) + "\n")
-            click.echo(f"wrote {members} members to {out}")
+            click.echo(f"wrote {count(members, 'member')} to {out}")
     finally:
         distributed.cleanup()
 
@@ -431,8 +432,8 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
 
     world = distributed.world_size()
     on = f"{world} processes ({dev.type}), {world * cfg.batch_size} images per iteration in all" if world > 1 else dev
-    _echo(f"training MultiBox {out}: {len(train)} images, K={len(priors)}, {mb.input_size}px width {mb.width}, "
-          f"{cfg.epochs} epochs on {on}")
+    _echo(f"training MultiBox {out}: {count(len(train), 'image')}, K={len(priors)}, {mb.input_size}px width "
+          f"{mb.width}, {count(cfg.epochs, 'epoch')} on {on}")
     st = train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
                         metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
                                   "init": str(init) if init else None},

@@ -36,7 +36,13 @@ from torchvision.ops import roi_align
 from .data.imagenet import IMAGENET_CLASS_MAP, leaf_matrix, mapped_probabilities
 from .data.io import atomic_write
 from .data.vocab import Category
-from .nn.checkpoint import CheckpointError, StoredConfig, float_state, read_checkpoint
+from .nn.checkpoint import (
+    CheckpointError,
+    StoredConfig,
+    float_state,
+    load_error,
+    read_checkpoint,
+)
 from .nn.inception import GoogLeNetOutputs, MapGeometry, build_googlenet, map_geometry
 from .nn.transforms import IMAGENET_MEAN, IMAGENET_STD
 from .regions import WarpConfig, feature_rois
@@ -261,8 +267,10 @@ def load_torchvision_weights(model: RegionClassifier, path) -> list[str]:
 def _read_weights(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise CheckpointError(f"{path}: cannot read weights: {e}") from None
+        raise CheckpointError(f"{path}: cannot read weights: {load_error(path, e)}") from None
 
 
 def _load_torchvision_state(model: RegionClassifier, state, path: Path) -> list[str]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
 import torch
 
 from proposals.cache import ProposalCache
@@ -23,13 +24,15 @@ from proposals.proposers import ProposalConfig, build_proposer, propose_many
 
 from .classifier import Member, load_ensemble
 from .data import boxes_json
+from .data.boxes import xywh_to_xyxy
+from .data.images import ImageError, load_image
 from .data.io import file_sha256
 from .draw import write_drawing
 from .nn.device import resolve_device
 from .pipeline import BATCH_SIZE, Detector, PostprocessConfig, detect_each
 
 __all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "PRESETS", "split_cores", "run_ray",
-           "ray_available", "cpu_count", "job_entry", "model_entry"]
+           "ray_available", "cpu_count", "job_entry", "model_entry", "drawn", "redraw"]
 
 logger = logging.getLogger(__name__)
 
@@ -123,13 +126,17 @@ def job_entry(config: RunConfig, members: Sequence[Member], names: Sequence[str]
 
 
 def model_entry(config: RunConfig, members: Sequence[Member], device: str) -> dict:
-    """The ``model`` of a run's output: the ensemble, its files and mode, and the proposals it scored."""
+    """The ``model`` of a run's output: the ensemble, its files and mode, and the proposals it scored — with the
+    MultiBox network's file and its SHA-256 when they come from one."""
     first, p = members[0], config.proposals
-    return {"name": first.train.get("name") or (first.path.parent.name if first.path else ""),
-            "classes": len(first.classes), "members": len(members), "files": [str(m.path) for m in members],
-            "proposals": p.method, "selective_search": {"mode": p.selective_search.mode,
-                                                       "scale": p.selective_search.scale},
-            "max_proposals": p.max_proposals, "mode": first.spec.mode, "device": device}
+    entry = {"name": first.train.get("name") or (first.path.parent.name if first.path else ""),
+             "classes": len(first.classes), "members": len(members), "files": [str(m.path) for m in members],
+             "proposals": p.method, "selective_search": {"mode": p.selective_search.mode,
+                                                        "scale": p.selective_search.scale},
+             "max_proposals": p.max_proposals, "mode": first.spec.mode, "device": device}
+    if p.multibox_path is not None:
+        entry["multibox"] = {"file": str(p.multibox_path), "sha256": file_sha256(p.multibox_path)}
+    return entry
 
 
 class DetectionJob:
@@ -171,23 +178,54 @@ class DetectionJob:
 
     def record(self, index: int, name: str, item, det, error: str | None) -> tuple[dict, dict]:
         """One image's record from its :func:`detect_each` result: its entry and detections (and its picture
-        written under ``config.draw``), or, when anything failed on the way, an ``error`` record saying what."""
+        written under ``config.draw``: a picture that cannot be written is the record's ``drawing_error``, the
+        detections are kept), or, when anything else failed on the way, an ``error`` record saying what."""
         timings = {"proposals": item.seconds}
         if det is None:
             return boxes_json.error_record(index, name, _short_error(error, item.path) if item.error else error), \
                 timings
-        stage = "output"
         try:
             h, w = item.image.shape[:2]
             rec = boxes_json.image_record(index, name, w, h, det.boxes, det.scores, det.labels, self.classes)
-            if self.config.draw is not None:
-                stage = "drawing"
-                write_drawing(self.config.draw.folder, name, item.image, det.boxes, det.scores, det.labels,
-                              self.names, self.config.draw.threshold)
         except Exception as e:  # noqa: BLE001 - record it, log the trace, go on
-            logger.warning("%s failed on %s", stage, item.path, exc_info=True)
-            return boxes_json.error_record(index, name, f"{stage} failed: {type(e).__name__}: {e}"), timings
+            logger.warning("output failed on %s", item.path, exc_info=True)
+            return boxes_json.error_record(index, name, f"output failed: {type(e).__name__}: {e}"), timings
+        if self.config.draw is not None:
+            rec = drawn(rec, self.config.draw, item.image, det.boxes, det.scores, det.labels, self.names)
         return rec, {**det.timings, "regions": det.num_proposals}
+
+
+def drawn(record: dict, draw: DrawConfig, image: np.ndarray, boxes, scores, labels, names) -> dict:
+    """``record`` (an image's part-file record) once its picture is written under ``draw``
+    (:func:`detector.draw.write_drawing`): without a ``drawing_error``, or, when the picture cannot be drawn or
+    written, with one saying why — the detections are kept either way (a picture is a by-product of the job).
+    ``boxes`` xyxy [D, 4], ``scores`` [D], ``labels`` [D] in 1..C, ``names[label]`` the text of a label."""
+    name = record["image"]["file_name"]
+    try:
+        write_drawing(draw.folder, name, image, boxes, scores, labels, names, draw.threshold)
+    except Exception as e:  # one picture never ends a job
+        logger.debug("drawing %s failed", name, exc_info=True)
+        why = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename and e.strerror else \
+            f"{type(e).__name__}: {e}"
+        return {**record, "drawing_error": f"drawing failed: {why}"}
+    return {k: v for k, v in record.items() if k != "drawing_error"}
+
+
+def redraw(record: dict, path, draw: DrawConfig, categories: Sequence[dict]) -> dict:
+    """:func:`drawn` for a record read back from a part file (``detect run --resume``): the image read again from
+    ``path``, its detections taken from the record (``categories``: the part file's, whose order gives the
+    labels)."""
+    labels_of = {c["id"]: k + 1 for k, c in enumerate(categories)}
+    names = {k + 1: c["name"] for k, c in enumerate(categories)}
+    dets = record["detections"]
+    try:
+        image = load_image(path)
+    except ImageError as e:
+        return {**record, "drawing_error": f"drawing failed: {e}"}
+    boxes = xywh_to_xyxy(np.asarray([d["bbox"] for d in dets], dtype=np.float64).reshape(-1, 4))
+    scores = np.asarray([d["score"] for d in dets], dtype=np.float64)
+    labels = np.asarray([labels_of[d["category_id"]] for d in dets], dtype=np.int64)
+    return drawn(record, draw, image, boxes, scores, labels, names)
 
 
 def _short_error(message: str, path: Path) -> str:
@@ -268,7 +306,7 @@ def run_ray(config: RunConfig, tasks: Sequence[Task], ray_config: RayConfig = Ra
         cls = ray.remote(num_cpus=rc.cpus_per_actor, num_gpus=rc.gpus_per_actor)(_RayWorker)
         worker_config = replace(config, threads=config.threads or max(1, int(rc.cpus_per_actor)))
         pool = ActorPool([cls.remote(worker_config) for _ in range(actors)])
-        logger.info("ray: %d actors × %g CPU", actors, rc.cpus_per_actor)
+        logger.info("ray: %d actor%s × %g CPU", actors, "" if actors == 1 else "s", rc.cpus_per_actor)
         for results in pool.map_unordered(lambda a, c: a.process.remote(c), chunks):
             yield from results
     finally:

@@ -358,7 +358,8 @@ def _detect_batches(detector: Detector, items: Iterable[Proposed], n: int):
         try:
             dets = iter(detector.detect_batch([it.image for it in good], [it.boxes for it in good]))
         except Exception:  # noqa: BLE001 - retried one by one below, where the failing image is named
-            logger.warning("a batch of %d images failed; retrying them one by one", len(good), exc_info=True)
+            logger.warning("a batch of %d image%s failed; retrying one by one", len(good), "" if len(good) == 1 else "s",
+                           exc_info=True)
             yield from detect_each(detector, ready)
             return
         for item in ready:

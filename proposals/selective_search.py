@@ -376,8 +376,8 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
                     raise BrokenProcessPool
                 result = future.result()
             except BrokenProcessPool:
-                logger.warning("a selective search worker died; rerunning the %d images in flight one by one",
-                               len(window))
+                logger.warning("a selective search worker died; rerunning the %d image%s in flight one by one",
+                               len(window), "" if len(window) == 1 else "s")
                 pool.shutdown(wait=False, cancel_futures=True)
                 in_flight = [t for t, _ in window]
                 window.clear()

@@ -177,8 +177,9 @@ def test_run_reads_images_as_a_viewer_shows_them(tmp_path):
 
 
 def test_one_image_never_ends_a_job(tmp_path, monkeypatch):
-    """Issue 12, kind 6: an exception in MultiBox, in detection, in writing the record or in drawing becomes that
-    image's error and the job goes on; an interrupted job then completes with --resume."""
+    """Issue 12, kind 6: an exception in MultiBox, in detection or in writing the record becomes that image's error
+    and the job goes on (one in drawing, a drawing error: the detections are kept); an interrupted job then completes
+    with --resume."""
     from detector.data import boxes_json
     from detector.pipeline import Detector
     from proposals.multibox import MultiBox, MultiBoxConfig, save_multibox
@@ -227,14 +228,15 @@ def test_one_image_never_ends_a_job(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "4 of 6 images already done" in res.output
     doc = json.loads(out.read_text())
-    assert [im["file_name"] for im in doc["images"]] == ["ok1.png", "ok2.jpg"]
+    assert [im["file_name"] for im in doc["images"]] == ["ok1.png", "ok2.jpg", "sub/drawn.png"]
     errors = {e["file_name"]: e["error"] for e in doc["errors"]}
     assert errors == {
         "boom_detect.png": "detection failed: RuntimeError: simulated failure in the classifier",
         "boom_multibox.png": "proposals failed: RuntimeError: simulated failure in MultiBox",
-        "nan_score.png": "writing its record failed: ValueError: Out of range float values are not JSON compliant",
-        "sub/drawn.png": errors["sub/drawn.png"]}
-    assert errors["sub/drawn.png"].startswith("drawing failed: ") and "sub" in errors["sub/drawn.png"]
+        "nan_score.png": "writing its record failed: ValueError: Out of range float values are not JSON compliant"}
+    [not_drawn] = doc["drawing_errors"]
+    assert not_drawn["file_name"] == "sub/drawn.png" and not_drawn["error"].startswith("drawing failed: ")
+    assert "sub" in not_drawn["error"]
     assert (drawn / "ok1.png").is_file() and (drawn / "ok2.jpg").is_file()
 
 
@@ -340,3 +342,126 @@ def test_help_names_no_missing_file():
         res = CliRunner().invoke(cli, [*command, "--help"])
         assert res.exit_code == 0 and "DESIGN.md" not in res.output, command
     assert "README" in CliRunner().invoke(cli, ["run", "--help"]).output
+
+
+# ------------------------------------------------------------------------------------------------ a third user's trial
+def tiny_multibox(path, seed=0):
+    from proposals.multibox import MultiBox, MultiBoxConfig, save_multibox
+
+    torch.manual_seed(seed)
+    priors = np.array([[0.2, 0.2, 0.8, 0.8], [0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1]], np.float32)
+    return save_multibox(path, MultiBox(MultiBoxConfig(num_priors=3, input_size=96, width=0.25), priors).eval())
+
+
+def mb_args(images, out, model, mb, *extra):
+    return ["run", str(images), "--out", str(out), "--model", str(model), "--proposals", "multibox", "--multibox",
+            str(mb), "--threads", "1", "--score-threshold", "0", *extra]
+
+
+def test_a_picture_that_cannot_be_drawn_keeps_its_detections(tmp_path, monkeypatch):
+    """A drawing that fails (its file cannot be written, or drawing raises) printed a traceback and dropped the
+    image's detections: now they are kept, the image is listed under drawing_errors with the reason, the job goes
+    on and ends with status 0."""
+    import detector.engines
+
+    d = tmp_path / "imgs"
+    for k, name in enumerate(("a.png", "b.png", "sub/c.png")):
+        blocky(d / name, 100 + k, 80, seed=k)
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    (drawn / "sub").write_text("a file where the folder for sub/c.png should be")
+    write_drawing = detector.engines.write_drawing
+
+    def failing(folder, name, *args):
+        if name == "b.png":
+            raise RuntimeError("simulated failure in drawing")
+        return write_drawing(folder, name, *args)
+
+    monkeypatch.setattr(detector.engines, "write_drawing", failing)
+    out = tmp_path / "boxes.json"
+    res = CliRunner().invoke(cli, mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"),
+                                          "--draw", str(drawn)))
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    doc = json.loads(out.read_text())
+    assert [im["file_name"] for im in doc["images"]] == ["a.png", "b.png", "sub/c.png"] and doc["errors"] == []
+    assert {d["image_id"] for d in doc["detections"]} == {1, 2, 3}
+    not_drawn = {e["file_name"]: e["error"] for e in doc["drawing_errors"]}
+    assert not_drawn["b.png"] == "drawing failed: RuntimeError: simulated failure in drawing"
+    assert not_drawn["sub/c.png"].startswith(f"drawing failed: {drawn / 'sub' / 'c.png'}: ")
+    assert sorted(not_drawn) == ["b.png", "sub/c.png"] and (drawn / "a.png").is_file()
+    assert "2 images not drawn" in res.output and "not drawn sub/c.png: drawing failed: " in res.output
+    assert boxes_json_merge_keeps(doc)
+
+
+def boxes_json_merge_keeps(doc) -> bool:
+    """The drawing errors survive `detect merge` of the shards of a job."""
+    from detector.data.boxes_json import merge_outputs
+
+    shard = {**doc, "job": {**doc["job"], "shard": {"index": 0, "count": 1}}}
+    return merge_outputs([("a", shard)])["drawing_errors"] == doc["drawing_errors"]
+
+
+def _interrupted_run(tmp_path, monkeypatch, args, stop_width):
+    """Run ``args`` and stop it (Ctrl-C) when the classifier reaches the image ``stop_width`` pixels wide."""
+    from detector.pipeline import Detector
+
+    detect = Detector.detect
+
+    def stopping(self, image, proposals=None):
+        if image.shape[1] == stop_width:
+            raise KeyboardInterrupt
+        return detect(self, image, proposals)
+
+    monkeypatch.setattr(Detector, "detect", stopping)
+    res = CliRunner().invoke(cli, args)
+    monkeypatch.setattr(Detector, "detect", detect)
+    return res
+
+
+def test_resume_draws_the_images_taken_from_the_part_file(tmp_path, monkeypatch):
+    """--resume --draw drew only the images it detected itself, not those whose detections it took from the part
+    file."""
+    d = tmp_path / "imgs"
+    widths = {"a.png": 101, "b.jpg": 102, "c.png": 103}
+    for k, (name, w) in enumerate(widths.items()):
+        blocky(d / name, w, 80, seed=k)
+    out, drawn = tmp_path / "boxes.json", tmp_path / "drawn"
+    args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"))
+    res = _interrupted_run(tmp_path, monkeypatch, args, stop_width=102)  # a.png done, no pictures asked for
+    assert res.exit_code != 0 and "stopped: 1 image done so far" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--resume", "--draw", str(drawn), "--draw-threshold", "0"])
+    assert res.exit_code == 0, res.output
+    assert "1 of 3 images already done" in res.output and "drawing 1 image from the part file" in res.output
+    assert sorted(p.name for p in drawn.iterdir()) == ["a.png", "b.jpg", "c.png"]
+    for name, w in widths.items():
+        with Image.open(drawn / name) as pic:
+            assert pic.size == (w, 80)
+    # the picture drawn from the part file's detections shows boxes (the input has none of those colours there)
+    assert np.any(np.asarray(Image.open(drawn / "a.png")) != np.asarray(Image.open(d / "a.png")))
+    assert "drawing_errors" not in json.loads(out.read_text())
+
+
+def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch):
+    """boxes.json named the classifier's files but not the MultiBox network's; a resume with another MultiBox file
+    is refused as one with another model is."""
+    import hashlib
+
+    d = tmp_path / "imgs"
+    for k, w in enumerate((101, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    model, mb = tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt")
+    other = tiny_multibox(tmp_path / "other.pt", seed=1)
+    out = tmp_path / "boxes.json"
+    res = _interrupted_run(tmp_path, monkeypatch, mb_args(d, out, model, mb), stop_width=102)
+    assert res.exit_code != 0 and "--resume" in res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, other), "--resume"])
+    assert res.exit_code == 1 and "the model or settings differ" in res.output, res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb), "--resume"])
+    assert res.exit_code == 0, res.output
+    entry = json.loads(out.read_text())["model"]
+    assert entry["multibox"] == {"file": str(mb), "sha256": hashlib.sha256(mb.read_bytes()).hexdigest()}
+    assert entry["files"] == [str(model)]
+    res = CliRunner().invoke(cli, run_args(d / "0.png", tmp_path / "ss.json", model))
+    assert res.exit_code == 0, res.output
+    assert "multibox" not in json.loads((tmp_path / "ss.json").read_text())["model"]  # selective search alone

@@ -98,3 +98,133 @@ def test_outputs_never_replace_the_input_images(tmp_path):
     _refused([*args, str(folder), "--out", ""], "give a file name")
     assert img.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs"]  # nothing written, no part file
+
+
+# ------------------------------------------------------------------------------------------------ a third user's trial
+def _multibox(path: Path, seed=0) -> Path:
+    import torch
+
+    from proposals.multibox import MultiBox, MultiBoxConfig, save_multibox
+
+    torch.manual_seed(seed)
+    priors = np.array([[0.2, 0.2, 0.8, 0.8], [0, 0, 0.5, 0.5]], np.float32)
+    return save_multibox(path, MultiBox(MultiBoxConfig(num_priors=2, input_size=96, width=0.25), priors).eval())
+
+
+def _bad_model_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Files that are no model of the project, each with what the error must say it is."""
+    import torch
+
+    member = ROOT / "detector" / "models" / "default" / "member0.pt"
+    files = {"text": ("t.txt", b"i am a text file\n", "a text file (it begins 'i am a text file')"),
+             "empty": ("e.pt", b"", "the file is empty (0 bytes)"),
+             "jpeg": ("p.pt", _image(tmp_path / "x", "p.jpg").read_bytes(), "not a PyTorch file (a JPEG image)"),
+             "cut": ("cut.pt", member.read_bytes()[:5000], "a damaged or incomplete PyTorch file")}
+    out = {}
+    for key, (name, data, needle) in files.items():
+        (tmp_path / name).write_bytes(data)
+        out[key] = (tmp_path / name, needle)
+    state = {"model": {"w": torch.zeros(2)}, "optimizer": {}, "torch_rng": torch.get_rng_state(), "epoch": 1,
+             "iteration": 3, "best": 0.5, "history": "[]"}
+    for key, obj, needle in (("state", state, "the resume state of a training run"),
+                             ("weights", {"w": torch.zeros(2)}, "bare weights (a state dict)"),
+                             ("list", [1, 2], "it holds a list, not a model's dict")):
+        torch.save(obj, tmp_path / f"{key}.ckpt")
+        out[key] = (tmp_path / f"{key}.ckpt", needle)
+    return out
+
+
+def test_files_that_are_no_model_are_named_with_what_they_are(tmp_path):
+    """A text file given as --model said "KeyError: 105"; a junk --multibox said "KeyError"."""
+    img = _image(tmp_path / "imgs")
+    out = tmp_path / "o.json"
+    member = ROOT / "detector" / "models" / "default" / "member0.pt"
+    mb = _multibox(tmp_path / "mb.pt")
+    for path, needle in _bad_model_files(tmp_path).values():
+        res = _refused(["run", str(img), "--out", str(out), "--model", str(path)], f"{path}: not a ", needle)
+        assert "KeyError" not in res.output
+        res = _refused(["run", str(img), "--out", str(out), "--proposals", "multibox", "--multibox", str(path)],
+                       f"{path}: not a ", needle)
+        assert "KeyError" not in res.output
+    _refused(["run", str(img), "--out", str(out), "--model", str(mb)],
+             f"{mb}: not a detect-classifier/1 model file: it is a detect-multibox/1 file, a MultiBox proposal "
+             "network (--multibox)")
+    _refused(["run", str(img), "--out", str(out), "--proposals", "both", "--multibox", str(member)],
+             f"{member}: not a detect-multibox/1 model file: it is a detect-classifier/1 file, a region classifier")
+    assert not list(tmp_path.glob("o.json*"))
+
+
+def test_a_distilled_student_runs_as_a_model(tmp_path):
+    """`detect train distill` writes a region-classifier member (1,000 ImageNet outputs mapped onto the classes)."""
+    from detector.classifier import build_classifier, save_member
+    from detector.data.vocab import ilsvrc_categories
+    from detector.distill import student_spec
+
+    spec = student_spec(width=0.25, input_size=96)
+    student = save_member(tmp_path / "student.pt", build_classifier(spec).eval(), spec, ilsvrc_categories(),
+                          train={"distilled": True})
+    img = _image(tmp_path / "imgs")
+    res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--model", str(student),
+                                   "--proposals", "multibox", "--multibox", str(_multibox(tmp_path / "mb.pt"))])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o.json").read_text())["model"]["classes"] == 200
+
+
+def test_image_lists_in_utf16_without_a_byte_order_mark(tmp_path):
+    """A list saved as UTF-16 without a BOM was read as UTF-8 and ended in a traceback (embedded null byte)."""
+    from detector.data.io import decode_text
+
+    img = _image(tmp_path / "imgs")
+    for codec in ("utf-16-le", "utf-16-be"):
+        lst = tmp_path / f"list_{codec}.txt"
+        lst.write_bytes(f"# images\nimgs/{img.name}\n".encode(codec))
+        out = tmp_path / f"o_{codec}.json"
+        res = CliRunner().invoke(cli, ["run", str(lst), "--out", str(out), "--proposals", "multibox",
+                                       "--multibox", str(_multibox(tmp_path / "mb.pt"))])
+        assert res.exit_code == 0, res.output
+        assert [im["file_name"] for im in json.loads(out.read_text())["images"]] == [img.name]
+    assert decode_text("café/é.jpg\n".encode("utf-16-le")) == "café/é.jpg\n"
+    assert decode_text("图片/1.jpg\n".encode("utf-16-be")) == "图片/1.jpg\n"
+    assert decode_text(b"plain\n") == "plain\n"
+    utf32 = tmp_path / "list32.txt"
+    utf32.write_bytes(f"imgs/{img.name}\n".encode("utf-32-le"))
+    _refused(["run", str(utf32), "--out", str(tmp_path / "o.json")], str(utf32), "byte 1 is a NUL byte",
+             "UTF-32 text without a byte-order mark")
+
+
+def test_out_naming_a_folder_is_refused_before_any_work(tmp_path):
+    """`--out newdir/` wrote a file named newdir; an existing folder was refused without saying what to give."""
+    img = _image(tmp_path / "imgs")
+    (tmp_path / "exists").mkdir()
+    for out in (f"{tmp_path}/newdir/", str(tmp_path / "exists"), f"{tmp_path}/exists/"):
+        folder = out.rstrip("/")
+        res = CliRunner().invoke(cli, ["run", str(img), "--out", out, "--proposals", "multibox"])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert f"names a folder; give a file such as {folder}/boxes.json" in res.output, res.output
+        res = CliRunner().invoke(cli, ["merge", str(img), "--out", out])
+        assert res.exit_code == 2 and f"give a file such as {folder}/boxes.json" in res.output, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists", "imgs"] and not any((tmp_path / "exists").iterdir())
+
+
+def test_multibox_is_refused_where_no_multibox_proposals_are_used(tmp_path):
+    img = _image(tmp_path / "imgs")
+    mb = _multibox(tmp_path / "mb.pt")
+    for extra in ([], ["--proposals", "ss"], ["--preset", "fast", "--proposals", "ss"]):
+        _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--multibox", str(mb), *extra],
+                 "--multibox is used only with --proposals multibox or both", "(here --proposals ss)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "mb.pt"]
+
+
+def test_counts_agree_with_their_nouns(tmp_path):
+    """"the 1 images done", "1 images, 1 errors", "1 member(s)"."""
+    from cli.common import count
+
+    assert [count(0, "image"), count(1, "image"), count(2, "class", "classes")] == ["0 images", "1 image",
+                                                                                   "2 classes"]
+    img = _image(tmp_path / "imgs")
+    res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--proposals", "multibox",
+                                   "--multibox", str(_multibox(tmp_path / "mb.pt")), "--max-detections", "1",
+                                   "--score-threshold", "0"])
+    assert res.exit_code == 0, res.output
+    assert "1 image, 1 detection, 0 errors → " in res.output and "s for 1 image (" in res.output, res.output
+    assert "; 1 member\n" in res.output, res.output

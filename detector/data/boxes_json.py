@@ -10,6 +10,9 @@ A document::
      "errors": [{"file_name": "broken.jpg", "error": "cannot decode image"}],
      "job": {"inputs": 4, "inputs_sha256": "...", "config_sha256": "...", "shard": {"index": 0, "count": 2}}}
 
+and, only when ``detect run --draw`` could not draw some images (their detections are in ``detections``, as any
+other image's), ``"drawing_errors": [{"file_name": "c.jpg", "error": "drawing failed: ..."}]``.
+
 ``bbox`` is COCO ``[x, y, w, h]`` (rounded to 0.01 px), ``score`` rounded to 5 decimals; ``category_id`` is the
 ILSVRC det_id, or 1000 + the class's position for classes without one; ``id`` is an image's position in the whole
 input list + 1.
@@ -20,6 +23,7 @@ Crash-safe batch output: ``detect run`` streams one record per finished image to
     {"header": {...the job: inputs, their digest, the config digest, the shard, model info, categories...}}
     {"index": 0, "image": {"id": 1, "file_name": "a.jpg", "width": 500, "height": 375}, "detections": [...]}
     {"index": 2, "error": {"file_name": "broken.jpg", "error": "cannot decode image"}}
+    {"index": 3, "image": {...}, "detections": [...], "drawing_error": "drawing failed: ..."}
 
 Lines are flushed as they are written and fsynced in batches, so a killed job loses at most its last few images;
 a last line cut short by the kill is ignored on reading. ``index`` is the image's position in the whole input
@@ -345,8 +349,9 @@ def read_part(path) -> tuple[dict, dict[int, dict]]:
 
 
 def assemble(header: dict, records: dict[int, dict]) -> dict:
-    """Records → the ``boxes.json`` document (DESIGN.md), images, detections and errors in input order."""
-    images, detections, errors = [], [], []
+    """Records → the ``boxes.json`` document (the module docstring), images, detections, errors and drawing errors
+    (only when there are some) in input order."""
+    images, detections, errors, not_drawn = [], [], [], []
     for index in sorted(records):
         rec = records[index]
         if "error" in rec:
@@ -354,8 +359,13 @@ def assemble(header: dict, records: dict[int, dict]) -> dict:
         else:
             images.append(rec["image"])
             detections.extend(rec["detections"])
-    return {"model": header["model"], "images": images, "categories": header["categories"],
-            "detections": detections, "errors": errors, "job": header["job"]}
+            if "drawing_error" in rec:
+                not_drawn.append({"file_name": rec["image"]["file_name"], "error": rec["drawing_error"]})
+    doc = {"model": header["model"], "images": images, "categories": header["categories"],
+           "detections": detections, "errors": errors, "job": header["job"]}
+    if not_drawn:
+        doc["drawing_errors"] = not_drawn
+    return doc
 
 
 def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False) -> dict:
@@ -395,7 +405,7 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False) 
                          "to merge what is there)")
     parts.sort(key=lambda p: p[2]["shard"]["index"])
     owner: dict = {}
-    images, detections, errors = [], [], []
+    images, detections, errors, not_drawn = [], [], [], []
     for name, doc, _ in parts:
         for im in doc["images"]:
             for key in (("id", im["id"]), ("file", im["file_name"])):
@@ -410,12 +420,16 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False) 
         images.extend(doc["images"])
         detections.extend(doc["detections"])
         errors.extend(doc["errors"])
+        not_drawn.extend(doc.get("drawing_errors") or [])
     job = {k: v for k, v in job0.items() if k != "shard"}
     if missing:
         job["missing_shards"] = [f"{i}/{count}" for i in missing]
     model = dict(doc0["model"])
-    return {"model": model, "images": images, "categories": doc0["categories"], "detections": detections,
-            "errors": errors, "job": job}
+    merged = {"model": model, "images": images, "categories": doc0["categories"], "detections": detections,
+              "errors": errors, "job": job}
+    if not_drawn:
+        merged["drawing_errors"] = not_drawn
+    return merged
 
 
 # ------------------------------------------------------------------------------------------------ reading

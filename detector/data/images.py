@@ -143,10 +143,11 @@ def _link_problem(path: Path, error: OSError) -> str:
 
 
 def _scan_list(list_file: Path) -> list[ImageInput]:
-    try:  # the readers' rule: UTF-8, or UTF-8/16/32 announced by a byte-order mark
+    try:  # the readers' rule: UTF-8, UTF-8/16/32 announced by a byte-order mark, or UTF-16 without one
         text = read_text(list_file)
     except UnicodeDecodeError as e:
-        raise ImageError(f"{list_file}: not a text list of image paths: byte {e.start} is not UTF-8 (save it as "
+        what = e.reason if e.object[e.start:e.start + 1] == b"\x00" else "not UTF-8"
+        raise ImageError(f"{list_file}: not a text list of image paths: byte {e.start} is {what} (save it as "
                          "UTF-8, or UTF-16/32 with a byte-order mark)") from None
     paths, seen = [], {}
     for n, line in enumerate(text.splitlines(), start=1):

@@ -16,7 +16,7 @@ from typing import BinaryIO, Callable
 logger = logging.getLogger(__name__)
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text", "read_text",
-           "file_sha256", "lock_path", "JobLock", "LockedError"]
+           "utf16_without_bom", "file_sha256", "lock_path", "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -24,16 +24,43 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
 
 def decode_text(data: bytes) -> str:
     """Text of a JSON or plain-text file: UTF-8, or UTF-8/16/32 announced by a byte-order mark (RFC 8259 §8.1:
-    JSON is UTF-8; a reader may ignore a BOM). Raises ``UnicodeDecodeError`` for anything else."""
+    JSON is UTF-8; a reader may ignore a BOM), or UTF-16 without one (:func:`utf16_without_bom`, as ``json.loads``
+    of bytes reads it). Raises ``UnicodeDecodeError`` for anything else, a NUL byte included (no text holds one: a
+    binary file, or UTF-32 without a BOM)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding)
+    if b"\x00" in data:
+        encoding = utf16_without_bom(data)
+        if encoding is not None:
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                pass
+        nul = data.index(b"\x00")
+        raise UnicodeDecodeError("utf-8", data, nul, nul + 1, "a NUL byte, which no text holds: a binary file, or "
+                                                              "UTF-32 text without a byte-order mark?")
     return data.decode("utf-8")
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """``"utf-16-le"`` or ``"utf-16-be"`` when ``data`` looks like UTF-16 text without a byte-order mark — an even
+    number of bytes, a NUL in at least half of the code units on one side (the high byte of ASCII characters) and
+    far fewer on the other — else None."""
+    if len(data) < 2 or len(data) % 2:
+        return None
+    units = len(data) // 2
+    even, odd = data[0::2].count(0), data[1::2].count(0)  # NULs in the first and in the second byte of each unit
+    if odd >= units / 2 and even <= odd / 8:
+        return "utf-16-le"
+    if even >= units / 2 and odd <= even / 8:
+        return "utf-16-be"
+    return None
 
 
 def read_text(path) -> str:
     """:func:`decode_text` of the file at ``path``. Raises ``OSError`` (unreadable, a folder, missing) or
-    ``UnicodeDecodeError`` (not UTF-8 text)."""
+    ``UnicodeDecodeError`` (not text in one of those encodings)."""
     with open(path, "rb") as f:
         return decode_text(f.read())
 

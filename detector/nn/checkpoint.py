@@ -5,11 +5,14 @@ frozen config dataclasses stored in them (:class:`StoredConfig`). Every model fo
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from pathlib import Path
 
 import torch
 
-__all__ = ["CheckpointError", "read_checkpoint", "float_state", "StoredConfig"]
+from ..data.io import decode_text
+
+__all__ = ["CheckpointError", "read_checkpoint", "load_error", "FORMATS", "float_state", "StoredConfig"]
 
 
 class CheckpointError(ValueError):
@@ -18,17 +21,85 @@ class CheckpointError(ValueError):
 
 def read_checkpoint(path, expected_format: str) -> dict:
     """``torch.load(weights_only=True)`` of a project model file whose ``format`` must be ``expected_format``;
-    any problem becomes a :class:`CheckpointError` naming the file."""
+    any problem becomes a :class:`CheckpointError` naming the file and saying what the file is instead (empty, text,
+    not a PyTorch file, a damaged one, another kind of model file, a training state)."""
     path = Path(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: a folder, not a model file") from None
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise CheckpointError(f"{path}: not a readable model file ({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"{path}: not a model file: {load_error(path, e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != expected_format:
-        raise CheckpointError(f"{path}: not a {expected_format} model file")
+        raise CheckpointError(f"{path}: not a {expected_format} model file: {_what_it_holds(ckpt)}")
     return ckpt
+
+
+# what each format of the project is, for messages about a file of another format than the one expected
+FORMATS = {"detect-classifier/1": "a region classifier (detect run --model)",
+           "detect-multibox/1": "a MultiBox proposal network (--multibox)"}
+_ZIP = b"PK\x03\x04"  # torch.save's archive
+
+
+def load_error(path, error: Exception) -> str:
+    """Why ``torch.load`` could not read the file at ``path`` (it raised ``error``), in words: an empty file, a text
+    file (its first characters), a damaged PyTorch file, one holding Python objects that are not loaded, or not a
+    PyTorch file at all."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError as e:
+        return f"cannot be read: {e.strerror or e}"
+    first = str(error).strip().split("\n")[0].split(". ")[0][:160]  # torch's first sentence
+    if not head:
+        return "the file is empty (0 bytes)"
+    if head.startswith(_ZIP):
+        if isinstance(error, pickle.UnpicklingError):
+            return ("a PyTorch file holding Python objects other than tensors and plain data, which are not loaded "
+                    "(this project's model files hold none)")
+        return f"a damaged or incomplete PyTorch file, or a zip archive of another kind ({first})"
+    text = _text_start(head)
+    if text is not None:
+        return f"a text file (it begins {text!r})"
+    kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+    return f"not a PyTorch file ({kind})" if kind else "not a PyTorch file, nor text"
+
+
+_MAGIC = ((b"\x93NUMPY", "a NumPy array"), (b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"),
+          (b"\x1f\x8b", "a gzip archive"))
+
+
+def _text_start(head: bytes) -> str | None:
+    """The start of the first line of ``head`` (a file's first bytes) when they are text
+    (:func:`detector.data.io.decode_text`), else None."""
+    for cut in range(4):  # the window may end inside a character
+        try:
+            text = decode_text(head[:len(head) - cut])
+        except UnicodeDecodeError:
+            continue
+        if all(c.isprintable() or c in "\t\r\n\ufeff" for c in text):
+            return (text.lstrip("\ufeff").strip().splitlines() or [""])[0][:40]
+        return None
+    return None
+
+
+def _what_it_holds(ckpt) -> str:
+    """What a file that ``torch.load`` read but that has not the expected format holds instead."""
+    if not isinstance(ckpt, dict):
+        return f"it holds a {type(ckpt).__name__}, not a model's dict"
+    fmt = ckpt.get("format")
+    if isinstance(fmt, str):
+        return f"it is a {fmt} file" + (f", {FORMATS[fmt]}" if fmt in FORMATS else "")
+    if {"optimizer", "epoch"} <= ckpt.keys():
+        return ("it is the resume state of a training run (*.state.ckpt), not a model: use the model file that run "
+                "wrote")
+    if ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        return "it holds bare weights (a state dict) without the model's settings"
+    keys = ", ".join(repr(k) for k in list(ckpt)[:6]) + (", …" if len(ckpt) > 6 else "")
+    return f"it has no 'format' field (its keys: {keys or 'none'})"
 
 
 def float_state(state: dict) -> dict:
