@@ -28,7 +28,7 @@ from detector.nn import distributed
 from detector.nn.device import resolve_device
 from detector.nn.loop import OptimConfig, last_path, log_path
 
-from .common import check_out_folder, count, device_option, format_option, images_option, load_dataset
+from .common import OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset
 
 
 def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:
@@ -56,7 +56,7 @@ def _photos(paths) -> list[Path]:
 
 
 @click.command("distill")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutFile("student.pt"), required=True,
               help="Distilled model file (best by validation agreement with the teacher); <stem>.last.ckpt, "
                    "<stem>.state.ckpt (for --resume) and <stem>.log.jsonl beside it.")
 @click.option("--photos", "photo_paths", multiple=True, type=click.Path(exists=True, path_type=Path),

@@ -10,10 +10,17 @@ import click
 from detector.data import DatasetError
 from detector.data.io import atomic_write_json
 from detector.data.readers import load_coco_json
-from eval import METRICS, PredictionError, align_predictions, evaluate, read_blacklist, read_predictions
+from eval import (
+    METRICS,
+    PredictionError,
+    align_predictions,
+    evaluate,
+    read_blacklist,
+    read_predictions,
+)
 from eval.matching import DEFAULT_IOU
 
-from .common import format_option, images_option, load_dataset
+from .common import count, format_option, images_option, load_dataset
 
 METRIC_HELP = {
     "ilsvrc": "ILSVRC 2014 devkit: per-object IoU threshold min(0.5, wh/((w+10)(h+10))), all-point AP",
@@ -87,19 +94,21 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
                       only_classes=set(aligned.known_classes) if model_classes_only else None)
     seconds = time.perf_counter() - t0
 
-    err = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    err = lambda msg: click.echo(msg, err=True)
     for note in (*aligned.notes, *result.notes):
         err(f"note: {note}")
     if aligned.dropped_unknown_image:
-        err(f"note: {aligned.dropped_unknown_image} predictions on {len(aligned.unknown_images)} images not in the "
-            f"ground truth were left out (e.g. {', '.join(aligned.unknown_images[:3])})")
+        err(f"note: left out: {count(aligned.dropped_unknown_image, 'prediction')} on "
+            f"{count(len(aligned.unknown_images), 'image')} not in the ground truth "
+            f"(e.g. {', '.join(aligned.unknown_images[:3])})")
     if aligned.dropped_other_class:
         top = sorted(aligned.dropped_other_class.items(), key=lambda kv: -kv[1])
-        err(f"note: {sum(aligned.dropped_other_class.values())} predictions of {len(top)} classes that the ground "
-            f"truth does not have were left out ({', '.join(f'{k} {v}' for k, v in top[:5])}"
-            f"{', …' if len(top) > 5 else ''})")
+        err(f"note: left out: {count(sum(aligned.dropped_other_class.values()), 'prediction')} of "
+            f"{count(len(top), 'class', 'classes')} that the ground truth does not have "
+            f"({', '.join(f'{k} {v}' for k, v in top[:5])}{', …' if len(top) > 5 else ''})")
     if preds.errors:
-        err(f"note: the detector could not read {len(preds.errors)} images (listed under 'errors' in {pred_path})")
+        err(f"note: the detector could not read {count(len(preds.errors), 'image')} "
+            f"(listed under 'errors' in {pred_path})")
 
     width = max([len(c.category.name) for c in result.per_class] + [5])
     click.echo(f"{'id':>4}  {'class':<{width}}  {'AP':>7}  {'gt':>6}  {'det':>7}")

@@ -17,7 +17,7 @@ from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, load_
 from detector.data.names import AmbiguousImageName, ImageNameIndex
 from proposals.recall import mean_best_overlap, recall_at
 
-from .common import cache_options, device_option, format_option, load_dataset, multibox_option, \
+from .common import OutFile, cache_options, device_option, format_option, load_dataset, multibox_option, \
     selective_search_config, selective_search_options
 
 TOP_NS = (100, 300, 1000, 2000, None)
@@ -34,7 +34,7 @@ def from_options(o: dict, method: str) -> ProposalConfig:
 
 @click.command("proposals")
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="proposals.json",
+@click.option("--out", type=OutFile("proposals.json"), default="proposals.json",
               show_default=True, help="Per-image boxes (xyxy) of the last --method.")
 @click.option("--method", "methods", multiple=True, type=click.Choice(PROPOSERS),
               help=f"ss, multibox or both (merged); repeat to compare. Default: {ProposalConfig.method}.")

@@ -37,7 +37,7 @@ from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 
-from .common import check_out_folder, count, device_option, format_option, images_option, load_dataset
+from .common import OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset
 
 
 @click.group("train")
@@ -275,7 +275,7 @@ def _classifier_run(out: Path, options: dict) -> ClassifierRun:
 
 
 @train_group.command("classifier")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutFile("member0.pt"), required=True,
               help="Model file to write (best checkpoint); <stem>.last.ckpt, <stem>.state.ckpt (for --resume) and "
                    "<stem>.log.jsonl beside it.")
 @_common_options
@@ -326,7 +326,7 @@ def train_ensemble_cmd(members, out, **options):
               help="Ground truth whose boxes are clustered (repeatable).")
 @format_option
 @click.option("-k", "--num-priors", type=click.IntRange(min=1), default=MultiBoxConfig.num_priors, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutFile("priors.txt"), required=True,
               help="Text file: one prior per line, normalised x1 y1 x2 y2.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def train_priors_cmd(gts, fmt, num_priors, out, seed):
@@ -370,7 +370,7 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
 @format_option
 @click.option("--val", "vals", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Validation ground truth: recall of the top boxes printed per epoch; picks the best epoch.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutFile("multibox.pt"), required=True,
               help="Model file; <stem>.state.ckpt (for --resume) and <stem>.log.jsonl beside it.")
 @click.option("--priors", "priors_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Priors text file (default: the shipped k-means priors for -k).")

@@ -132,7 +132,7 @@ def test_eval_refuses_when_no_prediction_is_of_a_gt_image(tmp_path):
     # some on ground-truth images: evaluated, the others left out with a note, as before
     pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "d.jpg"], [(1, 124), (2, 124)])
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
-    assert res.exit_code == 0 and "note: 1 predictions on 1 images not in the ground truth" in res.output
+    assert res.exit_code == 0 and "note: left out: 1 prediction on 1 image not in the ground truth" in res.output
 
 
 def test_eval_refuses_when_no_prediction_is_of_a_gt_class(tmp_path):

@@ -1,4 +1,4 @@
-"""The ``boxes.json`` form (DESIGN.md), in one place: entries and records written per image, part files and their
+"""The ``boxes.json`` form (README, "boxes.json"), in one place: entries and records written per image, part files and their
 assembly, shard merging, the COCO-results and ILSVRC-text conversions, writing, and reading a document back.
 
 A document::
