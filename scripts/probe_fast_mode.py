@@ -60,7 +60,7 @@ def main() -> None:
                     continue
                 col = j + 1  # column 0 is background
 
-                def fast(image: torch.Tensor, b: torch.Tensor) -> float:
+                def fast(image: torch.Tensor, b: torch.Tensor, col: int = col) -> float:
                     return float(member.probabilities(model.forward_fast(image, b[None])[0])[0, col])
 
                 as_image = fast(crops[k], torch.tensor([pad, pad, size - pad, size - pad], dtype=torch.float32))
