@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from detector.data import boxes_json
+from detector.data.coco import coco_gt_ids
 
 from .common import OutFile, count
 
@@ -18,15 +19,21 @@ from .common import OutFile, count
 @click.option("--allow-partial", is_flag=True, help="Merge even if some shards are missing (listed in job).")
 @click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",
               show_default=True, help="Output form, as in `detect run`.")
-def merge_cmd(parts, out, allow_partial, out_format):
+@click.option("--coco-gt", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --format coco: the COCO ground truth whose image and category ids the results take, as "
+                   "`detect run --coco-gt` (an image of the parts not in it is refused).")
+def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
     """Combine shard outputs PARTS (boxes.json files of `detect run --shard I/N`) into the file one run over all
     the images would have written. Refuses parts of different jobs or splits, a shard given twice, overlapping
     images, and missing shards."""
     try:
+        if coco_gt is not None and out_format != "coco":
+            raise ValueError("--coco-gt gives a COCO results file the ground truth's ids: use it with --format coco")
         doc = boxes_json.merge_outputs([(str(p), boxes_json.read_document(p)) for p in parts],
                                        allow_partial=allow_partial)
-        boxes_json.write(out, doc, out_format)
-    except (boxes_json.BoxesJsonError, boxes_json.MergeError) as e:
+        ids = coco_gt_ids(coco_gt, [im["file_name"] for im in doc["images"]]) if coco_gt is not None else None
+        boxes_json.write(out, doc, out_format, coco_gt=ids)
+    except (boxes_json.BoxesJsonError, boxes_json.MergeError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None

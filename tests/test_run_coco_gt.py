@@ -130,3 +130,43 @@ def test_run_coco_gt_results_score_the_same_in_pycocotools_and_detect_eval(tmp_p
                                    str(metrics)])
     assert res.exit_code == 0, res.output
     np.testing.assert_allclose([json.loads(metrics.read_text())[k] for k in COCO_STAT_NAMES], theirs, atol=1e-12)
+
+
+def test_merge_of_shards_takes_the_coco_gt_ids_as_one_run_does(tmp_path):
+    d = tmp_path / "imgs"
+    rng = np.random.default_rng(1)
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        arr = rng.integers(0, 60, (90, 120, 3), dtype=np.uint8)
+        arr[22:67, 30:90] = (200, 40, 40)
+        d.mkdir(exist_ok=True)
+        Image.fromarray(arr).save(d / name)
+    gt = gt_file(tmp_path / "gt.json", ["c.jpg", "a.jpg", "b.jpg"], [30, 10, 20])
+    model = tiny_model(tmp_path / "m.pt")
+    base = ["run", str(d), "--model", str(model), "--workers", "0", "--no-cache", "--max-proposals", "30",
+            "--threads", "1"]
+    one = tmp_path / "one.json"
+    assert CliRunner().invoke(cli, [*base, "--out", str(one), "--format", "coco", "--coco-gt", str(gt)]).exit_code == 0
+    parts = []
+    for i in (0, 1):
+        parts.append(tmp_path / f"part{i}.json")
+        res = CliRunner().invoke(cli, [*base, "--out", str(parts[-1]), "--shard", f"{i}/2"])
+        assert res.exit_code == 0, res.output
+    merged = tmp_path / "merged.json"
+    res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(merged), "--format", "coco",
+                                   "--coco-gt", str(gt)])
+    assert res.exit_code == 0, res.output
+    got, want = json.loads(merged.read_text()), json.loads(one.read_text())
+    assert want and {r["image_id"] for r in got} == {10, 20, 30}
+    key = lambda r: (r["image_id"], -r["score"], r["bbox"])  # noqa: E731
+    assert [(r["image_id"], r["category_id"]) for r in sorted(got, key=key)] == \
+        [(r["image_id"], r["category_id"]) for r in sorted(want, key=key)]
+    np.testing.assert_allclose([r["score"] for r in sorted(got, key=key)], [r["score"] for r in sorted(want, key=key)],
+                               atol=1e-6)
+    # without --format coco, or with a ground truth lacking an image: refused, naming why
+    res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(tmp_path / "x.json"), "--coco-gt", str(gt)])
+    assert res.exit_code == 1 and "use it with --format coco" in res.output
+    small = gt_file(tmp_path / "small.json", ["a.jpg"], [10])
+    res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(tmp_path / "x.json"), "--format", "coco",
+                                   "--coco-gt", str(small)])
+    assert res.exit_code == 1 and "2 of the 3 input images are not among its images" in res.output
+    assert not (tmp_path / "x.json").exists()
