@@ -157,7 +157,7 @@ def test_merge_of_shards_takes_the_coco_gt_ids_as_one_run_does(tmp_path):
     assert res.exit_code == 0, res.output
     got, want = json.loads(merged.read_text()), json.loads(one.read_text())
     assert want and {r["image_id"] for r in got} == {10, 20, 30}
-    key = lambda r: (r["image_id"], -r["score"], r["bbox"])  # noqa: E731
+    key = lambda r: (r["image_id"], -r["score"], r["bbox"])
     assert [(r["image_id"], r["category_id"]) for r in sorted(got, key=key)] == \
         [(r["image_id"], r["category_id"]) for r in sorted(want, key=key)]
     np.testing.assert_allclose([r["score"] for r in sorted(got, key=key)], [r["score"] for r in sorted(want, key=key)],
