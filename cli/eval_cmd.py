@@ -78,6 +78,9 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
         except DatasetError as e:
             raise click.ClickException(str(e)) from None
     gt = load_dataset(gt_path, gt_format, images=images, image_list=image_list if gt_format == "ilsvrc" else None)
+    if not gt.num_boxes:
+        raise click.ClickException(f"{gt.source}: the ground truth holds no objects ({count(len(gt), 'image')}, no "
+                                   "boxes): nothing to evaluate")
     try:
         preds = read_predictions(pred_path, image_list=image_list)
         aligned = align_predictions(preds, gt)

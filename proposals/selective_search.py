@@ -54,6 +54,10 @@ logger = logging.getLogger(__name__)
 MODES = ("fast", "quality", "single")
 
 
+MAX_SIDE_FACTOR = 4  # the resized image's long side is at most this x resize_width (our choice: R-CNN's width 500
+#                     enlarges a narrow strip without bound); images of ordinary proportions are never affected
+
+
 @dataclass(frozen=True)
 class SelectiveSearchConfig:
     """Parameters of :func:`selective_search`. Every field takes part in the proposal cache key."""
@@ -166,8 +170,14 @@ def _selective_search_bgr(bgr: np.ndarray, config: SelectiveSearchConfig) -> np.
         return np.zeros((0, 4), dtype=np.float32)
     work = bgr
     if config.resize_width and config.resize_width != width:
+        # R-CNN's width, unless the long side would pass MAX_SIDE_FACTOR x that width (a 25 x 4000 strip would
+        # become 500 x 80,000 and take selective search most of an hour): then that long side instead
         new_w = config.resize_width
         new_h = max(1, round(height * new_w / width))
+        long_side = MAX_SIDE_FACTOR * config.resize_width
+        if max(new_w, new_h) > long_side:
+            f = long_side / max(height, width)
+            new_w, new_h = max(1, round(width * f)), max(1, round(height * f))
         # shrinking: INTER_AREA (anti-aliased, like R-CNN's MATLAB imresize); enlarging: INTER_LINEAR
         interp = cv2.INTER_AREA if new_w < width else cv2.INTER_LINEAR
         work = cv2.resize(bgr, (new_w, new_h), interpolation=interp)

@@ -172,3 +172,19 @@ def test_eval_of_a_detector_that_found_nothing(tmp_path):
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
     assert res.exit_code == 1 and (f"{pred}: nothing to evaluate: none of its 2 images ('x.jpg', 'y.jpg') is an "
                                    "image of the ground truth") in res.output
+
+
+def test_eval_refuses_ground_truth_without_objects(tmp_path):
+    # user trial: `detect eval --gt boxes.json --pred boxes.json` read the run's output as COCO without annotations and
+    # printed mAP 0 with exit 0
+    pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg"], [(1, 124)])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(pred), "--pred", str(pred)])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "a `detect run` output (boxes.json: 'detections', no 'annotations'), not ground truth: give it as --pred" \
+        in res.output
+    res = CliRunner().invoke(cli, ["inspect", str(pred), "--strict"])
+    assert res.exit_code != 0 and "not ground truth" in res.output
+    # a COCO file whose images have no objects at all: nothing to evaluate
+    gt = coco_gt(tmp_path, [])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 1 and f"{gt}: the ground truth holds no objects (2 images, no boxes)" in res.output

@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from click.testing import CliRunner
+from PIL import Image
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -413,3 +414,24 @@ def test_train_fast_cli_from_crops_member_then_run(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "b.json").read_text())
     assert doc["model"]["members"] == 1 and doc["detections"]
+
+
+def test_a_narrow_strip_runs_in_fast_mode(tmp_path):
+    """A 25 x 4000 strip shrinks to 6 px wide at fast mode's scale, and the trunk's pooling had no cell left ("Invalid
+    input shape" from ONNX Runtime, user trial): the resized image is padded to FAST_MIN_SIDE, on both backends."""
+    from detector.nn.transforms import FAST_MIN_SIDE
+
+    out, (sx, sy) = resize_short_side(torch.ones(3, 4000, 25), 600, 1000)
+    assert out.shape == (3, 1000, FAST_MIN_SIDE) and (sx, sy) == (6 / 25, 1000 / 4000)
+    assert float(out[:, :, :6].min()) > 0.999 and float(out[:, :, 6:].abs().max()) == 0.0  # padded with zeros
+    torch.manual_seed(0)
+    spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=S, width=0.25)
+    model = save_member(tmp_path / "m.pt", build_classifier(spec).eval(), spec, CLASSES)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (4000, 25, 3), dtype=np.uint8)).save(tmp_path / "s.png")
+    for backend in ("torch", "onnx"):
+        res = CliRunner().invoke(cli, ["run", str(tmp_path / "s.png"), "--model", str(model), "--mode", "fast",
+                                       "--proposals", "multibox", "--out", str(tmp_path / f"{backend}.json"),
+                                       "--backend", backend, "--score-threshold", "0", "--threads", "1"])
+        assert res.exit_code == 0, res.output
+        doc = json.loads((tmp_path / f"{backend}.json").read_text())
+        assert doc["errors"] == [] and doc["detections"], backend

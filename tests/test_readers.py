@@ -444,3 +444,23 @@ def test_pennfudan_box_errors_name_the_line_and_box_as_written(tmp_path):
     with pytest.raises(DatasetError, match=r"x\.txt:12: object 2 'PASpersonWalking' box \(50, 60\) - \(40, 70\) has "
                                           r"xmax < xmin$"):
         read_pennfudan(p)
+
+
+def test_coco_entries_name_the_field_they_lack(tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from detector.data.io import missing_fields
+
+    assert missing_fields({"id": 1}, "id", "file_name") == "lacks 'file_name'"
+    assert missing_fields({}, "id", "name", "x") == "lacks 'id', 'name' and 'x'"
+    assert missing_fields([1], "id") == "is not an object (a list)"
+    assert missing_fields({"id": 1, "name": "a"}, "id", "name") is None
+    p = tmp_path / "gt.json"
+    p.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 9, "height": 9}, {"id": 2}],
+                             "annotations": [{"image_id": 1, "category_id": 1}],
+                             "categories": [{"id": 1, "name": "person"}, {"name": "dog"}]}))
+    res = CliRunner().invoke(cli, ["inspect", str(p)])
+    assert "categories[1] lacks 'id'" in res.output
+    assert "images[1] lacks 'file_name'" in res.output
+    assert "annotations[0] lacks 'bbox'" in res.output

@@ -138,6 +138,23 @@ def test_upscaled_copy_gives_scaled_boxes(image_and_gt, raw_boxes):
     assert recall_at([gt * 2], [boxes], (0.9,), (None,))[(0.9, None)] == 1.0
 
 
+def test_a_narrow_strip_is_not_enlarged_without_bound(monkeypatch):
+    """R-CNN's width 500 would make a 25 x 4000 strip 500 x 80,000 (most of an hour, gigabytes; user trial): the
+    long side is capped at MAX_SIDE_FACTOR x the width; an image of ordinary proportions is resized as before."""
+    import proposals.selective_search as ss
+
+    seen = []
+    real_resize = cv2.resize
+    monkeypatch.setattr(ss.cv2, "resize", lambda im, size, **kw: seen.append(size) or real_resize(im, size, **kw))
+    rng = np.random.default_rng(0)
+    strip = rng.integers(0, 255, (4000, 25, 3), dtype=np.uint8)
+    boxes = selective_search(strip, SelectiveSearchConfig(mode="single"))
+    assert seen[-1] == (12, 2000)  # 4 x 500 on the long side, proportions kept
+    assert len(boxes) == 0 or (boxes[:, 2].max() <= 25 and boxes[:, 3].max() <= 4000)
+    selective_search(rng.integers(0, 255, (150, 200, 3), dtype=np.uint8), SelectiveSearchConfig(mode="single"))
+    assert seen[-1] == (500, 375)  # ordinary proportions: R-CNN's width
+
+
 def test_min_size_and_max_boxes(image_and_gt, raw_boxes):
     img = image_and_gt[0]
     everything = selective_search(img, replace(RAW, min_size=0))

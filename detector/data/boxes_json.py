@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .boxes import xyxy_to_ilsvrc, xyxy_to_xywh
-from .io import atomic_write_json, atomic_write_text
+from .io import atomic_write_json, atomic_write_text, missing_fields
 from .vocab import Category, ilsvrc_by_wnid
 
 if TYPE_CHECKING:
@@ -491,8 +491,8 @@ def read_detections(data: dict, source) -> Detections:
             raise BoxesJsonError(f"{source}: not a boxes.json file: expected a list under {key!r}")
     names = {}
     for i, im in enumerate(data["images"]):
-        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
-            raise BoxesJsonError(f"{source}: images[{i}] lacks 'id' or 'file_name'")
+        if (lack := missing_fields(im, "id", "file_name")) is not None:
+            raise BoxesJsonError(f"{source}: images[{i}] {lack}")
         image_id = check_image_id(im["id"], f"{source}: images[{i}]", "id")
         if image_id in names:
             raise BoxesJsonError(f"{source}: images[{i}]: image id {im['id']!r} is given twice")
@@ -500,8 +500,8 @@ def read_detections(data: dict, source) -> Detections:
     cats: dict[int, int] = {}
     cat_list: list[Category] = []
     for i, c in enumerate(data["categories"]):
-        if not isinstance(c, dict) or "id" not in c or "name" not in c:
-            raise BoxesJsonError(f"{source}: categories[{i}] lacks 'id' or 'name'")
+        if (lack := missing_fields(c, "id", "name")) is not None:
+            raise BoxesJsonError(f"{source}: categories[{i}] {lack}")
         wnid = c.get("wnid")
         vocab = ilsvrc_by_wnid().get(wnid) if wnid else None
         cats[c["id"]] = len(cat_list)

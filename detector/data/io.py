@@ -15,7 +15,7 @@ from typing import BinaryIO, Callable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text", "read_text",
+__all__ = ["missing_fields", "atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text", "read_text",
            "utf16_without_bom", "file_sha256", "lock_path", "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
@@ -217,3 +217,16 @@ def _read_pid(fd: int) -> int | None:
         return int(text) if text.isdigit() else None
     except OSError:
         return None
+
+
+def missing_fields(entry, *keys: str) -> str | None:
+    """What a JSON entry that must be an object with ``keys`` lacks, for a message after its place (``images[3]``):
+    ``"lacks 'file_name'"``, ``"lacks 'id' and 'file_name'"``, ``"is not an object (a list)"``; None when whole."""
+    if not isinstance(entry, dict):
+        kind = {list: "a list", str: "a string", bool: "true or false", int: "a number", float: "a number",
+                type(None): "null"}.get(type(entry), type(entry).__name__)
+        return f"is not an object ({kind})"
+    missing = [repr(k) for k in keys if k not in entry]
+    if not missing:
+        return None
+    return "lacks " + (missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1])

@@ -38,7 +38,7 @@ import numpy as np
 
 from .boxes import ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
-from .io import read_text
+from .io import missing_fields, read_text
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
 
@@ -193,6 +193,10 @@ def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
     if "annotations" in data and not isinstance(data["annotations"], list):
         problems.add(path, "malformed", "'annotations' must be a list")
         return None
+    if "annotations" not in data and isinstance(data.get("detections"), list):
+        problems.add(path, "malformed", "a `detect run` output (boxes.json: 'detections', no 'annotations'), not "
+                     "ground truth: give it as --pred")
+        return None
     return data
 
 
@@ -226,8 +230,8 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     class_index: dict[str, int] = {}
     cat_label: dict[int, int] = {}
     for i, c in enumerate(data["categories"]):
-        if not isinstance(c, dict) or "id" not in c or "name" not in c:
-            problems.add(path, "malformed", f"categories[{i}] lacks 'id' or 'name'")
+        if (lack := missing_fields(c, "id", "name")) is not None:
+            problems.add(path, "malformed", f"categories[{i}] {lack}")
             continue
         name = str(c["name"])
         mapped = category_for_name(str(c["wnid"])) if c.get("wnid") else None
@@ -246,8 +250,8 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     metas: dict = {}
     first_id = None  # (type of the first image id, its images[] index)
     for i, im in enumerate(data["images"]):
-        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
-            problems.add(path, "malformed", f"images[{i}] lacks 'id' or 'file_name'")
+        if (lack := missing_fields(im, "id", "file_name")) is not None:
+            problems.add(path, "malformed", f"images[{i}] {lack}")
             continue
         image_id = _coco_image_id(im["id"])
         if image_id is None:
@@ -273,8 +277,8 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     known_ids = ", ".join(str(c) for c in list(cat_label)[:10]) + (", …" if len(cat_label) > 10 else "")
     for i, a in enumerate(data.get("annotations") or []):
         where = f"annotations[{i}]" + (f" (id {a['id']})" if isinstance(a, dict) and "id" in a else "")
-        if not isinstance(a, dict) or "image_id" not in a or "bbox" not in a:
-            problems.add(path, "malformed", f"{where} lacks 'image_id' or 'bbox'")
+        if (lack := missing_fields(a, "image_id", "bbox")) is not None:
+            problems.add(path, "malformed", f"{where} {lack}")
             continue
         ann_image_id = _coco_image_id(a["image_id"])
         meta = metas.get(ann_image_id) if ann_image_id is not None else None

@@ -41,14 +41,21 @@ def fast_scale(height: int, width: int, short_side: int, max_side: int) -> float
     return min(short_side / min(height, width), max_side / max(height, width))
 
 
+FAST_MIN_SIDE = 32  # fast mode's smallest image side (our choice: the trunk's 5 halvings keep a cell)
+
+
 def resize_short_side(image: Tensor, short_side: int, max_side: int) -> tuple[Tensor, tuple[float, float]]:
     """Fast mode's resize (Fast R-CNN): a (normalised) image 3 x H x W scaled by :func:`fast_scale`, bilinear,
     antialiased when shrinking → (3 x H' x W', (``W' / W``, ``H' / H``)): multiply xyxy boxes by ``(sx, sy, sx, sy)``
-    to follow it."""
+    to follow it. A side that comes out under :data:`FAST_MIN_SIDE` (a narrow strip under ``max_side``) is
+    zero-padded at the bottom or right up to it — zero is the mean colour after normalisation, as for the padding of
+    a batch — so that the trunk's pooling layers keep at least one cell; the scale factors are those of the image."""
     h, w = image.shape[-2:]
     s = fast_scale(h, w, short_side, max_side)
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
     out = F.interpolate(image[None], size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)[0]
+    if nh < FAST_MIN_SIDE or nw < FAST_MIN_SIDE:
+        out = F.pad(out, (0, max(0, FAST_MIN_SIDE - nw), 0, max(0, FAST_MIN_SIDE - nh)))
     return out, (nw / w, nh / h)
 
 
