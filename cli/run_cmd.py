@@ -425,7 +425,8 @@ def _write_record(writer: PartWriter, record: dict) -> None:
     try:
         writer.write(record)
     except (ValueError, TypeError) as e:
-        logger.warning("cannot write the record of input %s", record.get("index"), exc_info=True)
+        logger.warning("cannot write the record of input %s: %s: %s", record.get("index"), type(e).__name__, e,
+                       exc_info=logger.isEnabledFor(logging.DEBUG))  # the trace with -vv
         name = (record.get("image") or record.get("error") or {}).get("file_name", "?")
         writer.write(boxes_json.error_record(record["index"], name,
                                              f"writing its record failed: {type(e).__name__}: {e}"))

@@ -188,7 +188,8 @@ class DetectionJob:
             h, w = item.image.shape[:2]
             rec = boxes_json.image_record(index, name, w, h, det.boxes, det.scores, det.labels, self.classes)
         except Exception as e:  # noqa: BLE001 - record it, log the trace, go on
-            logger.warning("output failed on %s", item.path, exc_info=True)
+            logger.warning("output failed on %s: %s: %s", item.path, type(e).__name__, e,
+                           exc_info=logger.isEnabledFor(logging.DEBUG))  # the trace with -vv
             return boxes_json.error_record(index, name, f"output failed: {type(e).__name__}: {e}"), timings
         if self.config.draw is not None:
             rec = drawn(rec, self.config.draw, item.image, det.boxes, det.scores, det.labels, self.names)

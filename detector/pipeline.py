@@ -333,7 +333,8 @@ def detect_each(detector: Detector, items: Iterable[Proposed], *, images_per_bat
             yield item, None, str(e)
             continue
         except Exception as e:  # noqa: BLE001 - recorded as this image's error, with the trace logged
-            logger.warning("detection failed on %s", item.path, exc_info=True)
+            logger.warning("detection failed on %s: %s: %s", item.path, type(e).__name__, e,
+                           exc_info=logger.isEnabledFor(logging.DEBUG))  # the trace with -vv
             yield item, None, f"detection failed: {type(e).__name__}: {e}"
             continue
         det.timings["proposals"] = item.seconds

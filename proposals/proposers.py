@@ -233,5 +233,6 @@ def _finish(proposer, path: Path, ss) -> Proposed:
     except ImageError as e:
         return Proposed(path, seconds=seconds, error=str(e))
     except Exception as e:  # noqa: BLE001 - one image must never end a job: its error is recorded
-        logger.warning("proposals failed on %s", path, exc_info=True)
+        logger.warning("proposals failed on %s: %s: %s", path, type(e).__name__, e,
+                       exc_info=logger.isEnabledFor(logging.DEBUG))  # the trace with -vv
         return Proposed(path, seconds=seconds, error=f"proposals failed: {type(e).__name__}: {e}")

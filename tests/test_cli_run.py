@@ -176,7 +176,7 @@ def test_run_reads_images_as_a_viewer_shows_them(tmp_path):
         assert pic.size == (90, 120)
 
 
-def test_one_image_never_ends_a_job(tmp_path, monkeypatch):
+def test_one_image_never_ends_a_job(tmp_path, monkeypatch, caplog):
     """Issue 12, kind 6: an exception in MultiBox, in detection or in writing the record becomes that image's error
     and the job goes on (one in drawing, a drawing error: the detections are kept); an interrupted job then completes
     with --resume."""
@@ -238,6 +238,10 @@ def test_one_image_never_ends_a_job(tmp_path, monkeypatch):
     assert not_drawn["file_name"] == "sub/drawn.png" and not_drawn["error"].startswith("drawing failed: ")
     assert "sub" in not_drawn["error"]
     assert (drawn / "ok1.png").is_file() and (drawn / "ok2.jpg").is_file()
+    # each failure is logged as one warning line with its reason; the trace only at debug level (-vv)
+    failed = [r for r in caplog.records if " failed on " in r.getMessage() or "cannot write the record" in r.getMessage()]
+    assert failed and all(r.exc_info is None or not r.exc_info for r in failed)
+    assert any("simulated failure in the classifier" in r.getMessage() for r in failed)
 
 
 def test_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch):
