@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +64,18 @@ def decimal_problem(seed: int, *, crowd: bool = False, n_images: int = 20):
 def to_float32(results):
     """The same results with every box coordinate rounded to float32 (what the code did before issue 12)."""
     return [{**r, "bbox": [float(np.float32(v)) for v in r["bbox"]]} for r in results]
+
+
+def pycocotools_stats(gt_path, results) -> np.ndarray:
+    """What a pycocotools user runs: COCO(gt), loadRes(results) — a results file's path or the list itself —,
+    COCOeval bbox (its printing silenced); its 12 numbers."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        cgt = COCO(str(gt_path))
+        ev = COCOeval(cgt, cgt.loadRes(str(results) if isinstance(results, Path) else results), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return np.asarray(ev.stats)

@@ -2,17 +2,14 @@
 (user trial: the ids were input positions, so ``COCO.loadRes`` + ``COCOeval`` on the user's ground truth scored
 garbage while ``detect eval``, matching by ``file_name``, was right)."""
 
-import contextlib
-import io
 import json
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from evalhelpers import pycocotools_stats
 from PIL import Image
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from cli.main import cli
 from detector.classifier import ClassifierSpec, build_classifier, save_member
@@ -74,30 +71,29 @@ def tiny_model(path):
     return save_member(path, model.eval(), spec, [ilsvrc_categories()[123], ilsvrc_categories()[57]])
 
 
-def pycocotools_stats(gt_path, results_path):
-    """What a pycocotools user runs: COCO(gt), loadRes(results), COCOeval bbox; its 12 numbers."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        cgt = COCO(str(gt_path))
-        ev = COCOeval(cgt, cgt.loadRes(str(results_path)), "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return np.asarray(ev.stats)
+def red_block_images(folder, names, seed):
+    """Images ``names`` (120 x 90, noise) under ``folder``, each with a red block where :func:`gt_file` puts its
+    person."""
+    rng = np.random.default_rng(seed)
+    for name in names:
+        arr = rng.integers(0, 60, (90, 120, 3), dtype=np.uint8)
+        arr[22:67, 30:90] = (200, 40, 40)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(folder / name)
+    return folder
+
+
+def run_args(tmp_path, folder):
+    """`detect run` on ``folder`` with :func:`tiny_model`, in this process, few regions: fast."""
+    return ["run", str(folder), "--model", str(tiny_model(tmp_path / "m.pt")), "--workers", "0", "--no-cache",
+            "--max-proposals", "30", "--threads", "1"]
 
 
 def test_run_coco_gt_results_score_the_same_in_pycocotools_and_detect_eval(tmp_path):
-    d = tmp_path / "imgs"
-    rng = np.random.default_rng(0)
-    for name in ("a.jpg", "sub/b.png", "sub/c.png"):
-        arr = rng.integers(0, 60, (90, 120, 3), dtype=np.uint8)
-        arr[22:67, 30:90] = (200, 40, 40)
-        (d / name).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(arr).save(d / name)
+    d = red_block_images(tmp_path / "imgs", ("a.jpg", "sub/b.png", "sub/c.png"), seed=0)
     # the ground truth names the images by longer paths, in another order, with ids that are not positions
     gt = gt_file(tmp_path / "gt.json", ["val/sub/c.png", "val/a.jpg", "val/sub/b.png"], [305, 101, 205])
-    model = tiny_model(tmp_path / "m.pt")
-    base = ["run", str(d), "--model", str(model), "--workers", "0", "--no-cache", "--max-proposals", "30",
-            "--threads", "1"]
+    base = run_args(tmp_path, d)
     out = tmp_path / "res.json"
     res = CliRunner().invoke(cli, [*base, "--out", str(out), "--format", "coco", "--coco-gt", str(gt)])
     assert res.exit_code == 0, res.output
@@ -133,17 +129,9 @@ def test_run_coco_gt_results_score_the_same_in_pycocotools_and_detect_eval(tmp_p
 
 
 def test_merge_of_shards_takes_the_coco_gt_ids_as_one_run_does(tmp_path):
-    d = tmp_path / "imgs"
-    rng = np.random.default_rng(1)
-    for name in ("a.jpg", "b.jpg", "c.jpg"):
-        arr = rng.integers(0, 60, (90, 120, 3), dtype=np.uint8)
-        arr[22:67, 30:90] = (200, 40, 40)
-        d.mkdir(exist_ok=True)
-        Image.fromarray(arr).save(d / name)
+    d = red_block_images(tmp_path / "imgs", ("a.jpg", "b.jpg", "c.jpg"), seed=1)
     gt = gt_file(tmp_path / "gt.json", ["c.jpg", "a.jpg", "b.jpg"], [30, 10, 20])
-    model = tiny_model(tmp_path / "m.pt")
-    base = ["run", str(d), "--model", str(model), "--workers", "0", "--no-cache", "--max-proposals", "30",
-            "--threads", "1"]
+    base = run_args(tmp_path, d)
     one = tmp_path / "one.json"
     assert CliRunner().invoke(cli, [*base, "--out", str(one), "--format", "coco", "--coco-gt", str(gt)]).exit_code == 0
     parts = []
