@@ -91,7 +91,7 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
 @click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
               help="A whole configuration (README, \"Presets\"): paper = the paper's path (the defaults); fast = "
                    "the settings with the best measured accuracy per second on a CPU (today: --proposals multibox, "
-                   "5x the images/s, 2.4 points of mAP below). Options given explicitly override the preset's.")
+                   "5.7x the images/s, 3.7 points of mAP below). Options given explicitly override the preset's.")
 @click.option("--mode", type=click.Choice(MODES), default=RunConfig.mode,
               help="crops: every region warped and run through the whole network (the paper); fast: one trunk pass "
                    "per image, region features pooled from it. Default: the model's own. The same weights serve "

@@ -8,6 +8,9 @@ Per object (its box's width / height first), the probability of its ground-truth
 - ``crops``: the R-CNN warp (the box and its context squeezed into ``input_size``², whatever its proportions);
 - ``crop as image``: that warped crop given to fast mode as a whole image, the box being the crop minus its context —
   equal to ``crops`` when the fast-mode geometry (``feature_rois``) is right;
+- ``… framed``: the same crop inside a frame of the mean colour (``FRAME`` px on each side): the same pixels, but the
+  crop's edges are no longer the image's edges, where the convolutions' zero padding and the pooling's borders act —
+  what a region's features meet in fast mode;
 - ``fast, same height``: fast mode on the whole image scaled so that the box's longer side is as long as in its crop
   (proportions kept, as fast mode always keeps them);
 - ``… blanked``: the same with everything beyond the box and its context set to the mean colour;
@@ -32,6 +35,7 @@ from detector.nn.transforms import normalize_image
 from detector.regions import warp_regions
 
 ROOT = Path(__file__).resolve().parents[1]
+FRAME = 48  # px of mean colour around a crop for the "framed" column: three 16-px trunk cells
 
 
 def main() -> None:
@@ -46,7 +50,7 @@ def main() -> None:
     inner = float(size - 2 * pad)  # the box's side inside its crop, in crop pixels
     ds = read_dataset(a.gt)
     class_of = {c.key: j for j, c in enumerate(member.classes)}
-    print("box w/h | crops | crop as image | fast, same height | … blanked | fast, squeezed")
+    print(f"box w/h | crops | crop as image | … framed ({FRAME} px) | fast, same height | … blanked | fast, squeezed")
     with torch.inference_mode():
         for im in ds.images[: a.images]:
             img = normalize_image(np.asarray(load_image(im.path)), member.spec.mean, member.spec.std, "cpu")
@@ -63,7 +67,9 @@ def main() -> None:
                 def fast(image: torch.Tensor, b: torch.Tensor, col: int = col) -> float:
                     return float(member.probabilities(model.forward_fast(image, b[None])[0])[0, col])
 
-                as_image = fast(crops[k], torch.tensor([pad, pad, size - pad, size - pad], dtype=torch.float32))
+                inside = torch.tensor([pad, pad, size - pad, size - pad], dtype=torch.float32)
+                as_image = fast(crops[k], inside)
+                framed = fast(F.pad(crops[k], (FRAME,) * 4), inside + FRAME)
                 bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
                 s = inner / max(bw, bh)
                 same = F.interpolate(img[None], size=(round(h * s), round(w * s)), mode="bilinear",
@@ -75,7 +81,8 @@ def main() -> None:
                 sx, sy = inner / bw, inner / bh
                 squeezed = F.interpolate(img[None], size=(round(h * sy), round(w * sx)), mode="bilinear",
                                          align_corners=False)[0]
-                print(f"{bw / bh:.2f} | {float(crop_probs[k, col]):.3f} | {as_image:.3f} | {fast(same, box * s):.3f}"
+                print(f"{bw / bh:.2f} | {float(crop_probs[k, col]):.3f} | {as_image:.3f} | {framed:.3f} | "
+                      f"{fast(same, box * s):.3f}"
                       f" | {fast(blanked, box * s):.3f} | {fast(squeezed, box * box.new_tensor([sx, sy, sx, sy])):.3f}")
 
 

@@ -33,7 +33,7 @@ detect train multibox "${TRAIN[@]}" --val $S/val/pennfudan.json --val $S/val/coc
 # 3. the region classifier from the distilled trunk, every training image (no validation: the last epoch is kept)
 detect train classifier --out work/default/member0.pt "${TRAIN[@]}" "${PARTIAL[@]}" --init $D/student.pt \
     --arch paper-bn --input-size 112 --width 0.5 --epochs "${EPOCHS:-30}" --schedule cosine --batch-size 128 --lr 0.01 \
-    --bbox-reg --workers 1 --val-every 0 --device "$DEVICE"
+    --bbox-reg --bg-iou-low 0 --workers 1 --val-every 0 --device "$DEVICE"
 
 # 4. float16 copies (the classifier without its auxiliary heads) into the package (within 30 MB together)
 python scripts/bundle_models.py --crops work/default/member0.pt --multibox work/mb/multibox.pt
