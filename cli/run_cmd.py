@@ -6,6 +6,7 @@ streams the engine's records into the part file; the pipeline itself is the libr
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -348,7 +349,11 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
     for key, what in (("inputs_sha256", "the input images"), ("config_sha256", "the model or settings"),
                       ("shard", "the shard")):
         if old_header.get("job", {}).get(key) != header["job"].get(key):
-            raise click.ClickException(f"cannot resume from {part}: {what} differ from that run's (delete it "
+            before, now = old_header.get("model") or {}, header["model"]
+            changed = [f"{k} {json.dumps(now.get(k))} (was {json.dumps(before.get(k))})" for k in now
+                       if k != "device" and isinstance(before, dict) and k in before and before[k] != now[k]]
+            which = f": {', '.join(changed)}" if key == "config_sha256" and changed else ""
+            raise click.ClickException(f"cannot resume from {part}: {what} differ from that run's{which} (delete it "
                                        "to start over)")
     click.echo(f"resuming: {len(done)} of {count(tasks, 'image')} already done ({part})", err=True)
     return done

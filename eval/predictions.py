@@ -67,6 +67,8 @@ class Predictions:
     xywh: np.ndarray | None = None  # float64 [P, 4]: the file's own COCO [x, y, w, h] (COCO formats), else None
     listed_images: tuple[str, ...] = ()  # every image the detector ran on, detections or not (boxes.json
     #                                      "images"); other formats name only images with predictions
+    image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (width, height) in pixels of
+    #                                      the image the detector ran on (boxes.json "images"), where the file says
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -96,7 +98,9 @@ def _read_boxes_json(path: Path, data: dict) -> Predictions:
     t = boxes_json.read_detections(data, path)
     return Predictions("boxes_json", str(path), t.image_names, t.image_ids, t.categories, t.labels, t.scores,
                        xywh_to_xyxy(t.xywh), errors=t.errors, xywh=t.xywh,
-                       listed_images=tuple(str(im["file_name"]) for im in data["images"]))
+                       listed_images=tuple(str(im["file_name"]) for im in data["images"]),
+                       image_sizes={str(im["file_name"]): (im["width"], im["height"]) for im in data["images"]
+                                    if isinstance(im.get("width"), int) and isinstance(im.get("height"), int)})
 
 
 def _read_coco_results(path: Path, data: list) -> Predictions:
@@ -317,6 +321,8 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
 
     n = len(preds)
     image_index, notes = _match_images(preds, gt)
+    _refuse_other_sizes(preds, gt, image_index)
+    notes += _images_not_run(preds, gt)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
 
     no_image = image_index < 0
@@ -342,6 +348,57 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         xywh=preds.xywh[keep] if preds.xywh is not None else None,
         notes=tuple(notes),
     )
+
+
+def _refuse_other_sizes(preds: Predictions, gt: Dataset, image_index: np.ndarray) -> None:
+    """Raise :class:`PredictionError` when an image with predictions was, by the prediction file's own record
+    (boxes.json ``width``/``height``), not the size the ground truth gives its image of that name: the boxes are
+    then in other pixels (a resized copy, another image of the same name) and would be scored at the wrong scale.
+    Ground truth without a size (0) is not checked."""
+    if not preds.image_sizes:
+        return
+    wrong = []
+    for i in np.unique(image_index[image_index >= 0], return_index=True)[1] if len(image_index) else []:
+        row = int(np.flatnonzero(image_index >= 0)[i])
+        name, g = preds.image_names[row], gt.images[int(image_index[row])]
+        size = preds.image_sizes.get(name)
+        if size is not None and g.width > 0 and g.height > 0 and size != (g.width, g.height):
+            wrong.append(f"{name} {size[0]}x{size[1]} (ground truth: {g.file_name} {g.width}x{g.height})")
+    if wrong:
+        raise PredictionError(
+            f"{preds.source}: {len(wrong)} of its images {'is' if len(wrong) == 1 else 'are'} not the size the "
+            f"ground truth {gt.source} gives {'its image' if len(wrong) == 1 else 'their images'} of the same name, so "
+            f"the boxes are in other pixels: {_examples(wrong)}. Evaluate detections of the ground truth's own image "
+            "files (a resized copy needs ground truth of its own)")
+
+
+def _images_not_run(preds: Predictions, gt: Dataset) -> list[str]:
+    """A note when the detector's own list of the images it ran on (boxes.json ``images``) leaves out ground-truth
+    images: their objects count as missed (the devkit and pycocotools evaluate every ground-truth image)."""
+    if not preds.listed_images:
+        return []
+    index = ImageNameIndex([im.file_name for im in gt.images])
+    run = set()
+    for name in preds.listed_images:
+        try:
+            found = index.match(name)
+        except AmbiguousImageName:
+            continue
+        if found is not None:
+            run.add(found[0])
+    missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
+    if not run or not missing:
+        return []
+    objects = sum(len(gt.images[i].boxes) for i in range(len(gt.images)) if i not in run)
+    one = len(missing) == 1
+    return [(f"{_count_images(len(missing))} of the ground truth's {len(gt.images)} {'is' if one else 'are'} not among "
+             f"the images {preds.source} ran on (e.g. {_examples(missing)}): {'its' if one else 'their'} {objects} "
+             f"object{'' if objects == 1 else 's'} count as missed; evaluate against ground truth of the images run, "
+             "or run on these too")]
+
+
+def _count_images(k: int) -> str:
+    return f"{k} image{'' if k == 1 else 's'}"
 
 
 def _examples(items, k: int = 3) -> str:

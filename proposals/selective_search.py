@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import select
+import signal
 import sys
 import threading
 import time
@@ -290,6 +291,9 @@ def _process_one(task) -> ProposalResult:
 
 def _worker_init(parent_pid: int) -> None:
     cv2.setNumThreads(1)  # selective search is single-threaded C++; parallelism comes from the processes
+    # Ctrl-C reaches the whole process group: the run stops its workers itself (_kill_workers), so a worker ignores
+    # it rather than print a KeyboardInterrupt traceback from the middle of the pool's queue handling
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with(parent_pid)
 
 

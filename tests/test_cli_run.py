@@ -461,7 +461,13 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     assert res.exit_code != 0 and "--resume" in res.output
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, other), "--resume"])
     assert res.exit_code == 1 and "the model or settings differ" in res.output, res.output
-    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb), "--resume"])
+    # a setting that changes what the run does is refused, named ...
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--max-proposals", "50"), "--resume"])
+    assert res.exit_code == 1 and "differ from that run's: max_proposals 50 (was 2000)" in res.output, res.output
+    # ... settings this run does not use (selective search's with MultiBox alone, fast mode's scale in crops mode)
+    # are not: they stopped the resume (user trial)
+    unused = ["--ss-scale", "1", "--ss-resize-width", "100", "--fast-short-side", "300", "--resume"]
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, *unused)])
     assert res.exit_code == 0, res.output
     entry = json.loads(out.read_text())["model"]
     assert entry["multibox"] == {"file": str(mb), "sha256": hashlib.sha256(mb.read_bytes()).hexdigest()}

@@ -2,12 +2,11 @@ import json
 
 import numpy as np
 import pytest
+from helpers import ilsvrc_xml, pennfudan_txt, voc_xml, write_coco, write_image
 
 from detector.data import DatasetError, detect_format, read_dataset
 from detector.data.coco import dataset_to_coco
 from detector.data.readers import read_coco, read_ilsvrc, read_pennfudan, read_voc
-
-from helpers import ilsvrc_xml, pennfudan_txt, voc_xml, write_coco, write_image
 
 COCO_CATS = [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}, {"id": 25, "name": "giraffe"}]
 
@@ -405,6 +404,17 @@ def test_coco_box_errors_name_the_annotation_and_its_bbox(tmp_path, bbox, messag
                     f'{{"id": 13, "image_id": 7, "category_id": 1, "bbox": {bbox}}}]}}')
     with pytest.raises(DatasetError, match=rf"ann\.json: annotations\[2\] \(id 13\): {message}$"):
         read_coco(path)
+
+
+@pytest.mark.parametrize("value", ['"yes"', "2", "-1", "0.5"])
+def test_coco_iscrowd_must_be_0_or_1(tmp_path, value):
+    # user trial: any truthy value silently made the object a crowd region (ignored by the metric)
+    ann = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5], "iscrowd": json.loads(value)}]
+    with pytest.raises(DatasetError, match=r"annotations\[0\] \(id 1\): iscrowd must be 0 or 1, got "):
+        read_coco(coco_file(tmp_path, ann))
+    for ok, crowd in [(0, False), (1, True), (None, False), (True, True), (1.0, True)]:
+        ann[0]["iscrowd"] = ok
+        assert read_coco(coco_file(tmp_path, ann)).images[0].iscrowd.tolist() == [crowd]
 
 
 def test_coco_box_warnings_name_the_annotation_and_its_bbox(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -285,6 +286,19 @@ def _echo_or_die(task):
     if task == "die":
         os._exit(3)
     return task
+
+
+def _echo_after_ctrl_c(task):
+    """A worker body that first gets the SIGINT a Ctrl-C sends to the whole process group."""
+    if task == "interrupt":
+        os.kill(os.getpid(), signal.SIGINT)
+    return task
+
+
+def test_workers_leave_ctrl_c_to_the_run():
+    """A worker ignores SIGINT (the run stops its workers itself): before, it raised KeyboardInterrupt and printed a
+    traceback from inside the pool (user trial)."""
+    assert list(_ordered_map(_echo_after_ctrl_c, ["a", "interrupt", "b"], 1, lambda t, m: m)) == ["a", "interrupt", "b"]
 
 
 def test_ordered_map_survives_a_dying_worker():

@@ -299,6 +299,10 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             problems.add(path, "unknown_class", f"{where}: category_id {cid!r} is not among the file's categories "
                          + (f"(ids {known_ids})" if known_ids else "(it has none)"))
             continue
+        iscrowd = a.get("iscrowd", 0)
+        if iscrowd not in (0, 1, None):  # COCO: 0 or 1 (1.0, true and false are too; null: 0)
+            problems.add(path, "malformed", f"{where}: iscrowd must be 0 or 1, got {iscrowd!r}")
+            continue
         raw = [float(v) for v in bbox]
         xyxy = xywh_to_xyxy(raw)[0]
         negative = [k for k, v in (("width", raw[2]), ("height", raw[3])) if v < 0]
@@ -307,7 +311,7 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             continue
         bxs.append(xyxy)
         lbls.append(cat_label[cid])
-        crowd.append(bool(a.get("iscrowd", 0)))
+        crowd.append(bool(iscrowd))
 
     records = []
     for image_id, (im, w, h, bxs, lbls, crowd) in metas.items():
