@@ -26,7 +26,7 @@ from detector.data.images import ImageError, scan_images
 from detector.data.io import JobLock, LockedError
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, job_entry,
-                              model_entry, ray_available, redraw, run_ray, split_cores)
+                              job_settings, model_entry, ray_available, redraw, run_ray, split_cores)
 from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
 from detector.pipeline import PostprocessConfig
@@ -303,7 +303,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     tasks = [(k, i.path, i.name) for k, i in enumerate(inputs)]
     start, stop = shard.bounds(len(tasks)) if shard else (0, len(tasks))
     header = boxes_json.header(job_entry(config, members, [i.name for i in inputs], shard),
-                               model_entry(config, members, device), members[0].classes)
+                               model_entry(config, members, device), members[0].classes,
+                               settings=job_settings(config, members))
     part = part_path(out)
     done = _resumed(part, header, resume, stop - start)
     problems = {k: i.problem for k, i in enumerate(inputs) if i.problem is not None}
@@ -349,14 +350,26 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
     for key, what in (("inputs_sha256", "the input images"), ("config_sha256", "the model or settings"),
                       ("shard", "the shard")):
         if old_header.get("job", {}).get(key) != header["job"].get(key):
-            before, now = old_header.get("model") or {}, header["model"]
-            changed = [f"{k} {json.dumps(now.get(k))} (was {json.dumps(before.get(k))})" for k in now
-                       if k != "device" and isinstance(before, dict) and k in before and before[k] != now[k]]
-            which = f": {', '.join(changed)}" if key == "config_sha256" and changed else ""
+            changed = _changed(old_header, header) if key == "config_sha256" else ""
+            which = f": {changed}" if changed else ""
             raise click.ClickException(f"cannot resume from {part}: {what} differ from that run's{which} (delete it "
                                        "to start over)")
     click.echo(f"resuming: {len(done)} of {count(tasks, 'image')} already done ({part})", err=True)
     return done
+
+
+def _changed(before: dict, now: dict) -> str:
+    """The settings (else ``model`` entries) of part-file header ``now`` that differ from ``before``'s, as
+    ``name value (was value)``; "" when none can be told (a part file of an older version names fewer)."""
+    for part, skip in (("settings", ()), ("model", ("device",))):
+        old, new = before.get(part), now.get(part)
+        if not isinstance(old, dict) or not isinstance(new, dict):
+            continue
+        diff = [f"{k} {json.dumps(new.get(k))} (was {json.dumps(old.get(k))})" for k in sorted(set(old) | set(new))
+                if k not in skip and old.get(k) != new.get(k)]
+        if diff:
+            return ", ".join(diff)
+    return ""
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:

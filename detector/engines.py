@@ -112,24 +112,29 @@ class RayConfig:
     chunk: int = 8  # images per Ray call (results reach the part file a chunk at a time)
 
 
-def job_entry(config: RunConfig, members: Sequence[Member], names: Sequence[str], shard=None) -> dict:
-    """The ``job`` of a run's output: the number of inputs, a digest of their names, a digest of the model files
-    and the settings that decide the detections (:meth:`RunConfig.result_settings`, less those this run does not
-    use: selective search's with MultiBox proposals alone, fast mode's scale for crops-mode members), and the
-    shard."""
-    mb = config.proposals.multibox_path
+def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
+    """:meth:`RunConfig.result_settings` less those this run does not use — selective search's with MultiBox
+    proposals alone, fast mode's scale when every member (``members``: in the run's mode) runs in crops mode — so that
+    an ignored option does not change the job's identity (and stop a ``--resume``)."""
     settings = config.result_settings()
-    # settings that decide nothing in this run leave its identity alone (an ignored --ss-scale must not stop a resume)
     unused = []
     if config.proposals.method == "multibox":
         unused += ["ss_mode", "ss_scale", "ss_resize_width"]
-    if all((config.mode or m.spec.mode) == "crops" for m in members):
+    if all(m.spec.mode == "crops" for m in members):
         unused += ["fast_short_side", "fast_max_side"]
     for k in unused:
         settings.pop(k, None)
+    return settings
+
+
+def job_entry(config: RunConfig, members: Sequence[Member], names: Sequence[str], shard=None) -> dict:
+    """The ``job`` of a run's output: the number of inputs, a digest of their names, a digest of the model files
+    and the settings that decide the detections (:func:`job_settings`), and the shard."""
+    mb = config.proposals.multibox_path
     job = {"inputs": len(names), "inputs_sha256": boxes_json.digest(list(names)),
            "config_sha256": boxes_json.digest({"models": [file_sha256(m.path) for m in members],
-                                               "multibox": file_sha256(mb) if mb else None, **settings})}
+                                               "multibox": file_sha256(mb) if mb else None,
+                                               **job_settings(config, members)})}
     if shard is not None:
         job["shard"] = shard.to_dict()
     return job

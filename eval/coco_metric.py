@@ -34,7 +34,7 @@ def complete_coco_gt(coco_gt: dict) -> tuple[dict, tuple[str, ...]]:
     filled = {"iscrowd": 0, "area": 0, "id": 0}
     next_id = max([a["id"] for a in anns if isinstance(a.get("id"), (int, float))] + [0]) + 1
     for a in anns:
-        if "iscrowd" not in a:
+        if a.get("iscrowd") is None:  # absent or null (read_coco takes both as 0)
             a["iscrowd"] = 0
             filled["iscrowd"] += 1
         if "area" not in a and isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4:

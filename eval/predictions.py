@@ -389,12 +389,12 @@ def _images_not_run(preds: Predictions, gt: Dataset) -> list[str]:
     missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
     if not run or not missing:
         return []
-    objects = sum(len(gt.images[i].boxes) for i in range(len(gt.images)) if i not in run)
+    objects = sum(int((~(im.difficult | im.iscrowd)).sum()) for i, im in enumerate(gt.images) if i not in run)
     one = len(missing) == 1
     return [(f"{_count_images(len(missing))} of the ground truth's {len(gt.images)} {'is' if one else 'are'} not among "
              f"the images {preds.source} ran on (e.g. {_examples(missing)}): {'its' if one else 'their'} {objects} "
-             f"object{'' if objects == 1 else 's'} count as missed; evaluate against ground truth of the images run, "
-             "or run on these too")]
+             f"object{'' if objects == 1 else 's'} (difficult and crowd ones aside; fewer with --model-classes-only) "
+             "count as missed; evaluate against ground truth of the images run, or run on these too")]
 
 
 def _count_images(k: int) -> str:

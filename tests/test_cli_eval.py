@@ -217,8 +217,19 @@ def test_eval_notes_ground_truth_images_the_run_left_out(tmp_path):
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
     assert res.exit_code == 0, res.output
     assert (f"note: 1 image of the ground truth's 2 is not among the images {pred} ran on (e.g. b.jpg): its 2 objects "
-            "count as missed") in res.output
+            "(difficult and crowd ones aside; fewer with --model-classes-only) count as missed") in res.output
     assert "ilsvrc mAP 0.3333" in res.output  # 1 of 3 people found, at full precision
     pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg"], [(1, 124)])  # both run: no note
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
     assert res.exit_code == 0 and "not among the images" not in res.output
+    # a crowd region is not counted among the missed objects; "iscrowd": null is 0 under both metrics (pycocotools
+    # itself cannot take null: user trial)
+    anns = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": None},
+            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": 1},
+            {"id": 3, "image_id": 2, "category_id": 1, "bbox": [50, 50, 20, 20]}]
+    gt = coco_gt(tmp_path, anns)
+    pred = boxes_json(tmp_path / "boxes.json", ["a.jpg"], [(1, 124)])
+    for metric in ("ilsvrc", "coco"):
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric])
+        assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+        assert "(e.g. b.jpg): its 1 object (difficult" in res.output

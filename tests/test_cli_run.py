@@ -464,6 +464,8 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     # a setting that changes what the run does is refused, named ...
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--max-proposals", "50"), "--resume"])
     assert res.exit_code == 1 and "differ from that run's: max_proposals 50 (was 2000)" in res.output, res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--nms-iou", "0.5"), "--resume"])
+    assert res.exit_code == 1 and "differ from that run's: nms_iou 0.5 (was 0.3)" in res.output, res.output
     # ... settings this run does not use (selective search's with MultiBox alone, fast mode's scale in crops mode)
     # are not: they stopped the resume (user trial)
     unused = ["--ss-scale", "1", "--ss-resize-width", "100", "--fast-short-side", "300", "--resume"]

@@ -249,10 +249,14 @@ def part_path(out) -> Path:
     return out.with_name(out.name + ".part.jsonl")
 
 
-def header(job: dict, model: dict, classes: Sequence[Category]) -> dict:
-    """The first line of a part file: the ``job`` (identity for ``--resume`` and ``merge``), the ``model`` entry
-    and the ``categories`` of the model's classes."""
-    return {"job": job, "model": model, "categories": categories(classes)}
+def header(job: dict, model: dict, classes: Sequence[Category], settings: dict | None = None) -> dict:
+    """The first line of a part file: the ``job`` (identity for ``--resume`` and ``merge``), the ``model`` entry,
+    the ``categories`` of the model's classes and, when given, the ``settings`` the job's digest covers in plain
+    form (a refused ``--resume`` names those that differ; the part file's alone, not the output's)."""
+    out = {"job": job, "model": model, "categories": categories(classes)}
+    if settings is not None:
+        out["settings"] = settings
+    return out
 
 
 def digest(obj) -> str:
