@@ -359,17 +359,13 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
 
 
 def _changed(before: dict, now: dict) -> str:
-    """The settings (else ``model`` entries) of part-file header ``now`` that differ from ``before``'s, as
-    ``name value (was value)``; "" when none can be told (a part file of an older version names fewer)."""
-    for part, skip in (("settings", ()), ("model", ("device",))):
-        old, new = before.get(part), now.get(part)
-        if not isinstance(old, dict) or not isinstance(new, dict):
-            continue
-        diff = [f"{k} {json.dumps(new.get(k))} (was {json.dumps(old.get(k))})" for k in sorted(set(old) | set(new))
-                if k not in skip and old.get(k) != new.get(k)]
-        if diff:
-            return ", ".join(diff)
-    return ""
+    """The ``settings`` of part-file header ``now`` that differ from ``before``'s, as ``name value (was value)``;
+    "" when none can be told (a part file written before headers kept them)."""
+    old, new = before.get("settings"), now.get("settings")
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return ""
+    return ", ".join(f"{k} {json.dumps(new.get(k))} (was {json.dumps(old.get(k))})" for k in sorted(set(old) | set(new))
+                     if old.get(k) != new.get(k))
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:

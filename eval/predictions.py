@@ -321,8 +321,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
 
     n = len(preds)
     image_index, notes = _match_images(preds, gt)
-    _refuse_other_sizes(preds, gt, image_index)
-    notes += _images_not_run(preds, gt)
+    notes += _check_images_run(preds, gt)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
 
     no_image = image_index < 0
@@ -350,42 +349,36 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     )
 
 
-def _refuse_other_sizes(preds: Predictions, gt: Dataset, image_index: np.ndarray) -> None:
-    """Raise :class:`PredictionError` when an image with predictions was, by the prediction file's own record
-    (boxes.json ``width``/``height``), not the size the ground truth gives its image of that name: the boxes are
-    then in other pixels (a resized copy, another image of the same name) and would be scored at the wrong scale.
-    Ground truth without a size (0) is not checked."""
-    if not preds.image_sizes:
-        return
-    wrong = []
-    for i in np.unique(image_index[image_index >= 0], return_index=True)[1] if len(image_index) else []:
-        row = int(np.flatnonzero(image_index >= 0)[i])
-        name, g = preds.image_names[row], gt.images[int(image_index[row])]
-        size = preds.image_sizes.get(name)
-        if size is not None and g.width > 0 and g.height > 0 and size != (g.width, g.height):
-            wrong.append(f"{name} {size[0]}x{size[1]} (ground truth: {g.file_name} {g.width}x{g.height})")
-    if wrong:
-        raise PredictionError(
-            f"{preds.source}: {len(wrong)} of its images {'is' if len(wrong) == 1 else 'are'} not the size the "
-            f"ground truth {gt.source} gives {'its image' if len(wrong) == 1 else 'their images'} of the same name, so "
-            f"the boxes are in other pixels: {_examples(wrong)}. Evaluate detections of the ground truth's own image "
-            "files (a resized copy needs ground truth of its own)")
+def _check_images_run(preds: Predictions, gt: Dataset) -> list[str]:
+    """What a ``boxes.json``'s own list of the images it ran on (``images``, with their sizes) tells against ``gt``.
 
-
-def _images_not_run(preds: Predictions, gt: Dataset) -> list[str]:
-    """A note when the detector's own list of the images it ran on (boxes.json ``images``) leaves out ground-truth
-    images: their objects count as missed (the devkit and pycocotools evaluate every ground-truth image)."""
+    Raises :class:`PredictionError` when one of them was not the size the ground truth gives its image of that name
+    (ground truth without a size, 0, is not checked): its boxes are in other pixels (a resized copy, another image
+    of the same name) and would be scored at the wrong scale. Returns a note when ground-truth images are not among
+    them: their objects count as missed (the devkit and pycocotools evaluate every ground-truth image)."""
     if not preds.listed_images:
         return []
     index = ImageNameIndex([im.file_name for im in gt.images])
-    run = set()
+    run, wrong = set(), []
     for name in preds.listed_images:
         try:
             found = index.match(name)
         except AmbiguousImageName:
             continue
-        if found is not None:
-            run.add(found[0])
+        if found is None:
+            continue
+        g = gt.images[found[0]]
+        run.add(found[0])
+        size = preds.image_sizes.get(name)
+        if size is not None and g.width > 0 and g.height > 0 and size != (g.width, g.height):
+            wrong.append(f"{name} {size[0]}x{size[1]} (ground truth: {g.file_name} {g.width}x{g.height})")
+    if wrong:
+        one = len(wrong) == 1
+        raise PredictionError(
+            f"{preds.source}: {len(wrong)} of its images {'is' if one else 'are'} not the size the ground truth "
+            f"{gt.source} gives {'its image' if one else 'their images'} of the same name, so the boxes are in other "
+            f"pixels: {_examples(wrong)}. Evaluate detections of the ground truth's own image files (a resized copy "
+            "needs ground truth of its own)")
     missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
     if not run or not missing:
         return []
