@@ -380,9 +380,9 @@ def _check_images_run(preds: Predictions, gt: Dataset) -> list[str]:
             f"pixels: {_examples(wrong)}. Evaluate detections of the ground truth's own image files (a resized copy "
             "needs ground truth of its own)")
     missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
-    if not run or not missing:
-        return []
     objects = sum(int((~(im.difficult | im.iscrowd)).sum()) for i, im in enumerate(gt.images) if i not in run)
+    if not run or not objects:  # every ground-truth image run, or those left out have nothing to find
+        return []
     one = len(missing) == 1
     return [(f"{_count_images(len(missing))} of the ground truth's {len(gt.images)} {'is' if one else 'are'} not among "
              f"the images {preds.source} ran on (e.g. {_examples(missing)}): {'its' if one else 'their'} {objects} "

@@ -219,6 +219,9 @@ def test_eval_notes_ground_truth_images_the_run_left_out(tmp_path):
     assert (f"note: 1 image of the ground truth's 2 is not among the images {pred} ran on (e.g. b.jpg): its 2 objects "
             "(difficult and crowd ones aside; fewer with --model-classes-only) count as missed") in res.output
     assert "ilsvrc mAP 0.3333" in res.output  # 1 of 3 people found, at full precision
+    only_a = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]}], "a_only.json")
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(only_a), "--pred", str(pred)])  # b.jpg has nothing to find
+    assert res.exit_code == 0 and "not among the images" not in res.output
     pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg"], [(1, 124)])  # both run: no note
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
     assert res.exit_code == 0 and "not among the images" not in res.output
