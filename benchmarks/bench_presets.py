@@ -9,11 +9,14 @@ Each configuration runs the library's pipeline as `detect run` does (``detector.
 proposer's selective search in worker processes ahead of the classifier, cores split as the local engine splits
 them, the proposal cache OFF so that proposals are really computed), over the same images, after one warm-up image;
 reported: seconds per image of each stage summed over images (proposals inside the workers, classify, NMS) and the
-wall-clock images/s of the whole loop (decode, proposals, classifier, NMS, records). Members beyond the bundled one
-are copies with other random weights (the same architecture, so the same cost; their mAP is not measured). The
+wall-clock images/s of the whole loop (decode, proposals, classifier, NMS, records). The 3-member rows are the
+member of that mode and 2 copies with other random weights (the same architecture, so the same cost; their mAP is
+not measured). The
 validation mAP is read from ``--val-results`` (``scripts/evaluate_default_model.sh`` outputs
-``ours_<tag>_<set>.json``; tags ``paper_crops``, ``paper_fast``, ``fast_fast``, ``fast_crops``): the mean over the
-validation sets of the ILSVRC-metric mAP over the classes the model knows.
+``ours_<tag>_<set>.json``; tags ``<preset>_<mode>``: ``paper_mixed``, ``paper_crops``, ``paper_fast``,
+``fast_mixed``, ``fast_crops``, ``fast_fast``): the mean over the validation sets of the ILSVRC-metric mAP over the
+classes the model knows. "mixed" is the model as it is when its members differ in mode (the bundled ensemble: a
+crops-mode and a fast-mode member, each run in its own); ``--mode crops|fast`` runs the member trained in that mode.
 
 Peers: torchvision ``fasterrcnn_resnet50_fpn`` and ``fasterrcnn_mobilenet_v3_large_fpn`` (random weights: the cost is
 the same), decode + the whole detector, one image after another, all cores. The CNN's share of a 4096³ float32
@@ -56,22 +59,30 @@ def run_options(preset: str, mode: str | None, device: str) -> dict:
     return {**o, "device": device, "no_cache": True}
 
 
-def copies(member: Member, n: int) -> list[Member]:
-    out = [member]
+def copies(members: list[Member], n: int | None) -> list[Member]:
+    """``members`` as they are (``n`` None), or the first and ``n - 1`` copies of it with other random weights."""
+    if n is None:
+        return members
+    out = [members[0]]
     for seed in range(1, n):
         torch.manual_seed(seed)
-        out.append(Member(build_classifier(member.spec).eval(), member.spec, member.classes, {}, member.path))
+        out.append(Member(build_classifier(out[0].spec).eval(), out[0].spec, out[0].classes, {}, out[0].path))
     return out
+
+
+def mode_label(members: list[Member]) -> str:
+    modes = {m.spec.mode for m in members}
+    return modes.pop() if len(modes) == 1 else "mixed"
 
 
 def time_job(preset, mode, n_members, paths, device, model) -> dict:
     o = run_options(preset, mode, str(device))
     workers, threads = split_cores(o["method"], None, 0)
     o["threads"] = threads
-    members = load_ensemble([model], device=device, mode=o["mode"], fast_short_side=o["fast_short_side"],
-                            fast_max_side=o["fast_max_side"])
+    members = copies(load_ensemble([model], device=device, mode=o["mode"], fast_short_side=o["fast_short_side"],
+                                   fast_max_side=o["fast_max_side"]), n_members)
     config = from_options(o, [m.path for m in members])
-    job = DetectionJob(config, members=copies(members[0], n_members), ss_workers=workers)
+    job = DetectionJob(config, members=members, ss_workers=workers)
     tasks = [(k, p, p.name) for k, p in enumerate(paths)]
     list(job.records(tasks[:1]))  # warm-up: worker start, ONNX export, first shapes
     sums = {"proposals": 0.0, "classify": 0.0, "nms": 0.0, "regions": 0}
@@ -83,7 +94,7 @@ def time_job(preset, mode, n_members, paths, device, model) -> dict:
             sums[k] += timings.get(k, 0)
     wall = time.perf_counter() - t
     n = len(paths)
-    return {"preset": preset, "mode": members[0].spec.mode, "members": n_members, "workers": workers,
+    return {"preset": preset, "mode": mode_label(members), "members": len(members), "workers": workers,
             "threads": threads, "regions": sums["regions"] / n, **{k: sums[k] / n for k in ("proposals", "classify",
                                                                                             "nms")},
             "images_per_s": n / wall, "method": config.proposals.method}
@@ -137,7 +148,7 @@ def cnn_gflops(model, mode, paths, device) -> float:
     from detector.pipeline import Detector
     from proposals.selective_search import SelectiveSearchConfig, selective_search
 
-    m = load_ensemble([model], device=device, mode=mode)
+    m = load_ensemble([model], device=device, mode=mode)[:1]  # one member: the one trained in that mode, if any
     images = [load_image(p) for p in paths[:2]]
     props = [selective_search(im, SelectiveSearchConfig(scale=2.0))[:2000] for im in images]
     det = Detector(None, m, backend="torch", device=device)
@@ -157,7 +168,7 @@ import resource, sys, time, numpy as np, torch
 from detector.classifier import load_ensemble
 from detector.pipeline import Detector
 model, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-members = load_ensemble([model], mode=mode)
+members = load_ensemble([model], mode=mode)[:1]
 det = Detector(None, members, max_proposals=None)
 image = np.random.default_rng(0).integers(0, 255, (375, 500, 3), dtype=np.uint8)
 rng = np.random.default_rng(1)
@@ -213,10 +224,12 @@ def main():
     device = resolve_device(args.device)
     paths = list_images(args.images)[: args.limit]
     rows = []
-    for preset, mode in (("paper", None), ("paper", "fast"), ("fast", None), ("fast", "fast")):
-        for n in (1, 3):
+    # the model as it is (the bundle: a crops-mode and a fast-mode member, each in its mode), then each mode alone
+    # (the bundle's member trained in it), and 3 members of that mode (copies with random weights: cost only)
+    for preset in ("paper", "fast"):
+        for mode, n in ((None, None), ("crops", None), ("crops", 3), ("fast", None), ("fast", 3)):
             r = time_job(preset, mode, n, paths, device, args.model)
-            r["mAP"] = val_map(args.val_results, f"{preset}_{r['mode']}") if n == 1 else None
+            r["mAP"] = val_map(args.val_results, f"{preset}_{r['mode']}") if n is None else None
             rows.append(r)
             print(json.dumps(r), file=sys.stderr, flush=True)
     peers = {} if args.no_peers else time_peers(paths, device)

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
-import logging
+import os
+import signal
+import sys
+import threading
 
-import click
 
-from detector import __version__
-from detector.nn.device import DeviceError
+def _interrupted_while_starting(signum, frame):  # Ctrl-C while torch and the rest import: nothing to keep yet
+    sys.stderr.write("\nAborted!\n")  # what click says on Ctrl-C, not an import's traceback (user trial)
+    sys.stderr.flush()
+    os._exit(130)
 
-from .eval_cmd import eval_cmd
-from .inspect_cmd import inspect_cmd
-from .merge_cmd import merge_cmd
-from .proposals_cmd import proposals_cmd
-from .run_cmd import run_cmd
-from .train_cmd import train_group
+
+_QUIET_START = threading.current_thread() is threading.main_thread() and \
+    signal.getsignal(signal.SIGINT) is signal.default_int_handler
+if _QUIET_START:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import logging  # noqa: E402 - the handler above first
+
+import click  # noqa: E402
+
+from detector import __version__  # noqa: E402
+from detector.nn.device import DeviceError  # noqa: E402
+
+from .eval_cmd import eval_cmd  # noqa: E402
+from .inspect_cmd import inspect_cmd  # noqa: E402
+from .merge_cmd import merge_cmd  # noqa: E402
+from .proposals_cmd import proposals_cmd  # noqa: E402
+from .run_cmd import run_cmd  # noqa: E402
+from .train_cmd import train_group  # noqa: E402
+
+if _QUIET_START:  # imported: Ctrl-C is KeyboardInterrupt again, which each command handles
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class DetectGroup(click.Group):

@@ -56,6 +56,9 @@ def from_options(o: dict, method: str) -> ProposalConfig:
 def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_dir, no_cache, device, **options):
     """Region proposals for IMAGES (a folder, an image, or a list file) by selective search, MultiBox, or both."""
     methods = methods or (ProposalConfig.method,)
+    if options["multibox_path"] is not None and not any(PROPOSERS[m].uses_multibox for m in methods):
+        raise click.ClickException(f"--multibox is used only with --method multibox or both (here --method "
+                                   f"{' '.join(methods)}): drop it, or add one of those")  # as detect run
     try:
         inputs = scan_images(images)
         dev = resolve_device(device)

@@ -96,7 +96,8 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
 @click.option("--mode", type=click.Choice(MODES), default=RunConfig.mode,
               help="crops: every region warped and run through the whole network (the paper); fast: one trunk pass "
                    "per image, region features pooled from it. Default: the model's own. The same weights serve "
-                   "both.")
+                   "both, but an ensemble with members trained in the mode asked for runs those alone (the bundled "
+                   "one: a member of each mode, both by default).")
 @click.option("--fast-short-side", type=click.IntRange(min=32), default=RunConfig.fast_short_side,
               help="Fast mode: images resized to this short side (default: the model's own) …")
 @click.option("--fast-max-side", type=click.IntRange(min=32), default=RunConfig.fast_max_side,

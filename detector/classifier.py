@@ -9,7 +9,8 @@ A checkpoint is one file per ensemble member, a plain dict of tensors, strings a
      "train": {...},                                                         # training metadata
      "state_dict": {...}}                                                    # float32, or float16 when stored half
 
-An ensemble is a list of such files, or a folder of them (``*.pt``, sorted by name), all of one ``spec.mode``:
+An ensemble is a list of such files, or a folder of them (``*.pt``, sorted by name); each member runs in its
+``spec.mode`` (they may differ: the bundled ensemble has one of each) and their class probabilities are averaged:
 
 - ``crops`` (the paper, R-CNN): every region is warped to ``input_size²`` and runs through the whole network;
 - ``fast`` (SPP-net / Fast R-CNN): the image, resized to a short side of ``fast_short_side``, runs through the trunk
@@ -50,7 +51,8 @@ from .regions import WarpConfig, feature_rois
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "read_checkpoint", "float_state",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError", "MODES", "ImageBatch",
-           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "class_map_of"]
+           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "member_spec",
+           "class_map_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -386,6 +388,12 @@ class Member:
     classes: tuple[Category, ...]  # label k + 1
     train: dict
     path: Path | None = None
+    file_spec: ClassifierSpec | None = None  # the spec its file holds, when with_mode ran it otherwise; None: spec
+
+    @property
+    def own_spec(self) -> ClassifierSpec:
+        """The spec of the member's file, before any :meth:`with_mode`."""
+        return self.file_spec or self.spec
 
     @functools.cached_property
     def class_matrix(self) -> Tensor | None:
@@ -404,14 +412,17 @@ class Member:
         """This member run in ``mode`` (None: its own) with the same weights, at the fast-mode image scale given
         (None: its own). A crops-trained member runs in fast mode from the same GoogLeNet weights — its auxiliary
         heads are simply not used — and a fast-mode member in crops mode. Raises ``ValueError`` for an unknown mode
-        or scale (``ClassifierSpec``'s checks)."""
+        or scale (``ClassifierSpec``'s checks). In crops mode the fast-mode scale is not used and stays the file's."""
+        mode = mode or self.spec.mode
+        if mode == "crops":
+            fast_short_side = fast_max_side = None
         spec = dataclasses.replace(
-            self.spec, mode=mode or self.spec.mode,
+            self.spec, mode=mode,
             fast_short_side=self.spec.fast_short_side if fast_short_side is None else int(fast_short_side),
             fast_max_side=self.spec.fast_max_side if fast_max_side is None else int(fast_max_side))
         if spec == self.spec:
             return self
-        return Member(self.model, spec, self.classes, self.train, self.path)
+        return Member(self.model, spec, self.classes, self.train, self.path, self.own_spec)
 
 
 def _category(d: dict) -> Category:
@@ -434,6 +445,12 @@ def load_member(path, device="cpu") -> Member:
     return Member(model, spec, classes, train, path)
 
 
+def member_spec(path) -> ClassifierSpec:
+    """The :class:`ClassifierSpec` of a member file (its mode, sizes, …) without building its network; a
+    :class:`CheckpointError` naming the file when it is not a usable member file."""
+    return read_spec(read_checkpoint(Path(path), CHECKPOINT_FORMAT), path)
+
+
 def read_spec(ckpt: dict, path) -> ClassifierSpec:
     """The :class:`ClassifierSpec` of a member file's dict; a missing or malformed ``spec`` is a
     :class:`CheckpointError` naming the file and the field."""
@@ -451,8 +468,12 @@ def _what(e: Exception) -> str:
 
 def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_side: int | None = None,
                   fast_max_side: int | None = None) -> list[Member]:
-    """Load members from files and/or folders (a folder contributes its ``*.pt`` files, sorted). All members must
-    share one class list and, after ``mode`` (None: each member's own; see :meth:`Member.with_mode`), one mode."""
+    """Load members from files and/or folders (a folder contributes its ``*.pt`` files, sorted). Without ``mode``
+    each runs in its own mode — an ensemble may mix crops-mode and fast-mode members (the bundled one does), whose
+    class probabilities are averaged region by region all the same. With ``mode``, an ensemble that has members
+    trained in that mode runs those alone (a member is poor in the mode it was not trained for: README, "Fast mode");
+    one that has none runs all of its members in it (:meth:`Member.with_mode`). All members must share one class
+    list."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -463,6 +484,12 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
             files.extend(found)
         else:
             files.append(p)
+    if mode is not None and len(files) > 1:
+        own = [f for f in files if member_spec(f).mode == mode]
+        if own and len(own) < len(files):
+            logger.info("mode %s: the ensemble's %d member(s) trained in it run, %s left out", mode, len(own),
+                        ", ".join(str(f) for f in files if f not in own))
+            files = own
     members = [load_member(f, device).with_mode(mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side)
                for f in files]
     if not members:
@@ -472,7 +499,4 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
         if [c.key for c in m.classes] != keys:
             raise CheckpointError(f"{m.path}: its classes differ from {members[0].path}'s; an ensemble shares one "
                                   "class list")
-        if m.spec.mode != members[0].spec.mode:
-            raise CheckpointError(f"{m.path}: a {m.spec.mode}-mode member cannot join {members[0].path}, a "
-                                  f"{members[0].spec.mode}-mode member; an ensemble runs in one mode")
     return members

@@ -113,15 +113,18 @@ class RayConfig:
 
 
 def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
-    """:meth:`RunConfig.result_settings` less those this run does not use — selective search's with MultiBox
-    proposals alone, fast mode's scale when every member (``members``: in the run's mode) runs in crops mode — so that
-    an ignored option does not change the job's identity (and stop a ``--resume``)."""
+    """:meth:`RunConfig.result_settings` less those this run does not use or that change nothing — selective
+    search's with MultiBox proposals alone, fast mode's scale when every member (``members``: in the run's mode) runs
+    in crops mode, a ``--mode`` or fast-mode scale equal to every member file's own — so that an ignored or redundant
+    option does not change the job's identity (and stop a ``--resume`` or a ``detect merge``)."""
     settings = config.result_settings()
     unused = []
     if config.proposals.method == "multibox":
         unused += ["ss_mode", "ss_scale", "ss_resize_width"]
     if all(m.spec.mode == "crops" for m in members):
         unused += ["fast_short_side", "fast_max_side"]
+    unused += [k for k in ("mode", "fast_short_side", "fast_max_side")
+               if all(getattr(m.spec, k) == getattr(m.own_spec, k) for m in members)]
     for k in unused:
         settings.pop(k, None)
     return settings
@@ -146,9 +149,13 @@ def model_entry(config: RunConfig, members: Sequence[Member], device: str) -> di
     first, p = members[0], config.proposals
     entry = {"name": first.train.get("name") or (first.path.parent.name if first.path else ""),
              "classes": len(first.classes), "members": len(members), "files": [str(m.path) for m in members],
-             "proposals": p.method, "selective_search": {"mode": p.selective_search.mode,
-                                                        "scale": p.selective_search.scale},
-             "max_proposals": p.max_proposals, "mode": first.spec.mode, "device": device}
+             "proposals": p.method, "max_proposals": p.max_proposals, "device": device}
+    modes = [m.spec.mode for m in members]
+    entry["mode"] = modes[0] if len(set(modes)) == 1 else "mixed"
+    if entry["mode"] == "mixed":  # each member's, in order
+        entry["modes"] = modes
+    if p.method != "multibox":  # selective search's settings, where it runs
+        entry["selective_search"] = {"mode": p.selective_search.mode, "scale": p.selective_search.scale}
     if p.multibox_path is not None:
         entry["multibox"] = {"file": str(p.multibox_path), "sha256": file_sha256(p.multibox_path)}
     return entry

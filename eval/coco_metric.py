@@ -31,12 +31,12 @@ def complete_coco_gt(coco_gt: dict) -> tuple[dict, tuple[str, ...]]:
     without them). Annotations that are not dicts with a 4-number ``bbox`` are left as they are."""
     data = copy.deepcopy(coco_gt)
     anns = [a for a in data.get("annotations") or [] if isinstance(a, dict)]
-    filled = {"iscrowd": 0, "area": 0, "id": 0}
+    filled = {"iscrowd": 0, "iscrowd_null": 0, "area": 0, "id": 0}
     next_id = max([a["id"] for a in anns if isinstance(a.get("id"), (int, float))] + [0]) + 1
     for a in anns:
         if a.get("iscrowd") is None:  # absent or null (read_coco takes both as 0)
+            filled["iscrowd" if "iscrowd" not in a else "iscrowd_null"] += 1
             a["iscrowd"] = 0
-            filled["iscrowd"] += 1
         if "area" not in a and isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4:
             a["area"] = float(a["bbox"][2]) * float(a["bbox"][3])
             filled["area"] += 1
@@ -44,10 +44,10 @@ def complete_coco_gt(coco_gt: dict) -> tuple[dict, tuple[str, ...]]:
             a["id"] = next_id
             next_id += 1
             filled["id"] += 1
-    what = {"iscrowd": "'iscrowd' (taken as 0: not a crowd)", "area": "'area' (taken as the bbox's w·h)",
-            "id": "'id' (numbered after the largest one)"}
-    notes = tuple(f"{n} of the {len(anns)} ground-truth annotations have no {what[k]}, as detect's COCO reader "
-                  "does" for k, n in filled.items() if n)
+    what = {"iscrowd": "no 'iscrowd' (taken as 0: not a crowd)", "iscrowd_null": "'iscrowd' null (taken as 0: not "
+            "a crowd)", "area": "no 'area' (taken as the bbox's w·h)", "id": "no 'id' (numbered after the largest one)"}
+    notes = tuple(f"{n} of the {len(anns)} ground-truth annotations have {what[k]}, as detect's COCO reader does"
+                  for k, n in filled.items() if n)
     return data, notes
 
 

@@ -1,11 +1,13 @@
 """Write the bundled model files from trained ones: float16 weights, the classifiers without their auxiliary heads
 (training only), each file's training record kept.
 
-    python scripts/bundle_models.py --crops work/default/member0.pt --multibox work/mb/multibox.pt
+    python scripts/bundle_models.py --crops work/default/member0.pt --fast work/fast224b/member0.pt \
+        --multibox work/mb/multibox.pt
 
-writes ``detector/models/default/member0.pt`` and ``proposals/models/multibox.pt`` and prints their sizes (the bundle
-stays within 30 MB in git). ``--crops`` given several times writes an ensemble: ``member0.pt``, ``member1.pt``, … in
-that order (any other ``member*.pt`` of the folder is removed).
+writes the bundled ensemble ``detector/models/default/member0.pt`` (crops mode), ``member1.pt`` (fast mode) and
+``proposals/models/multibox.pt`` and prints their sizes (the bundle stays within 30 MB in git). ``--crops`` and
+``--fast`` may be repeated; the members are numbered crops first, in the order given, and any other ``member*.pt``
+of the folder is removed. ``--fast`` takes fast-mode members (``detect train classifier --mode fast``).
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crops", type=Path, action="append", default=[],
-                    help="a default (crops-mode) member; repeat for an ensemble")
+                    help="a crops-mode member of the ensemble; repeat for more")
     ap.add_argument("--multibox", type=Path, help="the MultiBox network")
+    ap.add_argument("--fast", type=Path, action="append", default=[],
+                    help="a fast-mode member of the ensemble (after the crops ones); repeat for more")
     a = ap.parse_args()
     written = []
-    if a.crops:
+    if a.crops or a.fast:
         folder = ROOT / "detector" / "models" / "default"
-        members = [load_member(path) for path in a.crops]  # all read before any bundled file is removed
+        members = [load_member(path) for path in [*a.crops, *a.fast]]  # all read before any bundled file is removed
+        if any(m.spec.mode != "fast" for m in members[len(a.crops):]):
+            ap.error("--fast takes fast-mode members (detect train classifier --mode fast)")
         for old in folder.glob("member*.pt"):
             old.unlink()
         for i, m in enumerate(members):

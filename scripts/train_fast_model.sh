@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# A fast-mode classifier (README, "Fast mode with the distilled classifier"; not bundled): the same architecture as
-# the default model, initialised from it (work/default/member0.pt, the float32 original of the bundled member, written
-# by step 3 of scripts/train_default_model.sh — the measured run used that run's file, work/final_bg0/member0.pt;
-# INIT= another) and fine-tuned end to end in fast mode on the
-# same training split at short side 224 — about the scale at which crops mode sees objects — with far background.
-# 41 minutes on the 2-core development machine (2 threads, niced, other jobs sharing the cores). Evaluate with
+# The fast-mode member of the bundled ensemble (detector/models/default/member1.pt; README, "Bundled models"): the
+# same architecture as the crops-mode member, initialised from it (work/default/member0.pt, the float32 original of
+# the bundled member0, written by step 3 of scripts/train_default_model.sh — the bundled file's run used that run's
+# file, work/final_bg0/member0.pt; INIT= another) and fine-tuned end to end in fast mode on the same training split at
+# short side 224 — about the scale at which crops mode sees objects — with far background. 41 minutes on the 2-core
+# development machine (2 threads, niced, other jobs sharing the cores). DEVICE=cuda on a GPU. Evaluate it alone with
 #     TAG=_f224b_fast MODEL=work/fast224b/member0.pt RUN_ARGS="--preset fast" bash scripts/evaluate_default_model.sh
 set -euo pipefail
 S=work/split
@@ -13,4 +13,4 @@ detect train classifier --out work/fast224b/member0.pt \
     --gt $S/train/coco_mini.json --gt-partial $S/train/openimages.json \
     --init "${INIT:-work/default/member0.pt}" --arch paper-bn --input-size 112 --width 0.5 \
     --mode fast --fast-short-side 224 --fast-max-side 400 --epochs 20 --schedule cosine --batch-size 128 --lr 0.01 \
-    --bbox-reg --bg-iou-low 0 --workers 1 --threads 2 --device cpu --val-every 0
+    --bbox-reg --bg-iou-low 0 --workers 1 --threads 2 --device "${DEVICE:-cpu}" --val-every 0

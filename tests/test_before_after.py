@@ -1,8 +1,8 @@
 """Behaviour unchanged (issue 13): `detect run` on the sample images with the bundled models writes the detections
-recorded in ``tests/data/samples_expected.json`` (selective search alone, and the paper's selective search +
-MultiBox), with the same job identity (``config_sha256``: the model files and the settings that decide the
-detections). Issue 13 passed this against the detections of the code before it (commit 6fc9dcd); issue 14 bundled new
-models and re-recorded the file with ``tests/data/record_samples.py``."""
+recorded in ``tests/data/samples_expected.json`` (selective search alone, the paper's selective search + MultiBox,
+the fast preset and the fast-mode member alone), with the same job identity (``config_sha256``: the model files and the settings that decide the
+detections). Issue 13 passed this against the detections of the code before it (commit 6fc9dcd); issues 14 and 15
+bundled new models and re-recorded the file with ``tests/data/record_samples.py``."""
 
 import hashlib
 import json

@@ -35,3 +35,27 @@ def test_bundled_multibox_loads():
 
     model, ckpt = load_multibox(ROOT / "proposals" / "models" / "multibox.pt")
     assert model.config.num_priors == 200 and ckpt["train"]["epoch"] >= 1
+
+
+def test_the_bundled_ensemble_and_its_modes(tmp_path):
+    """Issue 15: the bundle is a crops-mode member and a fast-mode member (the crops one is poor in fast mode). By
+    default both run, each in its own mode; `--mode fast` / `--mode crops` without --model run the member trained
+    in that mode."""
+    from detector.classifier import load_member
+
+    folder = ROOT / "detector" / "models" / "default"
+    assert [load_member(folder / f"member{i}.pt").spec.mode for i in (0, 1)] == ["crops", "fast"]
+    image = ROOT / "samples" / "images" / "FudanPed00001.jpg"
+    docs = {}
+    for mode in (None, "fast", "crops"):
+        out = tmp_path / f"{mode}.json"
+        res = CliRunner().invoke(cli, ["run", str(image), "--out", str(out), "--proposals", "multibox",
+                                       "--no-cache", *(["--mode", mode] if mode else [])])
+        assert res.exit_code == 0, res.output
+        docs[mode] = json.loads(out.read_text())
+    assert docs[None]["model"]["files"] == [str(folder / "member0.pt"), str(folder / "member1.pt")]
+    assert docs[None]["model"]["mode"] == "mixed" and docs[None]["model"]["modes"] == ["crops", "fast"]
+    for mode, member in (("fast", "member1.pt"), ("crops", "member0.pt")):
+        assert docs[mode]["model"]["files"] == [str(folder / member)] and docs[mode]["model"]["mode"] == mode
+        people = [d for d in docs[mode]["detections"] if d["category_id"] == 124 and d["score"] >= 0.5]
+        assert people, mode  # each finds the pedestrians

@@ -236,3 +236,6 @@ def test_eval_notes_ground_truth_images_the_run_left_out(tmp_path):
         res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric])
         assert res.exit_code == 0 and "Traceback" not in res.output, res.output
         assert "(e.g. b.jpg): its 1 object (difficult" in res.output
+        assert ("1 of the 3 ground-truth annotations have 'iscrowd' null (taken as 0" in res.output) == (
+            metric == "coco")  # said as it is, not "no 'iscrowd'" (user trial)
+        assert "(1 class with positives" in res.output  # one class, in the singular

@@ -468,12 +468,20 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     assert res.exit_code == 1 and "differ from that run's: nms_iou 0.5 (was 0.3)" in res.output, res.output
     # ... settings this run does not use (selective search's with MultiBox alone, fast mode's scale in crops mode)
     # are not: they stopped the resume (user trial)
-    unused = ["--ss-scale", "1", "--ss-resize-width", "100", "--fast-short-side", "300", "--resume"]
+    # nor are those that change nothing: --mode equal to the model's own (user trial), a fast-mode scale in crops
+    # mode, even one that fast mode would refuse (--fast-max-side below the default short side)
+    unused = ["--ss-scale", "1", "--ss-resize-width", "100", "--fast-short-side", "300", "--fast-max-side", "200",
+              "--mode", "crops", "--resume"]
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, *unused)])
     assert res.exit_code == 0, res.output
     entry = json.loads(out.read_text())["model"]
     assert entry["multibox"] == {"file": str(mb), "sha256": hashlib.sha256(mb.read_bytes()).hexdigest()}
-    assert entry["files"] == [str(model)]
+    assert entry["files"] == [str(model)] and entry["mode"] == "crops"
+    assert "selective_search" not in entry  # not run: its settings are not recorded (user trial)
+    res = CliRunner().invoke(cli, [*mb_args(d, tmp_path / "fast.json", model, mb, "--mode", "fast",
+                                            "--fast-max-side", "200")])
+    assert res.exit_code != 0 and "fast_max_side at least fast_short_side" in res.output  # used: checked
     res = CliRunner().invoke(cli, run_args(d / "0.png", tmp_path / "ss.json", model))
     assert res.exit_code == 0, res.output
-    assert "multibox" not in json.loads((tmp_path / "ss.json").read_text())["model"]  # selective search alone
+    entry = json.loads((tmp_path / "ss.json").read_text())["model"]
+    assert "multibox" not in entry and entry["selective_search"] == {"mode": "fast", "scale": 2.0}  # ss alone

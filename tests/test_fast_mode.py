@@ -264,7 +264,7 @@ def test_resize_short_side_scale_and_values():
 # ---- checkpoints, ensembles, resume ---------------------------------------------------------------------------------
 
 
-def test_mode_recorded_and_mixed_ensemble_refused(tmp_path):
+def test_mode_recorded_and_mixed_ensemble_allowed(tmp_path):
     torch.manual_seed(0)
     spec = fast_spec()
     fast = build_classifier(spec).eval()
@@ -280,8 +280,11 @@ def test_mode_recorded_and_mixed_ensemble_refused(tmp_path):
     crops_spec = fast_spec(mode="crops")
     save_member(tmp_path / "crops.pt", build_classifier(crops_spec), crops_spec, CLASSES)
     assert len(load_ensemble([tmp_path / "fast.pt", tmp_path / "fast.pt"])) == 2
-    with pytest.raises(CheckpointError, match=r"crops\.pt: a crops-mode member cannot join .*fast\.pt, a fast-mode"):
-        load_ensemble([tmp_path / "fast.pt", tmp_path / "crops.pt"])
+    # an ensemble may mix modes (the bundled one does), each member in its own; --mode picks those trained in it
+    mixed = load_ensemble([tmp_path / "fast.pt", tmp_path / "crops.pt"])
+    assert [m.spec.mode for m in mixed] == ["fast", "crops"]
+    assert [m.path.name for m in load_ensemble([tmp_path / "fast.pt", tmp_path / "crops.pt"], mode="crops")] == [
+        "crops.pt"]
     with pytest.raises(ValueError, match="unknown mode 'slow'"):
         fast_spec(mode="slow")
     with pytest.raises(ValueError, match="fast_max_side"):

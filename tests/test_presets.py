@@ -77,6 +77,41 @@ def test_mode_override_equals_a_fast_mode_file_with_the_same_weights(tmp_path):
     assert small["job"]["config_sha256"] != by_override["job"]["config_sha256"]
 
 
+def test_an_ensemble_may_mix_crops_and_fast_members(tmp_path):
+    """The bundled ensemble is a crops-mode member and a fast-mode one: each runs in its own mode and their class
+    probabilities (and regressed boxes) are averaged region by region, as for members of one mode."""
+    from detector.pipeline import Detector
+
+    crops = load_member(crops_model(tmp_path / "crops.pt"))
+    torch.manual_seed(1)
+    fast_spec = ClassifierSpec(**{**crops.spec.to_dict(), "mode": "fast", "aux_logits": False, "bbox_reg": True})
+    fast = load_member(save_member(tmp_path / "fast.pt", build_classifier(fast_spec).eval(), fast_spec, CLASSES))
+    image = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    boxes = torch.tensor([[10, 10, 60, 80], [30, 5, 110, 70], [0, 0, 120, 90]], dtype=torch.float32)
+
+    def scores(members):
+        return Detector(None, members, backend="torch").score_regions(image, boxes)
+
+    (p_c, r_c), (p_f, r_f), (p_m, r_m) = scores([crops]), scores([fast]), scores([crops, fast])
+    torch.testing.assert_close(p_m, (p_c + p_f) / 2)
+    assert r_c is None and r_m is not None  # only the fast member regresses: its boxes alone
+    torch.testing.assert_close(r_m, r_f)
+    # from the command line: one run, the model entry says both modes
+    d = image_folder(tmp_path)
+    doc = run(tmp_path, d, tmp_path / "crops.pt", tmp_path / "m.json", "--model", str(tmp_path / "fast.pt"))
+    assert doc["model"]["mode"] == "mixed" and doc["model"]["modes"] == ["crops", "fast"]
+    assert doc["model"]["members"] == 2
+    # --mode picks the members trained in that mode where the ensemble has some ...
+    for mode, member in (("fast", "fast.pt"), ("crops", "crops.pt")):
+        doc = run(tmp_path, d, tmp_path / "crops.pt", tmp_path / f"{mode}.json", "--model", str(tmp_path / "fast.pt"),
+                  "--mode", mode)
+        assert doc["model"]["files"] == [str(tmp_path / member)] and doc["model"]["mode"] == mode
+    # ... and runs all of them in it where it has none
+    doc = run(tmp_path, d, tmp_path / "crops.pt", tmp_path / "c2.json", "--model", str(tmp_path / "crops.pt"),
+              "--mode", "fast")
+    assert doc["model"]["members"] == 2 and doc["model"]["mode"] == "fast"
+
+
 def _defaults() -> dict:
     """detect run's options at their defaults, as click passes them."""
     from cli.run_cmd import run_cmd

@@ -212,6 +212,9 @@ def test_multibox_is_refused_where_no_multibox_proposals_are_used(tmp_path):
     for extra in ([], ["--proposals", "ss"], ["--preset", "fast", "--proposals", "ss"]):
         _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--multibox", str(mb), *extra],
                  "--multibox is used only with --proposals multibox or both", "(here --proposals ss)")
+    # detect proposals too: the file was silently ignored (user trial)
+    _refused(["proposals", str(img), "--method", "ss", "--multibox", str(mb), "--out", str(tmp_path / "p.json")],
+             "--multibox is used only with --method multibox or both", "(here --method ss)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "mb.pt"]
 
 
@@ -224,7 +227,29 @@ def test_counts_agree_with_their_nouns(tmp_path):
     img = _image(tmp_path / "imgs")
     res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--proposals", "multibox",
                                    "--multibox", str(_multibox(tmp_path / "mb.pt")), "--max-detections", "1",
-                                   "--score-threshold", "0"])
+                                   "--score-threshold", "0", "--mode", "crops"])  # the bundle's one crops member
     assert res.exit_code == 0, res.output
     assert "1 image, 1 detection, 0 errors → " in res.output and "s for 1 image (" in res.output, res.output
     assert "; 1 member\n" in res.output, res.output
+
+
+def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
+    """Ctrl-C in the first seconds (while torch imports) printed Python's traceback (user trial): now what click
+    says on Ctrl-C, exit status 130. The interrupt is sent from inside the import of click, in a fresh process."""
+    import subprocess
+    import sys
+
+    code = ("import builtins, os, signal, time\n"
+            "real = builtins.__import__\n"
+            "def imp(name, *a, **k):\n"
+            "    if name == 'click':\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "        time.sleep(0.5)\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = imp\n"
+            "import cli.main\n"
+            "print('not interrupted')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 130, (res.returncode, res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr and "Aborted!" in res.stderr and "not interrupted" not in res.stdout
