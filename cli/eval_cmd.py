@@ -126,8 +126,8 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
     rule = "IoU 0.5:0.95" if metric == "coco" else (
         f"per-object IoU ≤ {iou_threshold:g}" if metric == "ilsvrc" else f"IoU ≥ {iou_threshold:g}")
     click.echo(f"{metric} mAP {result.mAP:.4f}  median AP {result.median_AP:.4f}  "
-               f"({count(n_cls, 'class', 'classes')} with positives, {result.num_images} images, "
-               f"{result.num_predictions} predictions, {rule}; {seconds:.2f} s)")
+               f"({count(n_cls, 'class', 'classes')} with positives, {count(result.num_images, 'image')}, "
+               f"{count(result.num_predictions, 'prediction')}, {rule}; {seconds:.2f} s)")
     if json_out:
         d = result.to_dict()
         d["left_out"] = {"unknown_images": aligned.dropped_unknown_image,

@@ -55,7 +55,7 @@ def from_options(o: dict, method: str) -> ProposalConfig:
 @device_option
 def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_dir, no_cache, device, **options):
     """Region proposals for IMAGES (a folder, an image, or a list file) by selective search, MultiBox, or both."""
-    methods = methods or (ProposalConfig.method,)
+    methods = tuple(dict.fromkeys(methods)) or (ProposalConfig.method,)  # each once, in the order given
     if options["multibox_path"] is not None and not any(PROPOSERS[m].uses_multibox for m in methods):
         raise click.ClickException(f"--multibox is used only with --method multibox or both (here --method "
                                    f"{' '.join(methods)}): drop it, or add one of those")  # as detect run
@@ -84,7 +84,8 @@ def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_d
                                name_of, known_bad, gt, gt_index)
         report[method] = m
         for e in last_doc["errors"][:5]:
-            click.echo(f"  skipped {e['file_name']}: {e['error']}", err=True)
+            said = e["error"] if e["file_name"] in e["error"] else f"{e['file_name']}: {e['error']}"  # named once
+            click.echo(f"  skipped {said}", err=True)
     atomic_write_json(out, last_doc, indent=None)
     _print_table(report, gt is not None)
     click.echo(f"wrote {out} ({methods[-1]})")

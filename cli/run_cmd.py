@@ -91,8 +91,9 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               show_default=True, help="Regions scored per image, at most.")
 @click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
               help="A whole configuration (README, \"Presets\"): paper = the paper's path (the defaults); fast = "
-                   "the settings with the best measured accuracy per second on a CPU (today: --proposals multibox, "
-                   "5.7x the images/s, 3.7 points of mAP below). Options given explicitly override the preset's.")
+                   "no selective search (--proposals multibox): with the bundled ensemble 5.0x the images/s of "
+                   "paper, 5.2 points of mAP below; --mode fast on top runs its fast-mode member alone, 15x). "
+                   "Options given explicitly override the preset's.")
 @click.option("--mode", type=click.Choice(MODES), default=RunConfig.mode,
               help="crops: every region warped and run through the whole network (the paper); fast: one trunk pass "
                    "per image, region features pooled from it. Default: the model's own. The same weights serve "
@@ -360,13 +361,24 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
 
 
 def _changed(before: dict, now: dict) -> str:
-    """The ``settings`` of part-file header ``now`` that differ from ``before``'s, as ``name value (was value)``;
-    "" when none can be told (a part file written before headers kept them)."""
+    """What differs between part-file headers ``before`` and ``now`` as ``name value (was value)``: the classifier's
+    member files (``--model``, or ``--mode`` choosing among an ensemble's members), then the ``settings`` —
+    a setting at its default is ``the default``, and those the new run does not use (selective search's after a
+    change to ``--proposals multibox``) are not listed; "" when nothing can be told (a part file written before
+    headers kept them)."""
+    out = []
+    files_old, files_new = (h.get("model", {}).get("files") for h in (before, now))
+    if isinstance(files_old, list) and isinstance(files_new, list) and files_old != files_new:
+        out.append(f"model files {', '.join(files_new)} (was {', '.join(map(str, files_old))})")
     old, new = before.get("settings"), now.get("settings")
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return ""
-    return ", ".join(f"{k} {json.dumps(new.get(k))} (was {json.dumps(old.get(k))})" for k in sorted(set(old) | set(new))
-                     if old.get(k) != new.get(k))
+    if isinstance(old, dict) and isinstance(new, dict):
+        def shown(d, k):
+            return json.dumps(d[k]) if k in d and d[k] is not None else "the default"
+
+        unused = {k for k in old if k.startswith("ss_")} if new.get("proposals") == "multibox" else set()
+        out += [f"{k} {shown(new, k)} (was {shown(old, k)})" for k in sorted(set(old) | set(new))
+                if old.get(k) != new.get(k) and k not in unused]
+    return ", ".join(out)
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:

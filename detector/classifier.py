@@ -416,10 +416,15 @@ class Member:
         mode = mode or self.spec.mode
         if mode == "crops":
             fast_short_side = fast_max_side = None
-        spec = dataclasses.replace(
-            self.spec, mode=mode,
-            fast_short_side=self.spec.fast_short_side if fast_short_side is None else int(fast_short_side),
-            fast_max_side=self.spec.fast_max_side if fast_max_side is None else int(fast_max_side))
+        short = self.spec.fast_short_side if fast_short_side is None else int(fast_short_side)
+        long_ = self.spec.fast_max_side if fast_max_side is None else int(fast_max_side)
+        if fast_short_side is not None or fast_max_side is not None:
+            if short < 32 or long_ < short:  # in the options' words (the spec's own check names its fields)
+                raise ValueError(f"fast mode's scale: --fast-short-side {short} and --fast-max-side {long_} for "
+                                 f"{self.path or 'this member'} (its own: {self.spec.fast_short_side} and "
+                                 f"{self.spec.fast_max_side}); the short side must be at least 32 and the long "
+                                 "side's cap at least the short side")
+        spec = dataclasses.replace(self.spec, mode=mode, fast_short_side=short, fast_max_side=long_)
         if spec == self.spec:
             return self
         return Member(self.model, spec, self.classes, self.train, self.path, self.own_spec)

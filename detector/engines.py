@@ -147,7 +147,14 @@ def model_entry(config: RunConfig, members: Sequence[Member], device: str) -> di
     """The ``model`` of a run's output: the ensemble, its files and mode, and the proposals it scored — with the
     MultiBox network's file and its SHA-256 when they come from one."""
     first, p = members[0], config.proposals
-    entry = {"name": first.train.get("name") or (first.path.parent.name if first.path else ""),
+    paths = [m.path for m in members if m.path is not None]
+    if len(members) > 1 and paths and len({p.parent for p in paths}) == 1:
+        name = paths[0].parent.name  # an ensemble's folder
+    elif len(members) == 1 and first.path is not None:
+        name = first.path.stem
+    else:
+        name = first.train.get("name") or ""
+    entry = {"name": name,
              "classes": len(first.classes), "members": len(members), "files": [str(m.path) for m in members],
              "proposals": p.method, "max_proposals": p.max_proposals, "device": device}
     modes = [m.spec.mode for m in members]
@@ -155,7 +162,8 @@ def model_entry(config: RunConfig, members: Sequence[Member], device: str) -> di
     if entry["mode"] == "mixed":  # each member's, in order
         entry["modes"] = modes
     if p.method != "multibox":  # selective search's settings, where it runs
-        entry["selective_search"] = {"mode": p.selective_search.mode, "scale": p.selective_search.scale}
+        entry["selective_search"] = {"mode": p.selective_search.mode, "scale": p.selective_search.scale,
+                                     "resize_width": p.selective_search.resize_width}
     if p.multibox_path is not None:
         entry["multibox"] = {"file": str(p.multibox_path), "sha256": file_sha256(p.multibox_path)}
     return entry

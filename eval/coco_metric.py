@@ -46,8 +46,8 @@ def complete_coco_gt(coco_gt: dict) -> tuple[dict, tuple[str, ...]]:
             filled["id"] += 1
     what = {"iscrowd": "no 'iscrowd' (taken as 0: not a crowd)", "iscrowd_null": "'iscrowd' null (taken as 0: not "
             "a crowd)", "area": "no 'area' (taken as the bbox's w·h)", "id": "no 'id' (numbered after the largest one)"}
-    notes = tuple(f"{n} of the {len(anns)} ground-truth annotations have {what[k]}, as detect's COCO reader does"
-                  for k, n in filled.items() if n)
+    notes = tuple(f"{n} of the {len(anns)} ground-truth annotations {'has' if n == 1 else 'have'} {what[k]}, as "
+                  "detect's COCO reader does" for k, n in filled.items() if n)
     return data, notes
 
 

@@ -55,6 +55,7 @@ def test_the_bundled_ensemble_and_its_modes(tmp_path):
         docs[mode] = json.loads(out.read_text())
     assert docs[None]["model"]["files"] == [str(folder / "member0.pt"), str(folder / "member1.pt")]
     assert docs[None]["model"]["mode"] == "mixed" and docs[None]["model"]["modes"] == ["crops", "fast"]
+    assert docs[None]["model"]["name"] == "default" and docs["fast"]["model"]["name"] == "member1"  # user trial
     for mode, member in (("fast", "member1.pt"), ("crops", "member0.pt")):
         assert docs[mode]["model"]["files"] == [str(folder / member)] and docs[mode]["model"]["mode"] == mode
         people = [d for d in docs[mode]["detections"] if d["category_id"] == 124 and d["score"] >= 0.5]

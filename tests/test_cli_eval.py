@@ -222,6 +222,7 @@ def test_eval_notes_ground_truth_images_the_run_left_out(tmp_path):
     only_a = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]}], "a_only.json")
     res = CliRunner().invoke(cli, ["eval", "--gt", str(only_a), "--pred", str(pred)])  # b.jpg has nothing to find
     assert res.exit_code == 0 and "not among the images" not in res.output
+    assert "with positives, 2 images, 1 prediction, " in res.output  # not "1 predictions" (user trial)
     pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg"], [(1, 124)])  # both run: no note
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
     assert res.exit_code == 0 and "not among the images" not in res.output
@@ -236,6 +237,6 @@ def test_eval_notes_ground_truth_images_the_run_left_out(tmp_path):
         res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric])
         assert res.exit_code == 0 and "Traceback" not in res.output, res.output
         assert "(e.g. b.jpg): its 1 object (difficult" in res.output
-        assert ("1 of the 3 ground-truth annotations have 'iscrowd' null (taken as 0" in res.output) == (
-            metric == "coco")  # said as it is, not "no 'iscrowd'" (user trial)
+        assert ("1 of the 3 ground-truth annotations has 'iscrowd' null (taken as 0" in res.output) == (
+            metric == "coco")  # said as it is, not "no 'iscrowd'", and in the singular (user trials)
         assert "(1 class with positives" in res.output  # one class, in the singular

@@ -466,6 +466,13 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     assert res.exit_code == 1 and "differ from that run's: max_proposals 50 (was 2000)" in res.output, res.output
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--nms-iou", "0.5"), "--resume"])
     assert res.exit_code == 1 and "differ from that run's: nms_iou 0.5 (was 0.3)" in res.output, res.output
+    # other member files are named (a --mode choosing among an ensemble's members said nothing: user trial)
+    res = CliRunner().invoke(cli, [*mb_args(d, out, tiny_model(tmp_path / "m2.pt", seed=1), mb), "--resume"])
+    assert res.exit_code == 1 and f"model files {tmp_path / 'm2.pt'} (was {model})" in res.output, res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--proposals", "both", "--ss-resize-width", "250"),
+                                   "--resume"])  # a setting at its default is "the default", not null
+    assert res.exit_code == 1 and 'proposals "both" (was "multibox"), ss_mode "fast" (was the default)' in \
+        res.output and "ss_resize_width 250 (was the default)" in res.output, res.output
     # ... settings this run does not use (selective search's with MultiBox alone, fast mode's scale in crops mode)
     # are not: they stopped the resume (user trial)
     # nor are those that change nothing: --mode equal to the model's own (user trial), a fast-mode scale in crops
@@ -480,8 +487,11 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     assert "selective_search" not in entry  # not run: its settings are not recorded (user trial)
     res = CliRunner().invoke(cli, [*mb_args(d, tmp_path / "fast.json", model, mb, "--mode", "fast",
                                             "--fast-max-side", "200")])
-    assert res.exit_code != 0 and "fast_max_side at least fast_short_side" in res.output  # used: checked
+    assert res.exit_code != 0 and "--fast-short-side 600 and --fast-max-side 200 for " in res.output  # used: checked
+    assert "the long side's cap at least the short side" in res.output, res.output
     res = CliRunner().invoke(cli, run_args(d / "0.png", tmp_path / "ss.json", model))
     assert res.exit_code == 0, res.output
     entry = json.loads((tmp_path / "ss.json").read_text())["model"]
-    assert "multibox" not in entry and entry["selective_search"] == {"mode": "fast", "scale": 2.0}  # ss alone
+    assert "multibox" not in entry and entry["selective_search"] == {"mode": "fast", "scale": 2.0,
+                                                                     "resize_width": 500}  # ss alone, as run
+    assert entry["name"] == "m"  # the member file's, not its training record's

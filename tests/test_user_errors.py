@@ -240,6 +240,7 @@ def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
     import sys
 
     code = ("import builtins, os, signal, time\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal (a background job ignores it)
             "real = builtins.__import__\n"
             "def imp(name, *a, **k):\n"
             "    if name == 'click':\n"
