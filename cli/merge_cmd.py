@@ -26,6 +26,8 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
     """Combine shard outputs PARTS (boxes.json files of `detect run --shard I/N`) into the file one run over all
     the images would have written. Refuses parts of different jobs or splits, a shard given twice, overlapping
     images, and missing shards."""
+    if out.resolve() in {p.resolve() for p in parts}:  # as detect run refuses an --out that replaces an input
+        raise click.ClickException(f"--out {out} is one of the parts being merged: choose another file")
     try:
         if coco_gt is not None and out_format != "coco":
             raise ValueError("--coco-gt gives a COCO results file the ground truth's ids: use it with --format coco")

@@ -6,7 +6,6 @@ streams the engine's records into the part file; the pipeline itself is the libr
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -361,24 +360,13 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
 
 
 def _changed(before: dict, now: dict) -> str:
-    """What differs between part-file headers ``before`` and ``now`` as ``name value (was value)``: the classifier's
-    member files (``--model``, or ``--mode`` choosing among an ensemble's members), then the ``settings`` —
-    a setting at its default is ``the default``, and those the new run does not use (selective search's after a
-    change to ``--proposals multibox``) are not listed; "" when nothing can be told (a part file written before
-    headers kept them)."""
-    out = []
-    files_old, files_new = (h.get("model", {}).get("files") for h in (before, now))
-    if isinstance(files_old, list) and isinstance(files_new, list) and files_old != files_new:
-        out.append(f"model files {', '.join(files_new)} (was {', '.join(map(str, files_old))})")
-    old, new = before.get("settings"), now.get("settings")
-    if isinstance(old, dict) and isinstance(new, dict):
-        def shown(d, k):
-            return json.dumps(d[k]) if k in d and d[k] is not None else "the default"
+    """What differs between part-file headers ``before`` and ``now`` (:func:`detector.data.boxes_json.differences`:
+    member files — ``--model``, or ``--mode`` choosing among an ensemble's members —, then settings); "" when
+    nothing can be told (a part file written before headers kept them)."""
+    def summary(h: dict) -> dict:
+        return {"files": (h.get("model") or {}).get("files"), "settings": h.get("settings")}
 
-        unused = {k for k in old if k.startswith("ss_")} if new.get("proposals") == "multibox" else set()
-        out += [f"{k} {shown(new, k)} (was {shown(old, k)})" for k in sorted(set(old) | set(new))
-                if old.get(k) != new.get(k) and k not in unused]
-    return ", ".join(out)
+    return boxes_json.differences(summary(before), summary(now))
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:

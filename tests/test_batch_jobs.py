@@ -301,7 +301,11 @@ def test_shards_cover_once_and_merge_to_single_run(setup, tmp_path):
     refused([parts[0], d / "full.json"], "not a shard output")
     other = tmp_path / "other.json"
     invoke(run_args(images, other, model, "--shard", "1/3", "--nms-iou", "0.5"))
-    refused([parts[0], other, parts[2]], "different jobs")
+    refused([parts[0], other, parts[2]], "different jobs: their model or settings differ: nms_iou 0.5 (was 0.3)")
+    # the output must not replace one of the parts (it did, and the parts could not be merged again: user trial)
+    res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(parts[1])])
+    assert res.exit_code == 1 and "is one of the parts being merged" in res.output, res.output
+    assert json.loads(parts[1].read_text()) == docs[1]
     two = tmp_path / "two.json"
     invoke(run_args(images, two, model, "--shard", "1/2"))
     refused([parts[0], two], "different splits")

@@ -365,11 +365,34 @@ def assemble(header: dict, records: dict[int, dict]) -> dict:
             detections.extend(rec["detections"])
             if "drawing_error" in rec:
                 not_drawn.append({"file_name": rec["image"]["file_name"], "error": rec["drawing_error"]})
+    job = dict(header["job"])
+    if isinstance(header.get("settings"), dict):  # the digest's settings in plain words (merge names what differs)
+        job["settings"] = header["settings"]
     doc = {"model": header["model"], "images": images, "categories": header["categories"],
-           "detections": detections, "errors": errors, "job": header["job"]}
+           "detections": detections, "errors": errors, "job": job}
     if not_drawn:
         doc["drawing_errors"] = not_drawn
     return doc
+
+
+def differences(before: dict, now: dict) -> str:
+    """What differs between two runs' jobs, as ``name value (was value)``: the classifier's member files, then the
+    settings (a setting at its default shows as ``the default``; selective search's are not listed when ``now``
+    uses MultiBox proposals alone, which ignores them). ``before`` / ``now``: ``{"files": [...], "settings": {...}}``
+    as a part-file header or an output keeps them (either may be missing); "" when nothing can be told."""
+    out = []
+    files_old, files_new = before.get("files"), now.get("files")
+    if isinstance(files_old, list) and isinstance(files_new, list) and files_old != files_new:
+        out.append(f"model files {', '.join(map(str, files_new))} (was {', '.join(map(str, files_old))})")
+    old, new = before.get("settings"), now.get("settings")
+    if isinstance(old, dict) and isinstance(new, dict):
+        def shown(d, k):
+            return json.dumps(d[k]) if k in d and d[k] is not None else "the default"
+
+        unused = {k for k in old if k.startswith("ss_")} if new.get("proposals") == "multibox" else set()
+        out += [f"{k} {shown(new, k)} (was {shown(old, k)})" for k in sorted(set(old) | set(new))
+                if old.get(k) != new.get(k) and k not in unused]
+    return ", ".join(out)
 
 
 def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False) -> dict:
@@ -390,10 +413,14 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False) 
     count = job0["shard"]["count"]
     seen: dict[int, str] = {}
     for name, doc, job in parts:
-        for key, what in (("inputs", "number of inputs"), ("inputs_sha256", "input list"),
+        for key, what in (("inputs", "number of inputs"), ("inputs_sha256", "input lists"),
                           ("config_sha256", "model or settings")):
             if job.get(key) != job0.get(key):
-                raise MergeError(f"{name} and {name0} come from different jobs: their {what} differ")
+                which = differences({"files": doc0.get("model", {}).get("files"), "settings": job0.get("settings")},
+                                    {"files": doc.get("model", {}).get("files"), "settings": job.get("settings")}
+                                    ) if key == "config_sha256" else ""
+                raise MergeError(f"{name} and {name0} come from different jobs: their {what} differ"
+                                 + (f": {which}" if which else ""))
         if doc.get("categories") != doc0.get("categories"):
             raise MergeError(f"{name} and {name0} have different categories")
         if job["shard"]["count"] != count:
