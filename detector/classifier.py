@@ -51,8 +51,7 @@ from .regions import WarpConfig, feature_rois
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "read_checkpoint", "float_state",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError", "MODES", "ImageBatch",
-           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "member_spec",
-           "class_map_of"]
+           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "class_map_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -450,12 +449,6 @@ def load_member(path, device="cpu") -> Member:
     return Member(model, spec, classes, train, path)
 
 
-def member_spec(path) -> ClassifierSpec:
-    """The :class:`ClassifierSpec` of a member file (its mode, sizes, …) without building its network; a
-    :class:`CheckpointError` naming the file when it is not a usable member file."""
-    return read_spec(read_checkpoint(Path(path), CHECKPOINT_FORMAT), path)
-
-
 def read_spec(ckpt: dict, path) -> ClassifierSpec:
     """The :class:`ClassifierSpec` of a member file's dict; a missing or malformed ``spec`` is a
     :class:`CheckpointError` naming the file and the field."""
@@ -489,14 +482,14 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
             files.extend(found)
         else:
             files.append(p)
-    if mode is not None and len(files) > 1:
-        own = [f for f in files if member_spec(f).mode == mode]
-        if own and len(own) < len(files):
+    members = [load_member(f, device) for f in files]
+    if mode is not None:
+        own = [m for m in members if m.spec.mode == mode]
+        if own and len(own) < len(members):
             logger.info("mode %s: the ensemble's %d member(s) trained in it run, %s left out", mode, len(own),
-                        ", ".join(str(f) for f in files if f not in own))
-            files = own
-    members = [load_member(f, device).with_mode(mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side)
-               for f in files]
+                        ", ".join(str(m.path) for m in members if m not in own))
+            members = own
+    members = [m.with_mode(mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side) for m in members]
     if not members:
         raise CheckpointError("no model given")
     keys = [c.key for c in members[0].classes]

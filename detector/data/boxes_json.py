@@ -252,7 +252,8 @@ def part_path(out) -> Path:
 def header(job: dict, model: dict, classes: Sequence[Category], settings: dict | None = None) -> dict:
     """The first line of a part file: the ``job`` (identity for ``--resume`` and ``merge``), the ``model`` entry,
     the ``categories`` of the model's classes and, when given, the ``settings`` the job's digest covers in plain
-    form (a refused ``--resume`` names those that differ; the part file's alone, not the output's)."""
+    form (a refused ``--resume`` names those that differ; :func:`assemble` puts them in the output's ``job``, where
+    a refused merge reads them)."""
     out = {"job": job, "model": model, "categories": categories(classes)}
     if settings is not None:
         out["settings"] = settings
