@@ -3,23 +3,24 @@ where each default is written once with its source."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import signal
 from pathlib import Path
 
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
-from detector.data.io import check_writable_dir
+from detector.data.coco import CocoGtIds
+from detector.data.io import check_writable_dir, count  # noqa: F401 - count: the commands' too
+from detector.nn import distributed
+from detector.nn.loop import state_path
 from proposals.proposers import ProposalConfig
 from proposals.selective_search import MODES as SS_MODES
 
 FORMAT_CHOICES = ("auto", *FORMATS)
 
-
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``n`` and ``noun`` in agreement for messages: ``1 image``, ``2 images`` (``plural``: when it is not ``noun``
-    + s, e.g. ``classes``)."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def check_out_folder(folder, what: str) -> None:
@@ -107,3 +108,61 @@ def load_dataset(path: Path, fmt: str, *, images=None, image_list=None, strict=T
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.ClickException(f"{path}: {e}") from None
+
+
+def written_count(doc: dict, written: int, out_format: str, coco_gt: CocoGtIds | None = None) -> str:
+    """What a command's summary says it wrote: ``"72 detections"``, and how many of ``doc``'s detections
+    :func:`detector.data.boxes_json.write` left out, and why, where it left some out (``"72 detections (27 more
+    left out: their classes are not in gt.json)"``)."""
+    left_out = len(doc["detections"]) - written
+    if not left_out:
+        return count(written, "detection")
+    why = f"their classes are not in {coco_gt.source}" if coco_gt is not None else \
+        "classes without an ILSVRC det_id" if out_format == "ilsvrc" else "the format cannot name their classes"
+    return f"{count(written, 'detection')} ({left_out} more left out: {why})"
+
+
+class Terminated(BaseException):
+    """SIGTERM reached a command (``detect run``, ``detect train``). A BaseException, as KeyboardInterrupt: the
+    per-image ``except Exception`` that records one image's failure must not swallow it."""
+
+
+@contextlib.contextmanager
+def sigterm_stops():
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (clean-up runs: ``detect run``'s workers
+    are stopped, its part file synced); outside a main thread SIGTERM is left as it is."""
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stops_resumably(folder: bool = False):
+    """Decorate a training command (its ``out`` argument: the model file, or with ``folder`` the ensemble's folder)
+    so that SIGTERM or Ctrl-C stop it with what to do next — each finished epoch's state is kept
+    (``<stem>.state.ckpt`` beside the model file, each member's in the folder): the same command with ``--resume``
+    goes on from it — and exit status 143 or 130, not a traceback. Said once under torchrun (rank 0)."""
+    def decorate(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            try:
+                with sigterm_stops():
+                    return f(*args, **kwargs)
+            except (KeyboardInterrupt, Terminated) as e:
+                out = Path(kwargs["out"])
+                where = out / "member<k>.state.ckpt" if folder else state_path(out)
+                term = isinstance(e, Terminated)
+                if distributed.is_main():
+                    click.echo(f"\nstopped{' (SIGTERM)' if term else ''}: each finished epoch is kept ({where}); to "
+                               "go on, run the same command again with --resume", err=True)
+                raise SystemExit(128 + (signal.SIGTERM if term else signal.SIGINT)) from None
+        return wrapper
+    return decorate

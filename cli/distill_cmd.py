@@ -28,7 +28,8 @@ from detector.nn import distributed
 from detector.nn.device import resolve_device
 from detector.nn.loop import OptimConfig, last_path, log_path
 
-from .common import OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset
+from .common import (OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset,
+                     stops_resumably)
 
 
 def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:
@@ -109,6 +110,7 @@ def _photos(paths) -> list[Path]:
               help="Epochs between validations (and after the last).")
 @click.option("--half", is_flag=True, help="Store weights as float16 (half the file size).")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its <stem>.state.ckpt.")
+@stops_resumably()
 def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, teacher_path, teacher_backend, device,
                 amp, threads, half, resume, **options):
     """Distil the ImageNet teacher (EfficientNet-Lite0) into a GoogLeNet: teacher and student see the same

@@ -40,13 +40,19 @@ if _QUIET_START:  # imported: Ctrl-C is KeyboardInterrupt again, which each comm
 class DetectGroup(click.Group):
     """The command group; an operating-system error nothing below handled (a file that cannot be written: a
     read-only folder, a full disk, a path through a plain file) and an unusable ``--device`` end the command with
-    an error naming the file or the option and exit status 1, not a traceback."""
+    an error naming the file or the option and exit status 1, not a traceback; Ctrl-C with "Aborted!" and exit
+    status 130 (128 + SIGINT), whenever it comes."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # click would exit 1; 130 (128 + SIGINT) as while starting and as shells expect
+            sys.stderr.write("\nAborted!\n")
+            raise SystemExit(130) from None
         except DeviceError as e:
             raise click.ClickException(str(e)) from None
+        except BrokenPipeError:  # `detect inspect … | head`: click ends quietly (status 1), not "Error: Broken pipe"
+            raise
         except OSError as e:
             where = e.filename if e.filename is not None else ""
             also = f" → {e.filename2}" if getattr(e, "filename2", None) else ""

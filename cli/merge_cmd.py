@@ -9,7 +9,7 @@ import click
 from detector.data import boxes_json
 from detector.data.coco import coco_gt_ids
 
-from .common import OutFile, count
+from .common import OutFile, count, written_count
 
 
 @click.command("merge")
@@ -34,12 +34,12 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
         doc = boxes_json.merge_outputs([(str(p), boxes_json.read_document(p)) for p in parts],
                                        allow_partial=allow_partial)
         ids = coco_gt_ids(coco_gt, [im["file_name"] for im in doc["images"]]) if coco_gt is not None else None
-        boxes_json.write(out, doc, out_format, coco_gt=ids)
+        written = boxes_json.write(out, doc, out_format, coco_gt=ids)
     except (boxes_json.BoxesJsonError, boxes_json.MergeError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:
         raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None
     click.echo(f"{count(len(parts), 'part')} → {out}: {count(len(doc['images']), 'image')}, "
-               f"{count(len(doc['detections']), 'detection')}, {count(len(doc['errors']), 'error')}"
+               f"{written_count(doc, written, out_format, ids)}, {count(len(doc['errors']), 'error')}"
                + (f"; missing shards {', '.join(doc['job']['missing_shards'])}" if "missing_shards" in doc["job"]
                   else ""))

@@ -5,7 +5,6 @@ streams the engine's records into the part file; the pipeline itself is the libr
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -32,8 +31,8 @@ from detector.pipeline import PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (OutFile, cache_options, check_out_folder, count, device_option, multibox_option,
-                     selective_search_config, selective_search_options)
+from .common import (OutFile, Terminated, cache_options, check_out_folder, count, device_option, multibox_option,
+                     selective_search_config, selective_search_options, sigterm_stops, written_count)
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +191,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         options["coco_gt"] = coco_gt_ids(options["coco_gt"], [i.name for i in inputs]) if options["coco_gt"] else None
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    _refuse_overwrites(inputs, out, options["draw_dir"])
+    _refuse_overwrites(images, inputs, out, options["draw_dir"])
     cache = None
     if options["method"] != "multibox" and not options["no_cache"]:
         cache = options["cache_dir"] or default_cache_dir()
@@ -212,10 +211,11 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         lock.release()
 
 
-def _refuse_overwrites(inputs, out: Path, draw_dir: Path | None) -> None:
+def _refuse_overwrites(source: Path, inputs, out: Path, draw_dir: Path | None) -> None:
     """Refuse, before any work, outputs that would replace an input image or each other: ``--out`` naming an
     input image or no file at all (a folder is refused while parsing: :class:`cli.common.OutFile`); ``--draw`` onto
-    ``--out``, or into a folder where a picture would replace the image it shows (the input folder itself)."""
+    ``--out``, into a folder where a picture would replace the image it shows (the input folder itself), or
+    anywhere under the input folder ``source`` (its pictures would be inputs of the next run on that folder)."""
     if not out.name:
         raise click.ClickException(f"--out {str(out)!r}: give a file name for the output")
     real = os.path.realpath  # never raises (a link loop among the inputs is listed under errors later)
@@ -231,6 +231,9 @@ def _refuse_overwrites(inputs, out: Path, draw_dir: Path | None) -> None:
         if target in images:
             raise click.ClickException(f"--draw {draw_dir} would replace the input image {target} with its "
                                        "picture: draw into another folder")
+    if Path(source).is_dir() and Path(real(draw_dir)).is_relative_to(real(source)):
+        raise click.ClickException(f"--draw {draw_dir} is inside the input folder {source}: its pictures would be "
+                                   "read as input images by the next run on that folder; draw into another folder")
 
 
 def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: str, shard, out_format: str,
@@ -251,29 +254,6 @@ def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: s
     if shard is not None and out_format != "json":
         raise click.ClickException("--shard writes boxes.json parts for `detect merge`: use --format json (convert "
                                    "after merging)")
-
-
-class Terminated(BaseException):
-    """SIGTERM reached ``detect run``. A BaseException, as KeyboardInterrupt: the per-image ``except Exception``
-    that records one image's failure must not swallow it."""
-
-
-@contextlib.contextmanager
-def _sigterm_stops():
-    """While inside, SIGTERM raises :class:`Terminated` in the main thread (clean-up runs: the workers are
-    stopped, the part file is synced); outside a main thread SIGTERM is left as it is."""
-    def handler(signum, frame):
-        raise Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, options: dict) -> None:
@@ -327,27 +307,36 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     _, records = read_part(part)
     doc = boxes_json.assemble(header, {i: r for i, r in records.items() if start <= i < stop})
     try:
-        boxes_json.write(out, doc, out_format, coco_gt=options["coco_gt"])
+        written = boxes_json.write(out, doc, out_format, coco_gt=options["coco_gt"])
     except OSError as e:
         raise click.ClickException(f"cannot write {out}: {e.strerror or e} (the results are kept in {part}: "
                                    "rerun with --resume once it can be written)") from None
     part.unlink()
-    where = f" (shard {shard.index}/{shard.count}: inputs {start + 1}–{stop} of {len(tasks)})" if shard else ""
-    _report(doc, out, where, seconds, len(todo), engine, totals, len(members), options["draw_dir"])
+    span = f"inputs {start + 1}–{stop}" if stop > start + 1 else f"input {stop}" if stop > start else "no inputs"
+    where = f" (shard {shard.index}/{shard.count}: {span} of {len(tasks)})" if shard else ""
+    _report(doc, out, where, seconds, len(todo), engine, totals, members, options["draw_dir"],
+            written_count(doc, written, out_format, options["coco_gt"]))
 
 
 def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, dict]:
     """The records already in ``part`` (with ``--resume``, from the same job), or none for a fresh start."""
     if not part.exists() or part.stat().st_size == 0:
         return {}
+    try:
+        old_header, done = read_part(part)
+    except PartError as e:
+        old_header, done, error = None, {}, e
+    else:
+        error = None
+        if not done:  # stopped before its first image (Ctrl-C while it started): nothing to keep, start afresh
+            part.unlink()  # held by this run's lock
+            return {}
     if not resume:
         raise click.ClickException(
             f"{part} holds the results of an interrupted run: add --resume to go on with it, or delete it to "
             "start over")
-    try:
-        old_header, done = read_part(part)
-    except PartError as e:
-        raise click.ClickException(f"cannot resume: {e}") from None
+    if error is not None:
+        raise click.ClickException(f"cannot resume: {error}") from None
     for key, what in (("inputs_sha256", "the input images"), ("config_sha256", "the model or settings"),
                       ("shard", "the shard")):
         if old_header.get("job", {}).get(key) != header["job"].get(key):
@@ -398,7 +387,7 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
     interrupted, terminated, written = True, False, 0
     records = bar = None
     try:
-        with _sigterm_stops():
+        with sigterm_stops():
             for record in redrawn:
                 writer.write(record)
             for record in known_bad:
@@ -426,7 +415,10 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
         if records is not None and hasattr(records, "close"):
             records.close()  # stops the selective-search workers (or Ray) at once
         writer.close()
-        if interrupted:
+        if interrupted and kept + written == 0:  # nothing done: nothing to keep or to resume
+            part.unlink(missing_ok=True)
+            click.echo(f"stopped{' (SIGTERM)' if terminated else ''} before the first image was done", err=True)
+        elif interrupted:
             click.echo(f"stopped{' (SIGTERM)' if terminated else ''}: {count(kept + written, 'image')} done so "
                        f"far, kept in {part}; to go on, run the same command again with --resume", err=True)
     if terminated:
@@ -447,14 +439,16 @@ def _write_record(writer: PartWriter, record: dict) -> None:
                                              f"writing its record failed: {type(e).__name__}: {e}"))
 
 
-def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engine: str, totals: dict, members: int,
-            draw_dir) -> None:
+def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engine: str, totals: dict, members,
+            draw_dir, detections: str) -> None:
+    """``detections``: what was written (:func:`detector.data.boxes_json.written_count`); ``members``: those that
+    ran, named with their modes (``--mode`` may have chosen some of an ensemble's: user trial)."""
+    ran = ", ".join(f"{m.path.name if m.path else 'member'} {m.spec.mode}" for m in members)
     n, errors, not_drawn = len(doc["images"]), doc["errors"], doc.get("drawing_errors", [])
-    click.echo(f"{count(n, 'image')}, {count(len(doc['detections']), 'detection')}, {count(len(errors), 'error')} → "
-               f"{out}{where}\n"
+    click.echo(f"{count(n, 'image')}, {detections}, {count(len(errors), 'error')} → {out}{where}\n"
                f"{seconds:.1f} s for {count(n_todo, 'image')} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "
-               f"{totals['nms']:.2f} s summed over images; {count(members, 'member')}")
+               f"{totals['nms']:.2f} s summed over images; {count(len(members), 'member')} ({ran})")
     for e in errors[:10]:
         click.echo(f"  skipped {e['file_name']}: {e['error']}", err=True)
     if len(errors) > 10:

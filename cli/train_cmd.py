@@ -37,7 +37,8 @@ from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 
-from .common import OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset
+from .common import (OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset,
+                     stops_resumably)
 
 
 @click.group("train")
@@ -279,6 +280,7 @@ def _classifier_run(out: Path, options: dict) -> ClassifierRun:
               help="Model file to write (best checkpoint); <stem>.last.ckpt, <stem>.state.ckpt (for --resume) and "
                    "<stem>.log.jsonl beside it.")
 @_common_options
+@stops_resumably()
 def train_classifier_cmd(out, **options):
     """R-CNN fine-tuning of one GoogLeNet region classifier on warped proposal regions (25 % foreground at
     IoU >= 0.5, background at IoU in [0.1, 0.5)), SGD momentum 0.9, the paper's step schedule after a warm-up.
@@ -299,6 +301,7 @@ def train_classifier_cmd(out, **options):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write member0.pt … (load it with `detect run --model DIR`).")
 @_common_options
+@stops_resumably(folder=True)
 def train_ensemble_cmd(members, out, **options):
     """Train an ensemble: MEMBERS classifiers that differ only in seed and sampling order, as in the paper.
     Under torchrun all processes train each member together, one member after another."""
@@ -387,6 +390,7 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start the Inception trunk from a region-classifier model file of ours with the same --width "
                    "(e.g. the distilled trunk of `detect train distill`).")
+@stops_resumably()
 def train_multibox_cmd(gts, images, fmt, vals, out, device, resume, init, **options):
     """Train a MultiBox proposal network (Hungarian matching, logistic confidence + α·L2 location loss).
 

@@ -29,6 +29,7 @@ from .data.images import ImageError, load_image
 from .data.io import file_sha256
 from .draw import write_drawing
 from .nn.device import resolve_device
+from .nn.onnx import onnx_available
 from .pipeline import BATCH_SIZE, Detector, PostprocessConfig, detect_each
 
 __all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "PRESETS", "split_cores", "run_ray",
@@ -116,8 +117,11 @@ def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
     """:meth:`RunConfig.result_settings` less those this run does not use or that change nothing — selective
     search's with MultiBox proposals alone, fast mode's scale when every member (``members``: in the run's mode) runs
     in crops mode, a ``--mode`` or fast-mode scale equal to every member file's own — so that an ignored or redundant
-    option does not change the job's identity (and stop a ``--resume`` or a ``detect merge``)."""
+    option does not change the job's identity (and stop a ``--resume`` or a ``detect merge``). A ``--backend`` equal
+    to what ``auto`` picks here (``onnx`` where ONNX Runtime is installed) is recorded as ``auto``."""
     settings = config.result_settings()
+    if settings["backend"] == ("onnx" if onnx_available() else "torch"):
+        settings["backend"] = "auto"
     unused = []
     if config.proposals.method == "multibox":
         unused += ["ss_mode", "ss_scale", "ss_resize_width"]

@@ -36,7 +36,7 @@ import numpy as np
 
 from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
 from detector.data.boxes_json import BoxesJsonError, check_bbox, check_image_id, image_list_path
-from detector.data.io import decode_text
+from detector.data.io import count, decode_text
 from detector.data.names import AmbiguousImageName, ImageNameIndex
 from detector.data.vocab import Category, ilsvrc_by_det_id, ilsvrc_by_wnid
 
@@ -213,7 +213,8 @@ def read_predictions(path, *, image_list=None) -> Predictions:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise PredictionError(f"{path}:{e.lineno}: not valid JSON: {e.msg} (column {e.colno})") from None
+            raise PredictionError(boxes_json.unfinished_run_note(path, text) or
+                                  f"{path}:{e.lineno}: not valid JSON: {e.msg} (column {e.colno})") from None
         try:
             if isinstance(data, dict):
                 return _read_boxes_json(path, data)
@@ -333,7 +334,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
     _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known)
     if not n:
-        on = f" on its {len(preds.listed_images)} images" if preds.listed_images else ""
+        on = f" on its {count(len(preds.listed_images), 'image')}" if preds.listed_images else ""
         notes.append(f"{preds.source} holds no predictions{on} (the detector found nothing): every AP is 0")
     return AlignedPredictions(
         image_index=image_index[keep],
@@ -425,28 +426,36 @@ def _refuse_nothing_matched(preds: Predictions, gt: Dataset, some_image_matched:
             by_id = not preds.listed_images and all(name is None for name in preds.image_names)
             if by_id:
                 ids = list(dict.fromkeys(repr(i) for i in preds.image_ids))
-                why = (f"its images are given by image_id only (no 'file_name'), and none of its {len(ids)} ids "
-                       f"({_examples(ids)}) is an image id of the ground truth {gt.source} (its ids: "
+                which = f"its image id {ids[0]} is not" if len(ids) == 1 else \
+                    f"none of its {len(ids)} ids ({_examples(ids)}) is"
+                why = (f"its images are given by image_id only (no 'file_name'), and {which} an image id of the "
+                       f"ground truth {gt.source} (its ids: "
                        f"{_examples([repr(im.image_id) for im in gt.images])})")
             else:
                 names = list(dict.fromkeys([*preds.listed_images, *(
                     name if name is not None else f"image_id {image_id!r}"
                     for image_id, name in zip(preds.image_ids, preds.image_names))]))
-                why = (f"none of its {len(names)} images ({_examples(repr(v) for v in names)}) is an image of the "
-                       f"ground truth {gt.source} ({len(gt.images)} images" +
+                which = f"its image {names[0]!r} is not" if len(names) == 1 else \
+                    f"none of its {len(names)} images ({_examples(repr(v) for v in names)}) is"
+                why = (f"{which} an image of the ground truth {gt.source} ({count(len(gt.images), 'image')}" +
                        (f", named like {_examples([repr(im.file_name) for im in gt.images], 2)}); " if gt.images
                         else "); ") +
                        "images are matched by file name: the trailing path components, the last without its "
                        "extension")
             raise PredictionError(f"{preds.source}: nothing to evaluate: " +
-                                  (f"all {n} predictions are left out: " if n else "") + why)
+                                  (_all_left_out(n) if n else "") + why)
     if n and not known:
         classes = [repr(_category_name(preds, j)) for j in range(len(preds.categories))]
+        which = f"its class {classes[0]} is not" if len(classes) == 1 else \
+            f"none of its {len(classes)} classes ({_examples(classes)}) is"
         raise PredictionError(
-            f"{preds.source}: nothing to evaluate: all {n} predictions are left out: none of its {len(classes)} "
-            f"classes ({_examples(classes)}) is a class of the ground truth {gt.source} ({len(gt.classes)} classes: "
-            f"{_examples([repr(c.name) for c in gt.classes])}); classes are matched by ILSVRC WordNet id where both "
-            "sides have one, else by name")
+            f"{preds.source}: nothing to evaluate: {_all_left_out(n)}{which} a class of the ground truth {gt.source} "
+            f"({count(len(gt.classes), 'class', 'classes')}: {_examples([repr(c.name) for c in gt.classes])}); "
+            "classes are matched by ILSVRC WordNet id where both sides have one, else by name")
+
+
+def _all_left_out(n: int) -> str:
+    return "its one prediction is left out: " if n == 1 else f"all {n} predictions are left out: "
 
 
 def _category_name(preds: Predictions, j: int) -> str:

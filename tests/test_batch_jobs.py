@@ -316,6 +316,23 @@ def test_shards_cover_once_and_merge_to_single_run(setup, tmp_path):
     refused([parts[0], tmp_path / "bad.json", parts[2]], "overlap")
     invoke(["merge", str(parts[0]), str(parts[2]), "--out", str(tmp_path / "p.json"), "--allow-partial"])
     assert json.loads((tmp_path / "p.json").read_text())["job"]["missing_shards"] == ["1/3"]
+    # the part file of an unfinished shard is named as such by merge and eval (they said "not JSON: Extra data")
+    unfinished = part_path(tmp_path / "s.json")
+    with PartWriter(unfinished, {"job": {}}) as w:
+        w.write({"index": 0, "file_name": "x.jpg", "error": "e"})
+    note = f"{unfinished} is the part file of an unfinished `detect run`"
+    refused([parts[0], unfinished], note)
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "x.jpg", "width": 10, "height": 10}],
+                              "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}],
+                              "categories": [{"id": 1, "name": "person"}]}))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(unfinished)])
+    assert res.exit_code == 1 and note in res.output and "to write s.json" in res.output, res.output
+    # a shard with no inputs (more shards than inputs) says so, not "inputs 1–0"
+    res = invoke(run_args(images, tmp_path / "e.json", model, "--shard", "0/13"))
+    assert "(shard 0/13: no inputs of 11)" in res.output
+    res = invoke(run_args(images, tmp_path / "e.json", model, "--shard", "1/13"))
+    assert "(shard 1/13: input 1 of 11)" in res.output
 
 
 def test_merge_outputs_rejects_mismatched_categories(setup):

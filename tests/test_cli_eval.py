@@ -122,7 +122,8 @@ def test_eval_refuses_when_no_prediction_is_of_a_gt_image(tmp_path):
     res_json.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5,
                                      "file_name": "cam_b/z.png"}]))
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_json)])
-    assert res.exit_code == 1 and "all 1 predictions are left out: none of its 1 images ('cam_b/z.png')" in res.output
+    assert res.exit_code == 1 and "its one prediction is left out: its image 'cam_b/z.png' is not an image of the " \
+        "ground truth" in res.output
     res_json.write_text(json.dumps([{"image_id": i, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}
                                     for i in (7, 8, 8)]))
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_json)])
@@ -147,7 +148,8 @@ def test_eval_refuses_when_no_prediction_is_of_a_gt_class(tmp_path):
     res_json.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5,
                                      "file_name": "a.jpg", "category_name": "accordion", "wnid": "n02672831"}]))
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_json)])
-    assert res.exit_code == 1 and "none of its 1 classes ('accordion')" in res.output
+    assert res.exit_code == 1 and "its one prediction is left out: its class 'accordion' is not a class of " \
+        "the ground truth" in res.output
 
 
 def test_eval_of_a_detector_that_found_nothing(tmp_path):

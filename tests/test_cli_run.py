@@ -433,7 +433,7 @@ def test_resume_draws_the_images_taken_from_the_part_file(tmp_path, monkeypatch)
     out, drawn = tmp_path / "boxes.json", tmp_path / "drawn"
     args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"))
     res = _interrupted_run(tmp_path, monkeypatch, args, stop_width=102)  # a.png done, no pictures asked for
-    assert res.exit_code != 0 and "stopped: 1 image done so far" in res.output, res.output
+    assert res.exit_code == 130 and "stopped: 1 image done so far" in res.output, res.output
     res = CliRunner().invoke(cli, [*args, "--resume", "--draw", str(drawn), "--draw-threshold", "0"])
     assert res.exit_code == 0, res.output
     assert "1 of 3 images already done" in res.output and "drawing 1 image from the part file" in res.output
@@ -444,6 +444,26 @@ def test_resume_draws_the_images_taken_from_the_part_file(tmp_path, monkeypatch)
     # the picture drawn from the part file's detections shows boxes (the input has none of those colours there)
     assert np.any(np.asarray(Image.open(drawn / "a.png")) != np.asarray(Image.open(d / "a.png")))
     assert "drawing_errors" not in json.loads(out.read_text())
+
+
+def test_a_run_stopped_before_its_first_image_leaves_nothing_to_resume(tmp_path, monkeypatch):
+    """User trial: Ctrl-C while the first image was under way left a part file holding only its header, and the
+    next run (without --resume) was refused; Ctrl-C exited 130 while starting but 1 later."""
+    d = tmp_path / "imgs"
+    for k, w in enumerate((101, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    out = tmp_path / "boxes.json"
+    args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"))
+    res = _interrupted_run(tmp_path, monkeypatch, args, stop_width=101)
+    assert res.exit_code == 130 and "stopped before the first image was done" in res.output, res.output
+    assert "Aborted!" in res.output and "--resume" not in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "m.pt", "mb.pt"]  # no part file, no lock left
+    # a part file of a run that wrote its header and nothing else (killed -9 then) does not block a fresh run
+    from detector.data import boxes_json
+
+    boxes_json.PartWriter(boxes_json.part_path(out), {"job": {}}).close()
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and len(json.loads(out.read_text())["images"]) == 2, res.output
 
 
 def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch):
@@ -477,8 +497,11 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     # are not: they stopped the resume (user trial)
     # nor are those that change nothing: --mode equal to the model's own (user trial), a fast-mode scale in crops
     # mode, even one that fast mode would refuse (--fast-max-side below the default short side)
+    # and --backend naming what the default (auto) picks here
+    from detector.nn.onnx import onnx_available
+
     unused = ["--ss-scale", "1", "--ss-resize-width", "100", "--fast-short-side", "300", "--fast-max-side", "200",
-              "--mode", "crops", "--resume"]
+              "--mode", "crops", "--backend", "onnx" if onnx_available() else "torch", "--resume"]
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, *unused)])
     assert res.exit_code == 0, res.output
     entry = json.loads(out.read_text())["model"]

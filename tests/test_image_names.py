@@ -120,3 +120,12 @@ def test_matching_is_fast():
     al = align_predictions(preds, gt)
     assert time.perf_counter() - t0 < 2.0
     assert al.dropped_unknown_image == 0
+
+
+def test_names_in_other_unicode_forms_match():
+    import unicodedata
+
+    index = ImageNameIndex(["photos/café.jpg", "photos/cafe.jpg"])
+    assert index.match(unicodedata.normalize("NFD", "photos/café.jpg"))[0] == 0
+    assert index.match(unicodedata.normalize("NFD", "café.png"))[0] == 0
+    assert name_parts(unicodedata.normalize("NFD", "a/é.jpg")) == ("a", "é.jpg")

@@ -474,3 +474,80 @@ def test_coco_entries_name_the_field_they_lack(tmp_path):
     assert "categories[1] lacks 'id'" in res.output
     assert "images[1] lacks 'file_name'" in res.output
     assert "annotations[0] lacks 'bbox'" in res.output
+
+
+# ------------------------------------------------------------------------ user trial (round 5): silent misreads
+def test_coco_duplicate_category_id_is_an_error(tmp_path):
+    # a second {"id": 1, "name": "dog"} silently turned every person into a dog (pycocotools keeps the last):
+    # mAP 0 and `detect inspect` said 0 problems
+    path = coco_file(tmp_path)
+    data = json.loads(path.read_text())
+    data["categories"].append({"id": 1, "name": "dog"})
+    path.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match=r"instances\.json: categories\[3\]: duplicate category id 1 \('dog'; "
+                                          r"categories\[0\] is 'person' with that id\)"):
+        read_coco(path)
+    ds = read_coco(path, strict=False)
+    assert [p.kind for p in ds.problems] == ["malformed"]
+    assert ds.classes[ds.images[0].labels[0]].name == "person"  # the first keeps its boxes
+    data["categories"][3] = {"id": 1, "name": "person"}  # the same category twice: harmless
+    path.write_text(json.dumps(data))
+    assert read_coco(path).num_boxes == 3
+
+
+def test_coco_duplicate_file_name_is_an_error(tmp_path):
+    path = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "x.jpg", "width": 10, "height": 10},
+                                             {"id": 2, "file_name": "x.jpg", "width": 10, "height": 10}],
+                      [], COCO_CATS)
+    with pytest.raises(DatasetError, match=r"gt\.json: images\[1\] \(id 2\): duplicate file_name 'x\.jpg' "
+                                          r"\(images\[0\] has it too\)"):
+        read_coco(path)
+
+
+def test_coco_box_beyond_float_range_is_not_finite(tmp_path, recwarn):
+    ann = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [1e308, 0, 1e308, 5]}]
+    with pytest.raises(DatasetError, match=r"annotations\[0\] \(id 1\): bbox \[1e\+308, 0, 1e\+308, 5\] has a "
+                                          "number too large for a box"):
+        read_coco(coco_file(tmp_path, ann))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("text,difficult", [("0", False), ("0.0", False), ("false", False), ("False", False),
+                                            ("", False), ("1", True), ("1.0", True), ("true", True)])
+def test_voc_difficult_as_the_devkit_reads_it(tmp_path, text, difficult):
+    d = tmp_path / "flat"
+    d.mkdir()
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [("cat", 1, 1, 10, 20, text)]))
+    ds = read_voc(d)
+    assert ds.images[0].difficult.tolist() == [difficult] and not ds.problems
+
+
+def test_voc_difficult_of_another_word_is_a_warning(tmp_path):
+    d = tmp_path / "flat"
+    d.mkdir()
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [("cat", 1, 1, 10, 20, "maybe")]))
+    ds = read_voc(d)
+    assert ds.images[0].difficult.tolist() == [True]
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("warning", "object 'cat': <difficult>maybe</difficult> is not 0 or 1 (read as 1)")]
+
+
+def test_image_file_named_in_another_unicode_form_is_found(tmp_path):
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "café.jpg")
+    write_image(tmp_path / "images" / nfd, 64, 48)  # as macOS writes the name
+    path = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "café.jpg", "width": 64, "height": 48}], [],
+                      COCO_CATS)
+    assert read_coco(path).images[0].path == tmp_path / "images" / nfd
+
+
+def test_pennfudan_object_count_that_disagrees_is_a_warning(tmp_path):
+    f = tmp_path / "Annotation" / "p.txt"
+    f.parent.mkdir()
+    f.write_text(pennfudan_txt("p.png", 100, 80, [(1, 1, 10, 20), (20, 5, 40, 60)]).replace(
+        "Objects with ground truth : 2", "Objects with ground truth : 3"))
+    ds = read_pennfudan(tmp_path)
+    assert ds.num_boxes == 2
+    assert [(p.severity, p.line, p.message) for p in ds.problems] == [
+        ("warning", 5, "'Objects with ground truth : 3' but 2 Bounding box lines follow")]

@@ -55,7 +55,7 @@ def test_coco_gt_is_refused_before_any_work(tmp_path):
     # no --model: the refusals come before a model is looked for
     res = CliRunner().invoke(cli, ["run", str(d), "--out", str(out), "--coco-gt", str(gt), "--format", "coco"])
     assert res.exit_code == 1 and "Traceback" not in res.output
-    assert f"Error: {gt}: 1 of the 2 input images are not among its images" in res.output
+    assert f"Error: {gt}: 1 of the 2 input images is not among its images" in res.output
     assert "'stray.jpg'" in res.output
     res = CliRunner().invoke(cli, ["run", str(d / "a.jpg"), "--out", str(out), "--coco-gt", str(gt)])
     assert res.exit_code == 1 and "use it with --format coco" in res.output
@@ -66,8 +66,10 @@ def tiny_model(path):
     torch.manual_seed(0)
     spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.25)
     model = build_classifier(spec)
-    with torch.no_grad():  # "person" likely everywhere: detections on every image
+    with torch.no_grad():  # "person" likely everywhere: detections on every image; "dog" (not in gt.json) too
+        model.backbone.fc.weight.mul_(0.05)
         model.backbone.fc.bias[1] = 4.0
+        model.backbone.fc.bias[2] = 3.0
     return save_member(path, model.eval(), spec, [ilsvrc_categories()[123], ilsvrc_categories()[57]])
 
 
@@ -97,6 +99,7 @@ def test_run_coco_gt_results_score_the_same_in_pycocotools_and_detect_eval(tmp_p
     out = tmp_path / "res.json"
     res = CliRunner().invoke(cli, [*base, "--out", str(out), "--format", "coco", "--coco-gt", str(gt)])
     assert res.exit_code == 0, res.output
+    coco_summary = res.output
     results = json.loads(out.read_text())
     assert results and {r["image_id"] for r in results} <= {101, 205, 305}
     assert {r["file_name"]: r["image_id"] for r in results} == {"a.jpg": 101, "sub/b.png": 205, "sub/c.png": 305}
@@ -122,6 +125,10 @@ def test_run_coco_gt_results_score_the_same_in_pycocotools_and_detect_eval(tmp_p
     doc = tmp_path / "boxes.json"
     res = CliRunner().invoke(cli, [*base, "--out", str(doc)])
     assert res.exit_code == 0, res.output
+    # the coco run's summary counted what it wrote (user trial: it said 99 where the file had 72)
+    left_out = len(json.loads(doc.read_text())["detections"]) - len(results)
+    assert left_out > 0 and f"{len(results)} detections ({left_out} more left out: their classes are not in " \
+        f"{gt}), 0 errors" in coco_summary
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(doc), "--metric", "coco", "--json",
                                    str(metrics)])
     assert res.exit_code == 0, res.output

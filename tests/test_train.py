@@ -154,3 +154,33 @@ def test_train_ensemble_cli_then_run(tmp_path):
                                    "--workers", "0", "--cache-dir", str(tmp_path / "cache")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "b.json").read_text())["model"]["members"] == 2
+
+
+def test_a_stopped_training_says_how_to_resume(tmp_path, monkeypatch):
+    """User trial: Ctrl-C or SIGTERM in `detect train` ended it with a traceback (or silently) and did not mention
+    --resume. Now: exit 130 (143), what is kept, and --resume goes on from the finished epoch."""
+    from cli import train_cmd
+
+    images = synthetic_images(tmp_path, n=3)
+    write_images_gt(tmp_path / "gt.json", images)
+    out = tmp_path / "m.pt"
+    args = ["train", "classifier", "--gt", str(tmp_path / "gt.json"), "--out", str(out), "--input-size", "96",
+            "--width", "0.25", "--epochs", "2", "--batch-size", "16", "--workers", "0", "--cache-dir",
+            str(tmp_path / "cache"), "--val-every", "0"]
+    real, epochs = train_cmd.tqdm, []
+
+    def stop_in_epoch_2(loader, **kw):
+        epochs.append(kw.get("desc"))
+        if len(epochs) == 2:
+            raise KeyboardInterrupt
+        return real(loader, **kw)
+
+    monkeypatch.setattr(train_cmd, "tqdm", stop_in_epoch_2)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 130 and "Traceback" not in res.output, res.output
+    assert f"stopped: each finished epoch is kept ({state_path(out)}); to go on, run the same command again with " \
+        "--resume" in res.output
+    monkeypatch.setattr(train_cmd, "tqdm", real)
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "m.log.jsonl").read_text().splitlines()] == [1, 2]

@@ -93,6 +93,10 @@ def test_outputs_never_replace_the_input_images(tmp_path):
     _refused([*args, str(folder), "--out", str(img)], "is one of the input images")
     _refused([*args, str(folder), "--out", str(tmp_path / "o.json"), "--draw", str(folder)],
              "would replace the input image")
+    # under the input folder: accepted once, then its pictures were inputs and it was refused (user trial)
+    _refused([*args, str(folder), "--out", str(tmp_path / "o.json"), "--draw", str(folder / "drawn")],
+             f"--draw {folder / 'drawn'} is inside the input folder {folder}: its pictures would be read as input "
+             "images")
     _refused([*args, str(folder), "--out", str(tmp_path / "d.json"), "--draw", str(tmp_path / "d.json")],
              "are the same path")
     _refused([*args, str(folder), "--out", ""], "give a file name")
@@ -230,7 +234,7 @@ def test_counts_agree_with_their_nouns(tmp_path):
                                    "--score-threshold", "0", "--mode", "crops"])  # the bundle's one crops member
     assert res.exit_code == 0, res.output
     assert "1 image, 1 detection, 0 errors → " in res.output and "s for 1 image (" in res.output, res.output
-    assert "; 1 member\n" in res.output, res.output
+    assert "; 1 member (member0.pt crops)\n" in res.output, res.output  # which one --mode chose: said
 
 
 def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
@@ -254,3 +258,19 @@ def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
                          cwd=Path(__file__).resolve().parents[1])
     assert res.returncode == 130, (res.returncode, res.stdout, res.stderr)
     assert "Traceback" not in res.stderr and "Aborted!" in res.stderr and "not interrupted" not in res.stdout
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`detect inspect … | head` printed "Error: [Errno 32] Broken pipe" (user trial): the reader's end is closed
+    before the command writes; it ends without a message, as click does for a broken pipe."""
+    import subprocess
+    import sys
+
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+                              "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    p = subprocess.Popen([sys.executable, "-m", "cli.main", "inspect", str(gt)], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # as `head` does once it has its lines
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1 and err == "", err

@@ -60,9 +60,11 @@ def as_boxes(boxes, dtype=None) -> np.ndarray:
 
 
 def xywh_to_xyxy(boxes) -> np.ndarray:
-    """COCO ``[x, y, w, h]`` → ``(x1, y1, x2, y2)``."""
+    """COCO ``[x, y, w, h]`` → ``(x1, y1, x2, y2)``. A sum beyond the dtype's range becomes ``inf`` (no warning:
+    readers report the box as not finite)."""
     b = as_boxes(boxes).copy()
-    b[:, 2:] += b[:, :2]
+    with np.errstate(over="ignore"):
+        b[:, 2:] += b[:, :2]
     return b
 
 

@@ -197,21 +197,27 @@ def to_ilsvrc_text(doc: dict) -> str:
     return "".join(lines)
 
 
-def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | None = None) -> None:
+def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | None = None) -> int:
     """Write a document atomically as ``json`` (itself), ``coco`` (:func:`to_coco_results`; ``coco_gt``: with that
     ground truth's ids) or ``ilsvrc`` (:func:`to_ilsvrc_text`, plus the evaluation list numbering its images at
-    :func:`image_list_path`: ``detect eval --image-list`` needs it). Raises ``OSError`` when it cannot be written."""
+    :func:`image_list_path`: ``detect eval --image-list`` needs it). Returns the number of detections written —
+    fewer than ``doc`` holds where the format leaves some out (classes without a det_id in ``ilsvrc``, classes
+    ``coco_gt`` lacks). Raises ``OSError`` when it cannot be written."""
     if coco_gt is not None and out_format != "coco":
         raise ValueError(f"a COCO ground truth's ids apply to the coco format, not to {out_format!r}")
     if out_format == "json":
         atomic_write_json(path, doc)
-    elif out_format == "coco":
-        atomic_write_text(path, json.dumps(to_coco_results(doc, coco_gt)))
-    elif out_format == "ilsvrc":
+        return len(doc["detections"])
+    if out_format == "coco":
+        results = to_coco_results(doc, coco_gt)
+        atomic_write_text(path, json.dumps(results))
+        return len(results)
+    if out_format == "ilsvrc":
+        text = to_ilsvrc_text(doc)
         atomic_write_text(image_list_path(path), to_image_list(doc))
-        atomic_write_text(path, to_ilsvrc_text(doc))
-    else:
-        raise ValueError(f"out_format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_format!r}")
+        atomic_write_text(path, text)
+        return text.count("\n")
+    raise ValueError(f"out_format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_format!r}")
 
 
 # ------------------------------------------------------------------------------------------------ part files, shards
@@ -247,6 +253,22 @@ def part_path(out) -> Path:
     """The part file of a run writing ``out``: ``OUT.part.jsonl`` beside it."""
     out = Path(out)
     return out.with_name(out.name + ".part.jsonl")
+
+
+def unfinished_run_note(path, text: str) -> str | None:
+    """When ``text`` (the content of ``path``) is a part file — the first line ``{"header": …}`` —, what to say
+    instead of "not JSON": it is an unfinished run's, and how to finish it; else None."""
+    first = text.lstrip().split("\n", 1)[0]
+    try:
+        is_part = first.startswith('{"header"') and isinstance(json.loads(first).get("header"), dict)
+    except (json.JSONDecodeError, AttributeError):
+        is_part = False
+    if not is_part:
+        return None
+    name = Path(path).name
+    out = name[: -len(".part.jsonl")] if name.endswith(".part.jsonl") else "its --out"
+    return (f"{path} is the part file of an unfinished `detect run` (results as they came, one per line), not its "
+            f"output: finish the run (the same command with --resume) to write {out}")
 
 
 def header(job: dict, model: dict, classes: Sequence[Category], settings: dict | None = None) -> dict:
@@ -470,8 +492,11 @@ def read_document(path) -> dict:
     or is not JSON. :func:`merge_outputs` and :func:`read_detections` check the content."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BoxesJsonError(unfinished_run_note(path, text) or f"{path}: not a readable boxes.json ({e})") from None
+    except (OSError, UnicodeDecodeError) as e:
         raise BoxesJsonError(f"{path}: not a readable boxes.json ({e})") from None
 
 

@@ -103,7 +103,11 @@ def coco_gt_ids(path, names) -> CocoGtIds:
         missing += [f"{name!r} (its image {gt.images[g].file_name!r} is {cl[0][1]!r})" for _, name in cl[1:]]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise ValueError(f"{source}: {len(missing)} of the {len(names)} input images are not among its images, so "
-                         f"their results could have no image_id of it: {shown} (images are matched to its "
+        which = "the one input image is" if len(names) == 1 else \
+            f"{len(missing)} of the {len(names)} input images are" if len(missing) > 1 else \
+            f"1 of the {len(names)} input images is"
+        its = "its results" if len(missing) == 1 else "their results"
+        raise ValueError(f"{source}: {which} not among its images, so {its} could have no image_id of it: {shown} "
+                         f"(images are matched to its "
                          "images[].file_name by path, as detect eval matches them; run on the ground truth's images)")
     return CocoGtIds(source, image_ids, {c.key: c.source_id for c in gt.classes})

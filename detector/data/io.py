@@ -15,11 +15,17 @@ from typing import BinaryIO, Callable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["missing_fields", "atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text",
+__all__ = ["count", "missing_fields", "atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text",
            "read_text", "utf16_without_bom", "file_sha256", "lock_path", "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in agreement for messages: ``1 image``, ``2 images`` (``plural``: when it is not ``noun``
+    + s, e.g. ``classes``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def decode_text(data: bytes) -> str:

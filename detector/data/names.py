@@ -6,8 +6,9 @@ Names on both sides come in many forms: ``detect run`` writes the path relative 
 XML give stems without an extension (``ILSVRC2012_val_00000001``); an ILSVRC evaluation list may carry folders. The
 rule (issue 12):
 
-- a name is split into path components at ``/`` or ``\\``; the last component is compared by its stem (an image
-  extension — :data:`IMAGE_SUFFIXES`, any case — removed; other dots are part of the name), the others exactly;
+- a name is split into path components at ``/`` or ``\\`` (in Unicode NFC form); the last component is compared by
+  its stem (an image extension — :data:`IMAGE_SUFFIXES`, any case — removed; other dots are part of the name), the
+  others exactly;
 - two names *fit* when the shorter is a trailing part of the longer (``0001.jpg`` fits ``/data/cam_a/0001.JPG``;
   ``cam_a/0001.jpg`` does not fit ``cam_b/0001.jpg``);
 - among the ground-truth images a name fits, the one agreeing on the most trailing components wins, then the one
@@ -20,6 +21,7 @@ with the few images of that stem.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 __all__ = ["IMAGE_SUFFIXES", "name_parts", "image_stem", "ImageNameIndex", "AmbiguousImageName"]
@@ -29,8 +31,10 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 
 def name_parts(name: str) -> tuple[str, ...]:
     """Path components of an image name, split at ``/`` or ``\\`` (names written on Windows); empty and ``.``
-    components dropped. ``"/data/./a/x.jpg"`` → ``("data", "a", "x.jpg")``."""
-    return tuple(p for p in str(name).replace("\\", "/").split("/") if p not in ("", "."))
+    components dropped; Unicode in NFC form, so ``café.jpg`` written decomposed (NFD, as macOS names files) equals
+    the composed name an annotation tool wrote. ``"/data/./a/x.jpg"`` → ``("data", "a", "x.jpg")``."""
+    name = unicodedata.normalize("NFC", str(name))
+    return tuple(p for p in name.replace("\\", "/").split("/") if p not in ("", "."))
 
 
 def _strip_suffix(part: str) -> str:

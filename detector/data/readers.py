@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import numpy as np
 
 from .boxes import ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
-from .io import missing_fields, read_text
+from .io import count, missing_fields, read_text
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
 
@@ -73,28 +74,29 @@ class _ImageLocator:
         for f in folders:
             if f is not None and Path(f).is_dir() and Path(f) not in self.folders:
                 self.folders.append(Path(f))
-        self._listing: dict[Path, set[str]] = {}
+        self._listing: dict[Path, dict[str, str]] = {}
 
-    def _names(self, folder: Path) -> set[str]:
+    def _names(self, folder: Path) -> dict[str, str]:
         if folder not in self._listing:
-            try:
-                self._listing[folder] = {e.name for e in os.scandir(folder) if not e.is_dir()}
+            try:  # NFC name -> the name on disk (macOS writes NFD; annotation tools mostly NFC)
+                self._listing[folder] = {unicodedata.normalize("NFC", e.name): e.name for e in os.scandir(folder)
+                                         if not e.is_dir()}
             except OSError:
-                self._listing[folder] = set()
+                self._listing[folder] = {}
         return self._listing[folder]
 
     def find(self, name: str) -> Path | None:
         """``name`` may carry a suffix (``a.jpg``) or not (ILSVRC gives stems), and folders
         (``PennFudanPed/PNGImages/x.png``: tried as given, then by its last part)."""
         has_suffix = Path(name).suffix in IMAGE_EXTENSIONS
-        base = Path(name).name
+        base = unicodedata.normalize("NFC", Path(name).name)
         for folder in self.folders:
             if "/" in name and (folder / name).is_file():
                 return folder / name
             names = self._names(folder)
             for ext in ("",) if has_suffix else IMAGE_EXTENSIONS:
                 if base + ext in names:
-                    return folder / (base + ext)
+                    return folder / names[base + ext]
         return None
 
 
@@ -123,6 +125,9 @@ def _check_box(problems: _Problems, file, box: str, raw, xyxy, width, height, *,
     if not all(math.isfinite(v) for v in raw):
         problems.add(file, "bad_number", f"{box} has a non-finite number", obj=obj, line=line)
         return False
+    if not all(math.isfinite(v) for v in xyxy):  # x + w beyond float64's range (1e308)
+        problems.add(file, "bad_number", f"{box} has a number too large for a box", obj=obj, line=line)
+        return False
     if inverted:
         problems.add(file, "inverted_box", f"{box} has {inverted}", obj=obj, line=line)
         return False
@@ -133,6 +138,27 @@ def _check_box(problems: _Problems, file, box: str, raw, xyxy, width, height, *,
         problems.add(file, "outside_image", f"{box} extends outside the {width:g}x{height:g} image", severity=WARNING,
                      obj=obj, line=line)
     return True
+
+
+_FLAG_WORDS = {"true": True, "yes": True, "false": False, "no": False}
+
+
+def _xml_flag(problems: _Problems, path, ob, tag: str, name: str, k: int) -> bool:
+    """An object's 0/1 flag such as VOC's ``<difficult>``: absent or empty → False; a number → whether it is
+    non-zero (``0.0`` is not difficult); ``true``/``false`` (``yes``/``no``), any case, as the VOC devkit's
+    ``str2num`` reads them. Anything else is read as set, with a warning."""
+    text = _xml_text(ob, tag)
+    if text is None or not text.strip():
+        return False
+    word = text.strip().lower()
+    if word in _FLAG_WORDS:
+        return _FLAG_WORDS[word]
+    try:
+        return float(word) != 0
+    except ValueError:
+        problems.add(path, "malformed", f"object {name!r}: <{tag}>{text}</{tag}> is not 0 or 1 (read as 1)",
+                     severity=WARNING, obj=k)
+        return True
 
 
 def _inverted_xyxy(raw) -> str | None:
@@ -229,11 +255,19 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     classes: list[Category] = []
     class_index: dict[str, int] = {}
     cat_label: dict[int, int] = {}
+    cat_first: dict = {}  # category id -> (its categories[] index, its name)
     for i, c in enumerate(data["categories"]):
         if (lack := missing_fields(c, "id", "name")) is not None:
             problems.add(path, "malformed", f"categories[{i}] {lack}")
             continue
         name = str(c["name"])
+        if c["id"] in cat_first:  # pycocotools keeps the last one: every box of the first would change class
+            j, first_name = cat_first[c["id"]]
+            if first_name != name:
+                problems.add(path, "malformed", f"categories[{i}]: duplicate category id {c['id']!r} "
+                             f"({name!r}; categories[{j}] is {first_name!r} with that id)")
+            continue  # the same category twice: harmless, kept once
+        cat_first[c["id"]] = (i, name)
         mapped = category_for_name(str(c["wnid"])) if c.get("wnid") else None
         mapped = mapped or category_for_name(name, "coco")
         cat = Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=c["id"])
@@ -248,6 +282,7 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     locator = _ImageLocator([images, path.parent, path.parent / "images", *split_dirs, path.parent.parent / "images",
                              path.parent.parent])
     metas: dict = {}
+    by_file_name: dict[str, int] = {}  # NFC file_name -> its images[] index
     first_id = None  # (type of the first image id, its images[] index)
     for i, im in enumerate(data["images"]):
         if (lack := missing_fields(im, "id", "file_name")) is not None:
@@ -268,6 +303,12 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         if image_id in metas:
             problems.add(path, "malformed", f"images[{i}]: duplicate image id {im['id']!r}")
             continue
+        file_key = unicodedata.normalize("NFC", str(im["file_name"]))
+        if file_key in by_file_name:  # predictions are matched by file name: they could not tell the two apart
+            problems.add(path, "malformed", f"images[{i}] (id {im['id']!r}): duplicate file_name "
+                         f"{im['file_name']!r} (images[{by_file_name[file_key]}] has it too)")
+            continue
+        by_file_name[file_key] = i
         w, h = im.get("width"), im.get("height")
         if not isinstance(w, (int, float)) or not isinstance(h, (int, float)):
             problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height")
@@ -447,8 +488,7 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
             continue
         boxes.append(xyxy)
         labels.append(label)
-        diff = _xml_text(ob, "difficult")
-        difficult.append(diff not in (None, "", "0"))
+        difficult.append(_xml_flag(problems, path, ob, "difficult", name, k))
     file_name, image_path = _image_of(problems, path, root, locator, with_suffix=with_suffix)
     return _boxes_record(image_id, file_name, image_path, w, h, boxes, labels, difficult, [False] * len(boxes), path)
 
@@ -614,6 +654,7 @@ def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = 
 # -------------------------------------------------------------------------------------------------- Penn-Fudan
 _PF_FILENAME = re.compile(r'^Image filename\s*:\s*"(?P<name>[^"]+)"')
 _PF_SIZE = re.compile(r"^Image size \(X x Y x C\)\s*:\s*(?P<w>\d+)\s*x\s*(?P<h>\d+)")
+_PF_OBJECTS = re.compile(r"^Objects with ground truth\s*:\s*(?P<n>\d+)")
 _PF_BOX = re.compile(r'^Bounding box for object (?P<k>\d+) "(?P<label>[^"]*)"')
 _PF_COORDS = re.compile(r":\s*\(\s*(?P<x1>[-\d.]+)\s*,\s*(?P<y1>[-\d.]+)\s*\)\s*-\s*\(\s*(?P<x2>[-\d.]+)\s*,\s*(?P<y2>[-\d.]+)\s*\)\s*$")
 
@@ -639,16 +680,19 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
         except OSError as e:
             problems.add(f, "unreadable", f"cannot read: {e.strerror or e}")
             continue
-        name = size = None
+        name = size = declared = None
         boxes, labels = [], []
-        ok = True
+        ok, box_lines = True, 0
         for n, line in enumerate(lines, start=1):
             line = line.strip()
             if m := _PF_FILENAME.match(line):
                 name = m["name"]
             elif m := _PF_SIZE.match(line):
                 size = (int(m["w"]), int(m["h"]))
+            elif m := _PF_OBJECTS.match(line):
+                declared = (int(m["n"]), n)
             elif m := _PF_BOX.match(line):
+                box_lines += 1
                 c = _PF_COORDS.search(line)
                 if c is None:
                     problems.add(f, "malformed", f"cannot read the box coordinates in {line!r}", line=n)
@@ -677,6 +721,9 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
         if size is None:
             problems.add(f, "malformed", "no 'Image size (X x Y x C)' line: not a Penn-Fudan annotation?")
             continue
+        if declared is not None and declared[0] != box_lines:  # a box lost in editing, or one too many
+            problems.add(f, "malformed", f"'Objects with ground truth : {declared[0]}' but "
+                         f"{count(box_lines, 'Bounding box line')} follow", severity=WARNING, line=declared[1])
         if not ok and not boxes:
             continue
         name = name or f.stem + ".png"
