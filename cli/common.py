@@ -153,16 +153,26 @@ def stops_resumably(folder: bool = False):
     def decorate(f):
         @functools.wraps(f)
         def wrapper(*args, **kwargs):
+            out = Path(kwargs["out"])
+            where = out / "member<k>.state.ckpt" if folder else state_path(out)
+
+            def kept() -> bool:
+                return any(out.glob("member*.state.ckpt")) if folder else state_path(out).is_file()
+
+            resume = kwargs.get("resume")
+            if resume and not kept() and distributed.is_main():
+                click.echo(f"--resume: no {where} (no epoch of a run writing {out} has finished): starting from the "
+                           "first epoch", err=True)
             try:
                 with sigterm_stops():
                     return f(*args, **kwargs)
             except (KeyboardInterrupt, Terminated) as e:
-                out = Path(kwargs["out"])
-                where = out / "member<k>.state.ckpt" if folder else state_path(out)
                 term = isinstance(e, Terminated)
+                stopped = f"\nstopped{' (SIGTERM)' if term else ''}"
                 if distributed.is_main():
-                    click.echo(f"\nstopped{' (SIGTERM)' if term else ''}: each finished epoch is kept ({where}); to "
-                               "go on, run the same command again with --resume", err=True)
+                    click.echo(f"{stopped}: each finished epoch is kept ({where}); to go on, run the same command again "
+                               "with --resume" if kept() else f"{stopped} before its first epoch ended: nothing is kept",
+                               err=True)
                 raise SystemExit(128 + (signal.SIGTERM if term else signal.SIGINT)) from None
         return wrapper
     return decorate

@@ -26,6 +26,7 @@ import click  # noqa: E402
 from detector import __version__  # noqa: E402
 from detector.nn.device import DeviceError  # noqa: E402
 
+from .common import Terminated, sigterm_stops  # noqa: E402
 from .eval_cmd import eval_cmd  # noqa: E402
 from .inspect_cmd import inspect_cmd  # noqa: E402
 from .merge_cmd import merge_cmd  # noqa: E402
@@ -41,14 +42,19 @@ class DetectGroup(click.Group):
     """The command group; an operating-system error nothing below handled (a file that cannot be written: a
     read-only folder, a full disk, a path through a plain file) and an unusable ``--device`` end the command with
     an error naming the file or the option and exit status 1, not a traceback; Ctrl-C with "Aborted!" and exit
-    status 130 (128 + SIGINT), whenever it comes."""
+    status 130 (128 + SIGINT), whenever it comes; SIGTERM, once the command has started, after its clean-up, with
+    status 143."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with sigterm_stops():  # clean-up runs on SIGTERM too (a run's lock file is removed: user trial)
+                return super().invoke(ctx)
         except KeyboardInterrupt:  # click would exit 1; 130 (128 + SIGINT) as while starting and as shells expect
             sys.stderr.write("\nAborted!\n")
             raise SystemExit(130) from None
+        except Terminated:
+            sys.stderr.write("\nTerminated\n")
+            raise SystemExit(128 + signal.SIGTERM) from None
         except DeviceError as e:
             raise click.ClickException(str(e)) from None
         except BrokenPipeError:  # `detect inspect … | head`: click ends quietly (status 1), not "Error: Broken pipe"

@@ -43,8 +43,8 @@ ENGINES = ("local", "ray")
 # measurement (README, "Presets"; benchmarks/bench_presets.py)
 PRESETS: dict[str, dict] = {
     "paper": {},  # the defaults: the paper's path
-    # MultiBox proposals alone (no selective search), the bundled model in its own (crops) mode: the bundled classifier
-    # is poor in fast mode (README, "Presets")
+    # MultiBox proposals alone (no selective search), each member in its own mode: a preset applies to any model, and
+    # a crops-trained member is poor in fast mode (README, "Presets"); `--mode fast` on the bundled model is faster still
     "fast": {"method": "multibox"},
 }
 

@@ -38,7 +38,7 @@ from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, rea
 from detector.data.boxes_json import BoxesJsonError, check_bbox, check_image_id, image_list_path
 from detector.data.io import count, decode_text
 from detector.data.names import AmbiguousImageName, ImageNameIndex
-from detector.data.vocab import Category, ilsvrc_by_det_id, ilsvrc_by_wnid
+from detector.data.vocab import Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
            "read_blacklist", "PREDICTION_FORMATS"]
@@ -136,8 +136,11 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
         if len(key) == 1:
             categories.append(Category(f"category {key[0]}", source_id=key[0]))
         else:
-            vocab = ilsvrc_by_wnid().get(key[2]) if key[2] else None
-            categories.append(Category(key[1], key[2], vocab.det_id if vocab else None, source_id=key[0]))
+            # no wnid: the name is mapped as the ground-truth readers map a COCO (VOC) class's ('person' → n00007846)
+            vocab = ilsvrc_by_wnid().get(key[2]) if key[2] else \
+                category_for_name(key[1], "coco") or category_for_name(key[1], "voc")
+            categories.append(Category(key[1], vocab.wnid if vocab else key[2], vocab.det_id if vocab else None,
+                                       source_id=key[0]))
     xywh = np.asarray(bboxes, dtype=np.float64).reshape(n, 4)
     return Predictions("coco_results", str(path), tuple(image_names), tuple(image_ids), tuple(categories), labels,
                        scores, xywh_to_xyxy(xywh), by_source_id=not (named and named[1]), xywh=xywh)

@@ -464,6 +464,17 @@ def test_a_run_stopped_before_its_first_image_leaves_nothing_to_resume(tmp_path,
     boxes_json.PartWriter(boxes_json.part_path(out), {"job": {}}).close()
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0 and len(json.loads(out.read_text())["images"]) == 2, res.output
+    # SIGTERM while the models load (the lock taken, nothing run): 143 and no lock file left behind (user trial)
+    from cli import run_cmd
+    from cli.common import Terminated
+
+    def terminated(*a, **k):
+        raise Terminated()
+
+    monkeypatch.setattr(run_cmd, "load_ensemble", terminated)
+    res = CliRunner().invoke(cli, [*args[:2], "--out", str(tmp_path / "t.json"), *args[4:]])
+    assert res.exit_code == 143 and "Terminated" in res.output, res.output
+    assert not list(tmp_path.glob("t.json*"))
 
 
 def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch):

@@ -262,3 +262,20 @@ def test_coco_results_name_all_classes_or_none(tmp_path):
                               "category_name": "person"}]))
     with pytest.raises(PredictionError, match=r"r\.json: \[1\] names its class \('category_name'\) but \[0\] does not"):
         read_predictions(p)
+
+
+def test_coco_results_naming_classes_without_wnid(tmp_path):
+    """User trial: results naming their classes by `category_name` alone ('person', as other tools write them)
+    matched no class of a COCO or VOC ground truth, whose readers map 'person' onto its ILSVRC wnid."""
+    gt = read_dataset(write_coco(tmp_path / "gt.json", [{"id": 3, "file_name": "a.jpg", "width": 100, "height": 100}],
+                                 [{"id": 1, "image_id": 3, "category_id": 7, "bbox": [0, 0, 10, 10]}],
+                                 [{"id": 7, "name": "person"}, {"id": 9, "name": "tvmonitor"}]))
+    voc = tmp_path / "voc"
+    voc.mkdir()
+    (voc / "a.xml").write_text(voc_xml("a.jpg", 100, 100, [("tvmonitor", 1, 1, 10, 10, 0)]))
+    p = tmp_path / "res.json"
+    for truth, name, cid in ((gt, "person", 5), (read_dataset(voc), "tvmonitor", 6)):
+        p.write_text(json.dumps([{"image_id": 3, "category_id": cid, "category_name": name, "bbox": [0, 0, 10, 10],
+                                  "score": 0.9, "file_name": "a.jpg"}]))
+        al = align_predictions(read_predictions(p), truth)
+        assert al.label.tolist() == truth.images[0].labels.tolist()  # the class of the ground truth's box

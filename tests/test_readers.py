@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from helpers import ilsvrc_xml, pennfudan_txt, voc_xml, write_coco, write_image
 from detector.data import DatasetError, detect_format, read_dataset
 from detector.data.coco import dataset_to_coco
 from detector.data.readers import read_coco, read_ilsvrc, read_pennfudan, read_voc
+from eval import PredictionError, read_predictions
 
 COCO_CATS = [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}, {"id": 25, "name": "giraffe"}]
 
@@ -496,19 +498,25 @@ def test_coco_duplicate_category_id_is_an_error(tmp_path):
 
 
 def test_coco_duplicate_file_name_is_an_error(tmp_path):
-    path = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "x.jpg", "width": 10, "height": 10},
-                                             {"id": 2, "file_name": "x.jpg", "width": 10, "height": 10}],
-                      [], COCO_CATS)
-    with pytest.raises(DatasetError, match=r"gt\.json: images\[1\] \(id 2\): duplicate file_name 'x\.jpg' "
-                                          r"\(images\[0\] has it too\)"):
-        read_coco(path)
+    for second in ("x.jpg", "./x.jpg"):
+        path = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "x.jpg", "width": 10, "height": 10},
+                                                 {"id": 2, "file_name": second, "width": 10, "height": 10}],
+                          [], COCO_CATS)
+        with pytest.raises(DatasetError, match=rf"gt\.json: images\[1\] \(id 2\): duplicate file_name "
+                                              rf"'{re.escape(second)}' \(images\[0\] has it too\)"):
+            read_coco(path)
 
 
-def test_coco_box_beyond_float_range_is_not_finite(tmp_path, recwarn):
-    ann = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [1e308, 0, 1e308, 5]}]
-    with pytest.raises(DatasetError, match=r"annotations\[0\] \(id 1\): bbox \[1e\+308, 0, 1e\+308, 5\] has a "
-                                          "number too large for a box"):
+@pytest.mark.parametrize("bbox", [[1e308, 0, 1e308, 5], [1e300, 1e300, 1e300, 1e300]])  # x + w; the area
+def test_coco_box_beyond_float_range_is_not_finite(tmp_path, recwarn, bbox):
+    ann = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": bbox}]
+    with pytest.raises(DatasetError, match=r"annotations\[0\] \(id 1\): bbox \[1e\+30\d, .*\] has a number too "
+                                          "large for a box"):
         read_coco(coco_file(tmp_path, ann))
+    p = tmp_path / "res.json"  # a prediction too (it was accepted)
+    p.write_text(json.dumps([{"image_id": 7, "category_id": 1, "bbox": bbox, "score": 0.5}]))
+    with pytest.raises(PredictionError, match=r"res\.json: \[0\]: bbox .* has a number too large for a box"):
+        read_predictions(p)
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
@@ -522,14 +530,15 @@ def test_voc_difficult_as_the_devkit_reads_it(tmp_path, text, difficult):
     assert ds.images[0].difficult.tolist() == [difficult] and not ds.problems
 
 
-def test_voc_difficult_of_another_word_is_a_warning(tmp_path):
+@pytest.mark.parametrize("text", ["maybe", "2", "-1", "nan"])
+def test_voc_difficult_of_another_value_is_a_warning(tmp_path, text):
     d = tmp_path / "flat"
     d.mkdir()
-    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [("cat", 1, 1, 10, 20, "maybe")]))
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [("cat", 1, 1, 10, 20, text)]))
     ds = read_voc(d)
     assert ds.images[0].difficult.tolist() == [True]
     assert [(p.severity, p.message) for p in ds.problems] == [
-        ("warning", "object 'cat': <difficult>maybe</difficult> is not 0 or 1 (read as 1)")]
+        ("warning", f"object 'cat': <difficult>{text}</difficult> is not 0 or 1 (read as 1)")]
 
 
 def test_image_file_named_in_another_unicode_form_is_found(tmp_path):
@@ -551,3 +560,17 @@ def test_pennfudan_object_count_that_disagrees_is_a_warning(tmp_path):
     assert ds.num_boxes == 2
     assert [(p.severity, p.line, p.message) for p in ds.problems] == [
         ("warning", 5, "'Objects with ground truth : 3' but 2 Bounding box lines follow")]
+
+
+def test_coco_categories_of_one_name_are_told_apart(tmp_path):
+    # user trial: two 'person' categories (ids 1 and 124) were two classes, counted as one name by inspect
+    path = coco_file(tmp_path)
+    data = json.loads(path.read_text())
+    data["categories"].append({"id": 124, "name": "person"})
+    data["annotations"][2]["category_id"] = 124
+    path.write_text(json.dumps(data))
+    ds = read_coco(path)
+    assert [p.message for p in ds.problems] == [
+        "categories[3] ('person', id 124) is the class of categories[0] ('person', id 1): kept as a class of its own, "
+        "its objects scored apart from those of the other"]
+    assert ds.class_counts() == {"giraffe": 1, "person (id 1)": 1, "person (id 124)": 1}

@@ -171,7 +171,7 @@ def test_a_stopped_training_says_how_to_resume(tmp_path, monkeypatch):
 
     def stop_in_epoch_2(loader, **kw):
         epochs.append(kw.get("desc"))
-        if len(epochs) == 2:
+        if str(kw.get("desc")).startswith("epoch 2/"):
             raise KeyboardInterrupt
         return real(loader, **kw)
 
@@ -182,5 +182,21 @@ def test_a_stopped_training_says_how_to_resume(tmp_path, monkeypatch):
         "--resume" in res.output
     monkeypatch.setattr(train_cmd, "tqdm", real)
     res = CliRunner().invoke(cli, [*args, "--resume"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0 and "--resume: no" not in res.output, res.output
     assert [json.loads(line)["epoch"] for line in (tmp_path / "m.log.jsonl").read_text().splitlines()] == [1, 2]
+    # stopped in its first epoch: nothing is kept, and it says so (it said "each finished epoch is kept"); a
+    # --resume then says that it starts from the first epoch
+    for f in tmp_path.glob("m.*"):
+        f.unlink()
+
+    def stop_in_epoch_1(loader, **kw):
+        if str(kw.get("desc")).startswith("epoch 1/"):
+            raise KeyboardInterrupt
+        return real(loader, **kw)
+
+    monkeypatch.setattr(train_cmd, "tqdm", stop_in_epoch_1)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 130 and "stopped before its first epoch ended: nothing is kept" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert f"--resume: no {state_path(out)} (no epoch of a run writing {out} has finished): starting from the " \
+        "first epoch" in res.output, res.output

@@ -23,6 +23,8 @@ Penn-Fudan text annotations are 1-based inclusive like VOC.  Tensor-side helpers
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "box_area",
     "box_iou",
     "box_ioa",
+    "box_in_float_range",
 ]
 
 
@@ -137,3 +140,9 @@ def box_ioa(boxes1, boxes2) -> np.ndarray:
     area = box_area(a)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(area > 0, inter / area, 0.0)
+
+
+def box_in_float_range(x: float, y: float, w: float, h: float) -> bool:
+    """Whether a box ``[x, y, w, h]`` of finite numbers keeps its corners and its area finite in float64 (``1e308``
+    or ``1e300`` wide does not: IoU would be NaN)."""
+    return all(math.isfinite(v) for v in (float(x) + float(w), float(y) + float(h), float(w) * float(h)))

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .boxes import xyxy_to_ilsvrc, xyxy_to_xywh
+from .boxes import box_in_float_range, xyxy_to_ilsvrc, xyxy_to_xywh
 from .io import atomic_write_json, atomic_write_text, missing_fields
 from .vocab import Category, ilsvrc_by_wnid
 
@@ -515,6 +515,8 @@ def check_bbox(d: dict, where: str) -> list:
     _finite([*bbox, d["score"]], where)
     if bbox[2] < 0 or bbox[3] < 0:
         raise BoxesJsonError(f"{where}: bbox [x, y, w, h] has a negative width or height: {bbox!r}")
+    if not box_in_float_range(*bbox):
+        raise BoxesJsonError(f"{where}: bbox {bbox!r} has a number too large for a box")
     return bbox
 
 

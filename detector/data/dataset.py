@@ -112,9 +112,16 @@ class Dataset:
         return sum(len(im) for im in self.images)
 
     def class_counts(self) -> dict[str, int]:
-        """Boxes per class name (classes with at least one box), most frequent first, ties by name."""
+        """Boxes per class name (classes with at least one box), most frequent first, ties by name. Two classes of
+        one name (two COCO categories, kept apart) are told apart by their ids: ``person (id 1)``."""
         counts: Counter[int] = Counter()
         for im in self.images:
             counts.update(im.labels.tolist())
-        named = [(self.classes[i].name, n) for i, n in counts.items()]
+        names = Counter(c.name for c in self.classes)
+
+        def name(i: int) -> str:
+            c = self.classes[i]
+            return f"{c.name} (id {c.source_id})" if names[c.name] > 1 and c.source_id is not None else c.name
+
+        named = [(name(i), n) for i, n in counts.items()]
         return dict(sorted(named, key=lambda kv: (-kv[1], kv[0])))

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .boxes import ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
+from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
 from .io import count, missing_fields, read_text
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
@@ -125,7 +125,8 @@ def _check_box(problems: _Problems, file, box: str, raw, xyxy, width, height, *,
     if not all(math.isfinite(v) for v in raw):
         problems.add(file, "bad_number", f"{box} has a non-finite number", obj=obj, line=line)
         return False
-    if not all(math.isfinite(v) for v in xyxy):  # x + w beyond float64's range (1e308)
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    if not box_in_float_range(x1, y1, x2 - x1, y2 - y1):  # x + w or the area beyond float64's range (1e308)
         problems.add(file, "bad_number", f"{box} has a number too large for a box", obj=obj, line=line)
         return False
     if inverted:
@@ -144,9 +145,9 @@ _FLAG_WORDS = {"true": True, "yes": True, "false": False, "no": False}
 
 
 def _xml_flag(problems: _Problems, path, ob, tag: str, name: str, k: int) -> bool:
-    """An object's 0/1 flag such as VOC's ``<difficult>``: absent or empty → False; a number → whether it is
-    non-zero (``0.0`` is not difficult); ``true``/``false`` (``yes``/``no``), any case, as the VOC devkit's
-    ``str2num`` reads them. Anything else is read as set, with a warning."""
+    """An object's 0/1 flag such as VOC's ``<difficult>``: absent or empty → False; ``0``/``1`` as any number
+    (``0.0``) or ``true``/``false`` (``yes``/``no``), any case, as the VOC devkit's ``str2num`` reads them. Anything
+    else (``2``, ``-1``, ``nan``, a word) is read as set, with a warning."""
     text = _xml_text(ob, tag)
     if text is None or not text.strip():
         return False
@@ -154,11 +155,14 @@ def _xml_flag(problems: _Problems, path, ob, tag: str, name: str, k: int) -> boo
     if word in _FLAG_WORDS:
         return _FLAG_WORDS[word]
     try:
-        return float(word) != 0
+        value = float(word)
     except ValueError:
-        problems.add(path, "malformed", f"object {name!r}: <{tag}>{text}</{tag}> is not 0 or 1 (read as 1)",
-                     severity=WARNING, obj=k)
-        return True
+        value = None
+    if value in (0.0, 1.0):
+        return value == 1.0
+    problems.add(path, "malformed", f"object {name!r}: <{tag}>{text}</{tag}> is not 0 or 1 (read as 1)",
+                 severity=WARNING, obj=k)
+    return True
 
 
 def _inverted_xyxy(raw) -> str | None:
@@ -256,6 +260,7 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     class_index: dict[str, int] = {}
     cat_label: dict[int, int] = {}
     cat_first: dict = {}  # category id -> (its categories[] index, its name)
+    cat_of_key: dict[str, tuple[int, dict]] = {}  # Category.key -> the first categories[] entry of that class
     for i, c in enumerate(data["categories"]):
         if (lack := missing_fields(c, "id", "name")) is not None:
             problems.add(path, "malformed", f"categories[{i}] {lack}")
@@ -272,7 +277,12 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         mapped = mapped or category_for_name(name, "coco")
         cat = Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=c["id"])
         if cat.key in class_index:  # two COCO categories onto one ILSVRC class would merge them: keep them apart
+            j, first = cat_of_key[cat.key]
+            problems.add(path, "malformed", f"categories[{i}] ({name!r}, id {c['id']!r}) is the class of "
+                         f"categories[{j}] ({first['name']!r}, id {first['id']!r}): kept as a class of its own, "
+                         "its objects scored apart from those of the other", severity=WARNING)
             cat = Category(name, source_id=c["id"])
+        cat_of_key.setdefault(cat.key, (i, c))
         cat_label[c["id"]] = _class_index(classes, class_index, cat)
 
     # COCO's own layout: <root>/annotations/instances_<split>.json with the images in <root>/<split>/ (also
@@ -282,7 +292,7 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     locator = _ImageLocator([images, path.parent, path.parent / "images", *split_dirs, path.parent.parent / "images",
                              path.parent.parent])
     metas: dict = {}
-    by_file_name: dict[str, int] = {}  # NFC file_name -> its images[] index
+    by_file_name: dict[str, int] = {}  # file_name as matched (name_parts) -> its images[] index
     first_id = None  # (type of the first image id, its images[] index)
     for i, im in enumerate(data["images"]):
         if (lack := missing_fields(im, "id", "file_name")) is not None:
@@ -303,12 +313,11 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         if image_id in metas:
             problems.add(path, "malformed", f"images[{i}]: duplicate image id {im['id']!r}")
             continue
-        file_key = unicodedata.normalize("NFC", str(im["file_name"]))
+        file_key = "/".join(name_parts(str(im["file_name"])))  # "./a.jpg" is "a.jpg" (and NFC: name_parts)
         if file_key in by_file_name:  # predictions are matched by file name: they could not tell the two apart
             problems.add(path, "malformed", f"images[{i}] (id {im['id']!r}): duplicate file_name "
                          f"{im['file_name']!r} (images[{by_file_name[file_key]}] has it too)")
-            continue
-        by_file_name[file_key] = i
+        by_file_name.setdefault(file_key, i)  # still read (inspect): its boxes are not "of an unknown image_id"
         w, h = im.get("width"), im.get("height")
         if not isinstance(w, (int, float)) or not isinstance(h, (int, float)):
             problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height")
