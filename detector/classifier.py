@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -471,7 +472,7 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
     class probabilities are averaged region by region all the same. With ``mode``, an ensemble that has members
     trained in that mode runs those alone (a member is poor in the mode it was not trained for: README, "Fast mode");
     one that has none runs all of its members in it (:meth:`Member.with_mode`). All members must share one class
-    list."""
+    list; a file given twice (itself or through a folder) is refused."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -482,6 +483,12 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
             files.extend(found)
         else:
             files.append(p)
+    seen: dict[str, Path] = {}
+    for f in files:  # one file twice would double its weight in the average (and its cost)
+        first = seen.setdefault(os.path.realpath(f), f)
+        if first is not f:
+            raise CheckpointError(f"{f}: given twice as an ensemble member" + (f" (also as {first})" if str(first)
+                                                                                 != str(f) else ""))
     members = [load_member(f, device) for f in files]
     if mode is not None:
         own = [m for m in members if m.spec.mode == mode]

@@ -279,7 +279,8 @@ def test_mode_recorded_and_mixed_ensemble_allowed(tmp_path):
         torch.testing.assert_close(loaded.model.forward_fast(img, boxes)[0], fast.forward_fast(img, boxes)[0])
     crops_spec = fast_spec(mode="crops")
     save_member(tmp_path / "crops.pt", build_classifier(crops_spec), crops_spec, CLASSES)
-    assert len(load_ensemble([tmp_path / "fast.pt", tmp_path / "fast.pt"])) == 2
+    with pytest.raises(CheckpointError, match=r"fast\.pt: given twice as an ensemble member"):  # double weight
+        load_ensemble([tmp_path / "fast.pt", tmp_path / "fast.pt"])
     # an ensemble may mix modes (the bundled one does), each member in its own; --mode picks those trained in it
     mixed = load_ensemble([tmp_path / "fast.pt", tmp_path / "crops.pt"])
     assert [m.spec.mode for m in mixed] == ["fast", "crops"]
