@@ -37,7 +37,7 @@ import numpy as np
 from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
 from detector.data.boxes_json import BoxesJsonError, check_bbox, check_image_id, image_list_path
 from detector.data.io import count, decode_text
-from detector.data.names import AmbiguousImageName, ImageNameIndex
+from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_apart
 from detector.data.vocab import Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
@@ -279,7 +279,8 @@ def _match_images(preds: Predictions, gt: Dataset) -> tuple[np.ndarray, list[str
         if cl[0][0] == cl[1][0]:
             raise PredictionError(
                 f"{preds.source}: two images of the predictions, {_show(cl[0][1])} and {_show(cl[1][1])}, fit the "
-                f"ground-truth image {gt.images[g].file_name!r} equally well: name them by longer paths")
+                f"ground-truth image {gt.images[g].file_name!r} equally well: "
+                f"{how_to_tell_apart(str(cl[0][1][1]), str(cl[1][1][1]))}")
         for _, key in cl[1:]:
             del target[key]
             notes.append(f"{_show(key)} fits ground-truth image {gt.images[g].file_name!r} less well than "

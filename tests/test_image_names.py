@@ -129,3 +129,12 @@ def test_names_in_other_unicode_forms_match():
     assert index.match(unicodedata.normalize("NFD", "photos/café.jpg"))[0] == 0
     assert index.match(unicodedata.normalize("NFD", "café.png"))[0] == 0
     assert name_parts(unicodedata.normalize("NFD", "a/é.jpg")) == ("a", "é.jpg")
+    # two files whose names differ only in their form (both in one folder): longer paths cannot help; say so
+    from detector.data.names import how_to_tell_apart
+
+    nfc, nfd = "café.jpg", unicodedata.normalize("NFD", "café.jpg")
+    assert how_to_tell_apart(nfc, nfd) == "they differ only in Unicode normalisation (NFC and NFD): rename one of " \
+        "the files"
+    assert how_to_tell_apart("a/x.jpg", "b/x.jpg") == "name them by longer paths"
+    with pytest.raises(AmbiguousImageName, match="differ only in Unicode normalisation"):
+        ImageNameIndex([nfc, nfd]).match(nfc)

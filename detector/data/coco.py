@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .boxes import box_area, xyxy_to_xywh
 from .dataset import Dataset
-from .names import AmbiguousImageName, ImageNameIndex
+from .names import AmbiguousImageName, ImageNameIndex, how_to_tell_apart
 from .readers import read_coco
 
 __all__ = ["CocoGtIds", "coco_gt_ids", "dataset_to_coco"]
@@ -98,7 +98,7 @@ def coco_gt_ids(path, names) -> CocoGtIds:
         cl.sort(key=lambda c: c[0], reverse=True)
         if len(cl) > 1 and cl[0][0] == cl[1][0]:
             raise ValueError(f"{source}: the input images {cl[0][1]!r} and {cl[1][1]!r} fit its image "
-                             f"{gt.images[g].file_name!r} equally well: name them by longer paths")
+                             f"{gt.images[g].file_name!r} equally well: {how_to_tell_apart(cl[0][1], cl[1][1])}")
         image_ids[cl[0][1]] = gt.images[g].image_id
         missing += [f"{name!r} (its image {gt.images[g].file_name!r} is {cl[0][1]!r})" for _, name in cl[1:]]
     if missing:

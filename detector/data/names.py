@@ -24,7 +24,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["IMAGE_SUFFIXES", "name_parts", "image_stem", "ImageNameIndex", "AmbiguousImageName"]
+__all__ = ["IMAGE_SUFFIXES", "name_parts", "image_stem", "ImageNameIndex", "AmbiguousImageName", "how_to_tell_apart"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 
@@ -49,11 +49,21 @@ def image_stem(name: str) -> str:
     return _strip_suffix(parts[-1]) if parts else ""
 
 
+def how_to_tell_apart(first: str, second: str) -> str:
+    """The advice for two image names that fit one name equally well: longer paths, or — when they differ only in
+    Unicode normalisation (``café.jpg`` composed and decomposed, two files in one folder) — renaming one."""
+    if first != second and unicodedata.normalize("NFC", first) == unicodedata.normalize("NFC", second):
+        return "they differ only in Unicode normalisation (NFC and NFD): rename one of the files"
+    return "name them by longer paths"
+
+
 class AmbiguousImageName(ValueError):
     """A name fits two ground-truth images equally well (``first`` and ``second``, their names)."""
 
     def __init__(self, name: str, first: str, second: str):
-        super().__init__(f"image {name!r} fits two ground-truth images equally well: {first!r} and {second!r}")
+        super().__init__(f"image {name!r} fits two ground-truth images equally well: {first!r} and {second!r}"
+                         + ("" if how_to_tell_apart(first, second).startswith("name") else
+                            f" ({how_to_tell_apart(first, second)})"))
         self.name, self.first, self.second = name, first, second
 
 
