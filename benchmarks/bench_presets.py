@@ -76,11 +76,14 @@ def mode_label(members: list[Member]) -> str:
 
 
 def time_job(preset, mode, n_members, paths, device, model) -> dict:
-    o = run_options(preset, mode, str(device))
+    """``mode``: None (the preset as it is), ``crops``/``fast`` (``--mode``), or ``all`` (every member in its own
+    mode, whatever member the preset prefers)."""
+    o = run_options(preset, None if mode == "all" else mode, str(device))
     workers, threads = split_cores(o["method"], None, 0)
     o["threads"] = threads
+    prefer = None if mode == "all" else o.get("prefer_mode")
     members = copies(load_ensemble([model], device=device, mode=o["mode"], fast_short_side=o["fast_short_side"],
-                                   fast_max_side=o["fast_max_side"]), n_members)
+                                   fast_max_side=o["fast_max_side"], prefer_mode=prefer), n_members)
     config = from_options(o, [m.path for m in members])
     job = DetectionJob(config, members=members, ss_workers=workers)
     tasks = [(k, p, p.name) for k, p in enumerate(paths)]
@@ -193,7 +196,8 @@ paths = list_images(source)[:n]
 o = run_options("fast", None, "cpu")
 workers, threads = split_cores(o["method"], None, 0)
 o["threads"] = threads
-members = load_ensemble([model], mode=o["mode"], fast_short_side=o["fast_short_side"], fast_max_side=o["fast_max_side"])
+members = load_ensemble([model], mode=o["mode"], fast_short_side=o["fast_short_side"], fast_max_side=o["fast_max_side"],
+                        prefer_mode=o.get("prefer_mode"))
 job = DetectionJob(from_options(o, [m.path for m in members]), members=members, ss_workers=workers)
 t = time.perf_counter()
 for record, _ in job.records([(k, p, p.name) for k, p in enumerate(paths)]):
@@ -224,10 +228,12 @@ def main():
     device = resolve_device(args.device)
     paths = list_images(args.images)[: args.limit]
     rows = []
-    # the model as it is (the bundle: a crops-mode and a fast-mode member, each in its mode), then each mode alone
-    # (the bundle's member trained in it), and 3 members of that mode (copies with random weights: cost only)
+    # the preset as it is (paper: the bundle's members each in its mode; fast: its crops-mode member), every member
+    # (fast), then each mode alone (the bundle's members trained in it), and 3 members of that mode (copies with
+    # random weights: cost only)
     for preset in ("paper", "fast"):
-        for mode, n in ((None, None), ("crops", None), ("crops", 3), ("fast", None), ("fast", 3)):
+        for mode, n in ((None, None), *((("all", None),) if preset == "fast" else ()), ("crops", None), ("crops", 3),
+                        ("fast", None), ("fast", 3)):
             r = time_job(preset, mode, n, paths, device, args.model)
             r["mAP"] = val_map(args.val_results, f"{preset}_{r['mode']}") if n is None else None
             rows.append(r)

@@ -466,13 +466,15 @@ def _what(e: Exception) -> str:
 
 
 def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_side: int | None = None,
-                  fast_max_side: int | None = None) -> list[Member]:
+                  fast_max_side: int | None = None, prefer_mode: str | None = None) -> list[Member]:
     """Load members from files and/or folders (a folder contributes its ``*.pt`` files, sorted). Without ``mode``
     each runs in its own mode — an ensemble may mix crops-mode and fast-mode members (the bundled one does), whose
     class probabilities are averaged region by region all the same. With ``mode``, an ensemble that has members
     trained in that mode runs those alone (a member is poor in the mode it was not trained for: README, "Fast mode");
-    one that has none runs all of its members in it (:meth:`Member.with_mode`). All members must share one class
-    list; a file given twice (itself or through a folder) is refused."""
+    one that has none runs all of its members in it (:meth:`Member.with_mode`). ``prefer_mode`` (without ``mode``;
+    a preset's choice, ``detect run --preset fast``): the members trained in that mode run alone if there are any,
+    else every member runs in its own mode — never converted. All members must share one class list; a file given
+    twice (itself or through a folder) is refused."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -490,6 +492,12 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
             raise CheckpointError(f"{f}: given twice as an ensemble member" + (f" (also as {first})" if str(first)
                                                                                  != str(f) else ""))
     members = [load_member(f, device) for f in files]
+    if mode is None and prefer_mode is not None:
+        preferred = [m for m in members if m.spec.mode == prefer_mode]
+        if preferred and len(preferred) < len(members):
+            logger.info("preferred mode %s: the ensemble's %d member(s) trained in it run, %s left out", prefer_mode,
+                        len(preferred), ", ".join(str(m.path) for m in members if m not in preferred))
+        members = preferred or members
     if mode is not None:
         own = [m for m in members if m.spec.mode == mode]
         if own and len(own) < len(members):

@@ -43,9 +43,10 @@ ENGINES = ("local", "ray")
 # measurement (README, "Presets"; benchmarks/bench_presets.py)
 PRESETS: dict[str, dict] = {
     "paper": {},  # the defaults: the paper's path
-    # MultiBox proposals alone (no selective search), each member in its own mode: a preset applies to any model, and
-    # a crops-trained member is poor in fast mode (README, "Presets"); `--mode fast` on the bundled model is faster still
-    "fast": {"method": "multibox"},
+    # MultiBox proposals alone (no selective search); of an ensemble with crops-mode members, those alone (the bundled:
+    # member0; all four members cost 2.4 times as much per image), else every member in its own mode — never
+    # converted, as --mode would (a member is poor in the mode it was not trained for). README, "Presets"
+    "fast": {"method": "multibox", "prefer_mode": "crops"},
 }
 
 Task = tuple[int, Path, str]  # (position in the whole input list, image file, its file_name in outputs)

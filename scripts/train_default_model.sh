@@ -36,9 +36,10 @@ detect train classifier --out work/default/member0.pt "${TRAIN[@]}" "${PARTIAL[@
     --arch paper-bn --input-size 112 --width 0.5 --epochs "${EPOCHS:-30}" --schedule cosine --batch-size 128 --lr 0.01 \
     --bbox-reg --bg-iou-low 0 --workers 1 --val-every 0 --device "$DEVICE"
 
-# 4. the ensemble's second member: the same network fine-tuned from step 3's in fast mode (scripts/train_fast_model.sh)
-INIT=work/default/member0.pt bash scripts/train_fast_model.sh
+# 4. the ensemble's fast-mode members: the same network fine-tuned from step 3's in fast mode, three seeds
+#    (scripts/train_fast_model.sh)
+for seed in 0 1 2; do INIT=work/default/member0.pt SEED=$seed bash scripts/train_fast_model.sh; done
 
 # 5. float16 copies (the classifiers without their auxiliary heads) into the package (within 30 MB together)
 python scripts/bundle_models.py --crops work/default/member0.pt --fast work/fast224b/member0.pt \
-    --multibox work/mb/multibox.pt
+    --fast work/fast224s1/member0.pt --fast work/fast224s2/member0.pt --multibox work/mb/multibox.pt

@@ -38,25 +38,28 @@ def test_bundled_multibox_loads():
 
 
 def test_the_bundled_ensemble_and_its_modes(tmp_path):
-    """Issue 15: the bundle is a crops-mode member and a fast-mode member (the crops one is poor in fast mode). By
-    default both run, each in its own mode; `--mode fast` / `--mode crops` without --model run the member trained
-    in that mode."""
+    """Issue 15: the bundle is a crops-mode member and three fast-mode members (the crops one is poor in fast mode).
+    By default all run, each in its own mode; `--mode fast` / `--mode crops` without --model run the members trained
+    in that mode; `--preset fast` runs the crops-mode member alone (README, "Presets")."""
     from detector.classifier import load_member
 
     folder = ROOT / "detector" / "models" / "default"
-    assert [load_member(folder / f"member{i}.pt").spec.mode for i in (0, 1)] == ["crops", "fast"]
+    files = sorted(folder.glob("member*.pt"))
+    assert [load_member(f).spec.mode for f in files] == ["crops", "fast", "fast", "fast"]
     image = ROOT / "samples" / "images" / "FudanPed00001.jpg"
     docs = {}
-    for mode in (None, "fast", "crops"):
-        out = tmp_path / f"{mode}.json"
+    for name, args in ((None, []), ("fast", ["--mode", "fast"]), ("crops", ["--mode", "crops"]),
+                       ("preset", ["--preset", "fast"])):
+        out = tmp_path / f"{name}.json"
         res = CliRunner().invoke(cli, ["run", str(image), "--out", str(out), "--proposals", "multibox",
-                                       "--no-cache", *(["--mode", mode] if mode else [])])
+                                       "--no-cache", *args])
         assert res.exit_code == 0, res.output
-        docs[mode] = json.loads(out.read_text())
-    assert docs[None]["model"]["files"] == [str(folder / "member0.pt"), str(folder / "member1.pt")]
-    assert docs[None]["model"]["mode"] == "mixed" and docs[None]["model"]["modes"] == ["crops", "fast"]
-    assert docs[None]["model"]["name"] == "default" and docs["fast"]["model"]["name"] == "member1"  # user trial
-    for mode, member in (("fast", "member1.pt"), ("crops", "member0.pt")):
-        assert docs[mode]["model"]["files"] == [str(folder / member)] and docs[mode]["model"]["mode"] == mode
-        people = [d for d in docs[mode]["detections"] if d["category_id"] == 124 and d["score"] >= 0.5]
-        assert people, mode  # each finds the pedestrians
+        docs[name] = json.loads(out.read_text())
+    assert docs[None]["model"]["files"] == [str(f) for f in files]
+    assert docs[None]["model"]["mode"] == "mixed" and docs[None]["model"]["modes"] == ["crops", "fast", "fast", "fast"]
+    assert docs[None]["model"]["name"] == "default" and docs["crops"]["model"]["name"] == "member0"  # user trial
+    for name, members, mode in (("fast", files[1:], "fast"), ("crops", files[:1], "crops"),
+                                ("preset", files[:1], "crops")):
+        assert docs[name]["model"]["files"] == [str(f) for f in members] and docs[name]["model"]["mode"] == mode
+        people = [d for d in docs[name]["detections"] if d["category_id"] == 124 and d["score"] >= 0.5]
+        assert people, name  # each finds the pedestrians

@@ -107,9 +107,19 @@ def test_an_ensemble_may_mix_crops_and_fast_members(tmp_path):
                   "--mode", mode)
         assert doc["model"]["files"] == [str(tmp_path / member)] and doc["model"]["mode"] == mode
     # ... and runs all of them in it where it has none
-    doc = run(tmp_path, d, tmp_path / "crops.pt", tmp_path / "c2.json", "--model", str(tmp_path / "crops.pt"),
+    import shutil
+
+    shutil.copy(tmp_path / "crops.pt", tmp_path / "crops2.pt")
+    doc = run(tmp_path, d, tmp_path / "crops.pt", tmp_path / "c2.json", "--model", str(tmp_path / "crops2.pt"),
               "--mode", "fast")
     assert doc["model"]["members"] == 2 and doc["model"]["mode"] == "fast"
+    # --preset fast prefers crops-mode members: of the mixed ensemble the crops one alone; a fast-only model runs
+    # as it is (in fast mode, never converted to crops: it would be poor there)
+    doc = run(tmp_path, d, tmp_path / "crops.pt", tmp_path / "p1.json", "--model", str(tmp_path / "fast.pt"),
+              "--preset", "fast", "--proposals", "ss")
+    assert doc["model"]["files"] == [str(tmp_path / "crops.pt")] and doc["model"]["mode"] == "crops"
+    doc = run(tmp_path, d, tmp_path / "fast.pt", tmp_path / "p2.json", "--preset", "fast", "--proposals", "ss")
+    assert doc["model"]["files"] == [str(tmp_path / "fast.pt")] and doc["model"]["mode"] == "fast"
 
 
 def _defaults() -> dict:
@@ -139,10 +149,13 @@ def test_presets_map_to_their_documented_settings():
     # an option given explicitly wins over the preset
     mine = from_options(apply_preset({**o, "method": "both"}, "fast", {"method"}), ["m.pt"])
     assert mine.proposals.method == "both" and mine.mode == fast.mode
-    # the README documents every preset setting
+    # the README documents every preset setting (prefer_mode is no option: in words)
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for k, v in expected.items():
-        assert f"--{k.replace('_', '-').replace('method', 'proposals')} {v}" in readme, k
+        if k == "prefer_mode":
+            assert f"its {v}-mode members alone" in readme
+        else:
+            assert f"--{k.replace('_', '-').replace('method', 'proposals')} {v}" in readme, k
 
 
 MEMORY_PROBE = r"""

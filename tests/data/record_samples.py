@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = ("detector/models/default/member0.pt", "detector/models/default/member1.pt", "proposals/models/multibox.pt")
+MODELS = (*sorted(str(p.relative_to(ROOT)) for p in (ROOT / "detector" / "models" / "default").glob("member*.pt")),
+          "proposals/models/multibox.pt")
 RUNS = {"ss": [], "both": ["--proposals", "both"], "preset_fast": ["--preset", "fast"], "mode_fast": ["--mode", "fast"]}
 
 
