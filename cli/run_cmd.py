@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from detector.classifier import CheckpointError, load_ensemble
+from detector.classifier import CheckpointError, load_ensemble, member_files
 from detector.data import boxes_json
 from detector.data.boxes_json import PartError, PartWriter, Shard, part_path, read_part
 from detector.data.coco import coco_gt_ids
@@ -112,9 +112,9 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               help="bfloat16 autocast of the networks on CUDA (ignored on CPU).")
 @click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default=RunConfig.backend,
               show_default=True,
-              help="Runtime of crops-mode members on the CPU: onnx = ONNX Runtime (several times faster here, same "
-                   "scores within 1e-5; see the README's benchmark), torch = PyTorch; auto = onnx when installed. "
-                   "Fast-mode members and CUDA always use PyTorch.")
+              help="Runtime of the members on the CPU: onnx = ONNX Runtime (crops mode, and fast mode's GoogLeNet; "
+                   "several times faster here, same scores within 1e-5; see the README's benchmark), torch = "
+                   "PyTorch; auto = onnx when installed. CUDA always uses PyTorch.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=RunConfig.batch_size, show_default=True,
               help="Regions per CNN batch (bounds memory).")
 @click.option("--image-batch", type=click.IntRange(min=1), default=RunConfig.image_batch, show_default=True,
@@ -268,6 +268,12 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                 prefer_mode=options.get("prefer_mode"))
     except (CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    if options.get("prefer_mode") and options["models"]:  # the user named these members: say which the preset left
+        ran = {m.path for m in members}
+        left = [f.name for f in member_files([Path(p) for p in options["models"]]) if f not in ran]
+        if left:
+            click.echo(f"note: the preset runs the {options['prefer_mode']}-mode members alone; left out: "
+                       f"{', '.join(left)} (--mode chooses the members' mode instead)", err=True)
     workers = None
     if local:
         workers, threads = split_cores(options["method"], options["workers"], options["threads"])

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from torchvision.ops import roi_align
 
 from .data.imagenet import IMAGENET_CLASS_MAP, leaf_matrix, mapped_probabilities
-from .data.io import atomic_write
+from .data.io import atomic_write, file_sha256
 from .data.vocab import Category
 from .nn.checkpoint import (
     CheckpointError,
@@ -465,16 +465,9 @@ def _what(e: Exception) -> str:
     return f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
 
 
-def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_side: int | None = None,
-                  fast_max_side: int | None = None, prefer_mode: str | None = None) -> list[Member]:
-    """Load members from files and/or folders (a folder contributes its ``*.pt`` files, sorted). Without ``mode``
-    each runs in its own mode — an ensemble may mix crops-mode and fast-mode members (the bundled one does), whose
-    class probabilities are averaged region by region all the same. With ``mode``, an ensemble that has members
-    trained in that mode runs those alone (a member is poor in the mode it was not trained for: README, "Fast mode");
-    one that has none runs all of its members in it (:meth:`Member.with_mode`). ``prefer_mode`` (without ``mode``;
-    a preset's choice, ``detect run --preset fast``): the members trained in that mode run alone if there are any,
-    else every member runs in its own mode — never converted. All members must share one class list; a file given
-    twice (itself or through a folder) is refused."""
+def member_files(paths) -> list[Path]:
+    """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files, sorted), in
+    order. Raises :class:`CheckpointError` for a folder without any."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -485,12 +478,27 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
             files.extend(found)
         else:
             files.append(p)
+    return files
+
+
+def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_side: int | None = None,
+                  fast_max_side: int | None = None, prefer_mode: str | None = None) -> list[Member]:
+    """Load members from files and/or folders (a folder contributes its ``*.pt`` files, sorted). Without ``mode``
+    each runs in its own mode — an ensemble may mix crops-mode and fast-mode members (the bundled one does), whose
+    class probabilities are averaged region by region all the same. With ``mode``, an ensemble that has members
+    trained in that mode runs those alone (a member is poor in the mode it was not trained for: README, "Fast mode");
+    one that has none runs all of its members in it (:meth:`Member.with_mode`). ``prefer_mode`` (without ``mode``;
+    a preset's choice, ``detect run --preset fast``): the members trained in that mode run alone if there are any,
+    else every member runs in its own mode — never converted. All members must share one class list; a file given
+    twice (itself or through a folder) is refused."""
+    files = member_files(paths)
     seen: dict[str, Path] = {}
-    for f in files:  # one file twice would double its weight in the average (and its cost)
-        first = seen.setdefault(os.path.realpath(f), f)
+    for f in files:  # one file twice would double its weight in the average (and its cost): by content, so that a
+        # link, a hard link or a copy count as the same member
+        first = seen.setdefault(file_sha256(f) if f.is_file() else os.path.realpath(f), f)
         if first is not f:
-            raise CheckpointError(f"{f}: given twice as an ensemble member" + (f" (also as {first})" if str(first)
-                                                                                 != str(f) else ""))
+            raise CheckpointError(f"{f}: given twice as an ensemble member" + (
+                f" (also as {first}: the same bytes)" if str(first) != str(f) else ""))
     members = [load_member(f, device) for f in files]
     if mode is None and prefer_mode is not None:
         preferred = [m for m in members if m.spec.mode == prefer_mode]

@@ -2,10 +2,10 @@
 (training only), each file's training record kept.
 
     python scripts/bundle_models.py --crops work/default/member0.pt --fast work/fast224b/member0.pt \
-        --multibox work/mb/multibox.pt
+        --fast work/fast224s1/member0.pt --fast work/fast224s2/member0.pt --multibox work/mb/multibox.pt
 
-writes the bundled ensemble ``detector/models/default/member0.pt`` (crops mode), ``member1.pt`` (fast mode) and
-``proposals/models/multibox.pt`` and prints their sizes (the bundle stays within 30 MB in git). ``--crops`` and
+writes the bundled ensemble ``detector/models/default/member0.pt`` (crops mode), ``member1.pt`` … ``member3.pt``
+(fast mode) and ``proposals/models/multibox.pt`` and prints their sizes (the bundle stays within 30 MB in git). ``--crops`` and
 ``--fast`` may be repeated; the members are numbered crops first, in the order given, and any other ``member*.pt``
 of the folder is removed. ``--fast`` takes fast-mode members (``detect train classifier --mode fast``).
 """

@@ -5,12 +5,12 @@
 #
 #     bash scripts/train_default_model.sh
 #
-# CPU only, about four hours on the 2-core development machine (distillation 100 minutes, MultiBox 5, the crops-mode
-# member 93, the fast-mode member 41); on a GPU (DEVICE=cuda) the distillation takes minutes. Steps: the split;
+# CPU only, about five hours on the 2-core development machine (distillation 100 minutes, MultiBox 5, the crops-mode
+# member 93, the three fast-mode members 35-41 each); on a GPU (DEVICE=cuda) the distillation takes minutes. Steps: the split;
 # ImageNet knowledge distilled from EfficientNet-Lite0 into the GoogLeNet trunk; MultiBox from that trunk; the region
 # classifier from that trunk (1,000 ImageNet outputs mapped onto the 200 DET classes) fine-tuned on every training
-# image in crops mode; a second member fine-tuned from it in fast mode; float16 copies without the auxiliary heads
-# into the package (the two members are the bundled ensemble).
+# image in crops mode; three members fine-tuned from it in fast mode (seeds 0, 1, 2); float16 copies without the
+# auxiliary heads into the package (the four members are the bundled ensemble).
 set -euo pipefail
 S=work/split
 D=work/distill

@@ -106,9 +106,15 @@ def test_ensemble_folder_and_class_mismatch(tmp_path):
     save_member(tmp_path / "other.pt", build_classifier(spec), spec, CLASSES[::-1])
     with pytest.raises(CheckpointError, match="classes differ"):
         load_ensemble([tmp_path / "ens", tmp_path / "other.pt"])
-    with pytest.raises(CheckpointError, match=r"link\.pt: given twice as an ensemble member \(also as .*ens/m1\.pt\)"):
-        (tmp_path / "link.pt").symlink_to(tmp_path / "ens" / "m1.pt")
+    (tmp_path / "link.pt").symlink_to(tmp_path / "ens" / "m1.pt")
+    with pytest.raises(CheckpointError, match=r"link\.pt: given twice as an ensemble member \(also as .*ens/m1\.pt"):
         load_ensemble([tmp_path / "ens", tmp_path / "link.pt"])
+    import shutil
+
+    shutil.copy(tmp_path / "ens" / "m0.pt", tmp_path / "copy.pt")  # a copy (or a hard link): the same member
+    with pytest.raises(CheckpointError, match=r"copy\.pt: given twice as an ensemble member \(also as .*m0\.pt: the "
+                                              "same bytes\)"):
+        load_ensemble([tmp_path / "ens", tmp_path / "copy.pt"])
 
 
 def test_torchvision_weights_loading_path(tmp_path):

@@ -23,8 +23,8 @@ from helpers import assert_same_detections
 CLASSES = [ilsvrc_categories()[123], ilsvrc_categories()[57]]  # person, dog
 
 
-def crops_model(path):
-    torch.manual_seed(0)
+def crops_model(path, seed=0):
+    torch.manual_seed(seed)
     spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.25, fast_short_side=120,
                           fast_max_side=200)
     model = build_classifier(spec)
@@ -107,17 +107,19 @@ def test_an_ensemble_may_mix_crops_and_fast_members(tmp_path):
                   "--mode", mode)
         assert doc["model"]["files"] == [str(tmp_path / member)] and doc["model"]["mode"] == mode
     # ... and runs all of them in it where it has none
-    import shutil
-
-    shutil.copy(tmp_path / "crops.pt", tmp_path / "crops2.pt")
+    crops_model(tmp_path / "crops2.pt", seed=1)
     doc = run(tmp_path, d, tmp_path / "crops.pt", tmp_path / "c2.json", "--model", str(tmp_path / "crops2.pt"),
               "--mode", "fast")
     assert doc["model"]["members"] == 2 and doc["model"]["mode"] == "fast"
     # --preset fast prefers crops-mode members: of the mixed ensemble the crops one alone; a fast-only model runs
     # as it is (in fast mode, never converted to crops: it would be poor there)
-    doc = run(tmp_path, d, tmp_path / "crops.pt", tmp_path / "p1.json", "--model", str(tmp_path / "fast.pt"),
-              "--preset", "fast", "--proposals", "ss")
+    r = CliRunner().invoke(cli, ["run", str(d), "--out", str(tmp_path / "p1.json"), "--model", str(tmp_path / "crops.pt"),
+                                 "--model", str(tmp_path / "fast.pt"), "--preset", "fast", "--proposals", "ss",
+                                 "--workers", "1", "--no-cache", "--backend", "torch", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "p1.json").read_text())
     assert doc["model"]["files"] == [str(tmp_path / "crops.pt")] and doc["model"]["mode"] == "crops"
+    assert "note: the preset runs the crops-mode members alone; left out: fast.pt" in r.output  # members it named
     doc = run(tmp_path, d, tmp_path / "fast.pt", tmp_path / "p2.json", "--preset", "fast", "--proposals", "ss")
     assert doc["model"]["files"] == [str(tmp_path / "fast.pt")] and doc["model"]["mode"] == "fast"
 
