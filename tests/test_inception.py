@@ -113,7 +113,7 @@ def test_ensemble_folder_and_class_mismatch(tmp_path):
 
     shutil.copy(tmp_path / "ens" / "m0.pt", tmp_path / "copy.pt")  # a copy (or a hard link): the same member
     with pytest.raises(CheckpointError, match=r"copy\.pt: given twice as an ensemble member \(also as .*m0\.pt: the "
-                                              "same bytes\)"):
+                                              r"same bytes\)"):
         load_ensemble([tmp_path / "ens", tmp_path / "copy.pt"])
 
 
