@@ -490,7 +490,7 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
     one that has none runs all of its members in it (:meth:`Member.with_mode`). ``prefer_mode`` (without ``mode``;
     a preset's choice, ``detect run --preset fast``): the members trained in that mode run alone if there are any,
     else every member runs in its own mode — never converted. All members must share one class list; a file given
-    twice (itself or through a folder) is refused."""
+    twice (itself, through a folder, a link or a copy: the same bytes) is refused."""
     files = member_files(paths)
     seen: dict[str, Path] = {}
     for f in files:  # one file twice would double its weight in the average (and its cost): by content, so that a
