@@ -500,18 +500,12 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
             raise CheckpointError(f"{f}: given twice as an ensemble member" + (
                 f" (also as {first}: the same bytes)" if str(first) != str(f) else ""))
     members = [load_member(f, device) for f in files]
-    if mode is None and prefer_mode is not None:
-        preferred = [m for m in members if m.spec.mode == prefer_mode]
-        if preferred and len(preferred) < len(members):
-            logger.info("preferred mode %s: the ensemble's %d member(s) trained in it run, %s left out", prefer_mode,
-                        len(preferred), ", ".join(str(m.path) for m in members if m not in preferred))
-        members = preferred or members
-    if mode is not None:
-        own = [m for m in members if m.spec.mode == mode]
-        if own and len(own) < len(members):
-            logger.info("mode %s: the ensemble's %d member(s) trained in it run, %s left out", mode, len(own),
-                        ", ".join(str(m.path) for m in members if m not in own))
-            members = own
+    wanted = mode or prefer_mode  # either way the members trained in it run alone; only --mode converts the rest
+    own = [m for m in members if m.spec.mode == wanted]
+    if own and len(own) < len(members):
+        logger.info("mode %s: the ensemble's %d member(s) trained in it run, %s left out", wanted, len(own),
+                    ", ".join(str(m.path) for m in members if m not in own))
+        members = own
     members = [m.with_mode(mode, fast_short_side=fast_short_side, fast_max_side=fast_max_side) for m in members]
     if not members:
         raise CheckpointError("no model given")
