@@ -125,8 +125,11 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
             click.echo(f"{name:>6} {v:.4f}")
     rule = "IoU 0.5:0.95" if metric == "coco" else (
         f"per-object IoU ≤ {iou_threshold:g}" if metric == "ilsvrc" else f"IoU ≥ {iou_threshold:g}")
-    click.echo(f"{metric} mAP {result.mAP:.4f}  median AP {result.median_AP:.4f}  "
-               f"({count(n_cls, 'class', 'classes')} with positives, {count(result.num_images, 'image')}, "
+    if not n_cls:  # every object difficult or a crowd region: an average of nothing, not a score of 0
+        click.echo("note: no class has positives (every object is difficult or a crowd region): there is no mAP to "
+                   "give", err=True)
+    maps = f"mAP {result.mAP:.4f}  median AP {result.median_AP:.4f}" if n_cls else "mAP -  median AP -"
+    click.echo(f"{metric} {maps}  ({count(n_cls, 'class', 'classes')} with positives, {count(result.num_images, 'image')}, "
                f"{count(result.num_predictions, 'prediction')}, {rule}; {seconds:.2f} s)")
     if json_out:
         d = result.to_dict()

@@ -242,3 +242,13 @@ def test_eval_notes_ground_truth_images_the_run_left_out(tmp_path):
         assert ("1 of the 3 ground-truth annotations has 'iscrowd' null (taken as 0" in res.output) == (
             metric == "coco")  # said as it is, not "no 'iscrowd'", and in the singular (user trials)
         assert "(1 class with positives" in res.output  # one class, in the singular
+
+
+def test_eval_without_positives_gives_no_mAP(tmp_path):
+    # user trial: every object a crowd region (or difficult): "mAP 0.0000" as if the detector had failed
+    gt = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": 1}])
+    pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg"], [(1, 124), (2, 124)])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 0, res.output
+    assert "ilsvrc mAP -  median AP -  (0 classes with positives" in res.output
+    assert "note: no class has positives (every object is difficult or a crowd region)" in res.output
