@@ -15,7 +15,7 @@ from detector.data import FORMATS, Dataset, DatasetError, read_dataset
 from detector.data.coco import CocoGtIds
 from detector.data.io import check_writable_dir, count  # noqa: F401 - count: the commands' too
 from detector.nn import distributed
-from detector.nn.loop import state_path
+from detector.nn.loop import LoopState, finished_state, state_path
 from proposals.proposers import ProposalConfig
 from proposals.selective_search import MODES as SS_MODES
 
@@ -145,6 +145,17 @@ def sigterm_stops():
         signal.signal(signal.SIGTERM, previous)
 
 
+def nothing_to_resume(out: Path, epochs: int | None) -> LoopState | None:
+    """With ``--resume``: the state of a run writing ``out`` that already finished its ``epochs`` epochs (and a
+    note saying so, rank 0), or None when there is training left to do."""
+    state = finished_state(out, epochs) if epochs is not None else None
+    if state is not None and distributed.is_main():
+        click.echo(f"nothing to resume: {out} finished its {count(state.epoch, 'epoch')} already "
+                   f"({state_path(out)}); raise --epochs to train on from there, or delete {state_path(out)} to start "
+                   "over", err=True)
+    return state
+
+
 def stops_resumably(folder: bool = False):
     """Decorate a training command (its ``out`` argument: the model file, or with ``folder`` the ensemble's folder)
     so that SIGTERM or Ctrl-C stop it with what to do next — each finished epoch's state is kept
@@ -160,6 +171,8 @@ def stops_resumably(folder: bool = False):
                 return any(out.glob("member*.state.ckpt")) if folder else state_path(out).is_file()
 
             resume = kwargs.get("resume")
+            if resume and not folder and nothing_to_resume(out, kwargs.get("epochs")):
+                return None
             if resume and not kept() and distributed.is_main():
                 click.echo(f"--resume: no {where} (no epoch of a run writing {out} has finished): starting from the "
                            "first epoch", err=True)

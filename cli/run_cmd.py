@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from detector.classifier import CheckpointError, load_ensemble, member_files
 from detector.data import boxes_json
-from detector.data.boxes_json import PartError, PartWriter, Shard, part_path, read_part
+from detector.data.boxes_json import BoxesJsonError, PartError, PartWriter, Shard, part_path, read_part
 from detector.data.coco import coco_gt_ids
 from detector.data.images import ImageError, scan_images
 from detector.data.io import JobLock, LockedError
@@ -294,6 +294,10 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                model_entry(config, members, device), members[0].classes,
                                settings=job_settings(config, members))
     part = part_path(out)
+    if resume and not (part.exists() and part.stat().st_size > 0) and _finished(out, out_format, header):
+        click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
+                   "shard; delete it to run again)", err=True)
+        return
     done = _resumed(part, header, resume, stop - start)
     problems = {k: i.problem for k, i in enumerate(inputs) if i.problem is not None}
     todo = [t for t in tasks[start:stop] if t[0] not in done and t[0] not in problems]
@@ -325,9 +329,23 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             written_count(doc, written, out_format, options["coco_gt"]))
 
 
+def _finished(out: Path, out_format: str, header: dict) -> bool:
+    """Whether ``out`` is a boxes.json that a run of the same job (inputs, model and settings, shard) finished:
+    ``--resume`` then has nothing to do (a requeued batch job). Other formats keep no job entry: never."""
+    if out_format != "json" or not out.is_file():
+        return False
+    try:
+        job = boxes_json.read_document(out).get("job") or {}
+    except (BoxesJsonError, AttributeError):
+        return False
+    return all(job.get(k) == header["job"].get(k) for k in ("inputs_sha256", "config_sha256", "shard"))
+
+
 def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, dict]:
     """The records already in ``part`` (with ``--resume``, from the same job), or none for a fresh start."""
     if not part.exists() or part.stat().st_size == 0:
+        if resume:
+            click.echo(f"nothing to resume ({part} does not exist): starting from the first image", err=True)
         return {}
     try:
         old_header, done = read_part(part)

@@ -38,7 +38,7 @@ from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 
 from .common import (OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset,
-                     stops_resumably)
+                     nothing_to_resume, stops_resumably)
 
 
 @click.group("train")
@@ -233,6 +233,8 @@ def _prepare(run: ClassifierRun):
 def train_member(run: ClassifierRun, extra_meta: dict | None = None):
     """Train one member as ``run`` says, printing its progress and epochs (rank 0); returns its ``LoopState``."""
     dev = distributed.init(resolve_device(run.device))  # under torchrun: join the group (once), this rank's device
+    if run.resume and (done := nothing_to_resume(run.out, run.train.epochs)) is not None:
+        return done
     classes, spec, train_images, val_sets, val_props = _prepare(run)
     config, out = run.train, run.out
     init_fn = None

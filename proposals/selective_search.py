@@ -152,6 +152,10 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
 
 
 def _make_segmentation(bgr: np.ndarray, config: SelectiveSearchConfig):
+    if not hasattr(cv2, "ximgproc"):  # opencv-python(-headless) installed instead of, or over, the contrib build
+        raise RuntimeError("selective search needs OpenCV's contrib modules (cv2.ximgproc), which this OpenCV lacks: "
+                           "pip uninstall opencv-python opencv-python-headless, then pip install "
+                           "opencv-contrib-python-headless")
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(bgr)
     base_k, inc_k = config.scaled_k

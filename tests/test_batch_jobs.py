@@ -355,3 +355,10 @@ def test_ray_engine_equals_local(setup, tmp_path):
     full = json.loads(json.dumps(full))
     full["model"].pop("device")
     assert doc == full
+
+
+def test_merge_names_an_empty_file(tmp_path):
+    """It said "not a readable boxes.json (Expecting value: line 1 column 1 (char 0))" for an empty file."""
+    (tmp_path / "a.json").write_text("")
+    res = CliRunner().invoke(cli, ["merge", str(tmp_path / "a.json"), "--out", str(tmp_path / "m.json")])
+    assert res.exit_code == 1 and "a.json: the file is empty: not a boxes.json" in res.output, res.output

@@ -529,3 +529,26 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     assert "multibox" not in entry and entry["selective_search"] == {"mode": "fast", "scale": 2.0,
                                                                      "resize_width": 500}  # ss alone, as run
     assert entry["name"] == "m"  # the member file's, not its training record's
+
+
+def test_resume_of_a_finished_run_has_nothing_to_do(tmp_path):
+    """Issue-list item: `--resume` with no part file ran again silently. Now: the job's finished boxes.json is kept
+    (a requeued batch job redoes nothing); no part file and no such output: a note, then a fresh start; another job's
+    output is replaced."""
+    d = tmp_path / "imgs"
+    for k, w in enumerate((101, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    out = tmp_path / "boxes.json"
+    args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"))
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0 and "nothing to resume (boxes.json.part.jsonl does not exist): starting from the " \
+        "first image" in res.output.replace(str(tmp_path) + "/", ""), res.output
+    before = out.read_bytes()
+    out.touch()
+    mtime = out.stat().st_mtime_ns
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0 and "is this job's finished output" in res.output, res.output
+    assert out.stat().st_mtime_ns == mtime and out.read_bytes() == before  # not rewritten
+    res = CliRunner().invoke(cli, [*args, "--resume", "--max-proposals", "7"])  # another job: run and replaced
+    assert res.exit_code == 0 and "finished output" not in res.output, res.output
+    assert json.loads(out.read_text())["job"]["config_sha256"] != json.loads(before)["job"]["config_sha256"]

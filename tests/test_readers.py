@@ -325,7 +325,7 @@ def test_folder_named_like_an_annotation_file(tmp_path):
 
 @pytest.mark.parametrize("content,message", [
     (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not UTF-8 text"),
-    (b"", r":1: not valid JSON"),
+    (b"", "the file is empty: not a COCO instances file"),
     (b'{"images": [', r":1: not valid JSON"),
     (b"[1, 2, 3]", "not a COCO instances file.*got list"),
     (b'{"images": [], "categories": [], "annotations": {}}', "'annotations' must be a list"),
@@ -574,3 +574,20 @@ def test_coco_categories_of_one_name_are_told_apart(tmp_path):
         "categories[3] ('person', id 124) is the class of categories[0] ('person', id 1): kept as a class of its own, "
         "its objects scored apart from those of the other"]
     assert ds.class_counts() == {"giraffe": 1, "person (id 1)": 1, "person (id 124)": 1}
+
+
+def test_coco_category_without_name_is_one_problem_not_one_per_box(tmp_path):
+    """Issue-list item: a category lacking 'name' gave its error, then "category_id 1 is not among the file's
+    categories" once per box. Now one line says how many boxes it takes with it; an empty file says it is empty."""
+    path = coco_file(tmp_path, [{"id": k, "image_id": 7, "category_id": 1, "bbox": [1, 1, 5, 5]} for k in range(5)])
+    data = json.loads(path.read_text())
+    data["categories"][0] = {"id": 1}
+    path.write_text(json.dumps(data))
+    ds = read_coco(path, strict=False)
+    assert [p.message for p in ds.problems] == [
+        "categories[0] lacks 'name'", "5 annotations of category_id 1 not read: categories[0] is malformed (above)"]
+    with pytest.raises(DatasetError, match=r"instances\.json: categories\[0\] lacks 'name'"):
+        read_coco(path)
+    path.write_text("\n \n")
+    with pytest.raises(DatasetError, match=r"instances\.json: the file is empty: not a COCO instances file"):
+        read_coco(path)

@@ -184,6 +184,12 @@ def test_a_stopped_training_says_how_to_resume(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, [*args, "--resume"])
     assert res.exit_code == 0 and "--resume: no" not in res.output, res.output
     assert [json.loads(line)["epoch"] for line in (tmp_path / "m.log.jsonl").read_text().splitlines()] == [1, 2]
+    # resuming the finished run: nothing trained or rewritten, and it says so (it re-printed the run as if trained)
+    model_bytes = out.read_bytes()
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0 and f"nothing to resume: {out} finished its 2 epochs already" in res.output, res.output
+    assert "epoch   1" not in res.output and out.read_bytes() == model_bytes
+    assert len((tmp_path / "m.log.jsonl").read_text().splitlines()) == 2
     # stopped in its first epoch: nothing is kept, and it says so (it said "each finished epoch is kept"); a
     # --resume then says that it starts from the first epoch
     for f in tmp_path.glob("m.*"):

@@ -495,6 +495,8 @@ def read_document(path) -> dict:
         text = path.read_text(encoding="utf-8")
         return json.loads(text)
     except json.JSONDecodeError as e:
+        if not text.strip():
+            raise BoxesJsonError(f"{path}: the file is empty: not a boxes.json") from None
         raise BoxesJsonError(unfinished_run_note(path, text) or f"{path}: not a readable boxes.json ({e})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise BoxesJsonError(f"{path}: not a readable boxes.json ({e})") from None

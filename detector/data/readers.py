@@ -205,9 +205,13 @@ def load_coco_json(path) -> dict:
 
 def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
     try:
-        data = json.loads(read_text(path))
+        text = read_text(path)
+        data = json.loads(text)
     except json.JSONDecodeError as e:
-        problems.add(path, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
+        if not text.strip():
+            problems.add(path, "malformed", "the file is empty: not a COCO instances file")
+        else:
+            problems.add(path, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
         return None
     except UnicodeDecodeError as e:
         problems.add(path, "malformed", f"not UTF-8 text (JSON must be): {e.reason} at byte {e.start}")
@@ -261,9 +265,12 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     cat_label: dict[int, int] = {}
     cat_first: dict = {}  # category id -> (its categories[] index, its name)
     cat_of_key: dict[str, tuple[int, dict]] = {}  # Category.key -> the first categories[] entry of that class
+    rejected_cats: dict = {}  # id of a category reported malformed -> [its categories[] index, its boxes not read]
     for i, c in enumerate(data["categories"]):
         if (lack := missing_fields(c, "id", "name")) is not None:
             problems.add(path, "malformed", f"categories[{i}] {lack}")
+            if isinstance(c, dict) and isinstance(c.get("id"), (int, str, float)):
+                rejected_cats.setdefault(c["id"], [i, 0])
             continue
         name = str(c["name"])
         if c["id"] in cat_first:  # pycocotools keeps the last one: every box of the first would change class
@@ -345,6 +352,9 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             problems.add(path, "malformed", f"{where} lacks 'category_id'")
             continue
         cid = a["category_id"]
+        if isinstance(cid, (int, str, float)) and cid not in cat_label and cid in rejected_cats:
+            rejected_cats[cid][1] += 1  # one problem per category (below), not one per box
+            continue
         if not isinstance(cid, (int, str, float)) or cid not in cat_label:  # an error: the box would be lost
             problems.add(path, "unknown_class", f"{where}: category_id {cid!r} is not among the file's categories "
                          + (f"(ids {known_ids})" if known_ids else "(it has none)"))
@@ -362,6 +372,10 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         bxs.append(xyxy)
         lbls.append(cat_label[cid])
         crowd.append(bool(iscrowd))
+    for cid, (i, lost) in rejected_cats.items():
+        if lost:
+            problems.add(path, "unknown_class", f"{lost} annotation{'s' if lost > 1 else ''} of category_id {cid!r} "
+                         f"not read: categories[{i}] is malformed (above)")
 
     records = []
     for image_id, (im, w, h, bxs, lbls, crowd) in metas.items():

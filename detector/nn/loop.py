@@ -152,6 +152,22 @@ class Task:
     name: str = "training"
 
 
+def finished_state(out, epochs: int) -> LoopState | None:
+    """The :class:`LoopState` of a run writing ``out`` that has finished ``epochs`` epochs (or more) and written
+    ``out``: ``resume`` then has nothing to train. None otherwise, or when its state file cannot be read (``fit``
+    reports that)."""
+    sp = state_path(out)
+    if not (sp.is_file() and Path(out).is_file()):
+        return None
+    try:
+        ck = torch.load(sp, map_location="cpu", weights_only=True)
+        state = LoopState(int(ck["epoch"]), int(ck["iteration"]), float(ck.get("best", -math.inf)),
+                          json.loads(ck["history"]))
+    except Exception:  # noqa: BLE001 - any unreadable state: let the run itself say what is wrong
+        return None
+    return state if state.epoch >= epochs else None
+
+
 def _append_log(path: Path, record: dict) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
