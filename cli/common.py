@@ -15,7 +15,7 @@ from detector.data import FORMATS, Dataset, DatasetError, read_dataset
 from detector.data.coco import CocoGtIds
 from detector.data.io import check_writable_dir, count  # noqa: F401 - count: the commands' too
 from detector.nn import distributed
-from detector.nn.loop import LoopState, finished_state, state_path
+from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
 from proposals.proposers import ProposalConfig
 from proposals.selective_search import MODES as SS_MODES
 
@@ -156,6 +156,31 @@ def nothing_to_resume(out: Path, epochs: int | None) -> LoopState | None:
     return state
 
 
+def check_training_out(out: Path, options: dict, folder: bool) -> None:
+    """Refuse, before any work, a training ``--out`` that would replace what the run reads (its ground truth,
+    photos, ``--init``, teacher, priors: any path among ``options``) or an existing file that is no model file
+    (a torch archive): an annotation file, a log, a text file."""
+    written = [] if folder else [out, last_path(out), state_path(out), log_path(out)]
+    inputs = set()
+    for key, value in options.items():
+        if key == "out" or value is None:
+            continue
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(v, Path) and v.exists():
+                inputs.add(v.resolve())
+    for w in written:
+        if w.resolve() in inputs:
+            raise click.ClickException(f"--out {out} would replace {w}, an input of this run")
+    if folder and out.resolve() in inputs:
+        raise click.ClickException(f"--out {out} is an input of this run")
+    if not folder and out.is_file():
+        with open(out, "rb") as f:
+            magic = f.read(4)
+        if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+            raise click.ClickException(f"--out {out} exists and is not a model file: it would be replaced (give "
+                                       "another name, or delete it first)")
+
+
 def stops_resumably(folder: bool = False):
     """Decorate a training command (its ``out`` argument: the model file, or with ``folder`` the ensemble's folder)
     so that SIGTERM or Ctrl-C stop it with what to do next — each finished epoch's state is kept
@@ -171,8 +196,13 @@ def stops_resumably(folder: bool = False):
                 return any(out.glob("member*.state.ckpt")) if folder else state_path(out).is_file()
 
             resume = kwargs.get("resume")
-            if resume and not folder and nothing_to_resume(out, kwargs.get("epochs")):
-                return None
+            check_training_out(out, kwargs, folder)
+            if not resume:
+                for model in (sorted(out.glob("member*.pt")) if folder and out.is_dir() else [] if folder else [out]):
+                    if (stopped := stopped_run(model)) is not None:
+                        raise click.ClickException(
+                            f"{state_path(model)} holds a stopped run ({stopped[0]} of its {count(stopped[1], 'epoch')} "
+                            "done): add --resume to go on with it, or delete it to start over")
             if resume and not kept() and distributed.is_main():
                 click.echo(f"--resume: no {where} (no epoch of a run writing {out} has finished): starting from the "
                            "first epoch", err=True)

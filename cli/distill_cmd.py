@@ -29,6 +29,7 @@ from detector.nn.device import resolve_device
 from detector.nn.loop import OptimConfig, last_path, log_path
 
 from .common import (OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset,
+                     nothing_to_resume,
                      stops_resumably)
 
 
@@ -123,6 +124,8 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
     if not photo_paths and not gts:
         raise click.UsageError("give photos (--photos) and/or annotated images (--gt)")
     check_out_folder(out.parent, f"--out {out}")
+    if resume and nothing_to_resume(out, options["epochs"]) is not None:
+        return
     if threads:
         torch.set_num_threads(threads)
     try:
@@ -163,14 +166,16 @@ def _distill(student, spec, teacher, train_items, val_items, config, optim, out,
     def load_progress(paths):
         return tqdm(paths, desc="decoding images", unit="img", disable=None if distributed.is_main() else True)
 
+    def show(st):  # as each epoch ends: a log that is no terminal (nohup, Slurm) shows the run as it goes
+        rec = st.history[-1]
+        extra = "".join(f"  {k[4:]} {rec[k]:.4f}" for k in rec if k.startswith("val_"))
+        _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['examples_per_s']:.1f} views/s{extra}")
+
     t0 = time.perf_counter()
     res = distill(student, spec, teacher, train_items, val_items, config, optim, out, progress=progress,
-                  load_progress=load_progress, **kwargs)
+                  load_progress=load_progress, on_epoch_end=show, **kwargs)
     for e in res["errors"][:5]:
         _echo(f"warning: {e} (left out)", err=True)
     if res["teacher"]:
         _echo("teacher on the validation photos: " + ", ".join(f"{k} {v:.4f}" for k, v in res["teacher"].items()))
-    for rec in res["state"].history:
-        extra = "".join(f"  {k[4:]} {rec[k]:.4f}" for k in rec if k.startswith("val_"))
-        _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['examples_per_s']:.1f} views/s{extra}")
     _echo(f"wrote {out} (best), {last_path(out)}, log {log_path(out)} ({(time.perf_counter() - t0) / 60:.1f} min)")

@@ -17,12 +17,14 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from detector.classifier import ARCHS, MODES, CheckpointError, ClassifierSpec, class_map_of, load_init_weights
+from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, class_map_of,
+                                 load_init_weights, read_init_file)
+from detector.nn.checkpoint import read_checkpoint
 from detector.data import Dataset
 from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
 from detector.nn.device import resolve_device
-from detector.nn.loop import last_path, log_path, state_path
+from detector.nn.loop import finished_state, last_path, log_path, state_path
 from detector.train import (
     TrainConfig,
     build_class_list,
@@ -215,6 +217,14 @@ def _prepare(run: ClassifierRun):
     classes = ilsvrc_categories() if class_map else build_class_list(train_sets, ilsvrc_only=run.class_set == "ilsvrc")
     if not classes:
         raise click.ClickException("the training data has no boxes")
+    known = {c.key for c in classes}
+    for path, ds in zip(run.vals, val_sets):
+        boxed = {ds.classes[int(k)] for im in ds.images for k in im.labels}
+        if boxed and not {c.key for c in boxed} & known:
+            names = sorted(c.name for c in boxed)
+            _echo(f"warning: --val {path} has no class the model learns (its boxes are {', '.join(names[:5])}"
+                  f"{', …' if len(names) > 5 else ''}): its mAP will be 0 every epoch and cannot pick the best one",
+                  err=True)
     ss, cache, workers = run.proposals.selective_search, ProposalCache(run.cache_dir), run.train.workers
     train_props = _proposals(train_sets, ss, cache, workers, "proposals (train)")
     val_props = [_proposals([ds], ss, cache, workers, "proposals (val)") for ds in val_sets]
@@ -230,11 +240,45 @@ def _prepare(run: ClassifierRun):
     return classes, spec, train_images, val_sets, val_props
 
 
+def _check_resumed_data(run: ClassifierRun) -> None:
+    """Refuse to resume a run with other training data (``--gt``, ``--gt-partial``) than its last checkpoint
+    records: the classes could change under the weights, or the run quietly become another one."""
+    last = last_path(run.out)
+    try:
+        before = read_checkpoint(last, CHECKPOINT_FORMAT).get("train") or {}
+    except CheckpointError:
+        return  # no last checkpoint (or an unreadable one): the state file's own checks decide
+    for key, now in (("train_sets", run.gts), ("partial_sets", run.partial_gts)):
+        if key not in before:
+            continue
+        was = sorted(str(Path(p).resolve()) for p in before[key])
+        if was != sorted(str(Path(p).resolve()) for p in now):
+            flag = "--gt" if key == "train_sets" else "--gt-partial"
+            raise click.ClickException(
+                f"cannot resume {run.out}: it was started with {flag} {' '.join(before[key]) or '(none)'}, not "
+                f"{' '.join(map(str, now)) or '(none)'} (give the same data, or delete {state_path(run.out)} to "
+                "start over)")
+
+
 def train_member(run: ClassifierRun, extra_meta: dict | None = None):
     """Train one member as ``run`` says, printing its progress and epochs (rank 0); returns its ``LoopState``."""
     dev = distributed.init(resolve_device(run.device))  # under torchrun: join the group (once), this rank's device
-    if run.resume and (done := nothing_to_resume(run.out, run.train.epochs)) is not None:
-        return done
+    if run.resume and finished_state(run.out, run.train.epochs) is not None:
+        try:  # settings that differ from the finished run's are refused, as when resuming one that stopped
+            check_resume_spec(run.out, run.spec, ignore=("num_classes", "class_map"))
+        except CheckpointError as e:
+            raise click.ClickException(str(e)) from None
+        return nothing_to_resume(run.out, run.train.epochs)
+    if run.resume and state_path(run.out).is_file():
+        _check_resumed_data(run)
+        if run.init is not None:
+            _echo(f"note: --init {run.init} is not used: the run goes on from its own state "
+                  f"({state_path(run.out)})", err=True)
+    if run.init is not None:  # a wrong --init stops the run before the proposals of every image are computed
+        try:
+            read_init_file(run.init)
+        except CheckpointError as e:
+            raise click.ClickException(str(e)) from None
     classes, spec, train_images, val_sets, val_props = _prepare(run)
     config, out = run.train, run.out
     init_fn = None
@@ -260,12 +304,14 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
             "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}
     validate = make_validator(val_sets, val_props, max_proposals=run.proposals.max_proposals, device=dev,
                               mode=run.val_mode)
-    state = train_classifier(train_images, classes, spec, config, out, init=init_fn, validate=validate,
-                             resume=run.resume, device=dev, progress=progress, metadata=meta, half=run.half,
-                             drop_aux=run.drop_aux)
-    for rec in state.history:
+    def show(st):  # as each epoch ends: a log that is no terminal (nohup, Slurm) shows the run as it goes
+        rec = st.history[-1]
         extra = f"  val mAP {rec['val_mAP']:.4f}" if "val_mAP" in rec else ""
         _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['regions_per_s']:.0f} regions/s{extra}")
+
+    state = train_classifier(train_images, classes, spec, config, out, init=init_fn, validate=validate,
+                             resume=run.resume, device=dev, progress=progress, metadata=meta, half=run.half,
+                             drop_aux=run.drop_aux, on_epoch_end=show)
     _echo(f"wrote {out} (best), {last_path(out)}, log {log_path(out)}")
     return state
 
@@ -376,7 +422,8 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
 @click.option("--val", "vals", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Validation ground truth: recall of the top boxes printed per epoch; picks the best epoch.")
 @click.option("--out", type=OutFile("multibox.pt"), required=True,
-              help="Model file; <stem>.state.ckpt (for --resume) and <stem>.log.jsonl beside it.")
+              help="Model file (the best by validation recall, else the last); <stem>.last.ckpt, <stem>.state.ckpt "
+                   "(for --resume) and <stem>.log.jsonl beside it.")
 @click.option("--priors", "priors_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Priors text file (default: the shipped k-means priors for -k).")
 @click.option("-k", "--num-priors", type=click.IntRange(min=1), default=MultiBoxConfig.num_priors, show_default=True)
@@ -422,6 +469,8 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
             _echo(f"warning: {msg} (left out)", err=True)
         return s
 
+    if resume and nothing_to_resume(out, cfg.epochs) is not None:
+        return
     train = samples_of(gts, "train")
     val = samples_of(vals, "val") if vals else []
     if not train:
@@ -440,13 +489,15 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
     on = f"{world} processes ({dev.type}), {world * cfg.batch_size} images per iteration in all" if world > 1 else dev
     _echo(f"training MultiBox {out}: {count(len(train), 'image')}, K={len(priors)}, {mb.input_size}px width "
           f"{mb.width}, {count(cfg.epochs, 'epoch')} on {on}")
-    st = train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
-                        metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
-                                  "init": str(init) if init else None},
-                        init=init_fn if init is not None else None)
-    for r in st.history:
+    def show(st):  # as each epoch ends
+        r = st.history[-1]
         rec = f"  val recall@0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}" if "recall@0.5" in r else ""
         _echo(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  {r['images_per_s']:.1f} img/s{rec}")
+
+    train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
+                   metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
+                             "init": str(init) if init else None},
+                   init=init_fn if init is not None else None, on_epoch_end=show)
     _echo(f"wrote {out}, log {log_path(out)}")
 
 

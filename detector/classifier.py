@@ -43,6 +43,7 @@ from .nn.checkpoint import (
     StoredConfig,
     float_state,
     load_error,
+    what_it_holds,
     read_checkpoint,
 )
 from .nn.inception import GoogLeNetOutputs, MapGeometry, build_googlenet, map_geometry
@@ -346,12 +347,28 @@ def load_init_weights(model: RegionClassifier, spec: ClassifierSpec, path, class
     """``--init``: one of our member files (:func:`load_member_weights`, either mode) or torchvision googlenet
     ImageNet weights (:func:`load_torchvision_weights`, ``--arch torchvision``). Returns the keys left out."""
     path = Path(path)
-    obj = _read_weights(path)
+    obj = read_init_file(path)
     if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
         return _load_member_state(model, spec, obj, path, classes)
+    return _load_torchvision_state(model, obj, path)
+
+
+def read_init_file(path):
+    """The contents of an ``--init`` file for a region classifier — one of our member files or a torchvision
+    googlenet state dict — read before any other work is done, so that a wrong file stops a training at once.
+    Raises :class:`CheckpointError` naming the file and what it holds instead (another format, a resume state,
+    no weights)."""
+    path = Path(path)
+    obj = _read_weights(path)
+    if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
+        return obj
     if isinstance(obj, dict) and isinstance(obj.get("format"), str):
         raise CheckpointError(f"{path}: a {obj['format']} file cannot initialise a region classifier")
-    return _load_torchvision_state(model, obj, path)
+    state = obj.get("state_dict") if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict) else obj
+    if not (isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())):
+        raise CheckpointError(f"{path}: cannot initialise a region classifier: {what_it_holds(obj)} (--init takes "
+                              "a model file of `detect train` or torchvision googlenet weights)")
+    return obj
 
 
 def save_member(path, model: RegionClassifier, spec: ClassifierSpec, classes, *, train: dict | None = None,

@@ -47,6 +47,7 @@ from .data.imagenet import IMAGENET_CLASS_MAP, imagenet_classes
 from .data.images import ImageError, load_image
 from .data.vocab import ilsvrc_categories
 from .nn import distributed
+from .nn.checkpoint import load_error
 from .nn.device import autocast
 from .nn.inception import GoogLeNetOutputs
 from .nn.loop import OptimConfig, Task, fit
@@ -131,7 +132,7 @@ def load_teacher(path=None) -> nn.Module:
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise TeacherError(f"{file}: cannot read teacher weights ({type(e).__name__}: {e})") from None
+        raise TeacherError(f"{file}: cannot read teacher weights: {load_error(file, e)}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     own = model.state_dict()

@@ -120,11 +120,14 @@ class TrainImage:
 
 
 def build_class_list(datasets: Sequence[Dataset], *, ilsvrc_only: bool = False) -> tuple[Category, ...]:
-    """The classes a model learns from ``datasets``: those with at least one box, ILSVRC classes first in det_id
+    """The classes a model learns from ``datasets``: those with at least one box on an image whose file was found
+    (a class seen only on missing images would be a class without a training box), ILSVRC classes first in det_id
     order, then classes without an ILSVRC equivalent by name (left out with ``ilsvrc_only``)."""
     seen: dict[str, Category] = {}
     for ds in datasets:
         for im in ds.images:
+            if im.path is None:
+                continue
             for lbl in np.unique(im.labels):
                 c = ds.classes[int(lbl)]
                 if c.key in seen or (ilsvrc_only and c.det_id is None):
@@ -365,16 +368,17 @@ def classifier_loss(forward: Callable[[Tensor], tuple], regions, labels, targets
     return sum(parts.values()), {k: float(v.detach()) for k, v in parts.items()}
 
 
-def check_resume_spec(out: Path, spec: ClassifierSpec) -> None:
+def check_resume_spec(out: Path, spec: ClassifierSpec, ignore: Sequence[str] = ()) -> None:
     """Refuse to resume the run writing ``out`` with another spec than it was started with (its last checkpoint,
     written with each state file, records it): another mode, above all, would load the weights into the other
-    mode's network. Nothing to check when that file is missing."""
+    mode's network. Nothing to check when that file is missing. ``ignore``: fields not compared (those the data
+    settles, when it has not been read yet)."""
     last = last_path(out)
     if not last.is_file():
         return
     before = read_spec(read_checkpoint(last, CHECKPOINT_FORMAT), last).to_dict()
     now = spec.to_dict()
-    diff = [k for k in now if before.get(k) != now[k]]
+    diff = [k for k in now if before.get(k) != now[k] and k not in ignore]
     if "mode" in diff:
         raise CheckpointError(f"{last}: this run was trained in {before['mode']} mode; it cannot be resumed in "
                               f"{spec.mode} mode (start a new run from its weights with --init {last})")
@@ -398,13 +402,15 @@ def train_classifier(
     metadata: dict | None = None,
     half: bool = False,
     drop_aux: bool = False,
+    on_epoch_end: Callable[[LoopState], None] | None = None,
 ) -> LoopState:
     """Train one member with :func:`detector.nn.loop.fit`; write ``out`` (the best by validation mAP, or the last
     without validation), ``<stem>.last.ckpt``, the resume state ``<stem>.state.ckpt`` and one JSON line per epoch
     in ``<stem>.log.jsonl`` (:func:`detector.nn.loop.log_path`).
 
     ``validate(member) -> mAP`` is called every ``config.val_every`` epochs and after the last. ``progress`` wraps
-    the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method.
+    the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method; ``on_epoch_end``
+    as in :func:`detector.nn.loop.fit`.
 
     In a process group of W > 1 (``torchrun``; :func:`detector.nn.distributed.init`) every rank calls this with its
     own ``device`` and trains on its shard of each epoch, gradients averaged across ranks. ``validate`` runs on
@@ -443,7 +449,7 @@ def train_classifier(
                 examples=lambda batch: len(batch[1]), examples_name="regions_per_s", name="classifier")
     return fit(model, task, config.optim, out, resume=resume, device=device, amp=False, progress=progress,
                metadata={"config": config.to_dict(), **(metadata or {})},
-               check_resume=lambda _last: check_resume_spec(out, spec))
+               check_resume=lambda _last: check_resume_spec(out, spec), on_epoch_end=on_epoch_end)
 
 
 def make_validator(val_sets: Sequence[Dataset], val_props: Sequence[Sequence[np.ndarray | None]], *,

@@ -114,8 +114,11 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
         if not isinstance(d, dict) or not {"image_id", "category_id", "bbox", "score"} <= d.keys():
             raise PredictionError(f"{where} lacks one of 'image_id', 'category_id', 'bbox', 'score'")
         bboxes.append(check_bbox(d, where))
-        if not isinstance(d["category_id"], int) or isinstance(d["category_id"], bool):
-            raise PredictionError(f"{where}: category_id must be an integer, got {d['category_id']!r}")
+        cid = d["category_id"]
+        if isinstance(cid, float) and cid.is_integer():  # 18.0, as numpy exports write it (pycocotools takes it)
+            d = {**d, "category_id": int(cid)}
+        elif not isinstance(cid, int) or isinstance(cid, bool):
+            raise PredictionError(f"{where}: category_id must be an integer, got {cid!r}")
         image_ids.append(check_image_id(d["image_id"], where))
         file_name = d.get("file_name")
         if file_name is not None and not isinstance(file_name, str):
@@ -312,10 +315,18 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
 
     # class of each prediction category in the GT (-1: not a GT class)
     cat_to_gt = np.full(len(preds.categories), -1, dtype=np.int64)
+    # against COCO ground truth, ids are the file's own categories as soon as one of them is (pycocotools: results
+    # of other ids are never matched); only a file none of whose ids is a category there is read as ILSVRC det_ids
+    own_ids = preds.by_source_id and gt.format == "coco" and any(c.source_id in class_by_source
+                                                                 for c in preds.categories)
+    not_own = []
     for j, cat in enumerate(preds.categories):
         if preds.by_source_id:
             if gt.format == "coco" and cat.source_id in class_by_source:
                 cat_to_gt[j] = class_by_source[cat.source_id]
+                continue
+            if own_ids:
+                not_own.append(cat.source_id)
                 continue
             vocab = ilsvrc_by_det_id().get(cat.source_id)
             if vocab is None:
@@ -326,6 +337,10 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
 
     n = len(preds)
     image_index, notes = _match_images(preds, gt)
+    if not_own:
+        k = int(np.isin(preds.labels, [j for j, c in enumerate(preds.categories) if c.source_id in not_own]).sum())
+        notes.append(f"{count(k, 'result')} of category_id {', '.join(map(str, sorted(not_own, key=str)[:8]))} left "
+                     f"out: not categories of {gt.source} (pycocotools never matches them either)")
     notes += _check_images_run(preds, gt)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
 
@@ -333,7 +348,8 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     other_class = (~no_image) & (label < 0)
     unknown = sorted({_show((preds.image_ids[i], preds.image_names[i])) if preds.image_names[i] is None
                       else preds.image_names[i] for i in np.flatnonzero(no_image)})
-    dropped_class = Counter(_category_name(preds, int(preds.labels[i])) for i in np.flatnonzero(other_class))
+    dropped_class = Counter(_category_name(preds, int(preds.labels[i])) for i in np.flatnonzero(other_class)
+                            if not (not_own and preds.categories[int(preds.labels[i])].source_id in not_own))
     keep = ~(no_image | other_class)
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
     _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known)

@@ -111,9 +111,20 @@ def test_coco_results_use_gt_category_ids(tmp_path):
     p.write_text(json.dumps([{"image_id": 3, "category_id": 18, "bbox": [0, 0, 10, 10], "score": 0.9}]))
     al = align_predictions(read_predictions(p), gt)
     assert gt.classes[al.label[0]].name == "dog"
+    p.write_text(json.dumps([{"image_id": 3.0, "category_id": 18.0, "bbox": [0, 0, 10, 10], "score": 0.9}]))
+    al = align_predictions(read_predictions(p), gt)  # as numpy exports write ids (pycocotools takes them)
+    assert gt.classes[al.label[0]].name == "dog"
     p.write_text(json.dumps([{"image_id": 3, "category_id": 999, "bbox": [0, 0, 10, 10], "score": 0.9}]))
     with pytest.raises(PredictionError, match="unknown category_id 999"):
         align_predictions(read_predictions(p), gt)
+    # User trial: one of the file's ids is a category of the ground truth, another (124) is not but is an ILSVRC
+    # det_id (person): pycocotools never matches the 124 results, so neither do we (they were scored as persons)
+    p.write_text(json.dumps([{"image_id": 3, "category_id": 18, "bbox": [0, 0, 10, 10], "score": 0.9},
+                             {"image_id": 3, "category_id": 124, "bbox": [0, 0, 10, 10], "score": 0.8},
+                             {"image_id": 3, "category_id": 124, "bbox": [5, 0, 10, 10], "score": 0.7}]))
+    al = align_predictions(read_predictions(p), gt)
+    assert [gt.classes[k].name for k in al.label] == ["dog"] and not al.dropped_other_class
+    assert any("2 results of category_id 124 left out: not categories of" in n for n in al.notes), al.notes
 
 
 def test_coco_results_against_non_coco_gt_use_det_ids(tmp_path):

@@ -591,3 +591,37 @@ def test_coco_category_without_name_is_one_problem_not_one_per_box(tmp_path):
     path.write_text("\n \n")
     with pytest.raises(DatasetError, match=r"instances\.json: the file is empty: not a COCO instances file"):
         read_coco(path)
+
+
+@pytest.mark.parametrize("fmt,what", [("voc", "VOC"), ("pennfudan", "Penn-Fudan"), ("ilsvrc", "ILSVRC")])
+def test_folder_without_annotation_files_is_a_problem(tmp_path, fmt, what):
+    """User trial: `detect inspect FOLDER --format voc --strict` on a folder of images only said 0 problems."""
+    write_image(tmp_path / "a.jpg", 8, 8)
+    ds = read_dataset(tmp_path, fmt, strict=False)
+    assert [p.kind for p in ds.problems] == ["missing_annotation"]
+    assert f"no {what} annotation files" in ds.problems[0].message
+    with pytest.raises(DatasetError, match=f"no {what} annotation files"):
+        read_dataset(tmp_path, fmt)
+
+
+def test_voc_size_missing_or_zero_is_measured_and_namespaces_are_read(tmp_path):
+    """User trial: a VOC file without <size> was dropped (its image was there to measure), one with 0 x 0 was taken
+    silently, and one with a default namespace was reported as "missing <size>"."""
+    write_image(tmp_path / "a.jpg", 64, 48)
+    write_image(tmp_path / "b.jpg", 40, 30)
+    write_image(tmp_path / "c.jpg", 50, 20)
+    obj = "<object><name>dog</name><bndbox><xmin>2</xmin><ymin>3</ymin><xmax>20</xmax><ymax>15</ymax></bndbox></object>"
+    (tmp_path / "a.xml").write_text(f"<annotation><filename>a.jpg</filename>{obj}</annotation>")
+    (tmp_path / "b.xml").write_text(f"<annotation><filename>b.jpg</filename><size><width>0</width><height>0</height>"
+                                    f"</size>{obj}</annotation>")
+    (tmp_path / "c.xml").write_text(f'<annotation xmlns="http://example.com/voc"><filename>c.jpg</filename><size>'
+                                    f"<width>50</width><height>20</height></size>{obj}</annotation>")
+    ds = read_dataset(tmp_path, "voc", strict=False)
+    assert [(im.file_name, im.width, im.height, len(im.boxes)) for im in ds.images] == [
+        ("a.jpg", 64, 48, 1), ("b.jpg", 40, 30, 1), ("c.jpg", 50, 20, 1)]
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("warning", "missing <size>: the size of a.jpg (64 x 48) is used"),
+        ("warning", "<size> 0 x 0: the size of b.jpg (40 x 30) is used")]
+    (tmp_path / "a.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"a\.xml: missing <size>, and no image file to measure"):
+        read_dataset(tmp_path, "voc")

@@ -128,11 +128,15 @@ def test_data_loading_in_worker_processes(tmp_path):
 
 
 def test_build_class_list_maps_onto_ilsvrc(tmp_path):
-    write_coco(tmp_path / "c.json", [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+    Image.new("RGB", (10, 10)).save(tmp_path / "a.jpg")  # b.jpg is missing: its dog is no class to learn (trial)
+    write_coco(tmp_path / "c.json", [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10},
+                                     {"id": 2, "file_name": "b.jpg", "width": 10, "height": 10}],
                [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [0, 0, 5, 5]},
                 {"id": 2, "image_id": 1, "category_id": 3, "bbox": [0, 0, 5, 5]},
-                {"id": 3, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}],
-               [{"id": 1, "name": "giraffe"}, {"id": 2, "name": "couch"}, {"id": 3, "name": "person"}])
+                {"id": 3, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]},
+                {"id": 4, "image_id": 2, "category_id": 4, "bbox": [0, 0, 5, 5]}],
+               [{"id": 1, "name": "giraffe"}, {"id": 2, "name": "couch"}, {"id": 3, "name": "person"},
+                {"id": 4, "name": "dog"}])
     classes = build_class_list([read_dataset(tmp_path / "c.json")])
     assert [(c.name, c.det_id) for c in classes] == [("person", 124), ("sofa", 164), ("giraffe", None)]
 
@@ -206,3 +210,59 @@ def test_a_stopped_training_says_how_to_resume(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, [*args, "--resume"])
     assert f"--resume: no {state_path(out)} (no epoch of a run writing {out} has finished): starting from the " \
         "first epoch" in res.output, res.output
+
+
+def test_training_protects_its_inputs_and_a_stopped_run(tmp_path, monkeypatch):
+    """User trial: `--out` named the training annotations (or another run's log) and replaced them with a model;
+    a stopped run started again without --resume silently threw its epochs away; a wrong --init was found only
+    after the proposals of every image; a validation set sharing no class with training scored 0 every epoch
+    without a word; the epoch lines came only at the end (nothing in a Slurm log while it trained)."""
+    import torch
+
+    from cli import train_cmd
+
+    images = synthetic_images(tmp_path, n=3)
+    gt = write_images_gt(tmp_path / "gt.json", images)
+    val = write_images_gt(tmp_path / "val.json", images, categories=("umbrella", "giraffe"))
+    gt_bytes = gt.read_bytes()
+    base = ["train", "classifier", "--gt", str(gt), "--input-size", "96", "--width", "0.25", "--batch-size", "16",
+            "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"]
+    res = CliRunner().invoke(cli, [*base, "--out", str(gt), "--epochs", "1"])
+    assert res.exit_code == 1 and f"--out {gt} would replace {gt}, an input of this run" in res.output, res.output
+    (tmp_path / "other.log.jsonl").write_text('{"epoch": 1}\n')
+    res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "other.log.jsonl"), "--epochs", "1"])
+    assert res.exit_code == 1 and "exists and is not a model file" in res.output, res.output
+    assert gt.read_bytes() == gt_bytes and (tmp_path / "other.log.jsonl").read_text() == '{"epoch": 1}\n'
+
+    searched = []
+    monkeypatch.setattr(train_cmd, "_proposals", lambda *a, **k: searched.append(1) or [])
+    (tmp_path / "notes.pt").write_text("not weights")
+    res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "m.pt"), "--init", str(tmp_path / "notes.pt")])
+    assert res.exit_code == 1 and "notes.pt: cannot read weights" in res.output and not searched, res.output
+    monkeypatch.undo()
+
+    out = tmp_path / "m.pt"
+    echoed = []
+    real_echo = train_cmd._echo
+    monkeypatch.setattr(train_cmd, "_echo", lambda *a, **k: echoed.append((a[0], out.exists())) or real_echo(*a, **k))
+    res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "2", "--val", str(val), "--val-every", "1"])
+    assert res.exit_code == 0, res.output
+    assert "--val" in res.output and "has no class the model learns (its boxes are giraffe, umbrella)" in res.output
+    epoch_lines = [written for line, written in echoed if line.startswith("epoch ")]
+    assert epoch_lines == [True, True]  # each printed when its epoch ended (the model file then exists)
+    monkeypatch.undo()
+
+    sp = state_path(out)  # as if stopped after epoch 2 of 5: a fresh run on it is refused, --resume goes on
+    ck = torch.load(sp, weights_only=True)
+    torch.save({**ck, "epochs": 5}, sp)
+    res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "1"])
+    assert res.exit_code == 1 and f"{sp} holds a stopped run (2 of its 5 epochs done): add --resume" in res.output
+    assert torch.load(sp, weights_only=True)["epoch"] == 2
+    # resuming with other training data was accepted silently when the class count happened to match
+    res = CliRunner().invoke(cli, [*base, "--gt", str(val), "--out", str(out), "--epochs", "3", "--resume"])
+    assert res.exit_code == 1 and f"cannot resume {out}: it was started with --gt {gt}, not {gt} {val}" in res.output
+    init = tmp_path / "init.pt"
+    init.write_bytes(out.read_bytes())
+    res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "3", "--resume", "--init", str(init)])
+    assert res.exit_code == 0 and torch.load(sp, weights_only=True)["epoch"] == 3, res.output
+    assert f"note: --init {init} is not used: the run goes on from its own state" in res.output

@@ -36,6 +36,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
@@ -401,6 +402,19 @@ def parse_xml_file(path) -> ET.Element:
     well-formed; ``position`` has the line) or :class:`XmlEncodingError`."""
     with open(path, "rb") as f:
         data = f.read()
+    return _without_namespaces(_parse_xml_bytes(data))
+
+
+def _without_namespaces(root: ET.Element) -> ET.Element:
+    """``<annotation xmlns="…">`` (some exporters write one): element names without their namespace, so that
+    ``size``, ``object``, ``bndbox`` are found as in any other VOC or ILSVRC file."""
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.startswith("{"):
+            el.tag = el.tag.split("}", 1)[1]
+    return root
+
+
+def _parse_xml_bytes(data: bytes) -> ET.Element:
     try:
         return ET.fromstring(data)
     except (ValueError, LookupError) as e:  # multi-byte codec, or a name expat does not know
@@ -482,12 +496,20 @@ def _image_of(problems, path: Path, root, locator, *, with_suffix: bool) -> tupl
 def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, image_id, with_suffix):
     """One VOC or ILSVRC XML → ImageAnnotation (or None when unusable). ``class_of(name, obj)`` → label or None;
     ``with_suffix``: the file name keeps the image's extension (VOC) or not (ILSVRC)."""
+    file_name, image_path = _image_of(problems, path, root, locator, with_suffix=with_suffix)
     size = root.find("size")
-    if size is None:
-        problems.add(path, "malformed", "missing <size>")
-        return None
-    w = _xml_number(problems, path, size, "width")
-    h = _xml_number(problems, path, size, "height")
+    w = _xml_number(problems, path, size, "width") if size is not None else None
+    h = _xml_number(problems, path, size, "height") if size is not None else None
+    if size is None or (w is not None and h is not None and (w <= 0 or h <= 0)):
+        # LabelImg and other tools leave <size> out or write 0 x 0: the image file tells (as mmdetection reads it)
+        said = "missing <size>" if size is None else f"<size> {_xml_text(size, 'width')} x {_xml_text(size, 'height')}"
+        measured = _measured_size(image_path) if image_path is not None else None
+        if measured is None:
+            problems.add(path, "malformed", f"{said}, and no image file to measure")
+            return None
+        w, h = measured
+        problems.add(path, "malformed", f"{said}: the size of {image_path.name} ({w} x {h}) is used",
+                     severity=WARNING)
     if w is None or h is None:
         return None
     boxes, labels, difficult = [], [], []
@@ -512,8 +534,19 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
         boxes.append(xyxy)
         labels.append(label)
         difficult.append(_xml_flag(problems, path, ob, "difficult", name, k))
-    file_name, image_path = _image_of(problems, path, root, locator, with_suffix=with_suffix)
     return _boxes_record(image_id, file_name, image_path, w, h, boxes, labels, difficult, [False] * len(boxes), path)
+
+
+def _measured_size(image: Path) -> tuple[int, int] | None:
+    """(width, height) of an image file as the project decodes it (EXIF orientation applied; header only), or None
+    when it cannot be read."""
+    try:
+        with Image.open(image) as img:
+            w, h = img.size
+            orientation = img.getexif().get(0x0112, 1)
+    except (UnidentifiedImageError, OSError):
+        return None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _sniff_xml_is_ilsvrc(xml_path: Path) -> bool:
@@ -570,6 +603,8 @@ def read_ilsvrc(path, *, image_list=None, images=None, strict: bool = True) -> D
     problems = _Problems(strict)
     folder = path if path.is_dir() else path.parent
     files = sorted(path.glob("*.xml")) if path.is_dir() else [path]
+    if not files:
+        problems.add(path, "missing_annotation", "no ILSVRC annotation files (*.xml) in this folder")
     ids = {f.stem: i for i, f in enumerate(files, start=1)}
     if image_list is not None:
         listed = [(image_stem(name), idx) for name, idx in read_image_list(image_list)]  # XML named by the last part
@@ -640,6 +675,8 @@ def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = 
     path = Path(path)
     problems = _Problems(strict)
     files, folders = _voc_layout(path, image_set)
+    if not files:
+        problems.add(path, "missing_annotation", "no VOC annotation files (*.xml, or Annotations/*.xml) in this folder")
     classes = []
     for name in VOC_CLASSES:
         m = category_for_name(name, "voc")
@@ -692,6 +729,9 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
     else:
         ann = path / "Annotation" if (path / "Annotation").is_dir() else path
         files, root = sorted(ann.glob("*.txt")), ann.parent
+        if not files:
+            problems.add(path, "missing_annotation", "no Penn-Fudan annotation files (*.txt, or Annotation/*.txt) in "
+                         "this folder")
     person = category_for_name("PASpersonWalking", "pennfudan")
     classes = [person]
     class_index = {person.key: 0}

@@ -33,7 +33,7 @@ def read_checkpoint(path, expected_format: str) -> dict:
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
         raise CheckpointError(f"{path}: not a model file: {load_error(path, e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != expected_format:
-        raise CheckpointError(f"{path}: not a {expected_format} model file: {_what_it_holds(ckpt)}")
+        raise CheckpointError(f"{path}: not a {expected_format} model file: {what_it_holds(ckpt)}")
     return ckpt
 
 
@@ -86,7 +86,7 @@ def _text_start(head: bytes) -> str | None:
     return None
 
 
-def _what_it_holds(ckpt) -> str:
+def what_it_holds(ckpt) -> str:
     """What a file that ``torch.load`` read but that has not the expected format holds instead."""
     if not isinstance(ckpt, dict):
         return f"it holds a {type(ckpt).__name__}, not a model's dict"

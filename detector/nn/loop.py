@@ -152,6 +152,20 @@ class Task:
     name: str = "training"
 
 
+def stopped_run(out) -> tuple[int, int] | None:
+    """(epochs finished, epochs planned) of a run writing ``out`` whose state file says it stopped before its last
+    epoch; None when there is no state file, it cannot be read, or it finished (or predates the planned count)."""
+    sp = state_path(out)
+    if not sp.is_file():
+        return None
+    try:
+        ck = torch.load(sp, map_location="cpu", weights_only=True)
+        done, planned = int(ck["epoch"]), int(ck["epochs"])
+    except Exception:  # noqa: BLE001 - unreadable, or written before states kept the planned count
+        return None
+    return (done, planned) if done < planned else None
+
+
 def finished_state(out, epochs: int) -> LoopState | None:
     """The :class:`LoopState` of a run writing ``out`` that has finished ``epochs`` epochs (or more) and written
     ``out``: ``resume`` then has nothing to train. None otherwise, or when its state file cannot be read (``fit``
@@ -276,7 +290,7 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
             resume_state = {**(task.state_extra(model) if task.state_extra else {}),
                             task.state_key: model.state_dict(), "optimizer": opt.state_dict(),
                             "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
-                            "best": state.best, "history": json.dumps(state.history)}
+                            "best": state.best, "history": json.dumps(state.history), "epochs": config.epochs}
             atomic_write(sp, lambda f: torch.save(resume_state, f))
             _append_log(log_path(out), record)
             logger.info("%s epoch %d: %s", task.name, state.epoch, record)
