@@ -156,6 +156,28 @@ def nothing_to_resume(out: Path, epochs: int | None) -> LoopState | None:
     return state
 
 
+def refuse_replacing_inputs(outputs: dict, inputs) -> None:
+    """Refuse, before anything is written, an output option (``{"--json": path}``, None: not given) that names a
+    file the command reads (``inputs``: paths, None skipped), or two outputs that name one file — as ``detect run``
+    refuses an ``--out`` that is one of its images."""
+    read = {Path(p).resolve() for p in inputs if p is not None}
+    seen: dict[Path, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        where = Path(path).resolve()
+        if where in read:
+            raise click.ClickException(f"{flag} {path} is a file this command reads: it would be replaced")
+        if where in seen:
+            raise click.ClickException(f"{seen[where]} and {flag} name the same file {path}")
+        seen[where] = flag
+
+
+def dataset_files(ds: Dataset) -> list:
+    """The files a ground-truth set was read from: its source, each image's annotation file and image file."""
+    return [ds.source, *(im.source or None for im in ds.images), *(im.path for im in ds.images)]
+
+
 def check_training_out(out: Path, options: dict, folder: bool) -> None:
     """Refuse, before any work, a training ``--out`` that would replace what the run reads (its ground truth,
     photos, ``--init``, teacher, priors: any path among ``options``) or an existing file that is no model file

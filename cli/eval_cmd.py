@@ -20,7 +20,7 @@ from eval import (
 )
 from eval.matching import DEFAULT_IOU
 
-from .common import count, format_option, images_option, load_dataset
+from .common import count, dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
 
 METRIC_HELP = {
     "ilsvrc": "ILSVRC 2014 devkit: per-object IoU threshold min(0.5, wh/((w+10)(h+10))), all-point AP",
@@ -69,6 +69,8 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
     detector having found nothing, gives AP 0). Difficult objects and crowd regions are ignored by every metric.
     """
     t0 = time.perf_counter()
+    outputs = {"--json": json_out, "--plot": plot_out}
+    refuse_replacing_inputs(outputs, [gt_path, pred_path, image_list, blacklist])
     gt_format = fmt
     if fmt == "auto":
         from detector.data import detect_format
@@ -78,6 +80,7 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
         except DatasetError as e:
             raise click.ClickException(str(e)) from None
     gt = load_dataset(gt_path, gt_format, images=images, image_list=image_list if gt_format == "ilsvrc" else None)
+    refuse_replacing_inputs(outputs, dataset_files(gt))
     if not gt.num_boxes:
         raise click.ClickException(f"{gt.source}: the ground truth holds no objects ({count(len(gt), 'image')}, no "
                                    "boxes): nothing to evaluate")

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from detector.data.io import atomic_write_json
 from detector.data.summary import check_image_files, summarize
 
-from .common import format_option, images_option, load_dataset
+from .common import dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -33,7 +33,9 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, json_out, strict)
     outside the image, unknown classes, a VOC <filename> other than the annotation file's name, missing or mis-sized
     image files) are listed, not fatal.
     """
+    refuse_replacing_inputs({"--json": json_out}, [path, image_list])
     ds = load_dataset(path, fmt, images=images, image_list=image_list, strict=False)
+    refuse_replacing_inputs({"--json": json_out}, dataset_files(ds))
     image_problems = []
     if not no_image_check and len(ds):
         for probs in tqdm(check_image_files(ds), total=len(ds), desc="checking images", unit="img",

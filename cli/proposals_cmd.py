@@ -17,8 +17,8 @@ from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, load_
 from detector.data.names import AmbiguousImageName, ImageNameIndex
 from proposals.recall import mean_best_overlap, recall_at
 
-from .common import OutFile, cache_options, device_option, format_option, load_dataset, multibox_option, \
-    selective_search_config, selective_search_options
+from .common import OutFile, cache_options, count, device_option, format_option, load_dataset, multibox_option, \
+    dataset_files, refuse_replacing_inputs, selective_search_config, selective_search_options
 
 TOP_NS = (100, 300, 1000, 2000, None)
 
@@ -65,8 +65,26 @@ def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_d
         configs = [from_options(options, m) for m in methods]
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    refuse_replacing_inputs({"--out": out, "--json": json_out}, [images, gt_path, *(i.path for i in inputs)])
     gt = load_dataset(gt_path, fmt) if gt_path else None
+    if gt is not None:
+        refuse_replacing_inputs({"--out": out, "--json": json_out}, dataset_files(gt))
     gt_index = ImageNameIndex([im.file_name for im in gt.images]) if gt else None
+    if gt is not None:  # recall over no image would be NaN: say which images are measured, before any work
+        try:
+            matched = sum(gt_index.match(i.name) is not None for i in inputs if i.problem is None)
+        except AmbiguousImageName as e:
+            raise click.ClickException(str(e)) from None
+        readable = sum(i.problem is None for i in inputs)
+        if readable and not matched:
+            raise click.ClickException(
+                f"none of the {count(readable, 'input image')} is an image of {gt.source} (e.g. "
+                f"{next(i.name for i in inputs if i.problem is None)!r}; it has "
+                f"{', '.join(repr(im.file_name) for im in gt.images[:3])}{', …' if len(gt.images) > 3 else ''}): "
+                "there is no recall to measure")
+        if matched < readable:
+            click.echo(f"note: {readable - matched} of the {count(readable, 'input image')} are not in {gt.source}: "
+                       f"recall is measured on the other {matched}", err=True)
     try:  # one MultiBox network for every method that uses it
         multibox = load_proposal_multibox(configs[0].multibox, dev) if any(
             PROPOSERS[m].uses_multibox for m in methods) else None

@@ -470,8 +470,10 @@ def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engin
     ran, named with their modes (``--mode`` may have chosen some of an ensemble's: user trial)."""
     ran = ", ".join(f"{m.path.name if m.path else 'member'} {m.spec.mode}" for m in members)
     n, errors, not_drawn = len(doc["images"]), doc["errors"], doc.get("drawing_errors", [])
-    click.echo(f"{count(n, 'image')}, {detections}, {count(len(errors), 'error')} → {out}{where}\n"
-               f"{seconds:.1f} s for {count(n_todo, 'image')} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
+    inputs = f" ({count(n + len(errors), 'input')})" if errors else ""
+    ran_now = count(n_todo, "image") if n_todo == n else f"the {count(n_todo, 'input')} run now"  # resumed, bad files
+    click.echo(f"{count(n, 'image')}, {detections}, {count(len(errors), 'error')}{inputs} → {out}{where}\n"
+               f"{seconds:.1f} s for {ran_now} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "
                f"{totals['nms']:.2f} s summed over images; {count(len(members), 'member')} ({ran})")
     for e in errors[:10]:

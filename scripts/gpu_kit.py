@@ -9,8 +9,8 @@ search). So this packs, on the development machine:
   ``--quality``), their paths below ``../shared/data`` kept (validation accuracy reads the ``<wnid>/`` folders);
 - ``det/<set>.json`` + ``det/<set>/``: every training image of ``work/split/train`` (``scripts/default_split.py``)
   shrunk to a longest side of at most ``--det-side`` px, its COCO boxes scaled with it (float64, unrounded);
-- ``proposals.npz``: each shrunk image's selective-search boxes — the cached boxes of its original (the training
-  settings, ``ProposalConfig.selective_search``), scaled — under its proposal-cache key, as uint16 (the boxes are
+- ``proposals.npz``: each shrunk image's selective-search boxes — its original's (the training settings,
+  ``ProposalConfig.selective_search``; from the proposal cache, or searched now), scaled — under its proposal-cache key, as uint16 (the boxes are
   whole pixels); ``--unpack`` writes them into a proposal cache there, so training finds them;
 - ``student.pt``: the distilled student to go on from (``--student``, default ``work/distill/student.pt``, the CPU
   distillation of ``scripts/train_default_model.sh``) as float16 without its auxiliary heads (``--init``);
@@ -30,6 +30,7 @@ import argparse
 import io
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -73,8 +74,32 @@ def pack(args) -> dict:
 
     import torch
 
-    out, data = Path(args.out), Path(args.data)
-    out.mkdir(parents=True, exist_ok=True)
+    final, data = Path(args.out), Path(args.data)
+    needed = [Path(args.distill) / n for n in ("photos_train.txt", "photos_val_inet.txt", "photos_val_nette.txt")]
+    needed += [Path(args.split)] + ([Path(args.student)] if args.student else [])
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing or not any(Path(args.split).glob("*.json")):
+        raise SystemExit(f"gpu_kit: {', '.join(missing) or args.split + '/*.json'} missing: the photo lists, the "
+                         "training split and the CPU student come from scripts/train_default_model.sh (its steps "
+                         "scripts/default_split.py, scripts/distill_photo_lists.py and detect train distill)")
+    # the training images' selective-search boxes first (from the cache, or searched now): nothing is written
+    # before every input is known to be there
+    from proposals.selective_search import selective_search_many
+
+    cache, search = ProposalCache(args.cache), ProposalConfig.selective_search
+    splits = {gt: json.loads(gt.read_text()) for gt in sorted(Path(args.split).glob("*.json"))}
+    for doc in splits.values():
+        if args.limit:
+            doc["images"] = doc["images"][:args.limit]
+    sources = [im["file_name"] for doc in splits.values() for im in doc["images"]]
+    searched = {}
+    for r in selective_search_many(sources, search, workers=args.workers, cache=cache):
+        if r.boxes is None:
+            raise SystemExit(f"gpu_kit: {r.error}")
+        searched[sources[r.index]] = r.boxes
+    out = final.with_name(final.name + ".partial")  # renamed into place when whole
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     manifest: dict = {"made_by": "scripts/gpu_kit.py " + " ".join(sys.argv[1:]), "made_on": platform.node(),
                       "date": time.strftime("%Y-%m-%d %H:%M:%S"), "photo_side": args.photo_side,
                       "det_side": args.det_side, "quality": args.quality, "photos": {}, "det": {}}
@@ -98,11 +123,9 @@ def pack(args) -> dict:
             dst.write_bytes(encoded)
         manifest["photos"][name] = len(paths)
     # detection training images, their boxes and proposals
-    cache, search = ProposalCache(args.cache), ProposalConfig.selective_search
     kit_cache_keys, kit_boxes = [], []
-    for gt in sorted(Path(args.split).glob("*.json")):
-        doc = json.loads(gt.read_text())
-        images = doc["images"][:args.limit] if args.limit else doc["images"]
+    for gt, doc in splits.items():
+        images = doc["images"]
         keep = {im["id"] for im in images}
         new_images, scale_of = [], {}
         for im in images:
@@ -117,10 +140,7 @@ def pack(args) -> dict:
             sx, sy = sw / w, sh / h  # the exact factors of the rounded size
             scale_of[im["id"]] = (sx, sy, sw, sh)
             new_images.append({**im, "file_name": rel, "width": sw, "height": sh})
-            boxes = cache.get(src, search)
-            if boxes is None:
-                raise SystemExit(f"{src}: no cached selective-search boxes under {cache.root}: run the training once "
-                                 "(or detect proposals) so that the cache holds them")
+            boxes = searched[im["file_name"]]
             scaled = np.round(np.asarray(boxes, np.float64) * [sx, sy, sx, sy])
             scaled = np.clip(scaled, 0, [sw, sh, sw, sh]).astype(np.uint16)
             kit_cache_keys.append(cache.key(encoded, search))
@@ -149,6 +169,8 @@ def pack(args) -> dict:
              for p in out.iterdir() if p.name != "manifest.json"}
     manifest["bytes"] = {**sizes, "total": sum(sizes.values())}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    out.rename(final)
     return manifest
 
 
@@ -167,7 +189,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", help="kit folder to write")
     ap.add_argument("--unpack", metavar="KIT", help="write KIT's proposals into --cache instead")
-    ap.add_argument("--cache", default=None, help="proposal cache (default: $DETECT_CACHE_DIR or ~/.cache/...)")
+    ap.add_argument("--cache", default=None, help="proposal cache (default: $DETECT_CACHE_DIR or ~/.cache/...); "
+                    "images it lacks are searched now")
+    ap.add_argument("--workers", type=int, default=1, help="selective-search processes for images not in the cache")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--distill", default=str(ROOT / "work" / "distill"), help="folder of the photo lists")
     ap.add_argument("--split", default=str(ROOT / "work" / "split" / "train"), help="training split's COCO files")

@@ -17,12 +17,13 @@
 #     TAG=_gpu bash scripts/evaluate_default_model.sh
 #
 # Each step first trains one epoch to time it (model loading, decoding and one epoch), then trains for as many
-# epochs as fit its budget of seconds (BUDGET_DISTILL, BUDGET_MB, BUDGET_CROPS, BUDGET_FAST per fast member), within
+# epochs as fit what is left of its budget of seconds (BUDGET_DISTILL, BUDGET_MB, BUDGET_CROPS, BUDGET_FAST per fast member), within
 # the recipe's own epoch counts as a ceiling. A CPU rehearsal on a small kit:
 #     python scripts/gpu_kit.py --out /tmp/kit --limit 6
 #     KIT=/tmp/kit OUT=/tmp/gs DEVICE=cpu WORKERS=0 BUDGET_DISTILL=1 BUDGET_MB=1 BUDGET_CROPS=1 BUDGET_FAST=1 \
 #         bash scripts/gpu_session.sh
 set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1  # the repository root: the package is imported from here
 KIT=${KIT:-gpu_kit}
 OUT=${OUT:-work/gpu_session}
 DEVICE=${DEVICE:-cuda}
@@ -32,7 +33,8 @@ BUDGET_MB=${BUDGET_MB:-25}
 BUDGET_CROPS=${BUDGET_CROPS:-110}
 BUDGET_FAST=${BUDGET_FAST:-30}
 T=${TMPDIR:-/tmp}/gpu_session.$$
-mkdir -p "$OUT" "$T"
+mkdir -p "$OUT" "$T" || exit 1
+trap 'rm -rf "$T"' EXIT
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 DETECT_CACHE_DIR="$T/cache"
 PY=${PYTHON:-python3}
 detect() { "$PY" -m cli.main "$@"; }
@@ -44,6 +46,9 @@ import torch
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
 PY
+"$PY" -c "import click, cv2, numpy, PIL, scipy, timm, torch, torchvision, tqdm" || {
+  echo "gpu_session: a package the training needs is missing here (above): nothing was run"; exit 1; }
+[ -f "$KIT/manifest.json" ] || { echo "gpu_session: no kit at $KIT (python scripts/gpu_kit.py --out $KIT)"; exit 1; }
 "$PY" scripts/gpu_kit.py --unpack "$KIT" --cache "$DETECT_CACHE_DIR" || exit 1
 
 DET=(--gt "$KIT/det/pennfudan.json" --gt "$KIT/det/voc2012.json" --gt "$KIT/det/coco128.json"
@@ -51,7 +56,8 @@ DET=(--gt "$KIT/det/pennfudan.json" --gt "$KIT/det/voc2012.json" --gt "$KIT/det/
 PARTIAL=(--gt-partial "$KIT/det/openimages.json")
 STEPS=()
 
-epochs_for() {  # NAME BUDGET MAX CMD...: CMD for one epoch into $T/cal_NAME.pt; prints the epochs that fit BUDGET s
+epochs_for() {  # NAME BUDGET MAX CMD...: CMD for one epoch into $T/cal_NAME.pt; prints the epochs that fit what
+               # is left of BUDGET s after that timing run
   local name=$1 budget=$2 max=$3; shift 3
   local t0; t0=$(date +%s.%N)
   if ! "$@" --epochs 1 --out "$T/cal_$name.pt" > "$T/cal_$name.log" 2>&1; then
@@ -64,7 +70,26 @@ wall = time.time() - float(sys.argv[2])
 budget, most = float(sys.argv[3]), int(sys.argv[4])
 epoch = max(rec["seconds"], 1e-3)
 start = max(0.0, wall - epoch)  # loading, decoding, validation: paid once per run
-print(max(1, min(most, int((budget - start) // epoch))))
+print(max(1, min(most, int((budget - wall - start) // epoch))))
+PY
+}
+
+FAILED=0
+write_record() {  # record.json as it stands: written after every step, so a call cut short still has one
+  "$PY" - "$OUT/record.json" "$T" "$KIT" "$START" "${STEPS[@]}" <<'PY'
+import json, platform, sys, time
+from pathlib import Path
+import torch
+out, tmp, kit, start, steps = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]), sys.argv[5:]
+rec = {"script": "scripts/gpu_session.sh", "host": platform.node(), "torch": torch.__version__,
+       "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu",
+       "seconds": round(time.time() - start), "kit": json.loads((kit / "manifest.json").read_text()), "steps": []}
+for s in steps:
+    name, epochs, secs, rc = s.split(":")
+    log = tmp / f"log_{name}.jsonl"
+    rec["steps"].append({"step": name, "epochs": int(epochs), "seconds": int(secs), "exit": int(rc),
+                         "log": [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []})
+Path(out).write_text(json.dumps(rec, indent=1) + "\n")
 PY
 }
 
@@ -72,12 +97,17 @@ step() {  # NAME FILE BUDGET MAX CMD...: time one epoch, train for the epochs th
   local name=$1 file=$2 budget=$3 max=$4; shift 4
   local e t0 rc
   e=$(epochs_for "$name" "$budget" "$max" "$@")
-  if [ "$e" = 0 ]; then echo "== $name: the timing epoch failed, step skipped"; STEPS+=("$name:0:0:1"); return 1; fi
+  if [ "$e" = 0 ]; then
+    echo "== $name: the timing epoch failed, step skipped"; STEPS+=("$name:0:0:1"); FAILED=$((FAILED + 1))
+    write_record; return 1
+  fi
   echo "== $name: $e epochs (budget ${budget} s) at $(( $(date +%s) - START )) s"
   t0=$(date +%s)
   "$@" --epochs "$e" --out "$T/$name.pt"; rc=$?
   STEPS+=("$name:$e:$(( $(date +%s) - t0 )):$rc")
-  if [ $rc = 0 ]; then shrink "$T/$name.pt" "$OUT/$file"; cp "$T/$name.log.jsonl" "$T/log_$name.jsonl"; fi
+  if [ $rc = 0 ]; then shrink "$T/$name.pt" "$OUT/$file"; cp "$T/$name.log.jsonl" "$T/log_$name.jsonl"
+  else FAILED=$((FAILED + 1)); fi
+  write_record
   return $rc
 }
 
@@ -120,21 +150,6 @@ if [ -n "$MEMBER0" ]; then
   done
 fi
 
-"$PY" - "$OUT/record.json" "$T" "$KIT" "$START" "${STEPS[@]}" <<'PY'
-import json, platform, sys, time
-from pathlib import Path
-import torch
-out, tmp, kit, start, steps = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]), sys.argv[5:]
-rec = {"script": "scripts/gpu_session.sh", "host": platform.node(), "torch": torch.__version__,
-       "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu",
-       "seconds": round(time.time() - start), "kit": json.loads((kit / "manifest.json").read_text()), "steps": []}
-for s in steps:
-    name, epochs, secs, rc = s.split(":")
-    log = tmp / f"log_{name}.jsonl"
-    rec["steps"].append({"step": name, "epochs": int(epochs), "seconds": int(secs), "exit": int(rc),
-                         "log": [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []})
-Path(out).write_text(json.dumps(rec, indent=1) + "\n")
-print("steps:", [(s["step"], s["epochs"], s["seconds"], s["exit"]) for s in rec["steps"]])
-PY
-echo "== done in $(( $(date +%s) - START )) s; $(ls "$OUT" | tr '\n' ' ')"
-rm -rf "$T"
+write_record
+echo "== done in $(( $(date +%s) - START )) s, $FAILED step(s) failed; $(ls "$OUT" | tr '\n' ' ')"
+[ "$FAILED" = 0 ]

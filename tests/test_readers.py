@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+from PIL import Image
 from helpers import ilsvrc_xml, pennfudan_txt, voc_xml, write_coco, write_image
 
 from detector.data import DatasetError, detect_format, read_dataset
@@ -625,3 +626,20 @@ def test_voc_size_missing_or_zero_is_measured_and_namespaces_are_read(tmp_path):
     (tmp_path / "a.jpg").unlink()
     with pytest.raises(DatasetError, match=r"a\.xml: missing <size>, and no image file to measure"):
         read_dataset(tmp_path, "voc")
+
+
+def test_inspect_checks_image_sizes_as_the_images_are_run(tmp_path):
+    """User trial: `detect inspect` compared the annotated size with the stored one of an EXIF-rotated JPEG (455 x
+    414 stored, 414 x 455 shown), warning on the size `detect run` writes and `detect eval` requires."""
+    from detector.data.summary import check_image_files
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (120, 90)).save(tmp_path / "r.jpg", exif=exif)
+    for (w, h), mismatch in (((90, 120), False), ((120, 90), True)):
+        path = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "r.jpg", "width": w, "height": h}], [],
+                          COCO_CATS)
+        problems = [p for probs in check_image_files(read_coco(path)) for p in probs]
+        assert [p.kind for p in problems] == (["size_mismatch"] if mismatch else []), problems
+        if mismatch:
+            assert problems[0].message == "annotation says 120x90 but r.jpg is 90x120"

@@ -274,3 +274,44 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     p.stdout.close()  # as `head` does once it has its lines
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == 1 and err == "", err
+
+
+def test_outputs_never_replace_what_a_command_reads(tmp_path):
+    """User trial: `detect eval --json`, `detect inspect --json` and `detect proposals --out/--json` wrote over their
+    own inputs (the predictions, the ground truth, an image, one another) where `detect run` refuses."""
+    gt = tmp_path / "gt.json"
+    gt.write_bytes((SAMPLES / "annotations.json").read_bytes())
+    image = tmp_path / "a.jpg"
+    Image.new("RGB", (40, 30)).save(image)
+    pred = tmp_path / "pred.json"
+    pred.write_text("[]")
+    voc = tmp_path / "voc"
+    voc.mkdir()
+    (voc / "a.xml").write_text("<annotation><size><width>40</width><height>30</height></size></annotation>")
+    cases = [
+        (["eval", "--gt", str(gt), "--pred", str(pred), "--json", str(pred)], f"--json {pred} is a file this command "
+         "reads"),
+        (["eval", "--gt", str(gt), "--pred", str(pred), "--json", str(tmp_path / "m.json"), "--plot",
+          str(tmp_path / "m.json")], "--json and --plot name the same file"),
+        (["inspect", str(gt), "--json", str(gt)], f"--json {gt} is a file this command reads"),
+        (["inspect", str(voc), "--json", str(voc / "a.xml")], "a.xml is a file this command reads"),
+        (["proposals", str(image), "--out", str(image)], f"--out {image} is a file this command reads"),
+        (["proposals", str(image), "--out", str(tmp_path / "p.json"), "--json", str(tmp_path / "p.json")],
+         "--out and --json name the same file"),
+    ]
+    before = {p: p.read_bytes() for p in (gt, image, pred, voc / "a.xml")}
+    for args, message in cases:
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 1 and message in res.output, (args, res.output)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "p.json").exists()
+
+
+def test_proposal_recall_against_ground_truth_of_other_images(tmp_path):
+    """User trial: `detect proposals --gt` on images none of which the ground truth has printed a table of NaN,
+    then a traceback (NaN is no JSON). Now an error naming both sides, before any proposal is made."""
+    Image.new("RGB", (40, 30)).save(tmp_path / "other.jpg")
+    res = CliRunner().invoke(cli, ["proposals", str(tmp_path / "other.jpg"), "--gt", str(SAMPLES / "annotations.json"),
+                                   "--out", str(tmp_path / "p.json")])
+    assert res.exit_code == 1 and "none of the 1 input image is an image of" in res.output, res.output
+    assert "'other.jpg'" in res.output and "Traceback" not in res.output and not (tmp_path / "p.json").exists()

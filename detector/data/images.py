@@ -200,6 +200,16 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
     return arr
 
 
+def image_size(path) -> tuple[int, int]:
+    """(width, height) of the image file at ``path`` as :func:`load_image` decodes it — EXIF orientation 5–8 swaps
+    the stored sides — from its header alone. Raises ``OSError`` / ``UnidentifiedImageError`` when it cannot be
+    read."""
+    with Image.open(path) as img:
+        w, h = img.size
+        orientation = img.getexif().get(0x0112, 1)
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
 def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
     """A decoded Pillow image → the RGB image a viewer shows."""
     if _png_bit_depth(data) == 16:

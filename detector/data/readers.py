@@ -36,10 +36,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
+from .images import image_size
 from .io import count, missing_fields, read_text
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
@@ -538,15 +539,11 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
 
 
 def _measured_size(image: Path) -> tuple[int, int] | None:
-    """(width, height) of an image file as the project decodes it (EXIF orientation applied; header only), or None
-    when it cannot be read."""
+    """:func:`detector.data.images.image_size`, or None when the file cannot be read."""
     try:
-        with Image.open(image) as img:
-            w, h = img.size
-            orientation = img.getexif().get(0x0112, 1)
+        return image_size(image)
     except (UnidentifiedImageError, OSError):
         return None
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _sniff_xml_is_ilsvrc(xml_path: Path) -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from .boxes import box_area
 from .dataset import WARNING, Dataset, ImageAnnotation, Problem
+from .images import image_size
 
 __all__ = ["Summary", "summarize", "check_image_files", "SMALL_AREA", "LARGE_AREA"]
 
@@ -49,8 +50,7 @@ def _check_one(im: ImageAnnotation) -> list[Problem]:
         return [Problem(im.source or im.file_name, "missing_image", f"image file {im.file_name!r} not found",
                         severity=WARNING)]
     try:
-        with Image.open(im.path) as img:
-            w, h = img.size
+        w, h = image_size(im.path)  # as the image is decoded and run: EXIF orientation applied
     except (UnidentifiedImageError, OSError) as e:
         return [Problem(str(im.path), "unreadable_image", f"cannot read image: {e}", severity=WARNING)]
     if im.width and im.height and (w, h) != (im.width, im.height):
