@@ -178,21 +178,27 @@ def dataset_files(ds: Dataset) -> list:
     return [ds.source, *(im.source or None for im in ds.images), *(im.path for im in ds.images)]
 
 
+_FLAGS = {"gts": "--gt", "partial_gts": "--gt-partial", "vals": "--val", "teacher_path": "--teacher",
+          "photo_paths": "--photos", "val_paths": "--val-photos"}  # a command's parameter -> its option
+
+
 def check_training_out(out: Path, options: dict, folder: bool) -> None:
     """Refuse, before any work, a training ``--out`` that would replace what the run reads (its ground truth,
     photos, ``--init``, teacher, priors: any path among ``options``) or an existing file that is no model file
     (a torch archive): an annotation file, a log, a text file."""
     written = [] if folder else [out, last_path(out), state_path(out), log_path(out)]
-    inputs = set()
+    inputs: dict[Path, tuple[str, Path]] = {}  # resolved -> (option, path as given)
     for key, value in options.items():
         if key == "out" or value is None:
             continue
         for v in value if isinstance(value, (tuple, list)) else (value,):
             if isinstance(v, Path) and v.exists():
-                inputs.add(v.resolve())
+                inputs.setdefault(v.resolve(), (key, v))
     for w in written:
         if w.resolve() in inputs:
-            raise click.ClickException(f"--out {out} would replace {w}, an input of this run")
+            key, given = inputs[w.resolve()]
+            flag = _FLAGS.get(key, "--" + key.replace("_", "-"))
+            raise click.ClickException(f"--out {out} would replace {given} ({flag}), an input of this run")
     if folder and out.resolve() in inputs:
         raise click.ClickException(f"--out {out} is an input of this run")
     if not folder and out.is_file():

@@ -9,6 +9,7 @@ and writes files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -207,8 +208,11 @@ def _load_all(paths, fmt, images) -> list[Dataset]:
 
 def _prepare(run: ClassifierRun):
     """Read the data, settle the classes and the spec, and compute the proposals: (classes, spec, training images,
-    validation sets, their proposals)."""
+    validation sets, their proposals, the training data's digest)."""
     train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
+    digest = data_digest(train_sets, len(run.partial_gts))
+    if run.resume and state_path(run.out).is_file():  # before the proposals of every image are computed
+        _check_resumed_data(run, digest)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
     val_sets = _load_all(run.vals, run.fmt, run.images) if run.vals else []
     class_map = class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
@@ -237,17 +241,39 @@ def _prepare(run: ClassifierRun):
             check_resume_spec(run.out, spec)
     except (ValueError, CheckpointError) as e:
         raise click.ClickException(str(e)) from None
-    return classes, spec, train_images, val_sets, val_props
+    return classes, spec, train_images, val_sets, val_props, digest
 
 
-def _check_resumed_data(run: ClassifierRun) -> None:
-    """Refuse to resume a run with other training data (``--gt``, ``--gt-partial``) than its last checkpoint
-    records: the classes could change under the weights, or the run quietly become another one."""
+def data_digest(datasets, partial: int) -> str:
+    """sha256 of what training reads from ``datasets`` (the last ``partial`` of them --gt-partial): each image's
+    name and boxes, their classes, difficult and crowd flags — the content, whatever path or copy it comes from."""
+    h = hashlib.sha256()
+    for k, ds in enumerate(datasets):
+        h.update(f"set {k} partial {k >= len(datasets) - partial}\n".encode())
+        for im in ds.images:
+            h.update(f"{im.file_name}|{[ds.classes[int(lbl)].key for lbl in im.labels]}\n".encode())
+            for a in (im.boxes.astype("<f8"), im.difficult.astype("u1"), im.iscrowd.astype("u1")):
+                h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _check_resumed_data(run: ClassifierRun, digest: str) -> None:
+    """Refuse to resume a run with other training data than its last checkpoint records: its content digest
+    (``data_digest``: an edited label is other data, an identical copy elsewhere is not), or for files written
+    before digests were kept, the ``--gt``/``--gt-partial`` paths."""
     last = last_path(run.out)
     try:
         before = read_checkpoint(last, CHECKPOINT_FORMAT).get("train") or {}
     except CheckpointError:
         return  # no last checkpoint (or an unreadable one): the state file's own checks decide
+    given = " ".join(map(str, [*run.gts, *run.partial_gts]))
+    if "train_digest" in before:
+        if before["train_digest"] != digest:
+            raise click.ClickException(
+                f"cannot resume {run.out}: its training data differ from the run's (started with --gt "
+                f"{' '.join(before.get('train_sets', []) + before.get('partial_sets', []))}; now {given}: other "
+                f"images, boxes or classes). Give the same data, or delete {state_path(run.out)} to start over")
+        return
     for key, now in (("train_sets", run.gts), ("partial_sets", run.partial_gts)):
         if key not in before:
             continue
@@ -270,7 +296,6 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
             raise click.ClickException(str(e)) from None
         return nothing_to_resume(run.out, run.train.epochs)
     if run.resume and state_path(run.out).is_file():
-        _check_resumed_data(run)
         if run.init is not None:
             _echo(f"note: --init {run.init} is not used: the run goes on from its own state "
                   f"({state_path(run.out)})", err=True)
@@ -279,7 +304,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
             read_init_file(run.init)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
-    classes, spec, train_images, val_sets, val_props = _prepare(run)
+    classes, spec, train_images, val_sets, val_props, digest = _prepare(run)
     config, out = run.train, run.out
     init_fn = None
     if run.init is not None:
@@ -299,7 +324,8 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
           f"{spec.arch} {spec.input_size}px width {spec.width} {spec.mode} mode, {count(config.epochs, 'epoch')} on "
           f"{on}")
     meta = {"name": out.stem, "train_sets": [str(g) for g in run.gts],
-            "partial_sets": [str(g) for g in run.partial_gts], "val_sets": [str(v) for v in run.vals],
+            "partial_sets": [str(g) for g in run.partial_gts], "train_digest": digest,
+            "val_sets": [str(v) for v in run.vals],
             "init": str(run.init) if run.init else None,
             "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}
     validate = make_validator(val_sets, val_props, max_proposals=run.proposals.max_proposals, device=dev,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from .nn.checkpoint import (
     read_checkpoint,
 )
 from .nn.inception import GoogLeNetOutputs, MapGeometry, build_googlenet, map_geometry
+from .nn.loop import stopped_run
 from .nn.transforms import IMAGENET_MEAN, IMAGENET_STD
 from .regions import WarpConfig, feature_rois
 
@@ -482,19 +484,45 @@ def _what(e: Exception) -> str:
     return f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
 
 
+def _ensemble_listing(folder: Path) -> list[Path] | None:
+    """The member files an ``ensemble.json`` in ``folder`` lists (``{"members": [{"member": k}, …]}``), or None when
+    there is none or it cannot be read as one."""
+    try:
+        doc = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))
+        return [folder / f"member{int(m['member'])}.pt" for m in doc["members"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def member_files(paths) -> list[Path]:
-    """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files, sorted), in
-    order. Raises :class:`CheckpointError` for a folder without any."""
+    """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files, sorted — or,
+    when it holds the ``ensemble.json`` that ``detect train ensemble`` writes last, the members that file lists), in
+    order. Raises :class:`CheckpointError` for a folder without any, or whose ``ensemble.json`` names a missing
+    member."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
             found = sorted(p.glob("*.pt"))
+            listed = _ensemble_listing(p)
+            if listed is not None:  # a leftover member*.pt of an earlier, larger ensemble is not one of them
+                missing = [f.name for f in listed if not f.is_file()]
+                if missing:
+                    raise CheckpointError(f"{p / 'ensemble.json'} lists {', '.join(missing)}, which the folder lacks")
+                left = [f.name for f in found if f not in listed]
+                if left:
+                    logger.warning("%s: %s not among the members its ensemble.json lists: left out", p,
+                                   ", ".join(left))
+                found = listed
             if not found:
                 raise CheckpointError(f"{p}: no *.pt model files in this folder")
             files.extend(found)
         else:
             files.append(p)
+    for f in files:
+        if (stopped := stopped_run(f)) is not None:  # a member of a training that was stopped (SIGTERM, Ctrl-C)
+            logger.warning("%s is the model of a training stopped after %d of its %d epochs (resume it with "
+                           "--resume)", f, *stopped)
     return files
 
 

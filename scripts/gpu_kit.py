@@ -75,6 +75,12 @@ def pack(args) -> dict:
     import torch
 
     final, data = Path(args.out), Path(args.data)
+    if final.exists() and not (final.is_dir() and (final / "manifest.json").is_file()):
+        raise SystemExit(f"gpu_kit: --out {final} exists and is not a kit (no manifest.json): it would be replaced; "
+                         "give a new folder")
+    for given in (args.distill, args.split, args.student, args.data):
+        if given and (Path(given).resolve() == final.resolve() or final.resolve() in Path(given).resolve().parents):
+            raise SystemExit(f"gpu_kit: --out {final} holds {given}, an input of the kit: give another folder")
     needed = [Path(args.distill) / n for n in ("photos_train.txt", "photos_val_inet.txt", "photos_val_nette.txt")]
     needed += [Path(args.split)] + ([Path(args.student)] if args.student else [])
     missing = [str(p) for p in needed if not p.exists()]
@@ -179,6 +185,8 @@ def unpack(kit: Path, cache_root: Path) -> int:
     from proposals.cache import ProposalCache
 
     cache = ProposalCache(cache_root)
+    if not (kit / "proposals.npz").is_file():
+        raise SystemExit(f"gpu_kit: {kit} is not a kit (no proposals.npz): python scripts/gpu_kit.py --out {kit}")
     with np.load(kit / "proposals.npz") as z:
         for key in z.files:
             cache.put_key(key, z[key].astype(np.float32))

@@ -18,14 +18,18 @@
 #
 # Each step first trains one epoch to time it (model loading, decoding and one epoch), then trains for as many
 # epochs as fit what is left of its budget of seconds (BUDGET_DISTILL, BUDGET_MB, BUDGET_CROPS, BUDGET_FAST per fast member), within
-# the recipe's own epoch counts as a ceiling. A CPU rehearsal on a small kit:
+# the recipe's own epoch counts as a ceiling. KIT (default gpu_kit) and OUT (default work/gpu_session, in the
+# repository; the device tool sets OUT) relative to the folder the script is called from. A CPU rehearsal on a
+# small kit:
 #     python scripts/gpu_kit.py --out /tmp/kit --limit 6
 #     KIT=/tmp/kit OUT=/tmp/gs DEVICE=cpu WORKERS=0 BUDGET_DISTILL=1 BUDGET_MB=1 BUDGET_CROPS=1 BUDGET_FAST=1 \
 #         bash scripts/gpu_session.sh
 set -uo pipefail
-cd "$(dirname "$0")/.." || exit 1  # the repository root: the package is imported from here
-KIT=${KIT:-gpu_kit}
-OUT=${OUT:-work/gpu_session}
+ROOT=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }  # relative to where the script was called
+KIT=$(abs "${KIT:-$ROOT/gpu_kit}")
+OUT=$(abs "${OUT:-$ROOT/work/gpu_session}")
+cd "$ROOT" || exit 1  # the repository root: the package is imported from here
 DEVICE=${DEVICE:-cuda}
 WORKERS=${WORKERS:-12}
 BUDGET_DISTILL=${BUDGET_DISTILL:-230}

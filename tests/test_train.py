@@ -228,7 +228,7 @@ def test_training_protects_its_inputs_and_a_stopped_run(tmp_path, monkeypatch):
     base = ["train", "classifier", "--gt", str(gt), "--input-size", "96", "--width", "0.25", "--batch-size", "16",
             "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"]
     res = CliRunner().invoke(cli, [*base, "--out", str(gt), "--epochs", "1"])
-    assert res.exit_code == 1 and f"--out {gt} would replace {gt}, an input of this run" in res.output, res.output
+    assert res.exit_code == 1 and f"--out {gt} would replace {gt} (--gt), an input of this run" in res.output, res.output
     (tmp_path / "other.log.jsonl").write_text('{"epoch": 1}\n')
     res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "other.log.jsonl"), "--epochs", "1"])
     assert res.exit_code == 1 and "exists and is not a model file" in res.output, res.output
@@ -259,10 +259,37 @@ def test_training_protects_its_inputs_and_a_stopped_run(tmp_path, monkeypatch):
     assert res.exit_code == 1 and f"{sp} holds a stopped run (2 of its 5 epochs done): add --resume" in res.output
     assert torch.load(sp, weights_only=True)["epoch"] == 2
     # resuming with other training data was accepted silently when the class count happened to match
+    # — or with the same file edited (trial 3: the path was compared, not the content) —; an identical copy elsewhere
+    # is the same data
     res = CliRunner().invoke(cli, [*base, "--gt", str(val), "--out", str(out), "--epochs", "3", "--resume"])
-    assert res.exit_code == 1 and f"cannot resume {out}: it was started with --gt {gt}, not {gt} {val}" in res.output
+    assert res.exit_code == 1 and f"cannot resume {out}: its training data differ from the run's" in res.output
+    edited = json.loads(gt_bytes)
+    edited["annotations"][0]["bbox"][0] += 1
+    gt.write_text(json.dumps(edited))
+    res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "3", "--resume"])
+    assert res.exit_code == 1 and "its training data differ" in res.output, res.output
+    gt.write_bytes(gt_bytes)
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "gt.json").write_bytes(gt_bytes)
+    base = [str(tmp_path / "copy" / "gt.json") if a == str(gt) else a for a in base]
+    base += ["--images", str(tmp_path)]
     init = tmp_path / "init.pt"
     init.write_bytes(out.read_bytes())
     res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "3", "--resume", "--init", str(init)])
     assert res.exit_code == 0 and torch.load(sp, weights_only=True)["epoch"] == 3, res.output
     assert f"note: --init {init} is not used: the run goes on from its own state" in res.output
+
+
+def test_an_ensemble_folder_runs_the_members_its_ensemble_json_lists(tmp_path):
+    """Trial: `train ensemble --members 2` into a folder left with a `member2.pt` by an earlier 3-member run wrote an
+    ensemble.json of two members, yet `detect run --model DIR` averaged all three."""
+    from detector.classifier import CheckpointError, build_classifier, member_files, save_member
+
+    for k in range(3):
+        save_member(tmp_path / f"member{k}.pt", build_classifier(SPEC), SPEC, [PERSON, DOG])
+    assert member_files([tmp_path]) == [tmp_path / f"member{k}.pt" for k in range(3)]
+    (tmp_path / "ensemble.json").write_text(json.dumps({"members": [{"member": 0}, {"member": 1}]}))
+    assert member_files([tmp_path]) == [tmp_path / "member0.pt", tmp_path / "member1.pt"]
+    (tmp_path / "ensemble.json").write_text(json.dumps({"members": [{"member": 0}, {"member": 5}]}))
+    with pytest.raises(CheckpointError, match=r"ensemble\.json lists member5\.pt, which the folder lacks"):
+        member_files([tmp_path])

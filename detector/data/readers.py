@@ -506,7 +506,8 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
         said = "missing <size>" if size is None else f"<size> {_xml_text(size, 'width')} x {_xml_text(size, 'height')}"
         measured = _measured_size(image_path) if image_path is not None else None
         if measured is None:
-            problems.add(path, "malformed", f"{said}, and no image file to measure")
+            problems.add(path, "malformed", f"{said}, and no image file to measure" if image_path is None else
+                         f"{said}, and its image {image_path.name} cannot be read to measure it")
             return None
         w, h = measured
         problems.add(path, "malformed", f"{said}: the size of {image_path.name} ({w} x {h}) is used",
