@@ -145,10 +145,12 @@ def sigterm_stops():
         signal.signal(signal.SIGTERM, previous)
 
 
-def nothing_to_resume(out: Path, epochs: int | None) -> LoopState | None:
+def nothing_to_resume(out: Path, epochs: int | None, state: LoopState | None = None) -> LoopState | None:
     """With ``--resume``: the state of a run writing ``out`` that already finished its ``epochs`` epochs (and a
-    note saying so, rank 0), or None when there is training left to do."""
-    state = finished_state(out, epochs) if epochs is not None else None
+    note saying so, rank 0), or None when there is training left to do. ``state``: that state, when the caller has
+    read it already (:func:`detector.nn.loop.finished_state`)."""
+    if state is None and epochs is not None:
+        state = finished_state(out, epochs)
     if state is not None and distributed.is_main():
         click.echo(f"nothing to resume: {out} finished its {count(state.epoch, 'epoch')} already "
                    f"({state_path(out)}); raise --epochs to train on from there, or delete {state_path(out)} to start "
@@ -160,17 +162,21 @@ def refuse_replacing_inputs(outputs: dict, inputs) -> None:
     """Refuse, before anything is written, an output option (``{"--json": path}``, None: not given) that names a
     file the command reads (``inputs``: paths, None skipped), or two outputs that name one file — as ``detect run``
     refuses an ``--out`` that is one of its images."""
-    read = {Path(p).resolve() for p in inputs if p is not None}
     seen: dict[Path, str] = {}
     for flag, path in outputs.items():
         if path is None:
             continue
         where = Path(path).resolve()
-        if where in read:
-            raise click.ClickException(f"{flag} {path} is a file this command reads: it would be replaced")
         if where in seen:
             raise click.ClickException(f"{seen[where]} and {flag} name the same file {path}")
         seen[where] = flag
+    existing = {where: flag for where, flag in seen.items() if where.exists()}
+    if not existing:  # a file not there yet is nothing the command reads: no input need be resolved (10,000 images)
+        return
+    for p in inputs:
+        if p is not None and (where := Path(p).resolve()) in existing:
+            raise click.ClickException(f"{existing[where]} {outputs[existing[where]]} is a file this command reads: "
+                                       "it would be replaced")
 
 
 def dataset_files(ds: Dataset) -> list:

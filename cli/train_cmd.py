@@ -289,12 +289,12 @@ def _check_resumed_data(run: ClassifierRun, digest: str) -> None:
 def train_member(run: ClassifierRun, extra_meta: dict | None = None):
     """Train one member as ``run`` says, printing its progress and epochs (rank 0); returns its ``LoopState``."""
     dev = distributed.init(resolve_device(run.device))  # under torchrun: join the group (once), this rank's device
-    if run.resume and finished_state(run.out, run.train.epochs) is not None:
+    if run.resume and (done := finished_state(run.out, run.train.epochs)) is not None:
         try:  # settings that differ from the finished run's are refused, as when resuming one that stopped
             check_resume_spec(run.out, run.spec, ignore=("num_classes", "class_map"))
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
-        return nothing_to_resume(run.out, run.train.epochs)
+        return nothing_to_resume(run.out, run.train.epochs, done)
     if run.resume and state_path(run.out).is_file():
         if run.init is not None:
             _echo(f"note: --init {run.init} is not used: the run goes on from its own state "

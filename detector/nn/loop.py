@@ -152,32 +152,42 @@ class Task:
     name: str = "training"
 
 
-def stopped_run(out) -> tuple[int, int] | None:
-    """(epochs finished, epochs planned) of a run writing ``out`` whose state file says it stopped before its last
-    epoch; None when there is no state file, it cannot be read, or it finished (or predates the planned count)."""
+def _loop_state(ck: dict) -> LoopState:
+    """The :class:`LoopState` a state file ``ck`` holds (files of before ``best`` kept ``best_map``)."""
+    best = ck["best"] if "best" in ck else (ck["best_map"] if ck.get("best_map", -1) >= 0 else -math.inf)
+    return LoopState(int(ck["epoch"]), int(ck["iteration"]), float(best), json.loads(ck["history"]))
+
+
+def _read_state(out) -> dict | None:
+    """The state file of a run writing ``out``, or None when there is none or it cannot be read (``fit`` says what
+    is wrong with it when it resumes)."""
     sp = state_path(out)
     if not sp.is_file():
         return None
     try:
-        ck = torch.load(sp, map_location="cpu", weights_only=True)
+        return torch.load(sp, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any unreadable state
+        return None
+
+
+def stopped_run(out) -> tuple[int, int] | None:
+    """(epochs finished, epochs planned) of a run writing ``out`` whose state file says it stopped before its last
+    epoch; None when there is no state file, it cannot be read, or it finished (or predates the planned count)."""
+    ck = _read_state(out)
+    try:
         done, planned = int(ck["epoch"]), int(ck["epochs"])
-    except Exception:  # noqa: BLE001 - unreadable, or written before states kept the planned count
+    except (TypeError, KeyError, ValueError):  # no state, or written before states kept the planned count
         return None
     return (done, planned) if done < planned else None
 
 
 def finished_state(out, epochs: int) -> LoopState | None:
     """The :class:`LoopState` of a run writing ``out`` that has finished ``epochs`` epochs (or more) and written
-    ``out``: ``resume`` then has nothing to train. None otherwise, or when its state file cannot be read (``fit``
-    reports that)."""
-    sp = state_path(out)
-    if not (sp.is_file() and Path(out).is_file()):
-        return None
+    ``out``: ``resume`` then has nothing to train. None otherwise, or when its state file cannot be read."""
+    ck = _read_state(out) if Path(out).is_file() else None
     try:
-        ck = torch.load(sp, map_location="cpu", weights_only=True)
-        state = LoopState(int(ck["epoch"]), int(ck["iteration"]), float(ck.get("best", -math.inf)),
-                          json.loads(ck["history"]))
-    except Exception:  # noqa: BLE001 - any unreadable state: let the run itself say what is wrong
+        state = _loop_state(ck)
+    except (TypeError, KeyError, ValueError):
         return None
     return state if state.epoch >= epochs else None
 
@@ -219,8 +229,7 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
         model.load_state_dict(ck[task.state_key])
         opt.load_state_dict(ck["optimizer"])
         torch.set_rng_state(ck["torch_rng"])
-        best = ck["best"] if "best" in ck else (ck["best_map"] if ck.get("best_map", -1) >= 0 else -math.inf)
-        state = LoopState(ck["epoch"], ck["iteration"], best, json.loads(ck["history"]))
+        state = _loop_state(ck)
         logger.info("resumed %s at epoch %d", out, state.epoch)
     elif main and log_path(out).exists():
         log_path(out).unlink()  # a fresh run starts a fresh log
