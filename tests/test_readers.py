@@ -643,3 +643,16 @@ def test_inspect_checks_image_sizes_as_the_images_are_run(tmp_path):
         assert [p.kind for p in problems] == (["size_mismatch"] if mismatch else []), problems
         if mismatch:
             assert problems[0].message == "annotation says 120x90 but r.jpg is 90x120"
+
+
+def test_coco_image_without_size_is_measured(tmp_path):
+    """User trial: COCO ground truth whose images lack width/height (pycocotools needs none for boxes) was refused
+    by `detect eval`; the image file's size is used, with a warning, as for VOC."""
+    write_image(tmp_path / "a.jpg", 64, 48)
+    path = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "gone.jpg"}],
+                      [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 10, 20]}], COCO_CATS)
+    ds = read_coco(path, strict=False)
+    assert [(im.width, im.height) for im in ds.images] == [(64, 48), (0, 0)]
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("warning", "images[0] (a.jpg) lacks a numeric width/height: the image file's (64 x 48) is used"),
+        ("error", "images[1] (gone.jpg) lacks a numeric width/height, and no image file to measure")]

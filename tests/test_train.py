@@ -293,3 +293,31 @@ def test_an_ensemble_folder_runs_the_members_its_ensemble_json_lists(tmp_path):
     (tmp_path / "ensemble.json").write_text(json.dumps({"members": [{"member": 0}, {"member": 5}]}))
     with pytest.raises(CheckpointError, match=r"ensemble\.json lists member5\.pt, which the folder lacks"):
         member_files([tmp_path])
+
+
+def test_a_stop_while_an_epoch_is_saved_lands_after_its_files(tmp_path, monkeypatch):
+    """User trial: Ctrl-C between an epoch's model files and its resume state left `m.pt` and `m.last.ckpt` of a
+    finished epoch with no state — "nothing is kept", and --resume started over. The signal now waits for the
+    epoch's files: all are there, and the message says the epoch is kept."""
+    import os
+    import signal
+
+    from detector import train as train_module
+
+    images = synthetic_images(tmp_path, n=3)
+    write_images_gt(tmp_path / "gt.json", images)
+    out = tmp_path / "m.pt"
+    real_save = train_module.save_member
+
+    def save_then_interrupt(path, *a, **k):
+        written = real_save(path, *a, **k)
+        os.kill(os.getpid(), signal.SIGINT)  # while the epoch is being saved, before its state file
+        return written
+
+    monkeypatch.setattr(train_module, "save_member", save_then_interrupt)
+    res = CliRunner().invoke(cli, ["train", "classifier", "--gt", str(tmp_path / "gt.json"), "--out", str(out),
+                                   "--input-size", "96", "--width", "0.25", "--epochs", "2", "--batch-size", "16",
+                                   "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"])
+    assert res.exit_code == 130 and "each finished epoch is kept" in res.output, res.output
+    assert out.is_file() and last_path(out).is_file() and state_path(out).is_file()
+    assert torch.load(state_path(out), weights_only=True)["epoch"] == 1

@@ -329,8 +329,17 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         by_file_name.setdefault(file_key, i)  # still read (inspect): its boxes are not "of an unknown image_id"
         w, h = im.get("width"), im.get("height")
         if not isinstance(w, (int, float)) or not isinstance(h, (int, float)):
-            problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height")
-            w, h = 0, 0
+            # box evaluation needs no image size (pycocotools reads none): the image file tells it, as for VOC
+            found = locator.find(str(im["file_name"]))
+            measured = _measured_size(found) if found is not None else None
+            if measured is None:
+                problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height, and "
+                             "no image file to measure")
+                w, h = 0, 0
+            else:
+                w, h = measured
+                problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height: "
+                             f"the image file's ({w} x {h}) is used", severity=WARNING)
         metas[image_id] = (im, int(w), int(h), [], [], [])
 
     known_ids = ", ".join(str(c) for c in list(cat_label)[:10]) + (", …" if len(cat_label) > 10 else "")

@@ -21,10 +21,13 @@ comes from the torch RNG (dropout), which is saved.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -282,27 +285,13 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
         last = state.epoch == config.epochs
         model_meta = {**meta, "epoch": state.epoch, "iterations": state.iteration}
         validated = task.validate is not None and task.val_every and (state.epoch % task.val_every == 0 or last)
+        scores = {}
         if validated:
             model.eval()
             scores = distributed.broadcast_object(dict(task.validate(model)))
             record.update(scores)
-            if scores[task.score_key] > state.best:
-                state.best = float(scores[task.score_key])
-                if main:
-                    task.save(model, out, {**model_meta, **scores})
-        elif state.best == -math.inf and main:  # not validated (yet): the latest model is the best known
-            task.save(model, out, model_meta)
-        state.history.append(record)
-        if main:
-            task.save(model, last_path(out), model_meta)
-            # the torch RNG (dropout) is the same on every rank, so rank 0's copy resumes them all
-            resume_state = {**(task.state_extra(model) if task.state_extra else {}),
-                            task.state_key: model.state_dict(), "optimizer": opt.state_dict(),
-                            "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
-                            "best": state.best, "history": json.dumps(state.history), "epochs": config.epochs}
-            atomic_write(sp, lambda f: torch.save(resume_state, f))
-            _append_log(log_path(out), record)
-            logger.info("%s epoch %d: %s", task.name, state.epoch, record)
+        with _signals_deferred():  # the epoch's files all or none: Ctrl-C or SIGTERM land after them (user trial)
+            _save_epoch(model, task, opt, config, out, state, record, scores, model_meta, main)
         distributed.barrier()  # the others wait while rank 0 writes
         if on_epoch_end is not None:
             on_epoch_end(state)
@@ -310,3 +299,48 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
         task.save(model, out, {**meta, "epoch": state.epoch})
     distributed.barrier()
     return state
+
+
+def _save_epoch(model, task: Task, opt, config: OptimConfig, out: Path, state: LoopState, record: dict,
+                scores: dict, model_meta: dict, main: bool) -> None:
+    """The files of a finished epoch: the best model (when ``scores`` beat the best so far, or without validation
+    yet), the last one, the resume state and the log line (rank 0 writes; every rank updates ``state``)."""
+    sp = state_path(out)
+    if scores:
+        if scores[task.score_key] > state.best:
+            state.best = float(scores[task.score_key])
+            if main:
+                task.save(model, out, {**model_meta, **scores})
+    elif state.best == -math.inf and main:  # not validated (yet): the latest model is the best known
+        task.save(model, out, model_meta)
+    state.history.append(record)
+    if main:
+        task.save(model, last_path(out), model_meta)
+        # the torch RNG (dropout) is the same on every rank, so rank 0's copy resumes them all
+        resume_state = {**(task.state_extra(model) if task.state_extra else {}),
+                        task.state_key: model.state_dict(), "optimizer": opt.state_dict(),
+                        "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
+                        "best": state.best, "history": json.dumps(state.history), "epochs": config.epochs}
+        atomic_write(sp, lambda f: torch.save(resume_state, f))
+        _append_log(log_path(out), record)
+        logger.info("%s epoch %d: %s", task.name, state.epoch, record)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM held back while the block runs and delivered (to the handlers they had) when it ends, so
+    that a stop never falls between an epoch's model files and its resume state. Main thread only (where Python
+    runs signal handlers); elsewhere a plain block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, _frame: caught.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
