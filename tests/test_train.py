@@ -315,9 +315,15 @@ def test_a_stop_while_an_epoch_is_saved_lands_after_its_files(tmp_path, monkeypa
         return written
 
     monkeypatch.setattr(train_module, "save_member", save_then_interrupt)
-    res = CliRunner().invoke(cli, ["train", "classifier", "--gt", str(tmp_path / "gt.json"), "--out", str(out),
-                                   "--input-size", "96", "--width", "0.25", "--epochs", "2", "--batch-size", "16",
-                                   "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"])
+    # Python's own Ctrl-C handler, as in a terminal (a shell that starts a job in the background, as CI may, leaves
+    # SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        res = CliRunner().invoke(cli, ["train", "classifier", "--gt", str(tmp_path / "gt.json"), "--out", str(out),
+                                       "--input-size", "96", "--width", "0.25", "--epochs", "2", "--batch-size", "16",
+                                       "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert res.exit_code == 130 and "each finished epoch is kept" in res.output, res.output
     assert out.is_file() and last_path(out).is_file() and state_path(out).is_file()
     assert torch.load(state_path(out), weights_only=True)["epoch"] == 1
