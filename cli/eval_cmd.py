@@ -118,9 +118,11 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
 
     width = max([len(c.category.name) for c in result.per_class] + [5])
     click.echo(f"{'id':>4}  {'class':<{width}}  {'AP':>7}  {'gt':>6}  {'det':>7}")
+    own_ids = gt.format == "coco"  # the ground truth's own category ids (COCO JSON), else the ILSVRC det_id
     for c in result.per_class:
         ap = "   -   " if c.ap is None else f"{c.ap:7.4f}"
-        cid = "" if c.category.det_id is None else c.category.det_id
+        cid = c.category.source_id if own_ids else c.category.det_id
+        cid = "" if cid is None else cid
         click.echo(f"{cid:>4}  {c.category.name:<{width}}  {ap}  {c.num_gt:>6}  {c.num_det:>7}")
     n_cls = sum(c.ap is not None for c in result.per_class)
     if metric == "coco":

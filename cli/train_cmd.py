@@ -21,6 +21,7 @@ from tqdm import tqdm
 from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, class_map_of,
                                  load_init_weights, read_init_file)
 from detector.nn.checkpoint import read_checkpoint
+from eval.predictions import PredictionError, check_images_run, match_images, read_predictions
 from detector.data import Dataset
 from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
@@ -71,6 +72,7 @@ class ClassifierRun:
     resume: bool
     drop_aux: bool = False  # the model file without the auxiliary heads (training only)
     val_mode: str | None = None  # validate in this mode; None: the model's own
+    hard_negatives: tuple[Path, ...] = ()  # detections of a model on the training images (hard negative mining)
 
 
 def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
@@ -81,7 +83,7 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     train = TrainConfig(epochs=o["epochs"], images_per_batch=max(1, o["batch_size"] // per_image),
                         regions_per_image=min(per_image, o["batch_size"]), lr=o["lr"],
                         lr_step_epochs=o["lr_step_epochs"], schedule=o["schedule"], seed=o["seed"],
-                        bg_iou_low=o["bg_iou_low"],
+                        bg_iou_low=o["bg_iou_low"], hard_fraction=o["hard_fraction"],
                         workers=o["workers"],
                         val_every=o["val_every"], threads=o["threads"])
     spec = ClassifierSpec(arch=o["arch"], input_size=o["input_size"], width=o["width"], bbox_reg=o["bbox_reg"],
@@ -91,7 +93,7 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     return ClassifierRun(out, tuple(o["gts"]), tuple(o["partial_gts"]), tuple(o["vals"]), o["images"], o["fmt"],
                          o["class_set"], o["class_map"], o["init"], spec, train, proposals, o["device"],
                          o["cache_dir"], o["half"], o["resume"], o["drop_aux"],
-                         None if o["val_mode"] == "auto" else o["val_mode"])
+                         None if o["val_mode"] == "auto" else o["val_mode"], tuple(o["hard_negatives"]))
 
 
 def _common_options(f):
@@ -165,6 +167,14 @@ def _common_options(f):
         click.option("--gt-partial", "partial_gts", multiple=True, type=click.Path(exists=True, path_type=Path),
                      help="Training ground truth whose labels are not exhaustive (objects without a box exist, as in "
                           "Open Images): only its labelled objects are sampled, never its background; repeatable."),
+        click.option("--hard-negatives", "hard_negatives", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Hard negative mining (R-CNN): detections of a model on the training images (`detect run` "
+                          "output: boxes.json, or COCO results with file_name); those off every object are drawn "
+                          "as background. Repeatable."),
+        click.option("--hard-fraction", type=click.FloatRange(0.0, 1.0), default=TrainConfig.hard_fraction,
+                     show_default=True,
+                     help="Share of each image's background regions drawn from its hard negatives (at most)."),
         click.option("--class-map", type=click.Choice(["auto", "none", "imagenet1k"]), default="auto",
                      show_default=True,
                      help="imagenet1k: keep the 1,000 ImageNet outputs of a distilled --init and score the 200 ILSVRC "
@@ -210,7 +220,8 @@ def _prepare(run: ClassifierRun):
     """Read the data, settle the classes and the spec, and compute the proposals: (classes, spec, training images,
     validation sets, their proposals, the training data's digest)."""
     train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
-    digest = data_digest(train_sets, len(run.partial_gts))
+    hard = _hard_negatives(run.hard_negatives, train_sets)
+    digest = data_digest(train_sets, len(run.partial_gts), hard)
     if run.resume and state_path(run.out).is_file():  # before the proposals of every image are computed
         _check_resumed_data(run, digest)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
@@ -232,7 +243,7 @@ def _prepare(run: ClassifierRun):
     ss, cache, workers = run.proposals.selective_search, ProposalCache(run.cache_dir), run.train.workers
     train_props = _proposals(train_sets, ss, cache, workers, "proposals (train)")
     val_props = [_proposals([ds], ss, cache, workers, "proposals (val)") for ds in val_sets]
-    train_images = prepare_images(train_sets, classes, train_props, exhaustive)
+    train_images = prepare_images(train_sets, classes, train_props, exhaustive, hard)
     if not train_images:
         raise click.ClickException("no training image could be read")
     try:
@@ -244,9 +255,10 @@ def _prepare(run: ClassifierRun):
     return classes, spec, train_images, val_sets, val_props, digest
 
 
-def data_digest(datasets, partial: int) -> str:
+def data_digest(datasets, partial: int, hard_negatives=None) -> str:
     """sha256 of what training reads from ``datasets`` (the last ``partial`` of them --gt-partial): each image's
-    name and boxes, their classes, difficult and crowd flags — the content, whatever path or copy it comes from."""
+    name and boxes, their classes, difficult and crowd flags — the content, whatever path or copy it comes from —
+    and with ``hard_negatives`` (:func:`_hard_negatives`) each image's hard-negative boxes."""
     h = hashlib.sha256()
     for k, ds in enumerate(datasets):
         h.update(f"set {k} partial {k >= len(datasets) - partial}\n".encode())
@@ -254,7 +266,56 @@ def data_digest(datasets, partial: int) -> str:
             h.update(f"{im.file_name}|{[ds.classes[int(lbl)].key for lbl in im.labels]}\n".encode())
             for a in (im.boxes.astype("<f8"), im.difficult.astype("u1"), im.iscrowd.astype("u1")):
                 h.update(a.tobytes())
+    if hard_negatives is not None:
+        h.update(b"hard negatives\n")
+        for boxes in hard_negatives:
+            h.update(b"-" if boxes is None else np.asarray(boxes, "<f8").tobytes() + b"|")
     return h.hexdigest()
+
+
+def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
+    """The detections of the ``--hard-negatives`` files on each image of ``datasets`` (in their order, as the
+    proposals are): float64 [H, 4] xyxy, or None for an image none of them covers; None without files. Images are
+    matched by name as ``detect eval`` matches predictions to ground truth (:func:`eval.predictions.match_images`);
+    a detection on an image that is not the annotated size, a file without image names or one none of whose
+    detections is on a training image is refused (``ClickException``); a note says what each file gave."""
+    if not paths:
+        return None
+    per_image: list[list[np.ndarray | None]] = [[None] * len(ds.images) for ds in datasets]
+    for path in paths:
+        try:
+            if path.read_bytes().lstrip()[:1] not in (b"{", b"["):
+                raise PredictionError(f"{path}: not JSON: hard negatives are read from `detect run`'s boxes.json "
+                                      "or COCO results with each image's file_name (`detect run --format coco`)")
+            preds = read_predictions(path)
+            if any(name is None for name in preds.image_names):
+                raise PredictionError(f"{path}: its results give images by image_id only: hard negatives need each "
+                                      "image's file_name (`detect run` writes it in both boxes.json and --format "
+                                      "coco)")
+            on = np.zeros(len(preds), bool)
+            for d, ds in enumerate(datasets):
+                index, _ = match_images(preds, ds)
+                check_images_run(preds, ds)  # an image of another size than annotated: its boxes are other pixels
+                for g in np.unique(index[index >= 0]):
+                    boxes = preds.boxes[index == g]
+                    before = per_image[d][g]
+                    per_image[d][g] = boxes if before is None else np.concatenate([before, boxes])
+                on |= index >= 0
+        except OSError as e:
+            raise click.ClickException(f"--hard-negatives {path}: cannot read: {e.strerror or e}") from None
+        except PredictionError as e:
+            raise click.ClickException(f"--hard-negatives {e}") from None
+        if len(preds) and not on.any():
+            names = list(dict.fromkeys(preds.image_names))
+            raise click.ClickException(
+                f"--hard-negatives {path}: none of its {count(len(preds), 'detection')} is on an image of the "
+                f"training data (its images: {', '.join(map(repr, names[:3]))}{' …' if len(names) > 3 else ''}): "
+                "run `detect run` on the training images")
+        images = len({(preds.image_ids[i], preds.image_names[i]) for i in np.flatnonzero(on)})
+        total = sum(len(ds.images) for ds in datasets)
+        _echo(f"hard negatives: {path}: {count(int(on.sum()), 'detection')} on {images} of the {total} training "
+              f"images" + (f"; {int((~on).sum())} on other images left out" if (~on).any() else ""), err=True)
+    return [boxes for per in per_image for boxes in per]
 
 
 def _check_resumed_data(run: ClassifierRun, digest: str) -> None:
@@ -325,6 +386,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
           f"{on}")
     meta = {"name": out.stem, "train_sets": [str(g) for g in run.gts],
             "partial_sets": [str(g) for g in run.partial_gts], "train_digest": digest,
+            "hard_negatives": [str(p) for p in run.hard_negatives],
             "val_sets": [str(v) for v in run.vals],
             "init": str(run.init) if run.init else None,
             "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}

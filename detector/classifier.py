@@ -494,10 +494,19 @@ def _ensemble_listing(folder: Path) -> list[Path] | None:
         return None
 
 
+def _file_format(path: Path) -> str | None:
+    """The ``format`` a project model file records, or None (not one, unreadable: its loading says why later)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - any unreadable file is reported when loaded as a member
+        return None
+    return ckpt.get("format") if isinstance(ckpt, dict) else None
+
+
 def member_files(paths) -> list[Path]:
-    """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files, sorted — or,
-    when it holds the ``ensemble.json`` that ``detect train ensemble`` writes last, the members that file lists), in
-    order. Raises :class:`CheckpointError` for a folder without any, or whose ``ensemble.json`` names a missing
+    """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files, sorted, MultiBox
+    files left out with a warning — or, when it holds the ``ensemble.json`` that ``detect train ensemble`` writes
+    last, the members that file lists), in order. Raises :class:`CheckpointError` for a folder without any, or whose ``ensemble.json`` names a missing
     member."""
     files: list[Path] = []
     for p in paths:
@@ -514,6 +523,12 @@ def member_files(paths) -> list[Path]:
                     logger.warning("%s: %s not among the members its ensemble.json lists: left out", p,
                                    ", ".join(left))
                 found = listed
+            else:  # a MultiBox file beside the members (the GPU session's output folder) is no member
+                multibox = [f for f in found if _file_format(f) == "detect-multibox/1"]
+                if multibox:
+                    logger.warning("%s: %s left out: a MultiBox proposal network, not a region classifier (give it "
+                                   "with --multibox)", p, ", ".join(f.name for f in multibox))
+                    found = [f for f in found if f not in multibox]
             if not found:
                 raise CheckpointError(f"{p}: no *.pt model files in this folder")
             files.extend(found)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -77,6 +77,7 @@ class TrainConfig:
     fg_fraction: float = 0.25  # R-CNN: 32 foreground of 128
     fg_iou: float = 0.5  # R-CNN: IoU >= 0.5 with a ground-truth box is foreground (its class)
     bg_iou_low: float = 0.1  # Fast R-CNN: background windows have max IoU in [0.1, 0.5)
+    hard_fraction: float = 0.5  # of an image's background regions, at most this share drawn from its hard negatives
     lr: float = OptimConfig.lr  # base learning rate (SGD); this and the four below: the paper's SGD (OptimConfig)
     momentum: float = OptimConfig.momentum
     weight_decay: float = OptimConfig.weight_decay
@@ -117,6 +118,8 @@ class TrainImage:
     ignore_boxes: np.ndarray  # float32 [Z, 4]: objects of other classes (never sampled as background)
     proposals: np.ndarray  # float32 [R, 4]
     exhaustive: bool = True  # False: unlabelled objects exist (Open Images): only foreground is sampled here
+    hard_negatives: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))  # float32 [H, 4]:
+    #   a model's detections on this image (``--hard-negatives``); those off every object are hard background
 
 
 def build_class_list(datasets: Sequence[Dataset], *, ilsvrc_only: bool = False) -> tuple[Category, ...]:
@@ -163,10 +166,13 @@ def dataset_proposals(datasets: Sequence[Dataset], search: SelectiveSearchConfig
 
 
 def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], proposals: Sequence[np.ndarray],
-                   exhaustive: Sequence[bool] | None = None) -> list[TrainImage]:
+                   exhaustive: Sequence[bool] | None = None,
+                   hard_negatives: Sequence[np.ndarray | None] | None = None) -> list[TrainImage]:
     """Pair each annotated image (in dataset order) with its proposals; map labels to the model's 1..C. Images
     without a file are left out (the caller reports them). ``exhaustive[d]`` False: dataset ``d``'s labels are not
-    exhaustive (objects without a box exist), so its images give foreground regions only, never background."""
+    exhaustive (objects without a box exist), so its images give foreground regions only, never background.
+    ``hard_negatives``, in the order of ``proposals``: each image's detections by a model (float [H, 4] xyxy in the
+    annotation's pixels, or None), candidates for hard background (:func:`sample_regions`)."""
     index = {c.key: k + 1 for k, c in enumerate(classes)}
     out = []
     i = 0
@@ -184,9 +190,12 @@ def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], pro
             partial = exhaustive is not None and not exhaustive[d]
             if partial and not (keep & valid).any():
                 continue  # nothing to learn from it: no labelled object of the model's classes, no background
+            hard = hard_negatives[i - 1] if hard_negatives is not None else None
             out.append(TrainImage(Path(im.path), im.width, im.height, boxes[keep & valid],
                                   model_labels[keep & valid], boxes[~keep], np.asarray(props, np.float32),
-                                  exhaustive=not partial))
+                                  exhaustive=not partial,
+                                  hard_negatives=np.asarray(hard if hard is not None else np.zeros((0, 4)),
+                                                            np.float32).reshape(-1, 4)))
     return out
 
 
@@ -210,8 +219,17 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     never overlapping an ignored object by ``fg_iou``). Returns boxes [n, 4], labels [n], regression targets
     [n, 4] (zeros for background). An image whose labels are not exhaustive (``im.exhaustive`` False) gives its
     foreground share only (at least one region when it has foreground): its background may hold unlabelled
-    objects."""
+    objects.
+
+    Hard negative mining (R-CNN's, here for the softmax): an image's ``hard_negatives`` — a model's detections on
+    it — join the candidates; those under ``fg_iou`` with every object (whatever their IoU, never an ignored
+    object's) are hard background, and up to ``round(hard_fraction × background share)`` of the background is drawn
+    from them without replacement, the rest as above. A detection on an object is that object's foreground like
+    any proposal."""
     cand = np.concatenate([im.gt_boxes, im.proposals]) if len(im.gt_boxes) else im.proposals
+    n_hard_cand = len(im.hard_negatives)
+    if n_hard_cand:
+        cand = np.concatenate([cand, im.hard_negatives])
     if len(cand) == 0:
         cand = np.array([[0, 0, im.width, im.height]], np.float32)
     if len(im.gt_boxes):
@@ -235,7 +253,17 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
         n_fg = n if len(fg) else 0
     pick_fg = rng.choice(fg, size=n_fg, replace=len(fg) < n_fg) if n_fg else np.zeros(0, np.int64)
     n_bg = n - n_fg
-    if len(bg):
+    hard_bg = np.zeros(0, np.int64)
+    if n_hard_cand and n_bg:  # the detections off every object, whatever their IoU (never on an ignored object)
+        hard_bg = np.flatnonzero((max_iou < config.fg_iou) & ~ignore)
+        hard_bg = hard_bg[hard_bg >= len(cand) - n_hard_cand]
+    n_hard = min(int(round(n_bg * config.hard_fraction)), len(hard_bg))
+    if n_hard:
+        pick_hard = rng.choice(hard_bg, size=n_hard, replace=False)
+        rest = n_bg - n_hard
+        pick_bg = np.concatenate([pick_hard, rng.choice(bg, size=rest, replace=len(bg) < rest)
+                                  if len(bg) and rest else np.zeros(0, np.int64)])
+    elif len(bg):
         pick_bg = rng.choice(bg, size=n_bg, replace=len(bg) < n_bg)
     else:  # nothing at all to call background: whole-image box
         pick_bg = np.zeros(0, np.int64)

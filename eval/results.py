@@ -22,8 +22,10 @@ class ClassResult:
     precision: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict:
-        return {"id": self.category.det_id, "wnid": self.category.wnid, "name": self.category.name,
-                "AP": self.ap, "num_gt": self.num_gt, "num_det": self.num_det}
+        """``id``: the ILSVRC det_id (None for a class outside the 200); ``category_id``: the ground-truth file's own
+        id of the class where it has ids (COCO JSON), else None."""
+        return {"id": self.category.det_id, "category_id": self.category.source_id, "wnid": self.category.wnid,
+                "name": self.category.name, "AP": self.ap, "num_gt": self.num_gt, "num_det": self.num_det}
 
 
 @dataclass(frozen=True, eq=False)

@@ -28,7 +28,8 @@ def test_eval_ilsvrc_text_end_to_end(tmp_path):
     r = json.loads(out.read_text())
     assert r["metric"] == "ilsvrc" and r["mAP"] == 0.75 and r["median_AP"] == 0.75
     person = next(c for c in r["per_class"] if c["name"] == "person")
-    assert person == {"id": 124, "wnid": "n00007846", "name": "person", "AP": 0.5, "num_gt": 2, "num_det": 2}
+    assert person == {"id": 124, "category_id": None, "wnid": "n00007846", "name": "person", "AP": 0.5, "num_gt": 2,
+                      "num_det": 2}
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -252,3 +253,25 @@ def test_eval_without_positives_gives_no_mAP(tmp_path):
     assert res.exit_code == 0, res.output
     assert "ilsvrc mAP -  median AP -  (0 classes with positives" in res.output
     assert "note: no class has positives (every object is difficult or a crowd region)" in res.output
+
+
+def test_eval_table_shows_the_coco_ground_truths_own_category_ids(tmp_path):
+    """Trial: the per-class `id` column showed ILSVRC det_ids for COCO ground truth, where the user knows the file's
+    own category ids; --json keeps the det_id under `id` and adds the file's under `category_id`."""
+    from helpers import write_coco
+
+    gt = write_coco(tmp_path / "gt.json", [{"id": 7, "file_name": "a.jpg", "width": 100, "height": 100}],
+                    [{"id": 1, "image_id": 7, "category_id": 18, "bbox": [10, 10, 40, 40]},
+                     {"id": 2, "image_id": 7, "category_id": 1, "bbox": [50, 50, 30, 30]}],
+                    [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}])
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps([{"image_id": 7, "category_id": 18, "bbox": [10, 10, 40, 40], "score": 0.9}]))
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = {line.split()[1]: line.split()[0] for line in res.output.splitlines()
+            if line.split()[1:2] in (["person"], ["dog"])}
+    assert rows == {"person": "1", "dog": "18"}, res.output
+    by_name = {c["name"]: c for c in json.loads(out.read_text())["per_class"]}
+    assert (by_name["dog"]["id"], by_name["dog"]["category_id"]) == (58, 18)
+    assert (by_name["person"]["id"], by_name["person"]["category_id"]) == (124, 1)

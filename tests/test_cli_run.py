@@ -552,3 +552,24 @@ def test_resume_of_a_finished_run_has_nothing_to_do(tmp_path):
     res = CliRunner().invoke(cli, [*args, "--resume", "--max-proposals", "7"])  # another job: run and replaced
     assert res.exit_code == 0 and "finished output" not in res.output, res.output
     assert json.loads(out.read_text())["job"]["config_sha256"] != json.loads(before)["job"]["config_sha256"]
+
+
+def test_a_model_folder_leaves_out_a_multibox_file_beside_its_members(tmp_path, caplog):
+    """Trial: `detect run --model DIR` on a folder holding member files and a `multibox.pt` (the GPU session's output
+    folder) stopped on the MultiBox file; it is now left out with a warning, and --multibox may still name it."""
+    from proposals.multibox import MultiBox, MultiBoxConfig, save_multibox
+
+    d = images_folder(tmp_path)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    tiny_model(folder / "member0.pt")
+    priors = np.array([[0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75]], np.float32)
+    save_multibox(folder / "multibox.pt", MultiBox(MultiBoxConfig(num_priors=2, input_size=96, width=0.25), priors),
+                  train={"epochs": 0})
+    out = tmp_path / "boxes.json"
+    res = CliRunner().invoke(cli, ["run", str(d / "a.jpg"), "--out", str(out), "--model", str(folder), "--workers",
+                                   "0", "--cache-dir", str(tmp_path / "cache"), "--proposals", "multibox",
+                                   "--multibox", str(folder / "multibox.pt")])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["model"]["members"] == 1
+    assert any("multibox.pt left out: a MultiBox proposal network" in r.getMessage() for r in caplog.records)

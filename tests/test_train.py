@@ -327,3 +327,95 @@ def test_a_stop_while_an_epoch_is_saved_lands_after_its_files(tmp_path, monkeypa
     assert res.exit_code == 130 and "each finished epoch is kept" in res.output, res.output
     assert out.is_file() and last_path(out).is_file() and state_path(out).is_file()
     assert torch.load(state_path(out), weights_only=True)["epoch"] == 1
+
+
+def test_hard_negatives_are_drawn_as_background():
+    """Hard negative mining: a model's detections off every object are background, up to --hard-fraction of an
+    image's background share, each at most once; a detection on an object is that object's foreground; an image
+    whose labels are not exhaustive never takes them as background; without any, sampling is as before."""
+    b = np.array([[10, 10, 40, 40]], np.float32)
+    props = np.array([[11, 11, 41, 41], [20, 20, 50, 50], [5, 5, 30, 30], [15, 8, 45, 35]], np.float32)
+    off = np.array([[55, 40, 79, 63], [0, 44, 20, 63]], np.float32)  # far from the object (IoU 0)
+    on = np.array([[12, 9, 41, 38]], np.float32)  # on the object
+    plain = TrainImage(None, 80, 64, b, np.array([1]), np.zeros((0, 4), np.float32), props)
+    hard = TrainImage(None, 80, 64, b, np.array([1]), np.zeros((0, 4), np.float32), props,
+                      hard_negatives=np.concatenate([off, on]))
+    cfg = config()
+    for seed in range(10):
+        boxes, labels, _ = sample_regions(hard, 16, cfg, np.random.default_rng(seed))
+        assert (labels > 0).sum() == 4
+        for box in off:  # each hard negative once, as background (bg_iou_low 0.1 would never draw them otherwise)
+            hits = np.flatnonzero((boxes == box).all(axis=1))
+            assert len(hits) == 1 and labels[hits[0]] == 0
+        assert (labels[(boxes == on[0]).all(axis=1)] == 1).all()  # the detection on the object: foreground
+        a = sample_regions(plain, 16, cfg, np.random.default_rng(seed))
+        c = sample_regions(TrainImage(None, 80, 64, b, np.array([1]), np.zeros((0, 4), np.float32), props,
+                                      hard_negatives=np.zeros((0, 4), np.float32)), 16, cfg,
+                           np.random.default_rng(seed))
+        for x, y in zip(a, c):
+            np.testing.assert_array_equal(x, y)
+    boxes, labels, _ = sample_regions(hard, 16, config(hard_fraction=0.0), np.random.default_rng(0))
+    assert not any((boxes == box).all(axis=1).any() for box in off)
+    partial = TrainImage(None, 80, 64, b, np.array([1]), np.zeros((0, 4), np.float32), props, exhaustive=False,
+                         hard_negatives=off)
+    _, labels, _ = sample_regions(partial, 16, cfg, np.random.default_rng(0))
+    assert (labels > 0).all()
+
+
+def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
+    """`detect train classifier --hard-negatives boxes.json`: detections matched to the training images by name
+    (as `detect eval` matches them), recorded in the model, part of the data a resumed run must share; a file
+    none of whose detections is on a training image, a text file, or one without image names are refused."""
+    import torch
+
+    images = synthetic_images(tmp_path, n=3)
+    gt = write_images_gt(tmp_path / "gt.json", images)
+
+    def boxes_json(path, names, sizes=(80, 64)):
+        doc = {"images": [{"id": k + 1, "file_name": n, "width": sizes[0], "height": sizes[1]}
+                          for k, n in enumerate(names)],
+               "categories": [{"id": 124, "name": "person", "wnid": "n00007846"}],
+               "detections": [{"image_id": k + 1, "category_id": 124, "bbox": [50.0, 35.0, 28.0, 27.0],
+                               "score": 0.9} for k in range(len(names))] +
+                             [{"image_id": 1, "category_id": 124, "bbox": [0.0, 40.0, 20.0, 20.0], "score": 0.4}],
+               "errors": []}
+        path.write_text(json.dumps(doc))
+        return path
+
+    dets = boxes_json(tmp_path / "dets.json", [f"some/where/{images[0].path.name}", images[2].path.name,
+                                               "elsewhere.png"])
+    out = tmp_path / "m.pt"
+    base = ["train", "classifier", "--gt", str(gt), "--input-size", "96", "--width", "0.25", "--batch-size", "16",
+            "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0", "--out", str(out)]
+    res = CliRunner().invoke(cli, [*base, "--epochs", "1", "--hard-negatives", str(dets)])
+    assert res.exit_code == 0, res.output
+    assert f"hard negatives: {dets}: 3 detections on 2 of the 3 training images; 1 on other images left out" \
+        in res.output, res.output
+    m = load_member(out)
+    assert m.train["hard_negatives"] == [str(dets)] and m.train["config"]["hard_fraction"] == 0.5
+    # resuming with other hard negatives is other training data
+    sp = state_path(out)
+    torch.save({**torch.load(sp, weights_only=True), "epochs": 2}, sp)
+    other = boxes_json(tmp_path / "other.json", [images[1].path.name])
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(other)])
+    assert res.exit_code == 1 and "its training data differ" in res.output, res.output
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(dets)])
+    assert res.exit_code == 0, res.output
+
+    new = ["--out", str(tmp_path / "n.pt")]
+    nowhere = boxes_json(tmp_path / "nowhere.json", ["a.png", "b.png"])
+    res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(nowhere)])
+    assert res.exit_code == 1 and f"--hard-negatives {nowhere}: none of its 3 detections is on an image of the " \
+        "training data (its images: 'a.png', 'b.png')" in res.output, res.output
+    resized = boxes_json(tmp_path / "resized.json", [images[0].path.name], sizes=(40, 32))
+    res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(resized)])
+    assert res.exit_code == 1 and "not the size the ground truth" in res.output, res.output
+    (tmp_path / "dets.txt").write_text("1 124 0.9 0 0 10 10\n")
+    res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(tmp_path / "dets.txt")])
+    assert res.exit_code == 1 and "not JSON: hard negatives are read from" in res.output, res.output
+    (tmp_path / "ids.json").write_text(json.dumps([{"image_id": 0, "category_id": 1, "bbox": [0, 0, 5, 5],
+                                                    "score": 0.5}]))
+    res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(tmp_path / "ids.json")])
+    assert res.exit_code == 1 and "hard negatives need each image's file_name" in res.output, res.output
+    res = CliRunner().invoke(cli, [*base, "--out", str(dets), "--hard-negatives", str(dets)])
+    assert res.exit_code == 1 and f"would replace {dets} (--hard-negatives)" in res.output, res.output
