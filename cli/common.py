@@ -190,9 +190,13 @@ _FLAGS = {"gts": "--gt", "partial_gts": "--gt-partial", "vals": "--val", "teache
 
 def check_training_out(out: Path, options: dict, folder: bool) -> None:
     """Refuse, before any work, a training ``--out`` that would replace what the run reads (its ground truth,
-    photos, ``--init``, teacher, priors: any path among ``options``) or an existing file that is no model file
-    (a torch archive): an annotation file, a log, a text file."""
-    written = [] if folder else [out, last_path(out), state_path(out), log_path(out)]
+    photos, ``--init``, teacher, priors, hard negatives: any path among ``options``) or an existing file that is no
+    model file (a torch archive): an annotation file, a log, a text file. With ``folder`` (an ensemble's ``--out``),
+    the files its ``options["members"]`` members and ``ensemble.json`` would be."""
+    models = [out / f"member{k}.pt" for k in range(int(options.get("members") or 0))] if folder else [out]
+    written = [f for m in models for f in (m, last_path(m), state_path(m), log_path(m))]
+    if folder:
+        written.append(out / "ensemble.json")
     inputs: dict[Path, tuple[str, Path]] = {}  # resolved -> (option, path as given)
     for key, value in options.items():
         if key == "out" or value is None:
@@ -207,12 +211,14 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
             raise click.ClickException(f"--out {out} would replace {given} ({flag}), an input of this run")
     if folder and out.resolve() in inputs:
         raise click.ClickException(f"--out {out} is an input of this run")
-    if not folder and out.is_file():
-        with open(out, "rb") as f:
-            magic = f.read(4)
-        if magic != b"PK\x03\x04":  # torch.save writes a zip archive
-            raise click.ClickException(f"--out {out} exists and is not a model file: it would be replaced (give "
-                                       "another name, or delete it first)")
+    for model in models:
+        if model.is_file():
+            with open(model, "rb") as f:
+                magic = f.read(4)
+            if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+                what = f"--out {out}" if model == out else f"{model} (a member file of --out {out})"
+                raise click.ClickException(f"{what} exists and is not a model file: it would be replaced (give "
+                                           "another name, or delete it first)")
 
 
 def stops_resumably(folder: bool = False):

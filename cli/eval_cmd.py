@@ -117,13 +117,14 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
             f"(listed under 'errors' in {pred_path})")
 
     width = max([len(c.category.name) for c in result.per_class] + [5])
-    click.echo(f"{'id':>4}  {'class':<{width}}  {'AP':>7}  {'gt':>6}  {'det':>7}")
     own_ids = gt.format == "coco"  # the ground truth's own category ids (COCO JSON), else the ILSVRC det_id
-    for c in result.per_class:
+    ids = [c.category.source_id if own_ids else c.category.det_id for c in result.per_class]
+    ids = ["" if i is None else str(i) for i in ids]
+    id_width = max([len(i) for i in ids] + [4])
+    click.echo(f"{'id':>{id_width}}  {'class':<{width}}  {'AP':>7}  {'gt':>6}  {'det':>7}")
+    for cid, c in zip(ids, result.per_class):
         ap = "   -   " if c.ap is None else f"{c.ap:7.4f}"
-        cid = c.category.source_id if own_ids else c.category.det_id
-        cid = "" if cid is None else cid
-        click.echo(f"{cid:>4}  {c.category.name:<{width}}  {ap}  {c.num_gt:>6}  {c.num_det:>7}")
+        click.echo(f"{cid:>{id_width}}  {c.category.name:<{width}}  {ap}  {c.num_gt:>6}  {c.num_det:>7}")
     n_cls = sum(c.ap is not None for c in result.per_class)
     if metric == "coco":
         for name, v in result.extra.items():

@@ -18,10 +18,11 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, class_map_of,
-                                 load_init_weights, read_init_file)
+from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, check_init_spec,
+                                 class_map_of, load_init_weights, read_init_file, read_spec)
 from detector.nn.checkpoint import read_checkpoint
-from eval.predictions import PredictionError, check_images_run, match_images, read_predictions
+from detector.data.io import decode_text
+from eval.predictions import PredictionError, match_images, read_predictions
 from detector.data import Dataset
 from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
@@ -221,9 +222,12 @@ def _prepare(run: ClassifierRun):
     validation sets, their proposals, the training data's digest)."""
     train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
     hard = _hard_negatives(run.hard_negatives, train_sets)
-    digest = data_digest(train_sets, len(run.partial_gts), hard)
+    if hard is None and run.train.hard_fraction != TrainConfig.hard_fraction:
+        _echo("warning: --hard-fraction is not used without --hard-negatives", err=True)
+    digest = data_digest(train_sets, len(run.partial_gts))
+    hard_digest = hard_negatives_digest(hard, run.train.hard_fraction)
     if run.resume and state_path(run.out).is_file():  # before the proposals of every image are computed
-        _check_resumed_data(run, digest)
+        _check_resumed_data(run, digest, hard_digest)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
     val_sets = _load_all(run.vals, run.fmt, run.images) if run.vals else []
     class_map = class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
@@ -252,13 +256,12 @@ def _prepare(run: ClassifierRun):
             check_resume_spec(run.out, spec)
     except (ValueError, CheckpointError) as e:
         raise click.ClickException(str(e)) from None
-    return classes, spec, train_images, val_sets, val_props, digest
+    return classes, spec, train_images, val_sets, val_props, digest, hard_digest
 
 
-def data_digest(datasets, partial: int, hard_negatives=None) -> str:
+def data_digest(datasets, partial: int) -> str:
     """sha256 of what training reads from ``datasets`` (the last ``partial`` of them --gt-partial): each image's
-    name and boxes, their classes, difficult and crowd flags — the content, whatever path or copy it comes from —
-    and with ``hard_negatives`` (:func:`_hard_negatives`) each image's hard-negative boxes."""
+    name and boxes, their classes, difficult and crowd flags — the content, whatever path or copy it comes from."""
     h = hashlib.sha256()
     for k, ds in enumerate(datasets):
         h.update(f"set {k} partial {k >= len(datasets) - partial}\n".encode())
@@ -266,25 +269,24 @@ def data_digest(datasets, partial: int, hard_negatives=None) -> str:
             h.update(f"{im.file_name}|{[ds.classes[int(lbl)].key for lbl in im.labels]}\n".encode())
             for a in (im.boxes.astype("<f8"), im.difficult.astype("u1"), im.iscrowd.astype("u1")):
                 h.update(a.tobytes())
-    if hard_negatives is not None:
-        h.update(b"hard negatives\n")
-        for boxes in hard_negatives:
-            h.update(b"-" if boxes is None else np.asarray(boxes, "<f8").tobytes() + b"|")
     return h.hexdigest()
 
 
 def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
     """The detections of the ``--hard-negatives`` files on each image of ``datasets`` (in their order, as the
-    proposals are): float64 [H, 4] xyxy, or None for an image none of them covers; None without files. Images are
-    matched by name as ``detect eval`` matches predictions to ground truth (:func:`eval.predictions.match_images`);
-    a detection on an image that is not the annotated size, a file without image names or one none of whose
-    detections is on a training image is refused (``ClickException``); a note says what each file gave."""
+    proposals are): float64 [H, 4] xyxy, each box once (the same detections given twice count once), or None for an
+    image none of them covers; None without files. Images are matched by name as ``detect eval`` matches predictions
+    to ground truth (:func:`eval.predictions.match_images`). Refused (``ClickException`` naming the file): a file
+    that is not JSON results, without image names, none of whose detections is on a training image, a detection on
+    an image of another size than annotated (``boxes.json`` records the size it ran on) or reaching more than a pixel
+    beyond the annotated image (COCO results record no size: a resized copy's boxes are caught only so). A note says
+    what each file gave; a file without detections is warned about."""
     if not paths:
         return None
     per_image: list[list[np.ndarray | None]] = [[None] * len(ds.images) for ds in datasets]
     for path in paths:
         try:
-            if path.read_bytes().lstrip()[:1] not in (b"{", b"["):
+            if decode_text(path.read_bytes()).lstrip()[:1] not in ("{", "["):
                 raise PredictionError(f"{path}: not JSON: hard negatives are read from `detect run`'s boxes.json "
                                       "or COCO results with each image's file_name (`detect run --format coco`)")
             preds = read_predictions(path)
@@ -293,16 +295,20 @@ def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
                                       "image's file_name (`detect run` writes it in both boxes.json and --format "
                                       "coco)")
             on = np.zeros(len(preds), bool)
+            covered = 0
             for d, ds in enumerate(datasets):
                 index, _ = match_images(preds, ds)
-                check_images_run(preds, ds)  # an image of another size than annotated: its boxes are other pixels
                 for g in np.unique(index[index >= 0]):
-                    boxes = preds.boxes[index == g]
+                    at = np.flatnonzero(index == g)
+                    _check_hard_negative_image(path, preds, at, ds.images[g])
                     before = per_image[d][g]
-                    per_image[d][g] = boxes if before is None else np.concatenate([before, boxes])
+                    boxes = preds.boxes[at] if before is None else np.concatenate([before, preds.boxes[at]])
+                    per_image[d][g] = np.unique(boxes, axis=0)
+                    covered += 1
                 on |= index >= 0
-        except OSError as e:
-            raise click.ClickException(f"--hard-negatives {path}: cannot read: {e.strerror or e}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise click.ClickException(f"--hard-negatives {path}: cannot read: "
+                                       f"{getattr(e, 'strerror', None) or e}") from None
         except PredictionError as e:
             raise click.ClickException(f"--hard-negatives {e}") from None
         if len(preds) and not on.any():
@@ -311,22 +317,67 @@ def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
                 f"--hard-negatives {path}: none of its {count(len(preds), 'detection')} is on an image of the "
                 f"training data (its images: {', '.join(map(repr, names[:3]))}{' …' if len(names) > 3 else ''}): "
                 "run `detect run` on the training images")
-        images = len({(preds.image_ids[i], preds.image_names[i]) for i in np.flatnonzero(on)})
+        if not len(preds):
+            _echo(f"warning: --hard-negatives {path} holds no detections: it adds no hard negative", err=True)
+            continue
         total = sum(len(ds.images) for ds in datasets)
-        _echo(f"hard negatives: {path}: {count(int(on.sum()), 'detection')} on {images} of the {total} training "
+        _echo(f"hard negatives: {path}: {count(int(on.sum()), 'detection')} on {covered} of the {total} training "
               f"images" + (f"; {int((~on).sum())} on other images left out" if (~on).any() else ""), err=True)
     return [boxes for per in per_image for boxes in per]
 
 
-def _check_resumed_data(run: ClassifierRun, digest: str) -> None:
+def _check_hard_negative_image(path, preds, at: np.ndarray, image) -> None:
+    """Refuse detections ``at`` (indices into ``preds``) on training ``image`` when they are in other pixels than
+    its annotations: the file records another size for it, or a box reaches beyond the annotated image."""
+    name = preds.image_names[int(at[0])]
+    size = preds.image_sizes.get(name)
+    if size is not None and image.width > 0 and image.height > 0 and size != (image.width, image.height):
+        raise PredictionError(
+            f"{path}: its image {name} is {size[0]}x{size[1]}, the training image {image.file_name} "
+            f"{image.width}x{image.height}: the detections are in other pixels (a resized copy?). Run `detect run` "
+            "on the training images themselves")
+    if image.width > 0 and image.height > 0:
+        b = preds.boxes[at]
+        out = (b[:, 0] < -1) | (b[:, 1] < -1) | (b[:, 2] > image.width + 1) | (b[:, 3] > image.height + 1)
+        if out.any():
+            k = int(at[np.flatnonzero(out)[0]])
+            raise PredictionError(
+                f"{path}: a detection on {name} (box {np.round(preds.boxes[k], 1).tolist()}, xyxy) reaches beyond the "
+                f"training image {image.file_name} ({image.width}x{image.height}): the detections are in other "
+                "pixels (a resized copy?). Run `detect run` on the training images themselves")
+
+
+def hard_negatives_digest(hard_negatives, fraction: float) -> str:
+    """sha256 of the hard negatives a run trains with (:func:`_hard_negatives`, None: none) and their
+    ``--hard-fraction``: what a resumed run must share besides its ground truth."""
+    h = hashlib.sha256()
+    if hard_negatives is None:
+        return h.hexdigest()
+    h.update(f"hard fraction {fraction!r}\n".encode())
+    for boxes in hard_negatives:
+        h.update(b"-" if boxes is None else np.asarray(boxes, "<f8").tobytes() + b"|")
+    return h.hexdigest()
+
+
+def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> None:
     """Refuse to resume a run with other training data than its last checkpoint records: its content digest
     (``data_digest``: an edited label is other data, an identical copy elsewhere is not), or for files written
-    before digests were kept, the ``--gt``/``--gt-partial`` paths."""
+    before digests were kept, the ``--gt``/``--gt-partial`` paths; other hard negatives or ``--hard-fraction``
+    (``hard_negatives_digest``; a run recorded before hard negatives existed had none)."""
     last = last_path(run.out)
     try:
         before = read_checkpoint(last, CHECKPOINT_FORMAT).get("train") or {}
     except CheckpointError:
         return  # no last checkpoint (or an unreadable one): the state file's own checks decide
+    if before.get("hard_digest", hard_negatives_digest(None, 0.0)) != hard_digest:
+        was = " ".join(before.get("hard_negatives") or [])
+        was_fraction = (before.get("config") or {}).get("hard_fraction")
+        raise click.ClickException(
+            f"cannot resume {run.out}: its hard negatives differ from the run's (started with " +
+            (f"--hard-negatives {was} --hard-fraction {was_fraction}" if was else "no --hard-negatives") +
+            "; now " + (f"--hard-negatives {' '.join(map(str, run.hard_negatives))} --hard-fraction "
+                        f"{run.train.hard_fraction}" if run.hard_negatives else "none") +
+            f"). Give the same, or delete {state_path(run.out)} to start over")
     given = " ".join(map(str, [*run.gts, *run.partial_gts]))
     if "train_digest" in before:
         if before["train_digest"] != digest:
@@ -362,10 +413,12 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
                   f"({state_path(run.out)})", err=True)
     if run.init is not None:  # a wrong --init stops the run before the proposals of every image are computed
         try:
-            read_init_file(run.init)
+            obj = read_init_file(run.init)
+            if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:  # one of our files: arch and width
+                check_init_spec(read_spec(obj, run.init), run.spec, run.init)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
-    classes, spec, train_images, val_sets, val_props, digest = _prepare(run)
+    classes, spec, train_images, val_sets, val_props, digest, hard_digest = _prepare(run)
     config, out = run.train, run.out
     init_fn = None
     if run.init is not None:
@@ -386,7 +439,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
           f"{on}")
     meta = {"name": out.stem, "train_sets": [str(g) for g in run.gts],
             "partial_sets": [str(g) for g in run.partial_gts], "train_digest": digest,
-            "hard_negatives": [str(p) for p in run.hard_negatives],
+            "hard_negatives": [str(p) for p in run.hard_negatives], "hard_digest": hard_digest,
             "val_sets": [str(v) for v in run.vals],
             "init": str(run.init) if run.init else None,
             "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}

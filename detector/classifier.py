@@ -55,7 +55,7 @@ from .regions import WarpConfig, feature_rois
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "read_checkpoint", "float_state",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError", "MODES", "ImageBatch",
-           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "class_map_of"]
+           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "class_map_of", "check_init_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -319,9 +319,7 @@ def _load_member_state(model: RegionClassifier, spec: ClassifierSpec, ckpt: dict
             same_classes = classes is None or [_category(c).key for c in ckpt["classes"]] == [c.key for c in classes]
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{path}: inconsistent model file: {_what(e)}") from None
-    if (other.arch, other.width) != (spec.arch, spec.width):
-        raise CheckpointError(f"{path}: its {other.arch} network of width {other.width} cannot initialise a "
-                              f"{spec.arch} network of width {spec.width} (use the same arch and width)")
+    check_init_spec(other, spec, path)
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
               and (same_classes or not _is_class_head(k))}
@@ -331,6 +329,15 @@ def _load_member_state(model: RegionClassifier, spec: ClassifierSpec, ckpt: dict
     logger.info("initialised from %s (%s mode) → %s mode; left out: %s; left at init: %s", path, other.mode,
                 spec.mode, ", ".join(skipped) or "none", ", ".join(missing) or "none")
     return skipped
+
+
+def check_init_spec(other: ClassifierSpec, spec: ClassifierSpec, path) -> None:
+    """Raise :class:`CheckpointError` when a member file of ``other`` spec cannot initialise a ``spec`` network (its
+    arch or width differ), saying which options to give."""
+    if (other.arch, other.width) != (spec.arch, spec.width):
+        raise CheckpointError(f"{path}: its {other.arch} network of width {other.width} cannot initialise a "
+                              f"{spec.arch} network of width {spec.width} (give --arch {other.arch} --width "
+                              f"{other.width}, and likely --input-size {other.input_size}, its region size)")
 
 
 def class_map_of(path) -> str:
@@ -506,14 +513,15 @@ def _file_format(path: Path) -> str | None:
 def member_files(paths) -> list[Path]:
     """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files, sorted, MultiBox
     files left out with a warning — or, when it holds the ``ensemble.json`` that ``detect train ensemble`` writes
-    last, the members that file lists), in order. Raises :class:`CheckpointError` for a folder without any, or whose ``ensemble.json`` names a missing
-    member."""
+    last, the members that file lists), in order. Raises :class:`CheckpointError` for a folder without any, or
+    whose ``ensemble.json`` names a missing member."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
             found = sorted(p.glob("*.pt"))
             listed = _ensemble_listing(p)
+            multibox = []
             if listed is not None:  # a leftover member*.pt of an earlier, larger ensemble is not one of them
                 missing = [f.name for f in listed if not f.is_file()]
                 if missing:
@@ -530,7 +538,9 @@ def member_files(paths) -> list[Path]:
                                    "with --multibox)", p, ", ".join(f.name for f in multibox))
                     found = [f for f in found if f not in multibox]
             if not found:
-                raise CheckpointError(f"{p}: no *.pt model files in this folder")
+                raise CheckpointError(f"{p}: no region-classifier model file (*.pt) in this folder" +
+                                      (" (only a MultiBox proposal network: give it with --multibox)"
+                                       if listed is None and multibox else ""))
             files.extend(found)
         else:
             files.append(p)

@@ -212,6 +212,14 @@ def encode_deltas(proposals: np.ndarray, gt: np.ndarray, weights=BOX_WEIGHTS) ->
                     axis=1).astype(np.float32)
 
 
+def _inside_fraction(boxes: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """float [N]: the largest share of each of ``boxes`` (xyxy [N, 4]) that lies inside one of ``regions`` ([M, 4])."""
+    w = np.minimum(boxes[:, None, 2], regions[None, :, 2]) - np.maximum(boxes[:, None, 0], regions[None, :, 0])
+    h = np.minimum(boxes[:, None, 3], regions[None, :, 3]) - np.maximum(boxes[:, None, 1], regions[None, :, 1])
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
+    return (np.clip(w, 0, None) * np.clip(h, 0, None)).max(axis=1) / area
+
+
 def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.Generator):
     """Choose ``n`` regions of one image: ``round(n * fg_fraction)`` foreground (proposals with IoU >=
     ``fg_iou`` with a ground-truth box, and the ground-truth boxes themselves; drawn with replacement when there
@@ -222,10 +230,10 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     objects.
 
     Hard negative mining (R-CNN's, here for the softmax): an image's ``hard_negatives`` — a model's detections on
-    it — join the candidates; those under ``fg_iou`` with every object (whatever their IoU, never an ignored
-    object's) are hard background, and up to ``round(hard_fraction × background share)`` of the background is drawn
-    from them without replacement, the rest as above. A detection on an object is that object's foreground like
-    any proposal."""
+    it — join the candidates; those under ``fg_iou`` with every object (whatever their IoU; never one that overlaps
+    an ignored object by ``fg_iou`` or lies that much inside one, as inside a crowd region) are hard background,
+    and up to ``round(hard_fraction × background share)`` of the background is drawn from them without
+    replacement, the rest as above. A detection on an object is that object's foreground like any proposal."""
     cand = np.concatenate([im.gt_boxes, im.proposals]) if len(im.gt_boxes) else im.proposals
     n_hard_cand = len(im.hard_negatives)
     if n_hard_cand:
@@ -241,6 +249,10 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
         max_iou = np.zeros(len(cand))
     ignore = (box_iou(cand, im.ignore_boxes).max(axis=1) >= config.fg_iou) if len(im.ignore_boxes) else \
         np.zeros(len(cand), bool)
+    if n_hard_cand and len(im.ignore_boxes):  # a detection mostly inside an ignored object (a crowd region: COCO's
+        # own test, intersection over the detection's area) is never its background
+        ignore[len(cand) - n_hard_cand:] |= _inside_fraction(cand[len(cand) - n_hard_cand:], im.ignore_boxes) \
+            >= config.fg_iou
     fg = np.flatnonzero(max_iou >= config.fg_iou)
     bg = np.flatnonzero((max_iou < config.fg_iou) & (max_iou >= config.bg_iou_low) & ~ignore)
     if len(bg) == 0:

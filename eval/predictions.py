@@ -41,7 +41,7 @@ from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_
 from detector.data.vocab import Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
-           "match_images", "check_images_run", "read_blacklist", "PREDICTION_FORMATS"]
+           "match_images", "read_blacklist", "PREDICTION_FORMATS"]
 
 PREDICTION_FORMATS = ("boxes_json", "coco_results", "ilsvrc_text")
 
@@ -341,7 +341,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         k = int(np.isin(preds.labels, [j for j, c in enumerate(preds.categories) if c.source_id in not_own]).sum())
         notes.append(f"{count(k, 'result')} of category_id {', '.join(map(str, sorted(not_own, key=str)[:8]))} left "
                      f"out: not categories of {gt.source} (pycocotools never matches them either)")
-    notes += check_images_run(preds, gt)
+    notes += _check_images_run(preds, gt)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
 
     no_image = image_index < 0
@@ -370,7 +370,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     )
 
 
-def check_images_run(preds: Predictions, gt: Dataset) -> list[str]:
+def _check_images_run(preds: Predictions, gt: Dataset) -> list[str]:
     """What a ``boxes.json``'s own list of the images it ran on (``images``, with their sizes) tells against ``gt``.
 
     Raises :class:`PredictionError` when one of them was not the size the ground truth gives its image of that name

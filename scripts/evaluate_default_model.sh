@@ -17,7 +17,7 @@ detect run $E/val_images$TAG.txt --model "$MODEL" --out $E/boxes_val$TAG.json ${
 for d in $SETS; do
   echo "== $d"
   detect eval --gt $S/val/$d.json --pred $E/boxes_val$TAG.json --model-classes-only --json $E/ours${TAG}_$d.json \
-    | grep -E "^ *[0-9]+ +person |mAP"
+    | grep -iE "^ *[0-9]+ +person |mAP"
 done
 python - "$E" "$TAG" $SETS <<'PY'
 import json, sys

@@ -360,6 +360,15 @@ def test_hard_negatives_are_drawn_as_background():
                          hard_negatives=off)
     _, labels, _ = sample_regions(partial, 16, cfg, np.random.default_rng(0))
     assert (labels > 0).all()
+    # trial: people inside a COCO crowd region (IoU with the crowd box < 0.5, but wholly inside it) were drawn as
+    # hard background; a detection at least half inside an ignored object never is
+    crowd = np.array([[44, 30, 80, 64]], np.float32)
+    in_crowd = np.array([[56, 40, 70, 62]], np.float32)  # IoU with the crowd box 0.25, inside it entirely
+    im = TrainImage(None, 80, 64, b, np.array([1]), crowd, props, hard_negatives=np.concatenate([in_crowd, off[1:]]))
+    for seed in range(10):
+        boxes, labels, _ = sample_regions(im, 16, config(hard_fraction=1.0), np.random.default_rng(seed))
+        assert not (boxes == in_crowd[0]).all(axis=1).any()
+        assert ((boxes == off[1]).all(axis=1) & (labels == 0)).sum() == 1
 
 
 def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
@@ -398,8 +407,17 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     torch.save({**torch.load(sp, weights_only=True), "epochs": 2}, sp)
     other = boxes_json(tmp_path / "other.json", [images[1].path.name])
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(other)])
-    assert res.exit_code == 1 and "its training data differ" in res.output, res.output
-    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(dets)])
+    assert res.exit_code == 1 and f"cannot resume {out}: its hard negatives differ from the run's (started with " \
+        f"--hard-negatives {dets} --hard-fraction 0.5; now --hard-negatives {other} --hard-fraction 0.5)" \
+        in res.output, res.output
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume"])
+    assert res.exit_code == 1 and "now none)" in res.output, res.output
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(dets),
+                                   "--hard-fraction", "0.25"])
+    assert res.exit_code == 1 and "its hard negatives differ" in res.output, res.output
+    bom = tmp_path / "bom.json"  # the same detections as UTF-8 with a byte-order mark (detect eval reads it too)
+    bom.write_bytes(b"\xef\xbb\xbf" + dets.read_bytes())
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(bom)])
     assert res.exit_code == 0, res.output
 
     new = ["--out", str(tmp_path / "n.pt")]
@@ -409,7 +427,22 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
         "training data (its images: 'a.png', 'b.png')" in res.output, res.output
     resized = boxes_json(tmp_path / "resized.json", [images[0].path.name], sizes=(40, 32))
     res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(resized)])
-    assert res.exit_code == 1 and "not the size the ground truth" in res.output, res.output
+    assert res.exit_code == 1 and f"its image {images[0].path.name} is 40x32, the training image " \
+        f"{images[0].path.name} 80x64: the detections are in other pixels" in res.output, res.output
+    beyond = tmp_path / "beyond.json"  # COCO results record no size: a box beyond the image gives a resized copy away
+    beyond.write_text(json.dumps([{"image_id": 1, "file_name": images[0].path.name, "category_id": 124,
+                                   "bbox": [100.0, 70.0, 20.0, 20.0], "score": 0.5}]))
+    res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(beyond)])
+    assert res.exit_code == 1 and "reaches beyond the training image" in res.output, res.output
+    (tmp_path / "empty.json").write_text("[]")
+    res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "e.pt"), "--epochs", "1", "--hard-negatives",
+                                   str(tmp_path / "empty.json"), "--hard-negatives", str(dets), "--hard-negatives",
+                                   str(dets)])
+    assert res.exit_code == 0 and "empty.json holds no detections" in res.output, res.output
+    assert "3 detections on 2 of the 3 training images" in res.output  # the same file twice: each box once
+    res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "f.pt"), "--epochs", "1", "--hard-fraction",
+                                   "0.3"])
+    assert res.exit_code == 0 and "--hard-fraction is not used without --hard-negatives" in res.output, res.output
     (tmp_path / "dets.txt").write_text("1 124 0.9 0 0 10 10\n")
     res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(tmp_path / "dets.txt")])
     assert res.exit_code == 1 and "not JSON: hard negatives are read from" in res.output, res.output
@@ -419,3 +452,28 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     assert res.exit_code == 1 and "hard negatives need each image's file_name" in res.output, res.output
     res = CliRunner().invoke(cli, [*base, "--out", str(dets), "--hard-negatives", str(dets)])
     assert res.exit_code == 1 and f"would replace {dets} (--hard-negatives)" in res.output, res.output
+    # trial: `train ensemble` replaced an input lying in its --out folder under a name a member writes
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    inside = folder / "member1.pt"
+    inside.write_bytes(dets.read_bytes())
+    ens = ["train", "ensemble", "--members", "2", *base[2:-2], "--out", str(folder)]
+    for extra, name in ((["--hard-negatives", str(inside)], "member1.pt"),
+                        (["--gt", str(folder / "member0.log.jsonl")], "member0.log.jsonl"),
+                        (["--hard-negatives", str(folder / "ensemble.json")], "ensemble.json")):
+        if not (folder / name).exists():
+            (folder / name).write_bytes(gt.read_bytes() if name.endswith("jsonl") else dets.read_bytes())
+        res = CliRunner().invoke(cli, [*ens, *extra, "--epochs", "1"])
+        assert res.exit_code == 1 and f"would replace {folder / name}" in res.output, res.output
+    res = CliRunner().invoke(cli, [*ens, "--epochs", "1"])  # member1.pt is not a model file
+    assert res.exit_code == 1 and f"{inside} (a member file of --out {folder}) exists and is not a model file" \
+        in res.output, res.output
+    assert inside.read_bytes() == dets.read_bytes()
+    # trial: an --init of another width was refused only after the proposals of every image were computed
+    wide = list(base)
+    wide[wide.index("--width") + 1] = "0.5"
+    wide[wide.index("--cache-dir") + 1] = str(tmp_path / "fresh_cache")
+    res = CliRunner().invoke(cli, [*wide[:-2], "--out", str(tmp_path / "w.pt"), "--init", str(out)])
+    assert res.exit_code == 1 and "its paper-bn network of width 0.25 cannot initialise a paper-bn network of " \
+        "width 0.5 (give --arch paper-bn --width 0.25, and likely --input-size 96" in res.output, res.output
+    assert not [f for f in (tmp_path / "fresh_cache").rglob("*") if f.is_file()]  # before any proposal
