@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import signal
 from pathlib import Path
@@ -211,6 +212,14 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
             raise click.ClickException(f"--out {out} would replace {given} ({flag}), an input of this run")
     if folder and out.resolve() in inputs:
         raise click.ClickException(f"--out {out} is an input of this run")
+    if folder and (out / "ensemble.json").is_file():  # an ensemble.json that is not one of ours is no leftover
+        try:
+            ours = isinstance(json.loads((out / "ensemble.json").read_text(encoding="utf-8")).get("members"), list)
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise click.ClickException(f"{out / 'ensemble.json'} exists and is not an ensemble listing: it would be "
+                                       "replaced (give another --out, or delete it first)")
     for model in models:
         if model.is_file():
             with open(model, "rb") as f:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, check_init_spec,
                                  class_map_of, load_init_weights, read_init_file, read_spec)
 from detector.nn.checkpoint import read_checkpoint
-from detector.data.io import decode_text
+from detector.data.io import atomic_write_text, decode_text
 from eval.predictions import PredictionError, match_images, read_predictions
 from detector.data import Dataset
 from detector.data.vocab import ilsvrc_categories
@@ -274,8 +274,9 @@ def data_digest(datasets, partial: int) -> str:
 
 def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
     """The detections of the ``--hard-negatives`` files on each image of ``datasets`` (in their order, as the
-    proposals are): float64 [H, 4] xyxy, each box once (the same detections given twice count once), or None for an
-    image none of them covers; None without files. Images are matched by name as ``detect eval`` matches predictions
+    proposals are): float64 [H, 4] xyxy, each box once (the same detections given twice count once; empty boxes left
+    out), or None for an image none of them covers; None without files. A detection image whose name fits images of
+    two training sets that are different files is refused. Images are matched by name as ``detect eval`` matches predictions
     to ground truth (:func:`eval.predictions.match_images`). Refused (``ClickException`` naming the file): a file
     that is not JSON results, without image names, none of whose detections is on a training image, a detection on
     an image of another size than annotated (``boxes.json`` records the size it ran on) or reaching more than a pixel
@@ -295,16 +296,27 @@ def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
                                       "image's file_name (`detect run` writes it in both boxes.json and --format "
                                       "coco)")
             on = np.zeros(len(preds), bool)
-            covered = 0
+            covered = given = 0
+            fits: dict[str, tuple] = {}  # a detection image's name -> the first training image it fits
             for d, ds in enumerate(datasets):
                 index, _ = match_images(preds, ds)
                 for g in np.unique(index[index >= 0]):
                     at = np.flatnonzero(index == g)
-                    _check_hard_negative_image(path, preds, at, ds.images[g])
+                    name, image = preds.image_names[int(at[0])], ds.images[g]
+                    first = fits.setdefault(name, (image, d))
+                    if first[1] != d and _other_file(first[0].path, image.path):
+                        raise PredictionError(
+                            f"{path}: its image {name!r} fits {first[0].file_name!r} of the training set "
+                            f"{datasets[first[1]].source} and {image.file_name!r} of {ds.source}, other files: "
+                            "whose detections they are is unknown (name the images by longer paths: run `detect run` "
+                            "on the training images as the ground truth names them)")
+                    _check_hard_negative_image(path, preds, at, image)
+                    mine = preds.boxes[at]
+                    mine = np.unique(mine[(mine[:, 2] > mine[:, 0]) & (mine[:, 3] > mine[:, 1])], axis=0)
                     before = per_image[d][g]
-                    boxes = preds.boxes[at] if before is None else np.concatenate([before, preds.boxes[at]])
-                    per_image[d][g] = np.unique(boxes, axis=0)
+                    per_image[d][g] = mine if before is None else np.unique(np.concatenate([before, mine]), axis=0)
                     covered += 1
+                    given += len(mine)
                 on |= index >= 0
         except (OSError, UnicodeDecodeError) as e:
             raise click.ClickException(f"--hard-negatives {path}: cannot read: "
@@ -321,9 +333,19 @@ def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
             _echo(f"warning: --hard-negatives {path} holds no detections: it adds no hard negative", err=True)
             continue
         total = sum(len(ds.images) for ds in datasets)
-        _echo(f"hard negatives: {path}: {count(int(on.sum()), 'detection')} on {covered} of the {total} training "
-              f"images" + (f"; {int((~on).sum())} on other images left out" if (~on).any() else ""), err=True)
+        _echo(f"hard negatives: {path}: {count(given, 'detection')} on {covered} of the {total} training images"
+              + (f"; {int((~on).sum())} on other images left out" if (~on).any() else ""), err=True)
     return [boxes for per in per_image for boxes in per]
+
+
+def _other_file(a, b) -> bool:
+    """Whether image files ``a`` and ``b`` (paths, or None when missing) are different files."""
+    if a is None or b is None:
+        return a is not b
+    try:
+        return not Path(a).samefile(b)
+    except OSError:
+        return Path(a) != Path(b)
 
 
 def _check_hard_negative_image(path, preds, at: np.ndarray, image) -> None:
@@ -406,6 +428,11 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
             check_resume_spec(run.out, run.spec, ignore=("num_classes", "class_map"))
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
+        # other data or hard negatives are refused too (an ensemble would mix members trained on different data)
+        train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
+        hard = _hard_negatives(run.hard_negatives, train_sets)
+        _check_resumed_data(run, data_digest(train_sets, len(run.partial_gts)),
+                            hard_negatives_digest(hard, run.train.hard_fraction))
         return nothing_to_resume(run.out, run.train.epochs, done)
     if run.resume and state_path(run.out).is_file():
         if run.init is not None:
@@ -507,7 +534,7 @@ def train_ensemble_cmd(members, out, **options):
                               extra_meta={"ensemble_member": k})
             summary.append({"member": k, "seed": seed, "best_val_mAP": st.best if st.best >= 0 else None})
         if distributed.is_main():
-            (out / "ensemble.json").write_text(json.dumps({"members": summary}, indent=1) + "\n")
+            atomic_write_text(out / "ensemble.json", json.dumps({"members": summary}, indent=1) + "\n")
             click.echo(f"wrote {count(members, 'member')} to {out}")
     finally:
         distributed.cleanup()

@@ -419,6 +419,13 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     bom.write_bytes(b"\xef\xbb\xbf" + dets.read_bytes())
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(bom)])
     assert res.exit_code == 0, res.output
+    # trial 8: a finished run (an ensemble's finished member) "resumed" with other hard negatives said nothing, so an
+    # ensemble's next member trained on other data
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(dets),
+                                   "--hard-fraction", "0.25"])
+    assert res.exit_code == 1 and "its hard negatives differ" in res.output, res.output
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(dets)])
+    assert res.exit_code == 0 and "nothing to resume" in res.output, res.output
 
     new = ["--out", str(tmp_path / "n.pt")]
     nowhere = boxes_json(tmp_path / "nowhere.json", ["a.png", "b.png"])
@@ -452,6 +459,13 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     assert res.exit_code == 1 and "hard negatives need each image's file_name" in res.output, res.output
     res = CliRunner().invoke(cli, [*base, "--out", str(dets), "--hard-negatives", str(dets)])
     assert res.exit_code == 1 and f"would replace {dets} (--hard-negatives)" in res.output, res.output
+    # trial 8: a detection image named like images of two training sets (other files) went to both
+    other_set = tmp_path / "other_set"
+    other_set.mkdir()
+    Image.fromarray(np.full((64, 80, 3), 128, np.uint8)).save(other_set / images[0].path.name)
+    gt2 = write_images_gt(other_set / "gt.json", images[:1])
+    res = CliRunner().invoke(cli, [*base, *new, "--gt", str(gt2), "--hard-negatives", str(dets)])
+    assert res.exit_code == 1 and f"its image 'some/where/{images[0].path.name}' fits" in res.output, res.output
     # trial: `train ensemble` replaced an input lying in its --out folder under a name a member writes
     folder = tmp_path / "ens"
     folder.mkdir()
@@ -465,6 +479,12 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
             (folder / name).write_bytes(gt.read_bytes() if name.endswith("jsonl") else dets.read_bytes())
         res = CliRunner().invoke(cli, [*ens, *extra, "--epochs", "1"])
         assert res.exit_code == 1 and f"would replace {folder / name}" in res.output, res.output
+    (folder / "ensemble.json").unlink()
+    listing = tmp_path / "ens2"
+    listing.mkdir()
+    (listing / "ensemble.json").write_text('{"images": []}')  # not an ensemble listing: not replaced
+    res = CliRunner().invoke(cli, [*ens[:-1], str(listing), "--epochs", "1"])
+    assert res.exit_code == 1 and "ensemble.json exists and is not an ensemble listing" in res.output, res.output
     res = CliRunner().invoke(cli, [*ens, "--epochs", "1"])  # member1.pt is not a model file
     assert res.exit_code == 1 and f"{inside} (a member file of --out {folder}) exists and is not a model file" \
         in res.output, res.output
