@@ -20,12 +20,11 @@ from tqdm import tqdm
 
 from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, check_init_spec,
                                  class_map_of, load_init_weights, read_init_file, read_spec)
-from detector.nn.checkpoint import read_checkpoint
-from detector.data.io import atomic_write_text, decode_text
-from eval.predictions import PredictionError, match_images, read_predictions
 from detector.data import Dataset
+from detector.data.io import atomic_write_text, decode_text
 from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
+from detector.nn.checkpoint import read_checkpoint
 from detector.nn.device import resolve_device
 from detector.nn.loop import finished_state, last_path, log_path, state_path
 from detector.train import (
@@ -37,6 +36,7 @@ from detector.train import (
     prepare_images,
     train_classifier,
 )
+from eval.predictions import PredictionError, match_images, read_predictions
 from proposals.cache import ProposalCache
 from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
@@ -220,14 +220,7 @@ def _load_all(paths, fmt, images) -> list[Dataset]:
 def _prepare(run: ClassifierRun):
     """Read the data, settle the classes and the spec, and compute the proposals: (classes, spec, training images,
     validation sets, their proposals, the training data's digest)."""
-    train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
-    hard = _hard_negatives(run.hard_negatives, train_sets)
-    if hard is None and run.train.hard_fraction != TrainConfig.hard_fraction:
-        _echo("warning: --hard-fraction is not used without --hard-negatives", err=True)
-    digest = data_digest(train_sets, len(run.partial_gts))
-    hard_digest = hard_negatives_digest(hard, run.train.hard_fraction)
-    if run.resume and state_path(run.out).is_file():  # before the proposals of every image are computed
-        _check_resumed_data(run, digest, hard_digest)
+    train_sets, hard, digest, hard_digest = _training_data(run)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
     val_sets = _load_all(run.vals, run.fmt, run.images) if run.vals else []
     class_map = class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
@@ -259,6 +252,21 @@ def _prepare(run: ClassifierRun):
     return classes, spec, train_images, val_sets, val_props, digest, hard_digest
 
 
+def _training_data(run: ClassifierRun):
+    """The training sets, their hard negatives (:func:`_hard_negatives`) and the digests of both, read before any
+    proposal is computed; a ``--resume`` whose data or hard negatives differ from the run's is refused here
+    (:func:`_check_resumed_data`)."""
+    train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
+    hard = _hard_negatives(run.hard_negatives, train_sets)
+    if hard is None and run.train.hard_fraction != TrainConfig.hard_fraction:
+        _echo("warning: --hard-fraction is not used without --hard-negatives", err=True)
+    digest = data_digest(train_sets, len(run.partial_gts))
+    hard_digest = hard_negatives_digest(hard, run.train.hard_fraction)
+    if run.resume and state_path(run.out).is_file():
+        _check_resumed_data(run, digest, hard_digest)
+    return train_sets, hard, digest, hard_digest
+
+
 def data_digest(datasets, partial: int) -> str:
     """sha256 of what training reads from ``datasets`` (the last ``partial`` of them --gt-partial): each image's
     name and boxes, their classes, difficult and crowd flags — the content, whatever path or copy it comes from."""
@@ -275,13 +283,13 @@ def data_digest(datasets, partial: int) -> str:
 def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
     """The detections of the ``--hard-negatives`` files on each image of ``datasets`` (in their order, as the
     proposals are): float64 [H, 4] xyxy, each box once (the same detections given twice count once; empty boxes left
-    out), or None for an image none of them covers; None without files. A detection image whose name fits images of
-    two training sets that are different files is refused. Images are matched by name as ``detect eval`` matches predictions
-    to ground truth (:func:`eval.predictions.match_images`). Refused (``ClickException`` naming the file): a file
-    that is not JSON results, without image names, none of whose detections is on a training image, a detection on
-    an image of another size than annotated (``boxes.json`` records the size it ran on) or reaching more than a pixel
-    beyond the annotated image (COCO results record no size: a resized copy's boxes are caught only so). A note says
-    what each file gave; a file without detections is warned about."""
+    out), or None for an image none of them covers; None without files. Images are matched by name as ``detect
+    eval`` matches predictions to ground truth (:func:`eval.predictions.match_images`). Refused (``ClickException``
+    naming the file): a file that is not JSON results, without image names, none of whose detections is on a
+    training image, a detection image whose name fits images of two training sets that are different files, a
+    detection on an image of another size than annotated (``boxes.json`` records the size it ran on) or reaching
+    more than a pixel beyond the annotated image (COCO results record no size: a resized copy's boxes are caught
+    only so). A note says what each file gave; a file without detections is warned about."""
     if not paths:
         return None
     per_image: list[list[np.ndarray | None]] = [[None] * len(ds.images) for ds in datasets]
@@ -428,11 +436,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
             check_resume_spec(run.out, run.spec, ignore=("num_classes", "class_map"))
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
-        # other data or hard negatives are refused too (an ensemble would mix members trained on different data)
-        train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
-        hard = _hard_negatives(run.hard_negatives, train_sets)
-        _check_resumed_data(run, data_digest(train_sets, len(run.partial_gts)),
-                            hard_negatives_digest(hard, run.train.hard_fraction))
+        _training_data(run)  # other data or hard negatives are refused too (an ensemble would mix members' data)
         return nothing_to_resume(run.out, run.train.epochs, done)
     if run.resume and state_path(run.out).is_file():
         if run.init is not None:

@@ -55,7 +55,8 @@ from .regions import WarpConfig, feature_rois
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
            "read_checkpoint", "float_state",
            "Member", "load_ensemble", "ARCHS", "CHECKPOINT_FORMAT", "CheckpointError", "MODES", "ImageBatch",
-           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "class_map_of", "check_init_spec"]
+           "load_member_weights", "load_init_weights", "FAST_SAMPLING_RATIO", "read_spec", "class_map_of",
+           "check_init_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -512,7 +513,7 @@ def _file_format(path: Path) -> str | None:
 
 def member_files(paths) -> list[Path]:
     """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files, sorted, MultiBox
-    files left out with a warning — or, when it holds the ``ensemble.json`` that ``detect train ensemble`` writes
+    files not named ``member*.pt`` left out with a warning — or, when it holds the ``ensemble.json`` that ``detect train ensemble`` writes
     last, the members that file lists), in order. Raises :class:`CheckpointError` for a folder without any, or
     whose ``ensemble.json`` names a missing member."""
     files: list[Path] = []
@@ -531,8 +532,10 @@ def member_files(paths) -> list[Path]:
                     logger.warning("%s: %s not among the members its ensemble.json lists: left out", p,
                                    ", ".join(left))
                 found = listed
-            else:  # a MultiBox file beside the members (the GPU session's output folder) is no member
-                multibox = [f for f in found if _file_format(f) == "detect-multibox/1"]
+            else:  # a MultiBox file beside the members (the GPU session's output folder) is no member; the
+                # member*.pt that training and bundling write are not opened twice at start-up to tell
+                multibox = [f for f in found if not f.name.startswith("member")
+                            and _file_format(f) == "detect-multibox/1"]
                 if multibox:
                     logger.warning("%s: %s left out: a MultiBox proposal network, not a region classifier (give it "
                                    "with --multibox)", p, ", ".join(f.name for f in multibox))
