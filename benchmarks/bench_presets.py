@@ -7,8 +7,9 @@ grow with the proposals of one image and with the number of images.
 
 Each configuration runs the library's pipeline as `detect run` does (``detector.engines.DetectionJob``: the
 proposer's selective search in worker processes ahead of the classifier, cores split as the local engine splits
-them, the proposal cache OFF so that proposals are really computed), over the same images, after one warm-up image;
-reported: seconds per image of each stage summed over images (proposals inside the workers, classify, NMS) and the
+them, the proposal cache OFF so that proposals are really computed), over the same images in one stream after one
+warm-up image (the steady state of a long job: worker processes started, the clock started once the warm-up image is
+out; until this round each configuration's selective-search pool was started inside the timed loop); reported: seconds per image of each stage summed over images (proposals inside the workers, classify, NMS) and the
 wall-clock images/s of the whole loop (decode, proposals, classifier, NMS, records). The 3-member rows are the
 member of that mode and 2 copies with other random weights (the same architecture, so the same cost; their mAP is
 not measured). The
@@ -17,6 +18,9 @@ validation mAP is read from ``--val-results`` (``scripts/evaluate_default_model.
 ``fast_mixed``, ``fast_crops``, ``fast_fast``): the mean over the validation sets of the ILSVRC-metric mAP over the
 classes the model knows. "mixed" is the model as it is when its members differ in mode (the bundled ensemble: a
 crops-mode and a fast-mode member, each run in its own); ``--mode crops|fast`` runs the member trained in that mode.
+
+``--candidates ROUNDS`` times only the fast preset's alternatives (:data:`CANDIDATES`), each round followed by the
+MobileNetV3 peer, and prints medians (how the preset was chosen).
 
 Peers: torchvision ``fasterrcnn_resnet50_fpn`` and ``fasterrcnn_mobilenet_v3_large_fpn`` (random weights: the cost is
 the same), decode + the whole detector, one image after another, all cores. The CNN's share of a 4096³ float32
@@ -39,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cli.run_cmd import apply_preset, from_options, run_cmd
+from cli.run_cmd import apply_preset, default_model_paths, from_options, run_cmd
 from detector.classifier import Member, build_classifier, load_ensemble
 from detector.data.images import list_images, load_image
 from detector.engines import DetectionJob, split_cores
@@ -53,9 +57,7 @@ def run_options(preset: str, mode: str | None, device: str) -> dict:
     ctx = run_cmd.make_context("run", [str(ROOT / "samples" / "images")], resilient_parsing=True)
     o = {k: v for k, v in ctx.params.items() if k not in ("images", "out", "out_format", "resume", "shard", "engine",
                                                            "preset")}
-    o = apply_preset(o, preset, set())
-    if mode is not None:
-        o["mode"] = mode
+    o = apply_preset({**o, "mode": mode}, preset, set() if mode is None else {"mode"})
     return {**o, "device": device, "no_cache": True}
 
 
@@ -75,22 +77,45 @@ def mode_label(members: list[Member]) -> str:
     return modes.pop() if len(modes) == 1 else "mixed"
 
 
-def time_job(preset, mode, n_members, paths, device, model) -> dict:
+# --candidates: the fast preset's alternatives measured before choosing it (README, "Presets"): (name, options
+# overriding the preset's, bundled model, tag of their validation results in --val-results)
+CANDIDATES = (
+    ("MultiBox top 200 alone, default member0 (the preset of the last round)", {"method": "multibox", "multibox_top": 200},
+     "default", "cand_mb200_member0"),
+    ("MultiBox top 200 alone, fast model", {"method": "multibox", "multibox_top": 200}, "fast", "cand_mb200"),
+    ("single-strategy search at width 250 + MultiBox top 200", {"multibox_top": 200}, "fast", "cand_ss250_mb200"),
+    ("single-strategy search at width 200 + MultiBox top 200", {"multibox_top": 200, "ss_resize_width": 200}, "fast",
+     "cand_ss200_mb200"),
+    ("single-strategy search at width 250 + MultiBox top 200, at most 250 regions",
+     {"multibox_top": 200, "max_proposals": 250}, "fast", "cand_ss250_mb200_cap250"),
+    ("**single-strategy search at width 250 + MultiBox top 100 (the preset)**", {}, "fast", "fast_crops"),
+)
+
+
+def time_job(preset, mode, n_members, paths, device, model, extra: dict | None = None,
+             bundled_model: str | None = None) -> dict:
     """``mode``: None (the preset as it is), ``crops``/``fast`` (``--mode``), or ``all`` (every member in its own
-    mode, whatever member the preset prefers)."""
-    o = run_options(preset, None if mode == "all" else mode, str(device))
-    workers, threads = split_cores(o["method"], None, 0)
+    mode, whatever member the preset prefers; without ``model``: the default ensemble's). ``model`` None: the
+    bundled model ``detect run`` would use."""
+    o = {**run_options(preset, None if mode == "all" else mode, str(device)), **(extra or {})}
+    workers, threads = split_cores(o["method"], None, 0, o["ss_mode"])
     o["threads"] = threads
     prefer = None if mode == "all" else o.get("prefer_mode")
-    members = copies(load_ensemble([model], device=device, mode=o["mode"], fast_short_side=o["fast_short_side"],
+    bundled = bundled_model or ("default" if mode == "all" else o.get("bundled_model", "default"))  # all: the
+    # default ensemble's
+    paths_ = [model] if model is not None else default_model_paths(bundled)
+    members = copies(load_ensemble(paths_, device=device, mode=o["mode"], fast_short_side=o["fast_short_side"],
                                    fast_max_side=o["fast_max_side"], prefer_mode=prefer), n_members)
     config = from_options(o, [m.path for m in members])
     job = DetectionJob(config, members=members, ss_workers=workers)
     tasks = [(k, p, p.name) for k, p in enumerate(paths)]
-    list(job.records(tasks[:1]))  # warm-up: worker start, ONNX export, first shapes
+    # one stream, as a long `detect run` job: the warm-up image (worker start, ONNX export, first shapes) first, the
+    # clock started once it is out — a second call of records() would start a new selective-search pool
+    stream = job.records([(-1, paths[0], "warm-up"), *tasks])
+    next(stream)
     sums = {"proposals": 0.0, "classify": 0.0, "nms": 0.0, "regions": 0}
     t = time.perf_counter()
-    for record, timings in job.records(tasks):
+    for record, timings in stream:
         if "error" in record:
             raise SystemExit(f"{record['error']}")
         for k in sums:
@@ -115,12 +140,15 @@ def val_map(results: Path | None, tag: str) -> float | None:
     return float(np.mean(maps))
 
 
-def time_peers(paths, device) -> dict:
+def time_peers(paths, device, only: str | None = None):
+    """Images/s of each peer by name; of the peer ``only`` alone (a float) when given."""
     from torchvision.models import detection as tvd
 
     out = {}
     for name, ctor in (("torchvision Faster R-CNN R50-FPN", tvd.fasterrcnn_resnet50_fpn),
                        ("torchvision Faster R-CNN MobileNetV3-Large-FPN", tvd.fasterrcnn_mobilenet_v3_large_fpn)):
+        if only is not None and name != only:
+            continue
         model = ctor(weights=None, weights_backbone=None).eval().to(device)
         with torch.inference_mode():
             model([torch.from_numpy(load_image(paths[0])).permute(2, 0, 1).float().div(255).to(device)])
@@ -132,7 +160,7 @@ def time_peers(paths, device) -> dict:
             if device.type == "cuda":
                 torch.cuda.synchronize()
         out[name] = len(paths) / (time.perf_counter() - t)
-    return out
+    return out[only] if only is not None else out
 
 
 def matmul_gflops(n=4096, reps=3) -> float:
@@ -194,7 +222,7 @@ from detector.engines import DetectionJob, split_cores
 model, source, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 paths = list_images(source)[:n]
 o = run_options("fast", None, "cpu")
-workers, threads = split_cores(o["method"], None, 0)
+workers, threads = split_cores(o["method"], None, 0, o["ss_mode"])
 o["threads"] = threads
 members = load_ensemble([model], mode=o["mode"], fast_short_side=o["fast_short_side"], fast_max_side=o["fast_max_side"],
                         prefer_mode=o.get("prefer_mode"))
@@ -214,19 +242,53 @@ def probe(code: str, *args) -> list[float]:
     return [float(v) for v in out.stdout.split()[-3:]]
 
 
+def time_candidates(args, paths, device) -> None:
+    """Each of :data:`CANDIDATES` then the MobileNetV3-FPN peer, ``args.candidates`` rounds (the machine's load
+    drifts: each round's ratio is to the peer timed right after it)."""
+    times: dict[str, list[float]] = {name: [] for name, *_ in CANDIDATES}
+    ratios: dict[str, list[float]] = {name: [] for name, *_ in CANDIDATES}
+    peer_times, regions = [], {}
+    for _ in range(args.candidates):
+        got = {}
+        for name, extra, bundled, _tag in CANDIDATES:
+            r = time_job("fast", None, None, paths, device, args.model, extra, bundled)
+            got[name], regions[name] = r["images_per_s"], r["regions"]
+        peer = time_peers(paths, device, only="torchvision Faster R-CNN MobileNetV3-Large-FPN")
+        peer_times.append(peer)
+        for name, ips in got.items():
+            times[name].append(ips)
+            ratios[name].append(ips / peer)
+        print(json.dumps({"peer": peer, **got}), file=sys.stderr, flush=True)
+    print(f"{len(paths)} images from {args.images}; {args.candidates} rounds, medians; proposal cache off\n")
+    print("| `--preset fast` with | regions/img | images/s | ÷ MobileNetV3-FPN's (same round) | validation mAP |")
+    print("|---|---|---|---|---|")
+    for name, _extra, _bundled, tag in CANDIDATES:
+        m = val_map(args.val_results, tag)
+        print(f"| {name} | {regions[name]:.0f} | {np.median(times[name]):.2f} | {np.median(ratios[name]):.2f} | "
+              f"{'–' if m is None else f'{m:.4f}'} |")
+    print(f"| torchvision Faster R-CNN MobileNetV3-Large-FPN (random weights) | – | {np.median(peer_times):.2f} | 1 | – |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=Path, required=True, help="folder, image or list file")
     ap.add_argument("--limit", type=int, default=12)
-    ap.add_argument("--model", type=Path, default=ROOT / "detector" / "models" / "default")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="model file or folder (default: each preset's bundled model, as detect run chooses it)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--val-results", type=Path, default=None)
     ap.add_argument("--scaling-images", type=Path, default=None, help="photos for the 10 → 1,000 images series")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-scaling", action="store_true")
+    ap.add_argument("--candidates", type=int, default=0, metavar="ROUNDS",
+                    help="only time the fast preset's candidates (CANDIDATES) against the MobileNetV3 peer, "
+                         "alternating, ROUNDS times; print the median images/s and ratio to the peer")
     args = ap.parse_args()
+    default = args.model or ROOT / "detector" / "models" / "default"  # the network of the growth series
     device = resolve_device(args.device)
     paths = list_images(args.images)[: args.limit]
+    if args.candidates:
+        return time_candidates(args, paths, device)
     rows = []
     # the preset as it is (paper: the bundle's members each in its mode; fast: its crops-mode member), every member
     # (fast), then each mode alone (the bundle's members trained in it), and 3 members of that mode (copies with
@@ -241,7 +303,7 @@ def main():
     peers = {} if args.no_peers else time_peers(paths, device)
     print(f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} cores; torch {torch.__version__}; {len(paths)} images from {args.images}; model "
-          f"{args.model}; proposal cache off")
+          f"{args.model or 'bundled (each preset its own)'}; proposal cache off")
     print()
     print("| preset | mode | members | proposals | regions/img | proposals s/img | classify s/img | NMS s/img | "
           "end to end images/s | validation mAP (mean of 6 sets) |")
@@ -257,7 +319,7 @@ def main():
         mm = matmul_gflops()
         print(f"\nmatrix multiply 4096³ float32: {mm:.0f} GFLOP/s; the CNN (PyTorch path, ~2000 selective-search "
               "regions) reaches " + ", ".join(f"{mode} {g:.0f} GFLOP/s ({g / mm:.0%})" for mode, g in
-                                               ((md, cnn_gflops(args.model, md, paths, device)) for md in
+                                               ((md, cnn_gflops(default, md, paths, device)) for md in
                                                 ("crops", "fast"))))
     if args.no_scaling:
         return
@@ -265,14 +327,14 @@ def main():
           "fast: peak MiB |")
     print("|---|---|---|---|---|")
     for n in (250, 500, 1000, 2000, 4000):
-        c = probe(PROBE, args.model, "crops", n)
-        f = probe(PROBE, args.model, "fast", n)
+        c = probe(PROBE, default, "crops", n)
+        f = probe(PROBE, default, "fast", n)
         print(f"| {n} | {c[-2]:.2f} | {c[-1]:.0f} | {f[-2]:.2f} | {f[-1]:.0f} |")
     if args.scaling_images is not None:
         print("\n| images (fast preset, end to end) | seconds | images/s | peak MiB |")
         print("|---|---|---|---|")
         for n in (10, 100, 1000):
-            secs, peak, got = probe(IMAGES_PROBE, args.model, args.scaling_images, n, ROOT / "benchmarks")
+            secs, peak, got = probe(IMAGES_PROBE, default, args.scaling_images, n, ROOT / "benchmarks")
             print(f"| {int(got)} | {secs:.1f} | {got / secs:.2f} | {peak:.0f} |")
 
 

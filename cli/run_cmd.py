@@ -36,15 +36,18 @@ from .common import (OutFile, Terminated, cache_options, check_out_folder, count
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "detector" / "models" / "default"
+BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "detector" / "models"
 
 
-def default_model_paths() -> list[Path]:
-    found = sorted(DEFAULT_MODEL_DIR.glob("*.pt")) if DEFAULT_MODEL_DIR.is_dir() else []
+def default_model_paths(name: str = "default") -> list[Path]:
+    """The member files of the bundled model ``name`` (a folder of ``detector/models``: ``default``, the paper's
+    ensemble; ``fast``, the fast preset's). Raises :class:`click.ClickException` when it is not installed."""
+    folder = BUNDLED_MODELS / name
+    found = sorted(folder.glob("*.pt")) if folder.is_dir() else []
     if not found:
         raise click.ClickException(
             "no --model given and no bundled default model is installed "
-            f"(looked in {DEFAULT_MODEL_DIR}). Train one with `detect train classifier --gt GT --out model.pt` "
+            f"(looked in {folder}). Train one with `detect train classifier --gt GT --out model.pt` "
             "and pass it with --model model.pt (or a folder of members).")
     return found
 
@@ -54,7 +57,7 @@ def from_options(o: dict, model_files) -> RunConfig:
     ``model_files``."""
     proposals = ProposalConfig(
         method=o["method"], selective_search=selective_search_config(o),
-        merge=replace(ProposalConfig.merge, max_proposals=o["max_proposals"]),
+        merge=replace(ProposalConfig.merge, max_proposals=o["max_proposals"], multibox_top=o["multibox_top"]),
         multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
     post = PostprocessConfig(nms_iou=o["nms_iou"], score_threshold=o["score_threshold"],
                              max_detections=o["max_detections"])
@@ -69,8 +72,15 @@ def from_options(o: dict, model_files) -> RunConfig:
 
 def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
     """Options ``o`` with the values of ``preset`` (:data:`detector.engines.PRESETS`) for every option the user did
-    not give (``explicit``: the names of those given on the command line)."""
-    return {**o, **{k: v for k, v in PRESETS[preset].items() if k not in explicit}}
+    not give (``explicit``: the names of those given on the command line). ``bundled_model`` (no option: the
+    bundled model folder used without ``--model``) is the preset's only while ``mode`` is unset or the preset's
+    ``prefer_mode``."""
+    out = {**o, **{k: v for k, v in PRESETS[preset].items() if k not in explicit}}
+    if out.get("bundled_model") and out.get("mode") not in (None, out.get("prefer_mode")):
+        # the preset's bundled model has members of its preferred mode alone: another --mode runs the default
+        # ensemble's members trained in it (--preset fast --mode fast: the three fast-mode members)
+        del out["bundled_model"]
+    return out
 
 
 @click.command("run")
@@ -87,10 +97,13 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
 @selective_search_options
 @click.option("--max-proposals", type=click.IntRange(min=1), default=ProposalConfig.merge.max_proposals,
               show_default=True, help="Regions scored per image, at most.")
+@click.option("--multibox-top", type=click.IntRange(min=1), default=ProposalConfig.merge.multibox_top,
+              show_default=True, help="MultiBox boxes kept, best first (--proposals multibox or both; the paper: 200).")
 @click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
               help="A whole configuration (README, \"Presets\"): paper = the paper's path (the defaults); fast = "
-                   "no selective search (--proposals multibox) and, of an ensemble with crops-mode members, those "
-                   "alone (the bundled model: member0; 9.5x the images/s of paper, 8.0 points of mAP below). "
+                   "--proposals both --ss-mode single --ss-resize-width 250 --multibox-top 100 and the bundled "
+                   "fast model (detector/models/fast: one crops-mode member; 6.3x the images/s of paper, 2.7 "
+                   "points of mAP below) — with --model, of an ensemble with crops-mode members those alone. "
                    "Options given explicitly override the preset's.")
 @click.option("--mode", type=click.Choice(MODES), default=RunConfig.mode,
               help="crops: every region warped and run through the whole network (the paper); fast: one trunk pass "
@@ -128,7 +141,8 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
                    "in this process, before each image's classification — with --backend torch only: next to ONNX "
                    "Runtime, whose threads share the C rand() that orders OpenCV's boxes, one process is used).")
 @click.option("--threads", type=click.IntRange(min=0), default=RunConfig.threads,
-              help="Threads of the classifier (default: the cores the selective-search workers leave, at least 1).")
+              help="Threads of the classifier (default: the cores the selective-search workers leave, at least 1; "
+                   "every core with --ss-mode single, whose workers need little).")
 @cache_options
 @click.option("--draw", "draw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write each image with its labelled boxes into this folder, under its file_name in OUT "
@@ -262,7 +276,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     local = engine == "local"
     device = str(resolve_device(options["device"])) if local else options["device"]
     try:  # the local engine uses these members; the Ray actors load their own (only the classes are needed here)
-        members = load_ensemble([Path(p) for p in (options["models"] or default_model_paths())],
+        members = load_ensemble([Path(p) for p in (options["models"] or default_model_paths(options.get("bundled_model", "default")))],
                                 device=device if local else "cpu", mode=options["mode"],
                                 fast_short_side=options["fast_short_side"], fast_max_side=options["fast_max_side"],
                                 prefer_mode=options.get("prefer_mode"))
@@ -276,7 +290,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                        f"{', '.join(left)} (--mode chooses the members' mode instead)", err=True)
     workers = None
     if local:
-        workers, threads = split_cores(options["method"], options["workers"], options["threads"])
+        workers, threads = split_cores(options["method"], options["workers"], options["threads"],
+                                       options["ss_mode"])
         options = {**options, "threads": threads}
     config = from_options(options, [m.path for m in members])
     job = None

@@ -43,10 +43,15 @@ ENGINES = ("local", "ray")
 # measurement (README, "Presets"; benchmarks/bench_presets.py)
 PRESETS: dict[str, dict] = {
     "paper": {},  # the defaults: the paper's path
-    # MultiBox proposals alone (no selective search); of an ensemble with crops-mode members, those alone (the bundled:
-    # member0; all four members cost 2.4 times as much per image), else every member in its own mode — never
-    # converted, as --mode would (a member is poor in the mode it was not trained for). README, "Presets"
-    "fast": {"method": "multibox", "prefer_mode": "crops"},
+    # the cheapest proposals that keep most of the paper path's recall — MultiBox's top 100 boxes merged with
+    # single-strategy selective search on the image at width 250 (a tenth of the paper path's search time, and its
+    # worker shares the classifier's cores) — and without --model the bundled model of its own (detector/models/fast:
+    # one crops-mode member fine-tuned with hard negatives). With --model: of an ensemble with crops-mode members,
+    # those alone (all four of the default ensemble cost 2.4 times as much per image as its member0, for less), else
+    # every member in its own mode — never converted, as --mode would (a member is poor in the mode it was not trained
+    # for). Chosen by measurement: README, "Presets"
+    "fast": {"method": "both", "ss_mode": "single", "ss_resize_width": 250, "multibox_top": 100,
+             "prefer_mode": "crops", "bundled_model": "fast"},
 }
 
 Task = tuple[int, Path, str]  # (position in the whole input list, image file, its file_name in outputs)
@@ -92,6 +97,8 @@ class RunConfig:
                "max_detections": post.max_detections, "backend": self.backend}
         if p.selective_search.resize_width != ProposalConfig.selective_search.resize_width:
             out["ss_resize_width"] = p.selective_search.resize_width
+        if p.merge.multibox_top != ProposalConfig.merge.multibox_top:
+            out["multibox_top"] = p.merge.multibox_top
         for k in ("mode", "fast_short_side", "fast_max_side"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
@@ -116,8 +123,9 @@ class RayConfig:
 
 def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
     """:meth:`RunConfig.result_settings` less those this run does not use or that change nothing — selective
-    search's with MultiBox proposals alone, fast mode's scale when every member (``members``: in the run's mode) runs
-    in crops mode, a ``--mode`` or fast-mode scale equal to every member file's own — so that an ignored or redundant
+    search's with MultiBox proposals alone, MultiBox's ``multibox_top`` with selective search alone, fast mode's
+    scale when every member (``members``: in the run's mode) runs in crops mode, a ``--mode`` or fast-mode scale
+    equal to every member file's own — so that an ignored or redundant
     option does not change the job's identity (and stop a ``--resume`` or a ``detect merge``). A ``--backend`` equal
     to what ``auto`` picks here (``onnx`` where ONNX Runtime is installed) is recorded as ``auto``."""
     settings = config.result_settings()
@@ -126,6 +134,8 @@ def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
     unused = []
     if config.proposals.method == "multibox":
         unused += ["ss_mode", "ss_scale", "ss_resize_width"]
+    if config.proposals.method == "ss":
+        unused += ["multibox_top"]
     if all(m.spec.mode == "crops" for m in members):
         unused += ["fast_short_side", "fast_max_side"]
     unused += [k for k in ("mode", "fast_short_side", "fast_max_side")
@@ -275,15 +285,19 @@ def _short_error(message: str, path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- engines
-def split_cores(method: str, workers: int | None, threads: int) -> tuple[int, int]:
+def split_cores(method: str, workers: int | None, threads: int, ss_mode: str | None = None) -> tuple[int, int]:
     """The local engine's processes: ``workers`` selective-search processes (None: half the cores, none for
-    MultiBox alone) and ``threads`` classifier threads (0: the cores the workers leave, at least 1). Selective
-    search and the CNN cost about the same per image here, so the cores are split between them (README, "Batch
-    jobs")."""
+    MultiBox alone) and ``threads`` classifier threads (0: the cores the workers leave, at least 1 — or every core
+    when ``ss_mode`` is ``single``). Selective search at its R-CNN settings and the CNN cost about the same per image
+    here, so the cores are split between them (README, "Batch jobs"); single-strategy selective search takes a fifth
+    of the CNN's time, and its worker shares the classifier's cores (1.74 images/s against 1.29 with them split,
+    README, "Presets")."""
     cores = cpu_count()
     if workers is None:
         workers = max(1, cores // 2) if method != "multibox" else 0
-    return workers, threads or max(1, cores - workers)
+    if threads:
+        return workers, threads
+    return workers, cores if ss_mode == "single" and method != "multibox" else max(1, cores - workers)
 
 
 class _RayWorker:

@@ -7,7 +7,10 @@
 writes the bundled ensemble ``detector/models/default/member0.pt`` (crops mode), ``member1.pt`` … ``member3.pt``
 (fast mode) and ``proposals/models/multibox.pt`` and prints their sizes (the bundle stays within 30 MB in git). ``--crops`` and
 ``--fast`` may be repeated; the members are numbered crops first, in the order given, and any other ``member*.pt``
-of the folder is removed. ``--fast`` takes fast-mode members (``detect train classifier --mode fast``).
+of the folder is removed. ``--fast`` takes fast-mode members (``detect train classifier --mode fast``). ``--fast-preset`` writes the model
+``detect run --preset fast`` uses when no ``--model`` is given, ``detector/models/fast/member0.pt``:
+
+    python scripts/bundle_models.py --fast-preset work/hardneg/member0.pt
 """
 
 from __future__ import annotations
@@ -28,8 +31,16 @@ def main() -> None:
     ap.add_argument("--multibox", type=Path, help="the MultiBox network")
     ap.add_argument("--fast", type=Path, action="append", default=[],
                     help="a fast-mode member of the ensemble (after the crops ones); repeat for more")
+    ap.add_argument("--fast-preset", type=Path,
+                    help="the model of `detect run --preset fast` (a crops-mode classifier; detector/models/fast)")
     a = ap.parse_args()
     written = []
+    if a.fast_preset:
+        m = load_member(a.fast_preset)
+        folder = ROOT / "detector" / "models" / "fast"
+        folder.mkdir(exist_ok=True)
+        written.append(save_member(folder / "member0.pt", m.model.float(), m.spec, m.classes, train=m.train,
+                                   half=True, drop_aux=True))
     if a.crops or a.fast:
         folder = ROOT / "detector" / "models" / "default"
         members = [load_member(path) for path in [*a.crops, *a.fast]]  # all read before any bundled file is removed

@@ -2,18 +2,18 @@
 # Validation numbers of the model cards (detector/models/default/README.md): detect run on the validation images of
 # every set of scripts/default_split.py, then detect eval per set (ILSVRC metric, the classes the model knows).
 # Run from the repository root after scripts/default_split.py. MODEL: a model file or folder (default: the bundled
-# model); TAG names the outputs; RUN_ARGS are passed to detect run (e.g. "--proposals both").
+# model detect run uses without --model); TAG names the outputs; RUN_ARGS are passed to detect run (e.g. "--proposals both").
 #     TAG=_zeroshot MODEL=work/distill/student.pt bash scripts/evaluate_default_model.sh
 set -euo pipefail
 S=work/split
 E=work/eval
-MODEL=${MODEL:-detector/models/default}
+MODEL=${MODEL:-}  # empty: no --model, the bundled model detect run chooses (the default ensemble; --preset fast's own)
 TAG=${TAG:-}
 SETS=${SETS:-"pennfudan voc2012 coco128 ilsvrc227 coco_mini openimages"}
 mkdir -p $E
 : > $E/val_images$TAG.txt
 for d in $SETS; do cat $S/val/$d.txt >> $E/val_images$TAG.txt; done
-detect run $E/val_images$TAG.txt --model "$MODEL" --out $E/boxes_val$TAG.json ${RUN_ARGS:-}
+detect run $E/val_images$TAG.txt ${MODEL:+--model "$MODEL"} --out $E/boxes_val$TAG.json ${RUN_ARGS:-}
 for d in $SETS; do
   echo "== $d"
   detect eval --gt $S/val/$d.json --pred $E/boxes_val$TAG.json --model-classes-only --json $E/ours${TAG}_$d.json \

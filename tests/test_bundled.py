@@ -40,7 +40,8 @@ def test_bundled_multibox_loads():
 def test_the_bundled_ensemble_and_its_modes(tmp_path):
     """Issue 15: the bundle is a crops-mode member and three fast-mode members (the crops one is poor in fast mode).
     By default all run, each in its own mode; `--mode fast` / `--mode crops` without --model run the members trained
-    in that mode; `--preset fast` runs the crops-mode member alone (README, "Presets")."""
+    in that mode; `--preset fast` runs the bundled fast model (detector/models/fast: one crops-mode member), and
+    `--preset fast --mode fast` the default ensemble's fast-mode members (README, "Presets")."""
     from detector.classifier import load_member
 
     folder = ROOT / "detector" / "models" / "default"
@@ -48,8 +49,10 @@ def test_the_bundled_ensemble_and_its_modes(tmp_path):
     assert [load_member(f).spec.mode for f in files] == ["crops", "fast", "fast", "fast"]
     image = ROOT / "samples" / "images" / "FudanPed00001.jpg"
     docs = {}
+    fast_model = sorted((ROOT / "detector" / "models" / "fast").glob("*.pt"))
+    assert [load_member(f).spec.mode for f in fast_model] == ["crops"]
     for name, args in ((None, []), ("fast", ["--mode", "fast"]), ("crops", ["--mode", "crops"]),
-                       ("preset", ["--preset", "fast"])):
+                       ("preset", ["--preset", "fast"]), ("preset_fast", ["--preset", "fast", "--mode", "fast"])):
         out = tmp_path / f"{name}.json"
         res = CliRunner().invoke(cli, ["run", str(image), "--out", str(out), "--proposals", "multibox",
                                        "--no-cache", *args])
@@ -59,7 +62,7 @@ def test_the_bundled_ensemble_and_its_modes(tmp_path):
     assert docs[None]["model"]["mode"] == "mixed" and docs[None]["model"]["modes"] == ["crops", "fast", "fast", "fast"]
     assert docs[None]["model"]["name"] == "default" and docs["crops"]["model"]["name"] == "member0"  # user trial
     for name, members, mode in (("fast", files[1:], "fast"), ("crops", files[:1], "crops"),
-                                ("preset", files[:1], "crops")):
+                                ("preset", fast_model, "crops"), ("preset_fast", files[1:], "fast")):
         assert docs[name]["model"]["files"] == [str(f) for f in members] and docs[name]["model"]["mode"] == mode
         people = [d for d in docs[name]["detections"] if d["category_id"] == 124 and d["score"] >= 0.5]
         assert people, name  # each finds the pedestrians

@@ -573,3 +573,20 @@ def test_a_model_folder_leaves_out_a_multibox_file_beside_its_members(tmp_path, 
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["model"]["members"] == 1
     assert any("multibox.pt left out: a MultiBox proposal network" in r.getMessage() for r in caplog.records)
+
+
+def test_multibox_top_keeps_the_best_multibox_boxes(tmp_path):
+    """`detect run --multibox-top N` (the fast preset's 100): MultiBox's N best boxes alone are scored; the setting
+    is part of the job's identity (--resume and `detect merge` tell runs with another N apart)."""
+    d = tmp_path / "imgs"
+    blocky(d / "a.png", 120, 90, seed=0)
+    model, mb = tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt")
+    boxes = {}
+    for top in (1, 3):
+        out = tmp_path / f"top{top}.json"
+        res = CliRunner().invoke(cli, mb_args(d, out, model, mb, "--multibox-top", str(top)))
+        assert res.exit_code == 0, res.output
+        doc = json.loads(out.read_text())
+        boxes[top] = {tuple(x["bbox"]) for x in doc["detections"]}  # no box regression: the proposals themselves
+        assert doc["job"]["settings"]["multibox_top"] == top  # the job's identity (--resume, merge) names it
+    assert len(boxes[1]) == 1 and len(boxes[3]) == 3 and boxes[1] < boxes[3]

@@ -148,16 +148,37 @@ def test_presets_map_to_their_documented_settings():
         if k in expected:
             assert getattr(fast.proposals.selective_search, k[3:]) == expected[k]
     assert fast.proposals.max_proposals == expected.get("max_proposals", paper.proposals.max_proposals)
+    assert fast.proposals.merge.multibox_top == expected.get("multibox_top", paper.proposals.merge.multibox_top)
     # an option given explicitly wins over the preset
     mine = from_options(apply_preset({**o, "method": "both"}, "fast", {"method"}), ["m.pt"])
     assert mine.proposals.method == "both" and mine.mode == fast.mode
+    # without --model the fast preset runs its own bundled model, a crops-mode one: --mode fast falls back to the
+    # default ensemble (its fast-mode members), --mode crops keeps it
+    assert apply_preset(o, "fast", set())["bundled_model"] == "fast"
+    assert "bundled_model" not in apply_preset({**o, "mode": "fast"}, "fast", {"mode"})
+    assert apply_preset({**o, "mode": "crops"}, "fast", {"mode"})["bundled_model"] == "fast"
     # the README documents every preset setting (prefer_mode is no option: in words)
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for k, v in expected.items():
         if k == "prefer_mode":
             assert f"its {v}-mode members alone" in readme
+        elif k == "bundled_model":  # the model used without --model
+            assert f"`detector/models/{v}`" in readme
         else:
             assert f"--{k.replace('_', '-').replace('method', 'proposals')} {v}" in readme, k
+
+
+def test_cores_split_between_selective_search_and_the_classifier(monkeypatch):
+    """Selective search at R-CNN's settings costs about what the CNN does: half the cores each. Single-strategy
+    search (the fast preset's) needs little: its worker shares every core with the classifier. Explicit values win."""
+    import detector.engines as engines
+
+    monkeypatch.setattr(engines, "cpu_count", lambda: 8)
+    assert engines.split_cores("ss", None, 0) == (4, 4)
+    assert engines.split_cores("both", None, 0, "fast") == (4, 4)
+    assert engines.split_cores("both", None, 0, "single") == (4, 8)
+    assert engines.split_cores("multibox", None, 0, "single") == (0, 8)
+    assert engines.split_cores("both", 2, 3, "single") == (2, 3)
 
 
 MEMORY_PROBE = r"""

@@ -2,7 +2,8 @@
 bundled models, for ``tests/test_before_after.py``. Run from the repository root after the bundled models change
 (the test skips, naming the changed file, until then):
 
-    python tests/data/record_samples.py
+    python tests/data/record_samples.py                 # every run
+    python tests/data/record_samples.py preset_fast     # these runs alone; the others keep their recorded detections
 """
 
 import hashlib
@@ -14,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = (*sorted(str(p.relative_to(ROOT)) for p in (ROOT / "detector" / "models" / "default").glob("member*.pt")),
+          *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "detector" / "models" / "fast").glob("*.pt")),
           "proposals/models/multibox.pt")
 RUNS = {"ss": [], "both": ["--proposals", "both"], "preset_fast": ["--preset", "fast"], "mode_fast": ["--mode", "fast"]}
 
@@ -21,11 +23,21 @@ RUNS = {"ss": [], "both": ["--proposals", "both"], "preset_fast": ["--preset", "
 def main():
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    doc = {"made_by": f"detect run samples/images --no-cache [args] at commit {commit} (tests/data/record_samples.py),"
-                      " on the bundled models below; rows: image_id, category_id, x, y, w, h, score",
-           "models": {p: hashlib.sha256((ROOT / p).read_bytes()).hexdigest() for p in MODELS}, "runs": {}}
+    only = sys.argv[1:]
+    if any(name not in RUNS for name in only):
+        sys.exit(f"runs: {', '.join(RUNS)}")
+    made_by = (f"detect run samples/images --no-cache [args] at commit {commit} (tests/data/record_samples.py), on "
+               "the bundled models below; rows: image_id, category_id, x, y, w, h, score")
+    path = ROOT / "tests" / "data" / "samples_expected.json"
+    doc = {"made_by": made_by, "runs": {}}
+    if only:  # the other runs keep what they recorded (their models must not have changed since)
+        doc = json.loads(path.read_text())
+        doc["made_by"] += f"; {', '.join(only)} re-recorded at commit {commit}"
+    doc["models"] = {p: hashlib.sha256((ROOT / p).read_bytes()).hexdigest() for p in MODELS}
     with tempfile.TemporaryDirectory() as tmp:
         for name, args in RUNS.items():
+            if only and name not in only:
+                continue
             out = Path(tmp) / f"{name}.json"
             subprocess.run([sys.executable, "-m", "cli.main", "run", str(ROOT / "samples" / "images"), "--out",
                             str(out), "--no-cache", *args], cwd=ROOT, check=True)
@@ -35,7 +47,7 @@ def main():
                 "images": [[im["file_name"], im["width"], im["height"]] for im in got["images"]],
                 "errors": got["errors"],
                 "detections": [[d["image_id"], d["category_id"], *d["bbox"], d["score"]] for d in got["detections"]]}
-    (ROOT / "tests" / "data" / "samples_expected.json").write_text(json.dumps(doc) + "\n")
+    path.write_text(json.dumps(doc) + "\n")
 
 
 if __name__ == "__main__":
