@@ -9,8 +9,9 @@ Each configuration runs the library's pipeline as `detect run` does (``detector.
 proposer's selective search in worker processes ahead of the classifier, cores split as the local engine splits
 them, the proposal cache OFF so that proposals are really computed), over the same images in one stream after one
 warm-up image (the steady state of a long job: worker processes started, the clock started once the warm-up image is
-out; until this round each configuration's selective-search pool was started inside the timed loop); reported: seconds per image of each stage summed over images (proposals inside the workers, classify, NMS) and the
-wall-clock images/s of the whole loop (decode, proposals, classifier, NMS, records). The 3-member rows are the
+out; until this round each configuration's selective-search pool was started inside the timed loop); reported:
+seconds per image of each stage summed over images (proposals inside the workers, classify, NMS) and the wall-clock
+images/s of the whole loop (decode, proposals, classifier, NMS, records). The 3-member rows are the
 member of that mode and 2 copies with other random weights (the same architecture, so the same cost; their mAP is
 not measured). The
 validation mAP is read from ``--val-results`` (``scripts/evaluate_default_model.sh`` outputs
@@ -80,8 +81,8 @@ def mode_label(members: list[Member]) -> str:
 # --candidates: the fast preset's alternatives measured before choosing it (README, "Presets"): (name, options
 # overriding the preset's, bundled model, tag of their validation results in --val-results)
 CANDIDATES = (
-    ("MultiBox top 200 alone, default member0 (the preset of the last round)", {"method": "multibox", "multibox_top": 200},
-     "default", "cand_mb200_member0"),
+    ("MultiBox top 200 alone, default member0 (the preset of the last round)",
+     {"method": "multibox", "multibox_top": 200}, "default", "cand_mb200_member0"),
     ("MultiBox top 200 alone, fast model", {"method": "multibox", "multibox_top": 200}, "fast", "cand_mb200"),
     ("single-strategy search at width 250 + MultiBox top 200", {"multibox_top": 200}, "fast", "cand_ss250_mb200"),
     ("single-strategy search at width 200 + MultiBox top 200", {"multibox_top": 200, "ss_resize_width": 200}, "fast",

@@ -14,7 +14,7 @@ import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
 from detector.data.coco import CocoGtIds
-from detector.data.io import check_writable_dir, count  # noqa: F401 - count: the commands' too
+from detector.data.io import check_writable_dir, count, not_a_file  # noqa: F401 - count: the commands' too
 from detector.nn import distributed
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
 from proposals.proposers import ProposalConfig
@@ -36,7 +36,8 @@ def check_out_folder(folder, what: str) -> None:
 class OutFile(click.Path):
     """``--out FILE``: a file to write (a ``Path``), never a folder. A name ending in a separator (``newdir/``, which
     ``Path`` would turn into a file ``newdir``) or naming an existing folder is refused, suggesting
-    ``<folder>/<example>``."""
+    ``<folder>/<example>``; so is a device, a pipe or a socket (``--out /dev/null``: the output is renamed into place,
+    which would replace the device itself). A symbolic link to a file is written through."""
 
     def __init__(self, example: str):
         super().__init__(dir_okay=False, path_type=Path)
@@ -46,6 +47,9 @@ class OutFile(click.Path):
         text = os.fspath(value)
         if text and (text.endswith(("/", os.sep)) or os.path.isdir(text)):
             self.fail(f"{text} names a folder; give a file such as {Path(text) / self.example}", param, ctx)
+        what = not_a_file(text) if text else None
+        if what is not None:  # a device (/dev/null), a pipe, a socket: renaming the output over it would replace it
+            self.fail(f"{text} is {what}, not a file: give the path of a file to write", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -13,6 +13,7 @@ from detector.data.images import ImageError, scan_images
 from detector.data.io import atomic_write_json
 from detector.nn.device import resolve_device
 from proposals.cache import ProposalCache
+from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, load_proposal_multibox, propose_many
 from detector.data.names import AmbiguousImageName, ImageNameIndex
 from proposals.recall import mean_best_overlap, recall_at
@@ -40,7 +41,7 @@ def from_options(o: dict, method: str) -> ProposalConfig:
               help=f"ss, multibox or both (merged); repeat to compare. Default: {ProposalConfig.method}.")
 @click.option("--max-proposals", type=click.IntRange(min=1), default=ProposalConfig.merge.max_proposals,
               show_default=True, help="Cap on the merged set (both).")
-@click.option("--multibox-top", type=click.IntRange(min=1), default=ProposalConfig.merge.multibox_top,
+@click.option("--multibox-top", type=click.IntRange(1, MAX_MULTIBOX_TOP), default=ProposalConfig.merge.multibox_top,
               show_default=True, help="MultiBox boxes kept (the paper: 200).")
 @multibox_option
 @selective_search_options

@@ -29,6 +29,7 @@ from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
 from detector.pipeline import PostprocessConfig
 from proposals.cache import default_cache_dir
+from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
 from .common import (OutFile, Terminated, cache_options, check_out_folder, count, device_option, multibox_option,
@@ -46,9 +47,10 @@ def default_model_paths(name: str = "default") -> list[Path]:
     found = sorted(folder.glob("*.pt")) if folder.is_dir() else []
     if not found:
         raise click.ClickException(
-            "no --model given and no bundled default model is installed "
-            f"(looked in {folder}). Train one with `detect train classifier --gt GT --out model.pt` "
-            "and pass it with --model model.pt (or a folder of members).")
+            f"no --model given and the bundled {name} model is not installed (looked in {folder}). "
+            + ("Run the paper's path instead (--preset paper), or give " if name == "fast" else
+               "Train one with `detect train classifier --gt GT --out model.pt` and pass it with ")
+            + "--model model.pt (or a folder of members).")
     return found
 
 
@@ -97,8 +99,9 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
 @selective_search_options
 @click.option("--max-proposals", type=click.IntRange(min=1), default=ProposalConfig.merge.max_proposals,
               show_default=True, help="Regions scored per image, at most.")
-@click.option("--multibox-top", type=click.IntRange(min=1), default=ProposalConfig.merge.multibox_top,
-              show_default=True, help="MultiBox boxes kept, best first (--proposals multibox or both; the paper: 200).")
+@click.option("--multibox-top", type=click.IntRange(1, MAX_MULTIBOX_TOP), default=ProposalConfig.merge.multibox_top,
+              show_default=True, help="MultiBox boxes kept, best first (--proposals multibox or both; the paper: "
+                                      "200; --preset fast: 100).")
 @click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
               help="A whole configuration (README, \"Presets\"): paper = the paper's path (the defaults); fast = "
                    "--proposals both --ss-mode single --ss-resize-width 250 --multibox-top 100 and the bundled "
@@ -141,8 +144,8 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
                    "in this process, before each image's classification — with --backend torch only: next to ONNX "
                    "Runtime, whose threads share the C rand() that orders OpenCV's boxes, one process is used).")
 @click.option("--threads", type=click.IntRange(min=0), default=RunConfig.threads,
-              help="Threads of the classifier (default: the cores the selective-search workers leave, at least 1; "
-                   "every core with --ss-mode single, whose workers need little).")
+              help="Threads of the classifier (default, or 0: the cores the selective-search workers leave, at least "
+                   "1; every core with --ss-mode single, whose workers need little).")
 @cache_options
 @click.option("--draw", "draw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write each image with its labelled boxes into this folder, under its file_name in OUT "
@@ -192,8 +195,10 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     same OUT while this one lives; SIGTERM or Ctrl-C stop the run at once, keeping the part file."""
     explicit = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
     options = apply_preset(options, preset, explicit)
-    if options["multibox_path"] is not None and not PROPOSERS[options["method"]].uses_multibox:
-        raise click.ClickException(f"--multibox is used only with --proposals multibox or both (here --proposals "
+    unused = [name for name, given in (("--multibox", options["multibox_path"] is not None),
+                                       ("--multibox-top", "multibox_top" in explicit)) if given]
+    if unused and not PROPOSERS[options["method"]].uses_multibox:
+        raise click.ClickException(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "
                                    f"{options['method']}): drop it, or choose one of those")
     try:
         inputs = scan_images(images)
@@ -282,10 +287,13 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                 prefer_mode=options.get("prefer_mode"))
     except (CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    if options.get("prefer_mode") and options["models"]:  # the user named these members: say which the preset left
+    if options.get("prefer_mode") and options["models"]:  # the user named these members: say which were left out
         ran = {m.path for m in members}
         left = [f.name for f in member_files([Path(p) for p in options["models"]]) if f not in ran]
-        if left:
+        if left and options["mode"]:
+            click.echo(f"note: --mode {options['mode']} runs the {options['mode']}-mode members alone; left out: "
+                       f"{', '.join(left)}", err=True)
+        elif left:
             click.echo(f"note: the preset runs the {options['prefer_mode']}-mode members alone; left out: "
                        f"{', '.join(left)} (--mode chooses the members' mode instead)", err=True)
     workers = None

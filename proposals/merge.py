@@ -8,7 +8,9 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
-__all__ = ["MergeConfig", "merge_proposals", "dedupe"]
+__all__ = ["MergeConfig", "merge_proposals", "dedupe", "MAX_MULTIBOX_TOP"]
+
+MAX_MULTIBOX_TOP = 100_000  # the largest --multibox-top: far above any MultiBox's outputs (the bundled: 200)
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,61 @@ def test_multibox_is_refused_where_no_multibox_proposals_are_used(tmp_path):
     _refused(["proposals", str(img), "--method", "ss", "--multibox", str(mb), "--out", str(tmp_path / "p.json")],
              "--multibox is used only with --method multibox or both", "(here --method ss)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "mb.pt"]
+    # --multibox-top given with selective search alone, likewise (trial 10); the fast preset's own 100 is no error
+    for extra in ([], ["--preset", "fast", "--proposals", "ss"]):
+        _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--multibox-top", "50", *extra],
+                 "--multibox-top is used only with --proposals multibox or both", "(here --proposals ss)")
+    res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--preset", "fast",
+                                   "--proposals", "ss", "--no-cache", "--ss-resize-width", "80"])
+    assert res.exit_code == 0, res.output
+    assert "multibox_top" not in json.loads((tmp_path / "o.json").read_text())["job"]["settings"]
+
+
+def test_out_never_replaces_a_device_or_pipe_and_writes_through_a_link(tmp_path):
+    """Trial 10: `--out /dev/null` (as root) replaced the device node with a regular file — the output is renamed into
+    place. A device, a named pipe or a socket is refused before any work, whatever the command; a symbolic link to a
+    file is written through (the link stays, its target gets the output)."""
+    import os
+    import socket
+
+    img = _image(tmp_path / "imgs")
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock.json"))
+    try:
+        # (not /dev/null itself: a regression here would replace the machine's device when run as root)
+        for out, what in ((fifo, "a named pipe (FIFO)"), (tmp_path / "sock.json", "a socket")):
+            for cmd in (["run", str(img), "--proposals", "multibox"], ["merge", str(img)]):
+                res = CliRunner().invoke(cli, [*cmd, "--out", str(out)])
+                assert res.exit_code == 2 and f"{out} is {what}, not a file" in res.output, res.output
+    finally:
+        sock.close()
+    assert fifo.is_fifo()
+    target = tmp_path / "target.json"
+    target.write_text("old")
+    (tmp_path / "link.json").symlink_to(target)
+    res = CliRunner().invoke(cli, ["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "link.json")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "link.json").is_symlink() and json.loads(target.read_text())["images"][0]["file_name"] == "a.jpg"
+    from detector.data.io import atomic_write_text
+
+    try:  # the library's writer refuses too (--json, pictures, checkpoints)
+        atomic_write_text(fifo, "x")
+        raise AssertionError("a pipe was replaced")
+    except OSError as e:
+        assert "a named pipe (FIFO), not a file" in str(e) and fifo.is_fifo()
+
+
+def test_a_missing_bundled_fast_model_says_what_to_do(tmp_path, monkeypatch):
+    import click
+    import pytest
+
+    import cli.run_cmd as run_cmd
+
+    monkeypatch.setattr(run_cmd, "BUNDLED_MODELS", tmp_path)
+    with pytest.raises(click.ClickException, match=r"the bundled fast model is not installed .*--preset paper"):
+        run_cmd.default_model_paths("fast")
 
 
 def test_counts_agree_with_their_nouns(tmp_path):

@@ -9,14 +9,16 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["count", "missing_fields", "atomic_write", "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text",
-           "read_text", "utf16_without_bom", "file_sha256", "lock_path", "JobLock", "LockedError"]
+__all__ = ["count", "missing_fields", "not_a_file", "atomic_write", "atomic_write_text", "atomic_write_json",
+           "check_writable_dir", "decode_text", "read_text", "utf16_without_bom", "file_sha256", "lock_path", "JobLock",
+           "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -71,11 +73,34 @@ def read_text(path) -> str:
         return decode_text(f.read())
 
 
+def not_a_file(path) -> str | None:
+    """What ``path`` is when it exists (links followed) and is not a regular file — "a folder", "a character device"
+    (``/dev/null``), "a block device", "a named pipe (FIFO)", "a socket" —, else None. An output is never renamed over
+    such a path: that would replace the device or pipe itself."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, what in ((stat.S_ISREG, None), (stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
 def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it, then rename it over ``path`` (atomic
     on POSIX): readers see the old file or the whole new one, never a part. On any error the temporary file goes.
-    Raises ``OSError`` naming ``path`` when its folder cannot be made or written to."""
+    A symbolic link is written through (its target is replaced, the link stays, as a shell redirection does).
+    Raises ``OSError`` naming ``path`` when its folder cannot be made or written to, or when ``path`` is a folder,
+    a device, a pipe or a socket (:func:`not_a_file`). Returns the path written (a link's target)."""
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    what = not_a_file(path)
+    if what is not None:
+        raise OSError(errno.EEXIST, f"it is {what}, not a file: it is not replaced", str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
