@@ -166,11 +166,15 @@ def nothing_to_resume(out: Path, epochs: int | None, state: LoopState | None = N
 def refuse_replacing_inputs(outputs: dict, inputs) -> None:
     """Refuse, before anything is written, an output option (``{"--json": path}``, None: not given) that names a
     file the command reads (``inputs``: paths, None skipped), or two outputs that name one file — as ``detect run``
-    refuses an ``--out`` that is one of its images."""
+    refuses an ``--out`` that is one of its images; or one that is a device, a pipe, a socket or a loop of links
+    (:func:`detector.data.io.not_a_file`)."""
     seen: dict[Path, str] = {}
     for flag, path in outputs.items():
         if path is None:
             continue
+        what = not_a_file(path)
+        if what is not None and what != "a folder":  # a folder: the option's own type refuses it
+            raise click.ClickException(f"{flag} {path} is {what}, not a file: give the path of a file to write")
         where = Path(path).resolve()
         if where in seen:
             raise click.ClickException(f"{seen[where]} and {flag} name the same file {path}")

@@ -54,11 +54,15 @@ def from_options(o: dict, method: str) -> ProposalConfig:
               help="Selective search processes (default: all cores).")
 @cache_options
 @device_option
-def proposals_cmd(images, out, methods, gt_path, fmt, json_out, workers, cache_dir, no_cache, device, **options):
+@click.pass_context
+def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, cache_dir, no_cache, device, **options):
     """Region proposals for IMAGES (a folder, an image, or a list file) by selective search, MultiBox, or both."""
     methods = tuple(dict.fromkeys(methods)) or (ProposalConfig.method,)  # each once, in the order given
-    if options["multibox_path"] is not None and not any(PROPOSERS[m].uses_multibox for m in methods):
-        raise click.ClickException(f"--multibox is used only with --method multibox or both (here --method "
+    unused = [name for name, given in (
+        ("--multibox", options["multibox_path"] is not None),
+        ("--multibox-top", ctx.get_parameter_source("multibox_top") != click.core.ParameterSource.DEFAULT)) if given]
+    if unused and not any(PROPOSERS[m].uses_multibox for m in methods):
+        raise click.ClickException(f"{unused[0]} is used only with --method multibox or both (here --method "
                                    f"{' '.join(methods)}): drop it, or add one of those")  # as detect run
     try:
         inputs = scan_images(images)

@@ -21,7 +21,7 @@ from detector.data import boxes_json
 from detector.data.boxes_json import BoxesJsonError, PartError, PartWriter, Shard, part_path, read_part
 from detector.data.coco import coco_gt_ids
 from detector.data.images import ImageError, scan_images
-from detector.data.io import JobLock, LockedError
+from detector.data.io import JobLock, LockedError, lock_path, not_a_file
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, job_entry,
                               job_settings, model_entry, ray_available, redraw, run_ray, split_cores)
@@ -262,6 +262,11 @@ def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: s
     for folder, what in ((out.parent, f"--out {out}"), (draw_dir, f"--draw {draw_dir}")):
         if folder is not None:
             check_out_folder(folder, what)
+    for path, role in ((part_path(out), "part file"), (lock_path(out), "lock")):
+        what = not_a_file(path)  # a pipe there would block the run forever (trial 11)
+        if what is not None:
+            raise click.ClickException(f"{path} is {what}, where the run keeps its {role}: remove it, or choose "
+                                       "another --out")
     if cache_dir is not None:
         check_out_folder(cache_dir, f"the proposal cache (--cache-dir or $DETECT_CACHE_DIR; --no-cache to do "
                                     f"without) {cache_dir}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from detector.data.io import atomic_write
 
 from .results import EvalResult
 
@@ -44,14 +44,7 @@ def plot_pr_curves(result: EvalResult, path, *, max_labelled: int = 12) -> Path:
     if labelled:
         ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+    try:  # the shared writer: atomic, never over a device or pipe, through a symbolic link
+        return atomic_write(path, lambda f: fig.savefig(f, format="png"))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path

@@ -216,9 +216,11 @@ def test_multibox_is_refused_where_no_multibox_proposals_are_used(tmp_path):
     for extra in ([], ["--proposals", "ss"], ["--preset", "fast", "--proposals", "ss"]):
         _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--multibox", str(mb), *extra],
                  "--multibox is used only with --proposals multibox or both", "(here --proposals ss)")
-    # detect proposals too: the file was silently ignored (user trial)
+    # detect proposals too: the file was silently ignored (user trial); --multibox-top likewise (trial 11)
     _refused(["proposals", str(img), "--method", "ss", "--multibox", str(mb), "--out", str(tmp_path / "p.json")],
              "--multibox is used only with --method multibox or both", "(here --method ss)")
+    _refused(["proposals", str(img), "--method", "ss", "--multibox-top", "5", "--out", str(tmp_path / "p.json")],
+             "--multibox-top is used only with --method multibox or both", "(here --method ss)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "mb.pt"]
     # --multibox-top given with selective search alone, likewise (trial 10); the fast preset's own 100 is no error
     for extra in ([], ["--preset", "fast", "--proposals", "ss"]):
@@ -257,6 +259,27 @@ def test_out_never_replaces_a_device_or_pipe_and_writes_through_a_link(tmp_path)
     res = CliRunner().invoke(cli, ["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "link.json")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "link.json").is_symlink() and json.loads(target.read_text())["images"][0]["file_name"] == "a.jpg"
+    # trial 11: every output option is checked before any work — eval --plot/--json, inspect --json, proposals
+    # --json (eval --plot wrote around the shared writer and replaced a pipe) —, so is the part file of a run (a pipe
+    # there blocked it forever), and a loop of links is refused, not a traceback
+    gt, pred = SAMPLES / "annotations.json", tmp_path / "link.json"
+    for args in (["eval", "--gt", str(gt), "--pred", str(pred), "--plot", str(fifo)],
+                 ["eval", "--gt", str(gt), "--pred", str(pred), "--json", str(fifo)],
+                 ["inspect", str(gt), "--no-image-check", "--json", str(fifo)],
+                 ["proposals", str(img), "--method", "multibox", "--out", str(tmp_path / "p.json"), "--json",
+                  str(fifo)]):
+        res = _refused(args, f"{fifo} is a named pipe (FIFO), not a file")
+        assert "mAP" not in res.output and not (tmp_path / "p.json").exists(), res.output
+    os.mkfifo(tmp_path / "o.json.part.jsonl")
+    _refused(["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "o.json")],
+             "o.json.part.jsonl is a named pipe (FIFO), where the run keeps its part file")
+    (tmp_path / "loop1.json").symlink_to(tmp_path / "loop2.json")
+    (tmp_path / "loop2.json").symlink_to(tmp_path / "loop1.json")
+    for cmd in (["run", str(img), "--proposals", "multibox", "--out"], ["merge", str(img), "--out"],
+                ["eval", "--gt", str(gt), "--pred", str(pred), "--json"]):
+        res = CliRunner().invoke(cli, [*cmd, str(tmp_path / "loop1.json")])
+        assert res.exit_code in (1, 2) and "a loop of symbolic links" in res.output, res.output
+        assert "Traceback" not in res.output and (tmp_path / "loop1.json").is_symlink()
     from detector.data.io import atomic_write_text
 
     try:  # the library's writer refuses too (--json, pictures, checkpoints)

@@ -75,12 +75,12 @@ def read_text(path) -> str:
 
 def not_a_file(path) -> str | None:
     """What ``path`` is when it exists (links followed) and is not a regular file — "a folder", "a character device"
-    (``/dev/null``), "a block device", "a named pipe (FIFO)", "a socket" —, else None. An output is never renamed over
-    such a path: that would replace the device or pipe itself."""
+    (``/dev/null``), "a block device", "a named pipe (FIFO)", "a socket", "a loop of symbolic links" —, else
+    None. An output is never renamed over such a path: that would replace the device or pipe itself."""
     try:
         mode = os.stat(path).st_mode
-    except OSError:
-        return None
+    except OSError as e:
+        return "a loop of symbolic links" if e.errno == errno.ELOOP else None
     for test, what in ((stat.S_ISREG, None), (stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
                        (stat.S_ISSOCK, "a socket")):
