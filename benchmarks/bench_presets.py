@@ -102,10 +102,10 @@ def time_job(preset, mode, n_members, paths, device, model, extra: dict | None =
     workers, threads = split_cores(o["method"], None, 0, o["ss_mode"])
     o["threads"] = threads
     prefer = None if mode == "all" else o.get("prefer_mode")
-    bundled = bundled_model or ("default" if mode == "all" else o.get("bundled_model", "default"))  # all: the
-    # default ensemble's
-    paths_ = [model] if model is not None else default_model_paths(bundled)
-    members = copies(load_ensemble(paths_, device=device, mode=o["mode"], fast_short_side=o["fast_short_side"],
+    # "all": the default ensemble's members, whatever the preset's own model
+    bundled = bundled_model or ("default" if mode == "all" else o.get("bundled_model", "default"))
+    files = [model] if model is not None else default_model_paths(bundled)
+    members = copies(load_ensemble(files, device=device, mode=o["mode"], fast_short_side=o["fast_short_side"],
                                    fast_max_side=o["fast_max_side"], prefer_mode=prefer), n_members)
     config = from_options(o, [m.path for m in members])
     job = DetectionJob(config, members=members, ss_workers=workers)

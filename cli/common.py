@@ -33,6 +33,14 @@ def check_out_folder(folder, what: str) -> None:
         raise click.ClickException(f"cannot write {what}: {e.filename or folder}: {e.strerror or e}") from None
 
 
+def multibox_options_given(ctx: click.Context, options: dict) -> list[str]:
+    """The MultiBox options given on the command line (``--multibox``, ``--multibox-top``): each command refuses
+    them where none of its proposers uses MultiBox, rather than ignore them silently."""
+    return [flag for flag, given in (
+        ("--multibox", options["multibox_path"] is not None),
+        ("--multibox-top", ctx.get_parameter_source("multibox_top") != click.core.ParameterSource.DEFAULT)) if given]
+
+
 class OutFile(click.Path):
     """``--out FILE``: a file to write (a ``Path``), never a folder. A name ending in a separator (``newdir/``, which
     ``Path`` would turn into a file ``newdir``) or naming an existing folder is refused, suggesting

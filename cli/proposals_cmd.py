@@ -19,6 +19,7 @@ from detector.data.names import AmbiguousImageName, ImageNameIndex
 from proposals.recall import mean_best_overlap, recall_at
 
 from .common import OutFile, cache_options, count, device_option, format_option, load_dataset, multibox_option, \
+    multibox_options_given, \
     dataset_files, refuse_replacing_inputs, selective_search_config, selective_search_options
 
 TOP_NS = (100, 300, 1000, 2000, None)
@@ -58,9 +59,7 @@ def from_options(o: dict, method: str) -> ProposalConfig:
 def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, cache_dir, no_cache, device, **options):
     """Region proposals for IMAGES (a folder, an image, or a list file) by selective search, MultiBox, or both."""
     methods = tuple(dict.fromkeys(methods)) or (ProposalConfig.method,)  # each once, in the order given
-    unused = [name for name, given in (
-        ("--multibox", options["multibox_path"] is not None),
-        ("--multibox-top", ctx.get_parameter_source("multibox_top") != click.core.ParameterSource.DEFAULT)) if given]
+    unused = multibox_options_given(ctx, options)
     if unused and not any(PROPOSERS[m].uses_multibox for m in methods):
         raise click.ClickException(f"{unused[0]} is used only with --method multibox or both (here --method "
                                    f"{' '.join(methods)}): drop it, or add one of those")  # as detect run

@@ -33,6 +33,7 @@ from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
 from .common import (OutFile, Terminated, cache_options, check_out_folder, count, device_option, multibox_option,
+                     multibox_options_given,
                      selective_search_config, selective_search_options, sigterm_stops, written_count)
 
 logger = logging.getLogger(__name__)
@@ -195,8 +196,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     same OUT while this one lives; SIGTERM or Ctrl-C stop the run at once, keeping the part file."""
     explicit = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
     options = apply_preset(options, preset, explicit)
-    unused = [name for name, given in (("--multibox", options["multibox_path"] is not None),
-                                       ("--multibox-top", "multibox_top" in explicit)) if given]
+    unused = multibox_options_given(ctx, options)
     if unused and not PROPOSERS[options["method"]].uses_multibox:
         raise click.ClickException(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "
                                    f"{options['method']}): drop it, or choose one of those")

@@ -125,8 +125,7 @@ def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
     """:meth:`RunConfig.result_settings` less those this run does not use or that change nothing — selective
     search's with MultiBox proposals alone, MultiBox's ``multibox_top`` with selective search alone, fast mode's
     scale when every member (``members``: in the run's mode) runs in crops mode, a ``--mode`` or fast-mode scale
-    equal to every member file's own — so that an ignored or redundant
-    option does not change the job's identity (and stop a ``--resume`` or a ``detect merge``). A ``--backend`` equal
+    equal to every member file's own — so that an ignored or redundant option does not change the job's identity (and stop a ``--resume`` or a ``detect merge``). A ``--backend`` equal
     to what ``auto`` picks here (``onnx`` where ONNX Runtime is installed) is recorded as ``auto``."""
     settings = config.result_settings()
     if settings["backend"] == ("onnx" if onnx_available() else "torch"):
@@ -289,9 +288,8 @@ def split_cores(method: str, workers: int | None, threads: int, ss_mode: str | N
     """The local engine's processes: ``workers`` selective-search processes (None: half the cores, none for
     MultiBox alone) and ``threads`` classifier threads (0: the cores the workers leave, at least 1 — or every core
     when ``ss_mode`` is ``single``). Selective search at its R-CNN settings and the CNN cost about the same per image
-    here, so the cores are split between them (README, "Batch jobs"); single-strategy selective search takes a fifth
-    of the CNN's time, and its worker shares the classifier's cores (1.74 images/s against 1.29 with them split,
-    README, "Presets")."""
+    here, so the cores are split between them (README, "Batch jobs"); single-strategy selective search takes about a
+    fifth of the CNN's time, so its worker shares the classifier's cores (README, "Presets")."""
     cores = cpu_count()
     if workers is None:
         workers = max(1, cores // 2) if method != "multibox" else 0
