@@ -13,8 +13,10 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
+from detector.data.boxes_json import output_paths
 from detector.data.coco import CocoGtIds
-from detector.data.io import check_writable_dir, count, not_a_file  # noqa: F401 - count: the commands' too
+from detector.data.io import (check_writable_dir, count, missing_link_folder,  # noqa: F401 - count: the commands'
+                               not_a_file)
 from detector.nn import distributed
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
 from proposals.proposers import ProposalConfig
@@ -45,7 +47,9 @@ class OutFile(click.Path):
     """``--out FILE``: a file to write (a ``Path``), never a folder. A name ending in a separator (``newdir/``, which
     ``Path`` would turn into a file ``newdir``) or naming an existing folder is refused, suggesting
     ``<folder>/<example>``; so is a device, a pipe or a socket (``--out /dev/null``: the output is renamed into place,
-    which would replace the device itself). A symbolic link to a file is written through."""
+    which would replace the device itself), and an empty path (``--out ''``, which ``Path`` would read as ``.``). A
+    symbolic link to a file is written through; a link whose target's folder does not exist is refused (no folder
+    is made where the user never named one: :func:`detector.data.io.missing_link_folder`)."""
 
     def __init__(self, example: str):
         super().__init__(dir_okay=False, path_type=Path)
@@ -53,12 +57,33 @@ class OutFile(click.Path):
 
     def convert(self, value, param, ctx):
         text = os.fspath(value)
-        if text and (text.endswith(("/", os.sep)) or os.path.isdir(text)):
+        if not text:
+            self.fail(f"empty path: give the path of a file to write, such as {self.example}", param, ctx)
+        if text.endswith(("/", os.sep)) or os.path.isdir(text):
             self.fail(f"{text} names a folder; give a file such as {Path(text) / self.example}", param, ctx)
-        what = not_a_file(text) if text else None
+        what = not_a_file(text)
         if what is not None:  # a device (/dev/null), a pipe, a socket: renaming the output over it would replace it
             self.fail(f"{text} is {what}, not a file: give the path of a file to write", param, ctx)
+        if (folder := missing_link_folder(text)) is not None:
+            self.fail(f"{text} is a symbolic link to {os.path.realpath(text)}, whose folder {folder} does not exist "
+                      "(no folder is made for a link's target): create that folder, or give another path", param, ctx)
         return super().convert(value, param, ctx)
+
+
+def check_beside_out(out: Path, out_format: str) -> None:
+    """Before any work: the files ``--format`` writes beside ``--out`` (``ilsvrc``: its image list ``OUT.images.txt``,
+    :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is done — a folder, a
+    device, a pipe, a socket, a loop of links, a link whose target's folder does not exist — as a
+    ``ClickException`` naming that file (``--out`` itself is :class:`OutFile`'s to check)."""
+    for path, what in output_paths(out, out_format):
+        if path == out:
+            continue
+        kind = not_a_file(path)
+        if kind is None and (folder := missing_link_folder(path)) is not None:
+            kind = f"a symbolic link to {os.path.realpath(path)}, whose folder {folder} does not exist"
+        if kind is not None:
+            raise click.ClickException(f"{path} is {kind}, where --format {out_format} writes the {what} of --out "
+                                       f"{out}: remove it, or choose another --out")
 
 
 def format_option(f):

@@ -8,8 +8,9 @@ import click
 
 from detector.data import boxes_json
 from detector.data.coco import coco_gt_ids
+from detector.engines import shown_setting
 
-from .common import OutFile, count, written_count
+from .common import OutFile, check_beside_out, count, written_count
 
 
 @click.command("merge")
@@ -28,17 +29,18 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
     images, and missing shards."""
     if out.resolve() in {p.resolve() for p in parts}:  # as detect run refuses an --out that replaces an input
         raise click.ClickException(f"--out {out} is one of the parts being merged: choose another file")
+    check_beside_out(out, out_format)
     try:
         if coco_gt is not None and out_format != "coco":
             raise ValueError("--coco-gt gives a COCO results file the ground truth's ids: use it with --format coco")
         doc = boxes_json.merge_outputs([(str(p), boxes_json.read_document(p)) for p in parts],
-                                       allow_partial=allow_partial)
+                                       allow_partial=allow_partial, shown=shown_setting)
         ids = coco_gt_ids(coco_gt, [im["file_name"] for im in doc["images"]]) if coco_gt is not None else None
         written = boxes_json.write(out, doc, out_format, coco_gt=ids)
     except (boxes_json.BoxesJsonError, boxes_json.MergeError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:
-        raise click.ClickException(f"cannot write {out}: {e.strerror or e}") from None
+        raise click.ClickException(f"cannot write {e.filename or out}: {e.strerror or e}") from None
     click.echo(f"{count(len(parts), 'part')} → {out}: {count(len(doc['images']), 'image')}, "
                f"{written_count(doc, written, out_format, ids)}, {count(len(doc['errors']), 'error')}"
                + (f"; missing shards {', '.join(doc['job']['missing_shards'])}" if "missing_shards" in doc["job"]

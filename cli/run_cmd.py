@@ -24,7 +24,7 @@ from detector.data.images import ImageError, scan_images
 from detector.data.io import JobLock, LockedError, lock_path, not_a_file
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, job_entry,
-                              job_settings, model_entry, ray_available, redraw, run_ray, split_cores)
+                              job_settings, model_entry, ray_available, redraw, run_ray, shown_setting, split_cores)
 from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
 from detector.pipeline import PostprocessConfig
@@ -32,9 +32,9 @@ from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (OutFile, Terminated, cache_options, check_out_folder, count, device_option, multibox_option,
-                     multibox_options_given,
-                     selective_search_config, selective_search_options, sigterm_stops, written_count)
+from .common import (OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count, device_option,
+                     multibox_option, multibox_options_given, selective_search_config, selective_search_options,
+                     sigterm_stops, written_count)
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "detector" / "models"
 
 def default_model_paths(name: str = "default") -> list[Path]:
     """The member files of the bundled model ``name`` (a folder of ``detector/models``: ``default``, the paper's
-    ensemble; ``fast``, the fast preset's). Raises :class:`click.ClickException` when it is not installed."""
+    ensemble; ``fast``, the fast preset's), read as ``--model DIR`` reads a folder
+    (:func:`detector.classifier.member_files`: every ``*.pt``, or the members its ``ensemble.json`` lists; a
+    MultiBox file left out). Raises :class:`click.ClickException` when it is not installed."""
     folder = BUNDLED_MODELS / name
     found = sorted(folder.glob("*.pt")) if folder.is_dir() else []
     if not found:
@@ -52,7 +54,10 @@ def default_model_paths(name: str = "default") -> list[Path]:
             + ("Run the paper's path instead (--preset paper), or give " if name == "fast" else
                "Train one with `detect train classifier --gt GT --out model.pt` and pass it with ")
             + "--model model.pt (or a folder of members).")
-    return found
+    try:
+        return member_files([folder])
+    except CheckpointError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def from_options(o: dict, model_files) -> RunConfig:
@@ -210,7 +215,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         options["coco_gt"] = coco_gt_ids(options["coco_gt"], [i.name for i in inputs]) if options["coco_gt"] else None
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    _refuse_overwrites(images, inputs, out, options["draw_dir"])
+    _refuse_overwrites(images, inputs, out, options["draw_dir"], out_format)
     cache = None
     if options["method"] != "multibox" and not options["no_cache"]:
         cache = options["cache_dir"] or default_cache_dir()
@@ -230,17 +235,22 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         lock.release()
 
 
-def _refuse_overwrites(source: Path, inputs, out: Path, draw_dir: Path | None) -> None:
-    """Refuse, before any work, outputs that would replace an input image or each other: ``--out`` naming an
-    input image or no file at all (a folder is refused while parsing: :class:`cli.common.OutFile`); ``--draw`` onto
-    ``--out``, into a folder where a picture would replace the image it shows (the input folder itself), or
-    anywhere under the input folder ``source`` (its pictures would be inputs of the next run on that folder)."""
+def _refuse_overwrites(source: Path, inputs, out: Path, draw_dir: Path | None, out_format: str = "json") -> None:
+    """Refuse, before any work, outputs that would replace an input or each other: ``--out`` (or the image list
+    ``--format ilsvrc`` writes beside it) naming an input image or the list of images ``source``, or no file at all
+    (a folder is refused while parsing: :class:`cli.common.OutFile`); ``--draw`` onto ``--out``, into a folder where
+    a picture would replace the image it shows (the input folder itself), or anywhere under the input folder
+    ``source`` (its pictures would be inputs of the next run on that folder)."""
     if not out.name:
         raise click.ClickException(f"--out {str(out)!r}: give a file name for the output")
     real = os.path.realpath  # never raises (a link loop among the inputs is listed under errors later)
     images = {real(i.path) for i in inputs}
-    if real(out) in images:
-        raise click.ClickException(f"--out {out} is one of the input images: it would be replaced")
+    for path, what in boxes_json.output_paths(out, out_format):  # --out, and ilsvrc's image list beside it
+        named = f"--out {out}" if path == out else f"{path} (the {what} --format {out_format} writes beside --out)"
+        if real(path) in images:
+            raise click.ClickException(f"{named} is one of the input images: it would be replaced")
+        if Path(source).is_file() and real(path) == real(source):
+            raise click.ClickException(f"{named} is the input {source}: it would be replaced")
     if draw_dir is None:
         return
     if real(draw_dir) == real(out):
@@ -258,7 +268,9 @@ def _refuse_overwrites(source: Path, inputs, out: Path, draw_dir: Path | None) -
 def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: str, shard, out_format: str,
                        cache_dir: Path | None = None) -> None:
     """Refuse, before any model or image is read, what cannot work: an output folder or the proposal cache's folder
-    that cannot be written, an engine or back-end that is not installed, shards in another form than boxes.json."""
+    that cannot be written, a device, pipe or socket where the run keeps its part file or lock or where
+    ``out_format`` writes a file beside ``out`` (:func:`cli.common.check_beside_out`), an engine or back-end that
+    is not installed, shards in another form than boxes.json."""
     for folder, what in ((out.parent, f"--out {out}"), (draw_dir, f"--draw {draw_dir}")):
         if folder is not None:
             check_out_folder(folder, what)
@@ -267,6 +279,7 @@ def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: s
         if what is not None:
             raise click.ClickException(f"{path} is {what}, where the run keeps its {role}: remove it, or choose "
                                        "another --out")
+    check_beside_out(out, out_format)
     if cache_dir is not None:
         check_out_folder(cache_dir, f"the proposal cache (--cache-dir or $DETECT_CACHE_DIR; --no-cache to do "
                                     f"without) {cache_dir}")
@@ -285,22 +298,27 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     then write OUT."""
     local = engine == "local"
     device = str(resolve_device(options["device"])) if local else options["device"]
+    given = [Path(p) for p in options["models"]]
+    bundled = options.get("bundled_model") if not given else None  # the preset's own model folder
     try:  # the local engine uses these members; the Ray actors load their own (only the classes are needed here)
-        members = load_ensemble([Path(p) for p in (options["models"] or default_model_paths(options.get("bundled_model", "default")))],
+        members = load_ensemble(given or default_model_paths(bundled or "default"),
                                 device=device if local else "cpu", mode=options["mode"],
                                 fast_short_side=options["fast_short_side"], fast_max_side=options["fast_max_side"],
                                 prefer_mode=options.get("prefer_mode"))
     except (CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    if options.get("prefer_mode") and options["models"]:  # the user named these members: say which were left out
+    if options.get("prefer_mode") and (given or bundled):  # the user's members, or the preset's model folder (a
+        # member added to detector/models/fast): say which were left out
         ran = {m.path for m in members}
-        left = [f.name for f in member_files([Path(p) for p in options["models"]]) if f not in ran]
+        left = [f.name for f in member_files(given or default_model_paths(bundled)) if f not in ran]
+        whose = f"members of {BUNDLED_MODELS / bundled}" if bundled else "members"
         if left and options["mode"]:
-            click.echo(f"note: --mode {options['mode']} runs the {options['mode']}-mode members alone; left out: "
+            click.echo(f"note: --mode {options['mode']} runs the {options['mode']}-mode {whose} alone; left out: "
                        f"{', '.join(left)}", err=True)
         elif left:
-            click.echo(f"note: the preset runs the {options['prefer_mode']}-mode members alone; left out: "
-                       f"{', '.join(left)} (--mode chooses the members' mode instead)", err=True)
+            click.echo(f"note: the preset runs the {options['prefer_mode']}-mode {whose} alone; left out: "
+                       f"{', '.join(left)}" + ("" if bundled else " (--mode chooses the members' mode instead)"),
+                       err=True)
     workers = None
     if local:
         workers, threads = split_cores(options["method"], options["workers"], options["threads"],
@@ -348,8 +366,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     try:
         written = boxes_json.write(out, doc, out_format, coco_gt=options["coco_gt"])
     except OSError as e:
-        raise click.ClickException(f"cannot write {out}: {e.strerror or e} (the results are kept in {part}: "
-                                   "rerun with --resume once it can be written)") from None
+        raise click.ClickException(f"cannot write {e.filename or out}: {e.strerror or e} (the results are kept in "
+                                   f"{part}: rerun with --resume once it can be written)") from None
     part.unlink()
     span = f"inputs {start + 1}–{stop}" if stop > start + 1 else f"input {stop}" if stop > start else "no inputs"
     where = f" (shard {shard.index}/{shard.count}: {span} of {len(tasks)})" if shard else ""
@@ -408,7 +426,7 @@ def _changed(before: dict, now: dict) -> str:
     def summary(h: dict) -> dict:
         return {"files": (h.get("model") or {}).get("files"), "settings": h.get("settings")}
 
-    return boxes_json.differences(summary(before), summary(now))
+    return boxes_json.differences(summary(before), summary(now), labels=("now", "in that run"), shown=shown_setting)
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:

@@ -10,6 +10,7 @@ the :class:`~detector.pipeline.Detector` itself only wires the parts it is given
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, replace
@@ -33,7 +34,7 @@ from .nn.onnx import onnx_available
 from .pipeline import BATCH_SIZE, Detector, PostprocessConfig, detect_each
 
 __all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "PRESETS", "split_cores", "run_ray",
-           "ray_available", "cpu_count", "job_entry", "model_entry", "drawn", "redraw"]
+           "ray_available", "cpu_count", "job_entry", "shown_setting", "model_entry", "drawn", "redraw"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,26 @@ def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
     for k in unused:
         settings.pop(k, None)
     return settings
+
+
+def shown_setting(settings: dict, key: str) -> str:
+    """Setting ``key`` of a job's ``settings`` (:func:`job_settings`) as a message names it when it stops a
+    ``--resume`` or a merge (:func:`detector.data.boxes_json.differences`): its JSON value, or for one left out, what
+    that means — ``200 (the default)`` (left out at its default: :meth:`RunConfig.result_settings`), ``not used
+    (--proposals ss)`` (:func:`job_settings`), ``the members' own`` (``--mode`` and fast mode's scale), ``not
+    recorded`` (anything else: an older version's job)."""
+    if settings.get(key) is not None:
+        return json.dumps(settings[key])
+    method = settings.get("proposals")
+    if (key.startswith("ss_") and method == "multibox") or (key == "multibox_top" and method == "ss"):
+        return f"not used (--proposals {method})"
+    defaults = {"ss_resize_width": ProposalConfig.selective_search.resize_width,
+                "multibox_top": ProposalConfig.merge.multibox_top}
+    if key in defaults:
+        return f"{json.dumps(defaults[key])} (the default)"
+    if key in ("mode", "fast_short_side", "fast_max_side"):
+        return "the members' own"
+    return "not recorded"
 
 
 def job_entry(config: RunConfig, members: Sequence[Member], names: Sequence[str], shard=None) -> dict:

@@ -301,7 +301,14 @@ def test_shards_cover_once_and_merge_to_single_run(setup, tmp_path):
     refused([parts[0], d / "full.json"], "not a shard output")
     other = tmp_path / "other.json"
     invoke(run_args(images, other, model, "--shard", "1/3", "--nms-iou", "0.5"))
-    refused([parts[0], other, parts[2]], "different jobs: their model or settings differ: nms_iou 0.5 (was 0.3)")
+    refused([parts[0], other, parts[2]],
+            f"different jobs: their model or settings differ: nms_iou: 0.5 in {other}, 0.3 in {parts[0]}")
+    # --format ilsvrc's image list beside --out: a pipe there is refused before the merge, naming it (not --out)
+    os.mkfifo(tmp_path / "x.images.txt")
+    refused([*parts, "--format", "ilsvrc"], f"{tmp_path / 'x.images.txt'} is a named pipe (FIFO), where --format "
+                                            "ilsvrc writes the image list of --out")
+    assert (tmp_path / "x.images.txt").is_fifo()
+    (tmp_path / "x.images.txt").unlink()
     # the output must not replace one of the parts (it did, and the parts could not be merged again: user trial)
     res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(parts[1])])
     assert res.exit_code == 1 and "is one of the parts being merged" in res.output, res.output

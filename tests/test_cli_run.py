@@ -494,16 +494,23 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     assert res.exit_code == 1 and "the model or settings differ" in res.output, res.output
     # a setting that changes what the run does is refused, named ...
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--max-proposals", "50"), "--resume"])
-    assert res.exit_code == 1 and "differ from that run's: max_proposals 50 (was 2000)" in res.output, res.output
+    assert res.exit_code == 1 and "differ from that run's: max_proposals: 50 now, 2000 in that run" in res.output, \
+        res.output
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--nms-iou", "0.5"), "--resume"])
-    assert res.exit_code == 1 and "differ from that run's: nms_iou 0.5 (was 0.3)" in res.output, res.output
+    assert res.exit_code == 1 and "differ from that run's: nms_iou: 0.5 now, 0.3 in that run" in res.output, res.output
     # other member files are named (a --mode choosing among an ensemble's members said nothing: user trial)
     res = CliRunner().invoke(cli, [*mb_args(d, out, tiny_model(tmp_path / "m2.pt", seed=1), mb), "--resume"])
-    assert res.exit_code == 1 and f"model files {tmp_path / 'm2.pt'} (was {model})" in res.output, res.output
+    assert res.exit_code == 1 and f"model files: {tmp_path / 'm2.pt'} now, {model} in that run" in res.output, \
+        res.output
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--proposals", "both", "--ss-resize-width", "250"),
-                                   "--resume"])  # a setting at its default is "the default", not null
-    assert res.exit_code == 1 and 'proposals "both" (was "multibox"), ss_mode "fast" (was the default)' in \
-        res.output and "ss_resize_width 250 (was the default)" in res.output, res.output
+                                   "--resume"])  # a setting left out of the job says why: not used, at its default
+    assert res.exit_code == 1 and 'proposals: "both" now, "multibox" in that run; ss_mode: "fast" now, not used ' \
+        '(--proposals multibox) in that run' in res.output, res.output
+    assert "ss_resize_width: 250 now, not used (--proposals multibox) in that run" in res.output, res.output
+    # a setting at its default names the default's value ("multibox_top the default (was 100)" read as nonsense)
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--multibox-top", "100"), "--resume"])
+    assert res.exit_code == 1 and "differ from that run's: multibox_top: 100 now, 200 (the default) in that run " \
+        "(delete it" in res.output, res.output
     # ... settings this run does not use (selective search's with MultiBox alone, fast mode's scale in crops mode)
     # are not: they stopped the resume (user trial)
     # nor are those that change nothing: --mode equal to the model's own (user trial), a fast-mode scale in crops
@@ -590,3 +597,20 @@ def test_multibox_top_keeps_the_best_multibox_boxes(tmp_path):
         boxes[top] = {tuple(x["bbox"]) for x in doc["detections"]}  # no box regression: the proposals themselves
         assert doc["job"]["settings"]["multibox_top"] == top  # the job's identity (--resume, merge) names it
     assert len(boxes[1]) == 1 and len(boxes[3]) == 3 and boxes[1] < boxes[3]
+
+
+def test_differing_settings_name_their_value_now_and_in_that_run():
+    """A resume refused for a setting at its default read "multibox_top the default (was 100)": each setting is
+    now named with both values, a default by its value, one a job leaves out by why."""
+    from detector.data.boxes_json import differences
+    from detector.engines import shown_setting
+
+    def changed(before, now):
+        return differences({"settings": before}, {"settings": now}, labels=("now", "in that run"), shown=shown_setting)
+
+    assert changed({"proposals": "both", "multibox_top": 100}, {"proposals": "both"}) == \
+        "multibox_top: 200 (the default) now, 100 in that run"
+    assert changed({"proposals": "ss"}, {"proposals": "both", "multibox_top": 50}) == \
+        'multibox_top: 50 now, not used (--proposals ss) in that run; proposals: "both" now, "ss" in that run'
+    assert changed({"mode": "fast"}, {}) == "mode: the members' own now, \"fast\" in that run"
+    assert changed({"ss_resize_width": 250}, {}) == "ss_resize_width: 500 (the default) now, 250 in that run"

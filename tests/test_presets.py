@@ -130,6 +130,31 @@ def test_an_ensemble_may_mix_crops_and_fast_members(tmp_path):
     assert doc["model"]["files"] == [str(tmp_path / "fast.pt")] and doc["model"]["mode"] == "fast"
 
 
+def test_the_bundled_fast_model_says_which_of_its_members_it_leaves_out(tmp_path, monkeypatch):
+    """A member added to detector/models/fast that the preset does not run (not crops-mode) was dropped silently;
+    the folder is read as --model DIR reads one and a note names the files left out. The shipped form (one crops
+    member) runs as before, without a note. A copy of the folder, never the real one."""
+    import cli.run_cmd as run_cmd
+
+    folder = tmp_path / "models" / "fast"
+    crops = load_member(crops_model(folder / "member0.pt"))
+    fast_spec = ClassifierSpec(**{**crops.spec.to_dict(), "mode": "fast", "aux_logits": False})
+    torch.manual_seed(1)
+    monkeypatch.setattr(run_cmd, "BUNDLED_MODELS", tmp_path / "models")
+    d = image_folder(tmp_path)
+    args = ["run", str(d / "0.png"), "--preset", "fast", "--proposals", "ss", "--workers", "1", "--no-cache",
+            "--backend", "torch", "--threads", "1", "--ss-resize-width", "80"]
+    r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "one.json")])
+    assert r.exit_code == 0 and "note:" not in r.output, r.output  # the shipped form: one member, nothing to say
+    assert json.loads((tmp_path / "one.json").read_text())["model"]["files"] == [str(folder / "member0.pt")]
+    save_member(folder / "member1.pt", build_classifier(fast_spec).eval(), fast_spec, CLASSES)
+    r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "two.json")])
+    assert r.exit_code == 0, r.output
+    assert f"note: the preset runs the crops-mode members of {folder} alone; left out: member1.pt" in r.output
+    assert json.loads((tmp_path / "two.json").read_text())["model"]["files"] == [str(folder / "member0.pt")]
+    assert run_cmd.default_model_paths("fast") == [folder / "member0.pt", folder / "member1.pt"]  # as --model DIR
+
+
 def _defaults() -> dict:
     """detect run's options at their defaults, as click passes them."""
     from cli.run_cmd import run_cmd

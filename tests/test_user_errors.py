@@ -99,7 +99,8 @@ def test_outputs_never_replace_the_input_images(tmp_path):
              "images")
     _refused([*args, str(folder), "--out", str(tmp_path / "d.json"), "--draw", str(tmp_path / "d.json")],
              "are the same path")
-    _refused([*args, str(folder), "--out", ""], "give a file name")
+    res = CliRunner().invoke(cli, [*args, str(folder), "--out", ""])  # refused while parsing, as a folder is
+    assert res.exit_code == 2 and "'--out': empty path" in res.output, res.output
     assert img.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs"]  # nothing written, no part file
 
@@ -393,3 +394,80 @@ def test_proposal_recall_against_ground_truth_of_other_images(tmp_path):
                                    "--out", str(tmp_path / "p.json")])
     assert res.exit_code == 1 and "none of the 1 input image is an image of" in res.output, res.output
     assert "'other.jpg'" in res.output and "Traceback" not in res.output and not (tmp_path / "p.json").exists()
+
+
+def test_the_ilsvrc_image_list_is_checked_before_any_work_and_named(tmp_path):
+    """--format ilsvrc writes OUT.images.txt beside OUT: a pipe there was refused only after every image was
+    detected, and the message named OUT (sub.txt), not the image list."""
+    import os
+
+    img = _image(tmp_path / "imgs")
+    listed = tmp_path / "sub.images.txt"
+    os.mkfifo(listed)
+    res = _refused(["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "sub.txt"), "--format",
+                    "ilsvrc"], f"{listed} is a named pipe (FIFO), where --format ilsvrc writes the image list of "
+                               f"--out {tmp_path / 'sub.txt'}")
+    assert "cannot write" not in res.output and listed.is_fifo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "sub.images.txt"]  # no part file: no work done
+    listed.unlink()
+    (tmp_path / "gone").mkdir()
+    listed.symlink_to(tmp_path / "gone" / "missing" / "list.txt")  # a link into a missing folder: refused too
+    _refused(["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "sub.txt"), "--format", "ilsvrc"],
+             f"{listed} is a symbolic link to {tmp_path / 'gone' / 'missing' / 'list.txt'}, whose folder")
+    assert not (tmp_path / "gone" / "missing").exists()
+    listed.unlink()
+    # the image list would replace the list of images the run reads
+    listed.write_text(f"{img}\n")
+    _refused(["run", str(listed), "--proposals", "multibox", "--out", str(tmp_path / "sub.txt"), "--format",
+              "ilsvrc"], f"{listed} (the image list --format ilsvrc writes beside --out) is the input {listed}")
+    assert listed.read_text() == f"{img}\n"
+
+
+def test_a_symbolic_link_at_the_lock_is_refused_never_written_through(tmp_path):
+    """OUT.lock as a link: the run wrote its pid into the link's target (a file of the user's, truncated) and then
+    removed the link. It is refused, before any work; the link and its target are left as they are."""
+    from detector.data.io import JobLock
+
+    img = _image(tmp_path / "imgs")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me\n")
+    lock = tmp_path / "o.json.lock"
+    lock.symlink_to(precious)
+    _refused(["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "o.json")],
+             f"cannot lock {lock}: it is a symbolic link", "remove the link")
+    assert lock.is_symlink() and precious.read_text() == "keep me\n"
+    assert not (tmp_path / "o.json").exists() and not (tmp_path / "o.json.part.jsonl").exists()
+    lock.unlink()
+    lock.symlink_to(tmp_path / "nowhere.txt")  # a dangling link: its target is not created either
+    try:
+        JobLock(tmp_path / "o.json").acquire()
+        raise AssertionError("a linked lock was taken")
+    except OSError as e:
+        assert "symbolic link" in str(e) and not (tmp_path / "nowhere.txt").exists() and lock.is_symlink()
+
+
+def test_out_as_a_link_into_a_missing_folder_or_empty_is_refused(tmp_path):
+    """--out LINK whose target's folder does not exist made that folder (somewhere the user never named); --out ''
+    was reported as '.'. Both are refused while parsing, naming the option."""
+    from detector.data.io import atomic_write_text
+
+    img = _image(tmp_path / "imgs")
+    link = tmp_path / "link.json"
+    target = tmp_path / "elsewhere" / "deeper" / "x.json"
+    link.symlink_to(target)
+    for cmd in (["run", str(img), "--proposals", "multibox"], ["merge", str(img)]):
+        res = CliRunner().invoke(cli, [*cmd, "--out", str(link)])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert f"{link} is a symbolic link to {target}, whose folder {target.parent} does not exist" in res.output
+    try:  # the library's writer refuses too
+        atomic_write_text(link, "x")
+        raise AssertionError("written through a dangling link")
+    except FileNotFoundError as e:
+        assert "no folder is made for a link's target" in str(e)
+    assert not (tmp_path / "elsewhere").exists() and link.is_symlink()
+    res = CliRunner().invoke(cli, ["run", str(img), "--proposals", "multibox", "--out", ""])
+    assert res.exit_code == 2 and "'--out': empty path" in res.output and "'.'" not in res.output, res.output
+    # a link whose target's folder exists is written through, as before
+    (tmp_path / "elsewhere" / "deeper").mkdir(parents=True)
+    res = CliRunner().invoke(cli, ["run", str(img), "--proposals", "multibox", "--out", str(link)])
+    assert res.exit_code == 0 and link.is_symlink() and json.loads(target.read_text())["images"], res.output

@@ -40,7 +40,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -58,7 +58,7 @@ __all__ = [
     "PartError", "MergeError", "Shard", "part_path", "digest", "header", "PartWriter", "read_part", "assemble",
     "merge_outputs",
     # conversions and writing
-    "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "write",
+    "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "output_paths", "write",
     # reading
     "BoxesJsonError", "read_document", "Detections", "read_detections", "check_bbox", "check_image_id",
 ]
@@ -181,6 +181,14 @@ def image_list_path(path) -> Path:
     return Path(path).with_suffix(".images.txt")
 
 
+def output_paths(path, out_format: str = "json") -> list[tuple[Path, str]]:
+    """The files :func:`write` writes for ``path`` in ``out_format``, each with what it is: ``path`` itself, and
+    with ``ilsvrc`` first the image list beside it (:func:`image_list_path`) — for the checks a command makes before
+    any work, so that a file it cannot write is named before, not after, the detections."""
+    own = [(Path(path), "output")]
+    return [(image_list_path(path), "image list"), *own] if out_format == "ilsvrc" else own
+
+
 def to_ilsvrc_text(doc: dict) -> str:
     """``boxes.json`` → ILSVRC submission lines ``<image_id> <det_id> <score> <xmin> <ymin> <xmax> <ymax>``
     (0-based inclusive pixels). The image index is the image's ``id`` in ``doc``: pair the text with
@@ -202,7 +210,8 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
     ground truth's ids) or ``ilsvrc`` (:func:`to_ilsvrc_text`, plus the evaluation list numbering its images at
     :func:`image_list_path`: ``detect eval --image-list`` needs it). Returns the number of detections written —
     fewer than ``doc`` holds where the format leaves some out (classes without a det_id in ``ilsvrc``, classes
-    ``coco_gt`` lacks). Raises ``OSError`` when it cannot be written."""
+    ``coco_gt`` lacks). Raises ``OSError`` when one of its files (:func:`output_paths`) cannot be written, its
+    ``filename`` the file's."""
     if coco_gt is not None and out_format != "coco":
         raise ValueError(f"a COCO ground truth's ids apply to the coco format, not to {out_format!r}")
     if out_format == "json":
@@ -214,7 +223,7 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
         return len(results)
     if out_format == "ilsvrc":
         text = to_ilsvrc_text(doc)
-        atomic_write_text(image_list_path(path), to_image_list(doc))
+        atomic_write_text(image_list_path(path), to_image_list(doc))  # output_paths: this one first
         atomic_write_text(path, text)
         return text.count("\n")
     raise ValueError(f"out_format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_format!r}")
@@ -398,32 +407,42 @@ def assemble(header: dict, records: dict[int, dict]) -> dict:
     return doc
 
 
-def differences(before: dict, now: dict) -> str:
-    """What differs between two runs' jobs, as ``name value (was value)``: the classifier's member files, then the
-    settings (a setting at its default shows as ``the default``; selective search's are not listed when ``now``
-    uses MultiBox proposals alone, which ignores them). ``before`` / ``now``: ``{"files": [...], "settings": {...}}``
-    as a part-file header or an output keeps them (either may be missing); "" when nothing can be told."""
+def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "before"),
+                shown: Callable[[dict, str], str] | None = None) -> str:
+    """What differs between two runs' jobs, one ``name: value now, value before`` for each (``labels``: the words
+    after each value, e.g. ``("now", "in that run")``), joined by ``; ``: the classifier's member files, then the
+    settings (selective search's are not listed when ``now`` uses MultiBox proposals alone, which ignores them).
+    ``shown(settings, name)``: a setting's value for the message, one left out of ``settings`` included — the
+    caller knows the defaults and why a setting is left out (:func:`detector.engines.shown_setting`: ``200 (the
+    default)``, ``not used (--proposals ss)``); without it, JSON or ``the default``. ``before`` / ``now``:
+    ``{"files": [...], "settings": {...}}`` as a part-file header or an output keeps them (either may be missing);
+    "" when nothing can be told."""
     out = []
+    after_now, after_before = labels
     files_old, files_new = before.get("files"), now.get("files")
     if isinstance(files_old, list) and isinstance(files_new, list) and files_old != files_new:
-        out.append(f"model files {', '.join(map(str, files_new))} (was {', '.join(map(str, files_old))})")
+        out.append(f"model files: {', '.join(map(str, files_new))} {after_now}, {', '.join(map(str, files_old))} "
+                   f"{after_before}")
     old, new = before.get("settings"), now.get("settings")
     if isinstance(old, dict) and isinstance(new, dict):
-        def shown(d, k):
-            return json.dumps(d[k]) if k in d and d[k] is not None else "the default"
+        if shown is None:
+            def shown(d, k):
+                return json.dumps(d[k]) if k in d and d[k] is not None else "the default"
 
         unused = {k for k in old if k.startswith("ss_")} if new.get("proposals") == "multibox" else set()
-        out += [f"{k} {shown(new, k)} (was {shown(old, k)})" for k in sorted(set(old) | set(new))
-                if old.get(k) != new.get(k) and k not in unused]
-    return ", ".join(out)
+        out += [f"{k}: {shown(new, k)} {after_now}, {shown(old, k)} {after_before}"
+                for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and k not in unused]
+    return "; ".join(out)
 
 
-def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False) -> dict:
+def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
+                  shown: Callable[[dict, str], str] | None = None) -> dict:
     """Shard outputs ``[(name, boxes.json document)]`` → one document equal to a single run over all the inputs.
 
     Refused (:class:`MergeError`, naming the files): a file that is not a shard output, shards of different jobs
     (inputs, configuration, model or categories differ) or of different splits, the same shard twice, images that
-    appear in two parts, and, unless ``allow_partial``, missing shards."""
+    appear in two parts, and, unless ``allow_partial``, missing shards. ``shown``: how a differing setting is
+    named (:func:`differences`)."""
     if not docs:
         raise MergeError("nothing to merge")
     parts = []
@@ -440,7 +459,8 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False) 
                           ("config_sha256", "model or settings")):
             if job.get(key) != job0.get(key):
                 which = differences({"files": doc0.get("model", {}).get("files"), "settings": job0.get("settings")},
-                                    {"files": doc.get("model", {}).get("files"), "settings": job.get("settings")}
+                                    {"files": doc.get("model", {}).get("files"), "settings": job.get("settings")},
+                                    labels=(f"in {name}", f"in {name0}"), shown=shown
                                     ) if key == "config_sha256" else ""
                 raise MergeError(f"{name} and {name0} come from different jobs: their {what} differ"
                                  + (f": {which}" if which else ""))

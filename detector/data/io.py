@@ -16,9 +16,9 @@ from typing import BinaryIO, Callable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["count", "missing_fields", "not_a_file", "atomic_write", "atomic_write_text", "atomic_write_json",
-           "check_writable_dir", "decode_text", "read_text", "utf16_without_bom", "file_sha256", "lock_path", "JobLock",
-           "LockedError"]
+__all__ = ["count", "missing_fields", "not_a_file", "missing_link_folder", "atomic_write", "atomic_write_text",
+           "atomic_write_json", "check_writable_dir", "decode_text", "read_text", "utf16_without_bom", "file_sha256",
+           "lock_path", "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -89,13 +89,30 @@ def not_a_file(path) -> str | None:
     return "not a regular file"
 
 
+def missing_link_folder(path) -> Path | None:
+    """The folder that ``path``'s target would be written in, when ``path`` is a symbolic link (a dangling one)
+    whose target's folder does not exist; else None. Writing through such a link would make folders somewhere the
+    user never named: they are never made, the write is refused (:func:`atomic_write`, ``--out``)."""
+    path = Path(path)
+    if not path.is_symlink():
+        return None
+    folder = Path(os.path.realpath(path)).parent
+    return None if os.path.lexists(folder) else folder
+
+
 def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(f)`` on a temporary file in ``path``'s folder, fsync it, then rename it over ``path`` (atomic
     on POSIX): readers see the old file or the whole new one, never a part. On any error the temporary file goes.
-    A symbolic link is written through (its target is replaced, the link stays, as a shell redirection does).
-    Raises ``OSError`` naming ``path`` when its folder cannot be made or written to, or when ``path`` is a folder,
-    a device, a pipe or a socket (:func:`not_a_file`). Returns the path written (a link's target)."""
+    A symbolic link is written through (its target is replaced, the link stays, as a shell redirection does); a
+    link whose target's folder does not exist is refused (:func:`missing_link_folder`: no folder is made for a
+    link's target). Raises ``OSError`` naming ``path`` when its folder cannot be made or written to, when ``path``
+    is a folder, a device, a pipe or a socket (:func:`not_a_file`), or such a link. Returns the path written (a
+    link's target)."""
     path = Path(path)
+    if (folder := missing_link_folder(path)) is not None:
+        raise FileNotFoundError(errno.ENOENT, f"it is a symbolic link to {os.path.realpath(path)}, whose folder "
+                                              f"{folder} does not exist (no folder is made for a link's target)",
+                                str(path))
     if path.is_symlink():
         path = Path(os.path.realpath(path))
     what = not_a_file(path)
@@ -188,7 +205,11 @@ class JobLock:
     The lock file holds the holder's pid and is removed on :meth:`release` while still locked; a process that
     opened the file just before and then locks the removed file sees that the path no longer names it and tries
     again (the usual remove-while-locked protocol), so two jobs never both hold the lock. Where ``flock`` does
-    not exist (not POSIX) or the file system refuses it, the job runs unlocked (logged)."""
+    not exist (not POSIX) or the file system refuses it, the job runs unlocked (logged).
+
+    A symbolic link at ``OUT.lock`` is refused (``OSError``, :meth:`acquire`), never followed: the pid would
+    replace the file it points to (or create a dangling link's target), and :meth:`release` would remove the link.
+    It is not replaced either: a link there is something the user put there, so it is left for them to remove."""
 
     def __init__(self, out):
         self.path = lock_path(out)
@@ -201,7 +222,14 @@ class JobLock:
             logger.warning("no fcntl here: %s is not locked against a second run", self.path)
             return self
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # O_NOFOLLOW: a link at the lock's path is an error (ELOOP), never written through
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError:
+                if self.path.is_symlink():
+                    raise OSError(errno.ELOOP, "it is a symbolic link, which the run never writes its pid through "
+                                               "(it would replace the file the link points to): remove the link",
+                                  str(self.path)) from None
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
