@@ -583,7 +583,8 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
     priors = np.loadtxt(o["priors_path"], dtype=np.float32, ndmin=2) if o["priors_path"] else \
         load_default_priors(o["num_priors"])
     return (priors, MultiBoxConfig(num_priors=len(priors), input_size=o["input_size"], width=o["width"]),
-            MultiBoxTrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], seed=o["seed"]))
+            MultiBoxTrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], seed=o["seed"],
+                                crop_min_area=o["crop_min_area"]))
 
 
 @train_group.command("multibox")
@@ -606,6 +607,10 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
 @click.option("--batch-size", type=click.IntRange(min=1), default=MultiBoxTrainConfig.batch_size, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=MultiBoxTrainConfig.lr, show_default=True)
 @click.option("--seed", type=int, default=MultiBoxTrainConfig.seed, show_default=True)
+@click.option("--crop-min-area", type=click.FloatRange(0.05, 1.0), default=MultiBoxTrainConfig.crop_min_area,
+              show_default=True,
+              help="Random crops (SSD's): half the images are replaced by a patch of this much to all of their area "
+                   "(aspect 1/2 to 2; objects whose centre is inside kept); 1 = no crops.")
 @device_option
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its state file.")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -631,20 +636,20 @@ def train_multibox_cmd(gts, images, fmt, vals, out, device, resume, init, **opti
 def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg: MultiBoxTrainConfig, dev, resume,
                     init=None):
     from proposals.multibox import init_trunk
-    from proposals.multibox_train import prepare_samples, train_multibox
+    from proposals.multibox_train import prepare_samples, sample_size, train_multibox
 
-    def samples_of(paths, what):
+    def samples_of(paths, what, size):
         recs = [im for ds in _load_all(paths, fmt, images) for im in ds.images]
         s, skipped = prepare_samples(tqdm(recs, desc=f"loading {what}", unit="img",
-                                          disable=None if distributed.is_main() else True), mb.input_size)
+                                          disable=None if distributed.is_main() else True), size)
         for msg in skipped[:5]:
             _echo(f"warning: {msg} (left out)", err=True)
         return s
 
     if resume and nothing_to_resume(out, cfg.epochs) is not None:
         return
-    train = samples_of(gts, "train")
-    val = samples_of(vals, "val") if vals else []
+    train = samples_of(gts, "train", sample_size(mb, cfg))
+    val = samples_of(vals, "val", mb.input_size) if vals else []
     if not train:
         raise click.ClickException("no training image could be read")
 

@@ -1,7 +1,7 @@
 """Training a MultiBox network on any annotated dataset, with exact resume and validation recall per epoch.
 
-Images are decoded and resized to the network's input once (uint8, in memory); each epoch draws its order, flips
-and photometric distortion from ``(seed, epoch)``, and the global torch RNG is saved with the state, so a resumed
+Images are decoded and resized once (uint8, in memory: the network's input, or twice it where training crops);
+each epoch draws its order, random crops, flips and photometric distortion from ``(seed, epoch)``, and the global torch RNG is saved with the state, so a resumed
 run continues exactly where it stopped.
 
 Under ``torchrun`` (:mod:`detector.nn.distributed`) each of W processes takes every W-th image of the epoch's order
@@ -28,7 +28,7 @@ from detector.nn.transforms import normalize_image, photometric_distort, resize_
 from .multibox import MULTIBOX_FORMAT, MultiBox, MultiBoxConfig, multibox_loss, save_multibox
 from .recall import recall_at
 
-__all__ = ["MultiBoxTrainConfig", "MultiBoxSample", "prepare_samples", "train_multibox"]
+__all__ = ["MultiBoxTrainConfig", "MultiBoxSample", "sample_size", "prepare_samples", "random_crop", "train_multibox"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,11 @@ class MultiBoxTrainConfig:
     warmup_iters: int = 30  # linear warm-up from lr / 10
     flip: bool = True
     photometric: bool = True
+    # random crops (SSD's "sample a patch" augmentation, Liu et al. 2016: a patch of [0.1, 1] of the image, ratio
+    # 1/2 to 2, objects kept whose centre falls inside): with probability crop_prob an image is replaced by a patch of
+    # crop_min_area to all of its area (ours: 0.3; 1 = no crops), aspect 1/2 to 2, before it is resized to the input
+    crop_min_area: float = 0.3
+    crop_prob: float = 0.5
     seed: int = 0
     val_top_k: int = 200  # recall of the top-k boxes is reported on the validation images
 
@@ -63,9 +68,16 @@ class MultiBoxSample:
     boxes: np.ndarray  # float32 [G, 4] normalised xyxy
 
 
+def sample_size(mb: MultiBoxConfig, config: MultiBoxTrainConfig | None = None) -> int:
+    """Side of the stored training images: the network's input, or twice it when ``config`` crops (a patch of 0.3
+    of the area then still holds about as many pixels as the input)."""
+    return mb.input_size * (2 if config is not None and config.crop_min_area < 1 else 1)
+
+
 def prepare_samples(records, size: int) -> tuple[list[MultiBoxSample], list[str]]:
-    """Dataset images → resized samples (boxes normalised by the image size). Unreadable images are skipped and
-    reported in the second list."""
+    """Dataset images → samples resized to ``size`` x ``size`` (boxes normalised by the image size; training may
+    store them larger than the input: :func:`sample_size`). Unreadable images are skipped and reported in the
+    second list."""
     out, skipped = [], []
     for im in records:
         if im.path is None:
@@ -84,13 +96,44 @@ def prepare_samples(records, size: int) -> tuple[list[MultiBoxSample], list[str]
     return out, skipped
 
 
+def random_crop(boxes: np.ndarray, config: MultiBoxTrainConfig, rng: np.random.Generator
+                ) -> tuple[np.ndarray | None, np.ndarray]:
+    """A random patch (normalised xyxy, float64 [4]) and the boxes [G, 4] inside it (normalised to the patch): with
+    probability ``config.crop_prob`` a patch of ``crop_min_area``–1 of the area, aspect 1/2–2, keeping the boxes
+    whose centre falls inside, clipped (SSD's rule); up to 10 draws for a patch that keeps an object when there is
+    one, else (or with probability 1 − ``crop_prob``) ``None`` and ``boxes`` unchanged."""
+    if config.crop_min_area >= 1 or rng.random() >= config.crop_prob:
+        return None, boxes
+    for _ in range(10):
+        area = rng.uniform(config.crop_min_area, 1.0)
+        ratio = np.exp(rng.uniform(np.log(0.5), np.log(2.0)))
+        w, h = np.sqrt(area * ratio), np.sqrt(area / ratio)
+        if w > 1 or h > 1:
+            continue
+        x0, y0 = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        inside = (cx > x0) & (cx < x0 + w) & (cy > y0) & (cy < y0 + h)
+        if len(boxes) and not inside.any():
+            continue
+        kept = (boxes[inside] - np.array([x0, y0, x0, y0])) / np.array([w, h, w, h])
+        return np.array([x0, y0, x0 + w, y0 + h]), np.clip(kept, 0, 1).astype(np.float32)
+    return None, boxes
+
+
 def _batch(samples: Sequence[MultiBoxSample], idx, config: MultiBoxTrainConfig, mb: MultiBoxConfig,
            rng: np.random.Generator):
     imgs, gts = [], []
     for i in idx:
         s = samples[i]
         img = torch.from_numpy(s.image).float() / 255.0
-        b = s.boxes.copy()
+        patch, b = random_crop(s.boxes, config, rng)
+        if patch is not None:
+            side = img.shape[-1]
+            x0, y0, x1, y1 = (int(round(v * side)) for v in patch)
+            img = img[:, y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
+        if img.shape[-1] != mb.input_size or img.shape[-2] != mb.input_size:
+            img = resize_square(img, mb.input_size)
+        b = b.copy()
         if config.photometric:  # trained without the saturation term
             img = photometric_distort(img, rng, max_value=1.0, saturation=False)
         if config.flip and rng.random() < 0.5:

@@ -19,7 +19,7 @@ from proposals.multibox import (
     save_multibox,
 )
 from detector.nn.loop import state_path
-from proposals.multibox_train import MultiBoxSample, MultiBoxTrainConfig, train_multibox
+from proposals.multibox_train import MultiBoxSample, MultiBoxTrainConfig, _batch, random_crop, train_multibox
 
 PRIORS = np.array([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [0.25, 0.25, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0]],
                   np.float32)
@@ -83,6 +83,37 @@ def synthetic_samples(n=12, seed=0):
             boxes = np.array([[0.5, 0.5, 1, 1]], np.float32)
         out.append(MultiBoxSample(img, boxes))
     return out
+
+
+def test_random_crop_keeps_the_objects_whose_centre_is_inside():
+    boxes = np.array([[0.1, 0.1, 0.3, 0.3], [0.6, 0.6, 0.9, 0.95]], np.float32)  # normalised xyxy
+    cfg = MultiBoxTrainConfig(crop_min_area=0.3, crop_prob=1.0)
+    rng = np.random.default_rng(0)
+    crops = 0
+    for _ in range(200):
+        patch, kept = random_crop(boxes, cfg, rng)
+        if patch is None:  # no patch kept an object in 10 draws: the whole image, boxes untouched
+            assert np.array_equal(kept, boxes)
+            continue
+        crops += 1
+        x0, y0, x1, y1 = patch
+        w, h = x1 - x0, y1 - y0
+        assert 0.3 - 1e-9 <= w * h <= 1 + 1e-9 and 0.5 - 1e-9 <= w / h <= 2 + 1e-9
+        assert 0 <= x0 and x1 <= 1 and 0 <= y0 and y1 <= 1
+        centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+        inside = (centres[:, 0] > x0) & (centres[:, 0] < x1) & (centres[:, 1] > y0) & (centres[:, 1] < y1)
+        assert len(kept) == inside.sum() >= 1
+        expect = np.clip((boxes[inside] - [x0, y0, x0, y0]) / [w, h, w, h], 0, 1)
+        np.testing.assert_allclose(kept, expect, atol=1e-6)
+    assert crops > 150
+    # off: never a patch
+    off = MultiBoxTrainConfig(crop_min_area=1.0)
+    assert all(random_crop(boxes, off, rng)[0] is None for _ in range(20))
+    # a batch of images stored at twice the input comes out at the input size, its boxes inside [0, 1]
+    mb = MultiBoxConfig(num_priors=4, input_size=96, width=0.25)
+    samples = [MultiBoxSample(np.zeros((3, 192, 192), np.uint8), boxes)]
+    x, gts = _batch(samples, [0, 0, 0], cfg, mb, rng)
+    assert x.shape == (3, 3, 96, 96) and all(((g >= 0) & (g <= 1)).all() for g in gts)
 
 
 def test_training_lowers_loss_and_resumes(tmp_path):
