@@ -87,7 +87,10 @@ def pack(args) -> dict:
     if missing or not any(Path(args.split).glob("*.json")):
         raise SystemExit(f"gpu_kit: {', '.join(missing) or args.split + '/*.json'} missing: the photo lists, the "
                          "training split and the CPU student come from scripts/train_default_model.sh (its steps "
-                         "scripts/default_split.py, scripts/distill_photo_lists.py and detect train distill)")
+                         "scripts/default_split.py, scripts/distill_photo_lists.py and detect train distill); on a "
+                         "fresh checkout run the first two (seconds: python scripts/default_split.py; python "
+                         "scripts/distill_photo_lists.py --data ../shared/data --out work/distill) and start from "
+                         "the bundled crops member: --student detector/models/default/member0.pt")
     # the training images' selective-search boxes first (from the cache, or searched now): nothing is written
     # before every input is known to be there
     from proposals.selective_search import selective_search_many
