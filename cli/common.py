@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import signal
 from pathlib import Path
@@ -24,6 +25,21 @@ from proposals.selective_search import MODES as SS_MODES
 
 FORMAT_CHOICES = ("auto", *FORMATS)
 
+
+class FiniteFloat(click.FloatRange):
+    """A float option within a range (``click.FloatRange``'s arguments) that is also a finite number: ``nan``
+    passes every comparison of a range check and ``inf`` is no setting either, so both are refused as usage errors
+    ("nan is not a number") before any work. Every float option of the ``detect`` commands has this type."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        rv = click.types.FloatParamType.convert(self, value, param, ctx)
+        if math.isnan(rv):
+            self.fail(f"{value} is not a number", param, ctx)
+        if math.isinf(rv):
+            self.fail(f"{value} is not a finite number", param, ctx)
+        return super().convert(rv, param, ctx)
 
 
 def check_out_folder(folder, what: str) -> None:
@@ -109,7 +125,7 @@ def selective_search_options(f):
                      help="Selective search runs on the image resized to this width (R-CNN: 500; 0: as it is); "
                           "boxes come back in the image's pixels. Smaller is faster and finds fewer small "
                           "objects.")(f)
-    f = click.option("--ss-scale", type=click.FloatRange(min=0.1), default=ProposalConfig.selective_search.scale,
+    f = click.option("--ss-scale", type=FiniteFloat(min=0.1), default=ProposalConfig.selective_search.scale,
                      show_default=True,
                      help="Selective search superpixel scale (the paper: 2, about half the boxes of 1).")(f)
     return click.option("--ss-mode", type=click.Choice(SS_MODES), default=ProposalConfig.selective_search.mode,

@@ -28,7 +28,8 @@ from detector.nn import distributed
 from detector.nn.device import resolve_device
 from detector.nn.loop import OptimConfig, last_path, log_path
 
-from .common import (OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset,
+from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
+                     load_dataset,
                      nothing_to_resume,
                      stops_resumably)
 
@@ -71,11 +72,11 @@ def _photos(paths) -> list[Path]:
 @click.option("--val-photos", "val_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Held-out photos for validation (top-1 agreement with the teacher; top-1 accuracy where the "
                    "files sit in <wnid>/ folders or are named <wnid>_…); repeatable.")
-@click.option("--holdout", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
+@click.option("--holdout", type=FiniteFloat(0, 0.9), default=0.0, show_default=True,
               help="Also hold out this fraction of --photos for validation (chosen by a hash of the file name).")
 @click.option("--arch", type=click.Choice(ARCHS), default=ClassifierSpec.arch, show_default=True,
               help="Student architecture (paper-bn: Table 1 with BatchNorm).")
-@click.option("--width", type=click.FloatRange(min=0.05, max=4), default=ClassifierSpec.width, show_default=True,
+@click.option("--width", type=FiniteFloat(min=0.05, max=4), default=ClassifierSpec.width, show_default=True,
               help="Student channel multiplier (1 = Table 1).")
 @click.option("--input-size", type=click.IntRange(min=96), default=ClassifierSpec.input_size, show_default=True,
               help="Student input size; the teacher always sees the same view at 224.")
@@ -92,10 +93,10 @@ def _photos(paths) -> list[Path]:
 @click.option("--batch-size", type=click.IntRange(min=2), default=DistillConfig.batch_size, show_default=True,
               help="Views per iteration (per process under torchrun).")
 @click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default=DISTILL_OPTIM.optimizer, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DISTILL_OPTIM.lr, show_default=True)
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=DISTILL_OPTIM.weight_decay, show_default=True)
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=DISTILL_OPTIM.lr, show_default=True)
+@click.option("--weight-decay", type=FiniteFloat(min=0), default=DISTILL_OPTIM.weight_decay, show_default=True)
 @click.option("--warmup-iters", type=click.IntRange(min=0), default=DISTILL_OPTIM.warmup_iters, show_default=True)
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=DistillConfig.temperature,
+@click.option("--temperature", type=FiniteFloat(min=0, min_open=True), default=DistillConfig.temperature,
               show_default=True, help="Softmax temperature of the KL loss (function matching: 1).")
 @click.option("--mix", type=click.Choice(["both", "mixup", "cutmix", "none"]), default=DistillConfig.mix,
               show_default=True, help="Mixing of views across the batch (both: mixup or cutmix per batch).")

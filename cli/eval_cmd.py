@@ -20,7 +20,8 @@ from eval import (
 )
 from eval.matching import DEFAULT_IOU
 
-from .common import count, dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
+from .common import (FiniteFloat, count, dataset_files, format_option, images_option, load_dataset,
+                     refuse_replacing_inputs)
 
 METRIC_HELP = {
     "ilsvrc": "ILSVRC 2014 devkit: per-object IoU threshold min(0.5, wh/((w+10)(h+10))), all-point AP",
@@ -45,7 +46,7 @@ METRIC_HELP = {
                    "numbers the images of ILSVRC submission text and of the blacklist.")
 @click.option("--blacklist", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="ILSVRC blacklist ('index wnid' lines): those (image, class) pairs are left out.")
-@click.option("--iou-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=DEFAULT_IOU, show_default=True,
+@click.option("--iou-threshold", type=FiniteFloat(0.0, 1.0, min_open=True), default=DEFAULT_IOU, show_default=True,
               help="IoU for a match (voc/voc07); the cap of the per-object threshold (ilsvrc); unused by coco.")
 @click.option("--model-classes-only", is_flag=True,
               help="Score only the ground-truth classes that the prediction file's model knows (its categories; "

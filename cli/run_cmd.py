@@ -32,7 +32,8 @@ from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count, device_option,
+from .common import (FiniteFloat, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
+                     device_option,
                      multibox_option, multibox_options_given, selective_search_config, selective_search_options,
                      sigterm_stops, written_count)
 
@@ -123,9 +124,9 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               help="Fast mode: images resized to this short side (default: the model's own) …")
 @click.option("--fast-max-side", type=click.IntRange(min=32), default=RunConfig.fast_max_side,
               help="… unless the long side would pass this (default: the model's own).")
-@click.option("--score-threshold", type=click.FloatRange(0, 1), default=PostprocessConfig.score_threshold,
+@click.option("--score-threshold", type=FiniteFloat(0, 1), default=PostprocessConfig.score_threshold,
               show_default=True, help="Drop detections scoring below this.")
-@click.option("--nms-iou", type=click.FloatRange(0, 1), default=PostprocessConfig.nms_iou, show_default=True,
+@click.option("--nms-iou", type=FiniteFloat(0, 1), default=PostprocessConfig.nms_iou, show_default=True,
               help="Per-class NMS IoU (the paper / R-CNN: 0.3).")
 @click.option("--max-detections", type=click.IntRange(min=1), default=PostprocessConfig.max_detections,
               show_default=True, help="Detections kept per image, at most.")
@@ -157,7 +158,7 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               help="Also write each image with its labelled boxes into this folder, under its file_name in OUT "
                    "(same relative path, name and format: x.jpg and x.png stay two pictures). With --resume, the "
                    "images taken from the part file are drawn too where their picture is missing.")
-@click.option("--draw-threshold", type=click.FloatRange(0, 1), default=DrawConfig.threshold, show_default=True,
+@click.option("--draw-threshold", type=FiniteFloat(0, 1), default=DrawConfig.threshold, show_default=True,
               help="Only detections scoring at least this are drawn (all above --score-threshold are written).")
 @click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",
               show_default=True,
@@ -181,9 +182,9 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start Ray on this machine.")
 @click.option("--ray-actors", type=click.IntRange(min=1), default=RayConfig.actors,
               help="Ray actors (default: cluster CPUs / --ray-cpus, or GPUs / --ray-gpus).")
-@click.option("--ray-cpus", type=click.FloatRange(min=0.01), default=RayConfig.cpus_per_actor, show_default=True,
+@click.option("--ray-cpus", type=FiniteFloat(min=0.01), default=RayConfig.cpus_per_actor, show_default=True,
               help="CPUs per Ray actor (also its torch threads).")
-@click.option("--ray-gpus", type=click.FloatRange(min=0), default=RayConfig.gpus_per_actor, show_default=True,
+@click.option("--ray-gpus", type=FiniteFloat(min=0), default=RayConfig.gpus_per_actor, show_default=True,
               help="GPUs per Ray actor (use with --device cuda).")
 @click.option("--ray-chunk", type=click.IntRange(min=1), default=RayConfig.chunk, show_default=True,
               help="Images per Ray call (results reach OUT.part.jsonl a chunk at a time).")

@@ -42,7 +42,8 @@ from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 
-from .common import (OutFile, check_out_folder, count, device_option, format_option, images_option, load_dataset,
+from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
+                     load_dataset,
                      nothing_to_resume, stops_resumably)
 
 
@@ -122,16 +123,16 @@ def _common_options(f):
                      show_default=True, help="… unless the long side would pass this (Fast R-CNN: 1000)."),
         click.option("--input-size", type=click.IntRange(min=96), default=ClassifierSpec.input_size,
                      show_default=True, help="Region size in pixels (the paper: 224)."),
-        click.option("--width", type=click.FloatRange(min=0.05, max=4), default=ClassifierSpec.width,
+        click.option("--width", type=FiniteFloat(min=0.05, max=4), default=ClassifierSpec.width,
                      show_default=True, help="Channel multiplier of the paper architectures (1 = Table 1)."),
         click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs, show_default=True),
         click.option("--batch-size", type=click.IntRange(min=1),
                      default=TrainConfig.images_per_batch * TrainConfig.regions_per_image, show_default=True,
                      help=f"Regions per mini-batch (R-CNN: 128), drawn {TrainConfig.regions_per_image} per image."),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True),
+        click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=TrainConfig.lr, show_default=True),
         click.option("--lr-step-epochs", type=click.IntRange(min=1), default=TrainConfig.lr_step_epochs,
                      show_default=True, help="Epochs between 4 % learning-rate drops (the paper: 8)."),
-        click.option("--bg-iou-low", type=click.FloatRange(0.0, 0.5, max_open=True), default=TrainConfig.bg_iou_low,
+        click.option("--bg-iou-low", type=FiniteFloat(0.0, 0.5, max_open=True), default=TrainConfig.bg_iou_low,
                      show_default=True,
                      help="Background regions overlap a labelled object by IoU in [this, 0.5) (Fast R-CNN: 0.1; "
                           "0 also samples regions far from every object, as R-CNN's fine-tuning did)."),
@@ -149,7 +150,7 @@ def _common_options(f):
                      help="torch threads (0: torch's default)."),
         click.option("--val-every", type=click.IntRange(min=0), default=TrainConfig.val_every, show_default=True,
                      help="Epochs between validation runs."),
-        click.option("--ss-scale", type=click.FloatRange(min=0.1), default=ProposalConfig.selective_search.scale,
+        click.option("--ss-scale", type=FiniteFloat(min=0.1), default=ProposalConfig.selective_search.scale,
                      show_default=True, help="Selective search superpixel scale for training proposals (as `detect "
                                              "run`)."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -173,7 +174,7 @@ def _common_options(f):
                      help="Hard negative mining (R-CNN): detections of a model on the training images (`detect run` "
                           "output: boxes.json, or COCO results with file_name); those off every object are drawn "
                           "as background. Repeatable."),
-        click.option("--hard-fraction", type=click.FloatRange(0.0, 1.0), default=TrainConfig.hard_fraction,
+        click.option("--hard-fraction", type=FiniteFloat(0.0, 1.0), default=TrainConfig.hard_fraction,
                      show_default=True,
                      help="Share of each image's background regions drawn from its hard negatives (at most)."),
         click.option("--class-map", type=click.Choice(["auto", "none", "imagenet1k"]), default="auto",
@@ -601,13 +602,13 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
               default=None, help="Priors text file (default: the shipped k-means priors for -k).")
 @click.option("-k", "--num-priors", type=click.IntRange(min=1), default=MultiBoxConfig.num_priors, show_default=True)
 @click.option("--input-size", type=click.IntRange(min=96), default=MultiBoxConfig.input_size, show_default=True)
-@click.option("--width", type=click.FloatRange(min=0.05, max=4), default=MultiBoxConfig.width, show_default=True,
+@click.option("--width", type=FiniteFloat(min=0.05, max=4), default=MultiBoxConfig.width, show_default=True,
               help="Channel multiplier of the Inception trunk.")
 @click.option("--epochs", type=click.IntRange(min=1), default=MultiBoxTrainConfig.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=MultiBoxTrainConfig.batch_size, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=MultiBoxTrainConfig.lr, show_default=True)
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=MultiBoxTrainConfig.lr, show_default=True)
 @click.option("--seed", type=int, default=MultiBoxTrainConfig.seed, show_default=True)
-@click.option("--crop-min-area", type=click.FloatRange(0.05, 1.0), default=MultiBoxTrainConfig.crop_min_area,
+@click.option("--crop-min-area", type=FiniteFloat(0.05, 1.0), default=MultiBoxTrainConfig.crop_min_area,
               show_default=True,
               help="Random crops (SSD's): half the images are replaced by a patch of this much to all of their area "
                    "(aspect 1/2 to 2; objects whose centre is inside kept); 1 = no crops.")
