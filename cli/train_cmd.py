@@ -637,7 +637,7 @@ def train_multibox_cmd(gts, images, fmt, vals, out, device, resume, init, **opti
 def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg: MultiBoxTrainConfig, dev, resume,
                     init=None):
     from proposals.multibox import init_trunk
-    from proposals.multibox_train import prepare_samples, sample_size, train_multibox
+    from proposals.multibox_train import check_resume_settings, prepare_samples, sample_size, train_multibox
 
     def samples_of(paths, what, size):
         recs = [im for ds in _load_all(paths, fmt, images) for im in ds.images]
@@ -647,8 +647,13 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
             _echo(f"warning: {msg} (left out)", err=True)
         return s
 
-    if resume and nothing_to_resume(out, cfg.epochs) is not None:
-        return
+    if resume:  # other settings than the run's are refused before any image is read, finished or not
+        try:
+            check_resume_settings(out, priors, mb, cfg)
+        except CheckpointError as e:
+            raise click.ClickException(str(e)) from None
+        if nothing_to_resume(out, cfg.epochs) is not None:
+            return
     train = samples_of(gts, "train", sample_size(mb, cfg))
     val = samples_of(vals, "val", mb.input_size) if vals else []
     if not train:

@@ -22,13 +22,15 @@ from torchvision.ops import nms
 
 from detector.data.images import load_image
 from detector.nn import distributed
-from detector.nn.loop import LoopState, OptimConfig, Task, fit
+from detector.nn.checkpoint import CheckpointError
+from detector.nn.loop import LoopState, OptimConfig, Task, fit, state_path
 from detector.nn.transforms import normalize_image, photometric_distort, resize_square
 
 from .multibox import MULTIBOX_FORMAT, MultiBox, MultiBoxConfig, multibox_loss, save_multibox
 from .recall import recall_at
 
-__all__ = ["MultiBoxTrainConfig", "MultiBoxSample", "sample_size", "prepare_samples", "random_crop", "train_multibox"]
+__all__ = ["MultiBoxTrainConfig", "MultiBoxSample", "sample_size", "prepare_samples", "random_crop", "train_multibox",
+           "resume_differences", "check_resume_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +185,55 @@ class _EpochBatches:
             yield _batch(self.samples, idx, self.config, self.mb, self.rng)
 
 
+def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: MultiBoxTrainConfig) -> list[str]:
+    """What differs between the settings given now and those the stopped run writing ``out`` was started with (its
+    state file records them), one ``name: value now, value in that run`` each: the network's settings (``num_priors``,
+    ``input_size``, ``width``, …), its priors, and every training setting but ``epochs`` (raising it trains on). []
+    when there is no state file, or one that cannot be read (resuming it says what is wrong with it)."""
+    sp = state_path(out)
+    if not sp.is_file():
+        return []
+    try:
+        ck = torch.load(sp, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any unreadable state: resuming it reports the error
+        return []
+    diff = []
+
+    def compare(before, now: dict, skip=()):
+        if isinstance(before, dict):
+            diff.extend(f"{k}: {_shown(now[k])} now, {_shown(before[k])} in that run" for k in now
+                        if k in before and k not in skip and _comparable(before[k]) != _comparable(now[k]))
+
+    compare(ck.get("config"), mb.to_dict())
+    was = ck.get("priors")
+    if was is not None:
+        was = np.asarray(was.float() if isinstance(was, torch.Tensor) else was, np.float32)
+        now = np.asarray(priors, np.float32)
+        if len(now) == len(was) and (was.shape != now.shape or not np.allclose(was, now, atol=1e-5)):
+            diff.append("priors: other boxes now than in that run (--priors)")
+    compare((ck.get("train") or {}).get("config"), config.to_dict(), skip=("epochs",))
+    return diff
+
+
+def _comparable(v):
+    return list(v) if isinstance(v, (tuple, list)) else v
+
+
+def _shown(v) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+
+
+def check_resume_settings(out, priors: np.ndarray, mb: MultiBoxConfig, config: MultiBoxTrainConfig) -> None:
+    """Refuse (``CheckpointError``) to resume the run writing ``out`` with other settings than it was started with
+    (:func:`resume_differences`): other network settings would not load its weights, and other training settings
+    would record a run that never was."""
+    diff = resume_differences(out, priors, mb, config)
+    if diff:
+        raise CheckpointError(f"cannot resume {out}: it was started with other settings ({'; '.join(diff)}). Give "
+                              f"the same (only --epochs may be raised to train on), or delete {state_path(out)} to "
+                              "start over")
+
+
 def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: MultiBoxConfig,
                    config: MultiBoxTrainConfig, out, *, val_samples: Sequence[MultiBoxSample] = (),
                    resume: bool = False, device="cpu", progress: Callable | None = None,
@@ -226,4 +277,5 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
                 examples=lambda batch: len(batch[1]), examples_name="images_per_s", state_key="state_dict",
                 state_extra=state_extra, name="multibox")
     return fit(model, task, config.optim, out, resume=resume, device=device, amp=False, progress=progress,
-               metadata={"config": config.to_dict(), **(metadata or {})}, on_epoch_end=on_epoch_end)
+               metadata={"config": config.to_dict(), **(metadata or {})}, on_epoch_end=on_epoch_end,
+               check_resume=lambda _last: check_resume_settings(out, priors, mb, config))

@@ -45,3 +45,35 @@ def test_every_float_option_refuses_nan_and_infinity(tmp_path):
         res = CliRunner().invoke(cli, args)
         assert res.exit_code == 2 and "nan is not a number" in res.output, (args, res.output)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_multibox_run_resumes_only_with_its_own_settings(tmp_path):
+    gt, out = str(SAMPLES / "annotations.json"), tmp_path / "m.pt"
+    ours, priors = tmp_path / "ours.txt", tmp_path / "priors.txt"
+    ours.write_text("\n".join(f"0.{k} 0.{k} 0.9 0.9" for k in range(8)) + "\n")
+    priors.write_text("\n".join("0.1 0.1 0.9 0.9" for _ in range(8)) + "\n")
+    base = ["train", "multibox", "--gt", gt, "--out", str(out), "--input-size", "96", "--width", "0.25",
+            "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*base, "--epochs", "1", "--crop-min-area", "0.5", "--priors", str(ours)])
+    assert res.exit_code == 0, res.output
+    state = out.with_suffix(".state.ckpt").read_bytes()
+    same = ["--priors", str(ours), "--crop-min-area", "0.5"]
+    for changed, needles in (
+            (["--priors", str(ours), "--crop-min-area", "1", "--lr", "0.5", "--batch-size", "2"],
+             ["crop_min_area: 1.0 now, 0.5 in that run", "lr: 0.5 now, 0.02 in that run",
+              "batch_size: 2 now, 16 in that run"]),
+            ([*same, "--input-size", "160"], ["input_size: 160 now, 96 in that run"]),
+            ([*same, "--width", "0.5"], ["width: 0.5 now, 0.25 in that run"]),
+            (["--crop-min-area", "0.5", "--priors", str(priors)], ["priors: other boxes now than in that run"]),
+            (["--crop-min-area", "0.5"], ["num_priors: 200 now, 8 in that run"]),
+            ([*same, "--seed", "3"], ["seed: 3 now, 0 in that run"])):
+        for epochs in ("3", "1"):  # a finished run too
+            res = CliRunner().invoke(cli, [*base, "--epochs", epochs, "--resume", *changed])
+            assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+            assert f"cannot resume {out}" in res.output and "delete" in res.output, res.output
+            for needle in needles:
+                assert needle in res.output, res.output
+            assert "epochs" not in res.output.split("(")[1].split(")")[0], res.output
+        assert out.with_suffix(".state.ckpt").read_bytes() == state  # nothing trained, nothing recorded
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", *same])  # raising --epochs trains on
+    assert res.exit_code == 0 and "epoch   2" in res.output, res.output
