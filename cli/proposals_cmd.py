@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,24 @@ from .common import OutFile, cache_options, count, device_option, format_option,
     dataset_files, refuse_replacing_inputs, selective_search_config, selective_search_options
 
 TOP_NS = (100, 300, 1000, 2000, None)
+# how a proposals output of this command begins (_measure's document, written on one line by atomic_write_json)
+_OURS = re.compile(rb'\{"method": "(%s)", "box_format": "xyxy", "images": \[' % "|".join(PROPOSERS).encode())
+
+
+def refuse_replacing_other_files(out: Path) -> None:
+    """Refuse, before any work, an ``--out`` (``proposals.json`` in the current folder by default) that exists and
+    is not a proposals output of this command — annotations, someone's notes —, as ``detect train`` refuses an
+    ``--out`` that is not a model file. An empty file, or one of ours (told by how it begins), is replaced."""
+    if not out.is_file():
+        return
+    try:
+        with open(out, "rb") as f:
+            head = f.read(200)
+    except OSError as e:
+        raise click.ClickException(f"cannot read --out {out}, which exists: {e.strerror or e}") from None
+    if head and not _OURS.match(head):
+        raise click.ClickException(f"--out {out} exists and is not a proposals output of `detect proposals`: it would "
+                                   "be replaced (give another --out, or delete it first)")
 
 
 def from_options(o: dict, method: str) -> ProposalConfig:
@@ -37,7 +56,8 @@ def from_options(o: dict, method: str) -> ProposalConfig:
 @click.command("proposals")
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=OutFile("proposals.json"), default="proposals.json",
-              show_default=True, help="Per-image boxes (xyxy) of the last --method.")
+              show_default=True, help="Per-image boxes (xyxy) of the last --method (an existing file that is not "
+                                      "such an output is never replaced).")
 @click.option("--method", "methods", multiple=True, type=click.Choice(PROPOSERS),
               help=f"ss, multibox or both (merged); repeat to compare. Default: {ProposalConfig.method}.")
 @click.option("--max-proposals", type=click.IntRange(min=1), default=ProposalConfig.merge.max_proposals,
@@ -70,6 +90,7 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     refuse_replacing_inputs({"--out": out, "--json": json_out}, [images, gt_path, *(i.path for i in inputs)])
+    refuse_replacing_other_files(out)
     gt = load_dataset(gt_path, fmt) if gt_path else None
     if gt is not None:
         refuse_replacing_inputs({"--out": out, "--json": json_out}, dataset_files(gt))

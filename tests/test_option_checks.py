@@ -1,6 +1,7 @@
 """Option values and settings refused as usage errors from a user trial: non-finite floats, a resumed MultiBox run
 with other settings, a default output replacing a file that is not ours, and notes `detect eval` owes."""
 
+import json
 from pathlib import Path
 
 import click
@@ -77,3 +78,21 @@ def test_a_multibox_run_resumes_only_with_its_own_settings(tmp_path):
         assert out.with_suffix(".state.ckpt").read_bytes() == state  # nothing trained, nothing recorded
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", *same])  # raising --epochs trains on
     assert res.exit_code == 0 and "epoch   2" in res.output, res.output
+
+
+def test_proposals_never_replace_a_file_that_is_not_theirs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    img = str(SAMPLES / "images" / "PennPed00010.jpg")
+    args = ["proposals", img, "--ss-resize-width", "100", "--no-cache", "--workers", "0"]
+    mine = tmp_path / "proposals.json"  # the default --out
+    mine.write_text('{"my":"important"}\n')
+    for extra in ([], ["--out", str(mine)]):
+        res = CliRunner().invoke(cli, [*args, *extra])
+        assert res.exit_code == 1 and "is not a proposals output" in res.output, res.output
+        assert mine.read_text() == '{"my":"important"}\n'
+    mine.unlink()
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and "wrote proposals.json" in res.output, res.output
+    res = CliRunner().invoke(cli, args)  # its own output is replaced
+    assert res.exit_code == 0, res.output
+    assert json.loads(mine.read_text())["method"] == "ss"
