@@ -55,7 +55,8 @@ METRIC_HELP = {
               help="Write the results as JSON to this file.")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw precision-recall curves to this PNG (needs matplotlib: pip install '.[plot]').")
-def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou_threshold, model_classes_only,
+@click.pass_context
+def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou_threshold, model_classes_only,
              json_out, plot_out):
     """Evaluate detections against ground truth and print per-class AP and mAP.
 
@@ -70,6 +71,9 @@ def eval_cmd(gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou
     detector having found nothing, gives AP 0). Difficult objects and crowd regions are ignored by every metric.
     """
     t0 = time.perf_counter()
+    if metric == "coco" and ctx.get_parameter_source("iou_threshold") != click.core.ParameterSource.DEFAULT:
+        click.echo(f"warning: --iou-threshold {iou_threshold:g} is not used: --metric coco evaluates IoU 0.5:0.95 "
+                   "(AP50 and AP75 among its numbers)", err=True)
     outputs = {"--json": json_out, "--plot": plot_out}
     refuse_replacing_inputs(outputs, [gt_path, pred_path, image_list, blacklist])
     gt_format = fmt

@@ -66,7 +66,8 @@ class Predictions:
     errors: tuple[dict, ...] = field(default=())  # images the detector could not read (boxes.json "errors")
     xywh: np.ndarray | None = None  # float64 [P, 4]: the file's own COCO [x, y, w, h] (COCO formats), else None
     listed_images: tuple[str, ...] = ()  # every image the detector ran on, detections or not (boxes.json
-    #                                      "images"); other formats name only images with predictions
+    #                                      "images"; ILSVRC text: its evaluation list, as detect run --format ilsvrc
+    #                                      writes it); COCO results name only images with predictions
     image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (width, height) in pixels of
     #                                      the image the detector ran on (boxes.json "images"), where the file says
 
@@ -157,7 +158,8 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
                               (f"; {beside}, written beside it by detect run --format ilsvrc" if beside.is_file()
                                else "; detect run --format ilsvrc writes one beside its output, <name>.images.txt") +
                               ")")
-    index_to_name = {idx: name for name, idx in read_image_list(image_list)}
+    listed = read_image_list(image_list)
+    index_to_name = {idx: name for name, idx in listed}
     by_det = ilsvrc_by_det_id()
     rows = []
     for n, line in enumerate(text.splitlines(), start=1):
@@ -195,6 +197,7 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
         np.asarray([pos[d] for d in det_ids.tolist()], dtype=np.int64),
         arr[:, 2].copy(),
         ilsvrc_to_xyxy(arr[:, 3:7]),
+        listed_images=tuple(dict.fromkeys(name for name, _ in listed)),  # the images it numbers: those run on
     )
 
 
@@ -341,7 +344,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         k = int(np.isin(preds.labels, [j for j, c in enumerate(preds.categories) if c.source_id in not_own]).sum())
         notes.append(f"{count(k, 'result')} of category_id {', '.join(map(str, sorted(not_own, key=str)[:8]))} left "
                      f"out: not categories of {gt.source} (pycocotools never matches them either)")
-    notes += _check_images_run(preds, gt)
+    notes += _check_images_run(preds, gt, image_index)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
 
     no_image = image_index < 0
@@ -370,15 +373,31 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     )
 
 
-def _check_images_run(preds: Predictions, gt: Dataset) -> list[str]:
-    """What a ``boxes.json``'s own list of the images it ran on (``images``, with their sizes) tells against ``gt``.
+def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray) -> list[str]:
+    """What the list of the images a detector ran on (``listed_images``: a ``boxes.json``'s ``images``, with their
+    sizes; an ILSVRC submission's evaluation list) tells against ``gt``.
 
     Raises :class:`PredictionError` when one of them was not the size the ground truth gives its image of that name
     (ground truth without a size, 0, is not checked): its boxes are in other pixels (a resized copy, another image
     of the same name) and would be scored at the wrong scale. Returns a note when ground-truth images are not among
-    them: their objects count as missed (the devkit and pycocotools evaluate every ground-truth image)."""
+    them: their objects count as missed (the devkit and pycocotools evaluate every ground-truth image). COCO
+    results list no images but those with results (their ground-truth images: ``image_index``, -1 for none): the
+    note then names the ground-truth images without any, which count as missed if the detector never ran on them."""
     if not preds.listed_images:
-        return []
+        if preds.format != "coco_results" or not len(preds):
+            return []
+        run = set(image_index[image_index >= 0].tolist())
+        missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
+        objects = sum(int((~(im.difficult | im.iscrowd)).sum()) for i, im in enumerate(gt.images) if i not in run)
+        if not run or not objects:
+            return []
+        one = len(missing) == 1
+        return [(f"{_count_images(len(missing))} of the ground truth's {len(gt.images)} {'has' if one else 'have'} "
+                 f"no result in {preds.source} (e.g. {_examples(missing)}; COCO results name only the images with "
+                 f"detections): if the detector did not run on {'it' if one else 'them'}, {'its' if one else 'their'} "
+                 f"{objects} object{'' if objects == 1 else 's'} (difficult and crowd ones aside; fewer with "
+                 "--model-classes-only) count as missed; evaluate against ground truth of the images run, or run on "
+                 f"{'it' if one else 'these'} too")]
     index = ImageNameIndex([im.file_name for im in gt.images])
     run, wrong = set(), []
     for name in preds.listed_images:

@@ -96,3 +96,72 @@ def test_proposals_never_replace_a_file_that_is_not_theirs(tmp_path, monkeypatch
     res = CliRunner().invoke(cli, args)  # its own output is replaced
     assert res.exit_code == 0, res.output
     assert json.loads(mine.read_text())["method"] == "ss"
+
+
+def _coco_gt(tmp_path):
+    gt = tmp_path / "ann.json"
+    gt.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100},
+                   {"id": 2, "file_name": "b.jpg", "width": 100, "height": 100}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400},
+                        {"id": 2, "image_id": 2, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400},
+                        {"id": 3, "image_id": 2, "category_id": 1, "bbox": [50, 50, 20, 20], "area": 400}],
+        "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}]}))
+    return gt
+
+
+def test_eval_warns_that_coco_does_not_use_the_iou_threshold(tmp_path):
+    gt = _coco_gt(tmp_path)
+    pred = tmp_path / "res.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9},
+                                {"image_id": 2, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.8}]))
+    warning = "warning: --iou-threshold 0.3 is not used: --metric coco evaluates IoU 0.5:0.95"
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", "coco",
+                                   "--iou-threshold", "0.3"])
+    assert res.exit_code == 0 and warning in res.stderr and warning not in res.stdout, res.output
+    for args in (["--metric", "coco"], ["--iou-threshold", "0.3"]):  # the default, or a metric that uses it
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), *args])
+        assert res.exit_code == 0 and "is not used" not in res.output, res.output
+
+
+def test_eval_notes_ground_truth_images_missing_from_coco_results_and_ilsvrc_text(tmp_path):
+    gt = _coco_gt(tmp_path)
+    pred = tmp_path / "res.json"  # results of a.jpg only, by the ground truth's image ids
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}]))
+    for metric in ("ilsvrc", "coco"):
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric])
+        assert res.exit_code == 0, res.output
+        assert (f"note: 1 image of the ground truth's 2 has no result in {pred} (e.g. b.jpg; COCO results name only "
+                "the images with detections): if the detector did not run on it, its 2 objects") in res.stderr
+    pred.write_text(json.dumps([{"image_id": k, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}
+                                for k in (1, 2)]))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 0 and "no result in" not in res.output, res.output
+    # ILSVRC submission text: its --image-list (detect run --format ilsvrc's OUT.images.txt) lists the images run
+    sub, listed = tmp_path / "sub.txt", tmp_path / "sub.images.txt"
+    sub.write_text("1 124 0.9 10 10 29 29\n")
+    listed.write_text("a.jpg 1\n")
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(sub), "--image-list", str(listed)])
+    assert res.exit_code == 0, res.output
+    assert (f"note: 1 image of the ground truth's 2 is not among the images {sub} ran on (e.g. b.jpg): its 2 objects"
+            in res.stderr), res.output
+    listed.write_text("a.jpg 1\nb.jpg 2\n")  # run on both, nothing found on b.jpg: no note
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(sub), "--image-list", str(listed)])
+    assert res.exit_code == 0 and "not among the images" not in res.output, res.output
+
+
+def test_the_coco_gt_warning_shows_when_its_class_list_is_cut(caplog):
+    from detector.data.boxes_json import to_coco_results
+    from detector.data.coco import CocoGtIds
+
+    names = [f"class{k}" for k in range(6)]
+    doc = {"images": [{"id": 0, "file_name": "a.jpg"}],
+           "categories": [{"id": k, "name": n} for k, n in enumerate(names)],
+           "detections": [{"image_id": 0, "category_id": k, "bbox": [0, 0, 5, 5], "score": 0.5} for k in range(6)]}
+    ids = CocoGtIds("gt.json", {"a.jpg": 1}, {})
+    assert to_coco_results(doc, ids) == []
+    assert "6 detections of 6 classes that gt.json does not have" in caplog.text
+    assert caplog.text.rstrip().endswith(", …)"), caplog.text
+    caplog.clear()
+    to_coco_results({**doc, "detections": doc["detections"][:5]}, ids)
+    assert caplog.text.rstrip().endswith("class4 1)"), caplog.text

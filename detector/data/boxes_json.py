@@ -165,7 +165,8 @@ def to_coco_results(doc: dict, gt_ids: CocoGtIds | None = None) -> list[dict]:
     if other_classes:
         logger.warning("%d detections of %d classes that %s does not have are left out of the COCO results (%s)",
                        sum(other_classes.values()), len(other_classes), gt_ids.source,
-                       ", ".join(f"{k} {v}" for k, v in sorted(other_classes.items(), key=lambda kv: -kv[1])[:5]))
+                       ", ".join(f"{k} {v}" for k, v in sorted(other_classes.items(), key=lambda kv: -kv[1])[:5])
+                       + (", …" if len(other_classes) > 5 else ""))
     return out
 
 
