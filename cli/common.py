@@ -87,9 +87,9 @@ class OutFile(click.Path):
 
 
 def check_beside_out(out: Path, out_format: str) -> None:
-    """Before any work: the files ``--format`` writes beside ``--out`` (``ilsvrc``: its image list ``OUT.images.txt``,
-    :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is done — a folder, a
-    device, a pipe, a socket, a loop of links, a link whose target's folder does not exist — as a
+    """Before any work: the files ``--format`` writes beside ``--out`` (``ilsvrc``: its image list
+    ``<stem>.images.txt``, :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is
+    done — a folder, a device, a pipe, a socket, a loop of links, a link whose target's folder does not exist — as a
     ``ClickException`` naming that file (``--out`` itself is :class:`OutFile`'s to check)."""
     for path, what in output_paths(out, out_format):
         if path == out:

@@ -269,13 +269,19 @@ def _refuse_overwrites(source: Path, inputs, out: Path, draw_dir: Path | None, o
 def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: str, shard, out_format: str,
                        cache_dir: Path | None = None) -> None:
     """Refuse, before any model or image is read, what cannot work: an output folder or the proposal cache's folder
-    that cannot be written, a device, pipe or socket where the run keeps its part file or lock or where
-    ``out_format`` writes a file beside ``out`` (:func:`cli.common.check_beside_out`), an engine or back-end that
-    is not installed, shards in another form than boxes.json."""
+    that cannot be written, a symbolic link at the part file (never written through: :class:`PartWriter`; one at
+    the lock is refused by :class:`JobLock`), a device, pipe or socket where the run keeps its part file or lock or
+    where ``out_format`` writes a file beside ``out`` (:func:`cli.common.check_beside_out`), an engine or back-end
+    that is not installed, shards in another form than boxes.json."""
     for folder, what in ((out.parent, f"--out {out}"), (draw_dir, f"--draw {draw_dir}")):
         if folder is not None:
             check_out_folder(folder, what)
-    for path, role in ((part_path(out), "part file"), (lock_path(out), "lock")):
+    part = part_path(out)
+    if part.is_symlink():  # its results would fill the link's target, and only the link be deleted at the end
+        raise click.ClickException(f"{part} is a symbolic link, which the run never writes through (its results "
+                                   "would fill the file the link points to), where the run keeps its part file: "
+                                   "remove the link, or choose another --out")
+    for path, role in ((part, "part file"), (lock_path(out), "lock")):
         what = not_a_file(path)  # a pipe there would block the run forever (trial 11)
         if what is not None:
             raise click.ClickException(f"{path} is {what}, where the run keeps its {role}: remove it, or choose "
@@ -339,7 +345,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     start, stop = shard.bounds(len(tasks)) if shard else (0, len(tasks))
     header = boxes_json.header(job_entry(config, members, [i.name for i in inputs], shard),
                                model_entry(config, members, device), members[0].classes,
-                               settings=job_settings(config, members))
+                               settings=job_settings(config, members), names=[i.name for i in inputs])
     part = part_path(out)
     if resume and not (part.exists() and part.stat().st_size > 0) and _finished(out, out_format, header):
         click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
@@ -373,7 +379,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     span = f"inputs {start + 1}–{stop}" if stop > start + 1 else f"input {stop}" if stop > start else "no inputs"
     where = f" (shard {shard.index}/{shard.count}: {span} of {len(tasks)})" if shard else ""
     _report(doc, out, where, seconds, len(todo), engine, totals, members, options["draw_dir"],
-            written_count(doc, written, out_format, options["coco_gt"]))
+            written_count(doc, written, out_format, options["coco_gt"]), resumed=bool(done))
 
 
 def _finished(out: Path, out_format: str, header: dict) -> bool:
@@ -409,25 +415,40 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
             "start over")
     if error is not None:
         raise click.ClickException(f"cannot resume: {error}") from None
-    for key, what in (("inputs_sha256", "the input images"), ("config_sha256", "the model or settings"),
-                      ("shard", "the shard")):
-        if old_header.get("job", {}).get(key) != header["job"].get(key):
-            changed = _changed(old_header, header) if key == "config_sha256" else ""
+    old_job = old_header.get("job") if isinstance(old_header.get("job"), dict) else {}
+    for key, what in (("inputs_sha256", "the input images differ"), ("config_sha256", "the model or settings differ"),
+                      ("shard", "the shard differs")):
+        if old_job.get(key) != header["job"].get(key):
+            changed = _changed(old_header, header, key)
             which = f": {changed}" if changed else ""
-            raise click.ClickException(f"cannot resume from {part}: {what} differ from that run's{which} (delete it "
-                                       "to start over)")
+            raise click.ClickException(f"cannot resume from {part}: {what} from that run's{which} (delete it to "
+                                       "start over)")
     click.echo(f"resuming: {len(done)} of {count(tasks, 'image')} already done ({part})", err=True)
     return done
 
 
-def _changed(before: dict, now: dict) -> str:
-    """What differs between part-file headers ``before`` and ``now`` (:func:`detector.data.boxes_json.differences`:
-    member files — ``--model``, or ``--mode`` choosing among an ensemble's members —, then settings); "" when
-    nothing can be told (a part file written before headers kept them)."""
-    def summary(h: dict) -> dict:
-        return {"files": (h.get("model") or {}).get("files"), "settings": h.get("settings")}
+def _changed(before: dict, now: dict, key: str = "config_sha256") -> str:
+    """What differs between part-file headers ``before`` and ``now`` in the part of the job that ``key`` of its
+    ``job`` identifies: ``config_sha256``, the model and settings (:func:`detector.data.boxes_json.differences`:
+    member files — ``--model``, or ``--mode`` choosing among an ensemble's members —, the MultiBox file, then
+    settings); ``inputs_sha256``, the inputs (:func:`detector.data.boxes_json.inputs_differences`: their counts and
+    the first image added or gone); ``shard``. "" when nothing can be told (a part file written before headers
+    kept them)."""
+    labels = ("now", "in that run")
+    if key == "shard":
+        return (f"shard: {boxes_json.shard_name(now['job'].get('shard'))} now, "
+                f"{boxes_json.shard_name((before.get('job') or {}).get('shard'))} in that run")
+    if key == "inputs_sha256":
+        def inputs(h: dict) -> dict:
+            return {"inputs": (h.get("job") or {}).get("inputs"), "names": h.get("input_names")}
 
-    return boxes_json.differences(summary(before), summary(now), labels=("now", "in that run"), shown=shown_setting)
+        return boxes_json.inputs_differences(inputs(before), inputs(now), labels=labels)
+
+    def summary(h: dict) -> dict:
+        model = h.get("model") if isinstance(h.get("model"), dict) else {}
+        return {"files": model.get("files"), "multibox": model.get("multibox"), "settings": h.get("settings")}
+
+    return boxes_json.differences(summary(before), summary(now), labels=labels, shown=shown_setting)
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:
@@ -512,13 +533,17 @@ def _write_record(writer: PartWriter, record: dict) -> None:
 
 
 def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engine: str, totals: dict, members,
-            draw_dir, detections: str) -> None:
+            draw_dir, detections: str, resumed: bool = False) -> None:
     """``detections``: what was written (:func:`detector.data.boxes_json.written_count`); ``members``: those that
-    ran, named with their modes (``--mode`` may have chosen some of an ensemble's: user trial)."""
+    ran, named with their modes (``--mode`` may have chosen some of an ensemble's: user trial); ``resumed``: some
+    records came from the part file (the time is then that of the inputs run now)."""
     ran = ", ".join(f"{m.path.name if m.path else 'member'} {m.spec.mode}" for m in members)
     n, errors, not_drawn = len(doc["images"]), doc["errors"], doc.get("drawing_errors", [])
     inputs = f" ({count(n + len(errors), 'input')})" if errors else ""
-    ran_now = count(n_todo, "image") if n_todo == n else f"the {count(n_todo, 'input')} run now"  # resumed, bad files
+    if resumed:
+        ran_now = f"the {count(n_todo, 'input')} run now"
+    else:  # inputs that failed count as inputs, not images
+        ran_now = count(n_todo, "image") if n_todo == n else count(n_todo, "input")
     click.echo(f"{count(n, 'image')}, {detections}, {count(len(errors), 'error')}{inputs} → {out}{where}\n"
                f"{seconds:.1f} s for {ran_now} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "

@@ -156,7 +156,7 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
         raise PredictionError(f"{path}: an ILSVRC submission file numbers images by an evaluation list: "
                               "pass --image-list (e.g. ilsvrc13_val2.txt" +
                               (f"; {beside}, written beside it by detect run --format ilsvrc" if beside.is_file()
-                               else "; detect run --format ilsvrc writes one beside its output, <name>.images.txt") +
+                               else "; detect run --format ilsvrc writes one beside its output, <stem>.images.txt") +
                               ")")
     listed = read_image_list(image_list)
     index_to_name = {idx: name for name, idx in listed}

@@ -210,8 +210,14 @@ def save_multibox(path, model: MultiBox, *, train: dict | None = None, extra: di
 
 
 def load_multibox(path, device="cpu") -> tuple[MultiBox, dict]:
-    """→ (model in eval mode, the whole checkpoint dict)."""
+    """→ (model in eval mode, the whole checkpoint dict). A training run's resume state (``<stem>.state.ckpt`` of
+    ``detect train multibox``: the MultiBox format, with the optimiser and the epoch added) is refused as
+    ``--model`` refuses a classifier's, saying what it is: it holds the last epoch's weights, not the model file the
+    run chose."""
     ckpt = read_checkpoint(path, MULTIBOX_FORMAT)  # CheckpointError is a ValueError
+    if {"optimizer", "epoch"} <= ckpt.keys():
+        raise CheckpointError(f"{path}: not a MultiBox model: it is the resume state of a `detect train multibox` "
+                              "run (*.state.ckpt), which --resume reads: use the model file that run wrote (its --out)")
     try:
         config = MultiBoxConfig.from_dict(ckpt["config"])
     except KeyError:

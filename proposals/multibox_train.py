@@ -241,8 +241,8 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
                    on_epoch_end: Callable[[LoopState], None] | None = None,
                    init: Callable[[MultiBox], None] | None = None, half: bool = False) -> LoopState:
     """Train with :func:`detector.nn.loop.fit`; write ``out`` (best validation recall@0.5, or the last without
-    validation), the resume state ``<stem>.state.ckpt`` every epoch (a MultiBox file, loadable with
-    :func:`proposals.multibox.load_multibox`, with the optimiser, RNG and history added), and one JSON line per epoch
+    validation), the resume state ``<stem>.state.ckpt`` every epoch (a MultiBox file with the optimiser, RNG and
+    history added; :func:`proposals.multibox.load_multibox` refuses it, saying what it is), and one JSON line per epoch
     to ``<stem>.log.jsonl``. ``on_epoch_end`` is called once everything
     of an epoch is on disk. ``init(model)`` runs on the new network before training (e.g.
     :func:`proposals.multibox.init_trunk`). ``half``: the model file stores float16 weights. In a process group of
@@ -268,7 +268,7 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
             return evaluate_recall(m, val_samples, config.val_top_k, device)
         return {"recall@0.5": 0.0, "recall@0.7": 0.0}
 
-    def state_extra(m) -> dict:  # the state file stays a loadable MultiBox file
+    def state_extra(m) -> dict:  # a MultiBox file's fields too (load_multibox names it as a resume state)
         return {"format": MULTIBOX_FORMAT, "config": m.config.to_dict(), "priors": m.priors.detach().cpu().clone(),
                 "train": {"config": config.to_dict(), **(metadata or {})}}
 

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -49,6 +50,9 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
     assert doc["images"][0] == {"id": 1, "file_name": "a.jpg", "width": 120, "height": 90}
     assert doc["images"][1]["id"] == 3  # ids follow the input order, the broken image included
     assert [e["file_name"] for e in doc["errors"]] == ["broken.jpg"] and doc["errors"][0]["error"]
+    # the time is that of the 3 inputs, the broken one included, in plain words: not resume's "run now" (trial)
+    assert "2 images, " in res.output and " s for 3 inputs (" in res.output and "run now" not in res.output, \
+        res.output
     assert doc["categories"][0] == {"id": 124, "wnid": "n00007846", "name": "person"}
     assert doc["model"]["members"] == 1 and doc["model"]["classes"] == 2
     assert doc["detections"], "the biased tiny model should detect something"
@@ -492,6 +496,23 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     assert res.exit_code != 0 and "--resume" in res.output
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, other), "--resume"])
     assert res.exit_code == 1 and "the model or settings differ" in res.output, res.output
+    sha = {p: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in (mb, other)}  # named, now and then (trial)
+    assert f"differ from that run's: MultiBox file: {other} (sha256 {sha[other]}…) now, {mb} (sha256 {sha[mb]}…) " \
+        "in that run (delete it" in res.output, res.output
+    # another image list names the counts and the image added or gone; another shard names both (user trial)
+    blocky(d / "more" / "2.png", 103, 80, seed=2)
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb), "--resume"])
+    assert res.exit_code == 1, res.output
+    assert "the input images differ from that run's: 3 inputs now, 2 in that run; new now: more/2.png (delete it" \
+        in res.output, res.output
+    shutil.rmtree(d / "more")
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{d / '1.png'}\n")
+    res = CliRunner().invoke(cli, [*mb_args(listed, out, model, mb), "--resume"])
+    assert "differ from that run's: 1 input now, 2 in that run; not now: 0.png (delete" in res.output, res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--shard", "0/2"), "--resume"])
+    assert res.exit_code == 1 and "the shard differs from that run's: shard: 0/2 now, none in that run (delete it" \
+        in res.output, res.output
     # a setting that changes what the run does is refused, named ...
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--max-proposals", "50"), "--resume"])
     assert res.exit_code == 1 and "differ from that run's: max_proposals: 50 now, 2000 in that run" in res.output, \
@@ -597,6 +618,28 @@ def test_multibox_top_keeps_the_best_multibox_boxes(tmp_path):
         boxes[top] = {tuple(x["bbox"]) for x in doc["detections"]}  # no box regression: the proposals themselves
         assert doc["job"]["settings"]["multibox_top"] == top  # the job's identity (--resume, merge) names it
     assert len(boxes[1]) == 1 and len(boxes[3]) == 3 and boxes[1] < boxes[3]
+
+
+def test_a_merge_of_parts_with_other_multibox_files_or_inputs_names_them():
+    """`detect merge` of parts run with different MultiBox files said only "their model or settings differ"; parts
+    of different input counts did not give the counts (user trial)."""
+    from detector.data.boxes_json import MergeError, merge_outputs
+    from detector.engines import shown_setting
+
+    def part(i: int, mb_sha: str, inputs: int = 4) -> dict:
+        job = {"inputs": inputs, "inputs_sha256": str(inputs), "config_sha256": mb_sha,
+               "shard": {"index": i, "count": 2}, "settings": {"proposals": "both"}}
+        model = {"files": ["m.pt"], "multibox": {"file": f"{mb_sha}.pt", "sha256": mb_sha * 16}}
+        return {"model": model, "images": [], "categories": [], "detections": [], "errors": [], "job": job}
+
+    with pytest.raises(MergeError) as e:
+        merge_outputs([("a.json", part(0, "aaaa")), ("b.json", part(1, "bbbb"))], shown=shown_setting)
+    assert str(e.value) == ("b.json and a.json come from different jobs: their model or settings differ: MultiBox "
+                            "file: bbbb.pt (sha256 bbbbbbbbbbbb…) in b.json, aaaa.pt (sha256 aaaaaaaaaaaa…) in "
+                            "a.json")
+    with pytest.raises(MergeError) as e:
+        merge_outputs([("a.json", part(0, "aaaa")), ("b.json", part(1, "aaaa", inputs=5))], shown=shown_setting)
+    assert str(e.value).endswith("their number of inputs differ: 5 inputs in b.json, 4 in a.json")
 
 
 def test_differing_settings_name_their_value_now_and_in_that_run():

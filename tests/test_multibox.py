@@ -139,6 +139,23 @@ def test_training_lowers_loss_and_resumes(tmp_path):
     b = torch.load(state_path(tmp_path / "b.pt"), weights_only=True)["state_dict"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    # the resume state is not a MultiBox model: --multibox took it and recorded it (user trial); refused, saying
+    # what it is, as --model refuses a classifier's
+    state = state_path(tmp_path / "a.pt")
+    with pytest.raises(ValueError, match=r"not a MultiBox model: it is the resume state of a `detect train multibox` "
+                                         r"run \(\*\.state\.ckpt\).*use the model file that run wrote"):
+        load_multibox(state)
+    load_multibox(tmp_path / "a.pt")  # the model file it wrote loads
+    d = tmp_path / "imgs"
+    d.mkdir()
+    Image.new("RGB", (60, 40)).save(d / "x.png")
+    out = tmp_path / "o.json"
+    for cmd in (["run", str(d), "--proposals", "multibox", "--out", str(out)],
+                ["proposals", str(d), "--method", "multibox", "--out", str(tmp_path / "p.json")]):
+        res = CliRunner().invoke(cli, [*cmd, "--multibox", str(state)])
+        assert res.exit_code == 1 and f"{state}: not a MultiBox model: it is the resume state" in res.output, \
+            res.output
+    assert not out.exists() and not list(tmp_path.glob("o.json*"))
 
 
 def test_propose_and_checkpoint(tmp_path):

@@ -471,3 +471,52 @@ def test_out_as_a_link_into_a_missing_folder_or_empty_is_refused(tmp_path):
     (tmp_path / "elsewhere" / "deeper").mkdir(parents=True)
     res = CliRunner().invoke(cli, ["run", str(img), "--proposals", "multibox", "--out", str(link)])
     assert res.exit_code == 0 and link.is_symlink() and json.loads(target.read_text())["images"], res.output
+
+
+def test_a_link_to_out_takes_the_lock_and_part_file_of_its_target(tmp_path):
+    """--out lk.json and --out lk2 (a link to lk.json) both ran at once, both writing lk.json (locks lk.json.lock and
+    lk2.lock). The lock and the part file follow the file written, so the second is refused; plain paths keep
+    theirs."""
+    import os
+
+    from detector.data.boxes_json import part_path
+    from detector.data.io import JobLock, lock_path
+
+    img = _image(tmp_path / "imgs")
+    target, link = tmp_path / "lk.json", tmp_path / "lk2"
+    link.symlink_to(target)
+    assert lock_path(link) == tmp_path / "lk.json.lock" and part_path(link) == tmp_path / "lk.json.part.jsonl"
+    (tmp_path / "real").mkdir()
+    (tmp_path / "dir").symlink_to(tmp_path / "real")  # a linked folder leads to the same file too
+    assert lock_path(tmp_path / "dir" / "o.json") == tmp_path / "real" / "o.json.lock"
+    assert lock_path(Path("o.json")) == Path("o.json.lock") and part_path(Path("o.json")) == Path("o.json.part.jsonl")
+    assert lock_path(tmp_path / "o.json") == tmp_path / "o.json.lock"
+    with JobLock(target):
+        _refused(["run", str(img), "--proposals", "multibox", "--out", str(link)],
+                 f"another detect run (process {os.getpid()}) is writing {link} now", f"it holds {target}.lock")
+    assert not target.exists() and link.is_symlink() and not (tmp_path / "lk2.lock").exists()
+
+
+def test_a_symbolic_link_at_the_part_file_is_refused_never_written_through(tmp_path):
+    """OUT.part.jsonl as a link: the run filled the link's target (created it for a dangling link), then deleted
+    only the link. It is refused before any work, as a link at the lock is; the writer never follows one either."""
+    from detector.data.boxes_json import PartWriter
+
+    img = _image(tmp_path / "imgs")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me\n")
+    part = tmp_path / "o.json.part.jsonl"
+    for target in (precious, tmp_path / "nowhere.jsonl"):
+        part.unlink(missing_ok=True)
+        part.symlink_to(target)
+        _refused(["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "o.json")],
+                 f"{part} is a symbolic link, which the run never writes through", "remove the link")
+        assert part.is_symlink() and precious.read_text() == "keep me\n"
+        assert not (tmp_path / "nowhere.jsonl").exists() and not (tmp_path / "o.json").exists()
+        try:
+            PartWriter(part, {"job": {}})
+            raise AssertionError("a part file written through a link")
+        except OSError as e:
+            assert "symbolic link" in str(e) and str(part) in str(e)
+        assert part.is_symlink() and precious.read_text() == "keep me\n"
+        assert not (tmp_path / "nowhere.jsonl").exists()

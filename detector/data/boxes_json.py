@@ -32,6 +32,7 @@ list (its ``id`` is ``index + 1``), so records from any engine, order or shard a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from .boxes import box_in_float_range, xyxy_to_ilsvrc, xyxy_to_xywh
-from .io import atomic_write_json, atomic_write_text, missing_fields
+from .io import atomic_write_json, atomic_write_text, missing_fields, resolved_out
 from .vocab import Category, ilsvrc_by_wnid
 
 if TYPE_CHECKING:
@@ -260,8 +261,9 @@ class Shard:
 
 
 def part_path(out) -> Path:
-    """The part file of a run writing ``out``: ``OUT.part.jsonl`` beside it."""
-    out = Path(out)
+    """The part file of a run writing ``out``: ``OUT.part.jsonl`` beside the file it writes (a link's target:
+    :func:`detector.data.io.resolved_out`)."""
+    out = resolved_out(out)
     return out.with_name(out.name + ".part.jsonl")
 
 
@@ -281,15 +283,47 @@ def unfinished_run_note(path, text: str) -> str | None:
             f"output: finish the run (the same command with --resume) to write {out}")
 
 
-def header(job: dict, model: dict, classes: Sequence[Category], settings: dict | None = None) -> dict:
+def header(job: dict, model: dict, classes: Sequence[Category], settings: dict | None = None,
+           names: Sequence[str] | None = None) -> dict:
     """The first line of a part file: the ``job`` (identity for ``--resume`` and ``merge``), the ``model`` entry,
     the ``categories`` of the model's classes and, when given, the ``settings`` the job's digest covers in plain
     form (a refused ``--resume`` names those that differ; :func:`assemble` puts them in the output's ``job``, where
-    a refused merge reads them)."""
+    a refused merge reads them) and the ``input_names`` whose digest is ``job.inputs_sha256`` (a refused
+    ``--resume`` names an image added or gone; not copied into the output). A header written before either was
+    kept still reads: only what differs is then told less precisely."""
     out = {"job": job, "model": model, "categories": categories(classes)}
     if settings is not None:
         out["settings"] = settings
+    if names is not None:
+        out["input_names"] = list(names)
     return out
+
+
+def inputs_differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "before")) -> str:
+    """How two jobs' input lists differ, for a message: their counts (``7 inputs now, 6 in that run``), then, where
+    both name their inputs (``{"inputs": n, "names": [...]}``; ``names`` may be missing), the first image in one and
+    not the other (``new now: g.jpg and 1 more; not now: a.jpg``) or that the same images are in another order."""
+    after_now, after_before = labels
+    n_now, n_before = now.get("inputs"), before.get("inputs")
+    out = []
+    if isinstance(n_now, int):
+        out.append(f"{n_now} input{'' if n_now == 1 else 's'} {after_now}"
+                   + (f", {n_before} {after_before}" if isinstance(n_before, int) else ""))
+    new, old = now.get("names"), before.get("names")
+    if isinstance(new, list) and isinstance(old, list):
+        new_set, old_set = set(new), set(old)
+        for what, names, others in ((f"new {after_now}", new, old_set), (f"not {after_now}", old, new_set)):
+            extra = [n for n in names if n not in others]
+            if extra:
+                out.append(f"{what}: {extra[0]}" + (f" and {len(extra) - 1} more" if len(extra) > 1 else ""))
+        if new_set == old_set and new != old:
+            out.append("the same images in another order")
+    return "; ".join(out)
+
+
+def shard_name(shard) -> str:
+    """A job's ``shard`` entry as ``--shard`` gives it (``0/2``), or ``none``."""
+    return f"{shard.get('index')}/{shard.get('count')}" if isinstance(shard, dict) else "none"
 
 
 def digest(obj) -> str:
@@ -313,10 +347,11 @@ class PartWriter:
     def __post_init__(self):
         self.path = Path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        fd = _open_part(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        fresh = os.fstat(fd).st_size == 0
         if not fresh:
-            _cut_torn_tail(self.path)
-        self._f = open(self.path, "a", encoding="utf-8")
+            _cut_torn_tail(fd)
+        self._f = os.fdopen(fd, "a", encoding="utf-8")
         if fresh:
             self._f.write(json.dumps({"header": self.header}, allow_nan=False) + "\n")
             self.sync()
@@ -347,12 +382,27 @@ class PartWriter:
         self.close()
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Truncate a last line that a kill cut short (no newline), so that appending starts on a fresh line."""
-    with open(path, "rb+") as f:
-        data = f.read()
-        if data and not data.endswith(b"\n"):
-            f.truncate(data.rfind(b"\n") + 1)
+def _open_part(path: Path, flags: int) -> int:
+    """``os.open`` of a part file without following a symbolic link (``O_NOFOLLOW``, as the lock is opened): the
+    results are never written through a link into the file it points to. Raises ``OSError`` naming the file and
+    saying so for a link."""
+    try:
+        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError:
+        if path.is_symlink():
+            raise OSError(errno.ELOOP, "it is a symbolic link, which the run never writes its results through (it "
+                                       "would fill the file the link points to): remove the link",
+                          str(path)) from None
+        raise
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Truncate a last line that a kill cut short (no newline), so that appending starts on a fresh line (``fd``:
+    the part file, open for reading and writing)."""
+    size = os.fstat(fd).st_size
+    data = os.pread(fd, size, 0)
+    if data and not data.endswith(b"\n"):
+        os.ftruncate(fd, data.rfind(b"\n") + 1)
 
 
 def read_part(path) -> tuple[dict, dict[int, dict]]:
@@ -411,12 +461,14 @@ def assemble(header: dict, records: dict[int, dict]) -> dict:
 def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "before"),
                 shown: Callable[[dict, str], str] | None = None) -> str:
     """What differs between two runs' jobs, one ``name: value now, value before`` for each (``labels``: the words
-    after each value, e.g. ``("now", "in that run")``), joined by ``; ``: the classifier's member files, then the
-    settings (selective search's are not listed when ``now`` uses MultiBox proposals alone, which ignores them).
+    after each value, e.g. ``("now", "in that run")``), joined by ``; ``: the classifier's member files, the MultiBox
+    file (named with the start of its SHA-256, when both runs used one and their bytes differ), then the settings
+    (selective search's are not listed when ``now`` uses MultiBox proposals alone, which ignores them).
     ``shown(settings, name)``: a setting's value for the message, one left out of ``settings`` included — the
     caller knows the defaults and why a setting is left out (:func:`detector.engines.shown_setting`: ``200 (the
     default)``, ``not used (--proposals ss)``); without it, JSON or ``the default``. ``before`` / ``now``:
-    ``{"files": [...], "settings": {...}}`` as a part-file header or an output keeps them (either may be missing);
+    ``{"files": [...], "multibox": {"file": ..., "sha256": ...}, "settings": {...}}`` as a part-file header or an
+    output keeps them (the model entry's ``files`` and ``multibox``; any may be missing);
     "" when nothing can be told."""
     out = []
     after_now, after_before = labels
@@ -424,6 +476,12 @@ def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "b
     if isinstance(files_old, list) and isinstance(files_new, list) and files_old != files_new:
         out.append(f"model files: {', '.join(map(str, files_new))} {after_now}, {', '.join(map(str, files_old))} "
                    f"{after_before}")
+    mb_old, mb_new = before.get("multibox"), now.get("multibox")
+    if isinstance(mb_old, dict) and isinstance(mb_new, dict) and mb_old.get("sha256") != mb_new.get("sha256"):
+        def named(mb: dict) -> str:
+            return f"{mb.get('file')} (sha256 {str(mb.get('sha256'))[:12]}…)"
+
+        out.append(f"MultiBox file: {named(mb_new)} {after_now}, {named(mb_old)} {after_before}")
     old, new = before.get("settings"), now.get("settings")
     if isinstance(old, dict) and isinstance(new, dict):
         if shown is None:
@@ -434,6 +492,12 @@ def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "b
         out += [f"{k}: {shown(new, k)} {after_now}, {shown(old, k)} {after_before}"
                 for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and k not in unused]
     return "; ".join(out)
+
+
+def _summary(doc: dict, job: dict) -> dict:
+    """What :func:`differences` compares of a shard output."""
+    model = doc.get("model") if isinstance(doc.get("model"), dict) else {}
+    return {"files": model.get("files"), "multibox": model.get("multibox"), "settings": job.get("settings")}
 
 
 def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
@@ -459,10 +523,13 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
         for key, what in (("inputs", "number of inputs"), ("inputs_sha256", "input lists"),
                           ("config_sha256", "model or settings")):
             if job.get(key) != job0.get(key):
-                which = differences({"files": doc0.get("model", {}).get("files"), "settings": job0.get("settings")},
-                                    {"files": doc.get("model", {}).get("files"), "settings": job.get("settings")},
-                                    labels=(f"in {name}", f"in {name0}"), shown=shown
-                                    ) if key == "config_sha256" else ""
+                labels = (f"in {name}", f"in {name0}")
+                if key == "config_sha256":
+                    which = differences(_summary(doc0, job0), _summary(doc, job), labels=labels, shown=shown)
+                elif key == "inputs":
+                    which = inputs_differences(job0, job, labels=labels)
+                else:
+                    which = ""
                 raise MergeError(f"{name} and {name0} come from different jobs: their {what} differ"
                                  + (f": {which}" if which else ""))
         if doc.get("categories") != doc0.get("categories"):

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["count", "missing_fields", "not_a_file", "missing_link_folder", "atomic_write", "atomic_write_text",
            "atomic_write_json", "check_writable_dir", "decode_text", "read_text", "utf16_without_bom", "file_sha256",
-           "lock_path", "JobLock", "LockedError"]
+           "resolved_out", "lock_path", "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -191,13 +191,26 @@ class LockedError(RuntimeError):
         super().__init__(f"{path} is locked by {'process ' + str(holder) if holder else 'another process'}")
 
 
-def lock_path(out) -> Path:
+def resolved_out(out) -> Path:
+    """The file a job writing ``out`` really writes: ``out`` itself when no symbolic link (``out`` being one, or a
+    folder above it) leads elsewhere, else where the links lead (``os.path.realpath``). A job's lock and part file
+    are named after it, so that two runs writing one file through different names (``--out x.json`` and ``--out
+    link``, a link to it) take the same lock."""
     out = Path(out)
+    real = os.path.realpath(out)
+    return out if real == os.path.abspath(out) else Path(real)
+
+
+def lock_path(out) -> Path:
+    """The lock of a job writing ``out``: ``OUT.lock`` beside the file it writes (a link's target:
+    :func:`resolved_out`)."""
+    out = resolved_out(out)
     return out.with_name(out.name + ".lock")
 
 
 class JobLock:
-    """An exclusive lock on an output for the life of the job writing it: ``fcntl.flock`` on ``OUT.lock``, taken
+    """An exclusive lock on an output for the life of the job writing it: ``fcntl.flock`` on ``OUT.lock``
+    (:func:`lock_path`: beside the file ``out`` resolves to, so a link to it names the same lock), taken
     without waiting (:class:`LockedError`, with the holder's pid, when another live process has it). The kernel
     drops the lock when its process ends, however it ends (``kill -9`` included), so a lock never outlives its job
     and a stale lock file is simply taken over.
