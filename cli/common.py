@@ -97,9 +97,25 @@ def check_beside_out(out: Path, out_format: str) -> None:
         kind = not_a_file(path)
         if kind is None and (folder := missing_link_folder(path)) is not None:
             kind = f"a symbolic link to {os.path.realpath(path)}, whose folder {folder} does not exist"
+        if kind is None and not _an_image_list(path):
+            kind = "a file that is not an image list (`name index` lines)"
         if kind is not None:
             raise click.ClickException(f"{path} is {kind}, where --format {out_format} writes the {what} of --out "
                                        f"{out}: remove it, or choose another --out")
+
+
+def _an_image_list(path: Path) -> bool:
+    """Whether the file at ``path`` may be replaced by an image list (:func:`detector.data.boxes_json.to_image_list`):
+    absent, empty, or one already — its first line ``name index`` (a file someone keeps there is not replaced)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(4096).decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # what cannot be read is for the write to report
+    name, _, index = first.rpartition(" ")
+    return not first or (bool(name) and index.isdigit())
 
 
 def format_option(f):

@@ -131,7 +131,9 @@ def _bad_model_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         out[key] = (tmp_path / name, needle)
     state = {"model": {"w": torch.zeros(2)}, "optimizer": {}, "torch_rng": torch.get_rng_state(), "epoch": 1,
              "iteration": 3, "best": 0.5, "history": "[]"}
+    mb_state = {"format": "detect-multibox/1", "state_dict": {"w": torch.zeros(2)}, "optimizer": {}, "epoch": 1}
     for key, obj, needle in (("state", state, "the resume state of a training run"),
+                             ("mb_state", mb_state, "the resume state of a"),
                              ("weights", {"w": torch.zeros(2)}, "bare weights (a state dict)"),
                              ("list", [1, 2], "it holds a list, not a model's dict")):
         torch.save(obj, tmp_path / f"{key}.ckpt")
@@ -148,6 +150,8 @@ def test_files_that_are_no_model_are_named_with_what_they_are(tmp_path):
     for path, needle in _bad_model_files(tmp_path).values():
         res = _refused(["run", str(img), "--out", str(out), "--model", str(path)], f"{path}: not a ", needle)
         assert "KeyError" not in res.output
+        if path.name == "mb_state.ckpt":  # trial 13: it was called "a MultiBox proposal network (--multibox)"
+            assert "the resume state of a training run (a MultiBox proposal network)" in res.output, res.output
         res = _refused(["run", str(img), "--out", str(out), "--proposals", "multibox", "--multibox", str(path)],
                        f"{path}: not a ", needle)
         assert "KeyError" not in res.output
@@ -421,6 +425,24 @@ def test_the_ilsvrc_image_list_is_checked_before_any_work_and_named(tmp_path):
     _refused(["run", str(listed), "--proposals", "multibox", "--out", str(tmp_path / "sub.txt"), "--format",
               "ilsvrc"], f"{listed} (the image list --format ilsvrc writes beside --out) is the input {listed}")
     assert listed.read_text() == f"{img}\n"
+    # trial 13: a file of the user's at the image list's path was replaced silently (through a link too)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    listed.unlink()
+    for kept in (listed, notes):
+        if kept is notes:
+            listed.symlink_to(notes)
+        else:
+            listed.write_text("my notes\n")
+        _refused(["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "sub.txt"), "--format",
+                  "ilsvrc"], f"{listed} is a file that is not an image list")
+        assert kept.read_text() == "my notes\n"
+        listed.unlink()
+    listed.write_text("old/x.jpg 1\n")  # an image list of an earlier run is replaced
+    res = CliRunner().invoke(cli, ["run", str(img), "--proposals", "multibox", "--out", str(tmp_path / "sub.txt"),
+                                   "--format", "ilsvrc", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    assert listed.read_text().split()[-1] == "1" and "old/x.jpg" not in listed.read_text()
 
 
 def test_a_symbolic_link_at_the_lock_is_refused_never_written_through(tmp_path):

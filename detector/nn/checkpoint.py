@@ -91,11 +91,12 @@ def what_it_holds(ckpt) -> str:
     if not isinstance(ckpt, dict):
         return f"it holds a {type(ckpt).__name__}, not a model's dict"
     fmt = ckpt.get("format")
+    if {"optimizer", "epoch"} <= ckpt.keys():  # before the format: a MultiBox run's state keeps its format too
+        of = f" ({FORMATS[fmt].split(' (')[0]})" if isinstance(fmt, str) and fmt in FORMATS else ""
+        return (f"it is the resume state of a training run{of} (*.state.ckpt), not a model: use the model file that "
+                "run wrote")
     if isinstance(fmt, str):
         return f"it is a {fmt} file" + (f", {FORMATS[fmt]}" if fmt in FORMATS else "")
-    if {"optimizer", "epoch"} <= ckpt.keys():
-        return ("it is the resume state of a training run (*.state.ckpt), not a model: use the model file that run "
-                "wrote")
     if ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
         return "it holds bare weights (a state dict) without the model's settings"
     keys = ", ".join(repr(k) for k in list(ckpt)[:6]) + (", …" if len(ckpt) > 6 else "")
