@@ -80,10 +80,19 @@ class OutFile(click.Path):
         what = not_a_file(text)
         if what is not None:  # a device (/dev/null), a pipe, a socket: renaming the output over it would replace it
             self.fail(f"{text} is {what}, not a file: give the path of a file to write", param, ctx)
-        if (folder := missing_link_folder(text)) is not None:
-            self.fail(f"{text} is a symbolic link to {os.path.realpath(text)}, whose folder {folder} does not exist "
-                      "(no folder is made for a link's target): create that folder, or give another path", param, ctx)
+        if (link := _dangling_link(text)) is not None:
+            self.fail(f"{text} is {link} (no folder is made for a link's target): create that folder, or give another "
+                      "path", param, ctx)
         return super().convert(value, param, ctx)
+
+
+def _dangling_link(path) -> str | None:
+    """``path`` in words when it is a symbolic link whose target's folder does not exist
+    (:func:`detector.data.io.missing_link_folder`: writing through it is refused), else None."""
+    folder = missing_link_folder(path)
+    if folder is None:
+        return None
+    return f"a symbolic link to {os.path.realpath(path)}, whose folder {folder} does not exist"
 
 
 def check_beside_out(out: Path, out_format: str) -> None:
@@ -94,9 +103,7 @@ def check_beside_out(out: Path, out_format: str) -> None:
     for path, what in output_paths(out, out_format):
         if path == out:
             continue
-        kind = not_a_file(path)
-        if kind is None and (folder := missing_link_folder(path)) is not None:
-            kind = f"a symbolic link to {os.path.realpath(path)}, whose folder {folder} does not exist"
+        kind = not_a_file(path) or _dangling_link(path)
         if kind is None and not _an_image_list(path):
             kind = "a file that is not an image list (`name index` lines)"
         if kind is not None:
@@ -110,10 +117,8 @@ def _an_image_list(path: Path) -> bool:
     try:
         with open(path, "rb") as f:
             first = f.readline(4096).decode("utf-8", "replace").strip()
-    except FileNotFoundError:
+    except OSError:  # absent; or what cannot be read, which the write reports
         return True
-    except OSError:
-        return True  # what cannot be read is for the write to report
     name, _, index = first.rpartition(" ")
     return not first or (bool(name) and index.isdigit())
 

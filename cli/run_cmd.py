@@ -307,8 +307,9 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     device = str(resolve_device(options["device"])) if local else options["device"]
     given = [Path(p) for p in options["models"]]
     bundled = options.get("bundled_model") if not given else None  # the preset's own model folder
+    files = given or default_model_paths(bundled or "default")
     try:  # the local engine uses these members; the Ray actors load their own (only the classes are needed here)
-        members = load_ensemble(given or default_model_paths(bundled or "default"),
+        members = load_ensemble(files,
                                 device=device if local else "cpu", mode=options["mode"],
                                 fast_short_side=options["fast_short_side"], fast_max_side=options["fast_max_side"],
                                 prefer_mode=options.get("prefer_mode"))
@@ -317,7 +318,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     if options.get("prefer_mode") and (given or bundled):  # the user's members, or the preset's model folder (a
         # member added to detector/models/fast): say which were left out
         ran = {m.path for m in members}
-        left = [f.name for f in member_files(given or default_model_paths(bundled)) if f not in ran]
+        left = [f.name for f in member_files(files) if f not in ran]
         whose = f"members of {BUNDLED_MODELS / bundled}" if bundled else "members"
         if left and options["mode"]:
             click.echo(f"note: --mode {options['mode']} runs the {options['mode']}-mode {whose} alone; left out: "
@@ -444,11 +445,9 @@ def _changed(before: dict, now: dict, key: str = "config_sha256") -> str:
 
         return boxes_json.inputs_differences(inputs(before), inputs(now), labels=labels)
 
-    def summary(h: dict) -> dict:
-        model = h.get("model") if isinstance(h.get("model"), dict) else {}
-        return {"files": model.get("files"), "multibox": model.get("multibox"), "settings": h.get("settings")}
-
-    return boxes_json.differences(summary(before), summary(now), labels=labels, shown=shown_setting)
+    return boxes_json.differences(boxes_json.job_summary(before.get("model"), before.get("settings")),
+                                  boxes_json.job_summary(now.get("model"), now.get("settings")), labels=labels,
+                                  shown=shown_setting)
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:

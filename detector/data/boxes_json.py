@@ -57,7 +57,7 @@ __all__ = [
     "category_id", "categories", "image_entry", "detection_entries", "image_record", "error_record", "document",
     # part files, assembly, shards
     "PartError", "MergeError", "Shard", "part_path", "digest", "header", "PartWriter", "read_part", "assemble",
-    "merge_outputs",
+    "job_summary", "merge_outputs",
     # conversions and writing
     "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "output_paths", "write",
     # reading
@@ -494,10 +494,12 @@ def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "b
     return "; ".join(out)
 
 
-def _summary(doc: dict, job: dict) -> dict:
-    """What :func:`differences` compares of a shard output."""
-    model = doc.get("model") if isinstance(doc.get("model"), dict) else {}
-    return {"files": model.get("files"), "multibox": model.get("multibox"), "settings": job.get("settings")}
+def job_summary(model, settings) -> dict:
+    """What :func:`differences` compares of a job: its ``model`` entry's member ``files`` and ``multibox``, and its
+    ``settings`` (a part-file header keeps them at its top, a shard output in ``model`` and ``job``; either may be
+    missing or malformed in an older or foreign file)."""
+    model = model if isinstance(model, dict) else {}
+    return {"files": model.get("files"), "multibox": model.get("multibox"), "settings": settings}
 
 
 def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
@@ -525,7 +527,8 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
             if job.get(key) != job0.get(key):
                 labels = (f"in {name}", f"in {name0}")
                 if key == "config_sha256":
-                    which = differences(_summary(doc0, job0), _summary(doc, job), labels=labels, shown=shown)
+                    which = differences(job_summary(doc0.get("model"), job0.get("settings")),
+                                        job_summary(doc.get("model"), job.get("settings")), labels=labels, shown=shown)
                 elif key == "inputs":
                     which = inputs_differences(job0, job, labels=labels)
                 else:
