@@ -166,6 +166,9 @@ def test_unreadable_images_say_why(tmp_path):
         load_image(tmp_path / "bad.png")
     with pytest.raises(ImageError, match="gone.jpg: no such file"):
         load_image(tmp_path / "gone.jpg")
+    (tmp_path / "empty.jpg").write_bytes(b"")  # trial 14: it was "not an image file, or corrupt"
+    with pytest.raises(ImageError, match=r"empty.jpg: cannot decode image \(the file is empty \(0 bytes\)\)"):
+        load_image(tmp_path / "empty.jpg")
 
 
 # ------------------------------------------------------------------------------------------------ decoded once

@@ -188,7 +188,8 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
     except IsADirectoryError:
         raise ImageError(f"{path}: a folder, not an image file") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: cannot decode image (not an image file, or corrupt)") from None
+        why = "the file is empty (0 bytes)" if not data else "not an image file, or corrupt"
+        raise ImageError(f"{path}: cannot decode image ({why})") from None
     except Image.DecompressionBombError as e:
         raise ImageError(f"{path}: too large to decode ({e})") from None
     except (OSError, SyntaxError, ValueError) as e:
