@@ -81,15 +81,9 @@ def mode_label(members: list[Member]) -> str:
 # --candidates: the fast preset's alternatives measured before choosing it (README, "Presets"): (name, options
 # overriding the preset's, bundled model, tag of their validation results in --val-results)
 CANDIDATES = (
-    ("MultiBox top 200 alone, default member0 (the preset of the last round)",
-     {"method": "multibox", "multibox_top": 200}, "default", "cand_mb200_member0"),
-    ("MultiBox top 200 alone, fast model", {"method": "multibox", "multibox_top": 200}, "fast", "cand_mb200"),
-    ("single-strategy search at width 250 + MultiBox top 200", {"multibox_top": 200}, "fast", "cand_ss250_mb200"),
-    ("single-strategy search at width 200 + MultiBox top 200", {"multibox_top": 200, "ss_resize_width": 200}, "fast",
-     "cand_ss200_mb200"),
-    ("single-strategy search at width 250 + MultiBox top 200, at most 250 regions",
-     {"multibox_top": 200, "max_proposals": 250}, "fast", "cand_ss250_mb200_cap250"),
-    ("**single-strategy search at width 250 + MultiBox top 100 (the preset)**", {}, "fast", "fast_crops"),
+    ("the preset of the last round (no box refinement)", {"refine": 0}, "fast", "cand_refine0"),
+    ("**the preset: + one box-refinement step (`--refine 1`)**", {}, "fast", "fast_crops"),
+    ("two box-refinement steps (`--refine 2`)", {"refine": 2}, "fast", "cand_refine2"),
 )
 
 

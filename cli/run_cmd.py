@@ -69,7 +69,7 @@ def from_options(o: dict, model_files) -> RunConfig:
         merge=replace(ProposalConfig.merge, max_proposals=o["max_proposals"], multibox_top=o["multibox_top"]),
         multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
     post = PostprocessConfig(nms_iou=o["nms_iou"], score_threshold=o["score_threshold"],
-                             max_detections=o["max_detections"])
+                             max_detections=o["max_detections"], refine=o["refine"])
     draw = DrawConfig(str(o["draw_dir"]), o["draw_threshold"]) if o["draw_dir"] else None
     return RunConfig(models=tuple(str(p) for p in model_files), proposals=proposals, postprocess=post,
                      batch_size=o["batch_size"], device=o["device"], amp=o["amp"], backend=o["backend"],
@@ -111,9 +111,10 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
                                       "200; --preset fast: 100).")
 @click.option("--preset", type=click.Choice(PRESETS), default="paper", show_default=True,
               help="A whole configuration (README, \"Presets\"): paper = the paper's path (the defaults); fast = "
-                   "--proposals both --ss-mode single --ss-resize-width 250 --multibox-top 100 and the bundled "
-                   "fast model (detector/models/fast: one crops-mode member; 6.3x the images/s of paper, 2.7 "
-                   "points of mAP below) — with --model, of an ensemble with crops-mode members those alone. "
+                   "--proposals both --ss-mode single --ss-resize-width 250 --multibox-top 100 --refine 1 and the "
+                   "bundled fast model (detector/models/fast: one crops-mode member; about 6x the images/s of "
+                   "paper, 1.1 points of mAP below) — with --model, of an ensemble with crops-mode members those "
+                   "alone. "
                    "Options given explicitly override the preset's.")
 @click.option("--mode", type=click.Choice(MODES), default=RunConfig.mode,
               help="crops: every region warped and run through the whole network (the paper); fast: one trunk pass "
@@ -130,6 +131,10 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               help="Per-class NMS IoU (the paper / R-CNN: 0.3).")
 @click.option("--max-detections", type=click.IntRange(min=1), default=PostprocessConfig.max_detections,
               show_default=True, help="Detections kept per image, at most.")
+@click.option("--refine", type=click.IntRange(min=0), default=PostprocessConfig.refine, show_default=True,
+              help="Iterative localization (Gidaris & Komodakis 2015): each kept detection's box scored again and "
+                   "moved by the model's box regression, this many times (0 = off; nothing to do for a model without "
+                   "box regression). Costs one more pass over at most --max-detections regions per step.")
 @device_option
 @click.option("--amp/--no-amp", default=RunConfig.amp, show_default=True,
               help="bfloat16 autocast of the networks on CUDA (ignored on CPU).")

@@ -50,8 +50,9 @@ PRESETS: dict[str, dict] = {
     # one crops-mode member fine-tuned with hard negatives). With --model: of an ensemble with crops-mode members,
     # those alone (all four of the default ensemble cost 2.4 times as much per image as its member0, for less), else
     # every member in its own mode — never converted, as --mode would (a member is poor in the mode it was not trained
-    # for). Chosen by measurement: README, "Presets"
-    "fast": {"method": "both", "ss_mode": "single", "ss_resize_width": 250, "multibox_top": 100,
+    # for). Then one step of iterative localization (--refine 1: the kept boxes regressed once more). Chosen by
+    # measurement: README, "Presets"
+    "fast": {"method": "both", "ss_mode": "single", "ss_resize_width": 250, "multibox_top": 100, "refine": 1,
              "prefer_mode": "crops", "bundled_model": "fast"},
 }
 
@@ -100,6 +101,8 @@ class RunConfig:
             out["ss_resize_width"] = p.selective_search.resize_width
         if p.merge.multibox_top != ProposalConfig.merge.multibox_top:
             out["multibox_top"] = p.merge.multibox_top
+        if post.refine:  # absent (0) in the settings of versions without it
+            out["refine"] = post.refine
         for k in ("mode", "fast_short_side", "fast_max_side"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
@@ -125,9 +128,10 @@ class RayConfig:
 def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
     """:meth:`RunConfig.result_settings` less those this run does not use or that change nothing — selective
     search's with MultiBox proposals alone, MultiBox's ``multibox_top`` with selective search alone, fast mode's
-    scale when every member (``members``: in the run's mode) runs in crops mode, a ``--mode`` or fast-mode scale
-    equal to every member file's own — so that an ignored or redundant option does not change the job's identity (and stop a ``--resume`` or a ``detect merge``). A ``--backend`` equal
-    to what ``auto`` picks here (``onnx`` where ONNX Runtime is installed) is recorded as ``auto``."""
+    scale when every member (``members``: in the run's mode) runs in crops mode, ``refine`` when no member regresses
+    boxes, a ``--mode`` or fast-mode scale equal to every member file's own — so that an ignored or redundant option
+    does not change the job's identity (and stop a ``--resume`` or a ``detect merge``). A ``--backend`` equal to what
+    ``auto`` picks here (``onnx`` where ONNX Runtime is installed) is recorded as ``auto``."""
     settings = config.result_settings()
     if settings["backend"] == ("onnx" if onnx_available() else "torch"):
         settings["backend"] = "auto"
@@ -138,6 +142,8 @@ def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
         unused += ["multibox_top"]
     if all(m.spec.mode == "crops" for m in members):
         unused += ["fast_short_side", "fast_max_side"]
+    if not any(m.spec.bbox_reg for m in members):
+        unused += ["refine"]
     unused += [k for k in ("mode", "fast_short_side", "fast_max_side")
                if all(getattr(m.spec, k) == getattr(m.own_spec, k) for m in members)]
     for k in unused:
@@ -157,7 +163,7 @@ def shown_setting(settings: dict, key: str) -> str:
     if (key.startswith("ss_") and method == "multibox") or (key == "multibox_top" and method == "ss"):
         return f"not used (--proposals {method})"
     defaults = {"ss_resize_width": ProposalConfig.selective_search.resize_width,
-                "multibox_top": ProposalConfig.merge.multibox_top}
+                "multibox_top": ProposalConfig.merge.multibox_top, "refine": PostprocessConfig.refine}
     if key in defaults:
         return f"{json.dumps(defaults[key])} (the default)"
     if key in ("mode", "fast_short_side", "fast_max_side"):

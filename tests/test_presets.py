@@ -180,6 +180,7 @@ def test_presets_map_to_their_documented_settings():
             assert getattr(fast.proposals.selective_search, k[3:]) == expected[k]
     assert fast.proposals.max_proposals == expected.get("max_proposals", paper.proposals.max_proposals)
     assert fast.proposals.merge.multibox_top == expected.get("multibox_top", paper.proposals.merge.multibox_top)
+    assert fast.postprocess.refine == expected.get("refine", paper.postprocess.refine) != paper.postprocess.refine
     # an option given explicitly wins over the preset
     mine = from_options(apply_preset({**o, "method": "both"}, "fast", {"method"}), ["m.pt"])
     assert mine.proposals.method == "both" and mine.mode == fast.mode
