@@ -8,16 +8,22 @@ import sys
 import threading
 
 
-def _interrupted_while_starting(signum, frame):  # Ctrl-C while torch and the rest import: nothing to keep yet
-    sys.stderr.write("\nAborted!\n")  # what click says on Ctrl-C, not an import's traceback (user trial)
+def _interrupted_while_starting(signum, frame):  # Ctrl-C or SIGTERM while torch and the rest import: nothing to
+    # keep yet; what click says on Ctrl-C (not an import's traceback: user trial), and on SIGTERM what a started
+    # command says, with the same exit status (128 + the signal)
+    sys.stderr.write("\nAborted!\n" if signum == signal.SIGINT else "\nTerminated\n")
     sys.stderr.flush()
-    os._exit(130)
+    os._exit(128 + signum)
 
 
 _QUIET_START = threading.current_thread() is threading.main_thread() and \
     signal.getsignal(signal.SIGINT) is signal.default_int_handler
+_QUIET_TERM = threading.current_thread() is threading.main_thread() and \
+    signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 if _QUIET_START:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
+if _QUIET_TERM:
+    signal.signal(signal.SIGTERM, _interrupted_while_starting)
 
 import logging  # noqa: E402 - the handler above first
 
@@ -36,6 +42,8 @@ from .train_cmd import train_group  # noqa: E402
 
 if _QUIET_START:  # imported: Ctrl-C is KeyboardInterrupt again, which each command handles
     signal.signal(signal.SIGINT, signal.default_int_handler)
+if _QUIET_TERM:  # imported: a command's SIGTERM is sigterm_stops'; before it starts (parsing), the default again
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class DetectGroup(click.Group):

@@ -1,6 +1,11 @@
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -658,3 +663,25 @@ def test_differing_settings_name_their_value_now_and_in_that_run():
     assert changed({"mode": "fast"}, {}) == "mode: the members' own now, \"fast\" in that run"
     assert changed({"ss_resize_width": 250}, {}) == "ss_resize_width: 500 (the default) now, 250 in that run"
     assert changed({"refine": 1}, {}) == "refine: 0 (the default) now, 1 in that run"
+
+
+def _catches_sigterm(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as f:
+        caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+def test_sigterm_while_starting_says_terminated_and_exits_143(tmp_path):
+    """User trial: SIGTERM in the first seconds of `detect run` (torch still importing) ended it with status 143 and
+    no word; now "Terminated", as once the command has started."""
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", str(tmp_path), "--out", str(tmp_path / "b.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and not _catches_sigterm(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Terminated" in err and "Traceback" not in err, (proc.returncode, err)
+    assert not (tmp_path / "b.json").exists()
