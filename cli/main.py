@@ -8,12 +8,25 @@ import sys
 import threading
 
 
+def _importing_for_a_child() -> bool:
+    """Whether this module is being imported by a multiprocessing child preparing itself — the forkserver of the
+    selective-search workers preloads the main module (this one, or the ``detect`` script that imports it) — not by
+    a command starting. A Ctrl-C in a terminal (or ``timeout``'s signal) reaches the whole process group: the command
+    itself says "Aborted!", its forkserver must not say it again (user trial)."""
+    mp_process = sys.modules.get("multiprocessing.process")
+    return mp_process is not None and bool(getattr(mp_process.current_process(), "_inheriting", False))
+
+
 def _interrupted_while_starting(signum, frame):  # Ctrl-C or SIGTERM while torch and the rest import: nothing to
     # keep yet; what click says on Ctrl-C (not an import's traceback: user trial), and on SIGTERM what a started
-    # command says, with the same exit status (128 + the signal)
-    sys.stderr.write("\nAborted!\n" if signum == signal.SIGINT else "\nTerminated\n")
-    sys.stderr.flush()
+    # command says, with the same exit status (128 + the signal); a multiprocessing child ends without a word
+    if not _CHILD:
+        sys.stderr.write("\nAborted!\n" if signum == signal.SIGINT else "\nTerminated\n")
+        sys.stderr.flush()
     os._exit(128 + signum)
+
+
+_CHILD = _importing_for_a_child()
 
 
 _QUIET_START = threading.current_thread() is threading.main_thread() and \

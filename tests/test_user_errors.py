@@ -343,6 +343,33 @@ def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
     assert "Traceback" not in res.stderr and "Aborted!" in res.stderr and "not interrupted" not in res.stdout
 
 
+def test_ctrl_c_in_the_forkserver_preloading_the_command_says_nothing():
+    """User trial: Ctrl-C in a terminal (or `timeout -s INT`) reaches the whole process group; when it came while the
+    selective-search workers' forkserver was preloading the main module (cli.main, importing torch), the forkserver
+    said "Aborted!" too, before the command's own "stopped before the first image was done" and "Aborted!". A
+    multiprocessing child importing cli.main now ends on it without a word; the command speaks for itself."""
+    import subprocess
+    import sys
+
+    code = ("import builtins, os, signal, time\n"
+            "import multiprocessing.process as mpp\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "mpp.current_process()._inheriting = True\n"  # as multiprocessing.forkserver.main sets it to preload
+            "real = builtins.__import__\n"
+            "def imp(name, *a, **k):\n"
+            "    if name == 'click':\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "        time.sleep(0.5)\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = imp\n"
+            "import cli.main\n"
+            "print('not interrupted')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 130, (res.returncode, res.stdout, res.stderr)
+    assert res.stderr == "" and "not interrupted" not in res.stdout, res.stderr
+
+
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     """`detect inspect … | head` printed "Error: [Errno 32] Broken pipe" (user trial): the reader's end is closed
     before the command writes; it ends without a message, as click does for a broken pipe."""
