@@ -27,7 +27,7 @@ from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayCon
                               job_settings, model_entry, ray_available, redraw, run_ray, shown_setting, split_cores)
 from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
-from detector.pipeline import PostprocessConfig
+from detector.pipeline import MAX_REFINE, PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
@@ -131,10 +131,11 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               help="Per-class NMS IoU (the paper / R-CNN: 0.3).")
 @click.option("--max-detections", type=click.IntRange(min=1), default=PostprocessConfig.max_detections,
               show_default=True, help="Detections kept per image, at most.")
-@click.option("--refine", type=click.IntRange(min=0), default=PostprocessConfig.refine, show_default=True,
+@click.option("--refine", type=click.IntRange(0, MAX_REFINE), default=PostprocessConfig.refine, show_default=True,
               help="Iterative localization (Gidaris & Komodakis 2015): each kept detection's box scored again and "
-                   "moved by the model's box regression, this many times (0 = off; nothing to do for a model without "
-                   "box regression). Costs one more pass over at most --max-detections regions per step.")
+                   "moved by the model's box regression, this many times (0 = off; --preset fast: 1; nothing to do "
+                   "for a model without box regression). Costs one more pass over at most --max-detections regions "
+                   "per step.")
 @device_option
 @click.option("--amp/--no-amp", default=RunConfig.amp, show_default=True,
               help="bfloat16 autocast of the networks on CUDA (ignored on CPU).")
@@ -332,6 +333,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             click.echo(f"note: the preset runs the {options['prefer_mode']}-mode {whose} alone; left out: "
                        f"{', '.join(left)}" + ("" if bundled else " (--mode chooses the members' mode instead)"),
                        err=True)
+    if options["refine"] and not any(m.spec.bbox_reg for m in members):
+        click.echo(f"note: --refine {options['refine']} does nothing here: no member regresses boxes", err=True)
     workers = None
     if local:
         workers, threads = split_cores(options["method"], options["workers"], options["threads"],
@@ -548,6 +551,8 @@ def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engin
         ran_now = f"the {count(n_todo, 'input')} run now"
     else:  # inputs that failed count as inputs, not images
         ran_now = count(n_todo, "image") if n_todo == n else count(n_todo, "input")
+        if n + len(errors) > n_todo:  # a broken link or an unreadable folder entry is an error before any run
+            ran_now = f"the {ran_now} run ({n + len(errors) - n_todo} refused while listing)"
     click.echo(f"{count(n, 'image')}, {detections}, {count(len(errors), 'error')}{inputs} → {out}{where}\n"
                f"{seconds:.1f} s for {ran_now} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 Proposer = Callable[[np.ndarray], "np.ndarray | Tensor"]  # RGB uint8 H x W x 3 → xyxy [R, 4]
 BATCH_SIZE = 64  # regions per CNN batch: bounds memory whatever the number of proposals (our choice)
+MAX_REFINE = 10  # --refine's bound (our choice): each step costs a pass; 2 already lost on validation (README)
 
 
 @dataclass(frozen=True)

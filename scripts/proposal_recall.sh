@@ -2,12 +2,14 @@
 # The proposal table of the README ("detect proposals"): recall and time of selective search at the paper's settings
 # and cheaper OpenCV configurations, MultiBox alone (the bundled network, from the distilled trunk) and merges, on
 # the validation images of every set of scripts/default_split.py (after it has run). No cache: seconds are real,
-# one process (WORKERS=1: one worker process beside this one). MULTIBOX defaults to the bundled model.
+# one process (WORKERS=1: one worker process beside this one). MULTIBOX defaults to the bundled model. ONLY: the rows
+# to run, by name (e.g. ONLY="multibox both both_single_w250" after a new MultiBox); default all.
 set -euo pipefail
 S=work/split
 O=work/prop
 MB=${MULTIBOX:-proposals/models/multibox.pt}
 W=${WORKERS:-1}
+ONLY=${ONLY:-}
 SETS=${SETS:-"pennfudan voc2012 coco128 ilsvrc227 coco_mini openimages"}
 mkdir -p $O
 : > $O/val_images.txt
@@ -29,6 +31,7 @@ json.dump({"images": images, "annotations": anns, "categories": cats}, open(o / 
 PY
 run() {  # name, then detect proposals options
   local name=$1; shift
+  if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   detect proposals $O/val_images.txt --gt $O/val_gt.json --no-cache --workers $W --multibox "$MB" \
     --json $O/$name.json --out $O/$name.props.json "$@" | tail -n +1
 }

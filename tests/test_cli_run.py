@@ -60,6 +60,12 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
         res.output
     assert doc["categories"][0] == {"id": 124, "wnid": "n00007846", "name": "person"}
     assert doc["model"]["members"] == 1 and doc["model"]["classes"] == 2
+    # a broken link in the folder is an error from the listing, never run: the time line says so (user trial: "9
+    # inputs" on one line, "for 8 inputs" on the next)
+    (d / "gone.jpg").symlink_to(d / "missing.jpg")
+    res = CliRunner().invoke(cli, [*args[:3], str(tmp_path / "b2.json"), *args[4:]])
+    assert res.exit_code == 0, res.output
+    assert "2 errors (4 inputs)" in res.output and " s for the 3 inputs run (1 refused while listing) (" in res.output
     assert doc["detections"], "the biased tiny model should detect something"
     for det in doc["detections"]:
         x, y, w, h = det["bbox"]

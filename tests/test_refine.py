@@ -82,7 +82,23 @@ def test_cli_refine_end_to_end_and_in_the_job_identity(tmp_path):
     assert sum(moved) > len(moved) // 2  # boxes already clipped at the edge by the first regression may stay
 
 
-def test_refine_option_rejects_negative(tmp_path):
+@pytest.mark.parametrize("value", ["-1", "11", "99999999999999999999", "1.5", "abc"])
+def test_refine_option_rejects_what_is_not_0_to_10(tmp_path, value):
+    """User trial: --refine 99999999999999999999 ran for ten minutes on one image; the bound is MAX_REFINE."""
     Image.fromarray(IMAGE).save(tmp_path / "a.png")
-    res = CliRunner().invoke(cli, ["run", str(tmp_path / "a.png"), "--refine", "-1"])
-    assert res.exit_code == 2 and "--refine" in res.output
+    res = CliRunner().invoke(cli, ["run", str(tmp_path / "a.png"), "--refine", value, "--out", str(tmp_path / "b.json")])
+    assert res.exit_code == 2 and "--refine" in res.output and not (tmp_path / "b.json").exists()
+
+
+def test_refine_on_a_model_without_box_regression_says_it_does_nothing(tmp_path):
+    model, spec = constant_model(False)
+    path = save_member(tmp_path / "m.pt", model, spec, CLASSES)
+    Image.fromarray(IMAGE).save(tmp_path / "a.png")
+    args = ["run", str(tmp_path / "a.png"), "--model", str(path), "--proposals", "ss", "--ss-mode", "single",
+            "--no-cache"]
+    res = CliRunner().invoke(cli, [*args, "--refine", "2", "--out", str(tmp_path / "r2.json")])
+    assert res.exit_code == 0 and "note: --refine 2 does nothing here: no member regresses boxes" in res.output
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r0.json")])
+    assert res.exit_code == 0 and "--refine" not in res.output
+    assert json.loads((tmp_path / "r2.json").read_text())["detections"] == \
+        json.loads((tmp_path / "r0.json").read_text())["detections"]
