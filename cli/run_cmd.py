@@ -208,6 +208,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     same OUT while this one lives; SIGTERM or Ctrl-C stop the run at once, keeping the part file."""
     explicit = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
     options = apply_preset(options, preset, explicit)
+    options["refine_given"] = "refine" in explicit  # else the preset's (or the default): said so in a note
     unused = multibox_options_given(ctx, options)
     if unused and not PROPOSERS[options["method"]].uses_multibox:
         raise click.ClickException(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "
@@ -334,7 +335,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                        f"{', '.join(left)}" + ("" if bundled else " (--mode chooses the members' mode instead)"),
                        err=True)
     if options["refine"] and not any(m.spec.bbox_reg for m in members):
-        click.echo(f"note: --refine {options['refine']} does nothing here: no member regresses boxes", err=True)
+        whose = "" if options.get("refine_given") else " (the preset's)"
+        click.echo(f"note: --refine {options['refine']}{whose} does nothing here: no member regresses boxes", err=True)
     workers = None
     if local:
         workers, threads = split_cores(options["method"], options["workers"], options["threads"],

@@ -227,17 +227,25 @@ def test_same_detections_in_both_modes():
     np.testing.assert_allclose(dets[0].scores, dets[1].scores, atol=1e-4)
 
 
-def test_constant_network_same_outputs_and_regression():
-    """The real GoogLeNet with every convolution zeroed: each region's logits and box deltas are the heads' biases
-    in both modes, so detections and regressed boxes agree exactly."""
-    spec = fast_spec(bbox_reg=True)
+def constant_network(spec: ClassifierSpec, box_bias: torch.Tensor | None = None):
+    """The real GoogLeNet of ``spec`` with every convolution zeroed: each region's logits are the classifier's bias
+    (background 0, person 2, dog 1) and its box deltas ``box_bias``, whatever the region."""
     model = build_classifier(spec).eval()
     with torch.no_grad():
         for mod in model.modules():
             if isinstance(mod, nn.Conv2d):
                 mod.weight.zero_()
         model.backbone.fc.bias.copy_(torch.tensor([0.0, 2.0, 1.0]))
-        model.bbox_pred.bias.copy_(torch.linspace(-1, 1, 12))
+        if box_bias is not None:
+            model.bbox_pred.bias.copy_(box_bias)
+    return model
+
+
+def test_constant_network_same_outputs_and_regression():
+    """The real GoogLeNet with every convolution zeroed: each region's logits and box deltas are the heads' biases
+    in both modes, so detections and regressed boxes agree exactly."""
+    spec = fast_spec(bbox_reg=True)
+    model = constant_network(spec, torch.linspace(-1, 1, 12))
     img = np.random.default_rng(0).integers(0, 255, (70, 90, 3), dtype=np.uint8)
     proposals = np.array([[0, 0, 40, 40], [10, 10, 80, 60], [50, 5, 90, 70], [5, 30, 30, 69]], np.float32)
     out = {}

@@ -7,30 +7,21 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
-from torch import nn
 from torchvision.ops import clip_boxes_to_image
 
 from cli.main import cli
-from detector.classifier import ClassifierSpec, Member, build_classifier, save_member
+from detector.classifier import Member, save_member
 from detector.pipeline import Detector, PostprocessConfig, apply_box_deltas
-from test_fast_mode import CLASSES, fast_spec
+from test_fast_mode import CLASSES, constant_network, fast_spec
 
 DELTAS = (0.5, -0.3, 0.4, 0.2)  # every box moves right and up, and grows: (dx, dy, dw, dh) before the weights
 
 
 def constant_model(bbox_reg: bool, mode: str = "crops"):
-    """The real GoogLeNet with every convolution zeroed: every region's logits and box deltas are the heads' biases,
-    so the regression moves any box by DELTAS, for every class."""
+    """The real GoogLeNet with every convolution zeroed (:func:`test_fast_mode.constant_network`): the regression
+    moves any box by DELTAS, for every class."""
     spec = fast_spec(bbox_reg=bbox_reg, mode=mode)
-    model = build_classifier(spec).eval()
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, nn.Conv2d):
-                mod.weight.zero_()
-        model.backbone.fc.bias.copy_(torch.tensor([0.0, 2.0, 1.0]))
-        if bbox_reg:
-            model.bbox_pred.bias.copy_(torch.tensor(DELTAS).repeat(model.box_classes))
-    return model, spec
+    return constant_network(spec, torch.tensor(DELTAS).repeat(3) if bbox_reg else None), spec
 
 
 IMAGE = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)

@@ -320,14 +320,16 @@ def test_counts_agree_with_their_nouns(tmp_path):
     assert "; 1 member (member0.pt crops)\n" in res.output, res.output  # which one --mode chose: said
 
 
-def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
-    """Ctrl-C in the first seconds (while torch imports) printed Python's traceback (user trial): now what click
-    says on Ctrl-C, exit status 130. The interrupt is sent from inside the import of click, in a fresh process."""
+def _ctrl_c_while_importing(child: bool):
+    """A fresh process importing cli.main, Ctrl-C sent from inside the import of click (torch and the rest still to
+    come); ``child``: as a multiprocessing child preloading it (multiprocessing.forkserver.main sets _inheriting)."""
     import subprocess
     import sys
 
     code = ("import builtins, os, signal, time\n"
+            "import multiprocessing.process as mpp\n"
             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal (a background job ignores it)
+            f"mpp.current_process()._inheriting = {child}\n"
             "real = builtins.__import__\n"
             "def imp(name, *a, **k):\n"
             "    if name == 'click':\n"
@@ -337,8 +339,14 @@ def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
             "builtins.__import__ = imp\n"
             "import cli.main\n"
             "print('not interrupted')\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1])
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+
+
+def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
+    """Ctrl-C in the first seconds (while torch imports) printed Python's traceback (user trial): now what click
+    says on Ctrl-C, exit status 130."""
+    res = _ctrl_c_while_importing(child=False)
     assert res.returncode == 130, (res.returncode, res.stdout, res.stderr)
     assert "Traceback" not in res.stderr and "Aborted!" in res.stderr and "not interrupted" not in res.stdout
 
@@ -348,24 +356,7 @@ def test_ctrl_c_in_the_forkserver_preloading_the_command_says_nothing():
     selective-search workers' forkserver was preloading the main module (cli.main, importing torch), the forkserver
     said "Aborted!" too, before the command's own "stopped before the first image was done" and "Aborted!". A
     multiprocessing child importing cli.main now ends on it without a word; the command speaks for itself."""
-    import subprocess
-    import sys
-
-    code = ("import builtins, os, signal, time\n"
-            "import multiprocessing.process as mpp\n"
-            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-            "mpp.current_process()._inheriting = True\n"  # as multiprocessing.forkserver.main sets it to preload
-            "real = builtins.__import__\n"
-            "def imp(name, *a, **k):\n"
-            "    if name == 'click':\n"
-            "        os.kill(os.getpid(), signal.SIGINT)\n"
-            "        time.sleep(0.5)\n"
-            "    return real(name, *a, **k)\n"
-            "builtins.__import__ = imp\n"
-            "import cli.main\n"
-            "print('not interrupted')\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1])
+    res = _ctrl_c_while_importing(child=True)
     assert res.returncode == 130, (res.returncode, res.stdout, res.stderr)
     assert res.stderr == "" and "not interrupted" not in res.stdout, res.stderr
 
