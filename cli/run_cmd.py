@@ -554,7 +554,8 @@ def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engin
     else:  # inputs that failed count as inputs, not images
         ran_now = count(n_todo, "image") if n_todo == n else count(n_todo, "input")
         if n + len(errors) > n_todo:  # a broken link or an unreadable folder entry is an error before any run
-            ran_now = f"the {ran_now} run ({n + len(errors) - n_todo} refused while listing)"
+            ran_now = f"{f'the {ran_now}' if n_todo else 'no input'} run ({n + len(errors) - n_todo} refused while " \
+                      "listing)"
     click.echo(f"{count(n, 'image')}, {detections}, {count(len(errors), 'error')}{inputs} → {out}{where}\n"
                f"{seconds:.1f} s for {ran_now} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "

@@ -66,6 +66,11 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
     res = CliRunner().invoke(cli, [*args[:3], str(tmp_path / "b2.json"), *args[4:]])
     assert res.exit_code == 0, res.output
     assert "2 errors (4 inputs)" in res.output and " s for the 3 inputs run (1 refused while listing) (" in res.output
+    only = tmp_path / "only_link"  # every input refused while listing (trial 16: "for the 0 images run")
+    only.mkdir()
+    (only / "gone.jpg").symlink_to(only / "missing.jpg")
+    res = CliRunner().invoke(cli, [*args[:1], str(only), "--out", str(tmp_path / "b3.json"), *args[4:]])
+    assert res.exit_code == 0 and " s for no input run (1 refused while listing) (" in res.output, res.output
     assert doc["detections"], "the biased tiny model should detect something"
     for det in doc["detections"]:
         x, y, w, h = det["bbox"]
