@@ -29,9 +29,7 @@ from detector.nn.device import resolve_device
 from detector.nn.loop import OptimConfig, last_path, log_path
 
 from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
-                     load_dataset,
-                     nothing_to_resume,
-                     stops_resumably)
+                     load_dataset, nothing_to_resume, stops_resumably)
 
 
 def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:

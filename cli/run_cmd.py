@@ -33,9 +33,8 @@ from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
 from .common import (FiniteFloat, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
-                     device_option,
-                     multibox_option, multibox_options_given, selective_search_config, selective_search_options,
-                     sigterm_stops, written_count)
+                     device_option, multibox_option, multibox_options_given, selective_search_config,
+                     selective_search_options, sigterm_stops, written_count)
 
 logger = logging.getLogger(__name__)
 
@@ -553,9 +552,9 @@ def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engin
         ran_now = f"the {count(n_todo, 'input')} run now"
     else:  # inputs that failed count as inputs, not images
         ran_now = count(n_todo, "image") if n_todo == n else count(n_todo, "input")
-        if n + len(errors) > n_todo:  # a broken link or an unreadable folder entry is an error before any run
-            ran_now = f"{f'the {ran_now}' if n_todo else 'no input'} run ({n + len(errors) - n_todo} refused while " \
-                      "listing)"
+        listed_out = n + len(errors) - n_todo  # a broken link or an unreadable folder entry: an error before any run
+        if listed_out:
+            ran_now = (f"the {ran_now}" if n_todo else "no input") + f" run ({listed_out} refused while listing)"
     click.echo(f"{count(n, 'image')}, {detections}, {count(len(errors), 'error')}{inputs} → {out}{where}\n"
                f"{seconds:.1f} s for {ran_now} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "

@@ -43,8 +43,7 @@ from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 
 from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
-                     load_dataset,
-                     nothing_to_resume, stops_resumably)
+                     load_dataset, nothing_to_resume, stops_resumably)
 
 
 @click.group("train")
