@@ -174,15 +174,27 @@ def cache_options(f):
                         help="Proposal cache (default: $DETECT_CACHE_DIR or ~/.cache/detect/proposals).")(f)
 
 
+MAX_WARNINGS_SHOWN = 5  # per ground-truth file read by a command other than `detect inspect` (which lists them all)
+
+
 def load_dataset(path: Path, fmt: str, *, images=None, image_list=None, strict=True) -> Dataset:
-    """Read ground truth for a command; broken input becomes a ClickException naming the file."""
+    """Read ground truth for a command; broken input becomes a ClickException naming the file. Strict reading
+    (every command but ``detect inspect``, which prints them itself) prints the reader's warnings — what it read
+    anyway, and how (a box outside the image, ``<difficult>maybe</difficult>`` read as 1) — to stderr, the first
+    :data:`MAX_WARNINGS_SHOWN` of them (they went unsaid: user trial)."""
     try:
-        return read_dataset(path, None if fmt == "auto" else fmt, images=images, image_list=image_list,
-                            strict=strict)
+        ds = read_dataset(path, None if fmt == "auto" else fmt, images=images, image_list=image_list, strict=strict)
     except DatasetError as e:
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.ClickException(f"{path}: {e}") from None
+    if strict:
+        for p in ds.problems[:MAX_WARNINGS_SHOWN]:
+            click.echo(f"warning: {p}", err=True)
+        if len(ds.problems) > MAX_WARNINGS_SHOWN:
+            click.echo(f"warning: … and {len(ds.problems) - MAX_WARNINGS_SHOWN} more in {path} (`detect inspect "
+                       f"{path}` lists them all)", err=True)
+    return ds
 
 
 def written_count(doc: dict, written: int, out_format: str, coco_gt: CocoGtIds | None = None) -> str:

@@ -275,3 +275,23 @@ def test_eval_table_shows_the_coco_ground_truths_own_category_ids(tmp_path):
     by_name = {c["name"]: c for c in json.loads(out.read_text())["per_class"]}
     assert (by_name["dog"]["id"], by_name["dog"]["category_id"]) == (58, 18)
     assert (by_name["person"]["id"], by_name["person"]["category_id"]) == (124, 1)
+
+
+def test_eval_prints_the_readers_warnings(tmp_path):
+    """User trial: `detect eval` never said what the ground-truth reader read anyway (a <difficult>maybe</difficult>
+    read as 1 changed mAP silently); `detect inspect` did. The first five are printed, then how many more."""
+    from helpers import voc_xml
+
+    d = tmp_path / "voc"
+    d.mkdir()
+    for k in range(7):
+        (d / f"im{k}.xml").write_text(voc_xml(f"im{k}.jpg", 100, 80, [("person", 1, 1, 40, 60, "maybe")]))
+    pred = tmp_path / "boxes.json"
+    pred.write_text(json.dumps({"images": [{"id": 1, "file_name": "im0.jpg", "width": 100, "height": 80}],
+                                "categories": [{"id": 124, "wnid": "n00007846", "name": "person"}],
+                                "detections": [{"image_id": 1, "category_id": 124, "bbox": [0, 0, 40, 60],
+                                                "score": 0.9}]}))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(d), "--pred", str(pred), "--metric", "voc"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("<difficult>maybe</difficult> is not 0 or 1 (read as 1)") == 5
+    assert f"warning: … and 2 more in {d} (`detect inspect {d}` lists them all)" in res.output

@@ -656,3 +656,28 @@ def test_coco_image_without_size_is_measured(tmp_path):
     assert [(p.severity, p.message) for p in ds.problems] == [
         ("warning", "images[0] (a.jpg) lacks a numeric width/height: the image file's (64 x 48) is used"),
         ("error", "images[1] (gone.jpg) lacks a numeric width/height, and no image file to measure")]
+
+
+def test_coco_duplicate_annotation_id_is_an_error(tmp_path):
+    """User trial: two annotations with one id passed; pycocotools indexes them by id, so --metric coco scored the
+    first box twice and the second never, while the ILSVRC metric kept both."""
+    path = coco_file(tmp_path)
+    data = json.loads(path.read_text())
+    data["annotations"][1]["id"] = data["annotations"][0]["id"]
+    path.write_text(json.dumps(data))
+    first = data["annotations"][0]["id"]
+    with pytest.raises(DatasetError, match=rf"annotations\[1\] \(id {first}\): duplicate annotation id {first} "
+                                          r"\(also annotations\[0\]\)"):
+        read_coco(path)
+
+
+def test_an_xml_file_that_is_not_an_annotation_is_an_error(tmp_path):
+    """User trial: an HTML page saved as x.xml among VOC annotations was read as an image without objects."""
+    d = tmp_path / "flat"
+    d.mkdir()
+    (d / "a.xml").write_text(voc_xml("a.jpg", 100, 80, [("cat", 1, 1, 10, 20, 0)]))
+    (d / "x.xml").write_text("<html><body>hi</body></html>")
+    with pytest.raises(DatasetError, match=r"x\.xml: not a VOC/ILSVRC annotation: its root element is <html>, not "
+                                          r"<annotation>"):
+        read_voc(d)
+    assert len(read_voc(d, strict=False).images) == 1

@@ -343,8 +343,16 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         metas[image_id] = (im, int(w), int(h), [], [], [])
 
     known_ids = ", ".join(str(c) for c in list(cat_label)[:10]) + (", …" if len(cat_label) > 10 else "")
+    ann_first: dict = {}  # annotation id → its first index
     for i, a in enumerate(data.get("annotations") or []):
         where = f"annotations[{i}]" + (f" (id {a['id']})" if isinstance(a, dict) and "id" in a else "")
+        if isinstance(a, dict) and isinstance(a.get("id"), (int, str, float)) and not isinstance(a["id"], bool):
+            if a["id"] in ann_first:  # pycocotools indexes annotations by id: it would score one box twice, the
+                # other never (user trial), while the ILSVRC and VOC metrics kept both
+                problems.add(path, "malformed", f"{where}: duplicate annotation id {a['id']!r} (also "
+                             f"annotations[{ann_first[a['id']]}])")
+                continue
+            ann_first[a["id"]] = i
         if (lack := missing_fields(a, "image_id", "bbox")) is not None:
             problems.add(path, "malformed", f"{where} {lack}")
             continue
@@ -442,8 +450,16 @@ def _parse_xml_bytes(data: bytes) -> ET.Element:
 
 
 def _parse_xml(problems: _Problems, path: Path):
+    """The root of a VOC / ILSVRC annotation file (namespaces stripped), or None with the problem recorded: not
+    XML, not readable, or XML of something else — its root is not ``<annotation>`` (an HTML page saved under the
+    name was read as an image without objects: user trial)."""
     try:
-        return parse_xml_file(path)
+        root = parse_xml_file(path)
+        if root.tag != "annotation":
+            problems.add(path, "malformed", f"not a VOC/ILSVRC annotation: its root element is <{root.tag}>, not "
+                         "<annotation>")
+            return None
+        return root
     except ET.ParseError as e:
         line = e.position[0] if getattr(e, "position", None) else None
         problems.add(path, "malformed", f"not valid XML: {e}", line=line)
