@@ -357,10 +357,18 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                model_entry(config, members, device), members[0].classes,
                                settings=job_settings(config, members), names=[i.name for i in inputs])
     part = part_path(out)
-    if resume and not (part.exists() and part.stat().st_size > 0) and _finished(out, out_format, header):
-        click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
-                   "shard; delete it to run again)", err=True)
-        return
+    if resume and not (part.exists() and part.stat().st_size > 0):
+        finished = _finished_job(out, out_format)
+        if finished is not None and _same_job(finished["job"], header["job"]):
+            click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
+                       "shard; delete it to run again)", err=True)
+            return
+        if finished is not None:  # another job's output: run, and say what differs before it is replaced
+            changed = "; ".join(c for key in ("inputs_sha256", "config_sha256", "shard")
+                                if finished["job"].get(key) != header["job"].get(key)
+                                for c in [_changed(finished, header, key)] if c)
+            click.echo(f"note: {out} is the finished output of another job{': ' + changed if changed else ''} — it "
+                       "will be replaced", err=True)
     done = _resumed(part, header, resume, stop - start)
     problems = {k: i.problem for k, i in enumerate(inputs) if i.problem is not None}
     todo = [t for t in tasks[start:stop] if t[0] not in done and t[0] not in problems]
@@ -392,16 +400,27 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             written_count(doc, written, out_format, options["coco_gt"]), resumed=bool(done))
 
 
-def _finished(out: Path, out_format: str, header: dict) -> bool:
-    """Whether ``out`` is a boxes.json that a run of the same job (inputs, model and settings, shard) finished:
-    ``--resume`` then has nothing to do (a requeued batch job). Other formats keep no job entry: never."""
+def _finished_job(out: Path, out_format: str) -> dict | None:
+    """``out`` as a part-file header would hold its job (``job``, ``model``, ``settings``) when it is a boxes.json
+    that ``detect run`` finished, else None — other formats keep no job entry, nor do other files."""
     if out_format != "json" or not out.is_file():
-        return False
+        return None
     try:
-        job = boxes_json.read_document(out).get("job") or {}
+        doc = boxes_json.read_document(out)
+        job = doc.get("job")
     except (BoxesJsonError, AttributeError):
-        return False
-    return all(job.get(k) == header["job"].get(k) for k in ("inputs_sha256", "config_sha256", "shard"))
+        return None
+    if not isinstance(job, dict):
+        return None
+    names = [x.get("file_name") for key in ("images", "errors") for x in doc.get(key) or [] if isinstance(x, dict)]
+    return {"job": job, "model": doc.get("model"), "settings": job.get("settings"),
+            "input_names": names if len(names) == job.get("inputs") else None}
+
+
+def _same_job(job: dict, now: dict) -> bool:
+    """Whether two job entries are one job: same inputs, model and settings, shard (``--resume`` of a finished one
+    has nothing to do: a requeued batch job)."""
+    return all(job.get(k) == now.get(k) for k in ("inputs_sha256", "config_sha256", "shard"))
 
 
 def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, dict]:
@@ -431,10 +450,33 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
         if old_job.get(key) != header["job"].get(key):
             changed = _changed(old_header, header, key)
             which = f": {changed}" if changed else ""
+            hint = _preset_hint(old_header.get("settings"), header.get("settings")) if key == "config_sha256" else ""
             raise click.ClickException(f"cannot resume from {part}: {what} from that run's{which} (delete it to "
-                                       "start over)")
+                                       f"start over){hint}")
     click.echo(f"resuming: {len(done)} of {count(tasks, 'image')} already done ({part})", err=True)
     return done
+
+
+# PRESETS' options as job settings name them (RunConfig.result_settings)
+_PRESET_SETTINGS = {"method": "proposals", "ss_mode": "ss_mode", "ss_resize_width": "ss_resize_width",
+                    "multibox_top": "multibox_top", "refine": "refine"}
+
+
+def _preset_hint(before, now) -> str:
+    """For a refused ``--resume``: `` — that run had --preset P's settings: add --preset P`` when the settings of
+    that run (``before``, a job's ``settings``) hold a preset's values for every one of its settings they record
+    (two at least) and those of this one (``now``) do not (trial 15: a resume without the preset the run had listed five differences and no
+    way out); else ""."""
+    if not isinstance(before, dict) or not isinstance(now, dict):
+        return ""
+    for name, values in PRESETS.items():
+        # a setting a job leaves out (unused by its model or proposals: detector.engines.job_settings) tells nothing
+        wanted = {_PRESET_SETTINGS[k]: v for k, v in values.items() if k in _PRESET_SETTINGS and
+                  _PRESET_SETTINGS[k] in before}
+        if len(wanted) >= 2 and all(before[k] == v for k, v in wanted.items()) and \
+                not all(now.get(k) == v for k, v in wanted.items()):
+            return f" — that run had --preset {name}'s settings: add --preset {name}"
+    return ""
 
 
 def _changed(before: dict, now: dict, key: str = "config_sha256") -> str:

@@ -84,7 +84,7 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     train = TrainConfig(epochs=o["epochs"], images_per_batch=max(1, o["batch_size"] // per_image),
                         regions_per_image=min(per_image, o["batch_size"]), lr=o["lr"],
                         lr_step_epochs=o["lr_step_epochs"], schedule=o["schedule"], seed=o["seed"],
-                        bg_iou_low=o["bg_iou_low"], hard_fraction=o["hard_fraction"],
+                        fg_iou=o["fg_iou"], bg_iou_low=o["bg_iou_low"], hard_fraction=o["hard_fraction"],
                         workers=o["workers"],
                         val_every=o["val_every"], threads=o["threads"])
     spec = ClassifierSpec(arch=o["arch"], input_size=o["input_size"], width=o["width"], bbox_reg=o["bbox_reg"],
@@ -131,9 +131,14 @@ def _common_options(f):
         click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=TrainConfig.lr, show_default=True),
         click.option("--lr-step-epochs", type=click.IntRange(min=1), default=TrainConfig.lr_step_epochs,
                      show_default=True, help="Epochs between 4 % learning-rate drops (the paper: 8)."),
+        click.option("--fg-iou", type=FiniteFloat(0.5, 1.0, max_open=True), default=TrainConfig.fg_iou,
+                     show_default=True,
+                     help="Regions overlapping a labelled object by at least this IoU are its foreground (and learn "
+                          "box regression toward it); below, background (R-CNN, Fast R-CNN: 0.5; Cascade R-CNN's "
+                          "later stages: 0.6, 0.7)."),
         click.option("--bg-iou-low", type=FiniteFloat(0.0, 0.5, max_open=True), default=TrainConfig.bg_iou_low,
                      show_default=True,
-                     help="Background regions overlap a labelled object by IoU in [this, 0.5) (Fast R-CNN: 0.1; "
+                     help="Background regions overlap a labelled object by IoU in [this, --fg-iou) (Fast R-CNN: 0.1; "
                           "0 also samples regions far from every object, as R-CNN's fine-tuning did)."),
         click.option("--schedule", type=click.Choice(["step", "cosine"]), default=TrainConfig.schedule,
                      show_default=True, help="Learning-rate schedule after the warm-up: step = the paper's (−4 % every "

@@ -224,14 +224,14 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     """Choose ``n`` regions of one image: ``round(n * fg_fraction)`` foreground (proposals with IoU >=
     ``fg_iou`` with a ground-truth box, and the ground-truth boxes themselves; drawn with replacement when there
     are fewer) and the rest background (max IoU in [``bg_iou_low``, ``fg_iou``), or below when there are none;
-    never overlapping an ignored object by ``fg_iou``). Returns boxes [n, 4], labels [n], regression targets
+    never overlapping an ignored object by IoU 0.5 (``fg_iou`` if lower)). Returns boxes [n, 4], labels [n], regression targets
     [n, 4] (zeros for background). An image whose labels are not exhaustive (``im.exhaustive`` False) gives its
     foreground share only (at least one region when it has foreground): its background may hold unlabelled
     objects.
 
     Hard negative mining (R-CNN's, here for the softmax): an image's ``hard_negatives`` — a model's detections on
     it — join the candidates; those under ``fg_iou`` with every object (whatever their IoU; never one that overlaps
-    an ignored object by ``fg_iou`` or lies that much inside one, as inside a crowd region) are hard background,
+    an ignored object by 0.5 or lies that much inside one, as inside a crowd region) are hard background,
     and up to ``round(hard_fraction × background share)`` of the background is drawn from them without
     replacement, the rest as above. A detection on an object is that object's foreground like any proposal."""
     cand = np.concatenate([im.gt_boxes, im.proposals]) if len(im.gt_boxes) else im.proposals
@@ -247,12 +247,13 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     else:
         best = np.zeros(len(cand), np.int64)
         max_iou = np.zeros(len(cand))
-    ignore = (box_iou(cand, im.ignore_boxes).max(axis=1) >= config.fg_iou) if len(im.ignore_boxes) else \
+    ignore_iou = min(config.fg_iou, 0.5)  # a region on an object of a class not learned is never background
+    ignore = (box_iou(cand, im.ignore_boxes).max(axis=1) >= ignore_iou) if len(im.ignore_boxes) else \
         np.zeros(len(cand), bool)
     if n_hard_cand and len(im.ignore_boxes):  # a detection mostly inside an ignored object (a crowd region: COCO's
         # own test, intersection over the detection's area) is never its background
         ignore[len(cand) - n_hard_cand:] |= _inside_fraction(cand[len(cand) - n_hard_cand:], im.ignore_boxes) \
-            >= config.fg_iou
+            >= ignore_iou
     fg = np.flatnonzero(max_iou >= config.fg_iou)
     bg = np.flatnonzero((max_iou < config.fg_iou) & (max_iou >= config.bg_iou_low) & ~ignore)
     if len(bg) == 0:

@@ -83,6 +83,8 @@ def test_shard_bounds_cover_once():
     for bad in ("3/3", "x", "1/0", "-1/2"):
         with pytest.raises(ValueError):
             Shard.parse(bad)
+    with pytest.raises(ValueError, match=r"shards count from 0: the 2 shards of 2 are 0/2 … 1/2\), got 2/2"):
+        Shard.parse("2/2")  # trial 17: the message did not say that shards count from 0
 
 
 def test_part_file_torn_tail_and_append(tmp_path):

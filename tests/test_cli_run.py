@@ -594,7 +594,9 @@ def test_resume_of_a_finished_run_has_nothing_to_do(tmp_path):
     assert res.exit_code == 0 and "is this job's finished output" in res.output, res.output
     assert out.stat().st_mtime_ns == mtime and out.read_bytes() == before  # not rewritten
     res = CliRunner().invoke(cli, [*args, "--resume", "--max-proposals", "7"])  # another job: run and replaced
-    assert res.exit_code == 0 and "finished output" not in res.output, res.output
+    assert res.exit_code == 0 and "is this job's finished output" not in res.output, res.output
+    assert f"note: {out} is the finished output of another job: max_proposals: 7 now, 2000 in that run — it will " \
+        "be replaced" in res.output, res.output  # trial 17: it was replaced without a word
     assert json.loads(out.read_text())["job"]["config_sha256"] != json.loads(before)["job"]["config_sha256"]
 
 
@@ -674,6 +676,29 @@ def test_differing_settings_name_their_value_now_and_in_that_run():
     assert changed({"mode": "fast"}, {}) == "mode: the members' own now, \"fast\" in that run"
     assert changed({"ss_resize_width": 250}, {}) == "ss_resize_width: 500 (the default) now, 250 in that run"
     assert changed({"refine": 1}, {}) == "refine: 0 (the default) now, 1 in that run"
+
+
+def test_a_resume_refused_for_a_forgotten_preset_says_to_add_it(tmp_path, monkeypatch):
+    """Trial 15: a run with --preset fast, resumed without it, was refused with five differences and no way out;
+    the refusal now ends with the preset to add, and with it the run goes on."""
+    from cli.run_cmd import _preset_hint
+
+    d = tmp_path / "imgs"
+    for k, w in enumerate((101, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    out = tmp_path / "boxes.json"
+    args = ["run", str(d), "--out", str(out), "--model", str(tiny_model(tmp_path / "m.pt")), "--threads", "1",
+            "--score-threshold", "0", "--workers", "0", "--cache-dir", str(tmp_path / "cache")]
+    res = _interrupted_run(tmp_path, monkeypatch, [*args, "--preset", "fast"], stop_width=102)
+    assert res.exit_code != 0 and "--resume" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 1 and "the model or settings differ" in res.output and res.output.rstrip().endswith(
+        "(delete it to start over) — that run had --preset fast's settings: add --preset fast"), res.output
+    res = CliRunner().invoke(cli, [*args, "--resume", "--preset", "fast"])
+    assert res.exit_code == 0 and "resuming: 1 of 2 images already done" in res.output, res.output
+    # settings of another run that match no preset: no hint
+    assert _preset_hint({"proposals": "both", "ss_mode": "single", "ss_resize_width": 300}, {"proposals": "ss"}) == ""
+    assert _preset_hint({"proposals": "both"}, {"proposals": "ss"}) == ""  # one setting alone tells too little
 
 
 def _catches_sigterm(pid: int) -> bool:

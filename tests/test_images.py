@@ -169,6 +169,15 @@ def test_unreadable_images_say_why(tmp_path):
     (tmp_path / "empty.jpg").write_bytes(b"")  # trial 14: it was "not an image file, or corrupt"
     with pytest.raises(ImageError, match=r"empty.jpg: cannot decode image \(the file is empty \(0 bytes\)\)"):
         load_image(tmp_path / "empty.jpg")
+    # trial 15: a truncated file said Pillow's "image file is truncated (89 bytes not processed)"
+    rng = np.random.default_rng(0)
+    for suffix in ("jpg", "png"):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / f"whole.{suffix}")
+        data = (tmp_path / f"whole.{suffix}").read_bytes()
+        (tmp_path / f"cut.{suffix}").write_bytes(data[: len(data) // 2])
+        with pytest.raises(ImageError, match=rf"cut.{suffix}: cannot decode image \(the file is truncated: it ends "
+                                             r"before its image data does"):
+            load_image(tmp_path / f"cut.{suffix}")
 
 
 # ------------------------------------------------------------------------------------------------ decoded once
@@ -276,3 +285,18 @@ def test_links_that_cannot_be_followed_are_listed(tmp_path):
     assert "broken symbolic link" in inputs["broken.png"].problem and "missing.png" in inputs["broken.png"].problem
     assert "symbolic link loop" in inputs["again"].problem and "folder above it" in inputs["again"].problem
     assert sorted(p.name for p in list_images(root)) == ["a.png", "c.png"]
+
+
+def test_a_huge_image_is_decoded_with_a_warning_naming_it_and_one_too_huge_is_refused(tmp_path, monkeypatch, caplog):
+    """Trial 17: Pillow's DecompressionBombWarning was printed raw, without the file's name. Past Pillow's limit
+    (Image.MAX_IMAGE_PIXELS, lowered here) a warning names the file and its size; past twice the limit Pillow
+    refuses to decode and the ImageError names the file."""
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with caplog.at_level("WARNING"):
+        assert load_image(path).shape == (40, 30, 3)
+    assert f"{path}: a very large image (30 × 40 pixels, more than Pillow's 1000)" in caplog.text
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
+    with pytest.raises(ImageError, match=f"{path}: too large to decode"):
+        load_image(path)

@@ -497,3 +497,42 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     assert res.exit_code == 1 and "its paper-bn network of width 0.25 cannot initialise a paper-bn network of " \
         "width 0.5 (give --arch paper-bn --width 0.25, and likely --input-size 96" in res.output, res.output
     assert not [f for f in (tmp_path / "fresh_cache").rglob("*") if f.is_file()]  # before any proposal
+
+
+def test_fg_iou_moves_the_foreground_line_but_not_the_ignored_objects_one(tmp_path):
+    """--fg-iou (Cascade R-CNN's later stages: 0.6, 0.7): a region overlapping an object by IoU in [0.5, fg_iou) is
+    background, not foreground; one overlapping an object of a class not learned by 0.5 is still never drawn."""
+    b = np.array([[10, 10, 40, 40]], np.float32)
+    mid = np.array([[10, 10, 40, 52]], np.float32)  # IoU 30·30 / 30·42 = 0.71
+    loose = np.array([[10, 10, 40, 60]], np.float32)  # IoU 0.6 exactly: 900 / 1500
+    near = np.array([[4, 4, 40, 42]], np.float32)  # IoU 900 / 1368 = 0.66
+    ignored = np.array([[50, 10, 79, 40]], np.float32)
+    on_ignored = np.array([[50, 10, 79, 52]], np.float32)  # IoU 0.69 with the ignored object
+    props = np.concatenate([mid, loose, near, on_ignored])
+    im = TrainImage(None, 80, 64, b, np.array([1]), ignored, props)
+    iou = box_iou(props, b)[:, 0]
+    np.testing.assert_allclose(iou[:3], [900 / 1260, 0.6, 900 / 1368], rtol=1e-5)
+    for fg_iou, fg_expected in ((0.5, 4), (0.65, 3), (0.7, 2)):
+        seen_fg, seen_bg = set(), set()
+        for seed in range(30):
+            boxes, labels, _ = sample_regions(im, 16, config(fg_iou=fg_iou, bg_iou_low=0.0),
+                                              np.random.default_rng(seed))
+            for box, label in zip(boxes, labels):
+                (seen_fg if label else seen_bg).add(tuple(box.tolist()))
+        assert len(seen_fg) == fg_expected  # the ground-truth box itself is foreground too
+        assert tuple(on_ignored[0].tolist()) not in seen_bg | seen_fg
+        for box in seen_bg:
+            assert box_iou(np.array([box], np.float32), b)[0, 0] < fg_iou
+
+
+def test_fg_iou_option_is_recorded_and_bounded(tmp_path):
+    images = synthetic_images(tmp_path, n=2)
+    gt = write_images_gt(tmp_path / "gt.json", images)
+    base = ["train", "classifier", "--gt", str(gt), "--input-size", "96", "--width", "0.25", "--batch-size", "16",
+            "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0", "--epochs", "1"]
+    res = CliRunner().invoke(cli, [*base, "--fg-iou", "0.6", "--out", str(tmp_path / "m.pt")])
+    assert res.exit_code == 0, res.output
+    assert load_member(tmp_path / "m.pt").train["config"]["fg_iou"] == 0.6
+    for bad in ("0.4", "1", "nan"):
+        res = CliRunner().invoke(cli, [*base, "--fg-iou", bad, "--out", str(tmp_path / "b.pt")])
+        assert res.exit_code == 2 and "--fg-iou" in res.output and not (tmp_path / "b.pt").exists()

@@ -242,7 +242,10 @@ class Shard:
 
     def __post_init__(self):
         if not (isinstance(self.count, int) and self.count >= 1 and 0 <= self.index < self.count):
-            raise ValueError(f"a shard is I/N with 0 <= I < N, got {self.index}/{self.count}")
+            raise ValueError(f"a shard is I/N with 0 <= I < N (shards count from 0: the {self.count} shards of "
+                             f"{self.count} are 0/{self.count} … {self.count - 1}/{self.count}), got "
+                             f"{self.index}/{self.count}" if isinstance(self.count, int) and self.count >= 1
+                             else f"a shard is I/N with 0 <= I < N, got {self.index}/{self.count}")
 
     @classmethod
     def parse(cls, text: str) -> "Shard":

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +28,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .io import read_text
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image"]
 
@@ -179,10 +183,18 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
     try:
         if data is None:
             data = path.read_bytes()
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            img = _viewed(img, data, path)
-            arr = np.array(img, dtype=np.uint8)  # a writable copy
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)  # said below, naming the file
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                img = _viewed(img, data, path)
+                arr = np.array(img, dtype=np.uint8)  # a writable copy
+        for w in caught:
+            if issubclass(w.category, Image.DecompressionBombWarning):
+                logger.warning("%s: a very large image (%d × %d pixels, more than Pillow's %d): decoding it takes "
+                               "much memory", path, arr.shape[1], arr.shape[0], Image.MAX_IMAGE_PIXELS)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -195,6 +207,9 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as e:
         if isinstance(e, ImageError):
             raise
+        if str(e).startswith("image file is truncated"):  # Pillow's words; its "(N bytes not processed)" told little
+            raise ImageError(f"{path}: cannot decode image (the file is truncated: it ends before its image data "
+                             "does, as after an interrupted download or copy)") from None
         raise ImageError(f"{path}: cannot decode image ({e})") from None
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageError(f"{path}: empty image")
