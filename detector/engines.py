@@ -154,7 +154,8 @@ def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
 def shown_setting(settings: dict, key: str) -> str:
     """Setting ``key`` of a job's ``settings`` (:func:`job_settings`) as a message names it when it stops a
     ``--resume`` or a merge (:func:`detector.data.boxes_json.differences`): its JSON value, or for one left out, what
-    that means — ``200 (the default)`` (left out at its default: :meth:`RunConfig.result_settings`), ``not used
+    that means — ``200 (the default)`` (left out at its default: :meth:`RunConfig.result_settings`), ``0 (off)``
+    (``refine``), ``not used
     (--proposals ss)`` (:func:`job_settings`), ``the members' own`` (``--mode`` and fast mode's scale), ``not
     recorded`` (anything else: an older version's job)."""
     if settings.get(key) is not None:
@@ -162,8 +163,10 @@ def shown_setting(settings: dict, key: str) -> str:
     method = settings.get("proposals")
     if (key.startswith("ss_") and method == "multibox") or (key == "multibox_top" and method == "ss"):
         return f"not used (--proposals {method})"
+    if key == "refine":  # left out at 0 or unused (no member regresses): no refinement either way; "the default"
+        return "0 (off)"  # misled under --preset fast, whose value is 1 (trial 17)
     defaults = {"ss_resize_width": ProposalConfig.selective_search.resize_width,
-                "multibox_top": ProposalConfig.merge.multibox_top, "refine": PostprocessConfig.refine}
+                "multibox_top": ProposalConfig.merge.multibox_top}
     if key in defaults:
         return f"{json.dumps(defaults[key])} (the default)"
     if key in ("mode", "fast_short_side", "fast_max_side"):
