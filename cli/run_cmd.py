@@ -369,7 +369,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                 for c in [_changed(finished, header, key)] if c)
             click.echo(f"note: {out} is the finished output of another job{': ' + changed if changed else ''} — it "
                        "will be replaced", err=True)
-    done = _resumed(part, header, resume, stop - start)
+    done = _resumed(part, header, resume, stop - start, preset_models=None if given else _preset_models())
     problems = {k: i.problem for k, i in enumerate(inputs) if i.problem is not None}
     todo = [t for t in tasks[start:stop] if t[0] not in done and t[0] not in problems]
     known_bad = [boxes_json.error_record(k, name, problems[k]) for k, _, name in tasks[start:stop]
@@ -423,8 +423,10 @@ def _same_job(job: dict, now: dict) -> bool:
     return all(job.get(k) == now.get(k) for k in ("inputs_sha256", "config_sha256", "shard"))
 
 
-def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, dict]:
-    """The records already in ``part`` (with ``--resume``, from the same job), or none for a fresh start."""
+def _resumed(part: Path, header: dict, resume: bool, tasks: int, preset_models: dict | None = None) -> dict[int, dict]:
+    """The records already in ``part`` (with ``--resume``, from the same job), or none for a fresh start.
+    ``preset_models``: without ``--model``, the member files each preset's own bundled model runs
+    (:func:`_preset_models`), for the hint of a refusal (:func:`_preset_hint`)."""
     if not part.exists() or part.stat().st_size == 0:
         if resume:
             click.echo(f"nothing to resume ({part} does not exist): starting from the first image", err=True)
@@ -450,7 +452,9 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int) -> dict[int, di
         if old_job.get(key) != header["job"].get(key):
             changed = _changed(old_header, header, key)
             which = f": {changed}" if changed else ""
-            hint = _preset_hint(old_header.get("settings"), header.get("settings")) if key == "config_sha256" else ""
+            hint = _preset_hint(old_header.get("settings"), header.get("settings"),
+                                (old_header.get("model") or {}).get("files"), preset_models) \
+                if key == "config_sha256" else ""
             raise click.ClickException(f"cannot resume from {part}: {what} from that run's{which} (delete it to "
                                        f"start over){hint}")
     click.echo(f"resuming: {len(done)} of {count(tasks, 'image')} already done ({part})", err=True)
@@ -462,7 +466,20 @@ _PRESET_SETTINGS = {"method": "proposals", "ss_mode": "ss_mode", "ss_resize_widt
                     "multibox_top": "multibox_top", "refine": "refine"}
 
 
-def _preset_hint(before, now) -> str:
+def _preset_models() -> dict[str, list[str]]:
+    """The member files (as a job's ``model.files`` names them) of each preset's own bundled model, which the
+    preset runs when no ``--model`` is given; a preset whose model is not installed is left out."""
+    models = {}
+    for name, values in PRESETS.items():
+        if values.get("bundled_model"):
+            try:
+                models[name] = [str(f) for f in default_model_paths(values["bundled_model"])]
+            except (click.ClickException, CheckpointError):
+                pass
+    return models
+
+
+def _preset_hint(before, now, before_files=None, preset_models: dict | None = None) -> str:
     """For a refused ``--resume``: `` — that run had --preset P's settings: add --preset P`` when the settings of
     that run (``before``, a job's ``settings``) hold a preset's values for every one of its settings they record
     (two at least) and those of this one (``now``) do not (trial 15: a resume without the preset the run had listed five differences and no
@@ -475,7 +492,13 @@ def _preset_hint(before, now) -> str:
                   _PRESET_SETTINGS[k] in before}
         if len(wanted) >= 2 and all(before[k] == v for k, v in wanted.items()) and \
                 not all(now.get(k) == v for k, v in wanted.items()):
-            return f" — that run had --preset {name}'s settings: add --preset {name}"
+            model = (preset_models or {}).get(name)
+            if model is None or before_files is None or [str(f) for f in before_files] == model:
+                return f" — that run had --preset {name}'s settings: add --preset {name}"
+            # trial 18: that run had the preset's settings as options, with another model than the preset's own
+            # (without --model, the preset would change the model too: following the hint was refused again)
+            options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(wanted.items()) if now.get(k) != v)
+            return f" — that run had --preset {name}'s settings with another model than the preset's: add {options}"
     return ""
 
 

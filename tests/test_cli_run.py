@@ -701,6 +701,24 @@ def test_a_resume_refused_for_a_forgotten_preset_says_to_add_it(tmp_path, monkey
     assert _preset_hint({"proposals": "both"}, {"proposals": "ss"}) == ""  # one setting alone tells too little
 
 
+def test_the_preset_hint_names_options_when_that_run_had_another_model_than_the_presets():
+    """Trial 18: a run with the fast preset's settings as options and the default ensemble, resumed without them,
+    was told to add --preset fast — which also swaps in the preset's own model, and was refused again for the model
+    files. Then the hint names the options to add; with the preset's own model it still names the preset."""
+    from cli.run_cmd import _preset_hint
+
+    fast = {"proposals": "both", "ss_mode": "single", "ss_resize_width": 250, "multibox_top": 100, "refine": 1}
+    models = {"fast": ["/m/fast/member0.pt"]}
+    assert _preset_hint(fast, {"proposals": "ss"}, ["/m/fast/member0.pt"], models) == \
+        " — that run had --preset fast's settings: add --preset fast"
+    assert _preset_hint(fast, {"proposals": "both", "ss_mode": "single"}, ["/m/default/member0.pt"], models) == \
+        (" — that run had --preset fast's settings with another model than the preset's: add --multibox-top 100 "
+         "--refine 1 --ss-resize-width 250")
+    # with --model now (no preset models to compare with) or an older part file without model files: the preset
+    assert _preset_hint(fast, {"proposals": "ss"}, ["/m/default/member0.pt"], None).endswith("add --preset fast")
+    assert _preset_hint(fast, {"proposals": "ss"}, None, models).endswith("add --preset fast")
+
+
 def _catches_sigterm(pid: int) -> bool:
     with open(f"/proc/{pid}/status") as f:
         caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
