@@ -214,7 +214,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
                                    f"{options['method']}): drop it, or choose one of those")
     try:
         inputs = scan_images(images)
-        shard = Shard.parse(shard) if shard else None
+        shard = Shard.parse(shard) if shard is not None else None  # "" (an unset $SHARD) is refused, not no shard
         if options["device"] != "auto":
             resolve_device(options["device"])
         if options["coco_gt"] is not None and out_format != "coco":
@@ -367,8 +367,10 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             changed = "; ".join(c for key in ("inputs_sha256", "config_sha256", "shard")
                                 if finished["job"].get(key) != header["job"].get(key)
                                 for c in [_changed(finished, header, key)] if c)
+            hint = _preset_hint(finished.get("settings"), header.get("settings"),
+                                (finished.get("model") or {}).get("files"), None if given else _preset_models())
             click.echo(f"note: {out} is the finished output of another job{': ' + changed if changed else ''} — it "
-                       "will be replaced", err=True)
+                       f"will be replaced{hint}", err=True)
     done = _resumed(part, header, resume, stop - start, preset_models=None if given else _preset_models())
     problems = {k: i.problem for k, i in enumerate(inputs) if i.problem is not None}
     todo = [t for t in tasks[start:stop] if t[0] not in done and t[0] not in problems]

@@ -394,11 +394,21 @@ def hard_negatives_digest(hard_negatives, fraction: float) -> str:
     return h.hexdigest()
 
 
+# TrainConfig fields a resumed run must share with the run it goes on with (the rest — epochs, workers, threads,
+# val_every — may change; hard_fraction is checked with the hard negatives)
+_RESUMED_SAME = ("images_per_batch", "regions_per_image", "fg_fraction", "fg_iou", "bg_iou_low", "lr", "momentum",
+                 "weight_decay", "lr_decay", "lr_step_epochs", "warmup_iters", "schedule", "aux_weight",
+                 "bbox_weight", "flip", "photometric", "seed")
+_OPTION_NAMES = {"images_per_batch": "--batch-size", "regions_per_image": "regions per image"}
+
+
 def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> None:
     """Refuse to resume a run with other training data than its last checkpoint records: its content digest
     (``data_digest``: an edited label is other data, an identical copy elsewhere is not), or for files written
     before digests were kept, the ``--gt``/``--gt-partial`` paths; other hard negatives or ``--hard-fraction``
-    (``hard_negatives_digest``; a run recorded before hard negatives existed had none)."""
+    (``hard_negatives_digest``; a run recorded before hard negatives existed had none); other sampling or
+    optimisation settings (``_RESUMED_SAME``: ``--fg-iou``, ``--lr``, ``--seed``, …; those a record lacks are not
+    compared)."""
     last = last_path(run.out)
     try:
         before = read_checkpoint(last, CHECKPOINT_FORMAT).get("train") or {}
@@ -413,6 +423,21 @@ def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> No
             "; now " + (f"--hard-negatives {' '.join(map(str, run.hard_negatives))} --hard-fraction "
                         f"{run.train.hard_fraction}" if run.hard_negatives else "none") +
             f"). Give the same, or delete {state_path(run.out)} to start over")
+    started = before.get("config") or {}
+    now_config = run.train.to_dict()
+    changed = [k for k in _RESUMED_SAME if k in started and k in now_config and started[k] != now_config[k]]
+    if changed:  # trial 18: another --fg-iou was taken silently and the model recorded only the new value
+        def option(k):
+            return _OPTION_NAMES.get(k, f"--{k.replace('_', '-')}")
+
+        def value(config, k):
+            return config[k] * config["regions_per_image"] if k == "images_per_batch" else config[k]
+
+        raise click.ClickException(
+            f"cannot resume {run.out}: it was started with other training settings ("
+            + "; ".join(f"{option(k)} {value(now_config, k)} now, {value(started, k)} in that run" for k in changed)
+            + f"; only --epochs, --workers, --threads and --val-every may change). Give the same, or delete "
+              f"{state_path(run.out)} to start over")
     given = " ".join(map(str, [*run.gts, *run.partial_gts]))
     if "train_digest" in before:
         if before["train_digest"] != digest:
@@ -508,7 +533,8 @@ def _classifier_run(out: Path, options: dict) -> ClassifierRun:
 @stops_resumably()
 def train_classifier_cmd(out, **options):
     """R-CNN fine-tuning of one GoogLeNet region classifier on warped proposal regions (25 % foreground at
-    IoU >= 0.5, background at IoU in [0.1, 0.5)), SGD momentum 0.9, the paper's step schedule after a warm-up.
+    IoU >= 0.5 (--fg-iou), background at IoU in [0.1 (--bg-iou-low), 0.5)), SGD momentum 0.9, the paper's step
+    schedule after a warm-up.
 
     Data-parallel under torchrun: each of W processes trains on its share of the images, BATCH_SIZE regions per
     process per iteration (W × BATCH_SIZE in all; --lr is not rescaled)."""

@@ -83,8 +83,13 @@ def test_shard_bounds_cover_once():
     for bad in ("3/3", "x", "1/0", "-1/2"):
         with pytest.raises(ValueError):
             Shard.parse(bad)
-    with pytest.raises(ValueError, match=r"shards count from 0: the 2 shards of 2 are 0/2 … 1/2\), got 2/2"):
-        Shard.parse("2/2")  # trial 17: the message did not say that shards count from 0
+    for text, said in (("2/2", "the 2 shards are 0/2 and 1/2"), ("1/1", "the only one is 0/1"),
+                       ("5/4", "the 4 shards are 0/4 … 3/4")):  # trial 17: it did not say that shards count from 0
+        with pytest.raises(ValueError, match=rf"shards count from 0: {said}\), got {text}"):
+            Shard.parse(text)
+    with pytest.raises(ValueError) as e:
+        Shard.parse("-1/2")
+    assert "count from 0" not in str(e.value)  # not what is wrong there (trial 18)
 
 
 def test_part_file_torn_tail_and_append(tmp_path):

@@ -696,6 +696,12 @@ def test_a_resume_refused_for_a_forgotten_preset_says_to_add_it(tmp_path, monkey
         "(delete it to start over) — that run had --preset fast's settings: add --preset fast"), res.output
     res = CliRunner().invoke(cli, [*args, "--resume", "--preset", "fast"])
     assert res.exit_code == 0 and "resuming: 1 of 2 images already done" in res.output, res.output
+    # its finished output, resumed without the preset: replaced, after a note that names the preset (trial 18)
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0 and "is the finished output of another job" in res.output and \
+        "it will be replaced — that run had --preset fast's settings: add --preset fast" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--resume", "--shard", ""])  # an unset $SHARD: refused, not the whole job
+    assert res.exit_code == 1 and "--shard takes I/N (for example 0/4), got ''" in res.output, res.output
     # settings of another run that match no preset: no hint
     assert _preset_hint({"proposals": "both", "ss_mode": "single", "ss_resize_width": 300}, {"proposals": "ss"}) == ""
     assert _preset_hint({"proposals": "both"}, {"proposals": "ss"}) == ""  # one setting alone tells too little

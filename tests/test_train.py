@@ -533,6 +533,17 @@ def test_fg_iou_option_is_recorded_and_bounded(tmp_path):
     res = CliRunner().invoke(cli, [*base, "--fg-iou", "0.6", "--out", str(tmp_path / "m.pt")])
     assert res.exit_code == 0, res.output
     assert load_member(tmp_path / "m.pt").train["config"]["fg_iou"] == 0.6
+    # trial 18: a resume with another --fg-iou went on silently and recorded only the new value; refused now, naming
+    # each difference (as --lr and --seed), while --epochs may be raised
+    sp = state_path(tmp_path / "m.pt")
+    torch.save({**torch.load(sp, weights_only=True), "epochs": 2}, sp)
+    more = [*base[:-2], "--epochs", "2", "--out", str(tmp_path / "m.pt"), "--resume"]
+    res = CliRunner().invoke(cli, [*more, "--fg-iou", "0.7", "--lr", "0.02"])
+    assert res.exit_code == 1 and "it was started with other training settings (--fg-iou 0.7 now, 0.6 in that run; " \
+        "--lr 0.02 now, 0.01 in that run; only --epochs" in res.output, res.output
+    res = CliRunner().invoke(cli, [*more, "--fg-iou", "0.6"])
+    assert res.exit_code == 0, res.output
+    assert load_member(tmp_path / "m.pt").train["epoch"] == 2
     for bad in ("0.4", "1", "nan"):
         res = CliRunner().invoke(cli, [*base, "--fg-iou", bad, "--out", str(tmp_path / "b.pt")])
         assert res.exit_code == 2 and "--fg-iou" in res.output and not (tmp_path / "b.pt").exists()

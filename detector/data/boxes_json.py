@@ -242,10 +242,13 @@ class Shard:
 
     def __post_init__(self):
         if not (isinstance(self.count, int) and self.count >= 1 and 0 <= self.index < self.count):
-            raise ValueError(f"a shard is I/N with 0 <= I < N (shards count from 0: the {self.count} shards of "
-                             f"{self.count} are 0/{self.count} … {self.count - 1}/{self.count}), got "
-                             f"{self.index}/{self.count}" if isinstance(self.count, int) and self.count >= 1
-                             else f"a shard is I/N with 0 <= I < N, got {self.index}/{self.count}")
+            n = self.count
+            counted = ""
+            if isinstance(n, int) and n >= 1 and isinstance(self.index, int) and self.index >= n:
+                which = "the only one is 0/1" if n == 1 else f"the 2 shards are 0/2 and 1/2" if n == 2 else \
+                    f"the {n} shards are 0/{n} … {n - 1}/{n}"
+                counted = f" (shards count from 0: {which})"
+            raise ValueError(f"a shard is I/N with 0 <= I < N{counted}, got {self.index}/{n}")
 
     @classmethod
     def parse(cls, text: str) -> "Shard":

@@ -19,6 +19,7 @@ import errno
 import io
 import logging
 import os
+import re
 import stat
 import warnings
 from dataclasses import dataclass
@@ -203,7 +204,11 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
         why = "the file is empty (0 bytes)" if not data else "not an image file, or corrupt"
         raise ImageError(f"{path}: cannot decode image ({why})") from None
     except Image.DecompressionBombError as e:
-        raise ImageError(f"{path}: too large to decode ({e})") from None
+        size = re.search(r"\((\d+) pixels\)", str(e))  # Pillow's message names the image's pixel count
+        pixels = f"{int(size[1]):,} pixels, " if size else ""
+        raise ImageError(f"{path}: too large to decode ({pixels}over twice Pillow's limit of "
+                         f"{Image.MAX_IMAGE_PIXELS:,}: PIL.Image.MAX_IMAGE_PIXELS, its guard against decompression "
+                         "bombs, which a caller of the Python API may raise)") from None
     except (OSError, SyntaxError, ValueError) as e:
         if isinstance(e, ImageError):
             raise
