@@ -18,6 +18,7 @@ from eval import (
     read_blacklist,
     read_predictions,
 )
+from eval.evaluate import BOOTSTRAP_METRICS, bootstrap_interval
 from eval.matching import DEFAULT_IOU
 
 from .common import (FiniteFloat, count, dataset_files, format_option, images_option, load_dataset,
@@ -51,13 +52,21 @@ METRIC_HELP = {
 @click.option("--model-classes-only", is_flag=True,
               help="Score only the ground-truth classes that the prediction file's model knows (its categories; "
                    "boxes.json) or predicts (other formats).")
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Also give a 95 % confidence interval of the mAP: the images resampled with replacement N times "
+                   "(percentile bootstrap; 1000 is usual; 0 = off). Not with --metric coco.")
+@click.option("--baseline", "baseline_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None,
+              help="Another prediction file on the same images (any format --pred reads): also its mAP, the "
+                   "difference, and with --bootstrap the interval of the difference over the same resamples (a "
+                   "paired comparison).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the results as JSON to this file.")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw precision-recall curves to this PNG (needs matplotlib: pip install '.[plot]').")
 @click.pass_context
 def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou_threshold, model_classes_only,
-             json_out, plot_out):
+             resamples, baseline_path, json_out, plot_out):
     """Evaluate detections against ground truth and print per-class AP and mAP.
 
     Predictions are matched to ground-truth images by path: the trailing path components of their file name
@@ -74,8 +83,11 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
     if metric == "coco" and ctx.get_parameter_source("iou_threshold") != click.core.ParameterSource.DEFAULT:
         click.echo(f"warning: --iou-threshold {iou_threshold:g} is not used: --metric coco evaluates IoU 0.5:0.95 "
                    "(AP50 and AP75 among its numbers)", err=True)
+    if resamples and metric not in BOOTSTRAP_METRICS:
+        raise click.BadParameter(f"the interval is computed for --metric {', '.join(BOOTSTRAP_METRICS)}, not "
+                                 f"{metric} (pycocotools' numbers are not resampled)", param_hint="--bootstrap")
     outputs = {"--json": json_out, "--plot": plot_out}
-    refuse_replacing_inputs(outputs, [gt_path, pred_path, image_list, blacklist])
+    refuse_replacing_inputs(outputs, [gt_path, pred_path, image_list, blacklist, baseline_path])
     gt_format = fmt
     if fmt == "auto":
         from detector.data import detect_format
@@ -93,6 +105,8 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
         preds = read_predictions(pred_path, image_list=image_list)
         aligned = align_predictions(preds, gt)
         bl = read_blacklist(blacklist, gt, image_list=image_list) if blacklist else None
+        base = align_predictions(read_predictions(baseline_path, image_list=image_list), gt) if baseline_path \
+            else None
     except PredictionError as e:
         raise click.ClickException(str(e)) from None
     coco_gt = None
@@ -103,6 +117,19 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
             raise click.ClickException(str(e)) from None
     result = evaluate(gt, aligned, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
                       only_classes=set(aligned.known_classes) if model_classes_only else None)
+    only = set(aligned.known_classes) if model_classes_only else None  # the baseline is scored on these too
+    base_result = evaluate(gt, base, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
+                           only_classes=only) if base is not None else None
+    interval = diff_interval = None
+    if resamples and len(gt.images) >= 2 and any(c.ap is not None for c in result.per_class):
+        interval = bootstrap_interval(gt, aligned, metric, resamples=resamples, iou_threshold=iou_threshold,
+                                      blacklist=bl, only_classes=only)
+        if base is not None:
+            diff_interval = bootstrap_interval(gt, aligned, metric, resamples=resamples,
+                                               iou_threshold=iou_threshold, blacklist=bl, only_classes=only,
+                                               baseline=base)
+    elif resamples:
+        click.echo("note: --bootstrap: no interval (one image, or no class with positives)", err=True)
     seconds = time.perf_counter() - t0
 
     err = lambda msg: click.echo(msg, err=True)
@@ -142,8 +169,27 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
     maps = f"mAP {result.mAP:.4f}  median AP {result.median_AP:.4f}" if n_cls else "mAP -  median AP -"
     click.echo(f"{metric} {maps}  ({count(n_cls, 'class', 'classes')} with positives, {count(result.num_images, 'image')}, "
                f"{count(result.num_predictions, 'prediction')}, {rule}; {seconds:.2f} s)")
+    if interval is not None:
+        click.echo(f"{metric} mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap over the "
+                   f"{count(result.num_images, 'image')}, {resamples} resamples)")
+    if base_result is not None:
+        diff = result.mAP - base_result.mAP
+        paired = f"; 95 % interval {diff_interval[0]:+.4f} to {diff_interval[1]:+.4f} (paired bootstrap, the same " \
+                 f"{resamples} resamples)" if diff_interval is not None else ""
+        verdict = "" if diff_interval is None else " — more than the choice of images explains" if \
+            diff_interval[0] > 0 or diff_interval[1] < 0 else " — within what the choice of images explains"
+        click.echo(f"baseline {baseline_path}: {metric} mAP {base_result.mAP:.4f}; difference {diff:+.4f}"
+                   f"{paired}{verdict}")
     if json_out:
         d = result.to_dict()
+        if interval is not None:
+            d["bootstrap"] = {"resamples": resamples, "level": 0.95, "method": "percentile", "seed": 0,
+                              "low": interval[0], "high": interval[1]}
+        if base_result is not None:
+            d["baseline"] = {"file": str(baseline_path), "mAP": base_result.mAP,
+                             "difference": result.mAP - base_result.mAP}
+            if diff_interval is not None:
+                d["baseline"].update(low=diff_interval[0], high=diff_interval[1])
         d["left_out"] = {"unknown_images": aligned.dropped_unknown_image,
                          "other_classes": aligned.dropped_other_class}
         d["seconds"] = round(seconds, 3)

@@ -16,7 +16,10 @@ from .matching import DEFAULT_IOU, ilsvrc_object_thresholds, match_ilsvrc, match
 from .predictions import AlignedPredictions
 from .results import ClassResult, EvalResult
 
-__all__ = ["ClassResult", "EvalResult", "evaluate", "restrict_classes", "METRICS"]
+__all__ = ["ClassResult", "EvalResult", "evaluate", "restrict_classes", "bootstrap_interval", "resampled_map", "METRICS",
+           "BOOTSTRAP_METRICS"]
+
+BOOTSTRAP_METRICS = ("ilsvrc", "voc", "voc07")  # COCO's numbers are pycocotools': not resampled here
 
 METRICS = ("ilsvrc", "voc", "voc07", "coco")
 
@@ -76,6 +79,17 @@ def _num_positives(gt: Dataset, blacklist: set[tuple[int, int]]) -> np.ndarray:
     return num_pos
 
 
+def _positives_per_image(gt: Dataset, blacklist: set[tuple[int, int]]) -> np.ndarray:
+    """``int64 [I, C]``: objects to find per image and class (as :func:`_num_positives` counts them)."""
+    out = np.zeros((len(gt.images), len(gt.classes)), dtype=np.int64)
+    for i, im in enumerate(gt.images):
+        counted = im.labels[~(im.difficult | im.iscrowd)]
+        if blacklist:
+            counted = np.array([int(c) for c in counted if (i, int(c)) not in blacklist], dtype=np.int64)
+        np.add.at(out[i], counted.astype(np.int64), 1)
+    return out
+
+
 def evaluate_ilsvrc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float = DEFAULT_IOU,
                     blacklist: set[tuple[int, int]] | None = None) -> EvalResult:
     """ILSVRC 2014 devkit ``eval_detection.m``: per-object thresholds ``min(iou_threshold, wh/((w+10)(h+10)))``,
@@ -87,6 +101,14 @@ def evaluate_ilsvrc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: fl
     per-object threshold) is neither TP nor FP — the rule of PASCAL VOC (difficult) and COCO (crowd), where a
     detection goes to a regular object first and to an ignored one only failing that (``cocoeval.py``)."""
     blacklist = blacklist or set()
+    _, labels, scores, tp, fp = _match_ilsvrc(gt, preds, iou_threshold, blacklist)
+    per_class = _class_results(gt, labels, scores, tp, fp, _num_positives(gt, blacklist), ap_all_point)
+    return _summarise("ilsvrc", iou_threshold, per_class, gt, len(labels))
+
+
+def _match_ilsvrc(gt: Dataset, preds: AlignedPredictions, iou_threshold: float, blacklist: set):
+    """The devkit's matching of :func:`evaluate_ilsvrc`: (image_index, labels, scores, tp, fp) of the counted
+    predictions, [P'] each, in :func:`_by_image` order."""
     image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
     tp = np.zeros(len(labels), dtype=bool)
     fp = np.zeros(len(labels), dtype=bool)
@@ -101,8 +123,7 @@ def evaluate_ilsvrc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: fl
         on_ignored = on_ignored_regions(boxes[s:e], labels[s:e], im.boxes[ignored], im.labels[ignored],
                                         im.iscrowd[ignored], ilsvrc_object_thresholds(im.boxes[ignored], iou_threshold))
         tp[s:e], fp[s:e] = found, ~found & ~on_ignored
-    per_class = _class_results(gt, labels, scores, tp, fp, _num_positives(gt, blacklist), ap_all_point)
-    return _summarise("ilsvrc", iou_threshold, per_class, gt, len(labels))
+    return image_index, labels, scores, tp, fp
 
 
 def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float = DEFAULT_IOU,
@@ -114,6 +135,15 @@ def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float
     max-IoU choice; a detection the devkit calls FP is ignored instead when it lies on a crowd region of its class
     (intersection / detection area ≥ ``iou_threshold``, COCO's rule: :func:`eval.matching.on_ignored_regions`)."""
     blacklist = blacklist or set()
+    _, labels, scores, tp, fp = _match_voc(gt, preds, iou_threshold, blacklist)
+    ap_fn = ap_11_point if use_07_metric else ap_all_point
+    per_class = _class_results(gt, labels, scores, tp, fp, _num_positives(gt, blacklist), ap_fn)
+    return _summarise("voc07" if use_07_metric else "voc", iou_threshold, per_class, gt, len(labels))
+
+
+def _match_voc(gt: Dataset, preds: AlignedPredictions, iou_threshold: float, blacklist: set):
+    """The VOC devkit's matching of :func:`evaluate_voc`: (image_index, labels, scores, tp, fp), as
+    :func:`_match_ilsvrc`."""
     image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
     tp = np.zeros(len(labels), dtype=bool)
     fp = np.zeros(len(labels), dtype=bool)
@@ -128,9 +158,7 @@ def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float
                                      labels[s:e], iou_threshold=iou_threshold)
         fp[s:e] &= ~on_ignored_regions(boxes[s:e], labels[s:e], im.boxes[crowd], im.labels[crowd], crowd[crowd],
                                        iou_threshold)
-    ap_fn = ap_11_point if use_07_metric else ap_all_point
-    per_class = _class_results(gt, labels, scores, tp, fp, _num_positives(gt, blacklist), ap_fn)
-    return _summarise("voc07" if use_07_metric else "voc", iou_threshold, per_class, gt, len(labels))
+    return image_index, labels, scores, tp, fp
 
 
 def restrict_classes(result: EvalResult, classes: set[int], gt: Dataset) -> EvalResult:
@@ -168,3 +196,75 @@ def _evaluate(gt, preds, metric, *, iou_threshold, blacklist, coco_gt) -> EvalRe
 
         return evaluate_coco(gt, preds, coco_gt)
     raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+
+
+def bootstrap_interval(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc", *, resamples: int = 1000,
+                       level: float = 0.95, seed: int = 0, iou_threshold: float = DEFAULT_IOU,
+                       blacklist: set[tuple[int, int]] | None = None, only_classes: set[int] | None = None,
+                       baseline: AlignedPredictions | None = None) -> tuple[float, float]:
+    """A bootstrap confidence interval of the mAP that :func:`evaluate` gives (same arguments), resampling the
+    ground truth's images with replacement (Efron & Tibshirani, 1993; percentile method, ``scipy.stats.bootstrap``):
+    an image drawn k times counts its objects and its detections k times; the matching of each detection is the
+    full evaluation's (it is decided within its image). Classes without positives in a resample are left out of that
+    resample's mean, as :func:`evaluate` leaves them out. Returns (low, high) at ``level`` (0.95: the 2.5th and
+    97.5th percentiles of ``resamples`` resampled mAPs; ``seed`` fixes them). With ``baseline`` (another system's
+    predictions on the same ground truth): the interval of the difference mAP(``preds``) − mAP(``baseline``), both
+    scored on each resample's images — a paired comparison, far narrower than two separate intervals, that says
+    whether a gain is more than which images happen to be in the set. Raises ValueError for ``coco``
+    (:data:`BOOTSTRAP_METRICS`) and for fewer than two images."""
+    from scipy.stats import bootstrap
+
+    if metric not in BOOTSTRAP_METRICS:
+        raise ValueError(f"the bootstrap interval is computed for {', '.join(BOOTSTRAP_METRICS)}, not {metric!r}")
+    if len(gt.images) < 2:
+        raise ValueError("a bootstrap interval over images needs two images at least")
+    mean_ap = resampled_map(gt, preds, metric, iou_threshold=iou_threshold, blacklist=blacklist,
+                            only_classes=only_classes)
+    if baseline is not None:
+        ours, theirs = mean_ap, resampled_map(gt, baseline, metric, iou_threshold=iou_threshold, blacklist=blacklist,
+                                              only_classes=only_classes)
+
+        def mean_ap(sample):
+            return ours(sample) - theirs(sample)
+
+    res = bootstrap((np.arange(len(gt.images)),), mean_ap, n_resamples=resamples, confidence_level=level,
+                    method="percentile", vectorized=False, random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def resampled_map(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc", *,
+                  iou_threshold: float = DEFAULT_IOU, blacklist: set[tuple[int, int]] | None = None,
+                  only_classes: set[int] | None = None):
+    """The function ``sample -> mAP`` that :func:`bootstrap_interval` resamples: ``sample`` (int [n], indices into
+    ``gt.images``, repeats allowed) scored as if those images, each as often as drawn, were the ground truth and its
+    detections the predictions — the same mAP :func:`evaluate` gives such a dataset (where scores do not tie across
+    images), computed from one matching by weighting each image's objects and detections."""
+    blacklist = blacklist or set()
+    match = _match_ilsvrc if metric == "ilsvrc" else _match_voc
+    image_index, labels, scores, tp, fp = match(gt, preds, iou_threshold, blacklist)
+    ap_fn = ap_11_point if metric == "voc07" else ap_all_point
+    counted = tp | fp  # ignored detections (on a difficult object or a crowd region) are neither
+    order = np.argsort(-scores, kind="stable")  # the full evaluation's ranking
+    image_index, labels, tp, fp = image_index[order], labels[order], tp[order], fp[order]
+    positives = _positives_per_image(gt, blacklist)
+    classes = [c for c in range(len(gt.classes)) if only_classes is None or c in only_classes]
+    per_class = {c: np.flatnonzero((labels == c) & counted[order]) for c in classes}
+
+    def mean_ap(sample: np.ndarray) -> float:
+        weight = np.bincount(sample, minlength=len(gt.images)).astype(np.float64)
+        num_pos = weight @ positives
+        aps = []
+        for c in classes:
+            if num_pos[c] <= 0:
+                continue
+            sel = per_class[c]
+            w = weight[image_index[sel]]
+            keep = w > 0
+            ctp = np.cumsum((tp[sel] * w)[keep])
+            cfp = np.cumsum((fp[sel] * w)[keep])
+            recall = ctp / num_pos[c]
+            precision = ctp / np.maximum(ctp + cfp, np.finfo(np.float64).tiny)
+            aps.append(ap_fn(recall, precision))
+        return float(np.mean(aps)) if aps else 0.0
+
+    return mean_ap
