@@ -2,7 +2,8 @@
 # Validation numbers of the model cards (detector/models/default/README.md): detect run on the validation images of
 # every set of scripts/default_split.py, then detect eval per set (ILSVRC metric, the classes the model knows).
 # Run from the repository root after scripts/default_split.py. MODEL: a model file or folder (default: the bundled
-# model detect run uses without --model); TAG names the outputs; RUN_ARGS are passed to detect run (e.g. "--proposals both").
+# model detect run uses without --model); TAG names the outputs; RUN_ARGS are passed to detect run (e.g. "--proposals both");
+# BOOTSTRAP=1000 adds each set's 95 % interval, BASELINE=<another TAG> the paired difference to that run's outputs.
 #     TAG=_zeroshot MODEL=work/distill/student.pt bash scripts/evaluate_default_model.sh
 set -euo pipefail
 S=work/split
@@ -17,6 +18,7 @@ detect run $E/val_images$TAG.txt ${MODEL:+--model "$MODEL"} --out $E/boxes_val$T
 for d in $SETS; do
   echo "== $d"
   detect eval --gt $S/val/$d.json --pred $E/boxes_val$TAG.json --model-classes-only --json $E/ours${TAG}_$d.json \
+    ${BOOTSTRAP:+--bootstrap $BOOTSTRAP} ${BASELINE:+--baseline $E/boxes_val$BASELINE.json} \
     | grep -iE "^ *[0-9]+ +person |mAP"
 done
 python - "$E" "$TAG" $SETS <<'PY'
