@@ -481,6 +481,24 @@ def _preset_models() -> dict[str, list[str]]:
     return models
 
 
+def _same_files(recorded, files) -> bool:
+    """Whether the member files a job recorded (as that run named them: ``--model detector/models/fast`` records a
+    relative path) are ``files``: the same paths once resolved, or the same files (trial 19: a run given the fast
+    preset's own model by a relative path was told it had "another model than the preset's")."""
+    recorded, files = [str(f) for f in recorded], [str(f) for f in files]
+    if len(recorded) != len(files):
+        return False
+
+    def same(a, b):
+        if a == b or os.path.realpath(a) == os.path.realpath(b):
+            return True
+        try:
+            return os.path.samefile(a, b)
+        except OSError:
+            return False
+    return all(same(a, b) for a, b in zip(recorded, files))
+
+
 def _preset_hint(before, now, before_files=None, preset_models: dict | None = None) -> str:
     """For a refused ``--resume``: `` — that run had --preset P's settings: add --preset P`` when the settings of
     that run (``before``, a job's ``settings``) hold a preset's values for every one of its settings they record
@@ -495,7 +513,7 @@ def _preset_hint(before, now, before_files=None, preset_models: dict | None = No
         if len(wanted) >= 2 and all(before[k] == v for k, v in wanted.items()) and \
                 not all(now.get(k) == v for k, v in wanted.items()):
             model = (preset_models or {}).get(name)
-            if model is None or before_files is None or [str(f) for f in before_files] == model:
+            if model is None or before_files is None or _same_files(before_files, model):
                 return f" — that run had --preset {name}'s settings: add --preset {name}"
             # trial 18: that run had the preset's settings as options, with another model than the preset's own
             # (without --model, the preset would change the model too: following the hint was refused again)

@@ -399,7 +399,6 @@ def hard_negatives_digest(hard_negatives, fraction: float) -> str:
 _RESUMED_SAME = ("images_per_batch", "regions_per_image", "fg_fraction", "fg_iou", "bg_iou_low", "lr", "momentum",
                  "weight_decay", "lr_decay", "lr_step_epochs", "warmup_iters", "schedule", "aux_weight",
                  "bbox_weight", "flip", "photometric", "seed")
-_OPTION_NAMES = {"images_per_batch": "--batch-size", "regions_per_image": "regions per image"}
 
 
 def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> None:
@@ -423,21 +422,7 @@ def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> No
             "; now " + (f"--hard-negatives {' '.join(map(str, run.hard_negatives))} --hard-fraction "
                         f"{run.train.hard_fraction}" if run.hard_negatives else "none") +
             f"). Give the same, or delete {state_path(run.out)} to start over")
-    started = before.get("config") or {}
-    now_config = run.train.to_dict()
-    changed = [k for k in _RESUMED_SAME if k in started and k in now_config and started[k] != now_config[k]]
-    if changed:  # trial 18: another --fg-iou was taken silently and the model recorded only the new value
-        def option(k):
-            return _OPTION_NAMES.get(k, f"--{k.replace('_', '-')}")
-
-        def value(config, k):
-            return config[k] * config["regions_per_image"] if k == "images_per_batch" else config[k]
-
-        raise click.ClickException(
-            f"cannot resume {run.out}: it was started with other training settings ("
-            + "; ".join(f"{option(k)} {value(now_config, k)} now, {value(started, k)} in that run" for k in changed)
-            + f"; only --epochs, --workers, --threads and --val-every may change). Give the same, or delete "
-              f"{state_path(run.out)} to start over")
+    _check_resumed_settings(run, before)
     given = " ".join(map(str, [*run.gts, *run.partial_gts]))
     if "train_digest" in before:
         if before["train_digest"] != digest:
@@ -456,6 +441,45 @@ def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> No
                 f"cannot resume {run.out}: it was started with {flag} {' '.join(before[key]) or '(none)'}, not "
                 f"{' '.join(map(str, now)) or '(none)'} (give the same data, or delete {state_path(run.out)} to "
                 "start over)")
+
+
+def _check_resumed_settings(run: ClassifierRun, before: dict | None = None) -> None:
+    """Refuse to resume ``run`` with other sampling or optimisation settings than its last checkpoint records
+    (``before``: its ``train`` entry, read when not given): ``_RESUMED_SAME`` (``--fg-iou``, ``--lr``, ``--seed``, …)
+    and the selective-search scale of its training proposals (``--ss-scale``); those a record lacks are not
+    compared. An ensemble member's seed is named as ``--seed`` gives it (member k trains with ``--seed`` + k), and
+    its refusal says to start the whole ensemble over (trial 19: deleting the one member's state named retrained it
+    with the new seed — the same as the next member's — and the next member was refused in turn)."""
+    if before is None:
+        try:
+            before = read_checkpoint(last_path(run.out), CHECKPOINT_FORMAT).get("train") or {}
+        except CheckpointError:
+            return
+    started = before.get("config") or {}
+    now_config = run.train.to_dict()
+    member = before.get("ensemble_member")
+    member = member if isinstance(member, int) and not isinstance(member, bool) else None
+    changed = [k for k in _RESUMED_SAME if k in started and k in now_config and started[k] != now_config[k]]
+    diffs = []
+    for k in changed:
+        if k in ("images_per_batch", "regions_per_image"):  # both come from --batch-size: named once, as given
+            if "--batch-size" not in {d[0] for d in diffs}:
+                diffs.append(("--batch-size", now_config["images_per_batch"] * now_config["regions_per_image"],
+                              started["images_per_batch"] * started.get("regions_per_image", 1)))
+        elif k == "seed" and member is not None:
+            diffs.append(("--seed", now_config[k] - member, started[k] - member))
+        else:
+            diffs.append((f"--{k.replace('_', '-')}", now_config[k], started[k]))
+    was_scale = (before.get("selective_search") or {}).get("scale")
+    if was_scale is not None and was_scale != run.proposals.selective_search.scale:  # other training proposals
+        diffs.append(("--ss-scale", run.proposals.selective_search.scale, was_scale))
+    if diffs:  # trial 18: another --fg-iou was taken silently and the model recorded only the new value
+        over = f"delete {state_path(run.out)} to start over" if member is None else \
+            f"delete the members' state files ({run.out.parent / 'member*.state.ckpt'}) to start the ensemble over"
+        raise click.ClickException(
+            f"cannot resume {run.out}: it was started with other training settings ("
+            + "; ".join(f"{o} {now} now, {was} in that run" for o, now, was in diffs)
+            + f"; only --epochs, --workers, --threads and --val-every may change). Give the same, or {over}")
 
 
 def train_member(run: ClassifierRun, extra_meta: dict | None = None):
@@ -562,6 +586,11 @@ def train_ensemble_cmd(members, out, **options):
     summary = []
     try:
         distributed.init(resolve_device(run.device))  # before the first line is printed: rank 0 alone prints
+        if run.resume:  # every member's settings before any is trained (trial 19: member 0 retrained, then refused)
+            for k in range(members):
+                if state_path(out / f"member{k}.pt").is_file():
+                    _check_resumed_settings(replace(run, out=out / f"member{k}.pt",
+                                                    train=replace(run.train, seed=run.train.seed + k)))
         for k in range(members):
             seed = run.train.seed + k
             _echo(f"— member {k + 1}/{members} (seed {seed})")

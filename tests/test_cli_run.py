@@ -725,6 +725,22 @@ def test_the_preset_hint_names_options_when_that_run_had_another_model_than_the_
     assert _preset_hint(fast, {"proposals": "ss"}, None, models).endswith("add --preset fast")
 
 
+def test_the_preset_hint_knows_the_presets_model_named_by_a_relative_path(tmp_path, monkeypatch):
+    """Trial 19: a run given the fast preset's own model as ``--model detector/models/fast`` records the relative
+    path; resumed without the preset, it was told it had "another model than the preset's" and to add the options
+    (with the default ensemble) instead of --preset fast."""
+    from cli.run_cmd import _preset_hint
+
+    (tmp_path / "models" / "fast").mkdir(parents=True)
+    (tmp_path / "models" / "fast" / "member0.pt").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    fast = {"proposals": "both", "ss_mode": "single", "ss_resize_width": 250, "multibox_top": 100, "refine": 1}
+    models = {"fast": [str(tmp_path / "models" / "fast" / "member0.pt")]}
+    assert _preset_hint(fast, {"proposals": "ss"}, ["models/fast/member0.pt"], models) == \
+        " — that run had --preset fast's settings: add --preset fast"
+    assert "another model" in _preset_hint(fast, {"proposals": "ss"}, ["models/default/member0.pt"], models)
+
+
 def _catches_sigterm(pid: int) -> bool:
     with open(f"/proc/{pid}/status") as f:
         caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))

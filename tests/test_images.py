@@ -178,6 +178,11 @@ def test_unreadable_images_say_why(tmp_path):
         with pytest.raises(ImageError, match=rf"cut.{suffix}: cannot decode image \(the file is truncated: it ends "
                                              r"before its image data does"):
             load_image(tmp_path / f"cut.{suffix}")
+    # trial 19: a JPEG cut inside its header (its first 300 bytes) said Pillow's "Truncated File Read"
+    data = (tmp_path / "whole.jpg").read_bytes()
+    (tmp_path / "head.jpg").write_bytes(data[:300])
+    with pytest.raises(ImageError, match=r"head.jpg: cannot decode image \(the file is truncated: it ends before"):
+        load_image(tmp_path / "head.jpg")
 
 
 # ------------------------------------------------------------------------------------------------ decoded once

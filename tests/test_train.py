@@ -544,6 +544,35 @@ def test_fg_iou_option_is_recorded_and_bounded(tmp_path):
     res = CliRunner().invoke(cli, [*more, "--fg-iou", "0.6"])
     assert res.exit_code == 0, res.output
     assert load_member(tmp_path / "m.pt").train["epoch"] == 2
+    # trial 19: another --ss-scale (other training proposals) was taken silently and recorded alone; a --batch-size
+    # under 16 was named "regions per image"
+    res = CliRunner().invoke(cli, [*more, "--fg-iou", "0.6", "--ss-scale", "1", "--batch-size", "8"])
+    assert res.exit_code == 1 and "(--batch-size 8 now, 16 in that run; --ss-scale 1.0 now, 2.0 in that run; " \
+        "only --epochs" in res.output, res.output
     for bad in ("0.4", "1", "nan"):
         res = CliRunner().invoke(cli, [*base, "--fg-iou", bad, "--out", str(tmp_path / "b.pt")])
         assert res.exit_code == 2 and "--fg-iou" in res.output and not (tmp_path / "b.pt").exists()
+
+
+def test_a_refused_ensemble_resume_names_the_seed_given_and_checks_every_member_first(tmp_path):
+    """Trial 19: an ensemble resumed with another --seed was refused for member 0 with the hint to delete its state
+    file alone; doing so retrained member 0 with the new seed — member 1's — and then member 1 was refused as
+    "--seed 2 now, 1 in that run" (its member seed, not the --seed given). Now every member is checked before any
+    trains, --seed is named as given, and the hint is to start the whole ensemble over."""
+    images = synthetic_images(tmp_path, n=2)
+    gt = write_images_gt(tmp_path / "gt.json", images)
+    out = tmp_path / "ens"
+    base = ["train", "ensemble", "--members", "2", "--gt", str(gt), "--input-size", "96", "--width", "0.25",
+            "--batch-size", "16", "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0",
+            "--epochs", "1", "--out", str(out)]
+    res = CliRunner().invoke(cli, base)
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, [*base, "--resume", "--seed", "1"])
+    assert res.exit_code == 1 and "member0.pt: it was started with other training settings (--seed 1 now, 0 in that " \
+        "run; " in res.output and "member*.state.ckpt) to start the ensemble over" in res.output, res.output
+    state_path(out / "member0.pt").unlink()  # the hint of before
+    before = (out / "member0.pt").read_bytes()
+    res = CliRunner().invoke(cli, [*base, "--resume", "--seed", "1"])
+    assert res.exit_code == 1 and "member1.pt: it was started with other training settings (--seed 1 now, 0 in that " \
+        "run; " in res.output, res.output
+    assert (out / "member0.pt").read_bytes() == before and not state_path(out / "member0.pt").exists()

@@ -212,7 +212,9 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as e:
         if isinstance(e, ImageError):
             raise
-        if str(e).startswith("image file is truncated"):  # Pillow's words; its "(N bytes not processed)" told little
+        # Pillow's words; its "(N bytes not processed)" told little, and "Truncated File Read" (a file cut inside
+        # its header: a JPEG's markers, a PNG's chunks before the image data) said it in its own jargon (trial 19)
+        if str(e).startswith("image file is truncated") or str(e) == "Truncated File Read":
             raise ImageError(f"{path}: cannot decode image (the file is truncated: it ends before its image data "
                              "does, as after an interrupted download or copy)") from None
         raise ImageError(f"{path}: cannot decode image ({e})") from None
