@@ -192,8 +192,9 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
                 arr = np.array(img, dtype=np.uint8)  # a writable copy
         for w in caught:
             if issubclass(w.category, Image.DecompressionBombWarning):
-                logger.warning("%s: a very large image (%d × %d pixels, more than Pillow's %d): decoding it takes "
-                               "much memory", path, arr.shape[1], arr.shape[0], Image.MAX_IMAGE_PIXELS)
+                logger.warning("%s: a very large image (%s × %s pixels, more than Pillow's %s): decoding it takes "
+                               "much memory", path, f"{arr.shape[1]:,}", f"{arr.shape[0]:,}",
+                               f"{Image.MAX_IMAGE_PIXELS:,}")
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except FileNotFoundError:
