@@ -502,8 +502,8 @@ def _same_files(recorded, files) -> bool:
 def _preset_hint(before, now, before_files=None, preset_models: dict | None = None) -> str:
     """For a refused ``--resume``: `` — that run had --preset P's settings: add --preset P`` when the settings of
     that run (``before``, a job's ``settings``) hold a preset's values for every one of its settings they record
-    (two at least) and those of this one (``now``) do not (trial 15: a resume without the preset the run had listed five differences and no
-    way out); else ""."""
+    (two at least) and those of this one (``now``) do not (trial 15: a resume without the preset the run had listed
+    five differences and no way out); else ""."""
     if not isinstance(before, dict) or not isinstance(now, dict):
         return ""
     for name, values in PRESETS.items():

@@ -224,8 +224,8 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     """Choose ``n`` regions of one image: ``round(n * fg_fraction)`` foreground (proposals with IoU >=
     ``fg_iou`` with a ground-truth box, and the ground-truth boxes themselves; drawn with replacement when there
     are fewer) and the rest background (max IoU in [``bg_iou_low``, ``fg_iou``), or below when there are none;
-    never overlapping an ignored object by IoU 0.5 (``fg_iou`` if lower)). Returns boxes [n, 4], labels [n], regression targets
-    [n, 4] (zeros for background). An image whose labels are not exhaustive (``im.exhaustive`` False) gives its
+    never overlapping an ignored object by IoU 0.5 (``fg_iou`` if lower)). Returns boxes [n, 4], labels [n],
+    regression targets [n, 4] (zeros for background). An image whose labels are not exhaustive (``im.exhaustive`` False) gives its
     foreground share only (at least one region when it has foreground): its background may hold unlabelled
     objects.
 

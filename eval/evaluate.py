@@ -16,8 +16,8 @@ from .matching import DEFAULT_IOU, ilsvrc_object_thresholds, match_ilsvrc, match
 from .predictions import AlignedPredictions
 from .results import ClassResult, EvalResult
 
-__all__ = ["ClassResult", "EvalResult", "evaluate", "restrict_classes", "bootstrap_interval", "resampled_map", "METRICS",
-           "BOOTSTRAP_METRICS"]
+__all__ = ["ClassResult", "EvalResult", "evaluate", "restrict_classes", "bootstrap_interval", "resampled_map",
+           "METRICS", "BOOTSTRAP_METRICS"]
 
 BOOTSTRAP_METRICS = ("ilsvrc", "voc", "voc07")  # COCO's numbers are pycocotools': not resampled here
 

@@ -675,7 +675,8 @@ def test_differing_settings_name_their_value_now_and_in_that_run():
         'multibox_top: 50 now, not used (--proposals ss) in that run; proposals: "both" now, "ss" in that run'
     assert changed({"mode": "fast"}, {}) == "mode: the members' own now, \"fast\" in that run"
     assert changed({"ss_resize_width": 250}, {}) == "ss_resize_width: 500 (the default) now, 250 in that run"
-    assert changed({"refine": 1}, {}) == "refine: 0 (off) now, 1 in that run"  # not "the default": the fast preset's is 1
+    # not "the default": the fast preset's is 1
+    assert changed({"refine": 1}, {}) == "refine: 0 (off) now, 1 in that run"
 
 
 def test_a_resume_refused_for_a_forgotten_preset_says_to_add_it(tmp_path, monkeypatch):
