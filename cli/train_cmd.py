@@ -81,6 +81,10 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     arguments) writing ``out``. ``--batch-size`` regions are drawn :attr:`TrainConfig.regions_per_image` per
     image."""
     per_image = TrainConfig.regions_per_image
+    if o["batch_size"] > per_image and o["batch_size"] % per_image:  # trial 19: 20 trained as 16, without a word
+        raise click.BadParameter(f"regions are drawn {per_image} per image: give a multiple of {per_image}, or at most "
+                                 f"{per_image} (--batch-size {o['batch_size']} would train "
+                                 f"{o['batch_size'] // per_image * per_image} per mini-batch)", param_hint="--batch-size")
     train = TrainConfig(epochs=o["epochs"], images_per_batch=max(1, o["batch_size"] // per_image),
                         regions_per_image=min(per_image, o["batch_size"]), lr=o["lr"],
                         lr_step_epochs=o["lr_step_epochs"], schedule=o["schedule"], seed=o["seed"],
@@ -127,7 +131,8 @@ def _common_options(f):
         click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs, show_default=True),
         click.option("--batch-size", type=click.IntRange(min=1),
                      default=TrainConfig.images_per_batch * TrainConfig.regions_per_image, show_default=True,
-                     help=f"Regions per mini-batch (R-CNN: 128), drawn {TrainConfig.regions_per_image} per image."),
+                     help=f"Regions per mini-batch (R-CNN: 128), drawn {TrainConfig.regions_per_image} per image: a "
+                          f"multiple of {TrainConfig.regions_per_image}, or at most that."),
         click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=TrainConfig.lr, show_default=True),
         click.option("--lr-step-epochs", type=click.IntRange(min=1), default=TrainConfig.lr_step_epochs,
                      show_default=True, help="Epochs between 4 % learning-rate drops (the paper: 8)."),

@@ -552,6 +552,10 @@ def test_fg_iou_option_is_recorded_and_bounded(tmp_path):
     for bad in ("0.4", "1", "nan"):
         res = CliRunner().invoke(cli, [*base, "--fg-iou", bad, "--out", str(tmp_path / "b.pt")])
         assert res.exit_code == 2 and "--fg-iou" in res.output and not (tmp_path / "b.pt").exists()
+    # trial 19: --batch-size 20 trained as 16 without a word (regions are drawn 16 per image)
+    res = CliRunner().invoke(cli, [*base, "--batch-size", "20", "--out", str(tmp_path / "b.pt")])
+    assert res.exit_code == 2 and "give a multiple of 16, or at most 16 (--batch-size 20 would train 16 per " \
+        "mini-batch)" in res.output and not (tmp_path / "b.pt").exists(), res.output
 
 
 def test_a_refused_ensemble_resume_names_the_seed_given_and_checks_every_member_first(tmp_path):
