@@ -57,7 +57,7 @@ def main():
         if res.returncode != 0:
             print(res.stdout, res.stderr, file=sys.stderr)
             raise SystemExit(f"{key} failed")
-        m = re.search(r"\(([\d.]+) images/s", res.stdout)
+        m = re.search(r"\(([\d.]+) (?:images|inputs)/s", res.stdout)  # inputs/s when some input failed
         rows.append((label, len(paths), wall, len(paths) / wall, float(m.group(1)) if m else float("nan")))
         print(f"{label}: {wall:.1f} s", file=sys.stderr, flush=True)
     outs = {key: (tmp / f"{key}.json").read_text() for key in args.configs.split(",")}

@@ -640,8 +640,9 @@ def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engin
         listed_out = n + len(errors) - n_todo  # a broken link or an unreadable folder entry: an error before any run
         if listed_out:
             ran_now = (f"the {ran_now}" if n_todo else "no input") + f" run ({listed_out} refused while listing)"
+    per = "inputs" if errors else "images"  # inputs that failed are no images (trial 19: all failing, "2.63 images/s")
     click.echo(f"{count(n, 'image')}, {detections}, {count(len(errors), 'error')}{inputs} → {out}{where}\n"
-               f"{seconds:.1f} s for {ran_now} ({n_todo / max(seconds, 1e-9):.2f} images/s, engine "
+               f"{seconds:.1f} s for {ran_now} ({n_todo / max(seconds, 1e-9):.2f} {per}/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "
                f"{totals['nms']:.2f} s summed over images; {count(len(members), 'member')} ({ran})")
     for e in errors[:10]:

@@ -56,6 +56,7 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
     assert doc["images"][1]["id"] == 3  # ids follow the input order, the broken image included
     assert [e["file_name"] for e in doc["errors"]] == ["broken.jpg"] and doc["errors"][0]["error"]
     # the time is that of the 3 inputs, the broken one included, in plain words: not resume's "run now" (trial)
+    assert " inputs/s, engine" in res.output and " images/s" not in res.output, res.output  # trial 19
     assert "2 images, " in res.output and " s for 3 inputs (" in res.output and "run now" not in res.output, \
         res.output
     assert doc["categories"][0] == {"id": 124, "wnid": "n00007846", "name": "person"}
