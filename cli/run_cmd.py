@@ -353,6 +353,10 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
 
     tasks = [(k, i.path, i.name) for k, i in enumerate(inputs)]
     start, stop = shard.bounds(len(tasks)) if shard else (0, len(tasks))
+    if shard and start == stop:  # trial 19: it printed "0 images" and nothing more
+        click.echo(f"note: shard {shard.index}/{shard.count} holds no input: {count(len(tasks), 'input')} split into "
+                   f"{shard.count} shards leave some empty; its output lists no image, and `detect merge` takes it "
+                   "with the others", err=True)
     header = boxes_json.header(job_entry(config, members, [i.name for i in inputs], shard),
                                model_entry(config, members, device), members[0].classes,
                                settings=job_settings(config, members), names=[i.name for i in inputs])
@@ -503,7 +507,9 @@ def _preset_hint(before, now, before_files=None, preset_models: dict | None = No
     """For a refused ``--resume``: `` — that run had --preset P's settings: add --preset P`` when the settings of
     that run (``before``, a job's ``settings``) hold a preset's values for every one of its settings they record
     (two at least) and those of this one (``now``) do not (trial 15: a resume without the preset the run had listed
-    five differences and no way out); else ""."""
+    five differences and no way out); `` — that run had --preset P's model: add --preset P`` when the settings agree
+    but that run's member files (``before_files``) were a preset's own model (``preset_models``: given only when
+    this run has no ``--model``); else ""."""
     if not isinstance(before, dict) or not isinstance(now, dict):
         return ""
     for name, values in PRESETS.items():
@@ -519,6 +525,9 @@ def _preset_hint(before, now, before_files=None, preset_models: dict | None = No
             # (without --model, the preset would change the model too: following the hint was refused again)
             options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(wanted.items()) if now.get(k) != v)
             return f" — that run had --preset {name}'s settings with another model than the preset's: add {options}"
+    for name, model in (preset_models or {}).items():  # trial 19: the preset's options typed out, the model forgotten
+        if before_files is not None and _same_files(before_files, model):
+            return f" — that run had --preset {name}'s model: add --preset {name}"
     return ""
 
 

@@ -376,3 +376,26 @@ def test_merge_names_an_empty_file(tmp_path):
     (tmp_path / "a.json").write_text("")
     res = CliRunner().invoke(cli, ["merge", str(tmp_path / "a.json"), "--out", str(tmp_path / "m.json")])
     assert res.exit_code == 1 and "a.json: the file is empty: not a boxes.json" in res.output, res.output
+
+
+def test_an_empty_shard_says_so_and_merges(tmp_path):
+    """Trial 19: with more shards than inputs, an empty shard printed "0 images" and nothing more; it now says it
+    holds no input, and the merge of all shards equals the unsharded run."""
+    images = tmp_path / "imgs"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(images / f"i{i}.png")
+    model = graded_model(tmp_path / "m.pt")
+    parts = []
+    for i in range(4):
+        parts.append(tmp_path / f"p{i}.json")
+        res = invoke(run_args(images, parts[-1], model, "--shard", f"{i}/4"))
+        empty = Shard(i, 4).bounds(2)[0] == Shard(i, 4).bounds(2)[1]
+        assert ("note: shard %d/4 holds no input: 2 inputs split into 4 shards leave some empty" % i in res.output) \
+            == empty, res.output
+    full = tmp_path / "full.json"
+    invoke(run_args(images, full, model))
+    invoke(["merge", *map(str, parts), "--out", str(tmp_path / "merged.json")])
+    merged, whole = (json.loads((tmp_path / n).read_text()) for n in ("merged.json", "full.json"))
+    assert merged["images"] == whole["images"] and merged["detections"] == whole["detections"]

@@ -741,6 +741,11 @@ def test_the_preset_hint_knows_the_presets_model_named_by_a_relative_path(tmp_pa
     assert _preset_hint(fast, {"proposals": "ss"}, ["models/fast/member0.pt"], models) == \
         " — that run had --preset fast's settings: add --preset fast"
     assert "another model" in _preset_hint(fast, {"proposals": "ss"}, ["models/default/member0.pt"], models)
+    # the preset's options typed out and its model forgotten: the settings agree, the model does not (trial 19)
+    assert _preset_hint(fast, fast, ["models/fast/member0.pt"], models) == \
+        " — that run had --preset fast's model: add --preset fast"
+    assert _preset_hint(fast, fast, ["models/default/member0.pt"], models) == ""
+    assert _preset_hint(fast, fast, ["models/fast/member0.pt"], None) == ""  # this run has a --model: no hint
 
 
 def _catches_sigterm(pid: int) -> bool:

@@ -183,6 +183,12 @@ def test_unreadable_images_say_why(tmp_path):
     (tmp_path / "head.jpg").write_bytes(data[:300])
     with pytest.raises(ImageError, match=r"head.jpg: cannot decode image \(the file is truncated: it ends before"):
         load_image(tmp_path / "head.jpg")
+    # trial 19: a WebP cut in half said libwebp's "could not create decoder object"
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "whole.webp")
+    data = (tmp_path / "whole.webp").read_bytes()
+    (tmp_path / "cut.webp").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match=r"cut.webp: cannot decode image \(its image data are damaged or cut short"):
+        load_image(tmp_path / "cut.webp")
 
 
 # ------------------------------------------------------------------------------------------------ decoded once

@@ -218,6 +218,9 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
         if str(e).startswith("image file is truncated") or str(e) == "Truncated File Read":
             raise ImageError(f"{path}: cannot decode image (the file is truncated: it ends before its image data "
                              "does, as after an interrupted download or copy)") from None
+        if str(e) == "could not create decoder object":  # libwebp's word for a cut or damaged WebP (trial 19)
+            raise ImageError(f"{path}: cannot decode image (its image data are damaged or cut short: a truncated or "
+                             "corrupt file)") from None
         raise ImageError(f"{path}: cannot decode image ({e})") from None
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageError(f"{path}: empty image")
