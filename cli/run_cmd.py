@@ -375,7 +375,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                 (finished.get("model") or {}).get("files"), None if given else _preset_models())
             click.echo(f"note: {out} is the finished output of another job{': ' + changed if changed else ''} — it "
                        f"will be replaced{hint}", err=True)
-    done = _resumed(part, header, resume, stop - start, preset_models=None if given else _preset_models())
+    done = _resumed(part, header, resume, stop - start, model_given=bool(given))
     problems = {k: i.problem for k, i in enumerate(inputs) if i.problem is not None}
     todo = [t for t in tasks[start:stop] if t[0] not in done and t[0] not in problems]
     known_bad = [boxes_json.error_record(k, name, problems[k]) for k, _, name in tasks[start:stop]
@@ -429,10 +429,10 @@ def _same_job(job: dict, now: dict) -> bool:
     return all(job.get(k) == now.get(k) for k in ("inputs_sha256", "config_sha256", "shard"))
 
 
-def _resumed(part: Path, header: dict, resume: bool, tasks: int, preset_models: dict | None = None) -> dict[int, dict]:
+def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bool = True) -> dict[int, dict]:
     """The records already in ``part`` (with ``--resume``, from the same job), or none for a fresh start.
-    ``preset_models``: without ``--model``, the member files each preset's own bundled model runs
-    (:func:`_preset_models`), for the hint of a refusal (:func:`_preset_hint`)."""
+    ``model_given``: this run has a ``--model`` (without, a refusal's hint (:func:`_preset_hint`) looks at the
+    presets' own bundled models)."""
     if not part.exists() or part.stat().st_size == 0:
         if resume:
             click.echo(f"nothing to resume ({part} does not exist): starting from the first image", err=True)
@@ -459,7 +459,8 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int, preset_models: 
             changed = _changed(old_header, header, key)
             which = f": {changed}" if changed else ""
             hint = _preset_hint(old_header.get("settings"), header.get("settings"),
-                                (old_header.get("model") or {}).get("files"), preset_models) \
+                                (old_header.get("model") or {}).get("files"),
+                                None if model_given else _preset_models()) \
                 if key == "config_sha256" else ""
             raise click.ClickException(f"cannot resume from {part}: {what} from that run's{which} (delete it to "
                                        f"start over){hint}")

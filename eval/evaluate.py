@@ -68,25 +68,28 @@ def _summarise(metric, iou, per_class, gt, n_pred, extra=None) -> EvalResult:
     return EvalResult(metric, iou, mean, median, tuple(per_class), len(gt.images), n_pred, extra or {})
 
 
-def _num_positives(gt: Dataset, blacklist: set[tuple[int, int]]) -> np.ndarray:
-    """Objects to find per class, ``int64 [C]``: neither difficult nor crowd, nor blacklisted."""
-    num_pos = np.zeros(len(gt.classes), dtype=np.int64)
+def _counted_labels(gt: Dataset, blacklist: set[tuple[int, int]]):
+    """(image index, int64 labels) of each image's objects to find: neither difficult nor crowd, nor blacklisted."""
     for i, im in enumerate(gt.images):
-        counted = im.labels[~(im.difficult | im.iscrowd)]
+        counted = im.labels[~(im.difficult | im.iscrowd)].astype(np.int64)
         if blacklist:
-            counted = [int(c) for c in counted if (i, int(c)) not in blacklist]
+            counted = np.array([c for c in counted.tolist() if (i, c) not in blacklist], dtype=np.int64)
+        yield i, counted
+
+
+def _num_positives(gt: Dataset, blacklist: set[tuple[int, int]]) -> np.ndarray:
+    """Objects to find per class, ``int64 [C]``."""
+    num_pos = np.zeros(len(gt.classes), dtype=np.int64)
+    for _, counted in _counted_labels(gt, blacklist):
         np.add.at(num_pos, counted, 1)
     return num_pos
 
 
 def _positives_per_image(gt: Dataset, blacklist: set[tuple[int, int]]) -> np.ndarray:
-    """``int64 [I, C]``: objects to find per image and class (as :func:`_num_positives` counts them)."""
+    """``int64 [I, C]``: objects to find per image and class."""
     out = np.zeros((len(gt.images), len(gt.classes)), dtype=np.int64)
-    for i, im in enumerate(gt.images):
-        counted = im.labels[~(im.difficult | im.iscrowd)]
-        if blacklist:
-            counted = np.array([int(c) for c in counted if (i, int(c)) not in blacklist], dtype=np.int64)
-        np.add.at(out[i], counted.astype(np.int64), 1)
+    for i, counted in _counted_labels(gt, blacklist):
+        np.add.at(out[i], counted, 1)
     return out
 
 
@@ -243,12 +246,11 @@ def resampled_map(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc"
     match = _match_ilsvrc if metric == "ilsvrc" else _match_voc
     image_index, labels, scores, tp, fp = match(gt, preds, iou_threshold, blacklist)
     ap_fn = ap_11_point if metric == "voc07" else ap_all_point
-    counted = tp | fp  # ignored detections (on a difficult object or a crowd region) are neither
     order = np.argsort(-scores, kind="stable")  # the full evaluation's ranking
     image_index, labels, tp, fp = image_index[order], labels[order], tp[order], fp[order]
     positives = _positives_per_image(gt, blacklist)
     classes = [c for c in range(len(gt.classes)) if only_classes is None or c in only_classes]
-    per_class = {c: np.flatnonzero((labels == c) & counted[order]) for c in classes}
+    per_class = {c: np.flatnonzero(labels == c) for c in classes}
 
     def mean_ap(sample: np.ndarray) -> float:
         weight = np.bincount(sample, minlength=len(gt.images)).astype(np.float64)
@@ -258,13 +260,9 @@ def resampled_map(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc"
             if num_pos[c] <= 0:
                 continue
             sel = per_class[c]
-            w = weight[image_index[sel]]
-            keep = w > 0
-            ctp = np.cumsum((tp[sel] * w)[keep])
-            cfp = np.cumsum((fp[sel] * w)[keep])
-            recall = ctp / num_pos[c]
-            precision = ctp / np.maximum(ctp + cfp, np.finfo(np.float64).tiny)
-            aps.append(ap_fn(recall, precision))
+            w = weight[image_index[sel]]  # a detection counts as often as its image was drawn; precision_recall
+            # drops those with weight 0 and those the metric ignores (tp = fp = 0)
+            aps.append(ap_fn(*precision_recall(tp[sel] * w, fp[sel] * w, num_pos[c])))
         return float(np.mean(aps)) if aps else 0.0
 
     return mean_ap
