@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -24,12 +25,30 @@ from eval.matching import DEFAULT_IOU
 from .common import (FiniteFloat, count, dataset_files, format_option, images_option, load_dataset,
                      refuse_replacing_inputs)
 
+MIN_RESAMPLES = 100  # --bootstrap's least N (ours): fewer cannot place the 2.5th and 97.5th percentiles
+
 METRIC_HELP = {
     "ilsvrc": "ILSVRC 2014 devkit: per-object IoU threshold min(0.5, wh/((w+10)(h+10))), all-point AP",
     "voc": "PASCAL VOC 2010+: difficult objects ignored, all-point AP",
     "voc07": "PASCAL VOC 2007: difficult objects ignored, 11-point AP",
     "coco": "COCO (pycocotools): AP@[.5:.95] and the 11 other standard numbers",
 }
+
+
+def _print_notes(aligned, result_notes, prefix: str) -> None:
+    """What the matching of a prediction file (``aligned``) to the ground truth left out or should be known, to
+    stderr, each line starting ``note: {prefix}``."""
+    for note in (*aligned.notes, *result_notes):
+        click.echo(f"note: {prefix}{note}", err=True)
+    if aligned.dropped_unknown_image:
+        click.echo(f"note: {prefix}left out: {count(aligned.dropped_unknown_image, 'prediction')} on "
+                   f"{count(len(aligned.unknown_images), 'image')} not in the ground truth "
+                   f"(e.g. {', '.join(aligned.unknown_images[:3])})", err=True)
+    if aligned.dropped_other_class:
+        top = sorted(aligned.dropped_other_class.items(), key=lambda kv: -kv[1])
+        click.echo(f"note: {prefix}left out: {count(sum(aligned.dropped_other_class.values()), 'prediction')} of "
+                   f"{count(len(top), 'class', 'classes')} that the ground truth does not have "
+                   f"({', '.join(f'{k} {v}' for k, v in top[:5])}{', …' if len(top) > 5 else ''})", err=True)
 
 
 @click.command("eval")
@@ -54,7 +73,7 @@ METRIC_HELP = {
                    "boxes.json) or predicts (other formats).")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Also give a 95 % confidence interval of the mAP: the images resampled with replacement N times "
-                   "(percentile bootstrap; 1000 is usual; 0 = off). Not with --metric coco.")
+                   "(percentile bootstrap; at least 100, 1000 is usual; 0 = off). Not with --metric coco.")
 @click.option("--baseline", "baseline_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None,
               help="Another prediction file on the same images (any format --pred reads): also its mAP, the "
@@ -83,6 +102,9 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
     if metric == "coco" and ctx.get_parameter_source("iou_threshold") != click.core.ParameterSource.DEFAULT:
         click.echo(f"warning: --iou-threshold {iou_threshold:g} is not used: --metric coco evaluates IoU 0.5:0.95 "
                    "(AP50 and AP75 among its numbers)", err=True)
+    if 0 < resamples < MIN_RESAMPLES:  # trial 20: 1 or 2 resamples gave a point or an interval beside the mAP
+        raise click.BadParameter(f"{resamples} resamples cannot give a 95 % interval: give at least {MIN_RESAMPLES} "
+                                 "(1000 is usual), or 0 for none", param_hint="--bootstrap")
     if resamples and metric not in BOOTSTRAP_METRICS:
         raise click.BadParameter(f"the interval is computed for --metric {', '.join(BOOTSTRAP_METRICS)}, not "
                                  f"{metric} (pycocotools' numbers are not resampled)", param_hint="--bootstrap")
@@ -133,20 +155,14 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
     seconds = time.perf_counter() - t0
 
     err = lambda msg: click.echo(msg, err=True)
-    for note in (*aligned.notes, *result.notes):
-        err(f"note: {note}")
-    if aligned.dropped_unknown_image:
-        err(f"note: left out: {count(aligned.dropped_unknown_image, 'prediction')} on "
-            f"{count(len(aligned.unknown_images), 'image')} not in the ground truth "
-            f"(e.g. {', '.join(aligned.unknown_images[:3])})")
-    if aligned.dropped_other_class:
-        top = sorted(aligned.dropped_other_class.items(), key=lambda kv: -kv[1])
-        err(f"note: left out: {count(sum(aligned.dropped_other_class.values()), 'prediction')} of "
-            f"{count(len(top), 'class', 'classes')} that the ground truth does not have "
-            f"({', '.join(f'{k} {v}' for k, v in top[:5])}{', …' if len(top) > 5 else ''})")
+    _print_notes(aligned, result.notes, "")
     if preds.errors:
         err(f"note: the detector could not read {count(len(preds.errors), 'image')} "
             f"(listed under 'errors' in {pred_path})")
+    if base is not None:  # trial 20: a baseline of fewer images was compared without a word
+        _print_notes(base, (), f"baseline {baseline_path}: ")
+        if os.path.realpath(baseline_path) == os.path.realpath(pred_path):
+            err("note: the baseline is the prediction file itself")
 
     width = max([len(c.category.name) for c in result.per_class] + [5])
     own_ids = gt.format == "coco"  # the ground truth's own category ids (COCO JSON), else the ILSVRC det_id
@@ -172,12 +188,15 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
     if interval is not None:
         click.echo(f"{metric} mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap over the "
                    f"{count(result.num_images, 'image')}, {resamples} resamples)")
-    if base_result is not None:
+    if base_result is not None and not n_cls:  # nothing to average: no mAP, so no difference (trial 20)
+        click.echo(f"baseline {baseline_path}: {metric} mAP -")
+    elif base_result is not None:
         diff = result.mAP - base_result.mAP
         paired = f"; 95 % interval {diff_interval[0]:+.4f} to {diff_interval[1]:+.4f} (paired bootstrap, the same " \
                  f"{resamples} resamples)" if diff_interval is not None else ""
-        verdict = "" if diff_interval is None else " — more than the choice of images explains" if \
-            diff_interval[0] > 0 or diff_interval[1] < 0 else " — within what the choice of images explains"
+        beyond = diff_interval is not None and (diff_interval[0] > 0 or diff_interval[1] < 0)
+        verdict = "" if diff_interval is None else " — more than the choice of images explains" if beyond else \
+            " — within what the choice of images explains"
         click.echo(f"baseline {baseline_path}: {metric} mAP {base_result.mAP:.4f}; difference {diff:+.4f}"
                    f"{paired}{verdict}")
     if json_out:
@@ -185,11 +204,11 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
         if interval is not None:
             d["bootstrap"] = {"resamples": resamples, "level": 0.95, "method": "percentile", "seed": 0,
                               "low": interval[0], "high": interval[1]}
-        if base_result is not None:
+        if base_result is not None and n_cls:
             d["baseline"] = {"file": str(baseline_path), "mAP": base_result.mAP,
                              "difference": result.mAP - base_result.mAP}
             if diff_interval is not None:
-                d["baseline"].update(low=diff_interval[0], high=diff_interval[1])
+                d["baseline"].update(low=diff_interval[0], high=diff_interval[1], beyond_noise=beyond)
         d["left_out"] = {"unknown_images": aligned.dropped_unknown_image,
                          "other_classes": aligned.dropped_other_class}
         d["seconds"] = round(seconds, 3)

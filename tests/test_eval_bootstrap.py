@@ -121,9 +121,24 @@ def test_cli_eval_bootstrap_prints_and_writes_the_interval(tmp_path):
     assert res.exit_code == 0, res.output
     r2 = json.loads((tmp_path / "r2.json").read_text())["baseline"]
     assert r2["difference"] == pytest.approx(r["mAP"] - r2["mAP"]) and r2["low"] <= r2["difference"] <= r2["high"]
+    assert r2["beyond_noise"] == (r2["low"] > 0 or r2["high"] < 0)
     assert f"baseline {tmp_path / 'base.json'}: ilsvrc mAP {r2['mAP']:.4f}; difference {r2['difference']:+.4f}; 95 % " \
         f"interval {r2['low']:+.4f} to {r2['high']:+.4f} (paired bootstrap, the same 200 resamples) — " in res.output
     res = CliRunner().invoke(cli, [*args, "--bootstrap", "200", "--metric", "coco"])
     assert res.exit_code == 2 and "--bootstrap" in res.output and "coco" in res.output, res.output
-    for bad in ("-1", "1.5", "x"):
+    for bad in ("-1", "1.5", "x", "1", "99"):  # trial 20: 1 or 2 resamples gave a point, or an interval beside the mAP
         assert CliRunner().invoke(cli, [*args, "--bootstrap", bad]).exit_code == 2
+    # a baseline that ran on fewer images: its note says so, as --pred's would (trial 20: compared without a word)
+    (tmp_path / "fewer.json").write_text(json.dumps([x for x in shifted if x["image_id"] <= 5]))
+    res = CliRunner().invoke(cli, [*args, "--baseline", str(tmp_path / "fewer.json")])
+    assert res.exit_code == 0 and f"note: baseline {tmp_path / 'fewer.json'}: " in res.output and "no result in" \
+        in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--baseline", str(tmp_path / "pred.json")])
+    assert "note: the baseline is the prediction file itself" in res.output and "difference +0.0000" in res.output
+    # every object a crowd region: no mAP, so no difference either (trial 20: the baseline read "mAP 0.0000")
+    crowd = {**coco, "annotations": [{**a, "iscrowd": 1} for a in coco["annotations"]]}
+    (tmp_path / "crowd.json").write_text(json.dumps(crowd))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(tmp_path / "crowd.json"), "--pred", str(tmp_path / "pred.json"),
+                                   "--baseline", str(tmp_path / "base.json"), "--bootstrap", "100"])
+    assert res.exit_code == 0 and f"baseline {tmp_path / 'base.json'}: ilsvrc mAP -" in res.output, res.output
+    assert "difference" not in res.output
