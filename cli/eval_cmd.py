@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
 
 import click
+import numpy as np
 
 from detector.data import DatasetError
 from detector.data.io import atomic_write_json
@@ -19,7 +21,7 @@ from eval import (
     read_blacklist,
     read_predictions,
 )
-from eval.evaluate import BOOTSTRAP_METRICS, bootstrap_interval
+from eval.evaluate import BOOTSTRAP_METRICS, BootstrapSet, mean_map_interval
 from eval.matching import DEFAULT_IOU
 
 from .common import (FiniteFloat, count, dataset_files, format_option, images_option, load_dataset,
@@ -35,12 +37,13 @@ METRIC_HELP = {
 }
 
 
-def _print_notes(aligned, result_notes, prefix: str) -> None:
+def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = False) -> None:
     """What the matching of a prediction file (``aligned``) to the ground truth left out or should be known, to
-    stderr, each line starting ``note: {prefix}``."""
+    stderr, each line starting ``note: {prefix}`` (``skip_unknown``: not the predictions on other images — the file
+    covers several ground truths)."""
     for note in (*aligned.notes, *result_notes):
         click.echo(f"note: {prefix}{note}", err=True)
-    if aligned.dropped_unknown_image:
+    if aligned.dropped_unknown_image and not skip_unknown:
         click.echo(f"note: {prefix}left out: {count(aligned.dropped_unknown_image, 'prediction')} on "
                    f"{count(len(aligned.unknown_images), 'image')} not in the ground truth "
                    f"(e.g. {', '.join(aligned.unknown_images[:3])})", err=True)
@@ -52,11 +55,13 @@ def _print_notes(aligned, result_notes, prefix: str) -> None:
 
 
 @click.command("eval")
-@click.option("--gt", "gt_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Ground truth: COCO JSON, ILSVRC or VOC XML folder, Penn-Fudan annotations.")
-@click.option("--pred", "pred_path", default="boxes.json", show_default=True,
+@click.option("--gt", "gt_paths", required=True, multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Ground truth: COCO JSON, ILSVRC or VOC XML folder, Penn-Fudan annotations. Repeat it to score "
+                   "several datasets: each one's mAP and their mean (each dataset weighs the same).")
+@click.option("--pred", "pred_paths", default=("boxes.json",), show_default=True, multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Predictions: boxes.json, a COCO results list, or an ILSVRC submission text file.")
+              help="Predictions: boxes.json, a COCO results list, or an ILSVRC submission text file. With several "
+                   "--gt: one file holding the images of all (one detect run over them), or one per --gt, in order.")
 @click.option("--metric", type=click.Choice(METRICS), default="ilsvrc", show_default=True,
               help="; ".join(f"{k}: {v}" for k, v in METRIC_HELP.items()))
 @format_option
@@ -74,18 +79,18 @@ def _print_notes(aligned, result_notes, prefix: str) -> None:
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Also give a 95 % confidence interval of the mAP: the images resampled with replacement N times "
                    "(percentile bootstrap; at least 100, 1000 is usual; 0 = off). Not with --metric coco.")
-@click.option("--baseline", "baseline_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None,
+@click.option("--baseline", "baseline_paths", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              multiple=True,
               help="Another prediction file on the same images (any format --pred reads): also its mAP, the "
                    "difference, and with --bootstrap the interval of the difference over the same resamples (a "
-                   "paired comparison).")
+                   "paired comparison). With several --gt: one file or one per --gt, as --pred.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the results as JSON to this file.")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw precision-recall curves to this PNG (needs matplotlib: pip install '.[plot]').")
 @click.pass_context
-def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist, iou_threshold, model_classes_only,
-             resamples, baseline_path, json_out, plot_out):
+def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blacklist, iou_threshold,
+             model_classes_only, resamples, baseline_paths, json_out, plot_out):
     """Evaluate detections against ground truth and print per-class AP and mAP.
 
     Predictions are matched to ground-truth images by path: the trailing path components of their file name
@@ -97,6 +102,10 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
     ground truth are reported and left out; when none of the file's images or none of its classes is in the
     ground truth, nothing can be evaluated and the command stops with an error (a file with no predictions, the
     detector having found nothing, gives AP 0). Difficult objects and crowd regions are ignored by every metric.
+
+    With several --gt, each dataset is scored on its own (one line each; per-class APs in --json) and their mAPs
+    are averaged, each dataset weighing the same; --bootstrap then resamples each dataset's images on their own
+    (a stratified bootstrap) for the interval of that mean and, with --baseline, of the mean difference.
     """
     t0 = time.perf_counter()
     if metric == "coco" and ctx.get_parameter_source("iou_threshold") != click.core.ParameterSource.DEFAULT:
@@ -108,8 +117,83 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
     if resamples and metric not in BOOTSTRAP_METRICS:
         raise click.BadParameter(f"the interval is computed for --metric {', '.join(BOOTSTRAP_METRICS)}, not "
                                  f"{metric} (pycocotools' numbers are not resampled)", param_hint="--bootstrap")
+    n = len(gt_paths)
+    for flag, paths in (("--pred", pred_paths), ("--baseline", baseline_paths)):
+        if len(paths) > 1 and len(paths) != n:
+            raise click.BadParameter(f"{len(paths)} files for {count(n, 'ground truth')}: give one file holding "
+                                     f"every ground truth's images, or one per --gt in the same order", param_hint=flag)
+    if n > 1:
+        for flag, value in (("--plot", plot_out), ("--image-list", image_list), ("--blacklist", blacklist),
+                            ("--images", images)):
+            if value is not None:
+                raise click.BadParameter(f"it applies to one ground truth, and {n} are given: evaluate that one "
+                                         "alone", param_hint=flag)
+    if len(set(map(os.path.realpath, gt_paths))) < n:
+        raise click.BadParameter("one ground truth is given twice: each dataset once", param_hint="--gt")
     outputs = {"--json": json_out, "--plot": plot_out}
-    refuse_replacing_inputs(outputs, [gt_path, pred_path, image_list, blacklist, baseline_path])
+    refuse_replacing_inputs(outputs, [*gt_paths, *pred_paths, image_list, blacklist, *baseline_paths])
+    pred_for = [pred_paths[k] if len(pred_paths) > 1 else pred_paths[0] for k in range(n)]
+    base_for = [baseline_paths[k] if len(baseline_paths) > 1 else baseline_paths[0] for k in range(n)] \
+        if baseline_paths else [None] * n
+    read: dict[Path, object] = {}  # a prediction file read once, however many ground truths share it
+    if n > 1:
+        for flag, paths in (("--pred", pred_paths), ("--baseline", baseline_paths)):
+            if len(paths) == 1:
+                _refuse_shared_by_id(paths[0], _read_predictions(paths[0], read, image_list), flag)
+    scored = [_score(gt_paths[k], pred_for[k], base_for[k], outputs=outputs, read=read, metric=metric, fmt=fmt,
+                     images=images, image_list=image_list, blacklist=blacklist, iou_threshold=iou_threshold,
+                     model_classes_only=model_classes_only) for k in range(n)]
+    kw = dict(metric=metric, resamples=resamples, iou_threshold=iou_threshold)
+    if n == 1:
+        _report_one(scored[0], t0=t0, json_out=json_out, plot_out=plot_out, **kw)
+    else:
+        _report_several(scored, read, t0=t0, json_out=json_out, **kw)
+
+
+@dataclasses.dataclass
+class _Scored:
+    """One ground truth scored: what was read and what :func:`eval.evaluate` gave (``base*``: the baseline's)."""
+
+    gt_path: Path
+    pred_path: Path
+    baseline_path: Path | None
+    gt: object  # Dataset
+    preds: object  # Predictions
+    aligned: object  # AlignedPredictions
+    base: object | None
+    blacklist: set | None
+    only: set | None
+    result: object  # EvalResult
+    base_result: object | None
+
+    @property
+    def has_map(self) -> bool:  # a class with positives: something to average
+        return any(c.ap is not None for c in self.result.per_class)
+
+    def bootstrap_set(self) -> BootstrapSet:
+        return BootstrapSet(self.gt, self.aligned, baseline=self.base, only_classes=self.only,
+                            blacklist=self.blacklist)
+
+
+def _read_predictions(path: Path, read: dict, image_list):
+    if path not in read:
+        try:
+            read[path] = read_predictions(path, image_list=image_list)
+        except PredictionError as e:
+            raise click.ClickException(str(e)) from None
+    return read[path]
+
+
+def _refuse_shared_by_id(path: Path, preds, flag: str) -> None:
+    """One file for several ground truths is matched to each by image name: a file whose images are ids only
+    (COCO results without 'file_name') would put its detections on the image of that id in every dataset."""
+    if any(name is None for name in preds.image_names):
+        raise click.ClickException(f"{path}: its images are given by image_id only (no 'file_name'), and the ids of "
+                                   f"several ground truths overlap: give one {flag} file per --gt, in the same order")
+
+
+def _score(gt_path, pred_path, baseline_path, *, outputs, read, metric, fmt, images, image_list, blacklist,
+           iou_threshold, model_classes_only) -> _Scored:
     gt_format = fmt
     if fmt == "auto":
         from detector.data import detect_format
@@ -124,10 +208,10 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
         raise click.ClickException(f"{gt.source}: the ground truth holds no objects ({count(len(gt), 'image')}, no "
                                    "boxes): nothing to evaluate")
     try:
-        preds = read_predictions(pred_path, image_list=image_list)
+        preds = _read_predictions(pred_path, read, image_list)
         aligned = align_predictions(preds, gt)
         bl = read_blacklist(blacklist, gt, image_list=image_list) if blacklist else None
-        base = align_predictions(read_predictions(baseline_path, image_list=image_list), gt) if baseline_path \
+        base = align_predictions(_read_predictions(baseline_path, read, image_list), gt) if baseline_path \
             else None
     except PredictionError as e:
         raise click.ClickException(str(e)) from None
@@ -137,35 +221,56 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
             coco_gt = load_coco_json(gt.source)
         except DatasetError as e:
             raise click.ClickException(str(e)) from None
-    result = evaluate(gt, aligned, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
-                      only_classes=set(aligned.known_classes) if model_classes_only else None)
     only = set(aligned.known_classes) if model_classes_only else None  # the baseline is scored on these too
+    result = evaluate(gt, aligned, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
+                      only_classes=only)
     base_result = evaluate(gt, base, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
                            only_classes=only) if base is not None else None
+    return _Scored(gt_path, pred_path, baseline_path, gt, preds, aligned, base, bl, only, result, base_result)
+
+
+def _intervals(s: _Scored, metric, resamples, iou_threshold):
+    """(mAP interval, difference interval) of one ground truth; None where not asked for or not computable."""
+    if not resamples or len(s.gt.images) < 2 or not s.has_map:
+        return None, None
+    kw = dict(resamples=resamples, iou_threshold=iou_threshold)
+    alone = dataclasses.replace(s.bootstrap_set(), baseline=None)
+    interval = mean_map_interval([alone], metric, **kw)
+    diff = mean_map_interval([s.bootstrap_set()], metric, **kw) if s.base is not None else None
+    return interval, diff
+
+
+def _verdict(interval) -> tuple[bool, str]:
+    beyond = interval[0] > 0 or interval[1] < 0
+    return beyond, (" — more than the choice of images explains" if beyond else
+                    " — within what the choice of images explains")
+
+
+def _print_file_notes(s: _Scored, prefix: str, *, skip_unknown: bool = False) -> None:
+    _print_notes(s.aligned, s.result.notes, prefix, skip_unknown=skip_unknown)
+    if s.base is not None:  # trial 20: a baseline of fewer images was compared without a word
+        _print_notes(s.base, (), f"{prefix}baseline {s.baseline_path}: ", skip_unknown=skip_unknown)
+        if os.path.realpath(s.baseline_path) == os.path.realpath(s.pred_path):
+            click.echo(f"note: {prefix}the baseline is the prediction file itself", err=True)
+
+
+def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, plot_out) -> None:
+    result, base_result = s.result, s.base_result
     interval = diff_interval = None
-    if resamples and len(gt.images) >= 2 and any(c.ap is not None for c in result.per_class):
-        interval = bootstrap_interval(gt, aligned, metric, resamples=resamples, iou_threshold=iou_threshold,
-                                      blacklist=bl, only_classes=only)
-        if base is not None:
-            diff_interval = bootstrap_interval(gt, aligned, metric, resamples=resamples,
-                                               iou_threshold=iou_threshold, blacklist=bl, only_classes=only,
-                                               baseline=base)
-    elif resamples:
-        click.echo("note: --bootstrap: no interval (one image, or no class with positives)", err=True)
+    if resamples:
+        interval, diff_interval = _intervals(s, metric, resamples, iou_threshold)
+        if interval is None:
+            click.echo("note: --bootstrap: no interval (one image, or no class with positives)", err=True)
     seconds = time.perf_counter() - t0
 
     err = lambda msg: click.echo(msg, err=True)
-    _print_notes(aligned, result.notes, "")
-    if preds.errors:
-        err(f"note: the detector could not read {count(len(preds.errors), 'image')} "
-            f"(listed under 'errors' in {pred_path})")
-    if base is not None:  # trial 20: a baseline of fewer images was compared without a word
-        _print_notes(base, (), f"baseline {baseline_path}: ")
-        if os.path.realpath(baseline_path) == os.path.realpath(pred_path):
-            err("note: the baseline is the prediction file itself")
+    _print_file_notes(s, "")
+    if s.preds.errors:
+        err(f"note: the detector could not read {count(len(s.preds.errors), 'image')} "
+            f"(listed under 'errors' in {s.pred_path})")
 
     width = max([len(c.category.name) for c in result.per_class] + [5])
-    own_ids = gt.format == "coco"  # the ground truth's own category ids (COCO JSON), else the ILSVRC det_id
+    own_ids = s.gt.format == "coco"  # the ground truth's own category ids (COCO JSON), else the ILSVRC det_id
     ids = [c.category.source_id if own_ids else c.category.det_id for c in result.per_class]
     ids = ["" if i is None else str(i) for i in ids]
     id_width = max([len(i) for i in ids] + [4])
@@ -177,40 +282,27 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
     if metric == "coco":
         for name, v in result.extra.items():
             click.echo(f"{name:>6} {v:.4f}")
-    rule = "IoU 0.5:0.95" if metric == "coco" else (
-        f"per-object IoU ≤ {iou_threshold:g}" if metric == "ilsvrc" else f"IoU ≥ {iou_threshold:g}")
     if not n_cls:  # every object difficult or a crowd region: an average of nothing, not a score of 0
         click.echo("note: no class has positives (every object is difficult or a crowd region): there is no mAP to "
                    "give", err=True)
     maps = f"mAP {result.mAP:.4f}  median AP {result.median_AP:.4f}" if n_cls else "mAP -  median AP -"
-    click.echo(f"{metric} {maps}  ({count(n_cls, 'class', 'classes')} with positives, {count(result.num_images, 'image')}, "
-               f"{count(result.num_predictions, 'prediction')}, {rule}; {seconds:.2f} s)")
+    click.echo(f"{metric} {maps}  ({count(n_cls, 'class', 'classes')} with positives, "
+               f"{count(result.num_images, 'image')}, {count(result.num_predictions, 'prediction')}, "
+               f"{_rule(metric, iou_threshold)}; {seconds:.2f} s)")
     if interval is not None:
         click.echo(f"{metric} mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap over the "
                    f"{count(result.num_images, 'image')}, {resamples} resamples)")
     if base_result is not None and not n_cls:  # nothing to average: no mAP, so no difference (trial 20)
-        click.echo(f"baseline {baseline_path}: {metric} mAP -")
+        click.echo(f"baseline {s.baseline_path}: {metric} mAP -")
     elif base_result is not None:
         diff = result.mAP - base_result.mAP
         paired = f"; 95 % interval {diff_interval[0]:+.4f} to {diff_interval[1]:+.4f} (paired bootstrap, the same " \
                  f"{resamples} resamples)" if diff_interval is not None else ""
-        beyond = diff_interval is not None and (diff_interval[0] > 0 or diff_interval[1] < 0)
-        verdict = "" if diff_interval is None else " — more than the choice of images explains" if beyond else \
-            " — within what the choice of images explains"
-        click.echo(f"baseline {baseline_path}: {metric} mAP {base_result.mAP:.4f}; difference {diff:+.4f}"
+        verdict = "" if diff_interval is None else _verdict(diff_interval)[1]
+        click.echo(f"baseline {s.baseline_path}: {metric} mAP {base_result.mAP:.4f}; difference {diff:+.4f}"
                    f"{paired}{verdict}")
     if json_out:
-        d = result.to_dict()
-        if interval is not None:
-            d["bootstrap"] = {"resamples": resamples, "level": 0.95, "method": "percentile", "seed": 0,
-                              "low": interval[0], "high": interval[1]}
-        if base_result is not None and n_cls:
-            d["baseline"] = {"file": str(baseline_path), "mAP": base_result.mAP,
-                             "difference": result.mAP - base_result.mAP}
-            if diff_interval is not None:
-                d["baseline"].update(low=diff_interval[0], high=diff_interval[1], beyond_noise=beyond)
-        d["left_out"] = {"unknown_images": aligned.dropped_unknown_image,
-                         "other_classes": aligned.dropped_other_class}
+        d = _set_dict(s, interval, diff_interval, resamples)
         d["seconds"] = round(seconds, 3)
         atomic_write_json(json_out, d)
         click.echo(f"wrote {json_out}")
@@ -222,3 +314,130 @@ def eval_cmd(ctx, gt_path, pred_path, metric, fmt, images, image_list, blacklist
         except RuntimeError as e:
             raise click.ClickException(str(e)) from None
         click.echo(f"wrote {plot_out}")
+
+
+def _rule(metric, iou_threshold) -> str:
+    return "IoU 0.5:0.95" if metric == "coco" else (
+        f"per-object IoU ≤ {iou_threshold:g}" if metric == "ilsvrc" else f"IoU ≥ {iou_threshold:g}")
+
+
+def _bootstrap_dict(interval, resamples, **extra) -> dict:
+    return {"resamples": resamples, "level": 0.95, "method": "percentile", "seed": 0, **extra,
+            "low": interval[0], "high": interval[1]}
+
+
+def _set_dict(s: _Scored, interval, diff_interval, resamples) -> dict:
+    """One ground truth's results as ``--json`` writes them (``mAP`` null where no class has positives)."""
+    d = s.result.to_dict()
+    if not s.has_map:
+        d["mAP"] = d["median_AP"] = None
+    if interval is not None:
+        d["bootstrap"] = _bootstrap_dict(interval, resamples)
+    if s.base_result is not None and s.has_map:
+        d["baseline"] = {"file": str(s.baseline_path), "mAP": s.base_result.mAP,
+                         "difference": s.result.mAP - s.base_result.mAP}
+        if diff_interval is not None:
+            d["baseline"].update(low=diff_interval[0], high=diff_interval[1], beyond_noise=_verdict(diff_interval)[0])
+    d["left_out"] = {"unknown_images": s.aligned.dropped_unknown_image,
+                     "other_classes": s.aligned.dropped_other_class}
+    return d
+
+
+def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples, iou_threshold, json_out) -> None:
+    """Several ground truths: one line each, then the mean of their mAPs (each weighs the same) and, with
+    --bootstrap, its stratified interval (and the paired one of the mean difference with --baseline)."""
+    err = lambda msg: click.echo(msg, err=True)
+    shared = {p for p in read if sum(p in (s.pred_path, s.baseline_path) for s in scored) > 1}
+    for s in scored:
+        _print_file_notes(s, f"{s.gt_path}: ", skip_unknown=s.pred_path in shared)
+    for path in sorted(shared, key=str):  # a file over all the sets: only what lies in none of them is left out
+        _note_in_none(path, read[path], [s for s in scored if path in (s.pred_path, s.baseline_path)])
+    for path, preds in read.items():
+        if preds.errors:
+            err(f"note: the detector could not read {count(len(preds.errors), 'image')} (listed under 'errors' in "
+                f"{path})")
+    counted = [s for s in scored if s.has_map]
+    for s in scored:
+        if not s.has_map:
+            err(f"note: {s.gt_path}: no class has positives (every object is difficult or a crowd region): left out "
+                "of the mean")
+    per_set = [_intervals(s, metric, resamples, iou_threshold) for s in scored]
+    mean = mean_base = interval = diff_interval = None
+    if counted:
+        mean = float(np.mean([s.result.mAP for s in counted]))
+        if counted[0].base_result is not None:
+            mean_base = float(np.mean([s.base_result.mAP for s in counted]))
+        if resamples and all(len(s.gt.images) >= 2 for s in counted):
+            kw = dict(resamples=resamples, iou_threshold=iou_threshold)
+            interval = mean_map_interval([dataclasses.replace(s.bootstrap_set(), baseline=None) for s in counted],
+                                         metric, **kw)
+            if mean_base is not None:
+                diff_interval = mean_map_interval([s.bootstrap_set() for s in counted], metric, **kw)
+        elif resamples:
+            err("note: --bootstrap: no interval of the mean (a ground truth of one image)")
+    seconds = time.perf_counter() - t0
+
+    names = [str(s.gt_path) for s in scored]
+    width = max(len(x) for x in [*names, "ground truth"])
+    has_base = scored[0].base is not None
+    head = f"{'ground truth':<{width}}  {'mAP':>7}  {'classes':>7}  {'images':>6}  {'pred':>7}"
+    if resamples:
+        head += f"  {'95 % interval':>15}"
+    if has_base:
+        head += f"  {'baseline':>8}  {'diff':>7}" + (f"  {'paired 95 % interval':>20}" if resamples else "")
+    click.echo(head)
+    for name, s, (iv, div) in zip(names, scored, per_set):
+        r = s.result
+        cell = f"{r.mAP:.4f}" if s.has_map else "-"
+        line = (f"{name:<{width}}  {cell:>7}  "
+                f"{sum(c.ap is not None for c in r.per_class):>7}  {r.num_images:>6}  {r.num_predictions:>7}")
+        if resamples:
+            line += f"  {f'{iv[0]:.4f}–{iv[1]:.4f}' if iv else '-':>15}"
+        if has_base:
+            b = s.base_result.mAP
+            line += (f"  {b:>8.4f}  {r.mAP - b:>+7.4f}" if s.has_map else f"  {'-':>8}  {'-':>7}")
+            if resamples:
+                line += f"  {f'{div[0]:+.4f} to {div[1]:+.4f}' if div else '-':>20}"
+        click.echo(line)
+    rule = _rule(metric, iou_threshold)
+    if mean is None:
+        click.echo(f"{metric} mean mAP -  (no ground truth has a class with positives)")
+    else:
+        click.echo(f"{metric} mean mAP {mean:.4f}  (mean of {count(len(counted), 'ground truth')}' mAPs, each weighing "
+                   f"the same; {rule}; {seconds:.2f} s)")
+    if interval is not None:
+        click.echo(f"{metric} mean mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap, each ground "
+                   f"truth's images resampled on their own, {resamples} resamples)")
+    if mean_base is not None:
+        paired = f"; 95 % interval {diff_interval[0]:+.4f} to {diff_interval[1]:+.4f} (paired bootstrap, the same " \
+                 f"{resamples} resamples)" if diff_interval is not None else ""
+        verdict = "" if diff_interval is None else _verdict(diff_interval)[1]
+        click.echo(f"baseline: {metric} mean mAP {mean_base:.4f}; difference {mean - mean_base:+.4f}{paired}"
+                   f"{verdict}")
+    if json_out:
+        d = {"metric": metric, "iou_threshold": scored[0].result.iou_threshold,
+             "datasets": [{"gt": str(s.gt_path), "pred": str(s.pred_path), **_set_dict(s, iv, div, resamples)}
+                          for s, (iv, div) in zip(scored, per_set)],
+             "mean": {"mAP": mean, "num_datasets": len(counted)}}
+        if interval is not None:
+            d["mean"]["bootstrap"] = _bootstrap_dict(interval, resamples, stratified=True)
+        if mean_base is not None:
+            d["mean"]["baseline"] = {"mAP": mean_base, "difference": mean - mean_base}
+            if diff_interval is not None:
+                d["mean"]["baseline"].update(low=diff_interval[0], high=diff_interval[1],
+                                             beyond_noise=_verdict(diff_interval)[0])
+        d["seconds"] = round(seconds, 3)
+        atomic_write_json(json_out, d)
+        click.echo(f"wrote {json_out}")
+
+
+def _note_in_none(path: Path, preds, sets: list[_Scored]) -> None:
+    """For a prediction (or baseline) file shared by several ground truths: its predictions on images that none
+    of them holds (the rest lie on another ground truth's images, which is no loss)."""
+    aligned = [s.aligned if s.pred_path == path else s.base for s in sets]
+    matched = sum(len(preds) - a.dropped_unknown_image for a in aligned)
+    left = len(preds) - matched
+    images = set(aligned[0].unknown_images).intersection(*(a.unknown_images for a in aligned[1:]))
+    if left > 0 and images:
+        click.echo(f"note: {path}: left out: {count(left, 'prediction')} on {count(len(images), 'image')} in none of "
+                   f"the ground truths (e.g. {', '.join(sorted(images)[:3])})", err=True)

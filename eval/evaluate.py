@@ -16,8 +16,8 @@ from .matching import DEFAULT_IOU, ilsvrc_object_thresholds, match_ilsvrc, match
 from .predictions import AlignedPredictions
 from .results import ClassResult, EvalResult
 
-__all__ = ["ClassResult", "EvalResult", "evaluate", "restrict_classes", "bootstrap_interval", "resampled_map",
-           "METRICS", "BOOTSTRAP_METRICS"]
+__all__ = ["ClassResult", "EvalResult", "evaluate", "restrict_classes", "bootstrap_interval", "BootstrapSet",
+           "mean_map_interval", "resampled_map", "METRICS", "BOOTSTRAP_METRICS"]
 
 BOOTSTRAP_METRICS = ("ilsvrc", "voc", "voc07")  # COCO's numbers are pycocotools': not resampled here
 
@@ -215,23 +215,61 @@ def bootstrap_interval(gt: Dataset, preds: AlignedPredictions, metric: str = "il
     scored on each resample's images — a paired comparison, far narrower than two separate intervals, that says
     whether a gain is more than which images happen to be in the set. Raises ValueError for ``coco``
     (:data:`BOOTSTRAP_METRICS`) and for fewer than two images."""
+    part = BootstrapSet(gt, preds, baseline=baseline, only_classes=only_classes, blacklist=blacklist)
+    return mean_map_interval([part], metric, resamples=resamples, level=level, seed=seed,
+                             iou_threshold=iou_threshold)
+
+
+@dataclasses.dataclass(frozen=True)
+class BootstrapSet:
+    """One dataset of a (possibly pooled) bootstrap: its ground truth, the predictions on it, optionally a
+    baseline's predictions on it, and the arguments :func:`evaluate` takes for it."""
+
+    gt: Dataset
+    preds: AlignedPredictions
+    baseline: AlignedPredictions | None = None
+    only_classes: set[int] | None = None
+    blacklist: set[tuple[int, int]] | None = None
+
+
+def mean_map_interval(sets: list[BootstrapSet], metric: str = "ilsvrc", *, resamples: int = 1000,
+                      level: float = 0.95, seed: int = 0, iou_threshold: float = DEFAULT_IOU) -> tuple[float, float]:
+    """A bootstrap confidence interval of the mean of several datasets' mAPs (each dataset weighs the same, as a
+    benchmark of several sets reports its mean), or, where the sets carry a ``baseline``, of the mean difference
+    mAP(``preds``) − mAP(``baseline``). Each dataset's images are resampled on their own (a stratified bootstrap:
+    ``scipy.stats.bootstrap`` with one sample per dataset, ``paired=False``), so every resample holds as many
+    images of each set as the set has; each dataset's resampled mAP is :func:`resampled_map`'s. One dataset gives
+    :func:`bootstrap_interval`. With a baseline on some sets only, every set must have one. Returns (low, high) at
+    ``level`` (percentile method; ``seed`` fixes the resamples). Raises ValueError for ``coco``, for no dataset, for
+    a dataset of fewer than two images and for baselines on some sets but not all."""
     from scipy.stats import bootstrap
 
     if metric not in BOOTSTRAP_METRICS:
         raise ValueError(f"the bootstrap interval is computed for {', '.join(BOOTSTRAP_METRICS)}, not {metric!r}")
-    if len(gt.images) < 2:
-        raise ValueError("a bootstrap interval over images needs two images at least")
-    mean_ap = resampled_map(gt, preds, metric, iou_threshold=iou_threshold, blacklist=blacklist,
-                            only_classes=only_classes)
-    if baseline is not None:
-        ours, theirs = mean_ap, resampled_map(gt, baseline, metric, iou_threshold=iou_threshold, blacklist=blacklist,
-                                              only_classes=only_classes)
+    if not sets:
+        raise ValueError("no dataset to resample")
+    if any(len(s.gt.images) < 2 for s in sets):
+        raise ValueError("a bootstrap interval over images needs two images at least in every dataset")
+    paired = [s.baseline is not None for s in sets]
+    if any(paired) and not all(paired):
+        raise ValueError("a baseline is needed on every dataset or on none")
 
-        def mean_ap(sample):
-            return ours(sample) - theirs(sample)
+    def scorer(s: BootstrapSet):
+        kw = dict(iou_threshold=iou_threshold, blacklist=s.blacklist, only_classes=s.only_classes)
+        ours = resampled_map(s.gt, s.preds, metric, **kw)
+        if s.baseline is None:
+            return ours
+        theirs = resampled_map(s.gt, s.baseline, metric, **kw)
+        return lambda sample: ours(sample) - theirs(sample)
 
-    res = bootstrap((np.arange(len(gt.images)),), mean_ap, n_resamples=resamples, confidence_level=level,
-                    method="percentile", vectorized=False, random_state=np.random.default_rng(seed))
+    scorers = [scorer(s) for s in sets]
+
+    def statistic(*samples):
+        return float(np.mean([f(sample) for f, sample in zip(scorers, samples)]))
+
+    res = bootstrap(tuple(np.arange(len(s.gt.images)) for s in sets), statistic, n_resamples=resamples,
+                    confidence_level=level, method="percentile", vectorized=False, paired=False,
+                    random_state=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 

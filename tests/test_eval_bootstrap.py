@@ -142,3 +142,107 @@ def test_cli_eval_bootstrap_prints_and_writes_the_interval(tmp_path):
                                    "--baseline", str(tmp_path / "base.json"), "--bootstrap", "100"])
     assert res.exit_code == 0 and f"baseline {tmp_path / 'base.json'}: ilsvrc mAP -" in res.output, res.output
     assert "difference" not in res.output
+
+
+def test_the_mean_of_several_datasets_has_a_stratified_interval():
+    """mean_map_interval over several datasets: the interval holds the mean of their mAPs, is the single-set one
+    for one dataset, narrows when two independent copies of a set are averaged, is (0, 0) for a system against
+    itself; a baseline on some sets only, or a set of one image, is refused."""
+    from eval.evaluate import BootstrapSet, mean_map_interval
+
+    sets = [BootstrapSet(*problem(seed)) for seed in (3, 4, 5)]
+    mean = np.mean([evaluate(s.gt, s.preds).mAP for s in sets])
+    low, high = mean_map_interval(sets, resamples=300)
+    assert low < mean < high
+    assert mean_map_interval(sets[:1], resamples=300) == bootstrap_interval(sets[0].gt, sets[0].preds, resamples=300)
+    one = mean_map_interval(sets[:1], resamples=400)
+    two = mean_map_interval(sets[:1] * 2, resamples=400)  # each copy resampled on its own: half the variance
+    assert (two[1] - two[0]) < 0.85 * (one[1] - one[0])
+    paired = [BootstrapSet(s.gt, s.preds, baseline=s.preds) for s in sets]
+    assert mean_map_interval(paired, resamples=200) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="every dataset or on none"):
+        mean_map_interval([paired[0], sets[1]], resamples=200)
+    gt, preds = problem(6, n_images=1)
+    with pytest.raises(ValueError, match="two images"):
+        mean_map_interval([sets[0], BootstrapSet(gt, preds)], resamples=200)
+
+
+def _coco_files(tmp_path, name: str, seed: int, shift: float = 0.0):
+    """A COCO ground truth of problem(seed) whose images are named ``{name}_imgK.jpg``, and its results with
+    'file_name' (boxes moved by ``shift`` px): returns (gt path, results list)."""
+    gt, preds = problem(seed, n_images=12)
+
+    def xywh(b):
+        return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
+
+    files = [f"{name}_{im.file_name}" for im in gt.images]
+    objects = [(k, b, c) for k, im in enumerate(gt.images) for b, c in zip(im.boxes, im.labels)]
+    coco = {"images": [{"id": k + 1, "file_name": f, "width": im.width, "height": im.height}
+                       for k, (f, im) in enumerate(zip(files, gt.images))],
+            "categories": [{"id": c + 1, "name": gt.classes[c].name} for c in range(CLASSES)],
+            "annotations": [{"id": n + 1, "image_id": k + 1, "category_id": int(c) + 1, "iscrowd": 0, "bbox": xywh(b),
+                             "area": xywh(b)[2] * xywh(b)[3]} for n, (k, b, c) in enumerate(objects)]}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(coco))
+    results = [{"image_id": int(i) + 1, "file_name": files[int(i)], "category_id": int(c) + 1, "score": float(s),
+                "bbox": [x + shift for x in xywh(b)[:2]] + xywh(b)[2:]}
+               for i, c, s, b in zip(preds.image_index, preds.label, preds.scores, preds.boxes)]
+    return path, results
+
+
+def test_cli_eval_several_ground_truths_gives_each_map_and_their_mean(tmp_path):
+    """detect eval --gt A --gt B: one line per dataset (the mAP it has alone), their mean, its stratified interval
+    and the paired one of the mean difference; one prediction file over both or one per --gt give the same numbers;
+    what cannot be meant is refused."""
+    (a, ra), (b, rb) = _coco_files(tmp_path, "a", 7), _coco_files(tmp_path, "b", 8)
+    _, sa = _coco_files(tmp_path, "a", 7, shift=9.0)
+    _, sb = _coco_files(tmp_path, "b", 8, shift=9.0)
+    files = {"both.json": ra + rb + [{**ra[0], "file_name": "elsewhere.jpg"}], "pa.json": ra, "pb.json": rb,
+             "base.json": sa + sb}
+    for f, data in files.items():
+        (tmp_path / f).write_text(json.dumps(data))
+    p = lambda f: str(tmp_path / f)
+    alone = []
+    for gt, pred in ((a, "pa.json"), (b, "pb.json")):
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", p(pred), "--json", p(f"{gt.stem}_r.json")])
+        assert res.exit_code == 0, res.output
+        alone.append(json.loads((tmp_path / f"{gt.stem}_r.json").read_text())["mAP"])
+    gts = ["--gt", str(a), "--gt", str(b)]
+    res = CliRunner().invoke(cli, ["eval", *gts, "--pred", p("both.json"), "--baseline", p("base.json"),
+                                   "--bootstrap", "200", "--json", p("r.json")])
+    assert res.exit_code == 0, res.output
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert [d["mAP"] for d in r["datasets"]] == pytest.approx(alone)
+    assert [d["gt"] for d in r["datasets"]] == [str(a), str(b)]
+    mean = r["mean"]
+    assert mean["mAP"] == pytest.approx(np.mean(alone)) and mean["num_datasets"] == 2
+    assert mean["bootstrap"]["low"] < mean["mAP"] < mean["bootstrap"]["high"] and mean["bootstrap"]["stratified"]
+    base = mean["baseline"]
+    assert base["difference"] == pytest.approx(mean["mAP"] - base["mAP"]) and base["low"] <= base["difference"] \
+        <= base["high"]
+    for d, m in zip(r["datasets"], alone):
+        assert str(f"{m:.4f}") in res.output and d["bootstrap"]["low"] < d["mAP"] < d["bootstrap"]["high"]
+    assert f"ilsvrc mean mAP {mean['mAP']:.4f}  (mean of 2 ground truths' mAPs, each weighing the same" in res.output
+    assert f"mean mAP 95 % interval {mean['bootstrap']['low']:.4f}–{mean['bootstrap']['high']:.4f} (bootstrap, each " \
+        "ground truth's images resampled on their own, 200 resamples)" in res.output
+    assert f"baseline: ilsvrc mean mAP {base['mAP']:.4f}; difference {base['difference']:+.4f}; 95 % interval " \
+        f"{base['low']:+.4f} to {base['high']:+.4f} (paired bootstrap" in res.output
+    # the other set's images are no loss; the image in neither set is
+    assert f"note: {p('both.json')}: left out: 1 prediction on 1 image in none of the ground truths (e.g. " \
+        "elsewhere.jpg)" in res.output, res.output
+    assert "not in the ground truth" not in res.output
+    # one file per --gt, in order: the same numbers
+    res = CliRunner().invoke(cli, ["eval", *gts, "--pred", p("pa.json"), "--pred", p("pb.json"), "--json",
+                                   p("r2.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r2.json").read_text())["mean"]["mAP"] == pytest.approx(mean["mAP"])
+    # refused, exit 2: a count of files that fits neither rule, an option of one ground truth, a dataset twice
+    for bad in (["--pred", p("pa.json"), "--pred", p("pb.json"), "--pred", p("both.json")],
+                ["--pred", p("both.json"), "--plot", p("pr.png")], ["--pred", p("both.json"), "--gt", str(a)]):
+        res = CliRunner().invoke(cli, ["eval", *gts, *bad])
+        assert res.exit_code == 2 and "Error" in res.output, (bad, res.output)
+    assert not (tmp_path / "pr.png").exists()
+    # results by image id only cannot be shared: ids of the two sets overlap (exit 1, the file named)
+    (tmp_path / "ids.json").write_text(json.dumps([{k: v for k, v in x.items() if k != "file_name"} for x in ra]))
+    res = CliRunner().invoke(cli, ["eval", *gts, "--pred", p("ids.json")])
+    assert res.exit_code == 1 and f"{p('ids.json')}: its images are given by image_id only" in res.output, res.output
