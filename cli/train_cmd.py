@@ -238,7 +238,11 @@ def _prepare(run: ClassifierRun):
     # a mapped head scores every ILSVRC DET class (through the ImageNet leaves), whatever the data holds
     classes = ilsvrc_categories() if class_map else build_class_list(train_sets, ilsvrc_only=run.class_set == "ilsvrc")
     if not classes:
-        raise click.ClickException("the training data has no boxes")
+        boxed = [im for ds in train_sets for im in ds.images if len(im.labels)]
+        why = "" if not boxed or any(im.path is not None for im in boxed) else (  # trial 19: said no more
+            f": its {count(len(boxed), 'image')} with boxes have no image file here — pass --images DIR, the folder "
+            "that holds them")
+        raise click.ClickException(f"the training data has no boxes{why}")
     known = {c.key for c in classes}
     for path, ds in zip(run.vals, val_sets):
         boxed = {ds.classes[int(k)] for im in ds.images for k in im.labels}

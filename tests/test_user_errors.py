@@ -560,3 +560,14 @@ def test_a_symbolic_link_at_the_part_file_is_refused_never_written_through(tmp_p
             assert "symbolic link" in str(e) and str(part) in str(e)
         assert part.is_symlink() and precious.read_text() == "keep me\n"
         assert not (tmp_path / "nowhere.jsonl").exists()
+
+
+def test_training_on_ground_truth_whose_images_are_elsewhere_says_to_pass_images(tmp_path):
+    """Trial 19: a copy of the annotations away from their images ended "the training data has no boxes" alone."""
+    gt = tmp_path / "annotations.json"
+    gt.write_text((SAMPLES / "annotations.json").read_text())
+    n = len([im for im in json.loads(gt.read_text())["images"]])
+    res = _refused(["train", "classifier", "--gt", str(gt), "--out", str(tmp_path / "t.pt"), "--epochs", "1"],
+                   "the training data has no boxes: its ", "have no image file here — pass --images DIR")
+    assert f"warning: {n} of the {n} images of {gt} have no image file" in res.output
+    assert not (tmp_path / "t.pt").exists()
