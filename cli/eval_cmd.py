@@ -170,6 +170,14 @@ class _Scored:
     def has_map(self) -> bool:  # a class with positives: something to average
         return any(c.ap is not None for c in self.result.per_class)
 
+    @property
+    def why_no_map(self) -> str:
+        """Why no class has positives: the classes left to score, or the objects themselves."""
+        findable = any((~(im.difficult | im.iscrowd)).any() for im in self.gt.images)
+        if self.only is not None and findable:
+            return "among the classes the prediction file's model knows (--model-classes-only)"
+        return "(every object is difficult or a crowd region)"
+
     def bootstrap_set(self) -> BootstrapSet:
         return BootstrapSet(self.gt, self.aligned, baseline=self.base, only_classes=self.only,
                             blacklist=self.blacklist)
@@ -283,8 +291,7 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
         for name, v in result.extra.items():
             click.echo(f"{name:>6} {v:.4f}")
     if not n_cls:  # every object difficult or a crowd region: an average of nothing, not a score of 0
-        click.echo("note: no class has positives (every object is difficult or a crowd region): there is no mAP to "
-                   "give", err=True)
+        click.echo(f"note: no class has positives {s.why_no_map}: there is no mAP to give", err=True)
     maps = f"mAP {result.mAP:.4f}  median AP {result.median_AP:.4f}" if n_cls else "mAP -  median AP -"
     click.echo(f"{metric} {maps}  ({count(n_cls, 'class', 'classes')} with positives, "
                f"{count(result.num_images, 'image')}, {count(result.num_predictions, 'prediction')}, "
@@ -359,8 +366,7 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
     counted = [s for s in scored if s.has_map]
     for s in scored:
         if not s.has_map:
-            err(f"note: {s.gt_path}: no class has positives (every object is difficult or a crowd region): left out "
-                "of the mean")
+            err(f"note: {s.gt_path}: no class has positives {s.why_no_map}: left out of the mean")
     per_set = [_intervals(s, metric, resamples, iou_threshold) for s in scored]
     mean = mean_base = interval = diff_interval = None
     if counted:
@@ -403,8 +409,8 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
     if mean is None:
         click.echo(f"{metric} mean mAP -  (no ground truth has a class with positives)")
     else:
-        click.echo(f"{metric} mean mAP {mean:.4f}  (mean of {count(len(counted), 'ground truth')}' mAPs, each weighing "
-                   f"the same; {rule}; {seconds:.2f} s)")
+        click.echo(f"{metric} mean mAP {mean:.4f}  (over {count(len(counted), 'dataset')}, each weighing the same; "
+                   f"{rule}; {seconds:.2f} s)")
     if interval is not None:
         click.echo(f"{metric} mean mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap, each ground "
                    f"truth's images resampled on their own, {resamples} resamples)")

@@ -222,7 +222,7 @@ def test_cli_eval_several_ground_truths_gives_each_map_and_their_mean(tmp_path):
         <= base["high"]
     for d, m in zip(r["datasets"], alone):
         assert str(f"{m:.4f}") in res.output and d["bootstrap"]["low"] < d["mAP"] < d["bootstrap"]["high"]
-    assert f"ilsvrc mean mAP {mean['mAP']:.4f}  (mean of 2 ground truths' mAPs, each weighing the same" in res.output
+    assert f"ilsvrc mean mAP {mean['mAP']:.4f}  (over 2 datasets, each weighing the same" in res.output
     assert f"mean mAP 95 % interval {mean['bootstrap']['low']:.4f}–{mean['bootstrap']['high']:.4f} (bootstrap, each " \
         "ground truth's images resampled on their own, 200 resamples)" in res.output
     assert f"baseline: ilsvrc mean mAP {base['mAP']:.4f}; difference {base['difference']:+.4f}; 95 % interval " \
@@ -246,3 +246,25 @@ def test_cli_eval_several_ground_truths_gives_each_map_and_their_mean(tmp_path):
     (tmp_path / "ids.json").write_text(json.dumps([{k: v for k, v in x.items() if k != "file_name"} for x in ra]))
     res = CliRunner().invoke(cli, ["eval", *gts, "--pred", p("ids.json")])
     assert res.exit_code == 1 and f"{p('ids.json')}: its images are given by image_id only" in res.output, res.output
+
+
+def test_a_dataset_without_positives_among_the_model_classes_is_left_out_of_the_mean(tmp_path):
+    def coco(name, category):
+        return {"images": [{"id": k, "file_name": f"{name}{k}.jpg", "width": 100, "height": 100} for k in (1, 2)],
+                "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "zebra"}],
+                "annotations": [{"id": k, "image_id": k, "category_id": category, "bbox": [10, 10, 50, 50],
+                                 "area": 2500, "iscrowd": 0} for k in (1, 2)]}
+
+    for name, category in (("a", 1), ("b", 2)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(coco(name, category)))
+    (tmp_path / "p.json").write_text(json.dumps([{"image_id": 1, "file_name": f"{n}1.jpg", "category_id": 1,
+                                                  "bbox": [10, 10, 50, 50], "score": 0.9} for n in "ab"]))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(tmp_path / "a.json"), "--gt", str(tmp_path / "b.json"),
+                                   "--pred", str(tmp_path / "p.json"), "--model-classes-only", "--json",
+                                   str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert f"note: {tmp_path / 'b.json'}: no class has positives among the classes the prediction file's model knows " \
+        "(--model-classes-only): left out of the mean" in res.output
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["mean"] == {"mAP": 0.5, "num_datasets": 1} and r["datasets"][1]["mAP"] is None
+    assert "ilsvrc mean mAP 0.5000  (over 1 dataset, each weighing the same;" in res.output
