@@ -248,6 +248,13 @@ def _intervals(s: _Scored, metric, resamples, iou_threshold):
     return interval, diff
 
 
+def _difference_line(head: str, ours: float, theirs: float, interval, resamples: int) -> str:
+    """``{head} {theirs}; difference …`` with the paired interval and its verdict where there is one."""
+    paired = "" if interval is None else f"; 95 % interval {interval[0]:+.4f} to {interval[1]:+.4f} (paired " \
+        f"bootstrap, the same {resamples} resamples){_verdict(interval)[1]}"
+    return f"{head} {theirs:.4f}; difference {ours - theirs:+.4f}{paired}"
+
+
 def _verdict(interval) -> tuple[bool, str]:
     beyond = interval[0] > 0 or interval[1] < 0
     return beyond, (" — more than the choice of images explains" if beyond else
@@ -302,12 +309,8 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
     if base_result is not None and not n_cls:  # nothing to average: no mAP, so no difference (trial 20)
         click.echo(f"baseline {s.baseline_path}: {metric} mAP -")
     elif base_result is not None:
-        diff = result.mAP - base_result.mAP
-        paired = f"; 95 % interval {diff_interval[0]:+.4f} to {diff_interval[1]:+.4f} (paired bootstrap, the same " \
-                 f"{resamples} resamples)" if diff_interval is not None else ""
-        verdict = "" if diff_interval is None else _verdict(diff_interval)[1]
-        click.echo(f"baseline {s.baseline_path}: {metric} mAP {base_result.mAP:.4f}; difference {diff:+.4f}"
-                   f"{paired}{verdict}")
+        click.echo(_difference_line(f"baseline {s.baseline_path}: {metric} mAP", result.mAP, base_result.mAP,
+                                    diff_interval, resamples))
     if json_out:
         d = _set_dict(s, interval, diff_interval, resamples)
         d["seconds"] = round(seconds, 3)
@@ -415,11 +418,7 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
         click.echo(f"{metric} mean mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap, each ground "
                    f"truth's images resampled on their own, {resamples} resamples)")
     if mean_base is not None:
-        paired = f"; 95 % interval {diff_interval[0]:+.4f} to {diff_interval[1]:+.4f} (paired bootstrap, the same " \
-                 f"{resamples} resamples)" if diff_interval is not None else ""
-        verdict = "" if diff_interval is None else _verdict(diff_interval)[1]
-        click.echo(f"baseline: {metric} mean mAP {mean_base:.4f}; difference {mean - mean_base:+.4f}{paired}"
-                   f"{verdict}")
+        click.echo(_difference_line(f"baseline: {metric} mean mAP", mean, mean_base, diff_interval, resamples))
     if json_out:
         d = {"metric": metric, "iou_threshold": scored[0].result.iou_threshold,
              "datasets": [{"gt": str(s.gt_path), "pred": str(s.pred_path), **_set_dict(s, iv, div, resamples)}
