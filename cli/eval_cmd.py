@@ -10,12 +10,15 @@ from pathlib import Path
 import click
 import numpy as np
 
-from detector.data import DatasetError
+from detector.data import Dataset, DatasetError
 from detector.data.io import atomic_write_json
 from detector.data.readers import load_coco_json
 from eval import (
     METRICS,
+    AlignedPredictions,
+    EvalResult,
     PredictionError,
+    Predictions,
     align_predictions,
     evaluate,
     read_blacklist,
@@ -135,7 +138,7 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     pred_for = [pred_paths[k] if len(pred_paths) > 1 else pred_paths[0] for k in range(n)]
     base_for = [baseline_paths[k] if len(baseline_paths) > 1 else baseline_paths[0] for k in range(n)] \
         if baseline_paths else [None] * n
-    read: dict[Path, object] = {}  # a prediction file read once, however many ground truths share it
+    read: dict[Path, Predictions] = {}  # a prediction file read once, however many ground truths share it
     if n > 1:
         for flag, paths in (("--pred", pred_paths), ("--baseline", baseline_paths)):
             if len(paths) == 1:
@@ -157,14 +160,14 @@ class _Scored:
     gt_path: Path
     pred_path: Path
     baseline_path: Path | None
-    gt: object  # Dataset
-    preds: object  # Predictions
-    aligned: object  # AlignedPredictions
-    base: object | None
-    blacklist: set | None
-    only: set | None
-    result: object  # EvalResult
-    base_result: object | None
+    gt: Dataset
+    preds: Predictions
+    aligned: AlignedPredictions
+    base: AlignedPredictions | None
+    blacklist: set[tuple[int, int]] | None
+    only: set[int] | None  # --model-classes-only: the classes scored
+    result: EvalResult
+    base_result: EvalResult | None
 
     @property
     def has_map(self) -> bool:  # a class with positives: something to average
