@@ -341,9 +341,14 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     n = len(preds)
     image_index, notes = match_images(preds, gt)
     if not_own:
-        k = int(np.isin(preds.labels, [j for j, c in enumerate(preds.categories) if c.source_id in not_own]).sum())
-        notes.append(f"{count(k, 'result')} of category_id {', '.join(map(str, sorted(not_own, key=str)[:8]))} left "
-                     f"out: not categories of {gt.source} (pycocotools never matches them either)")
+        # only results on ground-truth images: those on other images are left out as such (noted below), and with
+        # several --gt sharing one file they are another dataset's, no loss
+        on_gt = np.isin(preds.labels, [j for j, c in enumerate(preds.categories) if c.source_id in not_own]) & (
+            image_index >= 0) if n else np.zeros(0, dtype=bool)
+        ids = sorted({preds.categories[int(j)].source_id for j in preds.labels[on_gt]}, key=str)
+        if ids:
+            notes.append(f"{count(int(on_gt.sum()), 'result')} of category_id {', '.join(map(str, ids[:8]))} left "
+                         f"out: not categories of {gt.source} (pycocotools never matches them either)")
     notes += _check_images_run(preds, gt, image_index)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
 

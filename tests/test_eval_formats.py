@@ -125,6 +125,20 @@ def test_coco_results_use_gt_category_ids(tmp_path):
     al = align_predictions(read_predictions(p), gt)
     assert [gt.classes[k].name for k in al.label] == ["dog"] and not al.dropped_other_class
     assert any("2 results of category_id 124 left out: not categories of" in n for n in al.notes), al.notes
+    # User trial 21: results of such ids on images of another ground truth (one file shared by several --gt) are
+    # left out as on unknown images, and were counted a second time in this note
+    p.write_text(json.dumps([{"image_id": 3, "category_id": 18, "bbox": [0, 0, 10, 10], "score": 0.9,
+                              "file_name": "a.jpg"},
+                             {"image_id": 3, "category_id": 124, "bbox": [0, 0, 10, 10], "score": 0.8,
+                              "file_name": "a.jpg"},
+                             {"image_id": 7, "category_id": 124, "bbox": [5, 0, 10, 10], "score": 0.7,
+                              "file_name": "other.jpg"},
+                             {"image_id": 7, "category_id": 77, "bbox": [5, 0, 10, 10], "score": 0.7,
+                              "file_name": "other.jpg"}]))
+    al = align_predictions(read_predictions(p), gt)
+    assert any(n.startswith("1 result of category_id 124 left out: not categories of") for n in al.notes), al.notes
+    assert not any("77" in n for n in al.notes), al.notes
+    assert al.dropped_unknown_image == 2
 
 
 def test_coco_results_against_non_coco_gt_use_det_ids(tmp_path):
