@@ -123,16 +123,21 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     n = len(gt_paths)
     for flag, paths in (("--pred", pred_paths), ("--baseline", baseline_paths)):
         if len(paths) > 1 and len(paths) != n:
-            raise click.BadParameter(f"{len(paths)} files for {count(n, 'ground truth')}: give one file holding "
-                                     f"every ground truth's images, or one per --gt in the same order", param_hint=flag)
+            raise click.BadParameter(f"{len(paths)} files for {count(n, 'ground truth')}: give one file" + (
+                " holding every ground truth's images, or one per --gt in the same order" if n > 1 else ""),
+                param_hint=flag)
     if n > 1:
         for flag, value in (("--plot", plot_out), ("--image-list", image_list), ("--blacklist", blacklist),
                             ("--images", images)):
             if value is not None:
                 raise click.BadParameter(f"it applies to one ground truth, and {n} are given: evaluate that one "
                                          "alone", param_hint=flag)
-    if len(set(map(os.path.realpath, gt_paths))) < n:
-        raise click.BadParameter("one ground truth is given twice: each dataset once", param_hint="--gt")
+    seen_gt: dict[str, Path] = {}
+    for p in gt_paths:
+        if (key := os.path.realpath(p)) in seen_gt:
+            raise click.BadParameter(f"{p} is given twice{'' if str(seen_gt[key]) == str(p) else f' (as {seen_gt[key]})'}"
+                                     ": each dataset once", param_hint="--gt")
+        seen_gt[key] = p
     outputs = {"--json": json_out, "--plot": plot_out}
     refuse_replacing_inputs(outputs, [*gt_paths, *pred_paths, image_list, blacklist, *baseline_paths])
     pred_for = [pred_paths[k] if len(pred_paths) > 1 else pred_paths[0] for k in range(n)]
@@ -344,8 +349,8 @@ def _set_dict(s: _Scored, interval, diff_interval, resamples) -> dict:
     d = s.result.to_dict()
     if not s.has_map:
         d["mAP"] = d["median_AP"] = None
-    if interval is not None:
-        d["bootstrap"] = _bootstrap_dict(interval, resamples)
+    if resamples:  # null: asked for, not computable (one image, no class with positives)
+        d["bootstrap"] = _bootstrap_dict(interval, resamples) if interval is not None else None
     if s.base_result is not None and s.has_map:
         d["baseline"] = {"file": str(s.baseline_path), "mAP": s.base_result.mAP,
                          "difference": s.result.mAP - s.base_result.mAP}
@@ -369,6 +374,7 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
         if preds.errors:
             err(f"note: the detector could not read {count(len(preds.errors), 'image')} (listed under 'errors' in "
                 f"{path})")
+    _note_shared_images(scored)
     counted = [s for s in scored if s.has_map]
     for s in scored:
         if not s.has_map:
@@ -379,14 +385,14 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
         mean = float(np.mean([s.result.mAP for s in counted]))
         if counted[0].base_result is not None:
             mean_base = float(np.mean([s.base_result.mAP for s in counted]))
-        if resamples and all(len(s.gt.images) >= 2 for s in counted):
+        if resamples and any(len(s.gt.images) >= 2 for s in counted):  # one-image sets: constants
             kw = dict(resamples=resamples, iou_threshold=iou_threshold)
             interval = mean_map_interval([dataclasses.replace(s.bootstrap_set(), baseline=None) for s in counted],
                                          metric, **kw)
             if mean_base is not None:
                 diff_interval = mean_map_interval([s.bootstrap_set() for s in counted], metric, **kw)
         elif resamples:
-            err("note: --bootstrap: no interval of the mean (a ground truth of one image)")
+            err("note: --bootstrap: no interval of the mean (every ground truth holds one image)")
     seconds = time.perf_counter() - t0
 
     names = [str(s.gt_path) for s in scored]
@@ -409,14 +415,18 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
             b = s.base_result.mAP
             line += (f"  {b:>8.4f}  {r.mAP - b:>+7.4f}" if s.has_map else f"  {'-':>8}  {'-':>7}")
             if resamples:
-                line += f"  {f'{div[0]:+.4f} to {div[1]:+.4f}' if div else '-':>20}"
+                mark = " *" if div and _verdict(div)[0] else "  "
+                line += f"  {f'{div[0]:+.4f} to {div[1]:+.4f}' if div else '-':>20}{mark}"
         click.echo(line)
+    if has_base and resamples and any(div and _verdict(div)[0] for _, div in per_set):
+        click.echo("* more than the choice of that dataset's images explains")
     rule = _rule(metric, iou_threshold)
     if mean is None:
         click.echo(f"{metric} mean mAP -  (no ground truth has a class with positives)")
     else:
-        click.echo(f"{metric} mean mAP {mean:.4f}  (over {count(len(counted), 'dataset')}, each weighing the same; "
-                   f"{rule}; {seconds:.2f} s)")
+        weighing = ", each weighing the same" if len(counted) > 1 else ""
+        click.echo(f"{metric} mean mAP {mean:.4f}  (over {count(len(counted), 'dataset')}{weighing}; {rule}; "
+                   f"{seconds:.2f} s)")
     if interval is not None:
         click.echo(f"{metric} mean mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap, each ground "
                    f"truth's images resampled on their own, {resamples} resamples)")
@@ -437,6 +447,18 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
         d["seconds"] = round(seconds, 3)
         atomic_write_json(json_out, d)
         click.echo(f"wrote {json_out}")
+
+
+def _note_shared_images(scored: list[_Scored]) -> None:
+    """Two ground truths holding images of the same name (a dataset and a copy or a subset of it): say so, as
+    those images count in both datasets and so twice in the mean (trial 21: a copy under another path passed)."""
+    names = [{Path(im.file_name).name for im in s.gt.images} for s in scored]
+    for i in range(len(scored)):
+        for j in range(i + 1, len(scored)):
+            if shared := sorted(names[i] & names[j]):
+                click.echo(f"note: {scored[i].gt_path} and {scored[j].gt_path} share {count(len(shared), 'image')} "
+                           f"(e.g. {', '.join(shared[:3])}): they count in both datasets, so twice in the mean",
+                           err=True)
 
 
 def _note_in_none(path: Path, preds, sets: list[_Scored]) -> None:

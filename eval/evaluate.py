@@ -241,15 +241,16 @@ def mean_map_interval(sets: list[BootstrapSet], metric: str = "ilsvrc", *, resam
     images of each set as the set has; each dataset's resampled mAP is :func:`resampled_map`'s. One dataset gives
     :func:`bootstrap_interval`. With a baseline on some sets only, every set must have one. Returns (low, high) at
     ``level`` (percentile method; ``seed`` fixes the resamples). Raises ValueError for ``coco``, for no dataset, for
-    a dataset of fewer than two images and for baselines on some sets but not all."""
+    datasets all of fewer than two images (one of one image is a constant of every resample) and for baselines on
+    some sets but not all."""
     from scipy.stats import bootstrap
 
     if metric not in BOOTSTRAP_METRICS:
         raise ValueError(f"the bootstrap interval is computed for {', '.join(BOOTSTRAP_METRICS)}, not {metric!r}")
     if not sets:
         raise ValueError("no dataset to resample")
-    if any(len(s.gt.images) < 2 for s in sets):
-        raise ValueError("a bootstrap interval over images needs two images at least in every dataset")
+    if all(len(s.gt.images) < 2 for s in sets):
+        raise ValueError("a bootstrap interval over images needs a dataset of two images at least")
     paired = [s.baseline is not None for s in sets]
     if any(paired) and not all(paired):
         raise ValueError("a baseline is needed on every dataset or on none")
@@ -262,12 +263,15 @@ def mean_map_interval(sets: list[BootstrapSet], metric: str = "ilsvrc", *, resam
         theirs = resampled_map(s.gt, s.baseline, metric, **kw)
         return lambda sample: ours(sample) - theirs(sample)
 
-    scorers = [scorer(s) for s in sets]
+    # a dataset of one image is the same in every resample (scipy resamples samples of two or more): a constant
+    fixed = sum(scorer(s)(np.zeros(1, dtype=np.int64)) for s in sets if len(s.gt.images) < 2)
+    resampled = [s for s in sets if len(s.gt.images) >= 2]
+    scorers = [scorer(s) for s in resampled]
 
     def statistic(*samples):
-        return float(np.mean([f(sample) for f, sample in zip(scorers, samples)]))
+        return float((sum(f(sample) for f, sample in zip(scorers, samples)) + fixed) / len(sets))
 
-    res = bootstrap(tuple(np.arange(len(s.gt.images)) for s in sets), statistic, n_resamples=resamples,
+    res = bootstrap(tuple(np.arange(len(s.gt.images)) for s in resampled), statistic, n_resamples=resamples,
                     confidence_level=level, method="percentile", vectorized=False, paired=False,
                     random_state=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)

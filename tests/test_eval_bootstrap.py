@@ -162,9 +162,15 @@ def test_the_mean_of_several_datasets_has_a_stratified_interval():
     assert mean_map_interval(paired, resamples=200) == (0.0, 0.0)
     with pytest.raises(ValueError, match="every dataset or on none"):
         mean_map_interval([paired[0], sets[1]], resamples=200)
-    gt, preds = problem(6, n_images=1)
+    # a dataset of one image is the same in every resample: a constant of the mean (trial 21: it took the
+    # interval away); the other set is resampled as when alone (same seed), so the interval moves affinely
+    lone = BootstrapSet(*problem(6, n_images=1))
+    constant = evaluate(lone.gt, lone.preds).mAP
+    low0, high0 = mean_map_interval(sets[:1], resamples=300)
+    assert mean_map_interval([sets[0], lone], resamples=300) == pytest.approx(((low0 + constant) / 2,
+                                                                              (high0 + constant) / 2))
     with pytest.raises(ValueError, match="two images"):
-        mean_map_interval([sets[0], BootstrapSet(gt, preds)], resamples=200)
+        mean_map_interval([lone], resamples=200)
 
 
 def _coco_files(tmp_path, name: str, seed: int, shift: float = 0.0):
@@ -222,6 +228,8 @@ def test_cli_eval_several_ground_truths_gives_each_map_and_their_mean(tmp_path):
         <= base["high"]
     for d, m in zip(r["datasets"], alone):
         assert str(f"{m:.4f}") in res.output and d["bootstrap"]["low"] < d["mAP"] < d["bootstrap"]["high"]
+    marked = [d["baseline"]["beyond_noise"] for d in r["datasets"]]
+    assert ("* more than the choice of that dataset's images explains" in res.output) == any(marked)
     assert f"ilsvrc mean mAP {mean['mAP']:.4f}  (over 2 datasets, each weighing the same" in res.output
     assert f"mean mAP 95 % interval {mean['bootstrap']['low']:.4f}–{mean['bootstrap']['high']:.4f} (bootstrap, each " \
         "ground truth's images resampled on their own, 200 resamples)" in res.output
@@ -242,6 +250,13 @@ def test_cli_eval_several_ground_truths_gives_each_map_and_their_mean(tmp_path):
         res = CliRunner().invoke(cli, ["eval", *gts, *bad])
         assert res.exit_code == 2 and "Error" in res.output, (bad, res.output)
     assert not (tmp_path / "pr.png").exists()
+    (tmp_path / "link.json").symlink_to(a)
+    res = CliRunner().invoke(cli, ["eval", *gts, "--gt", p("link.json"), "--pred", p("both.json")])
+    assert res.exit_code == 2 and f"{p('link.json')} is given twice (as {a})" in res.output, res.output
+    # a copy under another name is another path, but the same images: said, as they count twice in the mean
+    (tmp_path / "copy.json").write_text(a.read_text())
+    res = CliRunner().invoke(cli, ["eval", *gts, "--gt", p("copy.json"), "--pred", p("both.json")])
+    assert res.exit_code == 0 and f"note: {a} and {p('copy.json')} share 12 images (e.g. " in res.output, res.output
     # results by image id only cannot be shared: ids of the two sets overlap (exit 1, the file named)
     (tmp_path / "ids.json").write_text(json.dumps([{k: v for k, v in x.items() if k != "file_name"} for x in ra]))
     res = CliRunner().invoke(cli, ["eval", *gts, "--pred", p("ids.json")])
@@ -261,10 +276,11 @@ def test_a_dataset_without_positives_among_the_model_classes_is_left_out_of_the_
                                                   "bbox": [10, 10, 50, 50], "score": 0.9} for n in "ab"]))
     res = CliRunner().invoke(cli, ["eval", "--gt", str(tmp_path / "a.json"), "--gt", str(tmp_path / "b.json"),
                                    "--pred", str(tmp_path / "p.json"), "--model-classes-only", "--json",
-                                   str(tmp_path / "r.json")])
+                                   str(tmp_path / "r.json"), "--bootstrap", "100"])
     assert res.exit_code == 0, res.output
     assert f"note: {tmp_path / 'b.json'}: no class has positives among the classes the prediction file's model knows " \
         "(--model-classes-only): left out of the mean" in res.output
     r = json.loads((tmp_path / "r.json").read_text())
-    assert r["mean"] == {"mAP": 0.5, "num_datasets": 1} and r["datasets"][1]["mAP"] is None
-    assert "ilsvrc mean mAP 0.5000  (over 1 dataset, each weighing the same;" in res.output
+    assert r["mean"]["mAP"] == 0.5 and r["mean"]["num_datasets"] == 1 and r["datasets"][1]["mAP"] is None
+    assert r["datasets"][1]["bootstrap"] is None and r["mean"]["bootstrap"]["resamples"] == 100
+    assert "ilsvrc mean mAP 0.5000  (over 1 dataset; per-object" in res.output
