@@ -321,8 +321,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                 prefer_mode=options.get("prefer_mode"))
     except (CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    if options.get("prefer_mode") and (given or bundled):  # the user's members, or the preset's model folder (a
-        # member added to detector/models/fast): say which were left out
+    if options.get("prefer_mode") and (given or bundled) or options["mode"]:  # the user's members, the preset's
+        # model folder (a member added to detector/models/fast), or --mode on any ensemble: say which were left out
         ran = {m.path for m in members}
         left = [f.name for f in member_files(files) if f not in ran]
         whose = f"members of {BUNDLED_MODELS / bundled}" if bundled else "members"
@@ -402,6 +402,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     part.unlink()
     span = f"inputs {start + 1}–{stop}" if stop > start + 1 else f"input {stop}" if stop > start else "no inputs"
     where = f" (shard {shard.index}/{shard.count}: {span} of {len(tasks)})" if shard else ""
+    if out_format == "ilsvrc":  # the submission's numbering, which detect eval --image-list needs (older note)
+        where += f" and its image list {boxes_json.image_list_path(out)}"
     _report(doc, out, where, seconds, len(todo), engine, totals, members, options["draw_dir"],
             written_count(doc, written, out_format, options["coco_gt"]), resumed=bool(done))
 

@@ -272,8 +272,6 @@ def _training_data(run: ClassifierRun):
     (:func:`_check_resumed_data`)."""
     train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
     hard = _hard_negatives(run.hard_negatives, train_sets)
-    if hard is None and run.train.hard_fraction != TrainConfig.hard_fraction:
-        _echo("warning: --hard-fraction is not used without --hard-negatives", err=True)
     digest = data_digest(train_sets, len(run.partial_gts))
     hard_digest = hard_negatives_digest(hard, run.train.hard_fraction)
     if run.resume and state_path(run.out).is_file():
@@ -553,9 +551,12 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
 
 def _classifier_run(out: Path, options: dict) -> ClassifierRun:
     try:
-        return classifier_from_options(options, out)
+        run = classifier_from_options(options, out)
     except ValueError as e:  # settings the spec refuses
         raise click.ClickException(str(e)) from None
+    if not run.hard_negatives and run.train.hard_fraction != TrainConfig.hard_fraction:  # once, not per member
+        _echo("warning: --hard-fraction is not used without --hard-negatives", err=True)
+    return run
 
 
 @train_group.command("classifier")

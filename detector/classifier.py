@@ -537,8 +537,8 @@ def member_files(paths) -> list[Path]:
                 multibox = [f for f in found if not f.name.startswith("member")
                             and _file_format(f) == "detect-multibox/1"]
                 if multibox:
-                    logger.warning("%s: %s left out: a MultiBox proposal network, not a region classifier (give it "
-                                   "with --multibox)", p, ", ".join(f.name for f in multibox))
+                    logger.warning("%s: %s left out: a MultiBox proposal network, not a region classifier (such a "
+                                   "file is given with --multibox)", p, ", ".join(f.name for f in multibox))
                     found = [f for f in found if f not in multibox]
             if not found:
                 raise CheckpointError(f"{p}: no region-classifier model file (*.pt) in this folder" +

@@ -106,6 +106,7 @@ def test_run_ensemble_folder_and_formats(tmp_path):
     lines = out.read_text().splitlines()
     assert lines and all(len(line.split()) == 7 and line.split()[0] == "1" for line in lines)
     assert (tmp_path / "res.images.txt").read_text() == "a.jpg 1\n"  # the list numbering the text's images
+    assert f"→ {out} and its image list {tmp_path / 'res.images.txt'}" in res.output  # named in the summary too
     res = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "r.json"), "--format", "coco"])
     assert res.exit_code == 0
     results = json.loads((tmp_path / "r.json").read_text())

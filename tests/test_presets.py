@@ -126,6 +126,11 @@ def test_an_ensemble_may_mix_crops_and_fast_members(tmp_path):
                                  "1"])
     assert r.exit_code == 0, r.output  # --mode, not the preset, chose the members (trial 10: the note blamed the preset)
     assert "note: --mode fast runs the fast-mode members alone; left out: crops.pt" in r.output, r.output
+    r = CliRunner().invoke(cli, ["run", str(d), "--out", str(tmp_path / "p4.json"), "--model", str(tmp_path / "crops.pt"),
+                                 "--model", str(tmp_path / "fast.pt"), "--proposals", "ss", "--mode", "fast",
+                                 "--workers", "1", "--no-cache", "--backend", "torch", "--threads", "1"])
+    assert r.exit_code == 0, r.output  # no preset: --mode alone left crops.pt out without a word (older note)
+    assert "note: --mode fast runs the fast-mode members alone; left out: crops.pt" in r.output, r.output
     doc = run(tmp_path, d, tmp_path / "fast.pt", tmp_path / "p2.json", "--preset", "fast", "--proposals", "ss")
     assert doc["model"]["files"] == [str(tmp_path / "fast.pt")] and doc["model"]["mode"] == "fast"
 
