@@ -147,9 +147,9 @@ def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index
             errors.append({"file_name": name, "error": err})
             continue
         e = {"file_name": name, "width": int(image.shape[1]), "height": int(image.shape[0]),
-             "boxes": np.round(boxes, 1).tolist()}
-        if scores is not None:
-            e["scores"] = np.round(scores, 4).tolist()
+             "boxes": np.round(np.asarray(boxes, np.float64), 1).tolist()}  # float64 first: float32 rounded to
+        if scores is not None:  # 0.1 still prints as 225.1999969482422
+            e["scores"] = np.round(np.asarray(scores, np.float64), 4).tolist()
         entries.append(e)
         secs.append(s)
         try:
