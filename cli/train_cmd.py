@@ -43,7 +43,7 @@ from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 
 from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
-                     load_dataset, nothing_to_resume, stops_resumably)
+                     dataset_files, load_dataset, nothing_to_resume, refuse_replacing_inputs, stops_resumably)
 
 
 @click.group("train")
@@ -614,6 +614,9 @@ def train_ensemble_cmd(members, out, **options):
         distributed.cleanup()
 
 
+_PRIORS_HEADER = "# MultiBox priors"  # how a priors file of ours begins (proposals/priors_200.txt too)
+
+
 @train_group.command("priors")
 @click.option("--gt", "gts", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="Ground truth whose boxes are clustered (repeatable).")
@@ -626,9 +629,14 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
     """MultiBox priors: k-means centres of ground-truth boxes normalised by their image size."""
     from proposals.multibox import kmeans_priors
 
+    refuse_replacing_inputs({"--out": out}, gts)  # trial 22: --out naming its own --gt replaced the annotations
+    if out.is_file() and not out.read_bytes()[:len(_PRIORS_HEADER)] == _PRIORS_HEADER.encode():
+        raise click.ClickException(f"--out {out} exists and is not a priors file of `detect train priors`: it would be "
+                                   "replaced (give another --out, or delete it first)")
     boxes = []
     for g in gts:
         ds = load_dataset(g, fmt)
+        refuse_replacing_inputs({"--out": out}, dataset_files(ds))  # an annotation or image file inside a folder
         for im in ds.images:
             if im.width and im.height and len(im):
                 boxes.append(np.clip(np.asarray(im.boxes, np.float32) / np.array([im.width, im.height, im.width,
@@ -636,13 +644,18 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
     if not boxes:
         raise click.ClickException("no boxes to cluster")
     b = np.concatenate(boxes)
+    if len(b) < num_priors:
+        raise click.ClickException(f"-k {num_priors} priors need at least {num_priors} boxes, and the ground truth has "
+                                   f"{len(b)}: give a smaller -k or more ground truth")
     click.echo(f"k-means of {len(b)} boxes into {num_priors} priors …")
     priors = kmeans_priors(b, num_priors, seed=seed)
-    header = (f"MultiBox priors: k-means (k={num_priors}, seed {seed}) of {len(b)} boxes normalised xyxy, from "
+    header = (f"{_PRIORS_HEADER[2:]}: k-means (k={num_priors}, seed {seed}) of {len(b)} boxes normalised xyxy, from "
               f"{', '.join(Path(g).name for g in gts)}; largest cluster first.\n"
               f"made by: detect train priors --gt {' --gt '.join(str(g) for g in gts)} -k {num_priors} --out {out}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savetxt(out, priors, fmt="%.5f", header=header)
+    text = "".join(f"# {line}\n" for line in header.split("\n"))
+    text += "".join(" ".join(f"{v:.5f}" for v in row) + "\n" for row in priors)
+    atomic_write_text(out, text)  # as np.savetxt wrote it, but a crash leaves no half file
     click.echo(f"wrote {out}")
 
 
