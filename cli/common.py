@@ -276,7 +276,8 @@ def dataset_files(ds: Dataset) -> list:
 
 
 _FLAGS = {"gts": "--gt", "partial_gts": "--gt-partial", "vals": "--val", "teacher_path": "--teacher",
-          "photo_paths": "--photos", "val_paths": "--val-photos"}  # a command's parameter -> its option
+          "photo_paths": "--photos", "val_paths": "--val-photos",
+          "priors_path": "--priors"}  # a command's parameter -> its option
 
 
 def check_training_out(out: Path, options: dict, folder: bool) -> None:

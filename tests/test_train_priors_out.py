@@ -47,3 +47,11 @@ def test_priors_file_written_and_replaced(tmp_path):
     assert out.read_text().startswith("# MultiBox priors: k-means (k=3, seed 0) of 6 boxes")
     p = np.loadtxt(out, ndmin=2)
     assert p.shape == (3, 4) and (p >= 0).all() and (p <= 1).all()
+
+
+def test_multibox_out_naming_its_priors_names_the_option(tmp_path):
+    gt, priors = _gt(tmp_path), tmp_path / "p.txt"
+    assert CliRunner().invoke(cli, ["train", "priors", "--gt", str(gt), "-k", "3", "--out", str(priors)]).exit_code == 0
+    res = CliRunner().invoke(cli, ["train", "multibox", "--gt", str(gt), "--priors", str(priors), "--out", str(priors),
+                                   "--input-size", "96", "--width", "0.25", "--epochs", "1"])
+    assert res.exit_code == 1 and "(--priors), an input of this run" in res.output, res.output
