@@ -125,6 +125,11 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
         proposed = propose_many(build_proposer(config, dev, multibox=multibox), paths, workers=workers, cache=cache)
         m, last_doc = _measure(method, tqdm(proposed, total=len(paths), desc=method, unit="img", disable=None),
                                name_of, known_bad, gt, gt_index)
+        examples = m.pop("_rescaled", [])
+        if examples and len(report) == 0:  # trial 22: the ground truth was scaled to resized images without a word
+            click.echo(f"note: {count(m['gt_rescaled_images'], 'image')} not the size {gt.source} gives (e.g. "
+                       f"{'; '.join(examples)}): its boxes are scaled to the image, as for a resized copy "
+                       "(detect eval refuses such a pair)", err=True)
         report[method] = m
         for e in last_doc["errors"][:5]:
             said = e["error"] if e["file_name"] in e["error"] else f"{e['file_name']}: {e['error']}"  # named once
@@ -140,7 +145,7 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
 def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index) -> tuple[dict, dict]:
     """One method's measurements (and recall against ``gt`` when given) and its document of boxes per image.
     Images are matched to ``gt`` by name as `detect eval` matches them (:mod:`detector.data.names`)."""
-    entries, gts, props, errors, secs = [], [], [], list(known_bad), []
+    entries, gts, props, errors, secs, rescaled = [], [], [], list(known_bad), [], []
     for path, image, boxes, scores, s, err in proposed:
         name = name_of[path]
         if err is not None:
@@ -159,6 +164,8 @@ def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index
         if hit is not None:
             g = gt.images[hit[0]]
             sx, sy = image.shape[1] / g.width, image.shape[0] / g.height
+            if (sx, sy) != (1.0, 1.0):  # a resized copy (ILSVRC's 227 px squeezes): its boxes scaled to the image
+                rescaled.append(f"{name}: {image.shape[1]}×{image.shape[0]}, {g.width}×{g.height} in the ground truth")
             keep = ~g.iscrowd
             gts.append(g.boxes[keep] * np.array([sx, sy, sx, sy], np.float32))
             props.append(boxes)
@@ -171,6 +178,8 @@ def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index
         m["mabo"] = mean_best_overlap(gts, props)
         m["gt_images"] = len(gts)
         m["gt_boxes"] = int(sum(len(g) for g in gts))
+        m["gt_rescaled_images"] = len(rescaled)
+        m["_rescaled"] = rescaled[:3]  # examples for the caller's note, not written
     return m, {"method": method, "box_format": "xyxy", "images": entries, "errors": errors}
 
 

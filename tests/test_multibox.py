@@ -221,3 +221,16 @@ def test_cli_train_multibox_and_proposals(tmp_path):
     assert r["both"]["recall"]["0.5"]["all"] >= r["ss"]["recall"]["0.5"]["all"]
     doc = json.loads((tmp_path / "p.json").read_text())
     assert doc["method"] == "both" and len(doc["images"]) == 6 and doc["box_format"] == "xyxy"
+    # ground truth of the images at twice their size (a resized copy): its boxes scaled to them, with a note
+    # (trial 22: scaled without a word, where detect eval refuses the pair)
+    big = {"images": [{**im, "width": 128, "height": 128} for im in images],
+           "annotations": [{**a, "bbox": [20, 16, 80, 64]} for a in anns], "categories": [{"id": 1, "name": "person"}]}
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    res = CliRunner().invoke(cli, ["proposals", str(tmp_path), "--method", "ss", "--gt", str(tmp_path / "big.json"),
+                                   "--json", str(tmp_path / "rep2.json"), "--out", str(tmp_path / "p2.json"),
+                                   "--workers", "0", "--cache-dir", str(tmp_path / "cache")])
+    assert res.exit_code == 0, res.output
+    assert f"note: 6 images not the size {tmp_path / 'big.json'} gives (e.g. 0.png: 64×64, 128×128 in the ground " \
+        "truth;" in res.output, res.output
+    r2 = json.loads((tmp_path / "rep2.json").read_text())["methods"]["ss"]
+    assert r2["gt_rescaled_images"] == 6 and r2["recall"] == r["ss"]["recall"] and "_rescaled" not in r2
