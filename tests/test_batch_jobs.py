@@ -304,7 +304,10 @@ def test_shards_cover_once_and_merge_to_single_run(setup, tmp_path):
         assert not (tmp_path / "x.json").exists()
 
     refused(parts[:2], "2/3 missing")
-    refused([parts[0], parts[0], parts[1]], "both shard 0/3")
+    refused([parts[0], parts[0], parts[1]], f"{parts[0]} is given twice")  # trial 22: "a and a are both shard 0/3"
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(parts[0].read_bytes())
+    refused([parts[0], copy, parts[1]], "both shard 0/3")
     refused([parts[0], d / "full.json"], "not a shard output")
     other = tmp_path / "other.json"
     invoke(run_args(images, other, model, "--shard", "1/3", "--nms-iou", "0.5"))

@@ -423,11 +423,13 @@ def test_coco_iscrowd_must_be_0_or_1(tmp_path, value):
 def test_coco_box_warnings_name_the_annotation_and_its_bbox(tmp_path):
     ann = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5]},
            {"id": 2, "image_id": 7, "category_id": 1, "bbox": [3, 4, 0, 5]},
-           {"image_id": 7, "category_id": 1, "bbox": [60.5, 40, 10, 10]}]
+           {"image_id": 7, "category_id": 1, "bbox": [60.5, 40, 10, 10]},
+           {"image_id": 7, "category_id": 1, "bbox": [-15, -5, 10, 3]}]
     ds = read_coco(coco_file(tmp_path, ann))
     assert [str(p).split(": ", 1)[1] for p in ds.problems] == [
         "annotations[1] (id 2): bbox [3, 4, 0, 5] has zero area",
-        "annotations[2]: bbox [60.5, 40, 10, 10] extends outside the 64x48 image"]
+        "annotations[2]: bbox [60.5, 40, 10, 10] extends outside the 64x48 image",
+        "annotations[3]: bbox [-15, -5, 10, 3] lies wholly outside the 64x48 image"]  # trial 22: "extends"
     assert all(p.obj is None for p in ds.problems)  # no "object k" of the image
 
 
@@ -449,6 +451,11 @@ def test_xml_box_errors_name_the_object_and_its_bndbox(tmp_path):
     (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [objs[0], ("dog", 1, 1, 120, 20, 0)]))
     outside = "(object 1): 'dog' <bndbox> (xmin 1, ymin 1, xmax 120, ymax 20) extends outside the 100x80 image"
     assert [str(p) for p in read_voc(d).problems] == [f"{d / 'x.xml'} {outside}"]
+    # an object without its box says which tag it lacks (trial 22: "<name> or <bndbox>")
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, objs[:1]).replace(
+        "</annotation>", "<object><name>cat</name></object></annotation>"))
+    with pytest.raises(DatasetError, match=r"x\.xml \(object 1\): object lacks <bndbox>$"):
+        read_voc(d)
 
 
 def test_pennfudan_box_errors_name_the_line_and_box_as_written(tmp_path):

@@ -548,7 +548,8 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
                              f"one of {count}: shards of different splits")
         i = job["shard"]["index"]
         if i in seen:
-            raise MergeError(f"{name} and {seen[i]} are both shard {i}/{count}")
+            raise MergeError(f"{name} is given twice" if os.path.realpath(name) == os.path.realpath(seen[i]) else
+                             f"{name} and {seen[i]} are both shard {i}/{count}")
         seen[i] = name
     missing = sorted(set(range(count)) - set(seen))
     if missing and not allow_partial:

@@ -138,8 +138,9 @@ def _check_box(problems: _Problems, file, box: str, raw, xyxy, width, height, *,
     if x2 <= x1 or y2 <= y1:
         problems.add(file, "zero_area", f"{box} has zero area", severity=WARNING, obj=obj, line=line)
     if width > 0 and height > 0 and (x1 < 0 or y1 < 0 or x2 > width + 1e-3 or y2 > height + 1e-3):
-        problems.add(file, "outside_image", f"{box} extends outside the {width:g}x{height:g} image", severity=WARNING,
-                     obj=obj, line=line)
+        beyond = x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height  # no part of it in the image
+        problems.add(file, "outside_image", f"{box} {'lies wholly' if beyond else 'extends'} outside the "
+                     f"{width:g}x{height:g} image", severity=WARNING, obj=obj, line=line)
     return True
 
 
@@ -544,7 +545,8 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
         name = _xml_text(ob, "name")
         bb = ob.find("bndbox")
         if name is None or bb is None:
-            problems.add(path, "malformed", "object lacks <name> or <bndbox>", obj=k)
+            lacking = " and ".join(t for t, v in (("<name>", name), ("<bndbox>", bb)) if v is None)
+            problems.add(path, "malformed", f"object lacks {lacking}", obj=k)
             continue
         tags = ("xmin", "ymin", "xmax", "ymax")
         raw = [_xml_number(problems, path, bb, t, obj=k, within=f"{name!r} <bndbox>") for t in tags]
