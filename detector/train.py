@@ -224,7 +224,8 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     """Choose ``n`` regions of one image: ``round(n * fg_fraction)`` foreground (proposals with IoU >=
     ``fg_iou`` with a ground-truth box, and the ground-truth boxes themselves; drawn with replacement when there
     are fewer) and the rest background (max IoU in [``bg_iou_low``, ``fg_iou``), or below when there are none;
-    never overlapping an ignored object by IoU 0.5 (``fg_iou`` if lower)). Returns boxes [n, 4], labels [n],
+    never overlapping an ignored object by IoU 0.5 (``fg_iou`` if lower), nor lying that much inside one, as a person
+    inside a crowd region). Returns boxes [n, 4], labels [n],
     regression targets [n, 4] (zeros for background). An image whose labels are not exhaustive (``im.exhaustive`` False) gives its
     foreground share only (at least one region when it has foreground): its background may hold unlabelled
     objects.
@@ -250,10 +251,9 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
     ignore_iou = min(config.fg_iou, 0.5)  # a region on an object of a class not learned is never background
     ignore = (box_iou(cand, im.ignore_boxes).max(axis=1) >= ignore_iou) if len(im.ignore_boxes) else \
         np.zeros(len(cand), bool)
-    if n_hard_cand and len(im.ignore_boxes):  # a detection mostly inside an ignored object (a crowd region: COCO's
-        # own test, intersection over the detection's area) is never its background
-        ignore[len(cand) - n_hard_cand:] |= _inside_fraction(cand[len(cand) - n_hard_cand:], im.ignore_boxes) \
-            >= ignore_iou
+    if len(im.ignore_boxes):  # a region mostly inside an ignored object (a person in a crowd region: COCO's own
+        # test, intersection over the region's area) is never its background — a detection or a proposal alike
+        ignore |= _inside_fraction(cand, im.ignore_boxes) >= ignore_iou
     fg = np.flatnonzero(max_iou >= config.fg_iou)
     bg = np.flatnonzero((max_iou < config.fg_iou) & (max_iou >= config.bg_iou_low) & ~ignore)
     if len(bg) == 0:

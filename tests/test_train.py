@@ -369,6 +369,11 @@ def test_hard_negatives_are_drawn_as_background():
         boxes, labels, _ = sample_regions(im, 16, config(hard_fraction=1.0), np.random.default_rng(seed))
         assert not (boxes == in_crowd[0]).all(axis=1).any()
         assert ((boxes == off[1]).all(axis=1) & (labels == 0)).sum() == 1
+    # the same for a proposal (older note: selective-search boxes inside a crowd region could be background)
+    im = TrainImage(None, 80, 64, b, np.array([1]), crowd, np.concatenate([props, in_crowd]))
+    for seed in range(10):  # every region under IoU 0.5 may be background (R-CNN's), and there are few of them
+        boxes, labels, _ = sample_regions(im, 64, config(bg_iou_low=0.0), np.random.default_rng(seed))
+        assert not (boxes == in_crowd[0]).all(axis=1).any()
 
 
 def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
