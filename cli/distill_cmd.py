@@ -10,7 +10,8 @@ import click
 import torch
 from tqdm import tqdm
 
-from detector.classifier import ARCHS, CheckpointError, ClassifierSpec, build_classifier, load_init_weights
+from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, CheckpointError, ClassifierSpec, build_classifier,
+                                 load_init_weights)
 from detector.data.images import ImageError, list_images
 from detector.distill import (
     DISTILL_OPTIM,
@@ -26,7 +27,8 @@ from detector.distill import (
 )
 from detector.nn import distributed
 from detector.nn.device import resolve_device
-from detector.nn.loop import OptimConfig, last_path, log_path
+from detector.nn.checkpoint import read_checkpoint
+from detector.nn.loop import OptimConfig, last_path, log_path, state_path
 
 from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
                      load_dataset, nothing_to_resume, stops_resumably)
@@ -39,6 +41,55 @@ def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:
     optim = replace(DISTILL_OPTIM, epochs=o["epochs"], optimizer=o["optimizer"], lr=o["lr"],
                     weight_decay=o["weight_decay"], warmup_iters=o["warmup_iters"], seed=o["seed"])
     return config, optim, student_spec(o["arch"], o["width"], o["input_size"])
+
+
+# (record section, key, option): what a resumed run must share with the run it goes on with (only --epochs,
+# --workers, --threads, --val-every, --val-photos and --device may change)
+_RESUMED_SAME = (("spec", "arch", "--arch"), ("spec", "width", "--width"), ("spec", "input_size", "--input-size"),
+                 ("config", "optimizer", "--optimizer"), ("config", "lr", "--lr"),
+                 ("config", "weight_decay", "--weight-decay"), ("config", "warmup_iters", "--warmup-iters"),
+                 ("config", "seed", "--seed"), ("distill", "batch_size", "--batch-size"),
+                 ("distill", "temperature", "--temperature"), ("distill", "mix", "--mix"),
+                 ("distill", "random_regions", "--random-regions"))
+
+
+def check_resumed_settings(out: Path, options: dict, photo_paths, gts, holdout: float) -> None:
+    """With ``--resume``: refuse other student, optimiser, distillation settings or training data than the run
+    writing ``out`` was started with (its last checkpoint records them; nothing to check without one). Before this
+    check another --lr or --temperature was taken silently (and recorded as if the whole run had had it), and another
+    --width ended in a state-dict traceback."""
+    last = last_path(out)
+    if not last.is_file():
+        return
+    try:
+        ck = read_checkpoint(last, CHECKPOINT_FORMAT)
+    except CheckpointError:
+        return  # the state file's own checks decide
+    config, optim, spec = from_options(options)
+    now = {"spec": spec.to_dict(), "config": optim.to_dict(),
+           "distill": config.to_dict()}
+    train = ck.get("train") or {}
+    before = {"spec": ck.get("spec") or {}, "config": train.get("config") or {}, "distill": train.get("distill") or {}}
+    diffs = [f"{flag} {now[sec][key]} now, {before[sec][key]} in that run" for sec, key, flag in _RESUMED_SAME
+             if key in before[sec] and key in now[sec] and _norm(before[sec][key]) != _norm(now[sec][key])]
+
+    def paths(ps):
+        return sorted(str(Path(p).resolve()) for p in ps)
+    for key, flag, given in (("photos", "--photos", photo_paths), ("train_sets", "--gt", gts)):
+        if key in train and paths(train[key]) != paths(given):
+            diffs.append(f"{flag} {' '.join(map(str, given)) or '(none)'} now, "
+                         f"{' '.join(train[key]) or '(none)'} in that run")
+    if "holdout" in train and float(train["holdout"]) != float(holdout):
+        diffs.append(f"--holdout {holdout} now, {train['holdout']} in that run")
+    if diffs:
+        raise click.ClickException(
+            f"cannot resume {out}: it was started with other settings (" + "; ".join(diffs)
+            + "; only --epochs, --workers, --threads, --val-every and --val-photos may change). Give the same, or "
+            f"delete {state_path(out)} to start over")
+
+
+def _norm(v):
+    return list(v) if isinstance(v, tuple) else v
 
 
 def _echo(*args, **kwargs):
@@ -123,6 +174,8 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
     if not photo_paths and not gts:
         raise click.UsageError("give photos (--photos) and/or annotated images (--gt)")
     check_out_folder(out.parent, f"--out {out}")
+    if resume:
+        check_resumed_settings(out, options, photo_paths, gts, holdout)
     if resume and nothing_to_resume(out, options["epochs"]) is not None:
         return
     if threads:

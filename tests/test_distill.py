@@ -253,3 +253,28 @@ def test_distill_under_torchrun_with_the_real_teacher(tmp_path):
     assert [r["epoch"] for r in recs] == [1, 2]
     assert [r["iterations"] for r in recs] == [2, 4]  # 8 photos, 2 per batch and process, 2 processes
     assert load_member(out).spec.class_map == "imagenet1k"
+
+
+def test_cli_resume_refuses_other_settings(tmp_path, monkeypatch):
+    """`detect train distill --resume` with another --lr, --temperature or --width is refused, naming each (trial 23:
+    --lr and --temperature were taken silently and recorded as the whole run's; --width ended in a traceback);
+    --epochs may be raised."""
+    import cli.distill_cmd as dc
+
+    monkeypatch.setattr(dc, "load_teacher", lambda path=None: TinyTeacher().eval())
+    _photos(tmp_path / "photos", 6)
+    out = tmp_path / "d.pt"
+    base = ["train", "distill", "--photos", str(tmp_path / "photos"), "--out", str(out), "--width", "0.125",
+            "--input-size", "96", "--batch-size", "4", "--workers", "0", "--teacher-backend", "torch", "--mix",
+            "none"]
+    r = CliRunner().invoke(cli, [*base, "--epochs", "1"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--lr", "0.01", "--temperature", "2"])
+    assert r.exit_code != 0
+    assert "--lr 0.01 now, 0.002 in that run" in r.output and "--temperature 2.0 now, 1.0 in that run" in r.output
+    r = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--width", "0.25"])
+    assert r.exit_code != 0 and "--width 0.25 now, 0.125 in that run" in r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--val-every", "2"])
+    assert r.exit_code == 0, r.output
+    assert torch.load(last_path(out), weights_only=True)["train"]["epoch"] == 2
