@@ -423,9 +423,26 @@ def check_resume_spec(out: Path, spec: ClassifierSpec, ignore: Sequence[str] = (
     if "mode" in diff:
         raise CheckpointError(f"{last}: this run was trained in {before['mode']} mode; it cannot be resumed in "
                               f"{spec.mode} mode (start a new run from its weights with --init {last})")
-    if diff:
+    if diff:  # named as the options give them (trial 23: "class_map  (was imagenet1k)" for --class-map none)
+        shown = [k for k in diff if not (k == "num_classes" and "class_map" in diff)]  # follows from the class map
         raise CheckpointError(f"{last}: this run was started with other settings; resuming it with "
-                              + ", ".join(f"{k} {now[k]} (was {before[k]})" for k in diff) + " is refused")
+                              + ", ".join(f"{_spec_option(k)} {_spec_value(k, now.get(k))} (was "
+                                          f"{_spec_value(k, before.get(k))})" for k in shown) + " is refused")
+
+
+_SPEC_OPTIONS = {"num_classes": "classes (the training set's)", "bbox_reg": "--bbox-reg", "class_map": "--class-map"}
+
+
+def _spec_option(key: str) -> str:
+    return _SPEC_OPTIONS.get(key, "--" + key.replace("_", "-"))
+
+
+def _spec_value(key: str, value) -> str:
+    if key == "class_map":
+        return value or "none"
+    if key == "bbox_reg":
+        return "on" if value else "off"
+    return str(value)
 
 
 def train_classifier(

@@ -165,3 +165,24 @@ def test_the_coco_gt_warning_shows_when_its_class_list_is_cut(caplog):
     caplog.clear()
     to_coco_results({**doc, "detections": doc["detections"][:5]}, ids)
     assert caplog.text.rstrip().endswith("class4 1)"), caplog.text
+
+
+def test_a_resumed_spec_refusal_names_the_options(tmp_path):
+    """check_resume_spec names what differs as the options give it (trial 23: `--class-map none` read
+    "num_classes 4 (was 1000), class_map  (was imagenet1k)")."""
+    import pytest
+
+    from detector.classifier import CheckpointError, ClassifierSpec, build_classifier, save_member
+    from detector.data.vocab import ilsvrc_categories
+    from detector.nn.loop import last_path
+    from detector.train import check_resume_spec
+
+    out = tmp_path / "m.pt"
+    before = ClassifierSpec(arch="paper-bn", num_classes=1000, input_size=96, width=0.125, class_map="imagenet1k")
+    save_member(last_path(out), build_classifier(before), before, ilsvrc_categories())
+    now = ClassifierSpec(arch="paper-bn", num_classes=4, input_size=112, width=0.125, class_map="", bbox_reg=True)
+    with pytest.raises(CheckpointError) as e:
+        check_resume_spec(out, now)
+    msg = str(e.value)
+    assert "--class-map none (was imagenet1k)" in msg and "--input-size 112 (was 96)" in msg
+    assert "--bbox-reg on (was off)" in msg and "num_classes" not in msg
