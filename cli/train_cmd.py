@@ -731,7 +731,7 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
 
     if resume:  # other settings than the run's are refused before any image is read, finished or not
         try:
-            check_resume_settings(out, priors, mb, cfg)
+            check_resume_settings(out, priors, mb, cfg, train_sets=gts)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
         if nothing_to_resume(out, cfg.epochs) is not None:

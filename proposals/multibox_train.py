@@ -185,11 +185,14 @@ class _EpochBatches:
             yield _batch(self.samples, idx, self.config, self.mb, self.rng)
 
 
-def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: MultiBoxTrainConfig) -> list[str]:
+def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: MultiBoxTrainConfig,
+                       train_sets=None) -> list[str]:
     """What differs between the settings given now and those the stopped run writing ``out`` was started with (its
     state file records them), one ``name: value now, value in that run`` each: the network's settings (``num_priors``,
     ``input_size``, ``width``, …), its priors, and every training setting but ``epochs`` (raising it trains on). []
-    when there is no state file, or one that cannot be read (resuming it says what is wrong with it)."""
+    when there is no state file, or one that cannot be read (resuming it says what is wrong with it).
+    ``train_sets``: the --gt paths given now, compared (resolved) with those the run recorded (None: not compared;
+    trial 23: a resume with other --gt went on silently)."""
     sp = state_path(out)
     if not sp.is_file():
         return []
@@ -212,6 +215,13 @@ def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: Mult
         if len(now) == len(was) and (was.shape != now.shape or not np.allclose(was, now, atol=1e-5)):
             diff.append("priors: other boxes now than in that run (--priors)")
     compare((ck.get("train") or {}).get("config"), config.to_dict(), skip=("epochs",))
+    was_sets = (ck.get("train") or {}).get("train_sets")
+    if train_sets is not None and isinstance(was_sets, list):
+        def resolved(ps):
+            return sorted(str(Path(p).resolve()) for p in ps)
+        if resolved(was_sets) != resolved(train_sets):
+            diff.append(f"--gt: {' '.join(map(str, train_sets)) or '(none)'} now, {' '.join(was_sets) or '(none)'} "
+                        "in that run")
     return diff
 
 
@@ -223,11 +233,12 @@ def _shown(v) -> str:
     return ", ".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
 
 
-def check_resume_settings(out, priors: np.ndarray, mb: MultiBoxConfig, config: MultiBoxTrainConfig) -> None:
+def check_resume_settings(out, priors: np.ndarray, mb: MultiBoxConfig, config: MultiBoxTrainConfig,
+                          train_sets=None) -> None:
     """Refuse (``CheckpointError``) to resume the run writing ``out`` with other settings than it was started with
     (:func:`resume_differences`): other network settings would not load its weights, and other training settings
     would record a run that never was."""
-    diff = resume_differences(out, priors, mb, config)
+    diff = resume_differences(out, priors, mb, config, train_sets)
     if diff:
         raise CheckpointError(f"cannot resume {out}: it was started with other settings ({'; '.join(diff)}). Give "
                               f"the same (only --epochs may be raised to train on), or delete {state_path(out)} to "

@@ -67,7 +67,8 @@ def test_a_multibox_run_resumes_only_with_its_own_settings(tmp_path):
             ([*same, "--width", "0.5"], ["width: 0.5 now, 0.25 in that run"]),
             (["--crop-min-area", "0.5", "--priors", str(priors)], ["priors: other boxes now than in that run"]),
             (["--crop-min-area", "0.5"], ["num_priors: 200 now, 8 in that run"]),
-            ([*same, "--seed", "3"], ["seed: 3 now, 0 in that run"])):
+            ([*same, "--seed", "3"], ["seed: 3 now, 0 in that run"]),
+            ([*same, "--gt", gt], [f"--gt: {gt} {gt} now, {gt} in that run"])):  # trial 23: other data went on
         for epochs in ("3", "1"):  # a finished run too
             res = CliRunner().invoke(cli, [*base, "--epochs", epochs, "--resume", *changed])
             assert res.exit_code == 1 and "Traceback" not in res.output, res.output
