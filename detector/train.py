@@ -17,10 +17,11 @@ iterations (it is not rescaled). Rank 0 alone writes checkpoints and the log.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -525,7 +526,10 @@ def make_validator(val_sets: Sequence[Dataset], val_props: Sequence[Sequence[np.
                 if im.path is not None and props is not None}
 
     def validate(member: Member) -> float:
-        member = member.with_mode(mode)
+        # on a copy: the Detector puts its model in channels-last on the CPU (and eval mode), and the training
+        # model went on in that layout after the first validation — other numerics than a resumed run's, whose
+        # model starts contiguous, so that --resume under torchrun was not exact (trial 23)
+        member = replace(member, model=copy.deepcopy(member.model)).with_mode(mode)
         det = Detector(None, [member], VALIDATION_POSTPROCESS, batch_size=VALIDATION_BATCH,
                        max_proposals=max_proposals, device=device)
         rank, world = distributed.rank(), distributed.world_size()

@@ -123,3 +123,24 @@ def test_torchrun_resumes_and_trains_on_two_processes(tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["m.last.ckpt", "m.log.jsonl", "m.pt", "m.state.ckpt"]
     m = load_member(out)
     assert m.train["epoch"] == 4 and [c.name for c in m.classes] == ["dog", "person"]
+
+
+def test_validation_leaves_the_training_model_as_it_was(tmp_path):
+    """Validation runs on a copy: the Detector puts its model in channels-last on the CPU, and the training model
+    went on in that layout after the first validation — other numerics than a resumed run's, whose model starts
+    contiguous, so ``--resume`` under torchrun with ``--val`` was not exact (trial 23; DDP also warned that the grad
+    strides did not match its buckets)."""
+    import numpy as np
+
+    from detector.classifier import ClassifierSpec, Member
+    from detector.data.readers import read_dataset
+    from detector.train import make_validator
+
+    ds = read_dataset(_write_gt(tmp_path, synthetic_images(tmp_path, n=2)))
+    props = [[np.array([[0, 0, 40, 40], [10, 10, 50, 50]], np.float32) for _ in ds.images]]
+    validate = make_validator([ds], props, max_proposals=None, device="cpu")
+    spec = ClassifierSpec(arch="paper-bn", num_classes=len(ds.classes) + 1, input_size=96, width=0.25)
+    model = build_classifier(spec)
+    strides = {n: p.stride() for n, p in model.named_parameters()}
+    validate(Member(model.eval(), spec, tuple(ds.classes), {}))
+    assert {n: p.stride() for n, p in model.named_parameters()} == strides
