@@ -688,3 +688,16 @@ def test_an_xml_file_that_is_not_an_annotation_is_an_error(tmp_path):
                                           r"<annotation>"):
         read_voc(d)
     assert len(read_voc(d, strict=False).images) == 1
+
+
+def test_a_model_file_is_named_as_such_not_an_unknown_format(tmp_path):
+    """`detect inspect model.pt` said "cannot tell the annotation format; pass --format" (trial 23)."""
+    import torch
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    model = tmp_path / "model.pt"
+    torch.save({"format": "detect-classifier/1"}, model)
+    r = CliRunner().invoke(cli, ["inspect", str(model)])
+    assert r.exit_code != 0 and "not annotations" in r.output and "pass --format" not in r.output

@@ -32,6 +32,7 @@ import math
 import os
 import re
 import unicodedata
+import zipfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -845,6 +846,10 @@ def detect_format(path) -> str:
                 return "pennfudan"
             if path.parent.name == "Main" or (path.parent.parent / "Annotations").is_dir():
                 return "voc"
+        if zipfile.is_zipfile(path):  # trial 23: a model file was answered "pass --format"
+            raise DatasetError(Problem(str(path), "unknown_format",
+                                       "a PyTorch file (a model or training checkpoint of `detect train`?), not "
+                                       "annotations: give an annotation set (COCO JSON, ILSVRC/VOC XML, Penn-Fudan)"))
         raise DatasetError(Problem(str(path), "unknown_format", "cannot tell the annotation format; pass --format"))
     if (path / "Annotation").is_dir() and any((path / "Annotation").glob("*.txt")):
         return "pennfudan"
