@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -556,6 +557,11 @@ def _classifier_run(out: Path, options: dict) -> ClassifierRun:
         raise click.ClickException(str(e)) from None
     if not run.hard_negatives and run.train.hard_fraction != TrainConfig.hard_fraction:  # once, not per member
         _echo("warning: --hard-fraction is not used without --hard-negatives", err=True)
+    seen: dict[str, str] = {}
+    for flag, p in [("--gt", p) for p in run.gts] + [("--gt-partial", p) for p in run.partial_gts]:
+        if (key := os.path.realpath(p)) in seen:  # trial 23: taken without a word
+            _echo(f"warning: {p} is given twice ({seen[key]} and {flag}): its images are trained on twice", err=True)
+        seen.setdefault(key, flag)
     return run
 
 

@@ -453,8 +453,10 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     assert res.exit_code == 0 and "empty.json holds no detections" in res.output, res.output
     assert "3 detections on 2 of the 3 training images" in res.output  # the same file twice: each box once
     res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "f.pt"), "--epochs", "1", "--hard-fraction",
-                                   "0.3"])
+                                   "0.3", "--gt-partial", str(gt)])
     assert res.exit_code == 0 and "--hard-fraction is not used without --hard-negatives" in res.output, res.output
+    # the same annotations twice (trial 23: taken without a word)
+    assert f"warning: {gt} is given twice (--gt and --gt-partial): its images are trained on twice" in res.output
     (tmp_path / "dets.txt").write_text("1 124 0.9 0 0 10 10\n")
     res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(tmp_path / "dets.txt")])
     assert res.exit_code == 1 and "not JSON: hard negatives are read from" in res.output, res.output
