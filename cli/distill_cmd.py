@@ -13,6 +13,7 @@ from tqdm import tqdm
 from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, CheckpointError, ClassifierSpec, build_classifier,
                                  load_init_weights)
 from detector.data.images import ImageError, list_images
+from detector.data.io import same_paths
 from detector.distill import (
     DISTILL_OPTIM,
     DistillConfig,
@@ -72,11 +73,8 @@ def check_resumed_settings(out: Path, options: dict, photo_paths, gts, holdout: 
     before = {"spec": ck.get("spec") or {}, "config": train.get("config") or {}, "distill": train.get("distill") or {}}
     diffs = [f"{flag} {now[sec][key]} now, {before[sec][key]} in that run" for sec, key, flag in _RESUMED_SAME
              if key in before[sec] and key in now[sec] and _norm(before[sec][key]) != _norm(now[sec][key])]
-
-    def paths(ps):
-        return sorted(str(Path(p).resolve()) for p in ps)
     for key, flag, given in (("photos", "--photos", photo_paths), ("train_sets", "--gt", gts)):
-        if key in train and paths(train[key]) != paths(given):
+        if key in train and not same_paths(train[key], given):
             diffs.append(f"{flag} {' '.join(map(str, given)) or '(none)'} now, "
                          f"{' '.join(train[key]) or '(none)'} in that run")
     if "holdout" in train and float(train["holdout"]) != float(holdout):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, check_init_spec,
                                  class_map_of, load_init_weights, read_init_file, read_spec)
 from detector.data import Dataset
-from detector.data.io import atomic_write_text, decode_text
+from detector.data.io import atomic_write_text, decode_text, same_paths
 from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
 from detector.nn.checkpoint import read_checkpoint
@@ -442,8 +442,7 @@ def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> No
     for key, now in (("train_sets", run.gts), ("partial_sets", run.partial_gts)):
         if key not in before:
             continue
-        was = sorted(str(Path(p).resolve()) for p in before[key])
-        if was != sorted(str(Path(p).resolve()) for p in now):
+        if not same_paths(before[key], now):
             flag = "--gt" if key == "train_sets" else "--gt-partial"
             raise click.ClickException(
                 f"cannot resume {run.out}: it was started with {flag} {' '.join(before[key]) or '(none)'}, not "

@@ -21,6 +21,7 @@ import torch
 from torchvision.ops import nms
 
 from detector.data.images import load_image
+from detector.data.io import same_paths
 from detector.nn import distributed
 from detector.nn.checkpoint import CheckpointError
 from detector.nn.loop import LoopState, OptimConfig, Task, fit, state_path
@@ -217,12 +218,9 @@ def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: Mult
             diff.append("priors: other boxes now than in that run (--priors)")
     compare((ck.get("train") or {}).get("config"), config.to_dict(), skip=("epochs",))
     was_sets = (ck.get("train") or {}).get("train_sets")
-    if train_sets is not None and isinstance(was_sets, list):
-        def resolved(ps):
-            return sorted(str(Path(p).resolve()) for p in ps)
-        if resolved(was_sets) != resolved(train_sets):
-            diff.append(f"--gt {' '.join(map(str, train_sets)) or '(none)'} now, {' '.join(was_sets) or '(none)'} "
-                        "in that run")
+    if train_sets is not None and isinstance(was_sets, list) and not same_paths(was_sets, train_sets):
+        diff.append(f"--gt {' '.join(map(str, train_sets)) or '(none)'} now, {' '.join(was_sets) or '(none)'} "
+                    "in that run")
     return diff
 
 

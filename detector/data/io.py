@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["count", "missing_fields", "not_a_file", "missing_link_folder", "atomic_write", "atomic_write_text",
            "atomic_write_json", "check_writable_dir", "decode_text", "read_text", "utf16_without_bom", "file_sha256",
-           "resolved_out", "lock_path", "JobLock", "LockedError"]
+           "resolved_out", "same_paths", "lock_path", "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -199,6 +199,12 @@ def resolved_out(out) -> Path:
     out = Path(out)
     real = os.path.realpath(out)
     return out if real == os.path.abspath(out) else Path(real)
+
+
+def same_paths(a, b) -> bool:
+    """Whether two lists of paths name the same files, in any order, once resolved (a resumed run's ``--gt`` or
+    ``--photos`` against those its checkpoint records)."""
+    return sorted(str(Path(p).resolve()) for p in a) == sorted(str(Path(p).resolve()) for p in b)
 
 
 def lock_path(out) -> Path:
