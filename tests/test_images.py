@@ -298,6 +298,7 @@ def test_links_that_cannot_be_followed_are_listed(tmp_path):
     assert sorted(p.name for p in list_images(root)) == ["a.png", "c.png"]
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # as detector.data.images filters it
 def test_a_huge_image_is_decoded_with_a_warning_naming_it_and_one_too_huge_is_refused(tmp_path, monkeypatch, caplog):
     """Trial 17: Pillow's DecompressionBombWarning was printed raw, without the file's name. Past Pillow's limit
     (Image.MAX_IMAGE_PIXELS, lowered here) a warning names the file and its size; past twice the limit Pillow
