@@ -665,6 +665,40 @@ def test_coco_image_without_size_is_measured(tmp_path):
         ("error", "images[1] (gone.jpg) lacks a numeric width/height, and no image file to measure")]
 
 
+def test_unusable_image_sizes_are_problems_not_tracebacks(tmp_path):
+    """User trial 24: a COCO width of Infinity (json reads 1e400 so) or a VOC <width>inf</width> ended in an
+    OverflowError traceback, NaN in "cannot convert float NaN to integer" naming no field, and a COCO width of true,
+    0 or -5 was taken silently; each is now measured from the image file, or a problem naming the file and field."""
+    write_image(tmp_path / "a.jpg", 64, 48)
+    images = [{"id": k, "file_name": name, "width": w, "height": 48} for k, (name, w) in enumerate(
+        [("a.jpg", float("inf")), ("b.jpg", float("nan")), ("c.jpg", True), ("d.jpg", 0), ("e.jpg", -5)], 1)]
+    path = write_coco(tmp_path / "gt.json", images, [], COCO_CATS)
+    ds = read_coco(path, strict=False)
+    assert [(im.width, im.height) for im in ds.images] == [(64, 48)] + [(0, 0)] * 4
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("warning", "images[0] (a.jpg) has no usable width/height (inf x 48: not positive finite numbers): the image "
+                    "file's (64 x 48) is used"),
+        ("error", "images[1] (b.jpg) has no usable width/height (nan x 48: not positive finite numbers), and no "
+                  "image file to measure"),
+        ("error", "images[2] (c.jpg) lacks a numeric width/height, and no image file to measure"),
+        ("error", "images[3] (d.jpg) has no usable width/height (0 x 48: not positive finite numbers), and no image "
+                  "file to measure"),
+        ("error", "images[4] (e.jpg) has no usable width/height (-5 x 48: not positive finite numbers), and no image "
+                  "file to measure")]
+    voc = tmp_path / "voc"
+    voc.mkdir()
+    obj = "<object><name>dog</name><bndbox><xmin>2</xmin><ymin>3</ymin><xmax>20</xmax><ymax>15</ymax></bndbox></object>"
+    for name, width in (("x", "inf"), ("y", "NaN")):
+        (voc / f"{name}.xml").write_text(f"<annotation><size><width>{width}</width><height>30</height></size>{obj}"
+                                         "</annotation>")
+    ds = read_dataset(voc, "voc", strict=False)
+    assert len(ds.images) == 0
+    assert [(p.severity, p.message) for p in ds.problems if p.severity == "error"] == [
+        ("error", "<size> <width> is not a finite number: 'inf'"), ("error", "<size> <width> is not a finite number: 'NaN'")]
+    with pytest.raises(DatasetError, match=r"x\.xml: <size> <width> is not a finite number: 'inf'"):
+        read_dataset(voc, "voc")
+
+
 def test_coco_duplicate_annotation_id_is_an_error(tmp_path):
     """User trial: two annotations with one id passed; pycocotools indexes them by id, so --metric coco scored the
     first box twice and the second never, while the ILSVRC metric kept both."""

@@ -330,17 +330,21 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
                          f"{im['file_name']!r} (images[{by_file_name[file_key]}] has it too)")
         by_file_name.setdefault(file_key, i)  # still read (inspect): its boxes are not "of an unknown image_id"
         w, h = im.get("width"), im.get("height")
-        if not isinstance(w, (int, float)) or not isinstance(h, (int, float)):
-            # box evaluation needs no image size (pycocotools reads none): the image file tells it, as for VOC
+        if not (_positive_finite(w) and _positive_finite(h)):
+            # box evaluation needs no image size (pycocotools reads none): the image file tells it, as for VOC (whose
+            # 0 x 0 is read so too); a width of Infinity or NaN (json reads both) was a traceback (user trial 24)
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (w, h))
+            lacks = (f"has no usable width/height ({w!r} x {h!r}: not positive finite numbers)" if numeric
+                     else "lacks a numeric width/height")
             found = locator.find(str(im["file_name"]))
             measured = _measured_size(found) if found is not None else None
             if measured is None:
-                problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height, and "
+                problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) {lacks}, and "
                              "no image file to measure")
                 w, h = 0, 0
             else:
                 w, h = measured
-                problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) lacks a numeric width/height: "
+                problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) {lacks}: "
                              f"the image file's ({w} x {h}) is used", severity=WARNING)
         metas[image_id] = (im, int(w), int(h), [], [], [])
 
@@ -528,6 +532,11 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
     size = root.find("size")
     w = _xml_number(problems, path, size, "width") if size is not None else None
     h = _xml_number(problems, path, size, "height") if size is not None else None
+    for tag, v in (("width", w), ("height", h)):  # float() reads "nan" and "inf" (user trial 24: a traceback)
+        if v is not None and not math.isfinite(v):
+            problems.add(path, "malformed", f"<size> <{tag}> is not a finite number: {_xml_text(size, tag)!r}")
+    if w is not None and h is not None and not (math.isfinite(w) and math.isfinite(h)):
+        return None
     if size is None or (w is not None and h is not None and (w <= 0 or h <= 0)):
         # LabelImg and other tools leave <size> out or write 0 x 0: the image file tells (as mmdetection reads it)
         said = "missing <size>" if size is None else f"<size> {_xml_text(size, 'width')} x {_xml_text(size, 'height')}"
@@ -565,6 +574,11 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
         labels.append(label)
         difficult.append(_xml_flag(problems, path, ob, "difficult", name, k))
     return _boxes_record(image_id, file_name, image_path, w, h, boxes, labels, difficult, [False] * len(boxes), path)
+
+
+def _positive_finite(v) -> bool:
+    """Whether ``v`` (a JSON value) is a usable image width or height: a number (not a bool), finite, above 0."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
 def _measured_size(image: Path) -> tuple[int, int] | None:
