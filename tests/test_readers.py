@@ -570,6 +570,26 @@ def test_pennfudan_object_count_that_disagrees_is_a_warning(tmp_path):
         ("warning", 5, "'Objects with ground truth : 3' but 2 Bounding box lines follow")]
 
 
+def test_pennfudan_two_annotations_of_one_image_are_an_error(tmp_path):
+    """User trial 24: an annotation copied and edited (FudanPed00002.txt still naming FudanPed00001.png) gave two
+    images of one name with no problem in `detect inspect`; `detect eval` then refused the predictions as fitting "two
+    ground-truth images equally well", and training would have read the one image twice."""
+    ann = tmp_path / "Annotation"
+    ann.mkdir()
+    text = pennfudan_txt("FudanPed00001.png", 100, 80, [(1, 1, 10, 20)])
+    (ann / "FudanPed00001.txt").write_text(text)
+    (ann / "FudanPed00002.txt").write_text(text)
+    ds = read_pennfudan(tmp_path, strict=False)
+    assert [im.file_name for im in ds.images] == ["FudanPed00001.png"]
+    assert [(p.severity, p.kind, p.file.rsplit("/", 1)[-1], p.message) for p in ds.problems] == [
+        ("warning", "filename_mismatch", "FudanPed00002.txt",
+         "'Image filename' is 'FudanPed00001.png' but the annotation file is FudanPed00002.txt"),
+        ("error", "malformed", "FudanPed00002.txt",
+         "'Image filename' 'FudanPed00001.png' is also that of FudanPed00001.txt: two annotations of one image")]
+    with pytest.raises(DatasetError, match=r"FudanPed00002\.txt: 'Image filename' 'FudanPed00001\.png' is also"):
+        read_pennfudan(tmp_path)
+
+
 def test_coco_categories_of_one_name_are_told_apart(tmp_path):
     # user trial: two 'person' categories (ids 1 and 124) were two classes, counted as one name by inspect
     path = coco_file(tmp_path)

@@ -777,6 +777,7 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
     class_index = {person.key: 0}
     locator = _ImageLocator([images, root / "PNGImages", root, path if path.is_dir() else path.parent])
     records = []
+    pf_names: dict[str, Path] = {}  # image file name -> the annotation file naming it first
     for image_id, f in enumerate(files, start=1):
         try:
             lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -829,7 +830,15 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
                          f"{count(box_lines, 'Bounding box line')} follow", severity=WARNING, line=declared[1])
         if not ok and not boxes:
             continue
-        name = name or f.stem + ".png"
+        name = Path(name).name if name else f.stem + ".png"
+        if Path(name).stem != f.stem:  # a copied-and-edited annotation keeps its source's name (user trial 24)
+            problems.add(f, "filename_mismatch", f"'Image filename' is {name!r} but the annotation file is {f.name}",
+                         severity=WARNING)
+        if name in pf_names:  # both would be one image: eval refused it as ambiguous, training read it twice
+            problems.add(f, "malformed", f"'Image filename' {name!r} is also that of {pf_names[name].name}: two "
+                         "annotations of one image")
+            continue
+        pf_names[name] = f
         records.append(_boxes_record(image_id, Path(name).name, locator.find(Path(name).name), size[0], size[1],
                                      boxes, labels, [False] * len(boxes), [False] * len(boxes), f))
     return Dataset("pennfudan", path, tuple(classes), tuple(records), tuple(problems.items))
