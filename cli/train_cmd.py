@@ -81,6 +81,10 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     """The :class:`ClassifierRun` of ``detect train classifier|ensemble``'s options ``o`` (click's keyword
     arguments) writing ``out``. ``--batch-size`` regions are drawn :attr:`TrainConfig.regions_per_image` per
     image."""
+    if not o["gts"]:  # checked here, not by click, to say why --gt-partial alone is not enough (trial 24)
+        raise click.UsageError("Missing option '--gt'" + (
+            ": regions of --gt-partial ground truth are never background, so training needs at least one --gt "
+            "whose labels are exhaustive" if o["partial_gts"] else "") + ".")
     per_image = TrainConfig.regions_per_image
     if o["batch_size"] > per_image and o["batch_size"] % per_image:  # trial 19: 20 trained as 16, without a word
         raise click.BadParameter(f"regions are drawn {per_image} per image: give a multiple of {per_image}, or at most "
@@ -104,8 +108,9 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
 
 def _common_options(f):
     opts = [
-        click.option("--gt", "gts", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
-                     help="Training ground truth (any format `detect inspect` reads); repeat to combine datasets."),
+        click.option("--gt", "gts", multiple=True, type=click.Path(exists=True, path_type=Path),
+                     help="Training ground truth (any format `detect inspect` reads); repeat to combine datasets. "
+                          "At least one is required."),
         images_option,
         format_option,
         click.option("--val", "vals", multiple=True, type=click.Path(exists=True, path_type=Path),

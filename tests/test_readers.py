@@ -590,6 +590,57 @@ def test_pennfudan_two_annotations_of_one_image_are_an_error(tmp_path):
         read_pennfudan(tmp_path)
 
 
+@pytest.mark.parametrize("size_line", ["Image size (X x Y x C) : 0 x 0 x 3", None])
+def test_pennfudan_size_zero_or_missing_is_measured_from_the_image(tmp_path, size_line):
+    # user trial 24: "Image size 0 x 0" was taken silently (boxes unchecked, the record 0 x 0); as VOC's 0 x 0 or
+    # missing <size>, the image file tells the size, with a warning; without an image to measure, an error
+    ann = tmp_path / "Annotation"
+    ann.mkdir()
+    text = pennfudan_txt("FudanPed00001.png", 559, 536, [(160, 182, 302, 431), (400, 171, 600, 486)])
+    old = "Image size (X x Y x C) : 559 x 536 x 3"
+    text = text.replace(old + "\n", "") if size_line is None else text.replace(old, size_line)
+    (ann / "FudanPed00001.txt").write_text(text)
+    with pytest.raises(DatasetError, match=r"FudanPed00001\.txt: .*and no image file to measure"):
+        read_pennfudan(tmp_path)
+    write_image(tmp_path / "PNGImages" / "FudanPed00001.png", 559, 536)
+    ds = read_pennfudan(tmp_path)
+    (im,) = ds.images
+    assert (im.width, im.height, len(im.boxes)) == (559, 536, 2)
+    said = "no 'Image size (X x Y x C)' line" if size_line is None else "'Image size (X x Y x C)' is 0 x 0"
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("warning", f"{said}: the size of FudanPed00001.png (559 x 536) is used"),
+        # the box is checked against the measured size (it was not against 0 x 0)
+        ("warning", "object 2 'PASpersonWalking' box (400, 171) - (600, 486) extends outside the 559x536 image")]
+
+
+def test_pennfudan_text_without_any_of_its_lines_is_refused(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("# Compatible with PASCAL Annotation Version 1.00\nhello\n")
+    with pytest.raises(DatasetError, match=r"notes\.txt: no 'Image filename', 'Image size .*not a Penn-Fudan"):
+        read_pennfudan(p)
+
+
+def test_coco_file_name_or_category_name_not_a_string_is_an_error(tmp_path):
+    # user trial 24: a file_name 5 and a category name null were read as the strings "5" and "None"
+    path = write_coco(tmp_path / "c.json",
+                      [{"id": 1, "file_name": 5, "width": 10, "height": 10},
+                       {"id": 2, "file_name": "a.jpg", "width": 10, "height": 10}],
+                      [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 3, 3]},
+                       {"id": 2, "image_id": 1, "category_id": 1, "bbox": [2, 2, 3, 3]},
+                       {"id": 3, "image_id": 2, "category_id": 2, "bbox": [1, 1, 3, 3]},
+                       {"id": 4, "image_id": 2, "category_id": 1, "bbox": [1, 1, 3, 3]}],
+                      [{"id": 1, "name": "person"}, {"id": 2, "name": None}])
+    ds = read_coco(path, strict=False)
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("error", "categories[1] (id 2).name must be a non-empty string, got None"),
+        ("error", "images[0] (id 1).file_name must be a non-empty string, got 5"),
+        ("error", "2 annotations of image_id 1 not read: images[0] is malformed (above)"),
+        ("error", "1 annotation of category_id 2 not read: categories[1] is malformed (above)")]
+    assert [im.file_name for im in ds.images] == ["a.jpg"] and [c.name for c in ds.classes] == ["person"]
+    with pytest.raises(DatasetError, match=r"c\.json: categories\[1\] \(id 2\)\.name must be"):
+        read_coco(path)
+
+
 def test_coco_categories_of_one_name_are_told_apart(tmp_path):
     # user trial: two 'person' categories (ids 1 and 124) were two classes, counted as one name by inspect
     path = coco_file(tmp_path)

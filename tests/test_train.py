@@ -457,6 +457,10 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     assert res.exit_code == 0 and "--hard-fraction is not used without --hard-negatives" in res.output, res.output
     # the same annotations twice (trial 23: taken without a word)
     assert f"warning: {gt} is given twice (--gt and --gt-partial): its images are trained on twice" in res.output
+    # --gt-partial alone: click said only "Missing option '--gt'" (trial 24)
+    res = CliRunner().invoke(cli, ["train", "classifier", "--out", str(tmp_path / "g.pt"), "--gt-partial", str(gt)])
+    assert res.exit_code == 2 and "Missing option '--gt': regions of --gt-partial ground truth are never " \
+        "background" in res.output and not (tmp_path / "g.pt").exists(), res.output
     (tmp_path / "dets.txt").write_text("1 124 0.9 0 0 10 10\n")
     res = CliRunner().invoke(cli, [*base, *new, "--hard-negatives", str(tmp_path / "dets.txt")])
     assert res.exit_code == 1 and "not JSON: hard negatives are read from" in res.output, res.output

@@ -276,7 +276,13 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             if isinstance(c, dict) and isinstance(c.get("id"), (int, str, float)):
                 rejected_cats.setdefault(c["id"], [i, 0])
             continue
-        name = str(c["name"])
+        if not isinstance(c["name"], str) or not c["name"].strip():  # null or 5 became a class "None" or "5"
+            problems.add(path, "malformed", f"categories[{i}] (id {c['id']!r}).name must be a non-empty string, got "
+                         f"{c['name']!r}")
+            if isinstance(c.get("id"), (int, str, float)):
+                rejected_cats.setdefault(c["id"], [i, 0])
+            continue
+        name = c["name"]
         if c["id"] in cat_first:  # pycocotools keeps the last one: every box of the first would change class
             j, first_name = cat_first[c["id"]]
             if first_name != name:
@@ -305,9 +311,16 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     metas: dict = {}
     by_file_name: dict[str, int] = {}  # file_name as matched (name_parts) -> its images[] index
     first_id = None  # (type of the first image id, its images[] index)
+    rejected_images: dict = {}  # id of an image reported malformed -> [its images[] index, its boxes not read]
     for i, im in enumerate(data["images"]):
         if (lack := missing_fields(im, "id", "file_name")) is not None:
             problems.add(path, "malformed", f"images[{i}] {lack}")
+            continue
+        if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # 5 became "5" (user trial 24)
+            problems.add(path, "malformed", f"images[{i}] (id {im['id']!r}).file_name must be a non-empty string, "
+                         f"got {im['file_name']!r}")
+            if _coco_image_id(im["id"]) is not None:
+                rejected_images.setdefault(_coco_image_id(im["id"]), [i, 0])
             continue
         image_id = _coco_image_id(im["id"])
         if image_id is None:
@@ -364,6 +377,9 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             continue
         ann_image_id = _coco_image_id(a["image_id"])
         meta = metas.get(ann_image_id) if ann_image_id is not None else None
+        if meta is None and ann_image_id in rejected_images:
+            rejected_images[ann_image_id][1] += 1  # one problem per image (below), not one per box
+            continue
         if meta is None:
             problems.add(path, "malformed", f"{where} refers to unknown image_id {a['image_id']!r}")
             continue
@@ -397,6 +413,10 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         bxs.append(xyxy)
         lbls.append(cat_label[cid])
         crowd.append(bool(iscrowd))
+    for iid, (i, lost) in rejected_images.items():
+        if lost:
+            problems.add(path, "malformed", f"{count(lost, 'annotation')} of image_id {iid!r} not read: images[{i}] "
+                         "is malformed (above)")
     for cid, (i, lost) in rejected_cats.items():
         if lost:
             problems.add(path, "unknown_class", f"{lost} annotation{'s' if lost > 1 else ''} of category_id {cid!r} "
@@ -785,18 +805,19 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
             problems.add(f, "unreadable", f"cannot read: {e.strerror or e}")
             continue
         name = size = declared = None
-        boxes, labels = [], []
-        ok, box_lines = True, 0
+        pending = []  # (match, coordinates match, raw, line number): checked once the image size is known
+        ok, box_lines, read_any = True, 0, False
         for n, line in enumerate(lines, start=1):
             line = line.strip()
             if m := _PF_FILENAME.match(line):
-                name = m["name"]
+                name, read_any = m["name"], True
             elif m := _PF_SIZE.match(line):
-                size = (int(m["w"]), int(m["h"]))
+                size, read_any = (int(m["w"]), int(m["h"])), True
             elif m := _PF_OBJECTS.match(line):
                 declared = (int(m["n"]), n)
             elif m := _PF_BOX.match(line):
                 box_lines += 1
+                read_any = True
                 c = _PF_COORDS.search(line)
                 if c is None:
                     problems.add(f, "malformed", f"cannot read the box coordinates in {line!r}", line=n)
@@ -808,29 +829,45 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
                     problems.add(f, "malformed", f"box coordinates are not numbers in {line!r}", line=n)
                     ok = False
                     continue
-                xyxy = voc_to_xyxy(raw)[0]
-                w, h = size or (0, 0)
-                written = f"({c['x1']}, {c['y1']}) - ({c['x2']}, {c['y2']})"  # as the line writes it
-                if not _check_box(problems, f, f"object {m['k']} {m['label']!r} box {written}", raw, xyxy, w, h,
-                                  inverted=_inverted_xyxy(raw), line=n):
-                    continue
-                label = m["label"]
-                cat = category_for_name(label, "pennfudan")
-                if cat is None:
-                    problems.add(f, "unknown_class", f"label {label!r} is not a known class (kept as its own class)",
-                                 severity=WARNING, line=n)
-                    cat = Category(label)
-                boxes.append(xyxy)
-                labels.append(_class_index(classes, class_index, cat))
-        if size is None:
-            problems.add(f, "malformed", "no 'Image size (X x Y x C)' line: not a Penn-Fudan annotation?")
+                pending.append((m, c, raw, n))
+        if not read_any:
+            problems.add(f, "malformed", "no 'Image filename', 'Image size (X x Y x C)' or 'Bounding box' line: not a "
+                         "Penn-Fudan annotation?")
             continue
+        name = Path(name).name if name else f.stem + ".png"
+        if size is None or size[0] <= 0 or size[1] <= 0:
+            # as VOC's missing <size> or 0 x 0 (user trial 24: "Image size 0 x 0" was taken silently): the image tells
+            said = ("no 'Image size (X x Y x C)' line" if size is None else
+                    f"'Image size (X x Y x C)' is {size[0]} x {size[1]}")
+            found = locator.find(name)
+            measured = _measured_size(found) if found is not None else None
+            if measured is None:
+                problems.add(f, "malformed", f"{said}, and no image file to measure" if found is None else
+                             f"{said}, and its image {found.name} cannot be read to measure it")
+                continue
+            size = measured
+            problems.add(f, "malformed", f"{said}: the size of {found.name} ({size[0]} x {size[1]}) is used",
+                         severity=WARNING)
+        boxes, labels = [], []
+        for m, c, raw, n in pending:
+            xyxy = voc_to_xyxy(raw)[0]
+            written = f"({c['x1']}, {c['y1']}) - ({c['x2']}, {c['y2']})"  # as the line writes it
+            if not _check_box(problems, f, f"object {m['k']} {m['label']!r} box {written}", raw, xyxy, size[0],
+                              size[1], inverted=_inverted_xyxy(raw), line=n):
+                continue
+            label = m["label"]
+            cat = category_for_name(label, "pennfudan")
+            if cat is None:
+                problems.add(f, "unknown_class", f"label {label!r} is not a known class (kept as its own class)",
+                             severity=WARNING, line=n)
+                cat = Category(label)
+            boxes.append(xyxy)
+            labels.append(_class_index(classes, class_index, cat))
         if declared is not None and declared[0] != box_lines:  # a box lost in editing, or one too many
             problems.add(f, "malformed", f"'Objects with ground truth : {declared[0]}' but "
                          f"{count(box_lines, 'Bounding box line')} follow", severity=WARNING, line=declared[1])
         if not ok and not boxes:
             continue
-        name = Path(name).name if name else f.stem + ".png"
         if Path(name).stem != f.stem:  # a copied-and-edited annotation keeps its source's name (user trial 24)
             problems.add(f, "filename_mismatch", f"'Image filename' is {name!r} but the annotation file is {f.name}",
                          severity=WARNING)
