@@ -746,6 +746,9 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
             raise click.ClickException(str(e)) from None
         if nothing_to_resume(out, cfg.epochs) is not None:
             return
+        if init is not None and state_path(out).is_file():  # as `train classifier` says (trial 23: no word)
+            _echo(f"note: --init {init} is not used: the run goes on from its own state ({state_path(out)})",
+                  err=True)
     train = samples_of(gts, "train", sample_size(mb, cfg))
     val = samples_of(vals, "val", mb.input_size) if vals else []
     if not train:

@@ -179,8 +179,10 @@ def init_trunk(model: MultiBox, path) -> list[str]:
     spec = ckpt.get("spec") if isinstance(ckpt.get("spec"), dict) else {}
     want = "paper-bn" if model.config.batch_norm else "paper"
     if spec.get("arch") != want or float(spec.get("width", -1)) != float(model.config.width):
+        fix = (f": give --width {spec.get('width')}" if spec.get("arch") == want and spec.get("width") is not None
+               else f": a {want} member is needed (`detect train distill --arch {want}`)" if spec.get("arch") else "")
         raise CheckpointError(f"{path}: its {spec.get('arch')} network of width {spec.get('width')} cannot "
-                              f"initialise a MultiBox trunk ({want}, width {model.config.width})")
+                              f"initialise a MultiBox trunk ({want}, width {model.config.width}){fix}")
     try:
         state = float_state(ckpt["state_dict"])
     except (KeyError, AttributeError) as e:

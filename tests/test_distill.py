@@ -191,7 +191,8 @@ def test_distilled_file_initialises_every_consumer(tmp_path):
     assert init_trunk(mb, path) == []
     assert torch.equal(mb.trunk.state_dict()["inception4e.branch2.1.conv.weight"],
                        src["backbone.inception4e.branch2.1.conv.weight"])
-    with pytest.raises(ValueError, match="cannot initialise a MultiBox trunk"):
+    with pytest.raises(ValueError, match=r"cannot initialise a MultiBox trunk \(paper-bn, width 0\.25\): give "
+                       r"--width 0\.125$"):
         init_trunk(MultiBox(MultiBoxConfig(num_priors=200, width=0.25), load_default_priors(200)), path)
 
 

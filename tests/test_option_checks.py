@@ -8,6 +8,8 @@ import click
 from click.testing import CliRunner
 
 from cli.main import cli
+from detector.classifier import ClassifierSpec, build_classifier, save_member
+from detector.data.vocab import ilsvrc_categories
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -77,8 +79,12 @@ def test_a_multibox_run_resumes_only_with_its_own_settings(tmp_path):
                 assert needle in res.output, res.output
             assert "epochs" not in res.output.split("(")[1].split(")")[0], res.output
         assert out.with_suffix(".state.ckpt").read_bytes() == state  # nothing trained, nothing recorded
-    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", *same])  # raising --epochs trains on
-    assert res.exit_code == 0 and "epoch   2" in res.output, res.output
+    member = tmp_path / "member.pt"  # a trunk that could start it: not used by a resumed run (trial 23: no word)
+    save_member(member, build_classifier(spec := ClassifierSpec(arch="paper-bn", input_size=96, width=0.25)), spec,
+                ilsvrc_categories())
+    res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", *same, "--init", str(member)])
+    assert res.exit_code == 0 and "epoch   2" in res.output, res.output  # raising --epochs trains on
+    assert f"note: --init {member} is not used: the run goes on from its own state" in res.output, res.output
 
 
 def test_proposals_never_replace_a_file_that_is_not_theirs(tmp_path, monkeypatch):

@@ -194,6 +194,10 @@ def test_a_stopped_training_says_how_to_resume(tmp_path, monkeypatch):
     assert res.exit_code == 0 and f"nothing to resume: {out} finished its 2 epochs already" in res.output, res.output
     assert "epoch   1" not in res.output and out.read_bytes() == model_bytes
     assert len((tmp_path / "m.log.jsonl").read_text().splitlines()) == 2
+    # ... but other settings are refused as for a stopped run (trial 23: "nothing to resume" was said instead)
+    res = CliRunner().invoke(cli, [*args, "--resume", "--lr", "0.5"])
+    assert res.exit_code == 1 and f"cannot resume {out}: it was started with other training settings (--lr 0.5 " \
+        "now" in res.output, res.output
     # stopped in its first epoch: nothing is kept, and it says so (it said "each finished epoch is kept"); a
     # --resume then says that it starts from the first epoch
     for f in tmp_path.glob("m.*"):
