@@ -4,6 +4,7 @@ distilled file as the start of every consumer."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -279,3 +280,7 @@ def test_cli_resume_refuses_other_settings(tmp_path, monkeypatch):
     r = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--val-every", "2"])
     assert r.exit_code == 0, r.output
     assert torch.load(last_path(out), weights_only=True)["train"]["epoch"] == 2
+    # trial 23: --holdout 0.9 trained on one photo of eight without a word
+    r = CliRunner().invoke(cli, [*base, "--epochs", "1", "--holdout", "0.9", "--out", str(tmp_path / "h.pt")])
+    assert re.search(r"warning: --holdout 0\.9 keeps [0-2] of the 6 photos for training and holds out [4-6]\n",
+                     r.output), r.output
