@@ -85,6 +85,9 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
         raise click.UsageError("Missing option '--gt'" + (
             ": regions of --gt-partial ground truth are never background, so training needs at least one --gt "
             "whose labels are exhaustive" if o["partial_gts"] else "") + ".")
+    if o["bg_iou_low"] >= o["fg_iou"]:  # below --fg-iou, not below 0.5 (trial 18: capped at 0.5 with --fg-iou 0.7)
+        raise click.BadParameter(f"{o['bg_iou_low']} is not below --fg-iou {o['fg_iou']}: background regions overlap "
+                                 "objects by IoU in [--bg-iou-low, --fg-iou)", param_hint="--bg-iou-low")
     per_image = TrainConfig.regions_per_image
     if o["batch_size"] > per_image and o["batch_size"] % per_image:  # trial 19: 20 trained as 16, without a word
         raise click.BadParameter(f"regions are drawn {per_image} per image: give a multiple of {per_image}, or at most "
@@ -147,7 +150,7 @@ def _common_options(f):
                      help="Regions overlapping a labelled object by at least this IoU are its foreground (and learn "
                           "box regression toward it); below, background (R-CNN, Fast R-CNN: 0.5; Cascade R-CNN's "
                           "later stages: 0.6, 0.7)."),
-        click.option("--bg-iou-low", type=FiniteFloat(0.0, 0.5, max_open=True), default=TrainConfig.bg_iou_low,
+        click.option("--bg-iou-low", type=FiniteFloat(0.0, 1.0, max_open=True), default=TrainConfig.bg_iou_low,
                      show_default=True,
                      help="Background regions overlap a labelled object by IoU in [this, --fg-iou) (Fast R-CNN: 0.1; "
                           "0 also samples regions far from every object, as R-CNN's fine-tuning did)."),

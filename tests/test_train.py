@@ -567,6 +567,13 @@ def test_fg_iou_option_is_recorded_and_bounded(tmp_path):
     for bad in ("0.4", "1", "nan"):
         res = CliRunner().invoke(cli, [*base, "--fg-iou", bad, "--out", str(tmp_path / "b.pt")])
         assert res.exit_code == 2 and "--fg-iou" in res.output and not (tmp_path / "b.pt").exists()
+    # trial 18: --bg-iou-low was capped below 0.5 even with --fg-iou 0.7; its bound is --fg-iou
+    res = CliRunner().invoke(cli, [*base, "--fg-iou", "0.7", "--bg-iou-low", "0.7", "--out", str(tmp_path / "b.pt")])
+    assert res.exit_code == 2 and "0.7 is not below --fg-iou 0.7: background regions overlap objects by IoU in " \
+        "[--bg-iou-low, --fg-iou)" in res.output and not (tmp_path / "b.pt").exists(), res.output
+    res = CliRunner().invoke(cli, [*base, "--fg-iou", "0.7", "--bg-iou-low", "0.55", "--epochs", "1", "--out",
+                                   str(tmp_path / "c.pt")])
+    assert res.exit_code == 0 and load_member(tmp_path / "c.pt").train["config"]["bg_iou_low"] == 0.55, res.output
     # trial 19: --batch-size 20 trained as 16 without a word (regions are drawn 16 per image)
     res = CliRunner().invoke(cli, [*base, "--batch-size", "20", "--out", str(tmp_path / "b.pt")])
     assert res.exit_code == 2 and "give a multiple of 16, or at most 16 (--batch-size 20 would train 16 per " \
