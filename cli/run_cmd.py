@@ -578,6 +578,7 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
     timings. SIGTERM, Ctrl-C or an error stop it at once, keeping the part file (the selective-search workers or Ray
     are stopped); SIGTERM then exits with status 143."""
     totals = {"proposals": 0.0, "classify": 0.0, "nms": 0.0, "regions": 0}
+    no_regions: list[dict] = []  # the image entries of those that had no region to classify
     try:
         writer = PartWriter(part, header)
     except OSError as e:
@@ -600,6 +601,8 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
                     totals[k] += timings.get(k, 0)
                 if "image" in record:
                     bar.set_postfix(dets=len(record["detections"]), props=timings.get("regions", 0))
+                    if timings.get("regions", 1) == 0:  # trial 17: a 1-pixel-thick image gave nothing, unsaid
+                        no_regions.append(record["image"])
             interrupted = False
     except CheckpointError as e:
         raise click.ClickException(str(e)) from None
@@ -621,7 +624,7 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
                        f"far, kept in {part}; to go on, run the same command again with --resume", err=True)
     if terminated:
         raise SystemExit(128 + signal.SIGTERM)
-    return totals
+    return {**totals, "no_regions": no_regions}
 
 
 def _write_record(writer: PartWriter, record: dict) -> None:
@@ -657,6 +660,11 @@ def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engin
                f"{seconds:.1f} s for {ran_now} ({n_todo / max(seconds, 1e-9):.2f} {per}/s, engine "
                f"{engine}); proposals {totals['proposals']:.1f} s, classify {totals['classify']:.1f} s, nms "
                f"{totals['nms']:.2f} s summed over images; {count(len(members), 'member')} ({ran})")
+    if empty := totals.get("no_regions"):
+        shown = ", ".join(f"{e['file_name']} ({e['width']}x{e['height']})" for e in empty[:3])
+        click.echo(f"note: {count(len(empty), 'image')} had no region proposal, so nothing could be detected on "
+                   f"{'them' if len(empty) > 1 else 'it'}: {shown}{', …' if len(empty) > 3 else ''} (an image a "
+                   "pixel or two thick, or one the proposal method finds no region in)", err=True)
     for e in errors[:10]:
         click.echo(f"  skipped {e['file_name']}: {e['error']}", err=True)
     if len(errors) > 10:

@@ -769,3 +769,16 @@ def test_sigterm_while_starting_says_terminated_and_exits_143(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "Terminated" in err and "Traceback" not in err, (proc.returncode, err)
     assert not (tmp_path / "b.json").exists()
+
+
+def test_an_image_without_any_region_proposal_is_noted(tmp_path):
+    # trial 17: a 1-pixel-thick image gave no detections and no word (selective search finds no region in it)
+    d = tmp_path / "imgs"
+    d.mkdir()
+    Image.fromarray(np.full((300, 1, 3), 128, np.uint8)).save(d / "thin.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)).save(d / "ok.png")
+    res = CliRunner().invoke(cli, ["run", str(d), "--out", str(tmp_path / "b.json"), "--model",
+                                   str(tiny_model(tmp_path / "m.pt")), "--workers", "0", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    assert "note: 1 image had no region proposal, so nothing could be detected on it: thin.png (1x300)" in res.output
+    assert "ok.png" not in res.output.split("note: ")[1].split("\n")[0]
