@@ -613,6 +613,21 @@ def test_pennfudan_size_zero_or_missing_is_measured_from_the_image(tmp_path, siz
         ("warning", "object 2 'PASpersonWalking' box (400, 171) - (600, 486) extends outside the 559x536 image")]
 
 
+@pytest.mark.parametrize("size", ["-5 x 536", "abc x 536"])
+def test_pennfudan_unreadable_size_line_is_not_called_missing(tmp_path, size):
+    # user trial 25: a size line that is there but cannot be read was reported as "no 'Image size' line"
+    ann = tmp_path / "Annotation"
+    ann.mkdir()
+    text = pennfudan_txt("FudanPed00001.png", 559, 536, [(160, 182, 302, 431)])
+    line = f"Image size (X x Y x C) : {size} x 3"
+    (ann / "FudanPed00001.txt").write_text(text.replace("Image size (X x Y x C) : 559 x 536 x 3", line))
+    write_image(tmp_path / "PNGImages" / "FudanPed00001.png", 559, 536)
+    ds = read_pennfudan(tmp_path)
+    assert (ds.images[0].width, ds.images[0].height) == (559, 536)
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("warning", f"{line!r} is not a size 'W x H': the size of FudanPed00001.png (559 x 536) is used")]
+
+
 def test_pennfudan_text_without_any_of_its_lines_is_refused(tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text("# Compatible with PASCAL Annotation Version 1.00\nhello\n")

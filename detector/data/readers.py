@@ -804,7 +804,7 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
         except OSError as e:
             problems.add(f, "unreadable", f"cannot read: {e.strerror or e}")
             continue
-        name = size = declared = None
+        name = size = declared = unreadable_size = None
         pending = []  # (match, coordinates match, raw, line number): checked once the image size is known
         ok, box_lines, read_any = True, 0, False
         for n, line in enumerate(lines, start=1):
@@ -813,6 +813,8 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
                 name, read_any = m["name"], True
             elif m := _PF_SIZE.match(line):
                 size, read_any = (int(m["w"]), int(m["h"])), True
+            elif line.startswith("Image size") and size is None:  # "-5 x 445", "abc x 344": there, but unreadable
+                unreadable_size = line
             elif m := _PF_OBJECTS.match(line):
                 declared = (int(m["n"]), n)
             elif m := _PF_BOX.match(line):
@@ -837,7 +839,8 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
         name = Path(name).name if name else f.stem + ".png"
         if size is None or size[0] <= 0 or size[1] <= 0:
             # as VOC's missing <size> or 0 x 0 (user trial 24: "Image size 0 x 0" was taken silently): the image tells
-            said = ("no 'Image size (X x Y x C)' line" if size is None else
+            said = (f"{unreadable_size!r} is not a size 'W x H'" if size is None and unreadable_size else
+                    "no 'Image size (X x Y x C)' line" if size is None else
                     f"'Image size (X x Y x C)' is {size[0]} x {size[1]}")
             found = locator.find(name)
             measured = _measured_size(found) if found is not None else None
