@@ -656,6 +656,23 @@ def test_coco_file_name_or_category_name_not_a_string_is_an_error(tmp_path):
         read_coco(path)
 
 
+def test_coco_image_without_file_name_counts_its_boxes_once_and_string_ids_are_quoted(tmp_path):
+    # user trial 25: an image lacking file_name gave one "refers to unknown image_id 1" per box (its id is known),
+    # and a category id '1' (a string) against category_id 1 read "1 is not among ... (ids 1)"
+    path = write_coco(tmp_path / "c.json",
+                      [{"id": 1, "width": 10, "height": 10},
+                       {"id": 2, "file_name": "a.jpg", "width": 10, "height": 10}],
+                      [{"id": 1, "image_id": 1, "category_id": "1", "bbox": [1, 1, 3, 3]},
+                       {"id": 2, "image_id": 1, "category_id": "1", "bbox": [2, 2, 3, 3]},
+                       {"id": 3, "image_id": 2, "category_id": 1, "bbox": [1, 1, 3, 3]}],
+                      [{"id": "1", "name": "person"}])
+    ds = read_coco(path, strict=False)
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("error", "images[0] lacks 'file_name'"),
+        ("error", "annotations[2] (id 3): category_id 1 is not among the file's categories (ids '1')"),
+        ("error", "2 annotations of image_id 1 not read: images[0] is malformed (above)")]
+
+
 def test_coco_categories_of_one_name_are_told_apart(tmp_path):
     # user trial: two 'person' categories (ids 1 and 124) were two classes, counted as one name by inspect
     path = coco_file(tmp_path)

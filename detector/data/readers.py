@@ -315,6 +315,8 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     for i, im in enumerate(data["images"]):
         if (lack := missing_fields(im, "id", "file_name")) is not None:
             problems.add(path, "malformed", f"images[{i}] {lack}")
+            if isinstance(im, dict) and _coco_image_id(im.get("id")) is not None:  # its boxes: one problem (below)
+                rejected_images.setdefault(_coco_image_id(im["id"]), [i, 0])
             continue
         if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # 5 became "5" (user trial 24)
             problems.add(path, "malformed", f"images[{i}] (id {im['id']!r}).file_name must be a non-empty string, "
@@ -361,7 +363,7 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
                              f"the image file's ({w} x {h}) is used", severity=WARNING)
         metas[image_id] = (im, int(w), int(h), [], [], [])
 
-    known_ids = ", ".join(str(c) for c in list(cat_label)[:10]) + (", …" if len(cat_label) > 10 else "")
+    known_ids = ", ".join(repr(c) for c in list(cat_label)[:10])  # '124' is not 124: say which + (", …" if len(cat_label) > 10 else "")
     ann_first: dict = {}  # annotation id → its first index
     for i, a in enumerate(data.get("annotations") or []):
         where = f"annotations[{i}]" + (f" (id {a['id']})" if isinstance(a, dict) and "id" in a else "")
