@@ -671,6 +671,13 @@ def test_coco_image_without_file_name_counts_its_boxes_once_and_string_ids_are_q
         ("error", "images[0] lacks 'file_name'"),
         ("error", "annotations[2] (id 3): category_id 1 is not among the file's categories (ids '1')"),
         ("error", "2 annotations of image_id 1 not read: images[0] is malformed (above)")]
+    # more than ten categories: the first ten, then an ellipsis
+    path = write_coco(tmp_path / "d.json", [{"id": 2, "file_name": "a.jpg", "width": 10, "height": 10}],
+                      [{"id": 3, "image_id": 2, "category_id": 99, "bbox": [1, 1, 3, 3]}],
+                      [{"id": k, "name": f"class {k}"} for k in range(12)])
+    (problem,) = read_coco(path, strict=False).problems
+    assert problem.message.endswith("category_id 99 is not among the file's categories (ids 0, 1, 2, 3, 4, 5, 6, 7, "
+                                    "8, 9, …)"), problem.message
 
 
 def test_coco_categories_of_one_name_are_told_apart(tmp_path):

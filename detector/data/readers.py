@@ -363,7 +363,8 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
                              f"the image file's ({w} x {h}) is used", severity=WARNING)
         metas[image_id] = (im, int(w), int(h), [], [], [])
 
-    known_ids = ", ".join(repr(c) for c in list(cat_label)[:10])  # '124' is not 124: say which + (", …" if len(cat_label) > 10 else "")
+    # repr: a string '124' is not 124 (trial 25: "category_id 124 is not among the file's categories (ids 124, …)")
+    known_ids = ", ".join(repr(c) for c in list(cat_label)[:10]) + (", …" if len(cat_label) > 10 else "")
     ann_first: dict = {}  # annotation id → its first index
     for i, a in enumerate(data.get("annotations") or []):
         where = f"annotations[{i}]" + (f" (id {a['id']})" if isinstance(a, dict) and "id" in a else "")
