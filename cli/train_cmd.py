@@ -676,8 +676,13 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
     """The priors [K, 4], network and training configs of ``detect train multibox``'s options ``o``."""
     from proposals.multibox import load_default_priors
 
-    priors = np.loadtxt(o["priors_path"], dtype=np.float32, ndmin=2) if o["priors_path"] else \
-        load_default_priors(o["num_priors"])
+    if o["priors_path"]:
+        priors = np.loadtxt(o["priors_path"], dtype=np.float32, ndmin=2)
+    else:
+        try:
+            priors = load_default_priors(o["num_priors"])
+        except FileNotFoundError as e:  # an option's value the tool cannot take: a usage error (trial 25: exit 1)
+            raise click.BadParameter(f"{e}, then give them with --priors", param_hint="-k") from None
     return (priors, MultiBoxConfig(num_priors=len(priors), input_size=o["input_size"], width=o["width"]),
             MultiBoxTrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], seed=o["seed"],
                                 crop_min_area=o["crop_min_area"]))

@@ -54,7 +54,7 @@ from .data.vocab import Category, ilsvrc_by_wnid
 from .nn import distributed
 from .nn.checkpoint import CheckpointError, read_checkpoint
 from .nn.inception import GoogLeNetOutputs
-from .nn.loop import LoopState, OptimConfig, Task, fit, last_path
+from .nn.loop import LoopState, OptimConfig, Task, fit, last_path, state_path
 from .nn.transforms import normalize_image, photometric_distort, resize_short_side
 from .pipeline import Detector, PostprocessConfig, detect_each
 from .regions import warp_regions
@@ -428,7 +428,8 @@ def check_resume_spec(out: Path, spec: ClassifierSpec, ignore: Sequence[str] = (
         shown = [k for k in diff if not (k == "num_classes" and "class_map" in diff)]  # follows from the class map
         raise CheckpointError(f"{last}: this run was started with other settings; resuming it with "
                               + ", ".join(f"{_spec_option(k)} {_spec_value(k, now.get(k))} (was "
-                                          f"{_spec_value(k, before.get(k))})" for k in shown) + " is refused")
+                                          f"{_spec_value(k, before.get(k))})" for k in shown) + " is refused: give "
+                              f"the same, or delete {state_path(out)} to start over")
 
 
 _SPEC_OPTIONS = {"num_classes": "classes (the training set's)", "bbox_reg": "--bbox-reg", "class_map": "--class-map"}

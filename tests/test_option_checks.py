@@ -193,3 +193,12 @@ def test_a_resumed_spec_refusal_names_the_options(tmp_path):
     msg = str(e.value)
     assert "--class-map none (was imagenet1k)" in msg and "--input-size 112 (was 96)" in msg
     assert "--bbox-reg on (was off)" in msg and "num_classes" not in msg
+    # and says how to start over, as the other resume refusals do (trial 25)
+    assert msg.endswith(f"is refused: give the same, or delete {tmp_path / 'm.state.ckpt'} to start over"), msg
+
+
+def test_multibox_k_without_shipped_priors_is_a_usage_error(tmp_path):
+    # trial 25: exit 1 for an option's value
+    res = CliRunner().invoke(cli, ["train", "multibox", "--gt", str(SAMPLES / "annotations.json"), "--out",
+                                   str(tmp_path / "m.pt"), "-k", "20"])
+    assert res.exit_code == 2 and "no shipped priors for K=20" in res.output and "--priors" in res.output, res.output
