@@ -27,7 +27,7 @@ from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayCon
                               job_settings, model_entry, ray_available, redraw, run_ray, shown_setting, split_cores)
 from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
-from detector.pipeline import MAX_REFINE, PostprocessConfig
+from detector.pipeline import MAX_REFINE, NMS_KINDS, PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
@@ -67,8 +67,9 @@ def from_options(o: dict, model_files) -> RunConfig:
         method=o["method"], selective_search=selective_search_config(o),
         merge=replace(ProposalConfig.merge, max_proposals=o["max_proposals"], multibox_top=o["multibox_top"]),
         multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
-    post = PostprocessConfig(nms_iou=o["nms_iou"], score_threshold=o["score_threshold"],
-                             max_detections=o["max_detections"], refine=o["refine"])
+    post = PostprocessConfig(nms=o["nms"], nms_iou=o["nms_iou"], soft_nms_sigma=o["soft_nms_sigma"],
+                             score_threshold=o["score_threshold"], max_detections=o["max_detections"],
+                             refine=o["refine"])
     draw = DrawConfig(str(o["draw_dir"]), o["draw_threshold"]) if o["draw_dir"] else None
     return RunConfig(models=tuple(str(p) for p in model_files), proposals=proposals, postprocess=post,
                      batch_size=o["batch_size"], device=o["device"], amp=o["amp"], backend=o["backend"],
@@ -126,8 +127,14 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               help="… unless the long side would pass this (default: the model's own).")
 @click.option("--score-threshold", type=FiniteFloat(0, 1), default=PostprocessConfig.score_threshold,
               show_default=True, help="Drop detections scoring below this.")
+@click.option("--nms", type=click.Choice(NMS_KINDS), default=PostprocessConfig.nms, show_default=True,
+              help="Per-class non-maximum suppression: soft = Gaussian Soft-NMS (Bodla et al. 2017: overlapping "
+                   "boxes keep a decayed score; measured 1.3 points of mean mAP above greedy, README \"Soft-NMS\"); "
+                   "greedy = R-CNN's (boxes overlapping a better one by more than --nms-iou dropped).")
 @click.option("--nms-iou", type=FiniteFloat(0, 1), default=PostprocessConfig.nms_iou, show_default=True,
-              help="Per-class NMS IoU (the paper / R-CNN: 0.3).")
+              help="--nms greedy: the IoU above which a box is dropped (the paper / R-CNN: 0.3).")
+@click.option("--soft-nms-sigma", type=FiniteFloat(0, 10, min_open=True), default=PostprocessConfig.soft_nms_sigma,
+              show_default=True, help="--nms soft: scores decay by exp(-IoU^2 / sigma) (Bodla et al.: 0.5).")
 @click.option("--max-detections", type=click.IntRange(min=1), default=PostprocessConfig.max_detections,
               show_default=True, help="Detections kept per image, at most.")
 @click.option("--refine", type=click.IntRange(0, MAX_REFINE), default=PostprocessConfig.refine, show_default=True,
@@ -208,6 +215,10 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     explicit = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
     options = apply_preset(options, preset, explicit)
     options["refine_given"] = "refine" in explicit  # else the preset's (or the default): said so in a note
+    for flag, key, nms in (("--nms-iou", "nms_iou", "greedy"), ("--soft-nms-sigma", "soft_nms_sigma", "soft")):
+        if key in explicit and options["nms"] != nms:  # --nms-iou 1 once turned NMS off; under Soft-NMS it would not
+            raise click.UsageError(f"{flag} is a setting of --nms {nms}, and this run's NMS is --nms {options['nms']}"
+                                   f"{'' if 'nms' in explicit else ' (the default)'}: add --nms {nms}, or drop {flag}")
     unused = multibox_options_given(ctx, options)
     if unused and not PROPOSERS[options["method"]].uses_multibox:
         raise click.ClickException(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "

@@ -50,8 +50,8 @@ PRESETS: dict[str, dict] = {
     # one crops-mode member fine-tuned with hard negatives). With --model: of an ensemble with crops-mode members,
     # those alone (all four of the default ensemble cost 2.4 times as much per image as its member0, for less), else
     # every member in its own mode — never converted, as --mode would (a member is poor in the mode it was not trained
-    # for). Then one step of iterative localization (--refine 1: the kept boxes regressed once more). Chosen by
-    # measurement: README, "Presets"
+    # for). Then one step of iterative localization (--refine 1: the kept boxes regressed once more). NMS as the
+    # default (Soft-NMS). Chosen by measurement: README, "Presets"
     "fast": {"method": "both", "ss_mode": "single", "ss_resize_width": 250, "multibox_top": 100, "refine": 1,
              "prefer_mode": "crops", "bundled_model": "fast"},
 }
@@ -103,6 +103,10 @@ class RunConfig:
             out["multibox_top"] = p.merge.multibox_top
         if post.refine:  # absent (0) in the settings of versions without it
             out["refine"] = post.refine
+        if post.nms != "greedy":  # absent (greedy, the only NMS of versions without it) ...
+            out["nms"] = post.nms
+            out["soft_nms_sigma"] = post.soft_nms_sigma
+            del out["nms_iou"]  # ... whose IoU Soft-NMS does not use
         for k in ("mode", "fast_short_side", "fast_max_side"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
@@ -165,6 +169,12 @@ def shown_setting(settings: dict, key: str) -> str:
         return f"not used (--proposals {method})"
     if key == "refine":  # left out at 0 or unused (no member regresses): no refinement either way; "the default"
         return "0 (off)"  # misled under --preset fast, whose value is 1 (trial 17)
+    if key == "nms":  # left out: greedy (versions before Soft-NMS had no other)
+        return '"greedy"'
+    if key == "nms_iou" and settings.get("nms") not in (None, "greedy"):
+        return f"not used (--nms {settings['nms']})"
+    if key == "soft_nms_sigma":
+        return "not used (--nms greedy)"
     defaults = {"ss_resize_width": ProposalConfig.selective_search.resize_width,
                 "multibox_top": ProposalConfig.merge.multibox_top}
     if key in defaults:

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from torchvision.ops import batched_nms, clip_boxes_to_image, remove_small_boxes
+from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image, remove_small_boxes
 
 from proposals.proposers import Proposed
 
@@ -35,8 +35,8 @@ from .nn.transforms import normalize_image, resize_short_side
 from .onnx_backend import OnnxFastRunner, OnnxRunner
 from .regions import warp_regions
 
-__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "detect_each",
-           "BATCH_SIZE"]
+__all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "soft_nms",
+           "detect_each", "BATCH_SIZE", "NMS_KINDS"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,9 @@ MAX_REFINE = 10  # --refine's bound (our choice): each step costs a pass; 2 alre
 
 @dataclass(frozen=True)
 class PostprocessConfig:
-    nms_iou: float = 0.3  # R-CNN / the paper: per-class greedy NMS at IoU 0.3
+    nms: str = "soft"  # per-class NMS: soft = Gaussian Soft-NMS (Bodla et al. 2017); greedy = R-CNN's
+    nms_iou: float = 0.3  # greedy NMS's IoU (R-CNN / the paper: 0.3)
+    soft_nms_sigma: float = 0.5  # Soft-NMS's Gaussian decay, score * exp(-IoU^2 / sigma) (Bodla et al.: 0.5)
     score_threshold: float = 0.05  # drop class scores below this (detectron2's default test threshold)
     max_detections: int = 100  # per image (COCO evaluates 100)
     min_size: float = 1.0  # drop boxes thinner than this after clipping (pixels)
@@ -87,11 +89,50 @@ def apply_box_deltas(boxes: Tensor, deltas: Tensor, weights=(10.0, 10.0, 5.0, 5.
     return torch.stack([pcx - 0.5 * pw, pcy - 0.5 * ph, pcx + 0.5 * pw, pcy + 0.5 * ph], dim=-1)
 
 
+SOFT_NMS_MIN_SCORE = 0.001  # Soft-NMS drops a box once its decayed score is below this (Bodla et al. 2017)
+NMS_KINDS = ("soft", "greedy")
+
+
+def soft_nms(boxes: Tensor, scores: Tensor, labels: Tensor, sigma: float, max_kept: int) -> tuple[Tensor, Tensor]:
+    """Per-class Gaussian Soft-NMS (Bodla et al., "Soft-NMS — Improving Object Detection With One Line of Code",
+    ICCV 2017): the best box is kept, every other box of its class has its score multiplied by
+    ``exp(-IoU^2 / sigma)``, and so on with the best of the rest; boxes whose score falls below
+    :data:`SOFT_NMS_MIN_SCORE` are dropped. ``boxes`` float [N, 4] xyxy, ``scores`` [N], ``labels`` int [N].
+
+    Returns (indices into the inputs [D], their decayed scores [D]), best first, at most ``max_kept``. The kept
+    scores never rise, so the first ``max_kept`` picks are the ``max_kept`` best of the whole procedure: it stops
+    there (one IoU row per kept box: time and memory grow with N, not N^2)."""
+    if sigma <= 0:
+        raise ValueError(f"soft_nms: sigma must be above 0, got {sigma}")
+    n = boxes.shape[0]
+    current = scores.to(torch.float32).clone()
+    alive = torch.ones(n, dtype=torch.bool, device=boxes.device)
+    order, kept_scores = [], []
+    for _ in range(min(n, max_kept)):
+        masked = torch.where(alive, current, current.new_tensor(-1.0))
+        j = int(masked.argmax())
+        if not alive[j]:
+            break
+        order.append(j)
+        kept_scores.append(current[j])
+        alive[j] = False
+        same = alive & (labels == labels[j])
+        if same.any():
+            iou = box_iou(boxes[j : j + 1].float(), boxes.float())[0]
+            current = torch.where(same, current * torch.exp(-(iou**2) / sigma), current)
+            alive &= ~(same & (current < SOFT_NMS_MIN_SCORE))
+    index = torch.tensor(order, dtype=torch.long, device=boxes.device)
+    return index, (torch.stack(kept_scores) if kept_scores else scores.new_zeros(0)).to(scores.dtype)
+
+
 def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], config: PostprocessConfig):
-    """Per-class NMS over mean class probabilities.
+    """Per-class NMS over mean class probabilities: Soft-NMS (``config.nms == "soft"``: :func:`soft_nms`, the
+    scores decayed) or greedy (R-CNN: a box overlapping a better one of its class by IoU above ``config.nms_iou``
+    is dropped); then the best ``config.max_detections``.
 
     ``boxes``: [R, 4] (shared by all classes) or [R, K, 4] (class-specific, after regression); ``probs``: [R, K]
-    with column 0 the background. Returns (boxes [D, 4], scores [D], labels [D] in 1..K-1)."""
+    with column 0 the background. Returns (boxes [D, 4], scores [D], labels [D] in 1..K-1), best first. Raises
+    ``ValueError`` for an unknown ``config.nms``."""
     r, k = probs.shape
     if boxes.dim() == 2:
         boxes = boxes[:, None, :].expand(r, k, 4)
@@ -102,6 +143,11 @@ def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], confi
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     keep = remove_small_boxes(boxes, config.min_size)
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    if config.nms == "soft":
+        keep, decayed = soft_nms(boxes, scores, labels, config.soft_nms_sigma, config.max_detections)
+        return boxes[keep], decayed, labels[keep]
+    if config.nms != "greedy":
+        raise ValueError(f"nms must be one of {', '.join(NMS_KINDS)}, got {config.nms!r}")
     keep = batched_nms(boxes, scores, labels, config.nms_iou)[: config.max_detections]
     return boxes[keep], scores[keep], labels[keep]
 

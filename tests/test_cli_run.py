@@ -535,8 +535,13 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--max-proposals", "50"), "--resume"])
     assert res.exit_code == 1 and "differ from that run's: max_proposals: 50 now, 2000 in that run" in res.output, \
         res.output
-    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--nms-iou", "0.5"), "--resume"])
-    assert res.exit_code == 1 and "differ from that run's: nms_iou: 0.5 now, 0.3 in that run" in res.output, res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--soft-nms-sigma", "0.3"), "--resume"])
+    assert res.exit_code == 1 and "differ from that run's: soft_nms_sigma: 0.3 now, 0.5 in that run" in res.output, \
+        res.output
+    # greedy NMS (R-CNN's; the only NMS of versions before Soft-NMS, whose jobs record no "nms") is named so
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--nms", "greedy"), "--resume"])
+    assert res.exit_code == 1 and 'differ from that run\'s: nms: "greedy" now, "soft" in that run' in res.output \
+        and "nms_iou: 0.3 now, not used (--nms soft) in that run" in res.output, res.output
     # other member files are named (a --mode choosing among an ensemble's members said nothing: user trial)
     res = CliRunner().invoke(cli, [*mb_args(d, out, tiny_model(tmp_path / "m2.pt", seed=1), mb), "--resume"])
     assert res.exit_code == 1 and f"model files: {tmp_path / 'm2.pt'} now, {model} in that run" in res.output, \

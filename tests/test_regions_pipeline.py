@@ -4,7 +4,10 @@ import torch
 
 from detector.classifier import ClassifierSpec, Member, build_classifier
 from detector.data.vocab import ilsvrc_categories
-from detector.pipeline import Detector, PostprocessConfig, apply_box_deltas, postprocess
+from torchvision.ops import box_iou
+
+from detector.pipeline import (SOFT_NMS_MIN_SCORE, Detector, PostprocessConfig, apply_box_deltas, postprocess,
+                               soft_nms)
 from detector.nn.transforms import normalize_image
 from detector.regions import WarpConfig, expand_boxes, warp_regions
 
@@ -59,12 +62,59 @@ def test_normalize_image():
 def test_postprocess_nms_per_class():
     boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60]], dtype=torch.float32)
     probs = torch.tensor([[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [0.3, 0.0, 0.7], [0.96, 0.04, 0.0]])
-    b, s, lbl = postprocess(boxes, probs, (100, 100), PostprocessConfig(nms_iou=0.3, score_threshold=0.05))
+    b, s, lbl = postprocess(boxes, probs, (100, 100), PostprocessConfig(nms="greedy", nms_iou=0.3,
+                                                                        score_threshold=0.05))
     # class 1: box 1 suppressed by box 0 (IoU .81); class 2 keeps its overlapping box (NMS is per class);
     # box 3 is below the threshold for every class
     assert lbl.tolist() == [1, 2] and s.tolist() == pytest.approx([0.9, 0.7])
-    b, s, lbl = postprocess(boxes, probs, (100, 100), PostprocessConfig(max_detections=1))
+    b, s, lbl = postprocess(boxes, probs, (100, 100), PostprocessConfig(nms="greedy", max_detections=1))
     assert lbl.tolist() == [1]
+    # Soft-NMS (the default): box 1 stays, its score decayed by exp(-IoU^2 / 0.5) (Bodla et al. 2017), after the
+    # class-2 box; NMS is per class, so that one keeps its score
+    b, s, lbl = postprocess(boxes, probs, (100, 100), PostprocessConfig())
+    assert lbl.tolist() == [1, 2, 1]
+    assert s.tolist() == pytest.approx([0.9, 0.7, 0.8 * np.exp(-0.81**2 / 0.5)], abs=1e-6)
+    assert b[2].tolist() == [1, 1, 10, 10]
+    with pytest.raises(ValueError, match="nms must be one of soft, greedy, got 'hard'"):
+        postprocess(boxes, probs, (100, 100), PostprocessConfig(nms="hard"))
+
+
+def _soft_nms_in_full(boxes, scores, labels, sigma):
+    """Soft-NMS as Bodla et al.'s Algorithm 1 states it, class by class to the end: (index, score) of every box
+    kept, best first."""
+    kept = []
+    for c in labels.unique():
+        idx = torch.nonzero(labels == c).squeeze(1).tolist()
+        sc = {i: float(scores[i]) for i in idx}
+        while sc:
+            j = max(sc, key=sc.get)
+            kept.append((j, sc.pop(j)))
+            for i in list(sc):
+                iou = float(box_iou(boxes[j : j + 1], boxes[i : i + 1])[0, 0])
+                sc[i] *= float(np.exp(-iou**2 / sigma))
+                if sc[i] < SOFT_NMS_MIN_SCORE:
+                    del sc[i]
+    return sorted(kept, key=lambda t: -t[1])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_soft_nms_stops_at_max_kept_with_the_best_of_the_whole_procedure(seed):
+    # the tool stops after max_kept picks (the picked scores never rise): the same boxes and scores as running the
+    # algorithm to the end and keeping the best max_kept
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(300, 2, generator=g) * 20  # crowded: many boxes decayed again and again, some to nothing
+    boxes = torch.cat([xy, xy + 20 + torch.rand(300, 2, generator=g) * 10], dim=1)
+    scores = torch.rand(300, generator=g) * 0.3
+    labels = torch.randint(1, 4, (300,), generator=g)
+    full = _soft_nms_in_full(boxes, scores, labels, 0.5)
+    for max_kept in (1, 40, 100, 1000):
+        index, kept = soft_nms(boxes, scores, labels, 0.5, max_kept)
+        want = full[:max_kept]
+        assert index.tolist() == [i for i, _ in want]
+        assert kept.tolist() == pytest.approx([v for _, v in want], abs=1e-6)
+    assert len(full) < 300  # some boxes were dropped under the minimum score
+    with pytest.raises(ValueError, match="sigma must be above 0"):
+        soft_nms(boxes, scores, labels, 0.0, 10)
 
 
 def test_apply_box_deltas_identity_and_shift():
@@ -107,14 +157,23 @@ def test_detector_end_to_end_and_batching():
     img = np.zeros((100, 120, 3), np.uint8)
     img[20:60, 30:80] = (255, 0, 0)
     proposals = np.array([[30, 20, 80, 60], [0, 0, 20, 20], [31, 21, 79, 59], [90, 70, 120, 100]], np.float32)
-    det = Detector(lambda im: proposals, [member(ConstantModel())], batch_size=3)
+    det = Detector(lambda im: proposals, [member(ConstantModel())], PostprocessConfig(nms="greedy"), batch_size=3)
     out = det.detect(img)
     assert out.num_proposals == 4 and len(out) >= 1
-    # the all-red inner box scores highest; the near-duplicate around it (IoU .92) is suppressed
+    # the all-red inner box scores highest; the near-duplicate around it (IoU .92) is suppressed by greedy NMS ...
     assert out.labels[0] == 1 and out.boxes[0].tolist() == [31, 21, 79, 59]
     assert [30, 20, 80, 60] not in out.boxes[out.labels == 1].tolist()
+    # ... and kept by Soft-NMS (the default), its score decayed below its plain one
+    soft = Detector(lambda im: proposals, [member(ConstantModel())], batch_size=3).detect(img)
+    person = soft.boxes[soft.labels == 1].tolist()
+    assert person[0] == [31, 21, 79, 59] and [30, 20, 80, 60] in person
+    plain = Detector(lambda im: proposals, [member(ConstantModel())], PostprocessConfig(nms="greedy", nms_iou=1.0),
+                     batch_size=3).detect(img)
+    k_soft, k_plain = (next(k for k, (b, c) in enumerate(zip(d.boxes.tolist(), d.labels)) if b == [30, 20, 80, 60]
+                            and c == 1) for d in (soft, plain))
+    assert soft.scores[k_soft] < plain.scores[k_plain]
     one_batch = Detector(lambda im: proposals, [member(ConstantModel())], batch_size=64).detect(img)
-    np.testing.assert_allclose(one_batch.scores, out.scores, rtol=1e-5)
+    np.testing.assert_allclose(one_batch.scores, soft.scores, rtol=1e-5)
     assert set(out.timings) == {"proposals", "classify", "nms"}
 
 

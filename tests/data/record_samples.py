@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = (*sorted(str(p.relative_to(ROOT)) for p in (ROOT / "detector" / "models" / "default").glob("member*.pt")),
           *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "detector" / "models" / "fast").glob("*.pt")),
           "proposals/models/multibox.pt")
-RUNS = {"ss": [], "both": ["--proposals", "both"], "preset_fast": ["--preset", "fast"], "mode_fast": ["--mode", "fast"]}
+# the first four with R-CNN's greedy NMS, recorded before Soft-NMS became the default (their detections are those
+# of before, the --nms greedy path unchanged); the last two with the defaults of since
+RUNS = {"ss": ["--nms", "greedy"], "both": ["--proposals", "both", "--nms", "greedy"],
+        "preset_fast": ["--preset", "fast", "--nms", "greedy"], "mode_fast": ["--mode", "fast", "--nms", "greedy"],
+        "soft": [], "preset_fast_soft": ["--preset", "fast"]}
 
 
 def main():
