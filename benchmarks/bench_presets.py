@@ -80,10 +80,11 @@ def mode_label(members: list[Member]) -> str:
 
 # --candidates: the fast preset's alternatives measured before choosing it (README, "Presets"): (name, options
 # overriding the preset's, bundled model, tag of their validation results in --val-results)
+# (this round: Soft-NMS against the greedy NMS of before; two rounds ago the refinement steps were compared so, with
+# {"refine": 0} and {"refine": 2})
 CANDIDATES = (
-    ("the preset of the last round (no box refinement)", {"refine": 0}, "fast", "cand_refine0"),
-    ("**the preset: + one box-refinement step (`--refine 1`)**", {}, "fast", "fast_crops"),
-    ("two box-refinement steps (`--refine 2`)", {"refine": 2}, "fast", "cand_refine2"),
+    ("the preset of the last round (R-CNN's greedy NMS, `--nms greedy`)", {"nms": "greedy"}, "fast", "cand_greedy"),
+    ("**the preset: Soft-NMS (the default `--nms soft`)**", {}, "fast", "fast_crops"),
 )
 
 
