@@ -127,7 +127,8 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
 @click.option("--fast-max-side", type=click.IntRange(min=32), default=RunConfig.fast_max_side,
               help="… unless the long side would pass this (default: the model's own).")
 @click.option("--score-threshold", type=FiniteFloat(0, 1), default=PostprocessConfig.score_threshold,
-              show_default=True, help="Drop detections scoring below this.")
+              show_default=True, help="Drop class scores below this before NMS (under Soft-NMS a kept box's "
+                                      "decayed score can fall below it, down to 0.001).")
 @click.option("--nms", type=click.Choice(NMS_KINDS), default=PostprocessConfig.nms, show_default=True,
               help="Per-class non-maximum suppression: soft = Gaussian Soft-NMS (Bodla et al. 2017: overlapping "
                    "boxes keep a decayed score; measured 1.3 points of mean mAP above greedy, README \"Soft-NMS\"); "

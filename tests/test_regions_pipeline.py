@@ -75,6 +75,10 @@ def test_postprocess_nms_per_class():
     assert lbl.tolist() == [1, 2, 1]
     assert s.tolist() == pytest.approx([0.9, 0.7, 0.8 * np.exp(-0.81**2 / 0.5)], abs=1e-6)
     assert b[2].tolist() == [1, 1, 10, 10]
+    # --score-threshold drops class scores before NMS (README, `detect run`'s options): a box above it whose score
+    # Soft-NMS decays below it is kept (trial 26: --score-threshold 0.5 wrote scores of 0.33, the help said otherwise)
+    b, s, lbl = postprocess(boxes, probs, (100, 100), PostprocessConfig(score_threshold=0.5))
+    assert lbl.tolist() == [1, 2, 1] and s[2] == pytest.approx(0.8 * np.exp(-0.81**2 / 0.5), abs=1e-6) and s[2] < 0.5
     with pytest.raises(ValueError, match="nms must be one of soft, greedy, got 'hard'"):
         postprocess(boxes, probs, (100, 100), PostprocessConfig(nms="hard"))
 
