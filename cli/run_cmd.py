@@ -173,7 +173,7 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
                    "(same relative path, name and format: x.jpg and x.png stay two pictures). With --resume, the "
                    "images taken from the part file are drawn too where their picture is missing.")
 @click.option("--draw-threshold", type=FiniteFloat(0, 1), default=DrawConfig.threshold, show_default=True,
-              help="Only detections scoring at least this are drawn (all above --score-threshold are written).")
+              help="Only detections scoring at least this are drawn (every detection is written).")
 @click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",
               show_default=True,
               help="json: boxes.json (the README's `detect run` section); coco: a COCO results list; ilsvrc: "
