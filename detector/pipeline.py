@@ -101,7 +101,8 @@ def soft_nms(boxes: Tensor, scores: Tensor, labels: Tensor, sigma: float, max_ke
 
     Returns (indices into the inputs [D], their decayed scores [D]), best first, at most ``max_kept``. The kept
     scores never rise, so the first ``max_kept`` picks are the ``max_kept`` best of the whole procedure: it stops
-    there (one IoU row per kept box: time and memory grow with N, not N^2)."""
+    there: one IoU row per kept box, so time grows as ``max_kept`` x N and memory as N (not N^2). Raises
+    ``ValueError`` for ``sigma`` <= 0."""
     if sigma <= 0:
         raise ValueError(f"soft_nms: sigma must be above 0, got {sigma}")
     n = boxes.shape[0]
