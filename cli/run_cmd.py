@@ -588,8 +588,9 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
                     kept: int, redrawn: Iterable[dict] = ()) -> dict:
     """Append the records taken from the part file and drawn again (``redrawn``: they replace the old ones), those
     of inputs known to be bad, then the engine's (``stream()``), to the part file as they come; returns the summed
-    timings and, under ``"no_regions"``, the image entries of the images run now that had no region proposal. SIGTERM, Ctrl-C or an error stop it at once, keeping the part file (the selective-search workers or Ray
-    are stopped); SIGTERM then exits with status 143."""
+    timings and, under ``"no_regions"``, the image entries of the images run now that had no region proposal.
+    SIGTERM, Ctrl-C or an error stop it at once, keeping the part file (the selective-search workers or Ray are
+    stopped); SIGTERM then exits with status 143."""
     totals = {"proposals": 0.0, "classify": 0.0, "nms": 0.0, "regions": 0}
     no_regions: list[dict] = []  # the image entries of those that had no region to classify
     try:

@@ -224,6 +224,12 @@ def _proposals(datasets, search, cache, workers, desc):
     return boxes
 
 
+def _note_init_unused(init: Path | None, out: Path) -> None:
+    """With ``--resume``: say that ``--init`` is not used when the run goes on from its own state file."""
+    if init is not None and state_path(out).is_file():
+        _echo(f"note: --init {init} is not used: the run goes on from its own state ({state_path(out)})", err=True)
+
+
 def _load_all(paths, fmt, images) -> list[Dataset]:
     out = []
     for p in paths:
@@ -507,10 +513,8 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
             raise click.ClickException(str(e)) from None
         _training_data(run)  # other data or hard negatives are refused too (an ensemble would mix members' data)
         return nothing_to_resume(run.out, run.train.epochs, done)
-    if run.resume and state_path(run.out).is_file():
-        if run.init is not None:
-            _echo(f"note: --init {run.init} is not used: the run goes on from its own state "
-                  f"({state_path(run.out)})", err=True)
+    if run.resume:
+        _note_init_unused(run.init, run.out)
     if run.init is not None:  # a wrong --init stops the run before the proposals of every image are computed
         try:
             obj = read_init_file(run.init)
@@ -754,9 +758,7 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
             raise click.ClickException(str(e)) from None
         if nothing_to_resume(out, cfg.epochs) is not None:
             return
-        if init is not None and state_path(out).is_file():  # as `train classifier` says (trial 23: no word)
-            _echo(f"note: --init {init} is not used: the run goes on from its own state ({state_path(out)})",
-                  err=True)
+        _note_init_unused(init, out)  # trial 23: MultiBox said nothing
     train = samples_of(gts, "train", sample_size(mb, cfg))
     val = samples_of(vals, "val", mb.input_size) if vals else []
     if not train:

@@ -313,16 +313,14 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     first_id = None  # (type of the first image id, its images[] index)
     rejected_images: dict = {}  # id of an image reported malformed -> [its images[] index, its boxes not read]
     for i, im in enumerate(data["images"]):
-        if (lack := missing_fields(im, "id", "file_name")) is not None:
-            problems.add(path, "malformed", f"images[{i}] {lack}")
-            if isinstance(im, dict) and _coco_image_id(im.get("id")) is not None:  # its boxes: one problem (below)
-                rejected_images.setdefault(_coco_image_id(im["id"]), [i, 0])
-            continue
-        if not isinstance(im["file_name"], str) or not im["file_name"].strip():  # 5 became "5" (user trial 24)
-            problems.add(path, "malformed", f"images[{i}] (id {im['id']!r}).file_name must be a non-empty string, "
-                         f"got {im['file_name']!r}")
-            if _coco_image_id(im["id"]) is not None:
-                rejected_images.setdefault(_coco_image_id(im["id"]), [i, 0])
+        wrong = missing_fields(im, "id", "file_name")
+        if wrong is None and (not isinstance(im["file_name"], str) or not im["file_name"].strip()):
+            # 5 became "5" (user trial 24)
+            wrong = f"(id {im['id']!r}).file_name must be a non-empty string, got {im['file_name']!r}"
+        if wrong is not None:
+            problems.add(path, "malformed", f"images[{i}] {wrong}")
+            if isinstance(im, dict) and (rejected := _coco_image_id(im.get("id"))) is not None:
+                rejected_images.setdefault(rejected, [i, 0])  # its boxes: one problem (below), not one each
             continue
         image_id = _coco_image_id(im["id"])
         if image_id is None:
@@ -563,14 +561,10 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
     if size is None or (w is not None and h is not None and (w <= 0 or h <= 0)):
         # LabelImg and other tools leave <size> out or write 0 x 0: the image file tells (as mmdetection reads it)
         said = "missing <size>" if size is None else f"<size> {_xml_text(size, 'width')} x {_xml_text(size, 'height')}"
-        measured = _measured_size(image_path) if image_path is not None else None
+        measured = _size_from_image(problems, path, said, image_path)
         if measured is None:
-            problems.add(path, "malformed", f"{said}, and no image file to measure" if image_path is None else
-                         f"{said}, and its image {image_path.name} cannot be read to measure it")
             return None
         w, h = measured
-        problems.add(path, "malformed", f"{said}: the size of {image_path.name} ({w} x {h}) is used",
-                     severity=WARNING)
     if w is None or h is None:
         return None
     boxes, labels, difficult = [], [], []
@@ -602,6 +596,20 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
 def _positive_finite(v) -> bool:
     """Whether ``v`` (a JSON value) is a usable image width or height: a number (not a bool), finite, above 0."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _size_from_image(problems: _Problems, file, said: str, image: Path | None) -> tuple[int, int] | None:
+    """The size of ``image`` for an annotation ``file`` whose own size is unusable (``said``: what the file says, e.g.
+    ``"missing <size>"``), with a warning saying so; None, with an error, when there is no image file or it cannot
+    be read (VOC and Penn-Fudan; as mmdetection reads VOC files without a size)."""
+    measured = _measured_size(image) if image is not None else None
+    if measured is None:
+        problems.add(file, "malformed", f"{said}, and no image file to measure" if image is None else
+                     f"{said}, and its image {image.name} cannot be read to measure it")
+        return None
+    problems.add(file, "malformed", f"{said}: the size of {image.name} ({measured[0]} x {measured[1]}) is used",
+                 severity=WARNING)
+    return measured
 
 
 def _measured_size(image: Path) -> tuple[int, int] | None:
@@ -845,15 +853,9 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
             said = (f"{unreadable_size!r} is not a size 'W x H'" if size is None and unreadable_size else
                     "no 'Image size (X x Y x C)' line" if size is None else
                     f"'Image size (X x Y x C)' is {size[0]} x {size[1]}")
-            found = locator.find(name)
-            measured = _measured_size(found) if found is not None else None
-            if measured is None:
-                problems.add(f, "malformed", f"{said}, and no image file to measure" if found is None else
-                             f"{said}, and its image {found.name} cannot be read to measure it")
+            size = _size_from_image(problems, f, said, locator.find(name))
+            if size is None:
                 continue
-            size = measured
-            problems.add(f, "malformed", f"{said}: the size of {found.name} ({size[0]} x {size[1]}) is used",
-                         severity=WARNING)
         boxes, labels = [], []
         for m, c, raw, n in pending:
             xyxy = voc_to_xyxy(raw)[0]
