@@ -276,7 +276,9 @@ class DetectionJob:
                            exc_info=logger.isEnabledFor(logging.DEBUG))  # the trace with -vv
             return boxes_json.error_record(index, name, f"output failed: {type(e).__name__}: {e}"), timings
         if self.config.draw is not None:
-            rec = drawn(rec, self.config.draw, item.image, det.boxes, det.scores, det.labels, self.names)
+            # drawn from the detections as recorded (rounded), as --resume redraws them: the same picture either way
+            boxes, scores = _recorded(rec)
+            rec = drawn(rec, self.config.draw, item.image, boxes, scores, det.labels, self.names)
         return rec, {**det.timings, "regions": det.num_proposals}
 
 
@@ -307,10 +309,18 @@ def redraw(record: dict, path, draw: DrawConfig, categories: Sequence[dict]) -> 
         image = load_image(path)
     except ImageError as e:
         return {**record, "drawing_error": f"drawing failed: {e}"}
-    boxes = xywh_to_xyxy(np.asarray([d["bbox"] for d in dets], dtype=np.float64).reshape(-1, 4))
-    scores = np.asarray([d["score"] for d in dets], dtype=np.float64)
+    boxes, scores = _recorded(record)
     labels = np.asarray([labels_of[d["category_id"]] for d in dets], dtype=np.int64)
     return drawn(record, draw, image, boxes, scores, labels, names)
+
+
+def _recorded(record: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The xyxy boxes [D, 4] and scores [D] of a part-file record's detections, as written (rounded): what both
+    the run and a ``--resume`` that redraws the image draw, so that the two pictures are the same (user trial 27: a
+    redrawn picture had a box edge a pixel off, and a score rounded up to the threshold could be drawn in one only)."""
+    dets = record["detections"]
+    boxes = xywh_to_xyxy(np.asarray([d["bbox"] for d in dets], dtype=np.float64).reshape(-1, 4))
+    return boxes, np.asarray([d["score"] for d in dets], dtype=np.float64)
 
 
 def _short_error(message: str, path: Path) -> str:

@@ -456,6 +456,15 @@ def test_resume_draws_the_images_taken_from_the_part_file(tmp_path, monkeypatch)
     args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"))
     res = _interrupted_run(tmp_path, monkeypatch, args, stop_width=102)  # a.png done, no pictures asked for
     assert res.exit_code == 130 and "stopped: 1 image done so far" in res.output, res.output
+    import detector.engines
+
+    write_drawing, shown = detector.engines.write_drawing, {}
+
+    def recording(folder, name, image, boxes, scores, *rest):  # what each picture is drawn from, per run
+        shown[(Path(folder).name, name)] = (np.array(boxes), np.array(scores))
+        return write_drawing(folder, name, image, boxes, scores, *rest)
+
+    monkeypatch.setattr(detector.engines, "write_drawing", recording)
     res = CliRunner().invoke(cli, [*args, "--resume", "--draw", str(drawn), "--draw-threshold", "0"])
     assert res.exit_code == 0, res.output
     assert "1 of 3 images already done" in res.output and "drawing 1 image from the part file" in res.output
@@ -466,6 +475,16 @@ def test_resume_draws_the_images_taken_from_the_part_file(tmp_path, monkeypatch)
     # the picture drawn from the part file's detections shows boxes (the input has none of those colours there)
     assert np.any(np.asarray(Image.open(drawn / "a.png")) != np.asarray(Image.open(d / "a.png")))
     assert "drawing_errors" not in json.loads(out.read_text())
+    # and it is the picture an uninterrupted run draws (user trial 27: the run drew its unrounded boxes, the resume
+    # the part file's rounded ones, a box edge a pixel off)
+    whole = tmp_path / "whole"
+    args2 = [*args[:3], str(tmp_path / "whole.json"), *args[4:]]
+    res = CliRunner().invoke(cli, [*args2, "--draw", str(whole), "--draw-threshold", "0"])
+    assert res.exit_code == 0, res.output
+    for name in widths:
+        assert np.array_equal(np.asarray(Image.open(drawn / name)), np.asarray(Image.open(whole / name))), name
+        for k in (0, 1):  # the boxes and scores drawn: those of boxes.json, in either run
+            assert np.array_equal(shown[("drawn", name)][k], shown[("whole", name)][k]), name
 
 
 def test_a_run_stopped_before_its_first_image_leaves_nothing_to_resume(tmp_path, monkeypatch):
