@@ -743,6 +743,18 @@ def test_voc_size_missing_or_zero_is_measured_and_namespaces_are_read(tmp_path):
     (tmp_path / "a.jpg").unlink()
     with pytest.raises(DatasetError, match=r"a\.xml: missing <size>, and no image file to measure"):
         read_dataset(tmp_path, "voc")
+    # an empty <width> or a <height> that is no number: measured too (trial 27: "missing <width>", an error)
+    d = tmp_path / "odd"
+    d.mkdir()
+    write_image(d / "e.jpg", 40, 30)
+    write_image(d / "f.jpg", 50, 20)
+    (d / "e.xml").write_text(f"<annotation><size><width></width><height>30</height></size>{obj}</annotation>")
+    (d / "f.xml").write_text(f"<annotation><size><width>50</width><height>abc</height></size>{obj}</annotation>")
+    ds = read_dataset(d, "voc", strict=False)
+    assert [(im.file_name, im.width, im.height) for im in ds.images] == [("e.jpg", 40, 30), ("f.jpg", 50, 20)]
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("warning", "<size> (no <width>) x 30: the size of e.jpg (40 x 30) is used"),
+        ("warning", "<size> 50 x abc: the size of f.jpg (50 x 20) is used")]
 
 
 def test_inspect_checks_image_sizes_as_the_images_are_run(tmp_path):

@@ -502,6 +502,14 @@ def _xml_text(node, tag):
     return None if child is None or child.text is None else child.text.strip()
 
 
+def _float_or_none(text: str | None) -> float | None:
+    """``float(text)``, or None for no text or text that is no number."""
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
 def _xml_number(problems, path, node, tag, *, obj=None, within=""):
     """The number in ``node``'s child ``tag``, or None (a problem recorded). ``within``: what ``node`` is, for the
     messages (``"'person' <bndbox>"``)."""
@@ -551,22 +559,23 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
     ``with_suffix``: the file name keeps the image's extension (VOC) or not (ILSVRC)."""
     file_name, image_path = _image_of(problems, path, root, locator, with_suffix=with_suffix)
     size = root.find("size")
-    w = _xml_number(problems, path, size, "width") if size is not None else None
-    h = _xml_number(problems, path, size, "height") if size is not None else None
-    for tag, v in (("width", w), ("height", h)):  # float() reads "nan" and "inf" (user trial 24: a traceback)
-        if v is not None and not math.isfinite(v):
-            problems.add(path, "malformed", f"<size> <{tag}> is not a finite number: {_xml_text(size, tag)!r}")
-    if w is not None and h is not None and not (math.isfinite(w) and math.isfinite(h)):
+    texts = {t: _xml_text(size, t) if size is not None else None for t in ("width", "height")}
+    values = {t: _float_or_none(text) for t, text in texts.items()}
+    infinite = [t for t, v in values.items() if v is not None and not math.isfinite(v)]
+    for tag in infinite:  # float() reads "nan" and "inf" (user trial 24: a traceback)
+        problems.add(path, "malformed", f"<size> <{tag}> is not a finite number: {texts[tag]!r}")
+    if infinite:
         return None
-    if size is None or (w is not None and h is not None and (w <= 0 or h <= 0)):
-        # LabelImg and other tools leave <size> out or write 0 x 0: the image file tells (as mmdetection reads it)
-        said = "missing <size>" if size is None else f"<size> {_xml_text(size, 'width')} x {_xml_text(size, 'height')}"
+    w, h = values["width"], values["height"]
+    if w is None or h is None or w <= 0 or h <= 0:
+        # LabelImg and other tools leave <size> out or empty, or write 0 x 0: the image file tells (as mmdetection
+        # reads it); so does a size that is no number (trial 27: an empty <width> was an error, "missing <width>")
+        said = "missing <size>" if size is None else "<size> " + " x ".join(
+            f"(no <{t}>)" if text is None else text for t, text in texts.items())
         measured = _size_from_image(problems, path, said, image_path)
         if measured is None:
             return None
         w, h = measured
-    if w is None or h is None:
-        return None
     boxes, labels, difficult = [], [], []
     for k, ob in enumerate(root.iter("object")):
         name = _xml_text(ob, "name")
