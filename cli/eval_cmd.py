@@ -20,6 +20,7 @@ from eval import (
     PredictionError,
     Predictions,
     align_predictions,
+    better_elsewhere,
     evaluate,
     read_blacklist,
     read_predictions,
@@ -107,7 +108,8 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     detector having found nothing, gives AP 0). Difficult objects and crowd regions are ignored by every metric.
 
     With several --gt, each dataset is scored on its own (one line each; per-class APs in --json) and their mAPs
-    are averaged, each dataset weighing the same; --bootstrap then resamples each dataset's images on their own
+    are averaged, each dataset weighing the same (one --pred for all: an image goes to the dataset whose image it
+    fits best); --bootstrap then resamples each dataset's images on their own
     (a stratified bootstrap) for the interval of that mean and, with --baseline, of the mean difference.
     """
     t0 = time.perf_counter()
@@ -148,9 +150,17 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
         for flag, paths in (("--pred", pred_paths), ("--baseline", baseline_paths)):
             if len(paths) == 1:
                 _refuse_shared_by_id(paths[0], _read_predictions(paths[0], read, image_list), flag)
-    scored = [_score(gt_paths[k], pred_for[k], base_for[k], outputs=outputs, read=read, metric=metric, fmt=fmt,
-                     images=images, image_list=image_list, blacklist=blacklist, iou_threshold=iou_threshold,
-                     model_classes_only=model_classes_only) for k in range(n)]
+    gts = [_load_gt(p, outputs=outputs, fmt=fmt, images=images, image_list=image_list) for p in gt_paths]
+    # a file shared by several ground truths: an image that fits another one's better is that one's (trial 25)
+    elsewhere: dict[Path, list] = {}
+    if n > 1:
+        for paths in (pred_paths, baseline_paths):
+            if len(paths) == 1:
+                elsewhere[paths[0]] = better_elsewhere(_image_names(_read_predictions(paths[0], read, image_list)),
+                                                       gts)
+    scored = [_score(gt_paths[k], gts[k], pred_for[k], base_for[k], read=read, metric=metric, image_list=image_list,
+                     blacklist=blacklist, iou_threshold=iou_threshold, model_classes_only=model_classes_only,
+                     elsewhere=elsewhere, k=k) for k in range(n)]
     kw = dict(metric=metric, resamples=resamples, iou_threshold=iou_threshold)
     if n == 1:
         _report_one(scored[0], t0=t0, json_out=json_out, plot_out=plot_out, **kw)
@@ -200,6 +210,11 @@ def _read_predictions(path: Path, read: dict, image_list):
     return read[path]
 
 
+def _image_names(preds: Predictions) -> list[str]:
+    """Every image name of ``preds``: those of its predictions and those of the images it lists as run."""
+    return [*preds.listed_images, *(name for name in preds.image_names if name is not None)]
+
+
 def _refuse_shared_by_id(path: Path, preds, flag: str) -> None:
     """One file for several ground truths is matched to each by image name: a file whose images are ids only
     (COCO results without 'file_name') would put its detections on the image of that id in every dataset."""
@@ -208,8 +223,7 @@ def _refuse_shared_by_id(path: Path, preds, flag: str) -> None:
                                    f"several ground truths overlap: give one {flag} file per --gt, in the same order")
 
 
-def _score(gt_path, pred_path, baseline_path, *, outputs, read, metric, fmt, images, image_list, blacklist,
-           iou_threshold, model_classes_only) -> _Scored:
+def _load_gt(gt_path, *, outputs, fmt, images, image_list) -> Dataset:
     gt_format = fmt
     if fmt == "auto":
         from detector.data import detect_format
@@ -223,12 +237,20 @@ def _score(gt_path, pred_path, baseline_path, *, outputs, read, metric, fmt, ima
     if not gt.num_boxes:
         raise click.ClickException(f"{gt.source}: the ground truth holds no objects ({count(len(gt), 'image')}, no "
                                    "boxes): nothing to evaluate")
+    return gt
+
+
+def _score(gt_path: Path, gt: Dataset, pred_path, baseline_path, *, read, metric, image_list, blacklist, iou_threshold,
+           model_classes_only, elsewhere: dict, k: int) -> _Scored:
+    """``gt`` scored against ``pred_path`` (and ``baseline_path``); ``elsewhere[path][k]``: the names of a shared
+    file's images that are another ground truth's (:func:`eval.better_elsewhere`)."""
     try:
         preds = _read_predictions(pred_path, read, image_list)
-        aligned = align_predictions(preds, gt)
+        aligned = align_predictions(preds, gt, elsewhere=elsewhere[pred_path][k] if pred_path in elsewhere else ())
         bl = read_blacklist(blacklist, gt, image_list=image_list) if blacklist else None
-        base = align_predictions(_read_predictions(baseline_path, read, image_list), gt) if baseline_path \
-            else None
+        base = align_predictions(_read_predictions(baseline_path, read, image_list), gt,
+                                 elsewhere=elsewhere[baseline_path][k] if baseline_path in elsewhere else ()) \
+            if baseline_path else None
     except PredictionError as e:
         raise click.ClickException(str(e)) from None
     coco_gt = None

@@ -12,12 +12,13 @@ from .predictions import (
     PredictionError,
     Predictions,
     align_predictions,
+    better_elsewhere,
     read_blacklist,
     read_predictions,
 )
 
 __all__ = [
     "METRICS", "AlignedPredictions", "ClassResult", "EvalResult", "PredictionError", "Predictions",
-    "align_predictions", "ap_11_point", "ap_all_point", "evaluate", "ilsvrc_object_thresholds", "match_ilsvrc",
+    "align_predictions", "ap_11_point", "better_elsewhere", "ap_all_point", "evaluate", "ilsvrc_object_thresholds", "match_ilsvrc",
     "match_voc", "on_ignored_regions", "precision_recall", "read_blacklist", "read_predictions",
 ]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_
 from detector.data.vocab import Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
-           "match_images", "read_blacklist", "PREDICTION_FORMATS"]
+           "better_elsewhere", "match_images", "read_blacklist", "PREDICTION_FORMATS"]
 
 PREDICTION_FORMATS = ("boxes_json", "coco_results", "ilsvrc_text")
 
@@ -238,12 +239,14 @@ def read_predictions(path, *, image_list=None) -> Predictions:
         raise PredictionError(str(e)) from None
 
 
-def match_images(preds: Predictions, gt: Dataset) -> tuple[np.ndarray, list[str]]:
+def match_images(preds: Predictions, gt: Dataset, elsewhere: Collection[str] = frozenset()
+                 ) -> tuple[np.ndarray, list[str]]:
     """``image_index`` int64 [P] (-1: not in the ground truth) and notes; see the module docstring for the rule.
 
     One prediction image (boxes.json: an ``images`` entry; COCO results: a ``(image_id, file_name)`` pair; ILSVRC
     text: an index) goes to at most one ground-truth image, and a ground-truth image takes at most one prediction
-    image: when several fit it, the best fit takes it and the others are left out (a tie is refused)."""
+    image: when several fit it, the best fit takes it and the others are left out (a tie is refused). Names in
+    ``elsewhere`` (:func:`better_elsewhere`) are another ground truth's images and go to none of this one's."""
     n = len(preds)
     image_index = np.full(n, -1, dtype=np.int64)
     keys = list(zip(preds.image_ids, preds.image_names))
@@ -268,6 +271,8 @@ def match_images(preds: Predictions, gt: Dataset) -> tuple[np.ndarray, list[str]
             if g is not None:
                 target[key] = g
                 claims.setdefault(g, []).append(((1 << 30, True), key))
+            continue
+        if name in elsewhere:
             continue
         if names_index is None:
             names_index = ImageNameIndex([im.file_name for im in gt.images])
@@ -303,8 +308,33 @@ def _show(key) -> str:
     return f"{name!r} (id {image_id!r})" if name is not None else f"image_id {image_id!r}"
 
 
-def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
-    """Express ``preds`` in terms of ``gt``'s images and classes; report what cannot be matched.
+def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset]) -> list[frozenset[str]]:
+    """For one prediction file shared by several ground truths (``detect eval`` with several ``--gt``): per ground
+    truth, the image names of ``names`` that fit an image of another ground truth strictly better (the
+    :mod:`detector.data.names` score: more trailing path components agreeing, then the extension too) — that
+    dataset's images, not this one's (trial 25: ``voc/2008_000123.jpg`` of a VOC set was taken, extension aside, for
+    another set's ``2008_000123.png`` and refused as not its size). A name that fits two ground truths equally well
+    stays with both, as before; one that two images of one ground truth fit equally is left
+    to that one to refuse."""
+    indexes = [ImageNameIndex([im.file_name for im in gt.images]) for gt in gts]
+    out: list[set[str]] = [set() for _ in gts]
+    for name in dict.fromkeys(n for n in names if n is not None):
+        try:
+            scores = [None if (found := index.match(name)) is None else found[1] for index in indexes]
+        except AmbiguousImageName:  # two of one ground truth's images: that one refuses it, as before
+            continue
+        best = max((s for s in scores if s is not None), default=None)
+        for k, s in enumerate(scores):
+            if s is not None and s < best:
+                out[k].add(name)
+    return [frozenset(o) for o in out]
+
+
+def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[str] = frozenset()
+                      ) -> AlignedPredictions:
+    """Express ``preds`` in terms of ``gt``'s images and classes; report what cannot be matched. ``elsewhere``:
+    image names of ``preds`` that belong to another ground truth evaluated beside this one
+    (:func:`better_elsewhere`): left out here like images of no ground truth, and their sizes not checked.
 
     Raises :class:`PredictionError` for COCO results whose ``category_id`` is neither a ground-truth COCO category
     id nor an ILSVRC det_id; for images matched by id against ground truth without ids of its own (VOC,
@@ -339,7 +369,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         cat_to_gt[j] = class_by_key.get(cat.key, -1)
 
     n = len(preds)
-    image_index, notes = match_images(preds, gt)
+    image_index, notes = match_images(preds, gt, elsewhere)
     if not_own:
         # only results on ground-truth images: those on other images are left out as such (noted below), and with
         # several --gt sharing one file they are another dataset's, no loss
@@ -349,7 +379,7 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
         if ids:
             notes.append(f"{count(int(on_gt.sum()), 'result')} of category_id {', '.join(map(str, ids[:8]))} left "
                          f"out: not categories of {gt.source} (pycocotools never matches them either)")
-    notes += _check_images_run(preds, gt, image_index)
+    notes += _check_images_run(preds, gt, image_index, elsewhere)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
 
     no_image = image_index < 0
@@ -378,7 +408,8 @@ def align_predictions(preds: Predictions, gt: Dataset) -> AlignedPredictions:
     )
 
 
-def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray) -> list[str]:
+def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
+                      elsewhere: Collection[str] = frozenset()) -> list[str]:
     """What the list of the images a detector ran on (``listed_images``: a ``boxes.json``'s ``images``, with their
     sizes; an ILSVRC submission's evaluation list) tells against ``gt``.
 
@@ -406,6 +437,8 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray) 
     index = ImageNameIndex([im.file_name for im in gt.images])
     run, wrong = set(), []
     for name in preds.listed_images:
+        if name in elsewhere:
+            continue
         try:
             found = index.match(name)
         except AmbiguousImageName:

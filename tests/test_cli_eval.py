@@ -295,3 +295,35 @@ def test_eval_prints_the_readers_warnings(tmp_path):
     assert res.exit_code == 0, res.output
     assert res.output.count("<difficult>maybe</difficult> is not 0 or 1 (read as 1)") == 5
     assert f"warning: … and 2 more in {d} (`detect inspect {d}` lists them all)" in res.output
+
+
+def test_eval_several_gt_one_file_gives_each_image_to_the_ground_truth_it_fits_best(tmp_path):
+    # trial 25: one boxes.json over two datasets; set A's "a/x.jpg" (100x100) fits set B's "x.png" (50x40) by its stem
+    # alone and was refused as "not the size the ground truth B gives", though it is A's own image (fits A's by path)
+    ann = lambda i: {"id": i, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": 0, "area": 400}
+    (tmp_path / "A").mkdir(), (tmp_path / "B").mkdir()
+    gt_a = tmp_path / "A" / "ann.json"
+    gt_a.write_text(json.dumps({"images": [{"id": 1, "file_name": "a/x.jpg", "width": 100, "height": 100}],
+                                "annotations": [ann(1)], "categories": [{"id": 1, "name": "person"}]}))
+    gt_b = tmp_path / "B" / "ann.json"
+    gt_b.write_text(json.dumps({"images": [{"id": 1, "file_name": "x.png", "width": 50, "height": 40}],
+                                "annotations": [ann(1)], "categories": [{"id": 1, "name": "person"}]}))
+    pred = boxes_json(tmp_path / "boxes.json", ["a/x.jpg", "b/x.png"], [(1, 124), (2, 124)])
+    doc = json.loads(pred.read_text())
+    doc["images"][1].update(width=50, height=40)
+    pred.write_text(json.dumps(doc))
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred),
+                                   "--json", str(out)])
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    r = json.loads(out.read_text())
+    assert [d["mAP"] for d in r["datasets"]] == [1.0, 1.0]  # each image's one box on its own dataset's object
+    assert "fits ground-truth image" not in res.output  # a/x.jpg is no rival of b/x.png for B's x.png
+    # evaluated alone, B still takes what fits it and refuses the other size, as before
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_b), "--pred", str(pred)])
+    assert res.exit_code == 1 and "a/x.jpg 100x100 (ground truth: x.png 50x40)" in res.output, res.output
+    # a resized copy of B's own image under B's own name is still refused with both ground truths
+    doc["images"][1].update(width=100, height=80)
+    pred.write_text(json.dumps(doc))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred)])
+    assert res.exit_code == 1 and "b/x.png 100x80 (ground truth: x.png 50x40)" in res.output, res.output
