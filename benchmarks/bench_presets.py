@@ -24,7 +24,8 @@ crops-mode and a fast-mode member, each run in its own); ``--mode crops|fast`` r
 MobileNetV3 peer, and prints medians (how the preset was chosen).
 
 Peers: torchvision ``fasterrcnn_resnet50_fpn`` and ``fasterrcnn_mobilenet_v3_large_fpn`` (random weights: the cost is
-the same), decode + the whole detector, one image after another, all cores. The CNN's share of a 4096³ float32
+the same), decode + the whole detector, one image after another, all cores, each in a fresh process with OpenMP's
+default waiting policy (ours runs with ``OMP_WAIT_POLICY=PASSIVE``, as ``detect`` sets it). The CNN's share of a 4096³ float32
 matrix multiply: floating-point operations of the classify stage (``torch.utils.flop_counter``) over its seconds.
 Scaling: classify time and the process's peak memory (``ru_maxrss``, a fresh process per point) for 250 … 4,000
 random proposals on one image in each mode; and the fast preset end to end over 10, 100 and 1,000 images. Prints
@@ -35,11 +36,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `detect` runs (cli/__init__.py): set before torch loads
+# OpenMP, or its threads busy-wait beside the selective-search workers (measured: the fast preset 3.5 against
+# 4.5 images/s when torch was imported first)
 
 import numpy as np
 import torch
@@ -136,26 +142,44 @@ def val_map(results: Path | None, tag: str) -> float | None:
     return float(np.mean(maps))
 
 
-def time_peers(paths, device, only: str | None = None):
-    """Images/s of each peer by name; of the peer ``only`` alone (a float) when given."""
-    from torchvision.models import detection as tvd
+PEER_CODE = """
+import sys, time
+import torch
+from torchvision.models import detection as tvd
+from detector.data.images import load_image
+name, device, paths = sys.argv[1], torch.device(sys.argv[2]), sys.argv[3:]
+model = getattr(tvd, name)(weights=None, weights_backbone=None).eval().to(device)
+with torch.inference_mode():
+    model([torch.from_numpy(load_image(paths[0])).permute(2, 0, 1).float().div(255).to(device)])
+    t = time.perf_counter()
+    for p in paths:
+        x = torch.from_numpy(load_image(p)).permute(2, 0, 1).float().div(255).to(device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            model([x])
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+print(len(paths) / (time.perf_counter() - t))
+"""
+PEERS = (("torchvision Faster R-CNN R50-FPN", "fasterrcnn_resnet50_fpn"),
+         ("torchvision Faster R-CNN MobileNetV3-Large-FPN", "fasterrcnn_mobilenet_v3_large_fpn"))
 
+
+def time_peers(paths, device, only: str | None = None):
+    """Images/s of each peer by name; of the peer ``only`` alone (a float) when given. Each peer runs in a fresh
+    process with OpenMP's own waiting policy (``OMP_WAIT_POLICY`` unset, as a torchvision user runs it), not the
+    passive one this process has, which is ``detect``'s (under it the peer ran at 1.98 images/s, 2.37 in
+    its own process, in runs of the same benchmark minutes apart)."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = str(ROOT)
     out = {}
-    for name, ctor in (("torchvision Faster R-CNN R50-FPN", tvd.fasterrcnn_resnet50_fpn),
-                       ("torchvision Faster R-CNN MobileNetV3-Large-FPN", tvd.fasterrcnn_mobilenet_v3_large_fpn)):
+    for name, ctor in PEERS:
         if only is not None and name != only:
             continue
-        model = ctor(weights=None, weights_backbone=None).eval().to(device)
-        with torch.inference_mode():
-            model([torch.from_numpy(load_image(paths[0])).permute(2, 0, 1).float().div(255).to(device)])
-            t = time.perf_counter()
-            for p in paths:
-                x = torch.from_numpy(load_image(p)).permute(2, 0, 1).float().div(255).to(device)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                    model([x])
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-        out[name] = len(paths) / (time.perf_counter() - t)
+        res = subprocess.run([sys.executable, "-c", PEER_CODE, ctor, str(device), *map(str, paths)], cwd=ROOT,
+                             env=env, capture_output=True, text=True)
+        if res.returncode:
+            raise SystemExit(res.stderr[-2000:])
+        out[name] = float(res.stdout.split()[-1])
     return out[only] if only is not None else out
 
 
