@@ -857,3 +857,16 @@ def test_a_model_file_is_named_as_such_not_an_unknown_format(tmp_path):
     torch.save({"format": "detect-classifier/1"}, model)
     r = CliRunner().invoke(cli, ["inspect", str(model)])
     assert r.exit_code != 0 and "not annotations" in r.output and "pass --format" not in r.output
+
+
+def test_coco_category_id_true_is_no_category(tmp_path):
+    # left over from trial 25: a category id `true` was taken for 1 (Python's True == 1): its boxes joined category 1
+    path = write_coco(tmp_path / "c.json", [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],
+                      [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 3, 3]},
+                       {"id": 2, "image_id": 1, "category_id": True, "bbox": [2, 2, 3, 3]}],
+                      [{"id": 1, "name": "person"}, {"id": True, "name": "dog"}])
+    ds = read_coco(path, strict=False)
+    assert [(p.severity, p.message) for p in ds.problems] == [
+        ("error", "categories[1].id must be an integer, got true"),
+        ("error", "annotations[1] (id 2): category_id true is not among the file's categories (ids 1)")]
+    assert [c.name for c in ds.classes] == ["person"] and len(ds.images[0]) == 1

@@ -276,6 +276,9 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             if isinstance(c, dict) and isinstance(c.get("id"), (int, str, float)):
                 rejected_cats.setdefault(c["id"], [i, 0])
             continue
+        if isinstance(c["id"], bool) or not isinstance(c["id"], (int, str, float)):  # true was category 1 (== 1)
+            problems.add(path, "malformed", f"categories[{i}].id must be an integer, got {json.dumps(c['id'])}")
+            continue
         if not isinstance(c["name"], str) or not c["name"].strip():  # null or 5 became a class "None" or "5"
             problems.add(path, "malformed", f"categories[{i}] (id {c['id']!r}).name must be a non-empty string, got "
                          f"{c['name']!r}")
@@ -394,11 +397,14 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             problems.add(path, "malformed", f"{where} lacks 'category_id'")
             continue
         cid = a["category_id"]
-        if isinstance(cid, (int, str, float)) and cid not in cat_label and cid in rejected_cats:
+        if isinstance(cid, (int, str, float)) and not isinstance(cid, bool) and cid not in cat_label and \
+                cid in rejected_cats:
             rejected_cats[cid][1] += 1  # one problem per category (below), not one per box
             continue
-        if not isinstance(cid, (int, str, float)) or cid not in cat_label:  # an error: the box would be lost
-            problems.add(path, "unknown_class", f"{where}: category_id {cid!r} is not among the file's categories "
+        if isinstance(cid, bool) or not isinstance(cid, (int, str, float)) or cid not in cat_label:  # an error: the
+            # box would be lost (true is no category id, though Python takes it for 1)
+            shown = json.dumps(cid) if isinstance(cid, bool) else repr(cid)
+            problems.add(path, "unknown_class", f"{where}: category_id {shown} is not among the file's categories "
                          + (f"(ids {known_ids})" if known_ids else "(it has none)"))
             continue
         iscrowd = a.get("iscrowd", 0)
