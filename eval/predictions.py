@@ -270,7 +270,7 @@ def match_images(preds: Predictions, gt: Dataset, elsewhere: Collection[str] = f
             g = by_id.get(image_id)
             if g is not None:
                 target[key] = g
-                claims.setdefault(g, []).append(((1 << 30, True), key))
+                claims.setdefault(g, []).append(((1 << 30, True, True), key))
             continue
         if name in elsewhere:
             continue
@@ -390,7 +390,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
                             if not (not_own and preds.categories[int(preds.labels[i])].source_id in not_own))
     keep = ~(no_image | other_class)
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
-    _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known)
+    _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known, elsewhere)
     if not n:
         on = f" on its {count(len(preds.listed_images), 'image')}" if preds.listed_images else ""
         notes.append(f"{preds.source} holds no predictions{on} (the detector found nothing): every AP is 0")
@@ -479,12 +479,16 @@ def _examples(items, k: int = 3) -> str:
     return ", ".join(items[:k]) + (f" and {len(items) - k} more" if len(items) > k else "")
 
 
-def _refuse_nothing_matched(preds: Predictions, gt: Dataset, some_image_matched: bool, known: frozenset[int]) -> None:
+def _refuse_nothing_matched(preds: Predictions, gt: Dataset, some_image_matched: bool, known: frozenset[int],
+                            elsewhere: Collection[str] = frozenset()) -> None:
     """Raise :class:`PredictionError` when nothing of ``preds`` can be evaluated against ``gt`` — an evaluation that
     would print mAP 0 for a mistake (the wrong ground truth, images named otherwise, another model's classes):
 
     - none of its images is a ground-truth image (``some_image_matched`` False for the images with predictions, and
-      for ``boxes.json`` none of ``listed_images`` either, the images without) while it has some;
+      for ``boxes.json`` none of ``listed_images`` either, the images without) while it has some — an image of
+      ``elsewhere``, another ground truth's (:func:`better_elsewhere`), is none of this one's (trial 28: a dataset
+      none of whose images was run scored 0 without a word when the file held another dataset's image of a stem
+      of its own);
     - it has predictions but none of its classes (its predicted classes; ``boxes.json``: its model's) is a
       ground-truth class (``known``: the ground-truth classes among them).
 
@@ -494,6 +498,8 @@ def _refuse_nothing_matched(preds: Predictions, gt: Dataset, some_image_matched:
         index = ImageNameIndex([im.file_name for im in gt.images])
 
         def fits(name: str) -> bool:
+            if name in elsewhere:
+                return False
             try:
                 return index.match(name) is not None
             except AmbiguousImageName:
@@ -519,6 +525,10 @@ def _refuse_nothing_matched(preds: Predictions, gt: Dataset, some_image_matched:
                         else "); ") +
                        "images are matched by file name: the trailing path components, the last without its "
                        "extension")
+                theirs = [repr(name) for name in dict.fromkeys(preds.listed_images) if name in elsewhere]
+                if theirs:
+                    why += (f" ({_examples(theirs)} {'fits' if len(theirs) == 1 else 'fit'} an image of another "
+                            "--gt better, and goes there)")
             raise PredictionError(f"{preds.source}: nothing to evaluate: " +
                                   (_all_left_out(n) if n else "") + why)
     if n and not known:

@@ -327,3 +327,21 @@ def test_eval_several_gt_one_file_gives_each_image_to_the_ground_truth_it_fits_b
     pred.write_text(json.dumps(doc))
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred)])
     assert res.exit_code == 1 and "b/x.png 100x80 (ground truth: x.png 50x40)" in res.output, res.output
+    # trial 28: A's image named with a camera's upper-case extension, "x.JPG", is A's "a/x.jpg"'s by its extension,
+    # not a tie sent to B too and refused there as not the size of B's "x.png"
+    gt_a.write_text(gt_a.read_text().replace('"a/x.jpg"', '"x.jpg"'))
+    pred = boxes_json(tmp_path / "upper.json", ["x.JPG", "b/x.png"], [(1, 124), (2, 124)])
+    doc = json.loads(pred.read_text())
+    doc["images"][1].update(width=50, height=40)
+    pred.write_text(json.dumps(doc))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred),
+                                   "--json", str(out)])
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    assert [d["mAP"] for d in json.loads(out.read_text())["datasets"]] == [1.0, 1.0]
+    # trial 28: a file holding none of B's images, only A's image of B's stem, is refused for B as a file of none
+    # of its images is (it scored B 0 without a note)
+    pred = boxes_json(tmp_path / "a_only.json", ["x.JPG"], [(1, 124)])
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred)])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert f"image 'x.JPG' is not an image of the ground truth {gt_b}" in res.output, res.output
+    assert "('x.JPG' fits an image of another --gt better, and goes there)" in res.output, res.output

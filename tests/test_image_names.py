@@ -26,11 +26,13 @@ def test_index_rule():
           "x.png"]
     ix = ImageNameIndex(gt)
     assert ix.match("cam_a/0001.jpg")[0] == 0 and ix.match("site/cam_b/0001.jpg")[0] == 1  # longer: GT a suffix
-    assert ix.match("images/0002.jpg") == (2, (2, False))  # a trailing part of the absolute path; stem compare
+    assert ix.match("images/0002.jpg") == (2, (2, False, False))  # a trailing part of the absolute path; stem compare
     assert ix.match("val/ILSVRC2012_val_00000003.JPEG")[0] == 3
     assert ix.match("cam_c/0001.jpg") is None  # the folders differ: another image
     assert ix.match("nothing.jpg") is None
     assert ix.match("x.png")[0] == 5 and ix.match("x.jpg")[0] == 4  # equal extension breaks the tie
+    assert ix.match("x.JPG")[0] == 4 and ix.match("x.Png")[0] == 5  # in any case (trial 28: a camera's .JPG)
+    assert ImageNameIndex(["x.jpg", "x.JPG"]).match("x.JPG")[0] == 1  # then the equal name
     with pytest.raises(AmbiguousImageName, match=r"'0001\.jpg'.*'cam_a/0001\.jpg' and 'cam_b/0001\.jpg'"):
         ix.match("0001.jpg")
     with pytest.raises(AmbiguousImageName, match="'x.jpg' and 'x.png'"):

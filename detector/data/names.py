@@ -12,7 +12,8 @@ rule (issue 12):
 - two names *fit* when the shorter is a trailing part of the longer (``0001.jpg`` fits ``/data/cam_a/0001.JPG``;
   ``cam_a/0001.jpg`` does not fit ``cam_b/0001.jpg``);
 - among the ground-truth images a name fits, the one agreeing on the most trailing components wins, then the one
-  whose last component is equal with its extension (``x.jpg`` prefers ``x.jpg`` to ``x.png``);
+  whose last component has the same extension, in any case (``x.jpg`` and ``x.JPG`` prefer ``x.jpg`` to ``x.png``),
+  then the one whose last component is equal;
 - a name that fits two ground-truth images equally well is ambiguous: :class:`AmbiguousImageName`, naming both.
 
 Ground truth is indexed by the stem of its last component, so a look-up costs a dictionary access and a comparison
@@ -78,9 +79,10 @@ class ImageNameIndex:
             if parts:
                 self._by_stem.setdefault(_strip_suffix(parts[-1]), []).append((i, parts))
 
-    def match(self, name: str) -> tuple[int, tuple[int, bool]] | None:
+    def match(self, name: str) -> tuple[int, tuple[int, bool, bool]] | None:
         """``(index of the ground-truth image, score)`` for ``name``, or ``None`` when it fits none. ``score`` is
-        ``(trailing components agreeing, last component equal with its extension)``; a higher one fits better.
+        ``(trailing components agreeing, same extension in any case, last component equal)``; a higher one fits
+        better.
 
         Raises :class:`AmbiguousImageName` when two ground-truth images fit equally well."""
         parts = name_parts(name)
@@ -91,7 +93,7 @@ class ImageNameIndex:
             n = min(len(parts), len(gparts))
             if any(parts[-k] != gparts[-k] for k in range(2, n + 1)):
                 continue  # they part somewhere along the path: other folders, other images
-            score = (n, parts[-1] == gparts[-1])
+            score = (n, parts[-1].lower() == gparts[-1].lower(), parts[-1] == gparts[-1])
             if best_score is None or score > best_score:
                 best, best_score, tie = i, score, None
             elif score == best_score:
