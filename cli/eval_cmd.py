@@ -156,8 +156,8 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     if n > 1:
         for paths in (pred_paths, baseline_paths):
             if len(paths) == 1:
-                elsewhere[paths[0]] = better_elsewhere(_image_names(_read_predictions(paths[0], read, image_list)),
-                                                       gts)
+                preds = _read_predictions(paths[0], read, image_list)
+                elsewhere[paths[0]] = better_elsewhere(_image_names(preds), gts, preds.image_sizes)
     scored = [_score(gt_paths[k], gts[k], pred_for[k], base_for[k], read=read, metric=metric, image_list=image_list,
                      blacklist=blacklist, iou_threshold=iou_threshold, model_classes_only=model_classes_only,
                      elsewhere=elsewhere, k=k) for k in range(n)]

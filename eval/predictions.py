@@ -308,24 +308,34 @@ def _show(key) -> str:
     return f"{name!r} (id {image_id!r})" if name is not None else f"image_id {image_id!r}"
 
 
-def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset]) -> list[frozenset[str]]:
+def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset], sizes: dict[str, tuple[int, int]] | None = None
+                     ) -> list[frozenset[str]]:
     """For one prediction file shared by several ground truths (``detect eval`` with several ``--gt``): per ground
     truth, the image names of ``names`` that fit an image of another ground truth strictly better (the
     :mod:`detector.data.names` score: more trailing path components agreeing, then the extension too) — that
     dataset's images, not this one's (trial 25: ``voc/2008_000123.jpg`` of a VOC set was taken, extension aside, for
     another set's ``2008_000123.png`` and refused as not its size). A name that fits two ground truths equally well
-    stays with both, as before; one that two images of one ground truth fit equally is left
-    to that one to refuse."""
+    goes to the one whose image has the size the file gives it (``sizes``: name → (width, height), a
+    ``boxes.json``'s ``images``) when exactly one of them has (trial 28: ``x.jpeg`` fitting VOC's ``x.jpg`` and
+    Penn-Fudan's ``x.png`` was refused as "not the size" of the second); else it stays with both, as before. One that
+    two images of one ground truth fit equally is left to that one to refuse."""
     indexes = [ImageNameIndex([im.file_name for im in gt.images]) for gt in gts]
+    sizes = sizes or {}
     out: list[set[str]] = [set() for _ in gts]
     for name in dict.fromkeys(n for n in names if n is not None):
         try:
-            scores = [None if (found := index.match(name)) is None else found[1] for index in indexes]
+            found = [index.match(name) for index in indexes]
         except AmbiguousImageName:  # two of one ground truth's images: that one refuses it, as before
             continue
-        best = max((s for s in scores if s is not None), default=None)
-        for k, s in enumerate(scores):
-            if s is not None and s < best:
+        best = max((f[1] for f in found if f is not None), default=None)
+        tied = [k for k, f in enumerate(found) if f is not None and f[1] == best]
+        size = sizes.get(name)
+        if len(tied) > 1 and size is not None:
+            same = [k for k in tied if (gts[k].images[found[k][0]].width, gts[k].images[found[k][0]].height) == size]
+            if len(same) == 1:
+                tied = same
+        for k, f in enumerate(found):
+            if f is not None and k not in tied:
                 out[k].add(name)
     return [frozenset(o) for o in out]
 
@@ -432,7 +442,8 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
                  f"no result in {preds.source} (e.g. {_examples(missing)}; COCO results name only the images with "
                  f"detections): if the detector did not run on {'it' if one else 'them'}, {'its' if one else 'their'} "
                  f"{objects} object{'' if objects == 1 else 's'} (difficult and crowd ones aside; fewer with "
-                 "--model-classes-only) count as missed; evaluate against ground truth of the images run, or run on "
+                 f"--model-classes-only) count{'s' if objects == 1 else ''} as missed; evaluate against ground truth "
+                 "of the images run, or run on "
                  f"{'it' if one else 'these'} too")]
     index = ImageNameIndex([im.file_name for im in gt.images])
     run, wrong = set(), []
@@ -465,7 +476,8 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
     return [(f"{_count_images(len(missing))} of the ground truth's {len(gt.images)} {'is' if one else 'are'} not among "
              f"the images {preds.source} ran on (e.g. {_examples(missing)}): {'its' if one else 'their'} {objects} "
              f"object{'' if objects == 1 else 's'} (difficult and crowd ones aside; fewer with --model-classes-only) "
-             "count as missed; evaluate against ground truth of the images run, or run on these too")]
+             f"count{'s' if objects == 1 else ''} as missed; evaluate against ground truth of the images run, or "
+             f"run on {'it' if one else 'these'} too")]
 
 
 def _count_images(k: int) -> str:

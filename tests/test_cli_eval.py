@@ -345,3 +345,17 @@ def test_eval_several_gt_one_file_gives_each_image_to_the_ground_truth_it_fits_b
     assert res.exit_code == 1 and "Traceback" not in res.output, res.output
     assert f"image 'x.JPG' is not an image of the ground truth {gt_b}" in res.output, res.output
     assert "('x.JPG' fits an image of another --gt better, and goes there)" in res.output, res.output
+    # trial 28: "x.jpeg" fits A's "x.jpg" and B's "x.png" equally (the stem alone); the size boxes.json records
+    # (A's 100x100) tells whose it is — it was refused for B as "not the size"
+    pred = boxes_json(tmp_path / "jpeg.json", ["x.jpeg", "b/x.png"], [(1, 124), (2, 124)])
+    doc = json.loads(pred.read_text())
+    doc["images"][1].update(width=50, height=40)
+    pred.write_text(json.dumps(doc))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred),
+                                   "--json", str(out)])
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    assert [d["mAP"] for d in json.loads(out.read_text())["datasets"]] == [1.0, 1.0]
+    doc["images"][0].update(width=70, height=70)  # the size of neither: a tie, refused (by A, the first) as before
+    pred.write_text(json.dumps(doc))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred)])
+    assert res.exit_code == 1 and "x.jpeg 70x70 (ground truth: x.jpg 100x100)" in res.output, res.output
