@@ -308,16 +308,25 @@ def test_eval_several_gt_one_file_gives_each_image_to_the_ground_truth_it_fits_b
     gt_b = tmp_path / "B" / "ann.json"
     gt_b.write_text(json.dumps({"images": [{"id": 1, "file_name": "x.png", "width": 50, "height": 40}],
                                 "annotations": [ann(1)], "categories": [{"id": 1, "name": "person"}]}))
-    pred = boxes_json(tmp_path / "boxes.json", ["a/x.jpg", "b/x.png"], [(1, 124), (2, 124)])
-    doc = json.loads(pred.read_text())
-    doc["images"][1].update(width=50, height=40)
-    pred.write_text(json.dumps(doc))
     out = tmp_path / "r.json"
-    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred),
-                                   "--json", str(out)])
-    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
-    r = json.loads(out.read_text())
-    assert [d["mAP"] for d in r["datasets"]] == [1.0, 1.0]  # each image's one box on its own dataset's object
+
+    def shared(file, first):
+        """A boxes.json of A's image named ``first`` (100x100) and B's "b/x.png" (50x40), one box each."""
+        pred = boxes_json(tmp_path / file, [first, "b/x.png"], [(1, 124), (2, 124)])
+        doc = json.loads(pred.read_text())
+        doc["images"][1].update(width=50, height=40)
+        pred.write_text(json.dumps(doc))
+        return pred, doc
+
+    def both_one(pred):  # each image's one box on its own dataset's object: AP 1 on both
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred),
+                                       "--json", str(out)])
+        assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+        assert [d["mAP"] for d in json.loads(out.read_text())["datasets"]] == [1.0, 1.0]
+        return res
+
+    pred, doc = shared("boxes.json", "a/x.jpg")
+    res = both_one(pred)
     assert "fits ground-truth image" not in res.output  # a/x.jpg is no rival of b/x.png for B's x.png
     # evaluated alone, B still takes what fits it and refuses the other size, as before
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_b), "--pred", str(pred)])
@@ -330,14 +339,7 @@ def test_eval_several_gt_one_file_gives_each_image_to_the_ground_truth_it_fits_b
     # trial 28: A's image named with a camera's upper-case extension, "x.JPG", is A's "a/x.jpg"'s by its extension,
     # not a tie sent to B too and refused there as not the size of B's "x.png"
     gt_a.write_text(gt_a.read_text().replace('"a/x.jpg"', '"x.jpg"'))
-    pred = boxes_json(tmp_path / "upper.json", ["x.JPG", "b/x.png"], [(1, 124), (2, 124)])
-    doc = json.loads(pred.read_text())
-    doc["images"][1].update(width=50, height=40)
-    pred.write_text(json.dumps(doc))
-    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred),
-                                   "--json", str(out)])
-    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
-    assert [d["mAP"] for d in json.loads(out.read_text())["datasets"]] == [1.0, 1.0]
+    both_one(shared("upper.json", "x.JPG")[0])
     # trial 28: a file holding none of B's images, only A's image of B's stem, is refused for B as a file of none
     # of its images is (it scored B 0 without a note)
     pred = boxes_json(tmp_path / "a_only.json", ["x.JPG"], [(1, 124)])
@@ -347,14 +349,8 @@ def test_eval_several_gt_one_file_gives_each_image_to_the_ground_truth_it_fits_b
     assert "('x.JPG' fits an image of another --gt better, and goes there)" in res.output, res.output
     # trial 28: "x.jpeg" fits A's "x.jpg" and B's "x.png" equally (the stem alone); the size boxes.json records
     # (A's 100x100) tells whose it is — it was refused for B as "not the size"
-    pred = boxes_json(tmp_path / "jpeg.json", ["x.jpeg", "b/x.png"], [(1, 124), (2, 124)])
-    doc = json.loads(pred.read_text())
-    doc["images"][1].update(width=50, height=40)
-    pred.write_text(json.dumps(doc))
-    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred),
-                                   "--json", str(out)])
-    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
-    assert [d["mAP"] for d in json.loads(out.read_text())["datasets"]] == [1.0, 1.0]
+    pred, doc = shared("jpeg.json", "x.jpeg")
+    both_one(pred)
     doc["images"][0].update(width=70, height=70)  # the size of neither: a tie, refused (by A, the first) as before
     pred.write_text(json.dumps(doc))
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt_a), "--gt", str(gt_b), "--pred", str(pred)])
