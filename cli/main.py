@@ -38,12 +38,28 @@ if _QUIET_START:
 if _QUIET_TERM:
     signal.signal(signal.SIGTERM, _interrupted_while_starting)
 
+
+class _CommandsOnFirstUse:
+    """``cli`` in a multiprocessing child: the command group, imported only when the child calls it or looks into
+    it. A selective-search worker (forkserver or spawn) imports the main module — the `detect` script, hence this
+    one — before its first task and never runs a command: importing them (torch, torchvision, the CLI) cost each
+    worker 2.4 s before its first image, which the run waited for, and 450 MB (measured: the fast preset on 50
+    images, 13.4-14.1 s against 10.7-11.8 s when the main module was not imported; README "Speed"). A program's own
+    worker (spawn or forkserver, Python 3.14's default) whose module did ``from cli.main import cli`` while the
+    child prepared itself does run commands with it: ``cli = None`` there failed with "'NoneType' object is not
+    callable" (user trial)."""
+
+    def __call__(self, *args, **kwargs):
+        from .group import cli as group
+        return group(*args, **kwargs)
+
+    def __getattr__(self, name):
+        from .group import cli as group
+        return getattr(group, name)
+
+
 if _CHILD:
-    # a multiprocessing child (a selective-search worker: forkserver or spawn) imports the main module — the `detect`
-    # script, hence this one — before its first task, and needs no command: importing them (torch, torchvision, the
-    # CLI) cost each worker 2.4 s before its first image, which the run waited for, and 450 MB (measured: the fast
-    # preset on 50 images, 13.4-14.1 s against 10.7-11.8 s when the main module was not imported; README "Speed")
-    cli = None
+    cli = _CommandsOnFirstUse()
 else:
     from .group import cli  # noqa: E402 - the handler above first
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
+from detector import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -354,18 +355,21 @@ def test_ctrl_c_while_the_command_starts_is_not_a_traceback():
 def test_a_multiprocessing_child_importing_the_command_imports_no_command():
     """Selective-search workers (forkserver or spawn) import the main module — the `detect` script, hence cli.main —
     before their first task. That imported every command (torch, torchvision, click: 2.4 s and 450 MB per worker,
-    waited for by the run's first image); a child now gets ``cli = None`` and none of them. (User trial, earlier: a
-    Ctrl-C while the forkserver imported torch there printed a second "Aborted!" — nothing slow is imported now.)"""
+    waited for by the run's first image); a child now gets none of them, only a ``cli`` that imports the commands
+    when called: a program's own spawn or forkserver worker whose module imported it runs commands with it (``cli =
+    None`` failed there: user trial). (User trial, earlier: a Ctrl-C while the forkserver imported torch there printed
+    a second "Aborted!" — nothing slow is imported now.)"""
     import subprocess
     import sys
 
     code = ("import sys\n"
             "import multiprocessing.process as mpp\n"
             "mpp.current_process()._inheriting = True\n"  # as multiprocessing's spawn.prepare / forkserver preload
-            "import cli.main\n"
-            "print(cli.main.cli, sorted(m for m in ('torch', 'torchvision', 'click', 'cv2') if m in sys.modules))\n")
+            "from cli.main import cli\n"
+            "print(sorted(m for m in ('torch', 'torchvision', 'click', 'cv2') if m in sys.modules))\n"
+            "cli(['--version'], standalone_mode=False)\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert res.returncode == 0 and res.stdout == "None []\n", (res.stdout, res.stderr)
+    assert res.returncode == 0 and res.stdout == f"[]\ndetect, version {__version__}\n", (res.stdout, res.stderr)
     res = _ctrl_c_while_importing(child=False)  # the command itself still imports them, quietly interruptible
     assert res.returncode == 130 and "not interrupted" not in res.stdout, (res.returncode, res.stdout, res.stderr)
 
