@@ -35,7 +35,9 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
             raise ValueError("--coco-gt gives a COCO results file the ground truth's ids: use it with --format coco")
         doc = boxes_json.merge_outputs([(str(p), boxes_json.read_document(p)) for p in parts],
                                        allow_partial=allow_partial, shown=shown_setting)
-        ids = coco_gt_ids(coco_gt, [im["file_name"] for im in doc["images"]]) if coco_gt is not None else None
+        ids = coco_gt_ids(coco_gt, [im["file_name"] for im in doc["images"]],
+                          {im["file_name"]: (im["width"], im["height"]) for im in doc["images"]
+                           if "width" in im and "height" in im}) if coco_gt is not None else None
         written = boxes_json.write(out, doc, out_format, coco_gt=ids)
     except (boxes_json.BoxesJsonError, boxes_json.MergeError, ValueError) as e:
         raise click.ClickException(str(e)) from None

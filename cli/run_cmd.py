@@ -14,13 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+from PIL import Image
 from tqdm import tqdm
 
 from detector.classifier import CheckpointError, load_ensemble, member_files
 from detector.data import boxes_json
 from detector.data.boxes_json import BoxesJsonError, PartError, PartWriter, Shard, part_path, read_part
 from detector.data.coco import coco_gt_ids
-from detector.data.images import ImageError, scan_images
+from detector.data.images import ImageError, image_size, scan_images
 from detector.data.io import JobLock, LockedError, lock_path, not_a_file
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, job_entry,
@@ -182,7 +183,7 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
               help="With --format coco: the COCO ground truth whose ids the results take, for pycocotools alone "
                    "(loadRes + COCOeval): image_id from its images[].file_name, matched by path as detect eval "
                    "matches; category_id by class (detections of classes it lacks left out). An input image not "
-                   "in it is refused before any work.")
+                   "in it, or of another size than its image there, is refused before any work.")
 @click.option("--resume", is_flag=True,
               help="Go on with an interrupted (killed, SIGTERM, Ctrl-C) run: skip the images already in "
                    "OUT.part.jsonl.")
@@ -232,7 +233,8 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
             resolve_device(options["device"])
         if options["coco_gt"] is not None and out_format != "coco":
             raise ValueError("--coco-gt gives a COCO results file the ground truth's ids: use it with --format coco")
-        options["coco_gt"] = coco_gt_ids(options["coco_gt"], [i.name for i in inputs]) if options["coco_gt"] else None
+        options["coco_gt"] = coco_gt_ids(options["coco_gt"], [i.name for i in inputs],
+                                         _header_sizes(inputs)) if options["coco_gt"] else None
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     _refuse_overwrites(images, inputs, out, options["draw_dir"], out_format)
@@ -253,6 +255,19 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         _run(inputs, out, out_format, resume, shard, engine, options)
     finally:
         lock.release()
+
+
+def _header_sizes(inputs) -> dict[str, tuple[int, int]]:
+    """(width, height) of each readable input as decoded (its header alone); an unreadable one is left out here and
+    listed under the run's errors when its turn comes."""
+    sizes = {}
+    for i in inputs:
+        if i.problem is None:
+            try:
+                sizes[i.name] = image_size(i.path)
+            except (OSError, ValueError, Image.DecompressionBombError):
+                pass
+    return sizes
 
 
 def _refuse_overwrites(source: Path, inputs, out: Path, draw_dir: Path | None, out_format: str = "json") -> None:

@@ -59,6 +59,14 @@ def test_coco_gt_is_refused_before_any_work(tmp_path):
     assert "'stray.jpg'" in res.output
     res = CliRunner().invoke(cli, ["run", str(d / "a.jpg"), "--out", str(out), "--coco-gt", str(gt)])
     assert res.exit_code == 1 and "use it with --format coco" in res.output
+    # trial 29: an image of another size than the ground truth's of its name (a resized copy, another image of that
+    # stem) took its id, and pycocotools scored boxes in other pixels without a word; detect eval refuses it
+    Image.new("RGB", (60, 45)).save(d / "a.png")
+    res = CliRunner().invoke(cli, ["run", str(d / "a.png"), "--out", str(out), "--coco-gt", str(gt), "--format",
+                                   "coco"])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert (f"Error: {gt}: 1 of the input images is not the size of its image of the same name there, so the boxes "
+            "would be in other pixels: a.png 60x45 (ground truth: a.jpg 120x90)") in res.output, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json", "imgs"]  # nothing written
 
 
@@ -164,4 +172,10 @@ def test_merge_of_shards_takes_the_coco_gt_ids_as_one_run_does(tmp_path):
     res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(tmp_path / "x.json"), "--format", "coco",
                                    "--coco-gt", str(small)])
     assert res.exit_code == 1 and "2 of the 3 input images are not among its images" in res.output
+    # the sizes the parts recorded are checked as detect run checks the files' (trial 29)
+    other = gt_file(tmp_path / "other.json", ["c.jpg", "a.jpg", "b.jpg"], [30, 10, 20])
+    other.write_text(other.read_text().replace('"width": 120', '"width": 240', 1))
+    res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(tmp_path / "x.json"), "--format", "coco",
+                                   "--coco-gt", str(other)])
+    assert res.exit_code == 1 and "c.jpg 120x90 (ground truth: c.jpg 240x90)" in res.output, res.output
     assert not (tmp_path / "x.json").exists()
