@@ -222,6 +222,12 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         if key in explicit and options["nms"] != nms:  # --nms-iou 1 once turned NMS off; under Soft-NMS it would not
             raise click.UsageError(f"{flag} is a setting of --nms {nms}, and this run's NMS is --nms {options['nms']}"
                                    f"{'' if 'nms' in explicit else ' (the default)'}: add --nms {nms}, or drop {flag}")
+    ray_given = [f"--{k.replace('_', '-')}" for k in ("address", "ray_actors", "ray_cpus", "ray_gpus", "ray_chunk")
+                 if k in explicit]
+    if ray_given and engine != "ray":  # trial 29: --address auto ran on this machine without a word
+        raise click.UsageError(f"{', '.join(ray_given)} {'is a setting' if len(ray_given) == 1 else 'are settings'} "
+                               f"of --engine ray, and this run's engine is --engine {engine}: add --engine ray, or "
+                               f"drop {'it' if len(ray_given) == 1 else 'them'}")
     unused = multibox_options_given(ctx, options)
     if unused and not PROPOSERS[options["method"]].uses_multibox:
         raise click.ClickException(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "

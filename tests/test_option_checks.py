@@ -202,3 +202,14 @@ def test_multibox_k_without_shipped_priors_is_a_usage_error(tmp_path):
     res = CliRunner().invoke(cli, ["train", "multibox", "--gt", str(SAMPLES / "annotations.json"), "--out",
                                    str(tmp_path / "m.pt"), "-k", "20"])
     assert res.exit_code == 2 and "no shipped priors for K=20" in res.output and "--priors" in res.output, res.output
+
+
+def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
+    # trial 29: `detect run … --address auto` (or --ray-actors 2) ran on this machine, the option ignored, exit 0
+    for extra, said in ((["--address", "auto"], "--address is a setting of --engine ray"),
+                        (["--ray-actors", "2", "--ray-chunk", "4"], "--ray-actors, --ray-chunk are settings of "
+                                                                    "--engine ray")):
+        res = CliRunner().invoke(cli, ["run", str(SAMPLES / "images"), "--out", str(tmp_path / "b.json"), *extra])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert said in res.output and "this run's engine is --engine local: add --engine ray" in res.output
+    assert not list(tmp_path.iterdir())  # nothing written
