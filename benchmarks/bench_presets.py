@@ -25,8 +25,9 @@ MobileNetV3 peer, and prints medians (how the preset was chosen).
 
 Peers: torchvision ``fasterrcnn_resnet50_fpn`` and ``fasterrcnn_mobilenet_v3_large_fpn`` (random weights: the cost is
 the same), decode + the whole detector, one image after another, all cores, each in a fresh process with OpenMP's
-default waiting policy (ours runs with ``OMP_WAIT_POLICY=PASSIVE``, as ``detect`` sets it). The CNN's share of a 4096³ float32
-matrix multiply: floating-point operations of the classify stage (``torch.utils.flop_counter``) over its seconds.
+default waiting policy (ours runs with ``OMP_WAIT_POLICY=PASSIVE``, as ``detect`` sets it). The CNN's share of a
+4096³ float32 matrix multiply: floating-point operations of the classify stage (``torch.utils.flop_counter``) over
+its seconds.
 Scaling: classify time and the process's peak memory (``ru_maxrss``, a fresh process per point) for 250 … 4,000
 random proposals on one image in each mode; and the fast preset end to end over 10, 100 and 1,000 images. Prints
 Markdown.
