@@ -371,6 +371,20 @@ def test_image_list_keeps_folders_and_blanks(tmp_path):
         read_image_list(lst)
 
 
+def test_image_list_names_and_indices_once(tmp_path):
+    # trial 30: a name listed twice was read twice (detect inspect counted its boxes twice), and an index given to
+    # two images numbered submission lines to whichever came last, without a word
+    from detector.data import read_image_list
+
+    lst = tmp_path / "list.txt"
+    lst.write_text("a 1\nb 2\na.jpg 3\n")
+    with pytest.raises(DatasetError, match=r"list\.txt:3: image 'a' is listed twice \(also line 1\)"):
+        read_image_list(lst)
+    lst.write_text("a 1\nb 2\nc 1\n")
+    with pytest.raises(DatasetError, match=r"list\.txt:3: index 1 numbers two images: 'c' and 'a' \(line 1\)"):
+        read_image_list(lst)
+
+
 # ------------------------------------------------------------------- user trial: errors say where, as the file says
 def test_coco_unknown_category_id_is_an_error(tmp_path):
     # a box of a category the file does not define was dropped with a warning: the metric then ran on fewer

@@ -653,10 +653,12 @@ def read_image_list(path) -> list[tuple[str, int]]:
 
     ``name`` is kept as written — folders too (``ILSVRC2013_train/n00007846/n00007846_103856``,
     ``cam_a/0001.jpg``) — less an image extension; it runs to the last blank of the line, so it may contain
-    blanks. Raises :class:`DatasetError` naming the file (and line) when it cannot be read or a line is not
-    ``name index``."""
+    blanks. Raises :class:`DatasetError` naming the file (and line) when it cannot be read, a line is not
+    ``name index``, or a name or an index is listed twice (an index must number one image, and an image have one
+    index)."""
     path = Path(path)
     out = []
+    line_of_name, line_of_index = {}, {}
     try:
         lines = read_text(path).splitlines()
     except OSError as e:
@@ -675,9 +677,18 @@ def read_image_list(path) -> list[tuple[str, int]]:
         if suffix.lower() in IMAGE_SUFFIXES:
             name = name[: -len(suffix)]
         try:
-            out.append((name, int(parts[1])))
+            index = int(parts[1])
         except ValueError:
             raise DatasetError(Problem(str(path), "malformed", f"index is not an integer: {parts[1]!r}", line=n)) from None
+        if name in line_of_name:
+            raise DatasetError(Problem(str(path), "malformed", f"image {name!r} is listed twice (also line "
+                                       f"{line_of_name[name]})", line=n))
+        if index in line_of_index:
+            first_line, first_name = line_of_index[index]
+            raise DatasetError(Problem(str(path), "malformed", f"index {index} numbers two images: {name!r} and "
+                                       f"{first_name!r} (line {first_line})", line=n))
+        line_of_name[name], line_of_index[index] = n, (n, name)
+        out.append((name, index))
     return out
 
 
