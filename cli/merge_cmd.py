@@ -32,7 +32,8 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
     check_beside_out(out, out_format)
     try:
         if coco_gt is not None and out_format != "coco":
-            raise ValueError("--coco-gt gives a COCO results file the ground truth's ids: use it with --format coco")
+            raise click.UsageError("--coco-gt gives a COCO results file the ground truth's ids: use it with "
+                                   "--format coco")  # an option mistake: status 2, as the others (trial 30)
         doc = boxes_json.merge_outputs([(str(p), boxes_json.read_document(p)) for p in parts],
                                        allow_partial=allow_partial, shown=shown_setting)
         ids = coco_gt_ids(coco_gt, [im["file_name"] for im in doc["images"]],

@@ -238,7 +238,8 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         if options["device"] != "auto":
             resolve_device(options["device"])
         if options["coco_gt"] is not None and out_format != "coco":
-            raise ValueError("--coco-gt gives a COCO results file the ground truth's ids: use it with --format coco")
+            raise click.UsageError("--coco-gt gives a COCO results file the ground truth's ids: use it with "
+                                   "--format coco")  # an option mistake: status 2, as the others (trial 30)
         options["coco_gt"] = coco_gt_ids(options["coco_gt"], [i.name for i in inputs],
                                          _header_sizes(inputs)) if options["coco_gt"] else None
     except (ImageError, ValueError) as e:

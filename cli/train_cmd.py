@@ -88,6 +88,12 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
     if o["bg_iou_low"] >= o["fg_iou"]:  # below --fg-iou, not below 0.5 (trial 18: capped at 0.5 with --fg-iou 0.7)
         raise click.BadParameter(f"{o['bg_iou_low']} is not below --fg-iou {o['fg_iou']}: background regions overlap "
                                  "objects by IoU in [--bg-iou-low, --fg-iou)", param_hint="--bg-iou-low")
+    if o["arch"] == "torchvision" and o["width"] != 1.0:  # trial 30: trained at full width without a word
+        raise click.BadParameter(f"{o['width']:g}: torchvision's GoogLeNet comes in one width (1); a narrower network "
+                                 "is --arch paper or paper-bn", param_hint="--width")
+    if o["fast_max_side"] < o["fast_short_side"]:  # in the options' words (ClassifierSpec's check names its fields)
+        raise click.BadParameter(f"{o['fast_max_side']} is below --fast-short-side {o['fast_short_side']}: the long "
+                                 "side's cap must be at least the short side", param_hint="--fast-max-side")
     per_image = TrainConfig.regions_per_image
     if o["batch_size"] > per_image and o["batch_size"] % per_image:  # trial 19: 20 trained as 16, without a word
         raise click.BadParameter(f"regions are drawn {per_image} per image: give a multiple of {per_image}, or at most "

@@ -213,3 +213,16 @@ def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
         assert res.exit_code == 2 and "Traceback" not in res.output, res.output
         assert said in res.output and "this run's engine is --engine local: add --engine ray" in res.output
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_train_classifier_names_options_its_network_cannot_take(tmp_path):
+    # trial 30: --fast-max-side under --fast-short-side was refused in ClassifierSpec's field names, and --width 0.5
+    # with --arch torchvision trained the full-width network without a word
+    base = ["train", "classifier", "--gt", str(SAMPLES / "annotations.json"), "--out", str(tmp_path / "m.pt")]
+    for extra, said in ((["--mode", "fast", "--fast-short-side", "600", "--fast-max-side", "500"],
+                         "Invalid value for --fast-max-side: 500 is below --fast-short-side 600"),
+                        (["--arch", "torchvision", "--width", "0.5"],
+                         "Invalid value for --width: 0.5: torchvision's GoogLeNet comes in one width (1)")):
+        res = CliRunner().invoke(cli, [*base, *extra])
+        assert res.exit_code == 2 and said in res.output, res.output
+    assert not list(tmp_path.iterdir())

@@ -58,7 +58,7 @@ def test_coco_gt_is_refused_before_any_work(tmp_path):
     assert f"Error: {gt}: 1 of the 2 input images is not among its images" in res.output
     assert "'stray.jpg'" in res.output
     res = CliRunner().invoke(cli, ["run", str(d / "a.jpg"), "--out", str(out), "--coco-gt", str(gt)])
-    assert res.exit_code == 1 and "use it with --format coco" in res.output
+    assert res.exit_code == 2 and "use it with --format coco" in res.output
     # trial 29: an image of another size than the ground truth's of its name (a resized copy, another image of that
     # stem) took its id, and pycocotools scored boxes in other pixels without a word; detect eval refuses it
     Image.new("RGB", (60, 45)).save(d / "a.png")
@@ -167,7 +167,7 @@ def test_merge_of_shards_takes_the_coco_gt_ids_as_one_run_does(tmp_path):
                                atol=1e-6)
     # without --format coco, or with a ground truth lacking an image: refused, naming why
     res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(tmp_path / "x.json"), "--coco-gt", str(gt)])
-    assert res.exit_code == 1 and "use it with --format coco" in res.output
+    assert res.exit_code == 2 and "use it with --format coco" in res.output
     small = gt_file(tmp_path / "small.json", ["a.jpg"], [10])
     res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(tmp_path / "x.json"), "--format", "coco",
                                    "--coco-gt", str(small)])
