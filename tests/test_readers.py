@@ -329,7 +329,9 @@ def test_folder_named_like_an_annotation_file(tmp_path):
     (b"", "the file is empty: not a COCO instances file"),
     (b'{"images": [', r":1: not valid JSON"),
     (b"[1, 2, 3]", "not a COCO instances file.*got list"),
-    (b'{"images": [], "categories": [], "annotations": {}}', "'annotations' must be a list"),
+    (b'{"images": [], "categories": [], "annotations": {}}', "'annotations' must be a list, got an object"),
+    (b'{"images": {"1": {}}, "categories": [], "annotations": []}', "'images' must be a list, got an object"),
+    (b'{"images": [], "categories": "person"}', "'categories' must be a list, got a string"),
 ])
 def test_unreadable_coco_json_names_the_file(tmp_path, content, message):
     p = tmp_path / "gt.json"

@@ -67,6 +67,14 @@ def test_coco_gt_is_refused_before_any_work(tmp_path):
     assert res.exit_code == 1 and "Traceback" not in res.output, res.output
     assert (f"Error: {gt}: 1 of the input images is not the size of its image of the same name there, so the boxes "
             "would be in other pixels: a.png 60x45 (ground truth: a.jpg 120x90)") in res.output, res.output
+    # an EXIF orientation swapping the sides is named as the likely cause
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° when shown
+    Image.new("RGB", (120, 90)).save(d / "a.jpg", exif=exif)
+    res = CliRunner().invoke(cli, ["run", str(d / "a.jpg"), "--out", str(out), "--coco-gt", str(gt), "--format",
+                                   "coco"])
+    assert res.exit_code == 1 and "a.jpg 90x120 (ground truth: a.jpg 120x90)" in res.output, res.output
+    assert "width and height are swapped: the image has an EXIF orientation tag" in res.output, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json", "imgs"]  # nothing written
 
 

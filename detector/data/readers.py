@@ -207,6 +207,13 @@ def load_coco_json(path) -> dict:
     return data
 
 
+def _json_type(value) -> str:
+    """The JSON name of a decoded value's type: object, array, string, number, true/false, null."""
+    if isinstance(value, bool):
+        return json.dumps(value)
+    return {dict: "an object", list: "an array", str: "a string", type(None): "null"}.get(type(value), "a number")
+
+
 def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
     try:
         text = read_text(path)
@@ -223,13 +230,18 @@ def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
     except OSError as e:
         problems.add(path, "unreadable", f"cannot read: {e.strerror or e}")
         return None
+    wrong = [k for k in ("images", "categories") if isinstance(data, dict) and k in data and
+             not isinstance(data[k], list)]
+    if wrong:  # trial 30: an 'images' object was "expected … lists, got dict with keys […]", the field not named
+        problems.add(path, "malformed", f"'{wrong[0]}' must be a list, got {_json_type(data[wrong[0]])}")
+        return None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(data.get("categories"), list):
         problems.add(path, "malformed", "not a COCO instances file: expected an object with 'images' and 'categories' "
                      f"lists, got {type(data).__name__}" + (f" with keys {sorted(data)[:6]}" if isinstance(data, dict)
                                                           else ""))
         return None
     if "annotations" in data and not isinstance(data["annotations"], list):
-        problems.add(path, "malformed", "'annotations' must be a list")
+        problems.add(path, "malformed", f"'annotations' must be a list, got {_json_type(data['annotations'])}")
         return None
     if "annotations" not in data and isinstance(data.get("detections"), list):
         problems.add(path, "malformed", "a `detect run` output (boxes.json: 'detections', no 'annotations'), not "
