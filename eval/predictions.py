@@ -37,7 +37,7 @@ import numpy as np
 
 from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
 from detector.data.boxes_json import BoxesJsonError, check_bbox, check_image_id, image_list_path
-from detector.data.coco import SWAPPED_HINT
+from detector.data.dataset import wrong_sizes
 from detector.data.io import count, decode_text
 from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_apart
 from detector.data.vocab import Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
@@ -447,7 +447,7 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
                  "of the images run, or run on "
                  f"{'it' if one else 'these'} too")]
     index = ImageNameIndex([im.file_name for im in gt.images])
-    run, wrong, swapped = set(), [], False
+    run, sized = set(), []
     for name in preds.listed_images:
         if name in elsewhere:
             continue
@@ -457,19 +457,16 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
             continue
         if found is None:
             continue
-        g = gt.images[found[0]]
         run.add(found[0])
-        size = preds.image_sizes.get(name)
-        if size is not None and g.width > 0 and g.height > 0 and size != (g.width, g.height):
-            wrong.append(f"{name} {size[0]}x{size[1]} (ground truth: {g.file_name} {g.width}x{g.height})")
-            swapped |= tuple(size) == (g.height, g.width)
+        sized.append((name, preds.image_sizes.get(name), gt.images[found[0]]))
+    wrong, hint = wrong_sizes(sized)
     if wrong:
         one = len(wrong) == 1
         raise PredictionError(
             f"{preds.source}: {len(wrong)} of its images {'is' if one else 'are'} not the size the ground truth "
             f"{gt.source} gives {'its image' if one else 'their images'} of the same name, so the boxes are in other "
             f"pixels: {_examples(wrong)}. Evaluate detections of the ground truth's own image files (a resized copy "
-            "needs ground truth of its own)" + (SWAPPED_HINT if swapped else ""))
+            "needs ground truth of its own)" + hint)
     missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
     objects = sum(int((~(im.difficult | im.iscrowd)).sum()) for i, im in enumerate(gt.images) if i not in run)
     if not run or not objects:  # every ground-truth image run, or those left out have nothing to find

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .boxes import box_area, xyxy_to_xywh
-from .dataset import Dataset
+from .dataset import Dataset, wrong_sizes
 from .names import AmbiguousImageName, ImageNameIndex, how_to_tell_apart
 from .readers import read_coco
 
@@ -68,10 +68,6 @@ class CocoGtIds:
     category_ids: dict[str, int | str]  # a class's Category.key (the wnid, else the name) -> the file's category id
 
 
-SWAPPED_HINT = ("; width and height are swapped: the image has an EXIF orientation tag, which detect applies as a "
-                "viewer does, and the ground truth gives the stored pixels' sides (trial 30)")
-
-
 def coco_gt_ids(path, names, sizes: dict[str, tuple[int, int]] | None = None) -> CocoGtIds:
     """The ids of the COCO ground truth ``path`` for the images ``names`` (as ``detect run`` names its inputs and
     ``boxes.json`` its images: paths relative to the input folder) and for its classes. ``sizes``: name → (width,
@@ -110,20 +106,14 @@ def coco_gt_ids(path, names, sizes: dict[str, tuple[int, int]] | None = None) ->
                              f"{gt.images[g].file_name!r} equally well: {how_to_tell_apart(cl[0][1], cl[1][1])}")
         image_ids[cl[0][1]] = gt.images[g].image_id
         missing += [f"{name!r} (its image {gt.images[g].file_name!r} is {cl[0][1]!r})" for _, name in cl[1:]]
-    wrong, swapped = [], False
-    for g, cl in claims.items():
-        im, name = gt.images[g], cl[0][1]
-        size = (sizes or {}).get(name)
-        if size is not None and im.width > 0 and im.height > 0 and tuple(size) != (im.width, im.height):
-            wrong.append(f"{name} {size[0]}x{size[1]} (ground truth: {im.file_name} {im.width}x{im.height})")
-            swapped |= tuple(size) == (im.height, im.width)
+    wrong, hint = wrong_sizes((cl[0][1], (sizes or {}).get(cl[0][1]), gt.images[g]) for g, cl in claims.items())
     if wrong:
         one = len(wrong) == 1
         raise ValueError(f"{source}: {len(wrong)} of the input images {'is' if one else 'are'} not the size of "
                          f"{'its image' if one else 'their images'} of the same name there, so the boxes would be in "
                          f"other pixels: {', '.join(wrong[:3])}{' …' if len(wrong) > 3 else ''}. Run on the "
                          "ground truth's own image files (a resized copy needs ground truth of its own)"
-                         + (SWAPPED_HINT if swapped else ""))
+                         + hint)
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         which = "the one input image is" if len(names) == 1 else \

@@ -9,6 +9,7 @@ itself), ``labels`` is ``int64 [N]`` indexing :attr:`Dataset.classes`, ``difficu
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 from .names import image_stem
 from .vocab import Category
 
-__all__ = ["ImageAnnotation", "Dataset", "Problem", "DatasetError", "ERROR", "WARNING"]
+__all__ = ["ImageAnnotation", "Dataset", "Problem", "DatasetError", "ERROR", "WARNING", "wrong_sizes"]
 
 ERROR = "error"  # the input is broken: readers raise in strict mode, ``detect inspect`` lists it
 WARNING = "warning"  # the input is readable but suspicious: always listed, never fatal
@@ -125,3 +126,19 @@ class Dataset:
 
         named = [(name(i), n) for i, n in counts.items()]
         return dict(sorted(named, key=lambda kv: (-kv[1], kv[0])))
+
+
+def wrong_sizes(images: Iterable[tuple[str, tuple[int, int] | None, ImageAnnotation]]) -> tuple[list[str], str]:
+    """Of ``(name, (width, height) as run or None, its ground-truth image)`` triples, those whose size differs from
+    the ground truth's — boxes in other pixels: a resized copy, another image of that name — each as ``"a.png 60x45
+    (ground truth: a.jpg 120x90)"``; and a hint to append to the refusal when one has width and height swapped (an
+    EXIF orientation: images are read as a viewer shows them, trial 30), else ``""``. Unknown sizes and ground truth
+    of size 0 are not checked. One rule for ``detect eval`` and ``detect run``/``merge --coco-gt``."""
+    wrong, swapped = [], False
+    for name, size, im in images:
+        if size is not None and im.width > 0 and im.height > 0 and tuple(size) != (im.width, im.height):
+            wrong.append(f"{name} {size[0]}x{size[1]} (ground truth: {im.file_name} {im.width}x{im.height})")
+            swapped |= tuple(size) == (im.height, im.width)
+    hint = ("; width and height are swapped: the image has an EXIF orientation tag, which detect applies as a viewer "
+            "does, and the ground truth gives the stored pixels' sides") if swapped else ""
+    return wrong, hint
