@@ -74,7 +74,8 @@ def test_coco_gt_is_refused_before_any_work(tmp_path):
     res = CliRunner().invoke(cli, ["run", str(d / "a.jpg"), "--out", str(out), "--coco-gt", str(gt), "--format",
                                    "coco"])
     assert res.exit_code == 1 and "a.jpg 90x120 (ground truth: a.jpg 120x90)" in res.output, res.output
-    assert "width and height are swapped: the image has an EXIF orientation tag" in res.output, res.output
+    assert ("width and height are swapped (a.jpg): if the image has an EXIF orientation tag, detect applies it as a "
+            "viewer does") in res.output, res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.json", "imgs"]  # nothing written
 
 

@@ -131,14 +131,17 @@ class Dataset:
 def wrong_sizes(images: Iterable[tuple[str, tuple[int, int] | None, ImageAnnotation]]) -> tuple[list[str], str]:
     """Of ``(name, (width, height) as run or None, its ground-truth image)`` triples, those whose size differs from
     the ground truth's — boxes in other pixels: a resized copy, another image of that name — each as ``"a.png 60x45
-    (ground truth: a.jpg 120x90)"``; and a hint to append to the refusal when one has width and height swapped (an
-    EXIF orientation: images are read as a viewer shows them, trial 30), else ``""``. Unknown sizes and ground truth
-    of size 0 are not checked. One rule for ``detect eval`` and ``detect run``/``merge --coco-gt``."""
-    wrong, swapped = [], False
+    (ground truth: a.jpg 120x90)"``; and a hint to append to the refusal naming those with width and height swapped
+    (likely an EXIF orientation: images are read as a viewer shows them; the file itself is not looked at here, so
+    the hint says "if"), else ``""``. Unknown sizes and ground truth of size 0 are not checked. One rule for
+    ``detect eval`` and ``detect run``/``merge --coco-gt``."""
+    wrong, swapped = [], []
     for name, size, im in images:
         if size is not None and im.width > 0 and im.height > 0 and tuple(size) != (im.width, im.height):
             wrong.append(f"{name} {size[0]}x{size[1]} (ground truth: {im.file_name} {im.width}x{im.height})")
-            swapped |= tuple(size) == (im.height, im.width)
-    hint = ("; width and height are swapped: the image has an EXIF orientation tag, which detect applies as a viewer "
-            "does, and the ground truth gives the stored pixels' sides") if swapped else ""
+            if tuple(size) == (im.height, im.width):
+                swapped.append(name)
+    shown = ", ".join(swapped[:3]) + (f" and {len(swapped) - 3} more" if len(swapped) > 3 else "")
+    hint = (f"; width and height are swapped ({shown}): if the image has an EXIF orientation tag, detect applies it "
+            "as a viewer does, while the ground truth gives the stored pixels' sides") if swapped else ""
     return wrong, hint
