@@ -818,7 +818,7 @@ def test_unusable_image_sizes_are_problems_not_tracebacks(tmp_path):
                     "file's (64 x 48) is used"),
         ("error", "images[1] (b.jpg) has no usable width/height (nan x 48: not positive finite numbers), and no "
                   "image file to measure"),
-        ("error", "images[2] (c.jpg) lacks a numeric width/height, and no image file to measure"),
+        ("error", "images[2] (c.jpg) lacks a numeric width/height (True x 48), and no image file to measure"),
         ("error", "images[3] (d.jpg) has no usable width/height (0 x 48: not positive finite numbers), and no image "
                   "file to measure"),
         ("error", "images[4] (e.jpg) has no usable width/height (-5 x 48: not positive finite numbers), and no image "

@@ -363,7 +363,8 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             # 0 x 0 is read so too); a width of Infinity or NaN (json reads both) was a traceback (user trial 24)
             numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (w, h))
             lacks = (f"has no usable width/height ({w!r} x {h!r}: not positive finite numbers)" if numeric
-                     else "lacks a numeric width/height")
+                     else "lacks a numeric width/height" if w is None and h is None
+                     else f"lacks a numeric width/height ({w!r} x {h!r})")
             found = locator.find(str(im["file_name"]))
             measured = _measured_size(found) if found is not None else None
             if measured is None:
