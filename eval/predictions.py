@@ -38,7 +38,7 @@ import numpy as np
 from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
 from detector.data.boxes_json import BoxesJsonError, check_bbox, check_image_id, image_list_path
 from detector.data.dataset import wrong_sizes
-from detector.data.io import count, decode_text
+from detector.data.io import count, decode_text, not_text
 from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_apart
 from detector.data.vocab import Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
@@ -217,8 +217,8 @@ def read_predictions(path, *, image_list=None) -> Predictions:
     except OSError as e:
         raise PredictionError(f"{path}: cannot read: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
-        raise PredictionError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}): not a prediction file in "
-                              "any of the formats (boxes.json, COCO results, ILSVRC text)") from None
+        raise PredictionError(f"{path}: {not_text(e)}, not a prediction file in any of the formats "
+                              "(boxes.json, COCO results, ILSVRC text)") from None
     head = text.lstrip()[:1]
     if head in ("{", "["):
         try:
@@ -575,7 +575,7 @@ def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]
     except OSError as e:
         raise PredictionError(f"{path}: cannot read blacklist: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
-        raise PredictionError(f"{path}: blacklist is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise PredictionError(f"{path}: {not_text(e)}, not a blacklist") from None
     if image_list is not None:
         names_index = ImageNameIndex([im.file_name for im in gt.images])
         index_to_image = {}

@@ -379,6 +379,9 @@ def test_merge_names_an_empty_file(tmp_path):
     (tmp_path / "a.json").write_text("")
     res = CliRunner().invoke(cli, ["merge", str(tmp_path / "a.json"), "--out", str(tmp_path / "m.json")])
     assert res.exit_code == 1 and "a.json: the file is empty: not a boxes.json" in res.output, res.output
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.json", "PNG")  # and a binary file by its kind, not its bytes
+    res = CliRunner().invoke(cli, ["merge", str(tmp_path / "a.json"), "--out", str(tmp_path / "m.json")])
+    assert res.exit_code == 1 and "a.json: a PNG image, not a boxes.json" in res.output, res.output
 
 
 def test_an_empty_shard_says_so_and_merges(tmp_path):

@@ -239,7 +239,9 @@ def test_coco_results_without_file_names(tmp_path):
 
 # --------------------------------------------------------------------------------------------- issue 12, kind 4
 @pytest.mark.parametrize("content,message", [
-    (b"\x89PNG\r\n\x1a\n\x00\x00", r"r\.json: not UTF-8 text"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", r"r\.json: a PNG image, not a prediction file"),  # its kind, not its bytes
+    (b"PK\x03\x04\x00\x00", r"r\.json: a zip archive or PyTorch file, not a prediction file"),
+    (b"abc\x80\n", r"r\.json: not UTF-8 text \(invalid start byte at byte 3\), not a prediction file"),
     (b"", r"r\.json: the file is empty"),
     (b"[1, 2]", r"r\.json: \[0\] lacks one of"),
     (b'{"images": {}}', r"r\.json: not a boxes\.json file"),

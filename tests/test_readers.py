@@ -325,7 +325,8 @@ def test_folder_named_like_an_annotation_file(tmp_path):
 
 
 @pytest.mark.parametrize("content,message", [
-    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not UTF-8 text"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "a PNG image, not a COCO instances file"),
+    (b"abc\x80", r"not UTF-8 text \(invalid start byte at byte 3\), not a COCO instances file"),
     (b"", "the file is empty: not a COCO instances file"),
     (b'{"images": [', r":1: not valid JSON"),
     (b"[1, 2, 3]", "not a COCO instances file.*got list"),
@@ -369,7 +370,10 @@ def test_image_list_keeps_folders_and_blanks(tmp_path):
     lst.write_text("cam_a/0001.jpg 1\nmy photos/x.JPEG 2\nILSVRC2012_val_00000001 3\n")
     assert read_image_list(lst) == [("cam_a/0001", 1), ("my photos/x", 2), ("ILSVRC2012_val_00000001", 3)]
     lst.write_bytes(b"\x80\x81 1\n")
-    with pytest.raises(DatasetError, match=r"list\.txt: image list is not UTF-8"):
+    with pytest.raises(DatasetError, match=r"list\.txt: not UTF-8 text \(invalid start byte at byte 0\), not an image list"):
+        read_image_list(lst)
+    lst.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+    with pytest.raises(DatasetError, match=r"list\.txt: a JPEG image, not an image list"):
         read_image_list(lst)
 
 
@@ -873,6 +877,18 @@ def test_a_model_file_is_named_as_such_not_an_unknown_format(tmp_path):
     torch.save({"format": "detect-classifier/1"}, model)
     r = CliRunner().invoke(cli, ["inspect", str(model)])
     assert r.exit_code != 0 and "not annotations" in r.output and "pass --format" not in r.output
+
+
+@pytest.mark.parametrize("name,head,kind", [
+    ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "a JPEG image"),
+    ("meta_det.mat", b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file"),  # the devkit's class table
+    ("x.webp", b"RIFF\x10\x00\x00\x00WEBPVP8 ", "a WebP image"),
+])
+def test_a_binary_file_given_as_annotations_is_named_by_its_kind(tmp_path, name, head, kind):
+    # the next round's item: `detect eval --gt photo.jpg` answered "cannot tell the annotation format; pass --format"
+    (tmp_path / name).write_bytes(head + bytes(64))
+    with pytest.raises(DatasetError, match=rf"{name}: {kind}, not annotations"):
+        read_dataset(tmp_path / name)
 
 
 def test_coco_category_id_true_is_no_category(tmp_path):

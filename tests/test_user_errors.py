@@ -84,6 +84,10 @@ def test_image_lists_are_read_as_text_files_are(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"abc\x80\n")
     _refused(["run", str(bad), "--out", str(tmp_path / "b.json")], str(bad), "not UTF-8")
+    photo = tmp_path / "photo.txt"  # an image saved under a list's suffix is named as the image it is
+    photo.write_bytes(img.read_bytes())
+    _refused(["run", str(photo), "--out", str(tmp_path / "b.json")], str(photo),
+             "a JPEG image, not a text list of image paths (an input with the suffix .txt is read as a list)")
 
 
 def test_outputs_never_replace_the_input_images(tmp_path):

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from .boxes import box_in_float_range, xyxy_to_ilsvrc, xyxy_to_xywh
-from .io import atomic_write_json, atomic_write_text, missing_fields, resolved_out
+from .io import atomic_write_json, atomic_write_text, missing_fields, not_text, resolved_out
 from .vocab import Category, ilsvrc_by_wnid
 
 if TYPE_CHECKING:
@@ -596,7 +596,9 @@ def read_document(path) -> dict:
         if not text.strip():
             raise BoxesJsonError(f"{path}: the file is empty: not a boxes.json") from None
         raise BoxesJsonError(unfinished_run_note(path, text) or f"{path}: not a readable boxes.json ({e})") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise BoxesJsonError(f"{path}: {not_text(e)}, not a boxes.json") from None
+    except OSError as e:
         raise BoxesJsonError(f"{path}: not a readable boxes.json ({e})") from None
 
 

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .io import read_text
+from .io import binary_kind, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +156,10 @@ def _scan_list(list_file: Path) -> list[ImageInput]:
     try:  # the readers' rule: UTF-8, UTF-8/16/32 announced by a byte-order mark, or UTF-16 without one
         text = read_text(list_file)
     except UnicodeDecodeError as e:
+        kind = binary_kind(e.object[:32])
+        if kind:  # an image given a list's suffix, or a list's name given to an image
+            raise ImageError(f"{list_file}: {kind}, not a text list of image paths (an input with the suffix "
+                             f"{list_file.suffix} is read as a list)") from None
         what = e.reason if e.object[e.start:e.start + 1] == b"\x00" else "not UTF-8"
         raise ImageError(f"{list_file}: not a text list of image paths: byte {e.start} is {what} (save it as "
                          "UTF-8, or UTF-16/32 with a byte-order mark)") from None

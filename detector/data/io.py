@@ -17,8 +17,8 @@ from typing import BinaryIO, Callable
 logger = logging.getLogger(__name__)
 
 __all__ = ["count", "missing_fields", "not_a_file", "missing_link_folder", "atomic_write", "atomic_write_text",
-           "atomic_write_json", "check_writable_dir", "decode_text", "read_text", "utf16_without_bom", "file_sha256",
-           "resolved_out", "same_paths", "lock_path", "JobLock", "LockedError"]
+           "atomic_write_json", "check_writable_dir", "decode_text", "read_text", "binary_kind", "not_text",
+           "utf16_without_bom", "file_sha256", "resolved_out", "same_paths", "lock_path", "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -64,6 +64,33 @@ def utf16_without_bom(data: bytes) -> str | None:
     if even >= units / 2 and odd <= even / 8:
         return "utf-16-be"
     return None
+
+
+# The signatures that begin binary files a user may give where text is read, from the formats' specifications: JPEG
+# (JFIF), PNG (§5.2), GIF, TIFF 6.0, zip (APPNOTE 4.3.7: what torch.save writes), gzip (RFC 1952), NumPy .npy, HDF5,
+# PDF, MATLAB 5 MAT-file (the devkit's *.mat); WebP and BMP are told in binary_kind.
+_SIGNATURES = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"GIF8", "a GIF image"),
+               (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
+               (b"PK\x03\x04", "a zip archive or PyTorch file"), (b"\x1f\x8b", "a gzip archive"),
+               (b"\x93NUMPY", "a NumPy array"), (b"\x89HDF\r\n\x1a\n", "an HDF5 file"), (b"%PDF-", "a PDF document"),
+               (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file"))
+
+
+def binary_kind(head: bytes) -> str | None:
+    """What binary file ``head`` (a file's first bytes) begins, by its format's signature — ``"a JPEG image"``, ``"a
+    PNG image"``, ``"a zip archive or PyTorch file"``… (``_SIGNATURES``) — or None when it is none of them."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if head[:2] == b"BM" and len(head) >= 14 and int.from_bytes(head[2:6], "little") >= 14 and b"\x00" in head[6:14]:
+        return "a BMP image"
+    return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
+
+
+def not_text(error: UnicodeDecodeError) -> str:
+    """What bytes that :func:`decode_text` refused (it raised ``error``) are, for messages that go on ", not a …":
+    the kind of file when they begin with a known binary signature (:func:`binary_kind`: ``"a JPEG image"``), else
+    ``"not UTF-8 text (<reason> at byte N)"``."""
+    return binary_kind(bytes(error.object[:32])) or f"not UTF-8 text ({error.reason} at byte {error.start})"
 
 
 def read_text(path) -> str:

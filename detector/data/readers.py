@@ -42,7 +42,7 @@ from PIL import UnidentifiedImageError
 from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
 from .images import image_size
-from .io import count, missing_fields, read_text
+from .io import binary_kind, count, missing_fields, not_text, read_text
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
 
@@ -225,7 +225,7 @@ def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
             problems.add(path, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
         return None
     except UnicodeDecodeError as e:
-        problems.add(path, "malformed", f"not UTF-8 text (JSON must be): {e.reason} at byte {e.start}")
+        problems.add(path, "malformed", f"{not_text(e)}, not a COCO instances file (JSON text)")
         return None
     except OSError as e:
         problems.add(path, "unreadable", f"cannot read: {e.strerror or e}")
@@ -677,8 +677,7 @@ def read_image_list(path) -> list[tuple[str, int]]:
     except OSError as e:
         raise DatasetError(Problem(str(path), "unreadable", f"cannot read image list: {e.strerror or e}")) from None
     except UnicodeDecodeError as e:
-        raise DatasetError(Problem(str(path), "malformed", f"image list is not UTF-8 text: {e.reason} at byte "
-                                   f"{e.start}")) from None
+        raise DatasetError(Problem(str(path), "malformed", f"{not_text(e)}, not an image list")) from None
     for n, line in enumerate(lines, start=1):
         parts = line.strip().rsplit(None, 1)
         if not parts:
@@ -763,8 +762,7 @@ def _voc_layout(path: Path, image_set: str | None):
         except OSError as e:
             raise DatasetError(Problem(str(path), "unreadable", f"cannot read image set: {e.strerror or e}")) from None
         except UnicodeDecodeError as e:
-            raise DatasetError(Problem(str(path), "malformed", f"image set is not UTF-8 text: {e.reason} at byte "
-                                       f"{e.start}")) from None
+            raise DatasetError(Problem(str(path), "malformed", f"{not_text(e)}, not an image set")) from None
         for line in text.splitlines():
             parts = line.split()
             if parts and (len(parts) == 1 or parts[-1] != "-1"):
@@ -957,6 +955,11 @@ def detect_format(path) -> str:
             raise DatasetError(Problem(str(path), "unknown_format",
                                        "a PyTorch file (a model or training checkpoint of `detect train`?), not "
                                        "annotations: give an annotation set (COCO JSON, ILSVRC/VOC XML, Penn-Fudan)"))
+        with open(path, "rb") as f:
+            kind = binary_kind(f.read(32))
+        if kind:
+            raise DatasetError(Problem(str(path), "unknown_format", f"{kind}, not annotations: give an annotation set "
+                                       "(COCO JSON, ILSVRC/VOC XML, Penn-Fudan)"))
         raise DatasetError(Problem(str(path), "unknown_format", "cannot tell the annotation format; pass --format"))
     if (path / "Annotation").is_dir() and any((path / "Annotation").glob("*.txt")):
         return "pennfudan"

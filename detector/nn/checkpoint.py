@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..data.io import decode_text
+from ..data.io import binary_kind, decode_text
 
 __all__ = ["CheckpointError", "read_checkpoint", "load_error", "FORMATS", "float_state", "StoredConfig"]
 
@@ -64,12 +64,8 @@ def load_error(path, error: Exception) -> str:
     text = _text_start(head)
     if text is not None:
         return f"a text file (it begins {text!r})"
-    kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
+    kind = binary_kind(head)
     return f"not a PyTorch file ({kind})" if kind else "not a PyTorch file, nor text"
-
-
-_MAGIC = ((b"\x93NUMPY", "a NumPy array"), (b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"),
-          (b"\x1f\x8b", "a gzip archive"))
 
 
 def _text_start(head: bytes) -> str | None:
