@@ -400,6 +400,9 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     dropped_class = Counter(_category_name(preds, int(preds.labels[i])) for i in np.flatnonzero(other_class)
                             if not (not_own and preds.categories[int(preds.labels[i])].source_id in not_own))
     keep = ~(no_image | other_class)
+    hint = _id_type_hint([preds.image_ids[i] for i in np.flatnonzero(no_image) if preds.image_names[i] is None], gt)
+    if hint and (image_index >= 0).any():  # else the refusal below says it
+        notes.append(hint)
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
     _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known, elsewhere)
     if not n:
@@ -479,6 +482,21 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
              f"run on {'it' if one else 'these'} too")]
 
 
+def _id_type_hint(ids, gt: Dataset) -> str | None:
+    """When one of ``ids`` (image ids of predictions that name no ground-truth image) has the digits of a ground-truth
+    id of the other JSON type — ``'1'`` against ``1`` —, a sentence saying so, else None: ids are compared with their
+    type, as pycocotools compares them (its ``loadRes`` refuses such a file)."""
+    theirs = {str(im.image_id): im.image_id for im in gt.images}
+    for mine in dict.fromkeys(ids):
+        if str(mine) in theirs and isinstance(mine, str) != isinstance(theirs[str(mine)], str):
+            def kind(v):
+                return "a string" if isinstance(v, str) else "a number"
+            return (f"image_id {mine!r} is {kind(mine)} where the ground truth's id {theirs[str(mine)]!r} is "
+                    f"{kind(theirs[str(mine)])}: ids are compared with their type, as pycocotools does — write them "
+                    "as the ground truth does")
+    return None
+
+
 def _count_images(k: int) -> str:
     return f"{k} image{'' if k == 1 else 's'}"
 
@@ -525,6 +543,8 @@ def _refuse_nothing_matched(preds: Predictions, gt: Dataset, some_image_matched:
                 why = (f"its images are given by image_id only (no 'file_name'), and {which} an image id of the "
                        f"ground truth {gt.source} (its ids: "
                        f"{_examples([repr(im.image_id) for im in gt.images])})")
+                hint = _id_type_hint(preds.image_ids, gt)
+                why += f"; {hint}" if hint else ""
             else:
                 names = list(dict.fromkeys([*preds.listed_images, *(
                     name if name is not None else f"image_id {image_id!r}"

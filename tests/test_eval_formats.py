@@ -306,3 +306,21 @@ def test_coco_results_naming_classes_without_wnid(tmp_path):
                                   "score": 0.9, "file_name": "a.jpg"}]))
         al = align_predictions(read_predictions(p), truth)
         assert al.label.tolist() == truth.images[0].labels.tolist()  # the class of the ground truth's box
+
+
+def test_an_image_id_of_another_json_type_is_named_as_such(tmp_path):
+    # the last round's item: '1' against the ground truth's 1 was "not an image id of the ground truth (its ids: 1)"
+    gt = read_dataset(write_coco(tmp_path / "gt.json", [{"id": i, "file_name": f"{i}.jpg", "width": 50, "height": 50}
+                                                         for i in (1, 2)],
+                                 [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 9, 9]}],
+                                 [{"id": 1, "name": "person"}]))
+    det = {"category_id": 1, "bbox": [1, 1, 9, 9], "score": 0.5}
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps([{"image_id": "1", **det}]))
+    with pytest.raises(PredictionError, match=r"nothing to evaluate.*image_id '1' is a string where the ground "
+                                              r"truth's id 1 is a number: ids are compared with their type"):
+        align_predictions(read_predictions(p), gt)
+    p.write_text(json.dumps([{"image_id": 1, **det}, {"image_id": "2", **det}]))  # one of them: a note, the rest run
+    aligned = align_predictions(read_predictions(p), gt)
+    assert aligned.dropped_unknown_image == 1 and len(aligned.scores) == 1
+    assert any("image_id '2' is a string where the ground truth's id 2 is a number" in n for n in aligned.notes)
