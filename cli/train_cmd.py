@@ -695,7 +695,7 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
             raise click.BadParameter(f"{e}, then give them with --priors", param_hint="-k") from None
     return (priors, MultiBoxConfig(num_priors=len(priors), input_size=o["input_size"], width=o["width"]),
             MultiBoxTrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], seed=o["seed"],
-                                crop_min_area=o["crop_min_area"]))
+                                crop_min_area=o["crop_min_area"], val_top_k=o["val_top"]))
 
 
 @train_group.command("multibox")
@@ -704,7 +704,10 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
 @images_option
 @format_option
 @click.option("--val", "vals", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Validation ground truth: recall of the top boxes printed per epoch; picks the best epoch.")
+              help="Validation ground truth: recall of the top --val-top boxes printed per epoch; picks the best epoch.")
+@click.option("--val-top", type=click.IntRange(min=1), default=MultiBoxTrainConfig.val_top_k, show_default=True,
+              help="How many of the best boxes (after NMS) --val's recall counts: fewer than -k, so that the "
+                   "ranking counts.")
 @click.option("--out", type=OutFile("multibox.pt"), required=True,
               help="Model file (the best by validation recall, else the last); <stem>.last.ckpt, <stem>.state.ckpt "
                    "(for --resume) and <stem>.log.jsonl beside it.")
@@ -785,7 +788,8 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
           f"{mb.width}, {count(cfg.epochs, 'epoch')} on {on}")
     def show(st):  # as each epoch ends
         r = st.history[-1]
-        rec = f"  val recall@0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}" if "recall@0.5" in r else ""
+        rec = (f"  val recall (top {cfg.val_top_k}) @0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}"
+               if "recall@0.5" in r else "")
         _echo(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  {r['images_per_s']:.1f} img/s{rec}")
 
     train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,

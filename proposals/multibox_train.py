@@ -52,7 +52,9 @@ class MultiBoxTrainConfig:
     crop_min_area: float = 0.3
     crop_prob: float = 0.5
     seed: int = 0
-    val_top_k: int = 200  # recall of the top-k boxes is reported on the validation images
+    # recall of the top-k boxes (after NMS) on the validation images picks the best epoch: fewer than the K = 200
+    # outputs, so that the confidences count — of all K, epochs that rank the boxes differently scored alike
+    val_top_k: int = 50
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -227,7 +229,7 @@ def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: Mult
 # the settings `detect train multibox` takes as options, by those options' names (trial 23: "lr: 0.5 now"); the others
 # (alpha, momentum, …) are named by their field, followed by a colon
 _OPTIONS = {"num_priors": "-k", "input_size": "--input-size", "width": "--width", "batch_size": "--batch-size",
-            "lr": "--lr", "seed": "--seed", "crop_min_area": "--crop-min-area"}
+            "lr": "--lr", "seed": "--seed", "crop_min_area": "--crop-min-area", "val_top_k": "--val-top"}
 
 
 def _comparable(v):

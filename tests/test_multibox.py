@@ -19,7 +19,14 @@ from proposals.multibox import (
     save_multibox,
 )
 from detector.nn.loop import state_path
-from proposals.multibox_train import MultiBoxSample, MultiBoxTrainConfig, _batch, random_crop, train_multibox
+from proposals.multibox_train import (
+    MultiBoxSample,
+    MultiBoxTrainConfig,
+    _batch,
+    evaluate_recall,
+    random_crop,
+    train_multibox,
+)
 
 PRIORS = np.array([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [0.25, 0.25, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0]],
                   np.float32)
@@ -28,6 +35,19 @@ PRIORS = np.array([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], [0.25, 0.25, 0.75
 def test_shipped_priors():
     p = load_default_priors(200)
     assert p.shape == (200, 4) and np.all(p[:, 2] > p[:, 0]) and np.all((p >= 0) & (p <= 1))
+
+
+def test_validation_recall_counts_the_ranking():
+    # the last round's item: recall of the top 200 of K = 200 boxes counted every box after NMS, so epochs that
+    # ranked them differently scored alike; the top --val-top (50) of them is what picks the best epoch now
+    model = MultiBox(MultiBoxConfig(num_priors=4, input_size=96, width=0.25), PRIORS)
+    with torch.no_grad():  # boxes = the priors; the one over the object ([0.25, 0.75] square) ranked last
+        model.loc.weight.zero_(), model.loc.bias.zero_(), model.conf.weight.zero_()
+        model.conf.bias.copy_(torch.tensor([3.0, 2.0, -5.0, 1.0]))
+    sample = MultiBoxSample(np.zeros((3, 96, 96), np.uint8), np.array([[0.25, 0.25, 0.75, 0.75]], np.float32))
+    assert evaluate_recall(model, [sample], 4, "cpu")["recall@0.5"] == 1.0
+    assert evaluate_recall(model, [sample], 2, "cpu")["recall@0.5"] == 0.0
+    assert MultiBoxTrainConfig().val_top_k < MultiBoxConfig().num_priors
 
 
 def test_kmeans_recovers_clusters():
@@ -204,7 +224,7 @@ def test_cli_train_multibox_and_proposals(tmp_path):
                                    str(tmp_path / "priors.txt"), "--input-size", "96", "--width", "0.25",
                                    "--epochs", "2", "--batch-size", "3"])
     assert res.exit_code == 0, res.output
-    assert "val recall@0.5" in res.output and out.is_file()
+    assert "val recall (top 50) @0.5" in res.output and out.is_file()
     rep = tmp_path / "rep.json"
     res = CliRunner().invoke(cli, ["proposals", str(tmp_path), "--method", "ss", "--method", "multibox",
                                    "--method", "both", "--multibox", str(out), "--gt", str(tmp_path / "gt.json"),
