@@ -154,6 +154,23 @@ def test_exif_rotated_phone_jpeg(tmp_path):
     assert np.abs(out[-76:, :56].astype(int) - 40).max() <= 8
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_a_damaged_exif_block_is_named_with_its_file(tmp_path, caplog, suffix):
+    # the last round's item: Pillow's "Corrupt EXIF data. Expecting to read 12 bytes but only got 4" named no file
+    # (a JPEG's EXIF is parsed as it opens, a PNG's when asked for)
+    import warnings
+
+    from detector.data.images import image_size
+
+    path = tmp_path / f"cut{suffix}"
+    Image.new("RGB", (40, 30)).save(path, exif=exif_with_orientation(6).tobytes()[:20])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of Pillow's escapes unnamed
+        assert load_image(path).shape == (30, 40, 3) and image_size(path) == (40, 30)
+    said = [r.getMessage() for r in caplog.records if "EXIF" in r.getMessage()]
+    assert said and all(m.startswith(f"{path}: Corrupt EXIF data. Expecting to read") for m in said), said
+
+
 def test_exif_orientation_of_a_16bit_png(tmp_path):
     rgb = np.random.default_rng(3).integers(0, 65536, (3, 5, 3)).astype(np.uint16)
     write_png16(tmp_path / "o16.png", rgb, exif=exif_with_orientation(6).tobytes())

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import stat
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -36,6 +37,10 @@ logger = logging.getLogger(__name__)
 # own warning that does (trial 17). Filtered once here rather than caught per image: warnings.catch_warnings is not
 # thread-safe, and images are decoded on threads (--decode-threads).
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# Pillow's warnings about a damaged EXIF block ("Corrupt EXIF data. Expecting to read 12 bytes but only got 4") do
+# not name the file either; _exif records them while it parses an image's EXIF and logs them with the file's name.
+# catch_warnings swaps the process's warning state: the lock keeps our decoding threads from interleaving there.
+_EXIF_LOCK = threading.Lock()
 
 __all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image"]
 
@@ -193,7 +198,7 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
     try:
         if data is None:
             data = path.read_bytes()
-        with Image.open(io.BytesIO(data)) as img:
+        with _opened(io.BytesIO(data), path) as img:
             img.load()
             img = _viewed(img, data, path)
             arr = np.array(img, dtype=np.uint8)  # a writable copy
@@ -234,10 +239,40 @@ def image_size(path) -> tuple[int, int]:
     """(width, height) of the image file at ``path`` as :func:`load_image` decodes it — EXIF orientation 5–8 swaps
     the stored sides — from its header alone. Raises ``OSError`` / ``UnidentifiedImageError`` when it cannot be
     read."""
-    with Image.open(path) as img:
+    with _opened(path, path) as img:
         w, h = img.size
         orientation = img.getexif().get(0x0112, 1)
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _opened(source, path) -> Image.Image:
+    """``Image.open(source)`` with its EXIF parsed (:func:`_exif`): a JPEG's is parsed as it opens, for its DPI."""
+    img = _exif(lambda: Image.open(source), path)
+    try:
+        _exif(img.getexif, path)
+    except BaseException:
+        img.close()
+        raise
+    return img
+
+
+def _exif(parse, path):
+    """``parse()`` — an ``Image.open`` or ``getexif`` (Pillow keeps the parse on the image) — with Pillow's
+    warnings about a damaged EXIF block logged with the file's name, each once; other warnings raised meanwhile (by
+    other threads) are passed on. Opening reads the header only: the lock does not serialise decoding."""
+    with _EXIF_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = parse()
+    said = set()
+    for w in caught:
+        if w.filename.startswith(os.path.dirname(Image.__file__)):
+            if str(w.message) not in said:
+                said.add(str(w.message))
+                logger.warning("%s: %s (its EXIF orientation tag, if it has one, may be lost)", path,
+                               " ".join(str(w.message).split()))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result
 
 
 def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
@@ -246,7 +281,8 @@ def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
         img = _png16_as_8bit(img, data, path)
     elif img.mode.startswith("I;16"):  # 16-bit grey from another format: the same scaling
         img = Image.fromarray(_scale16(np.asarray(img)), "L")
-    img = ImageOps.exif_transpose(img)
+    _exif(img.getexif, path)  # a new image of the 16-bit paths parses its EXIF here (the opened one: done)
+    ImageOps.exif_transpose(img, in_place=True)  # reads the parse kept on img
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, (*BACKGROUND, 255)), rgba).convert("RGB")
