@@ -259,13 +259,14 @@ def _opened(source, path) -> Image.Image:
 def _exif(parse, path):
     """``parse()`` — an ``Image.open`` or ``getexif`` (Pillow keeps the parse on the image) — with Pillow's
     warnings about a damaged EXIF block logged with the file's name, each once; other warnings raised meanwhile (by
-    other threads) are passed on. Opening reads the header only: the lock does not serialise decoding."""
+    other threads, or Pillow's others, as its DecompressionBombWarning) are passed on to the filters. Opening reads
+    the header only: the lock does not serialise decoding."""
     with _EXIF_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = parse()
     said = set()
-    for w in caught:
-        if w.filename.startswith(os.path.dirname(Image.__file__)):
+    for w in caught:  # EXIF is parsed by the TIFF plugin's tag reader, MakerNotes by Image.Exif
+        if os.path.basename(w.filename) == "TiffImagePlugin.py" or "EXIF" in str(w.message):
             if str(w.message) not in said:
                 said.add(str(w.message))
                 logger.warning("%s: %s (its EXIF orientation tag, if it has one, may be lost)", path,
