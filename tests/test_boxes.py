@@ -69,6 +69,36 @@ def test_atomic_write_mode_and_no_leftovers(tmp_path):
     assert p.read_text().strip() == '{\n "a": 1\n}' and os.listdir(p.parent) == ["x.json"]
 
 
+def test_atomic_write_names_the_file_when_the_disk_is_full(tmp_path):
+    """A write that fails for want of room (ENOSPC, or EFBIG under a file-size limit) is an OSError naming the file
+    asked for — also when torch.save turned its file object's OSError into a RuntimeError ("unexpected pos …"),
+    which reached a training run's user as a traceback (user trial 32) — and leaves no temporary file."""
+    import errno
+    import os
+
+    from detector.data.io import atomic_write
+
+    def torch_like(f):
+        try:
+            f.write(b"x")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 14795904 vs 14795800")
+
+    def plain(f):
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+
+    target = tmp_path / "m.pt"
+    for write, code in ((torch_like, errno.ENOSPC), (plain, errno.EFBIG)):
+        with pytest.raises(OSError) as info:
+            atomic_write(target, write)
+        assert info.value.errno == code and info.value.filename == str(target)
+        assert os.strerror(code) in str(info.value) and os.listdir(tmp_path) == []
+    with pytest.raises(RuntimeError):  # an error that is no failed write stays what it is
+        atomic_write(target, lambda f: (_ for _ in ()).throw(RuntimeError("not an I/O error")))
+    assert os.listdir(tmp_path) == []
+
+
 def _current_umask():
     import os
 

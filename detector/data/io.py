@@ -159,13 +159,30 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode a plain open() would
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if (cause := _write_error(e)) is not None:  # a full disk, a file-size limit: name the file, not the temp
+            raise type(cause)(cause.errno, f"cannot write it: {cause.strerror or cause}", str(path)) from e
         raise
     return path
+
+
+def _write_error(e: BaseException) -> OSError | None:
+    """The ``OSError`` without a file name behind a failed write (``ENOSPC``, ``EFBIG``, ``EIO``): ``e`` itself, or
+    the error it was raised while handling — ``torch.save`` turns its file object's ``OSError`` into a
+    ``RuntimeError`` ("unexpected pos …", user trial 32: a full disk ended a training run with a traceback). None
+    for anything else (Ctrl-C, a value that cannot be written)."""
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, OSError):
+            return e if e.filename is None and e.errno is not None else None
+        if not isinstance(e, Exception):
+            return None
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
 
 
 def _umask() -> int:
