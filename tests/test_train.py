@@ -302,7 +302,8 @@ def test_an_ensemble_folder_runs_the_members_its_ensemble_json_lists(tmp_path):
 def test_a_stop_while_an_epoch_is_saved_lands_after_its_files(tmp_path, monkeypatch):
     """User trial: Ctrl-C between an epoch's model files and its resume state left `m.pt` and `m.last.ckpt` of a
     finished epoch with no state — "nothing is kept", and --resume started over. The signal now waits for the
-    epoch's files: all are there, and the message says the epoch is kept."""
+    epoch's files: all are there, and the message says the epoch is kept — after the epoch's line (trial 32: a stop
+    during the save kept the epoch without printing it, so the state held one epoch more than the screen showed)."""
     import os
     import signal
 
@@ -331,6 +332,7 @@ def test_a_stop_while_an_epoch_is_saved_lands_after_its_files(tmp_path, monkeypa
     assert res.exit_code == 130 and "each finished epoch is kept" in res.output, res.output
     assert out.is_file() and last_path(out).is_file() and state_path(out).is_file()
     assert torch.load(state_path(out), weights_only=True)["epoch"] == 1
+    assert "epoch   1  loss" in res.output.split("stopped")[0] and "epoch   2" not in res.output, res.output
 
 
 def test_hard_negatives_are_drawn_as_background():

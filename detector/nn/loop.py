@@ -292,9 +292,9 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
             record.update(scores)
         with _signals_deferred():  # the epoch's files all or none: Ctrl-C or SIGTERM land after them (user trial)
             _save_epoch(model, task, opt, config, out, state, record, scores, model_meta, main)
+            if on_epoch_end is not None:  # and after its line: a kept epoch is one the user saw end (trial 32)
+                on_epoch_end(state)
         distributed.barrier()  # the others wait while rank 0 writes
-        if on_epoch_end is not None:
-            on_epoch_end(state)
     if main and not out.exists():  # no epoch ran (resumed a finished run without its model file)
         task.save(model, out, {**meta, "epoch": state.epoch})
     distributed.barrier()
