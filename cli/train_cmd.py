@@ -254,6 +254,8 @@ def _prepare(run: ClassifierRun):
     train_sets, hard, digest, hard_digest = _training_data(run)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
     val_sets = _load_all(run.vals, run.fmt, run.images) if run.vals else []
+    if run.resume and state_path(run.out).is_file():
+        _check_resumed_val(run, data_digest(val_sets, 0))
     class_map = class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
                                                                          run.class_map)
     # a mapped head scores every ILSVRC DET class (through the ImageNet leaves), whatever the data holds
@@ -470,6 +472,30 @@ def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> No
                 "start over)")
 
 
+def _check_resumed_val(run: ClassifierRun, val_digest: str) -> None:
+    """Refuse to resume ``run`` with other validation data (``--val``: its content, ``data_digest``) than its last
+    checkpoint records: the best checkpoint is the epoch of the highest validation mAP, so an mAP on other images
+    would be compared with the earlier epochs' (trial 32: a resumed run validated on its training images took the
+    best place with 0.69 against 0.16, silently). A record without the digest (written before it was kept) is not
+    compared."""
+    try:
+        before = read_checkpoint(last_path(run.out), CHECKPOINT_FORMAT).get("train") or {}
+    except CheckpointError:
+        return
+    if before.get("val_digest", val_digest) == val_digest:
+        return
+    member = before.get("ensemble_member")
+    over = f"delete {state_path(run.out)} to start over" if not isinstance(member, int) or \
+        isinstance(member, bool) else \
+        f"delete the members' state files ({run.out.parent / 'member*.state.ckpt'}) to start the ensemble over"
+    was = " ".join(before.get("val_sets") or []) or "(none)"
+    now = " ".join(map(str, run.vals)) or "(none)"
+    raise click.ClickException(
+        f"cannot resume {run.out}: its validation data differ from the run's (started with --val {was}; now --val "
+        f"{now}), and the best checkpoint is picked by comparing each epoch's validation mAP with the earlier "
+        f"epochs'. Give the same --val, or {over}")
+
+
 def _check_resumed_settings(run: ClassifierRun, before: dict | None = None) -> None:
     """Refuse to resume ``run`` with other sampling or optimisation settings than its last checkpoint records
     (``before``: its ``train`` entry, read when not given): ``_RESUMED_SAME`` (``--fg-iou``, ``--lr``, ``--seed``, …)
@@ -550,7 +576,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
     meta = {"name": out.stem, "train_sets": [str(g) for g in run.gts],
             "partial_sets": [str(g) for g in run.partial_gts], "train_digest": digest,
             "hard_negatives": [str(p) for p in run.hard_negatives], "hard_digest": hard_digest,
-            "val_sets": [str(v) for v in run.vals],
+            "val_sets": [str(v) for v in run.vals], "val_digest": data_digest(val_sets, 0),
             "init": str(run.init) if run.init else None,
             "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}
     validate = make_validator(val_sets, val_props, max_proposals=run.proposals.max_proposals, device=dev,

@@ -279,7 +279,8 @@ def test_training_protects_its_inputs_and_a_stopped_run(tmp_path, monkeypatch):
     base += ["--images", str(tmp_path)]
     init = tmp_path / "init.pt"
     init.write_bytes(out.read_bytes())
-    res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "3", "--resume", "--init", str(init)])
+    res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "3", "--resume", "--init", str(init),
+                                   "--val", str(val)])  # the run's own --val (another is refused: trial 32)
     assert res.exit_code == 0 and torch.load(sp, weights_only=True)["epoch"] == 3, res.output
     assert f"note: --init {init} is not used: the run goes on from its own state" in res.output
 
@@ -297,6 +298,39 @@ def test_an_ensemble_folder_runs_the_members_its_ensemble_json_lists(tmp_path):
     (tmp_path / "ensemble.json").write_text(json.dumps({"members": [{"member": 0}, {"member": 5}]}))
     with pytest.raises(CheckpointError, match=r"ensemble\.json lists member5\.pt, which the folder lacks"):
         member_files([tmp_path])
+
+
+def test_a_resume_with_other_validation_data_is_refused(tmp_path):
+    """Trial 32: `--resume` with another --val was taken silently, and the best checkpoint then compared the new
+    set's mAP with the earlier epochs' on the old one (0.69 on the training images beat 0.16). The README allows
+    only --epochs, --workers, --threads and --val-every to change: another --val (or none) is refused, naming both;
+    the same content at another path goes on."""
+    import shutil
+
+    images = synthetic_images(tmp_path, n=3)
+    gt, val, other = tmp_path / "gt.json", tmp_path / "val.json", tmp_path / "other.json"
+    write_images_gt(gt, images)
+    write_images_gt(val, images[:2])
+    write_images_gt(other, images[1:])
+    out = tmp_path / "m.pt"
+    args = ["train", "classifier", "--gt", str(gt), "--out", str(out), "--input-size", "96", "--width", "0.25",
+            "--batch-size", "16", "--workers", "0", "--cache-dir", str(tmp_path / "cache")]
+    res = CliRunner().invoke(cli, [*args, "--epochs", "1", "--val", str(val)])
+    assert res.exit_code == 0, res.output
+    state = state_path(out).read_bytes()
+    for given, said in ((["--val", str(other)], f"--val {other}"), ([], "--val (none)")):
+        res = CliRunner().invoke(cli, [*args, "--epochs", "2", "--resume", *given])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert f"cannot resume {out}: its validation data differ from the run's (started with --val {val}; now " \
+            f"{said})" in res.output and f"delete {state_path(out)} to start over" in res.output, res.output
+        assert state_path(out).read_bytes() == state  # nothing trained
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(val, copy / "val.json")
+    for im in images[:2]:
+        shutil.copy(im.path, copy / im.path.name)
+    res = CliRunner().invoke(cli, [*args, "--epochs", "2", "--resume", "--val", str(copy / "val.json")])
+    assert res.exit_code == 0 and "epoch   2" in res.output, res.output
 
 
 def test_a_stop_while_an_epoch_is_saved_lands_after_its_files(tmp_path, monkeypatch):
