@@ -240,10 +240,13 @@ def _load_all(paths, fmt, images) -> list[Dataset]:
     out = []
     for p in paths:
         ds = load_dataset(p, fmt, images=images)
-        missing = sum(im.path is None for im in ds.images)
-        if missing:
-            _echo(f"warning: {missing} of the {count(len(ds), 'image')} of {p} {'has' if missing == 1 else 'have'} "
-                  "no image file (left out); pass --images DIR if they are elsewhere", err=True)
+        missing = [im.file_name for im in ds.images if im.path is None]
+        if missing:  # which ones, and where they were looked for (trial 32: neither was said)
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            where = f"not in --images {images}" if images is not None else \
+                "pass --images DIR if they are elsewhere"
+            _echo(f"warning: {len(missing)} of the {count(len(ds), 'image')} of {p} "
+                  f"{'has' if len(missing) == 1 else 'have'} no image file (left out: {shown}); {where}", err=True)
         out.append(ds)
     return out
 
@@ -264,6 +267,8 @@ def _prepare(run: ClassifierRun):
         boxed = [im for ds in train_sets for im in ds.images if len(im.labels)]
         why = "" if not boxed or any(im.path is not None for im in boxed) else (  # trial 19: said no more
             f": its {count(len(boxed), 'image')} with boxes have no image file here — pass --images DIR, the folder "
+            "that holds them" if run.images is None else  # trial 32: said to pass the --images it was given
+            f": none of its {count(len(boxed), 'image')} with boxes is in --images {run.images} — give the folder "
             "that holds them")
         raise click.ClickException(f"the training data has no boxes{why}")
     known = {c.key for c in classes}

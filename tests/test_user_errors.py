@@ -588,3 +588,13 @@ def test_training_on_ground_truth_whose_images_are_elsewhere_says_to_pass_images
                    "the training data has no boxes: its ", "have no image file here — pass --images DIR")
     assert f"warning: {n} of the {n} images of {gt} have no image file" in res.output
     assert not (tmp_path / "t.pt").exists()
+    # trial 32: the warning named none of the missing images, and with --images given (a wrong folder) both it and
+    # the refusal still said to pass --images
+    names = [im["file_name"] for im in json.loads(gt.read_text())["images"]]
+    res = _refused(["train", "classifier", "--gt", str(gt), "--images", str(tmp_path), "--out", str(tmp_path / "t.pt"),
+                    "--epochs", "1"],
+                   f"the training data has no boxes: none of its {n} images with boxes is in --images {tmp_path} — "
+                   "give the folder that holds them")
+    shown = ", ".join(names[:3]) + (f" and {n - 3} more" if n > 3 else "")
+    assert f"have no image file (left out: {shown}); not in --images {tmp_path}" in res.output, res.output
+    assert "pass --images" not in res.output and not (tmp_path / "t.pt").exists()
