@@ -4,6 +4,7 @@ where each default is written once with its source."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import math
@@ -16,8 +17,8 @@ import click
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
 from detector.data.boxes_json import output_paths
 from detector.data.coco import CocoGtIds
-from detector.data.io import (check_writable_dir, count, missing_link_folder,  # noqa: F401 - count: the commands'
-                               not_a_file)
+from detector.data.io import (JobLock, LockedError, check_writable_dir, count,  # noqa: F401 - count: the commands'
+                               missing_link_folder, not_a_file)
 from detector.nn import distributed
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
 from proposals.proposers import ProposalConfig
@@ -321,6 +322,29 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
                                            "another name, or delete it first)")
 
 
+def _training_lock(out: Path, folder: bool) -> JobLock | None:
+    """The lock of a training run writing ``out`` (``OUT.lock``; an ensemble's: ``DIR/ensemble.lock``), taken before
+    any work, as `detect run` takes its output's: a second run on the same ``--out`` — the same command started
+    twice — is refused instead of both writing the same model, state and log files (trial 32: both ended with
+    status 0, the log held every epoch twice, the model was whichever wrote last). Under ``torchrun`` rank 0 alone
+    (the one that writes) takes it; None on the other ranks."""
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        return None
+    lock = JobLock(out / "ensemble" if folder else out)
+    try:
+        lock.path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except LockedError as e:
+        raise click.ClickException(
+            f"another training run{f' (process {e.holder})' if e.holder else ''} is writing {out} now (it holds "
+            f"{e.path}): wait for it to finish, or stop it and go on with --resume") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # a symbolic link where the lock goes: never written through (JobLock)
+            raise click.ClickException(f"cannot lock {lock.path}: {e.strerror or e}") from None
+        return None  # a folder that cannot be made or written: the command's own check of --out names it
+    return lock
+
+
 def stops_resumably(folder: bool = False):
     """Decorate a training command (its ``out`` argument: the model file, or with ``folder`` the ensemble's folder)
     so that SIGTERM or Ctrl-C stop it with what to do next — each finished epoch's state is kept
@@ -337,25 +361,32 @@ def stops_resumably(folder: bool = False):
 
             resume = kwargs.get("resume")
             check_training_out(out, kwargs, folder)
-            if not resume:
-                for model in (sorted(out.glob("member*.pt")) if folder and out.is_dir() else [] if folder else [out]):
-                    if (stopped := stopped_run(model)) is not None:
-                        raise click.ClickException(
-                            f"{state_path(model)} holds a stopped run ({stopped[0]} of its {count(stopped[1], 'epoch')} "
-                            "done): add --resume to go on with it, or delete it to start over")
-            if resume and not kept() and distributed.is_main():
-                click.echo(f"--resume: no {where} (no epoch of a run writing {out} has finished): starting from the "
-                           "first epoch", err=True)
-            try:
-                with sigterm_stops():
-                    return f(*args, **kwargs)
-            except (KeyboardInterrupt, Terminated) as e:
-                term = isinstance(e, Terminated)
-                stopped = f"\nstopped{' (SIGTERM)' if term else ''}"
-                if distributed.is_main():
-                    click.echo(f"{stopped}: each finished epoch is kept ({where}); to go on, run the same command again "
-                               "with --resume" if kept() else f"{stopped} before its first epoch ended: nothing is kept",
-                               err=True)
-                raise SystemExit(128 + (signal.SIGTERM if term else signal.SIGINT)) from None
+            lock = _training_lock(out, folder)  # before the state is read: it may be
+            try:  # another run's, still training
+                if not resume:
+                    for model in (sorted(out.glob("member*.pt")) if folder and out.is_dir() else [] if folder else
+                                  [out]):
+                        if (stopped := stopped_run(model)) is not None:
+                            raise click.ClickException(
+                                f"{state_path(model)} holds a stopped run ({stopped[0]} of its "
+                                f"{count(stopped[1], 'epoch')} done): add --resume to go on with it, or delete it to "
+                                "start over")
+                if resume and not kept() and distributed.is_main():
+                    click.echo(f"--resume: no {where} (no epoch of a run writing {out} has finished): starting from "
+                               "the first epoch", err=True)
+                try:
+                    with sigterm_stops():
+                        return f(*args, **kwargs)
+                except (KeyboardInterrupt, Terminated) as e:
+                    term = isinstance(e, Terminated)
+                    stopped = f"\nstopped{' (SIGTERM)' if term else ''}"
+                    if distributed.is_main():
+                        click.echo(f"{stopped}: each finished epoch is kept ({where}); to go on, run the same command "
+                                   "again with --resume" if kept() else
+                                   f"{stopped} before its first epoch ended: nothing is kept", err=True)
+                    raise SystemExit(128 + (signal.SIGTERM if term else signal.SIGINT)) from None
+            finally:
+                if lock is not None:
+                    lock.release()
         return wrapper
     return decorate

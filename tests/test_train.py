@@ -333,6 +333,36 @@ def test_a_resume_with_other_validation_data_is_refused(tmp_path):
     assert res.exit_code == 0 and "epoch   2" in res.output, res.output
 
 
+def test_a_second_training_run_on_the_same_out_is_refused_while_the_first_runs(tmp_path):
+    """Trial 32: the same `detect train classifier` started twice on one --out: both trained and ended with status
+    0, the log held every epoch twice and the model was whichever wrote last. A run now holds `OUT.lock` (an
+    ensemble: `DIR/ensemble.lock`) as `detect run` holds its output's; a second is refused before any work, naming
+    the holder, and the lock goes when the run ends."""
+    import os
+
+    from detector.data.io import JobLock
+
+    images = synthetic_images(tmp_path, n=3)
+    gt = write_images_gt(tmp_path / "gt.json", images)
+    out = tmp_path / "m" / "m.pt"
+    common = ["--gt", str(gt), "--input-size", "96", "--width", "0.25", "--epochs", "1", "--batch-size", "16",
+              "--workers", "0", "--cache-dir", str(tmp_path / "cache")]
+    for cmd, target, lock_of in ((["train", "classifier", "--out", str(out)], out, out),
+                                 (["train", "ensemble", "--members", "1", "--out", str(tmp_path / "e")],
+                                  tmp_path / "e", tmp_path / "e" / "ensemble")):
+        lock_of.parent.mkdir(parents=True, exist_ok=True)
+        with JobLock(lock_of) as held:
+            for extra in ([], ["--resume"]):
+                res = CliRunner().invoke(cli, [*cmd, *common, *extra])
+                assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+                assert f"another training run (process {os.getpid()}) is writing {target} now (it holds " \
+                    f"{held.path}): wait for it to finish" in res.output, res.output
+            assert sorted(p.name for p in lock_of.parent.iterdir()) == [held.path.name]  # nothing written
+        res = CliRunner().invoke(cli, [*cmd, *common])
+        assert res.exit_code == 0, res.output
+        assert not held.path.exists() and any(p.suffix == ".pt" for p in lock_of.parent.iterdir())
+
+
 def test_a_stop_while_an_epoch_is_saved_lands_after_its_files(tmp_path, monkeypatch):
     """User trial: Ctrl-C between an epoch's model files and its resume state left `m.pt` and `m.last.ckpt` of a
     finished epoch with no state — "nothing is kept", and --resume started over. The signal now waits for the
