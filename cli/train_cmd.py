@@ -270,6 +270,11 @@ def _prepare(run: ClassifierRun):
             "that holds them" if run.images is None else  # trial 32: said to pass the --images it was given
             f": none of its {count(len(boxed), 'image')} with boxes is in --images {run.images} — give the folder "
             "that holds them")
+        if not why and run.class_set == "ilsvrc" and (found := build_class_list(train_sets)):  # trial 32: "no boxes"
+            names = sorted(c.name for c in found)
+            raise click.ClickException(
+                f"the training data has no box of an ILSVRC class, which --classes ilsvrc keeps alone (its classes: "
+                f"{', '.join(names[:5])}{', …' if len(names) > 5 else ''}): leave --classes out to learn them")
         raise click.ClickException(f"the training data has no boxes{why}")
     known = {c.key for c in classes}
     for path, ds in zip(run.vals, val_sets):

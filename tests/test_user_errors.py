@@ -579,6 +579,21 @@ def test_a_symbolic_link_at_the_part_file_is_refused_never_written_through(tmp_p
         assert not (tmp_path / "nowhere.jsonl").exists()
 
 
+def test_classes_ilsvrc_on_data_without_an_ilsvrc_class_says_so(tmp_path):
+    """Trial 32: `--classes ilsvrc` on data whose boxes are all of classes outside the ILSVRC 200 (COCO giraffe)
+    ended "the training data has no boxes", though it has them."""
+    _image(tmp_path, "a.jpg")
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 80, "height": 60}],
+                              "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "bbox": [5, 5, 30, 40]}],
+                              "categories": [{"id": 7, "name": "giraffe"}]}))
+    res = _refused(["train", "classifier", "--gt", str(gt), "--classes", "ilsvrc", "--out", str(tmp_path / "t.pt"),
+                    "--epochs", "1", "--workers", "0"],
+                   "the training data has no box of an ILSVRC class, which --classes ilsvrc keeps alone (its "
+                   "classes: giraffe): leave --classes out to learn them")
+    assert "has no boxes" not in res.output and not (tmp_path / "t.pt").exists()
+
+
 def test_training_on_ground_truth_whose_images_are_elsewhere_says_to_pass_images(tmp_path):
     """Trial 19: a copy of the annotations away from their images ended "the training data has no boxes" alone."""
     gt = tmp_path / "annotations.json"
