@@ -217,8 +217,8 @@ def read_predictions(path, *, image_list=None) -> Predictions:
     except OSError as e:
         raise PredictionError(f"{path}: cannot read: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
-        raise PredictionError(f"{path}: {not_text(e)}, not a prediction file in any of the formats "
-                              "(boxes.json, COCO results, ILSVRC text)") from None
+        raise PredictionError(f"{path}: {not_text(e)}, not a prediction file in any of the formats (boxes.json: "
+                              "the output of `detect run`; COCO results; ILSVRC text)") from None
     head = text.lstrip()[:1]
     if head in ("{", "["):
         try:

@@ -261,6 +261,18 @@ def test_unusable_prediction_files_name_file_and_entry(tmp_path, content, messag
         read_predictions(p)
 
 
+def test_a_model_file_given_as_predictions_is_named_as_one(tmp_path):
+    """Trial 32: `detect eval --pred person.pt` (the model instead of its detections) was answered "not UTF-8 text
+    (… UTF-32 text without a byte-order mark?)"."""
+    import torch
+
+    p = tmp_path / "person.pt"
+    torch.save({"weights": torch.zeros(3)}, p)
+    with pytest.raises(PredictionError, match=r"person\.pt: a zip archive or PyTorch file, not a prediction file in "
+                                              r"any of the formats \(boxes\.json: the output of `detect run`"):
+        read_predictions(p)
+
+
 def test_ilsvrc_text_negative_width_names_the_line(tmp_path):
     _, lst = ilsvrc_gt(tmp_path)
     p = tmp_path / "sub.txt"
