@@ -47,8 +47,8 @@ from .classifier import (
     save_member,
 )
 from .data.boxes import box_iou
-from .data.dataset import Dataset
-from .data.images import load_image
+from .data.dataset import Dataset, size_mismatch
+from .data.images import image_size, load_image
 from .data.imagenet import leaf_matrix, mapped_log_likelihood
 from .data.vocab import Category, ilsvrc_by_wnid
 from .nn import distributed
@@ -148,8 +148,11 @@ def dataset_proposals(datasets: Sequence[Dataset], search: SelectiveSearchConfig
     without a file or whose search failed — and the failures' messages. R-CNN trains on selective-search
     proposals. Searched in ``workers`` processes through ``cache`` (:func:`proposals.selective_search
     .selective_search_many`); ``progress(results, total)`` may wrap the results (e.g. tqdm). Under ``torchrun`` each
-    rank searches every W-th image, then all share the results."""
-    paths = [im.path for ds in datasets for im in ds.images]
+    rank searches every W-th image, then all share the results. An image whose file has another size than its
+    annotation gives (:func:`other_size`: its boxes are in other pixels) is such a failure, not searched."""
+    images = [(ds, im) for ds in datasets for im in ds.images]
+    sized = [other_size(ds, im) if im.path is not None else None for ds, im in images]
+    paths = [im.path if why is None else None for (_, im), why in zip(images, sized)]
     todo = [str(p) for p in paths if p is not None]
     rank, world = distributed.rank(), distributed.world_size()
     mine = todo[rank::world]
@@ -158,12 +161,25 @@ def dataset_proposals(datasets: Sequence[Dataset], search: SelectiveSearchConfig
     shards = distributed.all_gather_object(done)
     gathered = iter([shards[j % world][j // world] for j in range(len(todo))])
     boxes, errors = [], []
-    for p in paths:
+    for p, why in zip(paths, sized):
+        if why is not None:
+            errors.append(why)
         r = next(gathered) if p is not None else None
         if r is not None and not r.ok:
             errors.append(r.error)
         boxes.append(r.boxes if r is not None and r.ok else None)
     return boxes, errors
+
+
+def other_size(ds: Dataset, im) -> str | None:
+    """:func:`detector.data.dataset.size_mismatch` of the image ``im`` of ``ds`` (with a file) from its file's
+    header: why its boxes are in other pixels than the file's, or None (also when the header cannot be read: the
+    search then says why)."""
+    try:
+        size = image_size(im.path)
+    except Exception:  # noqa: BLE001 - unreadable: the search reports it
+        return None
+    return size_mismatch(im, size, ds.source)
 
 
 def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], proposals: Sequence[np.ndarray],

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torchvision.ops import nms
 
+from detector.data.dataset import size_mismatch
 from detector.data.images import load_image
 from detector.data.io import same_paths
 from detector.nn import distributed
@@ -81,8 +82,9 @@ def sample_size(mb: MultiBoxConfig, config: MultiBoxTrainConfig | None = None) -
 
 def prepare_samples(records, size: int) -> tuple[list[MultiBoxSample], list[str]]:
     """Dataset images → samples resized to ``size`` x ``size`` (boxes normalised by the image size; training may
-    store them larger than the input: :func:`sample_size`). Unreadable images are skipped and reported in the
-    second list."""
+    store them larger than the input: :func:`sample_size`). Unreadable images, and those of another size than their
+    annotation gives (:func:`detector.data.dataset.size_mismatch`: boxes in other pixels), are skipped and reported
+    in the second list."""
     out, skipped = [], []
     for im in records:
         if im.path is None:
@@ -92,6 +94,10 @@ def prepare_samples(records, size: int) -> tuple[list[MultiBoxSample], list[str]
             arr = load_image(im.path)
         except ValueError as e:
             skipped.append(str(e))
+            continue
+        why = size_mismatch(im, (arr.shape[1], arr.shape[0]))
+        if why is not None:  # boxes in other pixels (trial 32)
+            skipped.append(why)
             continue
         t = torch.from_numpy(arr).permute(2, 0, 1).float()
         small = resize_square(t, size).round().clamp(0, 255).to(torch.uint8).numpy()

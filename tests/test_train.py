@@ -668,3 +668,35 @@ def test_a_refused_ensemble_resume_names_the_seed_given_and_checks_every_member_
     assert res.exit_code == 1 and "member1.pt: it was started with other training settings (--seed 1 now, 0 in that " \
         "run; " in res.output, res.output
     assert (out / "member0.pt").read_bytes() == before and not state_path(out / "member0.pt").exists()
+
+
+def test_an_image_of_another_size_than_its_annotation_is_left_out_of_training(tmp_path):
+    """Trial 32: training took boxes in other pixels without a word — a photo annotated as stored (its EXIF
+    orientation swaps the sides as it is read) and a copy resized after annotating — and cut its regions from the
+    wrong places; `detect eval` refused the same images. Now each is left out with a warning naming it and both
+    sizes (detectron2 raises its SizeMismatchError); the others train."""
+    from detector.train import dataset_proposals
+    from proposals.selective_search import SelectiveSearchConfig
+
+    images = synthetic_images(tmp_path, n=4)
+    Image.open(images[1].path).resize((40, 32)).save(images[1].path)  # resized after annotating
+    exif = Image.Exif()
+    exif[0x0112] = 6  # displayed turned: 64 wide, 80 high
+    Image.open(images[2].path).save(images[2].path, exif=exif.tobytes())
+    gt = write_images_gt(tmp_path / "gt.json", images)
+    boxes, errors = dataset_proposals([read_dataset(gt)], SelectiveSearchConfig(), workers=0)
+    assert [b is None for b in boxes] == [False, True, True, False]
+    assert errors[0].startswith(f"{images[1].path} 40x32 (ground truth: im1.png 80x64) in {gt}: its boxes are in "
+                                "other pixels than the image's"), errors
+    assert errors[1].startswith(f"{images[2].path} 64x80 (ground truth: im2.png 80x64)") and \
+        "width and height are swapped" in errors[1] and "EXIF orientation" in errors[1], errors
+    out = tmp_path / "m.pt"
+    res = CliRunner().invoke(cli, ["train", "classifier", "--gt", str(gt), "--out", str(out), "--input-size", "96",
+                                   "--width", "0.25", "--epochs", "1", "--batch-size", "16", "--workers", "0",
+                                   "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"])
+    assert res.exit_code == 0 and out.is_file(), res.output
+    assert res.output.count("its boxes are in other pixels than the image's") == 2 and "(image left out)" in res.output
+    from proposals.multibox_train import prepare_samples  # MultiBox's training too
+
+    samples, skipped = prepare_samples(read_dataset(gt).images, 96)
+    assert len(samples) == 2 and [s.split(" ")[0] for s in skipped] == [str(images[1].path), str(images[2].path)]

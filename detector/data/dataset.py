@@ -18,7 +18,8 @@ import numpy as np
 from .names import image_stem
 from .vocab import Category
 
-__all__ = ["ImageAnnotation", "Dataset", "Problem", "DatasetError", "ERROR", "WARNING", "wrong_sizes"]
+__all__ = ["ImageAnnotation", "Dataset", "Problem", "DatasetError", "ERROR", "WARNING", "wrong_sizes",
+           "size_mismatch"]
 
 ERROR = "error"  # the input is broken: readers raise in strict mode, ``detect inspect`` lists it
 WARNING = "warning"  # the input is readable but suspicious: always listed, never fatal
@@ -126,6 +127,17 @@ class Dataset:
 
         named = [(name(i), n) for i, n in counts.items()]
         return dict(sorted(named, key=lambda kv: (-kv[1], kv[0])))
+
+
+def size_mismatch(im: ImageAnnotation, size: tuple[int, int], source="") -> str | None:
+    """Why the boxes of ``im`` (an annotated image with a file) cannot be used on that file, whose decoded size is
+    ``size`` (width, height, as ``load_image`` shows it: EXIF orientation applied), else None: its annotation gives
+    another size, so its boxes are in other pixels (a copy resized after annotating; a photo annotated as stored).
+    For training (detectron2 raises its ``SizeMismatchError`` there), by :func:`wrong_sizes`' rule; ``source``: the
+    annotation file, when the image does not record its own."""
+    wrong, hint = wrong_sizes([(str(im.path), size, im)])
+    return f"{wrong[0]} in {im.source or source}: its boxes are in other pixels than the image's{hint}" if wrong \
+        else None
 
 
 def wrong_sizes(images: Iterable[tuple[str, tuple[int, int] | None, ImageAnnotation]]) -> tuple[list[str], str]:
