@@ -274,6 +274,19 @@ def test_folder_names_are_relative_paths(tmp_path):
     assert [i.name for i in scan_images(tmp_path / "imgs" / "sub" / "x.jpg")] == ["x.jpg"]
 
 
+def test_tiff_and_gif_are_read_wherever_they_are_named(tmp_path):
+    # trial 32: a folder left .tif/.tiff/.gif out without a word, a list read them and one given alone was refused
+    # as "not an image"; the readers took their names as images all along
+    for name in ("a.tif", "b.TIFF", "c.gif"):
+        touch_image(tmp_path / "imgs" / name)
+    assert [i.name for i in scan_images(tmp_path / "imgs")] == ["a.tif", "b.TIFF", "c.gif"]
+    assert [i.name for i in scan_images(tmp_path / "imgs" / "b.TIFF")] == ["b.TIFF"]
+    assert load_image(tmp_path / "imgs" / "c.gif").shape == (6, 8, 3)
+    Image.fromarray(np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)).save(tmp_path / "f.tif")
+    with pytest.raises(ImageError, match=r"f\.tif: a 32-bit floating-point image: its values have no display range"):
+        load_image(tmp_path / "f.tif")  # measurements, not a picture: refused, not clipped to black
+
+
 def test_list_names_relative_to_the_deepest_common_folder(tmp_path):
     a = touch_image(tmp_path / "data" / "cam_a" / "img.jpg")
     b = touch_image(tmp_path / "data" / "cam_b" / "img.jpg")

@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .io import binary_kind, read_text
+from .names import IMAGE_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ _EXIF_LOCK = threading.Lock()
 
 __all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LIST_SUFFIXES = (".txt", ".lst", ".list")
 BACKGROUND = (255, 255, 255)  # transparent pixels are shown over white
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -282,6 +282,9 @@ def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
         img = _png16_as_8bit(img, data, path)
     elif img.mode.startswith("I;16"):  # 16-bit grey from another format: the same scaling
         img = Image.fromarray(_scale16(np.asarray(img)), "L")
+    elif img.mode in ("F", "I"):  # a TIFF of measurements: no range a viewer would map to black and white
+        raise ImageError(f"{path}: a 32-bit {'floating-point' if img.mode == 'F' else 'integer'} image: its values "
+                         "have no display range to read it by (convert it to 8 or 16 bits first)")
     _exif(img.getexif, path)  # a new image of the 16-bit paths parses its EXIF here (the opened one: done)
     ImageOps.exif_transpose(img, in_place=True)  # reads the parse kept on img
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:

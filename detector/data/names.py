@@ -27,7 +27,9 @@ from collections.abc import Sequence
 
 __all__ = ["IMAGE_SUFFIXES", "name_parts", "image_stem", "ImageNameIndex", "AmbiguousImageName", "how_to_tell_apart"]
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+# the image files the tool reads — a folder's, a path given, a name's extension — decoded by Pillow (a GIF's or a
+# multi-page TIFF's first frame); torchvision's ImageFolder reads the same but GIF
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 
 def name_parts(name: str) -> tuple[str, ...]:
