@@ -239,6 +239,12 @@ def nothing_to_resume(out: Path, epochs: int | None, state: LoopState | None = N
     read it already (:func:`detector.nn.loop.finished_state`)."""
     if state is None and epochs is not None:
         state = finished_state(out, epochs)
+    stopped = stopped_run(out) if state is not None else None
+    if stopped is not None and epochs is not None and epochs < stopped[0]:  # trial 32: called "finished"; an
+        # ensemble's next member then trained the fewer epochs
+        raise click.ClickException(f"cannot resume {out} with --epochs {epochs}: it stopped after {stopped[0]} of its "
+                                   f"{count(stopped[1], 'epoch')}, more than that; give --epochs {stopped[1]} to go on "
+                                   f"(or at least {stopped[0] + 1}), or delete {state_path(out)} to start over")
     if state is not None and distributed.is_main():
         click.echo(f"nothing to resume: {out} finished its {count(state.epoch, 'epoch')} already "
                    f"({state_path(out)}); raise --epochs to train on from there, or delete {state_path(out)} to start "

@@ -700,3 +700,41 @@ def test_an_image_of_another_size_than_its_annotation_is_left_out_of_training(tm
 
     samples, skipped = prepare_samples(read_dataset(gt).images, 96)
     assert len(samples) == 2 and [s.split(" ")[0] for s in skipped] == [str(images[1].path), str(images[2].path)]
+
+
+def test_resuming_a_stopped_run_with_fewer_epochs_than_it_did_is_refused(tmp_path, monkeypatch):
+    """Trial 32: a run stopped after 2 of its 3 epochs, resumed with --epochs 1, was called "finished its 2 epochs
+    already" (and an ensemble's next member then trained 1 epoch); it is refused, saying how to go on."""
+    import os
+    import signal
+
+    from detector import train as train_module
+
+    images = synthetic_images(tmp_path, n=3)
+    write_images_gt(tmp_path / "gt.json", images)
+    out = tmp_path / "m.pt"
+    real_save, saves = train_module.save_member, []
+
+    def save_then_stop_at_the_second(path, *a, **k):
+        written = real_save(path, *a, **k)
+        saves.append(path)
+        if saves.count(path) == 2 and path == out:  # Ctrl-C as the second epoch's files are written
+            os.kill(os.getpid(), signal.SIGINT)
+        return written
+
+    monkeypatch.setattr(train_module, "save_member", save_then_stop_at_the_second)
+    args = ["train", "classifier", "--gt", str(tmp_path / "gt.json"), "--out", str(out), "--input-size", "96",
+            "--width", "0.25", "--batch-size", "16", "--workers", "0", "--cache-dir", str(tmp_path / "cache"),
+            "--val-every", "0"]
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        res = CliRunner().invoke(cli, [*args, "--epochs", "3"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert res.exit_code == 130 and torch.load(state_path(out), weights_only=True)["epoch"] == 2, res.output
+    monkeypatch.setattr(train_module, "save_member", real_save)
+    res = CliRunner().invoke(cli, [*args, "--epochs", "1", "--resume"])
+    assert res.exit_code == 1 and "finished" not in res.output, res.output
+    assert f"cannot resume {out} with --epochs 1: it stopped after 2 of its 3 epochs" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--epochs", "3", "--resume"])
+    assert res.exit_code == 0 and "epoch   3" in res.output, res.output
