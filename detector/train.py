@@ -203,6 +203,9 @@ def prepare_images(datasets: Sequence[Dataset], classes: Sequence[Category], pro
             model_labels = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
             keep = (model_labels > 0) & ~im.iscrowd
             boxes = np.asarray(im.boxes, np.float32)  # read as float64 (for evaluation); networks work in float32
+            if im.width > 0 and im.height > 0:  # the part inside the image, as detectron2 trains (the readers warn
+                # of a box outside it); one wholly outside becomes empty and is left out below (trial 32)
+                boxes = np.clip(boxes, 0, np.array([im.width, im.height, im.width, im.height], np.float32))
             valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
             partial = exhaustive is not None and not exhaustive[d]
             if partial and not (keep & valid).any():

@@ -738,3 +738,18 @@ def test_resuming_a_stopped_run_with_fewer_epochs_than_it_did_is_refused(tmp_pat
     assert f"cannot resume {out} with --epochs 1: it stopped after 2 of its 3 epochs" in res.output, res.output
     res = CliRunner().invoke(cli, [*args, "--epochs", "3", "--resume"])
     assert res.exit_code == 0 and "epoch   3" in res.output, res.output
+
+
+def test_a_box_beyond_the_image_trains_as_its_part_inside(tmp_path):
+    # trial 32: a box with xmax 5000 in a 198-wide image was trained on as it stood (the reader's warning aside)
+    from detector.train import prepare_images
+
+    Image.new("RGB", (80, 64)).save(tmp_path / "a.png")
+    gt = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "a.png", "width": 80, "height": 64}],
+                    [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [60, -10, 4940, 40]},  # extends beyond
+                     {"id": 2, "image_id": 1, "category_id": 1, "bbox": [90, 10, 20, 20]},  # wholly outside
+                     {"id": 3, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 20]}],
+                    [{"id": 1, "name": "person"}])
+    ds = read_dataset(gt, strict=False)
+    (im,) = prepare_images([ds], build_class_list([ds]), [np.zeros((1, 4), np.float32)])
+    np.testing.assert_array_equal(im.gt_boxes, [[60, 0, 80, 30], [5, 5, 25, 25]])
