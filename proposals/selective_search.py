@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detector.data.images import load_image
+from detector.data.images import ImageError, load_image
 
 __all__ = ["MODES", "SelectiveSearchConfig", "ProposalResult", "selective_search", "selective_search_many"]
 
@@ -289,8 +289,8 @@ def _process_one(task) -> ProposalResult:
         message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         if source not in message:
             message = f"{source}: {message}"
-        return ProposalResult(index, source, None, error=f"{type(e).__name__}: {message}",
-                              seconds=time.perf_counter() - start)
+        kind = "" if isinstance(e, ImageError) else f"{type(e).__name__}: "  # an image's own problem says itself
+        return ProposalResult(index, source, None, error=f"{kind}{message}", seconds=time.perf_counter() - start)
 
 
 def _worker_init(parent_pid: int) -> None:

@@ -476,6 +476,10 @@ def test_xml_box_errors_name_the_object_and_its_bndbox(tmp_path):
         "</annotation>", "<object><name>cat</name></object></annotation>"))
     with pytest.raises(DatasetError, match=r"x\.xml \(object 1\): object lacks <bndbox>$"):
         read_voc(d)
+    (d / "x.xml").write_text(voc_xml("x.jpg", 100, 80, objs[:1]).replace(  # trial 32: it "lacked" an empty <name>
+        "</annotation>", "<object><name> </name><bndbox><xmin>1</xmin></bndbox></object></annotation>"))
+    with pytest.raises(DatasetError, match=r"x\.xml \(object 1\): object has an empty <name>$"):
+        read_voc(d)
 
 
 def test_pennfudan_box_errors_name_the_line_and_box_as_written(tmp_path):

@@ -257,6 +257,7 @@ def test_many_in_order_with_errors(tmp_path, image_and_gt, raw_boxes):
     assert all(isinstance(r, ProposalResult) for r in results)
     assert [r.ok for r in results] == [True, False, False, True, True]
     assert "broken.jpg" in results[1].error and "decode" in results[1].error
+    assert results[1].error.startswith(str(bad)), results[1].error  # the file's own problem, without "ImageError: "
     assert "missing.png" in results[2].error and results[2].boxes is None
     assert results[3].source == "<array 3>"
     # workers give what this process gives (the seed reaches the workers' C rand)

@@ -599,9 +599,12 @@ def _read_annotation_xml(problems, path, root, *, one_based, class_of, locator, 
     for k, ob in enumerate(root.iter("object")):
         name = _xml_text(ob, "name")
         bb = ob.find("bndbox")
-        if name is None or bb is None:
-            lacking = " and ".join(t for t, v in (("<name>", name), ("<bndbox>", bb)) if v is None)
-            problems.add(path, "malformed", f"object lacks {lacking}", obj=k)
+        if not name or bb is None:
+            missing = [t for t, v in (("<name>", ob.find("name")), ("<bndbox>", bb)) if v is None]
+            parts = [f"lacks {' and '.join(missing)}"] if missing else []
+            if ob.find("name") is not None and not name:  # trial 32: <name></name> was "lacks <name>"
+                parts.append("has an empty <name>")
+            problems.add(path, "malformed", "object " + " and ".join(parts), obj=k)
             continue
         tags = ("xmin", "ymin", "xmax", "ymax")
         raw = [_xml_number(problems, path, bb, t, obj=k, within=f"{name!r} <bndbox>") for t in tags]
