@@ -883,6 +883,19 @@ def test_a_model_file_is_named_as_such_not_an_unknown_format(tmp_path):
     assert r.exit_code != 0 and "not annotations" in r.output and "pass --format" not in r.output
 
 
+def test_images_given_as_annotations_are_named_as_such(tmp_path):
+    # trial 32: a list of image paths and VOC's JPEGImages/ were told to "pass --format", which no format reads
+    (tmp_path / "imgs.txt").write_text("a.jpg\nsub/b.PNG 2\n\n")
+    with pytest.raises(DatasetError, match=r"imgs\.txt: a list of image files, not annotations: give those images' "
+                                          r"annotations \(COCO JSON, ILSVRC/VOC XML, Penn-Fudan\)"):
+        read_dataset(tmp_path / "imgs.txt")
+    (tmp_path / "JPEGImages").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "JPEGImages" / "x.jpg")
+    with pytest.raises(DatasetError, match=r"JPEGImages: a folder of images without annotations .*VOC: the folder "
+                                          r"that holds Annotations/ and JPEGImages/"):
+        read_dataset(tmp_path / "JPEGImages")
+
+
 @pytest.mark.parametrize("name,head,kind", [
     ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "a JPEG image"),
     ("meta_det.mat", b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file"),  # the devkit's class table

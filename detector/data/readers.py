@@ -954,6 +954,10 @@ def detect_format(path) -> str:
                 return "pennfudan"
             if path.parent.name == "Main" or (path.parent.parent / "Annotations").is_dir():
                 return "voc"
+            if _lists_images(path):  # trial 32: "pass --format", which no format would read
+                raise DatasetError(Problem(str(path), "unknown_format", "a list of image files, not annotations: "
+                                           f"give those images' annotations ({_ANNOTATIONS}); `detect run` takes "
+                                           "such a list"))
         if zipfile.is_zipfile(path):  # trial 23: a model file was answered "pass --format"
             raise DatasetError(Problem(str(path), "unknown_format",
                                        "a PyTorch file (a model or training checkpoint of `detect train`?), not "
@@ -962,7 +966,7 @@ def detect_format(path) -> str:
             kind = binary_kind(f.read(32))
         if kind:
             raise DatasetError(Problem(str(path), "unknown_format", f"{kind}, not annotations: give an annotation set "
-                                       "(COCO JSON, ILSVRC/VOC XML, Penn-Fudan)"))
+                                       f"({_ANNOTATIONS})"))
         raise DatasetError(Problem(str(path), "unknown_format", "cannot tell the annotation format; pass --format"))
     if (path / "Annotation").is_dir() and any((path / "Annotation").glob("*.txt")):
         return "pennfudan"
@@ -976,8 +980,25 @@ def detect_format(path) -> str:
     first_txt = next(iter(sorted(path.glob("*.txt"))), None)
     if first_txt is not None and _is_pennfudan_txt(first_txt):
         return "pennfudan"
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):  # trial 32: VOC's JPEGImages/
+        raise DatasetError(Problem(str(path), "unknown_format", f"a folder of images without annotations "
+                                   f"({_ANNOTATIONS}): give their annotation file or folder (VOC: the folder that "
+                                   "holds Annotations/ and JPEGImages/)"))
     raise DatasetError(Problem(str(path), "unknown_format",
                                "no COCO JSON, ILSVRC/VOC XML or Penn-Fudan annotation found here; pass --format"))
+
+
+_ANNOTATIONS = "COCO JSON, ILSVRC/VOC XML, Penn-Fudan"
+
+
+def _lists_images(path: Path) -> bool:
+    """Whether the text file ``path`` is a list of image files (every line of its first 20 that is not blank names
+    one, by its suffix), as `detect run` takes."""
+    try:
+        lines = [ln.strip() for ln in read_text(path).splitlines()[:20] if ln.strip()]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(lines) and all(Path(ln.split()[0]).suffix.lower() in IMAGE_SUFFIXES for ln in lines)
 
 
 FORMATS = ("coco", "ilsvrc", "voc", "pennfudan")
