@@ -561,7 +561,11 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
         try:
             obj = read_init_file(run.init)
             if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:  # one of our files: arch and width
-                check_init_spec(read_spec(obj, run.init), run.spec, run.init)
+                other = read_spec(obj, run.init)
+                check_init_spec(other, run.spec, run.init)
+                if other.input_size != run.spec.input_size and not run.resume:  # trial 32: without a word
+                    _echo(f"note: --init {run.init} was trained on {other.input_size} px regions; this run trains on "
+                          f"{run.spec.input_size} (--input-size {other.input_size} keeps its size)", err=True)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
     classes, spec, train_images, val_sets, val_props, digest, hard_digest = _prepare(run)

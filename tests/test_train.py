@@ -753,3 +753,17 @@ def test_a_box_beyond_the_image_trains_as_its_part_inside(tmp_path):
     ds = read_dataset(gt, strict=False)
     (im,) = prepare_images([ds], build_class_list([ds]), [np.zeros((1, 4), np.float32)])
     np.testing.assert_array_equal(im.gt_boxes, [[60, 0, 80, 30], [5, 5, 25, 25]])
+
+
+def test_init_from_a_model_of_another_region_size_is_noted(tmp_path):
+    # trial 32: --init of a 112 px model without --input-size trained at the default 224 without a word
+    images = synthetic_images(tmp_path, n=2)
+    write_images_gt(tmp_path / "gt.json", images)
+    args = ["train", "classifier", "--gt", str(tmp_path / "gt.json"), "--width", "0.25", "--epochs", "1",
+            "--batch-size", "16", "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"]
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a.pt"), "--input-size", "96"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b.pt"), "--input-size", "112", "--init",
+                                   str(tmp_path / "a.pt")])
+    assert res.exit_code == 0, res.output
+    assert f"note: --init {tmp_path / 'a.pt'} was trained on 96 px regions; this run trains on 112" in res.output
