@@ -645,13 +645,19 @@ def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, 
     except Terminated:
         terminated = True
     except OSError as e:
-        raise click.ClickException(f"stopped by an I/O error: {e}") from None
+        where = f"{e.filename}: " if e.filename is not None else ""
+        raise click.ClickException(f"stopped by an I/O error: {where}{e.strerror or e}") from None
     finally:
         if bar is not None:
             bar.close()
         if records is not None and hasattr(records, "close"):
             records.close()  # stops the selective-search workers (or Ray) at once
-        writer.close()
+        try:
+            writer.close()
+        except OSError:
+            if not interrupted:
+                raise
+            # the write that stopped the run failed again: its error is the one said (trial 32: this one hid it)
         if interrupted and kept + written == 0:  # nothing done: nothing to keep or to resume
             part.unlink(missing_ok=True)
             click.echo(f"stopped{' (SIGTERM)' if terminated else ''} before the first image was done", err=True)

@@ -405,3 +405,33 @@ def test_an_empty_shard_says_so_and_merges(tmp_path):
     invoke(["merge", *map(str, parts), "--out", str(tmp_path / "merged.json")])
     merged, whole = (json.loads((tmp_path / n).read_text()) for n in ("merged.json", "full.json"))
     assert merged["images"] == whole["images"] and merged["detections"] == whole["detections"]
+
+
+def test_a_full_disk_names_the_part_file(tmp_path):
+    """Trial 32: a run stopped by a full disk said "stopped by an I/O error: [Errno 27] File too large" (a write
+    names no file), and the part file's failing close then hid even that."""
+    import errno
+
+    from detector.data.boxes_json import PartWriter
+
+    class Full:
+        closed = False
+
+        def write(self, *text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        flush = fileno = write
+
+        def close(self):
+            self.closed = True
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    writer = PartWriter(tmp_path / "o.json.part.jsonl", {"x": 1})
+    writer._f.close()
+    writer._f = Full()
+    with pytest.raises(OSError) as e:
+        writer.write({"index": 0})
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "o.json.part.jsonl")
+    with pytest.raises(OSError, match="No space left"):
+        writer.close()
+    assert writer._f.closed

@@ -32,6 +32,7 @@ list (its ``id`` is ``index + 1``), so records from any engine, order or shard a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -364,22 +365,41 @@ class PartWriter:
         self._last_sync = time.monotonic()
 
     def write(self, record: dict) -> None:
-        self._f.write(json.dumps(record, allow_nan=False) + "\n")
-        self._f.flush()
+        line = json.dumps(record, allow_nan=False) + "\n"  # ValueError, TypeError: the record is no JSON
+        with self._naming_the_file():
+            self._f.write(line)
+            self._f.flush()
         self._pending += 1
         if self._pending >= self.sync_every or time.monotonic() - self._last_sync >= self.sync_seconds:
             self.sync()
 
     def sync(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
+        with self._naming_the_file():
+            self._f.flush()
+            os.fsync(self._f.fileno())
         self._pending = 0
         self._last_sync = time.monotonic()
 
     def close(self) -> None:
         if self._f is not None and not self._f.closed:
-            self.sync()
-            self._f.close()
+            try:
+                self.sync()
+            finally:
+                try:
+                    self._f.close()
+                except OSError:  # the same failed write again (a full disk): sync has said it
+                    pass
+
+    @contextlib.contextmanager
+    def _naming_the_file(self):
+        """An ``OSError`` of a write or sync (a full disk, a file over its size limit), which names no file, names
+        the part file (trial 32: "stopped by an I/O error: [Errno 27] File too large")."""
+        try:
+            yield
+        except OSError as e:
+            if e.filename is not None:
+                raise
+            raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
 
     def __enter__(self):
         return self
