@@ -587,9 +587,17 @@ def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]
     """ILSVRC blacklist (``<image index> <wnid>`` lines) → ``{(image index in gt, class index in gt)}``.
 
     Image indices are those of ``image_list`` where given (its names matched to the ground truth's images as
-    predictions are: :mod:`detector.data.names`), else the ground truth's image ids. Pairs naming an image or class
-    absent from the ground truth are skipped (they cannot affect the result)."""
+    predictions are: :mod:`detector.data.names`), else the ground truth's image ids — only where it has ids of its
+    own (COCO JSON): a blacklist against ground truth whose ids are mere positions (VOC, Penn-Fudan, ILSVRC XML
+    without a list) is refused, as ILSVRC submission text is, since its indices would fall on whichever image sorts
+    there. Pairs naming an image or class absent from the ground truth are skipped (they cannot affect the
+    result)."""
     path = Path(path)
+    if image_list is None and gt.id_source == "position":
+        raise PredictionError(
+            f"{path}: an ILSVRC blacklist numbers images by an evaluation list, and the ground truth {gt.source} "
+            f"({gt.format}) has no image ids of its own, only positions: pass --image-list (the list the blacklist's "
+            "indices are of, e.g. the devkit's val.txt for ILSVRC2014_det_validation_blacklist.txt)")
     try:
         lines = decode_text(path.read_bytes()).splitlines()
     except OSError as e:

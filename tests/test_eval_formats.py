@@ -161,6 +161,19 @@ def test_blacklist_reader(tmp_path):
         read_blacklist(bl, gt)
 
 
+def test_blacklist_needs_a_list_against_positional_ids(tmp_path):
+    """Without --image-list, ILSVRC XML ids are reading-order positions: a blacklist's index 1 would silently leave
+    out the classes of whichever image sorts first, so it is refused, naming the file and what to pass."""
+    d, lst = ilsvrc_gt(tmp_path)
+    gt = read_dataset(d)
+    assert gt.id_source == "position"
+    bl = tmp_path / "bl.txt"
+    bl.write_text("1 n02084071\n")
+    with pytest.raises(PredictionError, match=r"bl\.txt: an ILSVRC blacklist .*--image-list"):
+        read_blacklist(bl, gt)
+    assert read_blacklist(bl, read_dataset(d, image_list=lst), image_list=lst) == set()  # index 1: not in the list
+
+
 # ------------------------------------------------------------------------------------------ issue 12, kind 3(c)
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "annotations.json"
 
