@@ -219,8 +219,10 @@ def _refuse_shared_by_id(path: Path, preds, flag: str) -> None:
     """One file for several ground truths is matched to each by image name: a file whose images are ids only
     (COCO results without 'file_name') would put its detections on the image of that id in every dataset."""
     if any(name is None for name in preds.image_names):
-        raise click.ClickException(f"{path}: its images are given by image_id only (no 'file_name'), and the ids of "
-                                   f"several ground truths overlap: give one {flag} file per --gt, in the same order")
+        raise click.ClickException(f"{path}: its images are given by image_id only (no 'file_name'), and an id does "
+                                   "not say which of several ground truths its image is (the same id may be an image "
+                                   f"of each): give one {flag} file per --gt, in the same order, or give each result "
+                                   "its image's 'file_name'")
 
 
 def _load_gt(gt_path, *, outputs, fmt, images, image_list) -> Dataset:

@@ -261,6 +261,8 @@ def test_cli_eval_several_ground_truths_gives_each_map_and_their_mean(tmp_path):
     (tmp_path / "ids.json").write_text(json.dumps([{k: v for k, v in x.items() if k != "file_name"} for x in ra]))
     res = CliRunner().invoke(cli, ["eval", *gts, "--pred", p("ids.json")])
     assert res.exit_code == 1 and f"{p('ids.json')}: its images are given by image_id only" in res.output, res.output
+    # said without claiming an overlap it did not check (ids 1.. and 101.. are refused just the same)
+    assert "overlap" not in res.output and "one --pred file per --gt" in res.output, res.output
 
 
 def test_a_dataset_without_positives_among_the_model_classes_is_left_out_of_the_mean(tmp_path):
