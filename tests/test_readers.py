@@ -194,6 +194,16 @@ def test_voc_image_set(tmp_path):
     assert ds.images[0].path is not None
 
 
+def test_voc_image_set_listing_an_image_twice_is_refused(tmp_path):
+    """A line repeated in an image set (two lists concatenated) read the image twice, and detect eval then blamed
+    the prediction file ("fits two ground-truth images equally well: name the image by a longer path"): the image
+    set is named, with both lines."""
+    root = voc_root(tmp_path)
+    (root / "ImageSets" / "Main" / "dup.txt").write_text("2007_000001\n2007_000002\n2007_000001\n")
+    with pytest.raises(DatasetError, match=r"dup\.txt:3: image '2007_000001' is listed twice \(also line 1\)"):
+        read_dataset(root / "ImageSets" / "Main" / "dup.txt")
+
+
 def test_voc_flat_folder(tmp_path):
     d = tmp_path / "flat"
     d.mkdir()

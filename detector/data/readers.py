@@ -766,8 +766,14 @@ def _voc_layout(path: Path, image_set: str | None):
             raise DatasetError(Problem(str(path), "unreadable", f"cannot read image set: {e.strerror or e}")) from None
         except UnicodeDecodeError as e:
             raise DatasetError(Problem(str(path), "malformed", f"{not_text(e)}, not an image set")) from None
-        for line in text.splitlines():
+        first_line: dict[str, int] = {}
+        for n, line in enumerate(text.splitlines(), start=1):
             parts = line.split()
+            if parts and parts[0] in first_line:  # read twice, its image would fit two ground-truth images
+                raise DatasetError(Problem(str(path), "duplicate_image", f"image {parts[0]!r} is listed twice (also "
+                                           f"line {first_line[parts[0]]})", line=n))
+            if parts:
+                first_line[parts[0]] = n
             if parts and (len(parts) == 1 or parts[-1] != "-1"):
                 ids.append(parts[0])
         return [root / "Annotations" / f"{i}.xml" for i in ids], [root / "JPEGImages"]
