@@ -98,6 +98,11 @@ def test_round_trip_to_coco_json(tmp_path):
     assert [back.classes[i].key for i in back.images[0].labels] == [ds.classes[i].key for i in ds.images[0].labels]
     assert coco["annotations"][0]["bbox"] == [0.0, 0.0, 10.0, 20.0]
     assert coco["annotations"][0]["category_id"] == 124  # person's ILSVRC det_id
+    # the difficult bottle comes back difficult (written as "ignore": 1, as scripts/default_split.py's files have it):
+    # it was read back as a positive, so the validation files scored VOC's difficult objects as objects to find
+    assert coco["annotations"][1]["ignore"] == 1 and coco["annotations"][1]["iscrowd"] == 0
+    assert back.images[0].difficult.tolist() == ds.images[0].difficult.tolist() == [False, True]
+    assert not back.images[0].iscrowd.any()
 
 
 # -------------------------------------------------------------------------------------------------- ILSVRC
@@ -448,6 +453,20 @@ def test_coco_iscrowd_must_be_0_or_1(tmp_path, value):
     for ok, crowd in [(0, False), (1, True), (None, False), (True, True), (1.0, True)]:
         ann[0]["iscrowd"] = ok
         assert read_coco(coco_file(tmp_path, ann)).images[0].iscrowd.tolist() == [crowd]
+
+
+@pytest.mark.parametrize("value", ['"yes"', "2", "-1", "0.5"])
+def test_coco_ignore_is_difficult_and_must_be_0_or_1(tmp_path, value):
+    ann = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [0, 0, 5, 5], "ignore": json.loads(value)}]
+    with pytest.raises(DatasetError, match=r"annotations\[0\] \(id 1\): ignore must be 0 or 1, got "):
+        read_coco(coco_file(tmp_path, ann))
+    for ok, difficult in [(0, False), (1, True), (None, False), (True, True), (False, False)]:
+        ann[0]["ignore"] = ok
+        im = read_coco(coco_file(tmp_path, ann)).images[0]
+        assert im.difficult.tolist() == [difficult] and im.iscrowd.tolist() == [False]
+    ann[0]["iscrowd"] = 1  # a crowd region is that, not also difficult
+    im = read_coco(coco_file(tmp_path, ann)).images[0]
+    assert im.difficult.tolist() == [False] and im.iscrowd.tolist() == [True]
 
 
 def test_coco_box_warnings_name_the_annotation_and_its_bbox(tmp_path):

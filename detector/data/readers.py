@@ -264,7 +264,8 @@ def _coco_image_id(value):
 
 def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     """Read a COCO instances JSON. ``bbox`` ``[x, y, w, h]`` becomes xyxy (float64, unrounded); ``iscrowd`` is kept
-    (missing: 0). Image ids may be integers or strings (pycocotools accepts both), not a mix of the two.
+    (missing: 0); ``ignore: 1`` (as :func:`detector.data.coco.dataset_to_coco` marks a VOC ``difficult`` object)
+    reads as ``difficult``. Image ids may be integers or strings (pycocotools accepts both), not a mix of the two.
 
     Category names are mapped onto the ILSVRC vocabulary (a ``wnid`` field, the COCO 80 table, or an ILSVRC name);
     others stay their own classes. Image files are looked for in ``images``, next to the JSON, in ``images/``
@@ -375,7 +376,7 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
                 w, h = measured
                 problems.add(path, "malformed", f"images[{i}] ({im['file_name']}) {lacks}: "
                              f"the image file's ({w} x {h}) is used", severity=WARNING)
-        metas[image_id] = (im, int(w), int(h), [], [], [])
+        metas[image_id] = (im, int(w), int(h), [], [], [], [])
 
     # repr: a string '124' is not 124 (trial 25: "category_id 124 is not among the file's categories (ids 124, …)")
     known_ids = ", ".join(repr(c) for c in list(cat_label)[:10]) + (", …" if len(cat_label) > 10 else "")
@@ -400,7 +401,7 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         if meta is None:
             problems.add(path, "malformed", f"{where} refers to unknown image_id {a['image_id']!r}")
             continue
-        im, w, h, bxs, lbls, crowd = meta
+        im, w, h, bxs, lbls, crowd, ignored = meta
         bbox = a["bbox"]
         if not (isinstance(bbox, list) and len(bbox) == 4 and
                 all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
@@ -424,6 +425,11 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         if iscrowd not in (0, 1, None):  # COCO: 0 or 1 (1.0, true and false are too; null: 0)
             problems.add(path, "malformed", f"{where}: iscrowd must be 0 or 1, got {iscrowd!r}")
             continue
+        ignore = a.get("ignore", 0)  # what dataset_to_coco writes for a VOC difficult object (mmdetection's
+        #                             CocoDataset leaves such an annotation out too): not an object to find
+        if ignore not in (0, 1, None):
+            problems.add(path, "malformed", f"{where}: ignore must be 0 or 1, got {ignore!r}")
+            continue
         raw = [float(v) for v in bbox]
         xyxy = xywh_to_xyxy(raw)[0]
         negative = [k for k, v in (("width", raw[2]), ("height", raw[3])) if v < 0]
@@ -433,6 +439,7 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
         bxs.append(xyxy)
         lbls.append(cat_label[cid])
         crowd.append(bool(iscrowd))
+        ignored.append(bool(ignore) and not iscrowd)
     for iid, (i, lost) in rejected_images.items():
         if lost:
             problems.add(path, "malformed", f"{count(lost, 'annotation')} of image_id {iid!r} not read: images[{i}] "
@@ -443,9 +450,9 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
                          f"not read: categories[{i}] is malformed (above)")
 
     records = []
-    for image_id, (im, w, h, bxs, lbls, crowd) in metas.items():
+    for image_id, (im, w, h, bxs, lbls, crowd, ignored) in metas.items():
         records.append(_boxes_record(image_id, im["file_name"], locator.find(str(im["file_name"])), w, h, bxs, lbls,
-                                     [False] * len(bxs), crowd, path))
+                                     ignored, crowd, path))
     return Dataset("coco", path, tuple(classes), tuple(records), tuple(problems.items), id_source="file")
 
 
