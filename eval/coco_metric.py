@@ -81,29 +81,31 @@ def evaluate_coco(gt: Dataset, preds: AlignedPredictions, coco_gt: dict | None =
         np.add.at(num_gt, im.labels[~(im.iscrowd | (im.difficult if coco_gt is None else False))], 1)
     num_det = np.bincount(preds.label, minlength=len(gt.classes)) if len(preds) else np.zeros(len(gt.classes), int)
 
-    if not results:  # pycocotools cannot load an empty result list: nothing detected, every number is 0
-        stats = np.zeros(len(COCO_STAT_NAMES))
-        class_ap = {c: 0.0 for c in range(len(gt.classes)) if num_gt[c] > 0}
-        curves = {}
-    else:
-        with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()):
+        if results:
             cdt = cgt.loadRes(results)
-            ev = COCOeval(cgt, cdt, iouType="bbox")
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-        stats = np.asarray(ev.stats, dtype=np.float64)
-        precision = ev.eval["precision"]  # T x R x K x A x M
-        k_of = {cid: k for k, cid in enumerate(ev.params.catIds)}
-        class_ap, curves = {}, {}
-        for c in range(len(gt.classes)):
-            k = k_of.get(cat_ids[c])
-            if k is None or num_gt[c] == 0:
-                continue
-            p = precision[:, :, k, 0, -1]  # all areas, 100 detections
-            class_ap[c] = float(p[p > -1].mean()) if (p > -1).any() else 0.0
-            p50 = precision[0, :, k, 0, -1]  # the curve at IoU 0.5, for plots
-            curves[c] = (np.asarray(ev.params.recThrs)[p50 > -1], p50[p50 > -1])
+        else:  # pycocotools' loadRes cannot take an empty list: an empty result set, scored as any other (0
+            # where there are objects, -1 for an area range without any, as with one far-off result)
+            cdt = COCO()
+            cdt.dataset = {"images": list(cgt.dataset["images"]), "categories": list(cgt.dataset["categories"]),
+                           "annotations": []}
+            cdt.createIndex()
+        ev = COCOeval(cgt, cdt, iouType="bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    stats = np.asarray(ev.stats, dtype=np.float64)
+    precision = ev.eval["precision"]  # T x R x K x A x M
+    k_of = {cid: k for k, cid in enumerate(ev.params.catIds)}
+    class_ap, curves = {}, {}
+    for c in range(len(gt.classes)):
+        k = k_of.get(cat_ids[c])
+        if k is None or num_gt[c] == 0:
+            continue
+        p = precision[:, :, k, 0, -1]  # all areas, 100 detections
+        class_ap[c] = float(p[p > -1].mean()) if (p > -1).any() else 0.0
+        p50 = precision[0, :, k, 0, -1]  # the curve at IoU 0.5, for plots
+        curves[c] = (np.asarray(ev.params.recThrs)[p50 > -1], p50[p50 > -1])
 
     per_class = []
     for c, cat in enumerate(gt.classes):

@@ -60,6 +60,28 @@ def test_coco_without_original_json_and_empty(tmp_path):
     assert r.mAP == 0.0 and r.extra["AP50"] == 0.0
 
 
+def test_coco_empty_results_keep_minus_one_for_area_ranges_without_objects(tmp_path):
+    """Nothing detected: 0 where there are objects, but -1 (pycocotools' "no objects of that size") for an area
+    range without any, as pycocotools gives with any results at all; it was 0 for all 12 numbers."""
+    gt_path = tmp_path / "gt.json"
+    gt_json = {"images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 100}],
+               "categories": [{"id": 1, "name": "person"}],
+               "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 50, 50], "area": 2500,
+                                "iscrowd": 0}]}  # one medium object: no small, no large ones
+    gt_path.write_text(json.dumps(gt_json))
+    far = tmp_path / "far.json"  # one result far off: what pycocotools itself can score
+    far.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [150, 80, 5, 5], "score": 0.1}]))
+    theirs = pycocotools_stats(gt_path, far)
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    gt = read_dataset(gt_path)
+    for coco_gt in (gt_json, None):
+        r = evaluate(gt, align_predictions(read_predictions(empty), gt), "coco", coco_gt=coco_gt)
+        np.testing.assert_array_equal([r.extra[k] for k in COCO_STAT_NAMES], theirs)
+        assert [r.extra[k] for k in ("APs", "APl", "ARs", "ARl")] == [-1.0] * 4 and r.extra["APm"] == 0.0
+        assert r.mAP == 0.0 and [c.ap for c in r.per_class] == [0.0]
+
+
 def ours(gt_path, res_path, metric="coco"):
     from detector.data.readers import load_coco_json
 
