@@ -621,7 +621,7 @@ def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]
     else:
         index_to_image = {im.image_id: i for i, im in enumerate(gt.images)}
     class_by_key = {c.key: i for i, c in enumerate(gt.classes)}
-    out = set()
+    pairs = []
     for n, line in enumerate(lines, start=1):
         parts = line.split()
         if not parts:
@@ -629,9 +629,16 @@ def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]
         if len(parts) != 2:
             raise PredictionError(f"{path}:{n}: expected '<image index> <wnid>', got {line.strip()!r}")
         try:
-            idx = int(parts[0])
+            pairs.append((int(parts[0]), parts[1]))
         except ValueError:
             raise PredictionError(f"{path}:{n}: image index is not an integer: {parts[0]!r}") from None
-        if idx in index_to_image and parts[1] in class_by_key:
-            out.add((index_to_image[idx], class_by_key[parts[1]]))
-    return out
+    if image_list is not None and pairs and listed and max(i for i, _ in pairs) > max(i for _, i in listed):
+        # trial 33: the devkit's blacklist numbers val.txt (20,121 images); read by ilsvrc13_val2.txt's numbers, 16
+        # of its pairs fell on val2 images that have the class, whose objects were silently left out
+        top = max(i for i, _ in pairs)
+        raise PredictionError(
+            f"{path}: its image indices run to {top}, beyond the {count(len(listed), 'image')} of --image-list "
+            f"{image_list} (indices up to {max(i for _, i in listed)}): it numbers another list, and read by this "
+            "one its pairs would fall on other images. Give the list it numbers (the devkit's blacklist numbers "
+            "val.txt, and names none of val2's images: evaluate val2 without it)")
+    return {(index_to_image[i], class_by_key[w]) for i, w in pairs if i in index_to_image and w in class_by_key}
