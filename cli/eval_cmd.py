@@ -326,7 +326,8 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
         ap = "   -   " if c.ap is None else f"{c.ap:7.4f}"
         click.echo(f"{cid:>{id_width}}  {c.category.name:<{width}}  {ap}  {c.num_gt:>6}  {c.num_det:>7}")
     n_cls = sum(c.ap is not None for c in result.per_class)
-    if metric == "coco":
+    if metric == "coco":  # trial 33: beside a --model-classes-only mAP below, an AP of other classes unexplained
+        click.echo("pycocotools' summary (COCOeval, every category of the ground truth):")
         for name, v in result.extra.items():
             click.echo(f"{name:>6} {v:.4f}")
     if not n_cls:  # every object difficult or a crowd region: an average of nothing, not a score of 0
