@@ -27,6 +27,7 @@ from eval import (
 )
 from eval.evaluate import BOOTSTRAP_METRICS, BootstrapSet, mean_map_interval
 from eval.matching import DEFAULT_IOU
+from eval.predictions import ImageListNeeded
 
 from .common import (FiniteFloat, count, dataset_files, format_option, images_option, load_dataset,
                      refuse_replacing_inputs)
@@ -149,7 +150,7 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     if n > 1:
         for flag, paths in (("--pred", pred_paths), ("--baseline", baseline_paths)):
             if len(paths) == 1:
-                _refuse_shared_by_id(paths[0], _read_predictions(paths[0], read, image_list), flag)
+                _refuse_shared_by_id(paths[0], _read_predictions(paths[0], read, image_list, shared=True), flag)
     gts = [_load_gt(p, outputs=outputs, fmt=fmt, images=images, image_list=image_list) for p in gt_paths]
     # a file shared by several ground truths: an image that fits another one's better is that one's (trial 25)
     elsewhere: dict[Path, list] = {}
@@ -201,10 +202,18 @@ class _Scored:
                             blacklist=self.blacklist)
 
 
-def _read_predictions(path: Path, read: dict, image_list):
+def _read_predictions(path: Path, read: dict, image_list, *, shared: bool = False):
+    """``read_predictions`` once per file (``read`` keeps them); ``shared``: the file is given for several --gt."""
     if path not in read:
         try:
             read[path] = read_predictions(path, image_list=image_list)
+        except ImageListNeeded as e:
+            if not shared:
+                raise click.ClickException(str(e)) from None
+            # trial 33: "pass --image-list", and with it "it applies to one ground truth": round in a circle
+            raise click.ClickException(f"{path}: ILSVRC submission text numbers the images of one evaluation list, "
+                                       "so it is scored against one ground truth at a time: give its --gt alone, "
+                                       "with --image-list") from None
         except PredictionError as e:
             raise click.ClickException(str(e)) from None
     return read[path]

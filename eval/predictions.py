@@ -52,6 +52,10 @@ class PredictionError(ValueError):
     """A prediction file that cannot be used; the message names the file and the line or entry."""
 
 
+class ImageListNeeded(PredictionError):
+    """ILSVRC submission text read without the evaluation list that numbers its images."""
+
+
 @dataclass(frozen=True, eq=False)
 class Predictions:
     """P predictions as read from a file, before they are lined up with ground truth."""
@@ -155,7 +159,7 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
 def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
     if image_list is None:
         beside = image_list_path(path)
-        raise PredictionError(f"{path}: an ILSVRC submission file numbers images by an evaluation list: "
+        raise ImageListNeeded(f"{path}: an ILSVRC submission file numbers images by an evaluation list: "
                               "pass --image-list (e.g. ilsvrc13_val2.txt" +
                               (f"; {beside}, written beside it by detect run --format ilsvrc" if beside.is_file()
                                else "; detect run --format ilsvrc writes one beside its output, <stem>.images.txt") +

@@ -33,6 +33,17 @@ def test_eval_ilsvrc_text_end_to_end(tmp_path):
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_submission_text_for_several_ground_truths_says_to_give_one(tmp_path):
+    # trial 33: "pass --image-list", then with it "it applies to one ground truth": a circle
+    d, lst, sub = setup(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "c.xml").write_text(ilsvrc_xml("c", 100, 100, [("n00007846", 0, 0, 49, 49)]))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(d), "--gt", str(other), "--pred", str(sub)])
+    assert res.exit_code == 1 and "scored against one ground truth at a time: give its --gt alone, with " \
+        "--image-list" in res.output and "pass --image-list" not in res.output, res.output
+
+
 def test_eval_voc_and_blacklist(tmp_path):
     d, lst, sub = setup(tmp_path)
     bl = tmp_path / "bl.txt"
