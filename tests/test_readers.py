@@ -197,6 +197,11 @@ def test_voc_image_set(tmp_path):
     ds = read_dataset(root / "ImageSets" / "Main" / "val.txt")
     assert ds.format == "voc" and [im.file_name for im in ds.images] == ["2007_000001.jpg"]
     assert ds.images[0].path is not None
+    # a class's set names the whole set, each image with its label (trial 33: the -1 images were left out, so every
+    # class was scored on the person images alone)
+    (root / "ImageSets" / "Main" / "person_val.txt").write_text("2007_000001  1\n2007_000002 -1\n")
+    ds = read_dataset(root / "ImageSets" / "Main" / "person_val.txt")
+    assert [im.file_name for im in ds.images] == ["2007_000001.jpg", "2007_000002.jpg"]
 
 
 def test_voc_image_set_listing_an_image_twice_is_refused(tmp_path):

@@ -781,8 +781,8 @@ def _voc_layout(path: Path, image_set: str | None):
                                            f"line {first_line[parts[0]]})", line=n))
             if parts:
                 first_line[parts[0]] = n
-            if parts and (len(parts) == 1 or parts[-1] != "-1"):
-                ids.append(parts[0])
+            if parts:  # a class's <class>_<set>.txt lists every image of the set, its 1 / -1 / 0 label aside: the
+                ids.append(parts[0])  # set's detection ground truth is all of them (trial 33: -1 lines were dropped)
         return [root / "Annotations" / f"{i}.xml" for i in ids], [root / "JPEGImages"]
     if path.is_file():
         return [path], [path.parent, path.parent.parent / "JPEGImages"]
