@@ -28,7 +28,8 @@ def _by_image(preds: AlignedPredictions, blacklist: set[tuple[int, int]]):
     """The counted predictions (blacklisted (image, class) pairs left out), grouped by image in ground-truth order,
     within an image by confidence descending, ties in file order — the order in which the devkit walks them.
 
-    Returns (image_index, labels, scores, boxes) in that order and the [start, end) slice of each image."""
+    Returns (image_index, labels, scores, boxes) in that order, the [start, end) slice of each image and each one's
+    position in ``preds`` (the file's order)."""
     order = np.lexsort((np.arange(len(preds)), -preds.scores, preds.image_index))
     if blacklist:
         keep = np.array([(int(i), int(c)) not in blacklist for i, c in zip(preds.image_index, preds.label)],
@@ -40,7 +41,7 @@ def _by_image(preds: AlignedPredictions, blacklist: set[tuple[int, int]]):
         slices = list(zip(starts.tolist(), [*starts[1:].tolist(), len(order)]))
     else:
         slices = []
-    return image_index, preds.label[order], preds.scores[order], preds.boxes[order], slices
+    return image_index, preds.label[order], preds.scores[order], preds.boxes[order], slices, order
 
 
 def _class_results(gt: Dataset, labels, scores, tp, fp, num_pos, ap_fn) -> list[ClassResult]:
@@ -111,8 +112,9 @@ def evaluate_ilsvrc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: fl
 
 def _match_ilsvrc(gt: Dataset, preds: AlignedPredictions, iou_threshold: float, blacklist: set):
     """The devkit's matching of :func:`evaluate_ilsvrc`: (image_index, labels, scores, tp, fp) of the counted
-    predictions, [P'] each, in :func:`_by_image` order."""
-    image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
+    predictions, [P'] each, in :func:`_by_image` order — the devkit's: it ranks each class's detections image by
+    image, so equal scores rank in image order."""
+    image_index, labels, scores, boxes, slices, _ = _by_image(preds, blacklist)
     tp = np.zeros(len(labels), dtype=bool)
     fp = np.zeros(len(labels), dtype=bool)
     for s, e in slices:
@@ -146,8 +148,9 @@ def evaluate_voc(gt: Dataset, preds: AlignedPredictions, *, iou_threshold: float
 
 def _match_voc(gt: Dataset, preds: AlignedPredictions, iou_threshold: float, blacklist: set):
     """The VOC devkit's matching of :func:`evaluate_voc`: (image_index, labels, scores, tp, fp), as
-    :func:`_match_ilsvrc`."""
-    image_index, labels, scores, boxes, slices = _by_image(preds, blacklist)
+    :func:`_match_ilsvrc`, but ordered by confidence with equal scores in the file's order, as ``VOCevaldet.m``
+    ranks a class's detections (MATLAB's stable sort of the results file; trial 33: they ranked in image order)."""
+    image_index, labels, scores, boxes, slices, position = _by_image(preds, blacklist)
     tp = np.zeros(len(labels), dtype=bool)
     fp = np.zeros(len(labels), dtype=bool)
     for s, e in slices:
@@ -161,7 +164,8 @@ def _match_voc(gt: Dataset, preds: AlignedPredictions, iou_threshold: float, bla
                                      labels[s:e], iou_threshold=iou_threshold)
         fp[s:e] &= ~on_ignored_regions(boxes[s:e], labels[s:e], im.boxes[crowd], im.labels[crowd], crowd[crowd],
                                        iou_threshold)
-    return image_index, labels, scores, tp, fp
+    ranked = np.lexsort((position, -scores))  # the ranking's stable sort then keeps this order
+    return image_index[ranked], labels[ranked], scores[ranked], tp[ranked], fp[ranked]
 
 
 def restrict_classes(result: EvalResult, classes: set[int], gt: Dataset) -> EvalResult:

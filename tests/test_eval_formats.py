@@ -349,3 +349,20 @@ def test_an_image_id_of_another_json_type_is_named_as_such(tmp_path):
     aligned = align_predictions(read_predictions(p), gt)
     assert aligned.dropped_unknown_image == 1 and len(aligned.scores) == 1
     assert any("image_id '2' is a string where the ground truth's id 2 is a number" in n for n in aligned.notes)
+
+
+def test_equal_scores_rank_as_each_devkit_ranks_them(tmp_path):
+    # trial 33: VOCevaldet.m sorts the results file's detections by confidence with MATLAB's stable sort, so equal
+    # scores rank in the file's order; eval_detection.m ranks a class's detections image by image (image order)
+    from eval import evaluate
+
+    gt = read_dataset(write_coco(tmp_path / "gt.json", [{"id": i, "file_name": f"{n}.jpg", "width": 50, "height": 50}
+                                                         for i, n in ((1, "a"), (2, "b"))],
+                                 [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 20, 20]}],
+                                 [{"id": 1, "name": "person"}]))
+    p = tmp_path / "r.json"  # the false positive on b first in the file, the hit on a second, both 0.5
+    p.write_text(json.dumps([{"image_id": 2, "category_id": 1, "bbox": [1, 1, 20, 20], "score": 0.5},
+                             {"image_id": 1, "category_id": 1, "bbox": [1, 1, 20, 20], "score": 0.5}]))
+    aligned = align_predictions(read_predictions(p), gt)
+    assert evaluate(gt, aligned, "voc").mAP == 0.5  # [FP, TP]: precision 1/2 at recall 1
+    assert evaluate(gt, aligned, "ilsvrc").mAP == 1.0  # [TP (image a), FP (image b)]
