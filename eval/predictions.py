@@ -157,6 +157,12 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
 
 
 def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
+    first = next((ln.split() for ln in text.splitlines() if ln.strip()), [])
+    if len(first) == 6 and not first[1].lstrip("+-").isdigit():  # a confidence where ILSVRC text has its det_id
+        # (trial 33: answered "pass --image-list", then "expected 7 fields")
+        raise PredictionError(f"{path}: its lines have 6 fields, as a PASCAL VOC devkit results file's "
+                              "('<image> <confidence> <xmin> <ymin> <xmax> <ymax>', one file per class), which is not "
+                              "read: give detect run's boxes.json, COCO results or ILSVRC submission text (7 fields)")
     if image_list is None:
         beside = image_list_path(path)
         raise ImageListNeeded(f"{path}: an ILSVRC submission file numbers images by an evaluation list: "

@@ -351,6 +351,15 @@ def test_an_image_id_of_another_json_type_is_named_as_such(tmp_path):
     assert any("image_id '2' is a string where the ground truth's id 2 is a number" in n for n in aligned.notes)
 
 
+def test_a_voc_devkit_results_file_is_named_as_such(tmp_path):
+    # trial 33: "pass --image-list", then "expected 7 fields", neither saying the format is not read
+    p = tmp_path / "comp4_det_val_person.txt"
+    p.write_text("2008_000123 0.9 10 10 50 80\n")
+    with pytest.raises(PredictionError, match=r"comp4_det_val_person\.txt: its lines have 6 fields, as a PASCAL VOC "
+                                              r"devkit results file's"):
+        read_predictions(p)
+
+
 def test_equal_scores_rank_as_each_devkit_ranks_them(tmp_path):
     # trial 33: VOCevaldet.m sorts the results file's detections by confidence with MATLAB's stable sort, so equal
     # scores rank in the file's order; eval_detection.m ranks a class's detections image by image (image order)
