@@ -188,7 +188,7 @@ def _find_coco_json(path: Path) -> Path:
     if path.is_file():
         return path
     for folder in (path, path / "annotations"):
-        found = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        found = _files(folder, ".json") if folder.is_dir() else []
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -721,7 +721,7 @@ def read_ilsvrc(path, *, image_list=None, images=None, strict: bool = True) -> D
     path = Path(path)
     problems = _Problems(strict)
     folder = path if path.is_dir() else path.parent
-    files = sorted(path.glob("*.xml")) if path.is_dir() else [path]
+    files = _files(path, ".xml") if path.is_dir() else [path]
     if not files:
         problems.add(path, "missing_annotation", "no ILSVRC annotation files (*.xml) in this folder")
     ids = {f.stem: i for i, f in enumerate(files, start=1)}
@@ -731,7 +731,8 @@ def read_ilsvrc(path, *, image_list=None, images=None, strict: bool = True) -> D
         missing = [name for name, _ in listed if name not in by_stem]
         if missing:
             problems.add(image_list, "missing_annotation",
-                         f"{len(missing)} of the {len(listed)} listed images have no XML in {folder} (left out), "
+                         f"{len(missing)} of the {len(listed)} listed images {'has' if len(missing) == 1 else 'have'} "
+                         f"no XML in {folder} (left out), "
                          f"e.g. {missing[0]}", severity=WARNING)
         files = [by_stem[name] for name, _ in listed if name in by_stem]
         ids = {name: idx for name, idx in listed}
@@ -789,8 +790,8 @@ def _voc_layout(path: Path, image_set: str | None):
     if (path / "Annotations").is_dir():
         if image_set is not None:
             return _voc_layout(path / "ImageSets" / "Main" / f"{image_set}.txt", None)
-        return sorted((path / "Annotations").glob("*.xml")), [path / "JPEGImages", path]
-    return sorted(path.glob("*.xml")), [path, path / "images", path.parent / "JPEGImages", path.parent / "images"]
+        return _files(path / "Annotations", ".xml"), [path / "JPEGImages", path]
+    return _files(path, ".xml"), [path, path / "images", path.parent / "JPEGImages", path.parent / "images"]
 
 
 def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = True) -> Dataset:
@@ -852,7 +853,7 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
         files, root = [path], path.parent.parent
     else:
         ann = path / "Annotation" if (path / "Annotation").is_dir() else path
-        files, root = sorted(ann.glob("*.txt")), ann.parent
+        files, root = _files(ann, ".txt"), ann.parent
         if not files:
             problems.add(path, "missing_annotation", "no Penn-Fudan annotation files (*.txt, or Annotation/*.txt) in "
                          "this folder")
@@ -981,16 +982,16 @@ def detect_format(path) -> str:
             raise DatasetError(Problem(str(path), "unknown_format", f"{kind}, not annotations: give an annotation set "
                                        f"({_ANNOTATIONS})"))
         raise DatasetError(Problem(str(path), "unknown_format", "cannot tell the annotation format; pass --format"))
-    if (path / "Annotation").is_dir() and any((path / "Annotation").glob("*.txt")):
+    if (path / "Annotation").is_dir() and _files(path / "Annotation", ".txt"):
         return "pennfudan"
     if (path / "Annotations").is_dir():
         return "voc"
-    if any(path.glob("*.json")) or any((path / "annotations").glob("*.json")):
+    if _files(path, ".json") or ((path / "annotations").is_dir() and _files(path / "annotations", ".json")):
         return "coco"
-    first_xml = next(iter(sorted(path.glob("*.xml"))), None)
+    first_xml = next(iter(_files(path, ".xml")), None)
     if first_xml is not None:
         return "ilsvrc" if _sniff_xml_is_ilsvrc(first_xml) else "voc"
-    first_txt = next(iter(sorted(path.glob("*.txt"))), None)
+    first_txt = next(iter(_files(path, ".txt")), None)
     if first_txt is not None and _is_pennfudan_txt(first_txt):
         return "pennfudan"
     if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):  # trial 32: VOC's JPEGImages/
@@ -1002,6 +1003,12 @@ def detect_format(path) -> str:
 
 
 _ANNOTATIONS = "COCO JSON, ILSVRC/VOC XML, Penn-Fudan"
+
+
+def _files(folder: Path, suffix: str) -> list[Path]:
+    """The entries of ``folder`` whose suffix is ``suffix`` in any case (``.XML`` too: trial 33 — tools on Windows
+    write them so), sorted, as ``glob`` lists them (one that cannot be read is reported when it is read)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() == suffix)
 
 
 def _lists_images(path: Path) -> bool:
