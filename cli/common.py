@@ -328,6 +328,18 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
                                            "another name, or delete it first)")
 
 
+def take_lock(lock: JobLock, who: str, out: Path) -> JobLock:
+    """``lock.acquire()``, or a ``ClickException`` saying that another ``who`` (``"detect run"``, ``"training
+    run"``) holds it — which process, which file — and what to do; ``OSError`` (the lock cannot be written) is the
+    caller's to say."""
+    try:
+        return lock.acquire()
+    except LockedError as e:
+        raise click.ClickException(
+            f"another {who}{f' (process {e.holder})' if e.holder else ''} is writing {out} now (it holds {e.path}): "
+            "wait for it to finish, or stop it and go on with --resume") from None
+
+
 def _training_lock(out: Path, folder: bool) -> JobLock | None:
     """The lock of a training run writing ``out`` (``OUT.lock``; an ensemble's: ``DIR/ensemble.lock``), taken before
     any work, as `detect run` takes its output's: a second run on the same ``--out`` — the same command started
@@ -339,11 +351,7 @@ def _training_lock(out: Path, folder: bool) -> JobLock | None:
     lock = JobLock(out / "ensemble" if folder else out)
     try:
         lock.path.parent.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
-    except LockedError as e:
-        raise click.ClickException(
-            f"another training run{f' (process {e.holder})' if e.holder else ''} is writing {out} now (it holds "
-            f"{e.path}): wait for it to finish, or stop it and go on with --resume") from None
+        take_lock(lock, "training run", out)
     except OSError as e:
         if e.errno == errno.ELOOP:  # a symbolic link where the lock goes: never written through (JobLock)
             raise click.ClickException(f"cannot lock {lock.path}: {e.strerror or e}") from None

@@ -22,7 +22,7 @@ from detector.data import boxes_json
 from detector.data.boxes_json import BoxesJsonError, PartError, PartWriter, Shard, part_path, read_part
 from detector.data.coco import coco_gt_ids
 from detector.data.images import ImageError, image_size, scan_images
-from detector.data.io import JobLock, LockedError, lock_path, not_a_file
+from detector.data.io import JobLock, lock_path, not_a_file
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, job_entry,
                               job_settings, model_entry, ray_available, redraw, run_ray, shown_setting, split_cores)
@@ -35,7 +35,7 @@ from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibo
 
 from .common import (FiniteFloat, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
                      device_option, multibox_option, multibox_options_given, selective_search_config,
-                     selective_search_options, sigterm_stops, written_count)
+                     selective_search_options, sigterm_stops, take_lock, written_count)
 
 logger = logging.getLogger(__name__)
 
@@ -251,11 +251,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     _check_before_work(out, options["draw_dir"], engine, options["backend"], shard, out_format, cache)
     lock = JobLock(out)
     try:
-        lock.acquire()
-    except LockedError as e:
-        raise click.ClickException(
-            f"another detect run{f' (process {e.holder})' if e.holder else ''} is writing {out} now (it holds "
-            f"{e.path}): wait for it to finish, or stop it and rerun with --resume") from None
+        take_lock(lock, "detect run", out)
     except OSError as e:
         raise click.ClickException(f"cannot lock {lock.path}: {e.strerror or e}") from None
     try:
