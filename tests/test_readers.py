@@ -919,6 +919,15 @@ def test_a_model_file_is_named_as_such_not_an_unknown_format(tmp_path):
     assert r.exit_code != 0 and "not annotations" in r.output and "pass --format" not in r.output
 
 
+def test_an_ensemble_folder_given_as_annotations_is_named_as_such(tmp_path):
+    # trial 32: `detect inspect ENSEMBLE_DIR` read its ensemble.json as COCO and exited 0
+    (tmp_path / "ensemble.json").write_text('{"members": ["member0.pt"]}')
+    (tmp_path / "member0.pt").write_bytes(b"PK\x03\x04")
+    with pytest.raises(DatasetError, match=r"a folder of model files \(the ensemble `detect train ensemble` writes\), "
+                                          r"not annotations"):
+        read_dataset(tmp_path)
+
+
 def test_images_given_as_annotations_are_named_as_such(tmp_path):
     # trial 32: a list of image paths and VOC's JPEGImages/ were told to "pass --format", which no format reads
     (tmp_path / "imgs.txt").write_text("a.jpg\nsub/b.PNG 2\n\n")

@@ -986,6 +986,10 @@ def detect_format(path) -> str:
         return "pennfudan"
     if (path / "Annotations").is_dir():
         return "voc"
+    if (path / "ensemble.json").is_file() and any(path.glob("member*.pt")):  # trial 32: read as COCO, exit 0
+        raise DatasetError(Problem(str(path), "unknown_format", "a folder of model files (the ensemble `detect train "
+                                   f"ensemble` writes), not annotations: give an annotation set ({_ANNOTATIONS}); "
+                                   "the folder is `detect run --model`'s"))
     if _files(path, ".json") or ((path / "annotations").is_dir() and _files(path / "annotations", ".json")):
         return "coco"
     first_xml = next(iter(_files(path, ".xml")), None)
