@@ -17,6 +17,7 @@ import click
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
 from detector.data.boxes_json import output_paths
 from detector.data.coco import CocoGtIds
+from detector.data.names import IMAGE_SUFFIXES
 from detector.data.io import (JobLock, LockedError, check_writable_dir, count,  # noqa: F401 - count: the commands'
                                missing_link_folder, not_a_file)
 from detector.nn import distributed
@@ -326,6 +327,13 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
                 what = f"--out {out}" if model == out else f"{model} (a member file of --out {out})"
                 raise click.ClickException(f"{what} exists and is not a model file: it would be replaced (give "
                                            "another name, or delete it first)")
+    if not folder and out.suffix.lower() in _NOT_MODEL_SUFFIXES and distributed.is_main():  # trial 32: unsaid
+        click.echo(f"note: --out {out}: a model file (PyTorch) is written under a {out.suffix} name; model files are "
+                   "named *.pt", err=True)
+
+
+# suffixes of what the tool reads or writes besides model files: a model under such a name is likely a slip
+_NOT_MODEL_SUFFIXES = (".json", ".jsonl", ".txt", ".xml", ".csv", ".onnx", *IMAGE_SUFFIXES)
 
 
 def take_lock(lock: JobLock, who: str, out: Path) -> JobLock:

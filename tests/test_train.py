@@ -767,3 +767,13 @@ def test_init_from_a_model_of_another_region_size_is_noted(tmp_path):
                                    str(tmp_path / "a.pt")])
     assert res.exit_code == 0, res.output
     assert f"note: --init {tmp_path / 'a.pt'} was trained on 96 px regions; this run trains on 112" in res.output
+
+
+def test_a_model_written_under_a_text_name_is_noted(tmp_path, capsys):
+    # trial 32: --out x.json wrote a model under a .json name without a word
+    from cli.common import check_training_out
+
+    check_training_out(tmp_path / "x.json", {}, False)
+    assert "note: --out" in capsys.readouterr().err
+    check_training_out(tmp_path / "x.pt", {}, False)
+    assert capsys.readouterr().err == ""
