@@ -348,23 +348,36 @@ def take_lock(lock: JobLock, who: str, out: Path) -> JobLock:
             "wait for it to finish, or stop it and go on with --resume") from None
 
 
-def _training_lock(out: Path, folder: bool) -> JobLock | None:
-    """The lock of a training run writing ``out`` (``OUT.lock``; an ensemble's: ``DIR/ensemble.lock``), taken before
-    any work, as `detect run` takes its output's: a second run on the same ``--out`` — the same command started
-    twice — is refused instead of both writing the same model, state and log files (trial 32: both ended with
-    status 0, the log held every epoch twice, the model was whichever wrote last). Under ``torchrun`` rank 0 alone
-    (the one that writes) takes it; None on the other ranks."""
+def _training_lock(out: Path, folder: bool, members: int = 0) -> list[JobLock]:
+    """The locks of a training run writing ``out`` (``OUT.lock``; an ensemble's: ``DIR/ensemble.lock`` and each of
+    its ``members`` member files' ``DIR/member<k>.pt.lock``), taken before any work, as `detect run` takes its
+    output's: a second run on the same ``--out`` — the same command started twice — is refused instead of both
+    writing the same model, state and log files (trial 32: both ended with status 0, the log held every epoch twice,
+    the model was whichever wrote last); so is `detect train classifier --out DIR/member0.pt` while an ensemble
+    trains into DIR, and an ensemble whose member file a classifier run is writing (trial 34: that run went on with
+    --resume beside the ensemble's member, both writing its files). Under ``torchrun`` rank 0 alone (the one that
+    writes) takes them; none on the other ranks."""
     if int(os.environ.get("RANK", "0") or 0) != 0:
-        return None
-    lock = JobLock(out / "ensemble" if folder else out)
+        return []
+    targets = ([(out / "ensemble", out)] + [(out / f"member{k}.pt",) * 2 for k in range(members)] if folder
+               else [(out, out)])
+    locks: list[JobLock] = []
     try:
-        lock.path.parent.mkdir(parents=True, exist_ok=True)
-        take_lock(lock, "training run", out)
-    except OSError as e:
-        if e.errno == errno.ELOOP:  # a symbolic link where the lock goes: never written through (JobLock)
-            raise click.ClickException(f"cannot lock {lock.path}: {e.strerror or e}") from None
-        return None  # a folder that cannot be made or written: the command's own check of --out names it
-    return lock
+        for of, named in targets:
+            lock = JobLock(of)
+            try:
+                lock.path.parent.mkdir(parents=True, exist_ok=True)
+                take_lock(lock, "training run", named)
+            except OSError as e:
+                if e.errno == errno.ELOOP:  # a symbolic link where the lock goes: never written through (JobLock)
+                    raise click.ClickException(f"cannot lock {lock.path}: {e.strerror or e}") from None
+                continue  # a folder that cannot be made or written: the command's own check of --out names it
+            locks.append(lock)
+    except BaseException:
+        for lock in reversed(locks):
+            lock.release()
+        raise
+    return locks
 
 
 def stops_resumably(folder: bool = False):
@@ -383,7 +396,7 @@ def stops_resumably(folder: bool = False):
 
             resume = kwargs.get("resume")
             check_training_out(out, kwargs, folder)
-            lock = _training_lock(out, folder)  # before the state is read: it may be
+            locks = _training_lock(out, folder, kwargs.get("members") or 0)  # before the state is read: it may be
             try:  # another run's, still training
                 if not resume:
                     for model in (sorted(out.glob("member*.pt")) if folder and out.is_dir() else [] if folder else
@@ -408,7 +421,7 @@ def stops_resumably(folder: bool = False):
                                    f"{stopped} before its first epoch ended: nothing is kept", err=True)
                     raise SystemExit(128 + (signal.SIGTERM if term else signal.SIGINT)) from None
             finally:
-                if lock is not None:
+                for lock in reversed(locks):
                     lock.release()
         return wrapper
     return decorate

@@ -363,6 +363,48 @@ def test_a_second_training_run_on_the_same_out_is_refused_while_the_first_runs(t
         assert not held.path.exists() and any(p.suffix == ".pt" for p in lock_of.parent.iterdir())
 
 
+def test_an_ensemble_holds_its_member_files_locks(tmp_path, monkeypatch):
+    """Trial 34: while `detect train ensemble --out DIR` trained member0 (holding DIR/ensemble.lock alone), `detect
+    train classifier --out DIR/member0.pt --resume` — what the refusal without --resume told the user to add — was
+    not refused and trained beside it on the same model, state and log files. The ensemble now also holds each
+    member file's lock (DIR/member<k>.pt.lock) for its whole run: a classifier run on a member file is refused while
+    it trains, and an ensemble whose member file another run is writing is refused before any work."""
+    import os
+
+    from cli import train_cmd
+    from detector.data.io import JobLock, LockedError
+
+    images = synthetic_images(tmp_path, n=3)
+    gt = write_images_gt(tmp_path / "gt.json", images)
+    ens = tmp_path / "e"
+    common = ["--gt", str(gt), "--input-size", "96", "--width", "0.25", "--epochs", "1", "--batch-size", "16",
+              "--workers", "0", "--cache-dir", str(tmp_path / "cache")]
+    ensemble = ["train", "ensemble", "--members", "2", "--out", str(ens), *common]
+    ens.mkdir()
+    with JobLock(ens / "member1.pt") as held:  # a classifier run writing DIR/member1.pt
+        res = CliRunner().invoke(cli, ensemble)
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert f"another training run (process {os.getpid()}) is writing {ens / 'member1.pt'} now (it holds " \
+            f"{held.path})" in res.output, res.output
+        assert not (ens / "member0.pt").exists() and not (ens / "ensemble.lock").exists()  # nothing trained
+    refused = []
+    real = train_cmd.train_member
+
+    def train_member_beside_another(run, *a, **k):
+        for member in (ens / "member0.pt", ens / "member1.pt"):
+            try:
+                JobLock(member).acquire().release()
+            except LockedError:
+                refused.append(member.name)
+        return real(run, *a, **k)
+
+    monkeypatch.setattr(train_cmd, "train_member", train_member_beside_another)
+    res = CliRunner().invoke(cli, ensemble)
+    assert res.exit_code == 0, res.output
+    assert refused == ["member0.pt", "member1.pt"] * 2  # held while each member trains
+    assert sorted(p.name for p in ens.iterdir() if p.suffix == ".lock") == []  # and released at the end
+
+
 def test_a_stop_while_an_epoch_is_saved_lands_after_its_files(tmp_path, monkeypatch):
     """User trial: Ctrl-C between an epoch's model files and its resume state left `m.pt` and `m.last.ckpt` of a
     finished epoch with no state — "nothing is kept", and --resume started over. The signal now waits for the
