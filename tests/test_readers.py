@@ -202,6 +202,10 @@ def test_voc_image_set(tmp_path):
     (root / "ImageSets" / "Main" / "person_val.txt").write_text("2007_000001  1\n2007_000002 -1\n")
     ds = read_dataset(root / "ImageSets" / "Main" / "person_val.txt")
     assert [im.file_name for im in ds.images] == ["2007_000001.jpg", "2007_000002.jpg"]
+    # its suffix in any case, as the format is told (trial 34: VAL.TXT was told VOC, then read as XML: "not valid XML")
+    (root / "ImageSets" / "Main" / "VAL.TXT").write_text("2007_000001\n")
+    ds = read_dataset(root / "ImageSets" / "Main" / "VAL.TXT")
+    assert ds.format == "voc" and [im.file_name for im in ds.images] == ["2007_000001.jpg"] and not ds.problems
 
 
 def test_voc_image_set_listing_an_image_twice_is_refused(tmp_path):

@@ -765,7 +765,8 @@ def read_ilsvrc(path, *, image_list=None, images=None, strict: bool = True) -> D
 # -------------------------------------------------------------------------------------------------------- VOC
 def _voc_layout(path: Path, image_set: str | None):
     """→ (xml files, image folders, source). Accepts a VOC root, an ImageSets list file, or a folder of XML."""
-    if path.is_file() and path.suffix == ".txt":  # ImageSets/Main/<set>.txt
+    if path.is_file() and path.suffix.lower() == ".txt":  # ImageSets/Main/<set>.txt (VAL.TXT too: trial 34 — it was
+        # told VOC by its folder, then parsed as XML)
         root = path.parents[2] if path.parent.name == "Main" else path.parent
         ids = []
         try:
