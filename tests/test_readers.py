@@ -206,6 +206,12 @@ def test_voc_image_set(tmp_path):
     (root / "ImageSets" / "Main" / "VAL.TXT").write_text("2007_000001\n")
     ds = read_dataset(root / "ImageSets" / "Main" / "VAL.TXT")
     assert ds.format == "voc" and [im.file_name for im in ds.images] == ["2007_000001.jpg"] and not ds.problems
+    # and the XML files it names by their suffix in any case, as a folder's are found (trial 34: "listed in the image
+    # set but the XML file does not exist" of a 2007_000001.XML)
+    xml = root / "Annotations" / "2007_000001.xml"
+    xml.rename(xml.with_suffix(".XML"))
+    ds = read_dataset(root / "ImageSets" / "Main" / "val.txt")
+    assert [im.file_name for im in ds.images] == ["2007_000001.jpg"] and not ds.problems, ds.problems
 
 
 def test_voc_image_set_listing_an_image_twice_is_refused(tmp_path):

@@ -785,7 +785,15 @@ def _voc_layout(path: Path, image_set: str | None):
                 first_line[parts[0]] = n
             if parts:  # a class's <class>_<set>.txt lists every image of the set, its 1 / -1 / 0 label aside: the
                 ids.append(parts[0])  # set's detection ground truth is all of them (trial 33: -1 lines were dropped)
-        return [root / "Annotations" / f"{i}.xml" for i in ids], [root / "JPEGImages"]
+        folder = root / "Annotations"
+        # an XML file by its suffix in any case, as a folder's are found (trial 34: 2007_000027.XML was "listed in the
+        # image set but the XML file does not exist"); <id>.xml first when both are there
+        try:
+            found = {f.stem: f for f in _files(folder, ".xml") if f.suffix != ".xml"} if folder.is_dir() else {}
+        except OSError:  # an unreadable folder: each listed file is reported missing as before
+            found = {}
+        return [folder / f"{i}.xml" if (folder / f"{i}.xml").is_file() else found.get(i, folder / f"{i}.xml")
+                for i in ids], [root / "JPEGImages"]
     if path.is_file():
         return [path], [path.parent, path.parent.parent / "JPEGImages"]
     if (path / "Annotations").is_dir():
