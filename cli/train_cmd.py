@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from tqdm import tqdm
 from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, check_init_spec,
                                  class_map_of, load_init_weights, read_init_file, read_spec)
 from detector.data import Dataset
-from detector.data.io import atomic_write_text, decode_text, same_paths
+from detector.data.io import atomic_write_text, decode_text, not_text, read_text, same_paths
 from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
 from detector.nn.checkpoint import read_checkpoint
@@ -722,12 +723,46 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
     click.echo(f"wrote {out}")
 
 
+def _read_priors(path: Path) -> np.ndarray:
+    """The priors [K, 4] of a --priors text file (as `detect train priors` writes it: 4 numbers a line, normalised
+    x1 y1 x2 y2; '#' comments), or a usage error naming the file and what is wrong — trial 34: a PNG was "'utf-8'
+    codec can't decode byte 0x89", a line of 3 numbers numpy's "the number of columns changed", 3 columns or an
+    empty file a traceback."""
+    def bad(what: str):
+        return click.BadParameter(f"{path}: {what}, not a priors file (4 numbers a line: a box's normalised x1 y1 x2 "
+                                  "y2, as `detect train priors` writes)", param_hint="--priors")
+
+    try:
+        text = read_text(path)
+    except OSError as e:
+        raise click.BadParameter(f"{path}: cannot read it: {e.strerror or e}", param_hint="--priors") from None
+    except UnicodeDecodeError as e:
+        raise bad(not_text(e)) from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) != 4:
+            raise bad(f"line {n} has {len(fields)} fields")
+        try:
+            row = [float(v) for v in fields]
+        except ValueError:
+            raise bad(f"line {n} is not 4 numbers: {line.strip()!r}") from None
+        if not all(math.isfinite(v) for v in row):
+            raise bad(f"line {n} has a value that is not a finite number: {line.strip()!r}")
+        rows.append(row)
+    if not rows:
+        raise bad("no boxes in it")
+    return np.asarray(rows, dtype=np.float32)
+
+
 def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBoxTrainConfig]:
     """The priors [K, 4], network and training configs of ``detect train multibox``'s options ``o``."""
     from proposals.multibox import load_default_priors
 
     if o["priors_path"]:
-        priors = np.loadtxt(o["priors_path"], dtype=np.float32, ndmin=2)
+        priors = _read_priors(Path(o["priors_path"]))
     else:
         try:
             priors = load_default_priors(o["num_priors"])

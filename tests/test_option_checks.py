@@ -204,6 +204,34 @@ def test_multibox_k_without_shipped_priors_is_a_usage_error(tmp_path):
     assert res.exit_code == 2 and "no shipped priors for K=20" in res.output and "--priors" in res.output, res.output
 
 
+def test_multibox_priors_that_are_not_a_priors_file_are_named(tmp_path):
+    """Trial 34: --priors of a PNG was "'utf-8' codec can't decode byte 0x89 in position 0" (no file named), a line
+    of 3 numbers numpy's "the number of columns changed from 3 to 4 at row 2", 3 numbers a line, an empty file or
+    a NaN a traceback. Each is now a usage error naming the file, the line and what is wrong."""
+    import numpy as np
+
+    from cli.train_cmd import _read_priors
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "p.png")
+    cases = {"p.png": "a PNG image", "three.txt": "line 1 has 3 fields", "changed.txt": "line 2 has 3 fields",
+             "empty.txt": "no boxes in it", "nan.txt": "line 2 has a value that is not a finite number: '0.1 0.2 0.3 nan'",
+             "words.txt": "line 1 is not 4 numbers: 'a b c d'"}
+    (tmp_path / "three.txt").write_text("0.1 0.2 0.3\n")
+    (tmp_path / "changed.txt").write_text("0.1 0.2 0.3 0.4\n0.1 0.2 0.3\n")
+    (tmp_path / "empty.txt").write_text("# no boxes\n\n")
+    (tmp_path / "nan.txt").write_text("0.1 0.2 0.3 0.4\n0.1 0.2 0.3 nan\n")
+    (tmp_path / "words.txt").write_text("a b c d\n")
+    for name, said in cases.items():
+        res = CliRunner().invoke(cli, ["train", "multibox", "--gt", str(SAMPLES / "annotations.json"), "--out",
+                                       str(tmp_path / "m.pt"), "--priors", str(tmp_path / name)])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert f"{tmp_path / name}: {said}, not a priors file (4 numbers a line" in res.output, res.output
+    # the shipped priors read as numpy read them
+    shipped = Path(__file__).parent.parent / "proposals" / "priors_200.txt"
+    np.testing.assert_array_equal(_read_priors(shipped), np.loadtxt(shipped, dtype=np.float32, ndmin=2))
+
+
 def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
     # trial 29: `detect run … --address auto` (or --ray-actors 2) ran on this machine, the option ignored, exit 0
     for extra, said in ((["--address", "auto"], "--address is a setting of --engine ray"),
