@@ -48,6 +48,24 @@ def test_coco_reader(tmp_path):
     assert ds.class_counts() == {"dog": 1, "giraffe": 1, "person": 1}
 
 
+def test_annotations_find_tiff_and_gif_images(tmp_path):
+    """Trial 34: TIFF and GIF are inputs everywhere (detector.data.names), but the readers' image look-up knew only
+    jpg/jpeg/png/bmp/webp: a COCO file_name 'a.tif' beside its annotations was "image file 'a.tif' not found" and
+    the image left out of training; an ILSVRC stem with a .tif image was not found either."""
+    names = ["a.tif", "b.gif", "c.TIFF", "d.Jpg"]
+    for name in names:
+        write_image(tmp_path / name, 16, 12)
+    gt = write_coco(tmp_path / "gt.json", [{"id": k + 1, "file_name": n, "width": 16, "height": 12}
+                                           for k, n in enumerate(names)], [], [{"id": 1, "name": "person"}])
+    ds = read_coco(gt)
+    assert [im.path for im in ds.images] == [tmp_path / n for n in names] and not ds.problems, ds.problems
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "e.xml").write_text(ilsvrc_xml("e", 16, 12, [("n00007846", 1, 1, 8, 8)]))
+    write_image(tmp_path / "x" / "e.tiff", 16, 12)
+    ds = read_ilsvrc(tmp_path / "x")
+    assert ds.images[0].path == tmp_path / "x" / "e.tiff" and not ds.problems, ds.problems
+
+
 def test_coco_malformed_json_names_file_and_line(tmp_path):
     p = tmp_path / "bad.json"
     p.write_text('{"images": [\n  {"id": 1,\n  oops}\n]}')

@@ -51,7 +51,10 @@ __all__ = ["FORMATS", "detect_format", "read_dataset", "read_coco", "read_ilsvrc
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".JPEG", ".JPG", ".PNG")
+# the suffixes tried for a name without one (ILSVRC gives stems), in this order: the image suffixes every input
+# takes (detector.data.names), as written in lower and upper case (trial 34: without .tif/.tiff/.gif here, a COCO
+# file_name 'a.tif' beside its annotations was "image file 'a.tif' not found" and left out of training)
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES + tuple(s.upper() for s in IMAGE_SUFFIXES)
 PENNFUDAN_HEADER = "# Compatible with PASCAL Annotation Version 1.00"
 
 
@@ -91,7 +94,7 @@ class _ImageLocator:
     def find(self, name: str) -> Path | None:
         """``name`` may carry a suffix (``a.jpg``) or not (ILSVRC gives stems), and folders
         (``PennFudanPed/PNGImages/x.png``: tried as given, then by its last part)."""
-        has_suffix = Path(name).suffix in IMAGE_EXTENSIONS
+        has_suffix = Path(name).suffix.lower() in IMAGE_SUFFIXES
         base = unicodedata.normalize("NFC", Path(name).name)
         for folder in self.folders:
             if "/" in name and (folder / name).is_file():
