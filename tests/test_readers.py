@@ -981,6 +981,22 @@ def test_a_binary_file_given_as_annotations_is_named_by_its_kind(tmp_path, name,
         read_dataset(tmp_path / name)
 
 
+def test_a_binary_file_without_a_known_signature_given_as_annotations_is_called_binary(tmp_path):
+    """Trial 34: a pickle, a legacy (non-zip) PyTorch file or a tar archive given as --gt was "cannot tell the
+    annotation format; pass --format", which no format would read: it is a binary file. Text of no known format,
+    UTF-16 without a byte-order mark included, is still told to pass --format."""
+    import pickle
+
+    (tmp_path / "a.pkl").write_bytes(pickle.dumps({"boxes": [1, 2, 3]}, protocol=2) + bytes(8))
+    with pytest.raises(DatasetError, match=r"a\.pkl: a binary file \(a NUL byte at byte \d+, which no text holds\), "
+                                          r"not annotations: give an annotation set"):
+        read_dataset(tmp_path / "a.pkl")
+    for name, data in (("notes.dat", "just some notes\n".encode()), ("notes16.dat", "some notes\n".encode("utf-16-le"))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DatasetError, match=rf"{name}: cannot tell the annotation format; pass --format"):
+            read_dataset(tmp_path / name)
+
+
 def test_coco_category_id_true_is_no_category(tmp_path):
     # left over from trial 25: a category id `true` was taken for 1 (Python's True == 1): its boxes joined category 1
     path = write_coco(tmp_path / "c.json", [{"id": 1, "file_name": "a.jpg", "width": 10, "height": 10}],

@@ -42,7 +42,7 @@ from PIL import UnidentifiedImageError
 from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
 from .images import image_size
-from .io import binary_kind, count, missing_fields, not_text, read_text
+from .io import binary_kind, count, decode_text, missing_fields, not_text, read_text
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
 
@@ -989,7 +989,14 @@ def detect_format(path) -> str:
                                        "a PyTorch file (a model or training checkpoint of `detect train`?), not "
                                        "annotations: give an annotation set (COCO JSON, ILSVRC/VOC XML, Penn-Fudan)"))
         with open(path, "rb") as f:
-            kind = binary_kind(f.read(32))
+            head = f.read(4096)
+        kind = binary_kind(head[:32])
+        if kind is None:  # trial 34: a pickle, a legacy PyTorch file, a tar archive… were "pass --format"
+            try:
+                decode_text(head)
+            except UnicodeDecodeError as e:
+                if "NUL" in e.reason:  # no text holds one (UTF-16 without a byte-order mark is told apart)
+                    kind = f"a binary file (a NUL byte at byte {e.start}, which no text holds)"
         if kind:
             raise DatasetError(Problem(str(path), "unknown_format", f"{kind}, not annotations: give an annotation set "
                                        f"({_ANNOTATIONS})"))
