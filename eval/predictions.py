@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -642,6 +643,11 @@ def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]
             pairs.append((int(parts[0]), parts[1]))
         except ValueError:
             raise PredictionError(f"{path}:{n}: image index is not an integer: {parts[0]!r}") from None
+        if not re.fullmatch(r"n\d{8}", parts[1]) and parts[1] not in class_by_key:
+            # trial 34: a class named by its name or det_id ('person', '124') matched no class and the pair was
+            # skipped without a word — a blacklist in that form left nothing out
+            raise PredictionError(f"{path}:{n}: {parts[1]!r} is not a WordNet id (n and 8 digits, e.g. n00007846 for "
+                                  "person): an ILSVRC blacklist names each class by its wnid")
     if image_list is not None and pairs and listed and max(i for i, _ in pairs) > max(i for _, i in listed):
         # trial 33: the devkit's blacklist numbers val.txt (20,121 images); read by ilsvrc13_val2.txt's numbers, 16
         # of its pairs fell on val2 images that have the class, whose objects were silently left out

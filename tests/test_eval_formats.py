@@ -159,6 +159,12 @@ def test_blacklist_reader(tmp_path):
     bl.write_text("12 n02084071 extra\n")
     with pytest.raises(PredictionError, match=r"bl\.txt:1"):
         read_blacklist(bl, gt)
+    # a class by its name or det_id is no wnid: refused, naming the line (trial 34: skipped without a word, so a
+    # blacklist written so left nothing out); an unknown wnid is still skipped (it cannot affect the result)
+    for line, cls in (("12 n02084071\n12 dog\n", "dog"), ("12 58\n", "58")):
+        bl.write_text(line)
+        with pytest.raises(PredictionError, match=rf"bl\.txt:{line.count(chr(10))}: '{cls}' is not a WordNet id"):
+            read_blacklist(bl, gt, image_list=lst)
 
 
 def test_blacklist_needs_a_list_against_positional_ids(tmp_path):
