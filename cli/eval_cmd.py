@@ -264,6 +264,12 @@ def _score(gt_path: Path, gt: Dataset, pred_path, baseline_path, *, read, metric
             if baseline_path else None
     except PredictionError as e:
         raise click.ClickException(str(e)) from None
+    texts = [read[p].format == "ilsvrc_text" for p in (pred_path, baseline_path) if p is not None]
+    if image_list is not None and gt.format != "ilsvrc" and not any(texts) and not blacklist:
+        # trial 34: a list that does nothing — a PNG or 'bogus 1' — went by without a word
+        click.echo(f"note: --image-list {image_list} is not used: it restricts ILSVRC XML ground truth and numbers "
+                   f"ILSVRC submission text and a blacklist, and {gt.source} is {gt.format} ground truth, "
+                   f"{pred_path} no submission text", err=True)
     coco_gt = None
     if metric == "coco" and gt.format == "coco":
         try:

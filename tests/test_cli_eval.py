@@ -44,6 +44,20 @@ def test_submission_text_for_several_ground_truths_says_to_give_one(tmp_path):
         "--image-list" in res.output and "pass --image-list" not in res.output, res.output
 
 
+def test_an_image_list_that_nothing_uses_is_noted(tmp_path):
+    # trial 34: --image-list with COCO ground truth and a boxes.json was ignored without a word, even a PNG
+    from helpers import write_coco
+
+    gt = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "a.jpg", "width": 50, "height": 50}],
+                    [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 20, 20]}], [{"id": 1, "name": "person"}])
+    pred = tmp_path / "r.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 1, 20, 20], "score": 0.9}]))
+    lst = tmp_path / "list.txt"
+    lst.write_text("bogus 1\n")
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--image-list", str(lst)])
+    assert res.exit_code == 0 and f"note: --image-list {lst} is not used" in res.output, res.output
+
+
 def test_eval_voc_and_blacklist(tmp_path):
     d, lst, sub = setup(tmp_path)
     bl = tmp_path / "bl.txt"
