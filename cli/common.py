@@ -241,11 +241,16 @@ def nothing_to_resume(out: Path, epochs: int | None, state: LoopState | None = N
     if state is None and epochs is not None:
         state = finished_state(out, epochs)
     stopped = stopped_run(out) if state is not None else None
-    if stopped is not None and epochs is not None and epochs < stopped[0]:  # trial 32: called "finished"; an
-        # ensemble's next member then trained the fewer epochs
+    if stopped is not None and epochs is not None and epochs <= stopped[0]:  # trial 32: called "finished"; an
+        # ensemble's next member then trained the fewer epochs (trial 34: --epochs equal to those done, too)
         raise click.ClickException(f"cannot resume {out} with --epochs {epochs}: it stopped after {stopped[0]} of its "
-                                   f"{count(stopped[1], 'epoch')}, more than that; give --epochs {stopped[1]} to go on "
-                                   f"(or at least {stopped[0] + 1}), or delete {state_path(out)} to start over")
+                                   f"{count(stopped[1], 'epoch')}; give --epochs {stopped[1]} to go on (or at least "
+                                   f"{stopped[0] + 1}), or delete {state_path(out)} to start over")
+    if state is not None and epochs is not None and epochs < state.epoch:  # a finished run of more epochs than asked:
+        # an ensemble's next members would train fewer than this one has (trial 34)
+        raise click.ClickException(f"cannot resume {out} with --epochs {epochs}: it finished "
+                                   f"{count(state.epoch, 'epoch')}, more than that; give --epochs {state.epoch} (or "
+                                   f"more, to train on), or delete {state_path(out)} to start over")
     if state is not None and distributed.is_main():
         click.echo(f"nothing to resume: {out} finished its {count(state.epoch, 'epoch')} already "
                    f"({state_path(out)}); raise --epochs to train on from there, or delete {state_path(out)} to start "

@@ -778,8 +778,13 @@ def test_resuming_a_stopped_run_with_fewer_epochs_than_it_did_is_refused(tmp_pat
     res = CliRunner().invoke(cli, [*args, "--epochs", "1", "--resume"])
     assert res.exit_code == 1 and "finished" not in res.output, res.output
     assert f"cannot resume {out} with --epochs 1: it stopped after 2 of its 3 epochs" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--epochs", "2", "--resume"])  # as many as done (trial 34: "finished")
+    assert res.exit_code == 1 and "give --epochs 3 to go on (or at least 3)" in res.output, res.output
     res = CliRunner().invoke(cli, [*args, "--epochs", "3", "--resume"])
     assert res.exit_code == 0 and "epoch   3" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--epochs", "2", "--resume"])  # finished 3: an ensemble's next member
+    assert res.exit_code == 1 and f"cannot resume {out} with --epochs 2: it finished 3 epochs, more than that" \
+        in res.output, res.output  # would train 2 (trial 34)
 
 
 def test_a_box_beyond_the_image_trains_as_its_part_inside(tmp_path):
