@@ -857,13 +857,16 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
 
+    if val and cfg.val_top_k >= len(priors):  # trial 34: accepted without a word
+        _echo(f"note: --val-top {cfg.val_top_k} counts every box of the K = {len(priors)}: the ranking of the boxes "
+              "does not count in picking the best epoch (give fewer than -k)", err=True)
     world = distributed.world_size()
     on = f"{world} processes ({dev.type}), {world * cfg.batch_size} images per iteration in all" if world > 1 else dev
     _echo(f"training MultiBox {out}: {count(len(train), 'image')}, K={len(priors)}, {mb.input_size}px width "
           f"{mb.width}, {count(cfg.epochs, 'epoch')} on {on}")
     def show(st):  # as each epoch ends
         r = st.history[-1]
-        rec = (f"  val recall (top {cfg.val_top_k}) @0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}"
+        rec = (f"  val recall (top {min(cfg.val_top_k, len(priors))}) @0.5 {r['recall@0.5']:.3f}  @0.7 {r['recall@0.7']:.3f}"
                if "recall@0.5" in r else "")
         _echo(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  {r['images_per_s']:.1f} img/s{rec}")
 

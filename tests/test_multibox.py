@@ -224,7 +224,8 @@ def test_cli_train_multibox_and_proposals(tmp_path):
                                    str(tmp_path / "priors.txt"), "--input-size", "96", "--width", "0.25",
                                    "--epochs", "2", "--batch-size", "3"])
     assert res.exit_code == 0, res.output
-    assert "val recall (top 50) @0.5" in res.output and out.is_file()
+    assert "val recall (top 4) @0.5" in res.output and out.is_file()  # K = 4 boxes: all of them count, as noted
+    assert "note: --val-top 50 counts every box of the K = 4" in res.output, res.output
     rep = tmp_path / "rep.json"
     res = CliRunner().invoke(cli, ["proposals", str(tmp_path), "--method", "ss", "--method", "multibox",
                                    "--method", "both", "--multibox", str(out), "--gt", str(tmp_path / "gt.json"),
