@@ -947,6 +947,13 @@ def test_a_model_file_is_named_as_such_not_an_unknown_format(tmp_path):
     assert r.exit_code != 0 and "not annotations" in r.output and "pass --format" not in r.output
 
 
+def test_an_image_read_as_xml_is_named_as_such(tmp_path):
+    # trial 34: --format voc on a PNG (or a PNG named .xml) was "p.png:1: not valid XML"
+    Image.new("RGB", (4, 4)).save(tmp_path / "p.png")
+    with pytest.raises(DatasetError, match=r"p\.png: a PNG image, not an XML annotation"):
+        read_dataset(tmp_path / "p.png", "voc")
+
+
 def test_an_ensemble_folder_given_as_annotations_is_named_as_such(tmp_path):
     # trial 32: `detect inspect ENSEMBLE_DIR` read its ensemble.json as COCO and exited 0
     (tmp_path / "ensemble.json").write_text('{"members": ["member0.pt"]}')

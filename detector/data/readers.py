@@ -517,6 +517,14 @@ def _parse_xml(problems: _Problems, path: Path):
             return None
         return root
     except ET.ParseError as e:
+        try:
+            with open(path, "rb") as f:
+                kind = binary_kind(f.read(32))
+        except OSError:
+            kind = None
+        if kind:  # trial 34: an image given with --format voc was "p.png:1: not valid XML"
+            problems.add(path, "malformed", f"{kind}, not an XML annotation")
+            return None
         line = e.position[0] if getattr(e, "position", None) else None
         problems.add(path, "malformed", f"not valid XML: {e}", line=line)
     except XmlEncodingError as e:
