@@ -372,9 +372,11 @@ def _hard_negatives(paths, datasets) -> list[np.ndarray | None] | None:
                     covered += 1
                     given += len(mine)
                 on |= index >= 0
-        except (OSError, UnicodeDecodeError) as e:
-            raise click.ClickException(f"--hard-negatives {path}: cannot read: "
-                                       f"{getattr(e, 'strerror', None) or e}") from None
+        except UnicodeDecodeError as e:  # trial 34: a PNG was "'utf-8' codec can't decode byte 0x00 …"
+            raise click.ClickException(f"--hard-negatives {path}: {not_text(e)}, not detections (`detect run`'s "
+                                       "boxes.json or COCO results)") from None
+        except OSError as e:
+            raise click.ClickException(f"--hard-negatives {path}: cannot read: {e.strerror or e}") from None
         except PredictionError as e:
             raise click.ClickException(f"--hard-negatives {e}") from None
         if len(preds) and not on.any():

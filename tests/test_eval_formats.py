@@ -259,7 +259,8 @@ def test_coco_results_without_file_names(tmp_path):
 # --------------------------------------------------------------------------------------------- issue 12, kind 4
 @pytest.mark.parametrize("content,message", [
     (b"\x89PNG\r\n\x1a\n\x00\x00", r"r\.json: a PNG image, not a prediction file"),  # its kind, not its bytes
-    (b"PK\x03\x04\x00\x00", r"r\.json: a zip archive or PyTorch file, not a prediction file"),
+    (b"PK\x03\x04\x00\x00", r"r\.json: a PyTorch file \(a model or checkpoint\?\) or another zip archive, not a "
+                           r"prediction file"),
     (b"abc\x80\n", r"r\.json: not UTF-8 text \(invalid start byte at byte 3\), not a prediction file"),
     (b"", r"r\.json: the file is empty"),
     (b"[1, 2]", r"r\.json: \[0\] lacks one of"),
@@ -287,7 +288,8 @@ def test_a_model_file_given_as_predictions_is_named_as_one(tmp_path):
 
     p = tmp_path / "person.pt"
     torch.save({"weights": torch.zeros(3)}, p)
-    with pytest.raises(PredictionError, match=r"person\.pt: a zip archive or PyTorch file, not a prediction file in "
+    with pytest.raises(PredictionError, match=r"person\.pt: a PyTorch file \(a model or checkpoint\?\) or another zip "
+                                              r"archive, not a prediction file in "
                                               r"any of the formats \(boxes\.json: the output of `detect run`"):
         read_predictions(p)
 

@@ -824,3 +824,14 @@ def test_a_model_written_under_a_text_name_is_noted(tmp_path, capsys):
     assert "note: --out" in capsys.readouterr().err
     check_training_out(tmp_path / "x.pt", {}, False)
     assert capsys.readouterr().err == ""
+
+
+def test_an_image_given_as_hard_negatives_is_named_as_such(tmp_path):
+    # trial 34: --hard-negatives p.png printed "'utf-8' codec can't decode byte 0x00 …"
+    import click
+
+    from cli.train_cmd import _hard_negatives
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "p.png")
+    with pytest.raises(click.ClickException, match=r"--hard-negatives .*p\.png: a PNG image, not detections"):
+        _hard_negatives([tmp_path / "p.png"], [])

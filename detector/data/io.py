@@ -71,14 +71,16 @@ def utf16_without_bom(data: bytes) -> str | None:
 # PDF, MATLAB 5 MAT-file (the devkit's *.mat); WebP and BMP are told in binary_kind.
 _SIGNATURES = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"GIF8", "a GIF image"),
                (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
-               (b"PK\x03\x04", "a zip archive or PyTorch file"), (b"\x1f\x8b", "a gzip archive"),
+               (b"PK\x03\x04", "a PyTorch file (a model or checkpoint?) or another zip archive"),
+               (b"\x1f\x8b", "a gzip archive"),
                (b"\x93NUMPY", "a NumPy array"), (b"\x89HDF\r\n\x1a\n", "an HDF5 file"), (b"%PDF-", "a PDF document"),
                (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file"))
 
 
 def binary_kind(head: bytes) -> str | None:
     """What binary file ``head`` (a file's first bytes) begins, by its format's signature — ``"a JPEG image"``, ``"a
-    PNG image"``, ``"a zip archive or PyTorch file"``… (``_SIGNATURES``) — or None when it is none of them."""
+    PNG image"``, ``"a PyTorch file (…) or another zip archive"``… (``_SIGNATURES``) — or None when it is none of
+    them."""
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "a WebP image"
     if head[:2] == b"BM" and len(head) >= 14 and int.from_bytes(head[2:6], "little") >= 14 and b"\x00" in head[6:14]:
