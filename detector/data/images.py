@@ -42,6 +42,8 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # not name the file either; _exif records them while it parses an image's EXIF and logs them with the file's name.
 # catch_warnings swaps the process's warning state: the lock keeps our decoding threads from interleaving there.
 _EXIF_LOCK = threading.Lock()
+_EXIF_SAID: set[tuple[str, str]] = set()  # (file, warning) logged already in this process: training decodes an image
+#                                          every epoch (trial 34: six times in a one-epoch run)
 
 __all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image"]
 
@@ -258,17 +260,17 @@ def _opened(source, path) -> Image.Image:
 
 def _exif(parse, path):
     """``parse()`` — an ``Image.open`` or ``getexif`` (Pillow keeps the parse on the image) — with Pillow's
-    warnings about a damaged EXIF block logged with the file's name, each once; other warnings raised meanwhile (by
-    other threads, or Pillow's others, as its DecompressionBombWarning) are passed on to the filters. Opening reads
-    the header only: the lock does not serialise decoding."""
+    warnings about a damaged EXIF block logged with the file's name, each once per file and process; other warnings
+    raised meanwhile (by other threads, or Pillow's others, as its DecompressionBombWarning) are passed on to the
+    filters. Opening reads the header only: the lock does not serialise decoding."""
     with _EXIF_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = parse()
-    said = set()
     for w in caught:  # EXIF is parsed by the TIFF plugin's tag reader, MakerNotes by Image.Exif
         if os.path.basename(w.filename) == "TiffImagePlugin.py" or "EXIF" in str(w.message):
-            if str(w.message) not in said:
-                said.add(str(w.message))
+            key = (str(path), str(w.message))
+            if key not in _EXIF_SAID:
+                _EXIF_SAID.add(key)
                 logger.warning("%s: %s (its EXIF orientation tag, if it has one, may be lost)", path,
                                " ".join(str(w.message).split()))
         else:
