@@ -106,7 +106,9 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     ILSVRC n00007846 detection are the same class), else by name. Predictions on images or classes absent from the
     ground truth are reported and left out; when none of the file's images or none of its classes is in the
     ground truth, nothing can be evaluated and the command stops with an error (a file with no predictions, the
-    detector having found nothing, gives AP 0). Difficult objects and crowd regions are ignored by every metric.
+    detector having found nothing, gives AP 0). Difficult objects and crowd regions are ignored by every metric —
+    but --metric coco on a COCO file is pycocotools on it, which ignores crowd regions only (a difficult object
+    that file marks "ignore": 1 counts there).
 
     With several --gt, each dataset is scored on its own (one line each; per-class APs in --json) and their mAPs
     are averaged, each dataset weighing the same (one --pred for all: an image goes to the dataset whose image it
