@@ -42,7 +42,7 @@ class DetectGroup(click.Group):
             raise click.ClickException(str(e)) from None
         except BrokenPipeError:  # `detect inspect … | head`: click ends quietly (status 1), not "Error: Broken pipe"
             raise
-        except OSError as e:
+        except OSError as e:  # a full disk while writing a model: "m.pt: No space left on device"
             where = e.filename if e.filename is not None else ""
             also = f" → {e.filename2}" if getattr(e, "filename2", None) else ""
             raise click.ClickException(f"{where}{also}: {e.strerror or e}" if where else str(e)) from None

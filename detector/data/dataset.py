@@ -136,6 +136,7 @@ def size_mismatch(im: ImageAnnotation, size: tuple[int, int], source="") -> str 
     For training (detectron2 raises its ``SizeMismatchError`` there), by :func:`wrong_sizes`' rule; ``source``: the
     annotation file, when the image does not record its own."""
     wrong, hint = wrong_sizes([(str(im.path), size, im)])
+    hint = hint.replace(f" ({im.path})", "", 1)  # the one image, named already (trial 34: twice)
     return f"{wrong[0]} in {im.source or source}: its boxes are in other pixels than the image's{hint}" if wrong \
         else None
 

@@ -167,7 +167,7 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
         except FileNotFoundError:
             pass
         if (cause := _write_error(e)) is not None:  # a full disk, a file-size limit: name the file, not the temp
-            raise type(cause)(cause.errno, f"cannot write it: {cause.strerror or cause}", str(path)) from e
+            raise type(cause)(cause.errno, cause.strerror or str(cause), str(path)) from e
         raise
     return path
 
