@@ -509,12 +509,14 @@ def _check_resumed_val(run: ClassifierRun, val_digest: str) -> None:
         f"epochs'. Give the same --val, or {over}")
 
 
-def _check_resumed_settings(run: ClassifierRun, before: dict | None = None) -> None:
+def _check_resumed_settings(run: ClassifierRun, before: dict | None = None, ensemble: bool = False) -> None:
     """Refuse to resume ``run`` with other sampling or optimisation settings than its last checkpoint records
     (``before``: its ``train`` entry, read when not given): ``_RESUMED_SAME`` (``--fg-iou``, ``--lr``, ``--seed``, …)
     and the selective-search scale of its training proposals (``--ss-scale``); those a record lacks are not
-    compared. An ensemble member's seed is named as ``--seed`` gives it (member k trains with ``--seed`` + k), and
-    its refusal says to start the whole ensemble over (trial 19: deleting the one member's state named retrained it
+    compared. Resumed by ``train ensemble`` (``ensemble``), a member's seed is named as ``--seed`` gives it (member k
+    trains with ``--seed`` + k); by ``train classifier --out DIR/member<k>.pt``, as it is (trial 35: '--seed -1 now,
+    0 in that run' for the default --seed 0 on member1, whose seed is 1), and the
+    refusal says to start the whole ensemble over (trial 19: deleting the one member's state named retrained it
     with the new seed — the same as the next member's — and the next member was refused in turn)."""
     if before is None:
         try:
@@ -532,7 +534,7 @@ def _check_resumed_settings(run: ClassifierRun, before: dict | None = None) -> N
             if "--batch-size" not in {d[0] for d in diffs}:
                 diffs.append(("--batch-size", now_config["images_per_batch"] * now_config["regions_per_image"],
                               started["images_per_batch"] * started.get("regions_per_image", 1)))
-        elif k == "seed" and member is not None:
+        elif k == "seed" and member is not None and ensemble:
             diffs.append(("--seed", now_config[k] - member, started[k] - member))
         else:
             diffs.append((f"--{k.replace('_', '-')}", now_config[k], started[k]))
@@ -666,7 +668,8 @@ def train_ensemble_cmd(members, out, **options):
             for k in range(members):
                 if state_path(out / f"member{k}.pt").is_file():
                     _check_resumed_settings(replace(run, out=out / f"member{k}.pt",
-                                                    train=replace(run.train, seed=run.train.seed + k)))
+                                                    train=replace(run.train, seed=run.train.seed + k)),
+                                            ensemble=True)
         for k in range(members):
             seed = run.train.seed + k
             _echo(f"— member {k + 1}/{members} (seed {seed})")

@@ -835,3 +835,24 @@ def test_an_image_given_as_hard_negatives_is_named_as_such(tmp_path):
     Image.new("RGB", (4, 4)).save(tmp_path / "p.png")
     with pytest.raises(click.ClickException, match=r"--hard-negatives .*p\.png: a PNG image, not detections"):
         _hard_negatives([tmp_path / "p.png"], [])
+
+
+def test_a_member_resumed_by_train_classifier_names_its_own_seed(tmp_path):
+    """Trial 35: `train classifier --out DIR/member1.pt --resume` (the default --seed 0) was refused as "--seed -1
+    now, 0 in that run", and --seed 0, the "same" it asked for, was refused in the same words: the member's seed (1)
+    was shifted by its index as if --seed were the ensemble's. Now the seeds are named as train classifier takes
+    them, and the member's own seed resumes it."""
+    images = synthetic_images(tmp_path, n=2)
+    gt = write_images_gt(tmp_path / "gt.json", images)
+    out = tmp_path / "ens"
+    common = ["--gt", str(gt), "--input-size", "96", "--width", "0.25", "--batch-size", "16", "--workers", "0",
+              "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"]
+    res = CliRunner().invoke(cli, ["train", "ensemble", "--members", "2", *common, "--epochs", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    member = ["train", "classifier", *common, "--epochs", "2", "--resume", "--out", str(out / "member1.pt")]
+    for given in ([], ["--seed", "0"]):
+        res = CliRunner().invoke(cli, [*member, *given])
+        assert res.exit_code == 1 and "member1.pt: it was started with other training settings (--seed 0 now, 1 in " \
+            "that run; " in res.output, res.output
+    res = CliRunner().invoke(cli, [*member, "--seed", "1"])
+    assert res.exit_code == 0 and load_member(out / "member1.pt").train["config"]["seed"] == 1, res.output
