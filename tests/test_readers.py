@@ -252,6 +252,8 @@ def test_voc_flat_folder(tmp_path):
     assert ds.images[0].path == d / "x.jpg" and ds.classes[ds.images[0].labels[0]].name == "cat"
     (d / "y.XML").write_text(voc_xml("y.jpg", 100, 80, [("dog", 1, 1, 10, 20, 0)]))  # trial 33: not found
     assert [im.file_name for im in read_dataset(d).images] == ["x.jpg", "y.jpg"]
+    (d / "x.XML").write_text(voc_xml("x.jpg", 100, 80, [("dog", 1, 1, 10, 20, 0)]))  # beside x.xml: one image
+    assert [im.file_name for im in read_dataset(d).images] == ["x.jpg", "y.jpg"]  # (trial 35: counted twice)
 
 
 def test_voc_inverted_box(tmp_path):

@@ -1038,8 +1038,11 @@ _ANNOTATIONS = "COCO JSON, ILSVRC/VOC XML, Penn-Fudan"
 
 def _files(folder: Path, suffix: str) -> list[Path]:
     """The entries of ``folder`` whose suffix is ``suffix`` in any case (``.XML`` too: trial 33 — tools on Windows
-    write them so), sorted, as ``glob`` lists them (one that cannot be read is reported when it is read)."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() == suffix)
+    write them so), sorted, as ``glob`` lists them (one that cannot be read is reported when it is read); of ``x.xml``
+    and ``x.XML`` side by side, the first alone (trial 35: the image was counted twice)."""
+    found = sorted(p for p in folder.iterdir() if p.suffix.lower() == suffix)
+    exact = {p.stem for p in found if p.suffix == suffix}
+    return [p for p in found if p.suffix == suffix or p.stem not in exact]
 
 
 def _lists_images(path: Path) -> bool:
