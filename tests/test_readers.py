@@ -422,7 +422,8 @@ def test_image_list_keeps_folders_and_blanks(tmp_path):
     lst.write_text("cam_a/0001.jpg 1\nmy photos/x.JPEG 2\nILSVRC2012_val_00000001 3\n")
     assert read_image_list(lst) == [("cam_a/0001", 1), ("my photos/x", 2), ("ILSVRC2012_val_00000001", 3)]
     lst.write_bytes(b"\x80\x81 1\n")
-    with pytest.raises(DatasetError, match=r"list\.txt: not UTF-8 text \(invalid start byte at byte 0\), not an image list"):
+    with pytest.raises(DatasetError, match=r"list\.txt: not UTF-8 text \(invalid start byte at byte 0\), not an image "
+                                          r"list"):
         read_image_list(lst)
     lst.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
     with pytest.raises(DatasetError, match=r"list\.txt: a JPEG image, not an image list"):

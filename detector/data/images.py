@@ -280,6 +280,7 @@ def _exif(parse, path):
 
 def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
     """A decoded Pillow image → the RGB image a viewer shows."""
+    opened = img  # its EXIF was parsed as it opened (_opened)
     if _png_bit_depth(data) == 16:
         img = _png16_as_8bit(img, data, path)
     elif img.mode.startswith("I;16"):  # 16-bit grey from another format: the same scaling
@@ -287,7 +288,8 @@ def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
     elif img.mode in ("F", "I"):  # a TIFF of measurements: no range a viewer would map to black and white
         raise ImageError(f"{path}: a 32-bit {'floating-point' if img.mode == 'F' else 'integer'} image: its values "
                          "have no display range to read it by (convert it to 8 or 16 bits first)")
-    _exif(img.getexif, path)  # a new image of the 16-bit paths parses its EXIF here (the opened one: done)
+    if img is not opened:  # a new image of the 16-bit paths parses its EXIF here
+        _exif(img.getexif, path)
     ImageOps.exif_transpose(img, in_place=True)  # reads the parse kept on img
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
         rgba = img.convert("RGBA")
