@@ -403,7 +403,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                 if finished["job"].get(key) != header["job"].get(key)
                                 for c in [_changed(finished, header, key)] if c)
             hint = _preset_hint(finished.get("settings"), header.get("settings"),
-                                (finished.get("model") or {}).get("files"), None if given else _preset_models())
+                                (finished.get("model") or {}).get("files"), None if given else _preset_models(),
+                                (header.get("model") or {}).get("files"))
             click.echo(f"note: {out} is the finished output of another job{': ' + changed if changed else ''} — it "
                        f"will be replaced{hint}", err=True)
     done = _resumed(part, header, resume, stop - start, model_given=bool(given))
@@ -493,7 +494,7 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bo
             which = f": {changed}" if changed else ""
             hint = _preset_hint(old_header.get("settings"), header.get("settings"),
                                 (old_header.get("model") or {}).get("files"),
-                                None if model_given else _preset_models()) \
+                                None if model_given else _preset_models(), (header.get("model") or {}).get("files")) \
                 if key == "config_sha256" else ""
             raise click.ClickException(f"cannot resume from {part}: {what} from that run's{which} (delete it to "
                                        f"start over){hint}")
@@ -537,13 +538,13 @@ def _same_files(recorded, files) -> bool:
     return all(same(a, b) for a, b in zip(recorded, files))
 
 
-def _preset_hint(before, now, before_files=None, preset_models: dict | None = None) -> str:
+def _preset_hint(before, now, before_files=None, preset_models: dict | None = None, now_files=None) -> str:
     """For a refused ``--resume``: `` — that run had --preset P's settings: add --preset P`` when the settings of
     that run (``before``, a job's ``settings``) hold a preset's values for every one of its settings they record
     (two at least) and those of this one (``now``) do not (trial 15: a resume without the preset the run had listed
     five differences and no way out); `` — that run had --preset P's model: add --preset P`` when the settings agree
     but that run's member files (``before_files``) were a preset's own model (``preset_models``: given only when
-    this run has no ``--model``); else ""."""
+    this run has no ``--model``) and this run's (``now_files``) are not; else ""."""
     if not isinstance(before, dict) or not isinstance(now, dict):
         return ""
     for name, values in PRESETS.items():
@@ -560,7 +561,8 @@ def _preset_hint(before, now, before_files=None, preset_models: dict | None = No
             options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(wanted.items()) if now.get(k) != v)
             return f" — that run had --preset {name}'s settings with another model than the preset's: add {options}"
     for name, model in (preset_models or {}).items():  # trial 19: the preset's options typed out, the model forgotten
-        if before_files is not None and _same_files(before_files, model):
+        if before_files is not None and _same_files(before_files, model) and \
+                not (now_files is not None and _same_files(now_files, model)):  # trial 36: said to a run with it
             return f" — that run had --preset {name}'s model: add --preset {name}"
     return ""
 

@@ -771,6 +771,8 @@ def test_the_preset_hint_knows_the_presets_model_named_by_a_relative_path(tmp_pa
         " — that run had --preset fast's model: add --preset fast"
     assert _preset_hint(fast, fast, ["models/default/member0.pt"], models) == ""
     assert _preset_hint(fast, fast, ["models/fast/member0.pt"], None) == ""  # this run has a --model: no hint
+    # this run has the preset's model too (another --score-threshold refused the resume): nothing to add (trial 36)
+    assert _preset_hint(fast, fast, ["models/fast/member0.pt"], models, ["models/fast/member0.pt"]) == ""
 
 
 def _catches_sigterm(pid: int) -> bool:
