@@ -53,6 +53,7 @@ from .nn.inception import GoogLeNetOutputs
 from .nn.loop import OptimConfig, Task, fit
 from .nn.onnx import onnx_available, onnx_session
 from .nn.transforms import color_jitter, normalize_image
+from .nn.workers import shared_batch
 
 __all__ = ["DistillConfig", "TeacherError", "load_teacher", "TeacherRunner", "PhotoItem", "photo_items",
            "detection_items", "heldout", "ImageStore", "DistillViews", "kl_loss", "distill", "evaluate_student",
@@ -464,7 +465,8 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
         data.epoch = epoch
         order = distributed.shard(data.epoch_order(epoch).tolist(), rank, world)
         return DataLoader(_MixedBatches(data, order, min(config.batch_size, len(order)), epoch, rank),
-                          batch_size=None, shuffle=False, num_workers=config.workers, persistent_workers=False)
+                          batch_size=None, shuffle=False, num_workers=config.workers, persistent_workers=False,
+                          collate_fn=shared_batch)
 
     def loss(net, views, dev):
         with torch.no_grad():

@@ -56,6 +56,7 @@ from .nn.checkpoint import CheckpointError, read_checkpoint
 from .nn.inception import GoogLeNetOutputs
 from .nn.loop import LoopState, OptimConfig, Task, fit, last_path, state_path
 from .nn.transforms import normalize_image, photometric_distort, resize_short_side
+from .nn.workers import shared_batch
 from .pipeline import Detector, PostprocessConfig, detect_each
 from .regions import warp_regions
 
@@ -372,6 +373,11 @@ def collate_regions(items):
     return torch.cat(regions), torch.cat(labels), torch.cat(targets)
 
 
+def _collate_for_loader(items):
+    """:func:`collate_regions`, in shared memory when built by a worker (:func:`detector.nn.workers.shared_batch`)."""
+    return shared_batch(collate_regions(items))
+
+
 class _EpochSampler(torch.utils.data.Sampler):
     """The epoch's order (:meth:`RegionBatches.epoch_order`), or rank ``rank``'s shard of it."""
 
@@ -514,7 +520,7 @@ def train_classifier(
     def batches(epoch: int, rank: int, world: int):
         data.epoch = epoch
         return DataLoader(data, batch_size=config.images_per_batch, sampler=_EpochSampler(data, rank, world),
-                          num_workers=config.workers, collate_fn=collate_regions, persistent_workers=False,
+                          num_workers=config.workers, collate_fn=_collate_for_loader, persistent_workers=False,
                           generator=torch.Generator().manual_seed(config.seed + epoch))
 
     def loss(net, batch, dev):

@@ -40,6 +40,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..data.io import atomic_write
 from . import distributed
 from .device import autocast
+from .workers import loader_errors
 
 __all__ = ["OptimConfig", "Task", "LoopState", "fit", "state_path", "last_path", "log_path", "learning_rate",
            "build_optimizer"]
@@ -202,6 +203,19 @@ def _append_log(path: Path, record: dict) -> None:
         os.fsync(f.fileno())
 
 
+def _loaded(batches: Iterable):
+    """``batches`` one by one; a data-loading worker that died raised as a clear error
+    (:func:`detector.nn.workers.loader_errors`)."""
+    it = iter(batches)
+    while True:
+        with loader_errors():
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+        yield batch
+
+
 def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool = False, device="cpu",
         amp: bool = True, progress: Callable | None = None, metadata: dict | None = None,
         check_resume: Callable[[Path], None] | None = None,
@@ -254,7 +268,7 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
         sums: dict[str, float] = {}
         n_batches = n_examples = 0
         bar = progress(batches, epoch) if progress is not None and main else batches
-        for batch in bar:
+        for batch in _loaded(bar):
             lr = learning_rate(config, epoch, state.iteration, total_iters)
             for g in opt.param_groups:
                 g["lr"] = lr
