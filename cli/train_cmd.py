@@ -732,7 +732,7 @@ def _read_priors(path: Path) -> np.ndarray:
     """The priors [K, 4] of a --priors text file (as `detect train priors` writes it: 4 numbers a line, normalised
     x1 y1 x2 y2; '#' comments), or a usage error naming the file and what is wrong — trial 34: a PNG was "'utf-8'
     codec can't decode byte 0x89", a line of 3 numbers numpy's "the number of columns changed", 3 columns or an
-    empty file a traceback."""
+    empty file a traceback; pixel, inverted or empty boxes were trained on without a word."""
     def bad(what: str):
         return click.BadParameter(f"{path}: {what}, not a priors file (4 numbers a line: a box's normalised x1 y1 x2 "
                                   "y2, as `detect train priors` writes)", param_hint="--priors")
@@ -756,6 +756,13 @@ def _read_priors(path: Path) -> np.ndarray:
             raise bad(f"line {n} is not 4 numbers: {line.strip()!r}") from None
         if not all(math.isfinite(v) for v in row):
             raise bad(f"line {n} has a value that is not a finite number: {line.strip()!r}")
+        if not all(0 <= v <= 1 for v in row):  # pixels, say: a prior beyond the image, matched to nothing
+            raise bad(f"line {n} has a value outside [0, 1] (not normalised by the image size): {line.strip()!r}")
+        x1, y1, x2, y2 = row
+        for lo, hi, axis in ((x1, x2, "x"), (y1, y2, "y")):  # inverted or empty: a box of no area
+            if hi <= lo:
+                raise bad(f"line {n} has {axis}2 {hi:g} {'=' if hi == lo else '<'} {axis}1 {lo:g} "
+                          f"({'a box of no area' if hi == lo else 'an inverted box'}): {line.strip()!r}")
         rows.append(row)
     if not rows:
         raise bad("no boxes in it")

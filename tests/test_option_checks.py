@@ -232,6 +232,34 @@ def test_multibox_priors_that_are_not_a_priors_file_are_named(tmp_path):
     np.testing.assert_array_equal(_read_priors(shipped), np.loadtxt(shipped, dtype=np.float32, ndmin=2))
 
 
+def test_multibox_priors_not_normalised_or_inverted_are_refused(tmp_path):
+    """Priors in pixels, inverted (x2 < x1, y2 < y1) or of no area were trained on without a word: each is now a
+    usage error naming the file, the line and what is wrong (the path of the file errors above)."""
+    import pytest
+
+    from cli.train_cmd import _read_priors
+
+    cases = {"pixels.txt": ("0.1 0.1 0.9 0.9\n# a comment\n10 20 110 220\n",
+                            "line 3 has a value outside [0, 1] (not normalised by the image size): '10 20 110 220'"),
+             "negative.txt": ("-0.1 0.1 0.9 0.9\n", "line 1 has a value outside [0, 1]"),
+             "xinv.txt": ("0.1 0.1 0.9 0.9\n0.8 0.1 0.2 0.9\n", "line 2 has x2 0.2 < x1 0.8 (an inverted box)"),
+             "yinv.txt": ("0.1 0.9 0.9 0.1\n", "line 1 has y2 0.1 < y1 0.9 (an inverted box)"),
+             "flat.txt": ("0.1 0.5 0.9 0.5\n", "line 1 has y2 0.5 = y1 0.5 (a box of no area)")}
+    for name, (text, said) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(click.BadParameter) as e:
+            _read_priors(tmp_path / name)
+        assert f"{tmp_path / name}: {said}" in e.value.format_message(), (name, e.value.format_message())
+    res = CliRunner().invoke(cli, ["train", "multibox", "--gt", str(SAMPLES / "annotations.json"), "--out",
+                                   str(tmp_path / "m.pt"), "--priors", str(tmp_path / "xinv.txt"), "--input-size",
+                                   "96", "--width", "0.25", "--epochs", "1", "--device", "cpu"])
+    assert res.exit_code == 2 and "Invalid value for --priors: " in res.output, res.output
+    assert f"{tmp_path / 'xinv.txt'}: line 2 has x2 0.2 < x1 0.8" in res.output and not (tmp_path / "m.pt").exists()
+    edges = tmp_path / "edges.txt"  # 0 and 1 themselves are in the image
+    edges.write_text("0 0 1 1\n0.5 0 1 0.25\n")
+    assert _read_priors(edges).tolist() == [[0, 0, 1, 1], [0.5, 0, 1, 0.25]]
+
+
 def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
     # trial 29: `detect run … --address auto` (or --ray-actors 2) ran on this machine, the option ignored, exit 0
     for extra, said in ((["--address", "auto"], "--address is a setting of --engine ray"),
