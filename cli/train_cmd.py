@@ -769,12 +769,18 @@ def _read_priors(path: Path) -> np.ndarray:
     return np.asarray(rows, dtype=np.float32)
 
 
-def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBoxTrainConfig]:
-    """The priors [K, 4], network and training configs of ``detect train multibox``'s options ``o``."""
+def multibox_from_options(o: dict, *, k_given: bool = False
+                          ) -> tuple[np.ndarray, MultiBoxConfig, MultiBoxTrainConfig]:
+    """The priors [K, 4], network and training configs of ``detect train multibox``'s options ``o`` (``k_given``:
+    -k was given, not left at its default)."""
     from proposals.multibox import load_default_priors
 
     if o["priors_path"]:
         priors = _read_priors(Path(o["priors_path"]))
+        if k_given and o["num_priors"] != len(priors):  # the file's K was trained, -k dropped without a word
+            raise click.BadParameter(f"-k {o['num_priors']}, and --priors {o['priors_path']} holds "
+                                     f"{count(len(priors), 'prior')}: K is the number of priors of the file (leave -k "
+                                     f"out, or give -k {len(priors)})", param_hint="-k")
     else:
         try:
             priors = load_default_priors(o["num_priors"])
@@ -800,7 +806,9 @@ def multibox_from_options(o: dict) -> tuple[np.ndarray, MultiBoxConfig, MultiBox
                    "(for --resume) and <stem>.log.jsonl beside it.")
 @click.option("--priors", "priors_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Priors text file (default: the shipped k-means priors for -k).")
-@click.option("-k", "--num-priors", type=click.IntRange(min=1), default=MultiBoxConfig.num_priors, show_default=True)
+@click.option("-k", "--num-priors", type=click.IntRange(min=1), default=MultiBoxConfig.num_priors, show_default=True,
+              help="K, the number of priors (boxes per image); with --priors, the file's (a -k that differs is "
+                   "refused).")
 @click.option("--input-size", type=click.IntRange(min=96), default=MultiBoxConfig.input_size, show_default=True)
 @click.option("--width", type=FiniteFloat(min=0.05, max=4), default=MultiBoxConfig.width, show_default=True,
               help="Channel multiplier of the Inception trunk.")
@@ -825,8 +833,9 @@ def train_multibox_cmd(gts, images, fmt, vals, out, device, resume, init, **opti
     check_out_folder(out.parent, f"--out {out}")
     try:
         dev = distributed.init(resolve_device(device))
+        k_given = click.get_current_context().get_parameter_source("num_priors") != click.core.ParameterSource.DEFAULT
         try:
-            priors, mb, cfg = multibox_from_options(options)
+            priors, mb, cfg = multibox_from_options(options, k_given=k_given)
         except (OSError, ValueError) as e:
             raise click.ClickException(str(e)) from None
         _train_multibox(gts, images, fmt, vals, out, priors, mb, cfg, dev, resume, init)

@@ -260,6 +260,26 @@ def test_multibox_priors_not_normalised_or_inverted_are_refused(tmp_path):
     assert _read_priors(edges).tolist() == [[0, 0, 1, 1], [0.5, 0, 1, 0.25]]
 
 
+def test_multibox_k_other_than_the_priors_files_is_refused(tmp_path):
+    """-k 3 with --priors of 4 boxes trained K = 4, the -k dropped without a word: now a usage error naming both
+    numbers; -k left at its default, or the file's own K, is taken."""
+    from cli.train_cmd import multibox_from_options
+
+    priors = tmp_path / "p.txt"
+    priors.write_text("0 0 0.5 0.5\n0.5 0.5 1 1\n0.25 0.25 0.75 0.75\n0 0 1 1\n")
+    base = ["train", "multibox", "--gt", str(SAMPLES / "annotations.json"), "--out", str(tmp_path / "m.pt"),
+            "--priors", str(priors), "--input-size", "96", "--width", "0.25", "--epochs", "1", "--device", "cpu"]
+    for k in ("3", "200"):  # 200: the default, given
+        res = CliRunner().invoke(cli, [*base, "-k", k])
+        assert res.exit_code == 2 and "Invalid value for -k: " in res.output, res.output
+        assert f"-k {k}, and --priors {priors} holds 4 priors" in res.output and "give -k 4" in res.output, res.output
+    assert not (tmp_path / "m.pt").exists()
+    o = {"priors_path": priors, "num_priors": 200, "input_size": 96, "width": 0.25, "epochs": 1, "batch_size": 2,
+         "lr": 0.01, "seed": 0, "crop_min_area": 1.0, "val_top": 2}
+    assert multibox_from_options(o)[1].num_priors == 4  # -k at its default: the file's K
+    assert multibox_from_options({**o, "num_priors": 4}, k_given=True)[1].num_priors == 4
+
+
 def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
     # trial 29: `detect run … --address auto` (or --ray-actors 2) ran on this machine, the option ignored, exit 0
     for extra, said in ((["--address", "auto"], "--address is a setting of --engine ray"),
