@@ -799,8 +799,8 @@ def multibox_from_options(o: dict, *, k_given: bool = False
 @click.option("--val", "vals", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Validation ground truth: recall of the top --val-top boxes printed per epoch; picks the best epoch.")
 @click.option("--val-top", type=click.IntRange(min=1), default=MultiBoxTrainConfig.val_top_k, show_default=True,
-              help="How many of the best boxes (after NMS) --val's recall counts: fewer than -k, so that the "
-                   "ranking counts.")
+              help="How many of the best boxes (after NMS) --val's recall counts: fewer than K (-k, or the priors "
+                   "of --priors), so that the ranking counts.")
 @click.option("--out", type=OutFile("multibox.pt"), required=True,
               help="Model file (the best by validation recall, else the last); <stem>.last.ckpt, <stem>.state.ckpt "
                    "(for --resume) and <stem>.log.jsonl beside it.")
@@ -833,18 +833,23 @@ def train_multibox_cmd(gts, images, fmt, vals, out, device, resume, init, **opti
     check_out_folder(out.parent, f"--out {out}")
     try:
         dev = distributed.init(resolve_device(device))
-        k_given = click.get_current_context().get_parameter_source("num_priors") != click.core.ParameterSource.DEFAULT
+        given = {k for k in ("num_priors", "val_top")
+                 if click.get_current_context().get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
         try:
-            priors, mb, cfg = multibox_from_options(options, k_given=k_given)
+            priors, mb, cfg = multibox_from_options(options, k_given="num_priors" in given)
         except (OSError, ValueError) as e:
             raise click.ClickException(str(e)) from None
-        _train_multibox(gts, images, fmt, vals, out, priors, mb, cfg, dev, resume, init)
+        k_from = f"the {len(priors)} priors of --priors {options['priors_path']}" if options["priors_path"] else "-k"
+        _train_multibox(gts, images, fmt, vals, out, priors, mb, cfg, dev, resume, init, k_from=k_from,
+                        val_top_given="val_top" in given)
     finally:
         distributed.cleanup()
 
 
 def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg: MultiBoxTrainConfig, dev, resume,
-                    init=None):
+                    init=None, *, k_from="-k", val_top_given=False):
+    """``k_from``: where K came from, as the notes name it (-k, or the priors of a --priors file);
+    ``val_top_given``: --val-top was given, not left at its default."""
     from proposals.multibox import init_trunk
     from proposals.multibox_train import check_resume_settings, prepare_samples, sample_size, train_multibox
 
@@ -864,6 +869,9 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
         if nothing_to_resume(out, cfg.epochs) is not None:
             return
         _note_init_unused(init, out)  # trial 23: MultiBox said nothing
+    if val_top_given and not vals:  # it counts --val's boxes: without one it was dropped without a word
+        _echo(f"note: --val-top {cfg.val_top_k} has no effect without --val (it is how many boxes the validation "
+              "recall counts)", err=True)
     train = samples_of(gts, "train", sample_size(mb, cfg))
     val = samples_of(vals, "val", mb.input_size) if vals else []
     if not train:
@@ -880,7 +888,7 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
 
     if val and cfg.val_top_k >= len(priors):  # trial 34: accepted without a word
         _echo(f"note: --val-top {cfg.val_top_k} counts every box of the K = {len(priors)}: the ranking of the boxes "
-              "does not count in picking the best epoch (give fewer than -k)", err=True)
+              f"does not count in picking the best epoch (give fewer than {k_from})", err=True)
     world = distributed.world_size()
     on = f"{world} processes ({dev.type}), {world * cfg.batch_size} images per iteration in all" if world > 1 else dev
     _echo(f"training MultiBox {out}: {count(len(train), 'image')}, K={len(priors)}, {mb.input_size}px width "

@@ -280,6 +280,35 @@ def test_multibox_k_other_than_the_priors_files_is_refused(tmp_path):
     assert multibox_from_options({**o, "num_priors": 4}, k_given=True)[1].num_priors == 4
 
 
+def test_multibox_val_top_notes_say_where_k_came_from_and_that_it_needs_val(tmp_path):
+    """The note of a --val-top that counts every box said "give fewer than -k" when K was --priors' number of boxes;
+    --val-top without --val was dropped without a word. Now the note names the priors file, and --val-top alone
+    is noted as having no effect (its default alone is not)."""
+    import numpy as np
+    from PIL import Image
+
+    images, anns = [], []
+    for i in range(2):
+        Image.fromarray(np.full((64, 64, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+        images.append({"id": i + 1, "file_name": f"{i}.png", "width": 64, "height": 64})
+        anns.append({"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [10, 8, 40, 32]})
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}))
+    priors = tmp_path / "p.txt"
+    priors.write_text("0 0 0.5 0.5\n0.5 0.5 1 1\n0.25 0.25 0.75 0.75\n0 0 1 1\n")
+    base = ["train", "multibox", "--gt", str(gt), "--priors", str(priors), "--input-size", "96", "--width", "0.25",
+            "--epochs", "1", "--batch-size", "2", "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*base, "--val", str(gt), "--out", str(tmp_path / "a.pt")])
+    assert res.exit_code == 0, res.output
+    assert (f"note: --val-top 50 counts every box of the K = 4: the ranking of the boxes does not count in picking "
+            f"the best epoch (give fewer than the 4 priors of --priors {priors})") in res.output, res.output
+    res = CliRunner().invoke(cli, [*base, "--val-top", "3", "--out", str(tmp_path / "b.pt")])
+    assert res.exit_code == 0, res.output
+    assert "note: --val-top 3 has no effect without --val" in res.output, res.output
+    res = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "c.pt")])
+    assert res.exit_code == 0 and "--val-top" not in res.output, res.output
+
+
 def test_ray_options_without_the_ray_engine_are_refused(tmp_path):
     # trial 29: `detect run … --address auto` (or --ray-actors 2) ran on this machine, the option ignored, exit 0
     for extra, said in ((["--address", "auto"], "--address is a setting of --engine ray"),
