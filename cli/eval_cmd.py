@@ -260,12 +260,15 @@ def _score(gt_path: Path, gt: Dataset, pred_path, baseline_path, *, read, metric
     try:
         preds = _read_predictions(pred_path, read, image_list)
         aligned = align_predictions(preds, gt, elsewhere=elsewhere[pred_path][k] if pred_path in elsewhere else ())
-        bl = read_blacklist(blacklist, gt, image_list=image_list) if blacklist else None
+        bl_notes: list[str] = []
+        bl = read_blacklist(blacklist, gt, image_list=image_list, notes=bl_notes) if blacklist else None
         base = align_predictions(_read_predictions(baseline_path, read, image_list), gt,
                                  elsewhere=elsewhere[baseline_path][k] if baseline_path in elsewhere else ()) \
             if baseline_path else None
     except PredictionError as e:
         raise click.ClickException(str(e)) from None
+    for note in bl_notes:  # lines that match no image or class: the devkit takes them, they leave nothing out
+        click.echo(f"note: --blacklist {note}", err=True)
     texts = [read[p].format == "ilsvrc_text" for p in (pred_path, baseline_path) if p is not None]
     if image_list is not None and gt.format != "ilsvrc" and not any(texts) and not blacklist:
         # trial 34: a list that does nothing — a PNG or 'bogus 1' — went by without a word

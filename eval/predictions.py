@@ -594,7 +594,7 @@ def _category_name(preds: Predictions, j: int) -> str:
     return cat.name
 
 
-def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]]:
+def read_blacklist(path, gt: Dataset, *, image_list=None, notes: list[str] | None = None) -> set[tuple[int, int]]:
     """ILSVRC blacklist (``<image index> <wnid>`` lines) → ``{(image index in gt, class index in gt)}``.
 
     Image indices are those of ``image_list`` where given (its names matched to the ground truth's images as
@@ -602,7 +602,8 @@ def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]
     own (COCO JSON): a blacklist against ground truth whose ids are mere positions (VOC, Penn-Fudan, ILSVRC XML
     without a list) is refused, as ILSVRC submission text is, since its indices would fall on whichever image sorts
     there. Pairs naming an image or class absent from the ground truth are skipped (they cannot affect the
-    result)."""
+    result; the devkit takes them too) — and said in a note appended to ``notes`` where given, which names the
+    image indices and wnids that matched nothing (the first few)."""
     path = Path(path)
     if image_list is None and gt.id_source == "position":
         raise PredictionError(
@@ -657,4 +658,29 @@ def read_blacklist(path, gt: Dataset, *, image_list=None) -> set[tuple[int, int]
             f"{image_list} (indices up to {max(i for _, i in listed)}): it numbers another list, and read by this "
             "one its pairs would fall on other images. Give the list it numbers (the devkit's blacklist numbers "
             "val.txt, and names none of val2's images: evaluate val2 without it)")
+    if notes is not None:
+        notes += _blacklist_notes(path, gt, pairs, index_to_image, class_by_key, image_list)
     return {(index_to_image[i], class_by_key[w]) for i, w in pairs if i in index_to_image and w in class_by_key}
+
+
+def _blacklist_notes(path: Path, gt: Dataset, pairs, index_to_image, class_by_key, image_list) -> list[str]:
+    """What of a blacklist's (index, wnid) ``pairs`` matched no image or no class of ``gt`` (a blacklist of another
+    image list, or of wnids that are no class of the ground truth, left nothing out without a word)."""
+    idle = [(i, w) for i, w in pairs if i not in index_to_image or w not in class_by_key]
+    if not idle:
+        return []
+    no_image = sorted({i for i, _ in idle if i not in index_to_image})
+    unknown = list(dict.fromkeys(w for _, w in idle if w not in class_by_key))
+    why = []
+    if no_image:
+        by = f"--image-list {image_list}" if image_list is not None else "its own image ids"
+        why.append(f"{'index' if len(no_image) == 1 else 'indices'} {_examples([str(i) for i in no_image])} "
+                   f"{'is' if len(no_image) == 1 else 'are'} no image of it (by {by})")
+    if unknown:
+        why.append(f"{count(len(unknown), 'wnid')} {'is' if len(unknown) == 1 else 'are'} no class of it: "
+                   f"{_examples(unknown, 5)}")
+    one = len(idle) == 1
+    head = (f"{len(idle)} of its {len(pairs)} lines" if len(idle) < len(pairs) else
+            "its one line" if one else f"all {len(pairs)} of its lines")
+    return [f"{path}: {head} match{'es' if one else ''} nothing in the ground truth {gt.source}, and leave"
+            f"{'s' if one else ''} nothing out: {'; '.join(why)}"]

@@ -70,6 +70,28 @@ def test_eval_voc_and_blacklist(tmp_path):
     assert r["metric"] == "voc07" and [c["name"] for c in r["per_class"]] == ["person"]
 
 
+def test_eval_notes_blacklist_lines_that_match_nothing(tmp_path):
+    """A blacklist whose lines name no ground-truth image, or a wnid that is no class of the ground truth, left
+    nothing out without a word: a note says how many lines and which (the devkit takes them: not refused)."""
+    d, _, sub = setup(tmp_path)
+    lst = tmp_path / "list3.txt"
+    lst.write_text("a 1\nb 2\nc 3\n")  # c: no XML
+    bl = tmp_path / "bl.txt"
+    base = ["eval", "--gt", str(d), "--pred", str(sub), "--image-list", str(lst), "--blacklist", str(bl)]
+    bl.write_text("2 n02084071\n3 n00007846\n1 n99999999\n\n1 n88888888\n")
+    res = CliRunner().invoke(cli, base)
+    assert res.exit_code == 0, res.output
+    assert (f"note: --blacklist {bl}: 3 of its 4 lines match nothing in the ground truth {d}, and leave nothing "
+            f"out: index 3 is no image of it (by --image-list {lst}); 2 wnids are no class of it: n99999999, "
+            "n88888888") in res.output, res.output
+    bl.write_text("3 n00007846\n")
+    res = CliRunner().invoke(cli, base)
+    assert res.exit_code == 0 and f"note: --blacklist {bl}: its one line matches nothing" in res.output, res.output
+    bl.write_text("2 n02084071\n1 n00007846\n")  # every line of the ground truth: no note
+    res = CliRunner().invoke(cli, base)
+    assert res.exit_code == 0 and "--blacklist" not in res.output, res.output
+
+
 def test_eval_bad_input_exit_codes(tmp_path):
     d, lst, sub = setup(tmp_path)
     res = CliRunner().invoke(cli, ["eval", "--gt", str(d), "--pred", str(sub)])  # no image list for text

@@ -156,6 +156,10 @@ def test_blacklist_reader(tmp_path):
     bl = tmp_path / "bl.txt"
     bl.write_text("12 n02084071\n13 n00007846\n11 n99999999\n")
     assert read_blacklist(bl, gt, image_list=lst) == {(1, 57)}  # dog is det_id 58 → class index 57
+    notes = []  # the two lines that leave nothing out are said (not refused: the devkit takes them)
+    assert read_blacklist(bl, gt, image_list=lst, notes=notes) == {(1, 57)}
+    assert notes == [f"{bl}: 2 of its 3 lines match nothing in the ground truth {d}, and leave nothing out: index 13 "
+                     f"is no image of it (by --image-list {lst}); 1 wnid is no class of it: n99999999"], notes
     bl.write_text("12 n02084071 extra\n")
     with pytest.raises(PredictionError, match=r"bl\.txt:1"):
         read_blacklist(bl, gt)
