@@ -966,6 +966,35 @@ def test_an_ensemble_folder_given_as_annotations_is_named_as_such(tmp_path):
         read_dataset(tmp_path)
 
 
+def test_an_unfinished_ensemble_folder_given_as_annotations_is_named_as_such(tmp_path):
+    """A stopped `detect train ensemble` run's folder (member files, no ensemble.json yet) was "no COCO JSON, ILSVRC/VOC
+    XML or Penn-Fudan annotation found here; pass --format" (`detect eval --gt DIR`): now a model folder, not
+    annotations, and how to finish it."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    run = tmp_path / "ens"
+    run.mkdir()
+    (run / "member0.state.ckpt").write_bytes(b"PK\x03\x04")  # stopped in its first epoch
+    (run / "member0.log.jsonl").write_text('{"epoch": 1}\n')
+    said = r"a folder of model files of an unfinished `detect train ensemble` run \(member0\.state\.ckpt; no ensemble"
+    with pytest.raises(DatasetError, match=said):
+        read_dataset(run)
+    for name in ("member0.pt", "member0.last.ckpt", "member1.pt", "member1.state.ckpt"):
+        (run / name).write_bytes(b"PK\x03\x04")
+    pred = tmp_path / "p.json"
+    pred.write_text("[]")
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(run), "--pred", str(pred)])
+    assert r.exit_code == 1 and "pass --format" not in r.output, r.output
+    assert (f"{run}: a folder of model files of an unfinished `detect train ensemble` run (member0.pt, "
+            "member0.state.ckpt, member1.pt, …; no ensemble.json yet), not annotations: give an annotation set "
+            "(COCO JSON, ILSVRC/VOC XML, Penn-Fudan); `detect train ensemble --resume` finishes the run"
+            ) in r.output, r.output
+    (run / "ann.json").write_text('{"images": [], "annotations": [], "categories": []}')  # annotations beside: read
+    assert detect_format(run) == "coco"
+
+
 def test_images_given_as_annotations_are_named_as_such(tmp_path):
     # trial 32: a list of image paths and VOC's JPEGImages/ were told to "pass --format", which no format reads
     (tmp_path / "imgs.txt").write_text("a.jpg\nsub/b.PNG 2\n\n")

@@ -1017,6 +1017,12 @@ def detect_format(path) -> str:
         raise DatasetError(Problem(str(path), "unknown_format", "a folder of model files (the ensemble `detect train "
                                    f"ensemble` writes), not annotations: give an annotation set ({_ANNOTATIONS}); "
                                    "the folder is `detect run --model`'s"))
+    members = sorted(p.name for p in (*path.glob("member*.pt"), *path.glob("member*.state.ckpt")))
+    if members and not _files(path, ".json") and not _files(path, ".xml"):  # a stopped run's: was "pass --format"
+        raise DatasetError(Problem(str(path), "unknown_format", "a folder of model files of an unfinished `detect "
+                                   f"train ensemble` run ({', '.join(members[:3])}{', …' if len(members) > 3 else ''}"
+                                   f"; no ensemble.json yet), not annotations: give an annotation set "
+                                   f"({_ANNOTATIONS}); `detect train ensemble --resume` finishes the run"))
     if _files(path, ".json") or ((path / "annotations").is_dir() and _files(path / "annotations", ".json")):
         return "coco"
     first_xml = next(iter(_files(path, ".xml")), None)
