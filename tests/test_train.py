@@ -856,3 +856,39 @@ def test_a_member_resumed_by_train_classifier_names_its_own_seed(tmp_path):
             "that run; " in res.output, res.output
     res = CliRunner().invoke(cli, [*member, "--seed", "1"])
     assert res.exit_code == 0 and load_member(out / "member1.pt").train["config"]["seed"] == 1, res.output
+
+
+def test_a_full_disk_while_an_epoch_is_saved_leaves_files_that_tell_the_truth(tmp_path, monkeypatch):
+    """Trial 34: a full disk while the first epoch's state file was written left its model files without a state:
+    `detect run` took the model for a whole run, --resume started over. Now the state is written last; in the first
+    epoch the model files go with it, later the earlier epoch's state says the run stopped."""
+    import errno
+
+    from detector.nn import loop
+
+    images = synthetic_images(tmp_path, n=3)
+    real, fail_at = loop.atomic_write, {"epoch": 1}
+
+    def full_disk(path, write):
+        if str(path).endswith(".state.ckpt") and len(saved) + 1 == fail_at["epoch"]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        if str(path).endswith(".state.ckpt"):
+            saved.append(path)
+        return real(path, write)
+
+    saved: list = []
+    out = tmp_path / "m.pt"
+    train_classifier(images, [PERSON, DOG], SPEC, config(epochs=1), out)  # an earlier run's files, then a fresh run
+    monkeypatch.setattr(loop, "atomic_write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        train_classifier(images, [PERSON, DOG], SPEC, config(epochs=2), out)
+    assert not out.exists() and not last_path(out).exists() and not state_path(out).exists()
+    saved.clear()
+    fail_at["epoch"] = 2
+    with pytest.raises(OSError, match="No space left"):
+        train_classifier(images, [PERSON, DOG], SPEC, config(epochs=2), out)
+    assert loop.stopped_run(out) == (1, 2) and out.exists()  # `detect run` warns; --resume goes on from epoch 1
+    monkeypatch.setattr(loop, "atomic_write", real)
+    st = train_classifier(images, [PERSON, DOG], SPEC, config(epochs=2), out, resume=True)
+    assert [r["epoch"] for r in st.history] == [1, 2] and loop.stopped_run(out) is None
+

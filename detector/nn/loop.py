@@ -248,8 +248,10 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
         torch.set_rng_state(ck["torch_rng"])
         state = _loop_state(ck)
         logger.info("resumed %s at epoch %d", out, state.epoch)
-    elif main and log_path(out).exists():
-        log_path(out).unlink()  # a fresh run starts a fresh log
+    elif main:  # a fresh run starts a fresh log, and an earlier run's state no longer describes the files (were this
+        # run to stop in its first epoch, --resume would go on with the other run, `detect run` warn of its epochs)
+        log_path(out).unlink(missing_ok=True)
+        sp.unlink(missing_ok=True)
     net: nn.Module = task.forward_module or model
     if world > 1:  # built after any resume state is loaded (DDP starts every rank from rank 0's weights)
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -320,24 +322,42 @@ def _save_epoch(model, task: Task, opt, config: OptimConfig, out: Path, state: L
     """The files of a finished epoch: the best model (when ``scores`` beat the best so far, or without validation
     yet), the last one, the resume state and the log line (rank 0 writes; every rank updates ``state``)."""
     sp = state_path(out)
-    if scores:
-        if scores[task.score_key] > state.best:
-            state.best = float(scores[task.score_key])
-            if main:
-                task.save(model, out, {**model_meta, **scores})
-    elif state.best == -math.inf and main:  # not validated (yet): the latest model is the best known
-        task.save(model, out, model_meta)
-    state.history.append(record)
+    written: list[Path] = []
+    try:
+        if scores:
+            if scores[task.score_key] > state.best:
+                state.best = float(scores[task.score_key])
+                if main:
+                    task.save(model, out, {**model_meta, **scores})
+                    written.append(out)
+        elif state.best == -math.inf and main:  # not validated (yet): the latest model is the best known
+            task.save(model, out, model_meta)
+            written.append(out)
+        state.history.append(record)
+        if main:
+            task.save(model, last_path(out), model_meta)
+            written.append(last_path(out))
+            _save_state(model, task, opt, config, sp, state)
+    except OSError:  # a full disk: the state file is written last, so an earlier epoch's state still describes
+        # the run (its model may be this epoch's: `detect run` warns of a stopped run, --resume redoes the epoch);
+        # in the first epoch there is none, and the model files written alone would pass for a whole run (trial 34)
+        if main and not sp.is_file():
+            for path in written:
+                path.unlink(missing_ok=True)
+        raise
     if main:
-        task.save(model, last_path(out), model_meta)
-        # the torch RNG (dropout) is the same on every rank, so rank 0's copy resumes them all
-        resume_state = {**(task.state_extra(model) if task.state_extra else {}),
-                        task.state_key: model.state_dict(), "optimizer": opt.state_dict(),
-                        "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
-                        "best": state.best, "history": json.dumps(state.history), "epochs": config.epochs}
-        atomic_write(sp, lambda f: torch.save(resume_state, f))
         _append_log(log_path(out), record)
         logger.info("%s epoch %d: %s", task.name, state.epoch, record)
+
+
+def _save_state(model, task: Task, opt, config: OptimConfig, sp: Path, state: LoopState) -> None:
+    """The resume state file ``sp`` (written atomically). The torch RNG (dropout) is the same on every rank, so rank
+    0's copy resumes them all."""
+    resume_state = {**(task.state_extra(model) if task.state_extra else {}),
+                    task.state_key: model.state_dict(), "optimizer": opt.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
+                    "best": state.best, "history": json.dumps(state.history), "epochs": config.epochs}
+    atomic_write(sp, lambda f: torch.save(resume_state, f))
 
 
 @contextlib.contextmanager
