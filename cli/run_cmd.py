@@ -1,6 +1,7 @@
 """``detect run``: detect objects in images and write ``boxes.json``.
 
-The command maps its options to a :class:`detector.engines.RunConfig` (:func:`from_options`), picks an engine, and
+The command maps its options to a :class:`detector.engines.RunConfig` (:func:`detector.engines.apply_preset`,
+:func:`detector.engines.config_from_options`: the library's, which :mod:`detector.api` shares), picks an engine, and
 streams the engine's records into the part file; the pipeline itself is the library's (``ARCHITECTURE.md``)."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import os
 import signal
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -24,8 +24,10 @@ from detector.data.coco import coco_gt_ids
 from detector.data.images import ImageError, image_size, scan_images
 from detector.data.io import JobLock, lock_path, not_a_file
 from detector.classifier import MODES
-from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, job_entry,
-                              job_settings, model_entry, ray_available, redraw, run_ray, shown_setting, split_cores)
+from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, apply_preset,
+                              bundled_model_files, job_entry, job_settings, model_entry, ray_available, redraw, run_ray,
+                              shown_setting, split_cores)
+from detector.engines import config_from_options as from_options
 from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
 from detector.pipeline import MAX_REFINE, NMS_KINDS, PostprocessConfig
@@ -34,63 +36,24 @@ from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
 from .common import (FiniteFloat, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
-                     device_option, multibox_option, multibox_options_given, selective_search_config,
-                     selective_search_options, sigterm_stops, take_lock, written_count)
+                     device_option, multibox_option, multibox_options_given, selective_search_options, sigterm_stops,
+                     take_lock, written_count)
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "detector" / "models"
-
-
 def default_model_paths(name: str = "default") -> list[Path]:
-    """The member files of the bundled model ``name`` (a folder of ``detector/models``: ``default``, the paper's
-    ensemble; ``fast``, the fast preset's), read as ``--model DIR`` reads a folder
-    (:func:`detector.classifier.member_files`: every ``*.pt``, or the members its ``ensemble.json`` lists; a
-    MultiBox file left out). Raises :class:`click.ClickException` when it is not installed."""
-    folder = BUNDLED_MODELS / name
-    found = sorted(folder.glob("*.pt")) if folder.is_dir() else []
-    if not found:
+    """The member files of the bundled model ``name`` (:func:`detector.engines.bundled_model_files`), or a
+    :class:`click.ClickException` saying what to do when it is not installed."""
+    try:
+        return bundled_model_files(name)
+    except FileNotFoundError as e:
         raise click.ClickException(
-            f"no --model given and the bundled {name} model is not installed (looked in {folder}). "
+            f"no --model given and {e}. "
             + ("Run the paper's path instead (--preset paper), or give " if name == "fast" else
                "Train one with `detect train classifier --gt GT --out model.pt` and pass it with ")
-            + "--model model.pt (or a folder of members).")
-    try:
-        return member_files([folder])
+            + "--model model.pt (or a folder of members).") from None
     except CheckpointError as e:
         raise click.ClickException(str(e)) from None
-
-
-def from_options(o: dict, model_files) -> RunConfig:
-    """The :class:`RunConfig` of ``detect run``'s options ``o`` (click's keyword arguments) for the member files
-    ``model_files``."""
-    proposals = ProposalConfig(
-        method=o["method"], selective_search=selective_search_config(o),
-        merge=replace(ProposalConfig.merge, max_proposals=o["max_proposals"], multibox_top=o["multibox_top"]),
-        multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
-    post = PostprocessConfig(nms=o["nms"], nms_iou=o["nms_iou"], soft_nms_sigma=o["soft_nms_sigma"],
-                             score_threshold=o["score_threshold"], max_detections=o["max_detections"],
-                             refine=o["refine"])
-    draw = DrawConfig(str(o["draw_dir"]), o["draw_threshold"]) if o["draw_dir"] else None
-    return RunConfig(models=tuple(str(p) for p in model_files), proposals=proposals, postprocess=post,
-                     batch_size=o["batch_size"], device=o["device"], amp=o["amp"], backend=o["backend"],
-                     threads=o["threads"], cache_dir=str(o["cache_dir"]) if o["cache_dir"] else None,
-                     use_cache=not o["no_cache"], draw=draw, mode=o["mode"], fast_short_side=o["fast_short_side"],
-                     fast_max_side=o["fast_max_side"], image_batch=o["image_batch"],
-                     decode_threads=o["decode_threads"])
-
-
-def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
-    """Options ``o`` with the values of ``preset`` (:data:`detector.engines.PRESETS`) for every option the user did
-    not give (``explicit``: the names of those given on the command line). ``bundled_model`` (no option: the
-    bundled model folder used without ``--model``) is the preset's only while ``mode`` is unset or the preset's
-    ``prefer_mode``."""
-    out = {**o, **{k: v for k, v in PRESETS[preset].items() if k not in explicit}}
-    if out.get("bundled_model") and out.get("mode") not in (None, out.get("prefer_mode")):
-        # the preset's bundled model has members of its preferred mode alone: another --mode runs the default
-        # ensemble's members trained in it (--preset fast --mode fast: the three fast-mode members)
-        del out["bundled_model"]
-    return out
 
 
 @click.command("run")
@@ -356,7 +319,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
         # model folder (a member added to detector/models/fast), or --mode on any ensemble: say which were left out
         ran = {m.path for m in members}
         left = [f.name for f in member_files(files) if f not in ran]
-        whose = f"members of {BUNDLED_MODELS / bundled}" if bundled else "members"
+        whose = f"members of {Path(files[0]).parent}" if bundled else "members"
         if left and options["mode"]:
             click.echo(f"note: --mode {options['mode']} runs the {options['mode']}-mode {whose} alone; left out: "
                        f"{', '.join(left)}", err=True)

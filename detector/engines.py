@@ -23,7 +23,7 @@ import torch
 from proposals.cache import ProposalCache
 from proposals.proposers import ProposalConfig, build_proposer, propose_many
 
-from .classifier import Member, load_ensemble
+from .classifier import Member, load_ensemble, member_files
 from .data import boxes_json
 from .data.boxes import xywh_to_xyxy
 from .data.images import ImageError, load_image
@@ -34,7 +34,8 @@ from .nn.onnx import onnx_available
 from .pipeline import BATCH_SIZE, Detector, PostprocessConfig, detect_each
 
 __all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "PRESETS", "split_cores", "run_ray",
-           "ray_available", "cpu_count", "job_entry", "shown_setting", "model_entry", "drawn", "redraw"]
+           "ray_available", "cpu_count", "job_entry", "shown_setting", "model_entry", "drawn", "redraw",
+           "BUNDLED_MODELS", "bundled_model_files", "default_options", "apply_preset", "config_from_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,75 @@ PRESETS: dict[str, dict] = {
 }
 
 Task = tuple[int, Path, str]  # (position in the whole input list, image file, its file_name in outputs)
+
+BUNDLED_MODELS = Path(__file__).resolve().parent / "models"  # detector/models/<name>: default, fast
+
+
+def bundled_model_files(name: str = "default") -> list[Path]:
+    """The member files of the bundled model ``name`` (a folder of ``detector/models``: ``default``, the paper's
+    ensemble; ``fast``, the fast preset's), read as a model folder is read (:func:`detector.classifier.member_files`:
+    every ``*.pt``, or the members its ``ensemble.json`` lists; a MultiBox file left out). Raises
+    ``FileNotFoundError`` when it is not installed, :class:`~detector.classifier.CheckpointError` when its folder
+    cannot be read as a model."""
+    folder = BUNDLED_MODELS / name
+    if not (folder.is_dir() and any(folder.glob("*.pt"))):
+        raise FileNotFoundError(f"the bundled {name} model is not installed (looked in {folder})")
+    return member_files([folder])
+
+
+def default_options() -> dict:
+    """``detect run``'s options that decide the pipeline, by their keyword names (``method`` for ``--proposals``,
+    ``multibox_path`` for ``--multibox``), at their defaults — those of :class:`RunConfig`, :class:`ProposalConfig`
+    and :class:`PostprocessConfig`, which the command's options show. With :func:`apply_preset` and
+    :func:`config_from_options` they give the command's :class:`RunConfig`, and :func:`detector.api.load_detector`
+    its detector."""
+    ss, post = ProposalConfig.selective_search, PostprocessConfig
+    return {"method": ProposalConfig.method, "multibox_path": None, "ss_mode": ss.mode, "ss_scale": ss.scale,
+            "ss_resize_width": ss.resize_width, "max_proposals": ProposalConfig.merge.max_proposals,
+            "multibox_top": ProposalConfig.merge.multibox_top, "mode": RunConfig.mode,
+            "fast_short_side": RunConfig.fast_short_side, "fast_max_side": RunConfig.fast_max_side,
+            "score_threshold": post.score_threshold, "nms": post.nms, "nms_iou": post.nms_iou,
+            "soft_nms_sigma": post.soft_nms_sigma, "max_detections": post.max_detections, "refine": post.refine,
+            "device": RunConfig.device, "amp": RunConfig.amp, "backend": RunConfig.backend,
+            "batch_size": RunConfig.batch_size, "image_batch": RunConfig.image_batch,
+            "decode_threads": RunConfig.decode_threads, "threads": RunConfig.threads, "cache_dir": None,
+            "no_cache": False, "draw_dir": None, "draw_threshold": DrawConfig.threshold}
+
+
+def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
+    """Options ``o`` with the values of ``preset`` (:data:`PRESETS`) for every option not given explicitly
+    (``explicit``: the names of those given). ``bundled_model`` (no option: the bundled model folder used when no
+    model is given) is the preset's only while ``mode`` is unset or the preset's ``prefer_mode``. Raises
+    ``ValueError`` for an unknown preset."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
+    out = {**o, **{k: v for k, v in PRESETS[preset].items() if k not in explicit}}
+    if out.get("bundled_model") and out.get("mode") not in (None, out.get("prefer_mode")):
+        # the preset's bundled model has members of its preferred mode alone: another mode runs the default
+        # ensemble's members trained in it (--preset fast --mode fast: the three fast-mode members)
+        del out["bundled_model"]
+    return out
+
+
+def config_from_options(o: dict, model_files) -> "RunConfig":
+    """The :class:`RunConfig` of options ``o`` (:func:`default_options`' keys; ``detect run``'s keyword arguments)
+    for the member files ``model_files``. Raises ``ValueError`` for a value a config refuses."""
+    proposals = ProposalConfig(
+        method=o["method"],
+        selective_search=replace(ProposalConfig.selective_search, mode=o["ss_mode"], scale=o["ss_scale"],
+                                 resize_width=o["ss_resize_width"]),
+        merge=replace(ProposalConfig.merge, max_proposals=o["max_proposals"], multibox_top=o["multibox_top"]),
+        multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
+    post = PostprocessConfig(nms=o["nms"], nms_iou=o["nms_iou"], soft_nms_sigma=o["soft_nms_sigma"],
+                             score_threshold=o["score_threshold"], max_detections=o["max_detections"],
+                             refine=o["refine"])
+    draw = DrawConfig(str(o["draw_dir"]), o["draw_threshold"]) if o["draw_dir"] else None
+    return RunConfig(models=tuple(str(p) for p in model_files), proposals=proposals, postprocess=post,
+                     batch_size=o["batch_size"], device=o["device"], amp=o["amp"], backend=o["backend"],
+                     threads=o["threads"], cache_dir=str(o["cache_dir"]) if o["cache_dir"] else None,
+                     use_cache=not o["no_cache"], draw=draw, mode=o["mode"], fast_short_side=o["fast_short_side"],
+                     fast_max_side=o["fast_max_side"], image_batch=o["image_batch"],
+                     decode_threads=o["decode_threads"])
 
 
 @dataclass(frozen=True)

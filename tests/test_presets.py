@@ -140,12 +140,13 @@ def test_the_bundled_fast_model_says_which_of_its_members_it_leaves_out(tmp_path
     the folder is read as --model DIR reads one and a note names the files left out. The shipped form (one crops
     member) runs as before, without a note. A copy of the folder, never the real one."""
     import cli.run_cmd as run_cmd
+    import detector.engines as engines
 
     folder = tmp_path / "models" / "fast"
     crops = load_member(crops_model(folder / "member0.pt"))
     fast_spec = ClassifierSpec(**{**crops.spec.to_dict(), "mode": "fast", "aux_logits": False})
     torch.manual_seed(1)
-    monkeypatch.setattr(run_cmd, "BUNDLED_MODELS", tmp_path / "models")
+    monkeypatch.setattr(engines, "BUNDLED_MODELS", tmp_path / "models")
     d = image_folder(tmp_path)
     args = ["run", str(d / "0.png"), "--preset", "fast", "--proposals", "ss", "--workers", "1", "--no-cache",
             "--backend", "torch", "--threads", "1", "--ss-resize-width", "80"]

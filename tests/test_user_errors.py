@@ -304,8 +304,9 @@ def test_a_missing_bundled_fast_model_says_what_to_do(tmp_path, monkeypatch):
     import pytest
 
     import cli.run_cmd as run_cmd
+    import detector.engines as engines
 
-    monkeypatch.setattr(run_cmd, "BUNDLED_MODELS", tmp_path)
+    monkeypatch.setattr(engines, "BUNDLED_MODELS", tmp_path)
     with pytest.raises(click.ClickException, match=r"the bundled fast model is not installed .*--preset paper"):
         run_cmd.default_model_paths("fast")
 

@@ -1,0 +1,173 @@
+"""Python API: ``detect run``'s detector in a few lines, called as torchvision's detection models are.
+
+    from detector.api import load_detector
+
+    det = load_detector()                         # the bundled model, the paper's path (detect run's defaults)
+    out = det("photo.jpg")                        # {"boxes": float32 [D, 4] xyxy pixels, "scores": [D], "labels": [D]}
+    names = [det.categories[int(k)] for k in out["labels"]]
+    outs = det(["a.jpg", pil_image, array])       # a list: one dict per image, in order
+
+:func:`load_detector` takes ``detect run``'s options by their keyword names (``preset="fast"``, ``nms="greedy"``,
+``proposals="both"``, ``max_proposals=500`` …) with the same defaults and presets (:func:`detector.engines.apply_preset`
+and :func:`detector.engines.config_from_options`, which the command uses too), and the same bundled models; the
+detections of an image file equal the command's (before its rounding to 0.01 px and 1e-4 in ``boxes.json``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from proposals.proposers import propose_many
+
+from .classifier import Member, load_ensemble
+from .data.images import ImageError
+from .engines import (DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
+                      default_options)
+from .nn.device import resolve_device
+from .pipeline import Detections, Detector, detect_each
+
+__all__ = ["load_detector", "ImageDetector"]
+
+# keyword names that differ from the option dictionary's (detect run --proposals, --multibox)
+_KEYWORDS = {"proposals": "method", "multibox": "multibox_path"}
+_NOT_HERE = {"draw_dir", "draw_threshold"}  # detect run's pictures: a file job's by-product, not the API's
+
+
+class ImageDetector:
+    """A loaded detector (:func:`load_detector`): call it on an image or a list of images.
+
+    Attributes: ``categories`` — the class names by label, torchvision's convention (``categories[0]`` is
+    ``"__background__"``, ``categories[k]`` the name of label ``k``); ``classes`` — the ensemble's
+    :class:`~detector.data.vocab.Category` tuple (label ``k`` is ``classes[k - 1]``, with its ILSVRC ``wnid`` and
+    ``det_id`` where it has them); ``config`` — the :class:`~detector.engines.RunConfig` it runs (as ``detect run``
+    records it); ``members`` — the ensemble; ``pipeline`` — the :class:`~detector.pipeline.Detector` (for
+    :meth:`~detector.pipeline.Detector.detect` with proposals of your own)."""
+
+    def __init__(self, job: DetectionJob, members: Sequence[Member]):
+        self._job = job
+        self.config: RunConfig = job.config
+        self.members = list(members)
+        self.pipeline: Detector = job.detector
+        self.classes = tuple(job.classes)
+        self.categories = ["__background__", *(c.name for c in self.classes)]
+
+    def __repr__(self) -> str:
+        return (f"ImageDetector({len(self.members)} member{'s' if len(self.members) != 1 else ''}, "
+                f"{len(self.classes)} classes, proposals={self.config.proposals.method!r}, "
+                f"device={str(self.pipeline.device)!r})")
+
+    def __call__(self, images) -> dict[str, torch.Tensor] | list[dict[str, torch.Tensor]]:
+        """Detect objects in ``images``: one image or a list (or tuple) of them, each
+
+        - a path (``str`` or ``os.PathLike``) of an image file, read as ``detect run`` reads it (EXIF orientation
+          applied, 16-bit scaled to 8, transparency over white; its proposals cached as the command caches them);
+        - a ``PIL.Image.Image`` (converted to RGB);
+        - a ``numpy`` array H x W x 3 ``uint8`` RGB (H x W: grey);
+        - a ``torch`` tensor 3 x H x W, ``uint8`` or float in [0, 1] (torchvision's input).
+
+        Returns, per image, ``{"boxes": float32 [D, 4] xyxy in the image's pixels, "scores": float32 [D] in [0, 1],
+        "labels": int64 [D] in 1..C}`` (CPU tensors, best first) — a dict for one image, a list for a list.
+
+        Raises ``ImageError`` naming the file when an image file cannot be read or detection fails on it, and
+        ``TypeError``/``ValueError`` for another kind of input."""
+        one = not isinstance(images, (list, tuple))
+        items = [images] if one else list(images)
+        results: list[dict | None] = [None] * len(items)
+        files = [(k, Path(x)) for k, x in enumerate(items) if isinstance(x, (str, os.PathLike))]
+        if files:
+            proposed = propose_many(self.pipeline.proposer, [p for _, p in files], workers=self._job.ss_workers,
+                                    cache=self._job.cache, decode_threads=self.config.decode_threads)
+            detected = detect_each(self.pipeline, proposed, images_per_batch=self.config.image_batch)
+            try:
+                for (k, path), (_, det, error) in zip(files, detected):
+                    if det is None:
+                        raise ImageError(error if str(path) in error else f"{path}: {error}")
+                    results[k] = _as_tensors(det)
+            finally:
+                detected.close()
+                proposed.close()
+        for k, x in enumerate(items):
+            if results[k] is None:
+                results[k] = _as_tensors(self.pipeline.detect(_as_array(x, k)))
+        return results[0] if one else results
+
+
+def _as_array(x: Any, k: int) -> np.ndarray:
+    """An in-memory image → RGB ``uint8`` H x W x 3 (the pixels :meth:`Detector.detect` takes)."""
+    if isinstance(x, Image.Image):
+        return np.asarray(x.convert("RGB"))
+    if isinstance(x, torch.Tensor):
+        if x.ndim != 3 or x.shape[0] not in (1, 3):
+            raise ValueError(f"image {k}: a tensor image is C x H x W with C = 3 (or 1), got shape "
+                             f"{tuple(x.shape)}")
+        t = x.detach().cpu()
+        if t.is_floating_point():
+            t = (t.clamp(0, 1) * 255).round()  # torchvision's float images are in [0, 1]
+        elif t.dtype != torch.uint8:
+            raise ValueError(f"image {k}: a tensor image is uint8 or float in [0, 1], got {t.dtype}")
+        x = t.to(torch.uint8).expand(3, -1, -1).permute(1, 2, 0).numpy()
+    if isinstance(x, np.ndarray):
+        if x.ndim == 2:
+            x = np.repeat(x[:, :, None], 3, axis=2)
+        if x.ndim != 3 or x.shape[2] != 3 or x.dtype != np.uint8:
+            raise ValueError(f"image {k}: an array image is H x W x 3 uint8 RGB (or H x W grey), got shape "
+                             f"{x.shape} {x.dtype}")
+        if min(x.shape[:2]) == 0:
+            raise ValueError(f"image {k}: an image of no pixels (shape {x.shape})")
+        return np.ascontiguousarray(x)
+    raise TypeError(f"image {k}: expected a file path, a PIL image, a numpy array or a torch tensor, got "
+                    f"{type(x).__name__}")
+
+
+def _as_tensors(det: Detections) -> dict[str, torch.Tensor]:
+    return {"boxes": torch.as_tensor(np.asarray(det.boxes, np.float32)).reshape(-1, 4),
+            "scores": torch.as_tensor(np.asarray(det.scores, np.float32)),
+            "labels": torch.as_tensor(np.asarray(det.labels, np.int64))}
+
+
+def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **options) -> ImageDetector:
+    """The detector of ``detect run [--model MODEL] --preset PRESET --device DEVICE [--option value …]``.
+
+    ``model``: a member file, a folder of members (``detect train ensemble``'s), or a list of them; None: the bundled
+    model (``detector/models/default``, or the preset's own: ``fast``). ``preset``: ``paper`` (the defaults) or
+    ``fast`` (:data:`detector.engines.PRESETS`; options given here win over it, as on the command line).
+    ``device``: ``auto`` (CUDA when there is one), ``cpu``, ``cuda``, ``cuda:N``. ``options``: ``detect run``'s
+    options by keyword — ``proposals`` (``ss``, ``multibox``, ``both``), ``multibox`` (a MultiBox model file),
+    ``ss_mode``, ``ss_scale``, ``ss_resize_width``, ``max_proposals``, ``multibox_top``, ``mode`` (``crops``,
+    ``fast``), ``fast_short_side``, ``fast_max_side``, ``score_threshold``, ``nms`` (``soft``, ``greedy``),
+    ``nms_iou``, ``soft_nms_sigma``, ``max_detections``, ``refine``, ``amp``, ``backend`` (``auto``, ``onnx``,
+    ``torch``), ``batch_size``, ``image_batch``, ``decode_threads``, ``threads`` (0: torch's own), ``cache_dir``,
+    ``no_cache`` — each defaulting as the command does (``detect run --help``). Selective search runs in this
+    process, one image at a time (no worker process to start).
+
+    Raises ``TypeError`` for an unknown keyword, ``ValueError`` for an unknown preset or a value a setting refuses,
+    ``FileNotFoundError`` when no ``model`` is given and the bundled one is not installed,
+    :class:`~detector.classifier.CheckpointError` for a model file that cannot be read, and
+    :class:`~detector.nn.device.DeviceError` for a device this machine lacks."""
+    o = default_options()
+    given = {_KEYWORDS.get(k, k): v for k, v in options.items()}
+    unknown = [k for k in options if _KEYWORDS.get(k, k) not in o or k in _NOT_HERE or k in _KEYWORDS.values()]
+    if unknown:
+        known = sorted({*(k for k in o if k not in _NOT_HERE and k not in _KEYWORDS.values()), *_KEYWORDS} - {"device"})
+        raise TypeError(f"load_detector() got an unexpected keyword argument {unknown[0]!r}; detect run's options "
+                        f"it takes: {', '.join(known)}")
+    o = apply_preset({**o, **given, "device": device}, preset, set(given))
+    dev = resolve_device(device)
+    if model is None:
+        files = bundled_model_files(o.get("bundled_model") or "default")
+    else:
+        files = [model] if isinstance(model, (str, os.PathLike)) else list(model)
+    members = load_ensemble(files, device=dev, mode=o["mode"], fast_short_side=o["fast_short_side"],
+                            fast_max_side=o["fast_max_side"], prefer_mode=o.get("prefer_mode"))
+    config = config_from_options(o, [m.path for m in members])
+    job = DetectionJob(config, members=members, ss_workers=0)
+    job.ss_workers = 0  # selective search in this process even beside ONNX Runtime (DetectionJob's worker: a worker
+    # process re-imports the caller's script, which without a __main__ guard would run again); one image at a time,
+    # the search never overlaps the ONNX sessions, and the boxes come in the command's order (tests/test_api.py)
+    return ImageDetector(job, members)

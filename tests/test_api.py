@@ -1,0 +1,94 @@
+"""The Python API (detector.api): `detect run`'s detector called as torchvision's detection models are."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+from detector import load_detector
+from detector.data.images import ImageError
+from detector.engines import BUNDLED_MODELS, PRESETS, default_options
+from test_presets import crops_model, image_folder
+
+SETTINGS = dict(backend="torch", no_cache=True, threads=1, ss_resize_width=80)
+
+
+def test_a_loaded_detector_finds_what_detect_run_finds(tmp_path):
+    d = image_folder(tmp_path)
+    model = crops_model(tmp_path / "m.pt")
+    r = CliRunner().invoke(cli, ["run", str(d), "--out", str(tmp_path / "b.json"), "--model", str(model),
+                                 "--workers", "1", "--no-cache", "--backend", "torch", "--threads", "1",
+                                 "--ss-resize-width", "80"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "b.json").read_text())
+    det = load_detector(model, device="cpu", **SETTINGS)
+    paths = sorted(d.glob("*.png"))
+    outs = det([str(p) for p in paths])
+    assert isinstance(outs, list) and len(outs) == 2
+    ids = {im["file_name"]: im["id"] for im in doc["images"]}
+    names = {c["id"]: c["name"] for c in doc["categories"]}
+    for p, out in zip(paths, outs):
+        assert out["boxes"].dtype == torch.float32 and out["labels"].dtype == torch.int64
+        mine = [d for d in doc["detections"] if d["image_id"] == ids[p.name]]
+        assert len(mine) == len(out["scores"]) > 0
+        xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in (d["bbox"] for d in mine)])
+        np.testing.assert_allclose(out["boxes"].numpy(), xyxy, atol=0.011)
+        np.testing.assert_allclose(out["scores"].numpy(), [d["score"] for d in mine], atol=1e-5)
+        assert [det.categories[int(k)] for k in out["labels"]] == [names[d["category_id"]] for d in mine]
+    assert det.categories[:3] == ["__background__", "person", "dog"]
+    assert str(det.config.models[0]) == str(model) and det.config.postprocess.nms == "soft"
+
+
+def test_every_kind_of_image_gives_the_same_detections(tmp_path):
+    d = image_folder(tmp_path)
+    det = load_detector(crops_model(tmp_path / "m.pt"), device="cpu", **SETTINGS)
+    path = d / "0.png"
+    pixels = np.array(Image.open(path).convert("RGB"))
+    one = det(path)  # one image: a dict; a Path as well as a str
+    assert isinstance(one, dict) and len(one["scores"]) > 0
+    chw = torch.from_numpy(pixels).permute(2, 0, 1)
+    for other in det([Image.open(path), pixels, chw, chw.float() / 255]):
+        torch.testing.assert_close(other["boxes"], one["boxes"])
+        torch.testing.assert_close(other["scores"], one["scores"])
+        assert torch.equal(other["labels"], one["labels"])
+
+
+def test_bad_input_is_named(tmp_path):
+    det = load_detector(crops_model(tmp_path / "m.pt"), device="cpu", **SETTINGS)
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(ImageError, match="notes.jpg"):
+        det(str(tmp_path / "notes.jpg"))
+    with pytest.raises(ValueError, match=r"image 1: an array image is H x W x 3 uint8"):
+        det([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.float32)])
+    with pytest.raises(TypeError, match="image 0: expected a file path"):
+        det(3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nms_threshold'.*nms_iou"):
+        load_detector(tmp_path / "m.pt", nms_threshold=0.5)
+    with pytest.raises(ValueError, match="unknown preset 'quick'"):
+        load_detector(tmp_path / "m.pt", preset="quick")
+
+
+def test_presets_and_the_bundled_models_as_detect_run_has_them():
+    fast = load_detector(preset="fast", device="cpu", no_cache=True)
+    assert fast.config.proposals.method == PRESETS["fast"]["method"]
+    assert fast.config.postprocess.refine == PRESETS["fast"]["refine"]
+    assert [m.path for m in fast.members] == [BUNDLED_MODELS / "fast" / "member0.pt"]
+    mine = load_detector(preset="fast", device="cpu", proposals="ss", refine=0)  # given options win
+    assert mine.config.proposals.method == "ss" and mine.config.postprocess.refine == 0
+    paper = load_detector(device="cpu")
+    assert len(paper.members) == 4 and paper.config.proposals.method == default_options()["method"]
+    assert paper.categories[124] == "person" and len(paper.categories) == 201
+
+
+def test_the_library_s_defaults_are_detect_run_s():
+    """detect run's options and default_options() agree (one set of defaults for the command and the API)."""
+    from cli.run_cmd import run_cmd
+
+    ctx = run_cmd.make_context("run", ["."], resilient_parsing=True)
+    assert {k: ctx.params[k] for k in default_options()} == default_options()
