@@ -27,7 +27,7 @@ from eval import (
 )
 from eval.evaluate import BOOTSTRAP_METRICS, BootstrapSet, mean_map_interval
 from eval.matching import DEFAULT_IOU
-from eval.predictions import ImageListNeeded
+from eval.predictions import ImageListNeeded, voc_results_class
 
 from .common import (FiniteFloat, count, dataset_files, format_option, images_option, load_dataset,
                      refuse_replacing_inputs)
@@ -64,8 +64,9 @@ def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = Fal
               help="Ground truth: COCO JSON, ILSVRC or VOC XML folder, Penn-Fudan annotations. Repeat it to score "
                    "several datasets: each one's mAP and their mean (each dataset weighs the same).")
 @click.option("--pred", "pred_paths", default=("boxes.json",), show_default=True, multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Predictions: boxes.json, a COCO results list, or an ILSVRC submission text file. With several "
+              type=click.Path(exists=True, path_type=Path),
+              help="Predictions: boxes.json, a COCO results list, an ILSVRC submission text file, or PASCAL VOC devkit "
+                   "results (one <comp>_det_<set>_<class>.txt file, or a folder of them: one per class). With several "
                    "--gt: one file holding the images of all (one detect run over them), or one per --gt, in order.")
 @click.option("--metric", type=click.Choice(METRICS), default="ilsvrc", show_default=True,
               help="; ".join(f"{k}: {v}" for k, v in METRIC_HELP.items()))
@@ -84,7 +85,7 @@ def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = Fal
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Also give a 95 % confidence interval of the mAP: the images resampled with replacement N times "
                    "(percentile bootstrap; at least 100, 1000 is usual; 0 = off). Not with --metric coco.")
-@click.option("--baseline", "baseline_paths", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--baseline", "baseline_paths", type=click.Path(exists=True, path_type=Path),
               multiple=True,
               help="Another prediction file on the same images (any format --pred reads): also its mAP, the "
                    "difference, and with --bootstrap the interval of the difference over the same resamples (a "
@@ -102,6 +103,8 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     (cam_a/0001.jpg) against the ground truth's (the last one without its extension), the longest agreement
     winning; a name that fits two images equally is refused. Where a format gives no names (COCO results without
     'file_name'), by id, and only against ground truth with ids of its own (COCO JSON, ILSVRC with --image-list).
+    PASCAL VOC devkit results name each image by its identifier, the stem of its annotation; one of no
+    ground-truth image stops the command, as it stops the devkit, and classes without a results file score AP 0.
     Classes are matched by ILSVRC WordNet id where both sides map onto the vocabulary (a VOC 'person' box and an
     ILSVRC n00007846 detection are the same class), else by name. Predictions on images or classes absent from the
     ground truth are reported and left out; when none of the file's images or none of its classes is in the
@@ -144,7 +147,8 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
                                      ": each dataset once", param_hint="--gt")
         seen_gt[key] = p
     outputs = {"--json": json_out, "--plot": plot_out}
-    refuse_replacing_inputs(outputs, [*gt_paths, *pred_paths, image_list, blacklist, *baseline_paths])
+    refuse_replacing_inputs(outputs, [*gt_paths, *_pred_files(pred_paths), image_list, blacklist,
+                                      *_pred_files(baseline_paths)])
     pred_for = [pred_paths[k] if len(pred_paths) > 1 else pred_paths[0] for k in range(n)]
     base_for = [baseline_paths[k] if len(baseline_paths) > 1 else baseline_paths[0] for k in range(n)] \
         if baseline_paths else [None] * n
@@ -160,7 +164,8 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
         for paths in (pred_paths, baseline_paths):
             if len(paths) == 1:
                 preds = _read_predictions(paths[0], read, image_list)
-                elsewhere[paths[0]] = better_elsewhere(_image_names(preds), gts, preds.image_sizes)
+                elsewhere[paths[0]] = better_elsewhere(_image_names(preds), gts, preds.image_sizes,
+                                                       fitting_none=preds.format == "voc_results")
     scored = [_score(gt_paths[k], gts[k], pred_for[k], base_for[k], read=read, metric=metric, image_list=image_list,
                      blacklist=blacklist, iou_threshold=iou_threshold, model_classes_only=model_classes_only,
                      elsewhere=elsewhere, k=k) for k in range(n)]
@@ -219,6 +224,18 @@ def _read_predictions(path: Path, read: dict, image_list, *, shared: bool = Fals
         except PredictionError as e:
             raise click.ClickException(str(e)) from None
     return read[path]
+
+
+def _pred_files(paths) -> list[Path]:
+    """The prediction files of ``paths``: a file itself, a folder's VOC devkit results files (an unreadable folder:
+    none; reading it says why)."""
+    out = []
+    for p in paths:
+        try:
+            out += [f for f in p.iterdir() if voc_results_class(f) is not None] if p.is_dir() else [p]
+        except OSError:
+            pass
+    return out
 
 
 def _image_names(preds: Predictions) -> list[str]:

@@ -1,6 +1,6 @@
 """Reading predictions and lining them up with ground truth.
 
-Three formats, told apart by content:
+Four formats, told apart by content (and a VOC results file by its name):
 
 - ``boxes_json``: this project's ``boxes.json`` (``{"images", "categories", "detections", "errors"}``, see
   DESIGN.md), read and checked by :func:`detector.data.boxes_json.read_detections`, the module that owns the form;
@@ -10,14 +10,21 @@ Three formats, told apart by content:
   ``category_id`` means the ground truth's own COCO category id where the ground truth is COCO JSON, else the
   ILSVRC det_id;
 - ``ilsvrc_text``: the ILSVRC submission text, one ``<image_index> <det_id> <confidence> <xmin> <ymin> <xmax>
-  <ymax>`` per line (0-based inclusive pixels), image indices as in the evaluation list.
+  <ymax>`` per line (0-based inclusive pixels), image indices as in the evaluation list;
+- ``voc_results``: PASCAL VOC devkit results, as the devkit (``VOCevaldet.m``: ``VOCopts.detrespath``), py-faster-rcnn
+  and Detectron write them: one file per class, ``<comp>_det_<image set>_<class>.txt`` (``comp4_det_test_person.txt``;
+  py-faster-rcnn salts ``<comp>``: ``comp4_<uuid>_det_test_person.txt``), each line ``<image identifier> <confidence>
+  <xmin> <ymin> <xmax> <ymax>`` in 1-based inclusive pixels (py-faster-rcnn writes its 0-based boxes + 1). Given as
+  one such file or a folder of them; the class is the file name's last ``_`` part, read as the VOC reader reads
+  ``<name>`` (:func:`detector.data.readers.voc_category`), the identifier is the image's (its annotation's) stem.
 
 Numbers stay as the file gives them: scores and boxes ``float64`` (COCO boxes also in their own ``[x, y, w, h]``,
 which the ``coco`` metric hands to pycocotools unchanged), so that a metric equals the reference tool's on the same
 file. A box with a negative width or height is refused, naming the file and the entry or line.
 
 Predictions are matched to ground-truth images by name where the format gives one (``boxes.json`` and named COCO
-results: the ``file_name``; ILSVRC text: the evaluation list's name of its index) under the rule of
+results: the ``file_name``; ILSVRC text: the evaluation list's name of its index; VOC results: the identifier,
+which fits the image of that stem) under the rule of
 :mod:`detector.data.names` — trailing path components, the longest agreement wins, a tie is refused — and by id
 only where the ground truth defines ids (COCO JSON's own ids, an ILSVRC evaluation list's indices): an id is never
 taken for a position. Classes are matched by :attr:`Category.key` (the ILSVRC wnid where both sides map onto the
@@ -36,17 +43,23 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, read_image_list, xywh_to_xyxy
+from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, read_image_list, voc_to_xyxy, xywh_to_xyxy
 from detector.data.boxes_json import BoxesJsonError, check_bbox, check_image_id, image_list_path
 from detector.data.dataset import wrong_sizes
 from detector.data.io import count, decode_text, not_text
 from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_apart
-from detector.data.vocab import Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
+from detector.data.readers import voc_category
+from detector.data.vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
-           "better_elsewhere", "match_images", "read_blacklist", "PREDICTION_FORMATS"]
+           "better_elsewhere", "match_images", "read_blacklist", "voc_results_class", "PREDICTION_FORMATS"]
 
-PREDICTION_FORMATS = ("boxes_json", "coco_results", "ilsvrc_text")
+PREDICTION_FORMATS = ("boxes_json", "coco_results", "ilsvrc_text", "voc_results")
+
+# VOCopts.detrespath of the VOC devkit: <comp>_det_<image set>_<class>.txt, <comp> salted by py-faster-rcnn and
+# Detectron (comp4_<uuid>); the class is the last '_' part (no VOC class name has one), the image set what lies between
+_VOC_RESULTS_NAME = re.compile(r"(?P<comp>.+?)_det_(?P<set>.+)_(?P<cls>[^_]+)\.txt", re.IGNORECASE)
+VOC_RESULTS_FORM = "<comp>_det_<image set>_<class>.txt, e.g. comp4_det_test_person.txt"
 
 
 class PredictionError(ValueError):
@@ -77,9 +90,17 @@ class Predictions:
     #                                      writes it); COCO results name only images with predictions
     image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (width, height) in pixels of
     #                                      the image the detector ran on (boxes.json "images"), where the file says
+    files: tuple[str, ...] = ()  # VOC results: the file of each category (one file per class), else ()
+    lines: np.ndarray | None = None  # int64 [P] VOC results: each prediction's line in its class's file, else None
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def where(self, p: int) -> str:
+        """Where prediction ``p`` is written, for messages: ``file:line`` (VOC results), else the file."""
+        if self.lines is None:
+            return self.source
+        return f"{self.files[int(self.labels[p])]}:{int(self.lines[p])}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,10 +181,12 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
 def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
     first = next((ln.split() for ln in text.splitlines() if ln.strip()), [])
     if len(first) == 6 and not first[1].lstrip("+-").isdigit():  # a confidence where ILSVRC text has its det_id
-        # (trial 33: answered "pass --image-list", then "expected 7 fields")
+        # (trial 33: answered "pass --image-list", then "expected 7 fields"); one named as the devkit names them is
+        # read before this (read_predictions)
         raise PredictionError(f"{path}: its lines have 6 fields, as a PASCAL VOC devkit results file's "
-                              "('<image> <confidence> <xmin> <ymin> <xmax> <ymax>', one file per class), which is not "
-                              "read: give detect run's boxes.json, COCO results or ILSVRC submission text (7 fields)")
+                              "('<image> <confidence> <xmin> <ymin> <xmax> <ymax>', one file per class), but its name "
+                              f"is not one's ({VOC_RESULTS_FORM}), which gives its class: name it so, or give detect "
+                              "run's boxes.json, COCO results or ILSVRC submission text (7 fields)")
     if image_list is None:
         beside = image_list_path(path)
         raise ImageListNeeded(f"{path}: an ILSVRC submission file numbers images by an evaluation list: "
@@ -214,22 +237,116 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
     )
 
 
-def read_predictions(path, *, image_list=None) -> Predictions:
-    """Read a prediction file in any of :data:`PREDICTION_FORMATS` (told from its content: a JSON object is
-    ``boxes.json``, a JSON list COCO results, anything else ILSVRC text). Text is UTF-8, or UTF-8/16/32 with a
-    byte-order mark.
+def voc_results_class(path) -> str | None:
+    """The class a PASCAL VOC devkit results file's name gives (``comp4_det_test_diningtable.txt`` →
+    ``"diningtable"``: the part after the image set), or None when the name is not of that form."""
+    m = _VOC_RESULTS_NAME.fullmatch(Path(path).name)
+    return m["cls"] if m else None
 
-    Raises :class:`PredictionError` naming the file (and line or entry) when it cannot be read or used."""
-    path = Path(path)
+
+def _voc_results_files(folder: Path) -> list[Path]:
+    """The PASCAL VOC devkit results files (``*_det_*_<class>.txt``) of ``folder`` itself, sorted by name."""
     try:
-        text = decode_text(path.read_bytes())
+        return sorted(p for p in folder.iterdir() if voc_results_class(p) is not None and p.is_file())
+    except OSError as e:
+        raise PredictionError(f"{folder}: cannot read the folder: {e.strerror or e}") from None
+
+
+def _voc_results_category(path: Path) -> Category:
+    """The class of a VOC results file, by its name as :func:`detector.data.readers.voc_category` reads a VOC
+    ``<name>``; an unknown name is an error naming the file."""
+    name = voc_results_class(path)
+    cat = voc_category(name)
+    if cat is None:
+        raise PredictionError(f"{path}: its class {name!r} (the name's part after the image set, {VOC_RESULTS_FORM}) "
+                              f"is no PASCAL VOC class ({', '.join(VOC_CLASSES)}) nor an ILSVRC class name or WordNet "
+                              "id")
+    return cat
+
+
+def _read_voc_results_folder(folder: Path) -> Predictions:
+    """Every VOC results file of ``folder``: one per class (two of one class are refused, naming both)."""
+    files = _voc_results_files(folder)
+    if not files:
+        try:
+            inside = [sub for sub in sorted(folder.iterdir()) if sub.is_dir() and _voc_results_files(sub)]
+        except (OSError, PredictionError):
+            inside = []
+        hint = f" ({inside[0]} holds some: give that folder)" if inside else ""
+        raise PredictionError(f"{folder}: a folder holding no PASCAL VOC devkit results file ({VOC_RESULTS_FORM})"
+                              f"{hint}: a folder given as predictions is read as the devkit's results files, one per "
+                              "class; give boxes.json, COCO results or ILSVRC submission text as the file itself")
+    by_key: dict[str, Path] = {}
+    read = []
+    for f in files:
+        cat = _voc_results_category(f)
+        if cat.key in by_key:
+            raise PredictionError(f"{folder}: {by_key[cat.key].name} and {f.name} are both results of the class "
+                                  f"{cat.name!r}: a folder holds one file per class (two runs or image sets?); move "
+                                  "one of them out")
+        by_key[cat.key] = f
+        read.append((f, _read_text(f), cat))
+    return _read_voc_results(folder, read)
+
+
+def _read_voc_results(source: Path, files: list[tuple[Path, str, Category]]) -> Predictions:
+    """Predictions of VOC results files ``(file, text, its class)`` (``source``: the file or the folder given):
+    the lines of each file in its order (``VOCevaldet.m`` ranks equal confidences so), boxes 1-based inclusive
+    converted as VOC XML is (``(xmin - 1, ymin - 1, xmax, ymax)``: a box written from a ground-truth box is that box,
+    IoU 1). Each line is checked as ILSVRC text is: 6 fields, numbers (``textscan('%s %f %f %f %f %f')``), finite,
+    width and height ``xmax - xmin + 1`` and ``ymax - ymin + 1`` not negative."""
+    names, rows, labels, lines = [], [], [], []
+    for j, (f, text, _) in enumerate(files):
+        for n, line in enumerate(text.splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 6:
+                raise PredictionError(f"{f}:{n}: expected 6 fields '<image> <confidence> <xmin> <ymin> <xmax> <ymax>' "
+                                      f"(a PASCAL VOC devkit results file), got {len(parts)}: {line.strip()!r}")
+            try:
+                vals = [float(v) for v in parts[1:]]
+            except ValueError:
+                raise PredictionError(f"{f}:{n}: not numbers: {line.strip()!r}") from None
+            if not all(math.isfinite(v) for v in vals):
+                raise PredictionError(f"{f}:{n}: NaN or infinite number: {line.strip()!r}")
+            if vals[3] + 1 < vals[1] or vals[4] + 1 < vals[2]:  # 1-based inclusive: width = xmax - xmin + 1
+                raise PredictionError(f"{f}:{n}: box has a negative width or height (xmax < xmin - 1 or ymax < "
+                                      f"ymin - 1): {line.strip()!r}")
+            names.append(parts[0])
+            rows.append(vals)
+            labels.append(j)
+            lines.append(n)
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+    return Predictions("voc_results", str(source), tuple(names), tuple(names), tuple(cat for _, _, cat in files),
+                       np.asarray(labels, dtype=np.int64), arr[:, 0].copy(), voc_to_xyxy(arr[:, 1:5]),
+                       files=tuple(str(f) for f, _, _ in files), lines=np.asarray(lines, dtype=np.int64))
+
+
+def _read_text(path: Path) -> str:
+    """A prediction file's text; :class:`PredictionError` naming it when it cannot be read or is no text."""
+    try:
+        return decode_text(path.read_bytes())
     except FileNotFoundError:
         raise PredictionError(f"{path}: no such file") from None
     except OSError as e:
         raise PredictionError(f"{path}: cannot read: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
         raise PredictionError(f"{path}: {not_text(e)}, not a prediction file in any of the formats (boxes.json: "
-                              "the output of `detect run`; COCO results; ILSVRC text)") from None
+                              "the output of `detect run`; COCO results; ILSVRC text; VOC results)") from None
+
+
+def read_predictions(path, *, image_list=None) -> Predictions:
+    """Read a prediction file in any of :data:`PREDICTION_FORMATS` (told from its content: a JSON object is
+    ``boxes.json``, a JSON list COCO results, a text file named as the VOC devkit names its results
+    (``comp4_det_test_person.txt``) VOC results, anything else ILSVRC text), or a folder of VOC results files. Text is
+    UTF-8, or UTF-8/16/32 with a byte-order mark.
+
+    Raises :class:`PredictionError` naming the file (and line or entry) when it cannot be read or used."""
+    path = Path(path)
+    if path.is_dir():
+        return _read_voc_results_folder(path)
+    text = _read_text(path)
     head = text.lstrip()[:1]
     if head in ("{", "["):
         try:
@@ -243,6 +360,8 @@ def read_predictions(path, *, image_list=None) -> Predictions:
             return _read_coco_results(path, data)
         except BoxesJsonError as e:  # the entry checks shared with the boxes.json reader
             raise PredictionError(str(e)) from None
+    if voc_results_class(path) is not None:  # named as the devkit names them (empty: a class without detections)
+        return _read_voc_results(path, [(path, text, _voc_results_category(path))])
     if not text.strip() and image_list is None:
         raise PredictionError(f"{path}: the file is empty (no predictions in any format)")
     try:
@@ -291,7 +410,8 @@ def match_images(preds: Predictions, gt: Dataset, elsewhere: Collection[str] = f
         try:
             found = names_index.match(name)
         except AmbiguousImageName as e:
-            raise PredictionError(f"{preds.source}: {e} (in {gt.source}); name the image by a longer path") from None
+            raise PredictionError(f"{_first_where(preds, name)}: {e} (in {gt.source}); name the image by a longer "
+                                  "path") from None
         if found is not None:
             target[key] = found[0]
             claims.setdefault(found[0], []).append((found[1], key))
@@ -315,13 +435,20 @@ def match_images(preds: Predictions, gt: Dataset, elsewhere: Collection[str] = f
     return image_index, notes
 
 
+def _first_where(preds: Predictions, name: str) -> str:
+    """Where the first prediction on the image ``name`` is written (``file:line`` for VOC results), else the file."""
+    if preds.lines is None:
+        return preds.source
+    return preds.where(preds.image_names.index(name))
+
+
 def _show(key) -> str:
     image_id, name = key
     return f"{name!r} (id {image_id!r})" if name is not None else f"image_id {image_id!r}"
 
 
-def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset], sizes: dict[str, tuple[int, int]] | None = None
-                     ) -> list[frozenset[str]]:
+def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset], sizes: dict[str, tuple[int, int]] | None = None,
+                     *, fitting_none: bool = False) -> list[frozenset[str]]:
     """For one prediction file shared by several ground truths (``detect eval`` with several ``--gt``): per ground
     truth, the image names of ``names`` that fit an image of another ground truth strictly better (the
     :mod:`detector.data.names` score: more trailing path components agreeing, then the extension too) — that
@@ -330,7 +457,9 @@ def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset], sizes: dict[s
     goes to the one whose image has the size the file gives it (``sizes``: name → (width, height), a
     ``boxes.json``'s ``images``) when exactly one of them has (trial 28: ``x.jpeg`` fitting VOC's ``x.jpg`` and
     Penn-Fudan's ``x.png`` was refused as "not the size" of the second); else it stays with both, as before. One that
-    two images of one ground truth fit equally is left to that one to refuse."""
+    two images of one ground truth fit equally is left to that one to refuse. ``fitting_none``: also, per ground
+    truth, the names that fit none of its images but one of another's (VOC results, whose identifiers of no
+    ground-truth image are refused, :func:`align_predictions`: there only those of none of the ground truths)."""
     indexes = [ImageNameIndex([im.file_name for im in gt.images]) for gt in gts]
     sizes = sizes or {}
     out: list[set[str]] = [set() for _ in gts]
@@ -347,7 +476,7 @@ def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset], sizes: dict[s
             if len(same) == 1:
                 tied = same
         for k, f in enumerate(found):
-            if f is not None and k not in tied:
+            if (f is not None and k not in tied) or (fitting_none and f is None and tied):
                 out[k].add(name)
     return [frozenset(o) for o in out]
 
@@ -364,7 +493,11 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     ground-truth images equally, or two prediction images that fit one ground-truth image equally (naming both);
     and when nothing of the file can be evaluated (:func:`_refuse_nothing_matched`: none of its images is a
     ground-truth image, or none of its classes a ground-truth class). A file with no predictions at all, the
-    detector having found nothing (on ground-truth images, where it lists them), is no error: every AP is 0."""
+    detector having found nothing (on ground-truth images, where it lists them), is no error: every AP is 0.
+
+    VOC results: an identifier that is no ground-truth image (nor, in ``elsewhere``, another's) is refused naming
+    its file and line, as ``VOCevaldet.m`` refuses it ("unrecognized image"); ground-truth classes with objects but
+    no results file are scored as classes without detections (AP 0), and a note names them."""
     class_by_key = {c.key: i for i, c in enumerate(gt.classes)}
     class_by_source = {c.source_id: i for i, c in enumerate(gt.classes) if c.source_id is not None}
 
@@ -415,6 +548,9 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     if hint and (image_index >= 0).any():  # else the refusal below says it
         notes.append(hint)
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
+    if preds.format == "voc_results":
+        _refuse_unknown_identifiers(preds, gt, image_index, elsewhere)
+        notes += _classes_without_file(preds, gt, known)
     _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known, elsewhere)
     if not n:
         on = f" on its {count(len(preds.listed_images), 'image')}" if preds.listed_images else ""
@@ -431,6 +567,47 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
         xywh=preds.xywh[keep] if preds.xywh is not None else None,
         notes=tuple(notes),
     )
+
+
+def _refuse_unknown_identifiers(preds: Predictions, gt: Dataset, image_index: np.ndarray,
+                                elsewhere: Collection[str]) -> None:
+    """VOC results: refuse the first line whose identifier is no image of ``gt`` (nor of another ground truth,
+    ``elsewhere``), naming file and line: the devkit matches each identifier to ``Annotations/<id>.xml`` and stops
+    at one it does not have (``VOCevaldet.m``: ``error('unrecognized image "%s"')``), where a detector's other
+    outputs leave such predictions out with a note — a results file of other images is of another image set."""
+    unknown = [p for p in np.flatnonzero(image_index < 0).tolist() if preds.image_names[p] not in elsewhere]
+    if not unknown:
+        return
+    p = min(unknown, key=lambda q: (int(preds.labels[q]), int(preds.lines[q])))  # the first in file order
+    others = len({preds.image_names[q] for q in unknown}) - 1
+    matched = len({preds.image_names[q] for q in np.flatnonzero(image_index >= 0).tolist()})
+    raise PredictionError(
+        f"{preds.where(p)}: image {preds.image_names[p]!r} is no image of the ground truth {gt.source} "
+        f"({count(len(gt.images), 'image')}" +
+        (f", named like {_examples([repr(im.file_name) for im in gt.images], 2)})" if gt.images else ")") +
+        (f"; no identifier of {preds.source} is one" if not matched else
+         f"; nor {'is' if others == 1 else 'are'} {count(others, 'other identifier')} of {preds.source}" if others
+         else "") +
+        ": a VOC results line names its image by the identifier of its annotation (Annotations/<id>.xml), and the "
+        "devkit stops at one it does not have ('unrecognized image'): evaluate against the ground truth of the image "
+        "set the results are of")
+
+
+def _classes_without_file(preds: Predictions, gt: Dataset, known: frozenset[int]) -> list[str]:
+    """VOC results: a note naming the ground-truth classes with objects to find (neither difficult nor crowd) that no
+    results file is of — a single file given, or a folder without some classes' files. They are scored as a class
+    without detections (AP 0); ``--model-classes-only`` leaves them out."""
+    positives = np.zeros(len(gt.classes), dtype=np.int64)
+    for im in gt.images:
+        np.add.at(positives, im.labels[~(im.difficult | im.iscrowd)].astype(np.int64), 1)
+    missing = [c.name for k, c in enumerate(gt.classes) if positives[k] and k not in known]
+    if not missing:
+        return []
+    one = len(missing) == 1
+    return [f"{preds.source}: no results file for {count(len(missing), 'class', 'classes')} of the ground truth "
+            f"{gt.source} that {'has' if one else 'have'} objects ({_examples(missing, 8)}): "
+            f"{'it scores' if one else 'each scores'} AP 0, as a class without detections (--model-classes-only "
+            f"leaves {'it' if one else 'them'} out)"]
 
 
 def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,

@@ -364,11 +364,14 @@ def test_an_image_id_of_another_json_type_is_named_as_such(tmp_path):
 
 
 def test_a_voc_devkit_results_file_is_named_as_such(tmp_path):
-    # trial 33: "pass --image-list", then "expected 7 fields", neither saying the format is not read
+    # trial 33: "pass --image-list", then "expected 7 fields", neither saying the format is not read; a file named
+    # as the devkit names them is now read (tests/test_eval_voc_results.py), one named otherwise still refused so
     p = tmp_path / "comp4_det_val_person.txt"
     p.write_text("2008_000123 0.9 10 10 50 80\n")
-    with pytest.raises(PredictionError, match=r"comp4_det_val_person\.txt: its lines have 6 fields, as a PASCAL VOC "
-                                              r"devkit results file's"):
+    assert read_predictions(p).format == "voc_results"
+    p = p.rename(tmp_path / "person.txt")
+    with pytest.raises(PredictionError, match=r"person\.txt: its lines have 6 fields, as a PASCAL VOC devkit results "
+                                              r"file's .*but its name is not one's"):
         read_predictions(p)
 
 

@@ -74,3 +74,47 @@ def test_eval_val2_ground_truth_as_predictions(shared_data, tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["mAP"] < 0.2
     assert np.isfinite(json.loads(out.read_text())["median_AP"])
+
+
+@pytest.mark.realdata
+def test_eval_voc2012_ground_truth_as_voc_devkit_results(shared_data, tmp_path):
+    """Eight real VOC 2012 images' objects written as PASCAL VOC devkit results files (one per class, the numbers as
+    the XML gives them, difficult objects too): every class with positives AP 1.0 under voc and voc07, also at
+    --iou-threshold 1 (the 1-based inclusive boxes are converted as the XML's are); a class's file left out scores
+    AP 0 with a note; an identifier of another image stops the evaluation at its line."""
+    import shutil
+    import xml.etree.ElementTree as ET
+
+    src = shared_data / "voc2012_subset" / "Annotations"
+    ann = tmp_path / "voc" / "Annotations"
+    ann.mkdir(parents=True)
+    for f in sorted(src.glob("*.xml"))[:8]:
+        shutil.copy(f, ann)
+    per_class: dict[str, list[str]] = {}
+    for f in sorted(ann.glob("*.xml")):
+        for ob in ET.parse(f).getroot().iter("object"):
+            bb = ob.find("bndbox")
+            per_class.setdefault(ob.findtext("name").strip(), []).append(
+                f.stem + " 1.0 " + " ".join(bb.findtext(t).strip() for t in ("xmin", "ymin", "xmax", "ymax")) + "\n")
+    assert len(per_class) >= 4
+    res = tmp_path / "results" / "VOC2012" / "Main"
+    res.mkdir(parents=True)
+    for cls, lines in per_class.items():
+        (res / f"comp4_det_val_{cls}.txt").write_text("".join(lines))
+    out = tmp_path / "r.json"
+    args = ["eval", "--gt", str(tmp_path / "voc"), "--pred", str(res), "--json", str(out)]
+    for extra in (["--metric", "voc"], ["--metric", "voc07"], ["--metric", "voc", "--iou-threshold", "1"]):
+        r = CliRunner().invoke(cli, args + extra)
+        assert r.exit_code == 0 and "note:" not in r.stderr, r.output
+        got = json.loads(out.read_text())
+        assert got["mAP"] == 1.0 and got["num_predictions"] == sum(map(len, per_class.values())), extra
+        assert {c["name"] for c in got["per_class"]} <= set(per_class)
+    gone = sorted(per_class)[0]
+    (res / f"comp4_det_val_{gone}.txt").unlink()
+    r = CliRunner().invoke(cli, args + ["--metric", "voc"])
+    assert r.exit_code == 0 and "no results file for 1 class of the ground truth" in r.stderr, r.output
+    assert {c["name"]: c["AP"] for c in json.loads(out.read_text())["per_class"]}[gone] == 0.0
+    other = sorted(src.glob("*.xml"))[8].stem
+    (res / f"comp4_det_val_{gone}.txt").write_text(f"{other} 0.5 1 1 10 10\n")
+    r = CliRunner().invoke(cli, args + ["--metric", "voc"])
+    assert r.exit_code == 1 and f"comp4_det_val_{gone}.txt:1: image '{other}' is no image" in r.output, r.output

@@ -47,7 +47,7 @@ from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
 
 __all__ = ["FORMATS", "detect_format", "read_dataset", "read_coco", "read_ilsvrc", "read_voc", "read_pennfudan",
-           "read_image_list", "load_coco_json", "parse_xml_file", "IMAGE_EXTENSIONS"]
+           "read_image_list", "load_coco_json", "parse_xml_file", "voc_category", "IMAGE_EXTENSIONS"]
 
 logger = logging.getLogger(__name__)
 
@@ -814,6 +814,19 @@ def _voc_layout(path: Path, image_set: str | None):
     return _files(path, ".xml"), [path, path / "images", path.parent / "JPEGImages", path.parent / "images"]
 
 
+def voc_category(name: str) -> Category | None:
+    """The class a PASCAL VOC class name stands for, as :func:`read_voc` reads ``<object><name>``: one of the VOC 20
+    or any name the vocabulary knows (``category_for_name(name, "voc")``: a VOC name in any case, an ILSVRC class
+    name or WordNet id) keeps its name and takes its ILSVRC wnid and det_id where it has one (``person`` →
+    n00007846; ``bottle`` has none and stays ``Category("bottle")``); None for any other name (the reader keeps it
+    as its own class, with a warning). The devkit's results files name their class so too
+    (``comp4_det_test_<class>.txt``, :mod:`eval.predictions`)."""
+    m = category_for_name(name, "voc")
+    if m is not None:
+        return Category(name, m.wnid, m.det_id)
+    return Category(name) if name in VOC_CLASSES else None
+
+
 def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = True) -> Dataset:
     """Read PASCAL VOC XML (1-based inclusive; ``difficult`` kept). Classes: the VOC 20 in their usual order, each
     mapped onto its ILSVRC wnid where one exists, then any other name as its own class (reported)."""
@@ -822,10 +835,7 @@ def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = 
     files, folders = _voc_layout(path, image_set)
     if not files:
         problems.add(path, "missing_annotation", "no VOC annotation files (*.xml, or Annotations/*.xml) in this folder")
-    classes = []
-    for name in VOC_CLASSES:
-        m = category_for_name(name, "voc")
-        classes.append(Category(name, m.wnid, m.det_id) if m else Category(name))
+    classes = [voc_category(name) for name in VOC_CLASSES]
     by_name = {c.name: i for i, c in enumerate(classes)}
     class_index = {c.key: i for i, c in enumerate(classes)}
     locator = _ImageLocator([images, *folders])
@@ -841,11 +851,11 @@ def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = 
         def class_of(name, obj, _f=f):
             if name in by_name:
                 return by_name[name]
-            m = category_for_name(name, "voc")
-            if m is None:
+            cat = voc_category(name)
+            if cat is None:
                 problems.add(_f, "unknown_class", f"class {name!r} is not a PASCAL VOC class (kept as its own class)",
                              severity=WARNING, obj=obj)
-            idx = _class_index(classes, class_index, Category(name, m.wnid, m.det_id) if m else Category(name))
+            idx = _class_index(classes, class_index, cat or Category(name))
             by_name[name] = idx
             return idx
 
