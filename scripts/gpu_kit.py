@@ -42,9 +42,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _shrunk(src: Path, side: int, quality: int, *, short: bool) -> tuple[bytes, float, tuple[int, int]]:
+def _shrunk(src: Path, side: int, quality: int, *, short: bool
+            ) -> tuple[bytes, tuple[int, int], tuple[int, int]]:
     """The image at ``src`` as WebP bytes (a quarter smaller than JPEG at the same quality), scaled so that its
-    short (``short``) or long side is at most ``side``; returns (bytes, scale, (width, height) of the original as decoded)."""
+    short (``short``) or long side is at most ``side``; returns (bytes, (width, height) as written, (width, height) of
+    the original as decoded) — each side rounded on its own, so the written size is not the original's times one
+    factor (481 x 640 → 289 x 384, where 640 × 289/481 rounds to 385)."""
     from detector.data.images import load_image
 
     from PIL import Image
@@ -57,7 +60,7 @@ def _shrunk(src: Path, side: int, quality: int, *, short: bool) -> tuple[bytes, 
         im = im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     im.save(buf, "WEBP", quality=quality, method=6)
-    return buf.getvalue(), im.size[0] / w, (w, h)
+    return buf.getvalue(), im.size, (w, h)
 
 
 def _relative(path: Path, data: Path) -> Path:
@@ -139,14 +142,14 @@ def pack(args) -> dict:
         new_images, scale_of = [], {}
         for im in images:
             src = Path(im["file_name"])
-            encoded, s, (w, h) = _shrunk(src, args.det_side, args.quality, short=False)
+            encoded, (sw, sh), (w, h) = _shrunk(src, args.det_side, args.quality, short=False)
             if (w, h) != (im["width"], im["height"]):
                 raise SystemExit(f"{gt}: {src} decodes to {w}x{h}, the file says {im['width']}x{im['height']}")
             rel = f"{gt.stem}/{src.stem}.webp"
             (out / "det" / gt.stem).mkdir(parents=True, exist_ok=True)
             (out / "det" / rel).write_bytes(encoded)
-            sw, sh = round(w * s), round(h * s)
-            sx, sy = sw / w, sh / h  # the exact factors of the rounded size
+            sx, sy = sw / w, sh / h  # the exact factors of the size written (the annotation's size is the file's:
+            # one of another size is left out of training, detector.data.dataset.size_mismatch)
             scale_of[im["id"]] = (sx, sy, sw, sh)
             new_images.append({**im, "file_name": rel, "width": sw, "height": sh})
             boxes = searched[im["file_name"]]

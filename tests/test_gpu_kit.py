@@ -35,8 +35,11 @@ def test_kit_scales_boxes_and_carries_proposals(tmp_path):
     image = data / "det" / "x.png"
     image.parent.mkdir()
     Image.fromarray(rng.integers(0, 255, (100, 200, 3), np.uint8)).save(image)
+    tall = data / "det" / "tall.png"  # 20 x 101 → 20 x 100, each side rounded on its own (101 × 20/20 is not 100)
+    Image.fromarray(rng.integers(0, 255, (101, 20, 3), np.uint8)).save(tall)
     (split / "pennfudan.json").write_text(json.dumps({
-        "images": [{"id": 1, "file_name": str(image), "width": 200, "height": 100}],
+        "images": [{"id": 1, "file_name": str(image), "width": 200, "height": 100},
+                   {"id": 2, "file_name": str(tall), "width": 20, "height": 101}],
         "annotations": [{"id": 1, "image_id": 1, "category_id": 124, "bbox": [10.5, 20, 50, 60], "area": 3000,
                          "iscrowd": 0}],
         "categories": [{"id": 124, "name": "person", "wnid": "n00007846"}]}))
@@ -49,12 +52,14 @@ def test_kit_scales_boxes_and_carries_proposals(tmp_path):
                         "--student", "", "--no-teacher"])
     assert Image.open(kit / "photos" / "train" / "nette" / "n01440764" / "p.webp").size == (75, 50)  # short side 50
     ds = read_dataset(kit / "det" / "pennfudan.json")
-    (im,) = ds.images
+    im, tall_im = ds.images
+    for one in ds.images:  # trial: 289 x 384 files annotated 289 x 385 were left out of training on the GPU
+        assert Image.open(one.path).size == (one.width, one.height)
     assert (im.width, im.height) == (100, 50) and im.path == kit / "det" / "pennfudan" / "x.webp"
     np.testing.assert_allclose(im.boxes, [[5.25, 10, 30.25, 40]])  # [10.5, 20, 50, 60] xywh, halved, as xyxy
     assert ds.classes[im.labels[0]].wnid == "n00007846"
     manifest = json.loads((kit / "manifest.json").read_text())
-    assert manifest["det"] == {"pennfudan": {"images": 1, "boxes": 1}} and manifest["photos"]["train"] == 1
+    assert manifest["det"] == {"pennfudan": {"images": 2, "boxes": 1}} and manifest["photos"]["train"] == 1
 
     there = tmp_path / "there_cache"  # the lent machine: the kit's proposals land under the shrunk file's key
     _kit_module().main(["--unpack", str(kit), "--cache", str(there)])
