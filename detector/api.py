@@ -15,6 +15,8 @@ detections of an image file equal the command's (before its rounding to 0.01 px 
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,20 +25,70 @@ import numpy as np
 import torch
 from PIL import Image
 
-from proposals.proposers import propose_many
+from proposals.merge import MAX_MULTIBOX_TOP
+from proposals.proposers import PROPOSERS, propose_many
+from proposals.selective_search import MODES as SS_MODES
 
-from .classifier import Member, load_ensemble
+from .classifier import MODES, Member, load_ensemble
 from .data.images import ImageError
 from .engines import (DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
                       default_options)
 from .nn.device import resolve_device
-from .pipeline import Detections, Detector, detect_each
+from .pipeline import MAX_REFINE, NMS_KINDS, Detections, Detector, detect_each
 
 __all__ = ["load_detector", "ImageDetector"]
 
 # keyword names that differ from the option dictionary's (detect run --proposals, --multibox)
 _KEYWORDS = {"proposals": "method", "multibox": "multibox_path"}
 _NOT_HERE = {"draw_dir", "draw_threshold"}  # detect run's pictures: a file job's by-product, not the API's
+
+# What detect run's option types (cli/run_cmd.py) accept, by option name: a value the command refuses as a usage error
+# is a ValueError of load_detector, before any model is loaded — not an error blamed on the first image, nor a value
+# run as it comes (max_proposals=-5, score_threshold=2). None, where the default is None: the model's own.
+_INTS = {"max_proposals": (1, None), "multibox_top": (1, MAX_MULTIBOX_TOP), "max_detections": (1, None),
+         "refine": (0, MAX_REFINE), "batch_size": (1, None), "image_batch": (1, None), "decode_threads": (0, None),
+         "threads": (0, None), "ss_resize_width": (0, None), "fast_short_side": (32, None),
+         "fast_max_side": (32, None)}
+_FLOATS = {"score_threshold": (0, 1, False), "nms_iou": (0, 1, False), "soft_nms_sigma": (0, 10, True),
+           "ss_scale": (0.1, None, False)}  # (low, high, low excluded)
+_CHOICES = {"method": tuple(PROPOSERS), "ss_mode": SS_MODES, "mode": MODES, "nms": NMS_KINDS,
+            "backend": ("auto", "onnx", "torch")}
+_FLAGS = ("amp", "no_cache")
+
+
+def _check_options(given: dict, defaults: dict) -> None:
+    """``ValueError`` (``TypeError`` for a value of another kind) naming the keyword of the first option of
+    ``given`` (option names, as :func:`default_options`) that ``detect run`` would refuse."""
+    keyword = {v: k for k, v in _KEYWORDS.items()}
+    for name, value in given.items():
+        kw = keyword.get(name, name)
+        if value is None and defaults.get(name) is None:
+            continue
+        if name in _INTS:
+            low, high = _INTS[name]
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise TypeError(f"{kw}={value!r}: an integer expected, got {type(value).__name__}")
+            if value < low or (high is not None and value > high):
+                raise ValueError(f"{kw}={value!r}: expected " + (f"{low} to {high}" if high is not None else
+                                                                  f"at least {low}") + " (as detect run's option)")
+        elif name in _FLOATS:
+            low, high, open_low = _FLOATS[name]
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise TypeError(f"{kw}={value!r}: a number expected, got {type(value).__name__}")
+            if not math.isfinite(value) or (value <= low if open_low else value < low) or (
+                    high is not None and value > high):
+                bounds = [f"above {low}" if open_low else f"at least {low}"] + (
+                    [f"at most {high}"] if high is not None else [])
+                raise ValueError(f"{kw}={value!r}: expected a number {' and '.join(bounds)} (as detect run's "
+                                 "option)")
+        elif name in _CHOICES:
+            if value not in _CHOICES[name]:
+                raise ValueError(f"{kw}={value!r}: expected one of {', '.join(map(repr, _CHOICES[name]))}")
+        elif name in _FLAGS:
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{kw}={value!r}: True or False expected, got {type(value).__name__}")
+        elif name == "cache_dir" and value is not None and Path(value).exists() and not Path(value).is_dir():
+            raise ValueError(f"cache_dir={str(value)!r}: not a folder (the proposal cache is a folder)")
 
 
 class ImageDetector:
@@ -146,7 +198,8 @@ def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **
     ``no_cache`` — each defaulting as the command does (``detect run --help``). Selective search runs in this
     process, one image at a time (no worker process to start).
 
-    Raises ``TypeError`` for an unknown keyword, ``ValueError`` for an unknown preset or a value a setting refuses,
+    Raises ``TypeError`` for an unknown keyword or an option value of the wrong kind (``max_proposals="100"``),
+    ``ValueError`` for an unknown preset or a value ``detect run`` refuses (``nms="foo"``, ``max_proposals=-5``),
     ``FileNotFoundError`` when no ``model`` is given and the bundled one is not installed,
     :class:`~detector.classifier.CheckpointError` for a model file that cannot be read, and
     :class:`~detector.nn.device.DeviceError` for a device this machine lacks."""
@@ -157,6 +210,7 @@ def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **
         known = sorted({*(k for k in o if k not in _NOT_HERE and k not in _KEYWORDS.values()), *_KEYWORDS} - {"device"})
         raise TypeError(f"load_detector() got an unexpected keyword argument {unknown[0]!r}; detect run's options "
                         f"it takes: {', '.join(known)}")
+    _check_options(given, o)
     o = apply_preset({**o, **given, "device": device}, preset, set(given))
     dev = resolve_device(device)
     if model is None:

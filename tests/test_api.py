@@ -92,3 +92,35 @@ def test_the_library_s_defaults_are_detect_run_s():
 
     ctx = run_cmd.make_context("run", ["."], resilient_parsing=True)
     assert {k: ctx.params[k] for k in default_options()} == default_options()
+
+
+@pytest.mark.parametrize("keyword, value, flag", [
+    ("max_proposals", -5, "--max-proposals"), ("max_proposals", 0, "--max-proposals"),
+    ("nms", "foo", "--nms"), ("score_threshold", 2, "--score-threshold"), ("nms_iou", 5, "--nms-iou"),
+    ("soft_nms_sigma", 0, "--soft-nms-sigma"), ("max_detections", -1, "--max-detections"), ("refine", -1, "--refine"),
+    ("batch_size", 0, "--batch-size"), ("image_batch", 0, "--image-batch"), ("proposals", "boxes", "--proposals"),
+    ("ss_scale", float("nan"), "--ss-scale"), ("fast_short_side", 8, "--fast-short-side"), ("threads", -2, "--threads"),
+    ("multibox_top", 0, "--multibox-top")])
+def test_a_value_detect_run_refuses_is_a_value_error_before_any_model_loads(tmp_path, keyword, value, flag):
+    """A value the command refuses as a usage error was taken by load_detector: run as it came (max_proposals=-5,
+    score_threshold=2) or an ImageError blaming the first image ('detection failed: nms must be …')."""
+    import click
+
+    from cli.run_cmd import run_cmd
+
+    with pytest.raises(click.UsageError):
+        run_cmd.make_context("run", [".", flag, str(value)])
+    with pytest.raises(ValueError, match=rf"^{keyword}="):
+        load_detector(tmp_path / "absent.pt", **{keyword: value})  # refused before the model is looked for
+
+
+def test_an_option_value_of_the_wrong_kind_or_a_file_as_cache_dir_is_named(tmp_path):
+    with pytest.raises(TypeError, match="max_proposals='100': an integer expected"):
+        load_detector(tmp_path / "absent.pt", max_proposals="100")
+    with pytest.raises(TypeError, match="no_cache='no': True or False"):
+        load_detector(tmp_path / "absent.pt", no_cache="no")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="cache_dir=.*: not a folder"):
+        load_detector(tmp_path / "absent.pt", cache_dir=tmp_path / "f")
+    det = load_detector(crops_model(tmp_path / "m.pt"), device="cpu", mode=None, refine=0, **SETTINGS)
+    assert det.config.postprocess.refine == 0  # valid values, None for a default of None, pass
