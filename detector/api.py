@@ -30,7 +30,7 @@ from proposals.proposers import PROPOSERS, propose_many
 from proposals.selective_search import MODES as SS_MODES
 
 from .classifier import MODES, Member, load_ensemble
-from .data.images import ImageError
+from .data.images import ImageError, as_rgb, scale16
 from .engines import (DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
                       default_options)
 from .nn.device import resolve_device
@@ -119,9 +119,11 @@ class ImageDetector:
 
         - a path (``str`` or ``os.PathLike``) of an image file, read as ``detect run`` reads it (EXIF orientation
           applied, 16-bit scaled to 8, transparency over white; its proposals cached as the command caches them);
-        - a ``PIL.Image.Image`` (converted to RGB);
+        - a ``PIL.Image.Image`` (converted to RGB as a file of its mode is read: 16-bit scaled, transparency over
+          white; its EXIF orientation is not applied: ``PIL.ImageOps.exif_transpose`` it first if need be);
         - a ``numpy`` array H x W x 3 ``uint8`` RGB (H x W: grey);
-        - a ``torch`` tensor 3 x H x W, ``uint8`` or float in [0, 1] (torchvision's input).
+        - a ``torch`` tensor 3 x H x W, ``uint8`` or float in [0, 1] (torchvision's input; a float image outside
+          [0, 1], as one in [0, 255], is a ``ValueError``).
 
         Returns, per image, ``{"boxes": float32 [D, 4] xyxy in the image's pixels, "scores": float32 [D] in [0, 1],
         "labels": int64 [D] in 1..C}`` (CPU tensors, best first) — a dict for one image, a list for a list.
@@ -153,13 +155,18 @@ class ImageDetector:
 def _as_array(x: Any, k: int) -> np.ndarray:
     """An in-memory image → RGB ``uint8`` H x W x 3 (the pixels :meth:`Detector.detect` takes)."""
     if isinstance(x, Image.Image):
-        return np.asarray(x.convert("RGB"))
+        return np.asarray(_pil_rgb(x, k))
     if isinstance(x, torch.Tensor):
         if x.ndim != 3 or x.shape[0] not in (1, 3):
             raise ValueError(f"image {k}: a tensor image is C x H x W with C = 3 (or 1), got shape "
                              f"{tuple(x.shape)}")
         t = x.detach().cpu()
         if t.is_floating_point():
+            low, high = (float(v) for v in (t.min(), t.max())) if t.numel() else (0.0, 0.0)
+            if not (-_FLOAT_SLACK <= low and high <= 1 + _FLOAT_SLACK):  # NaN fails too
+                raise ValueError(f"image {k}: a float tensor image has values in [0, 1] (torchvision's), got "
+                                 f"{low:g} to {high:g}" + (": divide it by 255" if 1 < high <= 255 and low >= 0
+                                                           else ""))
             t = (t.clamp(0, 1) * 255).round()  # torchvision's float images are in [0, 1]
         elif t.dtype != torch.uint8:
             raise ValueError(f"image {k}: a tensor image is uint8 or float in [0, 1], got {t.dtype}")
@@ -175,6 +182,23 @@ def _as_array(x: Any, k: int) -> np.ndarray:
         return np.ascontiguousarray(x)
     raise TypeError(f"image {k}: expected a file path, a PIL image, a numpy array or a torch tensor, got "
                     f"{type(x).__name__}")
+
+
+_FLOAT_SLACK = 1e-3  # a float image's rounding past [0, 1] (a normalisation undone) is clamped, not refused
+
+
+def _pil_rgb(img: Image.Image, k: int) -> Image.Image:
+    """A PIL image → RGB, as a file of its mode is read (:func:`detector.data.images.load_image`, but for EXIF
+    orientation: an in-memory image's pixels are taken as they stand): 16-bit grey scaled to 8 bits (Pillow's own
+    conversion clips it: all white), transparency over white; 32-bit ``I`` / ``F`` images refused, having no display
+    range."""
+    if img.mode.startswith("I;16"):
+        return Image.fromarray(scale16(np.asarray(img)), "L").convert("RGB")
+    if img.mode in ("I", "F"):
+        raise ValueError(f"image {k}: a 32-bit {'floating-point' if img.mode == 'F' else 'integer'} PIL image (mode "
+                         f"{img.mode}): its values have no display range to read it by; convert it to 8 bits (L, "
+                         "RGB) first")
+    return as_rgb(img)
 
 
 def _as_tensors(det: Detections) -> dict[str, torch.Tensor]:

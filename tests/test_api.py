@@ -124,3 +124,30 @@ def test_an_option_value_of_the_wrong_kind_or_a_file_as_cache_dir_is_named(tmp_p
         load_detector(tmp_path / "absent.pt", cache_dir=tmp_path / "f")
     det = load_detector(crops_model(tmp_path / "m.pt"), device="cpu", mode=None, refine=0, **SETTINGS)
     assert det.config.postprocess.refine == 0  # valid values, None for a default of None, pass
+
+
+def test_a_16_bit_or_transparent_pil_image_is_read_as_its_file_and_a_0_255_float_tensor_is_refused(tmp_path):
+    """A PIL I;16 image went through Pillow's convert('RGB'), which clips it to white: no detection, without a word;
+    an RGBA one lost its alpha (the file: over white); a float tensor in [0, 255] was clamped to white."""
+    d = image_folder(tmp_path)
+    det = load_detector(crops_model(tmp_path / "m.pt"), device="cpu", **SETTINGS)
+    grey = np.array(Image.open(d / "0.png").convert("L"))
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "g16.png")
+    rgba = np.array(Image.open(d / "0.png").convert("RGBA"))
+    rgba[:, : rgba.shape[1] // 2, 3] = 0
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    for name in ("g16.png", "rgba.png"):
+        from_file = det(tmp_path / name)
+        with Image.open(tmp_path / name) as im:
+            assert im.mode in ("I;16", "RGBA")
+            in_memory = det(im)
+        assert len(from_file["scores"]) > 0
+        torch.testing.assert_close(in_memory["boxes"], from_file["boxes"])
+        torch.testing.assert_close(in_memory["scores"], from_file["scores"])
+    chw = torch.from_numpy(np.array(Image.open(d / "0.png").convert("RGB"))).permute(2, 0, 1)
+    with pytest.raises(ValueError, match=r"image 0: a float tensor image has values in \[0, 1\].*to \d+: divide it"):
+        det(chw.float())
+    with pytest.raises(ValueError, match="image 1: a float tensor image"):
+        det([chw, torch.full((3, 8, 8), float("nan"))])
+    with pytest.raises(ValueError, match="image 0: a 32-bit floating-point PIL image"):
+        det(Image.fromarray(np.zeros((8, 8), np.float32)))

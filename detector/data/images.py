@@ -284,13 +284,19 @@ def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
     if _png_bit_depth(data) == 16:
         img = _png16_as_8bit(img, data, path)
     elif img.mode.startswith("I;16"):  # 16-bit grey from another format: the same scaling
-        img = Image.fromarray(_scale16(np.asarray(img)), "L")
+        img = Image.fromarray(scale16(np.asarray(img)), "L")
     elif img.mode in ("F", "I"):  # a TIFF of measurements: no range a viewer would map to black and white
         raise ImageError(f"{path}: a 32-bit {'floating-point' if img.mode == 'F' else 'integer'} image: its values "
                          "have no display range to read it by (convert it to 8 or 16 bits first)")
     if img is not opened:  # a new image of the 16-bit paths parses its EXIF here
         _exif(img.getexif, path)
     ImageOps.exif_transpose(img, in_place=True)  # reads the parse kept on img
+    return as_rgb(img)
+
+
+def as_rgb(img: Image.Image) -> Image.Image:
+    """An 8-bit Pillow image of any mode → RGB, transparency (an alpha channel, or a palette's or grey image's
+    transparent colour) composited over white."""
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, (*BACKGROUND, 255)), rgba).convert("RGB")
@@ -305,13 +311,13 @@ def _png_bit_depth(data: bytes) -> int | None:
     return None
 
 
-def _scale16(values: np.ndarray) -> np.ndarray:
+def scale16(values: np.ndarray) -> np.ndarray:
     """16-bit samples → 8-bit: ``round(v / 257)`` (no ties: ``v / 257`` is never an odd multiple of 1/2)."""
     return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 def _png16_as_8bit(img: Image.Image, data: bytes, path: Path) -> Image.Image:
-    """A 16-bit PNG at 8 bits, scaled as :func:`_scale16`. Pillow keeps only the high byte of 16-bit colour
+    """A 16-bit PNG at 8 bits, scaled as :func:`scale16`. Pillow keeps only the high byte of 16-bit colour
     samples (``v >> 8``), so the samples come from OpenCV's decoder; the result carries ``img``'s metadata, so
     that its EXIF orientation still applies."""
     import cv2  # here only: the data layer does not need OpenCV otherwise
@@ -319,7 +325,7 @@ def _png16_as_8bit(img: Image.Image, data: bytes, path: Path) -> Image.Image:
     raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None or raw.dtype != np.uint16 or raw.shape[:2] != (img.height, img.width):
         raise ImageError(f"{path}: cannot decode this 16-bit PNG")
-    px = _scale16(raw)
+    px = scale16(raw)
     if px.ndim == 2:
         out = Image.fromarray(px, "L")
     elif px.shape[2] == 2:
