@@ -149,6 +149,11 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     outputs = {"--json": json_out, "--plot": plot_out}
     refuse_replacing_inputs(outputs, [*gt_paths, *_pred_files(pred_paths), image_list, blacklist,
                                       *_pred_files(baseline_paths)])
+    folders = {p.resolve() for p in (*pred_paths, *baseline_paths) if p.is_dir()}
+    for flag, path in outputs.items():  # trial 37: written there, the next evaluation reads it as a class's results
+        if path is not None and voc_results_class(path) is not None and Path(path).resolve().parent in folders:
+            raise click.UsageError(f"{flag} {path} would be written into the VOC results folder {Path(path).parent} "
+                                   "under a results file's name, and read as one the next time: write it elsewhere")
     pred_for = [pred_paths[k] if len(pred_paths) > 1 else pred_paths[0] for k in range(n)]
     base_for = [baseline_paths[k] if len(baseline_paths) > 1 else baseline_paths[0] for k in range(n)] \
         if baseline_paths else [None] * n

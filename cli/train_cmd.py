@@ -749,7 +749,7 @@ def _read_priors(path: Path) -> np.ndarray:
         if not fields:
             continue
         if len(fields) != 4:
-            raise bad(f"line {n} has {len(fields)} fields")
+            raise bad(f"line {n} has {count(len(fields), 'field')}")
         try:
             row = [float(v) for v in fields]
         except ValueError:

@@ -10,7 +10,7 @@
 :func:`load_detector` takes ``detect run``'s options by their keyword names (``preset="fast"``, ``nms="greedy"``,
 ``proposals="both"``, ``max_proposals=500`` …) with the same defaults and presets (:func:`detector.engines.apply_preset`
 and :func:`detector.engines.config_from_options`, which the command uses too), and the same bundled models; the
-detections of an image file equal the command's (before its rounding to 0.01 px and 1e-4 in ``boxes.json``).
+detections of an image file equal the command's (before its rounding to 0.01 px and 1e-5 in ``boxes.json``).
 """
 
 from __future__ import annotations
@@ -134,6 +134,12 @@ class ImageDetector:
         items = [images] if one else list(images)
         results: list[dict | None] = [None] * len(items)
         files = [(k, Path(x)) for k, x in enumerate(items) if isinstance(x, (str, os.PathLike))]
+        for _, path in files:  # in load_image's words, before any work (the search workers' said "FileNotFoundError:")
+            if path.is_dir():
+                raise ImageError(f"{path}: a folder, not an image file (give its images, or run `detect run` on the "
+                                 "folder)")
+            if not path.exists():
+                raise ImageError(f"{path}: no such file" + (" (a broken symbolic link)" if path.is_symlink() else ""))
         if files:
             proposed = propose_many(self.pipeline.proposer, [p for _, p in files], workers=self._job.ss_workers,
                                     cache=self._job.cache, decode_threads=self.config.decode_threads)

@@ -64,6 +64,10 @@ def test_bad_input_is_named(tmp_path):
     (tmp_path / "notes.jpg").write_text("not an image")
     with pytest.raises(ImageError, match="notes.jpg"):
         det(str(tmp_path / "notes.jpg"))
+    with pytest.raises(ImageError, match=r"missing.jpg: no such file$"):  # was "FileNotFoundError: …: No such file"
+        det(tmp_path / "missing.jpg")
+    with pytest.raises(ImageError, match=r": a folder, not an image file"):
+        det(tmp_path)
     with pytest.raises(ValueError, match=r"image 1: an array image is H x W x 3 uint8"):
         det([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.float32)])
     with pytest.raises(TypeError, match="image 0: expected a file path"):

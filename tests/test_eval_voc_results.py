@@ -280,6 +280,10 @@ def test_json_output_may_not_replace_a_results_file(tmp_path):
     target = res_dir / "comp4_det_test_dog.txt"
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_dir), "--json", str(target)])
     assert res.exit_code == 1 and f"--json {target} is a file this command reads" in res.output, res.output
+    new = res_dir / "comp4_det_test_cat.txt"  # trial 37: not yet there, written, then read as the class cat's results
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res_dir), "--json", str(new)])
+    assert res.exit_code == 2 and "would be written into the VOC results folder" in res.output, res.output
+    assert not new.exists()
 
 
 def test_an_identifier_fitting_two_images_names_file_and_line(tmp_path):
