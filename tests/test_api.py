@@ -155,3 +155,20 @@ def test_a_16_bit_or_transparent_pil_image_is_read_as_its_file_and_a_0_255_float
         det([chw, torch.full((3, 8, 8), float("nan"))])
     with pytest.raises(ValueError, match="image 0: a 32-bit floating-point PIL image"):
         det(Image.fromarray(np.zeros((8, 8), np.float32)))
+
+
+def test_an_unusable_device_is_named_as_given(monkeypatch):
+    """Trial 37: device="cuda:3" was "--device cuda asked for" (a flag the API has not, and not the device given);
+    an index beyond the cards torch sees was taken and failed later."""
+    from detector.nn import device as dev_mod
+    from detector.nn.device import DeviceError, resolve_device
+
+    with pytest.raises(DeviceError, match=r"device 'gpu': not a device \(auto, cpu, cuda or cuda:N\)"):
+        resolve_device("gpu")
+    monkeypatch.setattr(dev_mod.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match=r"device 'cuda:3' asked for, but torch sees no CUDA device"):
+        load_detector(device="cuda:3")
+    monkeypatch.setattr(dev_mod.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(dev_mod.torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(DeviceError, match=r"device 'cuda:3' asked for, but torch sees 1 CUDA device: cuda:0$"):
+        resolve_device("cuda:3")

@@ -6,11 +6,13 @@ import contextlib
 
 import torch
 
+from ..data.io import count
+
 __all__ = ["resolve_device", "autocast"]
 
 
 class DeviceError(ValueError):
-    """A ``--device`` that cannot be used."""
+    """A device (``--device``, ``load_detector(device=…)``) that cannot be used."""
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -20,11 +22,16 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError("--device cuda asked for, but torch sees no CUDA device")
+        raise DeviceError(f"device {device!r} asked for, but torch sees no CUDA device")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except RuntimeError:
-        raise DeviceError(f"--device {device!r}: not a device (auto, cpu, cuda or cuda:N)") from None
+        raise DeviceError(f"device {device!r}: not a device (auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()
+        raise DeviceError(f"device {device!r} asked for, but torch sees {count(n, 'CUDA device')}: "
+                          + ("cuda:0" if n == 1 else f"cuda:0 to cuda:{n - 1}"))
+    return dev
 
 
 def autocast(device, enabled: bool = True):
