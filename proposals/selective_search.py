@@ -293,7 +293,17 @@ def _process_one(task) -> ProposalResult:
         return ProposalResult(index, source, None, error=f"{kind}{message}", seconds=time.perf_counter() - start)
 
 
-def _worker_init(parent_pid: int) -> None:
+def _logging_of_this_process() -> tuple[int, str | None]:
+    """The root logger's level and its first handler's format here (``detect -v`` configures them), for workers."""
+    root = logging.getLogger()
+    fmt = next((h.formatter._fmt for h in root.handlers if h.formatter is not None), None)
+    return root.level, fmt
+
+
+def _worker_init(parent_pid: int, log_level: int = logging.WARNING, log_format: str | None = None) -> None:
+    if log_format is not None:  # a worker's warnings (an image's damaged EXIF) in the run's form, not Python's bare
+        # last-resort line (a forkserver or spawned worker starts with logging unconfigured: trial 35)
+        logging.basicConfig(level=log_level, format=log_format)
     cv2.setNumThreads(1)  # selective search is single-threaded C++; parallelism comes from the processes
     # Ctrl-C reaches the whole process group: the run stops its workers itself (_kill_workers), so a worker ignores
     # it rather than print a KeyboardInterrupt traceback from the middle of the pool's queue handling
@@ -359,7 +369,7 @@ def _ordered_map(fn: Callable, tasks: Iterable, workers: int, describe: Callable
 
     def new_pool(n):
         return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init,
-                                   initargs=(os.getpid(),))
+                                   initargs=(os.getpid(), *_logging_of_this_process()))
 
     def run_alone(task):
         with _stopping(new_pool(1)) as pool:

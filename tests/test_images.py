@@ -347,3 +347,22 @@ def test_a_huge_image_is_decoded_with_a_warning_naming_it_and_one_too_huge_is_re
     with pytest.raises(ImageError, match=f"{path}: too large to decode \\(1,200 pixels, over twice Pillow's limit "
                                          "of 500: PIL.Image.MAX_IMAGE_PIXELS"):
         load_image(path)
+
+
+def test_a_search_worker_s_warning_comes_in_the_run_s_form(tmp_path):
+    """Trial 35: with selective search in worker processes a damaged EXIF came as Python's bare last-resort line
+    beside the run's "WARNING detector.data.images: …" (a forkserver worker starts with logging unconfigured)."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 80, 3), np.uint8)).save(
+        path, exif=exif_with_orientation(6).tobytes()[:20])
+    res = subprocess.run([sys.executable, "-m", "cli.main", "proposals", str(path), "--out", str(tmp_path / "p.json"),
+                          "--workers", "1", "--no-cache"], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": root})
+    assert res.returncode == 0, res.stderr
+    said = [line for line in res.stderr.splitlines() if "Corrupt EXIF" in line]
+    assert said and all(line.startswith(f"WARNING detector.data.images: {path}: Corrupt EXIF") for line in said), said
