@@ -134,6 +134,8 @@ class ImageDetector:
         items = [images] if one else list(images)
         results: list[dict | None] = [None] * len(items)
         files = [(k, Path(x)) for k, x in enumerate(items) if isinstance(x, (str, os.PathLike))]
+        pixels = {k: _as_array(x, k) for k, x in enumerate(items)  # checked before any work on the others
+                  if not isinstance(x, (str, os.PathLike))}
         for _, path in files:  # in load_image's words, before any work (the search workers' said "FileNotFoundError:")
             if path.is_dir():
                 raise ImageError(f"{path}: a folder, not an image file (give its images, or run `detect run` on the "
@@ -152,9 +154,8 @@ class ImageDetector:
             finally:
                 detected.close()
                 proposed.close()
-        for k, x in enumerate(items):
-            if results[k] is None:
-                results[k] = _as_tensors(self.pipeline.detect(_as_array(x, k)))
+        for k, rgb in pixels.items():
+            results[k] = _as_tensors(self.pipeline.detect(rgb))
         return results[0] if one else results
 
 
