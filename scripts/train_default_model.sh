@@ -11,9 +11,18 @@
 # trunk (1,000 ImageNet outputs mapped onto the 200 DET classes) fine-tuned on every training image in crops mode;
 # MultiBox from the classifier's trunk; three members fine-tuned from the classifier in fast mode (seeds 0, 1, 2); float16 copies without the
 # auxiliary heads into the package (the four members are the bundled ensemble).
+#
+# QUICK=1: the CPU path in about an hour (issue 14) — distillation and the crops-mode member only, 8 epochs each
+# (DISTILL_EPOCHS, EPOCHS), into work/quick/ (QUICK_DIR; student.pt, member0.pt); nothing bundled. Detect with it through the
+# bundled MultiBox, or score it: TAG=_quick MODEL=work/quick/member0.pt bash scripts/evaluate_default_model.sh
 set -euo pipefail
 S=work/split
+QUICK=${QUICK:-0}
 D=work/distill
+MEMBER=work/default/member0.pt
+if [ "$QUICK" = 1 ]; then
+  D=${QUICK_DIR:-work/quick}; MEMBER=$D/member0.pt; DISTILL_EPOCHS=${DISTILL_EPOCHS:-8}; EPOCHS=${EPOCHS:-8}
+fi
 DEVICE=${DEVICE:-cpu}
 python scripts/default_split.py --out "$S"
 TRAIN=(--gt $S/train/pennfudan.json --gt $S/train/voc2012.json --gt $S/train/coco128.json --gt $S/train/ilsvrc227.json
@@ -22,19 +31,26 @@ PARTIAL=(--gt-partial $S/train/openimages.json)  # Open Images labels are not ex
 
 # 1. distillation: ImageNet photos (80 % of the 1,000 samples, Imagenette train) and every training detection image
 python scripts/distill_photo_lists.py --data ../shared/data --out "$D"
+SECONDS=0
 detect train distill --out $D/student.pt --photos $D/photos_train.txt "${TRAIN[@]}" \
     --gt $S/train/openimages.json --val-photos $D/photos_val_inet.txt --val-photos $D/photos_val_nette.txt \
     --arch paper-bn --width 0.5 --input-size 112 --epochs "${DISTILL_EPOCHS:-30}" --batch-size 128 --lr 2e-3 \
     --device "$DEVICE"
 
 # 3. the region classifier from the distilled trunk, every training image (no validation: the last epoch is kept)
-detect train classifier --out work/default/member0.pt "${TRAIN[@]}" "${PARTIAL[@]}" --init $D/student.pt \
+echo "distillation: $SECONDS s"
+detect train classifier --out "$MEMBER" "${TRAIN[@]}" "${PARTIAL[@]}" --init $D/student.pt \
     --arch paper-bn --input-size 112 --width 0.5 --epochs "${EPOCHS:-30}" --schedule cosine --batch-size 128 --lr 0.01 \
     --bbox-reg --bg-iou-low 0 --workers 1 --val-every 0 --device "$DEVICE"
+echo "distillation and the crops-mode member: $SECONDS s"
+if [ "$QUICK" = 1 ]; then
+  echo "QUICK=1: $MEMBER written (with the bundled MultiBox: detect run IMAGES --model $MEMBER --proposals both)"
+  exit 0
+fi
 
 # 3b. MultiBox from step 3's trunk (K = 200 shipped k-means priors, 160 px, half width; exhaustive sets only): 60
 #     epochs with random crops (SSD's), no validation (the last epoch is kept); about 9 minutes
-detect train multibox "${TRAIN[@]}" --out work/mb/multibox.pt --init work/default/member0.pt --input-size 160 \
+detect train multibox "${TRAIN[@]}" --out work/mb/multibox.pt --init "$MEMBER" --input-size 160 \
     --width 0.5 --epochs 60 --batch-size 16 --lr 0.02 --crop-min-area 0.3 --device "$DEVICE"
 
 # 4. the ensemble's fast-mode members: the same network fine-tuned from step 3's in fast mode, three seeds
