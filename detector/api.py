@@ -243,7 +243,7 @@ def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **
                         f"it takes: {', '.join(known)}")
     _check_options(given, o)
     o = apply_preset({**o, **given, "device": device}, preset, set(given))
-    dev = resolve_device(device)
+    dev = resolve_device(device, what="device")
     if model is None:
         files = bundled_model_files(o.get("bundled_model") or "default")
     else:

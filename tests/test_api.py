@@ -164,11 +164,11 @@ def test_an_unusable_device_is_named_as_given(monkeypatch):
     from detector.nn.device import DeviceError, resolve_device
 
     with pytest.raises(DeviceError, match=r"device 'gpu': not a device \(auto, cpu, cuda or cuda:N\)"):
-        resolve_device("gpu")
+        resolve_device("gpu", what="device")
     monkeypatch.setattr(dev_mod.torch.cuda, "is_available", lambda: False)
     with pytest.raises(DeviceError, match=r"device 'cuda:3' asked for, but torch sees no CUDA device"):
         load_detector(device="cuda:3")
     monkeypatch.setattr(dev_mod.torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(dev_mod.torch.cuda, "device_count", lambda: 1)
     with pytest.raises(DeviceError, match=r"device 'cuda:3' asked for, but torch sees 1 CUDA device: cuda:0$"):
-        resolve_device("cuda:3")
+        resolve_device("cuda:3", what="device")

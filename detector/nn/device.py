@@ -15,21 +15,22 @@ class DeviceError(ValueError):
     """A device (``--device``, ``load_detector(device=…)``) that cannot be used."""
 
 
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str = "auto", *, what: str = "--device") -> torch.device:
     """``auto`` → CUDA when available, else CPU; ``cpu``, ``cuda``, ``cuda:N`` as torch reads them. Raises
     :class:`DeviceError` (a ``ValueError``) when CUDA is asked for and torch sees none, or for a string that names
-    no device."""
+    no device, or a CUDA index beyond the cards torch sees; its message names the device as ``what`` (the option, or
+    the API's keyword ``device``) and the value."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(f"device {device!r} asked for, but torch sees no CUDA device")
+        raise DeviceError(f"{what} {device!r} asked for, but torch sees no CUDA device")
     try:
         dev = torch.device(device)
     except RuntimeError:
-        raise DeviceError(f"device {device!r}: not a device (auto, cpu, cuda or cuda:N)") from None
+        raise DeviceError(f"{what} {device!r}: not a device (auto, cpu, cuda or cuda:N)") from None
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         n = torch.cuda.device_count()
-        raise DeviceError(f"device {device!r} asked for, but torch sees {count(n, 'CUDA device')}: "
+        raise DeviceError(f"{what} {device!r} asked for, but torch sees {count(n, 'CUDA device')}: "
                           + ("cuda:0" if n == 1 else f"cuda:0 to cuda:{n - 1}"))
     return dev
 
