@@ -172,3 +172,17 @@ def test_an_unusable_device_is_named_as_given(monkeypatch):
     monkeypatch.setattr(dev_mod.torch.cuda, "device_count", lambda: 1)
     with pytest.raises(DeviceError, match=r"device 'cuda:3' asked for, but torch sees 1 CUDA device: cuda:0$"):
         resolve_device("cuda:3", what="device")
+
+
+def test_a_device_type_other_than_cpu_or_cuda_is_not_a_device(monkeypatch):
+    """Trial 38: "mps" passed resolve_device and crashed with a traceback when the model moved; "meta" ran the job
+    to 0 images and exit status 0; "cuda:x" / "cuda:-1" on a CPU machine were "asked for, but torch sees no CUDA
+    device" rather than not a device."""
+    from detector.nn import device as dev_mod
+    from detector.nn.device import DeviceError, resolve_device
+
+    monkeypatch.setattr(dev_mod.torch.cuda, "is_available", lambda: False)
+    for bad in ("mps", "meta", "cuda:x", "cuda:-1", "CPU"):
+        with pytest.raises(DeviceError, match=rf"device {bad!r}: not a device \(auto, cpu, cuda or cuda:N\)"):
+            resolve_device(bad, what="device")
+    assert resolve_device("cpu:0").type == "cpu"

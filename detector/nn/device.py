@@ -22,12 +22,15 @@ def resolve_device(device: str = "auto", *, what: str = "--device") -> torch.dev
     the API's keyword ``device``) and the value."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(f"{what} {device!r} asked for, but torch sees no CUDA device")
     try:
         dev = torch.device(device)
-    except RuntimeError:
-        raise DeviceError(f"{what} {device!r}: not a device (auto, cpu, cuda or cuda:N)") from None
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda") or (dev.index is not None and dev.index < 0):
+        # torch also takes "mps", "meta", "xla", … (a crash, or a run of nothing but errors, later) and "cuda:-1"
+        raise DeviceError(f"{what} {device!r}: not a device (auto, cpu, cuda or cuda:N)")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"{what} {device!r} asked for, but torch sees no CUDA device")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         n = torch.cuda.device_count()
         raise DeviceError(f"{what} {device!r} asked for, but torch sees {count(n, 'CUDA device')}: "
