@@ -179,11 +179,11 @@ def _as_array(x: Any, k: int) -> np.ndarray:
             raise ValueError(f"image {k}: a tensor image is uint8 or float in [0, 1], got {t.dtype}")
         x = t.to(torch.uint8).expand(3, -1, -1).permute(1, 2, 0).numpy()
     if isinstance(x, np.ndarray):
+        if not (x.dtype == np.uint8 and (x.ndim == 2 or (x.ndim == 3 and x.shape[2] == 3))):
+            raise ValueError(f"image {k}: an array image is H x W x 3 uint8 RGB (or H x W grey), got shape "
+                             f"{x.shape} {x.dtype}")  # the shape as given, not a grey one's 3-channel copy
         if x.ndim == 2:
             x = np.repeat(x[:, :, None], 3, axis=2)
-        if x.ndim != 3 or x.shape[2] != 3 or x.dtype != np.uint8:
-            raise ValueError(f"image {k}: an array image is H x W x 3 uint8 RGB (or H x W grey), got shape "
-                             f"{x.shape} {x.dtype}")
         if min(x.shape[:2]) == 0:
             raise ValueError(f"image {k}: an image of no pixels (shape {x.shape})")
         return np.ascontiguousarray(x)

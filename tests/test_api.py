@@ -186,3 +186,13 @@ def test_a_device_type_other_than_cpu_or_cuda_is_not_a_device(monkeypatch):
         with pytest.raises(DeviceError, match=rf"device {bad!r}: not a device \(auto, cpu, cuda or cuda:N\)"):
             resolve_device(bad, what="device")
     assert resolve_device("cpu:0").type == "cpu"
+
+
+def test_a_bad_grey_array_is_reported_with_the_shape_given():
+    """Trial 38: a 2-D float array was reported as "got shape (10, 10, 3) float64" — the shape of the 3-channel
+    copy made of it, not the caller's (10, 10)."""
+    from detector.api import _as_array
+
+    with pytest.raises(ValueError, match=r"image 2: .* got shape \(10, 10\) float64$"):
+        _as_array(np.zeros((10, 10)), 2)
+    assert _as_array(np.zeros((4, 5), np.uint8), 0).shape == (4, 5, 3)
