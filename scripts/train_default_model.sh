@@ -12,16 +12,22 @@
 # MultiBox from the classifier's trunk; three members fine-tuned from the classifier in fast mode (seeds 0, 1, 2); float16 copies without the
 # auxiliary heads into the package (the four members are the bundled ensemble).
 #
-# QUICK=1: the CPU path in about an hour (issue 14) — distillation and the crops-mode member only, 8 epochs each
-# (DISTILL_EPOCHS, EPOCHS), into work/quick/ (QUICK_DIR; student.pt, member0.pt); nothing bundled. Detect with it through the
-# bundled MultiBox, or score it: TAG=_quick MODEL=work/quick/member0.pt bash scripts/evaluate_default_model.sh
+# The CPU path in well under an hour (issue 14; README "The CPU path in under an hour"):
+#
+#     QUICK=1 bash scripts/train_default_model.sh
+#
+# runs the split, distillation (14 epochs, DISTILL_EPOCHS) and the crops-mode member (20, EPOCHS) only: 54 minutes
+# measured here (mean validation mAP 0.098 against the bundled member0's 0.139; 8 and 8 epochs: 25 minutes, 0.045, no
+# better than the model of before distillation), into work/quick/ (QUICK_DIR: the photo lists, student.pt,
+# member0.pt); nothing is bundled, MultiBox and the fast members are not trained. Score it (selective search, crops):
+#     TAG=_quick MODEL=work/quick/member0.pt bash scripts/evaluate_default_model.sh
 set -euo pipefail
 S=work/split
 QUICK=${QUICK:-0}
 D=work/distill
 MEMBER=work/default/member0.pt
 if [ "$QUICK" = 1 ]; then
-  D=${QUICK_DIR:-work/quick}; MEMBER=$D/member0.pt; DISTILL_EPOCHS=${DISTILL_EPOCHS:-8}; EPOCHS=${EPOCHS:-8}
+  D=${QUICK_DIR:-work/quick}; MEMBER=$D/member0.pt; DISTILL_EPOCHS=${DISTILL_EPOCHS:-14}; EPOCHS=${EPOCHS:-20}
 fi
 DEVICE=${DEVICE:-cpu}
 python scripts/default_split.py --out "$S"
@@ -37,7 +43,7 @@ detect train distill --out $D/student.pt --photos $D/photos_train.txt "${TRAIN[@
     --arch paper-bn --width 0.5 --input-size 112 --epochs "${DISTILL_EPOCHS:-30}" --batch-size 128 --lr 2e-3 \
     --device "$DEVICE"
 
-# 3. the region classifier from the distilled trunk, every training image (no validation: the last epoch is kept)
+# 2. the region classifier from the distilled trunk, every training image (no validation: the last epoch is kept)
 echo "distillation: $SECONDS s"
 detect train classifier --out "$MEMBER" "${TRAIN[@]}" "${PARTIAL[@]}" --init $D/student.pt \
     --arch paper-bn --input-size 112 --width 0.5 --epochs "${EPOCHS:-30}" --schedule cosine --batch-size 128 --lr 0.01 \
@@ -48,12 +54,12 @@ if [ "$QUICK" = 1 ]; then
   exit 0
 fi
 
-# 3b. MultiBox from step 3's trunk (K = 200 shipped k-means priors, 160 px, half width; exhaustive sets only): 60
+# 3. MultiBox from step 2's trunk (K = 200 shipped k-means priors, 160 px, half width; exhaustive sets only): 60
 #     epochs with random crops (SSD's), no validation (the last epoch is kept); about 9 minutes
 detect train multibox "${TRAIN[@]}" --out work/mb/multibox.pt --init "$MEMBER" --input-size 160 \
     --width 0.5 --epochs 60 --batch-size 16 --lr 0.02 --crop-min-area 0.3 --device "$DEVICE"
 
-# 4. the ensemble's fast-mode members: the same network fine-tuned from step 3's in fast mode, three seeds
+# 4. the ensemble's fast-mode members: the same network fine-tuned from step 2's in fast mode, three seeds
 #    (scripts/train_fast_model.sh)
 for seed in 0 1 2; do INIT=work/default/member0.pt SEED=$seed bash scripts/train_fast_model.sh; done
 
