@@ -178,6 +178,30 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
                        scores, xywh_to_xyxy(xywh), by_source_id=not (named and named[1]), xywh=xywh)
 
 
+def _checked_lines(path, text: str, fields: int, first_value: int, form: str):
+    """The non-empty lines of a text prediction file (ILSVRC submission text, VOC devkit results), each as ``(line
+    number, its fields, the floats of fields[first_value:])``: ``confidence xmin ymin xmax ymax`` last, checked as
+    both devkits read them — ``fields`` of them (``form`` names them in the message), numbers, finite, and a width and
+    height ``xmax - xmin + 1``, ``ymax - ymin + 1`` (inclusive pixels) not negative. :class:`PredictionError` names
+    the file and line otherwise."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != fields:
+            raise PredictionError(f"{path}:{n}: expected {fields} fields {form}, got {len(parts)}: {line.strip()!r}")
+        try:
+            vals = [float(v) for v in parts[first_value:]]
+        except ValueError:
+            raise PredictionError(f"{path}:{n}: not numbers: {line.strip()!r}") from None
+        if not all(math.isfinite(v) for v in vals):
+            raise PredictionError(f"{path}:{n}: NaN or infinite number: {line.strip()!r}")
+        if vals[3] + 1 < vals[1] or vals[4] + 1 < vals[2]:  # inclusive pixels: width = xmax - xmin + 1
+            raise PredictionError(f"{path}:{n}: box has a negative width or height (xmax < xmin - 1 or ymax < "
+                                  f"ymin - 1): {line.strip()!r}")
+        yield n, parts, vals
+
+
 def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
     first = next((ln.split() for ln in text.splitlines() if ln.strip()), [])
     if len(first) == 6 and not first[1].lstrip("+-").isdigit():  # a confidence where ILSVRC text has its det_id
@@ -198,27 +222,16 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
     index_to_name = {idx: name for name, idx in listed}
     by_det = ilsvrc_by_det_id()
     rows = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 7:
-            raise PredictionError(f"{path}:{n}: expected 7 fields '<image_index> <det_id> <confidence> <xmin> <ymin> "
-                                  f"<xmax> <ymax>', got {len(parts)}: {line.strip()!r}")
+    for n, parts, vals in _checked_lines(path, text, 7, 2, "'<image_index> <det_id> <confidence> <xmin> <ymin> "
+                                         "<xmax> <ymax>'"):
         try:
             idx, det_id = int(parts[0]), int(parts[1])
-            vals = [float(v) for v in parts[2:]]
         except ValueError:
-            raise PredictionError(f"{path}:{n}: not numbers: {line.strip()!r}") from None
-        if not all(math.isfinite(v) for v in vals):
-            raise PredictionError(f"{path}:{n}: NaN or infinite number: {line.strip()!r}")
+            raise PredictionError(f"{path}:{n}: not numbers: {' '.join(parts)!r}") from None
         if det_id not in by_det:
             raise PredictionError(f"{path}:{n}: unknown class id {det_id} (ILSVRC det_ids are 1..200)")
         if idx not in index_to_name:
             raise PredictionError(f"{path}:{n}: image index {idx} is not in {image_list}")
-        if vals[3] + 1 < vals[1] or vals[4] + 1 < vals[2]:  # 0-based inclusive: width = xmax - xmin + 1
-            raise PredictionError(f"{path}:{n}: box has a negative width or height (xmax < xmin - 1 or ymax < "
-                                  f"ymin - 1): {line.strip()!r}")
         rows.append((idx, det_id, *vals))
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
     det_ids = arr[:, 1].astype(np.int64)
@@ -297,22 +310,8 @@ def _read_voc_results(source: Path, files: list[tuple[Path, str, Category]]) -> 
     width and height ``xmax - xmin + 1`` and ``ymax - ymin + 1`` not negative."""
     names, rows, labels, lines = [], [], [], []
     for j, (f, text, _) in enumerate(files):
-        for n, line in enumerate(text.splitlines(), start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise PredictionError(f"{f}:{n}: expected 6 fields '<image> <confidence> <xmin> <ymin> <xmax> <ymax>' "
-                                      f"(a PASCAL VOC devkit results file), got {len(parts)}: {line.strip()!r}")
-            try:
-                vals = [float(v) for v in parts[1:]]
-            except ValueError:
-                raise PredictionError(f"{f}:{n}: not numbers: {line.strip()!r}") from None
-            if not all(math.isfinite(v) for v in vals):
-                raise PredictionError(f"{f}:{n}: NaN or infinite number: {line.strip()!r}")
-            if vals[3] + 1 < vals[1] or vals[4] + 1 < vals[2]:  # 1-based inclusive: width = xmax - xmin + 1
-                raise PredictionError(f"{f}:{n}: box has a negative width or height (xmax < xmin - 1 or ymax < "
-                                      f"ymin - 1): {line.strip()!r}")
+        for n, parts, vals in _checked_lines(f, text, 6, 1, "'<image> <confidence> <xmin> <ymin> <xmax> <ymax>' (a "
+                                             "PASCAL VOC devkit results file)"):
             names.append(parts[0])
             rows.append(vals)
             labels.append(j)
