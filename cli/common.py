@@ -21,6 +21,7 @@ from detector.data.names import IMAGE_SUFFIXES
 from detector.data.io import (JobLock, LockedError, check_writable_dir, count,  # noqa: F401 - count: the commands'
                                missing_link_folder, not_a_file)
 from detector.nn import distributed
+from detector.nn.device import DeviceError, parse_device
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
 from proposals.proposers import ProposalConfig
 from proposals.selective_search import MODES as SS_MODES
@@ -135,8 +136,19 @@ def images_option(f):
                         help="Folder holding the image files, if not where the annotations suggest.")(f)
 
 
+def _device_named(ctx, param, value: str) -> str:
+    """A string that names no device is a usage error (exit status 2, as any bad option value); a device this
+    machine lacks is found when the command resolves it (exit status 1)."""
+    if value != "auto":
+        try:
+            parse_device(value)
+        except DeviceError:
+            raise click.BadParameter(f"{value!r} is not a device (auto, cpu, cuda or cuda:N)") from None
+    return value
+
+
 def device_option(f):
-    return click.option("--device", default="auto", show_default=True,
+    return click.option("--device", default="auto", show_default=True, callback=_device_named,
                         help="auto (CUDA when there is one), cpu, cuda or cuda:N.")(f)
 
 

@@ -172,7 +172,8 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     folders), one image, or a text file listing image paths. Images are read as a viewer shows them (EXIF
     orientation applied, 16-bit scaled to 8, transparency over white). Each is named in OUT by its path relative to
     the folder (for a list: to the deepest folder holding all listed images). Whatever fails on one image
-    (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on; a picture
+    (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on (exit status
+    1 only when no input at all could be used); a picture
     that cannot be drawn (--draw) is listed under "drawing_errors", the image's detections kept.
 
     Results stream to OUT.part.jsonl as images finish (crash-safe: rerun with --resume to go on where a killed job
@@ -401,6 +402,9 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
         where += f" and its image list {boxes_json.image_list_path(out)}"
     _report(doc, out, where, seconds, len(todo), engine, totals, members, options["draw_dir"],
             written_count(doc, written, out_format, options["coco_gt"]), resumed=bool(done))
+    if doc["errors"] and not doc["images"]:  # a script must see it (noticed in round 16: every input failed, exit 0)
+        raise click.ClickException(f"no input could be used: {count(len(doc['errors']), 'input')} failed, each "
+                                   f"listed under 'errors' in {out} with its reason (exit status 1)")
 
 
 def _finished_job(out: Path, out_format: str) -> dict | None:

@@ -71,7 +71,14 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
     only.mkdir()
     (only / "gone.jpg").symlink_to(only / "missing.jpg")
     res = CliRunner().invoke(cli, [*args[:1], str(only), "--out", str(tmp_path / "b3.json"), *args[4:]])
-    assert res.exit_code == 0 and " s for no input run (1 refused while listing) (" in res.output, res.output
+    # every input failing is an error a script sees (exit 1), the output still written with the inputs' errors
+    assert res.exit_code == 1 and " s for no input run (1 refused while listing) (" in res.output, res.output
+    assert "Error: no input could be used: 1 input failed, each listed under 'errors'" in res.output, res.output
+    assert [e["file_name"] for e in json.loads((tmp_path / "b3.json").read_text())["errors"]] == ["gone.jpg"]
+    res = CliRunner().invoke(cli, [*args[:1], str(d / "broken.jpg"), "--out", str(tmp_path / "b4.json"),
+                                   *args[4:]])  # one corrupt image, which fails while it is run
+    assert res.exit_code == 1 and "no input could be used: 1 input failed" in res.output, res.output
+    assert json.loads((tmp_path / "b4.json").read_text())["errors"][0]["file_name"] == "broken.jpg"
     assert doc["detections"], "the biased tiny model should detect something"
     for det in doc["detections"]:
         x, y, w, h = det["bbox"]

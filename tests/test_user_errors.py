@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -56,10 +57,18 @@ def test_unwritable_output_files_of_other_commands_are_errors_naming_them(tmp_pa
 
 
 def test_an_unknown_device_is_an_error(tmp_path):
+    """A string naming no device is a usage error, exit status 2 as any bad option value (it was 1: noticed in
+    round 16); a device this machine lacks is an error of the run, status 1."""
     img = _image(tmp_path / "imgs")
-    _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--device", "gpu"], "--device 'gpu'")
-    _refused(["train", "classifier", "--gt", str(SAMPLES / "annotations.json"), "--out", str(tmp_path / "t.pt"),
-              "--device", "gpu"], "--device 'gpu'")
+    for args in (["run", str(img), "--out", str(tmp_path / "o.json")],
+                 ["train", "classifier", "--gt", str(SAMPLES / "annotations.json"), "--out", str(tmp_path / "t.pt")]):
+        res = CliRunner().invoke(cli, [*args, "--device", "gpu"])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert "Invalid value for '--device': 'gpu' is not a device (auto, cpu, cuda or cuda:N)" in res.output
+        assert not (tmp_path / "o.json").exists() and not (tmp_path / "t.pt").exists()
+    if not torch.cuda.is_available():
+        _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--device", "cuda:1"],
+                 "--device 'cuda:1' asked for, but torch sees no CUDA device")
 
 
 def test_a_bad_multibox_file_leaves_no_part_file(tmp_path):

@@ -8,11 +8,24 @@ import torch
 
 from ..data.io import count
 
-__all__ = ["resolve_device", "autocast"]
+__all__ = ["parse_device", "resolve_device", "autocast"]
 
 
 class DeviceError(ValueError):
     """A device (``--device``, ``load_detector(device=…)``) that cannot be used."""
+
+
+def parse_device(device: str, *, what: str = "--device") -> torch.device:
+    """``cpu``, ``cuda`` or ``cuda:N`` as a :class:`torch.device`, whether or not this machine has it (``auto`` is
+    :func:`resolve_device`'s). Raises :class:`DeviceError` for any other string — torch also takes "mps", "meta",
+    "xla", … (a crash, or a run of nothing but errors, later) and "cuda:-1" —, named as ``what``."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda") or (dev.index is not None and dev.index < 0):
+        raise DeviceError(f"{what} {device!r}: not a device (auto, cpu, cuda or cuda:N)")
+    return dev
 
 
 def resolve_device(device: str = "auto", *, what: str = "--device") -> torch.device:
@@ -22,13 +35,7 @@ def resolve_device(device: str = "auto", *, what: str = "--device") -> torch.dev
     the API's keyword ``device``) and the value."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda") or (dev.index is not None and dev.index < 0):
-        # torch also takes "mps", "meta", "xla", … (a crash, or a run of nothing but errors, later) and "cuda:-1"
-        raise DeviceError(f"{what} {device!r}: not a device (auto, cpu, cuda or cuda:N)")
+    dev = parse_device(device, what=what)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise DeviceError(f"{what} {device!r} asked for, but torch sees no CUDA device")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
