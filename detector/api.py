@@ -125,12 +125,16 @@ class ImageDetector:
         - a ``torch`` tensor 3 x H x W, ``uint8`` or float in [0, 1] (torchvision's input; a float image outside
           [0, 1], as one in [0, 255], is a ``ValueError``).
 
+        A batch — a tensor N x 3 x H x W or an array N x H x W x 3 — is read as the list of its N images.
+
         Returns, per image, ``{"boxes": float32 [D, 4] xyxy in the image's pixels, "scores": float32 [D] in [0, 1],
-        "labels": int64 [D] in 1..C}`` (CPU tensors, best first) — a dict for one image, a list for a list.
+        "labels": int64 [D] in 1..C}`` (CPU tensors, best first) — a dict for one image, a list for a list or a
+        batch.
 
         Raises ``ImageError`` naming the file when an image file cannot be read or detection fails on it, and
         ``TypeError``/``ValueError`` for another kind of input."""
-        one = not isinstance(images, (list, tuple))
+        batch = isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4  # N x 3 x H x W, N x H x W x 3
+        one = not isinstance(images, (list, tuple)) and not batch
         items = [images] if one else list(images)
         results: list[dict | None] = [None] * len(items)
         files = [(k, Path(x)) for k, x in enumerate(items) if isinstance(x, (str, os.PathLike))]

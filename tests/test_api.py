@@ -57,6 +57,13 @@ def test_every_kind_of_image_gives_the_same_detections(tmp_path):
         torch.testing.assert_close(other["boxes"], one["boxes"])
         torch.testing.assert_close(other["scores"], one["scores"])
         assert torch.equal(other["labels"], one["labels"])
+    # a batch, as torchvision's models are often fed: a list out, one dict per image (noticed in round 16: refused)
+    for batch in (torch.stack([chw, chw]), np.stack([pixels, pixels])):
+        out = det(batch)
+        assert isinstance(out, list) and len(out) == 2
+        for other in out:
+            torch.testing.assert_close(other["boxes"], one["boxes"])
+            assert torch.equal(other["labels"], one["labels"])
 
 
 def test_bad_input_is_named(tmp_path):
