@@ -413,6 +413,7 @@ def stops_resumably(folder: bool = False):
 
             resume = kwargs.get("resume")
             check_training_out(out, kwargs, folder)
+            made = _missing_folders(out if folder else out.parent)  # the lock makes them: removed if left empty
             locks = _training_lock(out, folder, kwargs.get("members") or 0)  # before the state is read: it may be
             try:  # another run's, still training
                 if not resume:
@@ -440,5 +441,18 @@ def stops_resumably(folder: bool = False):
             finally:
                 for lock in reversed(locks):
                     lock.release()
+                if locks:  # rank 0: a run that wrote nothing (bad data, stopped at once) leaves no empty --out folder
+                    for made_here in made:
+                        with contextlib.suppress(OSError):  # not empty: something was written
+                            made_here.rmdir()
         return wrapper
     return decorate
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and not folder.is_symlink() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing

@@ -623,3 +623,18 @@ def test_training_on_ground_truth_whose_images_are_elsewhere_says_to_pass_images
     shown = ", ".join(names[:3]) + (f" and {n - 3} more" if n > 3 else "")
     assert f"have no image file (left out: {shown}); not in --images {tmp_path}" in res.output, res.output
     assert "pass --images" not in res.output and not (tmp_path / "t.pt").exists()
+
+
+def test_a_training_that_fails_leaves_no_empty_out_folder(tmp_path):
+    """Noticed in round 16: the lock made --out's folders before the data was read, so a run refused for its data
+    left them behind, empty. Folders that were there before stay."""
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    (tmp_path / "kept").mkdir()
+    for cmd, out in ((["train", "classifier"], tmp_path / "new" / "sub" / "m.pt"),
+                     (["train", "ensemble"], tmp_path / "new" / "ens"),
+                     (["train", "multibox"], tmp_path / "kept" / "deeper" / "mb.pt")):
+        res = CliRunner().invoke(cli, [*cmd, "--gt", str(gt), "--out", str(out)])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert not (tmp_path / "new").exists() and not (tmp_path / "kept" / "deeper").exists(), res.output
+    assert (tmp_path / "kept").is_dir()
