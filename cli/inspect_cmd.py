@@ -22,10 +22,13 @@ MAX_PROBLEMS_SHOWN = 20
 @click.option("--image-list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="ILSVRC evaluation list ('name index' lines): read only these images, numbered by it.")
 @click.option("--no-image-check", is_flag=True, help="Do not open image files (skips missing/size checks).")
+@click.option("--decode", is_flag=True,
+              help="Decode every image as training reads it (slower than the header check: finds truncated or "
+                   "damaged files).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the report as JSON to this file.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any problem is found.")
-def inspect_cmd(path, fmt, images, image_list, no_image_check, json_out, strict):
+def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out, strict):
     """Count images, boxes and classes in an annotation set and list its problems.
 
     PATH is a COCO JSON (or a folder with one), a folder of ILSVRC or PASCAL VOC XML (VOC layout or flat), or
@@ -37,8 +40,10 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, json_out, strict)
     ds = load_dataset(path, fmt, images=images, image_list=image_list, strict=False)
     refuse_replacing_inputs({"--json": json_out}, dataset_files(ds))
     image_problems = []
+    if decode and no_image_check:
+        raise click.UsageError("--decode checks the image files, which --no-image-check skips: give one of them")
     if not no_image_check and len(ds):
-        for probs in tqdm(check_image_files(ds), total=len(ds), desc="checking images", unit="img",
+        for probs in tqdm(check_image_files(ds, decode), total=len(ds), desc="checking images", unit="img",
                           disable=None, leave=False):
             image_problems.extend(probs)
     s = summarize(ds, image_problems)

@@ -1,6 +1,8 @@
 import json
 
+import numpy as np
 from click.testing import CliRunner
+from PIL import Image
 
 from cli.main import cli
 from helpers import voc_xml, write_image
@@ -102,3 +104,24 @@ def test_voc_stale_filename_tag_end_to_end(tmp_path):
                                                "score": 0.9}]}))
     res = CliRunner().invoke(cli, ["eval", "--gt", str(root), "--pred", str(sub)])
     assert res.exit_code == 0 and "ilsvrc mAP 1.0000" in res.output, res.output  # 1 TP of 1 positive
+
+
+def test_decode_finds_a_truncated_image_the_header_check_passes(tmp_path):
+    """Noticed in round 16: `detect inspect` read headers only, so a file cut after its header passed and was left
+    out of training later. ``--decode`` decodes each image as training does."""
+    root = make_voc(tmp_path)
+    jpg = root / "JPEGImages" / "a.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 100, 3), dtype=np.uint8)).save(jpg)  # noise:
+    data = jpg.read_bytes()  # image data well past the header
+    jpg.write_bytes(data[: len(data) // 2])  # header intact, image data cut
+    res = CliRunner().invoke(cli, ["inspect", str(root), "--json", str(tmp_path / "h.json")])
+    assert res.exit_code == 0, res.output
+    assert "unreadable_image" not in {p["kind"] for p in json.loads((tmp_path / "h.json").read_text())["problems"]}
+    res = CliRunner().invoke(cli, ["inspect", str(root), "--decode", "--json", str(tmp_path / "d.json")])
+    assert res.exit_code == 0, res.output
+    problems = json.loads((tmp_path / "d.json").read_text())["problems"]
+    assert [p["kind"] for p in problems if p["file"] == str(jpg)] == ["unreadable_image"], problems
+    assert "the file is truncated" in res.output, res.output
+    assert "size_mismatch" in {p["kind"] for p in problems}  # b.jpg's size, from its decoded pixels
+    res = CliRunner().invoke(cli, ["inspect", str(root), "--decode", "--no-image-check"])
+    assert res.exit_code == 2 and "--no-image-check skips" in res.output, res.output

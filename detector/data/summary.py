@@ -9,7 +9,7 @@ from PIL import UnidentifiedImageError
 
 from .boxes import box_area
 from .dataset import WARNING, Dataset, ImageAnnotation, Problem
-from .images import image_size
+from .images import ImageError, image_size, load_image
 
 __all__ = ["Summary", "summarize", "check_image_files", "SMALL_AREA", "LARGE_AREA"]
 
@@ -45,12 +45,18 @@ class Summary:
         }
 
 
-def _check_one(im: ImageAnnotation) -> list[Problem]:
+def _check_one(im: ImageAnnotation, decode: bool = False) -> list[Problem]:
     if im.path is None:
         return [Problem(im.source or im.file_name, "missing_image", f"image file {im.file_name!r} not found",
                         severity=WARNING)]
     try:
-        w, h = image_size(im.path)  # as the image is decoded and run: EXIF orientation applied
+        if decode:  # every pixel, as training and `detect run` read it: a truncated or damaged file shows here
+            h, w = load_image(im.path).shape[:2]
+        else:
+            w, h = image_size(im.path)  # as the image is decoded and run: EXIF orientation applied
+    except ImageError as e:
+        why = str(e).removeprefix(f"{im.path}: ")
+        return [Problem(str(im.path), "unreadable_image", why, severity=WARNING)]
     except (UnidentifiedImageError, OSError) as e:
         return [Problem(str(im.path), "unreadable_image", f"cannot read image: {e}", severity=WARNING)]
     if im.width and im.height and (w, h) != (im.width, im.height):
@@ -59,11 +65,12 @@ def _check_one(im: ImageAnnotation) -> list[Problem]:
     return []
 
 
-def check_image_files(ds: Dataset) -> Iterator[list[Problem]]:
+def check_image_files(ds: Dataset, decode: bool = False) -> Iterator[list[Problem]]:
     """Per image (in order): problems with its file — missing, unreadable, or of another size than annotated.
-    Reads image headers only. A generator, so the caller can show progress."""
+    Reads image headers only, unless ``decode``: then every image is decoded as training reads it (slower; finds
+    files truncated or damaged after their header). A generator, so the caller can show progress."""
     for im in ds.images:
-        yield _check_one(im)
+        yield _check_one(im, decode)
 
 
 def summarize(ds: Dataset, image_problems: list[Problem] | None = None) -> Summary:
