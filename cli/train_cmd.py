@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, check_init_spec,
@@ -821,16 +822,21 @@ def multibox_from_options(o: dict, *, k_given: bool = False
               help="Random crops (SSD's): half the images are replaced by a patch of this much to all of their area "
                    "(aspect 1/2 to 2; objects whose centre is inside kept); 1 = no crops.")
 @device_option
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="torch threads (0: torch's default), as `detect train classifier`'s.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its state file.")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start the Inception trunk from a region-classifier model file of ours with the same --width "
                    "(e.g. the distilled trunk of `detect train distill`).")
 @stops_resumably()
-def train_multibox_cmd(gts, images, fmt, vals, out, device, resume, init, **options):
+def train_multibox_cmd(gts, images, fmt, vals, out, device, threads, resume, init, **options):
     """Train a MultiBox proposal network (Hungarian matching, logistic confidence + α·L2 location loss).
 
-    Data-parallel under torchrun: BATCH_SIZE images per process per iteration (--lr is not rescaled)."""
+    Data-parallel under torchrun: BATCH_SIZE images per process per iteration (--lr is not rescaled). Its images
+    are decoded once, before the first epoch, and held in memory (no data-loading processes)."""
     check_out_folder(out.parent, f"--out {out}")
+    if threads:
+        torch.set_num_threads(threads)
     try:
         dev = distributed.init(resolve_device(device))
         given = {k for k in ("num_priors", "val_top")

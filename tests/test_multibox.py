@@ -206,7 +206,9 @@ def test_merge_and_cap():
     assert dedupe(np.zeros((0, 4)), 0.9).shape == (0,)
 
 
-def test_cli_train_multibox_and_proposals(tmp_path):
+def test_cli_train_multibox_and_proposals(tmp_path, monkeypatch):
+    threads = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)  # --threads, as train classifier's (round 16)
     rng = np.random.default_rng(0)
     images, anns = [], []
     for i in range(6):
@@ -222,8 +224,9 @@ def test_cli_train_multibox_and_proposals(tmp_path):
     res = CliRunner().invoke(cli, ["train", "multibox", "--gt", str(tmp_path / "gt.json"), "--val",
                                    str(tmp_path / "gt.json"), "--out", str(out), "--priors",
                                    str(tmp_path / "priors.txt"), "--input-size", "96", "--width", "0.25",
-                                   "--epochs", "2", "--batch-size", "3"])
+                                   "--epochs", "2", "--batch-size", "3", "--threads", "1"])
     assert res.exit_code == 0, res.output
+    assert threads == [1]
     assert "val recall (top 4) @0.5" in res.output and out.is_file()  # K = 4 boxes: all of them count, as noted
     assert "note: --val-top 50 counts every box of the K = 4" in res.output, res.output
     rep = tmp_path / "rep.json"
