@@ -15,8 +15,9 @@ Four formats, told apart by content (and a VOC results file by its name):
   and Detectron write them: one file per class, ``<comp>_det_<image set>_<class>.txt`` (``comp4_det_test_person.txt``;
   py-faster-rcnn salts ``<comp>``: ``comp4_<uuid>_det_test_person.txt``), each line ``<image identifier> <confidence>
   <xmin> <ymin> <xmax> <ymax>`` in 1-based inclusive pixels (py-faster-rcnn writes its 0-based boxes + 1). Given as
-  one such file or a folder of them; the class is the file name's last ``_`` part, read as the VOC reader reads
-  ``<name>`` (:func:`detector.data.readers.voc_category`), the identifier is the image's (its annotation's) stem.
+  one such file or a folder of one run's (one ``<comp>_det_<image set>``, one file per class); the class is the file
+  name's last ``_`` part, read as the VOC reader reads ``<name>`` (:func:`detector.data.readers.voc_category`), the
+  identifier is the image's (its annotation's) stem.
 
 Numbers stay as the file gives them: scores and boxes ``float64`` (COCO boxes also in their own ``[x, y, w, h]``,
 which the ``coco`` metric hands to pycocotools unchanged), so that a metric equals the reference tool's on the same
@@ -277,8 +278,31 @@ def _voc_results_category(path: Path) -> Category:
     return cat
 
 
+def _voc_results_run(path: Path) -> str:
+    """The ``<comp>_det_<image set>`` part of a VOC results file's name (``comp4_det_test_person.txt`` →
+    ``comp4_det_test``): the competition and image set it is of, the same for every class of one run."""
+    m = _VOC_RESULTS_NAME.fullmatch(path.name)
+    return path.name[:m.start("cls") - 1]
+
+
+def _refuse_mixed_runs(folder: Path, files: list[Path]) -> None:
+    """Refuse a folder whose results files are of more than one ``<comp>_det_<image set>`` (two competitions, two
+    image sets, or two py-faster-rcnn runs of different salts), naming each with its count of files: the devkit
+    evaluates one competition on one image set, reading each class's file by that exact name
+    (``VOCopts.detrespath``, ``VOCevaldet.m``), so such files are no one run's results."""
+    runs = Counter(_voc_results_run(f) for f in files)
+    if len(runs) < 2:
+        return
+    which = ", ".join(f"{run}_* ({count(k, 'file')})" for run, k in sorted(runs.items()))
+    raise PredictionError(f"{folder}: results files of {len(runs)} runs or image sets ({which}): the PASCAL VOC devkit "
+                          "evaluates one competition on one image set, and a folder given as predictions is read as "
+                          "one run's files, one per class; give --pred a folder holding one run's files only (move "
+                          "the other runs' files out), or one file of it")
+
+
 def _read_voc_results_folder(folder: Path) -> Predictions:
-    """Every VOC results file of ``folder``: one per class (two of one class are refused, naming both)."""
+    """Every VOC results file of ``folder``: one run's, one per class. Files of several ``<comp>_det_<image set>``
+    (:func:`_refuse_mixed_runs`) and two files of one class are refused, naming them."""
     files = _voc_results_files(folder)
     if not files:
         try:
@@ -289,14 +313,15 @@ def _read_voc_results_folder(folder: Path) -> Predictions:
         raise PredictionError(f"{folder}: a folder holding no PASCAL VOC devkit results file ({VOC_RESULTS_FORM})"
                               f"{hint}: a folder given as predictions is read as the devkit's results files, one per "
                               "class; give boxes.json, COCO results or ILSVRC submission text as the file itself")
+    _refuse_mixed_runs(folder, files)
     by_key: dict[str, Path] = {}
     read = []
     for f in files:
         cat = _voc_results_category(f)
         if cat.key in by_key:
             raise PredictionError(f"{folder}: {by_key[cat.key].name} and {f.name} are both results of the class "
-                                  f"{cat.name!r}: a folder holds one file per class (two runs or image sets?); move "
-                                  "one of them out")
+                                  f"{cat.name!r} (two names of it): a folder holds one file per class; move one of "
+                                  "them out")
         by_key[cat.key] = f
         read.append((f, _read_text(f), cat))
     return _read_voc_results(folder, read)

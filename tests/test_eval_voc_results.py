@@ -213,17 +213,35 @@ def test_unusable_folders_and_names(tmp_path):
         read_predictions(d / "results")
     two = tmp_path / "two"
     two.mkdir()
-    (two / "comp3_det_test_person.txt").write_text("a 0.5 1 1 5 5\n")
+    (two / "comp4_det_test_n00007846.txt").write_text("a 0.5 1 1 5 5\n")  # person's WordNet id
     (two / "comp4_det_test_person.txt").write_text("a 0.5 1 1 5 5\n")
-    with pytest.raises(PredictionError, match=rf"{two}: comp3_det_test_person\.txt and comp4_det_test_person\.txt "
-                                              r"are both results of the class 'person'"):
+    with pytest.raises(PredictionError, match=rf"{two}: comp4_det_test_n00007846\.txt and "
+                                              r"comp4_det_test_person\.txt are both results of the class 'person'"):
         read_predictions(two)
-    (two / "comp3_det_test_person.txt").unlink()
+    (two / "comp4_det_test_n00007846.txt").unlink()
     (two / "comp4_det_test_unicorn.txt").write_text("a 0.5 1 1 5 5\n")
     for pred in (two, two / "comp4_det_test_unicorn.txt"):
         with pytest.raises(PredictionError, match=r"comp4_det_test_unicorn\.txt: its class 'unicorn' \(the name's "
                                                   r"part after the image set.*\) is no PASCAL VOC class"):
             read_predictions(pred)
+
+
+def test_a_folder_of_several_runs_or_image_sets_is_refused(tmp_path):
+    # VOCevaldet.m reads one competition's results on one image set (VOCopts.detrespath, by exact name): a folder
+    # mixing them was read together, its classes from different runs scored as one
+    mixed = write_voc_results(tmp_path / "mixed", [], image_set="val", classes=("person", "dog"))
+    write_voc_results(mixed, [], image_set="test", classes=("car",))
+    with pytest.raises(PredictionError, match=rf"{mixed}: results files of 2 runs or image sets \(comp4_det_test_\* "
+                                              r"\(1 file\), comp4_det_val_\* \(2 files\)\): the PASCAL VOC devkit "
+                                              r"evaluates one competition on one image set.*give --pred a folder "
+                                              r"holding one run's files only"):
+        read_predictions(mixed)
+    comps = write_voc_results(tmp_path / "comps", [], comp="comp3", classes=("person",))
+    write_voc_results(comps, [], comp="comp4", classes=("dog",))
+    with pytest.raises(PredictionError, match=r"comp3_det_test_\* \(1 file\), comp4_det_test_\* \(1 file\)"):
+        read_predictions(comps)
+    salted = write_voc_results(tmp_path / "salted", [], comp="comp4_1a2b", classes=("person", "dog"))
+    assert len(read_predictions(salted).categories) == 2  # one py-faster-rcnn run: one salt
 
 
 def test_a_six_field_file_not_named_as_the_devkit_names_them(tmp_path):
