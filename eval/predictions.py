@@ -268,9 +268,15 @@ def _voc_results_files(folder: Path) -> list[Path]:
 
 def _voc_results_category(path: Path) -> Category:
     """The class of a VOC results file, by its name as :func:`detector.data.readers.voc_category` reads a VOC
-    ``<name>``; an unknown name is an error naming the file."""
+    ``<name>``. A VOC class written in other capitals without an ILSVRC wnid to match it by (``Bottle``; ``Person``
+    is ``person``'s n00007846) is a class of its own, as :func:`detector.data.readers.read_voc` keeps
+    ``<name>Bottle</name>`` apart from ``bottle``: it matches a ground-truth class of that very name, and
+    :func:`_refuse_other_capitals` refuses it against ground truth that has only ``bottle``. Any other unknown name
+    is an error naming the file."""
     name = voc_results_class(path)
     cat = voc_category(name)
+    if cat is None and name.lower() in VOC_CLASSES:
+        return Category(name)
     if cat is None:
         raise PredictionError(f"{path}: its class {name!r} (the name's part after the image set, {VOC_RESULTS_FORM}) "
                               f"is no PASCAL VOC class ({', '.join(VOC_CLASSES)}) nor an ILSVRC class name or WordNet "
@@ -520,7 +526,8 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     detector having found nothing (on ground-truth images, where it lists them), is no error: every AP is 0.
 
     VOC results: an identifier that is no ground-truth image (nor, in ``elsewhere``, another's) is refused naming
-    its file and line, as ``VOCevaldet.m`` refuses it ("unrecognized image"); ground-truth classes with objects but
+    its file and line, as ``VOCevaldet.m`` refuses it ("unrecognized image"), and so is a file whose class is a
+    ground-truth class in other capitals only (:func:`_refuse_other_capitals`); ground-truth classes with objects but
     no results file are scored as classes without detections (AP 0), and a note names them."""
     class_by_key = {c.key: i for i, c in enumerate(gt.classes)}
     class_by_source = {c.source_id: i for i, c in enumerate(gt.classes) if c.source_id is not None}
@@ -573,6 +580,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
         notes.append(hint)
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
     if preds.format == "voc_results":
+        _refuse_other_capitals(preds, gt, cat_to_gt)
         _refuse_unknown_identifiers(preds, gt, image_index, elsewhere)
         notes += _classes_without_file(preds, gt, known)
     _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known, elsewhere)
@@ -591,6 +599,31 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
         xywh=preds.xywh[keep] if preds.xywh is not None else None,
         notes=tuple(notes),
     )
+
+
+def _refuse_other_capitals(preds: Predictions, gt: Dataset, cat_to_gt: np.ndarray) -> None:
+    """VOC results: refuse a results file whose class is no class of ``gt`` but is one of its classes written in
+    other capitals (``comp4_det_test_Bottle.txt`` against ``bottle``), naming the file and the class it probably
+    means. ``VOCevaldet.m`` reads each class's file by its exact name (``VOCopts.detrespath`` with
+    ``VOCopts.classes``, all lower case), so it would never read this one, and the class would score as one without
+    detections; nor is it merged here into that class, which ground truth may keep apart from it (``read_voc`` keeps
+    ``<name>Bottle</name>`` as a class of its own)."""
+    for j in np.flatnonzero(cat_to_gt < 0).tolist():
+        name = preds.categories[j].name
+        meant = [c.name for c in gt.classes if c.name.lower() == name.lower()]
+        if not meant:
+            continue
+        path = Path(preds.files[j])
+        m = _VOC_RESULTS_NAME.fullmatch(path.name)
+        renamed = f"{path.name[:m.start('cls')]}{meant[0]}.txt"
+        which = f"{meant[0]!r}: probably the one meant" if len(meant) == 1 else \
+            f"{' and '.join(repr(c) for c in meant)}: probably one of them"
+        raise PredictionError(
+            f"{path}: its class {name!r} is no class of the ground truth {gt.source}, which has {which}, written in "
+            "other capitals; class names are matched as written, as the PASCAL VOC devkit reads each class's file by "
+            f"its exact name (its class names are lower case), and ground truth may keep {name!r} apart from "
+            f"{meant[0]!r} (the VOC reader keeps an XML <name> written otherwise as a class of its own): rename the "
+            f"file {renamed}")
 
 
 def _refuse_unknown_identifiers(preds: Predictions, gt: Dataset, image_index: np.ndarray,

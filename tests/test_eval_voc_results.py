@@ -244,6 +244,31 @@ def test_a_folder_of_several_runs_or_image_sets_is_refused(tmp_path):
     assert len(read_predictions(salted).categories) == 2  # one py-faster-rcnn run: one salt
 
 
+def test_a_class_in_other_capitals_names_the_ground_truth_class_it_means(tmp_path):
+    # the devkit reads comp4_det_test_bottle.txt, never ..._Bottle.txt; the VOC reader keeps <name>Bottle</name> as
+    # a class of its own (bottle has no WordNet id to merge them by; Person is person's n00007846 on both sides)
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    (gt / "a.xml").write_text(voc_xml("a.jpg", 100, 100, [("bottle", 1, 1, 20, 20, 0), ("person", 31, 31, 60, 60, 0)]))
+    res = write_voc_results(tmp_path / "res", [("a", "Bottle", 0.9, 1, 1, 20, 20),
+                                               ("a", "Person", 0.8, 31, 31, 60, 60)], classes=("Bottle", "Person"))
+    with pytest.raises(PredictionError, match=rf"comp4_det_test_Bottle\.txt: its class 'Bottle' is no class of the "
+                                              rf"ground truth {gt}, which has 'bottle': probably the one meant.*rename "
+                                              r"the file comp4_det_test_bottle\.txt"):
+        align_predictions(read_predictions(res), read_dataset(gt))
+    out = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res / "comp4_det_test_Bottle.txt"),
+                                   "--metric", "voc"])
+    assert out.exit_code == 1 and "which has 'bottle': probably the one meant" in out.output, out.output
+    # ground truth that keeps 'Bottle' apart: each file scores its own class, nothing merged
+    (gt / "b.xml").write_text(voc_xml("b.jpg", 100, 100, [("Bottle", 41, 41, 70, 70, 0)]))
+    write_voc_results(res, [("a", "bottle", 0.7, 1, 1, 20, 20), ("b", "Bottle", 0.9, 41, 41, 70, 70)],
+                      classes=("bottle", "Bottle"))
+    result = evaluate(read_dataset(gt, strict=False), align_predictions(read_predictions(res),
+                                                                        read_dataset(gt, strict=False)), "voc")
+    assert {(c.category.name, c.num_gt, c.num_det, c.ap) for c in result.per_class} == {
+        ("bottle", 1, 1, 1.0), ("Bottle", 1, 1, 1.0), ("person", 1, 1, 1.0)}
+
+
 def test_a_six_field_file_not_named_as_the_devkit_names_them(tmp_path):
     # the class is in the name: without it the file cannot be read (trial 33: it was taken for ILSVRC text)
     p = tmp_path / "person_results.txt"
