@@ -6,6 +6,7 @@ Shapes: P predictions, I images, C ground-truth classes. Results are frozen data
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -213,12 +214,13 @@ def bootstrap_interval(gt: Dataset, preds: AlignedPredictions, metric: str = "il
     ground truth's images with replacement (Efron & Tibshirani, 1993; percentile method, ``scipy.stats.bootstrap``):
     an image drawn k times counts its objects and its detections k times; the matching of each detection is the
     full evaluation's (it is decided within its image). Classes without positives in a resample are left out of that
-    resample's mean, as :func:`evaluate` leaves them out. Returns (low, high) at ``level`` (0.95: the 2.5th and
-    97.5th percentiles of ``resamples`` resampled mAPs; ``seed`` fixes them). With ``baseline`` (another system's
-    predictions on the same ground truth): the interval of the difference mAP(``preds``) − mAP(``baseline``), both
-    scored on each resample's images — a paired comparison, far narrower than two separate intervals, that says
-    whether a gain is more than which images happen to be in the set. Raises ValueError for ``coco``
-    (:data:`BOOTSTRAP_METRICS`) and for fewer than two images."""
+    resample's mean, as :func:`evaluate` leaves them out, and a resample without any positive, which has no mAP (a
+    dataset without positives has none: ``mAP -``), is left out of the percentiles (:func:`mean_map_interval`).
+    Returns (low, high) at ``level`` (0.95: the 2.5th and 97.5th percentiles of ``resamples`` resampled mAPs;
+    ``seed`` fixes them). With ``baseline`` (another system's predictions on the same ground truth): the interval of
+    the difference mAP(``preds``) − mAP(``baseline``), both scored on each resample's images — a paired comparison,
+    far narrower than two separate intervals, that says whether a gain is more than which images happen to be in the
+    set. Raises ValueError for ``coco`` (:data:`BOOTSTRAP_METRICS`) and for fewer than two images."""
     part = BootstrapSet(gt, preds, baseline=baseline, only_classes=only_classes, blacklist=blacklist)
     return mean_map_interval([part], metric, resamples=resamples, level=level, seed=seed,
                              iou_threshold=iou_threshold)
@@ -242,12 +244,17 @@ def mean_map_interval(sets: list[BootstrapSet], metric: str = "ilsvrc", *, resam
     benchmark of several sets reports its mean), or, where the sets carry a ``baseline``, of the mean difference
     mAP(``preds``) − mAP(``baseline``). Each dataset's images are resampled on their own (a stratified bootstrap:
     ``scipy.stats.bootstrap`` with one sample per dataset, ``paired=False``), so every resample holds as many
-    images of each set as the set has; each dataset's resampled mAP is :func:`resampled_map`'s. One dataset gives
-    :func:`bootstrap_interval`. With a baseline on some sets only, every set must have one. Returns (low, high) at
-    ``level`` (percentile method; ``seed`` fixes the resamples). Raises ValueError for ``coco``, for no dataset, for
-    datasets all of fewer than two images (one of one image is a constant of every resample) and for baselines on
-    some sets but not all."""
-    from scipy.stats import bootstrap
+    images of each set as the set has; each dataset's resampled mAP is :func:`resampled_map`'s. A dataset whose
+    resample holds no positive has no mAP there and is left out of that resample's mean, as the CLI leaves a dataset
+    without positives out of the mean of mAPs; a resample in which no dataset has a mAP is left out of the
+    percentiles (the interval is conditional on a resample holding a positive: a mAP of nothing is no 0 — a perfect
+    detector's interval is (1, 1)). One dataset gives :func:`bootstrap_interval`. With a baseline on some sets only,
+    every set must have one. Returns (low, high) at ``level`` (percentile method; ``seed`` fixes the resamples).
+    Raises ValueError for ``coco``, for no dataset, for datasets all of fewer than two images (one of one image is a
+    constant of every resample), for baselines on some sets but not all, and where no resample holds a positive."""
+    import warnings
+
+    from scipy.stats import DegenerateDataWarning, bootstrap
 
     if metric not in BOOTSTRAP_METRICS:
         raise ValueError(f"the bootstrap interval is computed for {', '.join(BOOTSTRAP_METRICS)}, not {metric!r}")
@@ -268,17 +275,27 @@ def mean_map_interval(sets: list[BootstrapSet], metric: str = "ilsvrc", *, resam
         return lambda sample: ours(sample) - theirs(sample)
 
     # a dataset of one image is the same in every resample (scipy resamples samples of two or more): a constant
-    fixed = sum(scorer(s)(np.zeros(1, dtype=np.int64)) for s in sets if len(s.gt.images) < 2)
+    fixed = [scorer(s)(np.zeros(1, dtype=np.int64)) for s in sets if len(s.gt.images) < 2]
     resampled = [s for s in sets if len(s.gt.images) >= 2]
     scorers = [scorer(s) for s in resampled]
 
     def statistic(*samples):
-        return float((sum(f(sample) for f, sample in zip(scorers, samples)) + fixed) / len(sets))
+        maps = np.array([*(f(sample) for f, sample in zip(scorers, samples)), *fixed])
+        maps = maps[~np.isnan(maps)]  # datasets without positives in this resample: no mAP to average
+        return float(maps.mean()) if len(maps) else math.nan
 
-    res = bootstrap(tuple(np.arange(len(s.gt.images)) for s in resampled), statistic, n_resamples=resamples,
-                    confidence_level=level, method="percentile", vectorized=False, paired=False,
-                    random_state=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    with warnings.catch_warnings():  # scipy warns of the NaN of resamples without positives; left out below
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        res = bootstrap(tuple(np.arange(len(s.gt.images)) for s in resampled), statistic, n_resamples=resamples,
+                        confidence_level=level, method="percentile", vectorized=False, paired=False,
+                        random_state=np.random.default_rng(seed))
+    scored = res.bootstrap_distribution[~np.isnan(res.bootstrap_distribution)]
+    if not len(scored):
+        raise ValueError("no resample holds a positive: there is no mAP to give an interval of")
+    if len(scored) == len(res.bootstrap_distribution):
+        return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    low, high = np.quantile(scored, [(1 - level) / 2, (1 + level) / 2])  # the percentile method's, as scipy's
+    return float(low), float(high)
 
 
 def resampled_map(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc", *,
@@ -287,7 +304,9 @@ def resampled_map(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc"
     """The function ``sample -> mAP`` that :func:`bootstrap_interval` resamples: ``sample`` (int [n], indices into
     ``gt.images``, repeats allowed) scored as if those images, each as often as drawn, were the ground truth and its
     detections the predictions — the same mAP :func:`evaluate` gives such a dataset (where scores do not tie across
-    images), computed from one matching by weighting each image's objects and detections."""
+    images), computed from one matching by weighting each image's objects and detections; NaN where the drawn images
+    hold no positive of the classes scored (:func:`evaluate` gives such a dataset no class with an AP, the CLI no
+    mAP: ``mAP -``), not 0."""
     blacklist = blacklist or set()
     match = _match_ilsvrc if metric == "ilsvrc" else _match_voc
     image_index, labels, scores, tp, fp = match(gt, preds, iou_threshold, blacklist)
@@ -309,6 +328,6 @@ def resampled_map(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc"
             w = weight[image_index[sel]]  # a detection counts as often as its image was drawn; precision_recall
             # drops those with weight 0 and those the metric ignores (tp = fp = 0)
             aps.append(ap_fn(*precision_recall(tp[sel] * w, fp[sel] * w, num_pos[c])))
-        return float(np.mean(aps)) if aps else 0.0
+        return float(np.mean(aps)) if aps else math.nan
 
     return mean_ap

@@ -173,6 +173,38 @@ def test_the_mean_of_several_datasets_has_a_stratified_interval():
         mean_map_interval([lone], resamples=200)
 
 
+def test_a_resample_without_positives_has_no_map_rather_than_0():
+    """A resample whose images hold no object has no mAP — as evaluate() gives a dataset without positives none
+    (the CLI: 'mAP -'), and as a class without positives leaves the mean — and is left out of the interval; with
+    several datasets, one without positives in a resample leaves that resample's mean. It scored 0: a perfect
+    detector on a set where few images hold objects got an interval reaching down to 0."""
+    from eval.evaluate import BootstrapSet, mean_map_interval
+
+    box = [[10.0, 10.0, 60.0, 60.0]]
+    empty = (np.zeros((0, 4)), np.zeros(0, np.int64))
+    sparse = gt_dataset([(box, [0]), empty, empty, empty, empty])  # one image of five holds the one object
+    perfect = AlignedPredictions(np.array([0]), np.array([0]), np.array([0.9]), np.array(box))
+    assert evaluate(sparse, perfect).mAP == 1.0
+    mean_ap = resampled_map(sparse, perfect)
+    assert np.isnan(mean_ap(np.array([1, 2, 2, 3, 4])))  # the object's image not drawn: no mAP
+    assert mean_ap(np.array([0, 0, 1, 2, 3])) == 1.0
+    assert bootstrap_interval(sparse, perfect, resamples=200) == (1.0, 1.0)
+    # classes: one missing from a resample leaves it (as before); the other keeps its AP
+    two = gt_dataset([(box, [0]), (box, [1]), empty, empty])
+    half = AlignedPredictions(np.array([0, 1]), np.array([0, 1]), np.array([0.9, 0.8]),
+                              np.array([box[0], [200.0, 200.0, 250.0, 250.0]]))  # class 1 missed
+    assert resampled_map(two, half)(np.array([0, 2, 3, 3])) == 1.0
+    assert resampled_map(two, half)(np.array([1, 1, 2, 3])) == 0.0
+    dense, dense_preds = problem(3)
+    sets = [BootstrapSet(sparse, perfect), BootstrapSet(dense, dense_preds)]
+    low, high = mean_map_interval(sets, resamples=300)
+    alone = mean_map_interval(sets[1:], resamples=300)
+    # a resample without sparse's object is dense's mAP alone (it was half of it, as if sparse scored 0)
+    assert alone[0] - 0.03 < low < high < (1 + alone[1]) / 2 + 0.03, (low, high, alone)
+    paired = [BootstrapSet(sparse, perfect, baseline=perfect)]
+    assert mean_map_interval(paired, resamples=200) == (0.0, 0.0)
+
+
 def _coco_files(tmp_path, name: str, seed: int, shift: float = 0.0):
     """A COCO ground truth of problem(seed) whose images are named ``{name}_imgK.jpg``, and its results with
     'file_name' (boxes moved by ``shift`` px): returns (gt path, results list)."""
