@@ -51,7 +51,7 @@ def test_inspect_format_override_and_bad_format(tmp_path):
     root = make_voc(tmp_path)
     res = CliRunner().invoke(cli, ["inspect", str(root / "Annotations"), "--format", "voc", "--no-image-check"])
     assert res.exit_code == 0 and "(voc)" in res.output
-    res = CliRunner().invoke(cli, ["inspect", str(root), "--format", "yolo"])
+    res = CliRunner().invoke(cli, ["inspect", str(root), "--format", "kitti"])
     assert res.exit_code == 2
 
 

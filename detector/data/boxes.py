@@ -15,6 +15,8 @@ COCO ``[x, y, w, h]``            ``(x, y, x + w, y + h)``               ``(x1, y
 VOC XML (1-based, inclusive)     ``(xmin - 1, ymin - 1, xmax, ymax)``   ``(x1 + 1, y1 + 1, x2, y2)``
 ILSVRC XML / text (0-based,      ``(xmin, ymin, xmax + 1, ymax + 1)``   ``(x1, y1, x2 - 1, y2 - 1)``
 inclusive)
+YOLO ``cx cy w h`` (normalised   ``(W (cx - w/2), H (cy - h/2),``       (not written)
+by the image's W x H)            ``W (cx + w/2), H (cy + h/2))``
 ===============================  =====================================  ===================================
 
 Penn-Fudan text annotations are 1-based inclusive like VOC.  Tensor-side helpers (IoU, NMS) come from
@@ -35,6 +37,7 @@ __all__ = [
     "xyxy_to_voc",
     "ilsvrc_to_xyxy",
     "xyxy_to_ilsvrc",
+    "yolo_to_xyxy",
     "box_area",
     "box_iou",
     "box_ioa",
@@ -76,6 +79,22 @@ def xyxy_to_xywh(boxes) -> np.ndarray:
     b = as_boxes(boxes).copy()
     b[:, 2:] -= b[:, :2]
     return b
+
+
+def yolo_to_xyxy(boxes, width, height) -> np.ndarray:
+    """YOLO ``(cx, cy, w, h)``, each normalised to [0, 1] by the image's ``width`` and ``height`` (pixels; scalars,
+    or one per box: ``[N]``) → pixel ``(x1, y1, x2, y2)``, computed as Ultralytics' ``xywhn2xyxy`` computes it
+    (``x1 = W * (cx - w / 2)``), so that a box reads as Ultralytics reads it. ``float64`` unless given ``float32``."""
+    b = as_boxes(boxes)
+    w = np.asarray(width, dtype=b.dtype).reshape(-1)
+    h = np.asarray(height, dtype=b.dtype).reshape(-1)
+    out = np.empty_like(b)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/nan: readers report the box as not finite
+        out[:, 0] = w * (b[:, 0] - b[:, 2] / 2)
+        out[:, 1] = h * (b[:, 1] - b[:, 3] / 2)
+        out[:, 2] = w * (b[:, 0] + b[:, 2] / 2)
+        out[:, 3] = h * (b[:, 1] + b[:, 3] / 2)
+    return out
 
 
 def voc_to_xyxy(boxes) -> np.ndarray:

@@ -97,7 +97,7 @@ class ImageAnnotation:
 class Dataset:
     """A whole dataset: its classes, its images and the problems met while reading it."""
 
-    format: str  # coco | ilsvrc | voc | pennfudan
+    format: str  # coco | ilsvrc | voc | pennfudan | yolo
     source: Path  # what was read
     classes: tuple[Category, ...]
     images: tuple[ImageAnnotation, ...]
@@ -105,6 +105,7 @@ class Dataset:
     id_source: str = "position"  # what ImageAnnotation.image_id means: "file" (the file's own ids: COCO JSON),
     #                              "image_list" (an ILSVRC evaluation list's indices) or "position" (1-based order
     #                              of reading: meaningless to another file, so predictions are never matched by it)
+    split: str | None = None  # the split read of a YOLO dataset YAML ("val"), None for the other formats and paths
 
     def __len__(self) -> int:
         return len(self.images)

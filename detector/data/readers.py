@@ -8,7 +8,9 @@ Formats (detected from the path by :func:`detect_format`, or named):
   evaluation list (``name index`` lines, e.g. ``ilsvrc13_val2.txt``);
 - ``voc``: PASCAL VOC XML (1-based inclusive, ``difficult``), either a VOC root (``Annotations/``,
   ``JPEGImages/``, ``ImageSets/Main/*.txt``), an ``ImageSets/Main/*.txt`` list, or a plain folder of XML files;
-- ``pennfudan``: Penn-Fudan "PASCAL Annotation Version 1.00" text files (1-based inclusive; pedestrians = person).
+- ``pennfudan``: Penn-Fudan "PASCAL Annotation Version 1.00" text files (1-based inclusive; pedestrians = person);
+- ``yolo``: YOLO (Ultralytics / Darknet) text labels, normalised ``class cx cy w h``: a dataset YAML (one split), a
+  folder of images or labels, or a split's image list, read by :mod:`detector.data.yolo`.
 
 Files are read as their formats allow: XML in the encoding its declaration names (XML 1.0 §4.3.3; any codec
 Python knows, ``gb2312`` included, which the expat parser alone refuses), JSON and text as UTF-8 or UTF-8/16/32
@@ -988,9 +990,13 @@ def detect_format(path) -> str:
     path = Path(path)
     if not path.exists():
         raise DatasetError(Problem(str(path), "not_found", "no such file or directory"))
+    from .yolo import YAML_SUFFIXES, is_yolo_path  # imported here: yolo builds on this module's helpers
+
     if path.is_file():
         if path.suffix.lower() == ".json":
             return "coco"
+        if path.suffix.lower() in YAML_SUFFIXES:  # an Ultralytics dataset YAML
+            return "yolo"
         if path.suffix.lower() == ".xml":
             return "ilsvrc" if _sniff_xml_is_ilsvrc(path) else "voc"
         if path.suffix.lower() == ".txt":
@@ -998,6 +1004,8 @@ def detect_format(path) -> str:
                 return "pennfudan"
             if path.parent.name == "Main" or (path.parent.parent / "Annotations").is_dir():
                 return "voc"
+            if _lists_images(path) and is_yolo_path(path):  # a YOLO split's list, class names beside it
+                return "yolo"
             if _lists_images(path):  # trial 32: "pass --format", which no format would read
                 raise DatasetError(Problem(str(path), "unknown_format", "a list of image files, not annotations: "
                                            f"give those images' annotations ({_ANNOTATIONS}); `detect run` takes "
@@ -1041,15 +1049,17 @@ def detect_format(path) -> str:
     first_txt = next(iter(_files(path, ".txt")), None)
     if first_txt is not None and _is_pennfudan_txt(first_txt):
         return "pennfudan"
+    if is_yolo_path(path):
+        return "yolo"
     if any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):  # trial 32: VOC's JPEGImages/
         raise DatasetError(Problem(str(path), "unknown_format", f"a folder of images without annotations "
                                    f"({_ANNOTATIONS}): give their annotation file or folder (VOC: the folder that "
-                                   "holds Annotations/ and JPEGImages/)"))
+                                   "holds Annotations/ and JPEGImages/; YOLO: its data.yaml)"))
     raise DatasetError(Problem(str(path), "unknown_format",
-                               "no COCO JSON, ILSVRC/VOC XML or Penn-Fudan annotation found here; pass --format"))
+                               "no COCO JSON, ILSVRC/VOC XML, Penn-Fudan or YOLO annotation found here; pass --format"))
 
 
-_ANNOTATIONS = "COCO JSON, ILSVRC/VOC XML, Penn-Fudan"
+_ANNOTATIONS = "COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO"
 
 
 def _files(folder: Path, suffix: str) -> list[Path]:
@@ -1071,15 +1081,17 @@ def _lists_images(path: Path) -> bool:
     return bool(lines) and all(Path(ln.split()[0]).suffix.lower() in IMAGE_SUFFIXES for ln in lines)
 
 
-FORMATS = ("coco", "ilsvrc", "voc", "pennfudan")
+FORMATS = ("coco", "ilsvrc", "voc", "pennfudan", "yolo")
 
 
 def read_dataset(path, format: str | None = None, *, images=None, image_list=None, image_set=None,
-                 strict: bool = True) -> Dataset:
+                 split: str | None = None, strict: bool = True) -> Dataset:
     """Read any supported annotation ``path``; ``format`` (one of :data:`FORMATS`) overrides detection.
 
     ``images``: a folder to look for image files in first. ``image_list``: an ILSVRC evaluation list (``ilsvrc``
-    only). ``image_set``: a VOC ``ImageSets/Main`` set name (``voc`` only).
+    only). ``image_set``: a VOC ``ImageSets/Main`` set name (``voc`` only). ``split``: the split of a YOLO dataset
+    YAML to read (default ``val``: :func:`detector.data.yolo.read_yolo`); other formats, and YOLO given as a
+    folder or list (the split itself), have none to choose, and it is not used.
     """
     path = Path(path)
     if not path.exists():
@@ -1095,4 +1107,8 @@ def read_dataset(path, format: str | None = None, *, images=None, image_list=Non
         return read_ilsvrc(path, image_list=image_list, images=images, strict=strict)
     if fmt == "voc":
         return read_voc(path, image_set=image_set, images=images, strict=strict)
+    if fmt == "yolo":
+        from .yolo import read_yolo  # imported here: yolo builds on this module's helpers
+
+        return read_yolo(path, split=split, images=images, strict=strict)
     return read_pennfudan(path, images=images, strict=strict)

@@ -29,11 +29,13 @@ class Summary:
     crowd: int
     images_without_boxes: tuple[str, ...]  # file names
     problems: tuple[Problem, ...]
+    split: str | None = None  # the split read of a YOLO dataset YAML
 
     def to_dict(self) -> dict:
         return {
             "format": self.format,
             "source": self.source,
+            **({"split": self.split} if self.split is not None else {}),
             "images": self.images,
             "boxes": self.boxes,
             "classes": self.classes,
@@ -107,4 +109,5 @@ def summarize(ds: Dataset, image_problems: list[Problem] | None = None) -> Summa
         crowd=crowd,
         images_without_boxes=tuple(empty),
         problems=tuple(problems),
+        split=ds.split,
     )
