@@ -191,17 +191,24 @@ def cache_options(f):
 MAX_WARNINGS_SHOWN = 5  # per ground-truth file read by a command other than `detect inspect` (which lists them all)
 
 
-def load_dataset(path: Path, fmt: str, *, images=None, image_list=None, strict=True) -> Dataset:
+def load_dataset(path: Path, fmt: str, *, images=None, image_list=None, strict=True,
+                 split: str = "val") -> Dataset:
     """Read ground truth for a command; broken input becomes a ClickException naming the file. Strict reading
     (every command but ``detect inspect``, which prints them itself) prints the reader's warnings — what it read
     anyway, and how (a box outside the image, ``<difficult>maybe</difficult>`` read as 1) — to stderr, the first
-    :data:`MAX_WARNINGS_SHOWN` of them (they went unsaid: user trial)."""
+    :data:`MAX_WARNINGS_SHOWN` of them (they went unsaid: user trial). ``split``: the split of a YOLO dataset YAML
+    to read — ``val`` (evaluation, validation, inspection), ``train`` for the data a command trains on, as
+    Ultralytics' ``yolo val`` and ``yolo train`` read a YAML; the split read is said on stderr (strict reading)."""
     try:
-        ds = read_dataset(path, None if fmt == "auto" else fmt, images=images, image_list=image_list, strict=strict)
+        ds = read_dataset(path, None if fmt == "auto" else fmt, images=images, image_list=image_list, split=split,
+                          strict=strict)
     except DatasetError as e:
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.ClickException(f"{path}: {e}") from None
+    if strict and ds.split is not None:  # which split of the YAML: the command's, said (another: its images folder)
+        click.echo(f"note: {path}: split {ds.split!r} ({count(len(ds), 'image')}; another split: give its images "
+                   "folder)", err=True)
     if strict:
         for p in ds.problems[:MAX_WARNINGS_SHOWN]:
             click.echo(f"warning: {p}", err=True)

@@ -187,7 +187,7 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         if held and len(photos) < len(held):  # trial 23: --holdout 0.9 on 8 photos trained on 1 without a word
             _echo(f"warning: --holdout {holdout} keeps {len(photos)} of the {len(photos) + len(held)} photos for "
                   f"training and holds out {len(held)}", err=True)
-        datasets = [load_dataset(g, fmt, images=images) for g in gts]
+        datasets = [load_dataset(g, fmt, images=images, split="train") for g in gts]
         train_items = photos + detection_items(datasets, random_regions=config.random_regions)
         val_items = held + photo_items(_photos(val_paths))
         torch.manual_seed(optim.seed)

@@ -31,8 +31,8 @@ MAX_PROBLEMS_SHOWN = 20
 def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out, strict):
     """Count images, boxes and classes in an annotation set and list its problems.
 
-    PATH is a COCO JSON (or a folder with one), a folder of ILSVRC or PASCAL VOC XML (VOC layout or flat), or
-    Penn-Fudan annotations. Problems (files that cannot be read, malformed files, inverted or zero-area boxes, boxes
+    PATH is a COCO JSON (or a folder with one), a folder of ILSVRC or PASCAL VOC XML (VOC layout or flat),
+    Penn-Fudan annotations, or YOLO labels (a data.yaml: its val split; an images or labels folder: that split). Problems (files that cannot be read, malformed files, inverted or zero-area boxes, boxes
     outside the image, unknown classes, a VOC <filename> other than the annotation file's name, missing or mis-sized
     image files) are listed, not fatal.
     """
@@ -49,7 +49,7 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out,
     s = summarize(ds, image_problems)
 
     out = click.echo
-    out(f"{s.source}  ({s.format})")
+    out(f"{s.source}  ({s.format}{f', split {s.split}' if s.split else ''})")
     out(f"  images                {s.images:>8}")
     out(f"  boxes                 {s.boxes:>8}")
     out(f"  images without boxes  {len(s.images_without_boxes):>8}")

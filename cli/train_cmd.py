@@ -238,10 +238,11 @@ def _note_init_unused(init: Path | None, out: Path) -> None:
         _echo(f"note: --init {init} is not used: the run goes on from its own state ({state_path(out)})", err=True)
 
 
-def _load_all(paths, fmt, images) -> list[Dataset]:
+def _load_all(paths, fmt, images, split: str) -> list[Dataset]:
+    """``split``: a YOLO data.yaml's split to read — "train" for training data, "val" for validation data."""
     out = []
     for p in paths:
-        ds = load_dataset(p, fmt, images=images)
+        ds = load_dataset(p, fmt, images=images, split=split)
         missing = [im.file_name for im in ds.images if im.path is None]
         if missing:  # which ones, and where they were looked for (trial 32: neither was said)
             shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
@@ -258,7 +259,7 @@ def _prepare(run: ClassifierRun):
     validation sets, their proposals, the training data's digest)."""
     train_sets, hard, digest, hard_digest = _training_data(run)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
-    val_sets = _load_all(run.vals, run.fmt, run.images) if run.vals else []
+    val_sets = _load_all(run.vals, run.fmt, run.images, "val") if run.vals else []
     if run.resume and state_path(run.out).is_file():
         _check_resumed_val(run, data_digest(val_sets, 0))
     class_map = class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
@@ -305,7 +306,7 @@ def _training_data(run: ClassifierRun):
     """The training sets, their hard negatives (:func:`_hard_negatives`) and the digests of both, read before any
     proposal is computed; a ``--resume`` whose data or hard negatives differ from the run's is refused here
     (:func:`_check_resumed_data`)."""
-    train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images)
+    train_sets = _load_all(run.gts + run.partial_gts, run.fmt, run.images, "train")
     hard = _hard_negatives(run.hard_negatives, train_sets)
     digest = data_digest(train_sets, len(run.partial_gts))
     hard_digest = hard_negatives_digest(hard, run.train.hard_fraction)
@@ -705,7 +706,7 @@ def train_priors_cmd(gts, fmt, num_priors, out, seed):
                                    "replaced (give another --out, or delete it first)")
     boxes = []
     for g in gts:
-        ds = load_dataset(g, fmt)
+        ds = load_dataset(g, fmt, split="train")
         refuse_replacing_inputs({"--out": out}, dataset_files(ds))  # an annotation or image file inside a folder
         for im in ds.images:
             if im.width and im.height and len(im):
@@ -860,7 +861,7 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
     from proposals.multibox_train import check_resume_settings, prepare_samples, sample_size, train_multibox
 
     def samples_of(paths, what, size):
-        recs = [im for ds in _load_all(paths, fmt, images) for im in ds.images]
+        recs = [im for ds in _load_all(paths, fmt, images, what) for im in ds.images]
         s, skipped = prepare_samples(tqdm(recs, desc=f"loading {what}", unit="img",
                                           disable=None if distributed.is_main() else True), size)
         for msg in skipped[:5]:
