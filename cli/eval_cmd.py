@@ -61,12 +61,14 @@ def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = Fal
 
 @click.command("eval")
 @click.option("--gt", "gt_paths", required=True, multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Ground truth: COCO JSON, ILSVRC or VOC XML folder, Penn-Fudan annotations. Repeat it to score "
+              help="Ground truth: COCO JSON, ILSVRC or VOC XML folder, Penn-Fudan annotations, YOLO (a data.yaml: "
+                   "its val split; or a split's images folder). Repeat it to score "
                    "several datasets: each one's mAP and their mean (each dataset weighs the same).")
 @click.option("--pred", "pred_paths", default=("boxes.json",), show_default=True, multiple=True,
               type=click.Path(exists=True, path_type=Path),
               help="Predictions: boxes.json, a COCO results list, an ILSVRC submission text file, or PASCAL VOC devkit "
-                   "results (one <comp>_det_<set>_<class>.txt file, or a folder of one run's: one per class). With several "
+                   "results (one <comp>_det_<set>_<class>.txt file, or a folder of one run's: one per class), or a "
+                   "YOLO run's folder (labels/<stem>.txt of --save-txt --save-conf). With several "
                    "--gt: one file holding the images of all (one detect run over them), or one per --gt, in order.")
 @click.option("--metric", type=click.Choice(METRICS), default="ilsvrc", show_default=True,
               help="; ".join(f"{k}: {v}" for k, v in METRIC_HELP.items()))

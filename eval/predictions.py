@@ -1,6 +1,6 @@
 """Reading predictions and lining them up with ground truth.
 
-Four formats, told apart by content (and a VOC results file by its name):
+Five formats, told apart by content (and a VOC results file by its name):
 
 - ``boxes_json``: this project's ``boxes.json`` (``{"images", "categories", "detections", "errors"}``, see
   DESIGN.md), read and checked by :func:`detector.data.boxes_json.read_detections`, the module that owns the form;
@@ -17,7 +17,10 @@ Four formats, told apart by content (and a VOC results file by its name):
   <xmin> <ymin> <xmax> <ymax>`` in 1-based inclusive pixels (py-faster-rcnn writes its 0-based boxes + 1). Given as
   one such file or a folder of one run's (one ``<comp>_det_<image set>``, one file per class); the class is the file
   name's last ``_`` part, read as the VOC reader reads ``<name>`` (:func:`detector.data.readers.voc_category`), the
-  identifier is the image's (its annotation's) stem.
+  identifier is the image's (its annotation's) stem;
+- ``yolo_txt``: a folder of YOLO text as ``yolo predict`` / ``yolo val --save-txt --save-conf`` write it
+  (``labels/<image stem>.txt``, ``class cx cy w h conf`` normalised), read by :mod:`eval.yolo_results`: boxes
+  scaled by the matched ground-truth image's size, class indices named by the ground truth's YOLO names.
 
 Numbers stay as the file gives them: scores and boxes ``float64`` (COCO boxes also in their own ``[x, y, w, h]``,
 which the ``coco`` metric hands to pycocotools unchanged), so that a metric equals the reference tool's on the same
@@ -52,10 +55,12 @@ from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_
 from detector.data.readers import voc_category
 from detector.data.vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
+from .yolo_results import FORMAT as YOLO_FORMAT, is_yolo_results, read_yolo_results, to_pixels, yolo_classes
+
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
            "better_elsewhere", "match_images", "read_blacklist", "voc_results_class", "PREDICTION_FORMATS"]
 
-PREDICTION_FORMATS = ("boxes_json", "coco_results", "ilsvrc_text", "voc_results")
+PREDICTION_FORMATS = ("boxes_json", "coco_results", "ilsvrc_text", "voc_results", "yolo_txt")
 
 # VOCopts.detrespath of the VOC devkit: <comp>_det_<image set>_<class>.txt, <comp> salted by py-faster-rcnn and
 # Detectron (comp4_<uuid>); the class is the last '_' part (no VOC class name has one), the image set what lies between
@@ -93,6 +98,7 @@ class Predictions:
     #                                      the image the detector ran on (boxes.json "images"), where the file says
     files: tuple[str, ...] = ()  # VOC results: the file of each category (one file per class), else ()
     lines: np.ndarray | None = None  # int64 [P] VOC results: each prediction's line in its class's file, else None
+    normalised: bool = False  # boxes are fractions of the image's width and height (YOLO text), scaled once matched
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -374,6 +380,8 @@ def read_predictions(path, *, image_list=None) -> Predictions:
 
     Raises :class:`PredictionError` naming the file (and line or entry) when it cannot be read or used."""
     path = Path(path)
+    if path.is_dir() and not _voc_results_files(path) and is_yolo_results(path):  # VOC results first, as before
+        return read_yolo_results(path)
     if path.is_dir():
         return _read_voc_results_folder(path)
     text = _read_text(path)
@@ -529,6 +537,8 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     its file and line, as ``VOCevaldet.m`` refuses it ("unrecognized image"), and so is a file whose class is a
     ground-truth class in other capitals only (:func:`_refuse_other_capitals`); ground-truth classes with objects but
     no results file are scored as classes without detections (AP 0), and a note names them."""
+    if preds.format == YOLO_FORMAT:  # class indices: the ground truth's YOLO names, or names beside the files
+        preds = yolo_classes(preds, gt)
     class_by_key = {c.key: i for i, c in enumerate(gt.classes)}
     class_by_source = {c.source_id: i for i, c in enumerate(gt.classes) if c.source_id is not None}
 
@@ -556,6 +566,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
 
     n = len(preds)
     image_index, notes = match_images(preds, gt, elsewhere)
+    boxes = to_pixels(preds.boxes, image_index, gt, preds.source) if preds.normalised else preds.boxes
     if not_own:
         # only results on ground-truth images: those on other images are left out as such (noted below), and with
         # several --gt sharing one file they are another dataset's, no loss
@@ -591,7 +602,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
         image_index=image_index[keep],
         label=label[keep],
         scores=preds.scores[keep],
-        boxes=preds.boxes[keep],
+        boxes=boxes[keep],
         unknown_images=tuple(unknown),
         dropped_unknown_image=int(no_image.sum()),
         dropped_other_class=dict(dropped_class),

@@ -1,0 +1,191 @@
+"""YOLO prediction text, as Ultralytics writes it: ``yolo predict`` / ``yolo val`` with ``save_txt=True
+save_conf=True`` (``Results.save_txt``; ``DetectionValidator.save_one_txt``).
+
+The run's folder (``runs/detect/val/``) holds ``labels/<image stem>.txt``, one line a detection, ``class x_center
+y_center width height confidence``: the box normalised to [0, 1] by the width and height of the image as it was
+read (Ultralytics reads images with OpenCV, EXIF orientation applied, as :mod:`detector.data.images` does), written
+``%g`` (6 significant digits). A segmentation model writes ``class x1 y1 x2 y2 … confidence`` (a polygon), read as
+its bounding box, as the YOLO ground-truth reader reads one (:mod:`detector.data.yolo`). An image without detections
+has no file. Without ``save_conf`` the confidence is missing (5 fields, or a polygon's odd count): such a file cannot
+be ranked, and is refused saying so.
+
+Two things the file does not say come from the ground truth, in :func:`eval.predictions.align_predictions`:
+
+- **the image size**: a box is scaled by the width and height of the ground-truth image its file's stem matches
+  (:func:`to_pixels`);
+- **the class**: a class index. Against YOLO ground truth, the index of its ``names`` — what ``yolo val`` scores.
+  Against other ground truth, the names in a ``classes.txt`` / ``obj.names`` / dataset YAML in the predictions'
+  folder or its parent (:func:`detector.data.yolo.names_beside`; put the training data.yaml there), matched to the
+  ground truth's classes by name as any other format's (ILSVRC WordNet id where both map onto it); without one the
+  file is refused, as an index alone names no class (:func:`yolo_classes`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from detector.data import Dataset, DatasetError
+from detector.data.boxes import yolo_to_xyxy
+from detector.data.io import count, decode_text, not_text
+from detector.data.vocab import Category, category_for_name
+from detector.data.yolo import NAMES_FILES, names_beside, parse_numbers
+
+__all__ = ["FORMAT", "is_yolo_results", "read_yolo_results", "yolo_classes", "to_pixels"]
+
+FORMAT = "yolo_txt"
+
+
+def _label_folder(folder: Path) -> Path:
+    """Where the text files are: ``labels/`` of a run's folder, else the folder itself."""
+    return folder / "labels" if (folder / "labels").is_dir() else folder
+
+
+def _text_files(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt" and p.name not in NAMES_FILES
+                      and p.is_file())
+    except OSError:
+        return []
+
+
+def is_yolo_results(folder: Path) -> bool:
+    """Whether ``folder`` (a prediction folder: VOC devkit results aside) holds YOLO text: a ``labels/`` folder, or
+    text files whose first line is numbers with an integer class, 6 or more of them."""
+    labels = _label_folder(folder)
+    if labels != folder:
+        return True
+    for f in _text_files(folder)[:1]:
+        try:
+            with open(f, encoding="utf-8", errors="replace") as fh:
+                first = next((ln.split() for ln in fh if ln.strip()), None)
+        except OSError:
+            return False
+        vals = parse_numbers(first) if first else None
+        return vals is not None and len(vals) >= 6 and vals[0].is_integer()
+    return False
+
+
+def read_yolo_results(folder) -> "Predictions":
+    """The predictions of a YOLO run's folder (``labels/*.txt``, or a folder of such files): ``Predictions`` with
+    ``format`` :data:`FORMAT`, each image named by its file's stem, boxes xyxy **normalised** (``normalised``: scaled
+    by :func:`to_pixels` once matched), categories one per class index (``source_id``), named where the folder or
+    its parent has class names (:func:`detector.data.yolo.names_beside`), else ``class <i>``.
+
+    Raises :class:`~eval.predictions.PredictionError` naming file and line for a line without a confidence (saved
+    without ``--save-conf``), of a wrong number of fields, not numbers, a class that is not a non-negative integer,
+    a non-finite number or a negative width or height. An empty ``labels/`` is a run that found nothing."""
+    from .predictions import PredictionError, Predictions  # imported here: predictions dispatches to this module
+
+    folder = Path(folder)
+    labels_dir = _label_folder(folder)
+    files = _text_files(labels_dir)  # none: a run that found nothing (an image without detections has no file)
+    try:
+        found = names_beside(folder, levels=1)
+    except DatasetError as e:
+        raise PredictionError(str(e)) from None
+    names, rows, labels_of, stems = None, [], [], []
+    if found is not None:
+        names = found[0]
+    for f in files:
+        try:
+            text = decode_text(f.read_bytes())
+        except OSError as e:
+            raise PredictionError(f"{f}: cannot read: {e.strerror or e}") from None
+        except UnicodeDecodeError as e:
+            raise PredictionError(f"{f}: {not_text(e)}, not YOLO prediction text") from None
+        for n, line in enumerate(text.splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            where, written = f"{f}:{n}", " ".join(parts)
+            if len(parts) < 6 or len(parts) % 2:
+                hint = ("'class x_center y_center width height' without a confidence" if len(parts) == 5 else
+                        "a polygon without a confidence" if len(parts) > 6 and len(parts) % 2 else
+                        "expected 'class x_center y_center width height confidence'")
+                raise PredictionError(f"{where}: {len(parts)} fields, {hint}: {written!r}. Predictions are ranked "
+                                      "by their confidence: save them with it (yolo predict/val save_txt=True "
+                                      "save_conf=True; --save-conf)")
+            vals = parse_numbers(parts)
+            if vals is None:
+                raise PredictionError(f"{where}: not numbers: {written!r}")
+            if not all(math.isfinite(v) for v in vals):
+                raise PredictionError(f"{where}: NaN or infinite number: {written!r}")
+            if not (vals[0].is_integer() and vals[0] >= 0):
+                raise PredictionError(f"{where}: class {parts[0]!r} is not a class index (0, 1, …): {written!r}")
+            c = int(vals[0])
+            if names is not None and c >= len(names):
+                raise PredictionError(f"{where}: class {c} is not among the {count(len(names), 'name')} of "
+                                      f"{found[1]}: {written!r}")
+            if len(parts) == 6:
+                cx, cy, w, h = vals[1:5]
+                if w < 0 or h < 0:
+                    raise PredictionError(f"{where}: box has a negative width or height: {written!r}")
+                box = yolo_to_xyxy([cx, cy, w, h], 1.0, 1.0)[0]
+            else:  # polygon + confidence: its bounding box
+                xs, ys = vals[1:-1:2], vals[2:-1:2]
+                box = np.asarray([min(xs), min(ys), max(xs), max(ys)], dtype=np.float64)
+            rows.append((*box, vals[-1]))
+            labels_of.append(c)
+            stems.append(f.stem)
+    used = sorted(set(labels_of))
+    pos = {c: j for j, c in enumerate(used)}
+    categories = tuple(_named(names[c], c) if names is not None else Category(f"class {c}", source_id=c)
+                       for c in used)
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+    return Predictions(FORMAT, str(folder), tuple(stems), tuple(stems), categories,
+                       np.asarray([pos[c] for c in labels_of], dtype=np.int64), arr[:, 4].copy(), arr[:, :4].copy(),
+                       by_source_id=names is None, normalised=True)
+
+
+def _named(name: str, index: int) -> Category:
+    """Class ``index`` of the name ``name``, mapped as :mod:`detector.data.yolo` maps a ``names`` entry."""
+    mapped = category_for_name(name, "coco") or category_for_name(name, "voc")
+    return Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=index)
+
+
+def yolo_classes(preds, gt: Dataset):
+    """``preds`` (YOLO text) with each class index a class ``gt`` knows: against YOLO ground truth, its class of
+    that index (the index of its ``names``: what ``yolo val`` scores); else by the names found beside the
+    predictions (:func:`read_yolo_results`: matched by name or ILSVRC WordNet id, as other formats are). Raises
+    :class:`~eval.predictions.PredictionError` when there are none, or an index is beyond the YOLO ground truth's
+    names."""
+    from .predictions import PredictionError
+
+    if gt.format == "yolo":
+        beyond = [c.source_id for c in preds.categories if c.source_id >= len(gt.classes)]
+        if beyond:
+            raise PredictionError(f"{preds.source}: class {beyond[0]} is not among the "
+                                  f"{count(len(gt.classes), 'name')} of the ground truth {gt.source} (indices "
+                                  f"0-{len(gt.classes) - 1}): predictions of another dataset's classes?")
+        return dataclasses.replace(preds, categories=tuple(gt.classes[c.source_id] for c in preds.categories),
+                                   by_source_id=False)
+    if preds.by_source_id:  # no names beside the files
+        raise PredictionError(
+            f"{preds.source}: YOLO predictions give class indices only, and the ground truth {gt.source} is "
+            f"{gt.format}, not YOLO, whose names would say which class an index is: evaluate against the YOLO "
+            "dataset's data.yaml, or put the model's class names beside the predictions (its data.yaml, or a "
+            f"classes.txt of one name a line in index order, in {preds.source})")
+    return preds
+
+
+def to_pixels(boxes: np.ndarray, image_index: np.ndarray, gt: Dataset, source: str) -> np.ndarray:
+    """Normalised xyxy ``boxes`` ``[P, 4]`` in pixels of the ground-truth image each is on (``image_index`` [P],
+    -1: none; those stay as they are, left out by the caller). Raises
+    :class:`~eval.predictions.PredictionError` for an image whose size the ground truth does not know (0)."""
+    from .predictions import PredictionError
+
+    out = boxes.copy()
+    on = image_index >= 0
+    if not on.any():
+        return out
+    sizes = np.asarray([(im.width, im.height) for im in gt.images], dtype=np.float64).reshape(-1, 2)[image_index[on]]
+    if (sizes <= 0).any():
+        k = int(image_index[on][np.flatnonzero((sizes <= 0).any(axis=1))[0]])
+        raise PredictionError(f"{source}: the ground truth {gt.source} gives no size for {gt.images[k].file_name!r}, "
+                              "and YOLO boxes are fractions of it")
+    out[on] = out[on] * np.concatenate([sizes, sizes], axis=1)
+    return out
