@@ -28,6 +28,7 @@ from eval import (
 from eval.evaluate import BOOTSTRAP_METRICS, BootstrapSet, mean_map_interval
 from eval.matching import DEFAULT_IOU
 from eval.predictions import ImageListNeeded, voc_results_class
+from eval.yolo_results import results_files
 
 from .common import (FiniteFloat, count, dataset_files, format_option, images_option, load_dataset,
                      refuse_replacing_inputs)
@@ -234,12 +235,13 @@ def _read_predictions(path: Path, read: dict, image_list, *, shared: bool = Fals
 
 
 def _pred_files(paths) -> list[Path]:
-    """The prediction files of ``paths``: a file itself, a folder's VOC devkit results files (an unreadable folder:
-    none; reading it says why)."""
+    """The prediction files of ``paths``: a file itself, a folder's VOC devkit results files and YOLO text files
+    (an unreadable folder: none; reading it says why)."""
     out = []
     for p in paths:
         try:
-            out += [f for f in p.iterdir() if voc_results_class(f) is not None] if p.is_dir() else [p]
+            out += [f for f in p.iterdir() if voc_results_class(f) is not None] + results_files(p) if p.is_dir() \
+                else [p]
         except OSError:
             pass
     return out

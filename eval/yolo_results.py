@@ -34,7 +34,7 @@ from detector.data.io import count, decode_text, not_text
 from detector.data.vocab import Category, category_for_name
 from detector.data.yolo import NAMES_FILES, names_beside, parse_numbers
 
-__all__ = ["FORMAT", "is_yolo_results", "read_yolo_results", "yolo_classes", "to_pixels"]
+__all__ = ["FORMAT", "is_yolo_results", "results_files", "read_yolo_results", "yolo_classes", "to_pixels"]
 
 FORMAT = "yolo_txt"
 
@@ -50,6 +50,11 @@ def _text_files(folder: Path) -> list[Path]:
                       and p.is_file())
     except OSError:
         return []
+
+
+def results_files(folder: Path) -> list[Path]:
+    """The text files a YOLO run's ``folder`` would be read from (its ``labels/``, else its own ``*.txt``)."""
+    return _text_files(_label_folder(folder))
 
 
 def is_yolo_results(folder: Path) -> bool:

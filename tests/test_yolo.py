@@ -313,3 +313,13 @@ def test_inspect_shows_the_split(tmp_path):
     assert json.loads(out.read_text())["split"] == "val"
     r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "images" / "train"), "--format", "yolo"])
     assert r.exit_code == 0 and "(yolo)" in r.output, r.output
+
+
+def test_an_output_never_replaces_a_yolo_prediction_file(tmp_path):
+    yaml, coco, truth = make_dataset(tmp_path / "ds")
+    run = _yolo_results(tmp_path / "run", _detections(truth))
+    target = run / "labels" / "a.txt"
+    before = target.read_text()
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(yaml), "--pred", str(run), "--json", str(target)])
+    assert r.exit_code != 0 and str(target) in r.output, r.output
+    assert target.read_text() == before
