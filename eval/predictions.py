@@ -323,8 +323,10 @@ def _read_voc_results_folder(folder: Path) -> Predictions:
             inside = []
         hint = f" ({inside[0]} holds some: give that folder)" if inside else ""
         raise PredictionError(f"{folder}: a folder holding no PASCAL VOC devkit results file ({VOC_RESULTS_FORM})"
-                              f"{hint}: a folder given as predictions is read as the devkit's results files, one per "
-                              "class; give boxes.json, COCO results or ILSVRC submission text as the file itself")
+                              f" nor YOLO text (labels/<image stem>.txt, 'class cx cy w h conf' lines){hint}: a "
+                              "folder given as predictions is read as the devkit's results files, one per class, or "
+                              "as a YOLO run's folder; give boxes.json, COCO results or ILSVRC submission text as the "
+                              "file itself")
     _refuse_mixed_runs(folder, files)
     by_key: dict[str, Path] = {}
     read = []

@@ -203,7 +203,8 @@ def test_unusable_folders_and_names(tmp_path):
     (d / "boxes.json").write_text("{}")
     with pytest.raises(PredictionError, match=rf"{d}: a folder holding no PASCAL VOC devkit results file "
                                               r"\(<comp>_det_<image set>_<class>\.txt, e\.g\. "
-                                              r"comp4_det_test_person\.txt\): a folder given as predictions"):
+                                              r"comp4_det_test_person\.txt\) nor YOLO text \(labels/<image "
+                                              r"stem>\.txt, .*\): a folder given as predictions"):
         read_predictions(d)
     main = d / "results" / "Main"  # the devkit's layout, given a level too high
     main.mkdir(parents=True)

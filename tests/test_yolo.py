@@ -323,3 +323,11 @@ def test_an_output_never_replaces_a_yolo_prediction_file(tmp_path):
     r = CliRunner().invoke(cli, ["eval", "--gt", str(yaml), "--pred", str(run), "--json", str(target)])
     assert r.exit_code != 0 and str(target) in r.output, r.output
     assert target.read_text() == before
+
+
+def test_two_images_of_one_stem_are_warned_of(tmp_path):
+    yaml, _, _ = make_dataset(tmp_path / "ds")
+    write_image(tmp_path / "ds" / "images" / "val" / "a.png", 100, 75)  # a.jpg's label file is a.png's too
+    ds = read_dataset(yaml)
+    assert [p.kind for p in ds.problems] == ["duplicate_image"], ds.problems
+    assert "a.jpg and a.png" in str(ds.problems[0]) and len(ds) == 5

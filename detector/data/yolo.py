@@ -500,6 +500,12 @@ def read_yolo(path, *, split: str | None = None, images=None, strict: bool = Tru
             else:
                 pairs = _pairs_of_labels(problems, path, images)
     classes = _categories(names, names_source, problems)
+    shared: dict[Path, Path] = {}
+    for image, label in pairs:  # a.jpg and a.png: one label file a.txt, read for both (Ultralytics does the same)
+        if image is not None and shared.setdefault(label, image) != image:
+            problems.add(label, "duplicate_image", f"the label file of both {shared[label].name} and {image.name} "
+                         "(images of one stem share it): its boxes are read for each; rename one of the images",
+                         severity=WARNING)
     records = []
     for image_id, (image, label) in enumerate(pairs, start=1):
         if image is None:
