@@ -1,6 +1,16 @@
 """GoogLeNet (ILSVRC 2014) detection system: data layer, region classifiers and the detection pipeline."""
 
+import os
+
 __version__ = "0.1.0"
+
+# ONNX Runtime 1.29+ starts a telemetry uploader thread on Linux and macOS (microsoft/onnxruntime#27379) unless
+# ORT_DISABLE_TELEMETRY=1 is set before it initialises. This tool is offline (nothing leaves the machine), and that
+# thread calls the C library's rand() every few seconds, which OpenCV's selective search ranks its boxes with: with it,
+# the same image gave other proposals now and then in any process that had loaded ONNX Runtime (trial 39: the Python
+# API, `detect run --workers 0`). Set here, before any module of ours can import onnxruntime; a value the user set
+# is kept.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 __all__ = ["load_detector", "__version__"]
 

@@ -338,3 +338,25 @@ def test_recall_edge_cases():
     assert np.isnan(mean_best_overlap([], []))
     with pytest.raises(ValueError, match="2 images"):
         recall_at(gt, none[:1])
+
+
+def test_nothing_beside_onnx_runtime_draws_from_the_c_rand_selective_search_ranks_by():
+    """Trial 39: ONNX Runtime 1.29+ starts a telemetry thread that calls the C library's rand() every few seconds, so
+    selective search in a process that had loaded it ranked the same image's boxes otherwise now and then.
+    `import detector` sets ORT_DISABLE_TELEMETRY=1 first: over 14 s (its first draw came 8-12 s after the import)
+    no other thread draws from rand()."""
+    import subprocess
+    import sys
+
+    code = """
+import ctypes, time, detector, onnxruntime
+libc = ctypes.CDLL(None)
+libc.srand(1); want = [libc.rand() for _ in range(3)]
+libc.srand(1); first = libc.rand(); time.sleep(14); rest = [libc.rand(), libc.rand()]
+print([first, *rest] == want)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True", out.stdout
