@@ -361,6 +361,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
         if finished is not None and _same_job(finished["job"], header["job"]):
             click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
                        "shard; delete it to run again)", err=True)
+            if finished["none_used"]:  # as the run that wrote it ended (trial 39: a requeued job then exited 0)
+                raise _none_used(finished["none_used"], out, out_format)
             return
         if finished is not None:  # another job's output: run, and say what differs before it is replaced
             changed = "; ".join(c for key in ("inputs_sha256", "config_sha256", "shard")
@@ -403,8 +405,19 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     _report(doc, out, where, seconds, len(todo), engine, totals, members, options["draw_dir"],
             written_count(doc, written, out_format, options["coco_gt"]), resumed=bool(done))
     if doc["errors"] and not doc["images"]:  # a script must see it (noticed in round 16: every input failed, exit 0)
-        raise click.ClickException(f"no input could be used: {count(len(doc['errors']), 'input')} failed, each "
-                                   f"listed under 'errors' in {out} with its reason (exit status 1)")
+        raise _none_used(len(doc["errors"]), out, out_format)
+
+
+def _none_used(failed: int, out: Path, out_format: str) -> click.ClickException:
+    """The exit-status-1 error of a run none of whose inputs could be used. Only boxes.json keeps the errors: a COCO
+    results list and ILSVRC text have no place for them (trial 39: the message said they were in such a file)."""
+    if out_format == "json":
+        where = f"each listed under 'errors' in {out} with its reason"
+    else:
+        kind = "a COCO results list" if out_format == "coco" else "ILSVRC submission text"
+        where = (f"each named above with its reason ({out} is {kind}, which records no errors: --format json "
+                 "lists them under 'errors')")
+    return click.ClickException(f"no input could be used: {count(failed, 'input')} failed, {where} (exit status 1)")
 
 
 def _finished_job(out: Path, out_format: str) -> dict | None:
@@ -420,8 +433,10 @@ def _finished_job(out: Path, out_format: str) -> dict | None:
     if not isinstance(job, dict):
         return None
     names = [x.get("file_name") for key in ("images", "errors") for x in doc.get(key) or [] if isinstance(x, dict)]
+    errors, images = doc.get("errors") or [], doc.get("images") or []
     return {"job": job, "model": doc.get("model"), "settings": job.get("settings"),
-            "input_names": names if len(names) == job.get("inputs") else None}
+            "input_names": names if len(names) == job.get("inputs") else None,
+            "none_used": len(errors) if errors and not images else 0}  # every input failed: that run exited 1
 
 
 def _same_job(job: dict, now: dict) -> bool:

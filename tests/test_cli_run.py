@@ -39,6 +39,36 @@ def images_folder(tmp_path):
     return d
 
 
+
+def test_run_no_input_used_message_and_resume(tmp_path):
+    """Every input failed: exit 1, and the message says where the errors are — only boxes.json records them, a
+    COCO results list or ILSVRC text does not — and a --resume of that finished output exits 1 again (trial 39:
+    the message named 'errors' in a COCO list of [], and the requeued job exited 0)."""
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    model = tiny_model(tmp_path / "m.pt")
+    common = ["--model", str(model), "--workers", "0", "--no-cache", "--max-proposals", "50"]
+    out = tmp_path / "boxes.json"
+    res = CliRunner().invoke(cli, ["run", str(d), "--out", str(out), *common])
+    assert res.exit_code == 1 and f"each listed under 'errors' in {out}" in res.output, res.output
+    res = CliRunner().invoke(cli, ["run", str(d), "--out", str(out), "--resume", *common])
+    assert res.exit_code == 1 and "nothing to resume" in res.output, res.output
+    assert "no input could be used: 1 input failed, each listed under 'errors'" in res.output, res.output
+    for fmt, kind in (("coco", "a COCO results list"), ("ilsvrc", "ILSVRC submission text")):
+        other = tmp_path / f"out.{fmt}"
+        res = CliRunner().invoke(cli, ["run", str(d), "--out", str(other), "--format", fmt, *common])
+        assert res.exit_code == 1 and "listed under 'errors' in" not in res.output, res.output
+        assert f"each named above with its reason ({other} is {kind}, which records no errors" in res.output, \
+            res.output
+    # one usable image among failed ones: exit 0, and --resume of that finished output too
+    Image.fromarray(np.full((90, 120, 3), 90, dtype=np.uint8)).save(d / "good.jpg")
+    mixed = tmp_path / "mixed.json"
+    for extra in ([], ["--resume"]):
+        res = CliRunner().invoke(cli, ["run", str(d), "--out", str(mixed), *extra, *common])
+        assert res.exit_code == 0, res.output
+
+
 def test_run_end_to_end_with_corrupt_image(tmp_path):
     d = images_folder(tmp_path)
     model = tiny_model(tmp_path / "m.pt")
