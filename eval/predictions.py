@@ -274,15 +274,16 @@ def _voc_results_files(folder: Path) -> list[Path]:
 
 def _voc_results_category(path: Path) -> Category:
     """The class of a VOC results file, by its name as :func:`detector.data.readers.voc_category` reads a VOC
-    ``<name>``. A VOC class written in other capitals without an ILSVRC wnid to match it by (``Bottle``; ``Person``
-    is ``person``'s n00007846) is a class of its own, as :func:`detector.data.readers.read_voc` keeps
-    ``<name>Bottle</name>`` apart from ``bottle``: it matches a ground-truth class of that very name, and
-    :func:`_refuse_other_capitals` refuses it against ground truth that has only ``bottle``. Any other unknown name
-    is an error naming the file."""
+    ``<name>``. A VOC class written in other capitals (``Bottle``, ``PottedPlant``) is a class of that very name:
+    the devkit reads each class's file by its exact, lower-case name (``VOCopts.detrespath``), so it would read none
+    of these; such a file matches a ground-truth class of the same name only, and :func:`_refuse_other_capitals`
+    refuses it against ground truth that has the lower-case class (trial 39: ``PottedPlant`` was taken through its
+    WordNet id while ``Bottle``, which has none, was refused). Any other unknown name is an error naming the
+    file."""
     name = voc_results_class(path)
-    cat = voc_category(name)
-    if cat is None and name.lower() in VOC_CLASSES:
+    if name != name.lower() and name.lower() in VOC_CLASSES:
         return Category(name)
+    cat = voc_category(name)
     if cat is None:
         raise PredictionError(f"{path}: its class {name!r} (the name's part after the image set, {VOC_RESULTS_FORM}) "
                               f"is no PASCAL VOC class ({', '.join(VOC_CLASSES)}) nor an ILSVRC class name or WordNet "
