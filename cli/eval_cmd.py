@@ -329,7 +329,7 @@ def _intervals(s: _Scored, metric, resamples, iou_threshold):
 def _difference_line(head: str, ours: float, theirs: float, interval, resamples: int) -> str:
     """``{head} {theirs}; difference …`` with the paired interval and its verdict where there is one."""
     paired = "" if interval is None else f"; 95 % interval {interval[0]:+.4f} to {interval[1]:+.4f} (paired " \
-        f"bootstrap, the same {resamples} resamples){_verdict(interval)[1]}"
+        f"bootstrap, the same {_resamples(interval, resamples)}){_verdict(interval)[1]}"
     return f"{head} {theirs:.4f}; difference {ours - theirs:+.4f}{paired}"
 
 
@@ -384,7 +384,7 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
                f"{_rule(metric, iou_threshold)}; {seconds:.2f} s)")
     if interval is not None:
         click.echo(f"{metric} mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap over the "
-                   f"{count(result.num_images, 'image')}, {resamples} resamples)")
+                   f"{count(result.num_images, 'image')}, {_resamples(interval, resamples)})")
     if base_result is not None and not n_cls:  # nothing to average: no mAP, so no difference (trial 20)
         click.echo(f"baseline {s.baseline_path}: {metric} mAP -")
     elif base_result is not None:
@@ -411,8 +411,17 @@ def _rule(metric, iou_threshold) -> str:
 
 
 def _bootstrap_dict(interval, resamples, **extra) -> dict:
-    return {"resamples": resamples, "level": 0.95, "method": "percentile", "seed": 0, **extra,
-            "low": interval[0], "high": interval[1]}
+    return {"resamples": resamples, "resamples_used": getattr(interval, "resamples", resamples), "level": 0.95,
+            "method": "percentile", "seed": 0, **extra, "low": interval[0], "high": interval[1]}
+
+
+def _resamples(interval, resamples: int) -> str:
+    """How many resamples an interval was taken over, in words: those holding no positive are left out (trial 39:
+    "200 resamples" was said where a third of them had been)."""
+    used = getattr(interval, "resamples", resamples)
+    if used == resamples:
+        return f"{resamples} resamples"
+    return f"{used} of {resamples} resamples: {resamples - used} held no positive, which has no mAP, and are left out"
 
 
 def _set_dict(s: _Scored, interval, diff_interval, resamples) -> dict:
@@ -500,7 +509,7 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
                    f"{seconds:.2f} s)")
     if interval is not None:
         click.echo(f"{metric} mean mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap, each ground "
-                   f"truth's images resampled on their own, {resamples} resamples)")
+                   f"truth's images resampled on their own, {_resamples(interval, resamples)})")
     if mean_base is not None:
         click.echo(_difference_line(f"baseline: {metric} mean mAP", mean, mean_base, diff_interval, resamples))
     if json_out:

@@ -216,7 +216,7 @@ def bootstrap_interval(gt: Dataset, preds: AlignedPredictions, metric: str = "il
     full evaluation's (it is decided within its image). Classes without positives in a resample are left out of that
     resample's mean, as :func:`evaluate` leaves them out, and a resample without any positive, which has no mAP (a
     dataset without positives has none: ``mAP -``), is left out of the percentiles (:func:`mean_map_interval`).
-    Returns (low, high) at ``level`` (0.95: the 2.5th and 97.5th percentiles of ``resamples`` resampled mAPs;
+    Returns an :class:`Interval` (low, high) at ``level`` (0.95: the 2.5th and 97.5th percentiles of ``resamples`` resampled mAPs;
     ``seed`` fixes them). With ``baseline`` (another system's predictions on the same ground truth): the interval of
     the difference mAP(``preds``) − mAP(``baseline``), both scored on each resample's images — a paired comparison,
     far narrower than two separate intervals, that says whether a gain is more than which images happen to be in the
@@ -238,6 +238,18 @@ class BootstrapSet:
     blacklist: set[tuple[int, int]] | None = None
 
 
+class Interval(tuple):
+    """A bootstrap interval: the tuple ``(low, high)``, and ``resamples``, how many resamples it was taken over —
+    fewer than asked for where some held no positive (they have no mAP and are left out: :func:`mean_map_interval`)."""
+
+    resamples: int
+
+    def __new__(cls, low: float, high: float, resamples: int):
+        interval = super().__new__(cls, (float(low), float(high)))
+        interval.resamples = int(resamples)
+        return interval
+
+
 def mean_map_interval(sets: list[BootstrapSet], metric: str = "ilsvrc", *, resamples: int = 1000,
                       level: float = 0.95, seed: int = 0, iou_threshold: float = DEFAULT_IOU) -> tuple[float, float]:
     """A bootstrap confidence interval of the mean of several datasets' mAPs (each dataset weighs the same, as a
@@ -249,8 +261,8 @@ def mean_map_interval(sets: list[BootstrapSet], metric: str = "ilsvrc", *, resam
     without positives out of the mean of mAPs; a resample in which no dataset has a mAP is left out of the
     percentiles (the interval is conditional on a resample holding a positive: a mAP of nothing is no 0 — a perfect
     detector's interval is (1, 1)). One dataset gives :func:`bootstrap_interval`. With a baseline on some sets only,
-    every set must have one. Returns (low, high) at ``level`` (percentile method; ``seed`` fixes the resamples).
-    Raises ValueError for ``coco``, for no dataset, for datasets all of fewer than two images (one of one image is a
+    every set must have one. Returns an :class:`Interval` (low, high) at ``level`` (percentile method; ``seed``
+    fixes the resamples). Raises ValueError for ``coco``, for no dataset, for datasets all of fewer than two images (one of one image is a
     constant of every resample), for baselines on some sets but not all, and where no resample holds a positive."""
     import warnings
 
@@ -293,9 +305,9 @@ def mean_map_interval(sets: list[BootstrapSet], metric: str = "ilsvrc", *, resam
     if not len(scored):
         raise ValueError("no resample holds a positive: there is no mAP to give an interval of")
     if len(scored) == len(res.bootstrap_distribution):
-        return float(res.confidence_interval.low), float(res.confidence_interval.high)
+        return Interval(res.confidence_interval.low, res.confidence_interval.high, len(scored))
     low, high = np.quantile(scored, [(1 - level) / 2, (1 + level) / 2])  # the percentile method's, as scipy's
-    return float(low), float(high)
+    return Interval(low, high, len(scored))
 
 
 def resampled_map(gt: Dataset, preds: AlignedPredictions, metric: str = "ilsvrc", *,

@@ -142,6 +142,18 @@ def test_cli_eval_bootstrap_prints_and_writes_the_interval(tmp_path):
                                    "--baseline", str(tmp_path / "base.json"), "--bootstrap", "100"])
     assert res.exit_code == 0 and f"baseline {tmp_path / 'base.json'}: ilsvrc mAP -" in res.output, res.output
     assert "difference" not in res.output
+    # one object among five images: the resamples without it are left out, and said to be (trial 39)
+    sparse = {"images": coco["images"][:5], "categories": coco["categories"],
+              "annotations": [{**coco["annotations"][0], "image_id": 1}]}
+    (tmp_path / "sparse.json").write_text(json.dumps(sparse))
+    (tmp_path / "exact.json").write_text(json.dumps([{"image_id": 1, "category_id": sparse["annotations"][0][
+        "category_id"], "score": 0.9, "bbox": sparse["annotations"][0]["bbox"]}]))
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(tmp_path / "sparse.json"), "--pred", str(tmp_path / "exact.json"),
+                                   "--bootstrap", "200", "--json", str(tmp_path / "r3.json")])
+    b = json.loads((tmp_path / "r3.json").read_text())["bootstrap"]
+    assert res.exit_code == 0 and b["resamples"] == 200 and 100 < b["resamples_used"] < 200, res.output
+    assert (f"interval 1.0000–1.0000 (bootstrap over the 5 images, {b['resamples_used']} of 200 resamples: "
+            f"{200 - b['resamples_used']} held no positive") in res.output, res.output
 
 
 def test_the_mean_of_several_datasets_has_a_stratified_interval():
@@ -188,7 +200,9 @@ def test_a_resample_without_positives_has_no_map_rather_than_0():
     mean_ap = resampled_map(sparse, perfect)
     assert np.isnan(mean_ap(np.array([1, 2, 2, 3, 4])))  # the object's image not drawn: no mAP
     assert mean_ap(np.array([0, 0, 1, 2, 3])) == 1.0
-    assert bootstrap_interval(sparse, perfect, resamples=200) == (1.0, 1.0)
+    interval = bootstrap_interval(sparse, perfect, resamples=200)
+    assert interval == (1.0, 1.0) and 100 < interval.resamples < 200  # those without the object left out, counted
+    assert bootstrap_interval(problem(3)[0], problem(3)[1], resamples=200).resamples == 200
     # classes: one missing from a resample leaves it (as before); the other keeps its AP
     two = gt_dataset([(box, [0]), (box, [1]), empty, empty])
     half = AlignedPredictions(np.array([0, 1]), np.array([0, 1]), np.array([0.9, 0.8]),
