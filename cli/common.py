@@ -463,3 +463,17 @@ def _missing_folders(folder: Path) -> list[Path]:
         missing.append(folder)
         folder = folder.parent
     return missing
+
+
+def none_used_error(failed: int, out: Path, out_format: str, *, named: str = "named above") -> click.ClickException:
+    """The exit-status-1 error of a run (or a merge of its shards) none of whose inputs could be used: ``failed``
+    inputs, each with its reason under ``errors`` in boxes.json. A COCO results list and ILSVRC text have no place
+    for them (trial 39: the message said they were in such a file): they are ``named`` elsewhere (above; in the
+    parts)."""
+    if out_format == "json":
+        where = f"each listed under 'errors' in {out} with its reason"
+    else:
+        kind = "a COCO results list" if out_format == "coco" else "ILSVRC submission text"
+        where = (f"each {named} with its reason ({out} is {kind}, which records no errors: --format json lists them "
+                 "under 'errors')")
+    return click.ClickException(f"no input could be used: {count(failed, 'input')} failed, {where} (exit status 1)")

@@ -10,7 +10,7 @@ from detector.data import boxes_json
 from detector.data.coco import coco_gt_ids
 from detector.engines import shown_setting
 
-from .common import OutFile, check_beside_out, count, written_count
+from .common import OutFile, check_beside_out, count, none_used_error, written_count
 
 
 @click.command("merge")
@@ -48,3 +48,5 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
                f"{written_count(doc, written, out_format, ids)}, {count(len(doc['errors']), 'error')}"
                + (f"; missing shards {', '.join(doc['job']['missing_shards'])}" if "missing_shards" in doc["job"]
                   else ""))
+    if doc["errors"] and not doc["images"]:  # as `detect run` over all the images would have ended (trial 39)
+        raise none_used_error(len(doc["errors"]), out, out_format, named="listed under 'errors' in the parts")

@@ -36,8 +36,8 @@ from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
 from .common import (FiniteFloat, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
-                     device_option, multibox_option, multibox_options_given, selective_search_options, sigterm_stops,
-                     take_lock, written_count)
+                     device_option, multibox_option, multibox_options_given, none_used_error, selective_search_options,
+                     sigterm_stops, take_lock, written_count)
 
 logger = logging.getLogger(__name__)
 
@@ -362,7 +362,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
                        "shard; delete it to run again)", err=True)
             if finished["none_used"]:  # as the run that wrote it ended (trial 39: a requeued job then exited 0)
-                raise _none_used(finished["none_used"], out, out_format)
+                raise none_used_error(finished["none_used"], out, out_format)
             return
         if finished is not None:  # another job's output: run, and say what differs before it is replaced
             changed = "; ".join(c for key in ("inputs_sha256", "config_sha256", "shard")
@@ -405,19 +405,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     _report(doc, out, where, seconds, len(todo), engine, totals, members, options["draw_dir"],
             written_count(doc, written, out_format, options["coco_gt"]), resumed=bool(done))
     if doc["errors"] and not doc["images"]:  # a script must see it (noticed in round 16: every input failed, exit 0)
-        raise _none_used(len(doc["errors"]), out, out_format)
-
-
-def _none_used(failed: int, out: Path, out_format: str) -> click.ClickException:
-    """The exit-status-1 error of a run none of whose inputs could be used. Only boxes.json keeps the errors: a COCO
-    results list and ILSVRC text have no place for them (trial 39: the message said they were in such a file)."""
-    if out_format == "json":
-        where = f"each listed under 'errors' in {out} with its reason"
-    else:
-        kind = "a COCO results list" if out_format == "coco" else "ILSVRC submission text"
-        where = (f"each named above with its reason ({out} is {kind}, which records no errors: --format json "
-                 "lists them under 'errors')")
-    return click.ClickException(f"no input could be used: {count(failed, 'input')} failed, {where} (exit status 1)")
+        raise none_used_error(len(doc["errors"]), out, out_format)
 
 
 def _finished_job(out: Path, out_format: str) -> dict | None:

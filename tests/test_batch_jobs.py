@@ -435,3 +435,23 @@ def test_a_full_disk_names_the_part_file(tmp_path):
     with pytest.raises(OSError, match="No space left"):
         writer.close()
     assert writer._f.closed
+
+
+def test_merging_shards_none_of_whose_inputs_could_be_used_exits_1(setup, tmp_path):
+    """Trial 39: each shard exited 1 (no input could be used), their merge 0."""
+    _, _, model, _ = setup
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for k in range(3):
+        (bad / f"{k}.jpg").write_bytes(b"not an image")
+    parts = []
+    for i in range(2):
+        parts.append(tmp_path / f"bad{i}.json")
+        res = CliRunner().invoke(cli, run_args(bad, parts[-1], model, "--shard", f"{i}/2"))
+        assert res.exit_code == 1 and "no input could be used" in res.output, res.output
+    res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(tmp_path / "m.json")])
+    assert res.exit_code == 1 and "no input could be used: 3 inputs failed, each listed under 'errors' in" \
+        in res.output, res.output
+    assert len(json.loads((tmp_path / "m.json").read_text())["errors"]) == 3
+    res = CliRunner().invoke(cli, ["merge", *map(str, parts), "--out", str(tmp_path / "m.txt"), "--format", "ilsvrc"])
+    assert res.exit_code == 1 and "each listed under 'errors' in the parts with its reason" in res.output, res.output
