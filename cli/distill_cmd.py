@@ -189,6 +189,9 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
                   f"training and holds out {len(held)}", err=True)
         datasets = [load_dataset(g, fmt, images=images, split="train") for g in gts]
         train_items = photos + detection_items(datasets, random_regions=config.random_regions)
+        if not train_items:  # trial 39: "distilling …: 0 training items", then "no training image could be read"
+            raise click.ClickException("nothing to distil on: no photo (--photos) and no annotated image (--gt: "
+                                       f"{', '.join(map(str, gts))} holds none with its image file)")
         val_items = held + photo_items(_photos(val_paths))
         torch.manual_seed(optim.seed)
         student = build_classifier(spec)

@@ -284,3 +284,14 @@ def test_cli_resume_refuses_other_settings(tmp_path, monkeypatch):
     r = CliRunner().invoke(cli, [*base, "--epochs", "1", "--holdout", "0.9", "--out", str(tmp_path / "h.pt")])
     assert re.search(r"warning: --holdout 0\.9 keeps [0-2] of the 6 photos for training and holds out [4-6]\n",
                      r.output), r.output
+
+
+def test_nothing_to_distil_on_is_refused_before_any_work(tmp_path):
+    """Trial 39: an annotation set without image files printed "distilling …: 0 training items" first."""
+    gt = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "gone.jpg", "width": 64, "height": 48}],
+                    [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 20]}], [{"id": 1, "name": "person"}])
+    r = CliRunner().invoke(cli, ["train", "distill", "--gt", str(gt), "--out", str(tmp_path / "new" / "d.pt"),
+                                 "--teacher-backend", "torch"])
+    assert r.exit_code == 1 and "nothing to distil on: no photo (--photos) and no annotated image" in r.output, \
+        r.output
+    assert "distilling" not in r.output and not (tmp_path / "new").exists()
