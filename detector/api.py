@@ -169,8 +169,10 @@ def _as_array(x: Any, k: int) -> np.ndarray:
         return np.asarray(_pil_rgb(x, k))
     if isinstance(x, torch.Tensor):
         if x.ndim != 3 or x.shape[0] not in (1, 3):
+            hint = ": H x W x C? permute(2, 0, 1) it (a batch: N x C x H x W)" if x.ndim == 3 and x.shape[2] in (
+                1, 3) else ""  # trial 39: a channels-last batch was refused without a word of why
             raise ValueError(f"image {k}: a tensor image is C x H x W with C = 3 (or 1), got shape "
-                             f"{tuple(x.shape)}")
+                             f"{tuple(x.shape)}{hint}")
         t = x.detach().cpu()
         if t.is_floating_point():
             low, high = (float(v) for v in (t.min(), t.max())) if t.numel() else (0.0, 0.0)
@@ -184,8 +186,10 @@ def _as_array(x: Any, k: int) -> np.ndarray:
         x = t.to(torch.uint8).expand(3, -1, -1).permute(1, 2, 0).numpy()
     if isinstance(x, np.ndarray):
         if not (x.dtype == np.uint8 and (x.ndim == 2 or (x.ndim == 3 and x.shape[2] == 3))):
+            hint = ": C x H x W? transpose(1, 2, 0) it (a batch: N x H x W x 3)" if x.ndim == 3 and x.shape[0] == 3 \
+                and x.shape[2] != 3 else ""
             raise ValueError(f"image {k}: an array image is H x W x 3 uint8 RGB (or H x W grey), got shape "
-                             f"{x.shape} {x.dtype}")  # the shape as given, not a grey one's 3-channel copy
+                             f"{x.shape} {x.dtype}{hint}")  # the shape as given, not a grey one's 3-channel copy
         if x.ndim == 2:
             x = np.repeat(x[:, :, None], 3, axis=2)
         if min(x.shape[:2]) == 0:

@@ -79,6 +79,11 @@ def test_bad_input_is_named(tmp_path):
         det([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.float32)])
     with pytest.raises(TypeError, match="image 0: expected a file path"):
         det(3)
+    with pytest.raises(ValueError, match=r"image 1: a tensor image is C x H x W .*\(8, 6, 3\): H x W x C\? "
+                                         r"permute\(2, 0, 1\)"):  # a channels-last batch (trial 39)
+        det([torch.zeros(3, 8, 6, dtype=torch.uint8), torch.zeros(8, 6, 3, dtype=torch.uint8)])
+    with pytest.raises(ValueError, match=r"image 0: an array image .*\(3, 8, 6\) uint8: C x H x W\? transpose"):
+        det(np.zeros((2, 3, 8, 6), np.uint8))
     with pytest.raises(TypeError, match="unexpected keyword argument 'nms_threshold'.*nms_iou"):
         load_detector(tmp_path / "m.pt", nms_threshold=0.5)
     with pytest.raises(ValueError, match="unknown preset 'quick'"):
