@@ -30,7 +30,7 @@ import numpy as np
 
 from detector.data import Dataset, DatasetError
 from detector.data.boxes import yolo_to_xyxy
-from detector.data.io import count, decode_text, not_text
+from detector.data.io import count, decode_text, not_text, text_head
 from detector.data.vocab import Category, category_for_name
 from detector.data.yolo import NAMES_FILES, names_beside, parse_numbers
 
@@ -64,11 +64,7 @@ def is_yolo_results(folder: Path) -> bool:
     if labels != folder:
         return True
     for f in _text_files(folder)[:1]:
-        try:
-            with open(f, encoding="utf-8", errors="replace") as fh:
-                first = next((ln.split() for ln in fh if ln.strip()), None)
-        except OSError:
-            return False
+        first = next((ln.split() for ln in text_head(f).splitlines() if ln.strip()), None)
         vals = parse_numbers(first) if first else None
         return vals is not None and len(vals) >= 6 and vals[0].is_integer()
     return False

@@ -16,7 +16,7 @@ from typing import BinaryIO, Callable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["count", "missing_fields", "not_a_file", "missing_link_folder", "atomic_write", "atomic_write_text",
+__all__ = ["count", "text_head", "missing_fields", "not_a_file", "missing_link_folder", "atomic_write", "atomic_write_text",
            "atomic_write_json", "check_writable_dir", "decode_text", "read_text", "binary_kind", "not_text",
            "utf16_without_bom", "file_sha256", "resolved_out", "same_paths", "lock_path", "JobLock", "LockedError"]
 
@@ -100,6 +100,16 @@ def read_text(path) -> str:
     ``UnicodeDecodeError`` (not text in one of those encodings)."""
     with open(path, "rb") as f:
         return decode_text(f.read())
+
+
+def text_head(path, size: int = 4096) -> str:
+    """The first ``size`` characters of the text file ``path`` (UTF-8, undecodable bytes replaced), for telling a
+    format by its look; "" when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(size)
+    except OSError:
+        return ""
 
 
 def not_a_file(path) -> str | None:

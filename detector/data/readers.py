@@ -44,7 +44,7 @@ from PIL import UnidentifiedImageError
 from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
 from .images import image_size
-from .io import binary_kind, count, decode_text, missing_fields, not_text, read_text
+from .io import binary_kind, count, decode_text, missing_fields, not_text, read_text, text_head
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
 
@@ -977,11 +977,7 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
 
 # ------------------------------------------------------------------------------------------------- detection
 def _is_pennfudan_txt(p: Path) -> bool:
-    try:
-        with open(p, encoding="utf-8", errors="replace") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
+    head = text_head(p)
     return head.startswith(PENNFUDAN_HEADER) or "Bounding box for object" in head
 
 

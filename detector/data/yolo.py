@@ -46,7 +46,7 @@ from PIL import UnidentifiedImageError
 from .boxes import yolo_to_xyxy
 from .dataset import WARNING, Dataset, DatasetError, Problem
 from .images import image_size
-from .io import count, not_text, read_text
+from .io import count, not_text, read_text, text_head
 from .names import IMAGE_SUFFIXES
 from .readers import IMAGE_EXTENSIONS, _boxes_record, _Problems
 from .vocab import Category, category_for_name
@@ -156,11 +156,7 @@ def _yaml_with_names(folder: Path) -> Path | None:
 
 
 def _mentions_names(path: Path) -> bool:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            head = f.read(65536)
-    except OSError:
-        return False
+    head = text_head(path, 65536)
     return any(line.lstrip().startswith(("names:", "nc:")) and not line.startswith((" ", "\t"))
                for line in head.splitlines())
 
@@ -242,15 +238,21 @@ def _class_index(value: float) -> int | None:
     return int(value) if math.isfinite(value) and value.is_integer() and value >= 0 else None
 
 
+def _text_or_problem(problems, path: Path, what: str) -> str | None:
+    """The text of ``path``, or None with its problem recorded: it cannot be read, or is not text (not ``what``)."""
+    try:
+        return read_text(path)
+    except OSError as e:
+        problems.add(path, "unreadable", f"cannot read: {e.strerror or e}")
+    except UnicodeDecodeError as e:
+        problems.add(path, "malformed", f"{not_text(e)}, not {what}")
+    return None
+
+
 def _read_label_file(problems, label: Path, width: int, height: int, names: list[str], names_source):
     """The boxes (pixels, xyxy) and class indices of one label file (it exists), problems recorded."""
-    try:
-        text = read_text(label)
-    except OSError as e:
-        problems.add(label, "unreadable", f"cannot read: {e.strerror or e}")
-        return None
-    except UnicodeDecodeError as e:
-        problems.add(label, "malformed", f"{not_text(e)}, not a YOLO label file")
+    text = _text_or_problem(problems, label, "a YOLO label file")
+    if text is None:
         return None
     boxes, labels, seen = [], [], {}
     for n, line in enumerate(text.splitlines(), start=1):
@@ -327,13 +329,8 @@ def _images_in(folder: Path) -> list[Path]:
 def _listed_images(problems, listing: Path, root: Path) -> list[Path]:
     """The image paths of a split's ``.txt`` list (``./x`` against the list's folder, as Ultralytics reads it;
     other relative paths against the list's folder, then ``root``); lines that name no image file are reported."""
-    try:
-        text = read_text(listing)
-    except OSError as e:
-        problems.add(listing, "unreadable", f"cannot read the image list: {e.strerror or e}")
-        return []
-    except UnicodeDecodeError as e:
-        problems.add(listing, "malformed", f"{not_text(e)}, not a list of images")
+    text = _text_or_problem(problems, listing, "a list of images")
+    if text is None:
         return []
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
@@ -433,13 +430,11 @@ def _first_label_is_yolo(folder: Path) -> bool:
     try:
         first = next((p for p in sorted(folder.iterdir()) if p.suffix.lower() == ".txt" and p.name not in
                       NAMES_FILES and p.is_file()), None)
-        if first is None:
-            return False
-        with open(first, encoding="utf-8", errors="replace") as f:
-            head = f.read(4096)
     except OSError:
         return False
-    lines = [ln.split() for ln in head.splitlines() if ln.strip()][:3]
+    if first is None:
+        return False
+    lines = [ln.split() for ln in text_head(first).splitlines() if ln.strip()][:3]
     if not lines:
         return False
     for parts in lines:
