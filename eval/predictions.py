@@ -540,8 +540,9 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     its file and line, as ``VOCevaldet.m`` refuses it ("unrecognized image"), and so is a file whose class is a
     ground-truth class in other capitals only (:func:`_refuse_other_capitals`); ground-truth classes with objects but
     no results file are scored as classes without detections (AP 0), and a note names them."""
+    class_notes: list[str] = []
     if preds.format == YOLO_FORMAT:  # class indices: the ground truth's YOLO names, or names beside the files
-        preds = yolo_classes(preds, gt)
+        preds = yolo_classes(preds, gt, class_notes)
     class_by_key = {c.key: i for i, c in enumerate(gt.classes)}
     class_by_source = {c.source_id: i for i, c in enumerate(gt.classes) if c.source_id is not None}
 
@@ -569,6 +570,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
 
     n = len(preds)
     image_index, notes = match_images(preds, gt, elsewhere)
+    notes = class_notes + notes
     boxes = to_pixels(preds.boxes, image_index, gt, preds.source) if preds.normalised else preds.boxes
     if not_own:
         # only results on ground-truth images: those on other images are left out as such (noted below), and with

@@ -148,14 +148,29 @@ def _named(name: str, index: int) -> Category:
     return Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=index)
 
 
-def yolo_classes(preds, gt: Dataset):
+def yolo_classes(preds, gt: Dataset, notes: list[str] | None = None):
     """``preds`` (YOLO text) with each class index a class ``gt`` knows: against YOLO ground truth, its class of
     that index (the index of its ``names``: what ``yolo val`` scores); else by the names found beside the
-    predictions (:func:`read_yolo_results`: matched by name or ILSVRC WordNet id, as other formats are). Raises
+    predictions (:func:`read_yolo_results`: matched by name or ILSVRC WordNet id, as other formats are). Names
+    beside the predictions that name an index otherwise than the YOLO ground truth does (a COCO model's
+    ``data.yaml`` beside its predictions on a dataset of other classes) are matched by name too, and a note appended
+    to ``notes`` says so: the index alone would score the model's ``person`` as the ground truth's class 0. Raises
     :class:`~eval.predictions.PredictionError` when there are none, or an index is beyond the YOLO ground truth's
     names."""
     from .predictions import PredictionError
 
+    if gt.format == "yolo" and not preds.by_source_id:
+        differ = [c for c in preds.categories if c.source_id >= len(gt.classes)
+                  or (c.key != gt.classes[c.source_id].key and c.name != gt.classes[c.source_id].name)]
+        if differ:
+            c = differ[0]
+            other = (f"the ground truth's is {gt.classes[c.source_id].name!r}" if c.source_id < len(gt.classes)
+                     else f"the ground truth has {count(len(gt.classes), 'name')}")
+            if notes is not None:
+                notes.append(f"{preds.source}: the class names beside the predictions are not the ground truth's "
+                             f"(class {c.source_id} is {c.name!r} there, {other}): classes matched by name, "
+                             "not by index")
+            return preds
     if gt.format == "yolo":
         beyond = [c.source_id for c in preds.categories if c.source_id >= len(gt.classes)]
         if beyond:

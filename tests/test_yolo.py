@@ -331,3 +331,23 @@ def test_two_images_of_one_stem_are_warned_of(tmp_path):
     ds = read_dataset(yaml)
     assert [p.kind for p in ds.problems] == ["duplicate_image"], ds.problems
     assert "a.jpg and a.png" in str(ds.problems[0]) and len(ds) == 5
+
+
+def test_names_beside_the_predictions_that_differ_from_the_ground_truths_are_matched_by_name(tmp_path):
+    """A COCO model's predictions (its data.yaml beside them: 0 person, 1 bicycle, 2 car, …) on a dataset of other
+    classes in other order (0 dog, 1 giraffe, 2 person): scored by name, not by index, and said (trial 40: the model's
+    person was scored as the ground truth's class 0)."""
+    yaml, coco, truth = make_dataset(tmp_path / "ds", names_yaml="names: [dog, giraffe, person]\n")
+    run = tmp_path / "run"
+    (run / "labels").mkdir(parents=True)
+    (run / "data.yaml").write_text("names: [person, bicycle, dog]\n")
+    (run / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2 0.9\n2 0.5 0.5 0.2 0.2 0.8\n1 0.5 0.5 0.2 0.2 0.7\n")
+    gt = read_dataset(yaml)
+    aligned = align_predictions(read_predictions(run), gt)
+    assert [gt.classes[k].name for k in aligned.label.tolist()] == ["person", "dog"]  # bicycle: no such class
+    assert any("not the ground truth's (class 0 is 'person' there, the ground truth's is 'dog')" in n
+               for n in aligned.notes)
+    # names beside that agree with the ground truth's (its own data.yaml copied there): by index, no note
+    (run / "data.yaml").write_text("names: [dog, giraffe, person]\n")
+    aligned = align_predictions(read_predictions(run), gt)
+    assert aligned.label.tolist() == [0, 2, 1] and not any("beside" in n for n in aligned.notes)
