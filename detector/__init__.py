@@ -1,6 +1,8 @@
 """GoogLeNet (ILSVRC 2014) detection system: data layer, region classifiers and the detection pipeline."""
 
 import os
+import sys
+import warnings
 
 __version__ = "0.1.0"
 
@@ -10,6 +12,12 @@ __version__ = "0.1.0"
 # the same image gave other proposals now and then in any process that had loaded ONNX Runtime (trial 39: the Python
 # API, `detect run --workers 0`). Set here, before any module of ours can import onnxruntime; a value the user set
 # is kept.
+if "onnxruntime" in sys.modules and "ORT_DISABLE_TELEMETRY" not in os.environ:
+    # too late to stop it: its thread may already draw (trial 40: a script importing onnxruntime first was told nothing)
+    warnings.warn("onnxruntime was imported before detector without ORT_DISABLE_TELEMETRY=1: its telemetry thread "
+                  "draws from the C library's rand(), which selective search ranks its boxes by, so the same image "
+                  "may now and then get other proposals and detections; set ORT_DISABLE_TELEMETRY=1 in the "
+                  "environment, or import detector first", RuntimeWarning, stacklevel=2)
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 __all__ = ["load_detector", "__version__"]

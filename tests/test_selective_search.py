@@ -360,3 +360,20 @@ print([first, *rest] == want)
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True", out.stdout
+
+
+@pytest.mark.parametrize("code, env, warned", [
+    ("import onnxruntime, detector", {}, True),  # too late for the variable: said (trial 40)
+    ("import onnxruntime, detector", {"ORT_DISABLE_TELEMETRY": "1"}, False),
+    ("import detector, onnxruntime", {}, False),
+])
+def test_onnx_runtime_imported_before_detector_is_warned_of(code, env, warned):
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert ("onnxruntime was imported before detector without ORT_DISABLE_TELEMETRY=1" in out.stderr) == warned, \
+        out.stderr
