@@ -143,7 +143,10 @@ def _device_named(ctx, param, value: str) -> str:
         try:
             parse_device(value)
         except DeviceError:
-            raise click.BadParameter(f"{value!r} is not a device (auto, cpu, cuda or cuda:N)") from None
+            gpus = value.replace(",", "").replace(" ", "").isdigit()  # Ultralytics' device=0 / 0,1 (trial 40)
+            hint = (f": the GPU {value!r} is cuda:{value.strip()}" if value.strip().isdigit() else
+                    ": one GPU is cuda:N; several: torchrun (see Batch jobs)") if gpus else ""
+            raise click.BadParameter(f"{value!r} is not a device (auto, cpu, cuda or cuda:N){hint}") from None
     return value
 
 
@@ -476,4 +479,6 @@ def none_used_error(failed: int, out: Path, out_format: str, *, named: str = "na
         kind = "a COCO results list" if out_format == "coco" else "ILSVRC submission text"
         where = (f"each {named} with its reason ({out} is {kind}, which records no errors: --format json lists them "
                  "under 'errors')")
+    if failed == 1:
+        where = where.replace("each ", "", 1)
     return click.ClickException(f"no input could be used: {count(failed, 'input')} failed, {where} (exit status 1)")

@@ -385,6 +385,10 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
     if interval is not None:
         click.echo(f"{metric} mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap over the "
                    f"{count(result.num_images, 'image')}, {_resamples(interval, resamples)})")
+        if interval[0] == interval[1]:  # trial 40: one image held every object; "0.3333–0.3333" read as certainty
+            click.echo("note: the interval has no width: every resample scored alike (where one image holds every "
+                       "object, resampling cannot vary the mAP), so it says nothing of how much the mAP would vary "
+                       "on other images", err=True)
     if base_result is not None and not n_cls:  # nothing to average: no mAP, so no difference (trial 20)
         click.echo(f"baseline {s.baseline_path}: {metric} mAP -")
     elif base_result is not None:

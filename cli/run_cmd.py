@@ -196,9 +196,12 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     if unused and not PROPOSERS[options["method"]].uses_multibox:
         raise click.ClickException(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "
                                    f"{options['method']}): drop it, or choose one of those")
+    try:  # "" (an unset $SHARD) is refused, not no shard; a usage error, status 2 (trial 40: it was 1)
+        shard = Shard.parse(shard) if shard is not None else None
+    except ValueError as e:
+        raise click.BadParameter(str(e).removeprefix("--shard "), param_hint="--shard") from None
     try:
         inputs = scan_images(images)
-        shard = Shard.parse(shard) if shard is not None else None  # "" (an unset $SHARD) is refused, not no shard
         if options["device"] != "auto":
             resolve_device(options["device"])
         if options["coco_gt"] is not None and out_format != "coco":

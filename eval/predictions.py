@@ -55,7 +55,8 @@ from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_
 from detector.data.readers import voc_category
 from detector.data.vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
-from .yolo_results import FORMAT as YOLO_FORMAT, is_yolo_results, read_yolo_results, to_pixels, yolo_classes
+from .yolo_results import (FORMAT as YOLO_FORMAT, is_yolo_results, read_yolo_results, results_file, to_pixels,
+                           yolo_classes)
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
            "better_elsewhere", "match_images", "read_blacklist", "voc_results_class", "PREDICTION_FORMATS"]
@@ -97,16 +98,19 @@ class Predictions:
     image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (width, height) in pixels of
     #                                      the image the detector ran on (boxes.json "images"), where the file says
     files: tuple[str, ...] = ()  # VOC results: the file of each category (one file per class), else ()
-    lines: np.ndarray | None = None  # int64 [P] VOC results: each prediction's line in its class's file, else None
+    lines: np.ndarray | None = None  # int64 [P] VOC results: each prediction's line in its class's file (YOLO text:
+    #                                  in its image's file), else None
     normalised: bool = False  # boxes are fractions of the image's width and height (YOLO text), scaled once matched
 
     def __len__(self) -> int:
         return len(self.scores)
 
     def where(self, p: int) -> str:
-        """Where prediction ``p`` is written, for messages: ``file:line`` (VOC results), else the file."""
+        """Where prediction ``p`` is written, for messages: ``file:line`` (VOC results, YOLO text), else the file."""
         if self.lines is None:
             return self.source
+        if self.format == YOLO_FORMAT:
+            return f"{results_file(Path(self.source), self.image_names[p])}:{int(self.lines[p])}"
         return f"{self.files[int(self.labels[p])]}:{int(self.lines[p])}"
 
 

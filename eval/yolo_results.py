@@ -34,7 +34,7 @@ from detector.data.io import count, decode_text, not_text, text_head
 from detector.data.vocab import Category, category_for_name
 from detector.data.yolo import NAMES_FILES, names_beside, parse_numbers
 
-__all__ = ["FORMAT", "is_yolo_results", "results_files", "read_yolo_results", "yolo_classes", "to_pixels"]
+__all__ = ["FORMAT", "is_yolo_results", "results_file", "results_files", "read_yolo_results", "yolo_classes", "to_pixels"]
 
 FORMAT = "yolo_txt"
 
@@ -50,6 +50,11 @@ def _text_files(folder: Path) -> list[Path]:
                       and p.is_file())
     except OSError:
         return []
+
+
+def results_file(folder: Path, stem: str) -> Path:
+    """The text file of the image ``stem`` in a YOLO run's ``folder``."""
+    return _label_folder(folder) / f"{stem}.txt"
 
 
 def results_files(folder: Path) -> list[Path]:
@@ -88,7 +93,7 @@ def read_yolo_results(folder) -> "Predictions":
         found = names_beside(folder, levels=1)
     except DatasetError as e:
         raise PredictionError(str(e)) from None
-    names, rows, labels_of, stems = None, [], [], []
+    names, rows, labels_of, stems, line_of = None, [], [], [], []
     if found is not None:
         names = found[0]
     for f in files:
@@ -132,6 +137,7 @@ def read_yolo_results(folder) -> "Predictions":
             rows.append((*box, vals[-1]))
             labels_of.append(c)
             stems.append(f.stem)
+            line_of.append(n)
     used = sorted(set(labels_of))
     pos = {c: j for j, c in enumerate(used)}
     categories = tuple(_named(names[c], c) if names is not None else Category(f"class {c}", source_id=c)
@@ -139,7 +145,7 @@ def read_yolo_results(folder) -> "Predictions":
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
     return Predictions(FORMAT, str(folder), tuple(stems), tuple(stems), categories,
                        np.asarray([pos[c] for c in labels_of], dtype=np.int64), arr[:, 4].copy(), arr[:, :4].copy(),
-                       by_source_id=names is None, normalised=True)
+                       by_source_id=names is None, normalised=True, lines=np.asarray(line_of, dtype=np.int64))
 
 
 def _named(name: str, index: int) -> Category:
@@ -172,10 +178,11 @@ def yolo_classes(preds, gt: Dataset, notes: list[str] | None = None):
                              "not by index")
             return preds
     if gt.format == "yolo":
-        beyond = [c.source_id for c in preds.categories if c.source_id >= len(gt.classes)]
+        beyond = [k for k, c in enumerate(preds.categories) if c.source_id >= len(gt.classes)]
         if beyond:
-            raise PredictionError(f"{preds.source}: class {beyond[0]} is not among the "
-                                  f"{count(len(gt.classes), 'name')} of the ground truth {gt.source} (indices "
+            first = int(np.flatnonzero(preds.labels == beyond[0])[0])  # its first line (trial 40: the folder only)
+            raise PredictionError(f"{preds.where(first)}: class {preds.categories[beyond[0]].source_id} is not "
+                                  f"among the {count(len(gt.classes), 'name')} of the ground truth {gt.source} (indices "
                                   f"0-{len(gt.classes) - 1}): predictions of another dataset's classes?")
         return dataclasses.replace(preds, categories=tuple(gt.classes[c.source_id] for c in preds.categories),
                                    by_source_id=False)

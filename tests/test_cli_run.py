@@ -51,15 +51,15 @@ def test_run_no_input_used_message_and_resume(tmp_path):
     common = ["--model", str(model), "--workers", "0", "--no-cache", "--max-proposals", "50"]
     out = tmp_path / "boxes.json"
     res = CliRunner().invoke(cli, ["run", str(d), "--out", str(out), *common])
-    assert res.exit_code == 1 and f"each listed under 'errors' in {out}" in res.output, res.output
+    assert res.exit_code == 1 and f"listed under 'errors' in {out}" in res.output, res.output
     res = CliRunner().invoke(cli, ["run", str(d), "--out", str(out), "--resume", *common])
     assert res.exit_code == 1 and "nothing to resume" in res.output, res.output
-    assert "no input could be used: 1 input failed, each listed under 'errors'" in res.output, res.output
+    assert "no input could be used: 1 input failed, listed under 'errors'" in res.output, res.output
     for fmt, kind in (("coco", "a COCO results list"), ("ilsvrc", "ILSVRC submission text")):
         other = tmp_path / f"out.{fmt}"
         res = CliRunner().invoke(cli, ["run", str(d), "--out", str(other), "--format", fmt, *common])
         assert res.exit_code == 1 and "listed under 'errors' in" not in res.output, res.output
-        assert f"each named above with its reason ({other} is {kind}, which records no errors" in res.output, \
+        assert f"named above with its reason ({other} is {kind}, which records no errors" in res.output, \
             res.output
     # one usable image among failed ones: exit 0, and --resume of that finished output too
     Image.fromarray(np.full((90, 120, 3), 90, dtype=np.uint8)).save(d / "good.jpg")
@@ -103,7 +103,7 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
     res = CliRunner().invoke(cli, [*args[:1], str(only), "--out", str(tmp_path / "b3.json"), *args[4:]])
     # every input failing is an error a script sees (exit 1), the output still written with the inputs' errors
     assert res.exit_code == 1 and " s for no input run (1 refused while listing) (" in res.output, res.output
-    assert "Error: no input could be used: 1 input failed, each listed under 'errors'" in res.output, res.output
+    assert "Error: no input could be used: 1 input failed, listed under 'errors'" in res.output, res.output
     assert [e["file_name"] for e in json.loads((tmp_path / "b3.json").read_text())["errors"]] == ["gone.jpg"]
     res = CliRunner().invoke(cli, [*args[:1], str(d / "broken.jpg"), "--out", str(tmp_path / "b4.json"),
                                    *args[4:]])  # one corrupt image, which fails while it is run
@@ -765,7 +765,10 @@ def test_a_resume_refused_for_a_forgotten_preset_says_to_add_it(tmp_path, monkey
     assert res.exit_code == 0 and "is the finished output of another job" in res.output and \
         "it will be replaced — that run had --preset fast's settings: add --preset fast" in res.output, res.output
     res = CliRunner().invoke(cli, [*args, "--resume", "--shard", ""])  # an unset $SHARD: refused, not the whole job
-    assert res.exit_code == 1 and "--shard takes I/N (for example 0/4), got ''" in res.output, res.output
+    assert res.exit_code == 2 and "Invalid value for --shard: takes I/N (for example 0/4), got ''" in res.output, \
+        res.output
+    res = CliRunner().invoke(cli, [*args, "--shard", "2/2"])  # a usage error as any bad option value (trial 40)
+    assert res.exit_code == 2 and "shards count from 0: the 2 shards are 0/2 and 1/2" in res.output, res.output
     # settings of another run that match no preset: no hint
     assert _preset_hint({"proposals": "both", "ss_mode": "single", "ss_resize_width": 300}, {"proposals": "ss"}) == ""
     assert _preset_hint({"proposals": "both"}, {"proposals": "ss"}) == ""  # one setting alone tells too little

@@ -154,6 +154,7 @@ def test_cli_eval_bootstrap_prints_and_writes_the_interval(tmp_path):
     assert res.exit_code == 0 and b["resamples"] == 200 and 100 < b["resamples_used"] < 200, res.output
     assert (f"interval 1.0000–1.0000 (bootstrap over the 5 images, {b['resamples_used']} of 200 resamples: "
             f"{200 - b['resamples_used']} held no positive") in res.output, res.output
+    assert "note: the interval has no width: every resample scored alike" in res.output  # trial 40
 
 
 def test_the_mean_of_several_datasets_has_a_stratified_interval():

@@ -66,6 +66,9 @@ def test_an_unknown_device_is_an_error(tmp_path):
         assert res.exit_code == 2 and "Traceback" not in res.output, res.output
         assert "Invalid value for '--device': 'gpu' is not a device (auto, cpu, cuda or cuda:N)" in res.output
         assert not (tmp_path / "o.json").exists() and not (tmp_path / "t.pt").exists()
+    res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--device", "0"])
+    assert res.exit_code == 2 and "'0' is not a device (auto, cpu, cuda or cuda:N): the GPU '0' is cuda:0" \
+        in res.output, res.output  # Ultralytics' device=0 (trial 40)
     if not torch.cuda.is_available():
         _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--device", "cuda:1"],
                  "--device 'cuda:1' asked for, but torch sees no CUDA device")

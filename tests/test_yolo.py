@@ -287,7 +287,8 @@ def test_prediction_errors(tmp_path):
         with pytest.raises(PredictionError, match=message):
             read_predictions(run)
     f.write_text("5 0.5 0.5 0.2 0.2 0.9\n")
-    with pytest.raises(PredictionError, match=r"class 5 is not among the 3 names of the ground truth"):
+    with pytest.raises(PredictionError, match=r"labels/a\.txt:1: class 5 is not among the 3 names of the ground "
+                                              r"truth"):  # its file and line (trial 40: the folder only)
         align_predictions(read_predictions(run), read_dataset(yaml))
     # against COCO ground truth an index names no class: refused, unless the names are beside the predictions
     f.write_text("2 0.5 0.5 0.2 0.2 0.9\n")
@@ -351,3 +352,11 @@ def test_names_beside_the_predictions_that_differ_from_the_ground_truths_are_mat
     (run / "data.yaml").write_text("names: [dog, giraffe, person]\n")
     aligned = align_predictions(read_predictions(run), gt)
     assert aligned.label.tolist() == [0, 2, 1] and not any("beside" in n for n in aligned.notes)
+
+
+def test_a_label_file_of_no_image_is_warned_of(tmp_path):
+    yaml, _, _ = make_dataset(tmp_path / "ds")
+    (tmp_path / "ds" / "labels" / "val" / "gone.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # its image deleted
+    ds = read_dataset(yaml)
+    assert [(p.kind, Path(p.file).name) for p in ds.problems] == [("missing_image", "gone.txt")], ds.problems
+    assert len(ds) == 4
