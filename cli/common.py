@@ -145,9 +145,20 @@ def _device_named(ctx, param, value: str) -> str:
         except DeviceError:
             gpus = value.replace(",", "").replace(" ", "").isdigit()  # Ultralytics' device=0 / 0,1 (trial 40)
             hint = (f": the GPU {value!r} is cuda:{value.strip()}" if value.strip().isdigit() else
-                    ": one GPU is cuda:N; several: torchrun (see Batch jobs)") if gpus else ""
+                    f": one GPU is cuda:N{_several_gpus(ctx)}") if gpus else ""
             raise click.BadParameter(f"{value!r} is not a device (auto, cpu, cuda or cuda:N){hint}") from None
     return value
+
+
+def _several_gpus(ctx) -> str:
+    """How the command behind ``ctx`` uses several GPUs, for ``--device 0,1``'s hint (trial 41: every command said
+    torchrun and "Batch jobs", though only training runs under torchrun and "Batch jobs" never names it)."""
+    if ctx is not None and ctx.parent is not None and ctx.parent.info_name == "train":
+        return "; several: torchrun (see \"Training on several GPUs or machines\")"
+    if ctx is not None and ctx.info_name == "run":
+        return ("; several: one run per GPU, --shard I/N --device cuda:I, then detect merge, or --engine ray "
+                "--ray-gpus (see \"Batch jobs\")")
+    return ""
 
 
 def device_option(f):

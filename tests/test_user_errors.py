@@ -69,6 +69,13 @@ def test_an_unknown_device_is_an_error(tmp_path):
     res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--device", "0"])
     assert res.exit_code == 2 and "'0' is not a device (auto, cpu, cuda or cuda:N): the GPU '0' is cuda:0" \
         in res.output, res.output  # Ultralytics' device=0 (trial 40)
+    res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--device", "0,1"])
+    assert res.exit_code == 2 and "one GPU is cuda:N; several: one run per GPU, --shard I/N --device cuda:I" \
+        in res.output and "torchrun" not in res.output, res.output  # not run under torchrun (trial 41)
+    res = CliRunner().invoke(cli, ["train", "classifier", "--gt", str(SAMPLES / "annotations.json"), "--out",
+                                   str(tmp_path / "t.pt"), "--device", "0,1"])
+    assert res.exit_code == 2 and 'several: torchrun (see "Training on several GPUs or machines")' in res.output, \
+        res.output
     if not torch.cuda.is_available():
         _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--device", "cuda:1"],
                  "--device 'cuda:1' asked for, but torch sees no CUDA device")
