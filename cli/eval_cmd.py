@@ -69,7 +69,7 @@ def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = Fal
               type=click.Path(exists=True, path_type=Path),
               help="Predictions: boxes.json, a COCO results list, an ILSVRC submission text file, or PASCAL VOC devkit "
                    "results (one <comp>_det_<set>_<class>.txt file, or a folder of one run's: one per class), or a "
-                   "YOLO run's folder (labels/<stem>.txt of --save-txt --save-conf). With several "
+                   "YOLO run's folder (labels/<stem>.txt of save_txt=True save_conf=True). With several "
                    "--gt: one file holding the images of all (one detect run over them), or one per --gt, in order.")
 @click.option("--metric", type=click.Choice(METRICS), default="ilsvrc", show_default=True,
               help="; ".join(f"{k}: {v}" for k, v in METRIC_HELP.items()))
@@ -386,8 +386,8 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
         click.echo(f"{metric} mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap over the "
                    f"{count(result.num_images, 'image')}, {_resamples(interval, resamples)})")
         if interval[0] == interval[1]:  # trial 40: one image held every object; "0.3333–0.3333" read as certainty
-            click.echo("note: the interval has no width: every resample scored alike (where one image holds every "
-                       "object, resampling cannot vary the mAP), so it says nothing of how much the mAP would vary "
+            click.echo("note: the interval has no width: every resample scored alike (one image holding every "
+                       "object, say, or every detection right), so it says nothing of how much the mAP would vary "
                        "on other images", err=True)
     if base_result is not None and not n_cls:  # nothing to average: no mAP, so no difference (trial 20)
         click.echo(f"baseline {s.baseline_path}: {metric} mAP -")

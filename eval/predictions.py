@@ -18,7 +18,7 @@ Five formats, told apart by content (and a VOC results file by its name):
   one such file or a folder of one run's (one ``<comp>_det_<image set>``, one file per class); the class is the file
   name's last ``_`` part, read as the VOC reader reads ``<name>`` (:func:`detector.data.readers.voc_category`), the
   identifier is the image's (its annotation's) stem;
-- ``yolo_txt``: a folder of YOLO text as ``yolo predict`` / ``yolo val --save-txt --save-conf`` write it
+- ``yolo_txt``: a folder of YOLO text as ``yolo predict`` / ``yolo val`` with ``save_txt=True save_conf=True`` write it
   (``labels/<image stem>.txt``, ``class cx cy w h conf`` normalised), read by :mod:`eval.yolo_results`: boxes
   scaled by the matched ground-truth image's size, class indices named by the ground truth's YOLO names.
 

@@ -82,7 +82,7 @@ def read_yolo_results(folder) -> "Predictions":
     its parent has class names (:func:`detector.data.yolo.names_beside`), else ``class <i>``.
 
     Raises :class:`~eval.predictions.PredictionError` naming file and line for a line without a confidence (saved
-    without ``--save-conf``), of a wrong number of fields, not numbers, a class that is not a non-negative integer,
+    without ``save_conf=True``), of a wrong number of fields, not numbers, a class that is not a non-negative integer,
     a non-finite number or a negative width or height. An empty ``labels/`` is a run that found nothing."""
     from .predictions import PredictionError, Predictions  # imported here: predictions dispatches to this module
 
@@ -114,7 +114,7 @@ def read_yolo_results(folder) -> "Predictions":
                         "expected 'class x_center y_center width height confidence'")
                 raise PredictionError(f"{where}: {len(parts)} fields, {hint}: {written!r}. Predictions are ranked "
                                       "by their confidence: save them with it (yolo predict/val save_txt=True "
-                                      "save_conf=True; --save-conf)")
+                                      "save_conf=True)")
             vals = parse_numbers(parts)
             if vals is None:
                 raise PredictionError(f"{where}: not numbers: {written!r}")

@@ -277,7 +277,7 @@ def test_prediction_errors(tmp_path):
     run = tmp_path / "run"
     (run / "labels").mkdir(parents=True)
     f = run / "labels" / "a.txt"
-    for text, message in [("0 0.5 0.5 0.2 0.2\n", r"a\.txt:1: 5 fields, .*without a confidence.*--save-conf"),
+    for text, message in [("0 0.5 0.5 0.2 0.2\n", r"a\.txt:1: 5 fields, .*without a confidence.*save_conf=True"),
                           ("0 0.5 0.5 0.2 0.2 0.9\n0 0.1 0.1 0.2 0.2 0.3 0.4\n", r"a\.txt:2: 7 fields, a polygon "
                                                                               "without a confidence"),
                           ("0 0.5 x 0.2 0.2 0.9\n", r"a\.txt:1: not numbers"),
