@@ -141,12 +141,12 @@ def _device_named(ctx, param, value: str) -> str:
     machine lacks is found when the command resolves it (exit status 1)."""
     if value != "auto":
         try:
-            parse_device(value)
-        except DeviceError:
-            gpus = value.replace(",", "").replace(" ", "").isdigit()  # Ultralytics' device=0 / 0,1 (trial 40)
-            hint = (f": the GPU {value!r} is cuda:{value.strip()}" if value.strip().isdigit() else
-                    f": one GPU is cuda:N{_several_gpus(ctx)}") if gpus else ""
-            raise click.BadParameter(f"{value!r} is not a device (auto, cpu, cuda or cuda:N){hint}") from None
+            parse_device(value, what="")
+        except DeviceError as e:
+            several = "," in value and value.replace(",", "").replace(" ", "").isdigit()  # Ultralytics' device=0,1
+            hint = f": one GPU is cuda:N{_several_gpus(ctx)}" if several else ""
+            raise click.BadParameter(f"{str(e).strip().replace(': not a device', ' is not a device', 1)}{hint}") \
+                from None
     return value
 
 

@@ -326,6 +326,14 @@ def _intervals(s: _Scored, metric, resamples, iou_threshold):
     return interval, diff
 
 
+def _note_no_width(which: str = "") -> None:
+    """A bootstrap interval of no width measures nothing (trial 40: one image held every object, and "0.3333–0.3333"
+    read as certainty)."""
+    click.echo(f"note: {which}the interval has no width: every resample scored alike (one image holding every "
+               "object, say, or every detection right), so it says nothing of how much the mAP would vary on other "
+               "images", err=True)
+
+
 def _difference_line(head: str, ours: float, theirs: float, interval, resamples: int) -> str:
     """``{head} {theirs}; difference …`` with the paired interval and its verdict where there is one."""
     paired = "" if interval is None else f"; 95 % interval {interval[0]:+.4f} to {interval[1]:+.4f} (paired " \
@@ -385,10 +393,8 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
     if interval is not None:
         click.echo(f"{metric} mAP 95 % interval {interval[0]:.4f}–{interval[1]:.4f} (bootstrap over the "
                    f"{count(result.num_images, 'image')}, {_resamples(interval, resamples)})")
-        if interval[0] == interval[1]:  # trial 40: one image held every object; "0.3333–0.3333" read as certainty
-            click.echo("note: the interval has no width: every resample scored alike (one image holding every "
-                       "object, say, or every detection right), so it says nothing of how much the mAP would vary "
-                       "on other images", err=True)
+        if interval[0] == interval[1]:
+            _note_no_width()
     if base_result is not None and not n_cls:  # nothing to average: no mAP, so no difference (trial 20)
         click.echo(f"baseline {s.baseline_path}: {metric} mAP -")
     elif base_result is not None:
@@ -504,6 +510,9 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
         click.echo(line)
     if has_base and resamples and any(div and _verdict(div)[0] for _, div in per_set):
         click.echo("* more than the choice of that dataset's images explains")
+    for name, (iv, _) in zip(names, per_set):
+        if iv and iv[0] == iv[1]:  # trial 41: said of one --gt, not of several
+            _note_no_width(f"{name}: ")
     rule = _rule(metric, iou_threshold)
     if mean is None:
         click.echo(f"{metric} mean mAP -  (no ground truth has a class with positives)")

@@ -194,6 +194,9 @@ def test_a_device_type_other_than_cpu_or_cuda_is_not_a_device(monkeypatch):
     from detector.nn.device import DeviceError, resolve_device
 
     monkeypatch.setattr(dev_mod.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match=r"device '0': not a device \(auto, cpu, cuda or cuda:N\): the GPU '0' is "
+                                          r"cuda:0"):  # Ultralytics' device=0 (trial 41)
+        resolve_device("0", what="device")
     for bad in ("mps", "meta", "cuda:x", "cuda:-1", "CPU", "cpu:3"):
         with pytest.raises(DeviceError, match=rf"device {bad!r}: not a device \(auto, cpu, cuda or cuda:N\)"):
             resolve_device(bad, what="device")

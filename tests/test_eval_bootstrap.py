@@ -155,6 +155,12 @@ def test_cli_eval_bootstrap_prints_and_writes_the_interval(tmp_path):
     assert (f"interval 1.0000–1.0000 (bootstrap over the 5 images, {b['resamples_used']} of 200 resamples: "
             f"{200 - b['resamples_used']} held no positive") in res.output, res.output
     assert "note: the interval has no width: every resample scored alike" in res.output  # trial 40
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(tmp_path / "sparse.json"), "--pred", str(tmp_path / "exact.json"),
+                                   "--gt", str(tmp_path / "gt.json"), "--pred", str(tmp_path / "pred.json"),
+                                   "--bootstrap", "200"])  # several --gt: said of that one (trial 41)
+    assert res.exit_code == 0 and f"note: {tmp_path / 'sparse.json'}: the interval has no width" in res.output, \
+        res.output
+    assert f"note: {tmp_path / 'gt.json'}: the interval has no width" not in res.output
 
 
 def test_the_mean_of_several_datasets_has_a_stratified_interval():

@@ -25,7 +25,9 @@ def parse_device(device: str, *, what: str = "--device") -> torch.device:
         dev = None
     if dev is None or dev.type not in ("cpu", "cuda") or (dev.index is not None and dev.index < 0) or (
             dev.type == "cpu" and dev.index not in (None, 0)):  # "cpu:5" names nothing more than cpu (trial 39)
-        raise DeviceError(f"{what} {device!r}: not a device (auto, cpu, cuda or cuda:N)")
+        gpu = f": the GPU {device!r} is cuda:{device.strip()}" if isinstance(device, str) and device.strip().isdigit() \
+            else ""  # Ultralytics' device=0 (trials 40, 41)
+        raise DeviceError(f"{what} {device!r}: not a device (auto, cpu, cuda or cuda:N){gpu}")
     return dev
 
 
