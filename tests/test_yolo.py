@@ -360,3 +360,8 @@ def test_a_label_file_of_no_image_is_warned_of(tmp_path):
     ds = read_dataset(yaml)
     assert [(p.kind, Path(p.file).name) for p in ds.problems] == [("missing_image", "gone.txt")], ds.problems
     assert len(ds) == 4
+    # in a sub-folder of its own, where no label file is read (trial 41: missed)
+    (tmp_path / "ds" / "labels" / "val" / "sub").mkdir()
+    (tmp_path / "ds" / "labels" / "val" / "sub" / "lost.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    for given in (yaml, tmp_path / "ds" / "images" / "val", tmp_path / "ds" / "labels" / "val"):
+        assert sorted(Path(p.file).name for p in read_dataset(given).problems) == ["gone.txt", "lost.txt"], given

@@ -349,8 +349,10 @@ def _listed_images(problems, listing: Path, root: Path) -> list[Path]:
     return out
 
 
-def _split_images(problems, yaml_path: Path, data: dict, split: str, root: Path) -> list[Path]:
-    """The image files of the dataset YAML's ``split``, each entry resolved as Ultralytics resolves it."""
+def _split_images(problems, yaml_path: Path, data: dict, split: str, root: Path,
+                  folders: list[Path] | None = None) -> list[Path]:
+    """The image files of the dataset YAML's ``split``, each entry resolved as Ultralytics resolves it; the images
+    folders read whole are appended to ``folders``."""
     value = data.get(split)
     if split == "val" and value is None:
         value = data.get("validation")  # Ultralytics renames it 'val'
@@ -368,6 +370,8 @@ def _split_images(problems, yaml_path: Path, data: dict, split: str, root: Path)
             p = root / entry[3:]
         p = Path(os.path.normpath(p))
         if p.is_dir():
+            if folders is not None:
+                folders.append(p)
             found = _images_in(p)
             if not found:
                 problems.add(yaml_path, "missing_image", f"split {split!r}: no image files in {p}")
@@ -462,6 +466,7 @@ def read_yolo(path, *, split: str | None = None, images=None, strict: bool = Tru
     path = Path(path)
     problems = _Problems(strict)
     chosen = None
+    whole: list[Path] = []  # the images folders read whole (their labels folders are looked through for orphans)
     if path.is_dir() and (y := _yaml_with_names(path)) is not None:
         path = y
     if path.is_file() and path.suffix.lower() in YAML_SUFFIXES:
@@ -471,7 +476,7 @@ def read_yolo(path, *, split: str | None = None, images=None, strict: bool = Tru
         names, names_source = yolo_names(data, path), path
         chosen = split or DEFAULT_SPLIT
         root = _root(path, data)
-        image_files = _split_images(problems, path, data, chosen, root)
+        image_files = _split_images(problems, path, data, chosen, root, whole)
         pairs = [(im, label_path(im)) for im in image_files]
     else:
         folder = path.parent if path.is_file() else path
@@ -490,12 +495,14 @@ def read_yolo(path, *, split: str | None = None, images=None, strict: bool = Tru
             if counterpart is not None and counterpart.is_dir() and _images_in(counterpart):
                 pairs = [(im, label_path(im)) for im in _images_in(counterpart)]
                 root = counterpart
+                whole.append(counterpart)
             elif _images_in(path):
                 pairs = [(im, label_path(im)) for im in _images_in(path)]
+                whole.append(path)
             else:
                 pairs = _pairs_of_labels(problems, path, images)
     classes = _categories(names, names_source, problems)
-    _orphan_labels(problems, [label for _, label in pairs])
+    _orphan_labels(problems, [label for _, label in pairs], whole)
     shared: dict[Path, Path] = {}
     for image, label in pairs:  # a.jpg and a.png: one label file a.txt, read for both (Ultralytics does the same)
         if image is not None and shared.setdefault(label, image) != image:
@@ -524,12 +531,19 @@ def read_yolo(path, *, split: str | None = None, images=None, strict: bool = Tru
     return Dataset("yolo", path, tuple(classes), tuple(records), tuple(problems.items), split=chosen)
 
 
-def _orphan_labels(problems, labels: list[Path]) -> None:
-    """Warn of each label file in a ``labels`` folder of the split whose image is not in the ``images`` folder that
-    mirrors it (renamed or deleted: its boxes are not read; trial 40: said nothing). A split listed by a ``.txt``
-    file may leave other images out: only a label file without any image is warned of."""
+def _orphan_labels(problems, labels: list[Path], whole: list[Path]) -> None:
+    """Warn of each label file of the split whose image is not in the ``images`` folder that mirrors its folder
+    (renamed or deleted: its boxes are not read; trial 40: said nothing): those in the ``labels`` folders of the
+    label files read, and anywhere in the ``labels`` counterpart of an images folder read ``whole`` (sub-folders
+    too: trial 41). A split listed by a ``.txt`` file may leave other images out: only a label file without any
+    image is warned of."""
     used = set(labels)
-    for folder in sorted({p.parent for p in used if "labels" in p.parts}):
+    folders = {p.parent for p in used if "labels" in p.parts}
+    for images_folder in whole:
+        top = label_path(images_folder / "x.jpg").parent
+        if top != images_folder and top.is_dir():
+            folders.update(Path(r) for r, _, _ in os.walk(top))
+    for folder in sorted(folders):
         images = _swap_last(folder, "labels", "images")
         try:
             found = sorted(f for f in folder.iterdir() if f.suffix.lower() == ".txt" and f.name not in NAMES_FILES)
