@@ -141,12 +141,11 @@ def _device_named(ctx, param, value: str) -> str:
     machine lacks is found when the command resolves it (exit status 1)."""
     if value != "auto":
         try:
-            parse_device(value, what="")
+            parse_device(value)
         except DeviceError as e:
             several = "," in value and value.replace(",", "").replace(" ", "").isdigit()  # Ultralytics' device=0,1
             hint = f": one GPU is cuda:N{_several_gpus(ctx)}" if several else ""
-            raise click.BadParameter(f"{str(e).strip().replace(': not a device', ' is not a device', 1)}{hint}") \
-                from None
+            raise click.BadParameter(f"{value!r} is {e.why}{hint}") from None
     return value
 
 
@@ -484,12 +483,11 @@ def none_used_error(failed: int, out: Path, out_format: str, *, named: str = "na
     inputs, each with its reason under ``errors`` in boxes.json. A COCO results list and ILSVRC text have no place
     for them (trial 39: the message said they were in such a file): they are ``named`` elsewhere (above; in the
     parts)."""
+    each = "each " if failed > 1 else ""
     if out_format == "json":
-        where = f"each listed under 'errors' in {out} with its reason"
+        where = f"{each}listed under 'errors' in {out} with its reason"
     else:
         kind = "a COCO results list" if out_format == "coco" else "ILSVRC submission text"
-        where = (f"each {named} with its reason ({out} is {kind}, which records no errors: --format json lists them "
+        where = (f"{each}{named} with its reason ({out} is {kind}, which records no errors: --format json lists them "
                  "under 'errors')")
-    if failed == 1:
-        where = where.replace("each ", "", 1)
     return click.ClickException(f"no input could be used: {count(failed, 'input')} failed, {where} (exit status 1)")

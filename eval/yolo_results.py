@@ -31,8 +31,8 @@ import numpy as np
 from detector.data import Dataset, DatasetError
 from detector.data.boxes import yolo_to_xyxy
 from detector.data.io import count, decode_text, not_text, text_head
-from detector.data.vocab import Category, category_for_name
-from detector.data.yolo import NAMES_FILES, names_beside, parse_numbers
+from detector.data.vocab import Category
+from detector.data.yolo import NAMES_FILES, name_category, names_beside, parse_numbers, polygon_box
 
 __all__ = ["FORMAT", "is_yolo_results", "results_file", "results_files", "read_yolo_results", "yolo_classes", "to_pixels"]
 
@@ -132,26 +132,19 @@ def read_yolo_results(folder) -> "Predictions":
                     raise PredictionError(f"{where}: box has a negative width or height: {written!r}")
                 box = yolo_to_xyxy([cx, cy, w, h], 1.0, 1.0)[0]
             else:  # polygon + confidence: its bounding box
-                xs, ys = vals[1:-1:2], vals[2:-1:2]
-                box = np.asarray([min(xs), min(ys), max(xs), max(ys)], dtype=np.float64)
+                box = np.asarray(polygon_box(vals[1:-1]), dtype=np.float64)
             rows.append((*box, vals[-1]))
             labels_of.append(c)
             stems.append(f.stem)
             line_of.append(n)
     used = sorted(set(labels_of))
     pos = {c: j for j, c in enumerate(used)}
-    categories = tuple(_named(names[c], c) if names is not None else Category(f"class {c}", source_id=c)
+    categories = tuple(name_category(names[c], c) if names is not None else Category(f"class {c}", source_id=c)
                        for c in used)
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
     return Predictions(FORMAT, str(folder), tuple(stems), tuple(stems), categories,
                        np.asarray([pos[c] for c in labels_of], dtype=np.int64), arr[:, 4].copy(), arr[:, :4].copy(),
                        by_source_id=names is None, normalised=True, lines=np.asarray(line_of, dtype=np.int64))
-
-
-def _named(name: str, index: int) -> Category:
-    """Class ``index`` of the name ``name``, mapped as :mod:`detector.data.yolo` maps a ``names`` entry."""
-    mapped = category_for_name(name, "coco") or category_for_name(name, "voc")
-    return Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=index)
 
 
 def yolo_classes(preds, gt: Dataset, notes: list[str] | None = None):

@@ -51,7 +51,7 @@ from .names import IMAGE_SUFFIXES
 from .readers import IMAGE_EXTENSIONS, _boxes_record, _Problems
 from .vocab import Category, category_for_name
 
-__all__ = ["read_yolo", "yolo_names", "names_beside", "label_path", "parse_numbers", "is_yolo_path",
+__all__ = ["read_yolo", "yolo_names", "name_category", "polygon_box", "names_beside", "label_path", "parse_numbers", "is_yolo_path",
            "YAML_SUFFIXES", "NAMES_FILES", "DEFAULT_SPLIT", "SPLITS", "ROUNDING"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -179,6 +179,20 @@ def names_beside(folder: Path, *, levels: int = 2) -> tuple[list[str], Path] | N
     return None
 
 
+def name_category(name: str, index: int) -> Category:
+    """Class ``index`` of a YOLO ``names`` entry, mapped onto the ILSVRC vocabulary as a COCO (then VOC) name is
+    (``person`` → n00007846; Ultralytics' own datasets use the COCO names)."""
+    mapped = category_for_name(name, "coco") or category_for_name(name, "voc")
+    return Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=index)
+
+
+def polygon_box(coords) -> tuple[float, float, float, float]:
+    """The bounding box ``(x1, y1, x2, y2)`` of a polygon ``x1 y1 x2 y2 …`` (a segmentation line's points, in its own
+    units): the least and greatest of its points, as Ultralytics' ``segments2boxes``."""
+    xs, ys = coords[0::2], coords[1::2]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def _categories(names: list[str], source, problems) -> list[Category]:
     """One class per name, index order, each mapped onto the ILSVRC vocabulary as a COCO (then VOC) name is
     (``person`` → n00007846; Ultralytics' own datasets use the COCO names); a name mapping onto the class of an
@@ -186,8 +200,7 @@ def _categories(names: list[str], source, problems) -> list[Category]:
     categories of one class apart."""
     classes, first = [], {}
     for i, name in enumerate(names):
-        mapped = category_for_name(name, "coco") or category_for_name(name, "voc")
-        cat = Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=i)
+        cat = name_category(name, i)
         if cat.key in first:
             j = first[cat.key]
             problems.add(source, "malformed", f"class {i} {name!r} is the class of class {j} {names[j]!r}: kept as a "
@@ -297,9 +310,8 @@ def _read_label_file(problems, label: Path, width: int, height: int, names: list
                 continue
             edges = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
             xyxy = yolo_to_xyxy([cx, cy, w, h], width, height)[0]
-        else:  # a polygon: its bounding box (Ultralytics' segments2boxes)
-            xs, ys = vals[1::2], vals[2::2]
-            edges = (min(xs), min(ys), max(xs), max(ys))
+        else:  # a polygon: its bounding box
+            edges = polygon_box(vals[1:])
             xyxy = np.asarray(edges, dtype=np.float64) * [width, height, width, height]
         if not all(math.isfinite(float(v)) for v in xyxy):
             problems.add(label, "bad_number", f"{written!r} has a number too large for a box", line=n)

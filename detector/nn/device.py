@@ -12,7 +12,12 @@ __all__ = ["parse_device", "resolve_device", "autocast"]
 
 
 class DeviceError(ValueError):
-    """A device (``--device``, ``load_detector(device=…)``) that cannot be used."""
+    """A device (``--device``, ``load_detector(device=…)``) that cannot be used; ``why``: what is wrong with it, in
+    words that follow its name (``'gpu'`` → "not a device (auto, cpu, cuda or cuda:N)")."""
+
+    def __init__(self, message: str, why: str | None = None):
+        super().__init__(message)
+        self.why = why if why is not None else message
 
 
 def parse_device(device: str, *, what: str = "--device") -> torch.device:
@@ -27,7 +32,8 @@ def parse_device(device: str, *, what: str = "--device") -> torch.device:
             dev.type == "cpu" and dev.index not in (None, 0)):  # "cpu:5" names nothing more than cpu (trial 39)
         gpu = f": the GPU {device!r} is cuda:{device.strip()}" if isinstance(device, str) and device.strip().isdigit() \
             else ""  # Ultralytics' device=0 (trials 40, 41)
-        raise DeviceError(f"{what} {device!r}: not a device (auto, cpu, cuda or cuda:N){gpu}")
+        why = f"not a device (auto, cpu, cuda or cuda:N){gpu}"
+        raise DeviceError(f"{what} {device!r}: {why}", why)
     return dev
 
 
