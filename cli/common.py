@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
-from detector.data.boxes_json import output_paths
+from detector.data.boxes_json import JOB_RECORD, job_record_path, output_paths
 from detector.data.coco import CocoGtIds
 from detector.data.names import IMAGE_SUFFIXES
 from detector.data.io import (JobLock, LockedError, check_writable_dir, count,  # noqa: F401 - count: the commands'
@@ -100,15 +100,19 @@ def _dangling_link(path) -> str | None:
 
 def check_beside_out(out: Path, out_format: str) -> None:
     """Before any work: the files ``--format`` writes beside ``--out`` (``ilsvrc``: its image list
-    ``<stem>.images.txt``, :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is
-    done — a folder, a device, a pipe, a socket, a loop of links, a link whose target's folder does not exist — as a
-    ``ClickException`` naming that file (``--out`` itself is :class:`OutFile`'s to check)."""
+    ``<stem>.images.txt``; ``coco`` and ``ilsvrc``: the job record ``<stem>.job.json``,
+    :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is done — a folder, a
+    device, a pipe, a socket, a loop of links, a link whose target's folder does not exist, a file that is not one
+    of its kind (someone's own file is never replaced) — as a ``ClickException`` naming that file (``--out`` itself
+    is :class:`OutFile`'s to check)."""
     for path, what in output_paths(out, out_format):
         if path == out:
             continue
         kind = not_a_file(path) or _dangling_link(path)
-        if kind is None and not _an_image_list(path):
+        if kind is None and what == "image list" and not _an_image_list(path):
             kind = "a file that is not an image list (`name index` lines)"
+        if kind is None and what == "job record" and not _a_job_record(path):
+            kind = "a file that is not a job record of detect run"
         if kind is not None:
             raise click.ClickException(f"{path} is {kind}, where --format {out_format} writes the {what} of --out "
                                        f"{out}: remove it, or choose another --out")
@@ -124,6 +128,17 @@ def _an_image_list(path: Path) -> bool:
         return True
     name, _, index = first.rpartition(" ")
     return not first or (bool(name) and index.isdigit())
+
+
+def _a_job_record(path: Path) -> bool:
+    """Whether the file at ``path`` may be replaced by a job record (:func:`detector.data.boxes_json.job_record`):
+    absent, empty, or one already."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:  # absent; or what cannot be read, which the write reports
+        return True
+    return not head.strip() or JOB_RECORD.encode() in head
 
 
 def format_option(f):
@@ -478,16 +493,21 @@ def _missing_folders(folder: Path) -> list[Path]:
     return missing
 
 
-def none_used_error(failed: int, out: Path, out_format: str, *, named: str = "named above") -> click.ClickException:
+def none_used_error(failed: int, out: Path, out_format: str, *, named: str | None = "named above"
+                    ) -> click.ClickException:
     """The exit-status-1 error of a run (or a merge of its shards) none of whose inputs could be used: ``failed``
     inputs, each with its reason under ``errors`` in boxes.json. A COCO results list and ILSVRC text have no place
     for them (trial 39: the message said they were in such a file): they are ``named`` elsewhere (above; in the
-    parts)."""
+    parts; ``None``: nowhere else, as for a finished output found by ``--resume``) and kept in the job record beside
+    the output."""
     each = "each " if failed > 1 else ""
     if out_format == "json":
         where = f"{each}listed under 'errors' in {out} with its reason"
     else:
         kind = "a COCO results list" if out_format == "coco" else "ILSVRC submission text"
-        where = (f"{each}{named} with its reason ({out} is {kind}, which records no errors: --format json lists them "
-                 "under 'errors')")
+        record = job_record_path(out)
+        where = (f"{each}{named} with its reason ({out} is {kind}, which has no place for errors: they are under "
+                 f"'errors' in its job record {record})" if named else
+                 f"{each}listed under 'errors' with its reason in the job record {record} ({out} is {kind}, which "
+                 "has no place for errors)")
     return click.ClickException(f"no input could be used: {count(failed, 'input')} failed, {where} (exit status 1)")

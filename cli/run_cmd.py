@@ -365,7 +365,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
                        "shard; delete it to run again)", err=True)
             if finished["none_used"]:  # as the run that wrote it ended (trial 39: a requeued job then exited 0)
-                raise none_used_error(finished["none_used"], out, out_format)
+                raise none_used_error(finished["none_used"], out, out_format, named=None)
             return
         if finished is not None:  # another job's output: run, and say what differs before it is replaced
             changed = "; ".join(c for key in ("inputs_sha256", "config_sha256", "shard")
@@ -413,8 +413,17 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
 
 def _finished_job(out: Path, out_format: str) -> dict | None:
     """``out`` as a part-file header would hold its job (``job``, ``model``, ``settings``) when it is a boxes.json
-    that ``detect run`` finished, else None — other formats keep no job entry, nor do other files."""
-    if out_format != "json" or not out.is_file():
+    that ``detect run`` finished, or a ``coco`` / ``ilsvrc`` output with its job record
+    (:func:`detector.data.boxes_json.read_job_record`), else None — other files keep no job entry."""
+    if out_format != "json":
+        record = boxes_json.read_job_record(out)
+        if record is None:
+            return None
+        job = record["job"]
+        errors = record.get("errors") if isinstance(record.get("errors"), list) else []
+        return {"job": job, "model": record.get("model"), "settings": job.get("settings"), "input_names": None,
+                "none_used": len(errors) if errors and not record.get("images") else 0}
+    if not out.is_file():
         return None
     try:
         doc = boxes_json.read_document(out)

@@ -59,8 +59,13 @@ def test_run_no_input_used_message_and_resume(tmp_path):
         other = tmp_path / f"out.{fmt}"
         res = CliRunner().invoke(cli, ["run", str(d), "--out", str(other), "--format", fmt, *common])
         assert res.exit_code == 1 and "listed under 'errors' in" not in res.output, res.output
-        assert f"named above with its reason ({other} is {kind}, which records no errors" in res.output, \
-            res.output
+        record = other.with_suffix(".job.json")
+        assert f"named above with its reason ({other} is {kind}, which has no place for errors: they are under " \
+            f"'errors' in its job record {record})" in res.output, res.output
+        assert [e["file_name"] for e in json.loads(record.read_text())["errors"]] == ["broken.jpg"]
+        res = CliRunner().invoke(cli, ["run", str(d), "--out", str(other), "--format", fmt, "--resume", *common])
+        assert res.exit_code == 1 and "nothing to resume" in res.output, res.output  # as that run exited
+        assert f"listed under 'errors' with its reason in the job record {record}" in res.output, res.output
     # one usable image among failed ones: exit 0, and --resume of that finished output too
     Image.fromarray(np.full((90, 120, 3), 90, dtype=np.uint8)).save(d / "good.jpg")
     mixed = tmp_path / "mixed.json"
@@ -661,6 +666,44 @@ def test_resume_of_a_finished_run_has_nothing_to_do(tmp_path):
     assert f"note: {out} is the finished output of another job: max_proposals: 7 now, 2000 in that run — it will " \
         "be replaced" in res.output, res.output  # trial 17: it was replaced without a word
     assert json.loads(out.read_text())["job"]["config_sha256"] != json.loads(before)["job"]["config_sha256"]
+
+
+@pytest.mark.parametrize("fmt", ["coco", "ilsvrc"])
+def test_resume_of_a_finished_coco_or_ilsvrc_output_has_nothing_to_do(tmp_path, fmt):
+    """Closing note 17: `--resume` of a finished `--format coco` / `ilsvrc` output ran the whole job again, those
+    formats having no place for the job. Its job record beside the output (`<stem>.job.json`) now tells: the same
+    job's output is kept; an output changed since (by SHA-256), or another job's, is run again; a file of the
+    user's where the record goes is refused before any work, never replaced."""
+    d = tmp_path / "imgs"
+    for k, w in enumerate((101, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    out = tmp_path / ("res.json" if fmt == "coco" else "sub.txt")
+    record = out.with_suffix(".job.json")
+    args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"), "--format", fmt)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    kept = json.loads(record.read_text())
+    assert kept["images"] == 2 and kept["errors"] == [] and kept["job"]["inputs"] == 2
+    assert out.name in kept["files"] and (fmt == "coco" or "sub.images.txt" in kept["files"])
+    before, mtime = out.read_bytes(), out.stat().st_mtime_ns
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0 and "is this job's finished output" in res.output, res.output
+    assert out.stat().st_mtime_ns == mtime and out.read_bytes() == before  # not rewritten
+    out.write_bytes(before + b"\n")  # changed since: no longer that job's output
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0 and "is this job's finished output" not in res.output, res.output
+    assert out.read_bytes() == before
+    res = CliRunner().invoke(cli, [*args, "--resume", "--max-proposals", "7"])  # another job: run and replaced
+    assert res.exit_code == 0 and "note: " in res.output and "max_proposals: 7 now, 2000 in that run" in \
+        res.output, res.output
+    assert json.loads(record.read_text())["job"]["config_sha256"] != kept["job"]["config_sha256"]
+    mine = tmp_path / ("mine.json" if fmt == "coco" else "mine.txt")
+    mine.with_suffix(".job.json").write_text('{"my": "notes"}')
+    res = CliRunner().invoke(cli, [*mb_args(d, mine, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path /
+                                                                                                 "mb.pt")),
+                                   "--format", fmt])
+    assert res.exit_code == 1 and "is a file that is not a job record of detect run" in res.output, res.output
+    assert mine.with_suffix(".job.json").read_text() == '{"my": "notes"}' and not mine.exists()
 
 
 def test_a_model_folder_leaves_out_a_multibox_file_beside_its_members(tmp_path, caplog):

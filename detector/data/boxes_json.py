@@ -61,6 +61,7 @@ __all__ = [
     "job_summary", "merge_outputs",
     # conversions and writing
     "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "output_paths", "write",
+    "job_record_path", "job_record", "read_job_record",
     # reading
     "BoxesJsonError", "read_document", "Detections", "read_detections", "check_bbox", "check_image_id",
 ]
@@ -184,12 +185,55 @@ def image_list_path(path) -> Path:
     return Path(path).with_suffix(".images.txt")
 
 
+def job_record_path(path) -> Path:
+    """Where a ``coco`` or ``ilsvrc`` output ``path`` has its job record (:func:`job_record`): ``results.json`` →
+    ``results.job.json``, ``sub.txt`` → ``sub.job.json``."""
+    return Path(path).with_suffix(".job.json")
+
+
 def output_paths(path, out_format: str = "json") -> list[tuple[Path, str]]:
-    """The files :func:`write` writes for ``path`` in ``out_format``, each with what it is: ``path`` itself, and
-    with ``ilsvrc`` first the image list beside it (:func:`image_list_path`) — for the checks a command makes before
-    any work, so that a file it cannot write is named before, not after, the detections."""
+    """The files :func:`write` writes for ``path`` in ``out_format``, in the order it writes them, each with what
+    it is: ``path`` itself; with ``ilsvrc`` first the image list beside it (:func:`image_list_path`); with ``coco``
+    and ``ilsvrc`` last the job record (:func:`job_record_path`) — for the checks a command makes before any work,
+    so that a file it cannot write is named before, not after, the detections."""
     own = [(Path(path), "output")]
-    return [(image_list_path(path), "image list"), *own] if out_format == "ilsvrc" else own
+    if out_format == "ilsvrc":
+        own.insert(0, (image_list_path(path), "image list"))
+    if out_format in ("coco", "ilsvrc"):
+        own.append((job_record_path(path), "job record"))
+    return own
+
+
+JOB_RECORD = "detect run job record"  # the "record" field that tells a job record from any other JSON
+
+
+def job_record(doc: dict, files: dict[Path, str]) -> dict:
+    """What a ``coco`` or ``ilsvrc`` output, whose format has no place for them, keeps beside it: ``doc``'s
+    ``job`` (its identity for ``detect run --resume``: a requeued job whose output is finished redoes nothing, as
+    with ``json``), ``model``, the number of ``images`` and the ``errors`` (the inputs that could not be used, with
+    their reasons), and the SHA-256 of each file written (``files``: path → text), by name — an output replaced or
+    edited since is then no longer this job's."""
+    return {"record": JOB_RECORD, "job": doc.get("job"), "model": doc.get("model"), "images": len(doc["images"]),
+            "errors": doc["errors"],
+            "files": {Path(p).name: hashlib.sha256(text.encode("utf-8")).hexdigest() for p, text in files.items()}}
+
+
+def read_job_record(path) -> dict | None:
+    """The job record (:func:`job_record`) of the ``coco`` or ``ilsvrc`` output ``path`` when it is there, is one,
+    and the files it names beside it are still those it was written with (by SHA-256); else None (never raises: a
+    record that cannot be used means a job to run again)."""
+    record_path = job_record_path(path)
+    try:
+        record = json.loads(record_path.read_bytes())
+        if not (isinstance(record, dict) and record.get("record") == JOB_RECORD and isinstance(record.get("job"), dict)
+                and isinstance(record.get("files"), dict) and Path(path).name in record["files"]):
+            return None
+        for name, sha in record["files"].items():
+            if hashlib.sha256((record_path.parent / name).read_bytes()).hexdigest() != sha:
+                return None
+    except (OSError, ValueError):  # absent, unreadable, not JSON (UnicodeDecodeError is a ValueError)
+        return None
+    return record
 
 
 def to_ilsvrc_text(doc: dict) -> str:
@@ -211,7 +255,8 @@ def to_ilsvrc_text(doc: dict) -> str:
 def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | None = None) -> int:
     """Write a document atomically as ``json`` (itself), ``coco`` (:func:`to_coco_results`; ``coco_gt``: with that
     ground truth's ids) or ``ilsvrc`` (:func:`to_ilsvrc_text`, plus the evaluation list numbering its images at
-    :func:`image_list_path`: ``detect eval --image-list`` needs it). Returns the number of detections written —
+    :func:`image_list_path`: ``detect eval --image-list`` needs it); ``coco`` and ``ilsvrc`` then the job record
+    (:func:`job_record`) at :func:`job_record_path`. Returns the number of detections written —
     fewer than ``doc`` holds where the format leaves some out (classes without a det_id in ``ilsvrc``, classes
     ``coco_gt`` lacks). Raises ``OSError`` when one of its files (:func:`output_paths`) cannot be written, its
     ``filename`` the file's."""
@@ -222,14 +267,18 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
         return len(doc["detections"])
     if out_format == "coco":
         results = to_coco_results(doc, coco_gt)
-        atomic_write_text(path, json.dumps(results))
-        return len(results)
-    if out_format == "ilsvrc":
+        files = {Path(path): json.dumps(results)}
+        written = len(results)
+    elif out_format == "ilsvrc":
         text = to_ilsvrc_text(doc)
-        atomic_write_text(image_list_path(path), to_image_list(doc))  # output_paths: this one first
-        atomic_write_text(path, text)
-        return text.count("\n")
-    raise ValueError(f"out_format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_format!r}")
+        files = {image_list_path(path): to_image_list(doc), Path(path): text}  # output_paths' order
+        written = text.count("\n")
+    else:
+        raise ValueError(f"out_format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_format!r}")
+    for file, text in files.items():
+        atomic_write_text(file, text)
+    atomic_write_json(job_record_path(path), job_record(doc, files))  # last: a record always describes its files
+    return written
 
 
 # ------------------------------------------------------------------------------------------------ part files, shards
