@@ -989,7 +989,8 @@ def test_an_unfinished_ensemble_folder_given_as_annotations_is_named_as_such(tmp
     assert r.exit_code == 1 and "pass --format" not in r.output, r.output
     assert (f"{run}: a folder of model files of an unfinished `detect train ensemble` run (member0.pt, "
             "member0.state.ckpt, member1.pt, …; no ensemble.json yet), not annotations: give an annotation set "
-            "(COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO); `detect train ensemble --resume` finishes the run"
+            "(COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO, LabelMe JSON); `detect train ensemble --resume` finishes "
+            "the run"
             ) in r.output, r.output
     (run / "ann.json").write_text('{"images": [], "annotations": [], "categories": []}')  # annotations beside: read
     assert detect_format(run) == "coco"
@@ -999,7 +1000,7 @@ def test_images_given_as_annotations_are_named_as_such(tmp_path):
     # trial 32: a list of image paths and VOC's JPEGImages/ were told to "pass --format", which no format reads
     (tmp_path / "imgs.txt").write_text("a.jpg\nsub/b.PNG 2\n\n")
     with pytest.raises(DatasetError, match=r"imgs\.txt: a list of image files, not annotations: give those images' "
-                                          r"annotations \(COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO\)"):
+                                          r"annotations \(COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO, LabelMe JSON\)"):
         read_dataset(tmp_path / "imgs.txt")
     (tmp_path / "JPEGImages").mkdir()
     Image.new("RGB", (4, 4)).save(tmp_path / "JPEGImages" / "x.jpg")

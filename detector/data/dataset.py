@@ -97,7 +97,7 @@ class ImageAnnotation:
 class Dataset:
     """A whole dataset: its classes, its images and the problems met while reading it."""
 
-    format: str  # coco | ilsvrc | voc | pennfudan | yolo
+    format: str  # coco | ilsvrc | voc | pennfudan | yolo | labelme
     source: Path  # what was read
     classes: tuple[Category, ...]
     images: tuple[ImageAnnotation, ...]

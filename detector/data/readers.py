@@ -10,7 +10,9 @@ Formats (detected from the path by :func:`detect_format`, or named):
   ``JPEGImages/``, ``ImageSets/Main/*.txt``), an ``ImageSets/Main/*.txt`` list, or a plain folder of XML files;
 - ``pennfudan``: Penn-Fudan "PASCAL Annotation Version 1.00" text files (1-based inclusive; pedestrians = person);
 - ``yolo``: YOLO (Ultralytics / Darknet) text labels, normalised ``class cx cy w h``: a dataset YAML (one split), a
-  folder of images or labels, or a split's image list, read by :mod:`detector.data.yolo`.
+  folder of images or labels, or a split's image list, read by :mod:`detector.data.yolo`;
+- ``labelme``: LabelMe JSON (the ``labelme`` tool's file per image: ``shapes`` with ``points``, ``imagePath``): a
+  folder of them or one, read by :mod:`detector.data.labelme`.
 
 Files are read as their formats allow: XML in the encoding its declaration names (XML 1.0 §4.3.3; any codec
 Python knows, ``gb2312`` included, which the expat parser alone refuses), JSON and text as UTF-8 or UTF-8/16/32
@@ -986,11 +988,12 @@ def detect_format(path) -> str:
     path = Path(path)
     if not path.exists():
         raise DatasetError(Problem(str(path), "not_found", "no such file or directory"))
-    from .yolo import YAML_SUFFIXES, is_yolo_path  # imported here: yolo builds on this module's helpers
+    from .labelme import is_labelme_json  # imported here: labelme and yolo build on this module's helpers
+    from .yolo import YAML_SUFFIXES, is_yolo_path
 
     if path.is_file():
         if path.suffix.lower() == ".json":
-            return "coco"
+            return "labelme" if is_labelme_json(path) else "coco"
         if path.suffix.lower() in YAML_SUFFIXES:  # an Ultralytics dataset YAML
             return "yolo"
         if path.suffix.lower() == ".xml":
@@ -1037,6 +1040,8 @@ def detect_format(path) -> str:
                                    f"train ensemble` run ({', '.join(members[:3])}{', …' if len(members) > 3 else ''}"
                                    f"; no ensemble.json yet), not annotations: give an annotation set "
                                    f"({_ANNOTATIONS}); `detect train ensemble --resume` finishes the run"))
+    if any(is_labelme_json(p) for p in _files(path, ".json")[:3]):  # a labelme folder (its images beside, often)
+        return "labelme"
     if _files(path, ".json") or ((path / "annotations").is_dir() and _files(path / "annotations", ".json")):
         return "coco"
     first_xml = next(iter(_files(path, ".xml")), None)
@@ -1052,10 +1057,11 @@ def detect_format(path) -> str:
                                    f"({_ANNOTATIONS}): give their annotation file or folder (VOC: the folder that "
                                    "holds Annotations/ and JPEGImages/; YOLO: its data.yaml)"))
     raise DatasetError(Problem(str(path), "unknown_format",
-                               "no COCO JSON, ILSVRC/VOC XML, Penn-Fudan or YOLO annotation found here; pass --format"))
+                               "no COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO or LabelMe annotation found here; "
+                               "pass --format"))
 
 
-_ANNOTATIONS = "COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO"
+_ANNOTATIONS = "COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO, LabelMe JSON"
 
 
 def _files(folder: Path, suffix: str) -> list[Path]:
@@ -1077,7 +1083,7 @@ def _lists_images(path: Path) -> bool:
     return bool(lines) and all(Path(ln.split()[0]).suffix.lower() in IMAGE_SUFFIXES for ln in lines)
 
 
-FORMATS = ("coco", "ilsvrc", "voc", "pennfudan", "yolo")
+FORMATS = ("coco", "ilsvrc", "voc", "pennfudan", "yolo", "labelme")
 
 
 def read_dataset(path, format: str | None = None, *, images=None, image_list=None, image_set=None,
@@ -1107,4 +1113,8 @@ def read_dataset(path, format: str | None = None, *, images=None, image_list=Non
         from .yolo import read_yolo  # imported here: yolo builds on this module's helpers
 
         return read_yolo(path, split=split, images=images, strict=strict)
+    if fmt == "labelme":
+        from .labelme import read_labelme  # imported here: labelme builds on this module's helpers
+
+        return read_labelme(path, images=images, strict=strict)
     return read_pennfudan(path, images=images, strict=strict)
