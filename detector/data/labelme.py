@@ -68,7 +68,7 @@ from .dataset import WARNING, Dataset, DatasetError, Problem
 from .images import image_size
 from .io import count, missing_fields, not_text, read_text, text_head
 from .readers import _boxes_record, _check_box, _files, _ImageLocator, _json_type, _Problems
-from .yolo import _categories
+from .yolo import _categories, polygon_box
 
 __all__ = ["read_labelme", "is_labelme_json", "labelme_box", "LABELS_FILE", "NOT_CLASSES", "AREA_SHAPES",
            "NO_AREA_SHAPES"]
@@ -142,15 +142,15 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def labelme_box(shape_type: str, points) -> tuple[float, float, float, float]:
-    """The box ``(x1, y1, x2, y2)`` of a LabelMe shape that has an area but no mask (module docstring): the
-    bounding box of its points, a circle's centre ± radius."""
+def labelme_box(shape_type: str, coords) -> tuple[float, float, float, float]:
+    """The box ``(x1, y1, x2, y2)`` of a LabelMe shape that has an area but no mask (module docstring), its points
+    given flat (``x1 y1 x2 y2 …``): the bounding box of its points (:func:`detector.data.yolo.polygon_box`), a
+    circle's centre ± radius."""
     if shape_type == "circle":
-        (cx, cy), (px, py) = points[:2]
+        cx, cy, px, py = coords[:4]
         r = math.hypot(px - cx, py - cy)
         return cx - r, cy - r, cx + r, cy + r
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    return min(xs), min(ys), max(xs), max(ys)
+    return polygon_box(coords)
 
 
 def _mask_box(problems, f: Path, where: str, shape: dict, points) -> tuple[float, float, float, float] | None:
@@ -241,8 +241,7 @@ def _read_shapes(problems, f: Path, shapes: list, width: int, height: int, names
         if not all(math.isfinite(v) for v in raw):
             problems.add(f, "bad_number", f"{desc} has a non-finite number")
             continue
-        box = _mask_box(problems, f, where, s, points) if stype == "mask" else \
-            labelme_box(stype, list(zip(raw[0::2], raw[1::2])))
+        box = _mask_box(problems, f, where, s, points) if stype == "mask" else labelme_box(stype, raw)
         if box is None:
             continue
         if not _check_box(problems, f, desc, raw if stype != "circle" else list(box), np.asarray(box, np.float64),
