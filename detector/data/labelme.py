@@ -67,7 +67,7 @@ from PIL import Image, UnidentifiedImageError
 from .dataset import WARNING, Dataset, DatasetError, Problem
 from .images import image_size
 from .io import count, missing_fields, not_text, read_text, text_head
-from .readers import _boxes_record, _check_box, _files, _ImageLocator, _json_type, _Problems
+from .readers import _boxes_record, _check_box, _files, _ImageLocator, _json_type, _Problems, load_json
 from .yolo import _categories, polygon_box
 
 __all__ = ["read_labelme", "is_labelme_json", "labelme_box", "LABELS_FILE", "NOT_CLASSES", "AREA_SHAPES",
@@ -262,26 +262,6 @@ def _read_shapes(problems, f: Path, shapes: list, width: int, height: int, names
 
 
 # ------------------------------------------------------------------------------------------------ image, size
-def _load_json(problems, f: Path):
-    """The decoded JSON of ``f``, or None with its problem recorded."""
-    try:
-        text = read_text(f)
-    except OSError as e:
-        problems.add(f, "unreadable", f"cannot read: {e.strerror or e}")
-        return None
-    except UnicodeDecodeError as e:
-        problems.add(f, "malformed", f"{not_text(e)}, not a LabelMe file (JSON text)")
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        if not text.strip():
-            problems.add(f, "malformed", "the file is empty: not a LabelMe file")
-        else:
-            problems.add(f, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
-        return None
-
-
 def _find_image(f: Path, written: str, images, locators: dict) -> tuple[Path | None, Path, bool]:
     """(the image file of LabelMe file ``f`` whose ``imagePath`` is ``written``, or None; where ``imagePath``
     leads; whether the image was found elsewhere than there, by name)."""
@@ -379,7 +359,7 @@ def read_labelme(path, *, images=None, strict: bool = True) -> Dataset:
     pending = []  # (image id, file name, image path, width, height, [(label, box)], json file)
     seen: dict[Path, Path] = {}  # image (as found, else where imagePath leads) -> the JSON file naming it first
     for image_id, f in enumerate(files, start=1):
-        data = _load_json(problems, f)
+        data = load_json(f, problems, "a LabelMe file")
         if data is None:
             continue
         if not isinstance(data, dict) or ("shapes" not in data and "imagePath" not in data):

@@ -221,21 +221,28 @@ def _json_type(value) -> str:
     return {dict: "an object", list: "an array", str: "a string", type(None): "null"}.get(type(value), "a number")
 
 
-def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
+def load_json(path: Path, problems: _Problems, what: str):
+    """The decoded JSON of ``path`` (read as :func:`detector.data.io.read_text` reads text), or None with its
+    problem recorded: unreadable, not text, empty or not valid JSON (line and column), each saying it is not
+    ``what`` (``"a COCO instances file"``)."""
     try:
         text = read_text(path)
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         if not text.strip():
-            problems.add(path, "malformed", "the file is empty: not a COCO instances file")
+            problems.add(path, "malformed", f"the file is empty: not {what}")
         else:
             problems.add(path, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
-        return None
     except UnicodeDecodeError as e:
-        problems.add(path, "malformed", f"{not_text(e)}, not a COCO instances file (JSON text)")
-        return None
+        problems.add(path, "malformed", f"{not_text(e)}, not {what} (JSON text)")
     except OSError as e:
         problems.add(path, "unreadable", f"cannot read: {e.strerror or e}")
+    return None
+
+
+def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
+    data = load_json(path, problems, "a COCO instances file")
+    if data is None:
         return None
     wrong = [k for k in ("images", "categories") if isinstance(data, dict) and k in data and
              not isinstance(data[k], list)]
