@@ -1019,7 +1019,7 @@ def detect_format(path) -> str:
         if zipfile.is_zipfile(path):  # trial 23: a model file was answered "pass --format"
             raise DatasetError(Problem(str(path), "unknown_format",
                                        "a PyTorch file (a model or training checkpoint of `detect train`?), not "
-                                       "annotations: give an annotation set (COCO JSON, ILSVRC/VOC XML, Penn-Fudan)"))
+                                       f"annotations: give an annotation set ({_ANNOTATIONS})"))
         with open(path, "rb") as f:
             head = f.read(4096)
         kind = binary_kind(head[:32])
