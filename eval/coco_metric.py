@@ -48,6 +48,18 @@ def complete_coco_gt(coco_gt: dict) -> tuple[dict, tuple[str, ...]]:
             "a crowd)", "area": "no 'area' (taken as the bbox's w·h)", "id": "no 'id' (numbered after the largest one)"}
     notes = tuple(f"{n} of the {len(anns)} ground-truth annotations {'has' if n == 1 else 'have'} {what[k]}, as "
                   "detect's COCO reader does" for k, n in filled.items() if n)
+    # pycocotools records a match as the ground truth's id in an array of zeros (COCOeval.evaluateImg's dtm) and
+    # counts a detection as a true positive where that entry is non-zero: a detection matched to annotation id 0
+    # is a false positive, its object matched all the same (cocodataset/cocoapi#664). Roboflow and other exporters
+    # number annotations from 0. The numbers stay pycocotools' own; the note says why a perfect result scores less.
+    zero = [k for k, a in enumerate(anns) if a.get("id") == 0 and not isinstance(a.get("id"), bool)
+            and not a.get("iscrowd")]
+    if zero:
+        notes += (f"ground-truth annotation id 0 (annotations[{zero[0]}]): pycocotools' COCOeval, which --metric "
+                  "coco runs, takes a match to id 0 for no match, so a detection that finds that object counts as a "
+                  "false positive (cocodataset/cocoapi#664; exporters such as Roboflow number annotations from 0) — "
+                  "these numbers are pycocotools' own; number the annotations from 1 to score that object (the "
+                  "ilsvrc and voc metrics do not depend on ids)",)
     return data, notes
 
 

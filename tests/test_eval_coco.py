@@ -222,3 +222,28 @@ def test_detection_on_a_crowd_region_is_not_a_false_positive(tmp_path):
         r = ours(gt, res, metric)
         assert r.mAP == pytest.approx(0.5 + 0.5 * 2 / 3, abs=1e-12), metric
         assert r.per_class[0].num_gt == 2 and r.per_class[0].num_det == 3, metric  # the ignored one does not count
+
+
+def test_annotation_id_zero_noted(tmp_path):
+    # pycocotools counts a detection matched to ground-truth annotation id 0 as a false positive (its dtm array
+    # holds the matched id, 0 = none; cocodataset/cocoapi#664), as on a Roboflow export (ids from 0): a perfect
+    # result scores AP 0.5 on this image of two objects. The numbers stay pycocotools'; a note says why (trial 42)
+    anns = [{"id": k, "image_id": 1, "category_id": 1, "bbox": b, "area": b[2] * b[3], "iscrowd": 0}
+            for k, b in enumerate([[10, 10, 40, 60], [100, 20, 30, 30]])]
+    data = {"images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 100}],
+            "categories": [{"id": 1, "name": "person"}], "annotations": anns}
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps(data))
+    perfect = [{"image_id": 1, "category_id": 1, "bbox": a["bbox"], "score": 0.9 - 0.1 * a["id"]} for a in anns]
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps(perfect))
+    ref = pycocotools_stats(gt, perfect)
+    r = ours(gt, res)
+    assert r.extra["AP"] == pytest.approx(ref[0], abs=1e-12) and ref[0] < 0.9
+    assert len(r.notes) == 1 and r.notes[0].startswith("ground-truth annotation id 0 (annotations[0])")
+    assert not ours(gt, res, "voc").notes and ours(gt, res, "voc").mAP == 1.0
+    for a in anns:
+        a["id"] += 1
+    gt.write_text(json.dumps(data))
+    r = ours(gt, res)
+    assert r.extra["AP"] == pytest.approx(1.0) and not r.notes
