@@ -24,8 +24,14 @@ def draw_detections(image: np.ndarray, boxes, scores, labels, names) -> Image.Im
     text of a label."""
     img = Image.fromarray(image).convert("RGB")
     draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
     width = max(2, round(max(img.size) / 300))
+    # labels grow with the image as the lines do: Pillow's default font is 10 px high, unreadable on a 6000 x 4000
+    # photo (trial 42); its FreeType version takes a size (Pillow 10.1+), the bitmap one where FreeType is missing
+    size = max(10, round(max(img.size) / 80))
+    try:
+        font = ImageFont.load_default(size=size) if size > 10 else ImageFont.load_default()
+    except (TypeError, ImportError, OSError):  # an older Pillow or one without FreeType: the fixed bitmap font
+        font = ImageFont.load_default()
     order = np.argsort(np.asarray(scores))  # strongest drawn last, on top
     for i in order:
         x1, y1, x2, y2 = (float(v) for v in boxes[i])
