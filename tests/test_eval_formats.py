@@ -267,7 +267,11 @@ def test_coco_results_without_file_names(tmp_path):
                            r"prediction file"),
     (b"abc\x80\n", r"r\.json: not UTF-8 text \(invalid start byte at byte 3\), not a prediction file"),
     (b"", r"r\.json: the file is empty"),
-    (b"[1, 2]", r"r\.json: \[0\] lacks one of"),
+    (b"[1, 2]", r"r\.json: \[0\] is not a result object"),
+    (b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 5]}]', r"r\.json: \[0\] lacks 'score'$"),
+    # segmentation results without boxes (trial 42: "lacks one of …", the reason not said)
+    (b'[{"image_id": 1, "category_id": 1, "segmentation": {"size": [4, 4], "counts": "04L4"}, "score": 0.5}]',
+     r"r\.json: \[0\] has a 'segmentation' but no 'bbox': detect eval scores boxes .*pycocotools\.mask\.toBbox"),
     (b'{"images": {}}', r"r\.json: not a boxes\.json file"),
     (b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, -2, 5], "score": 0.5}]',
      r"r\.json: \[0\]: bbox \[x, y, w, h\] has a negative width or height"),
