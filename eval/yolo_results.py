@@ -78,8 +78,9 @@ def is_yolo_results(folder: Path) -> bool:
 def read_yolo_results(folder) -> "Predictions":
     """The predictions of a YOLO run's folder (``labels/*.txt``, or a folder of such files): ``Predictions`` with
     ``format`` :data:`FORMAT`, each image named by its file's stem, boxes xyxy **normalised** (``normalised``: scaled
-    by :func:`to_pixels` once matched), categories one per class index (``source_id``), named where the folder or
-    its parent has class names (:func:`detector.data.yolo.names_beside`), else ``class <i>``.
+    by :func:`to_pixels` once matched), categories one per class index (``source_id``), named where the text files'
+    folder (``labels/``), the run's folder or its parent has class names (:func:`detector.data.yolo.names_beside`),
+    else ``class <i>``.
 
     Raises :class:`~eval.predictions.PredictionError` naming file and line for a line without a confidence (saved
     without ``save_conf=True``), of a wrong number of fields, not numbers, a class that is not a non-negative integer,
@@ -90,7 +91,8 @@ def read_yolo_results(folder) -> "Predictions":
     labels_dir = _label_folder(folder)
     files = _text_files(labels_dir)  # none: a run that found nothing (an image without detections has no file)
     try:
-        found = names_beside(folder, levels=1)
+        # beside the text files (a classes.txt put in run/labels), in the run's folder, or the one above it
+        found = names_beside(labels_dir, levels=2 if labels_dir != folder else 1)
     except DatasetError as e:
         raise PredictionError(str(e)) from None
     names, rows, labels_of, stems, line_of = None, [], [], [], []

@@ -294,6 +294,10 @@ def test_prediction_errors(tmp_path):
     f.write_text("2 0.5 0.5 0.2 0.2 0.9\n")
     with pytest.raises(PredictionError, match=r"class indices only, and the ground truth .*gt\.json is coco"):
         align_predictions(read_predictions(run), read_dataset(coco))
+    (run / "labels" / "classes.txt").write_text("person\ndog\ngiraffe\n")  # beside the text files (closing
+    aligned = align_predictions(read_predictions(run), read_dataset(coco))  # note 17: read only with run/labels)
+    assert aligned.label.tolist() == [2] and aligned.boxes.tolist() == [[40.0, 30.0, 60.0, 45.0]]
+    (run / "labels" / "classes.txt").unlink()
     (run / "classes.txt").write_text("person\ndog\ngiraffe\n")
     aligned = align_predictions(read_predictions(run), read_dataset(coco))
     assert aligned.label.tolist() == [2] and aligned.boxes.tolist() == [[40.0, 30.0, 60.0, 45.0]]
