@@ -112,11 +112,15 @@ def read_yolo_results(folder) -> "Predictions":
             where, written = f"{f}:{n}", " ".join(parts)
             if len(parts) < 6 or len(parts) % 2:
                 hint = ("'class x_center y_center width height' without a confidence" if len(parts) == 5 else
+                        "a polygon without a confidence — or a tracker's 'class x_center y_center width height "
+                        "confidence track_id'" if len(parts) == 7 else
                         "a polygon without a confidence" if len(parts) > 6 and len(parts) % 2 else
                         "expected 'class x_center y_center width height confidence'")
+                track = (" (tracks: save the detections of yolo predict, which writes no track id)"
+                         if len(parts) == 7 else "")
                 raise PredictionError(f"{where}: {len(parts)} fields, {hint}: {written!r}. Predictions are ranked "
                                       "by their confidence: save them with it (yolo predict/val save_txt=True "
-                                      "save_conf=True)")
+                                      f"save_conf=True){track}")
             vals = parse_numbers(parts)
             if vals is None:
                 raise PredictionError(f"{where}: not numbers: {written!r}")

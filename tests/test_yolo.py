@@ -280,6 +280,8 @@ def test_prediction_errors(tmp_path):
     for text, message in [("0 0.5 0.5 0.2 0.2\n", r"a\.txt:1: 5 fields, .*without a confidence.*save_conf=True"),
                           ("0 0.5 0.5 0.2 0.2 0.9\n0 0.1 0.1 0.2 0.2 0.3 0.4\n", r"a\.txt:2: 7 fields, a polygon "
                                                                               "without a confidence"),
+                          ("0 0.5 0.5 0.2 0.2 0.9 3\n", r"a\.txt:1: 7 fields, a polygon without a confidence — "
+                                                         r"or a tracker's .* track_id'.*which writes no track id"),
                           ("0 0.5 x 0.2 0.2 0.9\n", r"a\.txt:1: not numbers"),
                           ("-1 0.5 0.5 0.2 0.2 0.9\n", r"a\.txt:1: class '-1' is not a class index"),
                           ("0 0.5 0.5 inf 0.2 0.9\n", r"a\.txt:1: NaN or infinite")]:
