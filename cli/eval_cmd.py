@@ -127,27 +127,27 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
                    "(AP50 and AP75 among its numbers)", err=True)
     if 0 < resamples < MIN_RESAMPLES:  # trial 20: 1 or 2 resamples gave a point or an interval beside the mAP
         raise click.BadParameter(f"{resamples} resamples cannot give a 95 % interval: give at least {MIN_RESAMPLES} "
-                                 "(1000 is usual), or 0 for none", param_hint="--bootstrap")
+                                 "(1000 is usual), or 0 for none", param_hint="'--bootstrap'")
     if resamples and metric not in BOOTSTRAP_METRICS:
         raise click.BadParameter(f"the interval is computed for --metric {', '.join(BOOTSTRAP_METRICS)}, not "
-                                 f"{metric} (pycocotools' numbers are not resampled)", param_hint="--bootstrap")
+                                 f"{metric} (pycocotools' numbers are not resampled)", param_hint="'--bootstrap'")
     n = len(gt_paths)
     for flag, paths in (("--pred", pred_paths), ("--baseline", baseline_paths)):
         if len(paths) > 1 and len(paths) != n:
             raise click.BadParameter(f"{len(paths)} files for {count(n, 'ground truth')}: give one file" + (
                 " holding every ground truth's images, or one per --gt in the same order" if n > 1 else ""),
-                param_hint=flag)
+                param_hint=f"'{flag}'")
     if n > 1:
         for flag, value in (("--plot", plot_out), ("--image-list", image_list), ("--blacklist", blacklist),
                             ("--images", images)):
             if value is not None:
                 raise click.BadParameter(f"it applies to one ground truth, and {n} are given: evaluate that one "
-                                         "alone", param_hint=flag)
+                                         "alone", param_hint=f"'{flag}'")
     seen_gt: dict[str, Path] = {}
     for p in gt_paths:
         if (key := os.path.realpath(p)) in seen_gt:
             raise click.BadParameter(f"{p} is given twice{'' if str(seen_gt[key]) == str(p) else f' (as {seen_gt[key]})'}"
-                                     ": each dataset once", param_hint="--gt")
+                                     ": each dataset once", param_hint="'--gt'")
         seen_gt[key] = p
     outputs = {"--json": json_out, "--plot": plot_out}
     refuse_replacing_inputs(outputs, [*gt_paths, *_pred_files(pred_paths), image_list, blacklist,

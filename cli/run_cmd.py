@@ -199,7 +199,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     try:  # "" (an unset $SHARD) is refused, not no shard; a usage error, status 2 (trial 40: it was 1)
         shard = Shard.parse(shard) if shard is not None else None
     except ValueError as e:
-        raise click.BadParameter(str(e).removeprefix("--shard "), param_hint="--shard") from None
+        raise click.BadParameter(str(e).removeprefix("--shard "), param_hint="'--shard'") from None
     try:
         inputs = scan_images(images)
         if options["device"] != "auto":

@@ -89,18 +89,18 @@ def classifier_from_options(o: dict, out: Path) -> ClassifierRun:
             "whose labels are exhaustive" if o["partial_gts"] else "") + ".")
     if o["bg_iou_low"] >= o["fg_iou"]:  # below --fg-iou, not below 0.5 (trial 18: capped at 0.5 with --fg-iou 0.7)
         raise click.BadParameter(f"{o['bg_iou_low']} is not below --fg-iou {o['fg_iou']}: background regions overlap "
-                                 "objects by IoU in [--bg-iou-low, --fg-iou)", param_hint="--bg-iou-low")
+                                 "objects by IoU in [--bg-iou-low, --fg-iou)", param_hint="'--bg-iou-low'")
     if o["arch"] == "torchvision" and o["width"] != 1.0:  # trial 30: trained at full width without a word
         raise click.BadParameter(f"{o['width']:g}: torchvision's GoogLeNet comes in one width (1); a narrower network "
-                                 "is --arch paper or paper-bn", param_hint="--width")
+                                 "is --arch paper or paper-bn", param_hint="'--width'")
     if o["fast_max_side"] < o["fast_short_side"]:  # in the options' words (ClassifierSpec's check names its fields)
         raise click.BadParameter(f"{o['fast_max_side']} is below --fast-short-side {o['fast_short_side']}: the long "
-                                 "side's cap must be at least the short side", param_hint="--fast-max-side")
+                                 "side's cap must be at least the short side", param_hint="'--fast-max-side'")
     per_image = TrainConfig.regions_per_image
     if o["batch_size"] > per_image and o["batch_size"] % per_image:  # trial 19: 20 trained as 16, without a word
         raise click.BadParameter(f"regions are drawn {per_image} per image: give a multiple of {per_image}, or at most "
                                  f"{per_image} (--batch-size {o['batch_size']} would train "
-                                 f"{o['batch_size'] // per_image * per_image} per mini-batch)", param_hint="--batch-size")
+                                 f"{o['batch_size'] // per_image * per_image} per mini-batch)", param_hint="'--batch-size'")
     train = TrainConfig(epochs=o["epochs"], images_per_batch=max(1, o["batch_size"] // per_image),
                         regions_per_image=min(per_image, o["batch_size"]), lr=o["lr"],
                         lr_step_epochs=o["lr_step_epochs"], schedule=o["schedule"], seed=o["seed"],
@@ -737,12 +737,12 @@ def _read_priors(path: Path) -> np.ndarray:
     empty file a traceback; pixel, inverted or empty boxes were trained on without a word."""
     def bad(what: str):
         return click.BadParameter(f"{path}: {what}, not a priors file (4 numbers a line: a box's normalised x1 y1 x2 "
-                                  "y2, as `detect train priors` writes)", param_hint="--priors")
+                                  "y2, as `detect train priors` writes)", param_hint="'--priors'")
 
     try:
         text = read_text(path)
     except OSError as e:
-        raise click.BadParameter(f"{path}: cannot read it: {e.strerror or e}", param_hint="--priors") from None
+        raise click.BadParameter(f"{path}: cannot read it: {e.strerror or e}", param_hint="'--priors'") from None
     except UnicodeDecodeError as e:
         raise bad(not_text(e)) from None
     rows = []
@@ -782,12 +782,12 @@ def multibox_from_options(o: dict, *, k_given: bool = False
         if k_given and o["num_priors"] != len(priors):  # the file's K was trained, -k dropped without a word
             raise click.BadParameter(f"-k {o['num_priors']}, and --priors {o['priors_path']} holds "
                                      f"{count(len(priors), 'prior')}: K is the number of priors of the file (leave -k "
-                                     f"out, or give -k {len(priors)})", param_hint="-k")
+                                     f"out, or give -k {len(priors)})", param_hint="'-k'")
     else:
         try:
             priors = load_default_priors(o["num_priors"])
         except FileNotFoundError as e:  # an option's value the tool cannot take: a usage error (trial 25: exit 1)
-            raise click.BadParameter(f"{e}, then give them with --priors", param_hint="-k") from None
+            raise click.BadParameter(f"{e}, then give them with --priors", param_hint="'-k'") from None
     return (priors, MultiBoxConfig(num_priors=len(priors), input_size=o["input_size"], width=o["width"]),
             MultiBoxTrainConfig(epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"], seed=o["seed"],
                                 crop_min_area=o["crop_min_area"], val_top_k=o["val_top"]))

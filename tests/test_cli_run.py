@@ -808,7 +808,7 @@ def test_a_resume_refused_for_a_forgotten_preset_says_to_add_it(tmp_path, monkey
     assert res.exit_code == 0 and "is the finished output of another job" in res.output and \
         "it will be replaced — that run had --preset fast's settings: add --preset fast" in res.output, res.output
     res = CliRunner().invoke(cli, [*args, "--resume", "--shard", ""])  # an unset $SHARD: refused, not the whole job
-    assert res.exit_code == 2 and "Invalid value for --shard: takes I/N (for example 0/4), got ''" in res.output, \
+    assert res.exit_code == 2 and "Invalid value for '--shard': takes I/N (for example 0/4), got ''" in res.output, \
         res.output
     res = CliRunner().invoke(cli, [*args, "--shard", "2/2"])  # a usage error as any bad option value (trial 40)
     assert res.exit_code == 2 and "shards count from 0: the 2 shards are 0/2 and 1/2" in res.output, res.output

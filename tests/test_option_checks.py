@@ -253,7 +253,7 @@ def test_multibox_priors_not_normalised_or_inverted_are_refused(tmp_path):
     res = CliRunner().invoke(cli, ["train", "multibox", "--gt", str(SAMPLES / "annotations.json"), "--out",
                                    str(tmp_path / "m.pt"), "--priors", str(tmp_path / "xinv.txt"), "--input-size",
                                    "96", "--width", "0.25", "--epochs", "1", "--device", "cpu"])
-    assert res.exit_code == 2 and "Invalid value for --priors: " in res.output, res.output
+    assert res.exit_code == 2 and "Invalid value for '--priors': " in res.output, res.output
     assert f"{tmp_path / 'xinv.txt'}: line 2 has x2 0.2 < x1 0.8" in res.output and not (tmp_path / "m.pt").exists()
     edges = tmp_path / "edges.txt"  # 0 and 1 themselves are in the image
     edges.write_text("0 0 1 1\n0.5 0 1 0.25\n")
@@ -271,7 +271,7 @@ def test_multibox_k_other_than_the_priors_files_is_refused(tmp_path):
             "--priors", str(priors), "--input-size", "96", "--width", "0.25", "--epochs", "1", "--device", "cpu"]
     for k in ("3", "200"):  # 200: the default, given
         res = CliRunner().invoke(cli, [*base, "-k", k])
-        assert res.exit_code == 2 and "Invalid value for -k: " in res.output, res.output
+        assert res.exit_code == 2 and "Invalid value for '-k': " in res.output, res.output
         assert f"-k {k}, and --priors {priors} holds 4 priors" in res.output and "give -k 4" in res.output, res.output
     assert not (tmp_path / "m.pt").exists()
     o = {"priors_path": priors, "num_priors": 200, "input_size": 96, "width": 0.25, "epochs": 1, "batch_size": 2,
@@ -325,9 +325,9 @@ def test_train_classifier_names_options_its_network_cannot_take(tmp_path):
     # with --arch torchvision trained the full-width network without a word
     base = ["train", "classifier", "--gt", str(SAMPLES / "annotations.json"), "--out", str(tmp_path / "m.pt")]
     for extra, said in ((["--mode", "fast", "--fast-short-side", "600", "--fast-max-side", "500"],
-                         "Invalid value for --fast-max-side: 500 is below --fast-short-side 600"),
+                         "Invalid value for '--fast-max-side': 500 is below --fast-short-side 600"),
                         (["--arch", "torchvision", "--width", "0.5"],
-                         "Invalid value for --width: 0.5: torchvision's GoogLeNet comes in one width (1)")):
+                         "Invalid value for '--width': 0.5: torchvision's GoogLeNet comes in one width (1)")):
         res = CliRunner().invoke(cli, [*base, *extra])
         assert res.exit_code == 2 and said in res.output, res.output
     assert not list(tmp_path.iterdir())
