@@ -267,3 +267,22 @@ def test_format_option_and_detection(tmp_path):
     assert r.exit_code == 0 and "(labelme)" in r.output, r.output
     r = CliRunner().invoke(cli, ["inspect", str(coco), "--format", "labelme"])  # a COCO file named as LabelMe
     assert r.exit_code == 0 and f"[error] {coco}: not a LabelMe file: a COCO file" in r.output, r.output
+
+
+def test_files_with_sorted_keys_and_a_large_image_data_are_told_labelme(tmp_path):
+    """Trial 43: a LabelMe file whose keys are sorted (``jq -S``, ``json.dump(sort_keys=True)``) begins with
+    ``imageData``; with an embedded image over 64 KiB no ``shapes``/``imagePath`` key was in the sniffed head, so a
+    folder of them was "several JSON files: name one" and one file was read as COCO."""
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (160, 200, 3), dtype=np.uint8)).save(buf, "PNG")  # noise: ~100 KB
+    data = base64.b64encode(buf.getvalue()).decode()
+    assert len(data) > 65536
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"version": "5.4.1", "flags": {}, "shapes": [_shape("dog", [[10, 20], [50, 60]])], "imagePath": f"{name}.png",
+             "imageData": data, "imageHeight": 160, "imageWidth": 200}, sort_keys=True))
+    assert detect_format(tmp_path) == "labelme" and detect_format(tmp_path / "a.json") == "labelme"
+    ds = read_dataset(tmp_path)
+    assert ds.format == "labelme" and len(ds.images) == 2
+    assert ds.images[0].boxes.tolist() == [[10.0, 20.0, 50.0, 60.0]]

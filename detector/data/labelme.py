@@ -82,7 +82,7 @@ _POINTS_NEEDED = {"rectangle": "2 (opposite corners) or 4", "circle": "2 (the ce
                   "polygon": "at least 1"}
 
 _SHAPES_KEY = re.compile(r'"shapes"\s*:\s*\[')
-_IMAGE_PATH_KEY = re.compile(r'"imagePath"\s*:')
+_IMAGE_PATH_KEY = re.compile(r'"image(?:Path|Data)"\s*:')  # imageData: keys sorted (jq -S, sort_keys) put it first
 _COCO_KEYS = re.compile(r'"annotations"\s*:|"images"\s*:\s*\[|"categories"\s*:\s*\[')
 
 
@@ -92,8 +92,9 @@ def _fail(path, message, *, kind="malformed", line=None):
 
 def is_labelme_json(path) -> bool:
     """Whether the JSON file ``path`` looks like a LabelMe file (for :func:`detector.data.readers.detect_format`): a
-    ``"shapes": [`` or ``"imagePath":`` key in its first 64 KiB, and none of COCO's ``annotations``, ``images``,
-    ``categories``."""
+    ``"shapes": [``, ``"imagePath":`` or ``"imageData":`` key in its first 64 KiB (a file written with its keys sorted
+    — ``jq -S``, ``json.dump(sort_keys=True)`` — or by a labelme of Python 2's unordered dicts may begin with a
+    megabyte of ``imageData``), and none of COCO's ``annotations``, ``images``, ``categories``."""
     head = text_head(path, 65536)
     return bool(_SHAPES_KEY.search(head) or _IMAGE_PATH_KEY.search(head)) and not _COCO_KEYS.search(head)
 
