@@ -280,6 +280,8 @@ def _prepare(run: ClassifierRun):
                 f"{', '.join(names[:5])}{', …' if len(names) > 5 else ''}): leave --classes out to learn them")
         raise click.ClickException(f"the training data has no boxes{why}")
     known = {c.key for c in classes}
+    if class_map:  # trial 43: classes outside the ILSVRC 200 (pedestrian, bottle) were left out without a word
+        _check_mapped_classes(run, build_class_list(train_sets), known)
     for path, ds in zip(run.vals, val_sets):
         boxed = {ds.classes[int(k)] for im in ds.images for k in im.labels}
         if boxed and not {c.key for c in boxed} & known:
@@ -300,6 +302,25 @@ def _prepare(run: ClassifierRun):
     except (ValueError, CheckpointError) as e:
         raise click.ClickException(str(e)) from None
     return classes, spec, train_images, val_sets, val_props, digest, hard_digest
+
+
+def _check_mapped_classes(run: ClassifierRun, found, known: set) -> None:
+    """A mapped head (``--class-map imagenet1k``, the default for a distilled ``--init`` such as the bundled
+    members) learns the 200 ILSVRC DET classes alone: training classes outside them (``found``, the classes with
+    boxes) are never learnt — refused when none is learnt, warned of otherwise, naming them and ``--class-map
+    none``."""
+    unlearnt = sorted(c.name for c in found if c.key not in known)
+    if not unlearnt:
+        return
+    shown = ", ".join(repr(n) for n in unlearnt[:5]) + (", …" if len(unlearnt) > 5 else "")
+    default = f" (the default for --init {run.init})" if run.class_map == "auto" else ""
+    why = f"--class-map imagenet1k{default} learns only the 200 ILSVRC DET classes"
+    if len(unlearnt) == len(found):
+        raise click.ClickException(f"{why}, and none of the training data's classes is one of them ({shown}): "
+                                   "give --class-map none to learn them with a new head")
+    _echo(f"warning: {why}: the training data's {count(len(unlearnt), 'class', 'classes')} {shown} will not be "
+          f"learnt ({'its' if len(unlearnt) == 1 else 'their'} objects are neither foreground nor background); "
+          "--class-map none learns every class with a new head", err=True)
 
 
 def _training_data(run: ClassifierRun):

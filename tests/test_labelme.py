@@ -280,8 +280,8 @@ def test_files_with_sorted_keys_and_a_large_image_data_are_told_labelme(tmp_path
     assert len(data) > 65536
     for name in ("a", "b"):
         (tmp_path / f"{name}.json").write_text(json.dumps(
-            {"version": "5.4.1", "flags": {}, "shapes": [_shape("dog", [[10, 20], [50, 60]])], "imagePath": f"{name}.png",
-             "imageData": data, "imageHeight": 160, "imageWidth": 200}, sort_keys=True))
+            {"version": "5.4.1", "flags": {}, "shapes": [_shape("dog", [[10, 20], [50, 60]])],
+             "imagePath": f"{name}.png", "imageData": data, "imageHeight": 160, "imageWidth": 200}, sort_keys=True))
     assert detect_format(tmp_path) == "labelme" and detect_format(tmp_path / "a.json") == "labelme"
     ds = read_dataset(tmp_path)
     assert ds.format == "labelme" and len(ds.images) == 2

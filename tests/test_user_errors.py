@@ -648,3 +648,38 @@ def test_a_training_that_fails_leaves_no_empty_out_folder(tmp_path):
         assert res.exit_code == 1 and "Traceback" not in res.output, res.output
         assert not (tmp_path / "new").exists() and not (tmp_path / "kept" / "deeper").exists(), res.output
     assert (tmp_path / "kept").is_dir()
+
+
+def test_a_mapped_init_says_which_training_classes_it_cannot_learn(tmp_path, capsys):
+    """Trial 43: with a distilled --init (the bundled members are such), --class-map auto is imagenet1k, whose head
+    learns the 200 ILSVRC DET classes alone. LabelMe data labelled 'pedestrian' trained without a word (its boxes were
+    neither foreground nor background: the model learnt nothing of them, which only `detect eval` showed), and a
+    'bottle' beside 'person' was dropped without a word."""
+    from types import SimpleNamespace
+
+    from cli.train_cmd import _check_mapped_classes
+    from detector.classifier import build_classifier, save_member
+    from detector.data import Category
+    from detector.data.vocab import ilsvrc_categories
+    from detector.distill import student_spec
+
+    spec = student_spec(width=0.125, input_size=96)
+    student = save_member(tmp_path / "student.pt", build_classifier(spec).eval(), spec, ilsvrc_categories(),
+                          train={"distilled": True})
+    _image(tmp_path, "a.jpg")
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 80, "height": 60}],
+                              "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "bbox": [5, 5, 30, 40]}],
+                              "categories": [{"id": 7, "name": "pedestrian"}]}))
+    _refused(["train", "classifier", "--gt", str(gt), "--init", str(student), "--arch", "paper-bn", "--width", "0.125",
+              "--input-size", "96", "--out", str(tmp_path / "t.pt"), "--epochs", "1", "--workers", "0"],
+             f"--class-map imagenet1k (the default for --init {student}) learns only the 200 ILSVRC DET classes, and "
+             "none of the training data's classes is one of them ('pedestrian'): give --class-map none")
+    assert not (tmp_path / "t.pt").exists()
+    # some learnt, some not: a warning naming those left out
+    person = next(c for c in ilsvrc_categories() if c.name == "person")
+    _check_mapped_classes(SimpleNamespace(class_map="imagenet1k", init=student), (person, Category("bottle")),
+                          {c.key for c in ilsvrc_categories()})
+    err = capsys.readouterr().err
+    assert "warning: --class-map imagenet1k learns only the 200 ILSVRC DET classes: the training data's 1 class " \
+           "'bottle' will not be learnt" in err and "--class-map none" in err, err
