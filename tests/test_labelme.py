@@ -286,3 +286,18 @@ def test_files_with_sorted_keys_and_a_large_image_data_are_told_labelme(tmp_path
     ds = read_dataset(tmp_path)
     assert ds.format == "labelme" and len(ds.images) == 2
     assert ds.images[0].boxes.tolist() == [[10.0, 20.0, 50.0, 60.0]]
+
+
+def test_a_folder_is_labelme_though_detect_outputs_saved_there_sort_first(tmp_path):
+    """Trial 43: `detect run photos/ --out photos/boxes.json --format coco` (and its boxes.job.json) and `detect eval
+    --json photos/boxes.eval.json` sort before photo_1.json; only the first 3 JSON files were looked at, so the folder
+    was "several JSON files: name one" instead of LabelMe with those files left out with a warning."""
+    write_image(tmp_path / "photo_1.png", 64, 48)
+    _labelme(tmp_path / "photo_1.json", "photo_1.png", [_shape("dog", [[10, 20], [50, 40]])], 64, 48)
+    (tmp_path / "boxes.json").write_text(json.dumps({"images": [], "categories": [], "detections": []}))
+    (tmp_path / "boxes.eval.json").write_text(json.dumps({"metric": "ilsvrc", "mAP": 0.5, "per_class": []}))
+    (tmp_path / "boxes.job.json").write_text(json.dumps({"job": {}, "files": {}}))
+    assert detect_format(tmp_path) == "labelme"
+    ds = read_dataset(tmp_path, strict=False)
+    assert len(ds.images) == 1 and ds.images[0].boxes.tolist() == [[10.0, 20.0, 50.0, 40.0]]
+    assert sorted(Path(p.file).name for p in ds.problems) == ["boxes.eval.json", "boxes.job.json", "boxes.json"]

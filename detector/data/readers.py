@@ -1047,7 +1047,9 @@ def detect_format(path) -> str:
                                    f"train ensemble` run ({', '.join(members[:3])}{', …' if len(members) > 3 else ''}"
                                    f"; no ensemble.json yet), not annotations: give an annotation set "
                                    f"({_ANNOTATIONS}); `detect train ensemble --resume` finishes the run"))
-    if any(is_labelme_json(p) for p in _files(path, ".json")[:3]):  # a labelme folder (its images beside, often)
+    # a labelme folder (its images beside, often); not only its first 3 files: `detect run --out boxes.json --format
+    # coco` and `detect eval --json` saved there (boxes.json, boxes.job.json, boxes.eval.json) sort before photo_1.json
+    if any(is_labelme_json(p) for p in _files(path, ".json")[:32]):  # trial 43
         return "labelme"
     if _files(path, ".json") or ((path / "annotations").is_dir() and _files(path / "annotations", ".json")):
         return "coco"
