@@ -188,6 +188,22 @@ def test_labels_txt_gives_the_classes(tmp_path):
         read_dataset(tmp_path / "data_annotated")
 
 
+def test_labels_of_one_class_in_two_spellings_are_named(tmp_path):
+    """Trial 43: 'Person' and 'person' (no labels.txt) became two classes, the warning naming them 'class 1' and
+    'class 0' — indices a LabelMe user never wrote; 'Bottle' and 'bottle', which map to no ILSVRC class, got none."""
+    write_image(tmp_path / "x.jpg", 50, 50)
+    _labelme(tmp_path / "x.json", "x.jpg", [_shape("Person", [[1, 1], [9, 9]]), _shape("person", [[11, 1], [19, 9]]),
+                                            _shape("Bottle", [[1, 11], [9, 19]]), _shape("bottle ", [[11, 11], [19, 19]])],
+             50, 50)
+    ds = read_dataset(tmp_path, strict=False)
+    messages = [str(p) for p in ds.problems]
+    assert len(ds.classes) == 4 and len(messages) == 2, messages
+    assert any("labels 'Person' and 'person' name one class (person): 'person' kept as a class of its own" in m and
+               "give them one spelling" in m for m in messages), messages
+    assert any("labels 'Bottle' and 'bottle ' differ only in capitals or spaces: two classes" in m for m in messages), \
+        messages
+
+
 @pytest.mark.parametrize("shape, message", [
     (_shape("dog", [[1, 1], ["2", 3]]), r"shapes\[1\]\.points must be a non-empty list of \[x, y\] pairs"),
     (_shape("dog", [[1, 1], [2, 3], [4, 4]]), r"shapes\[1\]\.points: a rectangle has 2 \(opposite corners\) or 4 "

@@ -400,7 +400,7 @@ def read_labelme(path, *, images=None, strict: bool = True) -> Dataset:
                         objects, f))
     if names is None:
         names = sorted({label for *_, objects, _ in pending for label, _ in objects})
-    classes = _categories(names, labels_path or path, problems)
+    classes = _categories(names, labels_path or path, problems, labels=True)
     index = {name: i for i, name in enumerate(names)}
     records = []
     for image_id, file_name, image, w, h, objects, f in pending:

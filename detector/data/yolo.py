@@ -193,20 +193,31 @@ def polygon_box(coords) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def _categories(names: list[str], source, problems) -> list[Category]:
+def _categories(names: list[str], source, problems, *, labels: bool = False) -> list[Category]:
     """One class per name, index order, each mapped onto the ILSVRC vocabulary as a COCO (then VOC) name is
     (``person`` → n00007846; Ultralytics' own datasets use the COCO names); a name mapping onto the class of an
     earlier one, or repeating it, stays a class of its own (a warning), as :func:`readers.read_coco` keeps two COCO
-    categories of one class apart."""
-    classes, first = [], {}
+    categories of one class apart. ``labels``: the names are labels written on the objects (LabelMe), not an
+    indexed list: a warning names the labels, and two that differ only in capitals or spaces (``Bottle``,
+    ``bottle``) are warned of too."""
+    classes, first, spelt = [], {}, {}
     for i, name in enumerate(names):
         cat = name_category(name, i)
+        same = " ".join(name.split()).casefold()
         if cat.key in first:
             j = first[cat.key]
-            problems.add(source, "malformed", f"class {i} {name!r} is the class of class {j} {names[j]!r}: kept as a "
-                         "class of its own, its objects scored apart", severity=WARNING)
+            what = (f"labels {names[j]!r} and {name!r} name one class ({cat.name if cat.wnid else names[j]})"
+                    if labels else f"class {i} {name!r} is the class of class {j} {names[j]!r}")
+            problems.add(source, "malformed", f"{what}: {name!r} kept as a class of its own, its objects scored apart"
+                         + (" — give them one spelling (a labels.txt lists the labels)" if labels else ""),
+                         severity=WARNING)
             cat = Category(name if name != names[j] else f"{name} (class {i})", source_id=i)
+        elif labels and same in spelt:  # unmapped names differing in capitals alone: no class joins them either
+            problems.add(source, "malformed", f"labels {spelt[same]!r} and {name!r} differ only in capitals or "
+                         "spaces: two classes, their objects scored apart — give them one spelling (a labels.txt "
+                         "lists the labels)", severity=WARNING)
         first.setdefault(cat.key, i)
+        spelt.setdefault(same, name)
         classes.append(cat)
     return classes
 
