@@ -269,8 +269,9 @@ def _prepare(run: ClassifierRun):
     if not classes:
         boxed = [im for ds in train_sets for im in ds.images if len(im.labels)]
         why = "" if not boxed or any(im.path is not None for im in boxed) else (  # trial 19: said no more
-            f": its {count(len(boxed), 'image')} with boxes have no image file here — pass --images DIR, the folder "
-            "that holds them" if run.images is None else  # trial 32: said to pass the --images it was given
+            f": its {count(len(boxed), 'image')} with boxes {'has' if len(boxed) == 1 else 'have'} no image file "
+            "here — pass --images DIR, the folder that holds them (an image only embedded in its annotation, as "
+            "LabelMe's imageData, is not read for training: save it as a file)" if run.images is None else  # trial 32: said to pass the --images it was given
             f": none of its {count(len(boxed), 'image')} with boxes is in --images {run.images} — give the folder "
             "that holds them")
         if not why and run.class_set == "ilsvrc" and (found := build_class_list(train_sets)):  # trial 32: "no boxes"
