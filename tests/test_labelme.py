@@ -317,3 +317,15 @@ def test_a_folder_is_labelme_though_detect_outputs_saved_there_sort_first(tmp_pa
     ds = read_dataset(tmp_path, strict=False)
     assert len(ds.images) == 1 and ds.images[0].boxes.tolist() == [[10.0, 20.0, 50.0, 40.0]]
     assert sorted(Path(p.file).name for p in ds.problems) == ["boxes.eval.json", "boxes.job.json", "boxes.json"]
+
+
+def test_a_folder_whose_sub_folders_hold_the_files_names_them(tmp_path):
+    """Trial 43: a folder holding train/ and val/ of LabelMe files got "… found here; pass --format", which does not
+    help: the sub-folders are named now."""
+    for split in ("train", "val"):
+        write_image(tmp_path / split / "x.jpg", 50, 50)
+        _labelme(tmp_path / split / "x.json", "x.jpg", [_shape("dog", [[1, 1], [9, 9]])], 50, 50)
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(DatasetError, match=r"found here \(its sub-folders are not read; train/, val/ hold annotation "
+                                           r"files: give one of them\)$"):
+        detect_format(tmp_path)

@@ -1065,9 +1065,29 @@ def detect_format(path) -> str:
         raise DatasetError(Problem(str(path), "unknown_format", f"a folder of images without annotations "
                                    f"({_ANNOTATIONS}): give their annotation file or folder (VOC: the folder that "
                                    "holds Annotations/ and JPEGImages/; YOLO: its data.yaml)"))
+    held = _sub_folders_with_annotations(path)
     raise DatasetError(Problem(str(path), "unknown_format",
-                               "no COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO or LabelMe annotation found here; "
-                               "pass --format"))
+                               "no COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO or LabelMe annotation found here" +
+                               (f" (its sub-folders are not read; {held} hold annotation files: give one of them)"
+                                if held else "; pass --format")))
+
+
+def _sub_folders_with_annotations(path: Path, most: int = 3) -> str:
+    """The sub-folders of ``path`` holding ``.json``, ``.xml`` or ``.yaml`` files, named (``train/, val/``; at most
+    ``most``, then a count) for a folder none of whose own files is an annotation (trial 43: LabelMe files in
+    ``train/`` and ``val/`` got "pass --format")."""
+    try:
+        subs = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    except OSError:
+        return ""
+    held = []
+    for d in subs:
+        try:
+            if any(_files(d, suffix) for suffix in (".json", ".xml", ".yaml")):
+                held.append(d.name + "/")
+        except OSError:  # unreadable: not named
+            continue
+    return ", ".join(held[:most]) + (f" and {len(held) - most} more" if len(held) > most else "")
 
 
 _ANNOTATIONS = "COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO, LabelMe JSON"
