@@ -329,3 +329,13 @@ def test_a_folder_whose_sub_folders_hold_the_files_names_them(tmp_path):
     with pytest.raises(DatasetError, match=r"found here \(its sub-folders are not read; train/, val/ hold annotation "
                                            r"files: give one of them\)$"):
         detect_format(tmp_path)
+
+
+def test_an_absolute_windows_image_path_is_named_as_written(tmp_path):
+    """Trial 43: C:\\Users\\me\\a.jpg was shown joined to the annotation's folder, and absent size fields as 'null x
+    null'."""
+    _labelme(tmp_path / "a.json", "C:\\Users\\me\\Pictures\\a.jpg", [_shape("dog", [[1, 1], [5, 5]])])
+    ds = read_dataset(tmp_path, strict=False)
+    assert [str(p) for p in ds.problems] == [
+        f"{tmp_path / 'a.json'}: imagePath leads to no image (C:/Users/me/Pictures/a.jpg), there is no imageData, "
+        "and no imageWidth/imageHeight: the size of the image the points are on is unknown"]

@@ -266,8 +266,10 @@ def _read_shapes(problems, f: Path, shapes: list, width: int, height: int, names
 def _find_image(f: Path, written: str, images, locators: dict) -> tuple[Path | None, Path, bool]:
     """(the image file of LabelMe file ``f`` whose ``imagePath`` is ``written``, or None; where ``imagePath``
     leads; whether the image was found elsewhere than there, by name)."""
-    rel = PureWindowsPath(written).as_posix()  # labelme's LabelFile.load: "..\\images\\a.jpg" → "../images/a.jpg"
-    expected = Path(os.path.normpath(f.parent / rel))
+    windows = PureWindowsPath(written)
+    rel = windows.as_posix()  # labelme's LabelFile.load: "..\\images\\a.jpg" → "../images/a.jpg"
+    # an absolute Windows path (C:\\Users\\…) leads nowhere here: named as written, not joined to this folder
+    expected = Path(rel) if windows.drive else Path(os.path.normpath(f.parent / rel))
 
     def find(folder, name):
         if folder not in locators:
@@ -318,9 +320,10 @@ def _size(problems, f: Path, data, image: Path | None, expected: Path) -> tuple[
         if fields_ok:
             return int(fw), int(fh)
         why = f"its image {image} cannot be read" if image is not None else f"imagePath leads to no image ({expected})"
-        problems.add(f, "missing_image", f"{why}, there is no imageData, and imageWidth/imageHeight "
-                     f"({_short(fw, 20)} x {_short(fh, 20)}) give no size: the size of the image the points are on "
-                     "is unknown")
+        fields = ("no imageWidth/imageHeight" if fw is None and fh is None else
+                  f"imageWidth/imageHeight ({_short(fw, 20)} x {_short(fh, 20)}) give no size")
+        problems.add(f, "missing_image", f"{why}, there is no imageData, and {fields}: the size of the image the "
+                     "points are on is unknown")
         return None
     if (fw is not None or fh is not None) and (not fields_ok or (int(fw), int(fh)) != measured):
         problems.add(f, "size_mismatch", f"imageWidth x imageHeight is {_short(fw, 20)} x {_short(fh, 20)} but the "
