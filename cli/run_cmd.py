@@ -361,16 +361,19 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     part = part_path(out)
     if resume and not (part.exists() and part.stat().st_size > 0):
         finished = _finished_job(out, out_format)
-        if finished is not None and _same_job(finished["job"], header["job"]):
+        output_changed = _output_changed(finished, boxes_json.output_entry(out_format, options["coco_gt"])) \
+            if finished is not None and out_format != "json" else None
+        if finished is not None and _same_job(finished["job"], header["job"]) and not output_changed:
             click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
                        "shard; delete it to run again)", err=True)
             if finished["none_used"]:  # as the run that wrote it ended (trial 39: a requeued job then exited 0)
                 raise none_used_error(finished["none_used"], out, out_format, named=None)
             return
         if finished is not None:  # another job's output: run, and say what differs before it is replaced
-            changed = "; ".join(c for key in ("inputs_sha256", "config_sha256", "shard")
-                                if finished["job"].get(key) != header["job"].get(key)
-                                for c in [_changed(finished, header, key)] if c)
+            changed = "; ".join([c for key in ("inputs_sha256", "config_sha256", "shard")
+                                 if finished["job"].get(key) != header["job"].get(key)
+                                 for c in [_changed(finished, header, key)] if c] + ([output_changed] if output_changed
+                                                                                     else []))
             hint = _preset_hint(finished.get("settings"), header.get("settings"),
                                 (finished.get("model") or {}).get("files"), None if given else _preset_models(),
                                 (header.get("model") or {}).get("files"))
@@ -422,7 +425,8 @@ def _finished_job(out: Path, out_format: str) -> dict | None:
         job = record["job"]
         errors = record.get("errors") if isinstance(record.get("errors"), list) else []
         return {"job": job, "model": record.get("model"), "settings": job.get("settings"), "input_names": None,
-                "none_used": len(errors) if errors and not record.get("images") else 0}
+                "none_used": len(errors) if errors and not record.get("images") else 0,
+                "output": record.get("output")}
     if not out.is_file():
         return None
     try:
@@ -437,6 +441,24 @@ def _finished_job(out: Path, out_format: str) -> dict | None:
     return {"job": job, "model": doc.get("model"), "settings": job.get("settings"),
             "input_names": names if len(names) == job.get("inputs") else None,
             "none_used": len(errors) if errors and not images else 0}  # every input failed: that run exited 1
+
+
+def _output_changed(finished: dict, now: dict) -> str | None:
+    """How the output a ``coco`` / ``ilsvrc`` job record describes (``finished["output"]``,
+    :func:`detector.data.boxes_json.output_entry`) differs from the one this run writes (``now``), in words, else
+    None: another ``--format`` (a COCO results list is no ILSVRC text), another or no ``--coco-gt`` (the results'
+    ids are another numbering) — trial 44: either was kept as "this job's finished output"."""
+    then = finished.get("output")
+    if not isinstance(then, dict):
+        return "its job record does not say its format (an older version's)"
+    if then.get("format") != now["format"]:
+        return f"--format {now['format']} now, {then.get('format')} in that run"
+    gt_then, gt_now = then.get("coco_gt") or None, now["coco_gt"]
+    if (gt_then or {}).get("ids_sha256") != (gt_now or {}).get("ids_sha256"):
+        def name(gt):
+            return f"--coco-gt {gt.get('file')}" if gt else "no --coco-gt"
+        return f"{name(gt_now)} now, {name(gt_then)} in that run"
+    return None
 
 
 def _same_job(job: dict, now: dict) -> bool:

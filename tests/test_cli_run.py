@@ -706,6 +706,36 @@ def test_resume_of_a_finished_coco_or_ilsvrc_output_has_nothing_to_do(tmp_path, 
     assert mine.with_suffix(".job.json").read_text() == '{"my": "notes"}' and not mine.exists()
 
 
+def test_resume_of_a_finished_output_of_another_format_or_coco_gt_runs_again(tmp_path):
+    """Trial 44: the job record named the job, not the output's form, so `--resume` with another `--format` on the
+    same --out (ILSVRC text asked for, a COCO results list there), or `--format coco` with a `--coco-gt` the
+    finished results were not numbered for, said "nothing to resume" and kept the wrong file (pycocotools would
+    score ids of another numbering). Both now run again, with a note naming the difference."""
+    d = tmp_path / "imgs"
+    for k, w in enumerate((101, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 70 + k, "file_name": f"{k}.png", "width": w, "height": 80}
+                                         for k, w in enumerate((101, 102))],
+                              "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    out = tmp_path / "res.json"
+    args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"), "--format", "coco")
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, [*args, "--coco-gt", str(gt), "--resume"])
+    assert res.exit_code == 0 and "is this job's finished output" not in res.output, res.output
+    assert f"no --coco-gt in that run — it will be replaced" in res.output, res.output
+    record = json.loads(out.with_suffix(".job.json").read_text())
+    assert record["output"]["format"] == "coco" and record["output"]["coco_gt"]["file"] == str(gt)
+    assert all(r["image_id"] in (70, 71) for r in json.loads(out.read_text()))
+    res = CliRunner().invoke(cli, [*args, "--coco-gt", str(gt), "--resume"])  # now it is this job's output
+    assert res.exit_code == 0 and "is this job's finished output" in res.output, res.output
+    ilsvrc = [a if a != "coco" else "ilsvrc" for a in args]
+    res = CliRunner().invoke(cli, [*ilsvrc, "--resume"])
+    assert res.exit_code == 0 and "--format ilsvrc now, coco in that run" in res.output, res.output
+    assert out.with_suffix(".images.txt").exists() and not out.read_text().startswith("[")  # ILSVRC text now
+
+
 def test_a_model_folder_leaves_out_a_multibox_file_beside_its_members(tmp_path, caplog):
     """Trial: `detect run --model DIR` on a folder holding member files and a `multibox.pt` (the GPU session's output
     folder) stopped on the MultiBox file; it is now left out with a warning, and --multibox may still name it."""

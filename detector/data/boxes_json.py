@@ -61,7 +61,7 @@ __all__ = [
     "job_summary", "merge_outputs",
     # conversions and writing
     "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "output_paths", "write",
-    "job_record_path", "job_record", "read_job_record",
+    "job_record_path", "job_record", "read_job_record", "output_entry",
     # reading
     "BoxesJsonError", "read_document", "Detections", "read_detections", "check_bbox", "check_image_id",
 ]
@@ -207,14 +207,28 @@ def output_paths(path, out_format: str = "json") -> list[tuple[Path, str]]:
 JOB_RECORD = "detect run job record"  # the "record" field that tells a job record from any other JSON
 
 
-def job_record(doc: dict, files: dict[Path, str]) -> dict:
+def output_entry(out_format: str, coco_gt: "CocoGtIds | None" = None) -> dict:
+    """What, beyond the job, decides the text of a ``coco`` or ``ilsvrc`` output: the format and, for ``coco``
+    with ``--coco-gt``, that ground truth (its file, and a digest of the ids the results take from it) — kept in
+    the job record, so that ``--resume`` does not take another format's output, or results numbered for no (or
+    another) ground truth, for this job's finished one (trial 44)."""
+    gt = None
+    if coco_gt is not None:
+        gt = {"file": str(coco_gt.source),
+              "ids_sha256": digest([sorted(map(str, coco_gt.image_ids.items())),
+                                    sorted(map(str, coco_gt.category_ids.items()))])}
+    return {"format": out_format, "coco_gt": gt}
+
+
+def job_record(doc: dict, files: dict[Path, str], output: dict | None = None) -> dict:
     """What a ``coco`` or ``ilsvrc`` output, whose format has no place for them, keeps beside it: ``doc``'s
     ``job`` (its identity for ``detect run --resume``: a requeued job whose output is finished redoes nothing, as
-    with ``json``), ``model``, the number of ``images`` and the ``errors`` (the inputs that could not be used, with
+    with ``json``), the ``output`` (:func:`output_entry`: its format and COCO ground truth), ``model``, the
+    number of ``images`` and the ``errors`` (the inputs that could not be used, with
     their reasons), and the SHA-256 of each file written (``files``: path → text), by name — an output replaced or
     edited since is then no longer this job's."""
-    return {"record": JOB_RECORD, "job": doc.get("job"), "model": doc.get("model"), "images": len(doc["images"]),
-            "errors": doc["errors"],
+    return {"record": JOB_RECORD, "job": doc.get("job"), "output": output, "model": doc.get("model"),
+            "images": len(doc["images"]), "errors": doc["errors"],
             "files": {Path(p).name: hashlib.sha256(text.encode("utf-8")).hexdigest() for p, text in files.items()}}
 
 
@@ -277,7 +291,7 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
         raise ValueError(f"out_format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_format!r}")
     for file, text in files.items():
         atomic_write_text(file, text)
-    atomic_write_json(job_record_path(path), job_record(doc, files))  # last: a record always describes its files
+    atomic_write_json(job_record_path(path), job_record(doc, files, output_entry(out_format, coco_gt)))  # last: a record always describes its files
     return written
 
 
