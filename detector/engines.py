@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -454,10 +456,16 @@ def run_ray(config: RunConfig, tasks: Sequence[Task], ray_config: RayConfig = Ra
     started = not ray.is_initialized()
     if started:
         kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        on_sigterm = signal.getsignal(signal.SIGTERM)
         if rc.address:
             ray.init(address=rc.address, **kwargs)
         else:
             ray.init(num_cpus=cpu_count(), **kwargs)
+        if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+            # ray.init puts its own SIGTERM handler (sys.exit(15)) and its core worker's (a stack dump, then
+            # abort) in place of the command's: a SIGTERM then ended `detect run --engine ray` with status 134 and
+            # no "(SIGTERM)" (trial 44). The command's own handler is put back: status 143, as the local engine.
+            signal.signal(signal.SIGTERM, on_sigterm)
     try:
         total = ray.cluster_resources().get("GPU" if rc.gpus_per_actor else "CPU", 1)
         per = rc.gpus_per_actor if rc.gpus_per_actor else rc.cpus_per_actor
@@ -475,8 +483,17 @@ def run_ray(config: RunConfig, tasks: Sequence[Task], ray_config: RayConfig = Ra
         worker_config = replace(config, threads=config.threads or max(1, int(rc.cpus_per_actor)))
         pool = ActorPool([cls.remote(worker_config) for _ in range(actors)])
         logger.info("ray: %d actor%s × %g CPU", actors, "" if actors == 1 else "s", rc.cpus_per_actor)
-        for results in pool.map_unordered(lambda a, c: a.process.remote(c), chunks):
-            yield from results
+        try:
+            for results in pool.map_unordered(lambda a, c: a.process.remote(c), chunks):
+                yield from results
+        except Exception as e:
+            # a signal handler's exception (the command's SIGTERM → Terminated, Ctrl-C → KeyboardInterrupt) raised
+            # while Ray's core worker waits comes out as SystemError "returned a result with an exception set",
+            # the handler's as its cause: raised as itself, so the command stops as it does on a signal
+            cause = e.__cause__ or e.__context__
+            if cause is not None and not isinstance(cause, Exception):
+                raise cause from None
+            raise
     finally:
         if started:
             ray.shutdown()
