@@ -100,7 +100,7 @@ def _dangling_link(path) -> str | None:
 
 def check_beside_out(out: Path, out_format: str) -> None:
     """Before any work: the files ``--format`` writes beside ``--out`` (``ilsvrc``: its image list
-    ``<stem>.images.txt``; ``coco`` and ``ilsvrc``: the job record ``<stem>.job.json``,
+    ``<stem>.images.txt``; ``coco`` and ``ilsvrc``: the job record ``OUT.job.json``,
     :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is done — a folder, a
     device, a pipe, a socket, a loop of links, a link whose target's folder does not exist, a file that is not one
     of its kind (someone's own file is never replaced) — as a ``ClickException`` naming that file (``--out`` itself

@@ -59,7 +59,7 @@ def test_run_no_input_used_message_and_resume(tmp_path):
         other = tmp_path / f"out.{fmt}"
         res = CliRunner().invoke(cli, ["run", str(d), "--out", str(other), "--format", fmt, *common])
         assert res.exit_code == 1 and "listed under 'errors' in" not in res.output, res.output
-        record = other.with_suffix(".job.json")
+        record = other.with_name(other.name + ".job.json")
         assert f"named above with its reason ({other} is {kind}, which has no place for errors: they are under " \
             f"'errors' in its job record {record})" in res.output, res.output
         assert [e["file_name"] for e in json.loads(record.read_text())["errors"]] == ["broken.jpg"]
@@ -671,14 +671,14 @@ def test_resume_of_a_finished_run_has_nothing_to_do(tmp_path):
 @pytest.mark.parametrize("fmt", ["coco", "ilsvrc"])
 def test_resume_of_a_finished_coco_or_ilsvrc_output_has_nothing_to_do(tmp_path, fmt):
     """Closing note 17: `--resume` of a finished `--format coco` / `ilsvrc` output ran the whole job again, those
-    formats having no place for the job. Its job record beside the output (`<stem>.job.json`) now tells: the same
+    formats having no place for the job. Its job record beside the output (`OUT.job.json`) now tells: the same
     job's output is kept; an output changed since (by SHA-256), or another job's, is run again; a file of the
     user's where the record goes is refused before any work, never replaced."""
     d = tmp_path / "imgs"
     for k, w in enumerate((101, 102)):
         blocky(d / f"{k}.png", w, 80, seed=k)
     out = tmp_path / ("res.json" if fmt == "coco" else "sub.txt")
-    record = out.with_suffix(".job.json")
+    record = out.with_name(out.name + ".job.json")
     args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"), "--format", fmt)
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
@@ -698,12 +698,12 @@ def test_resume_of_a_finished_coco_or_ilsvrc_output_has_nothing_to_do(tmp_path, 
         res.output, res.output
     assert json.loads(record.read_text())["job"]["config_sha256"] != kept["job"]["config_sha256"]
     mine = tmp_path / ("mine.json" if fmt == "coco" else "mine.txt")
-    mine.with_suffix(".job.json").write_text('{"my": "notes"}')
+    mine.with_name(mine.name + ".job.json").write_text('{"my": "notes"}')
     res = CliRunner().invoke(cli, [*mb_args(d, mine, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path /
                                                                                                  "mb.pt")),
                                    "--format", fmt])
     assert res.exit_code == 1 and "is a file that is not a job record of detect run" in res.output, res.output
-    assert mine.with_suffix(".job.json").read_text() == '{"my": "notes"}' and not mine.exists()
+    assert mine.with_name(mine.name + ".job.json").read_text() == '{"my": "notes"}' and not mine.exists()
 
 
 def test_resume_of_a_finished_output_of_another_format_or_coco_gt_runs_again(tmp_path):
@@ -725,7 +725,7 @@ def test_resume_of_a_finished_output_of_another_format_or_coco_gt_runs_again(tmp
     res = CliRunner().invoke(cli, [*args, "--coco-gt", str(gt), "--resume"])
     assert res.exit_code == 0 and "is this job's finished output" not in res.output, res.output
     assert f"no --coco-gt in that run — it will be replaced" in res.output, res.output
-    record = json.loads(out.with_suffix(".job.json").read_text())
+    record = json.loads(out.with_name(out.name + ".job.json").read_text())
     assert record["output"]["format"] == "coco" and record["output"]["coco_gt"]["file"] == str(gt)
     assert all(r["image_id"] in (70, 71) for r in json.loads(out.read_text()))
     res = CliRunner().invoke(cli, [*args, "--coco-gt", str(gt), "--resume"])  # now it is this job's output
@@ -734,6 +734,31 @@ def test_resume_of_a_finished_output_of_another_format_or_coco_gt_runs_again(tmp
     res = CliRunner().invoke(cli, [*ilsvrc, "--resume"])
     assert res.exit_code == 0 and "--format ilsvrc now, coco in that run" in res.output, res.output
     assert out.with_suffix(".images.txt").exists() and not out.read_text().startswith("[")  # ILSVRC text now
+
+
+def test_job_records_of_one_stem_and_of_a_linked_out_are_kept_apart(tmp_path):
+    """Trial 44: `--out results.json --format coco` and `--out results.txt --format ilsvrc` shared one record
+    (`results.job.json`), so each --resume ran its whole job again; an --out that is a link kept its record beside
+    the link, where the part file follows the target. Records are now `OUT.job.json` beside the file written."""
+    d = tmp_path / "imgs"
+    blocky(d / "0.png", 101, 80, seed=0)
+    model, mb = tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt")
+    runs = [mb_args(d, tmp_path / "results.json", model, mb, "--format", "coco"),
+            mb_args(d, tmp_path / "results.txt", model, mb, "--format", "ilsvrc")]
+    for args in runs:
+        assert CliRunner().invoke(cli, args).exit_code == 0
+    assert (tmp_path / "results.json.job.json").is_file() and (tmp_path / "results.txt.job.json").is_file()
+    for args in runs:
+        res = CliRunner().invoke(cli, [*args, "--resume"])
+        assert res.exit_code == 0 and "is this job's finished output" in res.output, res.output
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link.json").symlink_to(tmp_path / "real" / "res.json")
+    linked = mb_args(d, tmp_path / "link.json", model, mb, "--format", "coco")
+    assert CliRunner().invoke(cli, linked).exit_code == 0
+    assert (tmp_path / "real" / "res.json.job.json").is_file() and not (tmp_path / "link.json.job.json").exists()
+    for out in (tmp_path / "link.json", tmp_path / "real" / "res.json"):  # through the link or the target's name
+        res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--format", "coco"), "--resume"])
+        assert res.exit_code == 0 and "is this job's finished output" in res.output, res.output
 
 
 def test_a_model_folder_leaves_out_a_multibox_file_beside_its_members(tmp_path, caplog):

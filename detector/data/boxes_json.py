@@ -186,9 +186,17 @@ def image_list_path(path) -> Path:
 
 
 def job_record_path(path) -> Path:
-    """Where a ``coco`` or ``ilsvrc`` output ``path`` has its job record (:func:`job_record`): ``results.json`` →
-    ``results.job.json``, ``sub.txt`` → ``sub.job.json``."""
-    return Path(path).with_suffix(".job.json")
+    """Where a ``coco`` or ``ilsvrc`` output ``path`` has its job record (:func:`job_record`): ``OUT.job.json``
+    (``results.json.job.json``, ``sub.txt.job.json``: two outputs of one stem keep two records — trial 44), beside
+    the file it writes (a link's target, as the part file: :func:`part_path`)."""
+    out = resolved_out(path)
+    return out.with_name(out.name + ".job.json")
+
+
+def _record_name(file, record_path: Path) -> str:
+    """How a job record names one of its output's files: the path of the file written (a link's target) relative to
+    the record's folder (``results.json``; ``../lists/sub.images.txt`` for an image list beside a link elsewhere)."""
+    return Path(os.path.relpath(resolved_out(file), record_path.parent)).as_posix()
 
 
 def output_paths(path, out_format: str = "json") -> list[tuple[Path, str]]:
@@ -220,16 +228,17 @@ def output_entry(out_format: str, coco_gt: "CocoGtIds | None" = None) -> dict:
     return {"format": out_format, "coco_gt": gt}
 
 
-def job_record(doc: dict, files: dict[Path, str], output: dict | None = None) -> dict:
+def job_record(doc: dict, files: dict[Path, str], record_path: Path, output: dict | None = None) -> dict:
     """What a ``coco`` or ``ilsvrc`` output, whose format has no place for them, keeps beside it: ``doc``'s
     ``job`` (its identity for ``detect run --resume``: a requeued job whose output is finished redoes nothing, as
     with ``json``), the ``output`` (:func:`output_entry`: its format and COCO ground truth), ``model``, the
     number of ``images`` and the ``errors`` (the inputs that could not be used, with
-    their reasons), and the SHA-256 of each file written (``files``: path → text), by name — an output replaced or
-    edited since is then no longer this job's."""
+    their reasons), and the SHA-256 of each file written (``files``: path → text), named relative to the record at
+    ``record_path`` — an output replaced or edited since is then no longer this job's."""
     return {"record": JOB_RECORD, "job": doc.get("job"), "output": output, "model": doc.get("model"),
             "images": len(doc["images"]), "errors": doc["errors"],
-            "files": {Path(p).name: hashlib.sha256(text.encode("utf-8")).hexdigest() for p, text in files.items()}}
+            "files": {_record_name(p, record_path): hashlib.sha256(text.encode("utf-8")).hexdigest()
+                      for p, text in files.items()}}
 
 
 def read_job_record(path) -> dict | None:
@@ -240,7 +249,7 @@ def read_job_record(path) -> dict | None:
     try:
         record = json.loads(record_path.read_bytes())
         if not (isinstance(record, dict) and record.get("record") == JOB_RECORD and isinstance(record.get("job"), dict)
-                and isinstance(record.get("files"), dict) and Path(path).name in record["files"]):
+                and isinstance(record.get("files"), dict) and _record_name(path, record_path) in record["files"]):
             return None
         for name, sha in record["files"].items():
             if hashlib.sha256((record_path.parent / name).read_bytes()).hexdigest() != sha:
@@ -291,7 +300,8 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
         raise ValueError(f"out_format must be one of {', '.join(OUTPUT_FORMATS)}, got {out_format!r}")
     for file, text in files.items():
         atomic_write_text(file, text)
-    atomic_write_json(job_record_path(path), job_record(doc, files, output_entry(out_format, coco_gt)))  # last: a record always describes its files
+    record = job_record_path(path)  # last: a record always describes its files
+    atomic_write_json(record, job_record(doc, files, record, output_entry(out_format, coco_gt)))
     return written
 
 
