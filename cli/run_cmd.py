@@ -299,9 +299,9 @@ def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: s
                                    "'ray>=2.9')")
     if backend == "onnx" and not onnx_available():
         raise click.ClickException("--backend onnx needs ONNX Runtime: pip install onnxruntime onnx")
-    if shard is not None and out_format != "json":
-        raise click.ClickException("--shard writes boxes.json parts for `detect merge`: use --format json (convert "
-                                   "after merging)")
+    if shard is not None and out_format != "json":  # an option mistake: status 2, as --coco-gt's (trial 44)
+        raise click.UsageError("--shard writes boxes.json parts for `detect merge`: use --format json (`detect "
+                               "merge --format coco|ilsvrc` converts them)")
 
 
 def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, options: dict) -> None:
@@ -370,10 +370,13 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                 raise none_used_error(finished["none_used"], out, out_format, named=None)
             return
         if finished is not None:  # another job's output: run, and say what differs before it is replaced
+            missing = finished["job"].get("missing_shards")
             changed = "; ".join([c for key in ("inputs_sha256", "config_sha256", "shard")
                                  if finished["job"].get(key) != header["job"].get(key)
                                  for c in [_changed(finished, header, key)] if c] + ([output_changed] if output_changed
-                                                                                     else []))
+                                                                                     else []) +
+                                ([f"a merge without shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}"]
+                                 if isinstance(missing, list) and missing else []))
             hint = _preset_hint(finished.get("settings"), header.get("settings"),
                                 (finished.get("model") or {}).get("files"), None if given else _preset_models(),
                                 (header.get("model") or {}).get("files"))
@@ -463,8 +466,10 @@ def _output_changed(finished: dict, now: dict) -> str | None:
 
 def _same_job(job: dict, now: dict) -> bool:
     """Whether two job entries are one job: same inputs, model and settings, shard (``--resume`` of a finished one
-    has nothing to do: a requeued batch job)."""
-    return all(job.get(k) == now.get(k) for k in ("inputs_sha256", "config_sha256", "shard"))
+    has nothing to do: a requeued batch job). A merge of some shards alone (``detect merge --allow-partial``:
+    ``missing_shards``) is not the whole job's output (trial 44: it was kept as finished)."""
+    return all(job.get(k) == now.get(k) for k in ("inputs_sha256", "config_sha256", "shard")) and \
+        not job.get("missing_shards")
 
 
 def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bool = True) -> dict[int, dict]:

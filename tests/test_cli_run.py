@@ -666,6 +666,14 @@ def test_resume_of_a_finished_run_has_nothing_to_do(tmp_path):
     assert f"note: {out} is the finished output of another job: max_proposals: 7 now, 2000 in that run — it will " \
         "be replaced" in res.output, res.output  # trial 17: it was replaced without a word
     assert json.loads(out.read_text())["job"]["config_sha256"] != json.loads(before)["job"]["config_sha256"]
+    # a merge of some shards alone (--allow-partial) is not the job's finished output (trial 44: kept as such)
+    doc = json.loads(out.read_text())
+    doc["job"]["missing_shards"] = ["2/3"]
+    out.write_text(json.dumps(doc))
+    res = CliRunner().invoke(cli, [*args, "--resume", "--max-proposals", "7"])
+    assert res.exit_code == 0 and "is this job's finished output" not in res.output, res.output
+    assert "a merge without shard 2/3 — it will be replaced" in res.output, res.output
+    assert "missing_shards" not in json.loads(out.read_text())["job"]
 
 
 @pytest.mark.parametrize("fmt", ["coco", "ilsvrc"])
@@ -867,6 +875,8 @@ def test_a_resume_refused_for_a_forgotten_preset_says_to_add_it(tmp_path, monkey
         res.output
     res = CliRunner().invoke(cli, [*args, "--shard", "2/2"])  # a usage error as any bad option value (trial 40)
     assert res.exit_code == 2 and "shards count from 0: the 2 shards are 0/2 and 1/2" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--shard", "0/2", "--format", "coco"])  # status 2 too (trial 44: 1)
+    assert res.exit_code == 2 and "--shard writes boxes.json parts for `detect merge`" in res.output, res.output
     # settings of another run that match no preset: no hint
     assert _preset_hint({"proposals": "both", "ss_mode": "single", "ss_resize_width": 300}, {"proposals": "ss"}) == ""
     assert _preset_hint({"proposals": "both"}, {"proposals": "ss"}) == ""  # one setting alone tells too little
