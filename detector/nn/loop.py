@@ -248,6 +248,12 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
         torch.set_rng_state(ck["torch_rng"])
         state = _loop_state(ck)
         logger.info("resumed %s at epoch %d", out, state.epoch)
+        before = int(ck["world_size"]) if "world_size" in ck else None  # absent: a state of an older version
+        if main and before is not None and before != world:  # allowed, but each iteration's batch is another now
+            logger.warning("resumed on %d process%s, the run had %d: each iteration now takes %s the examples "
+                           "it took, and the rest of the schedule has %s iterations per epoch (exact resume: the "
+                           "same number of processes; trial 44)", world, "" if world == 1 else "es", before,
+                           f"{world / before:g} times", "fewer" if world > before else "more")
     elif main:  # a fresh run starts a fresh log, and an earlier run's state no longer describes the files (were this
         # run to stop in its first epoch, --resume would go on with the other run, `detect run` warn of its epochs)
         log_path(out).unlink(missing_ok=True)
@@ -356,7 +362,8 @@ def _save_state(model, task: Task, opt, config: OptimConfig, sp: Path, state: Lo
     resume_state = {**(task.state_extra(model) if task.state_extra else {}),
                     task.state_key: model.state_dict(), "optimizer": opt.state_dict(),
                     "torch_rng": torch.get_rng_state(), "epoch": state.epoch, "iteration": state.iteration,
-                    "best": state.best, "history": json.dumps(state.history), "epochs": config.epochs}
+                    "best": state.best, "history": json.dumps(state.history), "epochs": config.epochs,
+                    "world_size": distributed.world_size()}
     atomic_write(sp, lambda f: torch.save(resume_state, f))
 
 
