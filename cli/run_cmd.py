@@ -424,6 +424,10 @@ def _finished_job(out: Path, out_format: str) -> dict | None:
     if out_format != "json":
         record = boxes_json.read_job_record(out)
         if record is None:
+            if out.is_file() and boxes_json.job_record_path(out).is_file():  # trial 44: ran again without a word
+                click.echo(f"note: {out} is not the output its job record {boxes_json.job_record_path(out)} "
+                           "describes (changed since it was written, or the record is unreadable): the job runs "
+                           "again", err=True)
             return None
         job = record["job"]
         errors = record.get("errors") if isinstance(record.get("errors"), list) else []

@@ -700,6 +700,7 @@ def test_resume_of_a_finished_coco_or_ilsvrc_output_has_nothing_to_do(tmp_path, 
     out.write_bytes(before + b"\n")  # changed since: no longer that job's output
     res = CliRunner().invoke(cli, [*args, "--resume"])
     assert res.exit_code == 0 and "is this job's finished output" not in res.output, res.output
+    assert f"note: {out} is not the output its job record {record} describes" in res.output, res.output
     assert out.read_bytes() == before
     res = CliRunner().invoke(cli, [*args, "--resume", "--max-proposals", "7"])  # another job: run and replaced
     assert res.exit_code == 0 and "note: " in res.output and "max_proposals: 7 now, 2000 in that run" in \
