@@ -595,6 +595,11 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
                 if other.input_size != run.spec.input_size and not run.resume:  # trial 32: without a word
                     _echo(f"note: --init {run.init} was trained on {other.input_size} px regions; this run trains on "
                           f"{run.spec.input_size} (--input-size {other.input_size} keeps its size)", err=True)
+                if run.class_map == "imagenet1k" and other.class_map != "imagenet1k" and not run.resume:
+                    _echo(f"note: --class-map imagenet1k, but --init {run.init} has no ImageNet head (its classes: "
+                          f"{count(other.num_classes - 1, 'class', 'classes')}): the 1,000-way head starts untrained, "
+                          "with no ImageNet knowledge behind the mapping — a distilled trunk (`detect train "
+                          "distill`'s) or a bundled member has one (trial 43)", err=True)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
     classes, spec, train_images, val_sets, val_props, digest, hard_digest = _prepare(run)

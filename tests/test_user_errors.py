@@ -683,3 +683,24 @@ def test_a_mapped_init_says_which_training_classes_it_cannot_learn(tmp_path, cap
     err = capsys.readouterr().err
     assert "warning: --class-map imagenet1k learns only the 200 ILSVRC DET classes: the training data's 1 class " \
            "'bottle' will not be learnt" in err and "--class-map none" in err, err
+
+
+def test_class_map_imagenet1k_with_an_init_without_an_imagenet_head_is_noted(tmp_path):
+    """Trial 43: `--class-map imagenet1k --init person.pt` (a one-class model of `--class-map none`) trained a fresh
+    1,000-way head without a word: no ImageNet knowledge stood behind the mapping."""
+    from detector.classifier import ClassifierSpec, build_classifier, save_member
+    from detector.data.vocab import ilsvrc_categories
+
+    spec = ClassifierSpec(arch="paper-bn", num_classes=2, input_size=96, width=0.125)
+    person = next(c for c in ilsvrc_categories() if c.name == "person")
+    init = save_member(tmp_path / "person.pt", build_classifier(spec).eval(), spec, [person])
+    _image(tmp_path, "a.jpg")
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 80, "height": 60}],
+                              "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "bbox": [5, 5, 30, 40]}],
+                              "categories": [{"id": 7, "name": "pedestrian"}]}))
+    res = _refused(["train", "classifier", "--gt", str(gt), "--init", str(init), "--class-map", "imagenet1k",
+                    "--arch", "paper-bn", "--width", "0.125", "--input-size", "96", "--out", str(tmp_path / "t.pt"),
+                    "--epochs", "1", "--workers", "0"], "learns only the 200 ILSVRC DET classes")
+    assert f"note: --class-map imagenet1k, but --init {init} has no ImageNet head (its classes: 1 class): the " \
+           "1,000-way head starts untrained" in res.output, res.output
