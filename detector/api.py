@@ -114,6 +114,11 @@ class ImageDetector:
                 f"{len(self.classes)} classes, proposals={self.config.proposals.method!r}, "
                 f"device={str(self.pipeline.device)!r})")
 
+    def eval(self) -> "ImageDetector":
+        """Itself: it always detects in inference mode (no dropout, BatchNorm's running statistics, no gradients).
+        For the ``model.eval()`` a torchvision user writes out of habit (trial 42: an ``AttributeError``)."""
+        return self
+
     def __call__(self, images) -> dict[str, torch.Tensor] | list[dict[str, torch.Tensor]]:
         """Detect objects in ``images``: one image or a list (or tuple) of them, each
 

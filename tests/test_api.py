@@ -27,7 +27,7 @@ def test_a_loaded_detector_finds_what_detect_run_finds(tmp_path):
                                  "--ss-resize-width", "80"])
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "b.json").read_text())
-    det = load_detector(model, device="cpu", **SETTINGS)
+    det = load_detector(model, device="cpu", **SETTINGS).eval()  # torchvision's habit (trial 42): itself
     paths = sorted(d.glob("*.png"))
     outs = det([str(p) for p in paths])
     assert isinstance(outs, list) and len(outs) == 2
