@@ -1,4 +1,4 @@
-"""Small writers of annotation files for tests, and a comparison of detections."""
+"""Small writers of annotation files for tests, a comparison of detections, and ``detect eval`` to JSON."""
 
 from __future__ import annotations
 
@@ -105,3 +105,18 @@ def assert_same_detections(a, b, *, box_atol: float, score_atol: float) -> None:
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_allclose(a.boxes, b.boxes, atol=box_atol)
     np.testing.assert_allclose(a.scores, b.scores, atol=score_atol)
+
+
+def eval_json(gt, pred, metric, tmp_path, *extra):
+    """``detect eval --gt GT --pred PRED --metric METRIC --json …`` (exit 0 asserted): ``(mAP, {class name: AP},
+    the click result)``."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    out = tmp_path / f"m{len(list(tmp_path.glob('m*.json')))}.json"
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric, "--json", str(out),
+                                 *extra])
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    return d["mAP"], {c["name"]: c["AP"] for c in d["per_class"]}, r

@@ -16,7 +16,7 @@ from PIL import Image
 from cli.main import cli
 from detector.data import DatasetError, detect_format, read_dataset
 
-from helpers import write_coco, write_image
+from helpers import eval_json, write_coco, write_image
 
 NAMES = ["dog", "giraffe", "person"]  # sorted: the classes of a folder without labels.txt
 SIZES = {"a.jpg": (100, 75), "b.png": (64, 48), "c.jpg": (33, 57)}
@@ -84,13 +84,7 @@ def _boxes_json(path: Path, dets) -> Path:
     return path
 
 
-def _eval(gt, pred, metric, tmp_path, *extra):
-    out = tmp_path / f"m{len(list(tmp_path.glob('m*.json')))}.json"
-    r = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric, "--json", str(out),
-                                 *extra])
-    assert r.exit_code == 0, r.output
-    d = json.loads(out.read_text())
-    return d["mAP"], {c["name"]: c["AP"] for c in d["per_class"]}, r
+_eval = eval_json
 
 
 # ---------------------------------------------------------------------------------------------------- reading

@@ -16,7 +16,7 @@ from cli.main import cli
 from detector.data import DatasetError, detect_format, read_dataset
 from eval.predictions import PredictionError, align_predictions, read_predictions
 
-from helpers import write_coco, write_image
+from helpers import eval_json, write_coco, write_image
 
 NAMES = ["person", "dog", "giraffe"]  # person, dog: ILSVRC classes; giraffe: a class of its own
 SIZES = {"a.jpg": (100, 75), "b.png": (64, 48), "c.jpg": (33, 57), "d.jpg": (80, 60)}  # d: no label file
@@ -94,13 +94,7 @@ def _yolo_results(folder: Path, dets) -> Path:
     return folder
 
 
-def _eval(gt, pred, metric, tmp_path, *extra):
-    out = tmp_path / f"m{len(list(tmp_path.glob('m*.json')))}.json"
-    r = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--metric", metric, "--json", str(out),
-                                 *extra])
-    assert r.exit_code == 0, r.output
-    d = json.loads(out.read_text())
-    return d["mAP"], {c["name"]: c["AP"] for c in d["per_class"]}, r
+_eval = eval_json
 
 
 def test_boxes_are_the_coco_boxes(tmp_path):
