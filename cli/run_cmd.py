@@ -370,13 +370,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                 raise none_used_error(finished["none_used"], out, out_format, named=None)
             return
         if finished is not None:  # another job's output: run, and say what differs before it is replaced
-            missing = finished["job"].get("missing_shards")
-            changed = "; ".join([c for key in ("inputs_sha256", "config_sha256", "shard")
-                                 if finished["job"].get(key) != header["job"].get(key)
-                                 for c in [_changed(finished, header, key)] if c] + ([output_changed] if output_changed
-                                                                                     else []) +
-                                ([f"a merge without shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}"]
-                                 if isinstance(missing, list) and missing else []))
+            changed = "; ".join(_differences(finished, header, output_changed))
             hint = _preset_hint(finished.get("settings"), header.get("settings"),
                                 (finished.get("model") or {}).get("files"), None if given else _preset_models(),
                                 (header.get("model") or {}).get("files"))
@@ -448,6 +442,20 @@ def _finished_job(out: Path, out_format: str) -> dict | None:
     return {"job": job, "model": doc.get("model"), "settings": job.get("settings"),
             "input_names": names if len(names) == job.get("inputs") else None,
             "none_used": len(errors) if errors and not images else 0}  # every input failed: that run exited 1
+
+
+def _differences(finished: dict, header: dict, output_changed: str | None) -> list[str]:
+    """What makes a finished output another job's than this run's (``header``), in words: the inputs, model or
+    settings, shard (:func:`_changed`), the output's form (``output_changed``: :func:`_output_changed`), shards a
+    partial merge lacks."""
+    out = [c for key in ("inputs_sha256", "config_sha256", "shard")
+           if finished["job"].get(key) != header["job"].get(key) for c in [_changed(finished, header, key)] if c]
+    if output_changed:
+        out.append(output_changed)
+    missing = finished["job"].get("missing_shards")
+    if isinstance(missing, list) and missing:
+        out.append(f"a merge without shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}")
+    return out
 
 
 def _output_changed(finished: dict, now: dict) -> str | None:
