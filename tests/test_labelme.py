@@ -198,6 +198,18 @@ def test_labels_of_one_class_in_two_spellings_are_named(tmp_path):
         messages
 
 
+def test_a_label_with_spaces_around_it_maps_to_its_class(tmp_path):
+    """Trial 46: a label ' person ' (hand-edited, or another tool's export) became an unmapped class of its own, so
+    `detect eval` left every person detection out ("classes the ground truth does not have (person 45)") and scored
+    ' person' AP 0 — where the VOC reader strips <name> person </name> to person. The name is kept as written."""
+    write_image(tmp_path / "x.jpg", 50, 50)
+    _labelme(tmp_path / "x.json", "x.jpg", [_shape(" person ", [[1, 1], [9, 9]]), _shape("dog\t", [[11, 1], [19, 9]])],
+             50, 50)
+    ds = read_dataset(tmp_path, strict=False)
+    assert not ds.problems, [str(p) for p in ds.problems]
+    assert [(c.name, c.wnid) for c in ds.classes] == [(" person ", "n00007846"), ("dog\t", "n02084071")]
+
+
 @pytest.mark.parametrize("shape, message", [
     (_shape("dog", [[1, 1], ["2", 3]]), r"shapes\[1\]\.points must be a non-empty list of \[x, y\] pairs"),
     (_shape("dog", [[1, 1], [2, 3], [4, 4]]), r"shapes\[1\]\.points: a rectangle has 2 \(opposite corners\) or 4 "

@@ -181,8 +181,11 @@ def names_beside(folder: Path, *, levels: int = 2) -> tuple[list[str], Path] | N
 
 def name_category(name: str, index: int) -> Category:
     """Class ``index`` of a YOLO ``names`` entry, mapped onto the ILSVRC vocabulary as a COCO (then VOC) name is
-    (``person`` → n00007846; Ultralytics' own datasets use the COCO names)."""
-    mapped = category_for_name(name, "coco") or category_for_name(name, "voc")
+    (``person`` → n00007846; Ultralytics' own datasets use the COCO names). Spaces around the name are not part of
+    it for the mapping (a LabelMe label ``"person "``, as the VOC reader strips ``<name> person </name>``): the class
+    keeps the name as written."""
+    key = " ".join(name.split())
+    mapped = category_for_name(key, "coco") or category_for_name(key, "voc")
     return Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=index)
 
 
