@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
-from detector.data.boxes_json import JOB_RECORD, job_record_path, output_paths
+from detector.data.boxes_json import is_job_record, job_record_path, output_paths
 from detector.data.coco import CocoGtIds
 from detector.data.names import IMAGE_SUFFIXES
 from detector.data.io import (JobLock, LockedError, check_writable_dir, count,  # noqa: F401 - count: the commands'
@@ -134,11 +134,10 @@ def _a_job_record(path: Path) -> bool:
     """Whether the file at ``path`` may be replaced by a job record (:func:`detector.data.boxes_json.job_record`):
     absent, empty, or one already."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
+        size = path.stat().st_size
     except OSError:  # absent; or what cannot be read, which the write reports
         return True
-    return not head.strip() or JOB_RECORD.encode() in head
+    return size == 0 or is_job_record(path)
 
 
 def format_option(f):

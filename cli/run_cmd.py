@@ -366,6 +366,9 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
         if finished is not None and _same_job(finished["job"], header["job"]) and not output_changed:
             click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
                        "shard; delete it to run again)", err=True)
+            if config.draw is not None:  # trial 46: an empty folder, without a word
+                click.echo(f"note: --draw {config.draw.folder}: nothing drawn (pictures are drawn as the images are "
+                           f"run; delete {out} to run the job again with --draw)", err=True)
             if finished["none_used"]:  # as the run that wrote it ended (trial 39: a requeued job then exited 0)
                 raise none_used_error(finished["none_used"], out, out_format, named=None)
             return

@@ -745,6 +745,23 @@ def test_resume_of_a_finished_output_of_another_format_or_coco_gt_runs_again(tmp
     assert out.with_suffix(".images.txt").exists() and not out.read_text().startswith("[")  # ILSVRC text now
 
 
+def test_a_json_output_over_a_coco_one_removes_its_record_and_draw_on_a_finished_job_is_noted(tmp_path):
+    """Trial 46: a --format json run over a finished COCO output left the COCO job record behind (describing a file
+    no longer there), and `--resume --draw DIR` of a finished output left DIR empty without a word."""
+    d = tmp_path / "imgs"
+    blocky(d / "0.png", 101, 80, seed=0)
+    out = tmp_path / "res.json"
+    args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"))
+    assert CliRunner().invoke(cli, [*args, "--format", "coco"]).exit_code == 0
+    record = tmp_path / "res.json.job.json"
+    assert record.is_file()
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and not record.exists() and "job" in json.loads(out.read_text()), res.output
+    res = CliRunner().invoke(cli, [*args, "--resume", "--draw", str(tmp_path / "drawn")])
+    assert res.exit_code == 0 and "is this job's finished output" in res.output, res.output
+    assert f"note: --draw {tmp_path / 'drawn'}: nothing drawn" in res.output, res.output
+
+
 def test_job_records_of_one_stem_and_of_a_linked_out_are_kept_apart(tmp_path):
     """Trial 44: `--out results.json --format coco` and `--out results.txt --format ilsvrc` shared one record
     (`results.job.json`), so each --resume ran its whole job again; an --out that is a link kept its record beside

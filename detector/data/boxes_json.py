@@ -61,7 +61,7 @@ __all__ = [
     "job_summary", "merge_outputs",
     # conversions and writing
     "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "output_paths", "write",
-    "job_record_path", "job_record", "read_job_record", "output_entry",
+    "job_record_path", "job_record", "read_job_record", "is_job_record", "output_entry",
     # reading
     "BoxesJsonError", "read_document", "Detections", "read_detections", "check_bbox", "check_image_id",
 ]
@@ -241,6 +241,27 @@ def job_record(doc: dict, files: dict[Path, str], record_path: Path, output: dic
                       for p, text in files.items()}}
 
 
+def is_job_record(path) -> bool:
+    """Whether the file at ``path`` is a job record (:func:`job_record`: its head names it so); False for one that
+    is absent or cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return JOB_RECORD.encode() in f.read(4096)
+    except OSError:
+        return False
+
+
+def _remove_stale_record(path) -> None:
+    """A job record left beside ``path`` by a ``coco`` / ``ilsvrc`` output that a ``json`` one has replaced (it
+    describes a file no longer there; trial 46): removed — only when it is a job record."""
+    record = job_record_path(path)
+    if is_job_record(record):
+        try:
+            record.unlink()
+        except OSError:  # not ours to remove after all (a read-only folder): it no longer matches the output
+            pass
+
+
 def read_job_record(path) -> dict | None:
     """The job record (:func:`job_record`) of the ``coco`` or ``ilsvrc`` output ``path`` when it is there, is one,
     and the files it names beside it are still those it was written with (by SHA-256); else None (never raises: a
@@ -287,6 +308,7 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
         raise ValueError(f"a COCO ground truth's ids apply to the coco format, not to {out_format!r}")
     if out_format == "json":
         atomic_write_json(path, doc)
+        _remove_stale_record(path)
         return len(doc["detections"])
     if out_format == "coco":
         results = to_coco_results(doc, coco_gt)

@@ -387,11 +387,11 @@ def read_labelme(path, *, images=None, strict: bool = True) -> Dataset:
             continue
         image, expected, elsewhere = _find_image(f, written, images, locators)
         if elsewhere:
-            problems.add(f, "filename_mismatch", f"imagePath {written!r} leads to no image ({expected}): "
+            problems.add(f, "filename_mismatch", f"imagePath '{written}' leads to no image ({expected}): "
                          f"{image.name} beside the file is read", severity=WARNING)
         key = Path(os.path.abspath(image if image is not None else expected))
         if key in seen:
-            problems.add(f, "duplicate_image", f"imagePath {written!r} is the image of {seen[key].name} too: two "
+            problems.add(f, "duplicate_image", f"imagePath '{written}' is the image of {seen[key].name} too: two "
                          "annotations of one image")
             continue
         size = _size(problems, f, data, image, expected)
