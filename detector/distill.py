@@ -140,12 +140,22 @@ def load_teacher(path=None) -> nn.Module:
     if not isinstance(state, dict) or len(state) != len(own):
         raise TeacherError(f"{file}: not EfficientNet-Lite0 weights (expected {len(own)} tensors, found "
                            f"{len(state) if isinstance(state, dict) else type(state).__name__})")
-    if set(state) != set(own):  # EfficientNet-PyTorch naming: the same tensors in the same order
+    not_tensor = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if not_tensor:  # trial 45: load_state_dict's RuntimeError reached the user as a traceback
+        raise TeacherError(f"{file}: not EfficientNet-Lite0 weights ({not_tensor[0]!r} is a "
+                           f"{type(state[not_tensor[0]]).__name__}, not a tensor)")
+    if set(state) == set(own):  # timm naming: the same names, each tensor must fit its own
+        pairs = [((k, own[k]), (k, state[k])) for k in own]
+    else:  # EfficientNet-PyTorch naming: the same tensors in the same order
         pairs = list(zip(own.items(), state.items()))
-        bad = [(k1, k2) for (k1, v1), (k2, v2) in pairs if tuple(v1.shape) != tuple(v2.shape)]
-        if bad:
-            raise TeacherError(f"{file}: tensor {bad[0][1]} does not fit {bad[0][0]} of EfficientNet-Lite0")
-        state = {k_own: v for (k_own, _), (_, v) in pairs}
+    bad = [(k1, k2, tuple(v2.shape), tuple(v1.shape)) for (k1, v1), (k2, v2) in pairs
+           if tuple(v1.shape) != tuple(v2.shape)]
+    if bad:  # trial 45: a fine-tuned Lite0 (another head, e.g. 10 classes) was a traceback under timm's names
+        k_own, k_file, got, want = bad[0]
+        raise TeacherError(f"{file}: tensor {k_file} of shape {list(got)} does not fit {k_own} of EfficientNet-Lite0 "
+                           f"{list(want)}" + (" (another classifier head: the teacher must keep its 1,000 ImageNet "
+                                              "outputs)" if k_own.startswith("classifier") else ""))
+    state = {k_own: v for (k_own, _), (_, v) in pairs}
     model.load_state_dict(state, strict=True)
     return model.eval()
 

@@ -295,3 +295,26 @@ def test_nothing_to_distil_on_is_refused_before_any_work(tmp_path):
     assert r.exit_code == 1 and "nothing to distil on: no photo (--photos) and no annotated image" in r.output, \
         r.output
     assert "distilling" not in r.output and not (tmp_path / "new").exists()
+
+
+def test_teacher_file_of_the_wrong_shapes_is_a_clear_error(tmp_path):
+    """Trial 45: a Lite0 state dict under timm's own names with another head (a fine-tuned 10-class Lite0) or
+    with values that are no tensors reached the user as load_state_dict's RuntimeError traceback."""
+    pytest.importorskip("timm")
+    import timm
+
+    from detector.distill import TEACHER_ARCH
+
+    own = timm.create_model(TEACHER_ARCH, pretrained=False, num_classes=1000).state_dict()
+    ten = dict(own, **{"classifier.weight": torch.zeros(10, 1280), "classifier.bias": torch.zeros(10)})
+    torch.save(ten, tmp_path / "ten.pth")
+    with pytest.raises(TeacherError, match=r"classifier\.weight of shape \[10, 1280\].*1,000 ImageNet outputs"):
+        load_teacher(tmp_path / "ten.pth")
+    torch.save({k: 1 for k in own}, tmp_path / "ints.pth")
+    with pytest.raises(TeacherError, match=r"not a tensor"):
+        load_teacher(tmp_path / "ints.pth")
+    _photos(tmp_path / "photos", 2)
+    r = CliRunner().invoke(cli, ["train", "distill", "--photos", str(tmp_path / "photos"), "--out",
+                                 str(tmp_path / "d.pt"), "--teacher", str(tmp_path / "ten.pth")])
+    assert r.exit_code == 1 and "ten.pth" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "d.pt").exists()
