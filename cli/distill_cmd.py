@@ -190,8 +190,11 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         datasets = [load_dataset(g, fmt, images=images, split="train") for g in gts]
         train_items = photos + detection_items(datasets, random_regions=config.random_regions)
         if not train_items:  # trial 39: "distilling …: 0 training items", then "no training image could be read"
-            raise click.ClickException("nothing to distil on: no photo (--photos) and no annotated image (--gt: "
-                                       f"{', '.join(map(str, gts))} holds none with its image file)")
+            why_photos = (f"--holdout {holdout} holds out all {len(held)} photos of --photos" if held
+                          else "no photo (--photos)")  # trial 45: "--gt:  holds none" without any --gt
+            why_gt = (f"no annotated image (--gt: {', '.join(map(str, gts))} holds none with its image file)" if gts
+                      else "no --gt")
+            raise click.ClickException(f"nothing to distil on: {why_photos} and {why_gt}")
         val_items = held + photo_items(_photos(val_paths))
         torch.manual_seed(optim.seed)
         student = build_classifier(spec)
