@@ -884,7 +884,7 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
                     init=None, *, k_from="-k", val_top_given=False):
     """``k_from``: where K came from, as the notes name it (-k, or the priors of a --priors file);
     ``val_top_given``: --val-top was given, not left at its default."""
-    from proposals.multibox import init_trunk
+    from proposals.multibox import init_trunk, read_trunk_file
     from proposals.multibox_train import check_resume_settings, prepare_samples, sample_size, train_multibox
 
     def samples_of(paths, what, size):
@@ -903,6 +903,12 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
         if nothing_to_resume(out, cfg.epochs) is not None:
             return
         _note_init_unused(init, out)  # trial 23: MultiBox said nothing
+    if init is not None and not (resume and state_path(out).is_file()):  # a wrong --init stops the run before
+        # any image is decoded (trial 45: after all of them)
+        try:
+            read_trunk_file(init, mb)
+        except CheckpointError as e:
+            raise click.ClickException(str(e)) from None
     if val_top_given and not vals:  # it counts --val's boxes: without one it was dropped without a word
         _echo(f"note: --val-top {cfg.val_top_k} has no effect without --val (it is how many boxes the validation "
               "recall counts)", err=True)

@@ -168,6 +168,27 @@ def multibox_loss(loc: Tensor, logits: Tensor, gts: list[Tensor], alpha: float) 
 MEMBER_FORMAT = "detect-classifier/1"  # detector.classifier.CHECKPOINT_FORMAT: region-classifier member files
 
 
+def read_trunk_file(path, config: "MultiBoxConfig") -> dict:
+    """The weights (float) of the region-classifier member file ``path`` that can start the trunk of a MultiBox of
+    ``config`` (:func:`init_trunk`), read and checked — also before any training image is read (trial 45: a wrong
+    ``--init`` was refused only after every image was decoded). Raises :class:`CheckpointError` naming the file when
+    it is no member file, or its network is not the paper architecture (with BatchNorm where ``config`` has it) at
+    ``config``'s width."""
+    path = Path(path)
+    ckpt = read_checkpoint(path, MEMBER_FORMAT)
+    spec = ckpt.get("spec") if isinstance(ckpt.get("spec"), dict) else {}
+    want = "paper-bn" if config.batch_norm else "paper"
+    if spec.get("arch") != want or float(spec.get("width", -1)) != float(config.width):
+        fix = (f": give --width {spec.get('width')}" if spec.get("arch") == want and spec.get("width") is not None
+               else f": a {want} member is needed (`detect train distill --arch {want}`)" if spec.get("arch") else "")
+        raise CheckpointError(f"{path}: its {spec.get('arch')} network of width {spec.get('width')} cannot "
+                              f"initialise a MultiBox trunk ({want}, width {config.width}){fix}")
+    try:
+        return float_state(ckpt["state_dict"])
+    except (KeyError, AttributeError) as e:
+        raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
+
+
 def init_trunk(model: MultiBox, path) -> list[str]:
     """Start ``model``'s Inception trunk from the GoogLeNet of a region-classifier member file (e.g. the distilled
     trunk of ``detect train distill``): every backbone tensor but the classifiers and auxiliary heads. The member's
@@ -175,18 +196,7 @@ def init_trunk(model: MultiBox, path) -> list[str]:
     ``batch_norm=False`` and ``paper``). Returns the trunk keys left at their initialisation; raises
     :class:`CheckpointError` naming the file when the file does not fit."""
     path = Path(path)
-    ckpt = read_checkpoint(path, MEMBER_FORMAT)
-    spec = ckpt.get("spec") if isinstance(ckpt.get("spec"), dict) else {}
-    want = "paper-bn" if model.config.batch_norm else "paper"
-    if spec.get("arch") != want or float(spec.get("width", -1)) != float(model.config.width):
-        fix = (f": give --width {spec.get('width')}" if spec.get("arch") == want and spec.get("width") is not None
-               else f": a {want} member is needed (`detect train distill --arch {want}`)" if spec.get("arch") else "")
-        raise CheckpointError(f"{path}: its {spec.get('arch')} network of width {spec.get('width')} cannot "
-                              f"initialise a MultiBox trunk ({want}, width {model.config.width}){fix}")
-    try:
-        state = float_state(ckpt["state_dict"])
-    except (KeyError, AttributeError) as e:
-        raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
+    state = read_trunk_file(path, model.config)
     own = model.trunk.state_dict()
     usable = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     usable = {k: v for k, v in usable.items() if k in own and own[k].shape == v.shape}

@@ -331,3 +331,25 @@ def test_train_classifier_names_options_its_network_cannot_take(tmp_path):
         res = CliRunner().invoke(cli, [*base, *extra])
         assert res.exit_code == 2 and said in res.output, res.output
     assert not list(tmp_path.iterdir())
+
+
+def test_a_wrong_multibox_init_is_refused_before_any_image_is_decoded(tmp_path, monkeypatch):
+    """Trial 45: `detect train multibox --init` of a network that cannot start the trunk was refused only after every
+    training and validation image had been decoded (30 s on the project's split)."""
+    import proposals.multibox_train as mt
+
+    def decoded(*args, **kwargs):
+        raise AssertionError("an image was decoded before --init was checked")
+
+    monkeypatch.setattr(mt, "prepare_samples", decoded)
+    spec = ClassifierSpec(arch="paper-bn", num_classes=3, input_size=96, width=0.5)
+    member = save_member(tmp_path / "wide.pt", build_classifier(spec).eval(), spec, ilsvrc_categories()[:2])
+    junk = tmp_path / "junk.pth"
+    junk.write_text("not a model")
+    base = ["train", "multibox", "--gt", str(SAMPLES / "annotations.json"), "--out", str(tmp_path / "m.pt"),
+            "--input-size", "96", "--width", "0.25", "--device", "cpu"]
+    for init, needle in ((member, "cannot initialise a MultiBox trunk (paper-bn, width 0.25): give --width 0.5"),
+                         (junk, str(junk))):
+        res = CliRunner().invoke(cli, [*base, "--init", str(init)])
+        assert res.exit_code == 1 and needle in res.output and "Traceback" not in res.output, res.output
+    assert not (tmp_path / "m.pt").exists()
