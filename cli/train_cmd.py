@@ -875,15 +875,16 @@ def train_multibox_cmd(gts, images, fmt, vals, out, device, threads, resume, ini
             raise click.ClickException(str(e)) from None
         k_from = f"the {len(priors)} priors of --priors {options['priors_path']}" if options["priors_path"] else "-k"
         _train_multibox(gts, images, fmt, vals, out, priors, mb, cfg, dev, resume, init, k_from=k_from,
-                        val_top_given="val_top" in given)
+                        val_top_given="val_top" in given, priors_file=options["priors_path"])
     finally:
         distributed.cleanup()
 
 
 def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg: MultiBoxTrainConfig, dev, resume,
-                    init=None, *, k_from="-k", val_top_given=False):
+                    init=None, *, k_from="-k", val_top_given=False, priors_file=None):
     """``k_from``: where K came from, as the notes name it (-k, or the priors of a --priors file);
-    ``val_top_given``: --val-top was given, not left at its default."""
+    ``val_top_given``: --val-top was given, not left at its default; ``priors_file``: --priors (recorded, so that
+    a resume without it is told to give it again)."""
     from proposals.multibox import init_trunk, read_trunk_file
     from proposals.multibox_train import check_resume_settings, prepare_samples, sample_size, train_multibox
 
@@ -941,7 +942,8 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
 
     train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
                    metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
-                             "init": str(init) if init else None},
+                             "init": str(init) if init else None,
+                             "priors_file": str(priors_file) if priors_file else None},
                    init=init_fn if init is not None else None, on_epoch_end=show)
     _echo(f"wrote {out}, log {log_path(out)}")
 

@@ -218,6 +218,9 @@ def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: Mult
                         if k in before and k not in skip and _comparable(before[k]) != _comparable(now[k]))
 
     compare(ck.get("config"), mb.to_dict())
+    priors_file = (ck.get("train") or {}).get("priors_file")
+    if priors_file:  # trial 45: "-k 200 now, 20 in that run", and -k 20 then had no shipped priors
+        diff = [f"{d} (that run's priors: --priors {priors_file})" if d.startswith("-k ") else d for d in diff]
     was = ck.get("priors")
     if was is not None:
         was = np.asarray(was.float() if isinstance(was, torch.Tensor) else was, np.float32)

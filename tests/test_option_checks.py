@@ -68,7 +68,7 @@ def test_a_multibox_run_resumes_only_with_its_own_settings(tmp_path):
             ([*same, "--input-size", "160"], ["--input-size 160 now, 96 in that run"]),
             ([*same, "--width", "0.5"], ["--width 0.5 now, 0.25 in that run"]),
             (["--crop-min-area", "0.5", "--priors", str(priors)], ["priors: other boxes now than in that run"]),
-            (["--crop-min-area", "0.5"], ["-k 200 now, 8 in that run"]),
+            (["--crop-min-area", "0.5"], [f"-k 200 now, 8 in that run (that run's priors: --priors {ours})"]),
             ([*same, "--seed", "3"], ["--seed 3 now, 0 in that run"]),
             ([*same, "--gt", gt], [f"--gt {gt} {gt} now, {gt} in that run"])):  # trial 23: other data went on
         for epochs in ("3", "1"):  # a finished run too
