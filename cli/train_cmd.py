@@ -898,7 +898,7 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
 
     if resume:  # other settings than the run's are refused before any image is read, finished or not
         try:
-            check_resume_settings(out, priors, mb, cfg, train_sets=gts)
+            check_resume_settings(out, priors, mb, cfg, train_sets=gts, val_sets=vals)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
         if nothing_to_resume(out, cfg.epochs) is not None:

@@ -195,14 +195,16 @@ class _EpochBatches:
 
 
 def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: MultiBoxTrainConfig,
-                       train_sets=None) -> list[str]:
+                       train_sets=None, val_sets=None) -> list[str]:
     """What differs between the settings given now and those the stopped run writing ``out`` was started with (its
     state file records them), one ``--option value now, value in that run`` each (``field: …`` for a setting that is no
     option): the network's settings (``num_priors``,
     ``input_size``, ``width``, …), its priors, and every training setting but ``epochs`` (raising it trains on). []
     when there is no state file, or one that cannot be read (resuming it says what is wrong with it).
     ``train_sets``: the --gt paths given now, compared (resolved) with those the run recorded (None: not compared;
-    trial 23: a resume with other --gt went on silently)."""
+    trial 23: a resume with other --gt went on silently); ``val_sets`` the --val paths likewise (the best checkpoint
+    compares each epoch's validation recall with the earlier ones'; trial 45: a resume without --val went on
+    without validation, silently)."""
     sp = state_path(out)
     if not sp.is_file():
         return []
@@ -232,6 +234,10 @@ def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: Mult
     if train_sets is not None and isinstance(was_sets, list) and not same_paths(was_sets, train_sets):
         diff.append(f"--gt {' '.join(map(str, train_sets)) or '(none)'} now, {' '.join(was_sets) or '(none)'} "
                     "in that run")
+    was_val = (ck.get("train") or {}).get("val_sets")
+    if val_sets is not None and isinstance(was_val, list) and not same_paths(was_val, val_sets):
+        diff.append(f"--val {' '.join(map(str, val_sets)) or '(none)'} now, {' '.join(was_val) or '(none)'} "
+                    "in that run")
     return diff
 
 
@@ -250,11 +256,11 @@ def _shown(v) -> str:
 
 
 def check_resume_settings(out, priors: np.ndarray, mb: MultiBoxConfig, config: MultiBoxTrainConfig,
-                          train_sets=None) -> None:
+                          train_sets=None, val_sets=None) -> None:
     """Refuse (``CheckpointError``) to resume the run writing ``out`` with other settings than it was started with
     (:func:`resume_differences`): other network settings would not load its weights, and other training settings
     would record a run that never was."""
-    diff = resume_differences(out, priors, mb, config, train_sets)
+    diff = resume_differences(out, priors, mb, config, train_sets, val_sets)
     if diff:
         raise CheckpointError(f"cannot resume {out}: it was started with other settings ({'; '.join(diff)}). Give "
                               f"the same (only --epochs may be raised to train on), or delete {state_path(out)} to "

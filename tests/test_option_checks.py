@@ -70,7 +70,8 @@ def test_a_multibox_run_resumes_only_with_its_own_settings(tmp_path):
             (["--crop-min-area", "0.5", "--priors", str(priors)], ["priors: other boxes now than in that run"]),
             (["--crop-min-area", "0.5"], [f"-k 200 now, 8 in that run (that run's priors: --priors {ours})"]),
             ([*same, "--seed", "3"], ["--seed 3 now, 0 in that run"]),
-            ([*same, "--gt", gt], [f"--gt {gt} {gt} now, {gt} in that run"])):  # trial 23: other data went on
+            ([*same, "--gt", gt], [f"--gt {gt} {gt} now, {gt} in that run"]),  # trial 23: other data went on
+            ([*same, "--val", gt], [f"--val {gt} now, (none) in that run"])):  # trial 45: went on silently
         for epochs in ("3", "1"):  # a finished run too
             res = CliRunner().invoke(cli, [*base, "--epochs", epochs, "--resume", *changed])
             assert res.exit_code == 1 and "Traceback" not in res.output, res.output
