@@ -294,8 +294,12 @@ def _prepare(run: ClassifierRun):
     train_props = _proposals(train_sets, ss, cache, workers, "proposals (train)")
     val_props = [_proposals([ds], ss, cache, workers, "proposals (val)") for ds in val_sets]
     train_images = prepare_images(train_sets, classes, train_props, exhaustive, hard)
-    if not train_images:
-        raise click.ClickException("no training image could be read")
+    if not train_images:  # say why (trial 45: "could not be read" of images left out for their size)
+        images = [im for ds in train_sets for im in ds.images]
+        unused = sum(1 for im, props in zip(images, train_props) if im.path is not None and props is None)
+        why = (f": {count(unused, 'image')} with a file could not be used, each named in a warning above "
+               "(unreadable, or not the size its annotation gives)" if unused else "")
+        raise click.ClickException(f"no training image left{why}")
     try:
         spec = replace(run.spec, num_classes=1000 if class_map else len(classes) + 1, class_map=class_map)
         if run.resume and state_path(run.out).is_file():

@@ -704,3 +704,18 @@ def test_class_map_imagenet1k_with_an_init_without_an_imagenet_head_is_noted(tmp
                     "--epochs", "1", "--workers", "0"], "learns only the 200 ILSVRC DET classes")
     assert f"note: --class-map imagenet1k, but --init {init} has no ImageNet head (its classes: 1 class): the " \
            "1,000-way head starts untrained" in res.output, res.output
+
+
+def test_training_images_all_left_out_for_their_size_say_so(tmp_path):
+    """Trial 45: every training image not the size its annotation gives (ILSVRC 227 px copies against the original
+    XML) ended "no training image could be read", though each was read and left out for its size."""
+    _image(tmp_path, "a.jpg")  # 80 x 60, annotated as 160 x 120
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 160, "height": 120}],
+                              "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 60, 80]}],
+                              "categories": [{"id": 1, "name": "person"}]}))
+    _refused(["train", "classifier", "--gt", str(gt), "--out", str(tmp_path / "t.pt"), "--epochs", "1",
+              "--workers", "0", "--input-size", "96", "--width", "0.125"],
+             "no training image left: 1 image with a file could not be used, each named in a warning above "
+             "(unreadable, or not the size its annotation gives)")
+    assert not (tmp_path / "t.pt").exists()
