@@ -764,7 +764,11 @@ def read_detections(data: dict, source) -> Detections:
     checked against ``images`` and ``categories``. Raises :class:`BoxesJsonError` naming ``source`` and the entry."""
     for key in ("images", "categories", "detections"):
         if not isinstance(data.get(key), list):
-            raise BoxesJsonError(f"{source}: not a boxes.json file: expected a list under {key!r}")
+            what = (" (a COCO ground-truth file: its 'annotations' are objects, not a detector's detections)"
+                    if isinstance(data.get("annotations"), list) and key == "detections" else
+                    " (proposals of `detect proposals`, not detections)" if "box_format" in data and "method" in data
+                    else "")
+            raise BoxesJsonError(f"{source}: not a boxes.json file: expected a list under {key!r}{what}")
     names = {}
     for i, im in enumerate(data["images"]):
         if (lack := missing_fields(im, "id", "file_name")) is not None:
