@@ -230,11 +230,15 @@ def _distill(student, spec, teacher, train_items, val_items, config, optim, out,
         extra = "".join(f"  {k[4:]} {rec[k]:.4f}" for k in rec if k.startswith("val_"))
         _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['examples_per_s']:.1f} views/s{extra}")
 
+    def decoded(errors):  # before the first epoch, not after the last (trial 45)
+        for e in errors[:5]:
+            _echo(f"warning: {e} (left out)", err=True)
+        if len(errors) > 5:
+            _echo(f"warning: {len(errors) - 5} more images could not be decoded (left out)", err=True)
+
     t0 = time.perf_counter()
     res = distill(student, spec, teacher, train_items, val_items, config, optim, out, progress=progress,
-                  load_progress=load_progress, on_epoch_end=show, **kwargs)
-    for e in res["errors"][:5]:
-        _echo(f"warning: {e} (left out)", err=True)
+                  load_progress=load_progress, on_epoch_end=show, on_decoded=decoded, **kwargs)
     if res["teacher"]:
         _echo("teacher on the validation photos: " + ", ".join(f"{k} {v:.4f}" for k, v in res["teacher"].items()))
     _echo(f"wrote {out} (best), {last_path(out)}, log {log_path(out)} ({(time.perf_counter() - t0) / 60:.1f} min)")

@@ -206,6 +206,7 @@ def test_cli_distill_then_zero_shot_detect_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dc, "load_teacher", lambda path=None: TinyTeacher().eval())
     _photos(tmp_path / "photos", 8)
+    (tmp_path / "photos" / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")  # said before training
     _photos(tmp_path / "val", 4, seed=3)
     out = tmp_path / "d.pt"
     r = CliRunner().invoke(cli, ["train", "distill", "--photos", str(tmp_path / "photos"), "--val-photos",
@@ -214,6 +215,8 @@ def test_cli_distill_then_zero_shot_detect_run(tmp_path, monkeypatch):
                                  "torch"])
     assert r.exit_code == 0, r.output
     assert "agreement" in r.output and out.is_file()
+    # trial 45: an image that could not be decoded was said only after the last epoch
+    assert -1 < r.output.find("cut.jpg") < r.output.find("epoch   1"), r.output
     boxes = tmp_path / "b.json"
     r = CliRunner().invoke(cli, ["run", str(tmp_path / "val"), "--model", str(out), "--out", str(boxes),
                                  "--workers", "0", "--backend", "torch", "--no-cache"])
