@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -196,6 +197,13 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
                       else "no --gt")
             raise click.ClickException(f"nothing to distil on: {why_photos} and {why_gt}")
         val_items = held + photo_items(_photos(val_paths))
+        seen = {os.path.realpath(it.path) for it in train_items}
+        overlap = [it.path for it in val_items if os.path.realpath(it.path) in seen]
+        if overlap:  # trial 45: --val-photos the same as --photos, without a word
+            _echo(f"warning: {count(len(overlap), 'validation photo')} of {len(val_items)} "
+                  f"{'is a training image' if len(overlap) == 1 else 'are training images'} too ({overlap[0]}"
+                  f"{', …' if len(overlap) > 1 else ''}): the agreement with the teacher is then measured on images "
+                  "the student was trained on", err=True)
         torch.manual_seed(optim.seed)
         student = build_classifier(spec)
         if init is not None:

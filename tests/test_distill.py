@@ -217,6 +217,7 @@ def test_cli_distill_then_zero_shot_detect_run(tmp_path, monkeypatch):
     assert "agreement" in r.output and out.is_file()
     # trial 45: an image that could not be decoded was said only after the last epoch
     assert -1 < r.output.find("cut.jpg") < r.output.find("epoch   1"), r.output
+    assert "validation photo" not in r.output.split("distilling")[0], r.output  # no overlap: no warning
     boxes = tmp_path / "b.json"
     r = CliRunner().invoke(cli, ["run", str(tmp_path / "val"), "--model", str(out), "--out", str(boxes),
                                  "--workers", "0", "--backend", "torch", "--no-cache"])
@@ -336,3 +337,17 @@ def test_holdout_of_every_photo_without_gt_names_the_holdout(tmp_path, monkeypat
         pytest.skip("the holdout hash kept a photo for training")
     assert r.exit_code == 1 and "--holdout 0.9 holds out all 2 photos" in r.output and "no --gt" in r.output, r.output
     assert "--gt:  holds" not in r.output and not (tmp_path / "new").exists()
+
+
+def test_validation_photos_that_are_training_photos_are_warned_of(tmp_path, monkeypatch):
+    """Trial 45: `--val-photos` equal to `--photos` measured the agreement on training photos without a word."""
+    import cli.distill_cmd as dc
+
+    monkeypatch.setattr(dc, "load_teacher", lambda path=None: TinyTeacher().eval())
+    _photos(tmp_path / "photos", 4)
+    r = CliRunner().invoke(cli, ["train", "distill", "--photos", str(tmp_path / "photos"), "--val-photos",
+                                 str(tmp_path / "photos"), "--out", str(tmp_path / "d.pt"), "--width", "0.125",
+                                 "--input-size", "96", "--epochs", "1", "--batch-size", "4", "--workers", "0",
+                                 "--teacher-backend", "torch"])
+    assert r.exit_code == 0, r.output
+    assert "warning: 4 validation photos of 4 are training images too" in r.output, r.output
