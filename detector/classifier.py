@@ -529,8 +529,8 @@ def member_files(paths) -> list[Path]:
                     raise CheckpointError(f"{p / 'ensemble.json'} lists {', '.join(missing)}, which the folder lacks")
                 left = [f.name for f in found if f not in listed]
                 if left:
-                    logger.warning("%s: %s not among the members its ensemble.json lists: left out", p,
-                                   ", ".join(left))
+                    logger.warning("%s: %s not among the members its ensemble.json lists: left out (to use "
+                                   "it, add it to that list, or give it as another --model)", p, ", ".join(left))
                 found = listed
             else:  # a MultiBox file beside the members (the GPU session's output folder) is no member; the
                 # member*.pt that training and bundling write are not opened twice at start-up to tell

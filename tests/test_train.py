@@ -285,9 +285,10 @@ def test_training_protects_its_inputs_and_a_stopped_run(tmp_path, monkeypatch):
     assert f"note: --init {init} is not used: the run goes on from its own state" in res.output
 
 
-def test_an_ensemble_folder_runs_the_members_its_ensemble_json_lists(tmp_path):
+def test_an_ensemble_folder_runs_the_members_its_ensemble_json_lists(tmp_path, caplog):
     """Trial: `train ensemble --members 2` into a folder left with a `member2.pt` by an earlier 3-member run wrote an
-    ensemble.json of two members, yet `detect run --model DIR` averaged all three."""
+    ensemble.json of two members, yet `detect run --model DIR` averaged all three. The member left out is warned of,
+    with how to use it (trial 45: the warning did not say)."""
     from detector.classifier import CheckpointError, build_classifier, member_files, save_member
 
     for k in range(3):
@@ -295,6 +296,8 @@ def test_an_ensemble_folder_runs_the_members_its_ensemble_json_lists(tmp_path):
     assert member_files([tmp_path]) == [tmp_path / f"member{k}.pt" for k in range(3)]
     (tmp_path / "ensemble.json").write_text(json.dumps({"members": [{"member": 0}, {"member": 1}]}))
     assert member_files([tmp_path]) == [tmp_path / "member0.pt", tmp_path / "member1.pt"]
+    assert any("member2.pt not among the members its ensemble.json lists: left out (to use it, add it to that list, "
+               "or give it as another --model)" in r.getMessage() for r in caplog.records), caplog.records
     (tmp_path / "ensemble.json").write_text(json.dumps({"members": [{"member": 0}, {"member": 5}]}))
     with pytest.raises(CheckpointError, match=r"ensemble\.json lists member5\.pt, which the folder lacks"):
         member_files([tmp_path])
