@@ -533,6 +533,22 @@ def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset], sizes: dict[s
     return [frozenset(o) for o in out]
 
 
+def _category_zero_note(preds: Predictions, gt: Dataset, label: np.ndarray, class_by_source: dict) -> list[str]:
+    """A note when COCO results put boxes in category id 0 of a COCO ground truth that has no object of it beside a
+    category 1 — Roboflow's exports keep category 0 as an unused super-category, and results written with 0-based
+    class indices (a YOLO model's) land there, every class one off, scoring 0 without another sign (trial 42)."""
+    zero = class_by_source.get(0)
+    if zero is None or 1 not in class_by_source:
+        return []
+    hits = int((label == zero).sum())
+    if not hits or any((im.labels == zero).any() for im in gt.images):
+        return []
+    return [f"{count(hits, 'result')} of category_id 0 ({gt.classes[zero].name!r}), which no ground-truth object "
+            f"has (Roboflow's exports keep category 0 as an unused super-category): if the results' ids are 0-based "
+            "class indices (a YOLO model's), every class is one off — COCO results take the ground truth's "
+            "categories[].id"]
+
+
 def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[str] = frozenset()
                       ) -> AlignedPredictions:
     """Express ``preds`` in terms of ``gt``'s images and classes; report what cannot be matched. ``elsewhere``:
@@ -594,6 +610,8 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
                          f"out: not categories of {gt.source} (pycocotools never matches them either)")
     notes += _check_images_run(preds, gt, image_index, elsewhere)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
+    if own_ids and n:
+        notes += _category_zero_note(preds, gt, label, class_by_source)
 
     no_image = image_index < 0
     other_class = (~no_image) & (label < 0)

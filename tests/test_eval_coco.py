@@ -247,3 +247,26 @@ def test_annotation_id_zero_noted(tmp_path):
     gt.write_text(json.dumps(data))
     r = ours(gt, res)
     assert r.extra["AP"] == pytest.approx(1.0) and not r.notes
+
+
+def test_results_in_an_objectless_category_0_are_noted(tmp_path):
+    """Trial 42: results written with 0-based class indices against a Roboflow export (category 0 an unused
+    super-category, the classes from 1) score 0 with nothing but the table to say why: a note now says it."""
+    data = {"images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 100}],
+            "categories": [{"id": 0, "name": "fruits", "supercategory": "none"},
+                           {"id": 1, "name": "apple", "supercategory": "fruits"},
+                           {"id": 2, "name": "pear", "supercategory": "fruits"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 60], "area": 2400,
+                             "iscrowd": 0},
+                            {"id": 2, "image_id": 1, "category_id": 2, "bbox": [100, 20, 30, 30], "area": 900,
+                             "iscrowd": 0}]}
+    gt_path = tmp_path / "gt.json"
+    gt_path.write_text(json.dumps(data))
+    gt = read_dataset(gt_path)
+    res = tmp_path / "res.json"
+    for shift, noted in ((1, True), (0, False)):
+        res.write_text(json.dumps([{"image_id": 1, "category_id": a["category_id"] - shift, "bbox": a["bbox"],
+                                    "score": 0.9} for a in data["annotations"]]))
+        notes = align_predictions(read_predictions(res), gt).notes
+        assert any("1 result of category_id 0 ('fruits'), which no ground-truth object has" in n and
+                   "0-based class indices" in n for n in notes) == noted, notes
