@@ -367,8 +367,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
                        "shard; delete it to run again)", err=True)
             if config.draw is not None:  # trial 46: an empty folder, without a word
-                click.echo(f"note: --draw {config.draw.folder}: nothing drawn (pictures are drawn as the images are "
-                           f"run; delete {out} to run the job again with --draw)", err=True)
+                _draw_finished(out, out_format, inputs, config.draw)
             if finished["none_used"]:  # as the run that wrote it ended (trial 39: a requeued job then exited 0)
                 raise none_used_error(finished["none_used"], out, out_format, named=None)
             return
@@ -611,6 +610,31 @@ def _changed(before: dict, now: dict, key: str = "config_sha256") -> str:
     return boxes_json.differences(boxes_json.job_summary(before.get("model"), before.get("settings")),
                                   boxes_json.job_summary(now.get("model"), now.get("settings")), labels=labels,
                                   shown=shown_setting)
+
+
+def _draw_finished(out: Path, out_format: str, inputs, draw: DrawConfig) -> None:
+    """``--resume --draw`` of this job's finished boxes.json: the images whose picture is not in the draw folder
+    drawn from the detections it records, as a resumed part file's are (:func:`_redrawn`; trial 46: nothing was
+    drawn, without a word). A COCO results list or ILSVRC text keeps no image sizes or names to draw from: a note."""
+    folder = Path(draw.folder)
+    if out_format != "json":
+        click.echo(f"note: --draw {folder}: nothing drawn ({out} is --format {out_format}, which keeps no record "
+                   f"to draw from; delete it to run the job again with --draw)", err=True)
+        return
+    doc = boxes_json.read_document(out)
+    by_image: dict = {}
+    for d in doc["detections"]:
+        by_image.setdefault(d["image_id"], []).append(d)
+    missing = [im for im in doc["images"] if not (folder / im["file_name"]).is_file()]
+    if not missing:
+        return
+    click.echo(f"drawing {count(len(missing), 'image')} of {out} whose picture is not in {folder}", err=True)
+    for im in missing:
+        k = im["id"] - 1  # ids are input positions + 1: the same inputs, this being the same job
+        record = redraw({"index": k, "image": im, "detections": by_image.get(im["id"], [])}, inputs[k].path, draw,
+                        doc["categories"])
+        if "drawing_error" in record:
+            click.echo(f"warning: {im['file_name']}: {record['drawing_error']}", err=True)
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:

@@ -747,7 +747,8 @@ def test_resume_of_a_finished_output_of_another_format_or_coco_gt_runs_again(tmp
 
 def test_a_json_output_over_a_coco_one_removes_its_record_and_draw_on_a_finished_job_is_noted(tmp_path):
     """Trial 46: a --format json run over a finished COCO output left the COCO job record behind (describing a file
-    no longer there), and `--resume --draw DIR` of a finished output left DIR empty without a word."""
+    no longer there), and `--resume --draw DIR` of a finished output left DIR empty without a word: its pictures are
+    drawn now from the finished boxes.json."""
     d = tmp_path / "imgs"
     blocky(d / "0.png", 101, 80, seed=0)
     out = tmp_path / "res.json"
@@ -757,9 +758,20 @@ def test_a_json_output_over_a_coco_one_removes_its_record_and_draw_on_a_finished
     assert record.is_file()
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0 and not record.exists() and "job" in json.loads(out.read_text()), res.output
-    res = CliRunner().invoke(cli, [*args, "--resume", "--draw", str(tmp_path / "drawn")])
+    # --resume --draw of the finished boxes.json: the missing pictures drawn from its detections, the same as a
+    # run with --draw draws them; of a COCO output (no sizes, names or categories kept): a note
+    drawn, fresh = tmp_path / "drawn", tmp_path / "fresh"
+    res = CliRunner().invoke(cli, [*args, "--resume", "--draw", str(drawn)])
     assert res.exit_code == 0 and "is this job's finished output" in res.output, res.output
-    assert f"note: --draw {tmp_path / 'drawn'}: nothing drawn" in res.output, res.output
+    assert f"drawing 1 image of {out} whose picture is not in {drawn}" in res.output, res.output
+    res = CliRunner().invoke(cli, [*mb_args(d, tmp_path / "f.json", tiny_model(tmp_path / "m.pt"),
+                                            tiny_multibox(tmp_path / "mb.pt")), "--draw", str(fresh)])
+    assert res.exit_code == 0, res.output
+    assert (drawn / "0.png").read_bytes() == (fresh / "0.png").read_bytes()
+    assert CliRunner().invoke(cli, [*args, "--format", "coco", "--out", str(tmp_path / "c.json")]).exit_code == 0
+    res = CliRunner().invoke(cli, [*args, "--format", "coco", "--out", str(tmp_path / "c.json"), "--resume",
+                                   "--draw", str(tmp_path / "none")])
+    assert res.exit_code == 0 and f"note: --draw {tmp_path / 'none'}: nothing drawn" in res.output, res.output
 
 
 def test_job_records_of_one_stem_and_of_a_linked_out_are_kept_apart(tmp_path):
