@@ -151,12 +151,12 @@ def _read_coco_results(path: Path, data: list) -> Predictions:
     named = None  # index of the first entry, and whether it names its category
     for i, d in enumerate(data):
         where = f"{path}: [{i}]"
-        if isinstance(d, dict) and "bbox" not in d and "segmentation" in d:  # trial 42: said "lacks one of …"
+        if not isinstance(d, dict):
+            raise PredictionError(f"{where} is not a result object {{'image_id', 'category_id', 'bbox', 'score'}}")
+        if "bbox" not in d and "segmentation" in d:  # trial 42: said "lacks one of …"
             raise PredictionError(f"{where} has a 'segmentation' but no 'bbox': detect eval scores boxes — give each "
                                   "result its 'bbox' [x, y, w, h] (detectron2 and mmdetection write both; for an RLE "
                                   "mask, pycocotools.mask.toBbox gives it)")
-        if not isinstance(d, dict):
-            raise PredictionError(f"{where} is not a result object {{'image_id', 'category_id', 'bbox', 'score'}}")
         lacking = [k for k in ("image_id", "category_id", "bbox", "score") if k not in d]
         if lacking:
             raise PredictionError(f"{where} lacks {', '.join(repr(k) for k in lacking)}")
