@@ -96,13 +96,22 @@ def _echo(*args, **kwargs):
         click.echo(*args, **kwargs)
 
 
-def _photos(paths) -> list[Path]:
+def _photos(paths, option="--photos") -> list[Path]:
+    """The images of each PATH of ``option``; lines of a .txt list naming no file are left out with one warning a
+    list, before the header counts the photos (they were counted, then warned of at decoding)."""
     out = []
     for p in paths:
         try:
-            out.extend(list_images(p))
+            found = list_images(p)
         except ImageError as e:
             raise click.ClickException(str(e)) from None
+        missing = [f for f in found if not os.path.isfile(f)]
+        if missing:
+            verb = "names" if len(missing) == 1 else "name"
+            _echo(f"warning: {option} {p}: {count(len(missing), 'listed path')} {verb} no image file ({missing[0]}"
+                  f"{', …' if len(missing) > 1 else ''}); left out", err=True)
+            found = [f for f in found if os.path.isfile(f)]
+        out.extend(found)
     return out
 
 
@@ -196,7 +205,7 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
             why_gt = (f"no annotated image (--gt: {', '.join(map(str, gts))} holds none with its image file)" if gts
                       else "no --gt")
             raise click.ClickException(f"nothing to distil on: {why_photos} and {why_gt}")
-        val_items = held + photo_items(_photos(val_paths))
+        val_items = held + photo_items(_photos(val_paths, "--val-photos"))
         seen = {os.path.realpath(it.path) for it in train_items}
         overlap = [it.path for it in val_items if os.path.realpath(it.path) in seen]
         if overlap:  # trial 45: --val-photos the same as --photos, without a word

@@ -351,3 +351,21 @@ def test_validation_photos_that_are_training_photos_are_warned_of(tmp_path, monk
                                  "--teacher-backend", "torch"])
     assert r.exit_code == 0, r.output
     assert "warning: 4 validation photos of 4 are training images too" in r.output, r.output
+
+
+def test_listed_paths_naming_no_file_are_left_out_before_the_count(tmp_path, monkeypatch):
+    """Closing note 18: lines of a --photos list naming no file were counted in the header ("8 photos" of 6), then
+    warned of at decoding; now left out with one warning naming the list, and the header counts what is there."""
+    import cli.distill_cmd as dc
+
+    monkeypatch.setattr(dc, "load_teacher", lambda path=None: TinyTeacher().eval())
+    _photos(tmp_path / "photos", 4)
+    lst = tmp_path / "list.txt"
+    lst.write_text("".join(f"{p}\n" for p in sorted((tmp_path / "photos").iterdir()))
+                   + f"{tmp_path / 'gone.jpg'}\n{tmp_path / 'gone_too.png'}\n")
+    r = CliRunner().invoke(cli, ["train", "distill", "--photos", str(lst), "--out", str(tmp_path / "d.pt"),
+                                 "--width", "0.125", "--input-size", "96", "--epochs", "1", "--batch-size", "4",
+                                 "--workers", "0", "--teacher-backend", "torch"])
+    assert r.exit_code == 0, r.output
+    assert f"--photos {lst}: 2 listed paths name no image file ({tmp_path / 'gone.jpg'}, …); left out" in r.output
+    assert "4 training items (4 photos" in r.output and "could not be decoded" not in r.output, r.output
