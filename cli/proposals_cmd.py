@@ -97,9 +97,10 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     gt_index = ImageNameIndex([im.file_name for im in gt.images]) if gt else None
     if gt is not None:  # recall over no image would be NaN: say which images are measured, before any work
         try:
-            matched = sum(gt_index.match(i.name) is not None for i in inputs if i.problem is None)
+            hits = [h for h in (gt_index.match(i.name) for i in inputs if i.problem is None) if h is not None]
         except AmbiguousImageName as e:
             raise click.ClickException(str(e)) from None
+        matched = len(hits)
         readable = sum(i.problem is None for i in inputs)
         if readable and not matched:
             raise click.ClickException(
@@ -107,6 +108,10 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
                 f"{next(i.name for i in inputs if i.problem is None)!r}; it has "
                 f"{', '.join(repr(im.file_name) for im in gt.images[:3])}{', …' if len(gt.images) > 3 else ''}): "
                 "there is no recall to measure")
+        if matched and not any((~gt.images[h[0]].iscrowd).any() for h in hits):  # trial 47: a table of nan
+            raise click.ClickException(
+                f"{gt.source} has no ground-truth box (crowd regions aside) on the {count(matched, 'input image')} "
+                "it annotates: there is no recall to measure")
         if matched < readable:
             click.echo(f"note: {readable - matched} of the {count(readable, 'input image')} are not in {gt.source}: "
                        f"recall is measured on the other {matched}", err=True)
@@ -131,6 +136,9 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
                        f"{'; '.join(examples)}): its boxes are scaled to the image, as for a resized copy "
                        "(detect eval refuses such a pair)", err=True)
         report[method] = m
+        if gt is not None and m["mabo"] is None and len(report) == 1:
+            click.echo(f"note: no ground-truth box of {gt.source} is on an image that could be read (those that "
+                       "could not are listed under 'errors' in --out): recall has no value", err=True)
         for e in last_doc["errors"][:5]:
             said = e["error"] if e["file_name"] in e["error"] else f"{e['file_name']}: {e['error']}"  # named once
             click.echo(f"  skipped {said}", err=True)
@@ -174,8 +182,10 @@ def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index
          "seconds_per_image": float(np.mean(secs)) if secs else 0.0}
     if gt is not None:
         r = recall_at(gts, props, (0.5, 0.7), TOP_NS)
-        m["recall"] = {str(t): {("all" if n is None else str(n)): r[(t, n)] for n in TOP_NS} for t in (0.5, 0.7)}
-        m["mabo"] = mean_best_overlap(gts, props)
+        some = any(len(g) for g in gts)  # none (their images failed): no value, null in --json, not NaN
+        m["recall"] = {str(t): {("all" if n is None else str(n)): (r[(t, n)] if some else None) for n in TOP_NS}
+                       for t in (0.5, 0.7)}
+        m["mabo"] = mean_best_overlap(gts, props) if some else None
         m["gt_images"] = len(gts)
         m["gt_boxes"] = int(sum(len(g) for g in gts))
         m["gt_rescaled_images"] = len(rescaled)
@@ -192,6 +202,8 @@ def _print_table(report: dict, with_recall: bool):
     for method, m in report.items():
         row = f"{method:<9} {m['boxes_per_image']:>9.1f} {m['seconds_per_image']:>7.3f}"
         if with_recall:
-            row += "  " + " ".join(f"{m['recall']['0.5'][n]:>8.3f}" for n in ns)
-            row += "  " + " ".join(f"{m['recall']['0.7'][n]:>8.3f}" for n in ns) + f"  {m['mabo']:.3f}"
+            def cell(v, width=8):  # None: no ground-truth box was measured
+                return f"{v:>{width}.3f}" if v is not None else f"{'–':>{width}}"
+            row += "  " + " ".join(cell(m['recall']['0.5'][n]) for n in ns)
+            row += "  " + " ".join(cell(m['recall']['0.7'][n]) for n in ns) + f"  {cell(m['mabo'], 5)}"
         click.echo(row)

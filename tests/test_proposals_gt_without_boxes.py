@@ -1,0 +1,56 @@
+"""`detect proposals --gt` when the measured images hold no ground-truth box (trial 47: `--json` raised a traceback,
+"Out of range float values are not JSON compliant: nan", after printing a table of nan)."""
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+
+
+def _coco(path: Path, images, annotations):
+    path.write_text(json.dumps({"images": images, "annotations": annotations,
+                                "categories": [{"id": 1, "name": "person"}]}))
+
+
+def _image(path: Path):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(path)
+
+
+ARGS = ["--ss-mode", "single", "--ss-resize-width", "80", "--no-cache", "--workers", "0"]
+
+
+def test_matched_images_without_boxes_are_refused_before_work(tmp_path):
+    _image(tmp_path / "a.png")
+    gt = tmp_path / "gt.json"
+    _coco(gt, [{"id": 1, "file_name": "a.png", "width": 80, "height": 60}],  # a crowd region only: not counted
+          [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 20, 20], "iscrowd": 1, "area": 400}])
+    out, rec = tmp_path / "p.json", tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["proposals", str(tmp_path / "a.png"), "--gt", str(gt), "--out", str(out),
+                                   "--json", str(rec), *ARGS])
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert "has no ground-truth box" in res.output and "no recall to measure" in res.output, res.output
+    assert not out.exists() and not rec.exists()
+
+
+def test_boxes_only_on_images_that_failed_give_null_recall_not_a_traceback(tmp_path):
+    _image(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    gt = tmp_path / "gt.json"
+    _coco(gt, [{"id": 1, "file_name": "a.png", "width": 80, "height": 60},
+               {"id": 2, "file_name": "b.png", "width": 80, "height": 60}],
+          [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 1, 20, 20], "iscrowd": 0, "area": 400}])
+    out, rec = tmp_path / "p.json", tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["proposals", str(tmp_path), "--gt", str(gt), "--out", str(out),
+                                   "--json", str(rec), *ARGS])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "nan" not in res.output, res.output
+    assert "no ground-truth box" in res.output, res.output
+    m = json.loads(rec.read_text())["methods"]["ss"]
+    assert m["gt_boxes"] == 0 and m["mabo"] is None
+    assert m["recall"]["0.5"]["all"] is None and m["recall"]["0.7"]["100"] is None
+    assert json.loads(out.read_text())["images"][0]["file_name"] == "a.png"
