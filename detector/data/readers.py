@@ -733,6 +733,8 @@ def read_image_list(path) -> list[tuple[str, int]]:
                                        f"{first_name!r} (line {first_line})", line=n))
         line_of_name[name], line_of_index[index] = n, (n, name)
         out.append((name, index))
+    if not out:  # trial 47: an empty list read as an empty dataset, 0 images and no problem
+        raise DatasetError(Problem(str(path), "malformed", "no image listed (an image list has 'name index' lines)"))
     return out
 
 
