@@ -160,6 +160,7 @@ class Proposed(NamedTuple):
     scores: np.ndarray | None = None
     seconds: float = 0.0
     error: str | None = None
+    cached: bool = False  # its selective search came from the cache (then ``seconds`` leaves the search out)
 
 
 def propose_many(proposer, paths: Sequence, *, workers: int | None = 0, cache=None, decode_threads: int = 0
@@ -229,7 +230,8 @@ def _finish(proposer, path: Path, ss) -> Proposed:
         image = ss.image if ss is not None and ss.image is not None else load_image(path)
         t = time.perf_counter()
         boxes, scores = proposer.after_search(image, ss.boxes if ss is not None else None)
-        return Proposed(path, image, boxes, scores, seconds + time.perf_counter() - t)
+        return Proposed(path, image, boxes, scores, seconds + time.perf_counter() - t,
+                        cached=ss is not None and ss.cached)
     except ImageError as e:
         return Proposed(path, seconds=seconds, error=str(e))
     except Exception as e:  # noqa: BLE001 - one image must never end a job: its error is recorded
