@@ -152,6 +152,10 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     if json_out:
         atomic_write_json(json_out, {"methods": report})
         click.echo(f"wrote {json_out}")
+    if not last_doc["images"] and last_doc["errors"]:  # as detect run (trial 47: a row of 0.0 and exit status 0)
+        n = len(last_doc["errors"])
+        raise click.ClickException(f"no input could be used: {count(n, 'input')} failed, listed under 'errors' in "
+                                   f"{out} with {'its reason' if n == 1 else 'their reasons'}")
 
 
 def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index) -> tuple[dict, dict]:
