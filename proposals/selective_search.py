@@ -289,7 +289,8 @@ def _process_one(task) -> ProposalResult:
         message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         if source not in message:
             message = f"{source}: {message}"
-        kind = "" if isinstance(e, ImageError) else f"{type(e).__name__}: "  # an image's own problem says itself
+        # an image's own problem says itself, as does a file the system cannot open ("No such file or directory")
+        kind = "" if isinstance(e, ImageError) or (isinstance(e, OSError) and e.strerror) else f"{type(e).__name__}: "
         return ProposalResult(index, source, None, error=f"{kind}{message}", seconds=time.perf_counter() - start)
 
 
