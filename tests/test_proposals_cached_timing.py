@@ -14,7 +14,8 @@ def test_cached_selective_search_is_counted_and_noted(tmp_path):
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(tmp_path / "a.png")
     args = ["proposals", str(tmp_path / "a.png"), "--ss-mode", "single", "--ss-resize-width", "80", "--workers", "0",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "p.json"), "--json", str(tmp_path / "r.json")]
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "p.json"),
+            "--json", str(tmp_path / "r.json")]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     assert "from the cache" not in res.output, res.output

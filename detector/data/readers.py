@@ -970,7 +970,8 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
             labels.append(_class_index(classes, class_index, cat))
         if declared is not None and declared[0] != box_lines:  # a box lost in editing, or one too many
             problems.add(f, "malformed", f"'Objects with ground truth : {declared[0]}' but "
-                         f"{count(box_lines, 'Bounding box line')} {'follows' if box_lines == 1 else 'follow'}", severity=WARNING, line=declared[1])
+                         f"{count(box_lines, 'Bounding box line')} {'follows' if box_lines == 1 else 'follow'}",
+                         severity=WARNING, line=declared[1])
         if not ok and not boxes:
             continue
         if Path(name).stem != f.stem:  # a copied-and-edited annotation keeps its source's name (user trial 24)
