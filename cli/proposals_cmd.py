@@ -61,7 +61,8 @@ def from_options(o: dict, method: str) -> ProposalConfig:
 @click.option("--method", "methods", multiple=True, type=click.Choice(PROPOSERS),
               help=f"ss, multibox or both (merged); repeat to compare. Default: {ProposalConfig.method}.")
 @click.option("--max-proposals", type=click.IntRange(min=1), default=ProposalConfig.merge.max_proposals,
-              show_default=True, help="Cap on the merged set (both).")
+              show_default=True, help="Boxes kept per image, in the method's order: what `detect run "
+                                                   "--max-proposals` scores (both: the merged set's cap).")
 @click.option("--multibox-top", type=click.IntRange(1, MAX_MULTIBOX_TOP), default=ProposalConfig.merge.multibox_top,
               show_default=True, help="MultiBox boxes kept (the paper: 200).")
 @multibox_option
@@ -129,7 +130,7 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     for method, config in zip(methods, configs):
         proposed = propose_many(build_proposer(config, dev, multibox=multibox), paths, workers=workers, cache=cache)
         m, last_doc = _measure(method, tqdm(proposed, total=len(paths), desc=method, unit="img", disable=None),
-                               name_of, known_bad, gt, gt_index)
+                               name_of, known_bad, gt, gt_index, cap=config.max_proposals)
         examples = m.pop("_rescaled", [])
         if examples and len(report) == 0:  # trial 22: the ground truth was scaled to resized images without a word
             click.echo(f"note: {count(m['gt_rescaled_images'], 'image')} not the size {gt.source} gives (e.g. "
@@ -164,9 +165,11 @@ def _counted(image) -> np.ndarray:
     return ~(image.iscrowd | image.difficult)
 
 
-def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index) -> tuple[dict, dict]:
+def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index, cap: int | None = None
+             ) -> tuple[dict, dict]:
     """One method's measurements (and recall against ``gt`` when given) and its document of boxes per image.
-    Images are matched to ``gt`` by name as `detect eval` matches them (:mod:`detector.data.names`)."""
+    Images are matched to ``gt`` by name as `detect eval` matches them (:mod:`detector.data.names`). ``cap``: the
+    first boxes kept (``--max-proposals``: what `detect run` scores of any method's boxes, in their order)."""
     entries, gts, props, errors, secs, rescaled = [], [], [], list(known_bad), [], []
     cached = 0
     for path, image, boxes, scores, s, err, *more in proposed:  # more: Proposed.cached
@@ -174,6 +177,7 @@ def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index
         if err is not None:
             errors.append({"file_name": name, "error": err})
             continue
+        boxes, scores = boxes[:cap], (None if scores is None else scores[:cap])
         e = {"file_name": name, "width": int(image.shape[1]), "height": int(image.shape[0]),
              "boxes": np.round(np.asarray(boxes, np.float64), 1).tolist()}  # float64 first: float32 rounded to
         if scores is not None:  # 0.1 still prints as 225.1999969482422

@@ -77,3 +77,21 @@ def test_difficult_objects_are_not_counted_in_recall(tmp_path):
     res = CliRunner().invoke(cli, ["proposals", str(tmp_path / "a.png"), "--gt", str(only_difficult), "--out",
                                    str(tmp_path / "p2.json"), *ARGS])
     assert res.exit_code == 1 and "difficult objects aside" in res.output, res.output
+
+
+def test_max_proposals_caps_every_method_as_detect_run_scores(tmp_path):
+    """Trial 47: `--max-proposals 10 --method ss` gave 426 boxes per image: the cap applied to the merged set only,
+    so recall described more boxes than `detect run --max-proposals 10` scores."""
+    _image(tmp_path / "a.png")
+    out, rec = tmp_path / "p.json", tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["proposals", str(tmp_path / "a.png"), "--method", "ss", "--max-proposals", "3",
+                                   "--out", str(out), "--json", str(rec), "--ss-mode", "fast", "--no-cache",
+                                   "--workers", "0"])
+    assert res.exit_code == 0, res.output
+    uncapped = tmp_path / "all.json"
+    CliRunner().invoke(cli, ["proposals", str(tmp_path / "a.png"), "--method", "ss", "--out", str(uncapped),
+                             "--ss-mode", "fast", "--no-cache", "--workers", "0"])
+    full = json.loads(uncapped.read_text())["images"][0]["boxes"]
+    assert len(full) > 3, full  # the check below means something only then
+    assert json.loads(out.read_text())["images"][0]["boxes"] == full[:3]
+    assert json.loads(rec.read_text())["methods"]["ss"]["boxes_per_image"] == 3.0
