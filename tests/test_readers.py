@@ -667,6 +667,8 @@ def test_pennfudan_two_annotations_of_one_image_are_an_error(tmp_path):
     ground-truth images equally well", and training would have read the one image twice."""
     ann = tmp_path / "Annotation"
     ann.mkdir()
+    (tmp_path / "PNGImages").mkdir()
+    Image.new("RGB", (100, 80)).save(tmp_path / "PNGImages" / "FudanPed00001.png")  # no FudanPed00002.png
     text = pennfudan_txt("FudanPed00001.png", 100, 80, [(1, 1, 10, 20)])
     (ann / "FudanPed00001.txt").write_text(text)
     (ann / "FudanPed00002.txt").write_text(text)
@@ -674,11 +676,27 @@ def test_pennfudan_two_annotations_of_one_image_are_an_error(tmp_path):
     assert [im.file_name for im in ds.images] == ["FudanPed00001.png"]
     assert [(p.severity, p.kind, p.file.rsplit("/", 1)[-1], p.message) for p in ds.problems] == [
         ("warning", "filename_mismatch", "FudanPed00002.txt",
-         "'Image filename' is 'FudanPed00001.png' but the annotation file is FudanPed00002.txt"),
+         "'Image filename' is 'FudanPed00001.png' but the annotation file is FudanPed00002.txt: no image named "
+         "FudanPed00002.png was found, so the image is FudanPed00001.png (by 'Image filename')"),
         ("error", "malformed", "FudanPed00002.txt",
          "'Image filename' 'FudanPed00001.png' is also that of FudanPed00001.txt: two annotations of one image")]
     with pytest.raises(DatasetError, match=r"FudanPed00002\.txt: 'Image filename' 'FudanPed00001\.png' is also"):
         read_pennfudan(tmp_path)
+
+
+def test_pennfudan_image_is_the_annotation_files_own_name_first(tmp_path):
+    """Trial 47: an annotation whose 'Image filename' line names another image (FudanPed00099.png, not there) was
+    reported as "image file 'FudanPed00099.png' not found" though FudanPed00003.png lay beside the others; as VOC's
+    <filename>, the annotation file's name comes first and the line's is the fallback."""
+    ann, png = tmp_path / "Annotation", tmp_path / "PNGImages"
+    ann.mkdir()
+    png.mkdir()
+    Image.new("RGB", (100, 80)).save(png / "FudanPed00003.png")
+    (ann / "FudanPed00003.txt").write_text(pennfudan_txt("FudanPed00099.png", 100, 80, [(1, 1, 10, 20)]))
+    ds = read_pennfudan(tmp_path)
+    assert [(im.file_name, im.path) for im in ds.images] == [("FudanPed00003.png", png / "FudanPed00003.png")]
+    assert [p.message.split(": ", 1)[1] for p in ds.problems] == [
+        "the image is taken to be FudanPed00003.png (by the annotation file's name)"]
 
 
 @pytest.mark.parametrize("size_line", ["Image size (X x Y x C) : 0 x 0 x 3", None])

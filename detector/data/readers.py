@@ -944,7 +944,8 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
             problems.add(f, "malformed", "no 'Image filename', 'Image size (X x Y x C)' or 'Bounding box' line: not a "
                          "Penn-Fudan annotation?")
             continue
-        name = Path(name).name if name else f.stem + ".png"
+        named = Path(name).name if name else None
+        name, mismatch = _pennfudan_image_name(f, named, locator)
         if size is None or size[0] <= 0 or size[1] <= 0:
             # as VOC's missing <size> or 0 x 0 (user trial 24: "Image size 0 x 0" was taken silently): the image tells
             said = (f"{unreadable_size!r} is not a size 'W x H'" if size is None and unreadable_size else
@@ -974,9 +975,8 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
                          severity=WARNING, line=declared[1])
         if not ok and not boxes:
             continue
-        if Path(name).stem != f.stem:  # a copied-and-edited annotation keeps its source's name (user trial 24)
-            problems.add(f, "filename_mismatch", f"'Image filename' is {name!r} but the annotation file is {f.name}",
-                         severity=WARNING)
+        if mismatch:  # a copied-and-edited annotation keeps its source's name (user trial 24)
+            problems.add(f, "filename_mismatch", mismatch, severity=WARNING)
         if name in pf_names:  # both would be one image: eval refused it as ambiguous, training read it twice
             problems.add(f, "malformed", f"'Image filename' {name!r} is also that of {pf_names[name].name}: two "
                          "annotations of one image")
@@ -985,6 +985,20 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
         records.append(_boxes_record(image_id, Path(name).name, locator.find(Path(name).name), size[0], size[1],
                                      boxes, labels, [False] * len(boxes), [False] * len(boxes), f))
     return Dataset("pennfudan", path, tuple(classes), tuple(records), tuple(problems.items))
+
+
+def _pennfudan_image_name(f: Path, named: str | None, locator) -> tuple[str, str | None]:
+    """The image of Penn-Fudan annotation ``f`` whose 'Image filename' line names ``named`` (None: no such line),
+    and the warning to give when the two names disagree. As VOC's ``<filename>`` (:func:`_xml_image`): the annotation
+    file's own name first, the line's only when no image has the file's name (trial 47: an edited line named an image
+    that is not there, and the one beside it was reported missing)."""
+    own = f.stem + (Path(named).suffix if named else ".png")
+    if named is None or Path(named).stem == f.stem:
+        return named or own, None
+    said = f"'Image filename' is {named!r} but the annotation file is {f.name}: "
+    if locator.find(own) is None and locator.find(named) is not None:
+        return named, said + f"no image named {own} was found, so the image is {named} (by 'Image filename')"
+    return own, said + f"the image is taken to be {own} (by the annotation file's name)"
 
 
 # ------------------------------------------------------------------------------------------------- detection
