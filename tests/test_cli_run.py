@@ -986,3 +986,12 @@ def test_an_image_without_any_region_proposal_is_noted(tmp_path):
     assert res.exit_code == 0, res.output
     assert "note: 1 image had no region proposal, so nothing could be detected on it: thin.png (1x300)" in res.output
     assert "ok.png" not in res.output.split("note: ")[1].split("\n")[0]
+
+
+def test_run_help_names_every_image_suffix_a_folder_is_searched_for():
+    """Trial 49: `detect run --help` listed jpg/jpeg/png/bmp/webp while a folder is also searched for tif/tiff/gif
+    (the README's list, detector.data.names.IMAGE_SUFFIXES)."""
+    from detector.data.names import IMAGE_SUFFIXES
+
+    text = " ".join(CliRunner().invoke(cli, ["run", "--help"]).output.split())
+    assert "/".join(s.lstrip(".") for s in IMAGE_SUFFIXES) in text, text
