@@ -169,9 +169,9 @@ def default_model_paths(name: str = "default") -> list[Path]:
 @click.pass_context
 def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **options):
     """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/png/bmp/webp/tif/tiff/gif, any case,
-    following links to folders), one image, or a text file listing image paths. Images are read as a viewer shows them (EXIF
-    orientation applied, 16-bit scaled to 8, transparency over white). Each is named in OUT by its path relative to
-    the folder (for a list: to the deepest folder holding all listed images). Whatever fails on one image
+    following links to folders), one image, or a text file listing image paths. Images are read as a viewer shows
+    them (EXIF orientation applied, 16-bit scaled to 8, transparency over white). Each is named in OUT by its path
+    relative to the folder (for a list: to the deepest folder holding all listed images). Whatever fails on one image
     (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on (exit status
     1 only when no input at all could be used); a picture
     that cannot be drawn (--draw) is listed under "drawing_errors", the image's detections kept.
