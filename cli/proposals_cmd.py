@@ -82,8 +82,8 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     methods = tuple(dict.fromkeys(methods)) or (ProposalConfig.method,)  # each once, in the order given
     unused = multibox_options_given(ctx, options)
     if unused and not any(PROPOSERS[m].uses_multibox for m in methods):
-        raise click.ClickException(f"{unused[0]} is used only with --method multibox or both (here --method "
-                                   f"{' '.join(methods)}): drop it, or add one of those")  # as detect run
+        raise click.UsageError(f"{unused[0]} is used only with --method multibox or both (here --method "
+                               f"{' '.join(methods)}): drop it, or add one of those")  # as detect run
     try:
         inputs = scan_images(images)
         dev = resolve_device(device)

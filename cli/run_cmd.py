@@ -194,8 +194,8 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
                                f"drop {'it' if len(ray_given) == 1 else 'them'}")
     unused = multibox_options_given(ctx, options)
     if unused and not PROPOSERS[options["method"]].uses_multibox:
-        raise click.ClickException(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "
-                                   f"{options['method']}): drop it, or choose one of those")
+        raise click.UsageError(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "
+                               f"{options['method']}): drop it, or choose one of those")
     try:  # "" (an unset $SHARD) is refused, not no shard; a usage error, status 2 (trial 40: it was 1)
         shard = Shard.parse(shard) if shard is not None else None
     except ValueError as e:

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 
 
-def _refused(args, *needles):
+def _refused(args, *needles, status=1):
     res = CliRunner().invoke(cli, args)
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == status, res.output
     assert isinstance(res.exception, SystemExit) and "Traceback" not in res.output, res.output
     for needle in needles:
         assert needle in res.output, res.output
@@ -244,17 +244,18 @@ def test_multibox_is_refused_where_no_multibox_proposals_are_used(tmp_path):
     mb = _multibox(tmp_path / "mb.pt")
     for extra in ([], ["--proposals", "ss"], ["--preset", "fast", "--proposals", "ss"]):
         _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--multibox", str(mb), *extra],
-                 "--multibox is used only with --proposals multibox or both", "(here --proposals ss)")
+                 "--multibox is used only with --proposals multibox or both", "(here --proposals ss)", status=2)
     # detect proposals too: the file was silently ignored (user trial); --multibox-top likewise (trial 11)
     _refused(["proposals", str(img), "--method", "ss", "--multibox", str(mb), "--out", str(tmp_path / "p.json")],
-             "--multibox is used only with --method multibox or both", "(here --method ss)")
+             "--multibox is used only with --method multibox or both", "(here --method ss)", status=2)
     _refused(["proposals", str(img), "--method", "ss", "--multibox-top", "5", "--out", str(tmp_path / "p.json")],
-             "--multibox-top is used only with --method multibox or both", "(here --method ss)")
+             "--multibox-top is used only with --method multibox or both", "(here --method ss)", status=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs", "mb.pt"]
-    # --multibox-top given with selective search alone, likewise (trial 10); the fast preset's own 100 is no error
+    # --multibox-top given with selective search alone, likewise (trial 10); the fast preset's own 100 is no error.
+    # Each an option mistake: status 2, as --nms-iou under Soft-NMS or --ray-cpus without Ray (trial 49: it was 1)
     for extra in ([], ["--preset", "fast", "--proposals", "ss"]):
         _refused(["run", str(img), "--out", str(tmp_path / "o.json"), "--multibox-top", "50", *extra],
-                 "--multibox-top is used only with --proposals multibox or both", "(here --proposals ss)")
+                 "--multibox-top is used only with --proposals multibox or both", "(here --proposals ss)", status=2)
     res = CliRunner().invoke(cli, ["run", str(img), "--out", str(tmp_path / "o.json"), "--preset", "fast",
                                    "--proposals", "ss", "--no-cache", "--ss-resize-width", "80"])
     assert res.exit_code == 0, res.output
