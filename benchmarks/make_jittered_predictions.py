@@ -3,8 +3,10 @@
     python benchmarks/make_jittered_predictions.py --gt ../shared/data/ilsvrc2014_det/val2_xml \
         --image-list ../shared/data/ilsvrc2014_det/lists/ilsvrc13_val2.txt --out /tmp/val2_jitter.txt
     time detect eval --gt ../shared/data/ilsvrc2014_det/val2_xml --pred /tmp/val2_jitter.txt \
-        --image-list ../shared/data/ilsvrc2014_det/lists/ilsvrc13_val2.txt \
-        --blacklist ../shared/data/ilsvrc2014_det/ILSVRC2014_det_validation_blacklist.txt
+        --image-list ../shared/data/ilsvrc2014_det/lists/ilsvrc13_val2.txt
+
+(No --blacklist: the devkit's ILSVRC2014_det_validation_blacklist.txt numbers val.txt, names none of val2's
+images, and is refused with the val2 list — README, `detect eval`.)
 
 Per ground-truth box: one detection with its corners moved by Gaussian noise (σ = ``--jitter`` × box size) and a
 score that falls with the noise; plus ``--false-per-image`` random boxes of random classes. The output is an ILSVRC
