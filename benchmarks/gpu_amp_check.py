@@ -3,6 +3,8 @@ sample image: milliseconds per image and the largest difference in class probabi
 
     python benchmarks/gpu_amp_check.py      (from the repository root; CPU when there is no GPU)
 """
+import argparse
+argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()), epilog="No options.").parse_args()
 import dataclasses, time
 import numpy as np, torch
 from detector.classifier import Member, build_classifier, load_member, load_member_weights
