@@ -270,7 +270,8 @@ def job_entry(config: RunConfig, members: Sequence[Member], names: Sequence[str]
 
 
 def model_entry(config: RunConfig, members: Sequence[Member], device: str) -> dict:
-    """The ``model`` of a run's output: the ensemble, its files and mode, and the proposals it scored — with the
+    """The ``model`` of a run's output: the ensemble, its files (and their SHA-256, so that a refused resume names a
+    member file changed in place, and not one named otherwise) and mode, and the proposals it scored — with the
     MultiBox network's file and its SHA-256 when they come from one."""
     first, p = members[0], config.proposals
     paths = [m.path for m in members if m.path is not None]
@@ -282,6 +283,7 @@ def model_entry(config: RunConfig, members: Sequence[Member], device: str) -> di
         name = first.train.get("name") or ""
     entry = {"name": name,
              "classes": len(first.classes), "members": len(members), "files": [str(m.path) for m in members],
+             "files_sha256": [file_sha256(m.path) for m in members],
              "proposals": p.method, "max_proposals": p.max_proposals, "device": device}
     modes = [m.spec.mode for m in members]
     entry["mode"] = modes[0] if len(set(modes)) == 1 else "mixed"

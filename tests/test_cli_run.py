@@ -1,4 +1,5 @@
 import json
+import re
 import os
 import shutil
 import signal
@@ -605,8 +606,22 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
         and "nms_iou: 0.3 now, not used (--nms soft) in that run" in res.output, res.output
     # other member files are named (a --mode choosing among an ensemble's members said nothing: user trial)
     res = CliRunner().invoke(cli, [*mb_args(d, out, tiny_model(tmp_path / "m2.pt", seed=1), mb), "--resume"])
-    assert res.exit_code == 1 and f"model files: {tmp_path / 'm2.pt'} now, {model} in that run" in res.output, \
+    assert res.exit_code == 1 and re.search(rf"model files: {re.escape(str(tmp_path / 'm2.pt'))} \(sha256 \w{{12}}…\) "
+                                            rf"now, {re.escape(str(model))} \(sha256 \w{{12}}…\) in that run",
+                                            res.output), res.output
+    # trial 49: the same file named another way was listed as a difference beside a setting that differs; a file
+    # changed in place (retrained to the same path) was refused naming nothing: member files compare by content
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model.name, mb, "--max-proposals", "50"), "--resume"])
+    assert res.exit_code == 1 and "max_proposals: 50 now" in res.output and "model files" not in res.output, \
         res.output
+    saved = model.read_bytes()
+    tiny_model(model, seed=3)
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb), "--resume"])
+    assert res.exit_code == 1 and re.search(rf"model files: {re.escape(str(model))} \(sha256 (\w{{12}})…\) now, "
+                                            rf"{re.escape(str(model))} \(sha256 (?!\1)\w{{12}}…\) in that run",
+                                            res.output), res.output
+    model.write_bytes(saved)
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--proposals", "both", "--ss-resize-width", "250"),
                                    "--resume"])  # a setting left out of the job says why: not used, at its default
     assert res.exit_code == 1 and 'proposals: "both" now, "multibox" in that run; ss_mode: "fast" now, not used ' \

@@ -589,14 +589,25 @@ def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "b
     caller knows the defaults and why a setting is left out (:func:`detector.engines.shown_setting`: ``200 (the
     default)``, ``not used (--proposals ss)``); without it, JSON or ``the default``. ``before`` / ``now``:
     ``{"files": [...], "multibox": {"file": ..., "sha256": ...}, "settings": {...}}`` as a part-file header or an
-    output keeps them (the model entry's ``files`` and ``multibox``; any may be missing);
+    output keeps them (the model entry's ``files``, ``files_sha256`` — compared by content when both have them,
+    else by name — and ``multibox``; any may be missing);
     "" when nothing can be told."""
     out = []
     after_now, after_before = labels
     files_old, files_new = before.get("files"), now.get("files")
-    if isinstance(files_old, list) and isinstance(files_new, list) and files_old != files_new:
-        out.append(f"model files: {', '.join(map(str, files_new))} {after_now}, {', '.join(map(str, files_old))} "
-                   f"{after_before}")
+    sha_old, sha_new = before.get("files_sha256"), now.get("files_sha256")
+    if isinstance(files_old, list) and isinstance(files_new, list):
+        if (isinstance(sha_old, list) and isinstance(sha_new, list) and len(sha_old) == len(files_old)
+                and len(sha_new) == len(files_new)):  # by content (trial 49: one file named two ways was listed)
+            if sha_old != sha_new:
+                def named_all(files, shas):
+                    return ", ".join(f"{f} (sha256 {str(h)[:12]}…)" for f, h in zip(files, shas))
+
+                out.append(f"model files: {named_all(files_new, sha_new)} {after_now}, "
+                           f"{named_all(files_old, sha_old)} {after_before}")
+        elif files_old != files_new:  # an output of before the digests: by name
+            out.append(f"model files: {', '.join(map(str, files_new))} {after_now}, "
+                       f"{', '.join(map(str, files_old))} {after_before}")
     mb_old, mb_new = before.get("multibox"), now.get("multibox")
     if isinstance(mb_old, dict) and isinstance(mb_new, dict) and mb_old.get("sha256") != mb_new.get("sha256"):
         def named(mb: dict) -> str:
@@ -620,7 +631,8 @@ def job_summary(model, settings) -> dict:
     ``settings`` (a part-file header keeps them at its top, a shard output in ``model`` and ``job``; either may be
     missing or malformed in an older or foreign file)."""
     model = model if isinstance(model, dict) else {}
-    return {"files": model.get("files"), "multibox": model.get("multibox"), "settings": settings}
+    return {"files": model.get("files"), "files_sha256": model.get("files_sha256"), "multibox": model.get("multibox"),
+            "settings": settings}
 
 
 def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
