@@ -35,12 +35,20 @@ def ap_all_point(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((mrec[i] - mrec[i - 1]) * mpre[i]))
 
 
+# The devkit's ``for t=0:0.1:1`` (VOCevaldet.m) as MATLAB's colon operator computes it: the first half as
+# ``0 + k*0.1``, the second as ``1 - (10-k)*0.1``, so that 0.6 and 0.7 are the doubles nearest 0.6 and 0.7, which
+# ``k * 0.1`` (np.linspace, np.arange) overshoots (0.6000000000000001): a recall of exactly 3/5 or 7/10 reaches the
+# devkit's threshold and not those (trial 48: 3 of 5 found at precision 1 scored 6/11, the devkit's 7/11).
+VOC07_RECALL_THRESHOLDS = tuple(k * 0.1 if k < 5 else 1.0 - (10 - k) * 0.1 for k in range(11))
+
+
 def ap_11_point(recall: np.ndarray, precision: np.ndarray) -> float:
-    """VOC 2007 11-point AP: mean over t in {0, 0.1, …, 1} of the best precision at recall ≥ t (0 if none)."""
+    """VOC 2007 11-point AP: mean over t in {0, 0.1, …, 1} of the best precision at recall ≥ t (0 if none), the
+    thresholds as the devkit's MATLAB ``0:0.1:1`` holds them (:data:`VOC07_RECALL_THRESHOLDS`)."""
     recall = np.asarray(recall, dtype=np.float64)
     precision = np.asarray(precision, dtype=np.float64)
     total = 0.0
-    for t in np.linspace(0.0, 1.0, 11):
+    for t in VOC07_RECALL_THRESHOLDS:
         sel = precision[recall >= t]
         total += float(sel.max()) if sel.size else 0.0
     return total / 11.0

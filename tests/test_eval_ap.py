@@ -21,6 +21,20 @@ def test_ap_11_point_hand_computed():
     assert ap_11_point(rec, prec) == pytest.approx((6 * 1.0 + 5 * 2 / 3) / 11)
 
 
+def test_ap_11_point_thresholds_are_the_devkits_matlab_colon():
+    """VOCevaldet.m's ``for t=0:0.1:1``: MATLAB's colon gives 0.6 and 0.7 as the doubles nearest them (k * 0.1 gives
+    0.6000000000000001 and 0.7000000000000001) and 0.3 as 3 * 0.1 (trial 48: 3 of 5 found scored 6/11)."""
+    # 5 objects, 3 found at precision 1: recall 3/5 reaches t = 0.6 → 7 of the 11 points
+    assert ap_11_point(np.array([0.2, 0.4, 0.6]), np.ones(3)) == pytest.approx(7 / 11)
+    # 10 objects, 7 found: recall 7/10 reaches t = 0.7 → 8 points
+    assert ap_11_point(np.arange(1, 8) / 10, np.ones(7)) == pytest.approx(8 / 11)
+    # 10 objects, 3 found: MATLAB's 0.3 is 3 * 0.1 = 0.30000000000000004, above 3/10 → 3 points (t = 0, .1, .2)
+    assert ap_11_point(np.arange(1, 4) / 10, np.ones(3)) == pytest.approx(3 / 11)
+    gt = gt_dataset([(np.array([[k * 40, 0, k * 40 + 30, 30] for k in range(5)]), [0] * 5)])
+    found = preds([(0, 0, 0.9 - k / 10, k * 40, 0, k * 40 + 30, 30) for k in range(3)])
+    assert evaluate(gt, found, "voc07").mAP == pytest.approx(7 / 11)
+
+
 def test_object_threshold():
     thr = ilsvrc_object_thresholds(np.array([[0, 0, 10, 10], [0, 0, 100, 100], [0, 0, 20, 20]]))
     np.testing.assert_allclose(thr, [100 / 400, 0.5, 400 / 900])
