@@ -251,6 +251,7 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
         if idx not in index_to_name:
             raise PredictionError(f"{path}:{n}: image index {idx} is not in {image_list}")
         rows.append((idx, det_id, *vals))
+    _refuse_other_numbering(path, image_list, index_to_name, dict.fromkeys(r[0] for r in rows))
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
     det_ids = arr[:, 1].astype(np.int64)
     uniq = sorted(set(det_ids.tolist()))
@@ -266,6 +267,29 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
         ilsvrc_to_xyxy(arr[:, 3:7]),
         listed_images=tuple(dict.fromkeys(name for name, _ in listed)),  # the images it numbers: those run on
     )
+
+
+def _refuse_other_numbering(path: Path, image_list, index_to_name: dict[int, str], used: Iterable[int]) -> None:
+    """ILSVRC text that ``detect run --format ilsvrc`` wrote numbers its images by the list it wrote beside it,
+    ``<stem>.images.txt``: refuse an ``image_list`` that numbers the indices the file uses otherwise (trial 48: a
+    run's ``sub.txt`` evaluated with ``--image-list ilsvrc13_val2.txt``, the README's example, put every detection on
+    another image and scored 0 without a word). Images are compared by the last part of their names."""
+    beside = image_list_path(path)
+    try:
+        if not beside.is_file() or beside.samefile(image_list):
+            return
+        theirs = {idx: name for name, idx in read_image_list(beside)}
+    except (OSError, DatasetError):  # not a list (nor ours to judge): the given list numbers the file
+        return
+    differ = [i for i in used if Path(theirs.get(i, "")).name != Path(index_to_name[i]).name]
+    if differ:
+        i = differ[0]
+        theirs_says = f"{theirs[i]!r}" if i in theirs else "no image"
+        raise PredictionError(
+            f"{path}: {image_list} numbers its images otherwise than {beside}, the list written beside it by detect run "
+            f"--format ilsvrc: index {i} is {index_to_name[i]!r} in the one and {theirs_says} in the other "
+            f"({len(differ)} of the {len(set(used))} indices it uses differ), so its detections "
+            f"would be scored on other images: pass --image-list {beside}")
 
 
 def voc_results_class(path) -> str | None:

@@ -399,3 +399,26 @@ def test_equal_scores_rank_as_each_devkit_ranks_them(tmp_path):
     aligned = align_predictions(read_predictions(p), gt)
     assert evaluate(gt, aligned, "voc").mAP == 0.5  # [FP, TP]: precision 1/2 at recall 1
     assert evaluate(gt, aligned, "ilsvrc").mAP == 1.0  # [TP (image a), FP (image b)]
+
+
+def test_ilsvrc_text_refuses_a_list_that_numbers_its_images_otherwise(tmp_path):
+    # trial 48: detect run --format ilsvrc numbers its images by the list it writes beside sub.txt; evaluated with
+    # another list (the official ilsvrc13_val2.txt, as the README's example has it), every detection went to another
+    # image and the mAP was 0 without a word
+    d, lst = ilsvrc_gt(tmp_path)  # a 11, b 12, c 13
+    p = tmp_path / "sub.txt"
+    p.write_text("1 58 0.9 10 10 59 59\n")  # the run's image 1 is b
+    (tmp_path / "sub.images.txt").write_text("b.JPEG 1\n")
+    official = tmp_path / "official.txt"
+    official.write_text("a 1\nb 2\n")
+    with pytest.raises(PredictionError, match=r"sub\.txt: .*official\.txt numbers its images otherwise than "
+                                              r".*sub\.images\.txt.*index 1 is 'a' in the one and 'b' in the other.*"
+                                              r"pass --image-list .*sub\.images\.txt"):
+        read_predictions(p, image_list=official)
+    # the list beside it, or one that numbers its indices alike (names by their last part), is read
+    assert read_predictions(p, image_list=tmp_path / "sub.images.txt").image_names == ("b",)
+    alike = tmp_path / "alike.txt"
+    alike.write_text("val/b 1\nval/a 2\n")
+    assert read_predictions(p, image_list=alike).image_names == ("val/b",)
+    (tmp_path / "sub.images.txt").write_text("not a list\n")  # not an image list: not ours to judge
+    assert read_predictions(p, image_list=official).image_names == ("a",)
