@@ -705,6 +705,7 @@ def _refuse_unknown_identifiers(preds: Predictions, gt: Dataset, image_index: np
     if not unknown:
         return
     p = min(unknown, key=lambda q: (int(preds.labels[q]), int(preds.lines[q])))  # the first in file order
+    _refuse_two_identifiers(preds, gt, image_index, p)
     others = len({preds.image_names[q] for q in unknown}) - 1
     matched = len({preds.image_names[q] for q in np.flatnonzero(image_index >= 0).tolist()})
     raise PredictionError(
@@ -717,6 +718,29 @@ def _refuse_unknown_identifiers(preds: Predictions, gt: Dataset, image_index: np
         ": a VOC results line names its image by the identifier of its annotation (Annotations/<id>.xml), and the "
         "devkit stops at one it does not have ('unrecognized image'): evaluate against the ground truth of the image "
         "set the results are of")
+
+
+def _refuse_two_identifiers(preds: Predictions, gt: Dataset, image_index: np.ndarray, p: int) -> None:
+    """VOC results: the identifier of prediction ``p`` is no ground-truth image because another identifier of the
+    same image (``2008_000123.jpg`` beside ``2008_000123``) fits it better and took it (:func:`match_images`): say
+    so, naming both lines, rather than call an image of the ground truth none of it (trial 48)."""
+    name = preds.image_names[p]
+    try:
+        found = ImageNameIndex([im.file_name for im in gt.images]).match(name)
+    except AmbiguousImageName:
+        return
+    if found is None:
+        return
+    g = found[0]
+    taken = np.flatnonzero(image_index == g).tolist()
+    if not taken:
+        return
+    q = min(taken, key=lambda k: (int(preds.labels[k]), int(preds.lines[k])))
+    raise PredictionError(
+        f"{preds.where(p)}: image {name!r} and {preds.image_names[q]!r} ({preds.where(q)}) both name the ground-truth "
+        f"image {gt.images[g].file_name!r}: a VOC results line names its image by the identifier of its annotation "
+        f"(Annotations/<id>.xml), one name for one image, as the devkit, which knows no other, reads it: write "
+        f"{Path(gt.images[g].file_name).stem!r} on every line of that image")
 
 
 def _classes_without_file(preds: Predictions, gt: Dataset, known: frozenset[int]) -> list[str]:

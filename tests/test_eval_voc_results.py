@@ -351,3 +351,15 @@ def test_an_identifier_fitting_two_images_names_file_and_line(tmp_path):
     with pytest.raises(PredictionError, match=r"comp4_det_test_dog\.txt:2: image 'a' fits two ground-truth images "
                                               r"equally well: 'a\.jpg' and 'a\.png'"):
         align_predictions(read_predictions(f), gt)
+
+
+def test_two_identifiers_of_one_image_are_named_both(tmp_path):
+    # trial 48: 'im0' beside 'im0.jpg' (which fits im0.jpg better and takes it): the valid 'im0' line was refused as
+    # "no image of the ground truth", naming an image the ground truth has and not the line that took it
+    gt, _ = voc_folder(tmp_path, n_images=3)
+    res_dir = tmp_path / "res"
+    write_voc_results(res_dir, [("im0", "dog", 0.9, 1, 1, 20, 20), ("im0.jpg", "person", 0.7, 1, 1, 20, 20)])
+    with pytest.raises(PredictionError, match=r"comp4_det_test_dog\.txt:1: image 'im0' and 'im0\.jpg' \(.*"
+                                              r"comp4_det_test_person\.txt:1\) both name the ground-truth image "
+                                              r"'im0\.jpg': .*write 'im0' on every line of that image"):
+        align_predictions(read_predictions(res_dir), read_dataset(gt))
