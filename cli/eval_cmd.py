@@ -481,6 +481,13 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
                                          metric, **kw)
             if mean_base is not None:
                 diff_interval = mean_map_interval([s.bootstrap_set() for s in counted], metric, **kw)
+            lone = [str(s.gt_path) for s in counted if len(s.gt.images) < 2]
+            if lone:  # trial 48: a one-image set's difference, a constant, made the mean's verdict "beyond noise"
+                err(f"note: {', '.join(lone)}: one image, the same in every resample: "
+                    f"{'its mAP enters' if len(lone) == 1 else 'their mAPs enter'} the mean's interval"
+                    f"{' (and the difference' + ('s' if len(lone) > 1 else '') + ' from the baseline, its paired one)' if mean_base is not None else ''} "
+                    "as a constant, with no variation of its own: the interval shows only the other datasets' "
+                    "images' variation, narrower than the uncertainty of the mean")
         elif resamples:
             err("note: --bootstrap: no interval of the mean (every ground truth holds one image)")
     seconds = time.perf_counter() - t0

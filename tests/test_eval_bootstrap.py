@@ -339,3 +339,27 @@ def test_a_dataset_without_positives_among_the_model_classes_is_left_out_of_the_
     assert r["mean"]["mAP"] == 0.5 and r["mean"]["num_datasets"] == 1 and r["datasets"][1]["mAP"] is None
     assert r["datasets"][1]["bootstrap"] is None and r["mean"]["bootstrap"]["resamples"] == 100
     assert "ilsvrc mean mAP 0.5000  (over 1 dataset; per-object" in res.output
+
+
+def test_a_one_image_dataset_in_the_mean_interval_is_said_to_be_a_constant(tmp_path):
+    """trial 48: a one-image --gt beside another entered the mean's interval (and the paired one) as a constant; its
+    difference alone made the verdict "more than the choice of images explains", without a word."""
+    (a, ra), (b, rb) = _coco_files(tmp_path, "a", 7), _coco_files(tmp_path, "b", 8)
+    one = json.loads(b.read_text())
+    keep = one["images"][0]["id"]
+    one = {**one, "images": one["images"][:1], "annotations": [x for x in one["annotations"] if x["image_id"] == keep]}
+    (tmp_path / "one.json").write_text(json.dumps(one))
+    (tmp_path / "both.json").write_text(json.dumps(ra + rb))
+    args = ["eval", "--gt", str(a), "--gt", str(tmp_path / "one.json"), "--pred", str(tmp_path / "both.json"),
+            "--bootstrap", "100"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert f"note: {tmp_path / 'one.json'}: one image, the same in every resample: its mAP enters the mean's " \
+        "interval as a constant" in res.output, res.output
+    res = CliRunner().invoke(cli, [*args, "--baseline", str(tmp_path / "both.json")])
+    assert "its mAP enters the mean's interval (and the difference from the baseline, its paired one) as a " \
+        "constant" in res.output, res.output
+    # no such note where every set is resampled
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(a), "--gt", str(b), "--pred", str(tmp_path / "both.json"),
+                                   "--bootstrap", "100"])
+    assert res.exit_code == 0 and "as a constant" not in res.output, res.output
