@@ -55,8 +55,8 @@ from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_
 from detector.data.readers import voc_category
 from detector.data.vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
 
-from .yolo_results import (FORMAT as YOLO_FORMAT, is_yolo_results, read_yolo_results, results_file, to_pixels,
-                           yolo_classes)
+from .yolo_results import (FORMAT as YOLO_FORMAT, is_yolo_results, labels_without_confidence, read_yolo_results,
+                           results_file, to_pixels, yolo_classes)
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
            "better_elsewhere", "match_images", "read_blacklist", "voc_results_class", "PREDICTION_FORMATS"]
@@ -358,6 +358,8 @@ def _read_voc_results_folder(folder: Path) -> Predictions:
         except (OSError, PredictionError):
             inside = []
         hint = f" ({inside[0]} holds some: give that folder)" if inside else ""
+        if not inside and (labels := labels_without_confidence(folder)):
+            hint = f" ({labels})"
         raise PredictionError(f"{folder}: a folder holding no PASCAL VOC devkit results file ({VOC_RESULTS_FORM})"
                               f" nor YOLO text (labels/<image stem>.txt, 'class cx cy w h conf' lines){hint}: a "
                               "folder given as predictions is read as the devkit's results files, one per class, or "

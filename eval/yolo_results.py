@@ -75,6 +75,27 @@ def is_yolo_results(folder: Path) -> bool:
     return False
 
 
+def labels_without_confidence(folder: Path) -> str:
+    """A hint for a prediction folder that is not read as predictions, where its text files (or those of its
+    sub-folders, as a YOLO dataset's ``labels/val/``) are YOLO lines of 5 numbers, ``class cx cy w h``: ground-truth
+    labels, or a run saved without ``save_conf=True`` (trial 48: a dataset's folder given as --pred scored every AP
+    0 as "a run that found nothing"); '' otherwise."""
+    try:
+        folders = [folder, *sorted(sub for sub in folder.iterdir() if sub.is_dir())]
+    except OSError:
+        return ""
+    for sub in folders:
+        for f in _text_files(sub)[:1]:
+            first = next((ln.split() for ln in text_head(f).splitlines() if ln.strip()), None)
+            vals = parse_numbers(first) if first else None
+            if vals is not None and len(vals) == 5 and vals[0].is_integer():
+                return (f"{f} holds YOLO lines 'class x_center y_center width height' without a confidence: "
+                        "ground-truth labels (a dataset's labels/<split>/, given as --gt), or a run saved without "
+                        "save_conf=True; predictions are what yolo predict/val write with save_txt=True "
+                        "save_conf=True, labels/<image stem>.txt in the run's folder")
+    return ""
+
+
 def read_yolo_results(folder) -> "Predictions":
     """The predictions of a YOLO run's folder (``labels/*.txt``, or a folder of such files): ``Predictions`` with
     ``format`` :data:`FORMAT`, each image named by its file's stem, boxes xyxy **normalised** (``normalised``: scaled
@@ -90,6 +111,16 @@ def read_yolo_results(folder) -> "Predictions":
     folder = Path(folder)
     labels_dir = _label_folder(folder)
     files = _text_files(labels_dir)  # none: a run that found nothing (an image without detections has no file)
+    if not files:  # a run that found nothing, unless its text files lie a folder down (a dataset's labels/val/)
+        if hint := labels_without_confidence(labels_dir):
+            raise PredictionError(f"{folder}: no predictions in {labels_dir}, but {hint}")
+        try:
+            inside = [sub for sub in sorted(labels_dir.iterdir()) if sub.is_dir() and _text_files(sub)]
+        except OSError:
+            inside = []
+        if inside:
+            raise PredictionError(f"{folder}: no predictions in {labels_dir} itself, but {inside[0]} holds text files: "
+                                  "a YOLO run writes labels/<image stem>.txt, one folder; give that folder as --pred")
     try:
         # beside the text files (a classes.txt put in run/labels), in the run's folder, or the one above it
         found = names_beside(labels_dir, levels=2 if labels_dir != folder else 1)

@@ -365,3 +365,27 @@ def test_a_label_file_of_no_image_is_warned_of(tmp_path):
     (tmp_path / "ds" / "labels" / "val" / "sub" / "lost.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     for given in (yaml, tmp_path / "ds" / "images" / "val", tmp_path / "ds" / "labels" / "val"):
         assert sorted(Path(p.file).name for p in read_dataset(given).problems) == ["gone.txt", "lost.txt"], given
+
+
+def test_a_datasets_folder_given_as_predictions_is_refused_not_scored_0(tmp_path):
+    # trial 48: --pred my_yolo (the dataset: labels/val/*.txt of ground truth) was read as a run whose labels/ is
+    # empty, "the detector found nothing", and every AP 0 with exit 0; labels/val itself got a message that did not
+    # say why its text was not read; a run's labels a folder down were likewise "nothing"
+    yaml, coco, truth = make_dataset(tmp_path / "ds")
+    ds = yaml.parent
+    with pytest.raises(PredictionError, match=r"ds: no predictions in .*ds/labels, but .*labels/(train|val)/\w+\.txt "
+                                              r"holds YOLO lines 'class x_center y_center width height' without a "
+                                              r"confidence: ground-truth labels"):
+        read_predictions(ds)
+    with pytest.raises(PredictionError, match=r"labels/val: a folder holding no PASCAL VOC .*labels/val/\w+\.txt holds "
+                                              r"YOLO lines .*without a confidence: ground-truth labels"):
+        read_predictions(ds / "labels" / "val")
+    run = tmp_path / "run"
+    (run / "labels" / "val").mkdir(parents=True)
+    (run / "labels" / "val" / "a.txt").write_text("0 0.5 0.5 0.2 0.2 0.9\n")
+    with pytest.raises(PredictionError, match=r"run: no predictions in .*run/labels itself, but .*labels/val holds "
+                                              r"text files.*give that folder as --pred"):
+        read_predictions(run)
+    assert len(read_predictions(run / "labels" / "val")) == 1
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(yaml), "--pred", str(ds)])
+    assert res.exit_code == 1 and "ground-truth labels" in res.output and "mAP" not in res.output, res.output
