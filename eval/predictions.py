@@ -208,7 +208,9 @@ def _checked_lines(path, text: str, fields: int, first_value: int, form: str):
             continue
         if len(parts) != fields:
             raise PredictionError(f"{path}:{n}: expected {fields} fields {form}, got {len(parts)}: {line.strip()!r}")
-        try:
+        try:  # Python reads "1_0" as 10, which neither devkit's reader does (trial 48)
+            if any("_" in v for v in parts[first_value:]):
+                raise ValueError
             vals = [float(v) for v in parts[first_value:]]
         except ValueError:
             raise PredictionError(f"{path}:{n}: not numbers: {line.strip()!r}") from None
@@ -243,6 +245,8 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
     for n, parts, vals in _checked_lines(path, text, 7, 2, "'<image_index> <det_id> <confidence> <xmin> <ymin> "
                                          "<xmax> <ymax>'"):
         try:
+            if "_" in parts[0] or "_" in parts[1]:  # int("1_0") is 10 (trial 48)
+                raise ValueError
             idx, det_id = int(parts[0]), int(parts[1])
         except ValueError:
             raise PredictionError(f"{path}:{n}: not numbers: {' '.join(parts)!r}") from None

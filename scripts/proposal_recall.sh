@@ -32,7 +32,9 @@ PY
 run() {  # name, then detect proposals options
   local name=$1; shift
   if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
-  detect proposals $O/val_images.txt --gt $O/val_gt.json --no-cache --workers $W --multibox "$MB" \
+  local mb=()  # --multibox only where MultiBox proposes: with --method ss it is a usage error
+  if [[ " $* " == *" multibox "* || " $* " == *" both "* ]]; then mb=(--multibox "$MB"); fi
+  detect proposals $O/val_images.txt --gt $O/val_gt.json --no-cache --workers $W "${mb[@]}" \
     --json $O/$name.json --out $O/$name.props.json "$@" | tail -n +1
 }
 run paper_ss --method ss --ss-scale 2

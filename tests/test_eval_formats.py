@@ -36,6 +36,8 @@ def test_ilsvrc_text(tmp_path):
 @pytest.mark.parametrize("text,message", [
     ("11 124 0.9 0 0 49\n", r"sub\.txt:1: expected 7 fields"),
     ("11 124 0.9 0 0 49 49\n11 124 x 0 0 49 49\n", r"sub\.txt:2: not numbers"),
+    ("1_1 124 0.5 0 0 49 49\n", r"sub\.txt:1: not numbers"),  # trial 48: Python's int() read it as 11
+    ("11 124 0.5 0 0 4_9 49\n", r"sub\.txt:1: not numbers"),
     ("11 124 nan 0 0 49 49\n", r"sub\.txt:1: NaN or infinite"),
     ("11 124 0.5 0 0 inf 49\n", r"sub\.txt:1: NaN or infinite"),
     ("11 201 0.5 0 0 49 49\n", r"sub\.txt:1: unknown class id 201"),
