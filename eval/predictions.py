@@ -126,6 +126,8 @@ class AlignedPredictions:
     dropped_unknown_image: int = 0  # predictions left out for that reason
     dropped_other_class: dict[str, int] = field(default_factory=dict)  # class name -> predictions left out (class
     #                                                                      not among the ground truth's classes)
+    # COCO results of a category_id the ground truth does not have: category_id (as a string) -> results left out
+    dropped_other_category: dict[str, int] = field(default_factory=dict)
     known_classes: frozenset[int] = frozenset()  # GT class indices among the prediction file's categories
     xywh: np.ndarray | None = None  # float64 [P, 4] the file's own COCO boxes, where it had them (coco metric)
     notes: tuple[str, ...] = ()  # what the user should know about the matching (printed by the CLI)
@@ -635,9 +637,12 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
         on_gt = np.isin(preds.labels, [j for j, c in enumerate(preds.categories) if c.source_id in not_own]) & (
             image_index >= 0) if n else np.zeros(0, dtype=bool)
         ids = sorted({preds.categories[int(j)].source_id for j in preds.labels[on_gt]}, key=str)
+        dropped_category = Counter(str(preds.categories[int(j)].source_id) for j in preds.labels[on_gt])
         if ids:
             notes.append(f"{count(int(on_gt.sum()), 'result')} of category_id {', '.join(map(str, ids[:8]))} left "
                          f"out: not categories of {gt.source} (pycocotools never matches them either)")
+    else:
+        dropped_category = Counter()
     notes += _check_images_run(preds, gt, image_index, elsewhere)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
     if own_ids and n:
@@ -670,6 +675,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
         unknown_images=tuple(unknown),
         dropped_unknown_image=int(no_image.sum()),
         dropped_other_class=dict(dropped_class),
+        dropped_other_category=dict(dropped_category),
         known_classes=known,
         xywh=preds.xywh[keep] if preds.xywh is not None else None,
         notes=tuple(notes),

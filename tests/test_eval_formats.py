@@ -127,6 +127,7 @@ def test_coco_results_use_gt_category_ids(tmp_path):
     al = align_predictions(read_predictions(p), gt)
     assert [gt.classes[k].name for k in al.label] == ["dog"] and not al.dropped_other_class
     assert any("2 results of category_id 124 left out: not categories of" in n for n in al.notes), al.notes
+    assert al.dropped_other_category == {"124": 2}  # trial 48: noted, but --json's left_out counted none
     # User trial 21: results of such ids on images of another ground truth (one file shared by several --gt) are
     # left out as on unknown images, and were counted a second time in this note
     p.write_text(json.dumps([{"image_id": 3, "category_id": 18, "bbox": [0, 0, 10, 10], "score": 0.9,
@@ -140,7 +141,7 @@ def test_coco_results_use_gt_category_ids(tmp_path):
     al = align_predictions(read_predictions(p), gt)
     assert any(n.startswith("1 result of category_id 124 left out: not categories of") for n in al.notes), al.notes
     assert not any("77" in n for n in al.notes), al.notes
-    assert al.dropped_unknown_image == 2
+    assert al.dropped_unknown_image == 2 and al.dropped_other_category == {"124": 1}
 
 
 def test_coco_results_against_non_coco_gt_use_det_ids(tmp_path):
