@@ -25,13 +25,18 @@ BOOTSTRAP_METRICS = ("ilsvrc", "voc", "voc07")  # COCO's numbers are pycocotools
 METRICS = ("ilsvrc", "voc", "voc07", "coco")
 
 
-def _by_image(preds: AlignedPredictions, blacklist: set[tuple[int, int]]):
-    """The counted predictions (blacklisted (image, class) pairs left out), grouped by image in ground-truth order,
-    within an image by confidence descending, ties in file order — the order in which the devkit walks them.
+def _by_image(preds: AlignedPredictions, blacklist: set[tuple[int, int]], gt: Dataset | None = None):
+    """The counted predictions (blacklisted (image, class) pairs left out), grouped by image in ground-truth order
+    (``gt`` numbered by an ILSVRC evaluation list: in the order of its indices, as ``eval_detection.m`` sorts the
+    image ids and concatenates its per-image results by id — the list's line order may differ; trial 48), within an
+    image by confidence descending, ties in file order — the order in which the devkit walks them.
 
     Returns (image_index, labels, scores, boxes) in that order, the [start, end) slice of each image and each one's
     position in ``preds`` (the file's order)."""
-    order = np.lexsort((np.arange(len(preds)), -preds.scores, preds.image_index))
+    key = preds.image_index
+    if gt is not None and gt.id_source == "image_list" and len(preds):
+        key = np.asarray([int(im.image_id) for im in gt.images], dtype=np.int64)[preds.image_index]
+    order = np.lexsort((np.arange(len(preds)), -preds.scores, key))
     if blacklist:
         keep = np.array([(int(i), int(c)) not in blacklist for i, c in zip(preds.image_index, preds.label)],
                         dtype=bool)
@@ -115,7 +120,7 @@ def _match_ilsvrc(gt: Dataset, preds: AlignedPredictions, iou_threshold: float, 
     """The devkit's matching of :func:`evaluate_ilsvrc`: (image_index, labels, scores, tp, fp) of the counted
     predictions, [P'] each, in :func:`_by_image` order — the devkit's: it ranks each class's detections image by
     image, so equal scores rank in image order."""
-    image_index, labels, scores, boxes, slices, _ = _by_image(preds, blacklist)
+    image_index, labels, scores, boxes, slices, _ = _by_image(preds, blacklist, gt)
     tp = np.zeros(len(labels), dtype=bool)
     fp = np.zeros(len(labels), dtype=bool)
     for s, e in slices:

@@ -425,3 +425,24 @@ def test_ilsvrc_text_refuses_a_list_that_numbers_its_images_otherwise(tmp_path):
     assert read_predictions(p, image_list=alike).image_names == ("val/b",)
     (tmp_path / "sub.images.txt").write_text("not a list\n")  # not an image list: not ours to judge
     assert read_predictions(p, image_list=official).image_names == ("a",)
+
+
+def test_ilsvrc_ties_rank_by_the_lists_indices_not_its_line_order(tmp_path):
+    """Trial 48: eval_detection.m sorts the image ids and concatenates its per-image results by id, so detections of
+    equal confidence rank by image index; a list whose lines are not in index order ranked them by line."""
+    from eval import evaluate
+
+    d = tmp_path / "xml"
+    d.mkdir()
+    (d / "a.xml").write_text(ilsvrc_xml("a", 100, 100, [("n00007846", 0, 0, 49, 49)]))
+    (d / "b.xml").write_text(ilsvrc_xml("b", 100, 100, [("n00007846", 0, 0, 49, 49)]))
+    lst = tmp_path / "list.txt"
+    lst.write_text("b 2\na 1\n")  # line order b, a; index order a, b
+    gt = read_dataset(d, image_list=lst)
+    p = tmp_path / "sub.txt"
+    # a's object found at 0.9; then a tie at 0.5: b's object found (index 2), a false positive on a (index 1)
+    p.write_text("1 124 0.9 0 0 49 49\n2 124 0.5 0 0 49 49\n1 124 0.5 60 60 99 99\n")
+    res = evaluate(gt, align_predictions(read_predictions(p, image_list=lst), gt), metric="ilsvrc")
+    # devkit order: 0.9 TP (image 1), then the ties by index: image 1's FP, image 2's TP → precision 1, 1/2, 2/3;
+    # recall 1/2, 1/2, 1 → AP = 0.5 * 1 + 0.5 * 2/3
+    assert res.per_class[0].ap == pytest.approx(0.5 + 0.5 * 2 / 3)  # by line order (b first) it was 1.0
