@@ -63,7 +63,7 @@ def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = Fal
 @click.command("eval")
 @click.option("--gt", "gt_paths", required=True, multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Ground truth: COCO JSON, ILSVRC or VOC XML folder, Penn-Fudan annotations, YOLO (a data.yaml: "
-                   "its val split; or a split's images folder). Repeat it to score "
+                   "its val split; or a split's images folder), LabelMe JSON (a folder of them, or one). Repeat it to score "
                    "several datasets: each one's mAP and their mean (each dataset weighs the same).")
 @click.option("--pred", "pred_paths", default=("boxes.json",), show_default=True, multiple=True,
               type=click.Path(exists=True, path_type=Path),
