@@ -348,6 +348,10 @@ def test_xml_in_its_declared_encoding(tmp_path, encoding):
     (b"\x00\x9c\xff binary junk", "not valid XML"),
     (b"", "not valid XML: no element found"),
     (b"<annotation><size><width>5</width>", r":1: not valid XML"),
+    # trial 47: Latin-1 bytes, without a declaration or declaring UTF-8, were "not well-formed (invalid token)"
+    (b"<annotation>\n<name>caf\xe9</name></annotation>", r":2: not readable XML: it is not UTF-8 text \(byte 22\)"),
+    (b'<?xml version="1.0" encoding="UTF-8"?><annotation><name>caf\xe9</name></annotation>',
+     r":1: not readable XML: it declares UTF-8 but is not UTF-8 text .*save it as UTF-8"),
 ])
 def test_unreadable_xml_names_the_file(tmp_path, content, message):
     d = tmp_path / "xml"

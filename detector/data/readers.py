@@ -530,13 +530,26 @@ def _parse_xml(problems: _Problems, path: Path):
     except ET.ParseError as e:
         try:
             with open(path, "rb") as f:
-                kind = binary_kind(f.read(32))
+                data = f.read()
         except OSError:
-            kind = None
+            data = b""
+        kind = binary_kind(data[:32])
         if kind:  # trial 34: an image given with --format voc was "p.png:1: not valid XML"
             problems.add(path, "malformed", f"{kind}, not an XML annotation")
             return None
         line = e.position[0] if getattr(e, "position", None) else None
+        m = _XML_ENCODING.match(data)
+        declared = m.group(1).decode("ascii") if m else None
+        if (declared or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8") and b"\x00" not in data:  # text
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as u:  # trial 47: Latin-1 bytes were "not well-formed (invalid token)"
+                said = "declares UTF-8 but is not UTF-8 text" if declared else "is not UTF-8 text"
+                problems.add(path, "malformed", f"not readable XML: it {said} (byte {u.start}); an XML file is "
+                             "UTF-8 unless its declaration names another encoding: save it as UTF-8, or declare the "
+                             "one it is in (<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>)",
+                             line=data[:u.start].count(b"\n") + 1)
+                return None
         problems.add(path, "malformed", f"not valid XML: {e}", line=line)
     except XmlEncodingError as e:
         problems.add(path, "malformed", f"not readable XML: {e}")
