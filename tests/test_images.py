@@ -255,9 +255,9 @@ def test_each_image_decoded_once_for_all_stages(shown_differently, tmp_path, mon
         calls.clear()
         out = list(propose_many(SelectiveSearchProposer(RAW), shown_differently, workers=0, cache=cache))
         assert sorted(calls) == sorted(map(str, shown_differently))
-        for path, (_, image, boxes, _, _, error) in zip(shown_differently, out):
-            assert error is None
-            np.testing.assert_array_equal(image, load_image(path))
+        for path, p in zip(shown_differently, out):
+            assert p.error is None
+            np.testing.assert_array_equal(p.image, load_image(path))
 
 
 # ------------------------------------------------------------------------------------------------ finding, naming
