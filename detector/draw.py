@@ -19,6 +19,15 @@ def _color(label: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
+def _text_color(fill: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever contrasts more with ``fill`` (WCAG relative luminance): black text on the dark
+    blue of ``person`` read at 3.3:1 (trial 51); the better of the two is at least 4.5:1 on any colour."""
+    c = [v / 255 for v in fill]
+    lum = sum(w * (v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4)
+              for w, v in zip((0.2126, 0.7152, 0.0722), c))
+    return (0, 0, 0) if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else (255, 255, 255)
+
+
 def draw_detections(image: np.ndarray, boxes, scores, labels, names) -> Image.Image:
     """RGB ``uint8`` image with each xyxy box outlined and labelled ``name score``; ``names[label]`` gives the
     text of a label."""
@@ -42,7 +51,7 @@ def draw_detections(image: np.ndarray, boxes, scores, labels, names) -> Image.Im
         tw, th = tb[2] - tb[0], tb[3] - tb[1]
         ty = y1 - th - 4 if y1 - th - 4 >= 0 else y1
         draw.rectangle([x1, ty, x1 + tw + 4, ty + th + 4], fill=color)
-        draw.text((x1 + 2, ty + 1), text, fill=(0, 0, 0), font=font)
+        draw.text((x1 + 2, ty + 1), text, fill=_text_color(color), font=font)
     return img
 
 
