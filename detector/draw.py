@@ -50,8 +50,9 @@ def draw_detections(image: np.ndarray, boxes, scores, labels, names) -> Image.Im
         tb = draw.textbbox((0, 0), text, font=font)
         tw, th = tb[2] - tb[0], tb[3] - tb[1]
         ty = y1 - th - 4 if y1 - th - 4 >= 0 else y1
-        draw.rectangle([x1, ty, x1 + tw + 4, ty + th + 4], fill=color)
-        draw.text((x1 + 2, ty + 1), text, fill=_text_color(color), font=font)
+        tx = max(0.0, min(x1, img.width - 1 - (tw + 4)))  # a box at the right edge: its label moved in, not cut
+        draw.rectangle([tx, ty, tx + tw + 4, ty + th + 4], fill=color)
+        draw.text((tx + 2, ty + 1), text, fill=_text_color(color), font=font)
     return img
 
 

@@ -44,3 +44,20 @@ def test_label_text_contrasts_with_its_background():
         hi, lo = sorted((_luminance(fill), _luminance(text)), reverse=True)
         worst = min(worst, (hi + 0.05) / (lo + 0.05))
     assert worst >= 4.5, worst
+
+
+def _label_columns(x1):
+    img = np.full((200, 300, 3), 128, np.uint8)
+    out = np.asarray(draw_detections(img, np.array([[x1, 100.0, 299.0, 190.0]]), np.array([0.31]), np.array([1]),
+                                     {1: "tv or monitor"}))
+    cols = np.nonzero((out[:97] != 128).any(axis=2).any(axis=0))[0]  # the label, above the box's top line
+    return cols.min(), cols.max()
+
+
+def test_label_of_a_box_at_the_right_edge_stays_in_the_picture():
+    """A box at the image's right edge has its whole label shown, moved left to fit (trial 51: "person 0.31" lost
+    the end of its score on a 500-px photo; a longer name lost more), not cut at the edge."""
+    left, right = _label_columns(60.0)
+    width = right - left + 1
+    left_edge, right_edge = _label_columns(280.0)
+    assert right_edge - left_edge + 1 == width and right_edge <= 299
