@@ -408,7 +408,8 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     if out_format == "ilsvrc":  # the submission's numbering, which detect eval --image-list needs (older note)
         where += f" and its image list {boxes_json.image_list_path(out)}"
     _report(doc, out, where, seconds, len(todo), engine, totals, members, options["draw_dir"],
-            written_count(doc, written, out_format, options["coco_gt"]), resumed=bool(done))
+            written_count(doc, written, out_format, options["coco_gt"]), resumed=bool(done),
+            draw_threshold=options["draw_threshold"])
     if doc["errors"] and not doc["images"]:  # a script must see it (noticed in round 16: every input failed, exit 0)
         raise none_used_error(len(doc["errors"]), out, out_format)
 
@@ -729,7 +730,7 @@ def _write_record(writer: PartWriter, record: dict) -> None:
 
 
 def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engine: str, totals: dict, members,
-            draw_dir, detections: str, resumed: bool = False) -> None:
+            draw_dir, detections: str, resumed: bool = False, draw_threshold: float = 0.3) -> None:
     """``detections``: what was written (:func:`detector.data.boxes_json.written_count`); ``members``: those that
     ran, named with their modes (``--mode`` may have chosen some of an ensemble's: user trial); ``resumed``: some
     records came from the part file (the time is then that of the inputs run now)."""
@@ -758,8 +759,16 @@ def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engin
     if len(errors) > 10:
         click.echo(f"  … and {len(errors) - 10} more (see 'errors' in {out})", err=True)
     if draw_dir is not None:
-        click.echo(f"drawings in {draw_dir}" + (f"; {count(len(not_drawn), 'image')} not drawn (their detections are "
-                                                f"in {out})" if not_drawn else ""))
+        # a picture with no detection at --draw-threshold is a plain copy of the image: say so (trial 51)
+        shown = {d["image_id"] for d in doc["detections"] if d["score"] >= draw_threshold}
+        failed = {e["file_name"] for e in not_drawn}
+        pictures = [im for im in doc["images"] if im["file_name"] not in failed]
+        bare = sum(im["id"] not in shown for im in pictures)
+        click.echo(f"drawings in {draw_dir} (boxes scoring at least {draw_threshold:g}, --draw-threshold)"
+                   + (f"; {bare} of {count(len(pictures), 'picture')} show no box: no detection on "
+                      f"{'them' if bare > 1 else 'it'} scored that much (every detection is in {out})" if bare else "")
+                   + (f"; {count(len(not_drawn), 'image')} not drawn (their detections are in {out})"
+                      if not_drawn else ""))
     for e in not_drawn[:10]:
         click.echo(f"  not drawn {e['file_name']}: {e['error']}", err=True)
     if len(not_drawn) > 10:
