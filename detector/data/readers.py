@@ -281,7 +281,8 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
     (missing: 0); ``ignore: 1`` (as :func:`detector.data.coco.dataset_to_coco` marks a VOC ``difficult`` object)
     reads as ``difficult``. Image ids may be integers or strings (pycocotools accepts both), not a mix of the two.
 
-    Category names are mapped onto the ILSVRC vocabulary (a ``wnid`` field, the COCO 80 table, or an ILSVRC name);
+    Category names are mapped onto the ILSVRC vocabulary (a ``wnid`` field, the COCO 80 table, the VOC 20 names, or
+    an ILSVRC name);
     others stay their own classes. Image files are looked for in ``images``, next to the JSON, in ``images/``
     beside it or beside its folder.
     """
@@ -321,7 +322,10 @@ def read_coco(path, *, images=None, strict: bool = True) -> Dataset:
             continue  # the same category twice: harmless, kept once
         cat_first[c["id"]] = (i, name)
         mapped = category_for_name(str(c["wnid"])) if c.get("wnid") else None
-        mapped = mapped or category_for_name(name, "coco")
+        # then a VOC name: CVAT, Label Studio and Roboflow export a VOC-born dataset as COCO keeping 'aeroplane',
+        # 'motorbike', 'tvmonitor' … (trial 50: its aeroplanes were a class of their own, AP 0 against airplane
+        # detections), as the YOLO and LabelMe readers and COCO results map them
+        mapped = mapped or category_for_name(name, "coco") or category_for_name(name, "voc")
         cat = Category(name, mapped.wnid if mapped else None, mapped.det_id if mapped else None, source_id=c["id"])
         if cat.key in class_index:  # two COCO categories onto one ILSVRC class would merge them: keep them apart
             j, first = cat_of_key[cat.key]

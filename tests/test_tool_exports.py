@@ -1,0 +1,41 @@
+"""The files annotation tools write (CVAT, Label Studio, Roboflow) read as the boxes they hold: the same numbers as
+the original annotations of those boxes (trial 50)."""
+
+import json
+
+from helpers import eval_json, voc_xml, write_coco, write_image
+
+from detector.data import read_dataset
+
+# a VOC-born dataset exported as COCO by CVAT, Label Studio or Roboflow keeps the VOC class names
+VOC_NAMED_CATS = [{"id": 1, "name": "aeroplane", "supercategory": ""}, {"id": 2, "name": "motorbike"},
+                  {"id": 3, "name": "tvmonitor"}, {"id": 4, "name": "diningtable"}, {"id": 5, "name": "pottedplant"},
+                  {"id": 6, "name": "person"}]
+
+
+def test_coco_categories_with_voc_names_map_as_the_voc_reader_maps_them(tmp_path):
+    write_image(tmp_path / "coco" / "a.jpg", 100, 80)
+    gt = write_coco(tmp_path / "coco" / "instances_default.json",
+                    [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+                    [{"id": k + 1, "image_id": 1, "category_id": k + 1, "bbox": [10, 10, 30, 30], "area": 900,
+                      "iscrowd": 0} for k in range(6)], VOC_NAMED_CATS)
+    ds = read_dataset(gt)
+    voc_dir = tmp_path / "voc"
+    (voc_dir / "Annotations").mkdir(parents=True)
+    (voc_dir / "Annotations" / "a.xml").write_text(voc_xml("a.jpg", 100, 80, [(c["name"], 11, 11, 40, 40, 0)
+                                                                              for c in VOC_NAMED_CATS]))
+    voc = read_dataset(voc_dir)
+    coco_keys = sorted(ds.classes[i].key for i in ds.images[0].labels)
+    voc_keys = sorted(voc.classes[i].key for i in voc.images[0].labels)
+    assert coco_keys == voc_keys  # trial 50: COCO kept 'aeroplane' … as classes of their own
+    assert {ds.classes[i].name: ds.classes[i].wnid for i in ds.images[0].labels}["aeroplane"] == "n02691156"
+
+    # and so an airplane detection (ILSVRC det_id 2, as detect run writes it) scores the COCO file's aeroplane
+    pred = tmp_path / "boxes.json"
+    pred.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+        "categories": [{"id": 2, "name": "airplane", "wnid": "n02691156"}],
+        "detections": [{"image_id": 1, "category_id": 2, "bbox": [10, 10, 30, 30], "score": 0.9}]}))
+    for g in (gt, voc_dir):
+        m, per_class, _ = eval_json(g, pred, "voc", tmp_path)
+        assert per_class["aeroplane"] == 1.0, (g, per_class)
