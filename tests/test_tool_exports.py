@@ -39,3 +39,24 @@ def test_coco_categories_with_voc_names_map_as_the_voc_reader_maps_them(tmp_path
     for g in (gt, voc_dir):
         m, per_class, _ = eval_json(g, pred, "voc", tmp_path)
         assert per_class["aeroplane"] == 1.0, (g, per_class)
+
+
+def test_label_studio_yolo_export_folder_is_read_as_yolo_not_as_its_notes_json(tmp_path):
+    # Label Studio's "YOLO" export: images/, labels/, classes.txt, notes.json — no data.yaml
+    root = tmp_path / "project-1-at-2024-05-01"
+    write_image(root / "images" / "1a2b3c4d-photo.jpg", 200, 100)
+    (root / "labels").mkdir()
+    (root / "labels" / "1a2b3c4d-photo.txt").write_text("1 0.25 0.5 0.1 0.2\n0 0.75 0.5 0.2 0.4\n")
+    (root / "classes.txt").write_text("dog\nperson\n")
+    (root / "notes.json").write_text(json.dumps({"categories": [{"id": 0, "name": "dog"}, {"id": 1, "name": "person"}],
+                                                 "info": {"year": 2024, "version": "1.0",
+                                                          "contributor": "Label Studio"}}, indent=2))
+    ds = read_dataset(root)  # trial 50: "notes.json: not a COCO instances file"
+    assert ds.format == "yolo" and len(ds) == 1 and ds.num_boxes == 2
+    assert sorted(ds.classes[i].name for i in ds.images[0].labels) == ["dog", "person"]
+    assert ds.images[0].boxes.tolist()[0] == [40.0, 40.0, 60.0, 60.0]
+    # a COCO file in a YOLO-looking layout is still read as COCO
+    (root / "notes.json").unlink()
+    write_coco(root / "instances.json", [{"id": 1, "file_name": "images/1a2b3c4d-photo.jpg", "width": 200,
+                                          "height": 100}], [], [{"id": 1, "name": "dog"}])
+    assert read_dataset(root).format == "coco"

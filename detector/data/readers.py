@@ -1085,7 +1085,12 @@ def detect_format(path) -> str:
     # coco` and `detect eval --json` saved there (boxes.json, boxes.job.json, boxes.eval.json) sort before photo_1.json
     if any(is_labelme_json(p) for p in _files(path, ".json")[:32]):  # trial 43
         return "labelme"
-    if _files(path, ".json") or ((path / "annotations").is_dir() and _files(path / "annotations", ".json")):
+    jsons = _files(path, ".json")
+    if jsons and is_yolo_path(path) and not any(_may_be_coco_json(p) for p in jsons):
+        # Label Studio's YOLO export: images/, labels/, classes.txt and notes.json (its classes and "info", no
+        # images) — trial 50: read as COCO, "notes.json: not a COCO instances file"
+        return "yolo"
+    if jsons or ((path / "annotations").is_dir() and _files(path / "annotations", ".json")):
         return "coco"
     first_xml = next(iter(_files(path, ".xml")), None)
     if first_xml is not None:
@@ -1104,6 +1109,19 @@ def detect_format(path) -> str:
                                "no COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO or LabelMe annotation found here" +
                                (f" (its sub-folders are not read; {held} hold annotation files: give one of them)"
                                 if held else "; pass --format")))
+
+
+def _may_be_coco_json(path: Path, most: int = 1 << 20) -> bool:
+    """Whether the JSON file ``path`` may be COCO instances: False only for a small file that is valid JSON and not
+    an object with ``images`` (Label Studio's ``notes.json``); a large or unreadable one is left to the COCO reader
+    to judge."""
+    try:
+        if path.stat().st_size > most:
+            return True
+        data = json.loads(read_text(path))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return True
+    return isinstance(data, dict) and "images" in data
 
 
 def _sub_folders_with_annotations(path: Path, most: int = 3) -> str:
