@@ -60,3 +60,15 @@ def test_label_studio_yolo_export_folder_is_read_as_yolo_not_as_its_notes_json(t
     write_coco(root / "instances.json", [{"id": 1, "file_name": "images/1a2b3c4d-photo.jpg", "width": 200,
                                           "height": 100}], [], [{"id": 1, "name": "dog"}])
     assert read_dataset(root).format == "coco"
+
+
+def test_label_studio_voc_export_finds_its_images_folder(tmp_path):
+    # Label Studio's "Pascal VOC XML" export: Annotations/ and images/ (no JPEGImages/)
+    root = tmp_path / "project-1-at-2024-05-01"
+    write_image(root / "images" / "1a2b3c4d-photo.jpg", 200, 100)
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "1a2b3c4d-photo.xml").write_text(
+        voc_xml("1a2b3c4d-photo.jpg", 200, 100, [("person", 11, 21, 50, 80, 0)]))
+    ds = read_dataset(root)
+    assert ds.images[0].path == root / "images" / "1a2b3c4d-photo.jpg"  # trial 50: "none of the image files was found"
+    assert not [p for p in ds.problems if p.kind == "missing_image"]

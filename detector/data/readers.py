@@ -834,13 +834,14 @@ def _voc_layout(path: Path, image_set: str | None):
         except OSError:  # an unreadable folder: each listed file is reported missing as before
             found = {}
         return [folder / f"{i}.xml" if (folder / f"{i}.xml").is_file() else found.get(i, folder / f"{i}.xml")
-                for i in ids], [root / "JPEGImages"]
+                for i in ids], [root / "JPEGImages", root / "images"]
     if path.is_file():
         return [path], [path.parent, path.parent.parent / "JPEGImages"]
     if (path / "Annotations").is_dir():
         if image_set is not None:
             return _voc_layout(path / "ImageSets" / "Main" / f"{image_set}.txt", None)
-        return _files(path / "Annotations", ".xml"), [path / "JPEGImages", path]
+        # JPEGImages/ (the devkit's), else images/ (Label Studio's VOC export: Annotations/ and images/; trial 50)
+        return _files(path / "Annotations", ".xml"), [path / "JPEGImages", path / "images", path]
     return _files(path, ".xml"), [path, path / "images", path.parent / "JPEGImages", path.parent / "images"]
 
 
