@@ -60,6 +60,16 @@ def complete_coco_gt(coco_gt: dict) -> tuple[dict, tuple[str, ...]]:
                   "false positive (cocodataset/cocoapi#664; exporters such as Roboflow number annotations from 0) — "
                   "these numbers are pycocotools' own; number the annotations from 1 to score that object (the "
                   "ilsvrc and voc metrics do not depend on ids)",)
+    # an 'area' of 0 beside a box of some area (written so by converters that leave it unset: trial 50) is taken by
+    # pycocotools as the object's size: every such object is "small", and APs/APm/APl and ARs/ARm/ARl are of no use
+    flat = [k for k, a in enumerate(anns) if isinstance(a.get("area"), (int, float)) and not isinstance(a["area"], bool)
+            and a["area"] <= 0 and isinstance(a.get("bbox"), list) and len(a["bbox"]) == 4
+            and all(isinstance(v, (int, float)) for v in a["bbox"]) and a["bbox"][2] * a["bbox"][3] > 0]
+    if flat:
+        notes += (f"{len(flat)} of the {len(anns)} ground-truth annotations (annotations[{flat[0]}] first) "
+                  f"{'has' if len(flat) == 1 else 'have'} 'area' 0 but a bbox of some area: pycocotools sizes objects "
+                  "by 'area', so they count as small in APs/APm/APl and ARs/ARm/ARl (these numbers are pycocotools' "
+                  "own; AP, AP50, AP75 and AR1/AR10/AR100 do not depend on it) — write the mask's or box's area",)
     return data, notes
 
 

@@ -3,6 +3,7 @@ the original annotations of those boxes (trial 50)."""
 
 import json
 
+import pytest
 from helpers import eval_json, voc_xml, write_coco, write_image
 
 from detector.data import read_dataset
@@ -72,3 +73,16 @@ def test_label_studio_voc_export_finds_its_images_folder(tmp_path):
     ds = read_dataset(root)
     assert ds.images[0].path == root / "images" / "1a2b3c4d-photo.jpg"  # trial 50: "none of the image files was found"
     assert not [p for p in ds.problems if p.kind == "missing_image"]
+
+
+def test_coco_metric_notes_ground_truth_areas_of_0(tmp_path):
+    write_image(tmp_path / "a.jpg", 200, 200)
+    gt = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 200}],
+                    [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 150, 150], "area": 0, "iscrowd": 0}],
+                    [{"id": 1, "name": "person"}])
+    pred = tmp_path / "res.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 150, 150], "score": 0.9}]))
+    _, _, r = eval_json(gt, pred, "coco", tmp_path)
+    assert "'area' 0" in r.output and "small" in r.output  # trial 50: APs 1.0, APl -1 without a word
+    out = json.loads(sorted(tmp_path.glob("m*.json"))[-1].read_text())
+    assert out["APs"] == pytest.approx(1.0) and out["APl"] == -1.0  # pycocotools' own numbers, unchanged
