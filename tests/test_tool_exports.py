@@ -6,7 +6,7 @@ import json
 import pytest
 from helpers import eval_json, voc_xml, write_coco, write_image
 
-from detector.data import read_dataset
+from detector.data import DatasetError, read_dataset
 
 # a VOC-born dataset exported as COCO by CVAT, Label Studio or Roboflow keeps the VOC class names
 VOC_NAMED_CATS = [{"id": 1, "name": "aeroplane", "supercategory": ""}, {"id": 2, "name": "motorbike"},
@@ -86,3 +86,26 @@ def test_coco_metric_notes_ground_truth_areas_of_0(tmp_path):
     assert "'area' 0" in r.output and "small" in r.output  # trial 50: APs 1.0, APl -1 without a word
     out = json.loads(sorted(tmp_path.glob("m*.json"))[-1].read_text())
     assert out["APs"] == pytest.approx(1.0) and out["APl"] == -1.0  # pycocotools' own numbers, unchanged
+
+
+def test_formats_detect_does_not_read_are_named_not_sent_to_format(tmp_path):
+    # Open Images' box CSV (and FiftyOne's export of it): no --format reads it, so "pass --format" misled
+    oi = tmp_path / "oi"
+    oi.mkdir()
+    (oi / "validation-annotations-bbox.csv").write_text(
+        "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,IsGroupOf,IsDepiction,IsInside\n"
+        "0001eeaf4aed83f9,xclick,/m/0cmf2,1,0.022673,0.964201,0.071038,0.800546,0,0,0,0,0\n")
+    for p in (oi, oi / "validation-annotations-bbox.csv"):
+        with pytest.raises(DatasetError) as e:
+            read_dataset(p)
+        assert "CSV" in str(e.value) and "pass --format" not in str(e.value)
+    # CVAT for images 1.1 XML: one annotations.xml for the whole task
+    cvat = tmp_path / "cvat"
+    cvat.mkdir()
+    (cvat / "annotations.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version><image id="0" name="a.jpg" '
+        'width="64" height="48"><box label="person" occluded="0" xtl="1.00" ytl="2.00" xbr="30.00" ybr="40.00" '
+        'z_order="0"></box></image></annotations>')
+    with pytest.raises(DatasetError) as e:
+        read_dataset(cvat)
+    assert "CVAT" in str(e.value) and "COCO 1.0" in str(e.value)

@@ -527,8 +527,11 @@ def _parse_xml(problems: _Problems, path: Path):
     try:
         root = parse_xml_file(path)
         if root.tag != "annotation":
+            cvat = root.tag == "annotations" and (root.find("version") is not None or root.find("image") is not None
+                                                  or root.find("track") is not None)
             problems.add(path, "malformed", f"not a VOC/ILSVRC annotation: its root element is <{root.tag}>, not "
-                         "<annotation>")
+                         "<annotation>" + (" — a CVAT for images/video XML, which detect does not read: export the "
+                                           "task as 'COCO 1.0' or 'PASCAL VOC 1.1'" if cvat else ""))  # trial 50
             return None
         return root
     except ET.ParseError as e:
@@ -1051,6 +1054,11 @@ def detect_format(path) -> str:
                 raise DatasetError(Problem(str(path), "unknown_format", "a list of image files, not annotations: "
                                            f"give those images' annotations ({_ANNOTATIONS}); `detect run` takes "
                                            "such a list"))
+        if path.suffix.lower() in (".csv", ".tsv"):  # trial 50: Open Images' box CSV was "pass --format", which no
+            # format would read
+            raise DatasetError(Problem(str(path), "unknown_format", f"a {path.suffix[1:].upper()} file: detect reads no "
+                                       "CSV annotations (Open Images' ImageID, LabelName, XMin, XMax, YMin, YMax "
+                                       f"boxes and others): convert them to one it reads ({_ANNOTATIONS})"))
         if zipfile.is_zipfile(path):  # trial 23: a model file was answered "pass --format"
             raise DatasetError(Problem(str(path), "unknown_format",
                                        "a PyTorch file (a model or training checkpoint of `detect train`?), not "
@@ -1106,10 +1114,12 @@ def detect_format(path) -> str:
                                    f"({_ANNOTATIONS}): give their annotation file or folder (VOC: the folder that "
                                    "holds Annotations/ and JPEGImages/; YOLO: its data.yaml)"))
     held = _sub_folders_with_annotations(path)
+    csvs = [p.name for p in path.iterdir() if p.suffix.lower() in (".csv", ".tsv")] if not held else []
     raise DatasetError(Problem(str(path), "unknown_format",
                                "no COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO or LabelMe annotation found here" +
                                (f" (its sub-folders are not read; {held} hold annotation files: give one of them)"
-                                if held else "; pass --format")))
+                                if held else f" ({', '.join(sorted(csvs)[:3])}: detect reads no CSV annotations, such as "
+                                "Open Images' box CSV; convert them to COCO JSON)" if csvs else "; pass --format")))
 
 
 def _may_be_coco_json(path: Path, most: int = 1 << 20) -> bool:
