@@ -93,7 +93,8 @@ def test_formats_detect_does_not_read_are_named_not_sent_to_format(tmp_path):
     oi = tmp_path / "oi"
     oi.mkdir()
     (oi / "validation-annotations-bbox.csv").write_text(
-        "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,IsGroupOf,IsDepiction,IsInside\n"
+        "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,IsGroupOf,IsDepiction,"
+        "IsInside\n"
         "0001eeaf4aed83f9,xclick,/m/0cmf2,1,0.022673,0.964201,0.071038,0.800546,0,0,0,0,0\n")
     for p in (oi, oi / "validation-annotations-bbox.csv"):
         with pytest.raises(DatasetError) as e:

@@ -1056,9 +1056,10 @@ def detect_format(path) -> str:
                                            "such a list"))
         if path.suffix.lower() in (".csv", ".tsv"):  # trial 50: Open Images' box CSV was "pass --format", which no
             # format would read
-            raise DatasetError(Problem(str(path), "unknown_format", f"a {path.suffix[1:].upper()} file: detect reads no "
-                                       "CSV annotations (Open Images' ImageID, LabelName, XMin, XMax, YMin, YMax "
-                                       f"boxes and others): convert them to one it reads ({_ANNOTATIONS})"))
+            raise DatasetError(Problem(str(path), "unknown_format",
+                                       f"a {path.suffix[1:].upper()} file: detect reads no CSV annotations (Open "
+                                       "Images' ImageID, LabelName, XMin, XMax, YMin, YMax boxes and others): convert "
+                                       f"them to one it reads ({_ANNOTATIONS})"))
         if zipfile.is_zipfile(path):  # trial 23: a model file was answered "pass --format"
             raise DatasetError(Problem(str(path), "unknown_format",
                                        "a PyTorch file (a model or training checkpoint of `detect train`?), not "
@@ -1118,8 +1119,8 @@ def detect_format(path) -> str:
     raise DatasetError(Problem(str(path), "unknown_format",
                                "no COCO JSON, ILSVRC/VOC XML, Penn-Fudan, YOLO or LabelMe annotation found here" +
                                (f" (its sub-folders are not read; {held} hold annotation files: give one of them)"
-                                if held else f" ({', '.join(sorted(csvs)[:3])}: detect reads no CSV annotations, such as "
-                                "Open Images' box CSV; convert them to COCO JSON)" if csvs else "; pass --format")))
+                                if held else f" ({', '.join(sorted(csvs)[:3])}: detect reads no CSV annotations, such "
+                                "as Open Images' box CSV; convert them to COCO JSON)" if csvs else "; pass --format")))
 
 
 def _may_be_coco_json(path: Path, most: int = 1 << 20) -> bool:
