@@ -681,7 +681,7 @@ def test_pennfudan_two_annotations_of_one_image_are_an_error(tmp_path):
     assert [(p.severity, p.kind, p.file.rsplit("/", 1)[-1], p.message) for p in ds.problems] == [
         ("warning", "filename_mismatch", "FudanPed00002.txt",
          "'Image filename' is 'FudanPed00001.png' but the annotation file is FudanPed00002.txt: no image named "
-         "FudanPed00002.png was found, so the image is FudanPed00001.png (by 'Image filename')"),
+         "FudanPed00002.* was found, so the image is FudanPed00001.png (by 'Image filename')"),
         ("error", "malformed", "FudanPed00002.txt",
          "'Image filename' 'FudanPed00001.png' is also that of FudanPed00001.txt: two annotations of one image")]
     with pytest.raises(DatasetError, match=r"FudanPed00002\.txt: 'Image filename' 'FudanPed00001\.png' is also"):
@@ -701,6 +701,35 @@ def test_pennfudan_image_is_the_annotation_files_own_name_first(tmp_path):
     assert [(im.file_name, im.path) for im in ds.images] == [("FudanPed00003.png", png / "FudanPed00003.png")]
     assert [p.message.split(": ", 1)[1] for p in ds.problems] == [
         "the image is taken to be FudanPed00003.png (by the annotation file's name)"]
+
+
+def test_pennfudan_the_file_of_the_images_name_wins_over_a_copy_naming_it(tmp_path):
+    """Trial 52: A_copy.txt (sorting first; no image of its name) naming FudanPed00001.png by its line took that
+    image, and the real FudanPed00001.txt was the one refused as "two annotations of one image"."""
+    ann, png = tmp_path / "Annotation", tmp_path / "PNGImages"
+    ann.mkdir()
+    png.mkdir()
+    Image.new("RGB", (100, 80)).save(png / "FudanPed00001.png")
+    two = [(1, 1, 10, 20), (30, 1, 50, 40)]
+    (ann / "FudanPed00001.txt").write_text(pennfudan_txt("FudanPed00001.png", 100, 80, two))
+    (ann / "A_copy.txt").write_text(pennfudan_txt("FudanPed00001.png", 100, 80, [(5, 5, 9, 9)]))
+    ds = read_pennfudan(tmp_path, strict=False)
+    assert [(im.file_name, len(im.boxes)) for im in ds.images] == [("FudanPed00001.png", 2)]
+    errors = [(p.file.rsplit("/", 1)[-1], p.message) for p in ds.problems if p.severity == "error"]
+    assert errors == [("A_copy.txt", "'Image filename' 'FudanPed00001.png' is also that of FudanPed00001.txt: two "
+                                     "annotations of one image")]
+
+
+def test_pennfudan_image_found_by_stem_with_any_suffix(tmp_path):
+    """Trial 52: PNGImages converted to .jpg, annotations unchanged: "none of the 2 image files was found"."""
+    ann, png = tmp_path / "Annotation", tmp_path / "PNGImages"
+    ann.mkdir()
+    png.mkdir()
+    Image.new("RGB", (100, 80)).save(png / "FudanPed00001.jpg")
+    (ann / "FudanPed00001.txt").write_text(pennfudan_txt("FudanPed00001.png", 100, 80, [(1, 1, 10, 20)]))
+    ds = read_pennfudan(tmp_path)
+    assert [(im.file_name, im.path) for im in ds.images] == [("FudanPed00001.jpg", png / "FudanPed00001.jpg")]
+    assert not ds.problems
 
 
 @pytest.mark.parametrize("size_line", ["Image size (X x Y x C) : 0 x 0 x 3", None])

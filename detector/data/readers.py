@@ -926,7 +926,7 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
     class_index = {person.key: 0}
     locator = _ImageLocator([images, root / "PNGImages", root, path if path.is_dir() else path.parent])
     records = []
-    pf_names: dict[str, Path] = {}  # image file name -> the annotation file naming it first
+    pf_names: dict[str, tuple] = {}  # image file name -> (annotation file, by its own name, index in records)
     for image_id, f in enumerate(files, start=1):
         try:
             lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -966,7 +966,7 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
                          "Penn-Fudan annotation?")
             continue
         named = Path(name).name if name else None
-        name, mismatch = _pennfudan_image_name(f, named, locator)
+        name, mismatch, by_own_name = _pennfudan_image_name(f, named, locator)
         if size is None or size[0] <= 0 or size[1] <= 0:
             # as VOC's missing <size> or 0 x 0 (user trial 24: "Image size 0 x 0" was taken silently): the image tells
             said = (f"{unreadable_size!r} is not a size 'W x H'" if size is None and unreadable_size else
@@ -998,28 +998,40 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
             continue
         if mismatch:  # a copied-and-edited annotation keeps its source's name (user trial 24)
             problems.add(f, "filename_mismatch", mismatch, severity=WARNING)
+        record = _boxes_record(image_id, Path(name).name, locator.find(Path(name).name), size[0], size[1], boxes,
+                               labels, [False] * len(boxes), [False] * len(boxes), f)
         if name in pf_names:  # both would be one image: eval refused it as ambiguous, training read it twice
-            problems.add(f, "malformed", f"'Image filename' {name!r} is also that of {pf_names[name].name}: two "
+            held, held_by_own, k = pf_names[name]
+            loser, winner = f, held
+            if by_own_name and not held_by_own:  # the file of the image's name wins over a copy naming it by its
+                # line, whichever sorts first (trial 52: A_copy.txt pushed the real FudanPed00001.txt out)
+                loser, winner = held, f
+                records[k] = record
+                pf_names[name] = (f, True, k)
+            problems.add(loser, "malformed", f"'Image filename' {name!r} is also that of {winner.name}: two "
                          "annotations of one image")
             continue
-        pf_names[name] = f
-        records.append(_boxes_record(image_id, Path(name).name, locator.find(Path(name).name), size[0], size[1],
-                                     boxes, labels, [False] * len(boxes), [False] * len(boxes), f))
+        pf_names[name] = (f, by_own_name, len(records))
+        records.append(record)
     return Dataset("pennfudan", path, tuple(classes), tuple(records), tuple(problems.items))
 
 
-def _pennfudan_image_name(f: Path, named: str | None, locator) -> tuple[str, str | None]:
+def _pennfudan_image_name(f: Path, named: str | None, locator) -> tuple[str, str | None, bool]:
     """The image of Penn-Fudan annotation ``f`` whose 'Image filename' line names ``named`` (None: no such line),
-    and the warning to give when the two names disagree. As VOC's ``<filename>`` (:func:`_xml_image`): the annotation
-    file's own name first, the line's only when no image has the file's name (trial 47: an edited line named an image
-    that is not there, and the one beside it was reported missing)."""
-    own = f.stem + (Path(named).suffix if named else ".png")
+    the warning to give when the two names disagree, and whether the image is the one of the file's own name. As
+    VOC's ``<filename>`` (:func:`_xml_image`): the annotation file's own name first — its image found by stem, any
+    image suffix (trial 52: PNGImages converted to .jpg were "not found") —, the line's only when no image has the
+    file's name (trial 47: an edited line named an image that is not there, and the one beside it was reported
+    missing)."""
+    found_own = locator.find(f.stem)
+    own = found_own.name if found_own is not None else f.stem + (Path(named).suffix if named else ".png")
     if named is None or Path(named).stem == f.stem:
-        return named or own, None
+        return (own if found_own is not None or named is None else named), None, True
     said = f"'Image filename' is {named!r} but the annotation file is {f.name}: "
-    if locator.find(own) is None and locator.find(named) is not None:
-        return named, said + f"no image named {own} was found, so the image is {named} (by 'Image filename')"
-    return own, said + f"the image is taken to be {own} (by the annotation file's name)"
+    if found_own is None and locator.find(named) is not None:
+        return named, said + f"no image named {f.stem}.* was found, so the image is {named} (by 'Image filename')", \
+            False
+    return own, said + f"the image is taken to be {own} (by the annotation file's name)", True
 
 
 # ------------------------------------------------------------------------------------------------- detection
