@@ -1099,3 +1099,22 @@ def test_coco_category_id_true_is_no_category(tmp_path):
         ("error", "categories[1].id must be an integer, got true"),
         ("error", "annotations[1] (id 2): category_id true is not among the file's categories (ids 1)")]
     assert [c.name for c in ds.classes] == ["person"] and len(ds.images[0]) == 1
+
+
+def test_voc_two_annotations_of_one_image_are_an_error(tmp_path):
+    """Trial 52: A_copy.xml (no image of its name) whose <filename> names 2007_000250.jpg took that image beside
+    2007_000250.xml: `detect inspect` said nothing, `detect eval` said to name the image by a longer path."""
+    ann, jpg = tmp_path / "Annotations", tmp_path / "JPEGImages"
+    ann.mkdir()
+    jpg.mkdir()
+    Image.new("RGB", (100, 80)).save(jpg / "2007_000250.jpg")
+    (ann / "2007_000250.xml").write_text(voc_xml("2007_000250.jpg", 100, 80, [("person", 1, 1, 10, 20, 0),
+                                                                              ("dog", 30, 1, 50, 40, 0)]))
+    (ann / "A_copy.xml").write_text(voc_xml("2007_000250.jpg", 100, 80, [("person", 5, 5, 9, 9, 0)]))
+    ds = read_dataset(tmp_path, "voc", strict=False)
+    assert [(im.file_name, len(im.boxes)) for im in ds.images] == [("2007_000250.jpg", 2)]
+    errors = [(p.file.rsplit("/", 1)[-1], p.message) for p in ds.problems if p.severity == "error"]
+    assert errors == [("A_copy.xml", "its image '2007_000250.jpg' is also that of 2007_000250.xml: two annotations "
+                                     "of one image")]
+    with pytest.raises(DatasetError, match=r"A_copy\.xml: its image '2007_000250\.jpg' is also that of"):
+        read_dataset(tmp_path, "voc")
