@@ -233,6 +233,11 @@ def _read_ilsvrc_text(path: Path, text: str, image_list) -> Predictions:
                               "('<image> <confidence> <xmin> <ymin> <xmax> <ymax>', one file per class), but its name "
                               f"is not one's ({VOC_RESULTS_FORM}), which gives its class: name it so, or give detect "
                               "run's boxes.json, COCO results or ILSVRC submission text (7 fields)")
+    if first and len(first) != 7:  # trial 52: a CSV or a YOLO label file was first told to pass --image-list
+        n = next(k for k, ln in enumerate(text.splitlines(), start=1) if ln.strip())
+        raise PredictionError(f"{path}:{n}: expected 7 fields '<image_index> <det_id> <confidence> <xmin> <ymin> "
+                              f"<xmax> <ymax>' (ILSVRC submission text, as a text file of predictions is read), got "
+                              f"{len(first)}: {' '.join(first)[:80]!r}")
     if image_list is None:
         beside = image_list_path(path)
         raise ImageListNeeded(f"{path}: an ILSVRC submission file numbers images by an evaluation list: "

@@ -56,6 +56,10 @@ def test_ilsvrc_text_needs_image_list(tmp_path):
     p.write_text("1 124 0.9 0 0 49 49\n")
     with pytest.raises(PredictionError, match="--image-list"):
         read_predictions(p)
+    # trial 52: a text file of another form (a CSV, a YOLO label file) was first told to pass --image-list
+    p.write_text("\n0 0.5 0.5 0.2 0.3\n")
+    with pytest.raises(PredictionError, match=r"sub\.txt:2: expected 7 fields .* got 5"):
+        read_predictions(p)
 
 
 def test_boxes_json_matches_by_file_name_and_wnid(tmp_path):
