@@ -201,7 +201,8 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         train_items = photos + detection_items(datasets, random_regions=config.random_regions)
         if not train_items:  # trial 39: "distilling …: 0 training items", then "no training image could be read"
             why_photos = (f"--holdout {holdout} holds out all {len(held)} photos of --photos" if held
-                          else "no photo (--photos)")  # trial 45: "--gt:  holds none" without any --gt
+                          else "no image found in --photos (lines of a list naming no file are warned of above)" if photo_paths
+                          else "no photo (--photos)")  # trial 45: "--gt:  holds none" without any --gt; trial 52
             why_gt = (f"no annotated image (--gt: {', '.join(map(str, gts))} holds none with its image file)" if gts
                       else "no --gt")
             raise click.ClickException(f"nothing to distil on: {why_photos} and {why_gt}")

@@ -369,3 +369,9 @@ def test_listed_paths_naming_no_file_are_left_out_before_the_count(tmp_path, mon
     assert r.exit_code == 0, r.output
     assert f"--photos {lst}: 2 listed paths name no image file ({tmp_path / 'gone.jpg'}, …); left out" in r.output
     assert "4 training items (4 photos" in r.output and "could not be decoded" not in r.output, r.output
+
+    gone = tmp_path / "gone.txt"
+    gone.write_text(f"{tmp_path / 'gone.jpg'}\n")
+    r = CliRunner().invoke(cli, ["train", "distill", "--photos", str(gone), "--out", str(tmp_path / "e.pt"),
+                                 "--teacher-backend", "torch"])
+    assert r.exit_code == 1 and "nothing to distil on: no image found in --photos" in r.output, r.output
