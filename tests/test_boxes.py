@@ -105,3 +105,15 @@ def _current_umask():
     m = os.umask(0)
     os.umask(m)
     return m
+
+
+def test_differences_name_only_the_member_files_that_changed():
+    """Trial 52: a member retrained in place was named among every member's path and hash (8 entries for 4
+    members) to be compared by eye; a member named another way (same bytes) is no difference at all."""
+    from detector.data.boxes_json import differences
+
+    before = {"files": ["m/member0.pt", "m/member1.pt"], "files_sha256": ["a" * 64, "b" * 64]}
+    now = {"files": ["m/member0.pt", "m/member1.pt"], "files_sha256": ["c" * 64, "b" * 64]}
+    assert differences(before, now) == (f"model files: m/member0.pt (sha256 {'c' * 12}…) now, m/member0.pt "
+                                        f"(sha256 {'a' * 12}…) before")
+    assert differences(before, dict(before, files=["/abs/m/member0.pt", "/abs/m/member1.pt"])) == ""

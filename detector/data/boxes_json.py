@@ -600,11 +600,15 @@ def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "b
         if (isinstance(sha_old, list) and isinstance(sha_new, list) and len(sha_old) == len(files_old)
                 and len(sha_new) == len(files_new)):  # by content (trial 49: one file named two ways was listed)
             if sha_old != sha_new:
-                def named_all(files, shas):
-                    return ", ".join(f"{f} (sha256 {str(h)[:12]}…)" for f, h in zip(files, shas))
+                # the same number of members: only those that differ (trial 52: 8 hashes to compare by eye)
+                pairs = [k for k in range(len(sha_new)) if sha_new[k] != sha_old[k]] \
+                    if len(sha_old) == len(sha_new) else range(max(len(sha_new), len(sha_old)))
 
-                out.append(f"model files: {named_all(files_new, sha_new)} {after_now}, "
-                           f"{named_all(files_old, sha_old)} {after_before}")
+                def named(files, shas):
+                    return ", ".join(f"{files[k]} (sha256 {str(shas[k])[:12]}…)" for k in pairs if k < len(files))
+
+                out.append(f"model files: {named(files_new, sha_new)} {after_now}, "
+                           f"{named(files_old, sha_old)} {after_before}")
         elif files_old != files_new:  # an output of before the digests: by name
             out.append(f"model files: {', '.join(map(str, files_new))} {after_now}, "
                        f"{', '.join(map(str, files_old))} {after_before}")
