@@ -688,15 +688,24 @@ def test_pennfudan_two_annotations_of_one_image_are_an_error(tmp_path):
         read_pennfudan(tmp_path)
 
 
+def _pennfudan_root(tmp_path, image: str, annotations: dict):
+    """A Penn-Fudan root holding ``PNGImages/<image>`` (100 x 80) and ``Annotation/<name>`` = text for each of
+    ``annotations``; returns the images folder."""
+    ann, png = tmp_path / "Annotation", tmp_path / "PNGImages"
+    ann.mkdir()
+    png.mkdir()
+    Image.new("RGB", (100, 80)).save(png / image)
+    for name, text in annotations.items():
+        (ann / name).write_text(text)
+    return png
+
+
 def test_pennfudan_image_is_the_annotation_files_own_name_first(tmp_path):
     """Trial 47: an annotation whose 'Image filename' line names another image (FudanPed00099.png, not there) was
     reported as "image file 'FudanPed00099.png' not found" though FudanPed00003.png lay beside the others; as VOC's
     <filename>, the annotation file's name comes first and the line's is the fallback."""
-    ann, png = tmp_path / "Annotation", tmp_path / "PNGImages"
-    ann.mkdir()
-    png.mkdir()
-    Image.new("RGB", (100, 80)).save(png / "FudanPed00003.png")
-    (ann / "FudanPed00003.txt").write_text(pennfudan_txt("FudanPed00099.png", 100, 80, [(1, 1, 10, 20)]))
+    png = _pennfudan_root(tmp_path, "FudanPed00003.png",
+                          {"FudanPed00003.txt": pennfudan_txt("FudanPed00099.png", 100, 80, [(1, 1, 10, 20)])})
     ds = read_pennfudan(tmp_path)
     assert [(im.file_name, im.path) for im in ds.images] == [("FudanPed00003.png", png / "FudanPed00003.png")]
     assert [p.message.split(": ", 1)[1] for p in ds.problems] == [
@@ -706,13 +715,10 @@ def test_pennfudan_image_is_the_annotation_files_own_name_first(tmp_path):
 def test_pennfudan_the_file_of_the_images_name_wins_over_a_copy_naming_it(tmp_path):
     """Trial 52: A_copy.txt (sorting first; no image of its name) naming FudanPed00001.png by its line took that
     image, and the real FudanPed00001.txt was the one refused as "two annotations of one image"."""
-    ann, png = tmp_path / "Annotation", tmp_path / "PNGImages"
-    ann.mkdir()
-    png.mkdir()
-    Image.new("RGB", (100, 80)).save(png / "FudanPed00001.png")
     two = [(1, 1, 10, 20), (30, 1, 50, 40)]
-    (ann / "FudanPed00001.txt").write_text(pennfudan_txt("FudanPed00001.png", 100, 80, two))
-    (ann / "A_copy.txt").write_text(pennfudan_txt("FudanPed00001.png", 100, 80, [(5, 5, 9, 9)]))
+    _pennfudan_root(tmp_path, "FudanPed00001.png",
+                    {"FudanPed00001.txt": pennfudan_txt("FudanPed00001.png", 100, 80, two),
+                     "A_copy.txt": pennfudan_txt("FudanPed00001.png", 100, 80, [(5, 5, 9, 9)])})
     ds = read_pennfudan(tmp_path, strict=False)
     assert [(im.file_name, len(im.boxes)) for im in ds.images] == [("FudanPed00001.png", 2)]
     errors = [(p.file.rsplit("/", 1)[-1], p.message) for p in ds.problems if p.severity == "error"]
@@ -722,11 +728,8 @@ def test_pennfudan_the_file_of_the_images_name_wins_over_a_copy_naming_it(tmp_pa
 
 def test_pennfudan_image_found_by_stem_with_any_suffix(tmp_path):
     """Trial 52: PNGImages converted to .jpg, annotations unchanged: "none of the 2 image files was found"."""
-    ann, png = tmp_path / "Annotation", tmp_path / "PNGImages"
-    ann.mkdir()
-    png.mkdir()
-    Image.new("RGB", (100, 80)).save(png / "FudanPed00001.jpg")
-    (ann / "FudanPed00001.txt").write_text(pennfudan_txt("FudanPed00001.png", 100, 80, [(1, 1, 10, 20)]))
+    png = _pennfudan_root(tmp_path, "FudanPed00001.jpg",
+                          {"FudanPed00001.txt": pennfudan_txt("FudanPed00001.png", 100, 80, [(1, 1, 10, 20)])})
     ds = read_pennfudan(tmp_path)
     assert [(im.file_name, im.path) for im in ds.images] == [("FudanPed00001.jpg", png / "FudanPed00001.jpg")]
     assert not ds.problems
