@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import functools
 import hashlib
 import json
 import logging
@@ -231,7 +232,16 @@ def check_writable_dir(folder) -> Path:
 
 
 def file_sha256(path) -> str:
-    """SHA-256 (hex) of a file's bytes (a model file's identity in a job's ``config_sha256``)."""
+    """SHA-256 (hex) of a file's bytes (a model file's identity in a job's ``config_sha256``, its output's
+    ``files_sha256`` and the ensemble loader's check for a member given twice). Read once per version of the file:
+    the digest is kept under the file's identity and modification time, as one run asks it for each member three
+    times."""
+    st = os.stat(path)
+    return _sha256_of(os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, dev: int, ino: int, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
