@@ -105,13 +105,14 @@ def _photos(paths, option="--photos") -> list[Path]:
             found = list_images(p)
         except ImageError as e:
             raise click.ClickException(str(e)) from None
-        missing = [f for f in found if not os.path.isfile(f)]
-        if missing:
+        present = [f for f in found if os.path.isfile(f)]
+        if len(present) < len(found):
+            kept = set(present)
+            missing = [f for f in found if f not in kept]
             verb = "names" if len(missing) == 1 else "name"
             _echo(f"warning: {option} {p}: {count(len(missing), 'listed path')} {verb} no image file ({missing[0]}"
                   f"{', …' if len(missing) > 1 else ''}); left out", err=True)
-            found = [f for f in found if os.path.isfile(f)]
-        out.extend(found)
+        out.extend(present)
     return out
 
 
@@ -200,9 +201,10 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         datasets = [load_dataset(g, fmt, images=images, split="train") for g in gts]
         train_items = photos + detection_items(datasets, random_regions=config.random_regions)
         if not train_items:  # trial 39: "distilling …: 0 training items", then "no training image could be read"
-            why_photos = (f"--holdout {holdout} holds out all {len(held)} photos of --photos" if held
-                          else "no image found in --photos (lines of a list naming no file are warned of above)" if photo_paths
-                          else "no photo (--photos)")  # trial 45: "--gt:  holds none" without any --gt; trial 52
+            # trial 45: "--gt:  holds none" without any --gt; trial 52: "no photo" of --photos that held none
+            why_photos = (f"--holdout {holdout} holds out all {len(held)} photos of --photos" if held else
+                          "no image found in --photos (lines of a list naming no file are warned of above)"
+                          if photo_paths else "no photo (--photos)")
             why_gt = (f"no annotated image (--gt: {', '.join(map(str, gts))} holds none with its image file)" if gts
                       else "no --gt")
             raise click.ClickException(f"nothing to distil on: {why_photos} and {why_gt}")

@@ -63,8 +63,8 @@ def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = Fal
 @click.command("eval")
 @click.option("--gt", "gt_paths", required=True, multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Ground truth: COCO JSON, ILSVRC or VOC XML folder, Penn-Fudan annotations, YOLO (a data.yaml: "
-                   "its val split; or a split's images folder), LabelMe JSON (a folder of them, or one). Repeat it to score "
-                   "several datasets: each one's mAP and their mean (each dataset weighs the same).")
+                   "its val split; or a split's images folder), LabelMe JSON (a folder of them, or one). "
+                   "Repeat it to score several datasets: each one's mAP and their mean (each dataset weighs the same).")
 @click.option("--pred", "pred_paths", default=("boxes.json",), show_default=True, multiple=True,
               type=click.Path(exists=True, path_type=Path),
               help="Predictions: boxes.json, a COCO results list, an ILSVRC submission text file, or PASCAL VOC devkit "
@@ -484,9 +484,10 @@ def _report_several(scored: list[_Scored], read: dict, *, t0, metric, resamples,
                 diff_interval = mean_map_interval([s.bootstrap_set() for s in counted], metric, **kw)
             lone = [str(s.gt_path) for s in counted if len(s.gt.images) < 2]
             if lone:  # trial 48: a one-image set's difference, a constant, made the mean's verdict "beyond noise"
+                paired = "" if mean_base is None else \
+                    f" (and the difference{'s' if len(lone) > 1 else ''} from the baseline, its paired one)"
                 err(f"note: {', '.join(lone)}: one image, the same in every resample: "
-                    f"{'its mAP enters' if len(lone) == 1 else 'their mAPs enter'} the mean's interval"
-                    f"{' (and the difference' + ('s' if len(lone) > 1 else '') + ' from the baseline, its paired one)' if mean_base is not None else ''} "
+                    f"{'its mAP enters' if len(lone) == 1 else 'their mAPs enter'} the mean's interval{paired} "
                     "as a constant, with no variation of its own: the interval shows only the other datasets' "
                     "images' variation, narrower than the uncertainty of the mean")
         elif resamples:

@@ -34,8 +34,8 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out,
     PATH is a COCO JSON (or a folder with one), a folder of ILSVRC or PASCAL VOC XML (VOC layout or flat),
     Penn-Fudan annotations, YOLO labels (a data.yaml: its val split; an images or labels folder: that split), or
     LabelMe JSON (a folder of them, or one). Problems (files that cannot be read, malformed files, inverted or
-    zero-area boxes, boxes outside the image, unknown classes, a VOC <filename> other than the annotation file's name, missing or mis-sized
-    image files) are listed, not fatal.
+    zero-area boxes, boxes outside the image, unknown classes, a VOC <filename> other than the annotation file's
+    name, missing or mis-sized image files) are listed, not fatal.
     """
     refuse_replacing_inputs({"--json": json_out}, [path, image_list])
     ds = load_dataset(path, fmt, images=images, image_list=image_list, strict=False)

@@ -111,8 +111,8 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
                 "there is no recall to measure")
         if matched and not any(_counted(gt.images[h[0]]).any() for h in hits):  # trial 47: a table of nan
             raise click.ClickException(
-                f"{gt.source} has no ground-truth box (crowd regions and difficult objects aside) on the {count(matched, 'input image')} "
-                "it annotates: there is no recall to measure")
+                f"{gt.source} has no ground-truth box (crowd regions and difficult objects aside) on the "
+                f"{count(matched, 'input image')} it annotates: there is no recall to measure")
         if matched < readable:
             click.echo(f"note: {readable - matched} of the {count(readable, 'input image')} are not in {gt.source}: "
                        f"recall is measured on the other {matched}", err=True)

@@ -271,7 +271,8 @@ def _prepare(run: ClassifierRun):
         why = "" if not boxed or any(im.path is not None for im in boxed) else (  # trial 19: said no more
             f": its {count(len(boxed), 'image')} with boxes {'has' if len(boxed) == 1 else 'have'} no image file "
             "here — pass --images DIR, the folder that holds them (an image only embedded in its annotation, as "
-            "LabelMe's imageData, is not read for training: save it as a file)" if run.images is None else  # trial 32: said to pass the --images it was given
+            "LabelMe's imageData, is not read for training: save it as a file)" if run.images is None else
+            # trial 32: said to pass the --images it was given
             f": none of its {count(len(boxed), 'image')} with boxes is in --images {run.images} — give the folder "
             "that holds them")
         if not why and run.class_set == "ilsvrc" and (found := build_class_list(train_sets)):  # trial 32: "no boxes"
@@ -908,10 +909,11 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
         if nothing_to_resume(out, cfg.epochs) is not None:
             return
         _note_init_unused(init, out)  # trial 23: MultiBox said nothing
+    trunk = None
     if init is not None and not (resume and state_path(out).is_file()):  # a wrong --init stops the run before
-        # any image is decoded (trial 45: after all of them)
+        # any image is decoded (trial 45: after all of them); the weights read are those the trunk starts from
         try:
-            read_trunk_file(init, mb)
+            trunk = read_trunk_file(init, mb)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
     if val_top_given and not vals:  # it counts --val's boxes: without one it was dropped without a word
@@ -927,7 +929,7 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
 
     def init_fn(model):
         try:
-            init_trunk(model, init)
+            init_trunk(model, init, trunk)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
 

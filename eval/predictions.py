@@ -297,8 +297,8 @@ def _refuse_other_numbering(path: Path, image_list, index_to_name: dict[int, str
         i = differ[0]
         theirs_says = f"{theirs[i]!r}" if i in theirs else "no image"
         raise PredictionError(
-            f"{path}: {image_list} numbers its images otherwise than {beside}, the list written beside it by detect run "
-            f"--format ilsvrc: index {i} is {index_to_name[i]!r} in the one and {theirs_says} in the other "
+            f"{path}: {image_list} numbers its images otherwise than {beside}, the list written beside it by detect "
+            f"run --format ilsvrc: index {i} is {index_to_name[i]!r} in the one and {theirs_says} in the other "
             f"({len(differ)} of the {len(set(used))} indices it uses differ), so its detections "
             f"would be scored on other images: pass --image-list {beside}")
 

@@ -189,14 +189,16 @@ def read_trunk_file(path, config: "MultiBoxConfig") -> dict:
         raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
 
 
-def init_trunk(model: MultiBox, path) -> list[str]:
+def init_trunk(model: MultiBox, path, state: dict | None = None) -> list[str]:
     """Start ``model``'s Inception trunk from the GoogLeNet of a region-classifier member file (e.g. the distilled
     trunk of ``detect train distill``): every backbone tensor but the classifiers and auxiliary heads. The member's
     network must be the paper architecture with BatchNorm (``paper-bn``) at the same width (without BatchNorm:
     ``batch_norm=False`` and ``paper``). Returns the trunk keys left at their initialisation; raises
-    :class:`CheckpointError` naming the file when the file does not fit."""
+    :class:`CheckpointError` naming the file when the file does not fit. ``state``: its weights as
+    :func:`read_trunk_file` read them already (the file is then not read again)."""
     path = Path(path)
-    state = read_trunk_file(path, model.config)
+    if state is None:
+        state = read_trunk_file(path, model.config)
     own = model.trunk.state_dict()
     usable = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     usable = {k: v for k, v in usable.items() if k in own and own[k].shape == v.shape}

@@ -897,15 +897,16 @@ def read_voc(path, *, image_set: str | None = None, images=None, strict: bool = 
                                    image_id=image_id, with_suffix=True)
         if rec is not None:
             records.append(rec)
-    records = _one_annotation_an_image(problems, records)
+    records = _one_annotation_an_image(problems, records, "its image")
     return Dataset("voc", path, tuple(classes), tuple(records), tuple(problems.items))
 
 
-def _one_annotation_an_image(problems: _Problems, records: list) -> list:
-    """VOC records of which two name one image (a copied annotation whose ``<filename>`` still names its source's
-    image, taken because no image has its own name): the one of the image's own name kept, else the first; the other
-    an error (trial 52: not flagged by `detect inspect`, then `detect eval` said to "name the image by a longer path",
-    which cannot help), as Penn-Fudan's."""
+def _one_annotation_an_image(problems: _Problems, records: list, named_as: str) -> list:
+    """``records`` (VOC, Penn-Fudan) of which two name one image — a copied annotation whose ``<filename>`` or 'Image
+    filename' line still names its source's image, taken because no image has its own name: the one of the image's
+    own name kept, whichever sorts first, else the first; the other an error, "``named_as`` 'x.jpg' is also that of
+    …" (user trial 24: eval refused such a pair as ambiguous, training read the image twice; trial 52: a copy sorting
+    first pushed the real Penn-Fudan file out, and VOC's were not flagged at all)."""
     first: dict[str, int] = {}
     keep = [True] * len(records)
     for k, rec in enumerate(records):
@@ -918,7 +919,7 @@ def _one_annotation_an_image(problems: _Problems, records: list) -> list:
                 Path(rec.source).stem == image_stem(rec.file_name):  # the image's own annotation wins
             first[key], j, k = k, k, j
         keep[k] = False
-        problems.add(records[k].source, "malformed", f"its image {records[k].file_name!r} is also that of "
+        problems.add(records[k].source, "malformed", f"{named_as} {records[k].file_name!r} is also that of "
                      f"{Path(records[j].source).name}: two annotations of one image")
     return [r for r, kept in zip(records, keep) if kept]
 
@@ -949,7 +950,6 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
     class_index = {person.key: 0}
     locator = _ImageLocator([images, root / "PNGImages", root, path if path.is_dir() else path.parent])
     records = []
-    pf_names: dict[str, tuple] = {}  # image file name -> (annotation file, by its own name, index in records)
     for image_id, f in enumerate(files, start=1):
         try:
             lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -989,7 +989,7 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
                          "Penn-Fudan annotation?")
             continue
         named = Path(name).name if name else None
-        name, mismatch, by_own_name = _pennfudan_image_name(f, named, locator)
+        name, mismatch = _pennfudan_image_name(f, named, locator)
         if size is None or size[0] <= 0 or size[1] <= 0:
             # as VOC's missing <size> or 0 x 0 (user trial 24: "Image size 0 x 0" was taken silently): the image tells
             said = (f"{unreadable_size!r} is not a size 'W x H'" if size is None and unreadable_size else
@@ -1021,27 +1021,15 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
             continue
         if mismatch:  # a copied-and-edited annotation keeps its source's name (user trial 24)
             problems.add(f, "filename_mismatch", mismatch, severity=WARNING)
-        record = _boxes_record(image_id, Path(name).name, locator.find(Path(name).name), size[0], size[1], boxes,
-                               labels, [False] * len(boxes), [False] * len(boxes), f)
-        if name in pf_names:  # both would be one image: eval refused it as ambiguous, training read it twice
-            held, held_by_own, k = pf_names[name]
-            loser, winner = f, held
-            if by_own_name and not held_by_own:  # the file of the image's name wins over a copy naming it by its
-                # line, whichever sorts first (trial 52: A_copy.txt pushed the real FudanPed00001.txt out)
-                loser, winner = held, f
-                records[k] = record
-                pf_names[name] = (f, True, k)
-            problems.add(loser, "malformed", f"'Image filename' {name!r} is also that of {winner.name}: two "
-                         "annotations of one image")
-            continue
-        pf_names[name] = (f, by_own_name, len(records))
-        records.append(record)
+        records.append(_boxes_record(image_id, Path(name).name, locator.find(Path(name).name), size[0], size[1],
+                                     boxes, labels, [False] * len(boxes), [False] * len(boxes), f))
+    records = _one_annotation_an_image(problems, records, "'Image filename'")
     return Dataset("pennfudan", path, tuple(classes), tuple(records), tuple(problems.items))
 
 
-def _pennfudan_image_name(f: Path, named: str | None, locator) -> tuple[str, str | None, bool]:
+def _pennfudan_image_name(f: Path, named: str | None, locator) -> tuple[str, str | None]:
     """The image of Penn-Fudan annotation ``f`` whose 'Image filename' line names ``named`` (None: no such line),
-    the warning to give when the two names disagree, and whether the image is the one of the file's own name. As
+    and the warning to give when the two names disagree. As
     VOC's ``<filename>`` (:func:`_xml_image`): the annotation file's own name first — its image found by stem, any
     image suffix (trial 52: PNGImages converted to .jpg were "not found") —, the line's only when no image has the
     file's name (trial 47: an edited line named an image that is not there, and the one beside it was reported
@@ -1049,12 +1037,11 @@ def _pennfudan_image_name(f: Path, named: str | None, locator) -> tuple[str, str
     found_own = locator.find(f.stem)
     own = found_own.name if found_own is not None else f.stem + (Path(named).suffix if named else ".png")
     if named is None or Path(named).stem == f.stem:
-        return (own if found_own is not None or named is None else named), None, True
+        return (own if found_own is not None or named is None else named), None
     said = f"'Image filename' is {named!r} but the annotation file is {f.name}: "
     if found_own is None and locator.find(named) is not None:
-        return named, said + f"no image named {f.stem}.* was found, so the image is {named} (by 'Image filename')", \
-            False
-    return own, said + f"the image is taken to be {own} (by the annotation file's name)", True
+        return named, said + f"no image named {f.stem}.* was found, so the image is {named} (by 'Image filename')"
+    return own, said + f"the image is taken to be {own} (by the annotation file's name)"
 
 
 # ------------------------------------------------------------------------------------------------- detection
