@@ -946,11 +946,13 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
                if "recall@0.5" in r else "")
         _echo(f"epoch {r['epoch']:>3}  loss {r['loss']:.4f}  {r['images_per_s']:.1f} img/s{rec}")
 
+    # the trunk starts from --init only in a fresh run: a resumed one goes on from its own state (trial 53: a wrong
+    # --init was said "not used", then read and refused after every image was decoded)
     train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
                    metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
                              "init": str(init) if init else None,
                              "priors_file": str(priors_file) if priors_file else None},
-                   init=init_fn if init is not None else None, on_epoch_end=show)
+                   init=init_fn if trunk is not None else None, on_epoch_end=show)
     _echo(f"wrote {out}, log {log_path(out)}")
 
 

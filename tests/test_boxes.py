@@ -117,3 +117,20 @@ def test_differences_name_only_the_member_files_that_changed():
     assert differences(before, now) == (f"model files: m/member0.pt (sha256 {'c' * 12}…) now, m/member0.pt "
                                         f"(sha256 {'a' * 12}…) before")
     assert differences(before, dict(before, files=["/abs/m/member0.pt", "/abs/m/member1.pt"])) == ""
+
+
+def test_file_sha256_sees_a_file_rewritten_with_its_old_mtime(tmp_path):
+    """The digest is kept per version of a file (one run asks it three times per member); trial 53: a file
+    rewritten with the same size and its old modification time put back (touch -r) gave the old digest."""
+    import hashlib
+    import os
+
+    from detector.data.io import file_sha256
+
+    f = tmp_path / "m.pt"
+    f.write_bytes(b"a" * 100)
+    first = file_sha256(f)
+    st = f.stat()
+    f.write_bytes(b"b" * 100)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert file_sha256(f) == hashlib.sha256(b"b" * 100).hexdigest() != first

@@ -86,6 +86,10 @@ def test_a_multibox_run_resumes_only_with_its_own_settings(tmp_path):
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", *same, "--init", str(member)])
     assert res.exit_code == 0 and "epoch   2" in res.output, res.output  # raising --epochs trains on
     assert f"note: --init {member} is not used: the run goes on from its own state" in res.output, res.output
+    junk = tmp_path / "junk.txt"  # trial 53: a wrong --init said "not used", then was read and refused
+    junk.write_text("not a model\n")
+    res = CliRunner().invoke(cli, [*base, "--epochs", "3", "--resume", *same, "--init", str(junk)])
+    assert res.exit_code == 0 and "epoch   3" in res.output and "not a model file" not in res.output, res.output
 
 
 def test_proposals_never_replace_a_file_that_is_not_theirs(tmp_path, monkeypatch):

@@ -1121,3 +1121,26 @@ def test_voc_two_annotations_of_one_image_are_an_error(tmp_path):
                                      "of one image")]
     with pytest.raises(DatasetError, match=r"A_copy\.xml: its image '2007_000250\.jpg' is also that of"):
         read_dataset(tmp_path, "voc")
+
+
+def test_a_copy_naming_an_image_converted_to_another_format_is_still_caught(tmp_path):
+    """Trial 53: images saved as .jpg while the annotations say .png; a copy whose 'Image filename' line /
+    <filename> names another file's image found no image by that exact name, took its own (absent) name and became
+    an image of its own: mAP 0.80 where the real boxes score 1.0, with warnings only."""
+    (tmp_path / "pf").mkdir()
+    png = _pennfudan_root(tmp_path / "pf", "FudanPed00002.jpg",
+                          {"FudanPed00002.txt": pennfudan_txt("FudanPed00002.png", 100, 80, [(1, 1, 10, 20)]),
+                           "zcopy.txt": pennfudan_txt("FudanPed00002.png", 100, 80, [(5, 5, 9, 9)])})
+    ds = read_pennfudan(tmp_path / "pf", strict=False)
+    assert [(im.file_name, im.path) for im in ds.images] == [("FudanPed00002.jpg", png / "FudanPed00002.jpg")]
+    assert [p.file.rsplit("/", 1)[-1] for p in ds.problems if p.severity == "error"] == ["zcopy.txt"]
+    voc = tmp_path / "voc"
+    (voc / "Annotations").mkdir(parents=True)
+    (voc / "JPEGImages").mkdir()
+    Image.new("RGB", (100, 80)).save(voc / "JPEGImages" / "2007_000032.png")
+    (voc / "Annotations" / "2007_000032.xml").write_text(voc_xml("2007_000032.jpg", 100, 80,
+                                                                 [("person", 1, 1, 10, 20, 0)]))
+    (voc / "Annotations" / "zcopy.xml").write_text(voc_xml("2007_000032.jpg", 100, 80, [("person", 5, 5, 9, 9, 0)]))
+    ds = read_dataset(voc, "voc", strict=False)
+    assert [im.file_name for im in ds.images] == ["2007_000032.png"]
+    assert [p.file.rsplit("/", 1)[-1] for p in ds.problems if p.severity == "error"] == ["zcopy.xml"]

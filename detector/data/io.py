@@ -236,12 +236,12 @@ def file_sha256(path) -> str:
     ``files_sha256`` and the ensemble loader's check for a member given twice). Read once per version of the file:
     the digest is kept under the file's identity and modification time, as one run asks it for each member three
     times."""
-    st = os.stat(path)
-    return _sha256_of(os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    st = os.stat(path)  # ctime too: a file rewritten with its old mtime put back (touch -r) is another version
+    return _sha256_of(os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @functools.lru_cache(maxsize=64)
-def _sha256_of(path: str, dev: int, ino: int, size: int, mtime_ns: int) -> str:
+def _sha256_of(path: str, dev: int, ino: int, size: int, mtime_ns: int, ctime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -606,7 +606,9 @@ def _image_of(problems, path: Path, root, locator, *, with_suffix: bool) -> tupl
     found = locator.find(ident)
     by_tag = False
     if found is None and tag_name and image_stem(tag_name) != ident:
-        found = locator.find(tag_name)
+        # exactly as named, else by its stem (images converted to another format; trial 53: a copy's stale
+        # <filename> then named no image, and the copy became an image of its own)
+        found = locator.find(tag_name) or locator.find(image_stem(tag_name))
         by_tag = found is not None
     if tag_name and image_stem(tag_name) != ident:
         problems.add(path, "filename_mismatch",
@@ -1039,8 +1041,10 @@ def _pennfudan_image_name(f: Path, named: str | None, locator) -> tuple[str, str
     if named is None or Path(named).stem == f.stem:
         return (own if found_own is not None or named is None else named), None
     said = f"'Image filename' is {named!r} but the annotation file is {f.name}: "
-    if found_own is None and locator.find(named) is not None:
-        return named, said + f"no image named {f.stem}.* was found, so the image is {named} (by 'Image filename')"
+    found_named = None if found_own is not None else locator.find(named) or locator.find(Path(named).stem)
+    if found_named is not None:  # by its stem too: images converted to another format (trial 53)
+        return found_named.name, said + (f"no image named {f.stem}.* was found, so the image is {found_named.name} "
+                                         "(by 'Image filename')")
     return own, said + f"the image is taken to be {own} (by the annotation file's name)"
 
 
