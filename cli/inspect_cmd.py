@@ -1,4 +1,4 @@
-"""``detect inspect``: what is in an annotation set, and what is wrong with it."""
+"""``detect inspect``: what is in an annotation set, and what is wrong with it; or what a model file holds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from detector.data.io import atomic_write_json
+from detector.classifier import CheckpointError, load_member, member_files
+from detector.data.io import atomic_write_json, binary_kind
 from detector.data.summary import check_image_files, summarize
 
 from .common import dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
@@ -36,8 +37,17 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out,
     LabelMe JSON (a folder of them, or one). Problems (files that cannot be read, malformed files, inverted or
     zero-area boxes, boxes outside the image, unknown classes, a VOC <filename> other than the annotation file's
     name, missing or mis-sized image files) are listed, not fatal.
+
+    PATH may also be a model: a member file of `detect train` or a folder of members (`detect run --model`'s); then
+    each member's network, mode, input and training, and the classes it detects (the names `detect run --classes`
+    takes) are listed.
     """
     refuse_replacing_inputs({"--json": json_out}, [path, image_list])
+    if fmt == "auto" and _is_model(path):
+        if image_list or images or no_image_check or decode or strict:
+            raise click.UsageError(f"{path} is a model: --images, --image-list, --no-image-check, --decode and "
+                                   "--strict are for annotation sets")
+        return _inspect_model(path, json_out)
     ds = load_dataset(path, fmt, images=images, image_list=image_list, strict=False)
     refuse_replacing_inputs({"--json": json_out}, dataset_files(ds))
     image_problems = []
@@ -76,3 +86,50 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out,
         out(f"wrote {json_out}")
     if strict and s.problems:
         raise SystemExit(1)
+
+
+def _is_model(path: Path) -> bool:
+    """Whether ``path`` is a PyTorch file (a model) or a folder holding ``*.pt`` files, not annotations."""
+    if path.is_dir():
+        return any(path.glob("*.pt"))
+    try:
+        with open(path, "rb") as f:
+            kind = binary_kind(f.read(32))
+    except OSError:
+        return False
+    return bool(kind and kind.startswith("a PyTorch file"))
+
+
+def _inspect_model(path: Path, json_out: Path | None) -> None:
+    """Print (and with ``json_out`` write) what the model at ``path`` is: its members and its classes."""
+    try:
+        members = [load_member(f) for f in member_files([path])]
+    except CheckpointError as e:
+        raise click.ClickException(str(e)) from None
+    out = click.echo
+    out(f"{path}  (a model: {len(members)} member{'s' if len(members) != 1 else ''})")
+    rows = []
+    for m in members:
+        s, t = m.spec, m.train or {}
+        cfg = t.get("config") or {}
+        mode = (f"fast mode (images at short side {s.fast_short_side}, long side at most {s.fast_max_side})"
+                if s.mode == "fast" else f"crops mode ({s.input_size} px regions, {s.context_pad} px context)")
+        outputs = ("1,000 ImageNet outputs summed onto the classes" if s.class_map
+                   else f"{s.num_classes - 1} classes + background")
+        trained = ", ".join(x for x in (f"{t['epoch']} epochs" if t.get("epoch") else "",
+                                        f"seed {cfg['seed']}" if "seed" in cfg else "",
+                                        f"from {t['init']}" if t.get("init") else "") if x)
+        size = m.path.stat().st_size / 1e6
+        out(f"  {m.path.name}  {s.arch}, width {s.width:g}, input {s.input_size} px · {mode} · {outputs}"
+            f"{' · box regression' if s.bbox_reg else ''} · {size:.1f} MB" + (f" · trained: {trained}" if trained
+                                                                                else ""))
+        rows.append({"file": str(m.path), "spec": s.to_dict(), "train": t, "bytes": m.path.stat().st_size})
+    classes = members[0].classes
+    out(f"  classes               {len(classes):>8}")
+    width = max((len(c.name) for c in classes), default=0)
+    for k, c in enumerate(classes, start=1):
+        out(f"    {k:>3}  {c.name:<{width}}  {c.wnid or ''}")
+    if json_out:
+        atomic_write_json(json_out, {"model": str(path), "members": rows,
+                                     "classes": [{"label": k, **c.to_dict()} for k, c in enumerate(classes, 1)]})
+        out(f"wrote {json_out}")

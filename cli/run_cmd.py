@@ -23,6 +23,7 @@ from detector.data.boxes_json import BoxesJsonError, PartError, PartWriter, Shar
 from detector.data.coco import coco_gt_ids
 from detector.data.images import ImageError, image_size, scan_images
 from detector.data.io import JobLock, lock_path, not_a_file
+from detector.data.vocab import select_classes
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, apply_preset,
                               bundled_model_files, job_entry, job_settings, model_entry, ray_available, redraw, run_ray,
@@ -103,6 +104,11 @@ def default_model_paths(name: str = "default") -> list[Path]:
               show_default=True, help="--nms soft: scores decay by exp(-IoU^2 / sigma) (Bodla et al.: 0.5).")
 @click.option("--max-detections", type=click.IntRange(min=1), default=PostprocessConfig.max_detections,
               show_default=True, help="Detections kept per image, at most.")
+@click.option("--classes", multiple=True, metavar="NAMES", callback=lambda ctx, param, value: value or None,
+              help="Keep only these classes' detections: names separated by commas, or the option repeated "
+                   "(`--classes person,dog`); the model's names (any case), ILSVRC WordNet ids, or VOC / COCO names "
+                   "of the same class (motorbike, tv); `detect inspect MODEL` lists a model's classes. Default: "
+                   "every class.")
 @click.option("--refine", type=click.IntRange(0, MAX_REFINE), default=PostprocessConfig.refine, show_default=True,
               help="Iterative localization (Gidaris & Komodakis 2015): each kept detection's box scored again and "
                    "moved by the model's box regression, this many times (0 = off; --preset fast: 1; nothing to do "
@@ -319,6 +325,11 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                 prefer_mode=options.get("prefer_mode"))
     except (CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    if options["classes"] is not None:
+        try:
+            options = {**options, "classes": select_classes(members[0].classes, options["classes"])}
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--classes'") from None
     if options.get("prefer_mode") and (given or bundled) or options["mode"]:  # the user's members, the preset's
         # model folder (a member added to detector/models/fast), or --mode on any ensemble: say which were left out
         ran = {m.path for m in members}

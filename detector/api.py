@@ -31,6 +31,7 @@ from proposals.selective_search import MODES as SS_MODES
 
 from .classifier import MODES, Member, load_ensemble
 from .data.images import ImageError, as_rgb, scale16
+from .data.vocab import select_classes
 from .engines import (DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
                       default_options)
 from .nn.device import resolve_device
@@ -87,6 +88,10 @@ def _check_options(given: dict, defaults: dict) -> None:
         elif name in _FLAGS:
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{kw}={value!r}: True or False expected, got {type(value).__name__}")
+        elif name == "classes" and value is not None and not (
+                isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))):
+            raise TypeError(f"classes={value!r}: class names expected (a list of strings, or one string of names "
+                            "separated by commas)")
         elif name == "cache_dir" and value is not None and Path(value).exists() and not Path(value).is_dir():
             raise ValueError(f"cache_dir={str(value)!r}: not a folder (the proposal cache is a folder)")
 
@@ -237,13 +242,15 @@ def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **
     options by keyword — ``proposals`` (``ss``, ``multibox``, ``both``), ``multibox`` (a MultiBox model file),
     ``ss_mode``, ``ss_scale``, ``ss_resize_width``, ``max_proposals``, ``multibox_top``, ``mode`` (``crops``,
     ``fast``), ``fast_short_side``, ``fast_max_side``, ``score_threshold``, ``nms`` (``soft``, ``greedy``),
-    ``nms_iou``, ``soft_nms_sigma``, ``max_detections``, ``refine``, ``amp``, ``backend`` (``auto``, ``onnx``,
+    ``nms_iou``, ``soft_nms_sigma``, ``max_detections``, ``refine``, ``classes`` (class names: a list, or one string
+    separated by commas; as ``detect run --classes``), ``amp``, ``backend`` (``auto``, ``onnx``,
     ``torch``), ``batch_size``, ``image_batch``, ``decode_threads``, ``threads`` (0: torch's own), ``cache_dir``,
     ``no_cache`` — each defaulting as the command does (``detect run --help``). Selective search runs in this
     process, one image at a time (no worker process to start).
 
     Raises ``TypeError`` for an unknown keyword or an option value of the wrong kind (``max_proposals="100"``),
-    ``ValueError`` for an unknown preset or a value ``detect run`` refuses (``nms="foo"``, ``max_proposals=-5``),
+    ``ValueError`` for an unknown preset, a value ``detect run`` refuses (``nms="foo"``, ``max_proposals=-5``) or a
+    class name the model lacks (``classes=["unicorn"]``, after the model is loaded),
     ``FileNotFoundError`` when no ``model`` is given and the bundled one is not installed,
     :class:`~detector.classifier.CheckpointError` for a model file that cannot be read, and
     :class:`~detector.nn.device.DeviceError` for a device this machine lacks."""
@@ -263,6 +270,8 @@ def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **
         files = [model] if isinstance(model, (str, os.PathLike)) else list(model)
     members = load_ensemble(files, device=dev, mode=o["mode"], fast_short_side=o["fast_short_side"],
                             fast_max_side=o["fast_max_side"], prefer_mode=o.get("prefer_mode"))
+    if o["classes"] is not None:
+        o["classes"] = select_classes(members[0].classes, o["classes"])
     config = config_from_options(o, [m.path for m in members])
     job = DetectionJob(config, members=members, ss_workers=0)
     job.ss_workers = 0  # selective search in this process even beside ONNX Runtime (DetectionJob's worker: a worker

@@ -89,7 +89,7 @@ def default_options() -> dict:
             "fast_short_side": RunConfig.fast_short_side, "fast_max_side": RunConfig.fast_max_side,
             "score_threshold": post.score_threshold, "nms": post.nms, "nms_iou": post.nms_iou,
             "soft_nms_sigma": post.soft_nms_sigma, "max_detections": post.max_detections, "refine": post.refine,
-            "device": RunConfig.device, "amp": RunConfig.amp, "backend": RunConfig.backend,
+            "classes": post.classes, "device": RunConfig.device, "amp": RunConfig.amp, "backend": RunConfig.backend,
             "batch_size": RunConfig.batch_size, "image_batch": RunConfig.image_batch,
             "decode_threads": RunConfig.decode_threads, "threads": RunConfig.threads, "cache_dir": None,
             "no_cache": False, "draw_dir": None, "draw_threshold": DrawConfig.threshold}
@@ -121,7 +121,7 @@ def config_from_options(o: dict, model_files) -> "RunConfig":
         multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
     post = PostprocessConfig(nms=o["nms"], nms_iou=o["nms_iou"], soft_nms_sigma=o["soft_nms_sigma"],
                              score_threshold=o["score_threshold"], max_detections=o["max_detections"],
-                             refine=o["refine"])
+                             refine=o["refine"], classes=tuple(o["classes"]) if o["classes"] is not None else None)
     draw = DrawConfig(str(o["draw_dir"]), o["draw_threshold"]) if o["draw_dir"] else None
     return RunConfig(models=tuple(str(p) for p in model_files), proposals=proposals, postprocess=post,
                      batch_size=o["batch_size"], device=o["device"], amp=o["amp"], backend=o["backend"],
@@ -175,6 +175,8 @@ class RunConfig:
             out["multibox_top"] = p.merge.multibox_top
         if post.refine:  # absent (0) in the settings of versions without it
             out["refine"] = post.refine
+        if post.classes is not None:  # absent (every class) in the settings of versions without --classes
+            out["classes"] = list(post.classes)
         if post.nms != "greedy":  # absent (greedy, the only NMS of versions without it) ...
             out["nms"] = post.nms
             out["soft_nms_sigma"] = post.soft_nms_sigma

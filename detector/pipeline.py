@@ -54,6 +54,7 @@ class PostprocessConfig:
     max_detections: int = 100  # per image (COCO evaluates 100)
     min_size: float = 1.0  # drop boxes thinner than this after clipping (pixels)
     refine: int = 0  # iterative localization (Gidaris & Komodakis 2015): the kept detections' boxes regressed again
+    classes: tuple[str, ...] | None = None  # only these classes' detections, by the model's names (None: every class)
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,21 +127,27 @@ def soft_nms(boxes: Tensor, scores: Tensor, labels: Tensor, sigma: float, max_ke
     return index, (torch.stack(kept_scores) if kept_scores else scores.new_zeros(0)).to(scores.dtype)
 
 
-def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], config: PostprocessConfig):
+def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], config: PostprocessConfig,
+                class_mask: Tensor | None = None):
     """Per-class NMS over mean class probabilities: Soft-NMS (``config.nms == "soft"``: :func:`soft_nms`, the
     scores decayed) or greedy (R-CNN: a box overlapping a better one of its class by IoU above ``config.nms_iou``
     is dropped); then the best ``config.max_detections``.
 
     ``boxes``: [R, 4] (shared by all classes) or [R, K, 4] (class-specific, after regression); ``probs``: [R, K]
-    with column 0 the background. Returns (boxes [D, 4], scores [D], labels [D] in 1..K-1), best first. Raises
-    ``ValueError`` for an unknown ``config.nms``."""
+    with column 0 the background; ``class_mask``: bool [K - 1], the classes kept (None: all; ``config.classes``
+    resolved by :class:`Detector`), applied before the cap so that ``max_detections`` counts kept classes alone.
+    Returns (boxes [D, 4], scores [D], labels [D] in 1..K-1), best first. Raises ``ValueError`` for an unknown
+    ``config.nms``."""
     r, k = probs.shape
     if boxes.dim() == 2:
         boxes = boxes[:, None, :].expand(r, k, 4)
     boxes = clip_boxes_to_image(boxes[:, 1:].reshape(-1, 4), image_size)  # R*(K-1) x 4
     scores = probs[:, 1:].reshape(-1)
     labels = torch.arange(1, k, device=probs.device).repeat(r)
-    keep = torch.nonzero(scores >= config.score_threshold).squeeze(1)
+    wanted = scores >= config.score_threshold
+    if class_mask is not None:
+        wanted &= class_mask.to(probs.device).repeat(r)
+    keep = torch.nonzero(wanted).squeeze(1)
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     keep = remove_small_boxes(boxes, config.min_size)
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
@@ -162,7 +169,8 @@ class Detector:
     flat however many proposals an image has. ``amp``: the networks under bfloat16 autocast (None: on CUDA devices;
     never on CPU); softmax, box decoding and NMS stay float32. ``backend="onnx"``: crops-mode members run on ONNX
     Runtime when the device is the CPU (:mod:`detector.onnx_backend`); ``auto``: so when onnxruntime is installed.
-    Raises ``ValueError`` for an empty ensemble or an unknown backend."""
+    Raises ``ValueError`` for an empty ensemble, an unknown backend, or ``postprocess_config.classes`` naming a class
+    the ensemble lacks (:func:`detector.data.vocab.select_classes` makes that list from what a user typed)."""
 
     def __init__(self, proposer: Proposer | None, members: Sequence[Member],
                  postprocess_config: PostprocessConfig = PostprocessConfig(), *, batch_size: int = BATCH_SIZE,
@@ -172,6 +180,13 @@ class Detector:
         self.proposer = proposer
         self.members = list(members)
         self.postprocess_config = postprocess_config
+        self._class_mask = None  # postprocess_config.classes as a bool [K - 1] over the ensemble's classes
+        if postprocess_config.classes is not None:
+            names = [c.name for c in self.members[0].classes]
+            missing = [n for n in postprocess_config.classes if n not in names]
+            if missing:
+                raise ValueError(f"classes to keep that the ensemble lacks: {', '.join(missing)}")
+            self._class_mask = torch.tensor([n in postprocess_config.classes for n in names])
         self.batch_size = int(batch_size)
         self.max_proposals = None if max_proposals is None else int(max_proposals)
         self.device = torch.device(device)
@@ -278,7 +293,7 @@ class Detector:
                     ) -> Detections:
         t = time.perf_counter()
         out_boxes, scores, labels = postprocess(reg if reg is not None else boxes, probs, image.shape[:2],
-                                                self.postprocess_config)
+                                                self.postprocess_config, self._class_mask)
         timings["nms"] = time.perf_counter() - t
         if reg is not None and self.postprocess_config.refine and len(out_boxes):
             t = time.perf_counter()

@@ -8,6 +8,7 @@ there is one (a VOC ``person`` and an ILSVRC ``n00007846`` are the same), else t
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ __all__ = [
     "COCO_TO_WNID",
     "PENNFUDAN_TO_WNID",
     "is_wnid",
+    "select_classes",
 ]
 
 _WNID_RE = re.compile(r"^n\d{8}$")
@@ -188,3 +190,42 @@ def category_for_name(name: str, source: str | None = None) -> Category | None:
     if wnid is not None:
         return ilsvrc_by_wnid().get(wnid)
     return _ilsvrc_by_name().get(name.lower())
+
+
+def select_classes(classes, names) -> tuple[str, ...]:
+    """The classes of ``classes`` (a model's :class:`Category` tuple) that ``names`` ask for, as their own names, in
+    the model's order, each once: ``detect run --classes``. A name matches a class by its name (any case), its
+    WordNet id, or a VOC / COCO / Penn-Fudan name of the same ILSVRC class (``motorbike`` is ``motorcycle``,
+    ``tvmonitor`` and ``tv`` are ``tv or monitor``). ``names``: strings, or one string of names separated by commas.
+
+    Raises ``ValueError`` naming every name that matches no class (with the closest class names), or when no name is
+    given."""
+    if isinstance(names, str):
+        names = [names]
+    asked = [n.strip() for text in names for n in str(text).split(",") if n.strip()]
+    if not asked:
+        raise ValueError("no class named: give one or more class names, separated by commas")
+    by_name = {c.name.lower(): c for c in classes}
+    by_key = {c.key: c for c in classes}
+    chosen, unknown = set(), []
+    for name in asked:
+        c = by_name.get(name.lower()) or by_key.get(name)
+        if c is None:
+            for source in (*_TABLES, None):
+                mapped = category_for_name(name, source)
+                if mapped is not None and mapped.key in by_key:
+                    c = by_key[mapped.key]
+                    break
+        if c is None:
+            unknown.append(name)
+        else:
+            chosen.add(c.key)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name.lower(), list(by_name), n=3, cutoff=0.6)
+            hints.append(f"{name!r}" + (f" (closest: {', '.join(close)})" if close else ""))
+        raise ValueError(f"{'this name is' if len(unknown) == 1 else 'these names are'} not a class of the model: "
+                         f"{'; '.join(hints)} — the model has {len(classes)} classes (`detect inspect MODEL` "
+                         "lists them)")
+    return tuple(c.name for c in classes if c.key in chosen)
