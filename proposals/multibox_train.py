@@ -72,6 +72,7 @@ class MultiBoxTrainConfig:
 class MultiBoxSample:
     image: np.ndarray  # uint8 3 x S x S (resized whole image)
     boxes: np.ndarray  # float32 [G, 4] normalised xyxy
+    difficult: np.ndarray | None = None  # bool [G]: VOC "difficult" — trained on, left out of validation recall
 
 
 def sample_size(mb: MultiBoxConfig, config: MultiBoxTrainConfig | None = None) -> int:
@@ -103,7 +104,8 @@ def prepare_samples(records, size: int) -> tuple[list[MultiBoxSample], list[str]
         small = resize_square(t, size).round().clamp(0, 255).to(torch.uint8).numpy()
         keep = (im.boxes[:, 2] > im.boxes[:, 0]) & (im.boxes[:, 3] > im.boxes[:, 1]) & ~im.iscrowd
         scale = np.array([im.width, im.height, im.width, im.height], np.float32)
-        out.append(MultiBoxSample(small, np.clip(im.boxes[keep] / scale, 0, 1).astype(np.float32)))
+        out.append(MultiBoxSample(small, np.clip(im.boxes[keep] / scale, 0, 1).astype(np.float32),
+                                  np.asarray(im.difficult, bool)[keep]))
     return out, skipped
 
 
@@ -156,7 +158,8 @@ def _batch(samples: Sequence[MultiBoxSample], idx, config: MultiBoxTrainConfig, 
 
 
 def evaluate_recall(model: MultiBox, samples: Sequence[MultiBoxSample], top_k: int, device) -> dict:
-    """Recall at IoU 0.5 / 0.7 of the top-k boxes (after NMS) on resized samples, in normalised coordinates."""
+    """Recall at IoU 0.5 / 0.7 of the top-k boxes (after NMS) on resized samples, in normalised coordinates; VOC
+    ``difficult`` objects left out, as ``detect proposals --gt`` and every evaluation leave them out."""
     model.eval()
     props, gts = [], []
     with torch.inference_mode():
@@ -167,7 +170,7 @@ def evaluate_recall(model: MultiBox, samples: Sequence[MultiBoxSample], top_k: i
             b = loc[0].clamp(0, 1)
             keep = nms(b, torch.sigmoid(conf[0]), model.config.nms_iou)[:top_k]
             props.append(b[keep].cpu().numpy() * 1000)  # IoU is scale-free; avoid tiny numbers
-            gts.append(s.boxes * 1000)
+            gts.append((s.boxes if s.difficult is None else s.boxes[~s.difficult]) * 1000)
     r = recall_at(gts, props, iou_thresholds=(0.5, 0.7), top_ns=(top_k,))
     return {"recall@0.5": float(r[(0.5, top_k)]), "recall@0.7": float(r[(0.7, top_k)])}
 
