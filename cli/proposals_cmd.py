@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from detector.data.images import ImageError, scan_images
-from detector.data.io import atomic_write_json
+from detector.data.io import atomic_write_json, file_sha256
 from detector.nn.device import resolve_device
 from proposals.cache import ProposalCache
 from proposals.merge import MAX_MULTIBOX_TOP
@@ -136,6 +136,7 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
             click.echo(f"note: {count(m['gt_rescaled_images'], 'image')} not the size {gt.source} gives (e.g. "
                        f"{'; '.join(examples)}): its boxes are scaled to the image, as for a resized copy "
                        "(detect eval refuses such a pair)", err=True)
+        last_doc["settings"] = _settings(config)
         report[method] = m
         if m["cached_images"]:  # trial 47: 0.001 s/img beside 1.5 s/img for the same images, without a word
             click.echo(f"note: {method}: the selective search of {m['cached_images']} of the "
@@ -157,6 +158,19 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
         n = len(last_doc["errors"])
         raise click.ClickException(f"no input could be used: {count(n, 'input')} failed, listed under 'errors' in "
                                    f"{out} with {'its reason' if n == 1 else 'their reasons'}")
+
+
+def _settings(config) -> dict:
+    """The settings that made a method's boxes (``--out``'s ``settings``): selective search's where it ran, the MultiBox
+    network (its file and SHA-256) and its top-k where it ran, and the cap."""
+    out = {"max_proposals": config.max_proposals}
+    if config.method != "multibox":
+        ss = config.selective_search
+        out.update(ss_mode=ss.mode, ss_scale=ss.scale, ss_resize_width=ss.resize_width)
+    mb = config.multibox_path
+    if mb is not None:
+        out.update(multibox={"file": str(mb), "sha256": file_sha256(mb)}, multibox_top=config.merge.multibox_top)
+    return out
 
 
 def _counted(image) -> np.ndarray:

@@ -250,6 +250,9 @@ def test_cli_train_multibox_and_proposals(tmp_path, monkeypatch):
     assert r["both"]["recall"]["0.5"]["all"] >= r["ss"]["recall"]["0.5"]["all"]
     doc = json.loads((tmp_path / "p.json").read_text())
     assert doc["method"] == "both" and len(doc["images"]) == 6 and doc["box_format"] == "xyxy"
+    settings = doc["settings"]  # what made the boxes (closing note 19: the file did not say)
+    assert settings["ss_mode"] == "fast" and settings["ss_scale"] == 2.0 and settings["max_proposals"] == 2000
+    assert settings["multibox_top"] == 200 and len(settings["multibox"]["sha256"]) == 64
     # ground truth of the images at twice their size (a resized copy): its boxes scaled to them, with a note
     # (trial 22: scaled without a word, where detect eval refuses the pair)
     big = {"images": [{**im, "width": 128, "height": 128} for im in images],
