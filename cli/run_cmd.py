@@ -369,6 +369,9 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     header = boxes_json.header(job_entry(config, members, [i.name for i in inputs], shard),
                                model_entry(config, members, device), members[0].classes,
                                settings=job_settings(config, members), names=[i.name for i in inputs])
+    if config.postprocess.classes is not None:  # the categories detected: `detect eval --model-classes-only` scores
+        # these alone (their ids stay the model's)
+        header["categories"] = [c for c in header["categories"] if c["name"] in config.postprocess.classes]
     part = part_path(out)
     if resume and not (part.exists() and part.stat().st_size > 0):
         finished = _finished_job(out, out_format)

@@ -52,6 +52,7 @@ def test_detect_run_classes_keeps_the_asked_class_alone_and_is_part_of_the_job(t
     assert sorted(map(key, dogs["detections"])) == sorted(key(a) for a in every["detections"]
                                                           if a["category_id"] == dog_id)
     assert dogs["job"]["settings"]["classes"] == ["dog"] and "classes" not in every["job"]["settings"]
+    assert [c["name"] for c in dogs["categories"]] == ["dog"] and dogs["model"] == every["model"]
     # a job with other classes is another job: --resume does not take its finished output as this one's
     r = CliRunner().invoke(cli, ["run", str(d), "--out", str(tmp_path / "dogs.json"), "--model", str(model),
                                  "--workers", "1", "--no-cache", "--backend", "torch", "--threads", "1", *args,

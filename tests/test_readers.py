@@ -1000,8 +1000,10 @@ def test_a_model_file_is_named_as_such_not_an_unknown_format(tmp_path):
 
     model = tmp_path / "model.pt"
     torch.save({"format": "detect-classifier/1"}, model)
-    r = CliRunner().invoke(cli, ["inspect", str(model)])
-    assert r.exit_code != 0 and "not annotations" in r.output and "pass --format" not in r.output
+    r = CliRunner().invoke(cli, ["inspect", str(model)])  # inspected as a model now (detect inspect MODEL)
+    assert r.exit_code == 1 and "model.pt: not a usable model file" in r.output and "pass --format" not in r.output
+    r = CliRunner().invoke(cli, ["inspect", str(model), "--format", "coco"])  # read as annotations when told so:
+    assert "a PyTorch file (a model or checkpoint?) or another zip archive, not a COCO" in r.output  # a problem
 
 
 def test_an_image_read_as_xml_is_named_as_such(tmp_path):
