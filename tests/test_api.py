@@ -211,3 +211,28 @@ def test_a_bad_grey_array_is_reported_with_the_shape_given():
     with pytest.raises(ValueError, match=r"image 2: .* got shape \(10, 10\) float64$"):
         _as_array(np.zeros((10, 10)), 2)
     assert _as_array(np.zeros((4, 5), np.uint8), 0).shape == (4, 5, 3)
+
+
+@pytest.mark.parametrize("options, argv, message", [
+    (dict(nms_iou=0.5), ["--nms-iou", "0.5"], r"^nms_iou=0\.5 is a setting of nms='greedy'"),
+    (dict(nms="greedy", soft_nms_sigma=0.1), ["--nms", "greedy", "--soft-nms-sigma", "0.1"],
+     r"^soft_nms_sigma=0\.1 is a setting of nms='soft'"),
+    (dict(proposals="ss", multibox_top=50), ["--proposals", "ss", "--multibox-top", "50"],
+     r"^multibox_top= is used only with proposals='multibox' or 'both'"),
+    (dict(preset="fast", proposals="ss", multibox="mb.pt"), ["--preset", "fast", "--proposals", "ss",
+                                                             "--multibox", "mb.pt"], r"^multibox= is used only"),
+])
+def test_an_option_the_run_would_not_use_is_refused_as_detect_run_refuses_it(tmp_path, options, argv, message):
+    """trial 56: load_detector(nms_iou=0.5) ran Soft-NMS, the threshold silently ignored, where `detect run
+    --nms-iou 0.5` is a usage error (the README: a value detect run refuses is a ValueError of load_detector)."""
+    from cli.main import cli as main
+
+    (tmp_path / "a.jpg").write_bytes(b"")
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "a.jpg"), "--out", str(tmp_path / "o.json"), *argv])
+    assert result.exit_code == 2, result.output
+    with pytest.raises(ValueError, match=message):
+        load_detector(tmp_path / "absent.pt", **options)  # refused before the model is looked for
+    ok = {k: v for k, v in options.items() if k not in ("nms_iou", "soft_nms_sigma", "multibox_top", "multibox")}
+    with pytest.raises(Exception) as e:  # the same options without the unused one get as far as the model
+        load_detector(tmp_path / "absent.pt", **ok)
+    assert "absent.pt" in str(e.value)
