@@ -24,6 +24,8 @@ from detector.nn import distributed
 from detector.nn.device import DeviceError, parse_device
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
 from proposals.proposers import ProposalConfig
+from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
+from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 from proposals.selective_search import MODES as SS_MODES
 
 FORMAT_CHOICES = ("auto", *FORMATS)
@@ -182,12 +184,13 @@ def device_option(f):
 def selective_search_options(f):
     """``--ss-mode``, ``--ss-scale`` and ``--ss-resize-width``, defaulting to :attr:`ProposalConfig.selective_search`
     (the paper's; R-CNN's width 500)."""
-    f = click.option("--ss-resize-width", type=click.IntRange(min=0),
+    f = click.option("--ss-resize-width", type=click.IntRange(min=0, max=SS_MAX_RESIZE_WIDTH),
                      default=ProposalConfig.selective_search.resize_width, show_default=True,
                      help="Selective search runs on the image resized to this width (R-CNN: 500; 0: as it is); "
                           "boxes come back in the image's pixels. Smaller is faster and finds fewer small "
                           "objects.")(f)
-    f = click.option("--ss-scale", type=FiniteFloat(min=0.1), default=ProposalConfig.selective_search.scale,
+    f = click.option("--ss-scale", type=FiniteFloat(min=0.1, max=SS_MAX_SCALE),
+                     default=ProposalConfig.selective_search.scale,
                      show_default=True,
                      help="Selective search superpixel scale (the paper: 2, about half the boxes of 1).")(f)
     return click.option("--ss-mode", type=click.Choice(SS_MODES), default=ProposalConfig.selective_search.mode,

@@ -44,6 +44,7 @@ from proposals.cache import ProposalCache
 from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
+from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 
 from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
                      dataset_files, load_dataset, nothing_to_resume, refuse_replacing_inputs, stops_resumably)
@@ -176,9 +177,9 @@ def _common_options(f):
                      help="torch threads (0: torch's default)."),
         click.option("--val-every", type=click.IntRange(min=0), default=TrainConfig.val_every, show_default=True,
                      help="Epochs between validation runs."),
-        click.option("--ss-scale", type=FiniteFloat(min=0.1), default=ProposalConfig.selective_search.scale,
-                     show_default=True, help="Selective search superpixel scale for training proposals (as `detect "
-                                             "run`)."),
+        click.option("--ss-scale", type=FiniteFloat(min=0.1, max=SS_MAX_SCALE),
+                     default=ProposalConfig.selective_search.scale, show_default=True,
+                     help="Selective search superpixel scale for training proposals (as `detect run`)."),
         click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Proposal cache folder."),
         click.option("--half", is_flag=True, help="Store weights as float16 (half the file size)."),

@@ -27,6 +27,8 @@ from PIL import Image
 
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, propose_many
+from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
+from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 from proposals.selective_search import MODES as SS_MODES
 
 from .classifier import MODES, Member, load_ensemble
@@ -48,10 +50,10 @@ _NOT_HERE = {"draw_dir", "draw_threshold"}  # detect run's pictures: a file job'
 # run as it comes (max_proposals=-5, score_threshold=2). None, where the default is None: the model's own.
 _INTS = {"max_proposals": (1, None), "multibox_top": (1, MAX_MULTIBOX_TOP), "max_detections": (1, None),
          "refine": (0, MAX_REFINE), "batch_size": (1, None), "image_batch": (1, None), "decode_threads": (0, None),
-         "threads": (0, None), "ss_resize_width": (0, None), "fast_short_side": (32, None),
+         "threads": (0, None), "ss_resize_width": (0, SS_MAX_RESIZE_WIDTH), "fast_short_side": (32, None),
          "fast_max_side": (32, None)}
 _FLOATS = {"score_threshold": (0, 1, False), "nms_iou": (0, 1, False), "soft_nms_sigma": (0, 10, True),
-           "ss_scale": (0.1, None, False)}  # (low, high, low excluded)
+           "ss_scale": (0.1, SS_MAX_SCALE, False)}  # (low, high, low excluded)
 _CHOICES = {"method": tuple(PROPOSERS), "ss_mode": SS_MODES, "mode": MODES, "nms": NMS_KINDS,
             "backend": ("auto", "onnx", "torch")}
 _FLAGS = ("amp", "no_cache")

@@ -53,6 +53,12 @@ __all__ = ["MODES", "SelectiveSearchConfig", "ProposalResult", "selective_search
 logger = logging.getLogger(__name__)
 
 MODES = ("fast", "quality", "single")
+# Upper bounds of the user-facing settings (--ss-scale, --ss-resize-width), refused as usage errors before any work:
+# past them a run failed image by image, in OpenCV's words (trial 56: --ss-scale 1e8 "integer won't fit into a C int",
+# 1e308 "cannot convert float infinity to integer"; --ss-resize-width 99999999 "Failed to allocate 28799999412000003
+# bytes"). Scale 1000 is k = 150,000, 500 times the paper's; 10,000 px is 20 times R-CNN's width.
+MAX_SCALE = 1000.0
+MAX_RESIZE_WIDTH = 10_000
 
 
 MAX_SIDE_FACTOR = 4  # the resized image's long side is at most this x resize_width (our choice: R-CNN's width 500
@@ -77,8 +83,10 @@ class SelectiveSearchConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
-            raise ValueError(f"scale must be a positive number, got {self.scale!r}")
+        if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and 0 < self.scale <= MAX_SCALE):
+            raise ValueError(f"scale must be a positive number at most {MAX_SCALE:g}, got {self.scale!r}")
+        if isinstance(self.resize_width, (int, np.integer)) and self.resize_width > MAX_RESIZE_WIDTH:
+            raise ValueError(f"resize_width must be at most {MAX_RESIZE_WIDTH}, got {self.resize_width!r}")
         for name in ("resize_width", "min_size", "max_boxes", "base_k", "inc_k", "seed"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:

@@ -358,3 +358,32 @@ def test_a_wrong_multibox_init_is_refused_before_any_image_is_decoded(tmp_path, 
         res = CliRunner().invoke(cli, [*base, "--init", str(init)])
         assert res.exit_code == 1 and needle in res.output and "Traceback" not in res.output, res.output
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_selective_search_setting_past_what_opencv_takes_is_a_usage_error(tmp_path):
+    """trial 56: `detect run --ss-scale 1e8` (or 1e308) and `--ss-resize-width 99999999` were taken, then every
+    image failed in OpenCV's words ("integer won't fit into a C int", "cannot convert float infinity to integer",
+    "Failed to allocate 28799999412000003 bytes") and the run exited 1; load_detector took them as well."""
+    import pytest
+
+    from detector import load_detector
+    from proposals.selective_search import MAX_RESIZE_WIDTH, MAX_SCALE, SelectiveSearchConfig
+
+    img = str(SAMPLES / "images" / "PennPed00010.jpg")
+    for command in (["run", img, "--out", str(tmp_path / "o.json")], ["proposals", img],
+                    ["train", "classifier", "--gt", str(SAMPLES / "annotations.json")]):
+        for flag, value in (("--ss-scale", "1e8"), ("--ss-scale", "1e308"), ("--ss-resize-width", "99999999")):
+            if command[0] == "train" and flag == "--ss-resize-width":
+                continue  # training has no --ss-resize-width
+            res = CliRunner().invoke(cli, [*command, flag, value])
+            assert res.exit_code == 2, (command, flag, res.output)
+            assert f"Invalid value for '{flag}'" in res.output, res.output
+    assert not (tmp_path / "o.json").exists() and not (tmp_path / "o.json.part.jsonl").exists()
+    for keyword, value in (("ss_scale", 1e8), ("ss_resize_width", 10 ** 8)):
+        with pytest.raises(ValueError, match=rf"^{keyword}="):
+            load_detector(tmp_path / "absent.pt", **{keyword: value})
+    with pytest.raises(ValueError, match="scale must be"):
+        SelectiveSearchConfig(scale=MAX_SCALE * 2)
+    with pytest.raises(ValueError, match="resize_width must be at most"):
+        SelectiveSearchConfig(resize_width=MAX_RESIZE_WIDTH + 1)
+    SelectiveSearchConfig(scale=MAX_SCALE, resize_width=MAX_RESIZE_WIDTH)  # the bounds themselves are taken
