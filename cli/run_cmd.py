@@ -192,6 +192,9 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         if key in explicit and options["nms"] != nms:  # --nms-iou 1 once turned NMS off; under Soft-NMS it would not
             raise click.UsageError(f"{flag} is a setting of --nms {nms}, and this run's NMS is --nms {options['nms']}"
                                    f"{'' if 'nms' in explicit else ' (the default)'}: add --nms {nms}, or drop {flag}")
+    if "draw_threshold" in explicit and options["draw_dir"] is None:  # trial 56: taken without a word, nothing drawn
+        raise click.UsageError("--draw-threshold is a setting of --draw (which detections its pictures show; every "
+                               "detection is written to OUT): add --draw DIR, or drop --draw-threshold")
     ray_given = [f"--{k.replace('_', '-')}" for k in ("address", "ray_actors", "ray_cpus", "ray_gpus", "ray_chunk")
                  if k in explicit]
     if ray_given and engine != "ray":  # trial 29: --address auto ran on this machine without a word

@@ -1033,3 +1033,19 @@ def test_run_says_how_many_pictures_show_no_box(tmp_path):
                                            "--draw-threshold", "0"))
     assert res.exit_code == 0, res.output
     assert f"drawings in {tmp_path / 'b'} (boxes scoring at least 0, --draw-threshold)\n" in res.output, res.output
+
+
+def test_a_draw_threshold_without_draw_is_a_usage_error(tmp_path):
+    """trial 56: `detect run … --draw-threshold 0.5` without --draw ran, exit 0, and drew nothing — as --nms-iou under
+    Soft-NMS or --multibox with --proposals ss would be, it is refused before any work."""
+    data = tmp_path / "data"
+    blocky(data / "0.jpg", 96, 72, seed=0)
+    model = tiny_model(tmp_path / "m.pt")
+    res = CliRunner().invoke(cli, run_args(data, tmp_path / "a.json", model, "--draw-threshold", "0.5"))
+    assert res.exit_code == 2, res.output
+    assert "--draw-threshold is a setting of --draw" in res.output, res.output
+    assert not (tmp_path / "a.json").exists() and not (tmp_path / "a.json.part.jsonl").exists()
+    res = CliRunner().invoke(cli, run_args(data, tmp_path / "a.json", model, "--draw", str(tmp_path / "d"),
+                                           "--draw-threshold", "0.5"))
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "d" / "0.jpg").exists()
