@@ -29,6 +29,7 @@ from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayCon
                               bundled_model_files, job_entry, job_settings, model_entry, ray_available, redraw, run_ray,
                               shown_setting, split_cores)
 from detector.engines import config_from_options as from_options
+from detector.engines import unused_options
 from detector.nn.device import resolve_device
 from detector.nn.onnx import onnx_available
 from detector.pipeline import MAX_REFINE, NMS_KINDS, PostprocessConfig
@@ -37,7 +38,7 @@ from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
 from .common import (FiniteFloat, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
-                     device_option, multibox_option, multibox_options_given, none_used_error, selective_search_options,
+                     device_option, multibox_option, none_used_error, selective_search_options,
                      sigterm_stops, take_lock, written_count)
 
 logger = logging.getLogger(__name__)
@@ -188,10 +189,11 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     explicit = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
     options = apply_preset(options, preset, explicit)
     options["refine_given"] = "refine" in explicit  # else the preset's (or the default): said so in a note
-    for flag, key, nms in (("--nms-iou", "nms_iou", "greedy"), ("--soft-nms-sigma", "soft_nms_sigma", "soft")):
-        if key in explicit and options["nms"] != nms:  # --nms-iou 1 once turned NMS off; under Soft-NMS it would not
-            raise click.UsageError(f"{flag} is a setting of --nms {nms}, and this run's NMS is --nms {options['nms']}"
-                                   f"{'' if 'nms' in explicit else ' (the default)'}: add --nms {nms}, or drop {flag}")
+    if options["multibox_path"] is not None:
+        explicit.add("multibox_path")
+    unused = unused_options(explicit, options, _spell)
+    if unused:
+        raise click.UsageError(unused[0])
     if "draw_threshold" in explicit and options["draw_dir"] is None:  # trial 56: taken without a word, nothing drawn
         raise click.UsageError("--draw-threshold is a setting of --draw (which detections its pictures show; every "
                                "detection is written to OUT): add --draw DIR, or drop --draw-threshold")
@@ -201,10 +203,6 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         raise click.UsageError(f"{', '.join(ray_given)} {'is a setting' if len(ray_given) == 1 else 'are settings'} "
                                f"of --engine ray, and this run's engine is --engine {engine}: add --engine ray, or "
                                f"drop {'it' if len(ray_given) == 1 else 'them'}")
-    unused = multibox_options_given(ctx, options)
-    if unused and not PROPOSERS[options["method"]].uses_multibox:
-        raise click.UsageError(f"{unused[0]} is used only with --proposals multibox or both (here --proposals "
-                               f"{options['method']}): drop it, or choose one of those")
     try:  # "" (an unset $SHARD) is refused, not no shard; a usage error, status 2 (trial 40: it was 1)
         shard = Shard.parse(shard) if shard is not None else None
     except ValueError as e:
@@ -234,6 +232,12 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         _run(inputs, out, out_format, resume, shard, engine, options)
     finally:
         lock.release()
+
+
+def _spell(key: str, value=None) -> str:
+    """An option as the command line writes it (:func:`detector.engines.unused_options`): ``--nms greedy``."""
+    flag = {"method": "--proposals", "multibox_path": "--multibox"}.get(key, f"--{key.replace('_', '-')}")
+    return flag if value is None else f"{flag} {value}"
 
 
 def _header_sizes(inputs) -> dict[str, tuple[int, int]]:

@@ -35,7 +35,7 @@ from .classifier import MODES, Member, load_ensemble
 from .data.images import ImageError, as_rgb, scale16
 from .data.vocab import select_classes
 from .engines import (DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
-                      default_options)
+                      default_options, unused_options)
 from .nn.device import resolve_device
 from .pipeline import MAX_REFINE, NMS_KINDS, Detections, Detector, detect_each
 
@@ -98,21 +98,10 @@ def _check_options(given: dict, defaults: dict) -> None:
             raise ValueError(f"cache_dir={str(value)!r}: not a folder (the proposal cache is a folder)")
 
 
-def _check_combinations(given: dict, o: dict) -> None:
-    """``ValueError`` for an option given (``given``, option names) that the run's other options (``o``, the preset
-    applied) would leave unused — ``detect run`` refuses each as a usage error (cli/run_cmd.py) rather than ignore it:
-    ``nms_iou`` under Soft-NMS (``nms_iou=1`` once turned NMS off), ``soft_nms_sigma`` with greedy NMS, ``multibox``
-    or ``multibox_top`` with ``proposals="ss"``."""
-    for key, nms in (("nms_iou", "greedy"), ("soft_nms_sigma", "soft")):
-        if key in given and o["nms"] != nms:
-            raise ValueError(f"{key}={given[key]!r} is a setting of nms={nms!r}, and this detector's NMS is "
-                             f"nms={o['nms']!r}{'' if 'nms' in given else ' (the default)'}: add nms={nms!r}, or "
-                             f"drop {key} (as detect run refuses it)")
-    unused = [kw for kw, name in (("multibox", "multibox_path"), ("multibox_top", "multibox_top"))
-              if name in given and given[name] is not None]
-    if unused and not PROPOSERS[o["method"]].uses_multibox:
-        raise ValueError(f"{unused[0]}= is used only with proposals='multibox' or 'both' (here proposals="
-                         f"{o['method']!r}): drop it, or choose one of those (as detect run refuses it)")
+def _spell(key: str, value=None) -> str:
+    """An option as :func:`load_detector` takes it (:func:`detector.engines.unused_options`): ``nms='greedy'``."""
+    keyword = {v: k for k, v in _KEYWORDS.items()}.get(key, key)
+    return keyword if value is None else f"{keyword}={value!r}"
 
 
 class ImageDetector:
@@ -282,7 +271,10 @@ def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **
                         f"it takes: {', '.join(known)}")
     _check_options(given, o)
     o = apply_preset({**o, **given, "device": device}, preset, set(given))
-    _check_combinations(given, o)
+    named = {k for k, v in given.items() if not (k == "multibox_path" and v is None)}  # multibox=None: the default
+    unused = unused_options(named, o, _spell)
+    if unused:  # as detect run refuses them (trial 56: nms_iou=0.5 under Soft-NMS was ignored)
+        raise ValueError(unused[0])
     dev = resolve_device(device, what="device")
     if model is None:
         files = bundled_model_files(o.get("bundled_model") or "default")

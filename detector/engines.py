@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from proposals.cache import ProposalCache
-from proposals.proposers import ProposalConfig, build_proposer, propose_many
+from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, propose_many
 
 from .classifier import Member, load_ensemble, member_files
 from .data import boxes_json
@@ -108,6 +108,26 @@ def apply_preset(o: dict, preset: str, explicit: set[str]) -> dict:
         # ensemble's members trained in it (--preset fast --mode fast: the three fast-mode members)
         del out["bundled_model"]
     return out
+
+
+def unused_options(given: set[str], o: dict, spell) -> list[str]:
+    """What is wrong with each option given (``given``: option names, :func:`default_options`' keys) that the run of
+    options ``o`` (the preset applied) would leave unused — ``detect run`` refuses each as a usage error and
+    :func:`detector.api.load_detector` as a ``ValueError``, rather than ignore it: ``nms_iou`` under Soft-NMS
+    (``--nms-iou 1`` once turned NMS off), ``soft_nms_sigma`` under greedy NMS, ``multibox_path`` or ``multibox_top``
+    with proposals that use no MultiBox. ``spell(key, value=None)``: how the caller writes an option (``--nms-iou``,
+    ``--nms greedy``; ``nms_iou``, ``nms='greedy'``). Returns the messages, in that order."""
+    problems = []
+    for key, nms in (("nms_iou", "greedy"), ("soft_nms_sigma", "soft")):
+        if key in given and o["nms"] != nms:
+            problems.append(f"{spell(key)} is a setting of {spell('nms', nms)}, and this run's NMS is "
+                            f"{spell('nms', o['nms'])}{'' if 'nms' in given else ' (the default)'}: add "
+                            f"{spell('nms', nms)}, or drop {spell(key)}")
+    multibox = [k for k in ("multibox_path", "multibox_top") if k in given]
+    if multibox and not PROPOSERS[o["method"]].uses_multibox:
+        problems.append(f"{spell(multibox[0])} is used only with {spell('method', 'multibox')} or both (here "
+                        f"{spell('method', o['method'])}): drop it, or choose one of those")
+    return problems
 
 
 def config_from_options(o: dict, model_files) -> "RunConfig":

@@ -214,13 +214,14 @@ def test_a_bad_grey_array_is_reported_with_the_shape_given():
 
 
 @pytest.mark.parametrize("options, argv, message", [
-    (dict(nms_iou=0.5), ["--nms-iou", "0.5"], r"^nms_iou=0\.5 is a setting of nms='greedy'"),
+    (dict(nms_iou=0.5), ["--nms-iou", "0.5"],
+     r"^nms_iou is a setting of nms='greedy', and this run's NMS is nms='soft' \(the default\): add nms='greedy'"),
     (dict(nms="greedy", soft_nms_sigma=0.1), ["--nms", "greedy", "--soft-nms-sigma", "0.1"],
-     r"^soft_nms_sigma=0\.1 is a setting of nms='soft'"),
+     r"^soft_nms_sigma is a setting of nms='soft', and this run's NMS is nms='greedy': add"),
     (dict(proposals="ss", multibox_top=50), ["--proposals", "ss", "--multibox-top", "50"],
-     r"^multibox_top= is used only with proposals='multibox' or 'both'"),
+     r"^multibox_top is used only with proposals='multibox' or both \(here proposals='ss'\)"),
     (dict(preset="fast", proposals="ss", multibox="mb.pt"), ["--preset", "fast", "--proposals", "ss",
-                                                             "--multibox", "mb.pt"], r"^multibox= is used only"),
+                                                             "--multibox", "mb.pt"], r"^multibox is used only"),
 ])
 def test_an_option_the_run_would_not_use_is_refused_as_detect_run_refuses_it(tmp_path, options, argv, message):
     """trial 56: load_detector(nms_iou=0.5) ran Soft-NMS, the threshold silently ignored, where `detect run
