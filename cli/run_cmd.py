@@ -100,7 +100,8 @@ def default_model_paths(name: str = "default") -> list[Path]:
                    "boxes keep a decayed score; measured 1.3 points of mean mAP above greedy, README \"Soft-NMS\"); "
                    "greedy = R-CNN's (boxes overlapping a better one by more than --nms-iou dropped).")
 @click.option("--nms-iou", type=FiniteFloat(0, 1), default=PostprocessConfig.nms_iou, show_default=True,
-              help="--nms greedy: the IoU above which a box is dropped (the paper / R-CNN: 0.3).")
+              help="--nms greedy: the IoU above which a box is dropped (the paper / R-CNN: 0.3); --refine moves the "
+                   "kept boxes after NMS, so they may then overlap more.")
 @click.option("--soft-nms-sigma", type=FiniteFloat(0, 10, min_open=True), default=PostprocessConfig.soft_nms_sigma,
               show_default=True, help="--nms soft: scores decay by exp(-IoU^2 / sigma) (Bodla et al.: 0.5).")
 @click.option("--max-detections", type=click.IntRange(min=1), default=PostprocessConfig.max_detections,

@@ -20,6 +20,14 @@ if "onnxruntime" in sys.modules and "ORT_DISABLE_TELEMETRY" not in os.environ:
                   "environment, or import detector first", RuntimeWarning, stacklevel=2)
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
+# OpenMP's threads (torch's) busy-wait between parallel regions by default, taking the cores from selective search,
+# which the Python API runs in the caller's process between the network's passes: trial 56 measured the API 2.5-10x
+# slower on a 2-core machine with other work (the fast preset on the 4 sample images, twice: 12-14 s against 2-6 s).
+# `detect` sets the same in cli/__init__.py. OpenMP reads it once, when torch loads it: a program that imported torch
+# first is told so by load_detector (OMP_LATE). A value the user set is kept.
+OMP_LATE = "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __all__ = ["load_detector", "__version__"]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,6 +32,7 @@ from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 from proposals.selective_search import MODES as SS_MODES
 
+from . import OMP_LATE
 from .classifier import MODES, Member, load_ensemble
 from .data.images import ImageError, as_rgb, scale16
 from .data.vocab import select_classes
@@ -271,6 +273,11 @@ def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **
                         f"it takes: {', '.join(known)}")
     _check_options(given, o)
     o = apply_preset({**o, **given, "device": device}, preset, set(given))
+    if OMP_LATE:  # detector/__init__.py
+        warnings.warn("torch was imported before detector without OMP_WAIT_POLICY set: its OpenMP threads busy-wait "
+                      "and take the cores from selective search, which runs in this process (2.5-10x slower measured "
+                      "on a busy 2-core machine); set OMP_WAIT_POLICY=PASSIVE in the environment, or import detector "
+                      "before torch", RuntimeWarning, stacklevel=2)
     named = {k for k, v in given.items() if not (k == "multibox_path" and v is None)}  # multibox=None: the default
     unused = unused_options(named, o, _spell)
     if unused:  # as detect run refuses them (trial 56: nms_iou=0.5 under Soft-NMS was ignored)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +239,22 @@ def test_an_option_the_run_would_not_use_is_refused_as_detect_run_refuses_it(tmp
     with pytest.raises(Exception) as e:  # the same options without the unused one get as far as the model
         load_detector(tmp_path / "absent.pt", **ok)
     assert "absent.pt" in str(e.value)
+
+
+def test_torch_imported_first_without_a_wait_policy_is_warned_of(tmp_path):
+    """trial 56: OpenMP's busy-waiting threads made the API 2.5-10x slower when the caller imported torch before
+    detector (OpenMP reads OMP_WAIT_POLICY once, when torch loads it); imported after, detector sets it itself."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    model = crops_model(tmp_path / "m.pt")
+    script = ("import warnings, os{first}\nimport detector{after}\nwarnings.simplefilter('error')\n"
+              "try:\n    detector.load_detector({model!r}, device='cpu')\n    print('ok', os.environ['OMP_WAIT_POLICY'])\n"
+              "except RuntimeWarning as e:\n    print('warned', e)\n")
+    late = subprocess.run([sys.executable, "-c", script.format(first="\nimport torch", after="", model=str(model))],
+                          env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert "warned torch was imported before detector without OMP_WAIT_POLICY set" in late.stdout, late.stderr
+    early = subprocess.run([sys.executable, "-c", script.format(first="", after="\nimport torch", model=str(model))],
+                           env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert early.stdout.strip() == "ok PASSIVE", early.stderr
