@@ -242,13 +242,13 @@ def _as_tensors(det: Detections) -> dict[str, torch.Tensor]:
             "labels": torch.as_tensor(np.asarray(det.labels, np.int64))}
 
 
-def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **options) -> ImageDetector:
+def load_detector(model=None, *, preset: str = "paper", device: str | None = "auto", **options) -> ImageDetector:
     """The detector of ``detect run [--model MODEL] --preset PRESET --device DEVICE [--option value …]``.
 
     ``model``: a member file, a folder of members (``detect train ensemble``'s), or a list of them; None: the bundled
     model (``detector/models/default``, or the preset's own: ``fast``). ``preset``: ``paper`` (the defaults) or
     ``fast`` (:data:`detector.engines.PRESETS`; options given here win over it, as on the command line).
-    ``device``: ``auto`` (CUDA when there is one), ``cpu``, ``cuda``, ``cuda:N``. ``options``: ``detect run``'s
+    ``device``: ``auto`` (CUDA when there is one; also None), ``cpu``, ``cuda``, ``cuda:N``. ``options``: ``detect run``'s
     options by keyword — ``proposals`` (``ss``, ``multibox``, ``both``), ``multibox`` (a MultiBox model file),
     ``ss_mode``, ``ss_scale``, ``ss_resize_width``, ``max_proposals``, ``multibox_top``, ``mode`` (``crops``,
     ``fast``), ``fast_short_side``, ``fast_max_side``, ``score_threshold``, ``nms`` (``soft``, ``greedy``),
@@ -264,6 +264,8 @@ def load_detector(model=None, *, preset: str = "paper", device: str = "auto", **
     ``FileNotFoundError`` when no ``model`` is given and the bundled one is not installed,
     :class:`~detector.classifier.CheckpointError` for a model file that cannot be read, and
     :class:`~detector.nn.device.DeviceError` for a device this machine lacks."""
+    if device is None:  # torchvision's habit for "the default" (trial 56: a DeviceError)
+        device = "auto"
     o = default_options()
     given = {_KEYWORDS.get(k, k): v for k, v in options.items()}
     unknown = [k for k in options if _KEYWORDS.get(k, k) not in o or k in _NOT_HERE or k in _KEYWORDS.values()]

@@ -77,8 +77,8 @@ def test_an_unknown_class_is_a_usage_error_naming_it(tmp_path):
 def test_load_detector_takes_classes_as_detect_run(tmp_path):
     d = image_folder(tmp_path)
     model = crops_model(tmp_path / "m.pt")
-    det = load_detector(model, device="cpu", backend="torch", no_cache=True, threads=1, classes=["dog"],
-                        score_threshold=0.0)
+    det = load_detector(model, device=None, backend="torch", no_cache=True, threads=1, classes=["dog"],
+                        score_threshold=0.0)  # device=None: the default, "auto" (torchvision's habit; trial 56)
     assert det.config.postprocess.classes == ("dog",)
     out = det(str(d / "0.png"))
     assert len(out["labels"]) and set(out["labels"].tolist()) == {det.categories.index("dog")}
