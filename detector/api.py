@@ -248,8 +248,8 @@ def load_detector(model=None, *, preset: str = "paper", device: str | None = "au
     ``model``: a member file, a folder of members (``detect train ensemble``'s), or a list of them; None: the bundled
     model (``detector/models/default``, or the preset's own: ``fast``). ``preset``: ``paper`` (the defaults) or
     ``fast`` (:data:`detector.engines.PRESETS`; options given here win over it, as on the command line).
-    ``device``: ``auto`` (CUDA when there is one; also None), ``cpu``, ``cuda``, ``cuda:N``. ``options``: ``detect run``'s
-    options by keyword — ``proposals`` (``ss``, ``multibox``, ``both``), ``multibox`` (a MultiBox model file),
+    ``device``: ``auto`` (CUDA when there is one; also None), ``cpu``, ``cuda``, ``cuda:N``. ``options``: ``detect
+    run``'s options by keyword — ``proposals`` (``ss``, ``multibox``, ``both``), ``multibox`` (a MultiBox model file),
     ``ss_mode``, ``ss_scale``, ``ss_resize_width``, ``max_proposals``, ``multibox_top``, ``mode`` (``crops``,
     ``fast``), ``fast_short_side``, ``fast_max_side``, ``score_threshold``, ``nms`` (``soft``, ``greedy``),
     ``nms_iou``, ``soft_nms_sigma``, ``max_detections``, ``refine``, ``classes`` (class names: a list, or one string
