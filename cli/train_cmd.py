@@ -233,6 +233,21 @@ def _proposals(datasets, search, cache, workers, desc):
     return boxes
 
 
+def _recorded_init(init: Path | None, out: Path, resume: bool) -> str | None:
+    """The ``init`` a model file of the run writing ``out`` records: ``--init`` in a fresh run; in one resumed from
+    its state file, the ``--init`` that run was started with, as its last checkpoint records it (the one given now
+    is not used: trial 54 found it recorded, so the model named a file its weights never came from)."""
+    if resume and state_path(out).is_file():
+        try:
+            before = torch.load(last_path(out), map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - unreadable: the resume itself says what is wrong with it
+            before = None
+        if isinstance(before, dict) and isinstance(before.get("train"), dict) and "init" in before["train"]:
+            recorded = before["train"]["init"]
+            return recorded if isinstance(recorded, str) else None
+    return str(init) if init else None
+
+
 def _note_init_unused(init: Path | None, out: Path) -> None:
     """With ``--resume``: say that ``--init`` is not used when the run goes on from its own state file."""
     if init is not None and state_path(out).is_file():
@@ -631,7 +646,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
             "partial_sets": [str(g) for g in run.partial_gts], "train_digest": digest,
             "hard_negatives": [str(p) for p in run.hard_negatives], "hard_digest": hard_digest,
             "val_sets": [str(v) for v in run.vals], "val_digest": data_digest(val_sets, 0),
-            "init": str(run.init) if run.init else None,
+            "init": _recorded_init(run.init, out, run.resume),
             "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}
     validate = make_validator(val_sets, val_props, max_proposals=run.proposals.max_proposals, device=dev,
                               mode=run.val_mode)
@@ -951,7 +966,7 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
     # --init was said "not used", then read and refused after every image was decoded)
     train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
                    metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
-                             "init": str(init) if init else None,
+                             "init": _recorded_init(init, out, resume),
                              "priors_file": str(priors_file) if priors_file else None},
                    init=init_fn if trunk is not None else None, on_epoch_end=show)
     _echo(f"wrote {out}, log {log_path(out)}")
