@@ -248,6 +248,14 @@ def fit(model: nn.Module, task: Task, config: OptimConfig, out, *, resume: bool 
         torch.set_rng_state(ck["torch_rng"])
         state = _loop_state(ck)
         logger.info("resumed %s at epoch %d", out, state.epoch)
+        was_epochs = ck.get("epochs")
+        if main and config.schedule == "cosine" and isinstance(was_epochs, int) and was_epochs != config.epochs \
+                and state.epoch < config.epochs:  # trial 54: a MultiBox run stopped at 37 of 150 epochs, resumed
+            # with --epochs 40, went on at 0.0001 where it had stopped at 0.017, without a word
+            logger.warning("resumed with --epochs %d, the run had %d: its cosine learning rate now decays to 0 over "
+                           "%d epochs, so the rest of the schedule differs from an uninterrupted run's (the rate "
+                           "jumps %s where it goes on; exact resume: the same --epochs)", config.epochs, was_epochs,
+                           config.epochs, "down" if config.epochs < was_epochs else "up")
         before = int(ck["world_size"]) if "world_size" in ck else None  # absent: a state of an older version
         if main and before is not None and before != world:  # allowed, but each iteration's batch is another now
             logger.warning("resumed on %d process%s, the run had %d: each iteration now takes %s the examples "
