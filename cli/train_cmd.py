@@ -296,6 +296,9 @@ def _prepare(run: ClassifierRun):
             raise click.ClickException(
                 f"the training data has no box of an ILSVRC class, which --classes ilsvrc keeps alone (its classes: "
                 f"{', '.join(names[:5])}{', …' if len(names) > 5 else ''}): leave --classes out to learn them")
+        if not why:  # trial 54: said no more, naming no file
+            n = sum(len(ds.images) for ds in train_sets)
+            why = f": {', '.join(str(p) for p in [*run.gts, *run.partial_gts])}: {count(n, 'image')}, none with a box"
         raise click.ClickException(f"the training data has no boxes{why}")
     known = {c.key for c in classes}
     if class_map:  # trial 43: classes outside the ILSVRC 200 (pedestrian, bottle) were left out without a word
