@@ -672,6 +672,9 @@ def _classifier_run(out: Path, options: dict) -> ClassifierRun:
         raise click.ClickException(str(e)) from None
     if not run.hard_negatives and run.train.hard_fraction != TrainConfig.hard_fraction:  # once, not per member
         _echo("warning: --hard-fraction is not used without --hard-negatives", err=True)
+    if run.vals and not run.train.val_every:  # trial 54: --val was taken and never scored, the last epoch "best"
+        _echo("note: --val-every 0: --val is never scored (no epoch is validated), so --out is the last epoch's "
+              "model; give --val-every N to validate every N epochs and keep the best", err=True)
     seen: dict[str, str] = {}
     for flag, p in [("--gt", p) for p in run.gts] + [("--gt-partial", p) for p in run.partial_gts]:
         if (key := os.path.realpath(p)) in seen:  # trial 23: taken without a word
