@@ -610,7 +610,11 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
         return nothing_to_resume(run.out, run.train.epochs, done)
     if run.resume:
         _note_init_unused(run.init, run.out)
-    if run.init is not None:  # a wrong --init stops the run before the proposals of every image are computed
+    # the weights start from --init only in a fresh run: a resumed one goes on from its own state (trial 54: an
+    # --init said "not used" was then read and refused — a text file, or another width — as trial 53 found for
+    # MultiBox); other network settings than the run's are refused by the resume's own check, naming the run
+    use_init = run.init is not None and not (run.resume and state_path(run.out).is_file())
+    if use_init:  # a wrong --init stops the run before the proposals of every image are computed
         try:
             obj = read_init_file(run.init)
             if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:  # one of our files: arch and width
@@ -629,7 +633,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
     classes, spec, train_images, val_sets, val_props, digest, hard_digest = _prepare(run)
     config, out = run.train, run.out
     init_fn = None
-    if run.init is not None:
+    if use_init:
         def init_fn(model):
             try:
                 load_init_weights(model, spec, run.init, classes)

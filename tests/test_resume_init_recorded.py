@@ -59,3 +59,33 @@ def test_a_resumed_multibox_run_records_the_init_it_was_started_with(tmp_path):
     assert res.exit_code == 0 and "epoch   2" in res.output, res.output
     for f in (out, out.with_suffix(".last.ckpt")):
         assert _init(f) == str(a), f
+
+
+def test_a_resumed_classifier_does_not_read_the_init_it_says_is_not_used(tmp_path):
+    """User trial 54 (trial 53 for MultiBox): `--resume --init X` said "--init X is not used", then read X and
+    refused the run — a text file, or a model of another width than the one given now (the message blamed --init,
+    not the run's own settings)."""
+    images = synthetic_images(tmp_path, n=3)
+    gt = write_images_gt(tmp_path / "gt.json", images)
+    base = ["train", "classifier", "--gt", str(gt), "--input-size", "96", "--batch-size", "16",
+            "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-every", "0"]
+    out = tmp_path / "m.pt"
+    res = CliRunner().invoke(cli, [*base, "--width", "0.25", "--out", str(out), "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    junk = tmp_path / "junk.txt"
+    junk.write_text("not a model\n")
+    res = CliRunner().invoke(cli, [*base, "--width", "0.25", "--out", str(out), "--epochs", "2", "--resume",
+                                   "--init", str(junk)])
+    assert res.exit_code == 0 and "epoch   2" in res.output and "cannot read weights" not in res.output, res.output
+    assert f"note: --init {junk} is not used" in res.output
+    # another width: refused as the run's own setting, not as the --init's (a model of the run's width)
+    init = tmp_path / "init.pt"
+    init.write_bytes(out.read_bytes())
+    res = CliRunner().invoke(cli, [*base, "--width", "0.5", "--out", str(out), "--epochs", "3", "--resume",
+                                   "--init", str(init)])
+    assert res.exit_code == 1 and "resuming it with --width 0.5 (was 0.25) is refused" in res.output, res.output
+    assert "cannot initialise" not in res.output
+    # a fresh run still checks its --init before anything else
+    res = CliRunner().invoke(cli, [*base, "--width", "0.25", "--out", str(tmp_path / "n.pt"), "--epochs", "1",
+                                   "--init", str(junk)])
+    assert res.exit_code == 1 and "cannot read weights" in res.output, res.output
