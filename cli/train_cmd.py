@@ -301,6 +301,15 @@ def _prepare(run: ClassifierRun):
             why = f": {', '.join(str(p) for p in [*run.gts, *run.partial_gts])}: {count(n, 'image')}, none with a box"
         raise click.ClickException(f"the training data has no boxes{why}")
     known = {c.key for c in classes}
+    if not class_map:  # trial 54: a class the data names (data.yaml, COCO categories) with no box went unmentioned
+        declared = {c.key: c for ds in train_sets if ds.format != "ilsvrc" for c in ds.classes}  # ILSVRC: all 200
+        boxless = sorted(c.name for k, c in declared.items()
+                         if k not in known and not (run.class_set == "ilsvrc" and c.det_id is None))
+        if boxless:
+            _echo(f"note: {count(len(boxless), 'class', 'classes')} of the training data "
+                  f"({', '.join(repr(n) for n in boxless[:5])}{', …' if len(boxless) > 5 else ''}) "
+                  f"{'has' if len(boxless) == 1 else 'have'} no box on an image found: not learnt, the model has "
+                  f"{count(len(classes), 'class', 'classes')}", err=True)
     if class_map:  # trial 43: classes outside the ILSVRC 200 (pedestrian, bottle) were left out without a word
         _check_mapped_classes(run, build_class_list(train_sets), known)
     for path, ds in zip(run.vals, val_sets):
