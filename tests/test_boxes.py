@@ -134,3 +134,18 @@ def test_file_sha256_sees_a_file_rewritten_with_its_old_mtime(tmp_path):
     f.write_bytes(b"b" * 100)
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert file_sha256(f) == hashlib.sha256(b"b" * 100).hexdigest() != first
+
+
+def test_atomic_write_a_long_legal_name(tmp_path):
+    """A file name near the file system's limit (255 bytes) is written: the temporary file beside it has a name of
+    its own length (``.NAME.XXXXXXXX.tmp`` was 14 bytes longer: a `detect run --out` of a 242-byte name ran every
+    image, then ended "File name too long" — and so did each --resume; a drawing of a 244-byte image name was lost)."""
+    import os
+
+    from detector.data.io import atomic_write_text
+
+    for name in ("x" * 250 + ".json", "é" * 120 + ".json"):  # 255 bytes; 245 bytes of UTF-8
+        assert len(os.fsencode(name)) <= 255
+        p = atomic_write_text(tmp_path / name, "ok")
+        assert p.read_text() == "ok" and p.name == name
+    assert sorted(os.listdir(tmp_path)) == sorted(["x" * 250 + ".json", "é" * 120 + ".json"])

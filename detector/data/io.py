@@ -160,7 +160,7 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
         raise OSError(errno.EEXIST, f"it is {what}, not a file: it is not replaced", str(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_short_name(path.name)}.", suffix=".tmp", dir=path.parent)
     except OSError as e:  # name the file asked for, not the temporary one
         why = "a file is where a folder should be" if isinstance(e, (FileExistsError, NotADirectoryError)) \
             else e.strerror or str(e)
@@ -181,6 +181,14 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
             raise type(cause)(cause.errno, cause.strerror or str(cause), str(path)) from e
         raise
     return path
+
+
+def _short_name(name: str, limit: int = 128) -> str:
+    """``name`` cut to at most ``limit`` bytes, whole characters, for the temporary file beside it: a name near the
+    file system's 255-byte limit is legal, but ``.NAME.XXXXXXXX.tmp`` would not be."""
+    while len(os.fsencode(name)) > limit:
+        name = name[:-1]
+    return name
 
 
 def _write_error(e: BaseException) -> OSError | None:
