@@ -509,13 +509,30 @@ def _same_job(job: dict, now: dict) -> bool:
         not job.get("missing_shards")
 
 
+def _torn_header(part: Path) -> bool:
+    """Whether ``part`` holds no whole line: a run killed (or a machine that lost power) while the header was being
+    written, before any image was done."""
+    try:
+        with open(part, "rb") as f:
+            while chunk := f.read(1 << 16):
+                if b"\n" in chunk:
+                    return False
+            return True
+    except OSError:
+        return False
+
+
 def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bool = True) -> dict[int, dict]:
     """The records already in ``part`` (with ``--resume``, from the same job), or none for a fresh start.
     ``model_given``: this run has a ``--model`` (without, a refusal's hint (:func:`_preset_hint`) looks at the
     presets' own bundled models)."""
-    if not part.exists() or part.stat().st_size == 0:
+    if not part.exists() or part.stat().st_size == 0 or _torn_header(part):
+        torn = part.exists()  # empty, or killed while writing its header: no image was done (as a header alone)
+        if torn:
+            part.unlink()  # held by this run's lock
         if resume:
-            click.echo(f"nothing to resume ({part} does not exist): starting from the first image", err=True)
+            why = "holds no finished image" if torn else "does not exist"
+            click.echo(f"nothing to resume ({part} {why}): starting from the first image", err=True)
         return {}
     try:
         old_header, done = read_part(part)
@@ -531,7 +548,7 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bo
             f"{part} holds the results of an interrupted run: add --resume to go on with it, or delete it to "
             "start over")
     if error is not None:
-        raise click.ClickException(f"cannot resume: {error}") from None
+        raise click.ClickException(f"cannot resume: {error} (delete it to start over)") from None
     old_job = old_header.get("job") if isinstance(old_header.get("job"), dict) else {}
     for key, what in (("inputs_sha256", "the input images differ"), ("config_sha256", "the model or settings differ"),
                       ("shard", "the shard differs")):

@@ -197,6 +197,21 @@ def test_kill_midway_then_resume_equals_uninterrupted(setup, tmp_path):
     assert not part.exists() and not lock_path(out).exists()
 
 
+def test_a_part_file_torn_in_its_header_is_a_fresh_start(setup, tmp_path):
+    """A run killed (or a machine that lost power) while the part file's header was being written leaves a part
+    file of one line without its newline: no image was done, as with an empty part file or a header alone, so
+    the job starts afresh — with or without --resume. It was "holds the results of an interrupted run: add
+    --resume", then with --resume "cannot resume: … empty part file (no header)": no way on but deleting it (trial
+    55)."""
+    d, images, model, full = setup
+    torn = b'{"header": {"job": {"inputs": 11, "inputs_sha256": "ab'
+    for extra in ([], ["--resume"]):
+        out = tmp_path / f"o{len(extra)}.json"
+        part_path(out).write_bytes(torn)
+        invoke(run_args(images, out, model, *extra))
+        assert json.loads(out.read_text()) == full and not part_path(out).exists()
+
+
 def test_sigterm_and_a_second_run_on_the_same_output(setup, tmp_path):
     """Issue 12, kind 7: a second run on a live run's OUT is told so (with or without --resume) and leaves it
     alone; SIGTERM stops a run at once, keeps the part file, says how to go on, and leaves no process behind;
