@@ -309,6 +309,27 @@ def test_list_names_relative_to_the_deepest_common_folder(tmp_path):
         scan_images(lst)
 
 
+def test_an_ilsvrc_image_list_given_as_images_is_told_apart(tmp_path):
+    """An ILSVRC image list (`name index` lines: the devkit's val.txt, or the `sub.images.txt` that `detect run
+    --format ilsvrc` writes) given to `detect run` as its list of images is refused before any work, saying what it
+    is; it was read as paths 'x.jpg 1', each image an error ("No such file or directory") and the job exit 1 (trial
+    55). A list of real paths whose names end in a number is read as before."""
+    touch_image(tmp_path / "a.jpg")
+    touch_image(tmp_path / "b 2.jpg")
+    lst = tmp_path / "sub.images.txt"
+    lst.write_text("a.jpg 1\nb 2.jpg 2\n")
+    with pytest.raises(ImageError, match=r"sub.images.txt: its lines are 'name index' pairs .*ILSVRC image list.*"
+                                         r"one image path a line"):
+        scan_images(lst)
+    lst.write_text("ILSVRC2012_val_00032300 1\nILSVRC2012_val_00001007 2\n")
+    with pytest.raises(ImageError, match=r"'name index' pairs"):
+        scan_images(lst)
+    lst.write_text("a.jpg\nb 2.jpg\n")  # real paths: read as always
+    assert [i.name for i in scan_images(lst)] == ["a.jpg", "b 2.jpg"]
+    lst.write_text("a.jpg 1\nb 2.jpg\n")  # one real path among them: the run lists the missing ones under errors
+    assert [i.name for i in scan_images(lst)] == ["a.jpg 1", "b 2.jpg"]
+
+
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
 def test_links_that_cannot_be_followed_are_listed(tmp_path):
     root = tmp_path / "imgs"

@@ -48,6 +48,7 @@ _EXIF_SAID: set[tuple[str, str]] = set()  # (file, warning) logged already in th
 __all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image"]
 
 LIST_SUFFIXES = (".txt", ".lst", ".list")
+_NAME_INDEX = re.compile(r"\S.*\s+\d+")  # an ILSVRC image list's line: a name, white space, an index
 BACKGROUND = (255, 255, 255)  # transparent pixels are shown over white
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -170,7 +171,7 @@ def _scan_list(list_file: Path) -> list[ImageInput]:
         what = e.reason if e.object[e.start:e.start + 1] == b"\x00" else "not UTF-8"
         raise ImageError(f"{list_file}: not a text list of image paths: byte {e.start} is {what} (save it as "
                          "UTF-8, or UTF-16/32 with a byte-order mark)") from None
-    paths, seen = [], {}
+    paths, seen, lines = [], {}, []
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -183,8 +184,14 @@ def _scan_list(list_file: Path) -> list[ImageInput]:
                              "once, please")
         seen[where] = n
         paths.append((p, where))
+        lines.append(line)
     if not paths:
         raise ImageError(f"{list_file}: the list names no images")
+    if all(_NAME_INDEX.fullmatch(line) for line in lines) and not any(os.path.lexists(w) for _, w in paths):
+        raise ImageError(f"{list_file}: its lines are 'name index' pairs (an ILSVRC image list, as `detect eval "
+                         "--image-list` reads and `detect run --format ilsvrc` writes beside its output), and no "
+                         "line names a file: give a folder of images, or a list of one image path a "
+                         "line")
     common = os.path.commonpath([os.path.dirname(w) for _, w in paths])
     return [ImageInput(p, Path(w).relative_to(common).as_posix()) for p, w in paths]
 
