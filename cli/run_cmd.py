@@ -176,8 +176,9 @@ def default_model_paths(name: str = "default") -> list[Path]:
               help="Images per Ray call (results reach OUT.part.jsonl a chunk at a time).")
 @click.pass_context
 def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **options):
-    """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/png/bmp/webp/tif/tiff/gif, any case,
-    following links to folders), one image, or a text file listing image paths. Images are read as a viewer shows
+    """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/jpe/jfif/png/bmp/webp/avif/tif/tiff/gif,
+    any case, following links to folders; HEIC files are listed under "errors"), one image, or a text file listing
+    image paths. Images are read as a viewer shows
     them (EXIF orientation applied, 16-bit scaled to 8, transparency over white). Each is named in OUT by its path
     relative to the folder (for a list: to the deepest folder holding all listed images). Whatever fails on one image
     (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on (exit status
@@ -386,8 +387,9 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
         output_changed = _output_changed(finished, boxes_json.output_entry(out_format, options["coco_gt"])) \
             if finished is not None and out_format != "json" else None
         if finished is not None and _same_job(finished["job"], header["job"]) and not output_changed:
-            click.echo(f"nothing to resume: {out} is this job's finished output (same inputs, model, settings and "
-                       "shard; delete it to run again)", err=True)
+            click.echo(f"nothing to resume: {out} is this job's finished output (same input names, model, settings "
+                       "and shard — the images' contents are not compared: delete it to run again, e.g. after "
+                       "replacing an image)", err=True)  # trial 55: "same inputs" of a replaced image
             if config.draw is not None:  # trial 46: an empty folder, without a word
                 _draw_finished(out, out_format, inputs, config.draw)
             if finished["none_used"]:  # as the run that wrote it ended (trial 39: a requeued job then exited 0)

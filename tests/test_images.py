@@ -387,3 +387,21 @@ def test_a_search_worker_s_warning_comes_in_the_run_s_form(tmp_path):
     assert res.returncode == 0, res.stderr
     said = [line for line in res.stderr.splitlines() if "Corrupt EXIF" in line]
     assert said and all(line.startswith(f"WARNING detector.data.images: {path}: Corrupt EXIF") for line in said), said
+
+
+def test_jpeg_s_other_suffixes_and_avif_are_read_and_heic_is_listed_not_skipped(tmp_path):
+    """trial 55: a folder of a.jpg, c.jfif, d.jpe and g.heic ran a.jpg alone and said nothing of the others."""
+    d = tmp_path / "imgs"
+    d.mkdir()
+    img = Image.fromarray(np.full((6, 8, 3), 120, np.uint8))
+    for name in ("a.jpg", "c.JFIF", "d.jpe"):
+        img.save(d / name, format="JPEG")
+    img.save(d / "e.avif", format="AVIF")
+    (d / "g.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (d / "notes.md").write_text("not an image")
+    found = scan_images(d)
+    assert [i.name for i in found] == ["a.jpg", "c.JFIF", "d.jpe", "e.avif", "g.heic"]
+    assert [i.problem is None for i in found] == [True, True, True, True, False]
+    assert "HEIC/HEIF image, which Pillow does not decode: convert it to JPEG or PNG" in found[-1].problem
+    for i in found[:4]:
+        assert load_image(i.path).shape == (6, 8, 3)

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .io import binary_kind, read_text
-from .names import IMAGE_SUFFIXES
+from .names import IMAGE_SUFFIXES, UNDECODED_IMAGE_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ class ImageInput:
 def scan_images(path) -> list[ImageInput]:
     """The inputs named by ``path``, with their names:
 
-    - a folder: the image files under it (suffixes :data:`IMAGE_SUFFIXES`, any case), searched recursively and
+    - a folder: the image files under it (suffixes :data:`IMAGE_SUFFIXES`, any case; HEIC/HEIF files are inputs with a
+      ``problem``, Pillow decoding none), searched recursively and
       following symbolic links to folders, sorted by path; each named by its path relative to the folder. A link
       that cannot be followed (broken, or a loop back to a folder above it) and a folder that cannot be read are
       inputs with a ``problem``, so that the run lists them under ``errors`` instead of dropping them;
@@ -145,6 +146,9 @@ def _scan_folder(root: Path) -> list[ImageInput]:
                     stack.append((full, name + "/", above | {key}))
             elif stat.S_ISREG(st.st_mode) and _is_image_name(entry.name):
                 found.append(ImageInput(full, name))
+            elif stat.S_ISREG(st.st_mode) and PurePosixPath(entry.name).suffix.lower() in UNDECODED_IMAGE_SUFFIXES:
+                found.append(ImageInput(full, name, "a HEIC/HEIF image, which Pillow does not decode: convert it "
+                                                    "to JPEG or PNG (e.g. `heif-convert`, or pillow-heif)"))
     return sorted(found, key=lambda i: PurePosixPath(i.name).parts)
 
 

@@ -25,11 +25,15 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["IMAGE_SUFFIXES", "name_parts", "image_stem", "ImageNameIndex", "AmbiguousImageName", "how_to_tell_apart"]
+__all__ = ["IMAGE_SUFFIXES", "UNDECODED_IMAGE_SUFFIXES", "name_parts", "image_stem", "ImageNameIndex", "AmbiguousImageName", "how_to_tell_apart"]
 
 # the image files the tool reads — a folder's, a path given, a name's extension — decoded by Pillow (a GIF's or a
-# multi-page TIFF's first frame); torchvision's ImageFolder reads the same but GIF
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+# multi-page TIFF's first frame); torchvision's ImageFolder reads the same but GIF; .jpe and .jfif are JPEG's other
+# suffixes (Pillow registers them; Windows saves .jfif), AVIF Pillow decodes since 11.2 (trial 55: skipped unsaid)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".webp", ".avif", ".tif", ".tiff", ".gif")
+# image files Pillow does not decode (HEIC/HEIF: iPhone photos; it needs a plugin): a folder's are listed under a run's
+# errors with what to do, not skipped without a word (trial 55)
+UNDECODED_IMAGE_SUFFIXES = (".heic", ".heif")
 
 
 def name_parts(name: str) -> tuple[str, ...]:
