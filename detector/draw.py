@@ -43,17 +43,37 @@ def draw_detections(image: np.ndarray, boxes, scores, labels, names) -> Image.Im
         font = ImageFont.load_default()
     order = np.argsort(np.asarray(scores))  # strongest drawn last, on top
     for i in order:
-        x1, y1, x2, y2 = (float(v) for v in boxes[i])
-        color = _color(int(labels[i]))
-        draw.rectangle([x1, y1, x2, y2], outline=color, width=width)
+        draw.rectangle([float(v) for v in boxes[i]], outline=_color(int(labels[i])), width=width)
+    # labels after every box (no outline crosses one), placed strongest first where no stronger box's label already
+    # is (trial 51, 56: on a crowded picture labels hid each other), then drawn weakest first
+    placed: dict[int, tuple[float, float, float, float]] = {}
+    for i in order[::-1]:
         text = f"{names[int(labels[i])]} {float(scores[i]):.2f}"
         tb = draw.textbbox((0, 0), text, font=font)
-        tw, th = tb[2] - tb[0], tb[3] - tb[1]
-        ty = y1 - th - 4 if y1 - th - 4 >= 0 else y1
-        tx = max(0.0, min(x1, img.width - 1 - (tw + 4)))  # a box at the right edge: its label moved in, not cut
-        draw.rectangle([tx, ty, tx + tw + 4, ty + th + 4], fill=color)
-        draw.text((tx + 2, ty + 1), text, fill=_text_color(color), font=font)
+        placed[int(i)] = _label_place(boxes[i], tb[2] - tb[0] + 4, tb[3] - tb[1] + 4, img.size, placed.values())
+    for i in order:
+        color = _color(int(labels[i]))
+        tx, ty, tx2, ty2 = placed[int(i)]
+        draw.rectangle([tx, ty, tx2, ty2], fill=color)
+        draw.text((tx + 2, ty + 1), f"{names[int(labels[i])]} {float(scores[i]):.2f}", fill=_text_color(color),
+                  font=font)
     return img
+
+
+def _label_place(box, w: float, h: float, size: tuple[int, int], taken) -> tuple[float, float, float, float]:
+    """Where a label ``w`` x ``h`` px goes for ``box`` (xyxy) in a picture of ``size`` (width, height): the first of
+    above its top-left corner, inside its top, below its bottom, inside its bottom that stays in the picture and
+    overlaps no rectangle of ``taken``; the first that stays in the picture when each overlaps one. Each is moved left
+    to fit when the box is at the right edge (trial 51). Returns (x1, y1, x2, y2)."""
+    x1, y1, _, y2 = (float(v) for v in box)
+    tx = max(0.0, min(x1, size[0] - 1 - w))
+    ys = [y for y in (y1 - h, y1, y2, y2 - h) if 0 <= y and y + h <= size[1] - 1]
+    ys = ys or [max(0.0, min(y1, size[1] - 1 - h))]
+    for ty in ys:
+        r = (tx, ty, tx + w, ty + h)
+        if not any(r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3] for o in taken):
+            return r
+    return (tx, ys[0], tx + w, ys[0] + h)
 
 
 def write_drawing(folder, name: str, image: np.ndarray, boxes, scores, labels, names, threshold: float) -> Path:

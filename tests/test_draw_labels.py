@@ -61,3 +61,30 @@ def test_label_of_a_box_at_the_right_edge_stays_in_the_picture():
     width = right - left + 1
     left_edge, right_edge = _label_columns(280.0)
     assert right_edge - left_edge + 1 == width and right_edge <= 299
+
+
+def test_labels_of_neighbouring_boxes_do_not_hide_each_other():
+    """trial 51, 56: two people side by side, their boxes' tops level — the weaker one's label was drawn under the
+    stronger one's ("person 0.69 4…"). Each label now takes the first free place: above the box, inside its top,
+    below it, inside its bottom."""
+    from PIL import Image, ImageDraw
+
+    from detector.draw import _label_place
+
+    img = np.full((200, 300, 3), 128, np.uint8)
+    boxes = np.array([[40.0, 60.0, 120.0, 180.0], [60.0, 60.0, 140.0, 180.0], [80.0, 61.0, 160.0, 181.0]])
+    out = np.asarray(draw_detections(img, boxes, np.array([0.9, 0.8, 0.7]), np.array([1, 1, 1]), {1: "person"}))
+    font_box = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), "person 0.90")
+    w, h = font_box[2] - font_box[0] + 4, font_box[3] - font_box[1] + 4
+    taken = []
+    for b in boxes:  # strongest first, as draw_detections places them
+        taken.append(_label_place(b, w, h, (300, 200), taken))
+    assert taken[0][1] == 60 - h  # the best box's label where it always was, above its top-left corner
+    assert taken[1][1] == 60 and taken[2][1] == 181  # the others inside the top, then below the bottom
+    for k, a in enumerate(taken):
+        for bb in taken[k + 1:]:
+            assert not (a[0] < bb[2] and bb[0] < a[2] and a[1] < bb[3] and bb[1] < a[3])
+    # each label's filled patch is there in the picture, in its box's colour, with its text on it
+    for x1, y1, x2, y2 in taken:
+        patch = out[int(y1) + 1 : int(y2) - 1, int(x1) + 1 : int(x2) - 1]
+        assert (patch != 128).all(axis=2).mean() > 0.9
