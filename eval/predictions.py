@@ -797,7 +797,7 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
         if not run or not objects:
             return []
         one = len(missing) == 1
-        return [(f"{_count_images(len(missing))} of the ground truth's {len(gt.images)} {'has' if one else 'have'} "
+        return [(f"{count(len(missing), 'image')} of the ground truth's {len(gt.images)} {'has' if one else 'have'} "
                  f"no result in {preds.source} (e.g. {_examples(missing)}; COCO results name only the images with "
                  f"detections): if the detector did not run on {'it' if one else 'them'}, {'its' if one else 'their'} "
                  f"{objects} object{'' if objects == 1 else 's'} (difficult and crowd ones aside; fewer with "
@@ -830,7 +830,7 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
     if not run or not objects:  # every ground-truth image run, or those left out have nothing to find
         return []
     one = len(missing) == 1
-    return [(f"{_count_images(len(missing))} of the ground truth's {len(gt.images)} {'is' if one else 'are'} not among "
+    return [(f"{count(len(missing), 'image')} of the ground truth's {len(gt.images)} {'is' if one else 'are'} not among "
              f"the images {preds.source} ran on (e.g. {_examples(missing)}): {'its' if one else 'their'} {objects} "
              f"object{'' if objects == 1 else 's'} (difficult and crowd ones aside; fewer with --model-classes-only) "
              f"count{'s' if objects == 1 else ''} as missed; evaluate against ground truth of the images run, or "
@@ -850,10 +850,6 @@ def _id_type_hint(ids, gt: Dataset) -> str | None:
                     f"{kind(theirs[str(mine)])}: ids are compared with their type, as pycocotools does — write them "
                     "as the ground truth does")
     return None
-
-
-def _count_images(k: int) -> str:
-    return f"{k} image{'' if k == 1 else 's'}"
 
 
 def _examples(items, k: int = 3) -> str:
