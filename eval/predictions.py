@@ -570,7 +570,7 @@ def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset], sizes: dict[s
     return [frozenset(o) for o in out]
 
 
-def _category_zero_note(preds: Predictions, gt: Dataset, label: np.ndarray, class_by_source: dict) -> list[str]:
+def _category_zero_note(gt: Dataset, label: np.ndarray, class_by_source: dict) -> list[str]:
     """A note when COCO results put boxes in category id 0 of a COCO ground truth that has no object of it beside a
     category 1 — Roboflow's exports keep category 0 as an unused super-category, and results written with 0-based
     class indices (a YOLO model's) land there, every class one off, scoring 0 without another sign (trial 42)."""
@@ -651,7 +651,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     notes += _check_images_run(preds, gt, image_index, elsewhere)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
     if own_ids and n:
-        notes += _category_zero_note(preds, gt, label, class_by_source)
+        notes += _category_zero_note(gt, label, class_by_source)
 
     no_image = image_index < 0
     other_class = (~no_image) & (label < 0)
