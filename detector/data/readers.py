@@ -1032,7 +1032,7 @@ def read_pennfudan(path, *, images=None, strict: bool = True) -> Dataset:
 def _pennfudan_image_name(f: Path, named: str | None, locator) -> tuple[str, str | None]:
     """The image of Penn-Fudan annotation ``f`` whose 'Image filename' line names ``named`` (None: no such line),
     and the warning to give when the two names disagree. As
-    VOC's ``<filename>`` (:func:`_xml_image`): the annotation file's own name first — its image found by stem, any
+    VOC's ``<filename>`` (:func:`_image_of`): the annotation file's own name first — its image found by stem, any
     image suffix (trial 52: PNGImages converted to .jpg were "not found") —, the line's only when no image has the
     file's name (trial 47: an edited line named an image that is not there, and the one beside it was reported
     missing)."""
