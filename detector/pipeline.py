@@ -1,6 +1,7 @@
 """The detection pipeline: proposals → warped regions in batches (crops mode; fast mode: one trunk pass per image
 and member, region features pooled from it) → each member's softmax → mean over members → (box regression) →
-per-class NMS → score threshold → top-k per image.
+score threshold → per-class NMS (Soft-NMS, or greedy) → top-k per image (:func:`postprocess`; under Soft-NMS a kept
+box's decayed score may end below the threshold).
 
 :class:`Detector` wires a proposer (any callable ``image -> [R, 4]``, :mod:`proposals.proposers`), an ensemble and
 post-processing, as torchvision's ``GeneralizedRCNN`` wires the parts it is given; :func:`detect_each` is the
