@@ -37,7 +37,7 @@ from .onnx_backend import OnnxFastRunner, OnnxRunner
 from .regions import warp_regions
 
 __all__ = ["PostprocessConfig", "Detections", "Detector", "apply_box_deltas", "postprocess", "soft_nms",
-           "detect_each", "BATCH_SIZE", "NMS_KINDS"]
+           "detect_each", "BATCH_SIZE", "BOX_WEIGHTS", "NMS_KINDS"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,12 @@ class Detections:
         return len(self.scores)
 
 
-def apply_box_deltas(boxes: Tensor, deltas: Tensor, weights=(10.0, 10.0, 5.0, 5.0)) -> Tensor:
+BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # detectron2's Fast R-CNN box-delta weights (training encodes with these too)
+
+
+def apply_box_deltas(boxes: Tensor, deltas: Tensor, weights=BOX_WEIGHTS) -> Tensor:
     """R-CNN box regression: proposal boxes [R, 4] and deltas [R, K, 4] (dx, dy, dw, dh) → boxes [R, K, 4].
-    ``weights`` as detectron2's Fast R-CNN default."""
+    ``weights``: :data:`BOX_WEIGHTS`, as :func:`detector.train.encode_deltas` encodes the targets."""
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
     cx = boxes[:, 0] + 0.5 * w

@@ -57,7 +57,7 @@ from .nn.inception import GoogLeNetOutputs
 from .nn.loop import LoopState, OptimConfig, Task, fit, last_path, state_path
 from .nn.transforms import normalize_image, photometric_distort, resize_short_side
 from .nn.workers import shared_batch
-from .pipeline import Detector, PostprocessConfig, detect_each
+from .pipeline import BOX_WEIGHTS, Detector, PostprocessConfig, detect_each
 from .regions import warp_regions
 
 __all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "RegionBatches", "encode_deltas",
@@ -66,7 +66,6 @@ __all__ = ["TrainConfig", "TrainImage", "build_class_list", "prepare_images", "R
 
 logger = logging.getLogger(__name__)
 
-BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # detectron2's Fast R-CNN box-delta weights
 VALIDATION_POSTPROCESS = PostprocessConfig(score_threshold=0.01)  # low: AP reads the whole precision-recall curve
 VALIDATION_BATCH = 128  # regions per CNN batch while validating (R-CNN's mini-batch size)
 
