@@ -46,7 +46,7 @@ from .classifier import (
     read_spec,
     save_member,
 )
-from .data.boxes import box_iou
+from .data.boxes import box_ioa, box_iou
 from .data.dataset import Dataset, size_mismatch
 from .data.images import image_size, load_image
 from .data.imagenet import leaf_matrix, mapped_log_likelihood
@@ -232,14 +232,6 @@ def encode_deltas(proposals: np.ndarray, gt: np.ndarray, weights=BOX_WEIGHTS) ->
                     axis=1).astype(np.float32)
 
 
-def _inside_fraction(boxes: np.ndarray, regions: np.ndarray) -> np.ndarray:
-    """float [N]: the largest share of each of ``boxes`` (xyxy [N, 4]) that lies inside one of ``regions`` ([M, 4])."""
-    w = np.minimum(boxes[:, None, 2], regions[None, :, 2]) - np.maximum(boxes[:, None, 0], regions[None, :, 0])
-    h = np.minimum(boxes[:, None, 3], regions[None, :, 3]) - np.maximum(boxes[:, None, 1], regions[None, :, 1])
-    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
-    return (np.clip(w, 0, None) * np.clip(h, 0, None)).max(axis=1) / area
-
-
 def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.Generator):
     """Choose ``n`` regions of one image: ``round(n * fg_fraction)`` foreground (proposals with IoU >=
     ``fg_iou`` with a ground-truth box, and the ground-truth boxes themselves; drawn with replacement when there
@@ -273,7 +265,7 @@ def sample_regions(im: TrainImage, n: int, config: TrainConfig, rng: np.random.G
         np.zeros(len(cand), bool)
     if len(im.ignore_boxes):  # a region mostly inside an ignored object (a person in a crowd region: COCO's own
         # test, intersection over the region's area) is never its background — a detection or a proposal alike
-        ignore |= _inside_fraction(cand, im.ignore_boxes) >= ignore_iou
+        ignore |= box_ioa(cand, im.ignore_boxes).max(axis=1) >= ignore_iou
     fg = np.flatnonzero(max_iou >= config.fg_iou)
     bg = np.flatnonzero((max_iou < config.fg_iou) & (max_iou >= config.bg_iou_low) & ~ignore)
     if len(bg) == 0:
