@@ -73,7 +73,7 @@ VALIDATION_BATCH = 128  # regions per CNN batch while validating (R-CNN's mini-b
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = OptimConfig.epochs
-    images_per_batch: int = 8  # regions of a batch come from this many images (one roi_align warp per image)
+    images_per_batch: int = 8  # regions of a batch come from this many images (one warp_regions call each)
     regions_per_image: int = 16  # 8 × 16 = 128 regions per mini-batch (R-CNN: 128)
     fg_fraction: float = 0.25  # R-CNN: 32 foreground of 128
     fg_iou: float = 0.5  # R-CNN: IoU >= 0.5 with a ground-truth box is foreground (its class)
