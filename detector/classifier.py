@@ -40,6 +40,8 @@ from .data.imagenet import IMAGENET_CLASS_MAP, leaf_matrix, mapped_probabilities
 from .data.io import atomic_write, file_sha256
 from .data.vocab import Category
 from .nn.checkpoint import (
+    CLASSIFIER_FORMAT,
+    MULTIBOX_FORMAT,
     CheckpointError,
     StoredConfig,
     float_state,
@@ -60,7 +62,7 @@ __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "sa
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "detect-classifier/1"
+CHECKPOINT_FORMAT = CLASSIFIER_FORMAT  # detector.nn.checkpoint names every model format
 CLASS_MAPS = ("", IMAGENET_CLASS_MAP)
 ARCHS = ("paper", "paper-bn", "torchvision")
 MODES = ("crops", "fast")
@@ -535,7 +537,7 @@ def member_files(paths) -> list[Path]:
             else:  # a MultiBox file beside the members (the GPU session's output folder) is no member; the
                 # member*.pt that training and bundling write are not opened twice at start-up to tell
                 multibox = [f for f in found if not f.name.startswith("member")
-                            and _file_format(f) == "detect-multibox/1"]
+                            and _file_format(f) == MULTIBOX_FORMAT]
                 if multibox:
                     logger.warning("%s: %s left out: a MultiBox proposal network, not a region classifier (such a "
                                    "file is given with --multibox)", p, ", ".join(f.name for f in multibox))

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from detector.data.io import atomic_write
-from detector.nn.checkpoint import CheckpointError, StoredConfig, float_state, read_checkpoint
+from detector.nn.checkpoint import (CLASSIFIER_FORMAT, MULTIBOX_FORMAT, CheckpointError, StoredConfig, float_state,
+                                    read_checkpoint)
 from detector.nn.inception import build_googlenet
 from detector.nn.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, resize_square
 
@@ -32,9 +33,6 @@ __all__ = ["MultiBoxConfig", "MultiBox", "multibox_loss", "match", "kmeans_prior
            "save_multibox", "load_multibox", "MULTIBOX_FORMAT", "init_trunk"]
 
 logger = logging.getLogger(__name__)
-
-MULTIBOX_FORMAT = "detect-multibox/1"
-
 
 @dataclass(frozen=True)
 class MultiBoxConfig(StoredConfig):
@@ -165,9 +163,6 @@ def multibox_loss(loc: Tensor, logits: Tensor, gts: list[Tensor], alpha: float) 
     return conf + alpha * loc_loss, {"conf": float(conf.detach()), "loc": float(loc_loss.detach())}
 
 
-MEMBER_FORMAT = "detect-classifier/1"  # detector.classifier.CHECKPOINT_FORMAT: region-classifier member files
-
-
 def read_trunk_file(path, config: "MultiBoxConfig") -> dict:
     """The weights (float) of the region-classifier member file ``path`` that can start the trunk of a MultiBox of
     ``config`` (:func:`init_trunk`), read and checked — also before any training image is read (trial 45: a wrong
@@ -175,7 +170,7 @@ def read_trunk_file(path, config: "MultiBoxConfig") -> dict:
     it is no member file, or its network is not the paper architecture (with BatchNorm where ``config`` has it) at
     ``config``'s width."""
     path = Path(path)
-    ckpt = read_checkpoint(path, MEMBER_FORMAT)
+    ckpt = read_checkpoint(path, CLASSIFIER_FORMAT)
     spec = ckpt.get("spec") if isinstance(ckpt.get("spec"), dict) else {}
     want = "paper-bn" if config.batch_norm else "paper"
     if spec.get("arch") != want or float(spec.get("width", -1)) != float(config.width):

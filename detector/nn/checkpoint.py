@@ -1,6 +1,6 @@
 """The project's model files: plain dicts that ``torch.load(weights_only=True)`` accepts (no pickle), and the
 frozen config dataclasses stored in them (:class:`StoredConfig`). Every model format of the project
-(``detect-classifier/1``, ``detect-multibox/1``) is read through :func:`read_checkpoint`."""
+(:data:`CLASSIFIER_FORMAT`, :data:`MULTIBOX_FORMAT`: named here, once) is read through :func:`read_checkpoint`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ import torch
 
 from ..data.io import binary_kind, decode_text
 
-__all__ = ["CheckpointError", "read_checkpoint", "load_error", "FORMATS", "float_state", "StoredConfig"]
+__all__ = ["CheckpointError", "read_checkpoint", "load_error", "FORMATS", "CLASSIFIER_FORMAT", "MULTIBOX_FORMAT",
+           "float_state", "StoredConfig"]
+
+CLASSIFIER_FORMAT = "detect-classifier/1"  # a region-classifier member file (detector.classifier)
+MULTIBOX_FORMAT = "detect-multibox/1"  # a MultiBox proposal network (proposals.multibox)
 
 
 class CheckpointError(ValueError):
@@ -38,8 +42,8 @@ def read_checkpoint(path, expected_format: str) -> dict:
 
 
 # what each format of the project is, for messages about a file of another format than the one expected
-FORMATS = {"detect-classifier/1": "a region classifier (detect run --model)",
-           "detect-multibox/1": "a MultiBox proposal network (--multibox)"}
+FORMATS = {CLASSIFIER_FORMAT: "a region classifier (detect run --model)",
+           MULTIBOX_FORMAT: "a MultiBox proposal network (--multibox)"}
 _ZIP = b"PK\x03\x04"  # torch.save's archive
 
 
