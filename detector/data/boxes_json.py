@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from .boxes import box_in_float_range, xyxy_to_ilsvrc, xyxy_to_xywh
+from .boxes import box_in_float_range, xywh_to_xyxy, xyxy_to_ilsvrc, xyxy_to_xywh
 from .io import atomic_write_json, atomic_write_text, missing_fields, not_text, resolved_out
 from .vocab import Category, ilsvrc_by_wnid
 
@@ -289,8 +289,7 @@ def to_ilsvrc_text(doc: dict) -> str:
     for d in doc["detections"]:
         if d["category_id"] > 200:
             continue
-        x, y, w, h = d["bbox"]
-        b = xyxy_to_ilsvrc([x, y, x + w, y + h])[0]
+        b = xyxy_to_ilsvrc(xywh_to_xyxy(d["bbox"]))[0]
         lines.append(f"{d['image_id']} {d['category_id']} {d['score']:.5f} {b[0]:.2f} {b[1]:.2f} {b[2]:.2f} "
                      f"{b[3]:.2f}\n")
     return "".join(lines)
