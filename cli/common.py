@@ -198,14 +198,6 @@ def selective_search_options(f):
                                                 "the cheapest).")(f)
 
 
-def selective_search_config(o: dict):
-    """The selective-search settings of a command's options ``o`` (``selective_search_options``)."""
-    from dataclasses import replace
-
-    return replace(ProposalConfig.selective_search, mode=o["ss_mode"], scale=o["ss_scale"],
-                   resize_width=o["ss_resize_width"])
-
-
 def multibox_option(f):
     return click.option("--multibox", "multibox_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                         default=None, help="MultiBox model for the multibox and both proposals (default: the "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -15,13 +14,14 @@ from detector.data.io import atomic_write_json, file_sha256
 from detector.nn.device import resolve_device
 from proposals.cache import ProposalCache
 from proposals.merge import MAX_MULTIBOX_TOP
-from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, load_proposal_multibox, propose_many
+from proposals.proposers import (PROPOSERS, ProposalConfig, build_proposer, load_proposal_multibox, proposal_config,
+                                 propose_many)
 from detector.data.names import AmbiguousImageName, ImageNameIndex
 from proposals.recall import mean_best_overlap, recall_at
 
 from .common import OutFile, cache_options, count, device_option, format_option, load_dataset, multibox_option, \
     multibox_options_given, \
-    dataset_files, refuse_replacing_inputs, selective_search_config, selective_search_options
+    dataset_files, refuse_replacing_inputs, selective_search_options
 
 TOP_NS = (100, 300, 1000, 2000, None)
 # how a proposals output of this command begins (_measure's document, written on one line by atomic_write_json)
@@ -42,15 +42,6 @@ def refuse_replacing_other_files(out: Path) -> None:
     if head and not _OURS.match(head):
         raise click.ClickException(f"--out {out} exists and is not a proposals output of `detect proposals`: it would "
                                    "be replaced (give another --out, or delete it first)")
-
-
-def from_options(o: dict, method: str) -> ProposalConfig:
-    """The :class:`ProposalConfig` of one ``--method`` under ``detect proposals``' options ``o``."""
-    return ProposalConfig(method=method,
-                          selective_search=selective_search_config(o),
-                          merge=replace(ProposalConfig.merge, multibox_top=o["multibox_top"],
-                                        max_proposals=o["max_proposals"]),
-                          multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
 
 
 @click.command("proposals")
@@ -87,7 +78,7 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     try:
         inputs = scan_images(images)
         dev = resolve_device(device)
-        configs = [from_options(options, m) for m in methods]
+        configs = [proposal_config(options, m) for m in methods]
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     refuse_replacing_inputs({"--out": out, "--json": json_out}, [images, gt_path, *(i.path for i in inputs)])

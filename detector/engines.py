@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from proposals.cache import ProposalCache
-from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, propose_many
+from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, proposal_config, propose_many
 
 from .classifier import Member, load_ensemble, member_files
 from .data import boxes_json
@@ -133,12 +133,7 @@ def unused_options(given: set[str], o: dict, spell) -> list[str]:
 def config_from_options(o: dict, model_files) -> "RunConfig":
     """The :class:`RunConfig` of options ``o`` (:func:`default_options`' keys; ``detect run``'s keyword arguments)
     for the member files ``model_files``. Raises ``ValueError`` for a value a config refuses."""
-    proposals = ProposalConfig(
-        method=o["method"],
-        selective_search=replace(ProposalConfig.selective_search, mode=o["ss_mode"], scale=o["ss_scale"],
-                                 resize_width=o["ss_resize_width"]),
-        merge=replace(ProposalConfig.merge, max_proposals=o["max_proposals"], multibox_top=o["multibox_top"]),
-        multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
+    proposals = proposal_config(o)
     post = PostprocessConfig(nms=o["nms"], nms_iou=o["nms_iou"], soft_nms_sigma=o["soft_nms_sigma"],
                              score_threshold=o["score_threshold"], max_detections=o["max_detections"],
                              refine=o["refine"], classes=tuple(o["classes"]) if o["classes"] is not None else None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
@@ -27,8 +27,8 @@ from .merge import MergeConfig, merge_proposals
 from .multibox import MultiBox, load_multibox
 from .selective_search import SelectiveSearchConfig, selective_search, selective_search_many
 
-__all__ = ["BUNDLED_MULTIBOX", "ProposalConfig", "SelectiveSearchProposer", "MultiBoxProposer", "MergedProposer",
-           "PROPOSERS", "build_proposer", "load_proposal_multibox", "Proposed", "propose_many"]
+__all__ = ["BUNDLED_MULTIBOX", "ProposalConfig", "proposal_config", "SelectiveSearchProposer", "MultiBoxProposer",
+           "MergedProposer", "PROPOSERS", "build_proposer", "load_proposal_multibox", "Proposed", "propose_many"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,20 @@ class ProposalConfig:
         if not PROPOSERS[self.method].uses_multibox:
             return None
         return Path(self.multibox) if self.multibox else BUNDLED_MULTIBOX
+
+
+def proposal_config(o: dict, method: str | None = None) -> ProposalConfig:
+    """The :class:`ProposalConfig` of a command's options ``o`` by their keyword names — ``method`` (``--proposals``),
+    ``ss_mode``, ``ss_scale``, ``ss_resize_width``, ``max_proposals``, ``multibox_top``, ``multibox_path``
+    (``--multibox``; None: the bundled network) — for ``method`` (None: ``o["method"]``). The one mapping of these
+    options, shared by ``detect run`` and the Python API (:func:`detector.engines.config_from_options`) and by
+    ``detect proposals`` (one config per ``--method``). Raises ``ValueError`` for a value a config refuses."""
+    return ProposalConfig(
+        method=o["method"] if method is None else method,
+        selective_search=replace(ProposalConfig.selective_search, mode=o["ss_mode"], scale=o["ss_scale"],
+                                 resize_width=o["ss_resize_width"]),
+        merge=replace(ProposalConfig.merge, max_proposals=o["max_proposals"], multibox_top=o["multibox_top"]),
+        multibox=str(o["multibox_path"]) if o["multibox_path"] else None)
 
 
 class SelectiveSearchProposer:
