@@ -112,6 +112,30 @@ def test_the_library_s_defaults_are_detect_run_s():
     assert {k: ctx.params[k] for k in default_options()} == default_options()
 
 
+
+def test_load_detector_checks_every_bound_and_choice_of_detect_run_s_options():
+    """detector/api.py restates the bounds and choices of detect run's option types (_INTS, _FLOATS, _CHOICES: the
+    library cannot import the command): each must be the command's own, exactly, so that the two cannot drift (a
+    bound changed in one place alone, such as --fast-short-side's 32, would pass the sampled values below)."""
+    import click
+
+    from cli.run_cmd import run_cmd
+    from detector import api
+
+    params = {p.name: p for p in run_cmd.params}
+    for name in set(default_options()) - api._NOT_HERE:  # --draw's: a file job's, not the API's
+        t = params[name].type
+        if isinstance(t, click.IntRange):
+            assert api._INTS.get(name) == (t.min, t.max), name
+            assert not (t.min_open or t.max_open), name
+        elif isinstance(t, click.FloatRange):
+            assert api._FLOATS.get(name) == (t.min, t.max, t.min_open), name
+            assert not t.max_open, name
+        elif isinstance(t, click.Choice):
+            assert tuple(api._CHOICES.get(name, ())) == tuple(t.choices), name
+        elif params[name].is_flag:
+            assert name in api._FLAGS, name
+
 @pytest.mark.parametrize("keyword, value, flag", [
     ("max_proposals", -5, "--max-proposals"), ("max_proposals", 0, "--max-proposals"),
     ("nms", "foo", "--nms"), ("score_threshold", 2, "--score-threshold"), ("nms_iou", 5, "--nms-iou"),
