@@ -771,7 +771,7 @@ def _write_record(writer: PartWriter, record: dict) -> None:
 
 
 def _report(doc: dict, out: Path, where: str, seconds: float, n_todo: int, engine: str, totals: dict, members,
-            draw_dir, detections: str, resumed: bool = False, draw_threshold: float = 0.3) -> None:
+            draw_dir, detections: str, resumed: bool = False, draw_threshold: float = DrawConfig.threshold) -> None:
     """``detections``: what was written (:func:`detector.data.boxes_json.written_count`); ``members``: those that
     ran, named with their modes (``--mode`` may have chosen some of an ensemble's: user trial); ``resumed``: some
     records came from the part file (the time is then that of the inputs run now)."""
