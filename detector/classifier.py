@@ -45,6 +45,7 @@ from .nn.checkpoint import (
     CheckpointError,
     StoredConfig,
     float_state,
+    inconsistent,
     load_error,
     what_it_holds,
     read_checkpoint,
@@ -321,7 +322,7 @@ def _load_member_state(model: RegionClassifier, spec: ClassifierSpec, ckpt: dict
         else:
             same_classes = classes is None or [_category(c).key for c in ckpt["classes"]] == [c.key for c in classes]
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{path}: inconsistent model file: {_what(e)}") from None
+        raise CheckpointError(f"{path}: inconsistent model file: {inconsistent(e)}") from None
     check_init_spec(other, spec, path)
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
@@ -474,7 +475,7 @@ def load_member(path, device="cpu") -> Member:
         model.load_state_dict(float_state(ckpt["state_dict"]))
         train = dict(ckpt.get("train") or {})
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
-        raise CheckpointError(f"{path}: inconsistent model file: {_what(e)}") from None
+        raise CheckpointError(f"{path}: inconsistent model file: {inconsistent(e)}") from None
     model.eval().to(device)
     return Member(model, spec, classes, train, path)
 
@@ -488,10 +489,6 @@ def read_spec(ckpt: dict, path) -> ClassifierSpec:
         return ClassifierSpec.from_dict(ckpt["spec"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: malformed 'spec' in this model file: {e}") from None
-
-
-def _what(e: Exception) -> str:
-    return f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
 
 
 def _ensemble_listing(folder: Path) -> list[Path] | None:

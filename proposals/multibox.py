@@ -25,7 +25,7 @@ from torchvision.ops import batched_nms, clip_boxes_to_image
 
 from detector.data.io import atomic_write
 from detector.nn.checkpoint import (CLASSIFIER_FORMAT, MULTIBOX_FORMAT, CheckpointError, StoredConfig, float_state,
-                                    read_checkpoint)
+                                    inconsistent, read_checkpoint)
 from detector.nn.inception import build_googlenet
 from detector.nn.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, resize_square
 
@@ -181,7 +181,7 @@ def read_trunk_file(path, config: "MultiBoxConfig") -> dict:
     try:
         return float_state(ckpt["state_dict"])
     except (KeyError, AttributeError) as e:
-        raise CheckpointError(f"{path}: inconsistent model file: {e}") from None
+        raise CheckpointError(f"{path}: inconsistent model file: {inconsistent(e)}") from None
 
 
 def init_trunk(model: MultiBox, path, state: dict | None = None) -> list[str]:
@@ -240,6 +240,5 @@ def load_multibox(path, device="cpu") -> tuple[MultiBox, dict]:
         model = MultiBox(config, priors.numpy())
         model.load_state_dict(float_state(ckpt["state_dict"]))
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
-        what = f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
-        raise CheckpointError(f"{path}: inconsistent MultiBox file: {what}") from None
+        raise CheckpointError(f"{path}: inconsistent MultiBox file: {inconsistent(e)}") from None
     return model.eval().to(device), ckpt

@@ -266,3 +266,15 @@ def test_cli_train_multibox_and_proposals(tmp_path, monkeypatch):
         "truth;" in res.output, res.output
     r2 = json.loads((tmp_path / "rep2.json").read_text())["methods"]["ss"]
     assert r2["gt_rescaled_images"] == 6 and r2["recall"] == r["ss"]["recall"] and "_rescaled" not in r2
+
+
+def test_a_member_file_without_weights_is_named_as_a_classifier_file_lacking_them(tmp_path):
+    """read_trunk_file (MultiBox --init) says what the member file lacks as load_member does ("missing
+    'state_dict'"), not the KeyError's bare text ("inconsistent model file: 'state_dict'")."""
+    from detector.nn.checkpoint import CLASSIFIER_FORMAT, CheckpointError
+    from proposals.multibox import read_trunk_file
+
+    path = tmp_path / "m.pt"
+    torch.save({"format": CLASSIFIER_FORMAT, "spec": {"arch": "paper-bn", "width": 1.0}}, path)
+    with pytest.raises(CheckpointError, match=rf"^{path}: inconsistent model file: missing 'state_dict'$"):
+        read_trunk_file(path, MultiBoxConfig())

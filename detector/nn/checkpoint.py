@@ -13,7 +13,7 @@ import torch
 from ..data.io import binary_kind, decode_text
 
 __all__ = ["CheckpointError", "read_checkpoint", "load_error", "FORMATS", "CLASSIFIER_FORMAT", "MULTIBOX_FORMAT",
-           "float_state", "StoredConfig"]
+           "inconsistent", "float_state", "StoredConfig"]
 
 CLASSIFIER_FORMAT = "detect-classifier/1"  # a region-classifier member file (detector.classifier)
 MULTIBOX_FORMAT = "detect-multibox/1"  # a MultiBox proposal network (proposals.multibox)
@@ -101,6 +101,12 @@ def what_it_holds(ckpt) -> str:
         return "it holds bare weights (a state dict) without the model's settings"
     keys = ", ".join(repr(k) for k in list(ckpt)[:6]) + (", …" if len(ckpt) > 6 else "")
     return f"it has no 'format' field (its keys: {keys or 'none'})"
+
+
+def inconsistent(e: Exception) -> str:
+    """What is wrong in a model file whose dict could not be used (``e``, raised while reading it), for
+    ``PATH: inconsistent model file: …``: ``missing 'key'`` for a ``KeyError``, else the exception's type and text."""
+    return f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
 
 
 def float_state(state: dict) -> dict:
