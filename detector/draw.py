@@ -83,7 +83,7 @@ def write_drawing(folder, name: str, image: np.ndarray, boxes, scores, labels, n
     writes and ``OSError`` when the file cannot be written."""
     target = Path(folder) / name
     fmt = Image.registered_extensions().get(target.suffix.lower())
-    if fmt is None:
+    if fmt is None or fmt not in Image.SAVE:  # .psd: Pillow reads the format but writes none (trial 58: KeyError)
         raise ValueError(f"no image format writes {target.suffix!r} files")
     shown = np.asarray(scores) >= threshold
     picture = draw_detections(image, boxes[shown], scores[shown], labels[shown], names)

@@ -88,3 +88,17 @@ def test_labels_of_neighbouring_boxes_do_not_hide_each_other():
     for x1, y1, x2, y2 in taken:
         patch = out[int(y1) + 1 : int(y2) - 1, int(x1) + 1 : int(x2) - 1]
         assert (patch != 128).all(axis=2).mean() > 0.9
+
+
+def test_a_picture_in_a_format_pillow_only_reads_is_a_value_error(tmp_path):
+    """trial 58: `.psd` (Pillow reads Photoshop files, writes none) raised KeyError 'PSD', not the ValueError the
+    docstring promises (which the run lists under drawing_errors)."""
+    import pytest
+
+    from detector.draw import write_drawing
+
+    img = np.zeros((20, 30, 3), np.uint8)
+    for name in ("a.psd", "b.xyz"):
+        with pytest.raises(ValueError, match="no image format writes"):
+            write_drawing(tmp_path, name, img, np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), {}, 0.3)
+    assert write_drawing(tmp_path, "c.png", img, np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), {}, 0.3).exists()
