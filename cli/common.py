@@ -10,6 +10,8 @@ import json
 import math
 import os
 import signal
+import sys
+import threading
 from pathlib import Path
 
 import click
@@ -264,15 +266,25 @@ def sigterm_stops():
     def handler(signum, frame):
         raise Terminated()
 
+    def unraisable(args):  # trial 57: a SIGTERM handled while Python ran an at-fork hook (logging's _releaseLock,
+        # as a DataLoader forks its workers) or a finaliser had its Terminated dropped ("Exception ignored in …") and
+        # the run went on to its end, exit 0: the signal is sent again, to be handled once back in ordinary code
+        if isinstance(args.exc_value, Terminated):
+            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            return
+        previous_hook(args)
+
     try:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
         yield
         return
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
 
 
 def nothing_to_resume(out: Path, epochs: int | None, state: LoopState | None = None) -> LoopState | None:
