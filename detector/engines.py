@@ -249,7 +249,8 @@ def shown_setting(settings: dict, key: str) -> str:
     ``--resume`` or a merge (:func:`detector.data.boxes_json.differences`): its JSON value, or for one left out, what
     that means — ``200 (the default)`` (left out at its default: :meth:`RunConfig.result_settings`), ``0 (off)``
     (``refine``), ``not used
-    (--proposals ss)`` (:func:`job_settings`), ``the members' own`` (``--mode`` and fast mode's scale), ``not
+    (--proposals ss)`` (:func:`job_settings`), ``the members' own`` (``--mode`` and fast mode's scale), ``every class
+    (no --classes)`` (``classes``), ``not
     recorded`` (anything else: an older version's job)."""
     if settings.get(key) is not None:
         return json.dumps(settings[key])
@@ -270,6 +271,8 @@ def shown_setting(settings: dict, key: str) -> str:
         return f"{json.dumps(defaults[key])} (the default)"
     if key in ("mode", "fast_short_side", "fast_max_side"):
         return "the members' own"
+    if key == "classes":  # left out: every class (trial 57: read "not recorded", as if an older version's job)
+        return "every class (no --classes)"
     return "not recorded"
 
 
