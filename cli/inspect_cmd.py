@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from detector.classifier import CheckpointError, load_member, member_files
+from detector.classifier import CheckpointError, load_ensemble
 from detector.data.io import atomic_write_json, binary_kind
 from detector.data.summary import check_image_files, summarize
 
@@ -103,7 +103,8 @@ def _is_model(path: Path) -> bool:
 def _inspect_model(path: Path, json_out: Path | None) -> None:
     """Print (and with ``json_out`` write) what the model at ``path`` is: its members and its classes."""
     try:
-        members = [load_member(f) for f in member_files([path])]
+        members = load_ensemble([path])  # as `detect run --model` reads it: a folder whose members differ in their
+        # classes, or hold one file twice, is refused as the run refuses it (trial 57: listed as a model, exit 0)
     except CheckpointError as e:
         raise click.ClickException(str(e)) from None
     out = click.echo

@@ -1,0 +1,40 @@
+"""`detect inspect DIR` on a folder of members that `detect run --model DIR` refuses — classes that differ, one file
+twice — says so and exits 1 (trial 57: it listed member 0's classes as "a model: 2 members", exit 0)."""
+
+import shutil
+
+from click.testing import CliRunner
+
+from cli.main import cli
+from detector.classifier import ClassifierSpec, build_classifier, save_member
+from detector.data.vocab import Category
+from test_presets import crops_model
+
+
+def test_a_folder_of_members_with_other_classes_is_refused_as_run_refuses_it(tmp_path):
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    crops_model(folder / "member0.pt")
+    spec = ClassifierSpec(arch="paper-bn", num_classes=2, input_size=96, width=0.25)
+    save_member(folder / "member1.pt", build_classifier(spec).eval(), spec, (Category("gadget"),))
+    r = CliRunner().invoke(cli, ["inspect", str(folder)])
+    assert r.exit_code == 1, r.output
+    assert "its classes differ" in r.output and "member1.pt" in r.output
+
+
+def test_a_folder_holding_one_member_twice_is_refused(tmp_path):
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    crops_model(folder / "member0.pt")
+    shutil.copy(folder / "member0.pt", folder / "member1.pt")
+    r = CliRunner().invoke(cli, ["inspect", str(folder)])
+    assert r.exit_code == 1 and "given twice" in r.output, r.output
+
+
+def test_a_good_folder_is_still_listed(tmp_path):
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    crops_model(folder / "member0.pt")
+    crops_model(folder / "member1.pt", seed=1)
+    r = CliRunner().invoke(cli, ["inspect", str(folder)])
+    assert r.exit_code == 0 and "(a model: 2 members)" in r.output, r.output
