@@ -11,7 +11,7 @@ from detector.classifier import CheckpointError, load_ensemble
 from detector.data.io import atomic_write_json, binary_kind
 from detector.data.summary import check_image_files, summarize
 
-from .common import dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
+from .common import count, dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -117,7 +117,7 @@ def _inspect_model(path: Path, json_out: Path | None) -> None:
                 if s.mode == "fast" else f"crops mode ({s.input_size} px regions, {s.context_pad} px context)")
         outputs = ("1,000 ImageNet outputs summed onto the classes" if s.class_map
                    else f"{s.num_classes - 1} classes + background")
-        trained = ", ".join(x for x in (f"{t['epoch']} epochs" if t.get("epoch") else "",
+        trained = ", ".join(x for x in (count(t['epoch'], 'epoch') if t.get("epoch") else "",
                                         f"seed {cfg['seed']}" if "seed" in cfg else "",
                                         f"from {t['init']}" if t.get("init") else "") if x)
         size = m.path.stat().st_size / 1e6

@@ -38,3 +38,10 @@ def test_a_good_folder_is_still_listed(tmp_path):
     crops_model(folder / "member1.pt", seed=1)
     r = CliRunner().invoke(cli, ["inspect", str(folder)])
     assert r.exit_code == 0 and "(a model: 2 members)" in r.output, r.output
+
+
+def test_one_epoch_is_not_one_epochs(tmp_path):
+    spec = ClassifierSpec(arch="paper-bn", num_classes=2, input_size=96, width=0.25)
+    save_member(tmp_path / "m.pt", build_classifier(spec).eval(), spec, (Category("gadget"),), train={"epoch": 1})
+    r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "m.pt")])
+    assert r.exit_code == 0 and "trained: 1 epoch" in r.output and "1 epochs" not in r.output, r.output
