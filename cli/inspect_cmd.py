@@ -92,6 +92,8 @@ def _is_model(path: Path) -> bool:
     """Whether ``path`` is a PyTorch file (a model) or a folder holding ``*.pt`` files, not annotations."""
     if path.is_dir():
         return any(path.glob("*.pt"))
+    if path.suffix.lower() in (".pt", ".pth", ".ckpt") and path.is_file():  # trial 57: an empty or damaged model
+        return True  # file read "cannot tell the annotation format"; as a model it is named for what it is
     try:
         with open(path, "rb") as f:
             kind = binary_kind(f.read(32))

@@ -45,3 +45,12 @@ def test_one_epoch_is_not_one_epochs(tmp_path):
     save_member(tmp_path / "m.pt", build_classifier(spec).eval(), spec, (Category("gadget"),), train={"epoch": 1})
     r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "m.pt")])
     assert r.exit_code == 0 and "trained: 1 epoch" in r.output and "1 epochs" not in r.output, r.output
+
+
+def test_an_empty_or_text_pt_file_is_named_as_a_model_file_would_be(tmp_path):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "text.pt").write_text("hello\n")
+    r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "empty.pt")])
+    assert r.exit_code == 1 and "empty" in r.output and "annotation format" not in r.output, r.output
+    r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "text.pt")])
+    assert r.exit_code == 1 and "text file" in r.output and "annotation format" not in r.output, r.output
