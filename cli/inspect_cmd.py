@@ -109,6 +109,9 @@ def _inspect_model(path: Path, json_out: Path | None) -> None:
         # classes, or hold one file twice, is refused as the run refuses it (trial 57: listed as a model, exit 0)
     except CheckpointError as e:
         raise click.ClickException(str(e)) from None
+    # trial 57: `detect inspect DIR --json DIR/member0.pt` replaced the member file with the JSON report
+    refuse_replacing_inputs({"--json": json_out}, [m.path for m in members] +
+                            ([path / "ensemble.json"] if path.is_dir() else []))
     out = click.echo
     out(f"{path}  (a model: {len(members)} member{'s' if len(members) != 1 else ''})")
     rows = []

@@ -54,3 +54,13 @@ def test_an_empty_or_text_pt_file_is_named_as_a_model_file_would_be(tmp_path):
     assert r.exit_code == 1 and "empty" in r.output and "annotation format" not in r.output, r.output
     r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "text.pt")])
     assert r.exit_code == 1 and "text file" in r.output and "annotation format" not in r.output, r.output
+
+
+def test_json_onto_a_member_of_the_folder_inspected_is_refused_and_the_member_kept(tmp_path):
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    crops_model(folder / "member0.pt")
+    before = (folder / "member0.pt").read_bytes()
+    r = CliRunner().invoke(cli, ["inspect", str(folder), "--json", str(folder / "member0.pt")])
+    assert r.exit_code == 1 and "is a file this command reads" in r.output, r.output
+    assert (folder / "member0.pt").read_bytes() == before
