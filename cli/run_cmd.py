@@ -221,6 +221,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     _refuse_overwrites(images, inputs, out, options["draw_dir"], out_format)
+    _refuse_replacing_read_files(out, out_format, options)
     cache = None
     if options["method"] != "multibox" and not options["no_cache"]:
         cache = options["cache_dir"] or default_cache_dir()
@@ -283,6 +284,27 @@ def _refuse_overwrites(source: Path, inputs, out: Path, draw_dir: Path | None, o
     if Path(source).is_dir() and Path(real(draw_dir)).is_relative_to(real(source)):
         raise click.ClickException(f"--draw {draw_dir} is inside the input folder {source}: its pictures would be "
                                    "read as input images by the next run on that folder; draw into another folder")
+
+
+def _refuse_replacing_read_files(out: Path, out_format: str, options: dict) -> None:
+    """Refuse, before any work, an ``--out`` (or the image list ``--format ilsvrc`` writes beside it) that names a
+    file the run reads besides its images: a ``--model`` member, the ``--multibox`` network, the ``--coco-gt``
+    ground truth (trial 57: each was replaced by the detections, the model or the annotations lost)."""
+    real = os.path.realpath
+    read: dict[str, str] = {}
+    try:
+        for f in member_files([Path(p) for p in options["models"]]) if options["models"] else []:
+            read[real(f)] = f"the --model file {f}"
+    except CheckpointError:  # named when the model loads
+        pass
+    if options.get("multibox_path") is not None:
+        read[real(options["multibox_path"])] = f"the --multibox file {options['multibox_path']}"
+    if options.get("coco_gt") is not None:
+        read[real(options["coco_gt"].source)] = f"the --coco-gt file {options['coco_gt'].source}"
+    for path, what in boxes_json.output_paths(out, out_format):
+        if real(path) in read:
+            named = f"--out {out}" if path == out else f"{path} (the {what} --format {out_format} writes beside --out)"
+            raise click.ClickException(f"{named} is {read[real(path)]}, which this run reads: it would be replaced")
 
 
 def _check_before_work(out: Path, draw_dir: Path | None, engine: str, backend: str, shard, out_format: str,
