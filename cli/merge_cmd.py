@@ -29,6 +29,10 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
     images, and missing shards."""
     if out.resolve() in {p.resolve() for p in parts}:  # as detect run refuses an --out that replaces an input
         raise click.ClickException(f"--out {out} is one of the parts being merged: choose another file")
+    if coco_gt is not None and any(path.resolve() == coco_gt.resolve()
+                                   for path, _ in boxes_json.output_paths(out, out_format)):  # trial 57: replaced
+        raise click.ClickException(f"--out {out} is the --coco-gt file {coco_gt}, which this merge reads: it would be "
+                                   "replaced")
     check_beside_out(out, out_format)
     try:
         if coco_gt is not None and out_format != "coco":

@@ -47,3 +47,15 @@ def test_out_onto_the_multibox_file_is_refused(tmp_path):
                                  "--multibox", str(mb), "--out", str(mb), "--no-cache"])
     assert r.exit_code == 1 and "--multibox file" in r.output, r.output
     assert mb.read_bytes() == b"not really a multibox network"
+
+
+def test_merge_out_onto_the_coco_gt_is_refused(tmp_path):
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "0.png", "width": 120, "height": 90}],
+                              "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    part = tmp_path / "p0.json"
+    part.write_text("{}")
+    before = gt.read_bytes()
+    r = CliRunner().invoke(cli, ["merge", str(part), "--format", "coco", "--coco-gt", str(gt), "--out", str(gt)])
+    assert r.exit_code == 1 and "--coco-gt file" in r.output, r.output
+    assert gt.read_bytes() == before
