@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 
 import torch
 
-from detector.classifier import load_member
-from detector.data.images import list_images
+from detector.classifier import CheckpointError, load_member
+from detector.data import DatasetError
+from detector.data.images import ImageError, list_images
 from detector.distill import (
     DistillConfig,
     DistillViews,
     ImageStore,
+    TeacherError,
     TeacherRunner,
     evaluate_student,
     label_metrics,
@@ -49,32 +53,69 @@ def main():
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    teacher = TeacherRunner(load_teacher())
-    members = [load_member(m) for m in args.model]
+    # trial 57: a user's mistake (NAME=PATH without "=", a missing path, a file that is no model, a model without
+    # the 1,000 outputs, photos none of which can be read) was a traceback, or came after the teacher's minutes
+    sets, gts = _named(args.set, "--set"), _named(args.gt, "--gt")
+    members = []
+    for m in args.model:
+        try:
+            members.append(load_member(m))
+        except CheckpointError as e:
+            raise SystemExit(f"error: {e}") from None
+        if members[-1].spec.num_classes != 1000:
+            raise SystemExit(f"error: {m}: not a model with 1,000 ImageNet outputs")
+    photos = {}
+    for name, path in sets:
+        try:
+            found = list_images(path)
+        except ImageError as e:
+            raise SystemExit(f"error: --set {name}={path}: {e}") from None
+        photos[name] = [f for f in found if os.path.isfile(f)]
+        if len(photos[name]) < len(found):
+            print(f"warning: --set {name}={path}: {len(found) - len(photos[name])} listed path(s) name no image file; "
+                  "left out", file=sys.stderr)
+    try:
+        teacher = TeacherRunner(load_teacher())
+    except TeacherError as e:
+        raise SystemExit(f"error: {e}") from None
     report = {}
-    for entry in args.set:
-        name, path = entry.split("=", 1)
-        store = ImageStore(photo_items(list_images(path)), DistillConfig.max_side)
+    for name, path in sets:
+        store = ImageStore(photo_items(photos[name]), DistillConfig.max_side)
+        for err in store.errors:
+            print(f"warning: {err} (left out)", file=sys.stderr)
+        if not store.items:
+            raise SystemExit(f"error: --set {name}={path}: no photo could be read")
         views_ds = DistillViews(store, DistillConfig(), 0, 224, train=False)
         views = torch.stack([views_ds[i] for i in range(len(views_ds))])
         labels = torch.tensor([it.label for it in store.items])
         t = teacher_logits_of(teacher, views)
         row = {"photos": len(views), "teacher": label_metrics(t, labels)}
         for path_, m in zip(args.model, members):
-            if m.spec.num_classes != 1000:
-                raise SystemExit(f"{path_}: not a model with 1,000 ImageNet outputs")
             r = evaluate_student(m.model, m.spec, views, t, labels, "cpu")
             row[path_] = {k: v for k, v in r.items() if not k.startswith("teacher_")}
         report[name] = row
         print(f"{name} ({len(views)} photos): teacher " + ", ".join(f"{k} {v:.3f}" for k, v in row["teacher"].items()))
         for path_ in args.model:
             print(f"  {path_}: " + ", ".join(f"{k} {v:.3f}" for k, v in row[path_].items()))
-    for entry in args.gt:
-        name, path = entry.split("=", 1)
-        report[name] = _regions(name, path, teacher, members, args.model)
+    for name, path in gts:
+        try:
+            report[name] = _regions(name, path, teacher, members, args.model)
+        except (DatasetError, ImageError) as e:
+            raise SystemExit(f"error: --gt {name}={path}: {e}") from None
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
+
+
+def _named(entries, flag) -> list[tuple[str, str]]:
+    """``NAME=PATH`` entries of ``flag`` as (name, path) pairs; one without a name, a path or the ``=`` is an error."""
+    out = []
+    for entry in entries:
+        name, sep, path = entry.partition("=")
+        if not (sep and name and path):
+            raise SystemExit(f"error: {flag} {entry!r}: give NAME=PATH (e.g. {flag} imagenette=photos/)")
+        out.append((name, path))
+    return out
 
 
 def _regions(name, path, teacher, members, model_paths) -> dict:
@@ -107,6 +148,8 @@ def _regions(name, path, teacher, members, model_paths) -> dict:
                                  (w / im.width, h / im.height), h, w, config, size)
             views.append(_warp(t, box, TEACHER_SIZE))
             labels.append(col[det])
+    if not views:
+        raise SystemExit(f"error: --gt {name}={path}: no object of an ILSVRC DET class to classify")
     views, labels = torch.stack(views), torch.tensor(labels)
     t_logits = teacher_logits_of(teacher, views)
 
