@@ -292,7 +292,10 @@ def load_detector(model=None, *, preset: str = "paper", device: str | None = "au
     members = load_ensemble(files, device=dev, mode=o["mode"], fast_short_side=o["fast_short_side"],
                             fast_max_side=o["fast_max_side"], prefer_mode=o.get("prefer_mode"))
     if o["classes"] is not None:
-        o["classes"] = select_classes(members[0].classes, o["classes"])
+        try:
+            o["classes"] = select_classes(members[0].classes, o["classes"])
+        except ValueError as e:  # named as the other options' errors are (trial 57)
+            raise ValueError(f"classes={o['classes']!r}: {e}") from None
     config = config_from_options(o, [m.path for m in members])
     job = DetectionJob(config, members=members, ss_workers=0)
     job.ss_workers = 0  # selective search in this process even beside ONNX Runtime (DetectionJob's worker: a worker

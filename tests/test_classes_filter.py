@@ -20,6 +20,7 @@ def test_names_are_matched_by_name_wnid_and_voc_or_coco_name_in_the_model_s_orde
     classes = ilsvrc_categories()
     assert select_classes(classes, "Person, dog") == ("dog", "person")  # the model's order, any case
     assert select_classes(classes, ["motorbike", "tv", "n02084071", "dog"]) == ("dog", "motorcycle", "tv or monitor")
+    assert select_classes(classes, "N02084071") == ("dog",)  # a wnid in capitals (trial 57)
     with pytest.raises(ValueError, match=r"'persn' \(closest: person.*'unicorn' — the model has 200 classes"):
         select_classes(classes, "persn,unicorn")
     with pytest.raises(ValueError, match="no class named"):
@@ -84,7 +85,7 @@ def test_load_detector_takes_classes_as_detect_run(tmp_path):
     assert len(out["labels"]) and set(out["labels"].tolist()) == {det.categories.index("dog")}
     with pytest.raises(TypeError, match="classes=3"):
         load_detector(model, device="cpu", classes=3)
-    with pytest.raises(ValueError, match="'cat'"):
+    with pytest.raises(ValueError, match="^classes='cat': this name is not a class of the model: 'cat'"):
         load_detector(model, device="cpu", classes="cat")
 
 

@@ -209,7 +209,7 @@ def select_classes(classes, names) -> tuple[str, ...]:
     by_key = {c.key: c for c in classes}
     chosen, unknown = set(), []
     for name in asked:
-        c = by_name.get(name.lower()) or by_key.get(name)
+        c = by_name.get(name.lower()) or by_key.get(name.lower() if is_wnid(name.lower()) else name)  # N0… too
         if c is None:
             for source in (*_TABLES, None):
                 mapped = category_for_name(name, source)
