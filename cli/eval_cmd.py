@@ -207,7 +207,7 @@ class _Scored:
     @property
     def why_no_map(self) -> str:
         """Why no class has positives: the classes left to score, or the objects themselves."""
-        findable = any((~(im.difficult | im.iscrowd)).any() for im in self.gt.images)
+        findable = any(im.counted.any() for im in self.gt.images)
         if self.only is not None and findable:
             return "among the classes the prediction file's model knows (--model-classes-only)"
         return "(every object is difficult or a crowd region)"

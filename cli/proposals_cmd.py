@@ -100,7 +100,7 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
                 f"{next(i.name for i in inputs if i.problem is None)!r}; it has "
                 f"{', '.join(repr(im.file_name) for im in gt.images[:3])}{', …' if len(gt.images) > 3 else ''}): "
                 "there is no recall to measure")
-        if matched and not any(_counted(gt.images[h[0]]).any() for h in hits):  # trial 47: a table of nan
+        if matched and not any(gt.images[h[0]].counted.any() for h in hits):  # trial 47: a table of nan
             raise click.ClickException(
                 f"{gt.source} has no ground-truth box (crowd regions and difficult objects aside) on the "
                 f"{count(matched, 'input image')} it annotates: there is no recall to measure")
@@ -164,12 +164,6 @@ def _settings(config) -> dict:
     return out
 
 
-def _counted(image) -> np.ndarray:
-    """The ground-truth boxes recall counts: not COCO crowd regions, not VOC ``difficult`` objects (which no
-    evaluation counts either: :mod:`proposals.recall`; trial 47 found difficult ones counted)."""
-    return ~(image.iscrowd | image.difficult)
-
-
 def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index, cap: int | None = None
              ) -> tuple[dict, dict]:
     """One method's measurements (and recall against ``gt`` when given) and its document of boxes per image.
@@ -199,7 +193,7 @@ def _measure(method: str, proposed, name_of: dict, known_bad: list, gt, gt_index
             sx, sy = image.shape[1] / g.width, image.shape[0] / g.height
             if (sx, sy) != (1.0, 1.0):  # a resized copy (ILSVRC's 227 px squeezes): its boxes scaled to the image
                 rescaled.append(f"{name}: {image.shape[1]}×{image.shape[0]}, {g.width}×{g.height} in the ground truth")
-            keep = _counted(g)
+            keep = g.counted  # not difficult objects nor crowd regions, as no evaluation counts them (trial 47)
             gts.append(g.boxes[keep] * np.array([sx, sy, sx, sy], np.float32))
             props.append(boxes)
     m = {"images": len(entries), "errors": len(errors),

@@ -31,7 +31,7 @@ from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayCon
 from detector.engines import config_from_options as from_options
 from detector.engines import unused_options
 from detector.nn.device import resolve_device
-from detector.nn.onnx import onnx_available
+from detector.nn.onnx import BACKENDS, onnx_available
 from detector.pipeline import MAX_REFINE, NMS_KINDS, PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
@@ -119,7 +119,7 @@ def default_model_paths(name: str = "default") -> list[Path]:
 @device_option
 @click.option("--amp/--no-amp", default=RunConfig.amp, show_default=True,
               help="bfloat16 autocast of the networks on CUDA (ignored on CPU).")
-@click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default=RunConfig.backend,
+@click.option("--backend", type=click.Choice(BACKENDS), default=RunConfig.backend,
               show_default=True,
               help="Runtime of the members on the CPU: onnx = ONNX Runtime (crops mode, and fast mode's GoogLeNet; "
                    "several times faster here, same scores within 1e-5; see the README's benchmark), torch = "

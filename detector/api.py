@@ -39,6 +39,7 @@ from .data.vocab import select_classes
 from .engines import (DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
                       default_options, unused_options)
 from .nn.device import resolve_device
+from .nn.onnx import BACKENDS
 from .pipeline import MAX_REFINE, NMS_KINDS, Detections, Detector, detect_each
 
 __all__ = ["load_detector", "ImageDetector"]
@@ -57,7 +58,7 @@ _INTS = {"max_proposals": (1, None), "multibox_top": (1, MAX_MULTIBOX_TOP), "max
 _FLOATS = {"score_threshold": (0, 1, False), "nms_iou": (0, 1, False), "soft_nms_sigma": (0, 10, True),
            "ss_scale": (0.1, SS_MAX_SCALE, False)}  # (low, high, low excluded)
 _CHOICES = {"method": tuple(PROPOSERS), "ss_mode": SS_MODES, "mode": MODES, "nms": NMS_KINDS,
-            "backend": ("auto", "onnx", "torch")}
+            "backend": BACKENDS}
 _FLAGS = ("amp", "no_cache")
 
 

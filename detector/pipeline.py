@@ -31,7 +31,7 @@ from .data.images import ImageError, load_image
 from .data.vocab import Category
 from .nn.device import autocast
 from .nn.inception import GoogLeNet
-from .nn.onnx import onnx_available
+from .nn.onnx import BACKENDS, onnx_available
 from .nn.transforms import normalize_image, resize_short_side
 from .onnx_backend import OnnxFastRunner, OnnxRunner
 from .regions import warp_regions
@@ -195,8 +195,8 @@ class Detector:
         self.max_proposals = None if max_proposals is None else int(max_proposals)
         self.device = torch.device(device)
         self.amp = self.device.type == "cuda" and (amp is None or bool(amp))
-        if backend not in ("torch", "onnx", "auto"):
-            raise ValueError(f"backend must be torch, onnx or auto, got {backend!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self._runners: dict[int, Callable] = {}  # member index → ONNX Runtime session (crops members on the CPU)
         if backend == "auto":
             backend = "onnx" if onnx_available() else "torch"

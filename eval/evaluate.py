@@ -78,7 +78,7 @@ def _summarise(metric, iou, per_class, gt, n_pred, extra=None) -> EvalResult:
 def _counted_labels(gt: Dataset, blacklist: set[tuple[int, int]]):
     """(image index, int64 labels) of each image's objects to find: neither difficult nor crowd, nor blacklisted."""
     for i, im in enumerate(gt.images):
-        counted = im.labels[~(im.difficult | im.iscrowd)].astype(np.int64)
+        counted = im.labels[im.counted].astype(np.int64)
         if blacklist:
             counted = np.array([c for c in counted.tolist() if (i, c) not in blacklist], dtype=np.int64)
         yield i, counted
@@ -125,7 +125,7 @@ def _match_ilsvrc(gt: Dataset, preds: AlignedPredictions, iou_threshold: float, 
     fp = np.zeros(len(labels), dtype=bool)
     for s, e in slices:
         im = gt.images[int(image_index[s])]
-        ignored = im.difficult | im.iscrowd
+        ignored = ~im.counted
         if not ignored.any():
             tp[s:e] = match_ilsvrc(im.boxes, im.labels, boxes[s:e], labels[s:e], iou_cap=iou_threshold)
             fp[s:e] = ~tp[s:e]

@@ -766,7 +766,7 @@ def _classes_without_file(preds: Predictions, gt: Dataset, known: frozenset[int]
     without detections (AP 0); ``--model-classes-only`` leaves them out."""
     positives = np.zeros(len(gt.classes), dtype=np.int64)
     for im in gt.images:
-        np.add.at(positives, im.labels[~(im.difficult | im.iscrowd)].astype(np.int64), 1)
+        np.add.at(positives, im.labels[im.counted].astype(np.int64), 1)
     missing = [c.name for k, c in enumerate(gt.classes) if positives[k] and k not in known]
     if not missing:
         return []
@@ -793,7 +793,7 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
             return []
         run = set(image_index[image_index >= 0].tolist())
         missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
-        objects = sum(int((~(im.difficult | im.iscrowd)).sum()) for i, im in enumerate(gt.images) if i not in run)
+        objects = sum(int(im.counted.sum()) for i, im in enumerate(gt.images) if i not in run)
         if not run or not objects:
             return []
         one = len(missing) == 1
@@ -826,7 +826,7 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
             f"pixels: {_examples(wrong)}. Evaluate detections of the ground truth's own image files (a resized copy "
             "needs ground truth of its own)" + hint)
     missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
-    objects = sum(int((~(im.difficult | im.iscrowd)).sum()) for i, im in enumerate(gt.images) if i not in run)
+    objects = sum(int(im.counted.sum()) for i, im in enumerate(gt.images) if i not in run)
     if not run or not objects:  # every ground-truth image run, or those left out have nothing to find
         return []
     one = len(missing) == 1

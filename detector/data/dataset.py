@@ -85,6 +85,12 @@ class ImageAnnotation:
             raise ValueError(f"{self.file_name}: inconsistent annotation arrays")
 
     @property
+    def counted(self) -> np.ndarray:
+        """bool [N]: the objects every evaluation counts as positives — not VOC ``difficult`` ones, not COCO crowd
+        regions (neither is a miss when not found; the devkits and pycocotools leave both out)."""
+        return ~(self.difficult | self.iscrowd)
+
+    @property
     def stem(self) -> str:
         """The last path component without its image extension (ILSVRC names have none)."""
         return image_stem(self.file_name)

@@ -15,7 +15,11 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["onnx_available", "onnx_session", "OPSET"]
+__all__ = ["onnx_available", "onnx_session", "OPSET", "BACKENDS"]
+
+# runtimes of a network on the CPU (detect run --backend, detect train distill --teacher-backend): auto = onnx when
+# onnxruntime is installed, else torch
+BACKENDS = ("auto", "onnx", "torch")
 
 OPSET = 17  # ONNX opset of every export (ONNX Runtime >= 1.17 runs it)
 
