@@ -93,6 +93,22 @@ class OutFile(click.Path):
         return super().convert(value, param, ctx)
 
 
+class OutDir(click.Path):
+    """A folder a command writes into (``--draw DIR``, ``--cache-dir DIR``, ``train ensemble --out DIR``): an empty
+    path is refused, as :class:`OutFile` refuses one — ``Path('')`` is ``.``, so ``--draw ''`` (an unset variable)
+    wrote the pictures, and ``--cache-dir ''`` the proposal cache, into the current folder without a word (trial
+    59; an empty ``$DETECT_CACHE_DIR`` is the default cache, as documented)."""
+
+    def __init__(self, example: str):
+        super().__init__(file_okay=False, path_type=Path)
+        self.example = example
+
+    def convert(self, value, param, ctx):
+        if not os.fspath(value):
+            self.fail(f"empty path: give the folder to write into, such as {self.example}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _dangling_link(path) -> str | None:
     """``path`` in words when it is a symbolic link whose target's folder does not exist
     (:func:`detector.data.io.missing_link_folder`: writing through it is refused), else None."""
@@ -208,7 +224,7 @@ def multibox_option(f):
 
 def cache_options(f):
     f = click.option("--no-cache", is_flag=True, help="Neither read nor write the proposal cache.")(f)
-    return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    return click.option("--cache-dir", type=OutDir("proposal-cache/"), default=None,
                         help="Proposal cache (default: $DETECT_CACHE_DIR or ~/.cache/detect/proposals).")(f)
 
 

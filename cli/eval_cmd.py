@@ -30,7 +30,7 @@ from eval.matching import DEFAULT_IOU
 from eval.predictions import ImageListNeeded, voc_results_class
 from eval.yolo_results import results_files
 
-from .common import (FiniteFloat, count, dataset_files, format_option, images_option, load_dataset,
+from .common import (FiniteFloat, OutFile, count, dataset_files, format_option, images_option, load_dataset,
                      refuse_replacing_inputs)
 
 MIN_RESAMPLES = 100  # --bootstrap's least N (ours): fewer cannot place the 2.5th and 97.5th percentiles
@@ -93,9 +93,9 @@ def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = Fal
               help="Another prediction file on the same images (any format --pred reads): also its mAP, the "
                    "difference, and with --bootstrap the interval of the difference over the same resamples (a "
                    "paired comparison). With several --gt: one file or one per --gt, as --pred.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--json", "json_out", type=OutFile("eval.json"), default=None,
               help="Write the results as JSON to this file.")
-@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--plot", "plot_out", type=OutFile("pr.png"), default=None,
               help="Draw precision-recall curves to this PNG (needs matplotlib: pip install '.[plot]').")
 @click.pass_context
 def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blacklist, iou_threshold,

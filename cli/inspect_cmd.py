@@ -11,7 +11,7 @@ from detector.classifier import CheckpointError, load_ensemble
 from detector.data.io import atomic_write_json, binary_kind
 from detector.data.summary import check_image_files, summarize
 
-from .common import count, dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
+from .common import OutFile, count, dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -26,7 +26,7 @@ MAX_PROBLEMS_SHOWN = 20
 @click.option("--decode", is_flag=True,
               help="Decode every image as training reads it (slower than the header check: finds truncated or "
                    "damaged files).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--json", "json_out", type=OutFile("report.json"), default=None,
               help="Also write the report as JSON to this file.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any problem is found.")
 def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out, strict):

@@ -61,7 +61,7 @@ def refuse_replacing_other_files(out: Path) -> None:
 @click.option("--gt", "gt_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="Ground truth: print recall at IoU 0.5/0.7 for N in 100/300/1000/2000/all, and MABO.")
 @format_option
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--json", "json_out", type=OutFile("recall.json"), default=None,
               help="Write the measurements as JSON.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Selective search processes (default: all cores).")

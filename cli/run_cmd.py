@@ -37,7 +37,7 @@ from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (FiniteFloat, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
+from .common import (FiniteFloat, OutDir, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
                      device_option, multibox_option, none_used_error, selective_search_options,
                      sigterm_stops, take_lock, written_count)
 
@@ -140,7 +140,7 @@ def default_model_paths(name: str = "default") -> list[Path]:
               help="Threads of the classifier (default, or 0: the cores the selective-search workers leave, at least "
                    "1; every core with --ss-mode single, whose workers need little).")
 @cache_options
-@click.option("--draw", "draw_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--draw", "draw_dir", type=OutDir("drawn/"), default=None,
               help="Also write each image with its labelled boxes into this folder, under its file_name in OUT "
                    "(same relative path, name and format: x.jpg and x.png stay two pictures). With --resume, the "
                    "images taken from the part file are drawn too where their picture is missing.")

@@ -46,7 +46,7 @@ from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 
-from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
+from .common import (FiniteFloat, OutDir, OutFile, check_out_folder, count, device_option, format_option, images_option,
                      dataset_files, load_dataset, nothing_to_resume, refuse_replacing_inputs, stops_resumably)
 
 
@@ -180,7 +180,7 @@ def _common_options(f):
         click.option("--ss-scale", type=FiniteFloat(min=0.1, max=SS_MAX_SCALE),
                      default=ProposalConfig.selective_search.scale, show_default=True,
                      help="Selective search superpixel scale for training proposals (as `detect run`)."),
-        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        click.option("--cache-dir", type=OutDir("proposal-cache/"), default=None,
                      help="Proposal cache folder."),
         click.option("--half", is_flag=True, help="Store weights as float16 (half the file size)."),
         click.option("--drop-aux", is_flag=True,
@@ -720,7 +720,7 @@ def train_classifier_cmd(out, **options):
 @train_group.command("ensemble")
 @click.option("--members", type=click.IntRange(min=1), default=3, show_default=True,
               help="Members to train (the paper: 6); they differ only in seed and sampling order.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+@click.option("--out", type=OutDir("models/ensemble/"), required=True,
               help="Folder to write member0.pt … (load it with `detect run --model DIR`).")
 @_common_options
 @stops_resumably(folder=True)

@@ -97,6 +97,8 @@ def _check_options(given: dict, defaults: dict) -> None:
                 isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))):
             raise TypeError(f"classes={value!r}: class names expected (a list of strings, or one string of names "
                             "separated by commas)")
+        elif name == "cache_dir" and value is not None and not os.fspath(value):  # Path('') is '.' (trial 59)
+            raise ValueError("cache_dir='': empty path: give the cache's folder, or None for the default")
         elif name == "cache_dir" and value is not None and Path(value).exists() and not Path(value).is_dir():
             raise ValueError(f"cache_dir={str(value)!r}: not a folder (the proposal cache is a folder)")
 
