@@ -24,7 +24,7 @@ from tqdm import tqdm
 from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointError, ClassifierSpec, check_init_spec,
                                  class_map_of, load_init_weights, read_init_file, read_spec)
 from detector.data import Dataset
-from detector.data.io import atomic_write_text, decode_text, not_text, read_text, same_paths
+from detector.data.io import atomic_write_text, decode_text, file_sha256, not_text, read_text, same_paths
 from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
 from detector.nn.checkpoint import read_checkpoint
@@ -246,6 +246,39 @@ def _recorded_init(init: Path | None, out: Path, resume: bool) -> str | None:
             recorded = before["train"]["init"]
             return recorded if isinstance(recorded, str) else None
     return str(init) if init else None
+
+
+def _same_init(a: str | None, b: str | None) -> bool:
+    """Whether two ``--init`` values name the same weights: both none, the same path once resolved, or files of the
+    same bytes."""
+    if a is None or b is None:
+        return a is None and b is None
+    if same_paths([a], [b]):
+        return True
+    return Path(a).is_file() and Path(b).is_file() and file_sha256(a) == file_sha256(b)
+
+
+def _check_new_members_init(out: Path, members: int, init: Path | None) -> None:
+    """``train ensemble --resume``: a member that starts now (no state file: ``--members`` raised, or one never
+    begun) starts from ``--init``; the members going on from their state started from the ``--init`` their last
+    checkpoints record. Refused when the two differ, before any trains — members differ only in seed and sampling
+    order (trial 59: ``--members 3 --resume --init other.pt`` trained member 2 from other.pt beside members 0-1 from
+    the first file, without a word)."""
+    going_on = [k for k in range(members) if state_path(out / f"member{k}.pt").is_file()]
+    starting = [k for k in range(members) if k not in going_on]
+    if not going_on or not starting:
+        return
+    given = str(init) if init else None
+    for k in going_on:
+        started = _recorded_init(None, out / f"member{k}.pt", True)
+        if not _same_init(started, given):
+            def start(i):
+                return f"from --init {i}" if i else "from scratch (no --init)"
+            raise click.ClickException(
+                f"cannot resume {out}: member{starting[0]}.pt would start {start(given)}, while member{k}.pt started "
+                f"{start(started)} (an ensemble's members differ only in seed and sampling order): give "
+                f"{f'--init {started}' if started else 'no --init'}, or delete every member's state file "
+                f"(member*.state.ckpt) to start over")
 
 
 def _note_init_unused(init: Path | None, out: Path) -> None:
@@ -739,6 +772,7 @@ def train_ensemble_cmd(members, out, **options):
                     _check_resumed_settings(replace(run, out=out / f"member{k}.pt",
                                                     train=replace(run.train, seed=run.train.seed + k)),
                                             ensemble=True)
+            _check_new_members_init(out, members, run.init)
         for k in range(members):
             seed = run.train.seed + k
             _echo(f"— member {k + 1}/{members} (seed {seed})")
