@@ -387,3 +387,19 @@ def test_a_selective_search_setting_past_what_opencv_takes_is_a_usage_error(tmp_
     with pytest.raises(ValueError, match="resize_width must be at most"):
         SelectiveSearchConfig(resize_width=MAX_RESIZE_WIDTH + 1)
     SelectiveSearchConfig(scale=MAX_SCALE, resize_width=MAX_RESIZE_WIDTH)  # the bounds themselves are taken
+
+
+def test_the_coco_gt_warning_counts_in_words(caplog):
+    """trial 59: `detect run --classes tv --format coco --coco-gt` of a ground truth without tv warned "4 detections
+    of 1 classes"; one detection is "1 detection … is left out"."""
+    from detector.data.boxes_json import to_coco_results
+    from detector.data.coco import CocoGtIds
+
+    doc = {"images": [{"id": 0, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "tv"}],
+           "detections": [{"image_id": 0, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 0.5}] * 4}
+    ids = CocoGtIds("gt.json", {"a.jpg": 1}, {})
+    assert to_coco_results(doc, ids) == []
+    assert "4 detections of 1 class that gt.json does not have are left out of the COCO results (tv 4)" in caplog.text
+    caplog.clear()
+    to_coco_results({**doc, "detections": doc["detections"][:1]}, ids)
+    assert "1 detection of 1 class that gt.json does not have is left out" in caplog.text, caplog.text

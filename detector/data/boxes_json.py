@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from .boxes import box_in_float_range, xywh_to_xyxy, xyxy_to_ilsvrc, xyxy_to_xywh
-from .io import atomic_write_json, atomic_write_text, missing_fields, not_text, resolved_out
+from .io import atomic_write_json, atomic_write_text, count, missing_fields, not_text, resolved_out
 from .vocab import Category, ilsvrc_by_wnid
 
 if TYPE_CHECKING:
@@ -166,8 +166,9 @@ def to_coco_results(doc: dict, gt_ids: CocoGtIds | None = None) -> list[dict]:
             r["category_id"] = gt_ids.category_ids[key]
         out.append(r)
     if other_classes:
-        logger.warning("%d detections of %d classes that %s does not have are left out of the COCO results (%s)",
-                       sum(other_classes.values()), len(other_classes), gt_ids.source,
+        logger.warning("%s of %s that %s does not have %s left out of the COCO results (%s)",
+                       count(sum(other_classes.values()), "detection"), count(len(other_classes), "class", "classes"),
+                       gt_ids.source, "is" if sum(other_classes.values()) == 1 else "are",
                        ", ".join(f"{k} {v}" for k, v in sorted(other_classes.items(), key=lambda kv: -kv[1])[:5])
                        + (", …" if len(other_classes) > 5 else ""))
     return out
