@@ -405,3 +405,22 @@ def test_jpeg_s_other_suffixes_and_avif_are_read_and_heic_is_listed_not_skipped(
     assert "HEIC/HEIF image, which Pillow does not decode: convert it to JPEG or PNG" in found[-1].problem
     for i in found[:4]:
         assert load_image(i.path).shape == (6, 8, 3)
+
+
+def test_a_heic_photo_is_told_by_its_content(tmp_path):
+    """trial 59: a HEIC photo in an image list, or renamed .jpg, was "cannot decode image (not an image file, or
+    corrupt)": only a folder's .heic/.heif names were told as HEIC. Its 'ftyp' box says what it is; another ISO file
+    (an MP4) or junk keeps the old words."""
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+    for name in ("photo.jpg", "photo.heic"):
+        (tmp_path / name).write_bytes(heic)
+        with pytest.raises(ImageError, match=r"photo\.\w+: a HEIC/HEIF image, which Pillow does not decode: convert "
+                                             r"it to JPEG or PNG"):
+            load_image(tmp_path / name)
+    (tmp_path / "list.txt").write_text(f"{tmp_path / 'photo.jpg'}\n")
+    with pytest.raises(ImageError, match="a HEIC/HEIF image"):
+        load_image(list_images(tmp_path / "list.txt")[0])
+    for data in (b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00" + bytes(64), b"junk"):
+        (tmp_path / "x.jpg").write_bytes(data)
+        with pytest.raises(ImageError, match=r"cannot decode image \(not an image file, or corrupt\)"):
+            load_image(tmp_path / "x.jpg")

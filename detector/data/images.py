@@ -51,6 +51,15 @@ LIST_SUFFIXES = (".txt", ".lst", ".list")
 _NAME_INDEX = re.compile(r"\S.*\s+\d+")  # an ILSVRC image list's line: a name, white space, an index
 BACKGROUND = (255, 255, 255)  # transparent pixels are shown over white
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HEIC_PROBLEM = "a HEIC/HEIF image, which Pillow does not decode: convert it to JPEG or PNG (e.g. `heif-convert`, or " \
+               "pillow-heif)"
+# the major brands of HEIF files (ISO/IEC 23008-12) in the 'ftyp' box that opens them: a phone photo listed in a text
+# file or renamed .jpg is told as one by its content (trial 59: "not an image file, or corrupt")
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"heif"}
+
+
+def _is_heif(data: bytes) -> bool:
+    return len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
 class ImageError(ValueError):
@@ -147,8 +156,7 @@ def _scan_folder(root: Path) -> list[ImageInput]:
             elif stat.S_ISREG(st.st_mode) and _is_image_name(entry.name):
                 found.append(ImageInput(full, name))
             elif stat.S_ISREG(st.st_mode) and PurePosixPath(entry.name).suffix.lower() in UNDECODED_IMAGE_SUFFIXES:
-                found.append(ImageInput(full, name, "a HEIC/HEIF image, which Pillow does not decode: convert it "
-                                                    "to JPEG or PNG (e.g. `heif-convert`, or pillow-heif)"))
+                found.append(ImageInput(full, name, HEIC_PROBLEM))
     return sorted(found, key=lambda i: PurePosixPath(i.name).parts)
 
 
@@ -223,6 +231,8 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
     except IsADirectoryError:
         raise ImageError(f"{path}: a folder, not an image file") from None
     except UnidentifiedImageError:
+        if _is_heif(data):
+            raise ImageError(f"{path}: {HEIC_PROBLEM}") from None
         why = "the file is empty (0 bytes)" if not data else "not an image file, or corrupt"
         raise ImageError(f"{path}: cannot decode image ({why})") from None
     except Image.DecompressionBombError as e:
