@@ -127,9 +127,14 @@ class ImageDetector:
         self.classes = tuple(job.classes)
         self.categories = ["__background__", *(c.name for c in self.classes)]
 
+    def _kept(self) -> str:
+        """``" (person kept)"`` when ``classes=`` keeps some of them (trial 59: the repr counted the model's alone)."""
+        kept = self.config.postprocess.classes
+        return "" if kept is None else f" ({', '.join(kept[:3])}{', …' if len(kept) > 3 else ''} kept)"
+
     def __repr__(self) -> str:
         return (f"ImageDetector({len(self.members)} member{'s' if len(self.members) != 1 else ''}, "
-                f"{len(self.classes)} classes, proposals={self.config.proposals.method!r}, "
+                f"{len(self.classes)} classes{self._kept()}, proposals={self.config.proposals.method!r}, "
                 f"device={str(self.pipeline.device)!r})")
 
     def eval(self) -> "ImageDetector":

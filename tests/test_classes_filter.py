@@ -81,6 +81,7 @@ def test_load_detector_takes_classes_as_detect_run(tmp_path):
     det = load_detector(model, device=None, backend="torch", no_cache=True, threads=1, classes=["dog"],
                         score_threshold=0.0)  # device=None: the default, "auto" (torchvision's habit; trial 56)
     assert det.config.postprocess.classes == ("dog",)
+    assert "2 classes (dog kept)" in repr(det)  # trial 59: it said the model's count alone
     out = det(str(d / "0.png"))
     assert len(out["labels"]) and set(out["labels"].tolist()) == {det.categories.index("dog")}
     with pytest.raises(TypeError, match="classes=3"):
