@@ -292,11 +292,10 @@ def _refuse_replacing_read_files(out: Path, out_format: str, options: dict) -> N
     ground truth (trial 57: each was replaced by the detections, the model or the annotations lost)."""
     real = os.path.realpath
     read: dict[str, str] = {}
-    try:
-        for f in member_files([Path(p) for p in options["models"]]) if options["models"] else []:
+    for given in map(Path, options["models"] or ()):  # a folder's every model file (not member_files, whose
+        # warnings the model's loading gives, once)
+        for f in sorted(given.glob("*.pt")) if given.is_dir() else [given]:
             read[real(f)] = f"the --model file {f}"
-    except CheckpointError:  # named when the model loads
-        pass
     if options.get("multibox_path") is not None:
         read[real(options["multibox_path"])] = f"the --multibox file {options['multibox_path']}"
     if options.get("coco_gt") is not None:
