@@ -345,3 +345,25 @@ def test_an_absolute_windows_image_path_is_named_as_written(tmp_path):
     assert [str(p) for p in ds.problems] == [
         f"{tmp_path / 'a.json'}: imagePath leads to no image (C:/Users/me/Pictures/a.jpg), there is no imageData, "
         "and no imageWidth/imageHeight: the size of the image the points are on is unknown"]
+
+
+def test_an_absolute_windows_image_path_found_nowhere_is_named_by_its_file_name(tmp_path, monkeypatch):
+    """Trial 60: an imagePath C:\\Users\\me\\old\\a.jpg that leads nowhere gave the image the ``file_name``
+    'repo/C:/Users/me/old/a.jpg' (the written path taken relative to the current folder, then to the folder it shares
+    with the annotation's): a name that changed with the folder the command ran in."""
+    _labelme(tmp_path / "ann" / "a.json", "C:\\Users\\me\\old\\a.jpg", [_shape("dog", [[1, 1], [5, 5]])],
+             width=10, height=10)
+    names = []
+    for cwd in (tmp_path, tmp_path / "ann"):
+        monkeypatch.chdir(cwd)
+        names.append([im.file_name for im in read_dataset(tmp_path / "ann", strict=False).images])
+    assert names == [["a.jpg"], ["a.jpg"]]
+
+
+def test_a_relative_image_path_found_nowhere_keeps_its_folders_from_a_relative_annotation_path(tmp_path, monkeypatch):
+    """The trial-60 fix names only an absolute Windows path by its file name: a relative ``../images/a.jpg`` leading
+    nowhere is still ``images/a.jpg``, the folder given relatively or not."""
+    _labelme(tmp_path / "ann" / "a.json", "..\\images\\a.jpg", [_shape("dog", [[1, 1], [5, 5]])], width=10, height=10)
+    monkeypatch.chdir(tmp_path)
+    assert [im.file_name for im in read_dataset(Path("ann"), strict=False).images] == ["images/a.jpg"]
+    assert [im.file_name for im in read_dataset(tmp_path / "ann", strict=False).images] == ["images/a.jpg"]

@@ -399,8 +399,11 @@ def read_labelme(path, *, images=None, strict: bool = True) -> Dataset:
             continue
         seen[key] = f
         objects = _read_shapes(problems, f, data["shapes"], size[0], size[1], allowed, labels_path)
-        pending.append((image_id, _file_name(image if image is not None else expected, f.parent), image, *size,
-                        objects, f))
+        # an absolute Windows path found nowhere (expected is that path, relative here): named by its file name, not
+        # by a path taken from the current folder (trial 60: 'repo/C:/Users/me/old/a.jpg')
+        file_name = (_file_name(image if image is not None else expected, f.parent)
+                     if image is not None or not PureWindowsPath(written).drive else expected.name)
+        pending.append((image_id, file_name, image, *size, objects, f))
     if names is None:
         names = sorted({label for *_, objects, _ in pending for label, _ in objects})
     classes = _categories(names, labels_path or path, problems, labels=True)
