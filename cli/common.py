@@ -28,6 +28,7 @@ from detector.nn.loop import LoopState, finished_state, last_path, log_path, sta
 from proposals.proposers import ProposalConfig
 from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
+from proposals.selective_search import MIN_SCALE as SS_MIN_SCALE
 from proposals.selective_search import MODES as SS_MODES
 
 FORMAT_CHOICES = ("auto", *FORMATS)
@@ -207,7 +208,7 @@ def selective_search_options(f):
                      help="Selective search runs on the image resized to this width (R-CNN: 500; 0: as it is); "
                           "boxes come back in the image's pixels. Smaller is faster and finds fewer small "
                           "objects.")(f)
-    f = click.option("--ss-scale", type=FiniteFloat(min=0.1, max=SS_MAX_SCALE),
+    f = click.option("--ss-scale", type=FiniteFloat(min=SS_MIN_SCALE, max=SS_MAX_SCALE),
                      default=ProposalConfig.selective_search.scale,
                      show_default=True,
                      help="Selective search superpixel scale (the paper: 2, about half the boxes of 1).")(f)

@@ -32,6 +32,7 @@ from detector.engines import config_from_options as from_options
 from detector.engines import unused_options
 from detector.nn.device import resolve_device
 from detector.nn.onnx import BACKENDS, onnx_available
+from detector.nn.transforms import FAST_MIN_SIDE
 from detector.pipeline import MAX_REFINE, NMS_KINDS, PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
@@ -88,9 +89,9 @@ def default_model_paths(name: str = "default") -> list[Path]:
                    "per image, region features pooled from it. Default: the model's own. The same weights serve "
                    "both, but an ensemble with members trained in the mode asked for runs those alone (the bundled "
                    "one: member0 crops, member1-member3 fast, all by default).")
-@click.option("--fast-short-side", type=click.IntRange(min=32), default=RunConfig.fast_short_side,
+@click.option("--fast-short-side", type=click.IntRange(min=FAST_MIN_SIDE), default=RunConfig.fast_short_side,
               help="Fast mode: images resized to this short side (default: the model's own) …")
-@click.option("--fast-max-side", type=click.IntRange(min=32), default=RunConfig.fast_max_side,
+@click.option("--fast-max-side", type=click.IntRange(min=FAST_MIN_SIDE), default=RunConfig.fast_max_side,
               help="… unless the long side would pass this (default: the model's own).")
 @click.option("--score-threshold", type=FiniteFloat(0, 1), default=PostprocessConfig.score_threshold,
               show_default=True, help="Drop class scores below this before NMS (under Soft-NMS a kept box's "

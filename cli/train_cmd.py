@@ -30,6 +30,7 @@ from detector.nn import distributed
 from detector.nn.checkpoint import read_checkpoint
 from detector.nn.device import resolve_device
 from detector.nn.loop import finished_state, last_path, log_path, state_path
+from detector.nn.transforms import FAST_MIN_SIDE
 from detector.train import (
     TrainConfig,
     build_class_list,
@@ -45,6 +46,7 @@ from proposals.multibox import MultiBoxConfig
 from proposals.multibox_train import MultiBoxTrainConfig
 from proposals.proposers import ProposalConfig
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
+from proposals.selective_search import MIN_SCALE as SS_MIN_SCALE
 
 from .common import (FiniteFloat, OutDir, OutFile, check_out_folder, count, device_option, format_option, images_option,
                      dataset_files, load_dataset, nothing_to_resume, refuse_replacing_inputs, stops_resumably)
@@ -138,9 +140,10 @@ def _common_options(f):
                      help="crops: each region warped and run through the whole network (the paper, R-CNN); fast: "
                           "one pass per image to inception 4e, region features pooled from it (Fast R-CNN). "
                           "Recorded in the model; `detect run` follows it."),
-        click.option("--fast-short-side", type=click.IntRange(min=32), default=ClassifierSpec.fast_short_side,
-                     show_default=True, help="--mode fast: images resized to this short side (Fast R-CNN: 600) …"),
-        click.option("--fast-max-side", type=click.IntRange(min=32), default=ClassifierSpec.fast_max_side,
+        click.option("--fast-short-side", type=click.IntRange(min=FAST_MIN_SIDE),
+                     default=ClassifierSpec.fast_short_side, show_default=True,
+                     help="--mode fast: images resized to this short side (Fast R-CNN: 600) …"),
+        click.option("--fast-max-side", type=click.IntRange(min=FAST_MIN_SIDE), default=ClassifierSpec.fast_max_side,
                      show_default=True, help="… unless the long side would pass this (Fast R-CNN: 1000)."),
         click.option("--input-size", type=click.IntRange(min=96), default=ClassifierSpec.input_size,
                      show_default=True, help="Region size in pixels (the paper: 224)."),
@@ -177,7 +180,7 @@ def _common_options(f):
                      help="torch threads (0: torch's default)."),
         click.option("--val-every", type=click.IntRange(min=0), default=TrainConfig.val_every, show_default=True,
                      help="Epochs between validation runs."),
-        click.option("--ss-scale", type=FiniteFloat(min=0.1, max=SS_MAX_SCALE),
+        click.option("--ss-scale", type=FiniteFloat(min=SS_MIN_SCALE, max=SS_MAX_SCALE),
                      default=ProposalConfig.selective_search.scale, show_default=True,
                      help="Selective search superpixel scale for training proposals (as `detect run`)."),
         click.option("--cache-dir", type=OutDir("proposal-cache/"), default=None,

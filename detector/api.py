@@ -30,16 +30,18 @@ from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, propose_many
 from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
+from proposals.selective_search import MIN_SCALE as SS_MIN_SCALE
 from proposals.selective_search import MODES as SS_MODES
 
 from . import OMP_LATE
 from .classifier import MODES, Member, load_ensemble
-from .data.images import ImageError, as_rgb, scale16
+from .data.images import ImageError, as_rgb, eight_bit
 from .data.vocab import select_classes
 from .engines import (DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
                       default_options, unused_options)
 from .nn.device import resolve_device
 from .nn.onnx import BACKENDS
+from .nn.transforms import FAST_MIN_SIDE
 from .pipeline import MAX_REFINE, NMS_KINDS, Detections, Detector, detect_each
 
 __all__ = ["load_detector", "ImageDetector"]
@@ -53,10 +55,10 @@ _NOT_HERE = {"draw_dir", "draw_threshold"}  # detect run's pictures: a file job'
 # run as it comes (max_proposals=-5, score_threshold=2). None, where the default is None: the model's own.
 _INTS = {"max_proposals": (1, None), "multibox_top": (1, MAX_MULTIBOX_TOP), "max_detections": (1, None),
          "refine": (0, MAX_REFINE), "batch_size": (1, None), "image_batch": (1, None), "decode_threads": (0, None),
-         "threads": (0, None), "ss_resize_width": (0, SS_MAX_RESIZE_WIDTH), "fast_short_side": (32, None),
-         "fast_max_side": (32, None)}
+         "threads": (0, None), "ss_resize_width": (0, SS_MAX_RESIZE_WIDTH), "fast_short_side": (FAST_MIN_SIDE, None),
+         "fast_max_side": (FAST_MIN_SIDE, None)}
 _FLOATS = {"score_threshold": (0, 1, False), "nms_iou": (0, 1, False), "soft_nms_sigma": (0, 10, True),
-           "ss_scale": (0.1, SS_MAX_SCALE, False)}  # (low, high, low excluded)
+           "ss_scale": (SS_MIN_SCALE, SS_MAX_SCALE, False)}  # (low, high, low excluded)
 _CHOICES = {"method": tuple(PROPOSERS), "ss_mode": SS_MODES, "mode": MODES, "nms": NMS_KINDS,
             "backend": BACKENDS}
 _FLAGS = ("amp", "no_cache")
@@ -232,16 +234,9 @@ _FLOAT_SLACK = 1e-3  # a float image's rounding past [0, 1] (a normalisation und
 
 def _pil_rgb(img: Image.Image, k: int) -> Image.Image:
     """A PIL image → RGB, as a file of its mode is read (:func:`detector.data.images.load_image`, but for EXIF
-    orientation: an in-memory image's pixels are taken as they stand): 16-bit grey scaled to 8 bits (Pillow's own
-    conversion clips it: all white), transparency over white; 32-bit ``I`` / ``F`` images refused, having no display
-    range."""
-    if img.mode.startswith("I;16"):
-        return Image.fromarray(scale16(np.asarray(img)), "L").convert("RGB")
-    if img.mode in ("I", "F"):
-        raise ValueError(f"image {k}: a 32-bit {'floating-point' if img.mode == 'F' else 'integer'} PIL image (mode "
-                         f"{img.mode}): its values have no display range to read it by; convert it to 8 bits (L, "
-                         "RGB) first")
-    return as_rgb(img)
+    orientation: an in-memory image's pixels are taken as they stand): 16-bit grey scaled to 8 bits, transparency
+    over white; 32-bit ``I`` / ``F`` images refused (:func:`~detector.data.images.eight_bit`)."""
+    return as_rgb(eight_bit(img, f"image {k}", pil=True))
 
 
 def _as_tensors(det: Detections) -> dict[str, torch.Tensor]:

@@ -36,7 +36,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import roi_align
 
-from .data.imagenet import IMAGENET_CLASS_MAP, leaf_matrix, mapped_probabilities
+from .data.imagenet import IMAGENET_CLASS_MAP, leaf_matrix
+from .nn.imagenet_map import mapped_probabilities
 from .data.io import atomic_write, file_sha256
 from .data.vocab import Category
 from .nn.checkpoint import (
@@ -52,7 +53,7 @@ from .nn.checkpoint import (
 )
 from .nn.inception import GoogLeNetOutputs, MapGeometry, build_googlenet, map_geometry
 from .nn.loop import stopped_run
-from .nn.transforms import IMAGENET_MEAN, IMAGENET_STD
+from .nn.transforms import FAST_MIN_SIDE, IMAGENET_MEAN, IMAGENET_STD
 from .regions import WarpConfig, feature_rois
 
 __all__ = ["ClassifierSpec", "build_classifier", "load_torchvision_weights", "save_member", "load_member",
@@ -103,9 +104,9 @@ class ClassifierSpec(StoredConfig):
             raise ValueError(f"unknown class_map {self.class_map!r}; expected one of {', '.join(map(repr, CLASS_MAPS))}")
         if self.class_map and self.num_classes != 1000:
             raise ValueError(f"class_map {self.class_map!r} needs num_classes 1000, got {self.num_classes}")
-        if self.fast_short_side < 32 or self.fast_max_side < self.fast_short_side:
-            raise ValueError(f"fast_short_side must be at least 32 and fast_max_side at least fast_short_side, got "
-                             f"{self.fast_short_side} and {self.fast_max_side}")
+        if self.fast_short_side < FAST_MIN_SIDE or self.fast_max_side < self.fast_short_side:
+            raise ValueError(f"fast_short_side must be at least {FAST_MIN_SIDE} and fast_max_side at least "
+                             f"fast_short_side, got {self.fast_short_side} and {self.fast_max_side}")
 
     @property
     def box_classes(self) -> int:
@@ -449,11 +450,11 @@ class Member:
         short = self.spec.fast_short_side if fast_short_side is None else int(fast_short_side)
         long_ = self.spec.fast_max_side if fast_max_side is None else int(fast_max_side)
         if fast_short_side is not None or fast_max_side is not None:
-            if short < 32 or long_ < short:  # in the options' words (the spec's own check names its fields)
+            if short < FAST_MIN_SIDE or long_ < short:  # in the options' words (the spec's own check names its fields)
                 raise ValueError(f"fast mode's scale: --fast-short-side {short} and --fast-max-side {long_} for "
                                  f"{self.path or 'this member'} (its own: {self.spec.fast_short_side} and "
-                                 f"{self.spec.fast_max_side}); the short side must be at least 32 and the long "
-                                 "side's cap at least the short side")
+                                 f"{self.spec.fast_max_side}); the short side must be at least {FAST_MIN_SIDE} "
+                                 "and the long side's cap at least the short side")
         spec = dataclasses.replace(self.spec, mode=mode, fast_short_side=short, fast_max_side=long_)
         if spec == self.spec:
             return self

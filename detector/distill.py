@@ -299,7 +299,9 @@ def _region_params(rng: np.random.Generator, box, scale_xy, h: int, w: int, conf
 
 def _warp(image: Tensor, box, size: int) -> Tensor:
     """Crop ``box`` (xyxy, may leave the image: zeros there) of ``3 x H x W`` float and resize to ``size²``
-    (bilinear, antialiased when shrinking)."""
+    (bilinear, antialiased when shrinking). Not :func:`detector.regions.warp_regions`: that is R-CNN's region warp
+    (point samples, no antialiasing: what the detector's members see at run time), this an augmentation crop at the
+    teacher's input, resized as ImageNet classifiers' training crops are (torchvision's antialiased resize)."""
     _, h, w = image.shape
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)

@@ -49,7 +49,8 @@ from .classifier import (
 from .data.boxes import box_ioa, box_iou
 from .data.dataset import Dataset, size_mismatch
 from .data.images import image_size, load_image
-from .data.imagenet import leaf_matrix, mapped_log_likelihood
+from .data.imagenet import leaf_matrix
+from .nn.imagenet_map import mapped_log_likelihood
 from .data.vocab import Category, ilsvrc_by_wnid
 from .nn import distributed
 from .nn.checkpoint import CheckpointError, read_checkpoint

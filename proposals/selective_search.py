@@ -59,6 +59,8 @@ MODES = ("fast", "quality", "single")
 # bytes"). Scale 1000 is k = 150,000, 500 times the paper's; 10,000 px is 20 times R-CNN's width.
 MAX_SCALE = 1000.0
 MAX_RESIZE_WIDTH = 10_000
+MIN_SCALE = 0.1  # the user-facing floor of --ss-scale (our choice: k = 15, a tenth of OpenCV's default; the library's
+#                 own check only asks for a positive scale)
 
 
 MAX_SIDE_FACTOR = 4  # the resized image's long side is at most this x resize_width (our choice: R-CNN's width 500

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from detector.data.imagenet import imagenet_classes, leaf_matrix, mapped_log_likelihood, mapped_probabilities
+from detector.data.imagenet import imagenet_classes, leaf_matrix
+from detector.nn.imagenet_map import mapped_log_likelihood, mapped_probabilities
 from detector.data.vocab import ilsvrc_by_wnid, ilsvrc_categories
 
 DOG = ilsvrc_by_wnid()["n02084071"]  # det_id 58

@@ -48,3 +48,13 @@ def test_each_layer_imports_only_from_below():
                 if theirs > own or (theirs == own and not same_package and own == 2):
                     wrong.append(f"{module} (layer {own}) imports {target} (layer {theirs})")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_data_layer_reads_files_without_torch():
+    """Layer 1 (``detector/data``) imports neither torch nor torchvision, read from the source: `detect eval` and the
+    readers start without them (the sums over network outputs live in ``detector/nn/imagenet_map.py``)."""
+    wrong = []
+    for path in sorted((ROOT / "detector" / "data").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        wrong += [f"{module} imports {t}" for t in imports(path, module) if t.split(".")[0] in ("torch", "torchvision")]
+    assert not wrong, "\n".join(wrong)

@@ -6,7 +6,8 @@ ImageNet classifiers (the distillation teacher, a distilled GoogLeNet) output 1,
 dog breeds under ``dog``, the ballplayer, groom and scuba diver under ``person``), the other 517 under none. The
 probability of a DET class is the sum of its leaves' softmax probabilities; what the other leaves hold is
 "no DET class", which a detector reads as background. The table is package data (``imagenet1k_det.tsv``, made by
-``scripts/make_imagenet_map.py`` from the devkit file).
+``scripts/make_imagenet_map.py`` from the devkit file); the sums over network outputs are
+:mod:`detector.nn.imagenet_map`'s (this layer reads files without torch).
 
 Shapes: N regions or images, L = 1000 leaves, C model classes (label k + 1 is class k; label 0 background).
 """
@@ -19,13 +20,10 @@ from importlib import resources
 from typing import Sequence
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from .vocab import Category
 
-__all__ = ["ImageNetClass", "imagenet_classes", "IMAGENET_CLASS_MAP", "leaf_matrix", "mapped_probabilities",
-           "mapped_log_likelihood"]
+__all__ = ["ImageNetClass", "imagenet_classes", "IMAGENET_CLASS_MAP", "leaf_matrix"]
 
 IMAGENET_CLASS_MAP = "imagenet1k"  # ClassifierSpec.class_map: the network's outputs are the 1,000 ImageNet classes
 
@@ -58,19 +56,3 @@ def leaf_matrix(classes: Sequence[Category]) -> np.ndarray:
     for leaf in imagenet_classes():
         m[leaf.index, col.get(leaf.det_id, 0)] = 1.0
     return m
-
-
-def mapped_probabilities(logits: Tensor, matrix: Tensor) -> Tensor:
-    """1000-way ``logits`` [N, L] → class probabilities [N, C + 1] (``softmax(logits) @ matrix``, rows sum to 1)."""
-    return torch.softmax(logits.float(), dim=1) @ matrix.to(logits.device, torch.float32)
-
-
-def mapped_log_likelihood(logits: Tensor, labels: Tensor, matrix: Tensor) -> Tensor:
-    """``log P(label)`` [N] of 1000-way ``logits`` [N, L] under the mapping (the log of the sum of the label's leaves'
-    softmax), computed in log space so that a badly wrong prediction still has a gradient. ``labels`` int64 [N] in
-    0..C. Labels with no leaf (a class outside the DET vocabulary) raise ``ValueError``."""
-    member = matrix.to(logits.device, torch.bool).t()[labels]  # N x L: the label's leaves
-    if not bool(member.any(dim=1).all()):
-        raise ValueError("a label has no ImageNet leaf under the mapping")
-    z = logits.float()
-    return torch.logsumexp(z.masked_fill(~member, float("-inf")), dim=1) - torch.logsumexp(z, dim=1)

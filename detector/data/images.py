@@ -302,17 +302,24 @@ def _exif(parse, path):
 def _viewed(img: Image.Image, data: bytes, path: Path) -> Image.Image:
     """A decoded Pillow image → the RGB image a viewer shows."""
     opened = img  # its EXIF was parsed as it opened (_opened)
-    if _png_bit_depth(data) == 16:
-        img = _png16_as_8bit(img, data, path)
-    elif img.mode.startswith("I;16"):  # 16-bit grey from another format: the same scaling
-        img = Image.fromarray(scale16(np.asarray(img)), "L")
-    elif img.mode in ("F", "I"):  # a TIFF of measurements: no range a viewer would map to black and white
-        raise ImageError(f"{path}: a 32-bit {'floating-point' if img.mode == 'F' else 'integer'} image: its values "
-                         "have no display range to read it by (convert it to 8 or 16 bits first)")
+    img = _png16_as_8bit(img, data, path) if _png_bit_depth(data) == 16 else eight_bit(img, path)
     if img is not opened:  # a new image of the 16-bit paths parses its EXIF here
         _exif(img.getexif, path)
     ImageOps.exif_transpose(img, in_place=True)  # reads the parse kept on img
     return as_rgb(img)
+
+
+def eight_bit(img: Image.Image, name, *, pil: bool = False) -> Image.Image:
+    """A Pillow image at 8 bits a sample: 16-bit grey (``I;16*``, from a TIFF or an in-memory image) scaled by
+    :func:`scale16` (Pillow's own conversion clips it: all white); other modes as they are. Raises
+    :class:`ImageError` naming ``name`` (a file; ``pil``: an in-memory PIL image) for a 32-bit ``I`` / ``F`` image: a
+    TIFF of measurements has no range a viewer would map to black and white."""
+    if img.mode.startswith("I;16"):
+        return Image.fromarray(scale16(np.asarray(img)), "L")
+    if img.mode in ("F", "I"):
+        raise ImageError(f"{name}: a 32-bit {'floating-point' if img.mode == 'F' else 'integer'} {'PIL ' * pil}image: "
+                         "its values have no display range to read it by (convert it to 8 or 16 bits first)")
+    return img
 
 
 def as_rgb(img: Image.Image) -> Image.Image:
