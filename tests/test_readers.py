@@ -1146,3 +1146,23 @@ def test_a_copy_naming_an_image_converted_to_another_format_is_still_caught(tmp_
     ds = read_dataset(voc, "voc", strict=False)
     assert [im.file_name for im in ds.images] == ["2007_000032.png"]
     assert [p.file.rsplit("/", 1)[-1] for p in ds.problems if p.severity == "error"] == ["zcopy.xml"]
+
+
+def test_converted_ground_truth_numbers_classes_as_boxes_json_does(tmp_path):
+    """Classes without an ILSVRC det_id get the id a model's outputs of the same classes carry (1000 + position,
+    ``boxes_json.category_id``), not a second numbering (201, 202, …: a `--format coco` result of a model trained on
+    such classes named categories the converted ground truth did not have)."""
+    from detector.data.boxes_json import categories
+
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "x.xml").write_text(voc_xml("x.jpg", 100, 80, [("gnome", 1, 1, 10, 20, 0),
+                                                                           ("person", 5, 6, 50, 60, 0),
+                                                                           ("widget", 2, 2, 30, 30, 0)]))
+    ds = read_dataset(root)
+    coco = dataset_to_coco(ds)
+    assert [c["id"] for c in coco["categories"]] == [c["id"] for c in categories(ds.classes)]
+    by_name = {c["name"]: c["id"] for c in coco["categories"]}
+    names = [c.name for c in ds.classes]
+    assert {n: by_name[n] for n in ("person", "gnome", "widget")} == {"person": 124, "gnome": 1000 + names.index("gnome"), "widget": 1000 + names.index("widget")}
+    assert sorted(a["category_id"] for a in coco["annotations"]) == [124, by_name["gnome"], by_name["widget"]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .boxes import box_area, xyxy_to_xywh
+from .boxes_json import category_id
 from .dataset import Dataset, wrong_sizes
 from .names import AmbiguousImageName, ImageNameIndex, how_to_tell_apart
 from .readers import read_coco
@@ -20,7 +21,8 @@ def dataset_to_coco(ds: Dataset, *, decimals: int | None = 3, positional_ids: bo
     """``Dataset`` → COCO instances dict.
 
     Ids: by default the images' own ids, and category ids that are ILSVRC det_ids where the class has one, else
-    numbers after 200 in class order; each category also carries its ``wnid`` (``null`` for unmapped classes).
+    1000 + the class's position (:func:`detector.data.boxes_json.category_id`: a model's outputs of the same classes
+    carry the same ids); each category also carries its ``wnid`` (``null`` for unmapped classes).
     ``positional_ids``: image ids are positions + 1 and category ids class indices + 1 instead (unique whatever the
     source's ids are; the ``coco`` metric's choice). ``bbox`` and ``area`` (the box's, not the file's) are rounded
     to ``decimals`` (None: float64 as read, so a metric equals the reference tool's on the source file).
@@ -29,10 +31,7 @@ def dataset_to_coco(ds: Dataset, *, decimals: int | None = 3, positional_ids: bo
     if positional_ids:
         cat_ids = list(range(1, len(ds.classes) + 1))
     else:
-        cat_ids, next_id = [], 201
-        for c in ds.classes:
-            cat_ids.append(c.det_id if c.det_id is not None else next_id)
-            next_id += c.det_id is None
+        cat_ids = [category_id(c, k) for k, c in enumerate(ds.classes)]  # as boxes.json numbers them
 
     def number(v) -> float:
         return float(v) if decimals is None else round(float(v), decimals)
