@@ -12,6 +12,7 @@ every confidence (matched → 1, unmatched → 0) and ``½‖l_i − g_j‖²`` 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.cluster.vq import kmeans2
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, clip_boxes_to_image
@@ -47,26 +49,15 @@ class MultiBoxConfig(StoredConfig):
 
 
 def kmeans_priors(boxes: np.ndarray, k: int, *, iters: int = 50, seed: int = 0) -> np.ndarray:
-    """k-means (Euclidean, Lloyd's algorithm, k-means++ start) over normalised xyxy boxes ``[M, 4]`` → ``[k, 4]``
-    centres, ordered by cluster size (largest first)."""
+    """k-means (Euclidean, Lloyd's algorithm from a k-means++ start: ``scipy.cluster.vq.kmeans2``, ``iters``
+    iterations; a cluster left empty keeps its centre) over normalised xyxy boxes ``[M, 4]`` → ``float32 [k, 4]``
+    centres, ordered by cluster size (largest first). Raises ``ValueError`` for fewer than ``k`` boxes."""
     x = np.asarray(boxes, dtype=np.float64)
     if len(x) < k:
         raise ValueError(f"k-means needs at least k={k} boxes, got {len(x)}")
-    rng = np.random.default_rng(seed)
-    centres = [x[rng.integers(len(x))]]
-    d2 = ((x - centres[0]) ** 2).sum(1)
-    for _ in range(1, k):  # k-means++
-        c = x[rng.choice(len(x), p=d2 / d2.sum())] if d2.sum() > 0 else x[rng.integers(len(x))]
-        centres.append(c)
-        d2 = np.minimum(d2, ((x - c) ** 2).sum(1))
-    c = np.stack(centres)
-    for _ in range(iters):
-        assign = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
-        new = np.stack([x[assign == j].mean(0) if (assign == j).any() else c[j] for j in range(k)])
-        if np.allclose(new, c):
-            break
-        c = new
-    assign = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
+    with warnings.catch_warnings():  # "One of the clusters is empty": its centre stays, as documented above
+        warnings.simplefilter("ignore", UserWarning)
+        c, assign = kmeans2(x, k, iter=iters, minit="++", missing="warn", seed=np.random.default_rng(seed))
     order = np.argsort(-np.bincount(assign, minlength=k), kind="stable")
     return c[order].astype(np.float32)
 
