@@ -198,8 +198,8 @@ def select_classes(classes, names) -> tuple[str, ...]:
     WordNet id, or a VOC / COCO / Penn-Fudan name of the same ILSVRC class (``motorbike`` is ``motorcycle``,
     ``tvmonitor`` and ``tv`` are ``tv or monitor``). ``names``: strings, or one string of names separated by commas.
 
-    Raises ``ValueError`` naming every name that matches no class (with the closest class names), or when no name is
-    given."""
+    Raises ``ValueError`` naming every name that matches no class (with up to three close class names: those holding
+    it as a word first, ``bottle`` → ``water bottle``, then the closest by spelling), or when no name is given."""
     if isinstance(names, str):
         names = [names]
     asked = [n.strip() for text in names for n in str(text).split(",") if n.strip()]
@@ -223,7 +223,11 @@ def select_classes(classes, names) -> tuple[str, ...]:
     if unknown:
         hints = []
         for name in unknown:
-            close = difflib.get_close_matches(name.lower(), list(by_name), n=3, cutoff=0.6)
+            word = re.compile(rf"\b{re.escape(name.lower())}\b")  # bottle → wine bottle, not otter by spelling
+            close = [n for n in by_name if word.search(n)]
+            close += [n for n in difflib.get_close_matches(name.lower(), list(by_name), n=3, cutoff=0.6)
+                      if n not in close]
+            close = close[:3]
             hints.append(f"{name!r}" + (f" (closest: {', '.join(close)})" if close else ""))
         raise ValueError(f"{'this name is' if len(unknown) == 1 else 'these names are'} not a class of the model: "
                          f"{'; '.join(hints)} — the model has {len(classes)} classes (`detect inspect MODEL` "
