@@ -349,17 +349,19 @@ def _verdict(interval) -> tuple[bool, str]:
 
 def _print_file_notes(s: _Scored, prefix: str, *, skip_unknown: bool = False) -> None:
     _print_notes(s.aligned, s.result.notes, prefix, skip_unknown=skip_unknown)
-    if s.only is None and s.preds.format == "boxes_json":  # its categories: what the run detected
-        known = {s.gt.classes[i].key for i in s.aligned.known_classes}
+    kept = s.preds.kept_classes
+    if s.only is None and (s.preds.format == "boxes_json" or kept):  # what its run could detect: boxes.json's
+        known = {s.gt.classes[i].key for i in s.aligned.known_classes}  # categories, or the classes its run kept
         outside = [c.category.name for c in s.result.per_class if c.ap is not None and c.category.key not in known]
         if outside:
             with_ap = sum(c.ap is not None for c in s.result.per_class)
+            one, names = len(outside) == 1, f"{', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}"
+            said = (f"among the classes {s.pred_path}'s run kept (--classes {','.join(kept)}): {names};" if kept else
+                    f"among {s.pred_path}'s categories ({names}): its model does not detect {'it' if one else 'them'}"
+                    ", or its run kept other classes (--classes), and")
             click.echo(f"note: {prefix}{count(len(outside), 'class', 'classes')} of the {with_ap} with positives "
-                       f"{'is' if len(outside) == 1 else 'are'} not among {s.pred_path}'s categories "
-                       f"({', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}): its model does not detect "
-                       f"{'it' if len(outside) == 1 else 'them'}, or its run kept other classes (--classes), and "
-                       f"{'it scores' if len(outside) == 1 else 'each scores'} AP 0 in the mean; --model-classes-only "
-                       "scores the others alone", err=True)
+                       f"{'is' if one else 'are'} not {said} {'it scores' if one else 'each scores'} AP 0 in the mean; "
+                       "--model-classes-only scores the others alone", err=True)
     if s.base is not None:  # trial 20: a baseline of fewer images was compared without a word
         _print_notes(s.base, (), f"{prefix}baseline {s.baseline_path}: ", skip_unknown=skip_unknown)
         if os.path.realpath(s.baseline_path) == os.path.realpath(s.pred_path):

@@ -37,6 +37,7 @@ vocabulary, else the name).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -101,6 +102,8 @@ class Predictions:
     lines: np.ndarray | None = None  # int64 [P] VOC results: each prediction's line in its class's file (YOLO text:
     #                                  in its image's file), else None
     normalised: bool = False  # boxes are fractions of the image's width and height (YOLO text), scaled once matched
+    kept_classes: tuple[str, ...] | None = None  # the classes its run kept (`detect run --classes`, from boxes.json's
+    #                                              job or a coco / ilsvrc output's job record); None: all its model's
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -136,10 +139,33 @@ class AlignedPredictions:
         return len(self.scores)
 
 
+def kept_classes(job) -> tuple[str, ...] | None:
+    """The classes a run kept (``detect run --classes``: ``job.settings.classes``) from its ``job`` — boxes.json's,
+    or the job record's of a ``coco`` / ``ilsvrc`` output (:func:`detector.data.boxes_json.read_job_record`); None
+    when it kept all its model's, or the job says nothing."""
+    settings = job.get("settings") if isinstance(job, dict) else None
+    kept = settings.get("classes") if isinstance(settings, dict) else None
+    return tuple(str(n) for n in kept) if isinstance(kept, list) and kept else None
+
+
+def kept_class_key(name: str) -> str:
+    """:attr:`Category.key` of a class a run kept, by its model's name: the ILSVRC class's wnid for a name or wnid
+    of the 200 (a model of ILSVRC classes names them so), else the name."""
+    c = category_for_name(name)
+    return c.key if c is not None else name
+
+
+def _recorded_kept_classes(preds: Predictions) -> Predictions:
+    """A ``coco`` / ``ilsvrc`` output of ``detect run`` with the classes its job record says the run kept."""
+    record = boxes_json.read_job_record(preds.source)
+    kept = kept_classes(record.get("job")) if record else None
+    return preds if kept is None else dataclasses.replace(preds, kept_classes=kept)
+
+
 def _read_boxes_json(path: Path, data: dict) -> Predictions:
     t = boxes_json.read_detections(data, path)
     return Predictions("boxes_json", str(path), t.image_names, t.image_ids, t.categories, t.labels, t.scores,
-                       xywh_to_xyxy(t.xywh), errors=t.errors, xywh=t.xywh,
+                       xywh_to_xyxy(t.xywh), errors=t.errors, xywh=t.xywh, kept_classes=kept_classes(data.get("job")),
                        listed_images=tuple(str(im["file_name"]) for im in data["images"]),
                        image_sizes={str(im["file_name"]): (im["width"], im["height"]) for im in data["images"]
                                     if isinstance(im.get("width"), int) and isinstance(im.get("height"), int)})
@@ -446,15 +472,15 @@ def read_predictions(path, *, image_list=None) -> Predictions:
         try:
             if isinstance(data, dict):
                 return _read_boxes_json(path, data)
-            return _read_coco_results(path, data)
+            return _recorded_kept_classes(_read_coco_results(path, data))
         except BoxesJsonError as e:  # the entry checks shared with the boxes.json reader
             raise PredictionError(str(e)) from None
     if voc_results_class(path) is not None:  # named as the devkit names them (empty: a class without detections)
         return _read_voc_results(path, [(path, text, _voc_results_category(path))])
-    if not text.strip() and image_list is None:
+    if not text.strip() and image_list is None and not image_list_path(path).is_file():  # else: the list beside it
         raise PredictionError(f"{path}: the file is empty (no predictions in any format)")
     try:
-        return _read_ilsvrc_text(path, text, image_list)
+        return _recorded_kept_classes(_read_ilsvrc_text(path, text, image_list))
     except DatasetError as e:  # the evaluation list itself
         raise PredictionError(str(e)) from None
 
@@ -664,6 +690,9 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     if hint and (image_index >= 0).any():  # else the refusal below says it
         notes.append(hint)
     known = frozenset(int(c) for c in cat_to_gt if c >= 0)
+    if preds.kept_classes:  # a coco / ilsvrc output names only the classes it detected: its run kept these
+        keys = {kept_class_key(name) for name in preds.kept_classes}
+        known |= frozenset(i for i, c in enumerate(gt.classes) if c.key in keys)
     if preds.format == "voc_results":
         _refuse_other_capitals(preds, gt, cat_to_gt)
         _refuse_unknown_identifiers(preds, gt, image_index, elsewhere)
@@ -671,7 +700,9 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known, elsewhere)
     if not n:
         on = f" on its {count(len(preds.listed_images), 'image')}" if preds.listed_images else ""
-        notes.append(f"{preds.source} holds no predictions{on} (the detector found nothing): every AP is 0")
+        found = (f"the detector found none of the classes its run kept: {', '.join(preds.kept_classes)} (--classes)"
+                 if preds.kept_classes else "the detector found nothing")
+        notes.append(f"{preds.source} holds no predictions{on} ({found}): every AP is 0")
     return AlignedPredictions(
         image_index=image_index[keep],
         label=label[keep],

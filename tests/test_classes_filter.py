@@ -105,3 +105,36 @@ def test_detect_inspect_lists_a_model_s_members_and_classes(tmp_path):
     assert [c["name"] for c in doc["classes"]] == ["person", "dog"] and len(doc["members"]) == 2
     r = CliRunner().invoke(cli, ["inspect", str(folder / "member0.pt"), "--strict"])
     assert r.exit_code == 2 and "is a model" in r.output
+
+
+def test_eval_names_the_classes_a_run_kept_in_every_output_format(tmp_path):
+    """A `--classes dog` run scored against ground truth of person and dog: the note names the run's --classes for
+    boxes.json and for --format coco / ilsvrc (whose job record holds the list; trial 57: no note at all), and
+    --model-classes-only scores dog alone in each — also where the run found no dog (an AP of 0, not left out)."""
+    from helpers import write_coco
+
+    d = image_folder(tmp_path)
+    model = crops_model(tmp_path / "m.pt")
+    gt = write_coco(tmp_path / "gt.json", [{"id": k + 1, "file_name": f"{k}.png", "width": 120, "height": 90}
+                                           for k in range(2)],
+                    [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [30, 20, 60, 50]},
+                     {"id": 2, "image_id": 2, "category_id": 2, "bbox": [40, 20, 50, 50]}],
+                    [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}])
+    outs = {"json": tmp_path / "b.json", "coco": tmp_path / "r.json", "ilsvrc": tmp_path / "s.txt"}
+    for fmt, out in outs.items():
+        r = CliRunner().invoke(cli, ["run", str(d), "--out", str(out), "--model", str(model), "--workers", "1",
+                                     "--no-cache", "--backend", "torch", "--threads", "1", "--classes", "dog",
+                                     "--score-threshold", "0.99", "--format", fmt])
+        assert r.exit_code == 0, r.output
+    listed = ["--image-list", str(tmp_path / "s.images.txt")]  # ILSVRC text numbers images by the list beside it
+    empty = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(outs["ilsvrc"])])
+    assert empty.exit_code != 0 and f"pass --image-list (e.g. ilsvrc13_val2.txt; {listed[1]}, written" in empty.output
+    for fmt, out in outs.items():
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(out), *listed * (fmt == "ilsvrc")])
+        assert res.exit_code == 0, res.output
+        assert (f"1 class of the 2 with positives is not among the classes {out}'s run kept (--classes dog): "
+                "person; it scores AP 0 in the mean") in res.output, (fmt, res.output)
+        assert "(the detector found none of the classes its run kept: dog (--classes))" in res.output, res.output
+        only = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(out), "--model-classes-only",
+                                        *listed * (fmt == "ilsvrc")])
+        assert only.exit_code == 0 and "1 class with positives" in only.output, (fmt, only.output)
