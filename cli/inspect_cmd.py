@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from detector.classifier import CheckpointError, load_ensemble
+from detector.classifier import CheckpointError, file_format, load_ensemble, model_files_in
 from detector.data.io import atomic_write_json, binary_kind
 from detector.data.summary import check_image_files, summarize
+from detector.nn.checkpoint import MULTIBOX_FORMAT
 
 from .common import OutFile, count, dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
 
@@ -91,7 +92,7 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out,
 def _is_model(path: Path) -> bool:
     """Whether ``path`` is a PyTorch file (a model) or a folder holding ``*.pt`` files, not annotations."""
     if path.is_dir():
-        return any(path.glob("*.pt"))
+        return bool(model_files_in(path))
     if path.suffix.lower() in (".pt", ".pth", ".ckpt") and path.is_file():  # trial 57: an empty or damaged model
         return True  # file read "cannot tell the annotation format"; as a model it is named for what it is
     try:
@@ -103,7 +104,10 @@ def _is_model(path: Path) -> bool:
 
 
 def _inspect_model(path: Path, json_out: Path | None) -> None:
-    """Print (and with ``json_out`` write) what the model at ``path`` is: its members and its classes."""
+    """Print (and with ``json_out`` write) what the model at ``path`` is: its members and its classes (a MultiBox
+    proposal network: :func:`_inspect_multibox`)."""
+    if path.is_file() and file_format(path) == MULTIBOX_FORMAT:
+        return _inspect_multibox(path, json_out)
     try:
         members = load_ensemble([path])  # as `detect run --model` reads it: a folder whose members differ in their
         # classes, or hold one file twice, is refused as the run refuses it (trial 57: listed as a model, exit 0)
@@ -139,3 +143,30 @@ def _inspect_model(path: Path, json_out: Path | None) -> None:
         atomic_write_json(json_out, {"model": str(path), "members": rows,
                                      "classes": [{"label": k, **c.to_dict()} for k, c in enumerate(classes, 1)]})
         out(f"wrote {json_out}")
+
+
+def _inspect_multibox(path: Path, json_out: Path | None) -> None:
+    """Print (and with ``json_out`` write) what the MultiBox network at ``path`` is: K priors (the boxes it proposes
+    per image), its input, width and training; it is given to `detect run --multibox`, not --model."""
+    from proposals.multibox import load_multibox
+
+    try:
+        model, ckpt = load_multibox(path)
+    except CheckpointError as e:
+        raise click.ClickException(str(e)) from None
+    refuse_replacing_inputs({"--json": json_out}, [path])
+    c, t = model.config, ckpt.get("train") or {}
+    cfg = t.get("config") or {}
+    trained = ", ".join(x for x in (count(t["epoch"], "epoch") if t.get("epoch") else "",
+                                    f"seed {cfg['seed']}" if "seed" in cfg else "",
+                                    f"from {t['init']}" if t.get("init") else "") if x)
+    size = path.stat().st_size
+    click.echo(f"{path}  (a MultiBox proposal network: give it to `detect run --multibox`, not --model)")
+    click.echo(f"  {c.num_priors} boxes an image (K priors) · input {c.input_size} px · width {c.width:g}"
+               f"{', batch norm' if c.batch_norm else ''} · {size / 1e6:.1f} MB"
+               + (f" · trained: {trained}" if trained else ""))
+    if json_out:
+        atomic_write_json(json_out, {"model": str(path), "multibox": {"config": c.to_dict(), "train": t,
+                                                                      "bytes": size}})
+        click.echo(f"wrote {json_out}")
+

@@ -17,7 +17,7 @@ import click
 from PIL import Image
 from tqdm import tqdm
 
-from detector.classifier import CheckpointError, load_ensemble, member_files
+from detector.classifier import CheckpointError, load_ensemble, member_files, model_files_in
 from detector.data import boxes_json
 from detector.data.boxes_json import BoxesJsonError, PartError, PartWriter, Shard, part_path, read_part
 from detector.data.coco import coco_gt_ids
@@ -295,7 +295,7 @@ def _refuse_replacing_read_files(out: Path, out_format: str, options: dict) -> N
     read: dict[str, str] = {}
     for given in map(Path, options["models"] or ()):  # a folder's every model file (not member_files, whose
         # warnings the model's loading gives, once)
-        for f in sorted(given.glob("*.pt")) if given.is_dir() else [given]:
+        for f in model_files_in(given) if given.is_dir() else [given]:
             read[real(f)] = f"the --model file {f}"
     if options.get("multibox_path") is not None:
         read[real(options["multibox_path"])] = f"the --multibox file {options['multibox_path']}"

@@ -502,7 +502,7 @@ def _ensemble_listing(folder: Path) -> list[Path] | None:
         return None
 
 
-def _file_format(path: Path) -> str | None:
+def file_format(path: Path) -> str | None:
     """The ``format`` a project model file records, or None (not one, unreadable: its loading says why later)."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -511,16 +511,22 @@ def _file_format(path: Path) -> str | None:
     return ckpt.get("format") if isinstance(ckpt, dict) else None
 
 
+def model_files_in(folder) -> list[Path]:
+    """The model files of ``folder``: its ``*.pt`` files, the suffix in any case (``member0.PT`` copied from another
+    system was passed over: "no region-classifier model file"), sorted by name."""
+    return sorted(f for f in Path(folder).iterdir() if f.suffix.lower() == ".pt" and f.is_file())
+
+
 def member_files(paths) -> list[Path]:
-    """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files, sorted, MultiBox
-    files not named ``member*.pt`` left out with a warning — or, when it holds the ``ensemble.json`` that ``detect train ensemble`` writes
-    last, the members that file lists), in order. Raises :class:`CheckpointError` for a folder without any, or
+    """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files,
+    :func:`model_files_in`, MultiBox files not named ``member*.pt`` left out with a warning — or, when it holds the
+    ``ensemble.json`` that ``detect train ensemble`` writes last, the members that file lists), in order. Raises :class:`CheckpointError` for a folder without any, or
     whose ``ensemble.json`` names a missing member."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(p.glob("*.pt"))
+            found = model_files_in(p)
             listed = _ensemble_listing(p)
             multibox = []
             if listed is not None:  # a leftover member*.pt of an earlier, larger ensemble is not one of them
@@ -535,7 +541,7 @@ def member_files(paths) -> list[Path]:
             else:  # a MultiBox file beside the members (the GPU session's output folder) is no member; the
                 # member*.pt that training and bundling write are not opened twice at start-up to tell
                 multibox = [f for f in found if not f.name.startswith("member")
-                            and _file_format(f) == MULTIBOX_FORMAT]
+                            and file_format(f) == MULTIBOX_FORMAT]
                 if multibox:
                     logger.warning("%s: %s left out: a MultiBox proposal network, not a region classifier (such a "
                                    "file is given with --multibox)", p, ", ".join(f.name for f in multibox))

@@ -25,7 +25,7 @@ import torch
 from proposals.cache import ProposalCache
 from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, proposal_config, propose_many
 
-from .classifier import Member, load_ensemble, member_files
+from .classifier import Member, load_ensemble, member_files, model_files_in
 from .data import boxes_json
 from .data.boxes import xywh_to_xyxy
 from .data.images import ImageError, load_image
@@ -71,7 +71,7 @@ def bundled_model_files(name: str = "default") -> list[Path]:
     ``FileNotFoundError`` when it is not installed, :class:`~detector.classifier.CheckpointError` when its folder
     cannot be read as a model."""
     folder = BUNDLED_MODELS / name
-    if not (folder.is_dir() and any(folder.glob("*.pt"))):
+    if not (folder.is_dir() and model_files_in(folder)):
         raise FileNotFoundError(f"the bundled {name} model is not installed (looked in {folder})")
     return member_files([folder])
 

@@ -64,3 +64,27 @@ def test_json_onto_a_member_of_the_folder_inspected_is_refused_and_the_member_ke
     r = CliRunner().invoke(cli, ["inspect", str(folder), "--json", str(folder / "member0.pt")])
     assert r.exit_code == 1 and "is a file this command reads" in r.output, r.output
     assert (folder / "member0.pt").read_bytes() == before
+
+
+def test_a_multibox_network_is_described_and_a_folder_s_pt_suffix_may_be_capitals(tmp_path):
+    """Trial 59: `detect inspect multibox.pt` said "not a detect-classifier/1 model file" (exit 1); a folder holding
+    member0.PT (copied from another system) was "no annotation found", and `detect run --model` of it "no
+    region-classifier model file"."""
+    import json
+
+    from test_cli_run import tiny_multibox
+
+    mb = tiny_multibox(tmp_path / "mb.pt")
+    r = CliRunner().invoke(cli, ["inspect", str(mb), "--json", str(tmp_path / "mb.json")])
+    assert r.exit_code == 0, r.output
+    assert "(a MultiBox proposal network: give it to `detect run --multibox`, not --model)" in r.output
+    assert "3 boxes an image (K priors) · input 96 px · width 0.25" in r.output
+    assert json.loads((tmp_path / "mb.json").read_text())["multibox"]["config"]["num_priors"] == 3
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    crops_model(folder / "member0.PT")
+    r = CliRunner().invoke(cli, ["inspect", str(folder)])
+    assert r.exit_code == 0 and "(a model: 1 member)" in r.output and "member0.PT" in r.output, r.output
+    from detector.classifier import member_files
+
+    assert member_files([folder]) == [folder / "member0.PT"]
