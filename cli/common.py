@@ -20,7 +20,7 @@ from detector.data import FORMATS, Dataset, DatasetError, read_dataset
 from detector.data.boxes_json import is_job_record, job_record_path, output_paths
 from detector.data.coco import CocoGtIds
 from detector.data.names import IMAGE_SUFFIXES
-from detector.data.io import (JobLock, LockedError, check_writable_dir, count,  # noqa: F401 - count: the commands'
+from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_dir, count,  # noqa: F401 - count: the commands'
                                missing_link_folder, not_a_file)
 from detector.nn import distributed
 from detector.nn.device import DeviceError, parse_device
@@ -73,7 +73,8 @@ class OutFile(click.Path):
     ``<folder>/<example>``; so is a device, a pipe or a socket (``--out /dev/null``: the output is renamed into place,
     which would replace the device itself), and an empty path (``--out ''``, which ``Path`` would read as ``.``). A
     symbolic link to a file is written through; a link whose target's folder does not exist is refused (no folder
-    is made where the user never named one: :func:`detector.data.io.missing_link_folder`)."""
+    is made where the user never named one: :func:`detector.data.io.missing_link_folder`). A text output onto an
+    existing binary file is the command's to refuse, after its own checks (:func:`refuse_binary_outputs`)."""
 
     def __init__(self, example: str):
         super().__init__(dir_okay=False, path_type=Path)
@@ -92,6 +93,27 @@ class OutFile(click.Path):
             self.fail(f"{text} is {link} (no folder is made for a link's target): create that folder, or give another "
                       "path", param, ctx)
         return super().convert(value, param, ctx)
+
+
+def refuse_binary_outputs(outputs: dict) -> None:
+    """Refuse a text output (``{"--json": path}``, None: not given) that names an existing binary file — a model, an
+    image, an archive — which it would replace (`detect eval --json member0.pt` replaced a 4 MB model with a 720-byte
+    report; `detect run --out model.pt` with detections): no output of ours is binary, so such a file is someone's."""
+    for flag, path in outputs.items():
+        if path is not None and (kind := _binary_file(path)) is not None:
+            raise click.ClickException(f"{flag} {path} exists and is {kind}, which this text output would replace: "
+                                       "give another path, or delete it first")
+
+
+def _binary_file(path) -> str | None:
+    """What binary file is at ``path`` (:func:`detector.data.io.binary_kind`, or "a binary file" for other bytes
+    with a NUL, which no output of ours holds); None for text, or no file there."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:  # none there (or unreadable: writing says why)
+        return None
+    return binary_kind(head[:32]) or ("a binary file" if b"\x00" in head else None)
 
 
 class OutDir(click.Path):
@@ -124,8 +146,9 @@ def check_beside_out(out: Path, out_format: str) -> None:
     ``<stem>.images.txt``; ``coco`` and ``ilsvrc``: the job record ``OUT.job.json``,
     :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is done — a folder, a
     device, a pipe, a socket, a loop of links, a link whose target's folder does not exist, a file that is not one
-    of its kind (someone's own file is never replaced) — as a ``ClickException`` naming that file (``--out`` itself
-    is :class:`OutFile`'s to check)."""
+    of its kind (someone's own file is never replaced) — as a ``ClickException`` naming that file; ``--out`` itself
+    when it is a binary file (:func:`refuse_binary_outputs`; the rest of its checks are :class:`OutFile`'s)."""
+    refuse_binary_outputs({"--out": out})
     for path, what in output_paths(out, out_format):
         if path == out:
             continue
@@ -351,6 +374,7 @@ def refuse_replacing_inputs(outputs: dict, inputs) -> None:
         if p is not None and (where := Path(p).resolve()) in existing:
             raise click.ClickException(f"{existing[where]} {outputs[existing[where]]} is a file this command reads: "
                                        "it would be replaced")
+    refuse_binary_outputs(outputs)
 
 
 def dataset_files(ds: Dataset) -> list:

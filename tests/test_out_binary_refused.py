@@ -1,0 +1,47 @@
+"""A text output (boxes.json, a report, proposals) named onto an existing binary file — a model, an image, an
+archive — is refused before any work (after the checks that name an input it would replace), and the file is kept: `detect eval --json member0.pt` replaced a 4 MB
+model with a 720-byte report, `detect run --out model.pt` with detections."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+MODEL = b"PK\x03\x04" + b"\x00" * 60  # a PyTorch file's zip signature
+OTHER = b"\x01\x02\x00\x03 weights"  # no known signature, but a NUL: not text of ours
+
+
+def commands(target: Path, tmp_path: Path):
+    image = str(SAMPLES / "images" / "FudanPed00001.jpg")
+    gt = str(SAMPLES / "annotations.json")
+    return {
+        "run --out": ["run", image, "--out", str(target)],
+        "merge --out": ["merge", str(tmp_path / "a.part.jsonl"), "--out", str(target)],
+        "proposals --out": ["proposals", image, "--out", str(target)],
+        "inspect --json": ["inspect", gt, "--json", str(target)],
+        "eval --json": ["eval", "--gt", gt, "--pred", gt, "--json", str(target)],
+    }
+
+
+@pytest.mark.parametrize("content", [MODEL, OTHER], ids=["pytorch", "nul"])
+def test_each_text_output_refuses_to_replace_a_binary_file(tmp_path, content):
+    target = tmp_path / "member0.pt"
+    (tmp_path / "a.part.jsonl").write_text("{}\n")  # a part to merge (refused before it is read)
+    for name, args in commands(target, tmp_path).items():
+        target.write_bytes(content)
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 1, (name, r.output)
+        kind = "a PyTorch file" if content is MODEL else "a binary file"
+        assert f"{target} exists and is {kind}" in r.output and "give another path, or delete it first" in r.output
+        assert target.read_bytes() == content, name
+
+
+def test_a_text_file_is_still_replaced(tmp_path):
+    target = tmp_path / "eval.json"
+    target.write_text('{"old": "report"}\n')
+    r = CliRunner().invoke(cli, ["inspect", str(SAMPLES / "annotations.json"), "--json", str(target)])
+    assert r.exit_code == 0, r.output
+    assert '"old"' not in target.read_text()
