@@ -306,14 +306,17 @@ def _load_all(paths, fmt, images, split: str) -> list[Dataset]:
     return out
 
 
-def _prepare(run: ClassifierRun):
+def _prepare(run: ClassifierRun, said: set | None = None):
     """Read the data, settle the classes and the spec, and compute the proposals: (classes, spec, training images,
-    validation sets, their proposals, the training data's digest)."""
+    validation sets that are scored (:func:`_scored_val_sets`), their proposals, the training data's digest, the
+    hard negatives' digest, the digest of every --val set given). ``said``: the warnings already printed by an
+    earlier member of the ensemble, which are not printed again (added to it)."""
     train_sets, hard, digest, hard_digest = _training_data(run)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
     val_sets = _load_all(run.vals, run.fmt, run.images, "val") if run.vals else []
+    val_digest = data_digest(val_sets, 0)  # of every set given, scored or not: what a --resume must give again
     if run.resume and state_path(run.out).is_file():
-        _check_resumed_val(run, data_digest(val_sets, 0))
+        _check_resumed_val(run, val_digest)
     class_map = class_map_of(run.init) if run.class_map == "auto" else ("" if run.class_map == "none" else
                                                                          run.class_map)
     # a mapped head scores every ILSVRC DET class (through the ImageNet leaves), whatever the data holds
@@ -348,13 +351,7 @@ def _prepare(run: ClassifierRun):
                   f"{count(len(classes), 'class', 'classes')}", err=True)
     if class_map:  # trial 43: classes outside the ILSVRC 200 (pedestrian, bottle) were left out without a word
         _check_mapped_classes(run, build_class_list(train_sets), known)
-    for path, ds in zip(run.vals, val_sets):
-        boxed = {ds.classes[int(k)] for im in ds.images for k in im.labels}
-        if boxed and not {c.key for c in boxed} & known:
-            names = sorted(c.name for c in boxed)
-            _echo(f"warning: --val {path} has no class the model learns (its boxes are {', '.join(names[:5])}"
-                  f"{', …' if len(names) > 5 else ''}): its mAP will be 0 every epoch and cannot pick the best one",
-                  err=True)
+    val_sets = _scored_val_sets(run.vals, val_sets, known, said)
     ss, cache, workers = run.proposals.selective_search, ProposalCache(run.cache_dir), run.train.workers
     train_props = _proposals(train_sets, ss, cache, workers, "proposals (train)")
     val_props = [_proposals([ds], ss, cache, workers, "proposals (val)") for ds in val_sets]
@@ -371,7 +368,35 @@ def _prepare(run: ClassifierRun):
             check_resume_spec(run.out, spec)
     except (ValueError, CheckpointError) as e:
         raise click.ClickException(str(e)) from None
-    return classes, spec, train_images, val_sets, val_props, digest, hard_digest
+    return classes, spec, train_images, val_sets, val_props, digest, hard_digest, val_digest
+
+
+def _scored_val_sets(paths, val_sets: list[Dataset], known: set, said: set | None = None) -> list[Dataset]:
+    """The --val sets (``val_sets``, read from ``paths``) that validation scores: those with a box of a class the
+    model learns (``known``: their keys). A set without one scores 0 at every epoch whatever the model does — an mAP
+    over none of its classes — so it is left out, with a warning naming it (once: not again when its text is in
+    ``said``, to which it is added); when that leaves none, no epoch is validated and ``--out`` is the last epoch's
+    model, as without --val (it used to be warned of, then validated every epoch at 0.0000, and the first epoch
+    stayed the "best" model, no later 0 beating it)."""
+    kept, left = [], []
+    for path, ds in zip(paths, val_sets):
+        boxed = {ds.classes[int(k)] for im in ds.images for k in im.labels}
+        if {c.key for c in boxed} & known:
+            kept.append((path, ds))
+        else:
+            left.append((path, sorted(c.name for c in boxed)))
+    for path, names in left:
+        boxes = (f"its boxes are {', '.join(names[:5])}{', …' if len(names) > 5 else ''}" if names else
+                 "it has no box")
+        then = (f"the best epoch is picked on --val {' --val '.join(str(p) for p, _ in kept)}" if kept else
+                "no --val is left, so no epoch is validated and --out is the last epoch's model")
+        text = (f"warning: --val {path} has no box of a class the model learns ({boxes}): left out of validation "
+                f"(its mAP would be 0 at every epoch); {then}")
+        if said is None or text not in said:
+            _echo(text, err=True)
+        if said is not None:
+            said.add(text)
+    return [ds for _, ds in kept]
 
 
 def _check_mapped_classes(run: ClassifierRun, found, known: set) -> None:
@@ -643,8 +668,9 @@ def _check_resumed_settings(run: ClassifierRun, before: dict | None = None, ense
             + f"; only --epochs, --workers, --threads and --val-every may change). Give the same, or {over}")
 
 
-def train_member(run: ClassifierRun, extra_meta: dict | None = None):
-    """Train one member as ``run`` says, printing its progress and epochs (rank 0); returns its ``LoopState``."""
+def train_member(run: ClassifierRun, extra_meta: dict | None = None, said: set | None = None):
+    """Train one member as ``run`` says, printing its progress and epochs (rank 0); returns its ``LoopState``.
+    ``said``: warnings about the data already printed for an earlier member of the ensemble (:func:`_prepare`)."""
     dev = distributed.init(resolve_device(run.device))  # under torchrun: join the group (once), this rank's device
     if run.resume and (done := finished_state(run.out, run.train.epochs)) is not None:
         try:  # settings that differ from the finished run's are refused, as when resuming one that stopped
@@ -675,7 +701,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
                           "distill`'s) or a bundled member has one (trial 43)", err=True)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
-    classes, spec, train_images, val_sets, val_props, digest, hard_digest = _prepare(run)
+    classes, spec, train_images, val_sets, val_props, digest, hard_digest, val_digest = _prepare(run, said)
     config, out = run.train, run.out
     init_fn = None
     if use_init:
@@ -697,7 +723,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None):
     meta = {"name": out.stem, "train_sets": [str(g) for g in run.gts],
             "partial_sets": [str(g) for g in run.partial_gts], "train_digest": digest,
             "hard_negatives": [str(p) for p in run.hard_negatives], "hard_digest": hard_digest,
-            "val_sets": [str(v) for v in run.vals], "val_digest": data_digest(val_sets, 0),
+            "val_sets": [str(v) for v in run.vals], "val_digest": val_digest,
             "init": _recorded_init(run.init, out, run.resume),
             "selective_search": {"scale": run.proposals.selective_search.scale}, **(extra_meta or {})}
     validate = make_validator(val_sets, val_props, max_proposals=run.proposals.max_proposals, device=dev,
@@ -767,6 +793,7 @@ def train_ensemble_cmd(members, out, **options):
     run = _classifier_run(out, options)
     out.mkdir(parents=True, exist_ok=True)
     summary = []
+    said: set[str] = set()  # a warning about the data, once for the ensemble (the members train on the same)
     try:
         distributed.init(resolve_device(run.device))  # before the first line is printed: rank 0 alone prints
         if run.resume:  # every member's settings before any is trained (trial 19: member 0 retrained, then refused)
@@ -780,7 +807,7 @@ def train_ensemble_cmd(members, out, **options):
             seed = run.train.seed + k
             _echo(f"— member {k + 1}/{members} (seed {seed})")
             st = train_member(replace(run, out=out / f"member{k}.pt", train=replace(run.train, seed=seed)),
-                              extra_meta={"ensemble_member": k})
+                              extra_meta={"ensemble_member": k}, said=said)
             summary.append({"member": k, "seed": seed, "best_val_mAP": st.best if st.best >= 0 else None})
         if distributed.is_main():
             atomic_write_text(out / "ensemble.json", json.dumps({"members": summary}, indent=1) + "\n")

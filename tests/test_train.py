@@ -251,7 +251,8 @@ def test_training_protects_its_inputs_and_a_stopped_run(tmp_path, monkeypatch):
     monkeypatch.setattr(train_cmd, "_echo", lambda *a, **k: echoed.append((a[0], out.exists())) or real_echo(*a, **k))
     res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "2", "--val", str(val), "--val-every", "1"])
     assert res.exit_code == 0, res.output
-    assert "--val" in res.output and "has no class the model learns (its boxes are giraffe, umbrella)" in res.output
+    assert "--val" in res.output and "has no box of a class the model learns (its boxes are giraffe, umbrella)" \
+        in res.output
     epoch_lines = [written for line, written in echoed if line.startswith("epoch ")]
     assert epoch_lines == [True, True]  # each printed when its epoch ended (the model file then exists)
     monkeypatch.undo()
