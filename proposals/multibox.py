@@ -133,7 +133,9 @@ def match(pred: np.ndarray, logits: np.ndarray, gt: np.ndarray, alpha: float) ->
 
 
 def multibox_loss(loc: Tensor, logits: Tensor, gts: list[Tensor], alpha: float) -> tuple[Tensor, dict]:
-    """The MultiBox loss over a batch, averaged over images: ``F_conf + α F_loc`` (see the module docstring).
+    """The MultiBox loss over a batch, averaged over images: ``F_conf + α F_loc`` (see the module docstring), and
+    its two terms as they are summed — ``{"conf": F_conf, "loc": α F_loc}`` (floats), so that the loss is their sum
+    (the training log records them: the numbers optimised).
 
     ``loc`` N x K x 4 and ``logits`` N x K from the network; ``gts``: per image, G x 4 normalised xyxy."""
     n, k = logits.shape
@@ -151,7 +153,8 @@ def multibox_loss(loc: Tensor, logits: Tensor, gts: list[Tensor], alpha: float) 
         loc_terms.append(0.5 * ((loc[b, rows_t] - g[torch.as_tensor(cols, device=loc.device)]) ** 2).sum())
     conf = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / n
     loc_loss = (torch.stack(loc_terms).sum() / n) if loc_terms else loc.sum() * 0
-    return conf + alpha * loc_loss, {"conf": float(conf.detach()), "loc": float(loc_loss.detach())}
+    loc_term = alpha * loc_loss
+    return conf + loc_term, {"conf": float(conf.detach()), "loc": float(loc_term.detach())}
 
 
 def read_trunk_file(path, config: "MultiBoxConfig") -> dict:

@@ -87,7 +87,7 @@ def test_loss_perfect_prediction_only_confidence_terms():
     loc2 = loc.clone()
     loc2[0, 0, 2] += 0.1
     loss2, parts2 = multibox_loss(loc2, logits, [gt], alpha=0.3)
-    assert parts2["loc"] == pytest.approx(0.5 * 0.01, rel=1e-4)
+    assert parts2["loc"] == pytest.approx(0.3 * 0.5 * 0.01, rel=1e-4)  # the term as optimised: α · ½‖Δ‖²
     assert float(loss2) == pytest.approx(expected + 0.3 * 0.005, rel=1e-4)
 
 
