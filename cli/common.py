@@ -351,6 +351,17 @@ def nothing_to_resume(out: Path, epochs: int | None, state: LoopState | None = N
     return state
 
 
+def files_written(out: Path, state: LoopState | None) -> str:
+    """The last line of a training command (``detect train classifier``, each ``ensemble`` member, ``multibox``,
+    ``distill``): every file it wrote beside ``out``, in the same words for each — ``out`` (the best epoch by
+    validation, or the last when ``state`` records no validated epoch), ``<stem>.last.ckpt``, ``<stem>.state.ckpt``
+    that ``--resume`` reads, and the log. (``train multibox`` named neither checkpoint; all of them called ``out``
+    the best also when no epoch was validated.)"""
+    validated = state is not None and state.best > -math.inf
+    return (f"wrote {out} ({'best epoch by validation' if validated else 'last epoch: none validated'}), "
+            f"{last_path(out)} (last epoch), {state_path(out)} (for --resume), log {log_path(out)}")
+
+
 def refuse_replacing_inputs(outputs: dict, inputs) -> None:
     """Refuse, before anything is written, an output option (``{"--json": path}``, None: not given) that names a
     file the command reads (``inputs``: paths, None skipped), or two outputs that name one file — as ``detect run``

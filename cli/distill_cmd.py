@@ -31,10 +31,10 @@ from detector.nn import distributed
 from detector.nn.device import resolve_device
 from detector.nn.onnx import BACKENDS
 from detector.nn.checkpoint import read_checkpoint
-from detector.nn.loop import OptimConfig, last_path, log_path, state_path
+from detector.nn.loop import OptimConfig, last_path, state_path
 
-from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, format_option, images_option,
-                     load_dataset, nothing_to_resume, stops_resumably)
+from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, files_written, format_option,
+                     images_option, load_dataset, nothing_to_resume, stops_resumably)
 
 
 def from_options(o: dict) -> tuple[DistillConfig, OptimConfig, ClassifierSpec]:
@@ -262,4 +262,4 @@ def _distill(student, spec, teacher, train_items, val_items, config, optim, out,
                   load_progress=load_progress, on_epoch_end=show, on_decoded=decoded, **kwargs)
     if res["teacher"]:
         _echo("teacher on the validation photos: " + ", ".join(f"{k} {v:.4f}" for k, v in res["teacher"].items()))
-    _echo(f"wrote {out} (best), {last_path(out)}, log {log_path(out)} ({(time.perf_counter() - t0) / 60:.1f} min)")
+    _echo(f"{files_written(out, res['state'])} ({(time.perf_counter() - t0) / 60:.1f} min)")

@@ -29,7 +29,7 @@ from detector.data.vocab import ilsvrc_categories
 from detector.nn import distributed
 from detector.nn.checkpoint import read_checkpoint
 from detector.nn.device import resolve_device
-from detector.nn.loop import finished_state, last_path, log_path, state_path
+from detector.nn.loop import finished_state, last_path, state_path
 from detector.nn.transforms import FAST_MIN_SIDE
 from detector.train import (
     TrainConfig,
@@ -48,8 +48,9 @@ from proposals.proposers import ProposalConfig
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 from proposals.selective_search import MIN_SCALE as SS_MIN_SCALE
 
-from .common import (FiniteFloat, OutDir, OutFile, check_out_folder, count, device_option, format_option, images_option,
-                     dataset_files, load_dataset, nothing_to_resume, refuse_replacing_inputs, stops_resumably)
+from .common import (FiniteFloat, OutDir, OutFile, check_out_folder, count, device_option, files_written, format_option,
+                     images_option, dataset_files, load_dataset, nothing_to_resume, refuse_replacing_inputs,
+                     stops_resumably)
 
 
 @click.group("train")
@@ -736,7 +737,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None, said: set |
     state = train_classifier(train_images, classes, spec, config, out, init=init_fn, validate=validate,
                              resume=run.resume, device=dev, progress=progress, metadata=meta, half=run.half,
                              drop_aux=run.drop_aux, on_epoch_end=show)
-    _echo(f"wrote {out} (best), {last_path(out)}, log {log_path(out)}")
+    _echo(files_written(out, state))
     return state
 
 
@@ -1047,12 +1048,13 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
 
     # the trunk starts from --init only in a fresh run: a resumed one goes on from its own state (trial 53: a wrong
     # --init was said "not used", then read and refused after every image was decoded)
-    train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev, progress=progress,
-                   metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
-                             "init": _recorded_init(init, out, resume),
-                             "priors_file": str(priors_file) if priors_file else None},
-                   init=init_fn if trunk is not None else None, on_epoch_end=show)
-    _echo(f"wrote {out}, log {log_path(out)}")
+    state = train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev,
+                           progress=progress,
+                           metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
+                                     "init": _recorded_init(init, out, resume),
+                                     "priors_file": str(priors_file) if priors_file else None},
+                           init=init_fn if trunk is not None else None, on_epoch_end=show)
+    _echo(files_written(out, state))
 
 
 from .distill_cmd import distill_cmd  # noqa: E402 - the group above must exist first
