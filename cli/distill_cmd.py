@@ -222,24 +222,31 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         if init is not None:
             load_init_weights(student, spec, init)
         world = distributed.world_size()
-        _echo(f"distilling {out}: {count(len(train_items), 'training item')} ({count(len(photos), 'photo')}, "
-              f"{len(train_items) - len(photos)} from {count(len(datasets), 'annotated set')}), "
-              f"{count(len(val_items), 'validation photo')}; student {spec.arch} width {spec.width} "
-              f"{spec.input_size}px; teacher EfficientNet-Lite0 at 224 on "
-              f"{'ONNX Runtime' if teacher.session is not None else dev}; {count(optim.epochs, 'epoch')} of "
-              f"{config.batch_size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")
+        photo_ids = {id(it) for it in photos}
+
+        def header(train_kept, val_kept):  # once the images are decoded: what is trained on, not what was given
+            # (a photo that cannot be decoded was counted, then warned of)
+            n_photos = sum(id(it) in photo_ids for it in train_kept)
+            _echo(f"distilling {out}: {count(len(train_kept), 'training item')} ({count(n_photos, 'photo')}, "
+                  f"{len(train_kept) - n_photos} from {count(len(datasets), 'annotated set')}), "
+                  f"{count(len(val_kept), 'validation photo')}; student {spec.arch} width {spec.width} "
+                  f"{spec.input_size}px; teacher EfficientNet-Lite0 at 224 on "
+                  f"{'ONNX Runtime' if teacher.session is not None else dev}; {count(optim.epochs, 'epoch')} of "
+                  f"{config.batch_size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")
+
         metadata = {"name": out.stem, "photos": [str(p) for p in photo_paths], "train_sets": [str(g) for g in gts],
                     "val_photos": [str(p) for p in val_paths], "holdout": holdout, "device": str(dev)}
-        _distill(student, spec, teacher, train_items, val_items, config, optim, out, resume=resume, device=dev,
-                 amp=amp, metadata=metadata, half=half)
+        _distill(student, spec, teacher, train_items, val_items, config, optim, out, header=header, resume=resume,
+                 device=dev, amp=amp, metadata=metadata, half=half)
     except (TeacherError, CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     finally:
         distributed.cleanup()
 
 
-def _distill(student, spec, teacher, train_items, val_items, config, optim, out, **kwargs):
-    """:func:`detector.distill.distill` with progress bars, then its epochs and files printed (rank 0)."""
+def _distill(student, spec, teacher, train_items, val_items, config, optim, out, header=None, **kwargs):
+    """:func:`detector.distill.distill` with progress bars, then its epochs and files printed (rank 0).
+    ``header(train, val)``: prints the run's header once the images are decoded, given the items kept."""
     def progress(it, epoch):
         return tqdm(it, desc=f"epoch {epoch + 1}/{optim.epochs}", unit="batch", disable=None, leave=False)
 
@@ -251,11 +258,13 @@ def _distill(student, spec, teacher, train_items, val_items, config, optim, out,
         extra = "".join(f"  {k[4:]} {rec[k]:.4f}" for k in rec if k.startswith("val_"))
         _echo(f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  {rec['examples_per_s']:.1f} views/s{extra}")
 
-    def decoded(errors):  # before the first epoch, not after the last (trial 45)
+    def decoded(errors, train_kept, val_kept):  # before the first epoch, not after the last (trial 45)
         for e in errors[:5]:
             _echo(f"warning: {e} (left out)", err=True)
         if len(errors) > 5:
             _echo(f"warning: {len(errors) - 5} more images could not be decoded (left out)", err=True)
+        if header is not None:
+            header(train_kept, val_kept)
 
     t0 = time.perf_counter()
     res = distill(student, spec, teacher, train_items, val_items, config, optim, out, progress=progress,

@@ -450,13 +450,15 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
             optim: OptimConfig, out, *, resume: bool = False, device="cpu", amp: bool = True,
             progress: Callable | None = None, load_progress: Callable | None = None,
             metadata: dict | None = None, half: bool = False,
-            on_epoch_end: Callable | None = None, on_decoded: Callable[[list[str]], None] | None = None) -> dict:
+            on_epoch_end: Callable | None = None,
+            on_decoded: Callable[[list[str], list[PhotoItem], list[PhotoItem]], None] | None = None) -> dict:
     """Distil ``teacher`` (a callable: normalised 224-px views → 1000 logits, e.g. :class:`TeacherRunner`) into
     ``student`` (built for ``spec``, a :func:`student_spec`) on views of ``train_items``; validate on the centre
     views of ``val_items`` (top-1 agreement with the teacher picks the best checkpoint). Writes ``out`` and the
     files of :func:`detector.nn.loop.fit` (``half``: model files with float16 weights; ``on_epoch_end`` as there;
-    ``on_decoded(errors)``: once every image is decoded, before the first epoch, with the files that could not be —
-    trial 45: they were said only after the last epoch).
+    ``on_decoded(errors, train, val)``: once every image is decoded, before the first epoch, with the files that
+    could not be — trial 45: they were said only after the last epoch — and the training and validation items kept,
+    those of the images decoded: what a header counts).
     Returns ``{"state": LoopState, "errors": [unreadable files],
     "teacher": teacher metrics on the validation views}``."""
     device = torch.device(device)
@@ -466,7 +468,7 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
     data = DistillViews(store, config, optim.seed, spec.input_size)
     val_store = ImageStore(val_items, config.max_side, load_progress)
     if on_decoded is not None:
-        on_decoded(store.errors + val_store.errors)
+        on_decoded(store.errors + val_store.errors, list(store.items), list(val_store.items))
     val = DistillViews(val_store, config, optim.seed, spec.input_size, train=False)
     val_views = torch.stack([val[i] for i in range(len(val))]) if len(val) else None
     teacher_val, val_labels, teacher_metrics = None, None, {}
