@@ -22,6 +22,7 @@ from detector.distill import (
     TeacherRunner,
     detection_items,
     distill,
+    epoch_batches,
     heldout,
     load_teacher,
     photo_items,
@@ -233,6 +234,12 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
                   f"{spec.input_size}px; teacher EfficientNet-Lite0 at 224 on "
                   f"{'ONNX Runtime' if teacher.session is not None else dev}; {count(optim.epochs, 'epoch')} of "
                   f"{config.batch_size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")
+            per, size, left = epoch_batches(len(train_kept), config.batch_size, world)
+            if left:  # they were left out without a word
+                _echo(f"note: an epoch trains on whole batches of --batch-size {size}: {left} of the "
+                      f"{count(per, 'training item')}{' of each process' if world > 1 else ''} "
+                      f"{'is' if left == 1 else 'are'} left out of each epoch (others each time, drawn in its random "
+                      "order)", err=True)
 
         metadata = {"name": out.stem, "photos": [str(p) for p in photo_paths], "train_sets": [str(g) for g in gts],
                     "val_photos": [str(p) for p in val_paths], "holdout": holdout, "device": str(dev)}

@@ -57,7 +57,8 @@ from .nn.workers import shared_batch
 
 __all__ = ["DistillConfig", "TeacherError", "load_teacher", "TeacherRunner", "PhotoItem", "photo_items",
            "detection_items", "heldout", "ImageStore", "DistillViews", "kl_loss", "distill", "evaluate_student",
-           "student_spec", "TEACHER_MEAN", "TEACHER_STD", "TEACHER_SIZE", "TEACHER_ARCH", "DISTILL_OPTIM"]
+           "epoch_batches", "student_spec", "TEACHER_MEAN", "TEACHER_STD", "TEACHER_SIZE", "TEACHER_ARCH",
+           "DISTILL_OPTIM"]
 
 logger = logging.getLogger(__name__)
 
@@ -428,6 +429,17 @@ def label_metrics(logits: Tensor, labels: Tensor) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------- training
+def epoch_batches(items: int, batch_size: int, world: int = 1) -> tuple[int, int, int]:
+    """How an epoch of ``items`` training items is cut into batches on each of ``world`` processes: (the items of a
+    process — its shard of the order, padded as :func:`detector.nn.distributed.shard` pads it —, the batch size —
+    ``batch_size``, or all of them when they are fewer —, the items left out of each epoch: an epoch is whole
+    batches, as mixing pairs a batch with itself reversed and BatchNorm needs more than one view; the rest, fewer
+    than a batch, are the last of the epoch's random order, so others each epoch)."""
+    per = math.ceil(items / world) if world > 1 else items
+    size = max(1, min(batch_size, per))
+    return per, size, per % size
+
+
 class _MixedBatches(TorchDataset):
     """Item ``b``: batch ``b`` of an epoch's (sharded) order as mixed views N x 3 x 224 x 224 in [0, 1]; the mixing
     randomness comes from ``(seed, epoch, b, rank)`` so that a resumed run mixes alike."""
@@ -482,7 +494,8 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
     def batches(epoch: int, rank: int, world: int):
         data.epoch = epoch
         order = distributed.shard(data.epoch_order(epoch).tolist(), rank, world)
-        return DataLoader(_MixedBatches(data, order, min(config.batch_size, len(order)), epoch, rank),
+        _, size, _ = epoch_batches(len(data), config.batch_size, world)
+        return DataLoader(_MixedBatches(data, order, size, epoch, rank),
                           batch_size=None, shuffle=False, num_workers=config.workers, persistent_workers=False,
                           collate_fn=shared_batch)
 

@@ -28,3 +28,22 @@ def test_the_header_counts_the_photos_decoded(tmp_path, monkeypatch):
     assert f"distilling {tmp_path / 'd.pt'}: 4 training items (4 photos, 0 from 0 annotated sets), 1 validation " \
            "photo;" in res.output, res.output
     assert -1 < res.output.find("cut.jpg") < res.output.find("distilling"), res.output  # said first
+
+
+def test_the_items_each_epoch_leaves_out_are_said(tmp_path, monkeypatch):
+    """An epoch is whole batches of --batch-size views (mixing pairs a batch with itself reversed; BatchNorm wants
+    more than one view): the rest was left out of every epoch without a word — 3 of 7 photos at --batch-size 4."""
+    from detector.distill import epoch_batches
+
+    assert epoch_batches(7, 4) == (7, 4, 3)
+    assert epoch_batches(8, 4) == (8, 4, 0) and epoch_batches(3, 128) == (3, 3, 0)  # fewer than a batch: one batch
+    assert epoch_batches(7, 2, world=2) == (4, 2, 0)  # each process 4 (the order padded), in 2 batches
+    assert epoch_batches(7, 3, world=2) == (4, 3, 1)
+
+    _photos(tmp_path / "photos", 7)
+    res = distill(tmp_path, monkeypatch, "--batch-size", "4")
+    assert res.exit_code == 0, res.output
+    assert "note: an epoch trains on whole batches of --batch-size 4: 3 of the 7 training items are left out of " \
+           "each epoch (others each time, drawn in its random order)" in res.output, res.output
+    res = distill(tmp_path, monkeypatch, "--batch-size", "7")
+    assert res.exit_code == 0 and "left out of each epoch" not in res.output, res.output
