@@ -240,6 +240,11 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
                       f"{count(per, 'training item')}{' of each process' if world > 1 else ''} "
                       f"{'is' if left == 1 else 'are'} left out of each epoch (others each time, drawn in its random "
                       "order)", err=True)
+            if val_items and not val_kept:  # the run went on unvalidated without a word
+                which = (f"none of the {len(val_items)} validation photos could" if len(val_items) > 1 else
+                         "the validation photo could not")
+                _echo(f"warning: {which} be decoded (named above): no epoch is validated, and --out is the last "
+                      "epoch's model", err=True)
 
         metadata = {"name": out.stem, "photos": [str(p) for p in photo_paths], "train_sets": [str(g) for g in gts],
                     "val_photos": [str(p) for p in val_paths], "holdout": holdout, "device": str(dev)}

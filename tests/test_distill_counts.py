@@ -47,3 +47,20 @@ def test_the_items_each_epoch_leaves_out_are_said(tmp_path, monkeypatch):
            "each epoch (others each time, drawn in its random order)" in res.output, res.output
     res = distill(tmp_path, monkeypatch, "--batch-size", "7")
     assert res.exit_code == 0 and "left out of each epoch" not in res.output, res.output
+
+
+def test_validation_photos_none_of_which_decodes_are_warned_of(tmp_path, monkeypatch):
+    """--val-photos none of which could be decoded: each was named, then the run went on without validation — the
+    agreement with the teacher never measured, --out the last epoch — without a word."""
+    _photos(tmp_path / "photos", 4)
+    (tmp_path / "val").mkdir()
+    for name in ("v1.jpg", "v2.jpg"):
+        (tmp_path / "val" / name).write_bytes(BROKEN_JPEG)
+    res = distill(tmp_path, monkeypatch, "--batch-size", "4", "--val-photos", str(tmp_path / "val"))
+    assert res.exit_code == 0, res.output
+    assert "warning: none of the 2 validation photos could be decoded (named above): no epoch is validated, " \
+           "and --out is the last epoch's model" in res.output, res.output
+    assert "agreement" not in res.output
+    _photos(tmp_path / "val", 1, seed=1)  # one that decodes: validated, nothing more to say
+    res = distill(tmp_path, monkeypatch, "--batch-size", "4", "--val-photos", str(tmp_path / "val"))
+    assert res.exit_code == 0 and "none of the" not in res.output and "agreement" in res.output, res.output
