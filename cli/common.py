@@ -67,6 +67,17 @@ def multibox_options_given(ctx: click.Context, options: dict) -> list[str]:
         ("--multibox-top", ctx.get_parameter_source("multibox_top") != click.core.ParameterSource.DEFAULT)) if given]
 
 
+def warn_multibox_top(top: int, multibox, path, whose: str = "") -> None:
+    """Warn (rank 0) when ``--multibox-top`` ``top`` — given, or a preset's (``whose``: " (the preset's)") — is
+    more than the K boxes the MultiBox network ``multibox`` (loaded from ``path``) outputs: it proposes at most K an
+    image, fewer after its NMS (``detect run --proposals multibox --multibox-top 500`` with the bundled K = 200
+    network proposed 200 at most, without a word). ``multibox`` None (no MultiBox in the run): nothing."""
+    k = None if multibox is None else int(multibox.config.num_priors)
+    if k is not None and top > k and distributed.is_main():
+        click.echo(f"warning: --multibox-top {top}{whose} is more than the {k} boxes (K) the MultiBox network {path} "
+                   f"outputs: it proposes at most {k} an image (fewer after its NMS)", err=True)
+
+
 class OutFile(click.Path):
     """``--out FILE``: a file to write (a ``Path``), never a folder. A name ending in a separator (``newdir/``, which
     ``Path`` would turn into a file ``newdir``) or naming an existing folder is refused, suggesting

@@ -21,7 +21,7 @@ from proposals.recall import mean_best_overlap, recall_at
 
 from .common import OutFile, cache_options, count, device_option, format_option, load_dataset, multibox_option, \
     multibox_options_given, \
-    dataset_files, refuse_replacing_inputs, selective_search_options
+    dataset_files, refuse_replacing_inputs, selective_search_options, warn_multibox_top
 
 TOP_NS = (100, 300, 1000, 2000, None)
 # how a proposals output of this command begins (_measure's document, written on one line by atomic_write_json)
@@ -112,6 +112,9 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
             PROPOSERS[m].uses_multibox for m in methods) else None
     except ValueError as e:  # CheckpointError: a missing or unusable file, named
         raise click.ClickException(str(e)) from None
+    if ctx.get_parameter_source("multibox_top") != click.core.ParameterSource.DEFAULT:
+        warn_multibox_top(configs[0].merge.multibox_top, multibox,
+                          next((c.multibox_path for c in configs if c.multibox_path is not None), None))
     cache = None if no_cache else ProposalCache(cache_dir)
     paths = [i.path for i in inputs if i.problem is None]
     name_of = {i.path: i.name for i in inputs}

@@ -40,7 +40,7 @@ from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibo
 
 from .common import (FiniteFloat, OutDir, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
                      device_option, multibox_option, none_used_error, selective_search_options,
-                     sigterm_stops, take_lock, written_count)
+                     sigterm_stops, take_lock, warn_multibox_top, written_count)
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +192,9 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     explicit = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
     options = apply_preset(options, preset, explicit)
     options["refine_given"] = "refine" in explicit  # else the preset's (or the default): said so in a note
+    # --multibox-top asked for (a preset's too), not its default: a value above the network's K is warned of
+    options["multibox_top_whose"] = "" if "multibox_top" in explicit else \
+        " (the preset's)" if "multibox_top" in PRESETS[preset] else None
     if options["multibox_path"] is not None:
         explicit.add("multibox_path")
     unused = unused_options(explicit, options, _spell)
@@ -382,14 +385,19 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                        options["ss_mode"])
         options = {**options, "threads": threads}
     config = from_options(options, [m.path for m in members])
-    job = None
+    job = multibox = None
     try:  # before the part file exists: an unusable part (a bad --multibox) leaves nothing to block the next run
         if local:
             job = DetectionJob(config, members=members, ss_workers=workers)
+            proposer = job.detector.proposer
+            multibox = getattr(getattr(proposer, "multibox", proposer), "model", None)  # MultiBox alone, or merged
         elif PROPOSERS[config.proposals.method].uses_multibox:
-            load_proposal_multibox(config.proposals.multibox_path)  # the Ray actors load their own
+            multibox = load_proposal_multibox(config.proposals.multibox_path)  # the Ray actors load their own
     except (CheckpointError, ValueError) as e:
         raise click.ClickException(str(e)) from None
+    if options.get("multibox_top_whose") is not None:
+        warn_multibox_top(config.proposals.merge.multibox_top, multibox, config.proposals.multibox_path,
+                          options["multibox_top_whose"])
 
     tasks = [(k, i.path, i.name) for k, i in enumerate(inputs)]
     start, stop = shard.bounds(len(tasks)) if shard else (0, len(tasks))
