@@ -389,8 +389,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     try:  # before the part file exists: an unusable part (a bad --multibox) leaves nothing to block the next run
         if local:
             job = DetectionJob(config, members=members, ss_workers=workers)
-            proposer = job.detector.proposer
-            multibox = getattr(getattr(proposer, "multibox", proposer), "model", None)  # MultiBox alone, or merged
+            multibox = job.detector.proposer.network
         elif PROPOSERS[config.proposals.method].uses_multibox:
             multibox = load_proposal_multibox(config.proposals.multibox_path)  # the Ray actors load their own
     except (CheckpointError, ValueError) as e:

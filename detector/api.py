@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from proposals.merge import MAX_MULTIBOX_TOP
-from proposals.proposers import PROPOSERS, propose_many
+from proposals.proposers import PROPOSERS, boxes_beyond_k, propose_many
 from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 from proposals.selective_search import MIN_SCALE as SS_MIN_SCALE
@@ -301,6 +301,11 @@ def load_detector(model=None, *, preset: str = "paper", device: str | None = "au
             raise ValueError(f"classes={o['classes']!r}: {e}") from None
     config = config_from_options(o, [m.path for m in members])
     job = DetectionJob(config, members=members, ss_workers=0)
+    top = config.proposals.merge.multibox_top
+    if "multibox_top" in given and (k := boxes_beyond_k(top, job.detector.proposer.network)) is not None:
+        warnings.warn(f"multibox_top={top} is more than the {k} boxes (K) the MultiBox network "
+                      f"{config.proposals.multibox_path or 'bundled'} outputs: it proposes at most {k} an image (fewer "
+                      "after its NMS)", UserWarning, stacklevel=2)
     job.ss_workers = 0  # selective search in this process even beside ONNX Runtime (DetectionJob's worker: a worker
     # process re-imports the caller's script, which without a __main__ guard would run again); one image at a time,
     # the search never overlaps the ONNX sessions, and the boxes come in the command's order (tests/test_api.py)

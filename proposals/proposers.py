@@ -83,6 +83,7 @@ class SelectiveSearchProposer:
     ``rand()`` that orders the boxes; :func:`propose_many` searches in worker processes)."""
 
     uses_multibox = False
+    network = None  # no MultiBox network
 
     def __init__(self, search: SelectiveSearchConfig):
         self.search = search
@@ -108,6 +109,11 @@ class MultiBoxProposer:
     def __init__(self, model: MultiBox, top_k: int, device="cpu"):
         self.model, self.top_k, self.device = model, top_k, device
 
+    @property
+    def network(self) -> MultiBox:
+        """The MultiBox network that proposes."""
+        return self.model
+
     @classmethod
     def from_config(cls, config: ProposalConfig, multibox: MultiBox | None = None, device="cpu"):
         return cls(multibox, config.merge.multibox_top, device)
@@ -129,6 +135,11 @@ class MergedProposer:
     def __init__(self, search: SelectiveSearchConfig, multibox: MultiBoxProposer, merge: MergeConfig):
         self.search, self.multibox, self.merge = search, multibox, merge
 
+    @property
+    def network(self) -> MultiBox:
+        """The MultiBox network whose boxes are merged with selective search's."""
+        return self.multibox.model
+
     @classmethod
     def from_config(cls, config: ProposalConfig, multibox: MultiBox | None = None, device="cpu"):
         return cls(config.selective_search, MultiBoxProposer.from_config(config, multibox, device), config.merge)
@@ -141,6 +152,13 @@ class MergedProposer:
 
 
 PROPOSERS = {"ss": SelectiveSearchProposer, "multibox": MultiBoxProposer, "both": MergedProposer}
+
+
+def boxes_beyond_k(top: int, network: MultiBox | None) -> int | None:
+    """K, the boxes the MultiBox ``network`` outputs an image, when ``top`` (``--multibox-top``) asks for more — it
+    proposes at most K, fewer after its NMS; None when it does not, or there is no network."""
+    k = None if network is None else int(network.config.num_priors)
+    return k if k is not None and top > k else None
 
 
 def load_proposal_multibox(path, device="cpu") -> MultiBox:

@@ -29,3 +29,21 @@ def test_a_multibox_top_above_k_is_warned_of(tmp_path):
         for top in (["--multibox-top", "4"], []):  # K itself, and the default 200 not asked for: nothing to say
             res = CliRunner().invoke(cli, [cmd, str(tmp_path / "a.png"), *rest, "--multibox", str(mb), *top])
             assert res.exit_code == 0 and "--multibox-top" not in res.output, res.output
+
+
+def test_load_detector_warns_of_a_multibox_top_above_k_as_detect_run_does(tmp_path):
+    import warnings
+
+    import pytest
+
+    from detector import load_detector
+
+    mb = save_multibox(tmp_path / "mb4.pt", MultiBox(MultiBoxConfig(num_priors=len(PRIORS), input_size=96,
+                                                                    width=0.125), PRIORS).eval())
+    model = tiny_model(tmp_path / "m.pt")
+    with pytest.warns(UserWarning, match=f"multibox_top=10 is more than the 4 boxes \\(K\\) the MultiBox network {mb}"):
+        load_detector(model, proposals="multibox", multibox=mb, multibox_top=10, device="cpu", no_cache=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # at K, or the default not asked for: nothing
+        load_detector(model, proposals="multibox", multibox=mb, multibox_top=4, device="cpu", no_cache=True)
+        load_detector(model, proposals="multibox", multibox=mb, device="cpu", no_cache=True)
