@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -511,6 +512,16 @@ def file_format(path: Path) -> str | None:
     return ckpt.get("format") if isinstance(ckpt, dict) else None
 
 
+def _weights_digest(model: nn.Module) -> str:
+    """SHA-256 of a network's parameters and buffers (names, shapes and float32 values, in state-dict order): the
+    same for two files of one model whatever else they hold."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(f"{name}{tuple(t.shape)}".encode())
+        h.update(t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def model_files_in(folder) -> list[Path]:
     """The model files of ``folder``: its ``*.pt`` files, the suffix in any case (``member0.PT`` copied from another
     system was passed over: "no region-classifier model file"), sorted by name."""
@@ -569,7 +580,8 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
     one that has none runs all of its members in it (:meth:`Member.with_mode`). ``prefer_mode`` (without ``mode``;
     a preset's choice, ``detect run --preset fast``): the members trained in that mode run alone if there are any,
     else every member runs in its own mode — never converted. All members must share one class list; a file given
-    twice (itself, through a folder, a link or a copy: the same bytes) is refused."""
+    twice (itself, through a folder, a link or a copy: the same bytes; or another file of the same weights) is
+    refused."""
     files = member_files(paths)
     seen: dict[str, Path] = {}
     for f in files:  # one file twice would double its weight in the average (and its cost): by content, so that a
@@ -579,6 +591,13 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
             raise CheckpointError(f"{f}: given twice as an ensemble member" + (
                 f" (also as {first}: the same bytes)" if str(first) != str(f) else ""))
     members = [load_member(f, device) for f in files]
+    by_weights: dict[str, Member] = {}
+    for m in members:  # other bytes, the same weights: a training's --out and its .last.ckpt (trial 54)
+        first = by_weights.setdefault(_weights_digest(m.model), m)
+        if first is not m:
+            raise CheckpointError(f"{m.path}: holds the same weights as {first.path} (two files of one model, such as "
+                                  "a training's --out and its .last.ckpt?): an ensemble member given twice would "
+                                  "double its weight in the average")
     wanted = mode or prefer_mode  # either way the members trained in it run alone; only --mode converts the rest
     own = [m for m in members if m.spec.mode == wanted]
     if own and len(own) < len(members):

@@ -289,6 +289,11 @@ def test_mode_recorded_and_mixed_ensemble_allowed(tmp_path):
     save_member(tmp_path / "crops.pt", build_classifier(crops_spec), crops_spec, CLASSES)
     with pytest.raises(CheckpointError, match=r"fast\.pt: given twice as an ensemble member"):  # double weight
         load_ensemble([tmp_path / "fast.pt", tmp_path / "fast.pt"])
+    # other bytes, the same weights (a training's --out and its .last.ckpt; trial 54): refused as well
+    save_member(tmp_path / "fast.last.ckpt", fast, spec, CLASSES, train={"epoch": 3})
+    assert (tmp_path / "fast.last.ckpt").read_bytes() != (tmp_path / "fast.pt").read_bytes()
+    with pytest.raises(CheckpointError, match=r"fast\.last\.ckpt: holds the same weights as .*fast\.pt"):
+        load_ensemble([tmp_path / "fast.pt", tmp_path / "fast.last.ckpt"])
     # an ensemble may mix modes (the bundled one does), each member in its own; --mode picks those trained in it
     mixed = load_ensemble([tmp_path / "fast.pt", tmp_path / "crops.pt"])
     assert [m.spec.mode for m in mixed] == ["fast", "crops"]
