@@ -9,6 +9,7 @@ and writes files.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import math
@@ -226,6 +227,21 @@ def _echo(*args, **kwargs):
         click.echo(*args, **kwargs)
 
 
+# `train ensemble`: the warnings and notes about the data already printed (its members read the same data: each
+# was printed once per member); None outside an ensemble
+_SAID: contextvars.ContextVar[set | None] = contextvars.ContextVar("said", default=None)
+
+
+def _data_warning(text: str) -> None:
+    """A warning or note about the training or validation data on stderr (rank 0) — once in a `train ensemble`."""
+    said = _SAID.get()
+    if said is not None:
+        if text in said:
+            return
+        said.add(text)
+    _echo(text, err=True)
+
+
 def _proposals(datasets, search, cache, workers, desc):
     """:func:`detector.train.dataset_proposals` with a progress bar, its failures printed as warnings."""
     def progress(results, total):
@@ -233,7 +249,7 @@ def _proposals(datasets, search, cache, workers, desc):
 
     boxes, errors = dataset_proposals(datasets, search, cache=cache, workers=workers, progress=progress)
     for error in errors:
-        _echo(f"warning: {error} (image left out)", err=True)
+        _data_warning(f"warning: {error} (image left out)")
     return boxes
 
 
@@ -301,17 +317,16 @@ def _load_all(paths, fmt, images, split: str) -> list[Dataset]:
             shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
             where = f"not in --images {images}" if images is not None else \
                 "pass --images DIR if they are elsewhere"
-            _echo(f"warning: {len(missing)} of the {count(len(ds), 'image')} of {p} "
-                  f"{'has' if len(missing) == 1 else 'have'} no image file (left out: {shown}); {where}", err=True)
+            _data_warning(f"warning: {len(missing)} of the {count(len(ds), 'image')} of {p} "
+                          f"{'has' if len(missing) == 1 else 'have'} no image file (left out: {shown}); {where}")
         out.append(ds)
     return out
 
 
-def _prepare(run: ClassifierRun, said: set | None = None):
+def _prepare(run: ClassifierRun):
     """Read the data, settle the classes and the spec, and compute the proposals: (classes, spec, training images,
     validation sets that are scored (:func:`_scored_val_sets`), their proposals, the training data's digest, the
-    hard negatives' digest, the digest of every --val set given). ``said``: the warnings already printed by an
-    earlier member of the ensemble, which are not printed again (added to it)."""
+    hard negatives' digest, the digest of every --val set given). Warnings about the data: :func:`_data_warning`."""
     train_sets, hard, digest, hard_digest = _training_data(run)
     exhaustive = [True] * len(run.gts) + [False] * len(run.partial_gts)
     val_sets = _load_all(run.vals, run.fmt, run.images, "val") if run.vals else []
@@ -346,13 +361,13 @@ def _prepare(run: ClassifierRun, said: set | None = None):
         boxless = sorted(c.name for k, c in declared.items()
                          if k not in known and not (run.class_set == "ilsvrc" and c.det_id is None))
         if boxless:
-            _echo(f"note: {count(len(boxless), 'class', 'classes')} of the training data "
-                  f"({', '.join(repr(n) for n in boxless[:5])}{', …' if len(boxless) > 5 else ''}) "
-                  f"{'has' if len(boxless) == 1 else 'have'} no box on an image found: not learnt, the model has "
-                  f"{count(len(classes), 'class', 'classes')}", err=True)
+            _data_warning(f"note: {count(len(boxless), 'class', 'classes')} of the training data "
+                          f"({', '.join(repr(n) for n in boxless[:5])}{', …' if len(boxless) > 5 else ''}) "
+                          f"{'has' if len(boxless) == 1 else 'have'} no box on an image found: not learnt, the model "
+                          f"has {count(len(classes), 'class', 'classes')}")
     if class_map:  # trial 43: classes outside the ILSVRC 200 (pedestrian, bottle) were left out without a word
         _check_mapped_classes(run, build_class_list(train_sets), known)
-    val_sets = _scored_val_sets(run.vals, val_sets, known, said)
+    val_sets = _scored_val_sets(run.vals, val_sets, known)
     ss, cache, workers = run.proposals.selective_search, ProposalCache(run.cache_dir), run.train.workers
     train_props = _proposals(train_sets, ss, cache, workers, "proposals (train)")
     val_props = [_proposals([ds], ss, cache, workers, "proposals (val)") for ds in val_sets]
@@ -372,11 +387,10 @@ def _prepare(run: ClassifierRun, said: set | None = None):
     return classes, spec, train_images, val_sets, val_props, digest, hard_digest, val_digest
 
 
-def _scored_val_sets(paths, val_sets: list[Dataset], known: set, said: set | None = None) -> list[Dataset]:
+def _scored_val_sets(paths, val_sets: list[Dataset], known: set) -> list[Dataset]:
     """The --val sets (``val_sets``, read from ``paths``) that validation scores: those with a box of a class the
     model learns (``known``: their keys). A set without one scores 0 at every epoch whatever the model does — an mAP
-    over none of its classes — so it is left out, with a warning naming it (once: not again when its text is in
-    ``said``, to which it is added); when that leaves none, no epoch is validated and ``--out`` is the last epoch's
+    over none of its classes — so it is left out, with a warning naming it (:func:`_data_warning`); when that leaves none, no epoch is validated and ``--out`` is the last epoch's
     model, as without --val (it used to be warned of, then validated every epoch at 0.0000, and the first epoch
     stayed the "best" model, no later 0 beating it)."""
     kept, left = [], []
@@ -393,10 +407,7 @@ def _scored_val_sets(paths, val_sets: list[Dataset], known: set, said: set | Non
                 "no --val is left, so no epoch is validated and --out is the last epoch's model")
         text = (f"warning: --val {path} has no box of a class the model learns ({boxes}): left out of validation "
                 f"(its mAP would be 0 at every epoch); {then}")
-        if said is None or text not in said:
-            _echo(text, err=True)
-        if said is not None:
-            said.add(text)
+        _data_warning(text)
     return [ds for _, ds in kept]
 
 
@@ -414,9 +425,9 @@ def _check_mapped_classes(run: ClassifierRun, found, known: set) -> None:
     if len(unlearnt) == len(found):
         raise click.ClickException(f"{why}, and none of the training data's classes is one of them ({shown}): "
                                    "give --class-map none to learn them with a new head")
-    _echo(f"warning: {why}: the training data's {count(len(unlearnt), 'class', 'classes')} {shown} will not be "
-          f"learnt ({'its' if len(unlearnt) == 1 else 'their'} objects are neither foreground nor background); "
-          "--class-map none learns every class with a new head", err=True)
+    _data_warning(f"warning: {why}: the training data's {count(len(unlearnt), 'class', 'classes')} {shown} will not "
+                  f"be learnt ({'its' if len(unlearnt) == 1 else 'their'} objects are neither foreground nor "
+                  "background); --class-map none learns every class with a new head")
 
 
 def _training_data(run: ClassifierRun):
@@ -669,9 +680,8 @@ def _check_resumed_settings(run: ClassifierRun, before: dict | None = None, ense
             + f"; only --epochs, --workers, --threads and --val-every may change). Give the same, or {over}")
 
 
-def train_member(run: ClassifierRun, extra_meta: dict | None = None, said: set | None = None):
-    """Train one member as ``run`` says, printing its progress and epochs (rank 0); returns its ``LoopState``.
-    ``said``: warnings about the data already printed for an earlier member of the ensemble (:func:`_prepare`)."""
+def train_member(run: ClassifierRun, extra_meta: dict | None = None):
+    """Train one member as ``run`` says, printing its progress and epochs (rank 0); returns its ``LoopState``."""
     dev = distributed.init(resolve_device(run.device))  # under torchrun: join the group (once), this rank's device
     if run.resume and (done := finished_state(run.out, run.train.epochs)) is not None:
         try:  # settings that differ from the finished run's are refused, as when resuming one that stopped
@@ -702,7 +712,7 @@ def train_member(run: ClassifierRun, extra_meta: dict | None = None, said: set |
                           "distill`'s) or a bundled member has one (trial 43)", err=True)
         except CheckpointError as e:
             raise click.ClickException(str(e)) from None
-    classes, spec, train_images, val_sets, val_props, digest, hard_digest, val_digest = _prepare(run, said)
+    classes, spec, train_images, val_sets, val_props, digest, hard_digest, val_digest = _prepare(run)
     config, out = run.train, run.out
     init_fn = None
     if use_init:
@@ -794,7 +804,7 @@ def train_ensemble_cmd(members, out, **options):
     run = _classifier_run(out, options)
     out.mkdir(parents=True, exist_ok=True)
     summary = []
-    said: set[str] = set()  # a warning about the data, once for the ensemble (the members train on the same)
+    said = _SAID.set(set())  # a warning about the data, once for the ensemble (the members train on the same)
     try:
         distributed.init(resolve_device(run.device))  # before the first line is printed: rank 0 alone prints
         if run.resume:  # every member's settings before any is trained (trial 19: member 0 retrained, then refused)
@@ -808,12 +818,13 @@ def train_ensemble_cmd(members, out, **options):
             seed = run.train.seed + k
             _echo(f"— member {k + 1}/{members} (seed {seed})")
             st = train_member(replace(run, out=out / f"member{k}.pt", train=replace(run.train, seed=seed)),
-                              extra_meta={"ensemble_member": k}, said=said)
+                              extra_meta={"ensemble_member": k})
             summary.append({"member": k, "seed": seed, "best_val_mAP": st.best if st.best >= 0 else None})
         if distributed.is_main():
             atomic_write_text(out / "ensemble.json", json.dumps({"members": summary}, indent=1) + "\n")
             click.echo(f"wrote {count(members, 'member')} to {out}")
     finally:
+        _SAID.reset(said)
         distributed.cleanup()
 
 

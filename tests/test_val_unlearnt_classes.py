@@ -44,12 +44,17 @@ def test_a_val_set_of_unlearnt_classes_is_left_out_of_validation(tmp_path):
 
 
 def test_an_ensemble_says_it_once(tmp_path):
+    """And every other warning about the data its members share (an image file missing: once per member before)."""
     images = synthetic_images(tmp_path, n=3)
     gt = write_images_gt(tmp_path / "gt.json", images)
+    doc = json.loads(gt.read_text())
+    doc["images"].append({"id": 99, "file_name": "missing.png", "width": 80, "height": 64})
+    gt.write_text(json.dumps(doc))
     other = write_images_gt(tmp_path / "other.json", images[:2], categories=("cat", "bird"))
     res = CliRunner().invoke(cli, ["train", "ensemble", "--members", "2", "--gt", str(gt), "--val", str(other),
                                    "--out", str(tmp_path / "ens"), "--epochs", "1", "--cache-dir",
                                    str(tmp_path / "cache"), *BASE])
     assert res.exit_code == 0, res.output
     assert res.output.count(f"--val {other} has no box of a class the model learns") == 1, res.output
+    assert res.output.count(f"warning: 1 of the 4 images of {gt} has no image file (left out: missing.png)") == 1
     assert "val mAP" not in res.output, res.output
