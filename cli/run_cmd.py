@@ -21,7 +21,7 @@ from detector.classifier import CheckpointError, load_ensemble, member_files, mo
 from detector.data import boxes_json
 from detector.data.boxes_json import BoxesJsonError, PartError, PartWriter, Shard, part_path, read_part
 from detector.data.coco import coco_gt_ids
-from detector.data.images import ImageError, image_size, scan_images
+from detector.data.images import ImageError, file_stamp, image_size, scan_images
 from detector.data.io import JobLock, lock_path, not_a_file
 from detector.data.vocab import select_classes
 from detector.classifier import MODES
@@ -158,7 +158,7 @@ def default_model_paths(name: str = "default") -> list[Path]:
                    "in it, or of another size than its image there, is refused before any work.")
 @click.option("--resume", is_flag=True,
               help="Go on with an interrupted (killed, SIGTERM, Ctrl-C) run: skip the images already in "
-                   "OUT.part.jsonl.")
+                   "OUT.part.jsonl (one whose file changed since, by size or modification time, runs again).")
 @click.option("--shard", default=None, metavar="I/N",
               help="Process only shard I of N (a contiguous block of the sorted input list); combine the N outputs "
                    "with `detect merge`.")
@@ -431,18 +431,23 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
                                 (header.get("model") or {}).get("files"))
             click.echo(f"note: {out} is the finished output of another job{': ' + changed if changed else ''} — it "
                        f"will be replaced{hint}", err=True)
-    done = _resumed(part, header, resume, stop - start, model_given=bool(given))
+    # each input file as it is before this run reads it: kept with its record, so that a later --resume tells an
+    # image replaced since (a stat now: a file changed while the run goes is run again, never kept stale)
+    stamps = {k: file_stamp(path) for k, path, _ in tasks[start:stop]}
+    done = _resumed(part, header, resume, stop - start, model_given=bool(given), stamps=stamps)
     problems = {k: i.problem for k, i in enumerate(inputs) if i.problem is not None}
     todo = [t for t in tasks[start:stop] if t[0] not in done and t[0] not in problems]
-    known_bad = [boxes_json.error_record(k, name, problems[k]) for k, _, name in tasks[start:stop]
+    known_bad = [_stamped(boxes_json.error_record(k, name, problems[k]), stamps) for k, _, name in tasks[start:stop]
                  if k not in done and k in problems]
     redrawn = _redrawn(done, inputs, config.draw, header["categories"])
 
     def stream():
         if job is not None:
-            return job.records(todo)
-        return run_ray(config, todo, RayConfig(options["address"], options["ray_actors"], options["ray_cpus"],
-                                               options["ray_gpus"], options["ray_chunk"]))
+            records = job.records(todo)
+        else:
+            records = run_ray(config, todo, RayConfig(options["address"], options["ray_actors"], options["ray_cpus"],
+                                                      options["ray_gpus"], options["ray_chunk"]))
+        return _stamped_all(records, stamps)
 
     t0 = time.perf_counter()
     totals = _stream_to_part(part, header, known_bad, stream, total=stop - start, done=stop - start - len(todo),
@@ -553,10 +558,14 @@ def _torn_header(part: Path) -> bool:
         return False
 
 
-def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bool = True) -> dict[int, dict]:
+def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bool = True,
+             stamps: dict[int, dict | None] | None = None) -> dict[int, dict]:
     """The records already in ``part`` (with ``--resume``, from the same job), or none for a fresh start.
     ``model_given``: this run has a ``--model`` (without, a refusal's hint (:func:`_preset_hint`) looks at the
-    presets' own bundled models)."""
+    presets' own bundled models). ``stamps``: each input's :func:`detector.data.images.file_stamp` now, by input
+    position; a record whose image was replaced or changed since it was written (another stamp, or none now) is left
+    out, so that the image runs again, and a note names them (a record of an older version, which kept no stamp,
+    is kept: it cannot tell)."""
     if not part.exists() or part.stat().st_size == 0 or _torn_header(part):
         torn = part.exists()  # empty, or killed while writing its header: no image was done (as a header alone)
         if torn:
@@ -592,8 +601,49 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bo
                 if key == "config_sha256" else ""
             raise click.ClickException(f"cannot resume from {part}: {what} from that run's{which} (delete it to "
                                        f"start over){hint}")
+    changed = [k for k, r in sorted(done.items()) if _replaced(r, (stamps or {}).get(k))] if stamps is not None \
+        else []
+    names = [_record_name(done.pop(k)) for k in changed]
     click.echo(f"resuming: {len(done)} of {count(tasks, 'image')} already done ({part})", err=True)
+    if names:  # trial 61: a replaced image kept its old detections without a word
+        click.echo(f"resuming: {count(len(names), 'image')} changed since {'its' if len(names) == 1 else 'their'} "
+                   f"record{'' if len(names) == 1 else 's'} in the part file {'was' if len(names) == 1 else 'were'} "
+                   f"written (another size or modification time), run again: {', '.join(names[:5])}"
+                   + (f" and {len(names) - 5} more" if len(names) > 5 else ""), err=True)
     return done
+
+
+def _replaced(record: dict, stamp: dict | None) -> bool:
+    """Whether the input of a part-file ``record`` is no longer the file it was run on: its ``file`` stamp
+    (:func:`detector.data.images.file_stamp`, as that run found the file) differs from ``stamp`` (now; None: gone or
+    unreadable). False for a record without a stamp (an older version's, or an input that could not be stat'ed
+    then): nothing to tell by."""
+    then = record.get("file")
+    if not isinstance(then, dict):
+        return False
+    return stamp is None or any(then.get(k) != stamp[k] for k in ("size", "mtime_ns"))
+
+
+def _record_name(record: dict) -> str:
+    """The ``file_name`` of a part-file record (an image's, or an input's that failed)."""
+    return str((record.get("image") or record.get("error") or {}).get("file_name", "?"))
+
+
+def _stamped(record: dict, stamps: dict[int, dict | None]) -> dict:
+    """``record`` with its input's file stamp (``stamps``, by input position) as ``file``, where there is one."""
+    stamp = stamps.get(record.get("index"))
+    return {**record, "file": stamp} if stamp is not None else record
+
+
+def _stamped_all(records: Iterable, stamps: dict[int, dict | None]) -> Iterator:
+    """An engine's ``(record, timings)`` with each record stamped (:func:`_stamped`); closing it closes the
+    engine's generator (which stops its worker processes or Ray)."""
+    try:
+        for record, timings in records:
+            yield _stamped(record, stamps), timings
+    finally:
+        if hasattr(records, "close"):
+            records.close()
 
 
 # PRESETS' options as job settings name them (RunConfig.result_settings)

@@ -21,13 +21,17 @@ Crash-safe batch output: ``detect run`` streams one record per finished image to
 (``boxes.json.part.jsonl`` beside the output) — a header line, then one line per image, in completion order::
 
     {"header": {...the job: inputs, their digest, the config digest, the shard, model info, categories...}}
-    {"index": 0, "image": {"id": 1, "file_name": "a.jpg", "width": 500, "height": 375}, "detections": [...]}
-    {"index": 2, "error": {"file_name": "broken.jpg", "error": "cannot decode image"}}
+    {"index": 0, "image": {"id": 1, "file_name": "a.jpg", "width": 500, "height": 375}, "detections": [...],
+     "file": {"size": 48213, "mtime_ns": 1700000000000000000}}
+    {"index": 2, "error": {"file_name": "broken.jpg", "error": "cannot decode image"}, "file": {...}}
     {"index": 3, "image": {...}, "detections": [...], "drawing_error": "drawing failed: ..."}
 
 Lines are flushed as they are written and fsynced in batches, so a killed job loses at most its last few images;
 a last line cut short by the kill is ignored on reading. ``index`` is the image's position in the whole input
 list (its ``id`` is ``index + 1``), so records from any engine, order or shard assemble to the same file.
+``file`` (``detect run`` adds it; absent in part files of older versions, and for an input it cannot stat) is the
+input file's size and modification time before the run read it (:func:`detector.data.images.file_stamp`): a
+``--resume`` runs an image whose file has changed since again.
 """
 
 from __future__ import annotations

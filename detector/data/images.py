@@ -45,7 +45,7 @@ _EXIF_LOCK = threading.Lock()
 _EXIF_SAID: set[tuple[str, str]] = set()  # (file, warning) logged already in this process: training decodes an image
 #                                          every epoch (trial 34: six times in a one-epoch run)
 
-__all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image", "file_stamp"]
 
 LIST_SUFFIXES = (".txt", ".lst", ".list")
 _NAME_INDEX = re.compile(r"\S.*\s+\d+")  # an ILSVRC image list's line: a name, white space, an index
@@ -256,6 +256,18 @@ def load_image(path, data: bytes | None = None) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageError(f"{path}: empty image")
     return arr
+
+
+def file_stamp(path) -> dict | None:
+    """What tells an image file from one put in its place since: ``{"size": bytes, "mtime_ns": modification time}``
+    of the file at ``path`` (a link followed), as ``make`` and ``rsync``'s quick check tell a changed file — a stat,
+    not a read (a digest of the contents would read every image of a resumed job again before its first new one).
+    None when it cannot be stat'ed (gone, a broken link)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def image_size(path) -> tuple[int, int]:
