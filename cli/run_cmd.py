@@ -414,7 +414,7 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
     if resume and not (part.exists() and part.stat().st_size > 0):
         finished = _finished_job(out, out_format)
         output_changed = _output_changed(finished, boxes_json.output_entry(out_format, options["coco_gt"])) \
-            if finished is not None and out_format != "json" else None
+            if finished is not None else None
         if finished is not None and _same_job(finished["job"], header["job"]) and not output_changed:
             click.echo(f"nothing to resume: {out} is this job's finished output (same input names, model, settings "
                        "and shard — the images' contents are not compared: delete it to run again, e.g. after "
@@ -429,8 +429,10 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             hint = _preset_hint(finished.get("settings"), header.get("settings"),
                                 (finished.get("model") or {}).get("files"), None if given else _preset_models(),
                                 (header.get("model") or {}).get("files"))
-            click.echo(f"note: {out} is the finished output of another job{': ' + changed if changed else ''} — it "
-                       f"will be replaced{hint}", err=True)
+            whose = "the finished output of this job in another form" if _same_job(finished["job"], header["job"]) \
+                else "the finished output of another job"  # trial 61: --format coco over its boxes.json, unsaid
+            click.echo(f"note: {out} is {whose}{': ' + changed if changed else ''} — it will be replaced{hint}",
+                       err=True)
     # each input file as it is before this run reads it: kept with its record, so that a later --resume tells an
     # image replaced since (a stat now: a file changed while the run goes is run again, never kept stale)
     stamps = {k: file_stamp(path) for k, path, _ in tasks[start:stop]}
@@ -473,22 +475,29 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
 
 
 def _finished_job(out: Path, out_format: str) -> dict | None:
-    """``out`` as a part-file header would hold its job (``job``, ``model``, ``settings``) when it is a boxes.json
-    that ``detect run`` finished, or a ``coco`` / ``ilsvrc`` output with its job record
-    (:func:`detector.data.boxes_json.read_job_record`), else None — other files keep no job entry."""
-    if out_format != "json":
-        record = boxes_json.read_job_record(out)
-        if record is None:
-            if out.is_file() and boxes_json.job_record_path(out).is_file():  # trial 44: ran again without a word
-                click.echo(f"note: {out} is not the output its job record {boxes_json.job_record_path(out)} "
-                           "describes (changed since it was written, or the record is unreadable): the job runs "
-                           "again", err=True)
-            return None
-        job = record["job"]
-        errors = record.get("errors") if isinstance(record.get("errors"), list) else []
-        return {"job": job, "model": record.get("model"), "settings": job.get("settings"), "input_names": None,
-                "none_used": len(errors) if errors and not record.get("images") else 0,
-                "output": record.get("output")}
+    """``out`` as a part-file header would hold its job (``job``, ``model``, ``settings``), with the ``output`` form
+    it was written in (:func:`detector.data.boxes_json.output_entry`), when it is a boxes.json that ``detect run``
+    finished or a ``coco`` / ``ilsvrc`` output with its job record (:func:`detector.data.boxes_json.read_job_record`)
+    — whichever ``out_format`` this run writes, so that one written in another form is named as such before it is
+    replaced (trial 61: ``--format coco --resume`` over the job's own boxes.json ran it again without a word) —,
+    else None: other files keep no job entry."""
+    record = boxes_json.read_job_record(out)
+    if record is None:
+        if out_format != "json" and out.is_file() and boxes_json.job_record_path(out).is_file():
+            # trial 44: ran again without a word
+            click.echo(f"note: {out} is not the output its job record {boxes_json.job_record_path(out)} "
+                       "describes (changed since it was written, or the record is unreadable): the job runs "
+                       "again", err=True)
+        return _finished_document(out)
+    job = record["job"]
+    errors = record.get("errors") if isinstance(record.get("errors"), list) else []
+    return {"job": job, "model": record.get("model"), "settings": job.get("settings"), "input_names": None,
+            "none_used": len(errors) if errors and not record.get("images") else 0,
+            "output": record.get("output")}
+
+
+def _finished_document(out: Path) -> dict | None:
+    """:func:`_finished_job` of a boxes.json (``--format json``) at ``out``; None for any other file."""
     if not out.is_file():
         return None
     try:
@@ -502,7 +511,8 @@ def _finished_job(out: Path, out_format: str) -> dict | None:
     errors, images = doc.get("errors") or [], doc.get("images") or []
     return {"job": job, "model": doc.get("model"), "settings": job.get("settings"),
             "input_names": names if len(names) == job.get("inputs") else None,
-            "none_used": len(errors) if errors and not images else 0}  # every input failed: that run exited 1
+            "none_used": len(errors) if errors and not images else 0,  # every input failed: that run exited 1
+            "output": boxes_json.output_entry("json")}
 
 
 def _differences(finished: dict, header: dict, output_changed: str | None) -> list[str]:
