@@ -144,7 +144,8 @@ def default_model_paths(name: str = "default") -> list[Path]:
 @click.option("--draw", "draw_dir", type=OutDir("drawn/"), default=None,
               help="Also write each image with its labelled boxes into this folder, under its file_name in OUT "
                    "(same relative path, name and format: x.jpg and x.png stay two pictures). With --resume, the "
-                   "images taken from the part file are drawn too where their picture is missing.")
+                   "images taken from the part file (or a finished OUT) are drawn too where their picture is missing "
+                   "or was drawn at another --draw-threshold.")
 @click.option("--draw-threshold", type=FiniteFloat(0, 1), default=DrawConfig.threshold, show_default=True,
               help="Only detections scoring at least this are drawn (every detection is written).")
 @click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",
@@ -746,7 +747,10 @@ def _changed(before: dict, now: dict, key: str = "config_sha256") -> str:
 def _draw_finished(out: Path, out_format: str, inputs, draw: DrawConfig) -> None:
     """``--resume --draw`` of this job's finished boxes.json: the images whose picture is not in the draw folder
     drawn from the detections it records, as a resumed part file's are (:func:`_redrawn`; trial 46: nothing was
-    drawn, without a word). A COCO results list or ILSVRC text keeps no image sizes or names to draw from: a note."""
+    drawn, without a word), and all of them drawn again when its ``drawing`` says they were drawn at another
+    ``--draw-threshold`` (trial 61: the old pictures were kept without a word) — the output's ``drawing`` then
+    says the new one (the file rewritten, atomically, its detections unchanged). A COCO results list or ILSVRC text
+    keeps no image sizes or names to draw from: a note."""
     folder = Path(draw.folder)
     if out_format != "json":
         click.echo(f"note: --draw {folder}: nothing drawn ({out} is --format {out_format}, which keeps no record "
@@ -756,31 +760,81 @@ def _draw_finished(out: Path, out_format: str, inputs, draw: DrawConfig) -> None
     by_image: dict = {}
     for d in doc["detections"]:
         by_image.setdefault(d["image_id"], []).append(d)
+    then = doc["drawing"].get("threshold") if isinstance(doc.get("drawing"), dict) else None
     missing = [im for im in doc["images"] if not (folder / im["file_name"]).is_file()]
-    if not missing:
-        return
-    click.echo(f"drawing {count(len(missing), 'image')} of {out} whose picture is not in {folder}", err=True)
-    for im in missing:
+    there = [im for im in doc["images"] if (folder / im["file_name"]).is_file()]
+    again = there if then is not None and then != draw.threshold else []
+    unknown = there if then is None else []
+    if missing:
+        click.echo(f"drawing {count(len(missing), 'image')} of {out} whose picture is not in {folder}", err=True)
+    if again:
+        its, was = ("its picture", "was") if len(again) == 1 else ("their pictures", "were")
+        click.echo(f"drawing {count(len(again), 'image')} of {out} again: {its} in {folder} {was} drawn at "
+                   f"--draw-threshold {then:g}, {draw.threshold:g} now", err=True)
+    _kept_pictures_note(folder, len(unknown), f"{out} does not say", draw.threshold)
+    failed = False
+    todo = {im["id"] for im in missing + again}
+    for im in doc["images"]:
+        if im["id"] not in todo:
+            continue
         k = im["id"] - 1  # ids are input positions + 1: the same inputs, this being the same job
         record = redraw({"index": k, "image": im, "detections": by_image.get(im["id"], [])}, inputs[k].path, draw,
                         doc["categories"])
         if "drawing_error" in record:
+            failed = True
             click.echo(f"warning: {im['file_name']}: {record['drawing_error']}", err=True)
+    if not todo:
+        return
+    drawing = {"threshold": draw.threshold} if not failed and not unknown else None
+    if doc.get("drawing") != drawing:  # what the pictures in the folder are now
+        doc = {k: v for k, v in doc.items() if k != "drawing"}
+        if drawing is not None:
+            doc["drawing"] = drawing
+        try:
+            boxes_json.write(out, doc)
+        except OSError as e:
+            click.echo(f"warning: cannot record the pictures' --draw-threshold in {out}: {e.strerror or e}", err=True)
+
+
+def _kept_pictures_note(folder: Path, n: int, whose: str, threshold: float) -> None:
+    """The note on ``n`` pictures already in the draw folder that are kept: ``whose`` (the part file, the output)
+    does not say at which ``--draw-threshold`` they were drawn (an older version's, or a run without ``--draw``)."""
+    if n:
+        click.echo(f"note: --draw {folder}: {count(n, 'picture')} already there {'is' if n == 1 else 'are'} kept: "
+                   f"{whose} at which --draw-threshold {'it was' if n == 1 else 'they were'} drawn (written by an "
+                   f"older version, or by a run without --draw); delete {'it' if n == 1 else 'them'} to have "
+                   f"{'it' if n == 1 else 'them'} drawn at {threshold:g}", err=True)
 
 
 def _redrawn(done: dict[int, dict], inputs, draw: DrawConfig | None, categories: list[dict]) -> Iterator[dict]:
     """With ``--resume`` and ``--draw``: the records taken from the part file (``done``) that have no picture in the
-    draw folder or whose drawing failed, each drawn from its detections as the iterator is consumed
-    (:func:`detector.engines.redraw`)."""
+    draw folder, whose drawing failed, or whose picture was drawn at another ``--draw-threshold`` (their
+    ``draw_threshold``; trial 61: kept without a word), each drawn from its detections as the iterator is consumed
+    (:func:`detector.engines.redraw`). A picture there whose record does not say its threshold is kept, with a
+    note."""
     if draw is None:
         return iter(())
     folder = Path(draw.folder)
-    missing = [k for k, r in sorted(done.items())
-               if "image" in r and ("drawing_error" in r or not (folder / r["image"]["file_name"]).is_file())]
+    missing, again, unknown = [], [], []
+    for k, r in sorted(done.items()):
+        if "image" not in r:
+            continue
+        if "drawing_error" in r or not (folder / r["image"]["file_name"]).is_file():
+            missing.append(k)
+        elif "draw_threshold" not in r:
+            unknown.append(k)
+        elif r["draw_threshold"] != draw.threshold:
+            again.append(k)
     if missing:
         click.echo(f"resuming: drawing {count(len(missing), 'image')} from the part file whose picture is not in "
                    f"{folder}", err=True)
-    return (redraw(done[k], inputs[k].path, draw, categories) for k in missing)
+    if again:
+        then = ", ".join(f"{t:g}" for t in sorted({done[k]["draw_threshold"] for k in again}))
+        its, was = ("its picture", "was") if len(again) == 1 else ("their pictures", "were")
+        click.echo(f"resuming: drawing {count(len(again), 'image')} from the part file again: {its} in {folder} "
+                   f"{was} drawn at --draw-threshold {then} in that run, {draw.threshold:g} now", err=True)
+    _kept_pictures_note(folder, len(unknown), "the part file does not say", draw.threshold)
+    return (redraw(done[k], inputs[k].path, draw, categories) for k in sorted(missing + again))
 
 
 def _stream_to_part(part: Path, header: dict, known_bad: list[dict], stream, *, total: int, done: int,

@@ -378,8 +378,10 @@ class DetectionJob:
 
 def drawn(record: dict, draw: DrawConfig, image: np.ndarray, boxes, scores, labels, names) -> dict:
     """``record`` (an image's part-file record) once its picture is written under ``draw``
-    (:func:`detector.draw.write_drawing`): without a ``drawing_error``, or, when the picture cannot be drawn or
-    written, with one saying why — the detections are kept either way (a picture is a by-product of the job).
+    (:func:`detector.draw.write_drawing`): without a ``drawing_error`` and with the ``draw_threshold`` it was drawn
+    at (a ``--resume`` with another ``--draw-threshold`` draws it again), or, when the picture cannot be drawn or
+    written, with a ``drawing_error`` saying why — the detections are kept either way (a picture is a by-product of
+    the job).
     ``boxes`` xyxy [D, 4], ``scores`` [D], ``labels`` [D] in 1..C, ``names[label]`` the text of a label."""
     name = record["image"]["file_name"]
     try:
@@ -388,8 +390,9 @@ def drawn(record: dict, draw: DrawConfig, image: np.ndarray, boxes, scores, labe
         logger.debug("drawing %s failed", name, exc_info=True)
         why = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename and e.strerror else \
             f"{type(e).__name__}: {e}"
-        return {**record, "drawing_error": f"drawing failed: {why}"}
-    return {k: v for k, v in record.items() if k != "drawing_error"}
+        return {**{k: v for k, v in record.items() if k != "draw_threshold"},
+                "drawing_error": f"drawing failed: {why}"}
+    return {**{k: v for k, v in record.items() if k != "drawing_error"}, "draw_threshold": draw.threshold}
 
 
 def redraw(record: dict, path, draw: DrawConfig, categories: Sequence[dict]) -> dict:
@@ -402,7 +405,7 @@ def redraw(record: dict, path, draw: DrawConfig, categories: Sequence[dict]) -> 
     try:
         image = load_image(path)
     except ImageError as e:
-        return {**record, "drawing_error": f"drawing failed: {e}"}
+        return {**{k: v for k, v in record.items() if k != "draw_threshold"}, "drawing_error": f"drawing failed: {e}"}
     boxes, scores = _recorded(record)
     labels = np.asarray([labels_of[d["category_id"]] for d in dets], dtype=np.int64)
     return drawn(record, draw, image, boxes, scores, labels, names)

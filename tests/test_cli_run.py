@@ -84,7 +84,8 @@ def test_run_end_to_end_with_corrupt_image(tmp_path):
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
-    assert set(doc) == {"model", "images", "categories", "detections", "errors", "job"}
+    assert set(doc) == {"model", "images", "categories", "detections", "errors", "job", "drawing"}
+    assert doc["drawing"] == {"threshold": 0.3}  # what the pictures show (trial 61: a --resume redraws another's)
     assert doc["job"]["inputs"] == 3 and "shard" not in doc["job"]
     assert not (tmp_path / "boxes.json.part.jsonl").exists()  # removed once the output is complete
     assert [im["file_name"] for im in doc["images"]] == ["a.jpg", "sub/b.png"]

@@ -11,7 +11,9 @@ A document::
      "job": {"inputs": 4, "inputs_sha256": "...", "config_sha256": "...", "shard": {"index": 0, "count": 2}}}
 
 and, only when ``detect run --draw`` could not draw some images (their detections are in ``detections``, as any
-other image's), ``"drawing_errors": [{"file_name": "c.jpg", "error": "drawing failed: ..."}]``.
+other image's), ``"drawing_errors": [{"file_name": "c.jpg", "error": "drawing failed: ..."}]``; when ``--draw``
+drew every other image's picture at one ``--draw-threshold``, ``"drawing": {"threshold": 0.3}`` (a ``--resume
+--draw`` with another threshold draws them again).
 
 ``bbox`` is COCO ``[x, y, w, h]`` (rounded to 0.01 px), ``score`` rounded to 5 decimals; ``category_id`` is the
 ILSVRC det_id, or 1000 + the class's position for classes without one; ``id`` is an image's position in the whole
@@ -25,6 +27,7 @@ Crash-safe batch output: ``detect run`` streams one record per finished image to
      "file": {"size": 48213, "mtime_ns": 1700000000000000000}}
     {"index": 2, "error": {"file_name": "broken.jpg", "error": "cannot decode image"}, "file": {...}}
     {"index": 3, "image": {...}, "detections": [...], "drawing_error": "drawing failed: ..."}
+    {"index": 4, "image": {...}, "detections": [...], "draw_threshold": 0.3}
 
 Lines are flushed as they are written and fsynced in batches, so a killed job loses at most its last few images;
 a last line cut short by the kill is ignored on reading. ``index`` is the image's position in the whole input
@@ -562,8 +565,11 @@ def read_part(path) -> tuple[dict, dict[int, dict]]:
 
 def assemble(header: dict, records: dict[int, dict]) -> dict:
     """Records → the ``boxes.json`` document (the module docstring), images, detections, errors and drawing errors
-    (only when there are some) in input order."""
+    (only when there are some) in input order; ``drawing`` when the records of every image drawn say they were drawn
+    at one ``draw_threshold`` (not when some say none: a part file of an older version, or a run without ``--draw``
+    resumed with it)."""
     images, detections, errors, not_drawn = [], [], [], []
+    drawn_at = set()
     for index in sorted(records):
         rec = records[index]
         if "error" in rec:
@@ -573,6 +579,8 @@ def assemble(header: dict, records: dict[int, dict]) -> dict:
             detections.extend(rec["detections"])
             if "drawing_error" in rec:
                 not_drawn.append({"file_name": rec["image"]["file_name"], "error": rec["drawing_error"]})
+            else:
+                drawn_at.add(rec.get("draw_threshold"))
     job = dict(header["job"])
     if isinstance(header.get("settings"), dict):  # the digest's settings in plain words (merge names what differs)
         job["settings"] = header["settings"]
@@ -580,6 +588,8 @@ def assemble(header: dict, records: dict[int, dict]) -> dict:
            "detections": detections, "errors": errors, "job": job}
     if not_drawn:
         doc["drawing_errors"] = not_drawn
+    if len(drawn_at) == 1 and None not in drawn_at:
+        doc["drawing"] = {"threshold": drawn_at.pop()}
     return doc
 
 
@@ -693,6 +703,7 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
     parts.sort(key=lambda p: p[2]["shard"]["index"])
     owner: dict = {}
     images, detections, errors, not_drawn = [], [], [], []
+    drawings = []  # each part's "drawing": kept when all say one threshold, as one run's output would
     for name, doc, _ in parts:
         for im in doc["images"]:
             for key in (("id", im["id"]), ("file", im["file_name"])):
@@ -708,6 +719,8 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
         detections.extend(doc["detections"])
         errors.extend(doc["errors"])
         not_drawn.extend(doc.get("drawing_errors") or [])
+        if doc["images"]:  # a shard without images drew nothing
+            drawings.append(doc.get("drawing"))
     job = {k: v for k, v in job0.items() if k != "shard"}
     if missing:
         job["missing_shards"] = [f"{i}/{count}" for i in missing]
@@ -716,6 +729,8 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
               "errors": errors, "job": job}
     if not_drawn:
         merged["drawing_errors"] = not_drawn
+    if drawings and isinstance(drawings[0], dict) and all(d == drawings[0] for d in drawings):
+        merged["drawing"] = drawings[0]
     return merged
 
 
