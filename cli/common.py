@@ -580,3 +580,14 @@ def none_used_error(failed: int, out: Path, out_format: str, *, named: str | Non
                  f"{each}listed under 'errors' with its reason in the job record {record} ({out} is {kind}, which "
                  "has no place for errors)")
     return click.ClickException(f"no input could be used: {count(failed, 'input')} failed, {where} (exit status 1)")
+
+
+def note_duplicates(source, duplicates: list[tuple[str, str]]) -> None:
+    """The note on the files of the input folder ``source`` reached twice through a symbolic link, each run once
+    under the name kept (``duplicates``: ``(name left out, name kept)``, :func:`detector.data.images.scan_images`)."""
+    if duplicates:
+        n = len(duplicates)
+        shown = ", ".join(f"{dup} (= {kept})" for dup, kept in duplicates[:3]) + (" …" if n > 3 else "")
+        click.echo(f"note: {source}: {count(n, 'image')} reached a second time through a symbolic link "
+                   f"{'is' if n == 1 else 'are'} left out, each image being run once, under its name without the "
+                   f"link: {shown}", err=True)

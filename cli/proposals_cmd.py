@@ -21,7 +21,7 @@ from proposals.recall import mean_best_overlap, recall_at
 
 from .common import OutFile, cache_options, count, device_option, format_option, load_dataset, multibox_option, \
     multibox_options_given, \
-    dataset_files, refuse_replacing_inputs, selective_search_options, warn_multibox_top
+    dataset_files, note_duplicates, refuse_replacing_inputs, selective_search_options, warn_multibox_top
 
 TOP_NS = (100, 300, 1000, 2000, None)
 # how a proposals output of this command begins (_measure's document, written on one line by atomic_write_json)
@@ -75,8 +75,10 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     if unused and not any(PROPOSERS[m].uses_multibox for m in methods):
         raise click.UsageError(f"{unused[0]} is used only with --method multibox or both (here --method "
                                f"{' '.join(methods)}): drop it, or add one of those")  # as detect run
+    duplicates: list[tuple[str, str]] = []
     try:
-        inputs = scan_images(images)
+        inputs = scan_images(images, duplicates)
+        note_duplicates(images, duplicates)
         dev = resolve_device(device)
         configs = [proposal_config(options, m) for m in methods]
     except (ImageError, ValueError) as e:

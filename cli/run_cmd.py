@@ -39,7 +39,7 @@ from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
 from .common import (FiniteFloat, OutDir, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
-                     device_option, multibox_option, none_used_error, selective_search_options,
+                     device_option, multibox_option, none_used_error, note_duplicates, selective_search_options,
                      sigterm_stops, take_lock, warn_multibox_top, written_count)
 
 logger = logging.getLogger(__name__)
@@ -179,8 +179,8 @@ def default_model_paths(name: str = "default") -> list[Path]:
 @click.pass_context
 def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **options):
     """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/jpe/jfif/png/bmp/webp/avif/tif/tiff/gif,
-    any case, following links to folders; HEIC files are listed under "errors"), one image, or a text file listing
-    image paths. Images are read as a viewer shows
+    any case, following links to folders — a file reached again through a link runs once; HEIC files are listed under
+    "errors"), one image, or a text file listing image paths. Images are read as a viewer shows
     them (EXIF orientation applied, 16-bit scaled to 8, transparency over white). Each is named in OUT by its path
     relative to the folder (for a list: to the deepest folder holding all listed images). Whatever fails on one image
     (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on (exit status
@@ -214,8 +214,10 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
         shard = Shard.parse(shard) if shard is not None else None
     except ValueError as e:
         raise click.BadParameter(str(e).removeprefix("--shard "), param_hint="'--shard'") from None
+    duplicates: list[tuple[str, str]] = []
     try:
-        inputs = scan_images(images)
+        inputs = scan_images(images, duplicates)
+        note_duplicates(images, duplicates)
         if options["device"] != "auto":
             resolve_device(options["device"])
         if options["coco_gt"] is not None and out_format != "coco":

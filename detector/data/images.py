@@ -77,23 +77,27 @@ class ImageInput:
 
 
 # ------------------------------------------------------------------------------------------------ finding
-def scan_images(path) -> list[ImageInput]:
+def scan_images(path, duplicates: list[tuple[str, str]] | None = None) -> list[ImageInput]:
     """The inputs named by ``path``, with their names:
 
     - a folder: the image files under it (suffixes :data:`IMAGE_SUFFIXES`, any case; HEIC/HEIF files are inputs with a
       ``problem``, Pillow decoding none), searched recursively and
       following symbolic links to folders, sorted by path; each named by its path relative to the folder. A link
       that cannot be followed (broken, or a loop back to a folder above it) and a folder that cannot be read are
-      inputs with a ``problem``, so that the run lists them under ``errors`` instead of dropping them;
+      inputs with a ``problem``, so that the run lists them under ``errors`` instead of dropping them. A file
+      reached twice, through a symbolic link (``images/`` and ``link_to_images/`` beside it, or a link to a file of
+      the folder), is one input: the one reached without a link (else the first by name) is kept, and each other is
+      appended to ``duplicates``, when given, as ``(its name, the name kept)`` (trial 61: run twice);
     - one image file: named by its file name;
     - a text list (``.txt``/``.lst``/``.list``, one path a line; relative paths are relative to the list's folder;
       blank lines and ``#`` comments skipped): each named by its path relative to the deepest folder holding all
-      the listed images, so that ``a/img.jpg`` and ``b/img.jpg`` keep apart. A file listed twice is refused.
+      the listed images, so that ``a/img.jpg`` and ``b/img.jpg`` keep apart. A file listed twice is refused, also
+      when a symbolic link names it the second time.
 
     Raises ``ImageError`` when nothing usable is named."""
     path = Path(path)
     if path.is_dir():
-        found = _scan_folder(path)
+        found = _scan_folder(path, duplicates)
         if not found:
             raise ImageError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
         return found
@@ -121,13 +125,16 @@ def _may_be_image(name: str) -> bool:
     return suffix in IMAGE_SUFFIXES or suffix == ""
 
 
-def _scan_folder(root: Path) -> list[ImageInput]:
+def _scan_folder(root: Path, duplicates: list[tuple[str, str]] | None = None) -> list[ImageInput]:
     found: list[ImageInput] = []
+    files: dict[tuple[int, int], list[tuple[bool, tuple, ImageInput]]] = {}  # (device, inode) -> its inputs, each
+    #                                                                         with whether a link led to it
     st = os.stat(root)
-    # (folder, its name prefix, the (device, inode) of it and the folders above it: a link to one of those loops)
-    stack = [(root, "", frozenset({(st.st_dev, st.st_ino)}))]
+    # (folder, its name prefix, the (device, inode) of it and the folders above it: a link to one of those loops,
+    # whether a symbolic link led to it)
+    stack = [(root, "", frozenset({(st.st_dev, st.st_ino)}), False)]
     while stack:
-        folder, prefix, above = stack.pop()
+        folder, prefix, above, linked = stack.pop()
         try:
             with os.scandir(folder) as it:
                 entries = list(it)
@@ -152,11 +159,26 @@ def _scan_folder(root: Path) -> list[ImageInput]:
                     found.append(ImageInput(full, name, "symbolic link loop: it leads back to a folder above it "
                                                         f"({os.readlink(full) if entry.is_symlink() else full})"))
                 else:
-                    stack.append((full, name + "/", above | {key}))
-            elif stat.S_ISREG(st.st_mode) and _is_image_name(entry.name):
-                found.append(ImageInput(full, name))
-            elif stat.S_ISREG(st.st_mode) and PurePosixPath(entry.name).suffix.lower() in UNDECODED_IMAGE_SUFFIXES:
-                found.append(ImageInput(full, name, HEIC_PROBLEM))
+                    stack.append((full, name + "/", above | {key}, linked or entry.is_symlink()))
+            elif stat.S_ISREG(st.st_mode) and (_is_image_name(entry.name) or PurePosixPath(entry.name).suffix.lower()
+                                               in UNDECODED_IMAGE_SUFFIXES):
+                image = ImageInput(full, name, None if _is_image_name(entry.name) else HEIC_PROBLEM)
+                files.setdefault((st.st_dev, st.st_ino), []).append(
+                    (linked or entry.is_symlink(), PurePosixPath(name).parts, image))
+    for same in files.values():
+        if len(same) > 1:  # one file (device, inode) under two names: through a link, or two hard links
+            by_target: dict[str, list] = {}
+            for item in same:  # hard links are files of their own (two entries of a folder); links lead to one
+                by_target.setdefault(os.path.realpath(item[2].path), []).append(item)
+            same = []
+            for items in by_target.values():
+                items.sort(key=lambda item: item[:2])  # the one reached without a link, else the first by name
+                same.append(items[0])
+                if duplicates is not None:
+                    duplicates.extend((item[2].name, items[0][2].name) for item in items[1:])
+        found.extend(item[2] for item in same)
+    if duplicates is not None:
+        duplicates.sort(key=lambda d: PurePosixPath(d[0]).parts)
     return sorted(found, key=lambda i: PurePosixPath(i.name).parts)
 
 
@@ -183,7 +205,7 @@ def _scan_list(list_file: Path) -> list[ImageInput]:
         what = e.reason if e.object[e.start:e.start + 1] == b"\x00" else "not UTF-8"
         raise ImageError(f"{list_file}: not a text list of image paths: byte {e.start} is {what} (save it as "
                          "UTF-8, or UTF-16/32 with a byte-order mark)") from None
-    paths, seen, lines = [], {}, []
+    paths, seen, targets, lines = [], {}, {}, []
     for n, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -194,7 +216,13 @@ def _scan_list(list_file: Path) -> list[ImageInput]:
         if where in seen:
             raise ImageError(f"{list_file}:{n}: {line} is listed twice (also on line {seen[where]}); each image "
                              "once, please")
+        target = os.path.realpath(where)
+        if target in targets:  # trial 61: run twice, under two names
+            first, first_line = targets[target]
+            raise ImageError(f"{list_file}:{n}: {line} is the file of line {first} ({first_line}), reached through a "
+                             f"symbolic link (both lead to {target}); each image once, please")
         seen[where] = n
+        targets[target] = (n, line)
         paths.append((p, where))
         lines.append(line)
     if not paths:
