@@ -115,7 +115,8 @@ def unused_options(given: set[str], o: dict, spell) -> list[str]:
     options ``o`` (the preset applied) would leave unused — ``detect run`` refuses each as a usage error and
     :func:`detector.api.load_detector` as a ``ValueError``, rather than ignore it: ``nms_iou`` under Soft-NMS
     (``--nms-iou 1`` once turned NMS off), ``soft_nms_sigma`` under greedy NMS, ``multibox_path`` or ``multibox_top``
-    with proposals that use no MultiBox. ``spell(key, value=None)``: how the caller writes an option (``--nms-iou``,
+    with proposals that use no MultiBox, selective search's ``ss_mode``, ``ss_scale`` or ``ss_resize_width`` with
+    MultiBox proposals alone (trial 61: ignored without a word). ``spell(key, value=None)``: how the caller writes an option (``--nms-iou``,
     ``--nms greedy``; ``nms_iou``, ``nms='greedy'``). Returns the messages, in that order."""
     problems = []
     for key, nms in (("nms_iou", "greedy"), ("soft_nms_sigma", "soft")):
@@ -127,6 +128,12 @@ def unused_options(given: set[str], o: dict, spell) -> list[str]:
     if multibox and not PROPOSERS[o["method"]].uses_multibox:
         problems.append(f"{spell(multibox[0])} is used only with {spell('method', 'multibox')} or both (here "
                         f"{spell('method', o['method'])}): drop it, or choose one of those")
+    search = [k for k in ("ss_mode", "ss_scale", "ss_resize_width") if k in given]
+    if search and o["method"] == "multibox":  # no selective search runs (job_settings leaves them out likewise)
+        one = len(search) == 1
+        problems.append(f"{', '.join(map(spell, search))} {'is a setting' if one else 'are settings'} of selective "
+                        f"search, which {spell('method', 'multibox')} does not run: drop {'it' if one else 'them'}, "
+                        f"or choose {spell('method', 'ss')} or both")
     return problems
 
 

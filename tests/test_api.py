@@ -248,6 +248,14 @@ def test_a_bad_grey_array_is_reported_with_the_shape_given():
      r"^multibox_top is used only with proposals='multibox' or both \(here proposals='ss'\)"),
     (dict(preset="fast", proposals="ss", multibox="mb.pt"), ["--preset", "fast", "--proposals", "ss",
                                                              "--multibox", "mb.pt"], r"^multibox is used only"),
+    # trial 61: selective search's settings with MultiBox proposals alone were ignored without a word
+    (dict(proposals="multibox", ss_scale=1.0), ["--proposals", "multibox", "--ss-scale", "1"],
+     r"^ss_scale is a setting of selective search, which proposals='multibox' does not run: drop it, or choose "
+     r"proposals='ss' or both$"),
+    (dict(preset="fast", proposals="multibox", ss_mode="single", ss_resize_width=250),
+     ["--preset", "fast", "--proposals", "multibox", "--ss-mode", "single", "--ss-resize-width", "250"],
+     r"^ss_mode, ss_resize_width are settings of selective search, which proposals='multibox' does not run: drop "
+     r"them"),
 ])
 def test_an_option_the_run_would_not_use_is_refused_as_detect_run_refuses_it(tmp_path, options, argv, message):
     """trial 56: load_detector(nms_iou=0.5) ran Soft-NMS, the threshold silently ignored, where `detect run
@@ -259,7 +267,8 @@ def test_an_option_the_run_would_not_use_is_refused_as_detect_run_refuses_it(tmp
     assert result.exit_code == 2, result.output
     with pytest.raises(ValueError, match=message):
         load_detector(tmp_path / "absent.pt", **options)  # refused before the model is looked for
-    ok = {k: v for k, v in options.items() if k not in ("nms_iou", "soft_nms_sigma", "multibox_top", "multibox")}
+    ok = {k: v for k, v in options.items() if k not in ("nms_iou", "soft_nms_sigma", "multibox_top", "multibox",
+                                                          "ss_mode", "ss_scale", "ss_resize_width")}
     with pytest.raises(Exception) as e:  # the same options without the unused one get as far as the model
         load_detector(tmp_path / "absent.pt", **ok)
     assert "absent.pt" in str(e.value)

@@ -632,14 +632,17 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--multibox-top", "100"), "--resume"])
     assert res.exit_code == 1 and "differ from that run's: multibox_top: 100 now, 200 (the default) in that run " \
         "(delete it" in res.output, res.output
-    # ... settings this run does not use (selective search's with MultiBox alone, fast mode's scale in crops mode)
-    # are not: they stopped the resume (user trial)
+    # ... settings this run does not use (fast mode's scale in crops mode) are not: they stopped the resume (user
+    # trial); selective search's with MultiBox alone are refused before any work (trial 61: ignored without a word)
     # nor are those that change nothing: --mode equal to the model's own (user trial), a fast-mode scale in crops
     # mode, even one that fast mode would refuse (--fast-max-side below the default short side)
     # and --backend naming what the default (auto) picks here
     from detector.nn.onnx import onnx_available
 
-    unused = ["--ss-scale", "1", "--ss-resize-width", "100", "--fast-short-side", "300", "--fast-max-side", "200",
+    res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--ss-scale", "1", "--resume")])
+    assert res.exit_code == 2 and "--ss-scale is a setting of selective search, which --proposals multibox does " \
+        "not run" in res.output, res.output
+    unused = ["--fast-short-side", "300", "--fast-max-side", "200",
               "--mode", "crops", "--backend", "onnx" if onnx_available() else "torch", "--resume"]
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, *unused)])
     assert res.exit_code == 0, res.output
