@@ -591,3 +591,16 @@ def note_duplicates(source, duplicates: list[tuple[str, str]]) -> None:
         click.echo(f"note: {source}: {count(n, 'image')} reached a second time through a symbolic link "
                    f"{'is' if n == 1 else 'are'} left out, each image being run once, under its name without the "
                    f"link: {shown}", err=True)
+
+
+def classes_not_in_gt(gt: CocoGtIds, lacking, where: str) -> str:
+    """The message for ``--classes`` naming classes (``lacking``: :meth:`CocoGtIds.lacking`) that the ``--coco-gt``
+    file ``gt`` has no category of: COCO results numbered for it could carry none of their detections. ``where``:
+    how the classes were asked for (``--classes``, or the parts' ``--classes`` in a merge)."""
+    one = len(lacking) == 1
+    has = sorted(set(gt.category_names.values()), key=str.lower)
+    its = f"its categories: {', '.join(has[:8])}{', …' if len(has) > 8 else ''}" if has else "it has no categories"
+    return (f"{where} {', '.join(c.name for c in lacking)}: the --coco-gt file {gt.source} has no category of "
+            f"{'this class' if one else 'these classes'} ({its}), so the COCO results, which take its category ids, "
+            f"could carry none of {'its' if one else 'their'} detections: drop {'it' if one else 'them'} from "
+            "--classes, or give the ground truth of " + ("that class" if one else "those classes"))

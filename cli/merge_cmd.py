@@ -8,9 +8,10 @@ import click
 
 from detector.data import boxes_json
 from detector.data.coco import coco_gt_ids
+from detector.data.vocab import Category
 from detector.engines import shown_setting
 
-from .common import OutFile, check_beside_out, count, none_used_error, written_count
+from .common import OutFile, check_beside_out, classes_not_in_gt, count, none_used_error, written_count
 
 
 @click.command("merge")
@@ -43,6 +44,11 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
         ids = coco_gt_ids(coco_gt, [im["file_name"] for im in doc["images"]],
                           {im["file_name"]: (im["width"], im["height"]) for im in doc["images"]
                            if "width" in im and "height" in im}) if coco_gt is not None else None
+        settings = doc["job"].get("settings") if isinstance(doc["job"].get("settings"), dict) else {}
+        if ids is not None and settings.get("classes") is not None:  # the parts' categories are those classes
+            lacking = ids.lacking([Category(str(c["name"]), c.get("wnid") or None) for c in doc["categories"]])
+            if lacking:
+                raise click.ClickException(classes_not_in_gt(ids, lacking, "the parts were run with --classes"))
         written = boxes_json.write(out, doc, out_format, coco_gt=ids)
     except (boxes_json.BoxesJsonError, boxes_json.MergeError, ValueError) as e:
         raise click.ClickException(str(e)) from None

@@ -38,9 +38,9 @@ from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import PROPOSERS, ProposalConfig, load_proposal_multibox
 
-from .common import (FiniteFloat, OutDir, OutFile, Terminated, cache_options, check_beside_out, check_out_folder, count,
-                     device_option, multibox_option, none_used_error, note_duplicates, selective_search_options,
-                     sigterm_stops, take_lock, warn_multibox_top, written_count)
+from .common import (FiniteFloat, OutDir, OutFile, Terminated, cache_options, check_beside_out, check_out_folder,
+                     classes_not_in_gt, count, device_option, multibox_option, none_used_error, note_duplicates,
+                     selective_search_options, sigterm_stops, take_lock, warn_multibox_top, written_count)
 
 logger = logging.getLogger(__name__)
 
@@ -367,6 +367,10 @@ def _run(inputs, out: Path, out_format: str, resume: bool, shard, engine: str, o
             options = {**options, "classes": select_classes(members[0].classes, options["classes"])}
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="'--classes'") from None
+        if options["coco_gt"] is not None:  # before any image: results of no category of it would be left out
+            lacking = options["coco_gt"].lacking([c for c in members[0].classes if c.name in options["classes"]])
+            if lacking:
+                raise click.UsageError(classes_not_in_gt(options["coco_gt"], lacking, "--classes"))
     if options.get("prefer_mode") and (given or bundled) or options["mode"]:  # the user's members, the preset's
         # model folder (a member added to detector/models/fast), or --mode on any ensemble: say which were left out
         ran = {m.path for m in members}

@@ -5,7 +5,7 @@ for ``detect run --format coco --coco-gt``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .boxes import box_area, xyxy_to_xywh
 from .boxes_json import category_id
@@ -65,6 +65,13 @@ class CocoGtIds:
     source: str  # the ground-truth file
     image_ids: dict[str, int | str]  # an input's name (``file_name`` in boxes.json) -> its image's id in the file
     category_ids: dict[str, int | str]  # a class's Category.key (the wnid, else the name) -> the file's category id
+    category_names: dict[str, str] = field(default_factory=dict)  # a class's Category.key -> its name in the file
+
+    def lacking(self, classes) -> list:
+        """Those of ``classes`` (:class:`~detector.data.vocab.Category`, keyed as ``detect eval`` matches them) that
+        the file has no category of: COCO results numbered for it can carry none of their detections (trial 61:
+        ``detect run --classes tv --coco-gt GT`` ran the whole job to write an empty list)."""
+        return [c for c in classes if c.key not in self.category_ids]
 
 
 def coco_gt_ids(path, names, sizes: dict[str, tuple[int, int]] | None = None) -> CocoGtIds:
@@ -122,4 +129,4 @@ def coco_gt_ids(path, names, sizes: dict[str, tuple[int, int]] | None = None) ->
         raise ValueError(f"{source}: {which} not among its images, so {its} could have no image_id of it: {shown} "
                          f"(images are matched to its "
                          "images[].file_name by path, as detect eval matches them; run on the ground truth's images)")
-    return CocoGtIds(source, image_ids, {c.key: c.source_id for c in gt.classes})
+    return CocoGtIds(source, image_ids, {c.key: c.source_id for c in gt.classes}, {c.key: c.name for c in gt.classes})
