@@ -75,6 +75,12 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     if unused and not any(PROPOSERS[m].uses_multibox for m in methods):
         raise click.UsageError(f"{unused[0]} is used only with --method multibox or both (here --method "
                                f"{' '.join(methods)}): drop it, or add one of those")  # as detect run
+    search = [f"--{k.replace('_', '-')}" for k in ("ss_mode", "ss_scale", "ss_resize_width")
+              if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT]
+    if search and methods == ("multibox",):  # as detect run refuses them (engines.unused_options)
+        raise click.UsageError(f"{', '.join(search)} {'is a setting' if len(search) == 1 else 'are settings'} of "
+                               "selective search, which --method multibox does not run: drop "
+                               f"{'it' if len(search) == 1 else 'them'}, or add --method ss or both")
     duplicates: list[tuple[str, str]] = []
     try:
         inputs = scan_images(images, duplicates)
