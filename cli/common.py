@@ -377,7 +377,8 @@ def refuse_replacing_inputs(outputs: dict, inputs) -> None:
     """Refuse, before anything is written, an output option (``{"--json": path}``, None: not given) that names a
     file the command reads (``inputs``: paths, None skipped), or two outputs that name one file — as ``detect run``
     refuses an ``--out`` that is one of its images; or one that is a device, a pipe, a socket or a loop of links
-    (:func:`detector.data.io.not_a_file`)."""
+    (:func:`detector.data.io.not_a_file`). A command calls :func:`refuse_binary_outputs` after its last such check
+    (an input named as one, not as a binary file)."""
     seen: dict[Path, str] = {}
     for flag, path in outputs.items():
         if path is None:
@@ -396,7 +397,6 @@ def refuse_replacing_inputs(outputs: dict, inputs) -> None:
         if p is not None and (where := Path(p).resolve()) in existing:
             raise click.ClickException(f"{existing[where]} {outputs[existing[where]]} is a file this command reads: "
                                        "it would be replaced")
-    refuse_binary_outputs(outputs)
 
 
 def dataset_files(ds: Dataset) -> list:

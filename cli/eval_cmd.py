@@ -31,7 +31,7 @@ from eval.predictions import ImageListNeeded, voc_results_class
 from eval.yolo_results import results_files
 
 from .common import (FiniteFloat, OutFile, count, dataset_files, format_option, images_option, load_dataset,
-                     refuse_replacing_inputs)
+                     refuse_binary_outputs, refuse_replacing_inputs)
 
 MIN_RESAMPLES = 100  # --bootstrap's least N (ours): fewer cannot place the 2.5th and 97.5th percentiles
 
@@ -166,6 +166,7 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
             if len(paths) == 1:
                 _refuse_shared_by_id(paths[0], _read_predictions(paths[0], read, image_list, shared=True), flag)
     gts = [_load_gt(p, outputs=outputs, fmt=fmt, images=images, image_list=image_list) for p in gt_paths]
+    refuse_binary_outputs({"--json": json_out})  # after the checks naming an input it would replace
     # a file shared by several ground truths: an image that fits another one's better is that one's (trial 25)
     elsewhere: dict[Path, list] = {}
     if n > 1:

@@ -12,7 +12,8 @@ from detector.data.io import atomic_write_json, binary_kind
 from detector.data.summary import check_image_files, summarize
 from detector.nn.checkpoint import MULTIBOX_FORMAT
 
-from .common import OutFile, count, dataset_files, format_option, images_option, load_dataset, refuse_replacing_inputs
+from .common import (OutFile, count, dataset_files, format_option, images_option, load_dataset, refuse_binary_outputs,
+                     refuse_replacing_inputs)
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -51,6 +52,7 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out,
         return _inspect_model(path, json_out)
     ds = load_dataset(path, fmt, images=images, image_list=image_list, strict=False)
     refuse_replacing_inputs({"--json": json_out}, dataset_files(ds))
+    refuse_binary_outputs({"--json": json_out})  # after the checks naming an input it would replace
     image_problems = []
     if decode and no_image_check:
         raise click.UsageError("--decode checks the image files, which --no-image-check skips: give one of them")
@@ -116,6 +118,7 @@ def _inspect_model(path: Path, json_out: Path | None) -> None:
     # trial 57: `detect inspect DIR --json DIR/member0.pt` replaced the member file with the JSON report
     refuse_replacing_inputs({"--json": json_out}, [m.path for m in members] +
                             ([path / "ensemble.json"] if path.is_dir() else []))
+    refuse_binary_outputs({"--json": json_out})
     out = click.echo
     out(f"{path}  (a model: {len(members)} member{'s' if len(members) != 1 else ''})")
     rows = []
@@ -155,6 +158,7 @@ def _inspect_multibox(path: Path, json_out: Path | None) -> None:
     except CheckpointError as e:
         raise click.ClickException(str(e)) from None
     refuse_replacing_inputs({"--json": json_out}, [path])
+    refuse_binary_outputs({"--json": json_out})
     c, t = model.config, ckpt.get("train") or {}
     cfg = t.get("config") or {}
     trained = ", ".join(x for x in (count(t["epoch"], "epoch") if t.get("epoch") else "",

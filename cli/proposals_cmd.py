@@ -21,7 +21,8 @@ from proposals.recall import mean_best_overlap, recall_at
 
 from .common import OutFile, cache_options, count, device_option, format_option, load_dataset, multibox_option, \
     multibox_options_given, \
-    dataset_files, note_duplicates, refuse_replacing_inputs, selective_search_options, warn_multibox_top
+    dataset_files, note_duplicates, refuse_binary_outputs, refuse_replacing_inputs, selective_search_options, \
+    warn_multibox_top
 
 TOP_NS = (100, 300, 1000, 2000, None)
 # how a proposals output of this command begins (_measure's document, written on one line by atomic_write_json)
@@ -94,6 +95,7 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     gt = load_dataset(gt_path, fmt) if gt_path else None
     if gt is not None:
         refuse_replacing_inputs({"--out": out, "--json": json_out}, dataset_files(gt))
+    refuse_binary_outputs({"--json": json_out})  # after the checks naming an input (--out: refused above)
     gt_index = ImageNameIndex([im.file_name for im in gt.images]) if gt else None
     if gt is not None:  # recall over no image would be NaN: say which images are measured, before any work
         try:

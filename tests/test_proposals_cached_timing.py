@@ -27,5 +27,7 @@ def test_cached_selective_search_is_counted_and_noted(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["methods"]["ss"]["cached_images"] == 1
     res = CliRunner().invoke(cli, [*args, "--no-cache"])
     assert res.exit_code == 0 and "from the cache" not in res.output, res.output
-    res = CliRunner().invoke(cli, [*args, "--method", "multibox"])  # MultiBox alone: no search to cache
+    mb = [a for k, a in enumerate(args) if a not in ("--ss-mode", "--ss-resize-width")  # selective search's
+          and args[k - 1] not in ("--ss-mode", "--ss-resize-width")]  # options are refused with MultiBox alone
+    res = CliRunner().invoke(cli, [*mb, "--method", "multibox"])  # MultiBox alone: no search to cache
     assert res.exit_code == 0 and "from the cache" not in res.output, res.output
