@@ -200,6 +200,7 @@ class _Scored:
     only: set[int] | None  # --model-classes-only: the classes scored
     result: EvalResult
     base_result: EvalResult | None
+    base_preds: Predictions | None = None  # the baseline file as read
 
     @property
     def has_map(self) -> bool:  # a class with positives: something to average
@@ -289,7 +290,8 @@ def _score(gt_path: Path, gt: Dataset, pred_path, baseline_path, *, read, metric
         aligned = align_predictions(preds, gt, elsewhere=elsewhere[pred_path][k] if pred_path in elsewhere else ())
         bl_notes: list[str] = []
         bl = read_blacklist(blacklist, gt, image_list=image_list, notes=bl_notes) if blacklist else None
-        base = align_predictions(_read_predictions(baseline_path, read, image_list), gt,
+        base_preds = _read_predictions(baseline_path, read, image_list) if baseline_path else None
+        base = align_predictions(base_preds, gt,
                                  elsewhere=elsewhere[baseline_path][k] if baseline_path in elsewhere else ()) \
             if baseline_path else None
     except PredictionError as e:
@@ -313,7 +315,8 @@ def _score(gt_path: Path, gt: Dataset, pred_path, baseline_path, *, read, metric
                       only_classes=only)
     base_result = evaluate(gt, base, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
                            only_classes=only) if base is not None else None
-    return _Scored(gt_path, pred_path, baseline_path, gt, preds, aligned, base, bl, only, result, base_result)
+    return _Scored(gt_path, pred_path, baseline_path, gt, preds, aligned, base, bl, only, result, base_result,
+                   base_preds)
 
 
 def _intervals(s: _Scored, metric, resamples, iou_threshold):
@@ -365,8 +368,31 @@ def _print_file_notes(s: _Scored, prefix: str, *, skip_unknown: bool = False) ->
                        "--model-classes-only scores the others alone", err=True)
     if s.base is not None:  # trial 20: a baseline of fewer images was compared without a word
         _print_notes(s.base, (), f"{prefix}baseline {s.baseline_path}: ", skip_unknown=skip_unknown)
+        _note_baseline_classes(s, prefix)
         if os.path.realpath(s.baseline_path) == os.path.realpath(s.pred_path):
             click.echo(f"note: {prefix}the baseline is the prediction file itself", err=True)
+
+
+def _note_baseline_classes(s: _Scored, prefix: str) -> None:
+    """The baseline is scored on the classes --pred is scored on: a class its run could not detect (not among its
+    model's categories, or left out by its --classes) scores AP 0 there and counts against it in the difference
+    (trial 63: --pred's classes were noted, the baseline's not, and such a difference read "more than the choice of
+    images explains")."""
+    bp = s.base_preds
+    if bp is None or s.base_result is None or not (bp.format == "boxes_json" or bp.kept_classes):
+        return  # COCO results and ILSVRC text without a job record name only the classes they predicted
+    known = {s.gt.classes[i].key for i in s.base.known_classes}
+    scored = [c for c in s.base_result.per_class if c.ap is not None]
+    outside = [c.category.name for c in scored if c.category.key not in known]
+    if not outside:
+        return
+    one, names = len(outside) == 1, f"{', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}"
+    said = (f"among the classes its run kept (--classes {','.join(bp.kept_classes)}): {names};" if bp.kept_classes
+            else f"among its categories ({names}): its model does not detect {'it' if one else 'them'}, and")
+    click.echo(f"note: {prefix}baseline {s.baseline_path}: {count(len(outside), 'class', 'classes')} of the "
+               f"{len(scored)} with positives {'is' if one else 'are'} not {said} "
+               f"{'it scores' if one else 'each scores'} AP 0 in the baseline's mean, which the difference counts "
+               "against it", err=True)
 
 
 def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, plot_out) -> None:
