@@ -65,6 +65,23 @@ def test_rgba_is_shown_over_white(tmp_path):
     np.testing.assert_array_equal(out[0, :2], [[200, 100, 50], [255, 255, 255]])  # opaque / fully transparent
 
 
+def test_every_pil_mode_is_read_as_rgb_or_refused_by_name():
+    """A PIL image of any mode Pillow has is RGB, or an ImageError naming the image (32-bit I / F): trial 63, a
+    premultiplied 'La' image (Pillow converts it to LA alone) raised Pillow's "conversion from La to L not
+    supported", naming no image."""
+    from detector.data.images import as_rgb, eight_bit
+
+    for mode in Image.MODES:
+        img = Image.new(mode, (4, 3))
+        if mode in ("F", "I"):
+            with pytest.raises(ImageError, match="image 2: a 32-bit"):
+                eight_bit(img, "image 2", pil=True)
+            continue
+        assert as_rgb(eight_bit(img, "image 2", pil=True)).mode == "RGB", mode
+    la = Image.fromarray(np.array([[[200, 255], [200, 128], [90, 0]]], np.uint8), "LA")  # opaque, half, none
+    np.testing.assert_array_equal(np.asarray(as_rgb(la.convert("La"))), np.asarray(as_rgb(la)))
+
+
 def test_palette_colours_and_transparent_index(tmp_path):
     palette = [10, 20, 30, 200, 150, 100, 0, 0, 0]
     idx = np.array([[0, 1], [2, 1]], np.uint8)

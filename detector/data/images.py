@@ -365,7 +365,9 @@ def eight_bit(img: Image.Image, name, *, pil: bool = False) -> Image.Image:
 def as_rgb(img: Image.Image) -> Image.Image:
     """An 8-bit Pillow image of any mode → RGB, transparency (an alpha channel, or a palette's or grey image's
     transparent colour) composited over white."""
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+    if img.mode == "La":  # premultiplied grey: Pillow converts it to LA alone (trial 63: "conversion from La to L")
+        img = img.convert("LA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, (*BACKGROUND, 255)), rgba).convert("RGB")
     return img.convert("RGB")
