@@ -498,9 +498,13 @@ def _ensemble_listing(folder: Path) -> list[Path] | None:
     there is none or it cannot be read as one."""
     try:
         doc = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))
-        return [folder / f"member{int(m['member'])}.pt" for m in doc["members"]]
+        names = [f"member{int(m['member'])}.pt" for m in doc["members"]]
+        # a member's suffix in any case, as the folder's model files (trial 63: member0.PT beside its ensemble.json,
+        # copied from another system, was "listed, which the folder lacks")
+        files = {f.name.lower(): f for f in reversed(model_files_in(folder))}
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return [folder / n if (folder / n).is_file() else files.get(n, folder / n) for n in names]
 
 
 def file_format(path: Path) -> str | None:

@@ -88,3 +88,25 @@ def test_a_multibox_network_is_described_and_a_folder_s_pt_suffix_may_be_capital
     from detector.classifier import member_files
 
     assert member_files([folder]) == [folder / "member0.PT"]
+
+
+def test_an_ensemble_json_names_its_members_whatever_the_case_of_their_suffix(tmp_path):
+    """Trial 63: a `detect train ensemble` folder copied from another system, member0.PT and member1.PT beside its
+    ensemble.json, was refused by run and inspect alike: "ensemble.json lists member0.pt, member1.pt, which the folder
+    lacks" — the folder's model files are its *.pt in any case, its listing's too."""
+    import json
+
+    from detector.classifier import member_files
+
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    crops_model(folder / "member0.PT")
+    crops_model(folder / "member1.Pt", seed=1)
+    crops_model(folder / "member2.pt", seed=2)  # a leftover of a larger ensemble: not listed
+    (folder / "ensemble.json").write_text(json.dumps({"members": [{"member": 0}, {"member": 1}]}))
+    assert member_files([folder]) == [folder / "member0.PT", folder / "member1.Pt"]
+    r = CliRunner().invoke(cli, ["inspect", str(folder)])
+    assert r.exit_code == 0 and "(a model: 2 members)" in r.output and "member1.Pt" in r.output, r.output
+    (folder / "member1.Pt").unlink()
+    r = CliRunner().invoke(cli, ["inspect", str(folder)])
+    assert r.exit_code == 1 and "ensemble.json lists member1.pt, which the folder lacks" in r.output, r.output
