@@ -1166,3 +1166,24 @@ def test_converted_ground_truth_numbers_classes_as_boxes_json_does(tmp_path):
     names = [c.name for c in ds.classes]
     assert {n: by_name[n] for n in ("person", "gnome", "widget")} == {"person": 124, "gnome": 1000 + names.index("gnome"), "widget": 1000 + names.index("widget")}
     assert sorted(a["category_id"] for a in coco["annotations"]) == [124, by_name["gnome"], by_name["widget"]]
+
+
+def test_a_model_folder_given_as_annotations_is_named_whatever_the_case_of_its_suffix(tmp_path):
+    """Trial 63: `detect eval --gt detector/models/default` (finished members, no ensemble.json) was "an unfinished
+    `detect train ensemble` run" that --resume would finish; member0.PT beside ensemble.json read as COCO
+    ("ensemble.json: not a COCO instances file"), and member0.PT alone was "pass --format"."""
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    for name in ("member0.pt", "member1.pt", "README.md"):
+        (bundled / name).write_bytes(b"PK\x03\x04")
+    with pytest.raises(DatasetError, match=r"a folder of model files \(member0\.pt, member1\.pt\), not annotations: "
+                                          r"give an annotation set .*; the folder is `detect run --model`'s$"):
+        read_dataset(bundled)
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    (copied / "member0.PT").write_bytes(b"PK\x03\x04")
+    with pytest.raises(DatasetError, match=r"a folder of model files \(member0\.PT\), not annotations"):
+        read_dataset(copied)
+    (copied / "ensemble.json").write_text('{"members": [{"member": 0}]}')
+    with pytest.raises(DatasetError, match=r"a folder of model files \(the ensemble `detect train ensemble` writes\)"):
+        read_dataset(copied)

@@ -1107,16 +1107,25 @@ def detect_format(path) -> str:
         return "pennfudan"
     if (path / "Annotations").is_dir():
         return "voc"
-    if (path / "ensemble.json").is_file() and any(path.glob("member*.pt")):  # trial 32: read as COCO, exit 0
+    # member files, a .pt suffix in any case as a model folder's (trial 63: member0.PT beside ensemble.json read as
+    # COCO, "ensemble.json: not a COCO instances file")
+    entries = [q for q in path.iterdir() if q.name.lower().startswith("member")]
+    states = sorted(q.name for q in entries if q.name.endswith(".state.ckpt"))
+    members = sorted([*(q.name for q in entries if q.suffix.lower() == ".pt"), *states])
+    if (path / "ensemble.json").is_file() and len(members) > len(states):  # trial 32: read as COCO, exit 0
         raise DatasetError(Problem(str(path), "unknown_format", "a folder of model files (the ensemble `detect train "
                                    f"ensemble` writes), not annotations: give an annotation set ({_ANNOTATIONS}); "
                                    "the folder is `detect run --model`'s"))
-    members = sorted(p.name for p in (*path.glob("member*.pt"), *path.glob("member*.state.ckpt")))
     if members and not _files(path, ".json") and not _files(path, ".xml"):  # a stopped run's: was "pass --format"
+        listed = f"{', '.join(members[:3])}{', …' if len(members) > 3 else ''}"
+        if not states:  # finished members without a listing: a model folder (trial 63: the bundled one was called
+            # "an unfinished `detect train ensemble` run" that `--resume` would finish)
+            raise DatasetError(Problem(str(path), "unknown_format", f"a folder of model files ({listed}), not "
+                                       f"annotations: give an annotation set ({_ANNOTATIONS}); the folder is "
+                                       "`detect run --model`'s"))
         raise DatasetError(Problem(str(path), "unknown_format", "a folder of model files of an unfinished `detect "
-                                   f"train ensemble` run ({', '.join(members[:3])}{', …' if len(members) > 3 else ''}"
-                                   f"; no ensemble.json yet), not annotations: give an annotation set "
-                                   f"({_ANNOTATIONS}); `detect train ensemble --resume` finishes the run"))
+                                   f"train ensemble` run ({listed}; no ensemble.json yet), not annotations: give an "
+                                   f"annotation set ({_ANNOTATIONS}); `detect train ensemble --resume` finishes the run"))
     # a labelme folder (its images beside, often); not only its first 3 files: `detect run --out boxes.json --format
     # coco` and `detect eval --json` saved there (boxes.json, boxes.job.json, boxes.eval.json) sort before photo_1.json
     if any(is_labelme_json(p) for p in _files(path, ".json")[:32]):  # trial 43
