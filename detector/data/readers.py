@@ -1109,7 +1109,10 @@ def detect_format(path) -> str:
         return "voc"
     # member files, a .pt suffix in any case as a model folder's (trial 63: member0.PT beside ensemble.json read as
     # COCO, "ensemble.json: not a COCO instances file")
-    entries = [q for q in path.iterdir() if q.name.lower().startswith("member")]
+    try:
+        entries = [q for q in path.iterdir() if q.name.lower().startswith("member")]
+    except OSError:  # an unreadable folder: what reading it says comes below
+        entries = []
     states = sorted(q.name for q in entries if q.name.endswith(".state.ckpt"))
     members = sorted([*(q.name for q in entries if q.suffix.lower() == ".pt"), *states])
     if (path / "ensemble.json").is_file() and len(members) > len(states):  # trial 32: read as COCO, exit 0
