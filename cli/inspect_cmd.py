@@ -110,6 +110,11 @@ def _inspect_model(path: Path, json_out: Path | None) -> None:
     proposal network: :func:`_inspect_multibox`)."""
     if path.is_file() and file_format(path) == MULTIBOX_FORMAT:
         return _inspect_multibox(path, json_out)
+    if path.is_dir() and not (path / "ensemble.json").is_file():
+        files = model_files_in(path)  # a folder of one MultiBox network (proposals/models), described as that file
+        # is (trial 63: "multibox.pt left out", then "no region-classifier model file")
+        if len(files) == 1 and file_format(files[0]) == MULTIBOX_FORMAT:
+            return _inspect_multibox(files[0], json_out)
     try:
         members = load_ensemble([path])  # as `detect run --model` reads it: a folder whose members differ in their
         # classes, or hold one file twice, is refused as the run refuses it (trial 57: listed as a model, exit 0)

@@ -110,3 +110,25 @@ def test_an_ensemble_json_names_its_members_whatever_the_case_of_their_suffix(tm
     (folder / "member1.Pt").unlink()
     r = CliRunner().invoke(cli, ["inspect", str(folder)])
     assert r.exit_code == 1 and "ensemble.json lists member1.pt, which the folder lacks" in r.output, r.output
+
+
+def test_a_folder_holding_only_a_multibox_network_describes_it(tmp_path):
+    """Trial 63: `detect inspect proposals/models` (the bundled MultiBox network's folder) warned "multibox.pt left
+    out" and failed "no region-classifier model file", where `detect inspect proposals/models/multibox.pt` describes
+    it: the folder's one model file is described as that file is."""
+    import json
+
+    from test_cli_run import tiny_multibox
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    tiny_multibox(folder / "multibox.pt")
+    (folder / "README.md").write_text("the MultiBox network\n")
+    r = CliRunner().invoke(cli, ["inspect", str(folder), "--json", str(tmp_path / "mb.json")])
+    assert r.exit_code == 0, r.output
+    assert f"{folder / 'multibox.pt'}  (a MultiBox proposal network: give it to `detect run --multibox`" in r.output
+    assert "left out" not in r.output and "3 boxes an image (K priors)" in r.output, r.output
+    assert json.loads((tmp_path / "mb.json").read_text())["multibox"]["config"]["num_priors"] == 3
+    crops_model(folder / "member0.pt")  # beside a region classifier it is left out, as detect run --model leaves it
+    r = CliRunner().invoke(cli, ["inspect", str(folder)])
+    assert r.exit_code == 0 and "(a model: 1 member)" in r.output, r.output
