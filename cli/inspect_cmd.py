@@ -94,7 +94,14 @@ def inspect_cmd(path, fmt, images, image_list, no_image_check, decode, json_out,
 def _is_model(path: Path) -> bool:
     """Whether ``path`` is a PyTorch file (a model) or a folder holding ``*.pt`` files, not annotations."""
     if path.is_dir():
-        return bool(model_files_in(path))
+        if model_files_in(path):
+            return True
+        try:  # *.pth alone (PyTorch's other suffix, which a model folder does not take: its error says so), beside
+            # nothing an annotation set is made of (trial 63: "no … annotation found here; pass --format")
+            suffixes = {f.suffix.lower() for f in path.iterdir()}
+        except OSError:
+            return False
+        return ".pth" in suffixes and not suffixes & {".json", ".xml", ".txt", ".yaml", ".yml"}
     if path.suffix.lower() in (".pt", ".pth", ".ckpt") and path.is_file():  # trial 57: an empty or damaged model
         return True  # file read "cannot tell the annotation format"; as a model it is named for what it is
     try:

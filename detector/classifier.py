@@ -562,9 +562,12 @@ def member_files(paths) -> list[Path]:
                                    "file is given with --multibox)", p, ", ".join(f.name for f in multibox))
                     found = [f for f in found if f not in multibox]
             if not found:
-                raise CheckpointError(f"{p}: no region-classifier model file (*.pt) in this folder" +
-                                      (" (only a MultiBox proposal network: give it with --multibox)"
-                                       if listed is None and multibox else ""))
+                pth = sorted(f.name for f in p.iterdir() if f.suffix.lower() == ".pth" and f.is_file())
+                raise CheckpointError(f"{p}: no region-classifier model file (*.pt) in this folder" + (
+                    " (only a MultiBox proposal network: give it with --multibox)" if listed is None and multibox
+                    else f" (it holds {', '.join(pth[:3])}{', …' if len(pth) > 3 else ''}: a folder's model files "
+                         f"are its *.pt — give such a file itself, --model {p / pth[0]}, or rename it to .pt)"
+                    if pth else ""))
             files.extend(found)
         else:
             files.append(p)

@@ -132,3 +132,21 @@ def test_a_folder_holding_only_a_multibox_network_describes_it(tmp_path):
     crops_model(folder / "member0.pt")  # beside a region classifier it is left out, as detect run --model leaves it
     r = CliRunner().invoke(cli, ["inspect", str(folder)])
     assert r.exit_code == 0 and "(a model: 1 member)" in r.output, r.output
+
+
+def test_a_folder_of_pth_files_is_told_what_a_folder_s_model_files_are(tmp_path):
+    """Trial 63: a folder holding member0.pth (PyTorch's other suffix) was "no region-classifier model file (*.pt)"
+    for `detect run --model`, and "no … annotation found here; pass --format" for `detect inspect`: both now name
+    the file and say how to use it."""
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    crops_model(folder / "member0.pth")
+    said = (f"{folder}: no region-classifier model file (*.pt) in this folder (it holds member0.pth: a folder's model "
+            "files are its *.pt — give such a file itself, --model")
+    from test_presets import image_folder
+
+    images = image_folder(tmp_path)
+    for args in (["inspect", str(folder)], ["run", str(images), "--out", str(tmp_path / "b.json"), "--model",
+                                            str(folder), "--no-cache"]):
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 1 and said in r.output and "pass --format" not in r.output, (args, r.output)
