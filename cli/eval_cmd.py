@@ -351,21 +351,31 @@ def _verdict(interval) -> tuple[bool, str]:
                     " — within what the choice of images explains")
 
 
+def _undetectable_classes(gt: Dataset, preds: Predictions, aligned: AlignedPredictions,
+                          result: EvalResult) -> tuple[list[str], int]:
+    """The names of the ground-truth classes with positives that the run of ``preds`` could not detect — not among
+    its boxes.json's categories, or not among the classes its run kept (``--classes``, from its job) — and how many
+    classes have positives. None are told for files that name only the classes they predicted (COCO results, ILSVRC
+    text without a job record)."""
+    scored = [c for c in result.per_class if c.ap is not None]
+    if not (preds.format == "boxes_json" or preds.kept_classes):
+        return [], len(scored)
+    known = {gt.classes[i].key for i in aligned.known_classes}
+    return [c.category.name for c in scored if c.category.key not in known], len(scored)
+
+
 def _print_file_notes(s: _Scored, prefix: str, *, skip_unknown: bool = False) -> None:
     _print_notes(s.aligned, s.result.notes, prefix, skip_unknown=skip_unknown)
     kept = s.preds.kept_classes
-    if s.only is None and (s.preds.format == "boxes_json" or kept):  # what its run could detect: boxes.json's
-        known = {s.gt.classes[i].key for i in s.aligned.known_classes}  # categories, or the classes its run kept
-        outside = [c.category.name for c in s.result.per_class if c.ap is not None and c.category.key not in known]
-        if outside:
-            with_ap = sum(c.ap is not None for c in s.result.per_class)
-            one, names = len(outside) == 1, f"{', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}"
-            said = (f"among the classes {s.pred_path}'s run kept (--classes {','.join(kept)}): {names};" if kept else
-                    f"among {s.pred_path}'s categories ({names}): its model does not detect {'it' if one else 'them'}"
-                    ", or its run kept other classes (--classes), and")
-            click.echo(f"note: {prefix}{count(len(outside), 'class', 'classes')} of the {with_ap} with positives "
-                       f"{'is' if one else 'are'} not {said} {'it scores' if one else 'each scores'} AP 0 in the mean; "
-                       "--model-classes-only scores the others alone", err=True)
+    outside, with_ap = _undetectable_classes(s.gt, s.preds, s.aligned, s.result)
+    if s.only is None and outside:
+        one, names = len(outside) == 1, f"{', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}"
+        said = (f"among the classes {s.pred_path}'s run kept (--classes {','.join(kept)}): {names};" if kept else
+                f"among {s.pred_path}'s categories ({names}): its model does not detect {'it' if one else 'them'}"
+                ", or its run kept other classes (--classes), and")
+        click.echo(f"note: {prefix}{count(len(outside), 'class', 'classes')} of the {with_ap} with positives "
+                   f"{'is' if one else 'are'} not {said} {'it scores' if one else 'each scores'} AP 0 in the mean; "
+                   "--model-classes-only scores the others alone", err=True)
     if s.base is not None:  # trial 20: a baseline of fewer images was compared without a word
         _print_notes(s.base, (), f"{prefix}baseline {s.baseline_path}: ", skip_unknown=skip_unknown)
         _note_baseline_classes(s, prefix)
@@ -374,23 +384,20 @@ def _print_file_notes(s: _Scored, prefix: str, *, skip_unknown: bool = False) ->
 
 
 def _note_baseline_classes(s: _Scored, prefix: str) -> None:
-    """The baseline is scored on the classes --pred is scored on: a class its run could not detect (not among its
-    model's categories, or left out by its --classes) scores AP 0 there and counts against it in the difference
-    (trial 63: --pred's classes were noted, the baseline's not, and such a difference read "more than the choice of
-    images explains")."""
+    """The baseline is scored on the classes --pred is scored on: a class its run could not detect
+    (:func:`_undetectable_classes`) scores AP 0 there and counts against it in the difference (trial 63: --pred's
+    classes were noted, the baseline's not, and such a difference read "more than the choice of images explains")."""
     bp = s.base_preds
-    if bp is None or s.base_result is None or not (bp.format == "boxes_json" or bp.kept_classes):
-        return  # COCO results and ILSVRC text without a job record name only the classes they predicted
-    known = {s.gt.classes[i].key for i in s.base.known_classes}
-    scored = [c for c in s.base_result.per_class if c.ap is not None]
-    outside = [c.category.name for c in scored if c.category.key not in known]
+    if bp is None or s.base_result is None:
+        return
+    outside, with_ap = _undetectable_classes(s.gt, bp, s.base, s.base_result)
     if not outside:
         return
     one, names = len(outside) == 1, f"{', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}"
     said = (f"among the classes its run kept (--classes {','.join(bp.kept_classes)}): {names};" if bp.kept_classes
             else f"among its categories ({names}): its model does not detect {'it' if one else 'them'}, and")
     click.echo(f"note: {prefix}baseline {s.baseline_path}: {count(len(outside), 'class', 'classes')} of the "
-               f"{len(scored)} with positives {'is' if one else 'are'} not {said} "
+               f"{with_ap} with positives {'is' if one else 'are'} not {said} "
                f"{'it scores' if one else 'each scores'} AP 0 in the baseline's mean, which the difference counts "
                "against it", err=True)
 
