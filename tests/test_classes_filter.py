@@ -25,6 +25,8 @@ def test_names_are_matched_by_name_wnid_and_voc_or_coco_name_in_the_model_s_orde
         select_classes(classes, "persn,unicorn")
     with pytest.raises(ValueError, match=r"'bottle' \(closest: water bottle, wine bottle, "):
         select_classes(classes, "bottle")  # classes holding the word first (trial 57: by spelling alone, otter)
+    with pytest.raises(ValueError, match=r"'bottles' \(closest: water bottle, wine bottle"):
+        select_classes(classes, "bottles")  # and its singular (trial 63: wine bottle, otter, water bottle)
     with pytest.raises(ValueError, match="no class named"):
         select_classes(classes, " , ")
     with pytest.raises(ValueError, match="not a class of the model: 'cat'"):

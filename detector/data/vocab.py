@@ -223,7 +223,9 @@ def select_classes(classes, names) -> tuple[str, ...]:
     if unknown:
         hints = []
         for name in unknown:
-            word = re.compile(rf"\b{re.escape(name.lower())}\b")  # bottle → wine bottle, not otter by spelling
+            singular = re.sub(r"(?<=[^s])s$", "", name.lower())  # bottles → bottle (a plural's first candidates)
+            word = re.compile(rf"\b({re.escape(name.lower())}|{re.escape(singular)})\b")  # bottle → wine bottle,
+            # not otter by spelling
             close = [n for n in by_name if word.search(n)]
             close += [n for n in difflib.get_close_matches(name.lower(), list(by_name), n=3, cutoff=0.6)
                       if n not in close]
