@@ -106,13 +106,18 @@ class OutFile(click.Path):
         return super().convert(value, param, ctx)
 
 
-def refuse_binary_outputs(outputs: dict) -> None:
+def refuse_binary_outputs(outputs: dict, own_kind: dict | None = None) -> None:
     """Refuse a text output (``{"--json": path}``, None: not given) that names an existing binary file — a model, an
     image, an archive — which it would replace (`detect eval --json member0.pt` replaced a 4 MB model with a 720-byte
-    report; `detect run --out model.pt` with detections): no output of ours is binary, so such a file is someone's."""
+    report; `detect run --out model.pt` with detections): no output of ours is binary, so such a file is someone's.
+    ``own_kind``: the outputs among them that are binary, each with the kind of file it writes (``{"--plot": "a PNG
+    image"}``): such an output replaces a file of that kind alone, an earlier plot (`detect eval --plot member0.pt`
+    replaced a 4 MB model with a PNG)."""
+    own_kind = own_kind or {}
     for flag, path in outputs.items():
-        if path is not None and (kind := _binary_file(path)) is not None:
-            raise click.ClickException(f"{flag} {path} exists and is {kind}, which this text output would replace: "
+        if path is not None and (kind := _binary_file(path)) is not None and kind != own_kind.get(flag):
+            this = f"this output ({own_kind[flag]})" if flag in own_kind else "this text output"
+            raise click.ClickException(f"{flag} {path} exists and is {kind}, which {this} would replace: "
                                        "give another path, or delete it first")
 
 

@@ -166,7 +166,8 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
             if len(paths) == 1:
                 _refuse_shared_by_id(paths[0], _read_predictions(paths[0], read, image_list, shared=True), flag)
     gts = [_load_gt(p, outputs=outputs, fmt=fmt, images=images, image_list=image_list) for p in gt_paths]
-    refuse_binary_outputs({"--json": json_out})  # after the checks naming an input it would replace
+    # after the checks naming an input it would replace; the plot (a PNG) replaces an earlier plot alone
+    refuse_binary_outputs(outputs, own_kind={"--plot": "a PNG image"})
     # a file shared by several ground truths: an image that fits another one's better is that one's (trial 25)
     elsewhere: dict[Path, list] = {}
     if n > 1:

@@ -49,3 +49,18 @@ def test_a_text_file_is_still_replaced(tmp_path):
     r = CliRunner().invoke(cli, ["inspect", str(SAMPLES / "annotations.json"), "--json", str(target)])
     assert r.exit_code == 0, r.output
     assert '"old"' not in target.read_text()
+
+
+def test_eval_plot_replaces_an_earlier_plot_but_not_a_model(tmp_path):
+    """`detect eval --plot member0.pt` replaced a 4 MB model with the PNG (the plot is no text output, so the
+    refusal above passed it over): a plot replaces a PNG alone, an earlier plot."""
+    gt = str(SAMPLES / "annotations.json")
+    target = tmp_path / "member0.pt"
+    target.write_bytes(MODEL)
+    r = CliRunner().invoke(cli, ["eval", "--gt", gt, "--pred", gt, "--plot", str(target)])
+    assert r.exit_code == 1 and f"--plot {target} exists and is a PyTorch file" in r.output, r.output
+    assert target.read_bytes() == MODEL
+    earlier = tmp_path / "pr.png"
+    earlier.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24)
+    r = CliRunner().invoke(cli, ["eval", "--gt", gt, "--pred", gt, "--plot", str(earlier)])
+    assert "exists and is" not in r.output, r.output  # past the refusal (matplotlib, if missing, says so after)
