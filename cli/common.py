@@ -25,7 +25,7 @@ from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_
 from detector.nn import distributed
 from detector.nn.device import DeviceError, parse_device
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
-from proposals.proposers import ProposalConfig, boxes_beyond_k
+from proposals.proposers import ProposalConfig, beyond_k_warning
 from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 from proposals.selective_search import MIN_SCALE as SS_MIN_SCALE
@@ -70,12 +70,11 @@ def multibox_options_given(ctx: click.Context, options: dict) -> list[str]:
 def warn_multibox_top(top: int, multibox, path, whose: str = "") -> None:
     """Warn (rank 0) when ``--multibox-top`` ``top`` — given, or a preset's (``whose``: " (the preset's)") — is
     more than the K boxes the MultiBox network ``multibox`` (loaded from ``path``) outputs
-    (:func:`proposals.proposers.boxes_beyond_k`; ``detect run --proposals multibox --multibox-top 500`` with the
+    (:func:`proposals.proposers.beyond_k_warning`; ``detect run --proposals multibox --multibox-top 500`` with the
     bundled K = 200 network proposed 200 at most, without a word). ``multibox`` None (no MultiBox in the run):
     nothing."""
-    if (k := boxes_beyond_k(top, multibox)) is not None and distributed.is_main():
-        click.echo(f"warning: --multibox-top {top}{whose} is more than the {k} boxes (K) the MultiBox network {path} "
-                   f"outputs: it proposes at most {k} an image (fewer after its NMS)", err=True)
+    if (text := beyond_k_warning(top, multibox, f"--multibox-top {top}{whose}", path)) and distributed.is_main():
+        click.echo(f"warning: {text}", err=True)
 
 
 class OutFile(click.Path):

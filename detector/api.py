@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from proposals.merge import MAX_MULTIBOX_TOP
-from proposals.proposers import PROPOSERS, boxes_beyond_k, propose_many
+from proposals.proposers import PROPOSERS, beyond_k_warning, propose_many
 from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 from proposals.selective_search import MIN_SCALE as SS_MIN_SCALE
@@ -37,7 +37,7 @@ from . import OMP_LATE
 from .classifier import MODES, Member, load_ensemble
 from .data.images import ImageError, as_rgb, eight_bit
 from .data.vocab import select_classes
-from .engines import (DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
+from .engines import (PRESETS, DetectionJob, RunConfig, apply_preset, bundled_model_files, config_from_options,
                       default_options, unused_options)
 from .nn.device import resolve_device
 from .nn.onnx import BACKENDS
@@ -302,10 +302,10 @@ def load_detector(model=None, *, preset: str = "paper", device: str | None = "au
     config = config_from_options(o, [m.path for m in members])
     job = DetectionJob(config, members=members, ss_workers=0)
     top = config.proposals.merge.multibox_top
-    if "multibox_top" in given and (k := boxes_beyond_k(top, job.detector.proposer.network)) is not None:
-        warnings.warn(f"multibox_top={top} is more than the {k} boxes (K) the MultiBox network "
-                      f"{config.proposals.multibox_path or 'bundled'} outputs: it proposes at most {k} an image (fewer "
-                      "after its NMS)", UserWarning, stacklevel=2)
+    if "multibox_top" in given or "multibox_top" in PRESETS[preset]:  # asked for, as detect run warns of it
+        asked = f"multibox_top={top}" + ("" if "multibox_top" in given else f" (the {preset} preset's)")
+        if text := beyond_k_warning(top, job.detector.proposer.network, asked, config.proposals.multibox_path):
+            warnings.warn(text, UserWarning, stacklevel=2)
     job.ss_workers = 0  # selective search in this process even beside ONNX Runtime (DetectionJob's worker: a worker
     # process re-imports the caller's script, which without a __main__ guard would run again); one image at a time,
     # the search never overlaps the ONNX sessions, and the boxes come in the command's order (tests/test_api.py)

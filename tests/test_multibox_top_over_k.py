@@ -47,3 +47,18 @@ def test_load_detector_warns_of_a_multibox_top_above_k_as_detect_run_does(tmp_pa
         warnings.simplefilter("error")  # at K, or the default not asked for: nothing
         load_detector(model, proposals="multibox", multibox=mb, multibox_top=4, device="cpu", no_cache=True)
         load_detector(model, proposals="multibox", multibox=mb, device="cpu", no_cache=True)
+
+
+def test_load_detector_warns_of_a_presets_multibox_top_above_k_as_detect_run_does(tmp_path):
+    """`detect run --preset fast --multibox M` warns of the preset's --multibox-top 100 above M's K; load_detector
+    with the same preset and network said nothing (it looked at multibox_top given alone)."""
+    import pytest
+
+    from detector import load_detector
+
+    mb = save_multibox(tmp_path / "mb4.pt", MultiBox(MultiBoxConfig(num_priors=len(PRIORS), input_size=96,
+                                                                    width=0.125), PRIORS).eval())
+    model = tiny_model(tmp_path / "m.pt")
+    with pytest.warns(UserWarning, match=f"multibox_top=100 \\(the fast preset's\\) is more than the 4 boxes \\(K\\) "
+                                         f"the MultiBox network {mb}"):
+        load_detector(model, preset="fast", multibox=mb, device="cpu", no_cache=True)
