@@ -84,7 +84,8 @@ def _print_notes(aligned, result_notes, prefix: str, *, skip_unknown: bool = Fal
               help="IoU for a match (voc/voc07); the cap of the per-object threshold (ilsvrc); unused by coco.")
 @click.option("--model-classes-only", is_flag=True,
               help="Score only the ground-truth classes that the prediction file's model knows (its categories; "
-                   "boxes.json) or predicts (other formats).")
+                   "boxes.json) or predicts (other formats; a detect run --format coco/ilsvrc output with its job "
+                   "record: also the classes its --classes kept).")
 @click.option("--bootstrap", "resamples", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Also give a 95 % confidence interval of the mAP: the images resampled with replacement N times "
                    "(percentile bootstrap; at least 100, 1000 is usual; 0 = off). Not with --metric coco.")
