@@ -366,42 +366,39 @@ def _undetectable_classes(gt: Dataset, preds: Predictions, aligned: AlignedPredi
     return [c.category.name for c in scored if c.category.key not in known], len(scored)
 
 
+def _undetectable_note(s: _Scored, preds: Predictions, aligned: AlignedPredictions, result: EvalResult, *,
+                       its: str, mean: str, or_else: str = "") -> str | None:
+    """The note on the classes with positives that the run of ``preds`` (scored as ``result``) could not detect
+    (:func:`_undetectable_classes`), each AP 0 in ``mean``; ``its``: the file as the note names it (``"X's"``,
+    ``"its"``); ``or_else``: another reason a category is missing. None when there are none."""
+    outside, with_ap = _undetectable_classes(s.gt, preds, aligned, result)
+    if not outside:
+        return None
+    one, names = len(outside) == 1, f"{', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}"
+    said = (f"among the classes {its} run kept (--classes {','.join(preds.kept_classes)}): {names};"
+            if preds.kept_classes else
+            f"among {its} categories ({names}): its model does not detect {'it' if one else 'them'}{or_else}, and")
+    return (f"{count(len(outside), 'class', 'classes')} of the {with_ap} with positives {'is' if one else 'are'} not "
+            f"{said} {'it scores' if one else 'each scores'} AP 0 in {mean}")
+
+
 def _print_file_notes(s: _Scored, prefix: str, *, skip_unknown: bool = False) -> None:
     _print_notes(s.aligned, s.result.notes, prefix, skip_unknown=skip_unknown)
-    kept = s.preds.kept_classes
-    outside, with_ap = _undetectable_classes(s.gt, s.preds, s.aligned, s.result)
-    if s.only is None and outside:
-        one, names = len(outside) == 1, f"{', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}"
-        said = (f"among the classes {s.pred_path}'s run kept (--classes {','.join(kept)}): {names};" if kept else
-                f"among {s.pred_path}'s categories ({names}): its model does not detect {'it' if one else 'them'}"
-                ", or its run kept other classes (--classes), and")
-        click.echo(f"note: {prefix}{count(len(outside), 'class', 'classes')} of the {with_ap} with positives "
-                   f"{'is' if one else 'are'} not {said} {'it scores' if one else 'each scores'} AP 0 in the mean; "
-                   "--model-classes-only scores the others alone", err=True)
+    if s.only is None and (text := _undetectable_note(
+            s, s.preds, s.aligned, s.result, its=f"{s.pred_path}'s", or_else=", or its run kept other classes "
+            "(--classes)", mean="the mean; --model-classes-only scores the others alone")):
+        click.echo(f"note: {prefix}{text}", err=True)
     if s.base is not None:  # trial 20: a baseline of fewer images was compared without a word
         _print_notes(s.base, (), f"{prefix}baseline {s.baseline_path}: ", skip_unknown=skip_unknown)
-        _note_baseline_classes(s, prefix)
+        # it is scored on the classes --pred is scored on: one its run could not detect scores AP 0 there and counts
+        # against it in the difference (trial 63: --pred's were noted, the baseline's not, and such a difference
+        # read "more than the choice of images explains")
+        if s.base_preds is not None and s.base_result is not None and (text := _undetectable_note(
+                s, s.base_preds, s.base, s.base_result, its="its",
+                mean="the baseline's mean, which the difference counts against it")):
+            click.echo(f"note: {prefix}baseline {s.baseline_path}: {text}", err=True)
         if os.path.realpath(s.baseline_path) == os.path.realpath(s.pred_path):
             click.echo(f"note: {prefix}the baseline is the prediction file itself", err=True)
-
-
-def _note_baseline_classes(s: _Scored, prefix: str) -> None:
-    """The baseline is scored on the classes --pred is scored on: a class its run could not detect
-    (:func:`_undetectable_classes`) scores AP 0 there and counts against it in the difference (trial 63: --pred's
-    classes were noted, the baseline's not, and such a difference read "more than the choice of images explains")."""
-    bp = s.base_preds
-    if bp is None or s.base_result is None:
-        return
-    outside, with_ap = _undetectable_classes(s.gt, bp, s.base, s.base_result)
-    if not outside:
-        return
-    one, names = len(outside) == 1, f"{', '.join(outside[:5])}{', …' if len(outside) > 5 else ''}"
-    said = (f"among the classes its run kept (--classes {','.join(bp.kept_classes)}): {names};" if bp.kept_classes
-            else f"among its categories ({names}): its model does not detect {'it' if one else 'them'}, and")
-    click.echo(f"note: {prefix}baseline {s.baseline_path}: {count(len(outside), 'class', 'classes')} of the "
-               f"{with_ap} with positives {'is' if one else 'are'} not {said} "
-               f"{'it scores' if one else 'each scores'} AP 0 in the baseline's mean, which the difference counts "
-               "against it", err=True)
 
 
 def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, plot_out) -> None:
