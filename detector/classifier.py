@@ -516,11 +516,12 @@ def file_format(path: Path) -> str | None:
     return ckpt.get("format") if isinstance(ckpt, dict) else None
 
 
-def _weights_digest(model: nn.Module) -> str:
-    """SHA-256 of a network's parameters and buffers (names, shapes and float32 values, in state-dict order): the
-    same for two files of one model whatever else they hold."""
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
+def _member_digest(member: Member) -> str:
+    """SHA-256 of a member's spec (its mode and scales: the same weights run in another mode are another member) and
+    its network's parameters and buffers (names, shapes and float32 values, in state-dict order): the same for two
+    files of one model whatever else they hold (the training record)."""
+    h = hashlib.sha256(json.dumps(member.spec.to_dict(), sort_keys=True).encode())
+    for name, t in member.model.state_dict().items():
         h.update(f"{name}{tuple(t.shape)}".encode())
         h.update(t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype).contiguous().numpy().tobytes())
     return h.hexdigest()
@@ -600,11 +601,11 @@ def load_ensemble(paths, device="cpu", *, mode: str | None = None, fast_short_si
     members = [load_member(f, device) for f in files]
     by_weights: dict[str, Member] = {}
     for m in members:  # other bytes, the same weights: a training's --out and its .last.ckpt (trial 54)
-        first = by_weights.setdefault(_weights_digest(m.model), m)
+        first = by_weights.setdefault(_member_digest(m), m)
         if first is not m:
-            raise CheckpointError(f"{m.path}: holds the same weights as {first.path} (two files of one model, such as "
-                                  "a training's --out and its .last.ckpt?): an ensemble member given twice would "
-                                  "double its weight in the average")
+            raise CheckpointError(f"{m.path}: holds the same weights and settings as {first.path} (two files of one "
+                                  "model, such as a training's --out and its .last.ckpt?): an ensemble member given "
+                                  "twice would double its weight in the average")
     wanted = mode or prefer_mode  # either way the members trained in it run alone; only --mode converts the rest
     own = [m for m in members if m.spec.mode == wanted]
     if own and len(own) < len(members):

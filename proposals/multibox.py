@@ -51,12 +51,14 @@ class MultiBoxConfig(StoredConfig):
 def kmeans_priors(boxes: np.ndarray, k: int, *, iters: int = 50, seed: int = 0) -> np.ndarray:
     """k-means (Euclidean, Lloyd's algorithm from a k-means++ start: ``scipy.cluster.vq.kmeans2``, ``iters``
     iterations; a cluster left empty keeps its centre) over normalised xyxy boxes ``[M, 4]`` → ``float32 [k, 4]``
-    centres, ordered by cluster size (largest first). Raises ``ValueError`` for fewer than ``k`` boxes."""
+    centres, ordered by cluster size (largest first; with fewer than ``k`` distinct boxes some centres repeat). Raises
+    ``ValueError`` for fewer than ``k`` boxes."""
     x = np.asarray(boxes, dtype=np.float64)
     if len(x) < k:
         raise ValueError(f"k-means needs at least k={k} boxes, got {len(x)}")
-    with warnings.catch_warnings():  # "One of the clusters is empty": its centre stays, as documented above
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings():  # "One of the clusters is empty": its centre stays, as documented above; fewer
+        warnings.simplefilter("ignore", UserWarning)  # distinct boxes than k: k-means++ divides 0 by 0 choosing the
+        warnings.simplefilter("ignore", RuntimeWarning)  # last centres, which repeat one (trial 64)
         c, assign = kmeans2(x, k, iter=iters, minit="++", missing="warn", seed=np.random.default_rng(seed))
     order = np.argsort(-np.bincount(assign, minlength=k), kind="stable")
     return c[order].astype(np.float32)

@@ -164,10 +164,12 @@ def boxes_beyond_k(top: int, network: MultiBox | None) -> int | None:
 def beyond_k_warning(top: int, network: MultiBox | None, asked: str, path) -> str | None:
     """The warning, when ``top`` asks for more boxes than the K the MultiBox ``network`` (read from ``path``) outputs
     (:func:`boxes_beyond_k`), that it proposes K at most; ``asked``: the setting as the caller spells it
-    (``--multibox-top 500``, ``multibox_top=500``, a preset's named after it). None when it does not."""
+    (``--multibox-top 500``, ``multibox_top=500``, a preset's named after it); ``path`` None: the bundled network.
+    None when it does not."""
     k = boxes_beyond_k(top, network)
-    return None if k is None else (f"{asked} is more than the {k} boxes (K) the MultiBox network {path} outputs: it "
-                                   f"proposes at most {k} an image (fewer after its NMS)")
+    return None if k is None else (f"{asked} is more than the {k} boxes (K) the MultiBox network "
+                                   f"{path or BUNDLED_MULTIBOX} outputs: it proposes at most {k} an image (fewer "
+                                   "after its NMS)")
 
 
 def load_proposal_multibox(path, device="cpu") -> MultiBox:

@@ -6,6 +6,7 @@ function, so a trunk that reads pixel 16 j + 14 — where the GoogLeNet trunk's 
 cells in both modes only if the geometry is right); the trunk's cell geometry against a mirror-symmetric network.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -292,8 +293,11 @@ def test_mode_recorded_and_mixed_ensemble_allowed(tmp_path):
     # other bytes, the same weights (a training's --out and its .last.ckpt; trial 54): refused as well
     save_member(tmp_path / "fast.last.ckpt", fast, spec, CLASSES, train={"epoch": 3})
     assert (tmp_path / "fast.last.ckpt").read_bytes() != (tmp_path / "fast.pt").read_bytes()
-    with pytest.raises(CheckpointError, match=r"fast\.last\.ckpt: holds the same weights as .*fast\.pt"):
+    with pytest.raises(CheckpointError, match=r"fast\.last\.ckpt: holds the same weights and settings as .*fast\.pt"):
         load_ensemble([tmp_path / "fast.pt", tmp_path / "fast.last.ckpt"])
+    # the same weights in another mode are another member (trial 64): allowed
+    save_member(tmp_path / "fast_as_crops.pt", fast, dataclasses.replace(spec, mode="crops"), CLASSES)
+    assert len(load_ensemble([tmp_path / "fast.pt", tmp_path / "fast_as_crops.pt"])) == 2
     # an ensemble may mix modes (the bundled one does), each member in its own; --mode picks those trained in it
     mixed = load_ensemble([tmp_path / "fast.pt", tmp_path / "crops.pt"])
     assert [m.spec.mode for m in mixed] == ["fast", "crops"]
