@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from detector.classifier import CheckpointError, file_format, load_ensemble, model_files_in
-from detector.data.io import atomic_write_json, binary_kind
+from detector.classifier import CheckpointError, file_format, load_ensemble
+from detector.data.io import atomic_write_json, binary_kind, model_files_in
 from detector.data.summary import check_image_files, summarize
 from detector.nn.checkpoint import MULTIBOX_FORMAT
 

@@ -17,12 +17,12 @@ import click
 from PIL import Image
 from tqdm import tqdm
 
-from detector.classifier import CheckpointError, load_ensemble, member_files, model_files_in
+from detector.classifier import CheckpointError, load_ensemble, member_files
 from detector.data import boxes_json
 from detector.data.boxes_json import BoxesJsonError, PartError, PartWriter, Shard, part_path, read_part
 from detector.data.coco import coco_gt_ids
 from detector.data.images import ImageError, file_stamp, image_size, scan_images
-from detector.data.io import JobLock, lock_path, not_a_file
+from detector.data.io import JobLock, lock_path, model_files_in, not_a_file
 from detector.data.vocab import select_classes
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, apply_preset,

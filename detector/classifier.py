@@ -39,7 +39,7 @@ from torchvision.ops import roi_align
 
 from .data.imagenet import IMAGENET_CLASS_MAP, leaf_matrix
 from .nn.imagenet_map import mapped_probabilities
-from .data.io import atomic_write, file_sha256
+from .data.io import atomic_write, file_sha256, model_files_in
 from .data.vocab import Category
 from .nn.checkpoint import (
     CLASSIFIER_FORMAT,
@@ -525,12 +525,6 @@ def _member_digest(member: Member) -> str:
         h.update(f"{name}{tuple(t.shape)}".encode())
         h.update(t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype).contiguous().numpy().tobytes())
     return h.hexdigest()
-
-
-def model_files_in(folder) -> list[Path]:
-    """The model files of ``folder``: its ``*.pt`` files, the suffix in any case (``member0.PT`` copied from another
-    system was passed over: "no region-classifier model file"), sorted by name."""
-    return sorted(f for f in Path(folder).iterdir() if f.suffix.lower() == ".pt" and f.is_file())
 
 
 def member_files(paths) -> list[Path]:

@@ -25,11 +25,11 @@ import torch
 from proposals.cache import ProposalCache
 from proposals.proposers import PROPOSERS, ProposalConfig, build_proposer, proposal_config, propose_many
 
-from .classifier import Member, load_ensemble, member_files, model_files_in
+from .classifier import Member, load_ensemble, member_files
 from .data import boxes_json
 from .data.boxes import xywh_to_xyxy
 from .data.images import ImageError, load_image
-from .data.io import file_sha256
+from .data.io import file_sha256, model_files_in
 from .draw import write_drawing
 from .nn.device import resolve_device
 from .nn.onnx import onnx_available

@@ -382,3 +382,11 @@ def missing_fields(entry, *keys: str) -> str | None:
     if not missing:
         return None
     return "lacks " + (missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1])
+
+
+def model_files_in(folder) -> list[Path]:
+    """The model files of ``folder``: its ``*.pt`` files, the suffix in any case (``member0.PT`` copied from another
+    system was passed over: "no region-classifier model file"), sorted by name — as ``detect run --model DIR`` reads
+    a folder, and as the dataset readers tell one from annotations. Raises ``OSError`` when it cannot be listed."""
+    return sorted(f for f in Path(folder).iterdir() if f.suffix.lower() == ".pt" and f.is_file())
+

@@ -46,7 +46,8 @@ from PIL import UnidentifiedImageError
 from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
 from .images import image_size
-from .io import binary_kind, count, decode_text, missing_fields, not_text, read_text, text_head
+from .io import (binary_kind, count, decode_text, missing_fields, model_files_in, not_text, read_text,
+                 text_head)
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
 
@@ -1110,11 +1111,10 @@ def detect_format(path) -> str:
     # member files, a .pt suffix in any case as a model folder's (trial 63: member0.PT beside ensemble.json read as
     # COCO, "ensemble.json: not a COCO instances file")
     try:
-        entries = [q for q in path.iterdir() if q.name.lower().startswith("member")]
+        states = sorted(q.name for q in path.glob("member*.state.ckpt"))
+        members = sorted([*(q.name for q in model_files_in(path) if q.name.lower().startswith("member")), *states])
     except OSError:  # an unreadable folder: what reading it says comes below
-        entries = []
-    states = sorted(q.name for q in entries if q.name.endswith(".state.ckpt"))
-    members = sorted([*(q.name for q in entries if q.suffix.lower() == ".pt"), *states])
+        states, members = [], []
     if (path / "ensemble.json").is_file() and len(members) > len(states):  # trial 32: read as COCO, exit 0
         raise DatasetError(Problem(str(path), "unknown_format", "a folder of model files (the ensemble `detect train "
                                    f"ensemble` writes), not annotations: give an annotation set ({_ANNOTATIONS}); "
