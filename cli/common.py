@@ -59,14 +59,6 @@ def check_out_folder(folder, what: str) -> None:
         raise click.ClickException(f"cannot write {what}: {e.filename or folder}: {e.strerror or e}") from None
 
 
-def multibox_options_given(ctx: click.Context, options: dict) -> list[str]:
-    """The MultiBox options given on the command line (``--multibox``, ``--multibox-top``): each command refuses
-    them where none of its proposers uses MultiBox, rather than ignore them silently."""
-    return [flag for flag, given in (
-        ("--multibox", options["multibox_path"] is not None),
-        ("--multibox-top", ctx.get_parameter_source("multibox_top") != click.core.ParameterSource.DEFAULT)) if given]
-
-
 def warn_multibox_top(top: int, multibox, path, whose: str = "") -> None:
     """Warn (rank 0) when ``--multibox-top`` ``top`` — given, or a preset's (``whose``: " (the preset's)") — is
     more than the K boxes the MultiBox network ``multibox`` (loaded from ``path``) outputs

@@ -17,10 +17,10 @@ from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import (PROPOSERS, ProposalConfig, build_proposer, load_proposal_multibox, proposal_config,
                                  propose_many)
 from detector.data.names import AmbiguousImageName, ImageNameIndex
+from detector.engines import unused_proposal_options
 from proposals.recall import mean_best_overlap, recall_at
 
 from .common import OutFile, cache_options, count, device_option, format_option, load_dataset, multibox_option, \
-    multibox_options_given, \
     dataset_files, note_duplicates, refuse_binary_outputs, refuse_replacing_inputs, selective_search_options, \
     warn_multibox_top
 
@@ -43,6 +43,12 @@ def refuse_replacing_other_files(out: Path) -> None:
     if head and not _OURS.match(head):
         raise click.ClickException(f"--out {out} exists and is not a proposals output of `detect proposals`: it would "
                                    "be replaced (give another --out, or delete it first)")
+
+
+def _spell(key: str, value=None) -> str:
+    """An option as this command writes it (:func:`detector.engines.unused_proposal_options`): ``--method ss``."""
+    flag = {"multibox_path": "--multibox"}.get(key, f"--{key.replace('_', '-')}")
+    return flag if value is None else f"{flag} {value}"
 
 
 @click.command("proposals")
@@ -72,16 +78,12 @@ def refuse_replacing_other_files(out: Path) -> None:
 def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, cache_dir, no_cache, device, **options):
     """Region proposals for IMAGES (a folder, an image, or a list file) by selective search, MultiBox, or both."""
     methods = tuple(dict.fromkeys(methods)) or (ProposalConfig.method,)  # each once, in the order given
-    unused = multibox_options_given(ctx, options)
-    if unused and not any(PROPOSERS[m].uses_multibox for m in methods):
-        raise click.UsageError(f"{unused[0]} is used only with --method multibox or both (here --method "
-                               f"{' '.join(methods)}): drop it, or add one of those")  # as detect run
-    search = [f"--{k.replace('_', '-')}" for k in ("ss_mode", "ss_scale", "ss_resize_width")
-              if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT]
-    if search and methods == ("multibox",):  # as detect run refuses them (engines.unused_options)
-        raise click.UsageError(f"{', '.join(search)} {'is a setting' if len(search) == 1 else 'are settings'} of "
-                               "selective search, which --method multibox does not run: drop "
-                               f"{'it' if len(search) == 1 else 'them'}, or add --method ss or both")
+    given = {k for k in ("multibox_top", "ss_mode", "ss_scale", "ss_resize_width")
+             if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+    given |= {"multibox_path"} if options["multibox_path"] is not None else set()
+    unused = unused_proposal_options(given, methods, _spell, verb="add")  # as detect run refuses them
+    if unused:
+        raise click.UsageError(unused[0])
     duplicates: list[tuple[str, str]] = []
     try:
         inputs = scan_images(images, duplicates)

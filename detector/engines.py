@@ -116,24 +116,34 @@ def unused_options(given: set[str], o: dict, spell) -> list[str]:
     :func:`detector.api.load_detector` as a ``ValueError``, rather than ignore it: ``nms_iou`` under Soft-NMS
     (``--nms-iou 1`` once turned NMS off), ``soft_nms_sigma`` under greedy NMS, ``multibox_path`` or ``multibox_top``
     with proposals that use no MultiBox, selective search's ``ss_mode``, ``ss_scale`` or ``ss_resize_width`` with
-    MultiBox proposals alone (trial 61: ignored without a word). ``spell(key, value=None)``: how the caller writes an option (``--nms-iou``,
-    ``--nms greedy``; ``nms_iou``, ``nms='greedy'``). Returns the messages, in that order."""
+    MultiBox proposals alone (:func:`unused_proposal_options`). ``spell(key, value=None)``: how the caller writes an
+    option (``--nms-iou``, ``--nms greedy``; ``nms_iou``, ``nms='greedy'``). Returns the messages, in that order."""
     problems = []
     for key, nms in (("nms_iou", "greedy"), ("soft_nms_sigma", "soft")):
         if key in given and o["nms"] != nms:
             problems.append(f"{spell(key)} is a setting of {spell('nms', nms)}, and this run's NMS is "
                             f"{spell('nms', o['nms'])}{'' if 'nms' in given else ' (the default)'}: add "
                             f"{spell('nms', nms)}, or drop {spell(key)}")
+    return problems + unused_proposal_options(given, [o["method"]], spell)
+
+
+def unused_proposal_options(given: set[str], methods, spell, verb: str = "choose") -> list[str]:
+    """The proposal options of ``given`` that none of the proposers ``methods`` (names of
+    :data:`proposals.proposers.PROPOSERS`) uses — ``multibox_path`` or ``multibox_top`` where none uses MultiBox,
+    selective search's ``ss_mode``, ``ss_scale`` or ``ss_resize_width`` where none searches (trial 61: ignored without
+    a word) — in words, for :func:`unused_options` and ``detect proposals`` (whose ``--method`` may be given several
+    times: ``verb`` "add"). ``spell`` as for :func:`unused_options`."""
+    problems, here = [], spell("method", " ".join(methods))
     multibox = [k for k in ("multibox_path", "multibox_top") if k in given]
-    if multibox and not PROPOSERS[o["method"]].uses_multibox:
+    if multibox and not any(PROPOSERS[m].uses_multibox for m in methods):
         problems.append(f"{spell(multibox[0])} is used only with {spell('method', 'multibox')} or both (here "
-                        f"{spell('method', o['method'])}): drop it, or choose one of those")
+                        f"{here}): drop it, or {verb} one of those")
     search = [k for k in ("ss_mode", "ss_scale", "ss_resize_width") if k in given]
-    if search and o["method"] == "multibox":  # no selective search runs (job_settings leaves them out likewise)
+    if search and all(m == "multibox" for m in methods):  # no selective search runs (job_settings leaves them out)
         one = len(search) == 1
         problems.append(f"{', '.join(map(spell, search))} {'is a setting' if one else 'are settings'} of selective "
-                        f"search, which {spell('method', 'multibox')} does not run: drop {'it' if one else 'them'}, "
-                        f"or choose {spell('method', 'ss')} or both")
+                        f"search, which {here} does not run: drop {'it' if one else 'them'}, or {verb} "
+                        f"{spell('method', 'ss')} or both")
     return problems
 
 
