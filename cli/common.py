@@ -20,8 +20,8 @@ from detector.data import FORMATS, Dataset, DatasetError, read_dataset
 from detector.data.boxes_json import is_job_record, job_record_path, output_paths
 from detector.data.coco import CocoGtIds
 from detector.data.names import IMAGE_SUFFIXES
-from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_dir, count,  # noqa: F401 - count: the commands'
-                               missing_link_folder, not_a_file)
+from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_dir,  # noqa: F401 - count: the commands'
+                               count, missing_link_folder, not_a_file)
 from detector.nn import distributed
 from detector.nn.device import DeviceError, parse_device
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run

@@ -185,4 +185,3 @@ def _inspect_multibox(path: Path, json_out: Path | None) -> None:
         atomic_write_json(json_out, {"model": str(path), "multibox": {"config": c.to_dict(), "train": t,
                                                                       "bytes": size}})
         click.echo(f"wrote {json_out}")
-

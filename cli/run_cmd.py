@@ -537,10 +537,11 @@ def _differences(finished: dict, header: dict, output_changed: str | None) -> li
 
 
 def _output_changed(finished: dict, now: dict) -> str | None:
-    """How the output a ``coco`` / ``ilsvrc`` job record describes (``finished["output"]``,
-    :func:`detector.data.boxes_json.output_entry`) differs from the one this run writes (``now``), in words, else
-    None: another ``--format`` (a COCO results list is no ILSVRC text), another or no ``--coco-gt`` (the results'
-    ids are another numbering) — trial 44: either was kept as "this job's finished output"."""
+    """How the output a finished job was written in (``finished["output"]``,
+    :func:`detector.data.boxes_json.output_entry`: a ``coco`` / ``ilsvrc`` job record's, or ``json`` for a
+    boxes.json) differs from the one this run writes (``now``), in words, else None: another ``--format`` (a COCO
+    results list is no ILSVRC text), another or no ``--coco-gt`` (the results' ids are another numbering) — trial
+    44: either was kept as "this job's finished output"."""
     then = finished.get("output")
     if not isinstance(then, dict):
         return "its job record does not say its format (an older version's)"

@@ -390,9 +390,9 @@ def _prepare(run: ClassifierRun):
 def _scored_val_sets(paths, val_sets: list[Dataset], known: set) -> list[Dataset]:
     """The --val sets (``val_sets``, read from ``paths``) that validation scores: those with a box of a class the
     model learns (``known``: their keys). A set without one scores 0 at every epoch whatever the model does — an mAP
-    over none of its classes — so it is left out, with a warning naming it (:func:`_data_warning`); when that leaves none, no epoch is validated and ``--out`` is the last epoch's
-    model, as without --val (it used to be warned of, then validated every epoch at 0.0000, and the first epoch
-    stayed the "best" model, no later 0 beating it)."""
+    over none of its classes — so it is left out, with a warning naming it (:func:`_data_warning`); when that leaves
+    none, no epoch is validated and ``--out`` is the last epoch's model, as without --val (it used to be warned of,
+    then validated every epoch at 0.0000, and the first epoch stayed the "best" model, no later 0 beating it)."""
     kept, left = [], []
     for path, ds in zip(paths, val_sets):
         boxed = {ds.classes[int(k)] for im in ds.images for k in im.labels}

@@ -523,15 +523,16 @@ def _member_digest(member: Member) -> str:
     h = hashlib.sha256(json.dumps(member.spec.to_dict(), sort_keys=True).encode())
     for name, t in member.model.state_dict().items():
         h.update(f"{name}{tuple(t.shape)}".encode())
-        h.update(t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype).contiguous().numpy().tobytes())
+        t = t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype)
+        h.update(t.contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
 def member_files(paths) -> list[Path]:
     """The member files of ``paths`` (files and/or folders; a folder contributes its ``*.pt`` files,
     :func:`model_files_in`, MultiBox files not named ``member*.pt`` left out with a warning — or, when it holds the
-    ``ensemble.json`` that ``detect train ensemble`` writes last, the members that file lists), in order. Raises :class:`CheckpointError` for a folder without any, or
-    whose ``ensemble.json`` names a missing member."""
+    ``ensemble.json`` that ``detect train ensemble`` writes last, the members that file lists), in order. Raises
+    :class:`CheckpointError` for a folder without any, or whose ``ensemble.json`` names a missing member."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)

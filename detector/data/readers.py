@@ -1128,7 +1128,8 @@ def detect_format(path) -> str:
                                        "`detect run --model`'s"))
         raise DatasetError(Problem(str(path), "unknown_format", "a folder of model files of an unfinished `detect "
                                    f"train ensemble` run ({listed}; no ensemble.json yet), not annotations: give an "
-                                   f"annotation set ({_ANNOTATIONS}); `detect train ensemble --resume` finishes the run"))
+                                   f"annotation set ({_ANNOTATIONS}); `detect train ensemble --resume` finishes the "
+                                   "run"))
     # a labelme folder (its images beside, often); not only its first 3 files: `detect run --out boxes.json --format
     # coco` and `detect eval --json` saved there (boxes.json, boxes.job.json, boxes.eval.json) sort before photo_1.json
     if any(is_labelme_json(p) for p in _files(path, ".json")[:32]):  # trial 43
