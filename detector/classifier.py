@@ -562,7 +562,7 @@ def member_files(paths) -> list[Path]:
                 raise CheckpointError(f"{p}: no region-classifier model file (*.pt) in this folder" + (
                     " (only a MultiBox proposal network: give it with --multibox)" if listed is None and multibox
                     else f" (it holds {', '.join(pth[:3])}{', …' if len(pth) > 3 else ''}: a folder's model files "
-                         f"are its *.pt — give such a file itself, --model {p / pth[0]}, or rename it to .pt)"
+                         f"are its *.pt — give such a file itself ({p / pth[0]}), or rename it to .pt)"
                     if pth else ""))
             files.extend(found)
         else:

@@ -142,7 +142,7 @@ def test_a_folder_of_pth_files_is_told_what_a_folder_s_model_files_are(tmp_path)
     folder.mkdir()
     crops_model(folder / "member0.pth")
     said = (f"{folder}: no region-classifier model file (*.pt) in this folder (it holds member0.pth: a folder's model "
-            "files are its *.pt — give such a file itself, --model")
+            "files are its *.pt — give such a file itself (")
     from test_presets import image_folder
 
     images = image_folder(tmp_path)
