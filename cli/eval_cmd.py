@@ -27,6 +27,7 @@ from eval import (
 )
 from eval.evaluate import BOOTSTRAP_METRICS, BootstrapSet, mean_map_interval
 from eval.matching import DEFAULT_IOU
+from eval.plot import is_plot_png, is_png
 from eval.predictions import ImageListNeeded, voc_results_class
 from eval.yolo_results import results_files
 
@@ -169,6 +170,11 @@ def eval_cmd(ctx, gt_paths, pred_paths, metric, fmt, images, image_list, blackli
     gts = [_load_gt(p, outputs=outputs, fmt=fmt, images=images, image_list=image_list) for p in gt_paths]
     # after the checks naming an input it would replace; the plot (a PNG) replaces an earlier plot alone
     refuse_binary_outputs(outputs, own_kind={"--plot": "a PNG image"})
+    if plot_out is not None and is_png(plot_out) and not is_plot_png(plot_out):
+        # a PNG that no plot wrote, a photo of someone's, is not replaced either (trial 65; other binary files: above)
+        raise click.ClickException(f"--plot {plot_out} exists and is a PNG image that no `detect eval --plot` wrote "
+                                   "(it has no Matplotlib mark), which this output would replace: give another path, "
+                                   "or delete it first")
     # a file shared by several ground truths: an image that fits another one's better is that one's (trial 25)
     elsewhere: dict[Path, list] = {}
     if n > 1:

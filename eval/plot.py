@@ -8,7 +8,46 @@ from detector.data.io import atomic_write
 
 from .results import EvalResult
 
-__all__ = ["plot_pr_curves"]
+__all__ = ["is_plot_png", "is_png", "plot_pr_curves"]
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(path) -> bool:
+    """Whether the file at ``path`` begins with PNG's signature (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(8) == _PNG
+    except OSError:
+        return False
+
+
+def is_plot_png(path) -> bool:
+    """Whether the file at ``path`` is a PNG that matplotlib wrote — as :func:`plot_pr_curves` writes every plot,
+    with its ``Software`` text chunk (``Matplotlib version…``) before the image data —, so that ``detect eval
+    --plot`` may replace it: an earlier plot. A PNG of someone's own (a photo) has no such chunk and is not
+    replaced (trial 65: ``--plot photo.png`` replaced a photo by the plot). False when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != _PNG:
+                return False
+            while True:
+                head = f.read(8)
+                if len(head) < 8:
+                    return False
+                size, kind = int.from_bytes(head[:4], "big"), head[4:]
+                if kind in (b"IDAT", b"IEND") or size > 1 << 20:  # the text chunks of a plot come before its data
+                    return False
+                data = f.read(size)
+                f.seek(4, 1)  # its CRC
+                if kind in (b"tEXt", b"iTXt"):
+                    keyword, _, value = data.partition(b"\x00")
+                    if kind == b"iTXt":  # compression flag and method, language tag, translated keyword
+                        value = value[2:].split(b"\x00", 2)[-1]
+                    if keyword == b"Software" and value.startswith(b"Matplotlib"):
+                        return True
+    except OSError:
+        return False
 
 
 def plot_pr_curves(result: EvalResult, path, *, max_labelled: int = 12) -> Path:

@@ -2,6 +2,7 @@
 archive — is refused before any work (after the checks that name an input it would replace), and the file is kept: `detect eval --json member0.pt` replaced a 4 MB
 model with a 720-byte report, `detect run --out model.pt` with detections."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,41 @@ def test_eval_plot_replaces_an_earlier_plot_but_not_a_model(tmp_path):
     assert r.exit_code == 1 and f"--plot {target} exists and is a PyTorch file" in r.output, r.output
     assert target.read_bytes() == MODEL
     earlier = tmp_path / "pr.png"
-    earlier.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24)
+    _png(earlier, software="Matplotlib version3.9.0, https://matplotlib.org/")  # as matplotlib's savefig marks it
     r = CliRunner().invoke(cli, ["eval", "--gt", gt, "--pred", gt, "--plot", str(earlier)])
     assert "exists and is" not in r.output, r.output  # past the refusal (matplotlib, if missing, says so after)
+
+
+def _png(path: Path, software: str | None = None) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if software is not None:
+        info.add_text("Software", software)
+    Image.new("RGB", (8, 6), (200, 30, 30)).save(path, pnginfo=info)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("software", [None, "GIMP 2.10"], ids=["no-mark", "another-program"])
+def test_eval_plot_does_not_replace_a_png_no_plot_wrote(tmp_path, software):
+    """Trial 65: `detect eval --plot photo.png` replaced a photo (a PNG, of someone's) by the plot: a plot replaces
+    only a PNG that matplotlib wrote — an earlier plot —, and a photo is kept, with an error naming it."""
+    gt = str(SAMPLES / "annotations.json")
+    photo = tmp_path / "photo.png"
+    before = _png(photo, software)
+    r = CliRunner().invoke(cli, ["eval", "--gt", gt, "--pred", gt, "--plot", str(photo)])
+    assert r.exit_code == 1 and f"--plot {photo} exists and is a PNG image that no `detect eval --plot` wrote" \
+        in r.output, r.output
+    assert photo.read_bytes() == before
+
+
+def test_eval_plot_replaces_the_plot_it_wrote(tmp_path):
+    pytest.importorskip("matplotlib")
+    gt = str(SAMPLES / "annotations.json")
+    pred = tmp_path / "results.json"  # COCO results: the ground truth's own boxes
+    pred.write_text(json.dumps([{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"],
+                                 "score": 0.9} for a in json.loads(Path(gt).read_text())["annotations"]]))
+    plot = tmp_path / "pr.png"
+    for _ in range(2):  # the second replaces the first
+        r = CliRunner().invoke(cli, ["eval", "--gt", gt, "--pred", str(pred), "--plot", str(plot)])
+        assert r.exit_code == 0 and f"wrote {plot}" in r.output, r.output
