@@ -228,13 +228,14 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         def header(train_kept, val_kept):  # once the images are decoded: what is trained on, not what was given
             # (a photo that cannot be decoded was counted, then warned of)
             n_photos = sum(id(it) in photo_ids for it in train_kept)
+            per, size, left = epoch_batches(len(train_kept), config.batch_size, world)  # size: fewer items, all
             _echo(f"distilling {out}: {count(len(train_kept), 'training item')} ({count(n_photos, 'photo')}, "
                   f"{len(train_kept) - n_photos} from {count(len(datasets), 'annotated set')}), "
                   f"{count(len(val_kept), 'validation photo')}; student {spec.arch} width {spec.width} "
                   f"{spec.input_size}px; teacher EfficientNet-Lite0 at 224 on "
                   f"{'ONNX Runtime' if teacher.session is not None else dev}; {count(optim.epochs, 'epoch')} of "
-                  f"{config.batch_size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")
-            per, size, left = epoch_batches(len(train_kept), config.batch_size, world)
+                  f"{size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")  # trial 65: 7
+            # items at --batch-size 8 were "epochs of 8 views", each of them one batch of 7
             if left:  # they were left out without a word
                 _echo(f"note: an epoch trains on whole batches of --batch-size {size}: {left} of the "
                       f"{count(per, 'training item')}{' of each process' if world > 1 else ''} "

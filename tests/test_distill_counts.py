@@ -64,3 +64,16 @@ def test_validation_photos_none_of_which_decodes_are_warned_of(tmp_path, monkeyp
     _photos(tmp_path / "val", 1, seed=1)  # one that decodes: validated, nothing more to say
     res = distill(tmp_path, monkeypatch, "--batch-size", "4", "--val-photos", str(tmp_path / "val"))
     assert res.exit_code == 0 and "none of the" not in res.output and "agreement" in res.output, res.output
+
+
+def test_the_header_counts_the_views_of_a_batch_as_trained(tmp_path, monkeypatch):
+    """Trial 65: 7 photos at --batch-size 8 trained each epoch on one batch of 7 views, and the header said "epochs of
+    8 views": it says the batch trained, --batch-size or all the items when they are fewer."""
+    _photos(tmp_path / "photos", 3)
+    res = distill(tmp_path, monkeypatch, "--batch-size", "8")
+    assert res.exit_code == 0, res.output
+    assert "; 1 epoch of 3 views on cpu" in res.output and "of 8 views" not in res.output, res.output
+    (tmp_path / "d.pt").unlink()
+    (tmp_path / "d.state.ckpt").unlink()
+    res = distill(tmp_path, monkeypatch, "--batch-size", "2")
+    assert res.exit_code == 0 and "; 1 epoch of 2 views on cpu" in res.output, res.output
