@@ -40,3 +40,25 @@ def test_resume_in_another_format_names_the_finished_output_it_replaces(tmp_path
     assert f"note: {out} is the finished output of this job in another form: --format json now, coco in that run" \
         in res.output, res.output
     assert "job" in json.loads(out.read_text()) and not (tmp_path / "res.json.job.json").exists()
+
+
+def test_an_ilsvrc_outputs_image_list_goes_with_it(tmp_path):
+    """Trial 65: an ILSVRC output replaced by another format's (its job's --resume in --format json or coco, or a
+    run of its own) lost its job record, but its image list <stem>.images.txt stayed beside the new output, naming
+    the images of a file no longer there. It goes with the output it numbered; a list edited since is kept."""
+    d = tmp_path / "imgs"
+    for k, w in enumerate((101, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    out = tmp_path / "res.txt"
+    image_list = tmp_path / "res.images.txt"
+    args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"))
+    for other in ("json", "coco"):
+        assert CliRunner().invoke(cli, [*args, "--format", "ilsvrc"]).exit_code == 0
+        assert image_list.read_text().startswith("0.png 1")
+        res = CliRunner().invoke(cli, [*args, "--format", other, "--resume"])
+        assert res.exit_code == 0 and "in another form" in res.output, res.output
+        assert not image_list.exists(), other
+    assert CliRunner().invoke(cli, [*args, "--format", "ilsvrc"]).exit_code == 0
+    image_list.write_text("0.png 1\n1.png 2\nmine.png 3\n")  # edited since: no longer the run's
+    assert CliRunner().invoke(cli, [*args, "--format", "json"]).exit_code == 0
+    assert image_list.read_text().endswith("mine.png 3\n")

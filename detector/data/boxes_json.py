@@ -270,6 +270,19 @@ def _remove_stale_record(path) -> None:
             pass
 
 
+def _own_image_list(path) -> Path | None:
+    """The image list beside ``path`` (:func:`image_list_path`) when the job record there says that ``detect run
+    --format ilsvrc`` wrote it with the output at ``path``, and both are still as written (:func:`read_job_record`):
+    an output of another format written over that one leaves it describing a file no longer there (trial 65: a
+    ``--format json`` run over an ILSVRC output removed the record, and kept the list); else None — a list edited
+    since, or of no record, is someone's."""
+    record = read_job_record(path)
+    if record is None or (record.get("output") or {}).get("format") != "ilsvrc":
+        return None
+    image_list = image_list_path(path)
+    return image_list if _record_name(image_list, job_record_path(path)) in record["files"] else None
+
+
 def read_job_record(path) -> dict | None:
     """The job record (:func:`job_record`) of the ``coco`` or ``ilsvrc`` output ``path`` when it is there, is one,
     and the files it names beside it are still those it was written with (by SHA-256); else None (never raises: a
@@ -313,9 +326,11 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
     ``filename`` the file's."""
     if coco_gt is not None and out_format != "coco":
         raise ValueError(f"a COCO ground truth's ids apply to the coco format, not to {out_format!r}")
+    stale_list = _own_image_list(path) if out_format != "ilsvrc" else None  # read before the output is replaced
     if out_format == "json":
         atomic_write_json(path, doc)
         _remove_stale_record(path)
+        _remove_stale_list(stale_list)
         return len(doc["detections"])
     if out_format == "coco":
         results = to_coco_results(doc, coco_gt)
@@ -331,7 +346,17 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
         atomic_write_text(file, text)
     record = job_record_path(path)  # last: a record always describes its files
     atomic_write_json(record, job_record(doc, files, record, output_entry(out_format, coco_gt)))
+    _remove_stale_list(stale_list)
     return written
+
+
+def _remove_stale_list(image_list: Path | None) -> None:
+    """The image list of an ILSVRC output that another format's has replaced (:func:`_own_image_list`): removed."""
+    if image_list is not None:
+        try:
+            image_list.unlink()
+        except OSError:  # gone already, or not ours to remove after all (a read-only folder)
+            pass
 
 
 # ------------------------------------------------------------------------------------------------ part files, shards
