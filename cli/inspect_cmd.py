@@ -140,7 +140,7 @@ def _inspect_model(path: Path, json_out: Path | None) -> None:
         mode = (f"fast mode (images at short side {s.fast_short_side}, long side at most {s.fast_max_side})"
                 if s.mode == "fast" else f"crops mode ({s.input_size} px regions, {s.context_pad} px context)")
         outputs = ("1,000 ImageNet outputs summed onto the classes" if s.class_map
-                   else f"{s.num_classes - 1} classes + background")
+                   else f"{count(s.num_classes - 1, 'class', 'classes')} + background")  # not "1 classes" (trial 65)
         trained = ", ".join(x for x in (count(t['epoch'], 'epoch') if t.get("epoch") else "",
                                         f"seed {cfg['seed']}" if "seed" in cfg else "",
                                         f"from {t['init']}" if t.get("init") else "") if x)

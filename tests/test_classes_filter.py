@@ -140,3 +140,14 @@ def test_eval_names_the_classes_a_run_kept_in_every_output_format(tmp_path):
         only = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(out), "--model-classes-only",
                                         *listed * (fmt == "ilsvrc")])
         assert only.exit_code == 0 and "1 class with positives" in only.output, (fmt, only.output)
+
+
+def test_detect_inspect_counts_one_class_in_the_singular(tmp_path):
+    """Trial 65: a member of one class (`detect train` on people alone) read "1 classes + background"."""
+    from detector.classifier import ClassifierSpec, build_classifier, save_member
+
+    torch.manual_seed(0)
+    spec = ClassifierSpec(arch="paper-bn", num_classes=2, input_size=96, width=0.25)
+    save_member(tmp_path / "person.pt", build_classifier(spec).eval(), spec, [ilsvrc_categories()[123]])
+    r = CliRunner().invoke(cli, ["inspect", str(tmp_path / "person.pt")])
+    assert r.exit_code == 0 and "· 1 class + background ·" in r.output and "1 classes" not in r.output, r.output
