@@ -1005,7 +1005,9 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
     from proposals.multibox_train import check_resume_settings, prepare_samples, sample_size, train_multibox
 
     def samples_of(paths, what, size):
-        recs = [im for ds in _load_all(paths, fmt, images, what) for im in ds.images]
+        # an image without its file is warned of by _load_all, once (trial 65: a second time here, as "X: no image
+        # file (left out)")
+        recs = [im for ds in _load_all(paths, fmt, images, what) for im in ds.images if im.path is not None]
         s, skipped = prepare_samples(tqdm(recs, desc=f"loading {what}", unit="img",
                                           disable=None if distributed.is_main() else True), size)
         for msg in skipped[:5]:

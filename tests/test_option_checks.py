@@ -403,3 +403,28 @@ def test_the_coco_gt_warning_counts_in_words(caplog):
     caplog.clear()
     to_coco_results({**doc, "detections": doc["detections"][:1]}, ids)
     assert "1 detection of 1 class that gt.json does not have is left out" in caplog.text, caplog.text
+
+
+def test_multibox_warns_of_an_image_without_its_file_once(tmp_path):
+    """Trial 65: `detect train multibox` warned of an annotated image whose file is missing twice — "1 of the 3
+    images of gt.json has no image file (left out: gone.png) …", then "gone.png: no image file (left out)"."""
+    import numpy as np
+    from PIL import Image
+
+    images, anns = [], []
+    for i in range(3):
+        if i < 2:
+            Image.fromarray(np.full((64, 64, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+        name = f"{i}.png" if i < 2 else "gone.png"
+        images.append({"id": i + 1, "file_name": name, "width": 64, "height": 64})
+        anns.append({"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [10, 8, 40, 32]})
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}))
+    priors = tmp_path / "p.txt"
+    priors.write_text("0 0 0.5 0.5\n0.5 0.5 1 1\n0.25 0.25 0.75 0.75\n0 0 1 1\n")
+    res = CliRunner().invoke(cli, ["train", "multibox", "--gt", str(gt), "--priors", str(priors), "--input-size",
+                                   "96", "--width", "0.25", "--epochs", "1", "--batch-size", "2", "--device", "cpu",
+                                   "--out", str(tmp_path / "m.pt")])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("gone.png") == 1 and "has no image file (left out: gone.png)" in res.output, res.output
+    assert "training MultiBox" in res.output and ": 2 images," in res.output, res.output
