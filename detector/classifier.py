@@ -557,8 +557,11 @@ def member_files(paths) -> list[Path]:
                     logger.warning("%s: %s left out: a MultiBox proposal network, not a region classifier (such a "
                                    "file is given with --multibox)", p, ", ".join(f.name for f in multibox))
                     found = [f for f in found if f not in multibox]
+            pth = sorted(f.name for f in p.iterdir() if f.suffix.lower() == ".pth" and f.is_file())
+            if found and pth:  # trial 65: a member0.pth beside member1.pt was left out without a word
+                logger.warning("%s: %s left out: a folder's model files are its *.pt (give such a file as another "
+                               "--model, or rename it to .pt)", p, ", ".join(pth))
             if not found:
-                pth = sorted(f.name for f in p.iterdir() if f.suffix.lower() == ".pth" and f.is_file())
                 raise CheckpointError(f"{p}: no region-classifier model file (*.pt) in this folder" + (
                     " (only a MultiBox proposal network: give it with --multibox)" if listed is None and multibox
                     else f" (it holds {', '.join(pth[:3])}{', …' if len(pth) > 3 else ''}: a folder's model files "

@@ -150,3 +150,19 @@ def test_a_folder_of_pth_files_is_told_what_a_folder_s_model_files_are(tmp_path)
                                             str(folder), "--no-cache"]):
         r = CliRunner().invoke(cli, args)
         assert r.exit_code == 1 and said in r.output and "pass --format" not in r.output, (args, r.output)
+
+
+def test_a_pth_file_beside_the_members_is_named_as_left_out(tmp_path, caplog):
+    """Trial 65: a folder holding member1.pt and member0.pth ran member1.pt alone, without a word of member0.pth."""
+    import logging
+
+    from detector.classifier import member_files
+
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    crops_model(folder / "member0.pth")
+    crops_model(folder / "member1.pt", seed=1)
+    with caplog.at_level(logging.WARNING):
+        assert member_files([folder]) == [folder / "member1.pt"]
+    assert any(f"{folder}: member0.pth left out: a folder's model files are its *.pt" in r.getMessage()
+               for r in caplog.records), caplog.text
