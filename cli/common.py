@@ -25,6 +25,7 @@ from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_
 from detector.nn import distributed
 from detector.nn.device import DeviceError, parse_device
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
+from detector.options import option_flag
 from proposals.proposers import ProposalConfig, beyond_k_warning
 from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
@@ -424,7 +425,7 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
     for w in written:
         if w.resolve() in inputs:
             key, given = inputs[w.resolve()]
-            flag = _FLAGS.get(key, "--" + key.replace("_", "-"))
+            flag = option_flag(key, _FLAGS)
             raise click.ClickException(f"--out {out} would replace {given} ({flag}), an input of this run")
     if folder and out.resolve() in inputs:
         raise click.ClickException(f"--out {out} is an input of this run")

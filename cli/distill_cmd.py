@@ -32,7 +32,8 @@ from detector.nn import distributed
 from detector.nn.device import resolve_device
 from detector.nn.onnx import BACKENDS
 from detector.nn.checkpoint import read_checkpoint
-from detector.nn.loop import OptimConfig, last_path, state_path
+from detector.nn.loop import OptimConfig, last_path
+from detector.options import refused_resume, setting_change
 
 from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, files_written, format_option,
                      images_option, load_dataset, nothing_to_resume, stops_resumably)
@@ -74,19 +75,16 @@ def check_resumed_settings(out: Path, options: dict, photo_paths, gts, holdout: 
            "distill": config.to_dict()}
     train = ck.get("train") or {}
     before = {"spec": ck.get("spec") or {}, "config": train.get("config") or {}, "distill": train.get("distill") or {}}
-    diffs = [f"{flag} {now[sec][key]} now, {before[sec][key]} in that run" for sec, key, flag in _RESUMED_SAME
+    diffs = [setting_change(flag, now[sec][key], before[sec][key]) for sec, key, flag in _RESUMED_SAME
              if key in before[sec] and key in now[sec] and _norm(before[sec][key]) != _norm(now[sec][key])]
     for key, flag, given in (("photos", "--photos", photo_paths), ("train_sets", "--gt", gts)):
         if key in train and not same_paths(train[key], given):
-            diffs.append(f"{flag} {' '.join(map(str, given)) or '(none)'} now, "
-                         f"{' '.join(train[key]) or '(none)'} in that run")
+            diffs.append(setting_change(flag, " ".join(map(str, given)) or "(none)", " ".join(train[key]) or "(none)"))
     if "holdout" in train and float(train["holdout"]) != float(holdout):
-        diffs.append(f"--holdout {holdout} now, {train['holdout']} in that run")
+        diffs.append(setting_change("--holdout", holdout, train["holdout"]))
     if diffs:
-        raise click.ClickException(
-            f"cannot resume {out}: it was started with other settings (" + "; ".join(diffs)
-            + "; only --epochs, --workers, --threads, --val-every and --val-photos may change). Give the same, or "
-            f"delete {state_path(out)} to start over")
+        raise click.ClickException(refused_resume(
+            out, diffs, may_change="--epochs, --workers, --threads, --val-every and --val-photos"))
 
 
 def _norm(v):

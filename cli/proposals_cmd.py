@@ -12,6 +12,7 @@ from tqdm import tqdm
 from detector.data.images import ImageError, scan_images
 from detector.data.io import atomic_write_json, file_sha256
 from detector.nn.device import resolve_device
+from detector.options import option_flag
 from proposals.cache import ProposalCache
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import (PROPOSERS, ProposalConfig, build_proposer, load_proposal_multibox, proposal_config,
@@ -47,8 +48,7 @@ def refuse_replacing_other_files(out: Path) -> None:
 
 def _spell(key: str, value=None) -> str:
     """An option as this command writes it (:func:`detector.engines.unused_proposal_options`): ``--method ss``."""
-    flag = {"multibox_path": "--multibox"}.get(key, f"--{key.replace('_', '-')}")
-    return flag if value is None else f"{flag} {value}"
+    return option_flag(key, {"multibox_path": "--multibox"}, value)
 
 
 @click.command("proposals")

@@ -27,12 +27,13 @@ from detector.data.vocab import select_classes
 from detector.classifier import MODES
 from detector.engines import (ENGINES, PRESETS, DetectionJob, DrawConfig, RayConfig, RunConfig, apply_preset,
                               bundled_model_files, job_entry, job_settings, model_entry, ray_available, redraw, run_ray,
-                              shown_setting, split_cores)
+                              setting_unused, shown_setting, split_cores)
 from detector.engines import config_from_options as from_options
 from detector.engines import unused_options
 from detector.nn.device import resolve_device
 from detector.nn.onnx import BACKENDS, onnx_available
 from detector.nn.transforms import FAST_MIN_SIDE
+from detector.options import option_flag
 from detector.pipeline import MAX_REFINE, NMS_KINDS, PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP
@@ -204,7 +205,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
     if "draw_threshold" in explicit and options["draw_dir"] is None:  # trial 56: taken without a word, nothing drawn
         raise click.UsageError("--draw-threshold is a setting of --draw (which detections its pictures show; every "
                                "detection is written to OUT): add --draw DIR, or drop --draw-threshold")
-    ray_given = [f"--{k.replace('_', '-')}" for k in ("address", "ray_actors", "ray_cpus", "ray_gpus", "ray_chunk")
+    ray_given = [option_flag(k) for k in ("address", "ray_actors", "ray_cpus", "ray_gpus", "ray_chunk")
                  if k in explicit]
     if ray_given and engine != "ray":  # trial 29: --address auto ran on this machine without a word
         raise click.UsageError(f"{', '.join(ray_given)} {'is a setting' if len(ray_given) == 1 else 'are settings'} "
@@ -246,8 +247,7 @@ def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **optio
 
 def _spell(key: str, value=None) -> str:
     """An option as the command line writes it (:func:`detector.engines.unused_options`): ``--nms greedy``."""
-    flag = {"method": "--proposals", "multibox_path": "--multibox"}.get(key, f"--{key.replace('_', '-')}")
-    return flag if value is None else f"{flag} {value}"
+    return option_flag(key, {"method": "--proposals", "multibox_path": "--multibox"}, value)
 
 
 def _header_sizes(inputs) -> dict[str, tuple[int, int]]:
@@ -720,7 +720,7 @@ def _preset_hint(before, now, before_files=None, preset_models: dict | None = No
                 return f" — that run had --preset {name}'s settings: add --preset {name}"
             # trial 18: that run had the preset's settings as options, with another model than the preset's own
             # (without --model, the preset would change the model too: following the hint was refused again)
-            options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(wanted.items()) if now.get(k) != v)
+            options = " ".join(option_flag(k, value=v) for k, v in sorted(wanted.items()) if now.get(k) != v)
             return f" — that run had --preset {name}'s settings with another model than the preset's: add {options}"
     for name, model in (preset_models or {}).items():  # trial 19: the preset's options typed out, the model forgotten
         if before_files is not None and _same_files(before_files, model) and \
@@ -748,7 +748,7 @@ def _changed(before: dict, now: dict, key: str = "config_sha256") -> str:
 
     return boxes_json.differences(boxes_json.job_summary(before.get("model"), before.get("settings")),
                                   boxes_json.job_summary(now.get("model"), now.get("settings")), labels=labels,
-                                  shown=shown_setting)
+                                  shown=shown_setting, unused=setting_unused)
 
 
 def _draw_finished(out: Path, out_format: str, inputs, draw: DrawConfig) -> None:

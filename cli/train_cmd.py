@@ -32,6 +32,7 @@ from detector.nn.checkpoint import read_checkpoint
 from detector.nn.device import resolve_device
 from detector.nn.loop import finished_state, last_path, state_path
 from detector.nn.transforms import FAST_MIN_SIDE
+from detector.options import option_flag, refused_resume, setting_change
 from detector.train import (
     TrainConfig,
     build_class_list,
@@ -439,7 +440,7 @@ def _training_data(run: ClassifierRun):
     digest = data_digest(train_sets, len(run.partial_gts))
     hard_digest = hard_negatives_digest(hard, run.train.hard_fraction)
     if run.resume and state_path(run.out).is_file():
-        _check_resumed_data(run, digest, hard_digest)
+        _check_resumed_data(run, digest, hard_digest, hard)
     return train_sets, hard, digest, hard_digest
 
 
@@ -574,11 +575,12 @@ _RESUMED_SAME = ("images_per_batch", "regions_per_image", "fg_fraction", "fg_iou
                  "bbox_weight", "flip", "photometric", "seed")
 
 
-def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> None:
+def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str, hard=None) -> None:
     """Refuse to resume a run with other training data than its last checkpoint records: its content digest
     (``data_digest``: an edited label is other data, an identical copy elsewhere is not), or for files written
     before digests were kept, the ``--gt``/``--gt-partial`` paths; other hard negatives or ``--hard-fraction``
-    (``hard_negatives_digest``; a run recorded before hard negatives existed had none); other sampling or
+    (``hard_negatives_digest`` of ``hard``, the boxes read now; a run recorded before hard negatives existed had
+    none; the message names the files only when their boxes differ, not a copy elsewhere); other sampling or
     optimisation settings (``_RESUMED_SAME``: ``--fg-iou``, ``--lr``, ``--seed``, …; those a record lacks are not
     compared)."""
     last = last_path(run.out)
@@ -589,30 +591,32 @@ def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str) -> No
     if before.get("hard_digest", hard_negatives_digest(None, 0.0)) != hard_digest:
         was = " ".join(before.get("hard_negatives") or [])
         was_fraction = (before.get("config") or {}).get("hard_fraction")
-        raise click.ClickException(
-            f"cannot resume {run.out}: its hard negatives differ from the run's (started with " +
-            (f"--hard-negatives {was} --hard-fraction {was_fraction}" if was else "no --hard-negatives") +
-            "; now " + (f"--hard-negatives {' '.join(map(str, run.hard_negatives))} --hard-fraction "
-                        f"{run.train.hard_fraction}" if run.hard_negatives else "none") +
-            f"). Give the same, or delete {state_path(run.out)} to start over")
+        now = " ".join(map(str, run.hard_negatives))
+        files = setting_change("--hard-negatives", now or "(none)", was or "(none)")
+        same_boxes = was and now and isinstance(was_fraction, (int, float)) and \
+            hard_negatives_digest(hard, was_fraction) == before.get("hard_digest")  # the fraction alone changed
+        changes = [] if same_boxes else [
+            files + (": their detections changed" if same_paths(before.get("hard_negatives") or [], run.hard_negatives)
+                     else "")]
+        if was and now and was_fraction != run.train.hard_fraction:
+            changes.append(setting_change("--hard-fraction", run.train.hard_fraction, was_fraction))
+        raise click.ClickException(refused_resume(run.out, changes, what="hard negatives"))
     _check_resumed_settings(run, before)
     given = " ".join(map(str, [*run.gts, *run.partial_gts]))
     if "train_digest" in before:
         if before["train_digest"] != digest:
-            raise click.ClickException(
-                f"cannot resume {run.out}: its training data differ from the run's (started with --gt "
-                f"{' '.join(before.get('train_sets', []) + before.get('partial_sets', []))}; now {given}: other "
-                f"images, boxes or classes). Give the same data, or delete {state_path(run.out)} to start over")
+            was = " ".join(before.get("train_sets", []) + before.get("partial_sets", []))
+            raise click.ClickException(refused_resume(run.out, [setting_change("--gt", given, was) + ": other images, "
+                                                                "boxes or classes"], what="training data"))
         return
     for key, now in (("train_sets", run.gts), ("partial_sets", run.partial_gts)):
         if key not in before:
             continue
         if not same_paths(before[key], now):
             flag = "--gt" if key == "train_sets" else "--gt-partial"
-            raise click.ClickException(
-                f"cannot resume {run.out}: it was started with {flag} {' '.join(before[key]) or '(none)'}, not "
-                f"{' '.join(map(str, now)) or '(none)'} (give the same data, or delete {state_path(run.out)} to "
-                "start over)")
+            raise click.ClickException(refused_resume(
+                run.out, [setting_change(flag, " ".join(map(str, now)) or "(none)", " ".join(before[key]) or "(none)")],
+                what="training data"))
 
 
 def _check_resumed_val(run: ClassifierRun, val_digest: str) -> None:
@@ -633,10 +637,9 @@ def _check_resumed_val(run: ClassifierRun, val_digest: str) -> None:
         f"delete the members' state files ({run.out.parent / 'member*.state.ckpt'}) to start the ensemble over"
     was = " ".join(before.get("val_sets") or []) or "(none)"
     now = " ".join(map(str, run.vals)) or "(none)"
-    raise click.ClickException(
-        f"cannot resume {run.out}: its validation data differ from the run's (started with --val {was}; now --val "
-        f"{now}), and the best checkpoint is picked by comparing each epoch's validation mAP with the earlier "
-        f"epochs'. Give the same --val, or {over}")
+    raise click.ClickException(refused_resume(
+        run.out, [setting_change("--val", now, was) + ": the best checkpoint is picked by comparing each epoch's "
+                  "validation mAP with the earlier epochs'"], what="validation data", start_over=over))
 
 
 def _check_resumed_settings(run: ClassifierRun, before: dict | None = None, ensemble: bool = False) -> None:
@@ -667,17 +670,16 @@ def _check_resumed_settings(run: ClassifierRun, before: dict | None = None, ense
         elif k == "seed" and member is not None and ensemble:
             diffs.append(("--seed", now_config[k] - member, started[k] - member))
         else:
-            diffs.append((f"--{k.replace('_', '-')}", now_config[k], started[k]))
+            diffs.append((option_flag(k), now_config[k], started[k]))
     was_scale = (before.get("selective_search") or {}).get("scale")
     if was_scale is not None and was_scale != run.proposals.selective_search.scale:  # other training proposals
         diffs.append(("--ss-scale", run.proposals.selective_search.scale, was_scale))
     if diffs:  # trial 18: another --fg-iou was taken silently and the model recorded only the new value
         over = f"delete {state_path(run.out)} to start over" if member is None else \
             f"delete the members' state files ({run.out.parent / 'member*.state.ckpt'}) to start the ensemble over"
-        raise click.ClickException(
-            f"cannot resume {run.out}: it was started with other training settings ("
-            + "; ".join(f"{o} {now} now, {was} in that run" for o, now, was in diffs)
-            + f"; only --epochs, --workers, --threads and --val-every may change). Give the same, or {over}")
+        raise click.ClickException(refused_resume(
+            run.out, [setting_change(*d) for d in diffs], what="training settings",
+            may_change="--epochs, --workers, --threads and --val-every", start_over=over))
 
 
 def train_member(run: ClassifierRun, extra_meta: dict | None = None):

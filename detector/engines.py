@@ -36,7 +36,7 @@ from .nn.onnx import onnx_available
 from .pipeline import BATCH_SIZE, Detector, PostprocessConfig, detect_each
 
 __all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "PRESETS", "split_cores", "run_ray",
-           "ray_available", "cpu_count", "job_entry", "shown_setting", "model_entry", "drawn", "redraw",
+           "ray_available", "cpu_count", "job_entry", "shown_setting", "setting_unused", "model_entry", "drawn", "redraw",
            "BUNDLED_MODELS", "bundled_model_files", "default_options", "apply_preset", "config_from_options"]
 
 logger = logging.getLogger(__name__)
@@ -261,6 +261,14 @@ def job_settings(config: RunConfig, members: Sequence[Member]) -> dict:
     return settings
 
 
+def setting_unused(settings: dict, key: str) -> bool:
+    """Whether a job of ``settings`` (:func:`job_settings`) ignores setting ``key``: selective search's (``ss_*``)
+    under MultiBox proposals alone, ``multibox_top`` under selective search alone — so that a difference in it is
+    not one between two runs (:func:`detector.data.boxes_json.differences`)."""
+    method = settings.get("proposals")
+    return (key.startswith("ss_") and method == "multibox") or (key == "multibox_top" and method == "ss")
+
+
 def shown_setting(settings: dict, key: str) -> str:
     """Setting ``key`` of a job's ``settings`` (:func:`job_settings`) as a message names it when it stops a
     ``--resume`` or a merge (:func:`detector.data.boxes_json.differences`): its JSON value, or for one left out, what
@@ -271,9 +279,8 @@ def shown_setting(settings: dict, key: str) -> str:
     recorded`` (anything else: an older version's job)."""
     if settings.get(key) is not None:
         return json.dumps(settings[key])
-    method = settings.get("proposals")
-    if (key.startswith("ss_") and method == "multibox") or (key == "multibox_top" and method == "ss"):
-        return f"not used (--proposals {method})"
+    if setting_unused(settings, key):
+        return f"not used (--proposals {settings.get('proposals')})"
     if key == "refine":  # left out at 0 or unused (no member regresses): no refinement either way; "the default"
         return "0 (off)"  # misled under --preset fast, whose value is 1 (trial 17)
     if key == "nms":  # left out: greedy (versions before Soft-NMS had no other)

@@ -58,6 +58,7 @@ from .nn.inception import GoogLeNetOutputs
 from .nn.loop import LoopState, OptimConfig, Task, fit, last_path, state_path
 from .nn.transforms import normalize_image, photometric_distort, resize_short_side
 from .nn.workers import shared_batch
+from .options import option_flag, refused_resume, setting_change
 from .pipeline import BOX_WEIGHTS, Detector, PostprocessConfig, detect_each
 from .regions import warp_regions
 
@@ -439,21 +440,19 @@ def check_resume_spec(out: Path, spec: ClassifierSpec, ignore: Sequence[str] = (
     now = spec.to_dict()
     diff = [k for k in now if before.get(k) != now[k] and k not in ignore]
     if "mode" in diff:
-        raise CheckpointError(f"{last}: this run was trained in {before['mode']} mode; it cannot be resumed in "
-                              f"{spec.mode} mode (start a new run from its weights with --init {last})")
+        raise CheckpointError(refused_resume(out, [setting_change("--mode", spec.mode, before["mode"])],
+                                             start_over=f"start a new run from its weights with --init {last}"))
     if diff:  # named as the options give them (trial 23: "class_map  (was imagenet1k)" for --class-map none)
         shown = [k for k in diff if not (k == "num_classes" and "class_map" in diff)]  # follows from the class map
-        raise CheckpointError(f"{last}: this run was started with other settings; resuming it with "
-                              + ", ".join(f"{_spec_option(k)} {_spec_value(k, now.get(k))} (was "
-                                          f"{_spec_value(k, before.get(k))})" for k in shown) + " is refused: give "
-                              f"the same, or delete {state_path(out)} to start over")
+        raise CheckpointError(refused_resume(out, [setting_change(_spec_option(k), _spec_value(k, now.get(k)),
+                                                                  _spec_value(k, before.get(k))) for k in shown]))
 
 
 _SPEC_OPTIONS = {"num_classes": "classes (the training set's)", "bbox_reg": "--bbox-reg", "class_map": "--class-map"}
 
 
 def _spec_option(key: str) -> str:
-    return _SPEC_OPTIONS.get(key, "--" + key.replace("_", "-"))
+    return option_flag(key, _SPEC_OPTIONS)
 
 
 def _spec_value(key: str, value) -> str:

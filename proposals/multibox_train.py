@@ -27,6 +27,7 @@ from detector.nn import distributed
 from detector.nn.checkpoint import CheckpointError
 from detector.nn.loop import LoopState, OptimConfig, Task, fit, state_path
 from detector.nn.transforms import normalize_image, photometric_distort, resize_square
+from detector.options import refused_resume, setting_change
 
 from .multibox import MULTIBOX_FORMAT, MultiBox, MultiBoxConfig, multibox_loss, save_multibox
 from .recall import recall_at
@@ -219,7 +220,7 @@ def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: Mult
 
     def compare(before, now: dict, skip=()):
         if isinstance(before, dict):
-            diff.extend(f"{_OPTIONS.get(k, k + ':')} {_shown(now[k])} now, {_shown(before[k])} in that run" for k in now
+            diff.extend(setting_change(_OPTIONS.get(k, k + ":"), _shown(now[k]), _shown(before[k])) for k in now
                         if k in before and k not in skip and _comparable(before[k]) != _comparable(now[k]))
 
     compare(ck.get("config"), mb.to_dict())
@@ -235,12 +236,10 @@ def resume_differences(out, priors: np.ndarray, mb: MultiBoxConfig, config: Mult
     compare((ck.get("train") or {}).get("config"), config.to_dict(), skip=("epochs",))
     was_sets = (ck.get("train") or {}).get("train_sets")
     if train_sets is not None and isinstance(was_sets, list) and not same_paths(was_sets, train_sets):
-        diff.append(f"--gt {' '.join(map(str, train_sets)) or '(none)'} now, {' '.join(was_sets) or '(none)'} "
-                    "in that run")
+        diff.append(setting_change("--gt", " ".join(map(str, train_sets)) or "(none)", " ".join(was_sets) or "(none)"))
     was_val = (ck.get("train") or {}).get("val_sets")
     if val_sets is not None and isinstance(was_val, list) and not same_paths(was_val, val_sets):
-        diff.append(f"--val {' '.join(map(str, val_sets)) or '(none)'} now, {' '.join(was_val) or '(none)'} "
-                    "in that run")
+        diff.append(setting_change("--val", " ".join(map(str, val_sets)) or "(none)", " ".join(was_val) or "(none)"))
     return diff
 
 
@@ -265,9 +264,7 @@ def check_resume_settings(out, priors: np.ndarray, mb: MultiBoxConfig, config: M
     would record a run that never was."""
     diff = resume_differences(out, priors, mb, config, train_sets, val_sets)
     if diff:
-        raise CheckpointError(f"cannot resume {out}: it was started with other settings ({'; '.join(diff)}). Give "
-                              f"the same (only --epochs may be raised to train on), or delete {state_path(out)} to "
-                              "start over")
+        raise CheckpointError(refused_resume(out, diff, may_change="--epochs"))
 
 
 def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: MultiBoxConfig,

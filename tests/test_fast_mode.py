@@ -357,8 +357,9 @@ def test_resume_in_another_mode_refused(tmp_path):
     images = synthetic_images(tmp_path, n=3)
     out = tmp_path / "m.pt"
     train_classifier(images, CLASSES, fast_spec(mode="crops"), train_config(), out)
-    with pytest.raises(CheckpointError, match=r"m\.last\.ckpt: this run was trained in crops mode; it cannot be "
-                                              r"resumed in fast mode"):
+    with pytest.raises(CheckpointError, match=r"cannot resume .*m\.pt: it was started with other settings \(--mode "
+                                              r"fast now, crops in that run\)\. Give the same, or start a new run from "
+                                              r"its weights with --init .*m\.last\.ckpt"):
         train_classifier(images, CLASSES, fast_spec(), train_config(epochs=2), out, resume=True)
 
 
@@ -429,7 +430,7 @@ def test_train_fast_cli_from_crops_member_then_run(tmp_path):
     assert (m.spec.mode, m.spec.fast_short_side, m.spec.aux_logits) == ("fast", 96, False)
     assert "val_mAP" in m.train  # validation ran the fast-mode member through Detector
     res = CliRunner().invoke(cli, base + ["--mode", "crops", "--resume"])
-    assert res.exit_code != 0 and "trained in fast mode; it cannot be resumed in crops mode" in res.output
+    assert res.exit_code != 0 and "(--mode crops now, fast in that run)" in res.output, res.output
     res = CliRunner().invoke(cli, ["run", str(images[0].path), "--model", str(out), "--out",
                                    str(tmp_path / "b.json"), "--workers", "0", "--cache-dir", str(tmp_path / "cache"),
                                    "--score-threshold", "0"])

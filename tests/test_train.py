@@ -267,12 +267,14 @@ def test_training_protects_its_inputs_and_a_stopped_run(tmp_path, monkeypatch):
     # — or with the same file edited (trial 3: the path was compared, not the content) —; an identical copy elsewhere
     # is the same data
     res = CliRunner().invoke(cli, [*base, "--gt", str(val), "--out", str(out), "--epochs", "3", "--resume"])
-    assert res.exit_code == 1 and f"cannot resume {out}: its training data differ from the run's" in res.output
+    assert res.exit_code == 1 and f"cannot resume {out}: it was started with other training data (--gt {gt} {val} " \
+        f"now, {gt} in that run" in res.output, res.output
     edited = json.loads(gt_bytes)
     edited["annotations"][0]["bbox"][0] += 1
     gt.write_text(json.dumps(edited))
     res = CliRunner().invoke(cli, [*base, "--out", str(out), "--epochs", "3", "--resume"])
-    assert res.exit_code == 1 and "its training data differ" in res.output, res.output
+    assert res.exit_code == 1 and "other training data (--gt" in res.output and "other images, boxes or classes" \
+        in res.output, res.output
     gt.write_bytes(gt_bytes)
     (tmp_path / "copy").mkdir()
     (tmp_path / "copy" / "gt.json").write_bytes(gt_bytes)
@@ -325,8 +327,8 @@ def test_a_resume_with_other_validation_data_is_refused(tmp_path):
     for given, said in ((["--val", str(other)], f"--val {other}"), ([], "--val (none)")):
         res = CliRunner().invoke(cli, [*args, "--epochs", "2", "--resume", *given])
         assert res.exit_code == 1 and "Traceback" not in res.output, res.output
-        assert f"cannot resume {out}: its validation data differ from the run's (started with --val {val}; now " \
-            f"{said})" in res.output and f"delete {state_path(out)} to start over" in res.output, res.output
+        assert f"cannot resume {out}: it was started with other validation data ({said} now, {val} in that run" \
+            in res.output and f"delete {state_path(out)} to start over" in res.output, res.output
         assert state_path(out).read_bytes() == state  # nothing trained
     copy = tmp_path / "copy"
     copy.mkdir()
@@ -528,14 +530,13 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     torch.save({**torch.load(sp, weights_only=True), "epochs": 2}, sp)
     other = boxes_json(tmp_path / "other.json", [images[1].path.name])
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(other)])
-    assert res.exit_code == 1 and f"cannot resume {out}: its hard negatives differ from the run's (started with " \
-        f"--hard-negatives {dets} --hard-fraction 0.5; now --hard-negatives {other} --hard-fraction 0.5)" \
-        in res.output, res.output
+    assert res.exit_code == 1 and f"cannot resume {out}: it was started with other hard negatives (--hard-negatives " \
+        f"{other} now, {dets} in that run). Give the same, or delete {sp} to start over" in res.output, res.output
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume"])
-    assert res.exit_code == 1 and "now none)" in res.output, res.output
+    assert res.exit_code == 1 and f"(--hard-negatives (none) now, {dets} in that run)" in res.output, res.output
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(dets),
                                    "--hard-fraction", "0.25"])
-    assert res.exit_code == 1 and "its hard negatives differ" in res.output, res.output
+    assert res.exit_code == 1 and "(--hard-fraction 0.25 now, 0.5 in that run)" in res.output, res.output
     bom = tmp_path / "bom.json"  # the same detections as UTF-8 with a byte-order mark (detect eval reads it too)
     bom.write_bytes(b"\xef\xbb\xbf" + dets.read_bytes())
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(bom)])
@@ -544,7 +545,7 @@ def test_train_with_hard_negatives_from_detect_run_output(tmp_path):
     # ensemble's next member trained on other data
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(dets),
                                    "--hard-fraction", "0.25"])
-    assert res.exit_code == 1 and "its hard negatives differ" in res.output, res.output
+    assert res.exit_code == 1 and "(--hard-fraction 0.25 now, 0.5 in that run)" in res.output, res.output
     res = CliRunner().invoke(cli, [*base, "--epochs", "2", "--resume", "--hard-negatives", str(dets)])
     assert res.exit_code == 0 and "nothing to resume" in res.output, res.output
 

@@ -619,11 +619,13 @@ def assemble(header: dict, records: dict[int, dict]) -> dict:
 
 
 def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "before"),
-                shown: Callable[[dict, str], str] | None = None) -> str:
+                shown: Callable[[dict, str], str] | None = None,
+                unused: Callable[[dict, str], bool] | None = None) -> str:
     """What differs between two runs' jobs, one ``name: value now, value before`` for each (``labels``: the words
     after each value, e.g. ``("now", "in that run")``), joined by ``; ``: the classifier's member files, the MultiBox
-    file (named with the start of its SHA-256, when both runs used one and their bytes differ), then the settings
-    (selective search's are not listed when ``now`` uses MultiBox proposals alone, which ignores them).
+    file (named with the start of its SHA-256, when both runs used one and their bytes differ), then the settings,
+    but those ``unused(now's settings, name)`` says the run ``now`` ignores (:func:`detector.engines.setting_unused`:
+    selective search's under MultiBox proposals alone).
     ``shown(settings, name)``: a setting's value for the message, one left out of ``settings`` included — the
     caller knows the defaults and why a setting is left out (:func:`detector.engines.shown_setting`: ``200 (the
     default)``, ``not used (--proposals ss)``); without it, JSON or ``the default``. ``before`` / ``now``:
@@ -663,9 +665,8 @@ def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "b
             def shown(d, k):
                 return json.dumps(d[k]) if k in d and d[k] is not None else "the default"
 
-        unused = {k for k in old if k.startswith("ss_")} if new.get("proposals") == "multibox" else set()
         out += [f"{k}: {shown(new, k)} {after_now}, {shown(old, k)} {after_before}"
-                for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and k not in unused]
+                for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and not (unused and unused(new, k))]
     return "; ".join(out)
 
 
@@ -679,13 +680,14 @@ def job_summary(model, settings) -> dict:
 
 
 def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
-                  shown: Callable[[dict, str], str] | None = None) -> dict:
+                  shown: Callable[[dict, str], str] | None = None,
+                  unused: Callable[[dict, str], bool] | None = None) -> dict:
     """Shard outputs ``[(name, boxes.json document)]`` → one document equal to a single run over all the inputs.
 
     Refused (:class:`MergeError`, naming the files): a file that is not a shard output, shards of different jobs
     (inputs, configuration, model or categories differ) or of different splits, the same shard twice, images that
     appear in two parts, and, unless ``allow_partial``, missing shards. ``shown``: how a differing setting is
-    named (:func:`differences`)."""
+    named, ``unused``: which are not (:func:`differences`)."""
     if not docs:
         raise MergeError("nothing to merge")
     parts = []
@@ -704,7 +706,8 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
                 labels = (f"in {name}", f"in {name0}")
                 if key == "config_sha256":
                     which = differences(job_summary(doc0.get("model"), job0.get("settings")),
-                                        job_summary(doc.get("model"), job.get("settings")), labels=labels, shown=shown)
+                                        job_summary(doc.get("model"), job.get("settings")), labels=labels, shown=shown,
+                                        unused=unused)
                 elif key == "inputs":
                     which = inputs_differences(job0, job, labels=labels)
                 else:
