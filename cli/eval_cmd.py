@@ -28,7 +28,7 @@ from eval import (
 from eval.evaluate import BOOTSTRAP_METRICS, BootstrapSet, mean_map_interval
 from eval.matching import DEFAULT_IOU
 from eval.plot import is_plot_png, is_png
-from eval.predictions import ImageListNeeded, voc_results_class
+from eval.predictions import ImageListNeeded, known_classes, voc_results_class
 from eval.yolo_results import results_files
 
 from .common import (FiniteFloat, OutFile, count, dataset_files, format_option, images_option, load_dataset,
@@ -295,13 +295,15 @@ def _score(gt_path: Path, gt: Dataset, pred_path, baseline_path, *, read, metric
     file's images that are another ground truth's (:func:`eval.better_elsewhere`)."""
     try:
         preds = _read_predictions(pred_path, read, image_list)
-        aligned = align_predictions(preds, gt, elsewhere=elsewhere[pred_path][k] if pred_path in elsewhere else ())
+        only = set(known_classes(preds, gt)) if model_classes_only else None  # the baseline is scored on these too
+        aligned = align_predictions(preds, gt, elsewhere=elsewhere[pred_path][k] if pred_path in elsewhere else (),
+                                    only_classes=only)
         bl_notes: list[str] = []
         bl = read_blacklist(blacklist, gt, image_list=image_list, notes=bl_notes) if blacklist else None
         base_preds = _read_predictions(baseline_path, read, image_list) if baseline_path else None
         base = align_predictions(base_preds, gt,
-                                 elsewhere=elsewhere[baseline_path][k] if baseline_path in elsewhere else ()) \
-            if baseline_path else None
+                                 elsewhere=elsewhere[baseline_path][k] if baseline_path in elsewhere else (),
+                                 only_classes=only) if baseline_path else None
     except PredictionError as e:
         raise click.ClickException(str(e)) from None
     for note in bl_notes:  # lines that match no image or class: the devkit takes them, they leave nothing out
@@ -318,7 +320,6 @@ def _score(gt_path: Path, gt: Dataset, pred_path, baseline_path, *, read, metric
             coco_gt = load_coco_json(gt.source)
         except DatasetError as e:
             raise click.ClickException(str(e)) from None
-    only = set(aligned.known_classes) if model_classes_only else None  # the baseline is scored on these too
     result = evaluate(gt, aligned, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,
                       only_classes=only)
     base_result = evaluate(gt, base, metric, iou_threshold=iou_threshold, blacklist=bl, coco_gt=coco_gt,

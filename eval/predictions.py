@@ -60,7 +60,8 @@ from .yolo_results import (FORMAT as YOLO_FORMAT, is_yolo_results, labels_withou
                            results_file, to_pixels, yolo_classes)
 
 __all__ = ["PredictionError", "Predictions", "AlignedPredictions", "read_predictions", "align_predictions",
-           "better_elsewhere", "match_images", "read_blacklist", "voc_results_class", "PREDICTION_FORMATS"]
+           "known_classes", "better_elsewhere", "match_images", "read_blacklist", "voc_results_class",
+           "PREDICTION_FORMATS"]
 
 PREDICTION_FORMATS = ("boxes_json", "coco_results", "ilsvrc_text", "voc_results", "yolo_txt")
 
@@ -612,24 +613,21 @@ def _category_zero_note(gt: Dataset, label: np.ndarray, class_by_source: dict) -
             "categories[].id"]
 
 
-def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[str] = frozenset()
-                      ) -> AlignedPredictions:
-    """Express ``preds`` in terms of ``gt``'s images and classes; report what cannot be matched. ``elsewhere``:
-    image names of ``preds`` that belong to another ground truth evaluated beside this one
-    (:func:`better_elsewhere`): left out here like images of no ground truth, and their sizes not checked.
+@dataclass(frozen=True, eq=False)
+class _ClassMap:
+    """How the categories of a prediction file map onto the classes of a ground truth (:func:`_class_map`)."""
 
-    Raises :class:`PredictionError` for COCO results whose ``category_id`` is neither a ground-truth COCO category
-    id nor an ILSVRC det_id; for images matched by id against ground truth without ids of its own (VOC,
-    Penn-Fudan, ILSVRC without an evaluation list: their ids are positions); for an image name that fits two
-    ground-truth images equally, or two prediction images that fit one ground-truth image equally (naming both);
-    and when nothing of the file can be evaluated (:func:`_refuse_nothing_matched`: none of its images is a
-    ground-truth image, or none of its classes a ground-truth class). A file with no predictions at all, the
-    detector having found nothing (on ground-truth images, where it lists them), is no error: every AP is 0.
+    preds: Predictions  # the file, its YOLO class indices named by the ground truth (:func:`yolo_classes`)
+    cat_to_gt: np.ndarray  # int64 [len(preds.categories)] the ground-truth class of each category, -1 for none
+    own_ids: bool  # COCO results whose category_id are the COCO ground truth's own ids
+    not_own: list  # those of its category_id that are no category of that ground truth
+    notes: list[str]  # what the mapping should say (YOLO names other than the ground truth's)
+    known: frozenset[int]  # the ground-truth classes the file's model knows (its categories, the classes its run kept)
 
-    VOC results: an identifier that is no ground-truth image (nor, in ``elsewhere``, another's) is refused naming
-    its file and line, as ``VOCevaldet.m`` refuses it ("unrecognized image"), and so is a file whose class is a
-    ground-truth class in other capitals only (:func:`_refuse_other_capitals`); ground-truth classes with objects but
-    no results file are scored as classes without detections (AP 0), and a note names them."""
+
+def _class_map(preds: Predictions, gt: Dataset) -> _ClassMap:
+    """The ground-truth class of each category of ``preds``: by the COCO ground truth's own ids, by ILSVRC det_id,
+    else by :attr:`Category.key`. Raises :class:`PredictionError` for a ``category_id`` that is neither."""
     class_notes: list[str] = []
     if preds.format == YOLO_FORMAT:  # class indices: the ground truth's YOLO names, or names beside the files
         preds = yolo_classes(preds, gt, class_notes)
@@ -658,6 +656,46 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
             cat = vocab
         cat_to_gt[j] = class_by_key.get(cat.key, -1)
 
+    known = frozenset(int(c) for c in cat_to_gt if c >= 0)
+    if preds.kept_classes:  # a coco / ilsvrc output names only the classes it detected: its run kept these
+        keys = {kept_class_key(name) for name in preds.kept_classes}
+        known |= frozenset(i for i, c in enumerate(gt.classes) if c.key in keys)
+    return _ClassMap(preds, cat_to_gt, own_ids, not_own, class_notes, known)
+
+
+def known_classes(preds: Predictions, gt: Dataset) -> frozenset[int]:
+    """The indices of ``gt.classes`` that the model of ``preds`` knows — the classes of its categories
+    (``boxes.json``: its model's; other formats: those it predicts) and those its run kept (``--classes``, its job
+    record): what ``--model-classes-only`` scores (:attr:`AlignedPredictions.known_classes`, known before
+    aligning). Raises :class:`PredictionError` as :func:`align_predictions` does for an unknown ``category_id``."""
+    return _class_map(preds, gt).known
+
+
+def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[str] = frozenset(),
+                      only_classes: Collection[int] | None = None) -> AlignedPredictions:
+    """Express ``preds`` in terms of ``gt``'s images and classes; report what cannot be matched. ``elsewhere``:
+    image names of ``preds`` that belong to another ground truth evaluated beside this one
+    (:func:`better_elsewhere`): left out here like images of no ground truth, and their sizes not checked.
+    ``only_classes``: the indices of ``gt.classes`` that the evaluation scores (``--model-classes-only``:
+    :func:`known_classes` of the file scored), None for all — the notes count the objects of those alone.
+
+    Raises :class:`PredictionError` for COCO results whose ``category_id`` is neither a ground-truth COCO category
+    id nor an ILSVRC det_id; for images matched by id against ground truth without ids of its own (VOC,
+    Penn-Fudan, ILSVRC without an evaluation list: their ids are positions); for an image name that fits two
+    ground-truth images equally, or two prediction images that fit one ground-truth image equally (naming both);
+    and when nothing of the file can be evaluated (:func:`_refuse_nothing_matched`: none of its images is a
+    ground-truth image, or none of its classes a ground-truth class). A file with no predictions at all, the
+    detector having found nothing (on ground-truth images, where it lists them), is no error: every AP is 0.
+
+    VOC results: an identifier that is no ground-truth image (nor, in ``elsewhere``, another's) is refused naming
+    its file and line, as ``VOCevaldet.m`` refuses it ("unrecognized image"), and so is a file whose class is a
+    ground-truth class in other capitals only (:func:`_refuse_other_capitals`); ground-truth classes with objects but
+    no results file are scored as classes without detections (AP 0), and a note names them."""
+    m = _class_map(preds, gt)
+    preds, cat_to_gt, own_ids, not_own, known = m.preds, m.cat_to_gt, m.own_ids, m.not_own, m.known
+    class_notes = m.notes
+    class_by_source = {c.source_id: i for i, c in enumerate(gt.classes) if c.source_id is not None}
+
     n = len(preds)
     image_index, notes = match_images(preds, gt, elsewhere)
     notes = class_notes + notes
@@ -674,7 +712,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
                          f"out: not categories of {gt.source} (pycocotools never matches them either)")
     else:
         dropped_category = Counter()
-    notes += _check_images_run(preds, gt, image_index, elsewhere)
+    notes += _check_images_run(preds, gt, image_index, elsewhere, only_classes)
     label = cat_to_gt[preds.labels] if n else np.zeros(0, dtype=np.int64)
     if own_ids and n:
         notes += _category_zero_note(gt, label, class_by_source)
@@ -689,14 +727,10 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
     hint = _id_type_hint([preds.image_ids[i] for i in np.flatnonzero(no_image) if preds.image_names[i] is None], gt)
     if hint and (image_index >= 0).any():  # else the refusal below says it
         notes.append(hint)
-    known = frozenset(int(c) for c in cat_to_gt if c >= 0)
-    if preds.kept_classes:  # a coco / ilsvrc output names only the classes it detected: its run kept these
-        keys = {kept_class_key(name) for name in preds.kept_classes}
-        known |= frozenset(i for i, c in enumerate(gt.classes) if c.key in keys)
     if preds.format == "voc_results":
         _refuse_other_capitals(preds, gt, cat_to_gt)
         _refuse_unknown_identifiers(preds, gt, image_index, elsewhere)
-        notes += _classes_without_file(preds, gt, known)
+        notes += _classes_without_file(preds, gt, known, only_classes)
     _refuse_nothing_matched(preds, gt, bool((image_index >= 0).any()), known, elsewhere)
     if not n:
         on = f" on its {count(len(preds.listed_images), 'image')}" if preds.listed_images else ""
@@ -791,25 +825,29 @@ def _refuse_two_identifiers(preds: Predictions, gt: Dataset, image_index: np.nda
         f"{Path(gt.images[g].file_name).stem!r} on every line of that image")
 
 
-def _classes_without_file(preds: Predictions, gt: Dataset, known: frozenset[int]) -> list[str]:
+def _classes_without_file(preds: Predictions, gt: Dataset, known: frozenset[int],
+                          only_classes: Collection[int] | None = None) -> list[str]:
     """VOC results: a note naming the ground-truth classes with objects to find (neither difficult nor crowd) that no
     results file is of — a single file given, or a folder without some classes' files. They are scored as a class
-    without detections (AP 0); ``--model-classes-only`` leaves them out."""
+    without detections (AP 0); ``--model-classes-only`` leaves them out: with it (``only_classes``, the classes
+    scored) only those it scores are named."""
     positives = np.zeros(len(gt.classes), dtype=np.int64)
     for im in gt.images:
         np.add.at(positives, im.labels[im.counted].astype(np.int64), 1)
-    missing = [c.name for k, c in enumerate(gt.classes) if positives[k] and k not in known]
+    missing = [c.name for k, c in enumerate(gt.classes) if positives[k] and k not in known
+               and (only_classes is None or k in only_classes)]
     if not missing:
         return []
     one = len(missing) == 1
     return [f"{preds.source}: no results file for {count(len(missing), 'class', 'classes')} of the ground truth "
             f"{gt.source} that {'has' if one else 'have'} objects ({_examples(missing, 8)}): "
-            f"{'it scores' if one else 'each scores'} AP 0, as a class without detections (--model-classes-only "
-            f"leaves {'it' if one else 'them'} out)"]
+            f"{'it scores' if one else 'each scores'} AP 0, as a class without detections" +
+            ("" if only_classes is not None else f" (--model-classes-only leaves {'it' if one else 'them'} out)")]
 
 
 def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
-                      elsewhere: Collection[str] = frozenset()) -> list[str]:
+                      elsewhere: Collection[str] = frozenset(), only_classes: Collection[int] | None = None
+                      ) -> list[str]:
     """What the list of the images a detector ran on (``listed_images``: a ``boxes.json``'s ``images``, with their
     sizes; an ILSVRC submission's evaluation list) tells against ``gt``.
 
@@ -824,17 +862,15 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
             return []
         run = set(image_index[image_index >= 0].tolist())
         missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
-        objects = sum(int(im.counted.sum()) for i, im in enumerate(gt.images) if i not in run)
+        objects = _objects_to_find(gt, run, only_classes)
         if not run or not objects:
             return []
         one = len(missing) == 1
         return [(f"{count(len(missing), 'image')} of the ground truth's {len(gt.images)} {'has' if one else 'have'} "
                  f"no result in {preds.source} (e.g. {_examples(missing)}; COCO results name only the images with "
                  f"detections): if the detector did not run on {'it' if one else 'them'}, {'its' if one else 'their'} "
-                 f"{objects} object{'' if objects == 1 else 's'} (difficult and crowd ones aside; fewer with "
-                 f"--model-classes-only) count{'s' if objects == 1 else ''} as missed; evaluate against ground truth "
-                 "of the images run, or run on "
-                 f"{'it' if one else 'these'} too")]
+                 f"{_objects(objects, only_classes)} as missed; evaluate against ground truth of the images run, or "
+                 f"run on {'it' if one else 'these'} too")]
     index = ImageNameIndex([im.file_name for im in gt.images])
     run, sized = set(), []
     for name in preds.listed_images:
@@ -857,15 +893,29 @@ def _check_images_run(preds: Predictions, gt: Dataset, image_index: np.ndarray,
             f"pixels: {_examples(wrong)}. Evaluate detections of the ground truth's own image files (a resized copy "
             "needs ground truth of its own)" + hint)
     missing = [im.file_name for i, im in enumerate(gt.images) if i not in run]
-    objects = sum(int(im.counted.sum()) for i, im in enumerate(gt.images) if i not in run)
+    objects = _objects_to_find(gt, run, only_classes)
     if not run or not objects:  # every ground-truth image run, or those left out have nothing to find
         return []
     one = len(missing) == 1
     return [(f"{count(len(missing), 'image')} of the ground truth's {len(gt.images)} {'is' if one else 'are'} not among "
-             f"the images {preds.source} ran on (e.g. {_examples(missing)}): {'its' if one else 'their'} {objects} "
-             f"object{'' if objects == 1 else 's'} (difficult and crowd ones aside; fewer with --model-classes-only) "
-             f"count{'s' if objects == 1 else ''} as missed; evaluate against ground truth of the images run, or "
+             f"the images {preds.source} ran on (e.g. {_examples(missing)}): {'its' if one else 'their'} "
+             f"{_objects(objects, only_classes)} as missed; evaluate against ground truth of the images run, or "
              f"run on {'it' if one else 'these'} too")]
+
+
+def _objects_to_find(gt: Dataset, run: Collection[int], only_classes: Collection[int] | None) -> int:
+    """How many objects the ground-truth images not in ``run`` hold that an evaluation scores: neither difficult nor
+    crowd, and of ``only_classes`` where given (``--model-classes-only``)."""
+    scored = None if only_classes is None else np.fromiter(only_classes, dtype=np.int64)
+    return sum(int(im.counted.sum() if scored is None else (im.counted & np.isin(im.labels, scored)).sum())
+               for i, im in enumerate(gt.images) if i not in run)
+
+
+def _objects(n: int, only_classes: Collection[int] | None) -> str:
+    """``n`` objects that count as missed, in words, saying which were counted (:func:`_objects_to_find`)."""
+    which = (" of the classes scored (difficult and crowd ones aside; --model-classes-only)" if only_classes is not None
+             else " (difficult and crowd ones aside)")
+    return f"{n} object{'' if n == 1 else 's'}{which} count{'s' if n == 1 else ''}"
 
 
 def _id_type_hint(ids, gt: Dataset) -> str | None:

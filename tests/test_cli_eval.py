@@ -267,7 +267,7 @@ def test_eval_notes_ground_truth_images_the_run_left_out(tmp_path):
     res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
     assert res.exit_code == 0, res.output
     assert (f"note: 1 image of the ground truth's 2 is not among the images {pred} ran on (e.g. b.jpg): its 2 objects "
-            "(difficult and crowd ones aside; fewer with --model-classes-only) count as missed") in res.output
+            "(difficult and crowd ones aside) count as missed") in res.output
     assert "ilsvrc mAP 0.3333" in res.output  # 1 of 3 people found, at full precision
     only_a = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]}], "a_only.json")
     res = CliRunner().invoke(cli, ["eval", "--gt", str(only_a), "--pred", str(pred)])  # b.jpg has nothing to find
@@ -290,6 +290,34 @@ def test_eval_notes_ground_truth_images_the_run_left_out(tmp_path):
         assert ("1 of the 3 ground-truth annotations has 'iscrowd' null (taken as 0" in res.output) == (
             metric == "coco")  # said as it is, not "no 'iscrowd'", and in the singular (user trials)
         assert "(1 class with positives" in res.output  # one class, in the singular
+
+
+def test_the_note_on_images_not_run_counts_the_objects_of_the_classes_scored(tmp_path):
+    # trial 63 (fix63): with --model-classes-only the note still counted every class's objects, "(fewer with
+    # --model-classes-only)" said beside the very flag
+    gt = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                            {"id": 3, "image_id": 2, "category_id": 2, "bbox": [50, 50, 20, 20]},
+                            {"id": 4, "image_id": 2, "category_id": 2, "bbox": [60, 60, 20, 20]}])
+    results = tmp_path / "res.json"  # person results on a.jpg alone: b.jpg has no result
+    results.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}]))
+    boxes = boxes_json(tmp_path / "boxes.json", ["a.jpg"], [(1, 124)])  # run on a.jpg alone
+    for pred, head in ((results, "if the detector did not run on it, its "), (boxes, "(e.g. b.jpg): its ")):
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+        assert res.exit_code == 0, res.output
+        assert f"{head}3 objects (difficult and crowd ones aside) count as missed" in res.stderr, res.stderr
+        assert "fewer with" not in res.stderr
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred), "--model-classes-only"])
+        assert res.exit_code == 0, res.output
+        assert (f"{head}1 object of the classes scored (difficult and crowd ones aside; --model-classes-only) counts "
+                "as missed") in res.stderr, res.stderr
+    # with --model-classes-only, a left-out image holding no object of the classes scored is no loss: no note
+    gt = coco_gt(tmp_path, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
+                            {"id": 2, "image_id": 2, "category_id": 2, "bbox": [50, 50, 20, 20]}], "dogs_on_b.json")
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(boxes), "--model-classes-only"])
+    assert res.exit_code == 0 and "not among the images" not in res.output, res.output
+    res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(boxes)])
+    assert res.exit_code == 0 and "its 1 object (difficult and crowd ones aside) counts as missed" in res.output
 
 
 def test_eval_without_positives_gives_no_mAP(tmp_path):

@@ -137,6 +137,7 @@ def test_voc_results_score_as_the_same_detections_in_boxes_json(tmp_path, metric
     res = run_eval(gt, results / "comp4_det_test_dog.txt", "--metric", metric, "--json", str(out),
                    "--model-classes-only")
     assert [c["name"] for c in json.loads(out.read_text())["per_class"]] == ["dog"]
+    assert "no results file" not in res.stderr, res.stderr  # the classes it names are not scored (fix63)
 
 
 def test_results_written_from_the_ground_truth_match_it_with_iou_1(tmp_path):
