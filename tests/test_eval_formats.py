@@ -281,10 +281,10 @@ def test_coco_results_without_file_names(tmp_path):
      r"r\.json: \[0\] has a 'segmentation' but no 'bbox': detect eval scores boxes .*pycocotools\.mask\.toBbox"),
     (b'{"images": {}}', r"r\.json: not a boxes\.json file"),
     # trial 45 (as --hard-negatives): ground truth and proposals were "expected a list under …" alone
-    (b'{"images": [], "categories": [], "annotations": []}', r"r\.json: not a boxes\.json file: expected a list "
-                                                           r"under 'detections' \(a COCO ground-truth file"),
+    (b'{"images": [], "categories": [], "annotations": []}', r"r\.json: not a boxes\.json file: it is a COCO "
+                                                           r"ground-truth file: its 'annotations' are objects"),
     (b'{"method": "ss", "box_format": "xyxy", "images": [], "errors": []}', r"r\.json: not a boxes\.json file: "
-                                                                           r".*\(proposals of `detect proposals`"),
+                                                                           r"it is proposals of `detect proposals`"),
     (b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, -2, 5], "score": 0.5}]',
      r"r\.json: \[0\]: bbox \[x, y, w, h\] has a negative width or height"),
     (b'[{"image_id": 1.5, "category_id": 1, "bbox": [0, 0, 2, 5], "score": 0.5}]',

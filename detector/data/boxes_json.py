@@ -70,7 +70,8 @@ __all__ = [
     "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "output_paths", "write",
     "job_record_path", "job_record", "read_job_record", "is_job_record", "output_entry",
     # reading
-    "BoxesJsonError", "read_document", "Detections", "read_detections", "check_bbox", "check_image_id",
+    "BoxesJsonError", "read_document", "Detections", "read_detections", "other_json_kind", "check_bbox",
+    "check_image_id",
 ]
 
 
@@ -809,6 +810,33 @@ def check_image_id(value, where: str, field_name: str = "image_id"):
     return int(value) if isinstance(value, float) else value
 
 
+def other_json_kind(data: dict, source) -> str | None:
+    """What the JSON object ``data`` (read from ``source``, a path) is when it is another file that detect writes
+    beside its detections, or ground truth — a job record (:func:`job_record`: then the output it describes, to give
+    instead), proposals or the ``--json`` report of ``detect proposals``, the ``--json`` report of ``detect eval``,
+    COCO ground truth —, in words for a message; None for anything else. The one place such files are told apart
+    where detections are expected (trial 63: each was "expected a list under 'images'")."""
+    if data.get("record") == JOB_RECORD:
+        files = data.get("files")
+        named = [n for n in files if isinstance(n, str)] if isinstance(files, dict) else []
+        # the output is the last file its record names (an ILSVRC output's image list comes first); else its name
+        out = Path(source).parent / named[-1] if named else Path(str(source).removesuffix(".job.json"))
+        fmt = (data.get("output") or {}).get("format") if isinstance(data.get("output"), dict) else None
+        return (f"it is the job record of {out} (`detect run --format {fmt or 'coco/ilsvrc'}` writes it beside its "
+                f"output): give {out} itself")
+    if "box_format" in data and "method" in data:
+        return "it is proposals of `detect proposals` (boxes per image to classify), not detections"
+    methods = data.get("methods")
+    if isinstance(methods, dict) and any(isinstance(m, dict) and "boxes_per_image" in m for m in methods.values()):
+        return ("it is the report of `detect proposals --json` (how many proposals, their recall), not detections: "
+                "give the output of `detect run`")
+    if "metric" in data and ("per_class" in data or "datasets" in data):
+        return "it is the report of `detect eval --json` (APs), not detections: give the output of `detect run`"
+    if isinstance(data.get("annotations"), list) and "detections" not in data:
+        return "it is a COCO ground-truth file: its 'annotations' are objects, not a detector's detections"
+    return None
+
+
 @dataclass(frozen=True, eq=False)
 class Detections:
     """The D detections of a document, checked, as columns; numbers as the file gives them (float64)."""
@@ -827,11 +855,9 @@ def read_detections(data: dict, source) -> Detections:
     checked against ``images`` and ``categories``. Raises :class:`BoxesJsonError` naming ``source`` and the entry."""
     for key in ("images", "categories", "detections"):
         if not isinstance(data.get(key), list):
-            what = (" (a COCO ground-truth file: its 'annotations' are objects, not a detector's detections)"
-                    if isinstance(data.get("annotations"), list) and key == "detections" else
-                    " (proposals of `detect proposals`, not detections)" if "box_format" in data and "method" in data
-                    else "")
-            raise BoxesJsonError(f"{source}: not a boxes.json file: expected a list under {key!r}{what}")
+            what = other_json_kind(data, source)
+            raise BoxesJsonError(f"{source}: not a boxes.json file: " +
+                                 (what if what is not None else f"expected a list under {key!r}"))
     names = {}
     for i, im in enumerate(data["images"]):
         if (lack := missing_fields(im, "id", "file_name")) is not None:
