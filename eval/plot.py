@@ -52,7 +52,8 @@ def is_plot_png(path) -> bool:
 
 def plot_pr_curves(result: EvalResult, path, *, max_labelled: int = 12) -> Path:
     """Draw each class's precision-recall curve (the ``max_labelled`` classes with most positives in colour and in
-    the legend, the rest in grey) and write a PNG atomically to ``path``."""
+    the legend, the rest in grey, the legend saying how many) and write a PNG atomically to ``path``. Classes with
+    positives but no detection (AP 0) have no curve: the legend says how many are not drawn."""
     try:
         import matplotlib
 
@@ -70,6 +71,12 @@ def plot_pr_curves(result: EvalResult, path, *, max_labelled: int = 12) -> Path:
     for c in labelled:
         ax.plot(c.recall, c.precision, lw=1.6, drawstyle="steps-post",
                 label=f"{c.category.name} (AP {c.ap:.3f}, {c.num_gt} gt)")
+    # trial 63: the classes beyond the legend and those without a curve went without a word
+    if (grey := len(curves) - len(labelled)) > 0:
+        ax.plot([], [], color="0.8", lw=0.8, label=f"… and {grey} more {'class' if grey == 1 else 'classes'} (grey)")
+    if undrawn := sum(c.ap is not None and not len(c.recall) for c in result.per_class):
+        ax.plot([], [], " ", label=f"{undrawn} {'class' if undrawn == 1 else 'classes'} without detections "
+                                   "(AP 0): not drawn")
     if result.iou_threshold is None:
         iou = "IoU 0.5:0.95 (curves at 0.5)"
     elif result.metric == "ilsvrc":
@@ -80,7 +87,7 @@ def plot_pr_curves(result: EvalResult, path, *, max_labelled: int = 12) -> Path:
            title=f"{result.metric}: mAP {result.mAP:.4f} over {len([c for c in result.per_class if c.ap is not None])}"
                  f" classes, {iou}")
     ax.grid(alpha=0.3)
-    if labelled:
+    if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     try:  # the shared writer: atomic, never over a device or pipe, through a symbolic link
