@@ -436,7 +436,7 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
     if metric == "coco":  # trial 33: beside a --model-classes-only mAP below, an AP of other classes unexplained
         click.echo("pycocotools' summary (COCOeval, every category of the ground truth):")
         for name, v in result.extra.items():
-            click.echo(f"{name:>6} {v:.4f}")
+            click.echo(f"{name:>6} {_coco_stat(name, v)}")
     if not n_cls:  # every object difficult or a crowd region: an average of nothing, not a score of 0
         click.echo(f"note: no class has positives {s.why_no_map}: there is no mAP to give", err=True)
     maps = f"mAP {result.mAP:.4f}  median AP {result.median_AP:.4f}" if n_cls else "mAP -  median AP -"
@@ -466,6 +466,19 @@ def _report_one(s: _Scored, *, t0, metric, resamples, iou_threshold, json_out, p
         except RuntimeError as e:
             raise click.ClickException(str(e)) from None
         click.echo(f"wrote {plot_out}")
+
+
+# the object areas of pycocotools' size ranges (COCOeval Params.areaRng), by the suffix of its numbers' names
+_COCO_SIZES = {"s": "under 32²", "m": "32²–96²", "l": "over 96²"}
+
+
+def _coco_stat(name: str, value: float) -> str:
+    """One of pycocotools' summary numbers as printed: its ``-1`` (COCOeval's mark for a size range, or a ground
+    truth, without objects to score: trial 63 printed it as ``-1.0000``) in words; ``--json`` keeps the ``-1``."""
+    if value != -1:
+        return f"{value:.4f}"
+    size = _COCO_SIZES.get(name[-1]) if name[:2] in ("AP", "AR") and len(name) == 3 else None
+    return f"n/a (no objects of this size: area {size} px)" if size else "n/a (no objects)"
 
 
 def _rule(metric, iou_threshold) -> str:

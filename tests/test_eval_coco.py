@@ -82,6 +82,31 @@ def test_coco_empty_results_keep_minus_one_for_area_ranges_without_objects(tmp_p
         assert r.mAP == 0.0 and [c.ap for c in r.per_class] == [0.0]
 
 
+def test_the_summary_prints_no_objects_of_a_size_in_words_and_json_keeps_minus_one(tmp_path):
+    # trial 63: pycocotools' -1 of a size range without objects was printed "APs -1.0000"; --json keeps it as -1
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 100}],
+                              "categories": [{"id": 1, "name": "person"}],
+                              "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 50, 50],
+                                               "area": 2500, "iscrowd": 0}]}))  # one medium object
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 50, 50], "score": 0.9}]))
+    out = tmp_path / "eval.json"
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(res), "--metric", "coco", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "-1.0000" not in r.stdout, r.stdout
+    for line in ("   APs n/a (no objects of this size: area under 32² px)", "   APm 1.0000",
+                 "   APl n/a (no objects of this size: area over 96² px)",
+                 "   ARs n/a (no objects of this size: area under 32² px)", "   ARm 1.0000"):
+        assert f"\n{line}\n" in r.stdout, r.stdout
+    d = json.loads(out.read_text())
+    assert [d[k] for k in ("APs", "APm", "APl", "ARs", "ARm", "ARl")] == pytest.approx([-1, 1, -1, -1, 1, -1])
+
+
 def ours(gt_path, res_path, metric="coco"):
     from detector.data.readers import load_coco_json
 
