@@ -38,6 +38,7 @@ vocabulary, else the name).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -156,9 +157,13 @@ def kept_class_key(name: str) -> str:
     return c.key if c is not None else name
 
 
-def _recorded_kept_classes(preds: Predictions) -> Predictions:
-    """A ``coco`` / ``ilsvrc`` output of ``detect run`` with the classes its job record says the run kept."""
-    record = boxes_json.read_job_record(preds.source)
+def _recorded_kept_classes(preds: Predictions, sha256: str | None) -> Predictions:
+    """A ``coco`` / ``ilsvrc`` output of ``detect run`` with the classes its job record says the run kept;
+    ``sha256``: the digest of the file as it was read (:func:`_read_text_and_digest`), None when it has no job
+    record beside it."""
+    if sha256 is None:
+        return preds
+    record = boxes_json.read_job_record(preds.source, output_sha256=sha256)
     kept = kept_classes(record.get("job")) if record else None
     return preds if kept is None else dataclasses.replace(preds, kept_classes=kept)
 
@@ -439,8 +444,17 @@ def _read_voc_results(source: Path, files: list[tuple[Path, str, Category]]) -> 
 
 def _read_text(path: Path) -> str:
     """A prediction file's text; :class:`PredictionError` naming it when it cannot be read or is no text."""
+    return _read_text_and_digest(path)[0]
+
+
+def _read_text_and_digest(path: Path) -> tuple[str, str | None]:
+    """A prediction file's text (:func:`_read_text`) and, where a job record lies beside it
+    (:func:`detector.data.boxes_json.job_record_path`), the SHA-256 (hex) of the bytes read, which the record is
+    checked against (:func:`_recorded_kept_classes`), else None: the file is read once, however large."""
     try:
-        return decode_text(path.read_bytes())
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest() if boxes_json.job_record_path(path).is_file() else None
+        return decode_text(raw), digest
     except FileNotFoundError:
         raise PredictionError(f"{path}: no such file") from None
     except OSError as e:
@@ -462,7 +476,7 @@ def read_predictions(path, *, image_list=None) -> Predictions:
         return read_yolo_results(path)
     if path.is_dir():
         return _read_voc_results_folder(path)
-    text = _read_text(path)
+    text, digest = _read_text_and_digest(path)
     head = text.lstrip()[:1]
     if head in ("{", "["):
         try:
@@ -473,7 +487,7 @@ def read_predictions(path, *, image_list=None) -> Predictions:
         try:
             if isinstance(data, dict):
                 return _read_boxes_json(path, data)
-            return _recorded_kept_classes(_read_coco_results(path, data))
+            return _recorded_kept_classes(_read_coco_results(path, data), digest)
         except BoxesJsonError as e:  # the entry checks shared with the boxes.json reader
             raise PredictionError(str(e)) from None
     if voc_results_class(path) is not None:  # named as the devkit names them (empty: a class without detections)
@@ -481,7 +495,7 @@ def read_predictions(path, *, image_list=None) -> Predictions:
     if not text.strip() and image_list is None and not image_list_path(path).is_file():  # else: the list beside it
         raise PredictionError(f"{path}: the file is empty (no predictions in any format)")
     try:
-        return _recorded_kept_classes(_read_ilsvrc_text(path, text, image_list))
+        return _recorded_kept_classes(_read_ilsvrc_text(path, text, image_list), digest)
     except DatasetError as e:  # the evaluation list itself
         raise PredictionError(str(e)) from None
 

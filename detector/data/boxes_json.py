@@ -284,18 +284,23 @@ def _own_image_list(path) -> Path | None:
     return image_list if _record_name(image_list, job_record_path(path)) in record["files"] else None
 
 
-def read_job_record(path) -> dict | None:
+def read_job_record(path, *, output_sha256: str | None = None) -> dict | None:
     """The job record (:func:`job_record`) of the ``coco`` or ``ilsvrc`` output ``path`` when it is there, is one,
     and the files it names beside it are still those it was written with (by SHA-256); else None (never raises: a
-    record that cannot be used means a job to run again)."""
+    record that cannot be used means a job to run again). ``output_sha256``: the SHA-256 (hex) of the content of
+    ``path`` itself where the caller has read it, so that a large output is not read a second time to be checked."""
     record_path = job_record_path(path)
     try:
         record = json.loads(record_path.read_bytes())
+        own = _record_name(path, record_path)
         if not (isinstance(record, dict) and record.get("record") == JOB_RECORD and isinstance(record.get("job"), dict)
-                and isinstance(record.get("files"), dict) and _record_name(path, record_path) in record["files"]):
+                and isinstance(record.get("files"), dict) and own in record["files"]):
             return None
         for name, sha in record["files"].items():
-            if hashlib.sha256((record_path.parent / name).read_bytes()).hexdigest() != sha:
+            if output_sha256 is not None and name == own:
+                if output_sha256 != sha:
+                    return None
+            elif hashlib.sha256((record_path.parent / name).read_bytes()).hexdigest() != sha:
                 return None
     except (OSError, ValueError):  # absent, unreadable, not JSON (UnicodeDecodeError is a ValueError)
         return None
