@@ -391,9 +391,11 @@ def _undetectable_note(s: _Scored, preds: Predictions, aligned: AlignedPredictio
 
 def _print_file_notes(s: _Scored, prefix: str, *, skip_unknown: bool = False) -> None:
     _print_notes(s.aligned, s.result.notes, prefix, skip_unknown=skip_unknown)
+    # a run that kept other classes is a reason only where no job says it had no --classes (trial 63)
+    or_else = ", or its run kept other classes (--classes)" if s.preds.kept_classes is None else ""
     if s.only is None and (text := _undetectable_note(
-            s, s.preds, s.aligned, s.result, its=f"{s.pred_path}'s", or_else=", or its run kept other classes "
-            "(--classes)", mean="the mean; --model-classes-only scores the others alone")):
+            s, s.preds, s.aligned, s.result, its=f"{s.pred_path}'s", or_else=or_else,
+            mean="the mean; --model-classes-only scores the others alone")):
         click.echo(f"note: {prefix}{text}", err=True)
     if s.base is not None:  # trial 20: a baseline of fewer images was compared without a word
         _print_notes(s.base, (), f"{prefix}baseline {s.baseline_path}: ", skip_unknown=skip_unknown)

@@ -105,7 +105,8 @@ class Predictions:
     #                                  in its image's file), else None
     normalised: bool = False  # boxes are fractions of the image's width and height (YOLO text), scaled once matched
     kept_classes: tuple[str, ...] | None = None  # the classes its run kept (`detect run --classes`, from boxes.json's
-    #                                              job or a coco / ilsvrc output's job record); None: all its model's
+    #                                              job or a coco / ilsvrc output's job record); (): all its model's
+    #                                              (a job without --classes); None: no job says
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -143,11 +144,14 @@ class AlignedPredictions:
 
 def kept_classes(job) -> tuple[str, ...] | None:
     """The classes a run kept (``detect run --classes``: ``job.settings.classes``) from its ``job`` — boxes.json's,
-    or the job record's of a ``coco`` / ``ilsvrc`` output (:func:`detector.data.boxes_json.read_job_record`); None
-    when it kept all its model's, or the job says nothing."""
+    or the job record's of a ``coco`` / ``ilsvrc`` output (:func:`detector.data.boxes_json.read_job_record`); ``()``
+    when its settings have none (a run without ``--classes``, which kept all its model's: a job leaves the setting
+    out then); None when the job says nothing (no job, no settings)."""
     settings = job.get("settings") if isinstance(job, dict) else None
-    kept = settings.get("classes") if isinstance(settings, dict) else None
-    return tuple(str(n) for n in kept) if isinstance(kept, list) and kept else None
+    if not isinstance(settings, dict):
+        return None
+    kept = settings.get("classes")
+    return tuple(str(n) for n in kept) if isinstance(kept, list) and kept else ()
 
 
 def kept_class_key(name: str) -> str:

@@ -53,3 +53,27 @@ def test_a_baseline_whose_run_kept_fewer_classes_is_noted(tmp_path):
     assert r.exit_code == 0, r.output
     assert f"note: baseline {other}: 1 class of the 2 with positives is not among its categories (person)" \
         in r.output, r.output
+
+
+def test_the_note_on_a_class_outside_the_categories_names_classes_only_where_the_run_may_have_had_one(tmp_path):
+    # trial 63 (fix63): "or its run kept other classes (--classes)" was said of a boxes.json whose job shows a run
+    # without --classes; it stays where no job says (an older or hand-made file)
+    gt = write_coco(tmp_path / "gt.json", [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80},
+                                           {"id": 2, "file_name": "b.jpg", "width": 100, "height": 80}],
+                    [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 30, 50]},
+                     {"id": 2, "image_id": 2, "category_id": 2, "bbox": [40, 20, 40, 40]}],
+                    [{"id": 1, "name": "person"}, {"id": 2, "name": "dog"}])
+    dog = {"image_id": 2, "category_id": 58, "bbox": [40, 20, 40, 40], "score": 0.8}
+    pred = _boxes_json(tmp_path / "dogs.json", [DOG], [dog])  # a job without --classes
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert r.exit_code == 0, r.output
+    assert (f"note: 1 class of the 2 with positives is not among {pred}'s categories (person): its model does not "
+            "detect it, and it scores AP 0 in the mean") in r.output, r.output
+    assert "--classes" not in r.output
+    doc = json.loads(pred.read_text())
+    del doc["job"]
+    pred.write_text(json.dumps(doc))  # no job: the run may have kept other classes
+    r = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(pred)])
+    assert r.exit_code == 0, r.output
+    assert ("its model does not detect it, or its run kept other classes (--classes), and it scores AP 0"
+            in r.output), r.output
