@@ -49,3 +49,21 @@ def test_the_reports_of_detect_proposals_and_detect_eval_are_named(tmp_path):
         res = _eval(tmp_path / name)
         assert res.exit_code == 1, res.output
         assert f"Error: {tmp_path / name}: not a boxes.json file: {said}" in res.output, res.output
+
+
+def test_our_own_files_given_as_ground_truth_are_named_too(tmp_path):
+    """fix63 left it: a job record or an eval report given as --gt read "not a COCO instances file: expected an
+    object with 'images' and 'categories' lists, got dict with keys […]"; the same one place tells them."""
+    doc = samples_boxes_json()
+    out = tmp_path / "results.json"
+    boxes_json.write(out, doc, "coco")
+    record = boxes_json.job_record_path(out)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps(doc))
+    assert _eval(boxes, "--json", str(tmp_path / "eval.json")).exit_code == 0
+    for gt, said in ((record, f"it is the job record of {out} (`detect run --format coco` writes it beside its "
+                              "output), not ground truth"),
+                     (tmp_path / "eval.json", "it is the report of `detect eval --json` (APs), not ground truth")):
+        res = CliRunner().invoke(cli, ["eval", "--gt", str(gt), "--pred", str(boxes)])
+        assert res.exit_code != 0 and "Traceback" not in res.output, res.output
+        assert f"not a COCO instances file: {said}" in res.output and "got dict" not in res.output, res.output

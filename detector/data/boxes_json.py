@@ -815,12 +815,16 @@ def check_image_id(value, where: str, field_name: str = "image_id"):
     return int(value) if isinstance(value, float) else value
 
 
-def other_json_kind(data: dict, source) -> str | None:
+def other_json_kind(data: dict, source, *, wanted: str = "detections") -> str | None:
     """What the JSON object ``data`` (read from ``source``, a path) is when it is another file that detect writes
     beside its detections, or ground truth — a job record (:func:`job_record`: then the output it describes, to give
     instead), proposals or the ``--json`` report of ``detect proposals``, the ``--json`` report of ``detect eval``,
-    COCO ground truth —, in words for a message; None for anything else. The one place such files are told apart
-    where detections are expected (trial 63: each was "expected a list under 'images'")."""
+    COCO ground truth —, in words for a message; None for anything else. The one place such files are told apart:
+    where detections are expected (trial 63: each was "expected a list under 'images'"), and, with ``wanted="ground
+    truth"``, where annotations are (then without the advice to give a detection file, and ground truth is no
+    other kind)."""
+    for_detections = wanted == "detections"
+    give_run = ": give the output of `detect run`" if for_detections else ""
     if data.get("record") == JOB_RECORD:
         files = data.get("files")
         named = [n for n in files if isinstance(n, str)] if isinstance(files, dict) else []
@@ -828,16 +832,15 @@ def other_json_kind(data: dict, source) -> str | None:
         out = Path(source).parent / named[-1] if named else Path(str(source).removesuffix(".job.json"))
         fmt = (data.get("output") or {}).get("format") if isinstance(data.get("output"), dict) else None
         return (f"it is the job record of {out} (`detect run --format {fmt or 'coco/ilsvrc'}` writes it beside its "
-                f"output): give {out} itself")
+                "output)" + (f": give {out} itself" if for_detections else f", not {wanted}"))
     if "box_format" in data and "method" in data:
-        return "it is proposals of `detect proposals` (boxes per image to classify), not detections"
+        return f"it is proposals of `detect proposals` (boxes per image to classify), not {wanted}"
     methods = data.get("methods")
     if isinstance(methods, dict) and any(isinstance(m, dict) and "boxes_per_image" in m for m in methods.values()):
-        return ("it is the report of `detect proposals --json` (how many proposals, their recall), not detections: "
-                "give the output of `detect run`")
+        return f"it is the report of `detect proposals --json` (how many proposals, their recall), not {wanted}{give_run}"
     if "metric" in data and ("per_class" in data or "datasets" in data):
-        return "it is the report of `detect eval --json` (APs), not detections: give the output of `detect run`"
-    if isinstance(data.get("annotations"), list) and "detections" not in data:
+        return f"it is the report of `detect eval --json` (APs), not {wanted}{give_run}"
+    if for_detections and isinstance(data.get("annotations"), list) and "detections" not in data:
         return "it is a COCO ground-truth file: its 'annotations' are objects, not a detector's detections"
     return None
 

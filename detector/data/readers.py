@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 from PIL import UnidentifiedImageError
 
+from .boxes_json import other_json_kind
 from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
 from .images import image_size
@@ -244,6 +245,9 @@ def load_json(path: Path, problems: _Problems, what: str):
 def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
     data = load_json(path, problems, "a COCO instances file")
     if data is None:
+        return None
+    if isinstance(data, dict) and (kind := other_json_kind(data, path, wanted="ground truth")) is not None:
+        problems.add(path, "malformed", f"not a COCO instances file: {kind}")  # a file of ours (trial 63, fix63)
         return None
     wrong = [k for k in ("images", "categories") if isinstance(data, dict) and k in data and
              not isinstance(data[k], list)]
