@@ -837,7 +837,8 @@ def other_json_kind(data: dict, source, *, wanted: str = "detections") -> str | 
         return f"it is proposals of `detect proposals` (boxes per image to classify), not {wanted}"
     methods = data.get("methods")
     if isinstance(methods, dict) and any(isinstance(m, dict) and "boxes_per_image" in m for m in methods.values()):
-        return f"it is the report of `detect proposals --json` (how many proposals, their recall), not {wanted}{give_run}"
+        return ("it is the report of `detect proposals --json` (how many proposals, their recall), "
+                f"not {wanted}{give_run}")
     if "metric" in data and ("per_class" in data or "datasets" in data):
         return f"it is the report of `detect eval --json` (APs), not {wanted}{give_run}"
     if for_detections and isinstance(data.get("annotations"), list) and "detections" not in data:
