@@ -180,12 +180,12 @@ def default_model_paths(name: str = "default") -> list[Path]:
 @click.pass_context
 def run_cmd(ctx, images, out, out_format, resume, shard, engine, preset, **options):
     """Detect objects in IMAGES: a folder (searched recursively for jpg/jpeg/jpe/jfif/png/bmp/webp/avif/tif/tiff/gif,
-    any case, following links to folders — a file reached again through a link runs once; HEIC files are listed under
-    "errors"), one image, or a text file listing image paths. Images are read as a viewer shows
-    them (EXIF orientation applied, 16-bit scaled to 8, transparency over white). Each is named in OUT by its path
-    relative to the folder (for a list: to the deepest folder holding all listed images). Whatever fails on one image
-    (unreadable, a broken link, an error in any stage) is recorded under "errors" and the job goes on (exit status
-    1 only when no input at all could be used); a picture
+    any case, following links to folders — a file reached again through a link to a folder runs once, two links to
+    one file are two images; HEIC files are listed under "errors"), one image, or a text file listing image paths.
+    Images are read as a viewer shows them (EXIF orientation applied, 16-bit scaled to 8, transparency over white).
+    Each is named in OUT by its path relative to the folder (for a list: to the deepest folder holding all listed
+    images). Whatever fails on one image (unreadable, a broken link, an error in any stage) is recorded under
+    "errors" and the job goes on (exit status 1 only when no input at all could be used); a picture
     that cannot be drawn (--draw) is listed under "drawing_errors", the image's detections kept.
 
     Results stream to OUT.part.jsonl as images finish (crash-safe: rerun with --resume to go on where a killed job

@@ -2,7 +2,11 @@
 a sibling folder inside) ran the same files twice, under two names. A folder's file reached a second time through a
 link is now left out, with one note naming it and the name it runs under (the one without a link); hard links stay
 files of their own. A list naming one file twice, the second time through a link, is refused as a file listed
-twice is."""
+twice is.
+
+Trial 64: the rule is one folder entry reached twice through a link to a folder. Two entries linking to one file (a
+DVC-style cache of identical images: images/x.png -> cache/ab12, images/y.png -> cache/ab12) are two images, each
+name one the user gave; a broken link or a loop reached through a folder link is listed under errors once."""
 
 import json
 import os
@@ -52,6 +56,43 @@ def test_a_list_naming_a_file_again_through_a_link_is_refused(tmp_path):
                                           tiny_multibox(tmp_path / "mb.pt")))
     assert res.exit_code == 1, res.output
     assert f"{listed}:3: data/link_to_images/a.png is the file of line 1 (data/images/a.png), reached through a " \
-        f"symbolic link (both lead to {root / 'images' / 'a.png'}); each image once, please" in res.output, res.output
+        f"symbolic link to its folder (both are {root / 'images' / 'a.png'}); each image once, please" in res.output, res.output
     listed.write_text("data/images/a.png\ndata/other/c.png\ndata/other/hard.png\n")  # hard links: two files
     assert [i.name for i in scan_images(listed)] == ["images/a.png", "other/c.png", "other/hard.png"]
+
+
+def _cache_tree(tmp_path):
+    root = tmp_path / "data"
+    blocky(root / "cache" / "ab12", 100, 80, seed=1, format="PNG")  # one file, two names (as DVC links them)
+    blocky(root / "images" / "z.png", 90, 70, seed=2)
+    for name in ("x.png", "y.png"):
+        os.symlink("../cache/ab12", root / "images" / name)
+    (root / "images" / "a").mkdir()
+    os.symlink("..", root / "images" / "a" / "up")  # a loop, reached again through the link below
+    os.symlink("nowhere.png", root / "images" / "a" / "broken.png")
+    os.symlink("a", root / "images" / "alias")  # a folder link back into the tree
+    return root
+
+
+def test_two_links_to_one_file_are_two_images(tmp_path):
+    root = _cache_tree(tmp_path)
+    duplicates = []
+    inputs = scan_images(root / "images", duplicates)
+    assert [(i.name, i.problem is None) for i in inputs] == [("a/broken.png", False), ("a/up", False),
+                                                             ("x.png", True), ("y.png", True), ("z.png", True)]
+    assert duplicates == []  # alias/broken.png and alias/up are a/'s entries: listed once, not noted as images
+    out = tmp_path / "boxes.json"
+    res = CliRunner().invoke(cli, mb_args(root / "images", out, tiny_model(tmp_path / "m.pt"),
+                                          tiny_multibox(tmp_path / "mb.pt")))
+    assert res.exit_code == 0, res.output
+    assert "left out" not in res.output, res.output
+    doc = json.loads(out.read_text())
+    assert [im["file_name"] for im in doc["images"]] == ["x.png", "y.png", "z.png"]
+    assert [e["file_name"] for e in doc["errors"]] == ["a/broken.png", "a/up"]
+    ids = {im["file_name"]: im["id"] for im in doc["images"]}
+    boxes = {name: sorted((d["category_id"], d["bbox"], d["score"]) for d in doc["detections"]
+                          if d["image_id"] == i) for name, i in ids.items()}
+    assert boxes["x.png"] == boxes["y.png"]  # one picture under two names
+    listed = tmp_path / "list.txt"  # a list naming both links: two images, as the folder gives them
+    listed.write_text("data/images/x.png\ndata/images/y.png\n")
+    assert [i.name for i in scan_images(listed)] == ["x.png", "y.png"]

@@ -84,15 +84,18 @@ def scan_images(path, duplicates: list[tuple[str, str]] | None = None) -> list[I
       ``problem``, Pillow decoding none), searched recursively and
       following symbolic links to folders, sorted by path; each named by its path relative to the folder. A link
       that cannot be followed (broken, or a loop back to a folder above it) and a folder that cannot be read are
-      inputs with a ``problem``, so that the run lists them under ``errors`` instead of dropping them. A file
-      reached twice, through a symbolic link (``images/`` and ``link_to_images/`` beside it, or a link to a file of
-      the folder), is one input: the one reached without a link (else the first by name) is kept, and each other is
-      appended to ``duplicates``, when given, as ``(its name, the name kept)`` (trial 61: run twice);
+      inputs with a ``problem``, so that the run lists them under ``errors`` instead of dropping them. One folder
+      entry reached twice through a symbolic link to a folder (``images/`` and ``link_to_images/`` beside it, or a
+      link back into the tree) is one input (:func:`_entry_key`): the one reached without a link (else the first by
+      name) is kept, and each other image is appended to ``duplicates``, when given, as ``(its name, the name
+      kept)`` (trial 61: run twice; a broken link or loop so reached is listed once). Two entries are two inputs,
+      also two symbolic links to one file (a DVC-style cache of identical images) and hard links;
     - one image file: named by its file name;
     - a text list (``.txt``/``.lst``/``.list``, one path a line; relative paths are relative to the list's folder;
       blank lines and ``#`` comments skipped): each named by its path relative to the deepest folder holding all
       the listed images, so that ``a/img.jpg`` and ``b/img.jpg`` keep apart. A file listed twice is refused, also
-      when a symbolic link names it the second time.
+      when named the second time through a symbolic link to its folder (one entry, :func:`_entry_key`); two
+      links to one file are two images.
 
     Raises ``ImageError`` when nothing usable is named."""
     path = Path(path)
@@ -125,22 +128,37 @@ def _may_be_image(name: str) -> bool:
     return suffix in IMAGE_SUFFIXES or suffix == ""
 
 
+def _entry_key(path, real_folder: str | None = None) -> str:
+    """The folder entry ``path`` names, whatever symbolic links to folders led to it: the real path of its folder
+    joined with its own name (``real_folder``: that real path, when the caller has it). One key is one input,
+    reached twice through a link to a folder (``link_to_images/a.jpg`` is ``images/a.jpg``); two entries are two
+    inputs, each name an image the user gave, also when both are links to one file (``x.jpg`` and ``y.jpg`` → a
+    DVC cache's ``cache/ab12``: trial 64, one of them was dropped) or hard links."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(folder) if real_folder is None else real_folder, name)
+
+
 def _scan_folder(root: Path, duplicates: list[tuple[str, str]] | None = None) -> list[ImageInput]:
-    found: list[ImageInput] = []
-    files: dict[tuple[int, int], list[tuple[bool, tuple, ImageInput]]] = {}  # (device, inode) -> its inputs, each
-    #                                                                         with whether a link led to it
+    # entry key (_entry_key) -> its inputs, each with whether a symbolic link to a folder led to it and its name's parts
+    entries_of: dict[str, list[tuple[bool, tuple, ImageInput]]] = {}
     st = os.stat(root)
     # (folder, its name prefix, the (device, inode) of it and the folders above it: a link to one of those loops,
     # whether a symbolic link led to it)
     stack = [(root, "", frozenset({(st.st_dev, st.st_ino)}), False)]
     while stack:
         folder, prefix, above, linked = stack.pop()
+        real_folder = os.path.realpath(folder)
+
+        def add(image: ImageInput, key: str | None = None) -> None:  # key: the image's entry, _entry_key's
+            entries_of.setdefault(key or _entry_key(image.path, real_folder), []).append(
+                (linked, PurePosixPath(image.name).parts, image))  # noqa: B023 (called before the loop moves on)
+
         try:
             with os.scandir(folder) as it:
                 entries = list(it)
         except OSError as e:
-            found.append(ImageInput(folder, prefix.rstrip("/") or ".",
-                                    f"cannot read this folder ({e.strerror or e}); its images are left out"))
+            add(ImageInput(folder, prefix.rstrip("/") or ".",
+                           f"cannot read this folder ({e.strerror or e}); its images are left out"), real_folder)
             continue
         for entry in entries:
             name = prefix + entry.name
@@ -149,34 +167,26 @@ def _scan_folder(root: Path, duplicates: list[tuple[str, str]] | None = None) ->
                 st = os.stat(full)  # follows links
             except OSError as e:
                 if entry.is_symlink() and _may_be_image(entry.name):
-                    found.append(ImageInput(full, name, _link_problem(full, e)))
+                    add(ImageInput(full, name, _link_problem(full, e)))
                 elif _is_image_name(entry.name):
-                    found.append(ImageInput(full, name, f"cannot read ({e.strerror or e})"))
+                    add(ImageInput(full, name, f"cannot read ({e.strerror or e})"))
                 continue
             if stat.S_ISDIR(st.st_mode):
                 key = (st.st_dev, st.st_ino)
                 if key in above:
-                    found.append(ImageInput(full, name, "symbolic link loop: it leads back to a folder above it "
-                                                        f"({os.readlink(full) if entry.is_symlink() else full})"))
+                    add(ImageInput(full, name, "symbolic link loop: it leads back to a folder above it "
+                                               f"({os.readlink(full) if entry.is_symlink() else full})"))
                 else:
                     stack.append((full, name + "/", above | {key}, linked or entry.is_symlink()))
             elif stat.S_ISREG(st.st_mode) and (_is_image_name(entry.name) or PurePosixPath(entry.name).suffix.lower()
                                                in UNDECODED_IMAGE_SUFFIXES):
-                image = ImageInput(full, name, None if _is_image_name(entry.name) else HEIC_PROBLEM)
-                files.setdefault((st.st_dev, st.st_ino), []).append(
-                    (linked or entry.is_symlink(), PurePosixPath(name).parts, image))
-    for same in files.values():
-        if len(same) > 1:  # one file (device, inode) under two names: through a link, or two hard links
-            by_target: dict[str, list] = {}
-            for item in same:  # hard links are files of their own (two entries of a folder); links lead to one
-                by_target.setdefault(os.path.realpath(item[2].path), []).append(item)
-            same = []
-            for items in by_target.values():
-                items.sort(key=lambda item: item[:2])  # the one reached without a link, else the first by name
-                same.append(items[0])
-                if duplicates is not None:
-                    duplicates.extend((item[2].name, items[0][2].name) for item in items[1:])
-        found.extend(item[2] for item in same)
+                add(ImageInput(full, name, None if _is_image_name(entry.name) else HEIC_PROBLEM))
+    found: list[ImageInput] = []
+    for same in entries_of.values():  # one entry reached through links to folders: the one without, else the first
+        same.sort(key=lambda item: item[:2])
+        found.append(same[0][2])
+        if duplicates is not None and same[0][2].problem is None:
+            duplicates.extend((item[2].name, same[0][2].name) for item in same[1:])
     if duplicates is not None:
         duplicates.sort(key=lambda d: PurePosixPath(d[0]).parts)
     return sorted(found, key=lambda i: PurePosixPath(i.name).parts)
@@ -216,11 +226,11 @@ def _scan_list(list_file: Path) -> list[ImageInput]:
         if where in seen:
             raise ImageError(f"{list_file}:{n}: {line} is listed twice (also on line {seen[where]}); each image "
                              "once, please")
-        target = os.path.realpath(where)
+        target = _entry_key(where)
         if target in targets:  # trial 61: run twice, under two names
             first, first_line = targets[target]
             raise ImageError(f"{list_file}:{n}: {line} is the file of line {first} ({first_line}), reached through a "
-                             f"symbolic link (both lead to {target}); each image once, please")
+                             f"symbolic link to its folder (both are {target}); each image once, please")
         seen[where] = n
         targets[target] = (n, line)
         paths.append((p, where))
