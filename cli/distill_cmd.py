@@ -231,9 +231,10 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
                   f"{len(train_kept) - n_photos} from {count(len(datasets), 'annotated set')}), "
                   f"{count(len(val_kept), 'validation photo')}; student {spec.arch} width {spec.width} "
                   f"{spec.input_size}px; teacher EfficientNet-Lite0 at 224 on "
-                  f"{'ONNX Runtime' if teacher.session is not None else dev}; {count(optim.epochs, 'epoch')} of "
-                  f"{size * world} views on {dev}{f' × {world} processes' if world > 1 else ''}")  # trial 65: 7
-            # items at --batch-size 8 were "epochs of 8 views", each of them one batch of 7
+                  f"{'ONNX Runtime' if teacher.session is not None else dev}; {count(optim.epochs, 'epoch')} × "
+                  f"{count(per // size, 'batch', 'batches')} of {size * world} views on {dev}"
+                  f"{f' × {world} processes' if world > 1 else ''}")  # trial 65: 7 items at --batch-size 8 were
+            # "epochs of 8 views", each of them one batch of 7; trial 64: "epochs of 128 views" read as the epoch's
             if left:  # they were left out without a word
                 _echo(f"note: an epoch trains on whole batches of --batch-size {size}: {left} of the "
                       f"{count(per, 'training item')}{' of each process' if world > 1 else ''} "

@@ -72,8 +72,13 @@ def test_the_header_counts_the_views_of_a_batch_as_trained(tmp_path, monkeypatch
     _photos(tmp_path / "photos", 3)
     res = distill(tmp_path, monkeypatch, "--batch-size", "8")
     assert res.exit_code == 0, res.output
-    assert "; 1 epoch of 3 views on cpu" in res.output and "of 8 views" not in res.output, res.output
+    assert "; 1 epoch × 1 batch of 3 views on cpu" in res.output and "of 8 views" not in res.output, res.output
     (tmp_path / "d.pt").unlink()
     (tmp_path / "d.state.ckpt").unlink()
+    res = distill(tmp_path, monkeypatch, "--batch-size", "2")  # trial 64: "epoch of 2 views" read as the epoch's size
+    assert res.exit_code == 0 and "; 1 epoch × 1 batch of 2 views on cpu" in res.output, res.output
+    _photos(tmp_path / "photos", 5)  # 5 photos (the 3 replaced): 2 batches of 2, one left out
+    for name in ("d.pt", "d.state.ckpt"):
+        (tmp_path / name).unlink()
     res = distill(tmp_path, monkeypatch, "--batch-size", "2")
-    assert res.exit_code == 0 and "; 1 epoch of 2 views on cpu" in res.output, res.output
+    assert res.exit_code == 0 and "; 1 epoch × 2 batches of 2 views on cpu" in res.output, res.output
