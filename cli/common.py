@@ -9,6 +9,7 @@ import functools
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
-from detector.data.boxes_json import is_job_record, job_record_path, output_paths
+from detector.data.boxes_json import is_job_record, job_record_path, output_format_of, output_paths
 from detector.data.coco import CocoGtIds
 from detector.data.names import IMAGE_SUFFIXES
 from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_dir,  # noqa: F401 - count: the commands'
@@ -26,7 +27,7 @@ from detector.nn import distributed
 from detector.nn.device import DeviceError, parse_device
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
 from detector.options import option_flag
-from proposals.proposers import ProposalConfig, beyond_k_warning
+from proposals.proposers import PROPOSERS, ProposalConfig, beyond_k_warning
 from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE
 from proposals.selective_search import MIN_SCALE as SS_MIN_SCALE
@@ -76,8 +77,9 @@ class OutFile(click.Path):
     ``<folder>/<example>``; so is a device, a pipe or a socket (``--out /dev/null``: the output is renamed into place,
     which would replace the device itself), and an empty path (``--out ''``, which ``Path`` would read as ``.``). A
     symbolic link to a file is written through; a link whose target's folder does not exist is refused (no folder
-    is made where the user never named one: :func:`detector.data.io.missing_link_folder`). A text output onto an
-    existing binary file is the command's to refuse, after its own checks (:func:`refuse_binary_outputs`)."""
+    is made where the user never named one: :func:`detector.data.io.missing_link_folder`). An existing file that
+    the output may not replace is the command's to refuse, after its own checks (:func:`refuse_replacing_others`,
+    :func:`refuse_binary_outputs`)."""
 
     def __init__(self, example: str):
         super().__init__(dir_okay=False, path_type=Path)
@@ -101,7 +103,9 @@ class OutFile(click.Path):
 def refuse_binary_outputs(outputs: dict, own_kind: dict | None = None) -> None:
     """Refuse a text output (``{"--json": path}``, None: not given) that names an existing binary file — a model, an
     image, an archive — which it would replace (`detect eval --json member0.pt` replaced a 4 MB model with a 720-byte
-    report; `detect run --out model.pt` with detections): no output of ours is binary, so such a file is someone's.
+    report): no output of ours is binary, so such a file is someone's. (A report replaces any text file; the
+    ``--out`` of `detect run`, `merge` and `proposals` replaces its earlier outputs alone:
+    :func:`refuse_replacing_others`.)
     ``own_kind``: the outputs among them that are binary, each with the kind of file it writes (``{"--plot": "a PNG
     image"}``): such an output replaces a file of that kind alone, an earlier plot (`detect eval --plot member0.pt`
     replaced a 4 MB model with a PNG)."""
@@ -114,14 +118,80 @@ def refuse_binary_outputs(outputs: dict, own_kind: dict | None = None) -> None:
 
 
 def _binary_file(path) -> str | None:
-    """What binary file is at ``path`` (:func:`detector.data.io.binary_kind`, or "a binary file" for other bytes
-    with a NUL, which no output of ours holds); None for text, or no file there."""
+    """What binary file is at ``path`` (:func:`_binary_head`); None for text, or no file there."""
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError:  # none there (or unreadable: writing says why)
         return None
+    return _binary_head(head)
+
+
+def _binary_head(head: bytes) -> str | None:
+    """What binary file begins with ``head`` (:func:`detector.data.io.binary_kind`, or "a binary file" for other
+    bytes with a NUL, which no output of ours holds); None for text."""
     return binary_kind(head[:32]) or ("a binary file" if b"\x00" in head else None)
+
+
+# the outputs a command replaces at its --out: each kind in words (its earlier outputs, told by how they begin:
+# output_kind); detect run and merge replace an earlier output of any of their formats (another --format's too)
+OUTPUT_KINDS = {"json": "a boxes.json of `detect run`", "coco": "a COCO results list",
+                "ilsvrc": "an ILSVRC submission text", "proposals": "a proposals output of `detect proposals`"}
+RUN_OUTPUTS = ("json", "coco", "ilsvrc")
+# how a proposals output begins (the document of `detect proposals`, written on one line by atomic_write_json)
+_PROPOSALS_HEAD = re.compile(rb'\{"method": "(%s)", "box_format": "xyxy", "images": \[' % "|".join(PROPOSERS).encode())
+
+
+def output_kind(head: bytes) -> str | None:
+    """Which of :data:`OUTPUT_KINDS` a file beginning with ``head`` (its first bytes) is an output of, told by how
+    it begins (:func:`detector.data.boxes_json.output_format_of`, or a proposals document); None for any other."""
+    return output_format_of(head) or ("proposals" if _PROPOSALS_HEAD.match(head) else None)
+
+
+def refuse_replacing_others(flag: str, path, kinds: tuple[str, ...]) -> None:
+    """Refuse, before any work (after the checks that name an input it would replace), an output ``path`` (option
+    ``flag``) that exists and is not an earlier output of one of ``kinds`` (:data:`OUTPUT_KINDS`, told by
+    :func:`output_kind`): someone's file — a COCO ground truth, notes, a model — is never replaced (trial 64:
+    `detect run --out gt.json` replaced the annotations, where `detect proposals` refused them). An empty file is
+    replaced; one that cannot be read is refused. The ``ClickException`` names the file and what it looks like
+    (:func:`_looks_like`). Used for ``--out`` by `detect run` and `merge` (:func:`check_beside_out`) and `detect
+    proposals`."""
+    if path is None or not Path(path).is_file():  # absent (a folder or a device: OutFile refused it)
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise click.ClickException(f"cannot read {flag} {path}, which exists: {e.strerror or e}") from None
+    if not head.strip() or output_kind(head) in kinds:
+        return
+    words = [OUTPUT_KINDS[k] for k in kinds]
+    ours = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+    raise click.ClickException(f"{flag} {path} exists and is {_looks_like(path, head)}, not an earlier output of "
+                               f"this command ({ours}): it would be replaced; give another path, or delete it first")
+
+
+def _looks_like(path, head: bytes) -> str:
+    """What the file at ``path``, beginning with ``head``, looks like, for a refusal: a binary file's kind, one of
+    :data:`OUTPUT_KINDS`, a COCO dataset, a JSON object's first keys, or the first line of text."""
+    if (kind := _binary_head(head)) is not None:
+        return kind
+    if (kind := output_kind(head)) is not None:
+        return OUTPUT_KINDS[kind]
+    text = head.decode("utf-8", "replace").strip()
+    if text[:1] in "{[":
+        try:
+            data = json.loads(Path(path).read_bytes()) if Path(path).stat().st_size <= 64 << 20 else None
+        except (OSError, ValueError):
+            data = None
+        if isinstance(data, dict) and {"images", "annotations"} <= data.keys():
+            return "a COCO dataset (JSON with images and annotations)"
+        if isinstance(data, dict) and data:
+            keys = list(data)
+            return f"JSON with the keys {', '.join(keys[:5])}{', …' if len(keys) > 5 else ''}"
+        return "a JSON list" if isinstance(data, list) else "JSON"
+    first = text.splitlines()[0]
+    return f"text beginning {first[:60]!r}{' …' if len(first) > 60 else ''}"
 
 
 class OutDir(click.Path):
@@ -155,8 +225,9 @@ def check_beside_out(out: Path, out_format: str) -> None:
     :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is done — a folder, a
     device, a pipe, a socket, a loop of links, a link whose target's folder does not exist, a file that is not one
     of its kind (someone's own file is never replaced) — as a ``ClickException`` naming that file; ``--out`` itself
-    when it is a binary file (:func:`refuse_binary_outputs`; the rest of its checks are :class:`OutFile`'s)."""
-    refuse_binary_outputs({"--out": out})
+    when it exists and is not an earlier output (:func:`refuse_replacing_others`; the rest of its checks are
+    :class:`OutFile`'s)."""
+    refuse_replacing_others("--out", out, RUN_OUTPUTS)
     for path, what in output_paths(out, out_format):
         if path == out:
             continue

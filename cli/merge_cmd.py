@@ -17,7 +17,8 @@ from .common import OutFile, check_beside_out, classes_not_in_gt, count, none_us
 @click.command("merge")
 @click.argument("parts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=OutFile("boxes.json"), default="boxes.json", show_default=True,
-              help="Merged output (written atomically).")
+              help="Merged output (written atomically; an existing file is replaced only when it is an earlier "
+                   "output: boxes.json, COCO results or ILSVRC text).")
 @click.option("--allow-partial", is_flag=True, help="Merge even if some shards are missing (listed in job).")
 @click.option("--format", "out_format", type=click.Choice(boxes_json.OUTPUT_FORMATS), default="json",
               show_default=True, help="Output form, as in `detect run`.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -22,28 +21,10 @@ from detector.engines import unused_proposal_options
 from proposals.recall import mean_best_overlap, recall_at
 
 from .common import OutFile, cache_options, count, device_option, format_option, load_dataset, multibox_option, \
-    dataset_files, note_duplicates, refuse_binary_outputs, refuse_replacing_inputs, selective_search_options, \
-    warn_multibox_top
+    dataset_files, note_duplicates, refuse_binary_outputs, refuse_replacing_inputs, refuse_replacing_others, \
+    selective_search_options, warn_multibox_top
 
 TOP_NS = (100, 300, 1000, 2000, None)
-# how a proposals output of this command begins (_measure's document, written on one line by atomic_write_json)
-_OURS = re.compile(rb'\{"method": "(%s)", "box_format": "xyxy", "images": \[' % "|".join(PROPOSERS).encode())
-
-
-def refuse_replacing_other_files(out: Path) -> None:
-    """Refuse, before any work, an ``--out`` (``proposals.json`` in the current folder by default) that exists and
-    is not a proposals output of this command — annotations, someone's notes —, as ``detect train`` refuses an
-    ``--out`` that is not a model file. An empty file, or one of ours (told by how it begins), is replaced."""
-    if not out.is_file():
-        return
-    try:
-        with open(out, "rb") as f:
-            head = f.read(200)
-    except OSError as e:
-        raise click.ClickException(f"cannot read --out {out}, which exists: {e.strerror or e}") from None
-    if head and not _OURS.match(head):
-        raise click.ClickException(f"--out {out} exists and is not a proposals output of `detect proposals`: it would "
-                                   "be replaced (give another --out, or delete it first)")
 
 
 def _spell(key: str, value=None) -> str:
@@ -93,7 +74,7 @@ def proposals_cmd(ctx, images, out, methods, gt_path, fmt, json_out, workers, ca
     except (ImageError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     refuse_replacing_inputs({"--out": out, "--json": json_out}, [images, gt_path, *(i.path for i in inputs)])
-    refuse_replacing_other_files(out)
+    refuse_replacing_others("--out", out, ("proposals",))
     gt = load_dataset(gt_path, fmt) if gt_path else None
     if gt is not None:
         refuse_replacing_inputs({"--out": out, "--json": json_out}, dataset_files(gt))

@@ -63,7 +63,8 @@ def default_model_paths(name: str = "default") -> list[Path]:
 @click.command("run")
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=OutFile("boxes.json"), default="boxes.json", show_default=True,
-              help="Output file (written atomically).")
+              help="Output file (written atomically; an existing file is replaced only when it is an earlier "
+                   "output: boxes.json, COCO results or ILSVRC text).")
 @click.option("--model", "models", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Model file or folder of ensemble members; repeat for an ensemble. Default: the bundled model.")
 @click.option("--proposals", "method", type=click.Choice(PROPOSERS), default=ProposalConfig.method,

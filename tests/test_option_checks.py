@@ -100,7 +100,8 @@ def test_proposals_never_replace_a_file_that_is_not_theirs(tmp_path, monkeypatch
     mine.write_text('{"my":"important"}\n')
     for extra in ([], ["--out", str(mine)]):
         res = CliRunner().invoke(cli, [*args, *extra])
-        assert res.exit_code == 1 and "is not a proposals output" in res.output, res.output
+        assert res.exit_code == 1 and "exists and is JSON with the keys my, not an earlier output of this command (a " \
+            "proposals output of `detect proposals`)" in res.output, res.output
         assert mine.read_text() == '{"my":"important"}\n'
     mine.unlink()
     res = CliRunner().invoke(cli, args)

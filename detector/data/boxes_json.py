@@ -46,6 +46,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,7 @@ __all__ = [
     "job_summary", "merge_outputs",
     # conversions and writing
     "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "output_paths", "write",
-    "job_record_path", "job_record", "read_job_record", "is_job_record", "output_entry",
+    "job_record_path", "job_record", "read_job_record", "is_job_record", "output_entry", "output_format_of",
     # reading
     "BoxesJsonError", "read_document", "Detections", "read_detections", "other_json_kind", "check_bbox",
     "check_image_id",
@@ -354,6 +355,22 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
     atomic_write_json(record, job_record(doc, files, record, output_entry(out_format, coco_gt)))
     _remove_stale_list(stale_list)
     return written
+
+
+_NUMBER = rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"  # as float() reads one, nan and inf aside
+# how each format of write() begins, written by this module or by another tool in that form: a document
+# (document(), assemble(), merge_outputs(): "model" first), COCO results (a list, "image_id" first, or none), ILSVRC
+# submission lines (to_ilsvrc_text(): image index, det_id, score, four corners)
+_OUTPUT_HEADS = {"json": re.compile(rb'\s*\{\s*"model"\s*:'),
+                 "coco": re.compile(rb'\s*\[\s*(?:\]|\{\s*"image_id"\s*:)'),
+                 "ilsvrc": re.compile(rb"\s*\d+[ \t]+\d+(?:[ \t]+%s){5}[ \t]*\r?(?:\n|$)" % _NUMBER)}
+
+
+def output_format_of(head: bytes) -> str | None:
+    """The format of :func:`write` — ``"json"``, ``"coco"`` or ``"ilsvrc"`` — that a file beginning with ``head``
+    (its first bytes, a few hundred are enough) is an output of, told by how each begins; None for any other file
+    (a COCO ground truth, someone's notes, a model) and for an empty one."""
+    return next((fmt for fmt, pattern in _OUTPUT_HEADS.items() if pattern.match(head)), None)
 
 
 def _remove_stale_list(image_list: Path | None) -> None:
