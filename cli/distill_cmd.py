@@ -168,7 +168,8 @@ def _photos(paths, option="--photos") -> list[Path]:
 @click.option("--threads", type=click.IntRange(min=0), default=0, help="torch threads (0: torch's default).")
 @click.option("--val-every", type=click.IntRange(min=1), default=DistillConfig.val_every, show_default=True,
               help="Epochs between validations (and after the last).")
-@click.option("--half", is_flag=True, help="Store weights as float16 (half the file size).")
+@click.option("--half", is_flag=True, help="Store --out's weights as float16 (half the file size; <stem>.last.ckpt "
+                                          "and the resume state keep float32).")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its <stem>.state.ckpt.")
 @stops_resumably()
 def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, teacher_path, teacher_backend, device,

@@ -188,7 +188,8 @@ def _common_options(f):
                      help="Selective search superpixel scale for training proposals (as `detect run`)."),
         click.option("--cache-dir", type=OutDir("proposal-cache/"), default=None,
                      help="Proposal cache folder."),
-        click.option("--half", is_flag=True, help="Store weights as float16 (half the file size)."),
+        click.option("--half", is_flag=True, help="Store --out's weights as float16 (half the file size; "
+                                                  "<stem>.last.ckpt and the resume state keep float32)."),
         click.option("--drop-aux", is_flag=True,
                      help="Leave the auxiliary heads (training only) out of the model file (--out): a smaller file "
                           "for inference; it still initialises new training."),

@@ -518,12 +518,14 @@ def file_format(path: Path) -> str | None:
 
 def _member_digest(member: Member) -> str:
     """SHA-256 of a member's spec (its mode and scales: the same weights run in another mode are another member) and
-    its network's parameters and buffers (names, shapes and float32 values, in state-dict order): the same for two
-    files of one model whatever else they hold (the training record)."""
+    its network's parameters and buffers (names, shapes and values rounded to float16, in state-dict order): the
+    same for two files of one model whatever else they hold (the training record), also when one stores them as
+    float16 (`train --half` writes ``--out`` so and ``<stem>.last.ckpt`` as float32: :func:`detector.nn.loop.
+    stored_half`)."""
     h = hashlib.sha256(json.dumps(member.spec.to_dict(), sort_keys=True).encode())
     for name, t in member.model.state_dict().items():
         h.update(f"{name}{tuple(t.shape)}".encode())
-        t = t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype)
+        t = t.detach().to("cpu", torch.float16 if t.is_floating_point() else t.dtype)
         h.update(t.contiguous().numpy().tobytes())
     return h.hexdigest()
 

@@ -50,7 +50,7 @@ from .nn import distributed
 from .nn.checkpoint import load_error
 from .nn.device import autocast
 from .nn.inception import GoogLeNetOutputs
-from .nn.loop import OptimConfig, Task, fit
+from .nn.loop import OptimConfig, Task, fit, stored_half
 from .nn.onnx import onnx_available, onnx_session
 from .nn.transforms import color_jitter, normalize_image
 from .nn.workers import shared_batch
@@ -467,10 +467,11 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
     """Distil ``teacher`` (a callable: normalised 224-px views → 1000 logits, e.g. :class:`TeacherRunner`) into
     ``student`` (built for ``spec``, a :func:`student_spec`) on views of ``train_items``; validate on the centre
     views of ``val_items`` (top-1 agreement with the teacher picks the best checkpoint). Writes ``out`` and the
-    files of :func:`detector.nn.loop.fit` (``half``: model files with float16 weights; ``on_epoch_end`` as there;
-    ``on_decoded(errors, train, val)``: once every image is decoded, before the first epoch, with the files that
-    could not be — trial 45: they were said only after the last epoch — and the training and validation items kept,
-    those of the images decoded: what a header counts).
+    files of :func:`detector.nn.loop.fit` (``half``: ``out`` with float16 weights,
+    :func:`detector.nn.loop.stored_half`; ``on_epoch_end`` as there; ``on_decoded(errors, train, val)``: once
+    every image is decoded, before the first epoch, with the files that could not be — trial 45: they were said
+    only after the last epoch — and the training and validation items kept, those of the images decoded: what a
+    header counts).
     Returns ``{"state": LoopState, "errors": [unreadable files],
     "teacher": teacher metrics on the validation views}``."""
     device = torch.device(device)
@@ -521,7 +522,7 @@ def distill(student: RegionClassifier, spec: ClassifierSpec, teacher: Callable[[
 
     def save(model, path, meta):
         save_member(path, model, spec, classes, train={**meta, "distilled": True, "teacher": TEACHER_ARCH},
-                    half=half)
+                    half=stored_half(path, out, half))
 
     def validate(model):
         if val_views is None:

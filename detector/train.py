@@ -55,7 +55,7 @@ from .data.vocab import Category, ilsvrc_by_wnid
 from .nn import distributed
 from .nn.checkpoint import CheckpointError, read_checkpoint
 from .nn.inception import GoogLeNetOutputs
-from .nn.loop import LoopState, OptimConfig, Task, fit, last_path, state_path
+from .nn.loop import LoopState, OptimConfig, Task, fit, last_path, state_path, stored_half
 from .nn.transforms import normalize_image, photometric_distort, resize_short_side
 from .nn.workers import shared_batch
 from .options import option_flag, refused_resume, setting_change
@@ -482,7 +482,8 @@ def train_classifier(
 ) -> LoopState:
     """Train one member with :func:`detector.nn.loop.fit`; write ``out`` (the best by validation mAP, or the last
     without validation), ``<stem>.last.ckpt``, the resume state ``<stem>.state.ckpt`` and one JSON line per epoch
-    in ``<stem>.log.jsonl`` (:func:`detector.nn.loop.log_path`).
+    in ``<stem>.log.jsonl`` (:func:`detector.nn.loop.log_path`); ``half``: ``out`` with float16 weights
+    (:func:`detector.nn.loop.stored_half`), ``drop_aux``: ``out`` without the auxiliary heads.
 
     ``validate(member) -> mAP`` is called every ``config.val_every`` epochs and after the last. ``progress`` wraps
     the batch iterator (e.g. tqdm) and receives ``set_postfix`` updates when it has that method; ``on_epoch_end``
@@ -519,7 +520,8 @@ def train_classifier(
         return classifier_loss(net, regions.to(dev), labels.to(dev), targets.to(dev), config, class_matrix)
 
     def save(m, path, meta):
-        save_member(path, m, spec, classes, train=meta, half=half, drop_aux=drop_aux and path == out)
+        save_member(path, m, spec, classes, train=meta, half=stored_half(path, out, half),
+                    drop_aux=drop_aux and path == out)
 
     def validate_member(m) -> dict:
         return {"val_mAP": float(validate(Member(m, spec, tuple(classes), {})))}

@@ -25,7 +25,7 @@ from detector.data.images import load_image
 from detector.data.io import same_paths
 from detector.nn import distributed
 from detector.nn.checkpoint import CheckpointError
-from detector.nn.loop import LoopState, OptimConfig, Task, fit, state_path
+from detector.nn.loop import LoopState, OptimConfig, Task, fit, state_path, stored_half
 from detector.nn.transforms import normalize_image, photometric_distort, resize_square
 from detector.options import refused_resume, setting_change
 
@@ -278,9 +278,9 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
     history added; :func:`proposals.multibox.load_multibox` refuses it, saying what it is), and one JSON line per epoch
     to ``<stem>.log.jsonl``. ``on_epoch_end`` is called once everything
     of an epoch is on disk. ``init(model)`` runs on the new network before training (e.g.
-    :func:`proposals.multibox.init_trunk`). ``half``: the model file stores float16 weights. In a process group of
-    W > 1 (``torchrun``) every rank calls this with its own ``device``; rank 0 alone validates, shows ``progress``
-    and writes."""
+    :func:`proposals.multibox.init_trunk`). ``half``: ``out`` stores float16 weights
+    (:func:`detector.nn.loop.stored_half`). In a process group of W > 1 (``torchrun``) every rank calls this with its
+    own ``device``; rank 0 alone validates, shows ``progress`` and writes."""
     out = Path(out)
     device = torch.device(device)
     torch.manual_seed(config.seed)
@@ -297,7 +297,7 @@ def train_multibox(samples: Sequence[MultiBoxSample], priors: np.ndarray, mb: Mu
         return multibox_loss(loc, logits, [g.to(dev) for g in gts], mb.alpha)
 
     def save(m, path, meta):
-        save_multibox(path, m, train=meta, half=half and path == out)
+        save_multibox(path, m, train=meta, half=stored_half(path, out, half))
 
     def validate(m) -> dict:  # rank 0 validates alone; the loop broadcasts its answer
         if distributed.is_main():

@@ -42,8 +42,8 @@ from . import distributed
 from .device import autocast
 from .workers import loader_errors
 
-__all__ = ["OptimConfig", "Task", "LoopState", "fit", "state_path", "last_path", "log_path", "learning_rate",
-           "build_optimizer"]
+__all__ = ["OptimConfig", "Task", "LoopState", "fit", "state_path", "last_path", "stored_half", "log_path",
+           "learning_rate", "build_optimizer"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,15 @@ def last_path(out) -> Path:
     """The last epoch's model of a run writing ``out``."""
     out = Path(out)
     return out.with_name(out.stem + ".last.ckpt")
+
+
+def stored_half(path, out, half: bool) -> bool:
+    """Whether a training stores its model file ``path`` as float16 (``half`` of :func:`detector.nn.checkpoint.
+    save_member` and :func:`proposals.multibox.save_multibox`) when ``--half`` (``half``) is given: ``--out``
+    (``out``) alone, the file to ship, as ``--half``'s help says; ``<stem>.last.ckpt`` (:func:`last_path`) keeps
+    the weights as trained, float32, as the resume state (:func:`state_path`) does, for ``--init`` or a later look
+    (trial 64: `train classifier --half` wrote it as float16 too, `train_multibox` ``--out`` alone)."""
+    return half and Path(path) == Path(out)
 
 
 def log_path(out) -> Path:
