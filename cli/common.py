@@ -26,7 +26,7 @@ from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_
 from detector.nn import distributed
 from detector.nn.device import DeviceError, parse_device
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
-from detector.options import option_flag
+from detector.nn.options import option_flag
 from proposals.proposers import PROPOSERS, ProposalConfig, beyond_k_warning
 from proposals.selective_search import MAX_RESIZE_WIDTH as SS_MAX_RESIZE_WIDTH
 from proposals.selective_search import MAX_SCALE as SS_MAX_SCALE

@@ -33,7 +33,7 @@ from detector.nn.device import resolve_device
 from detector.nn.onnx import BACKENDS
 from detector.nn.checkpoint import read_checkpoint
 from detector.nn.loop import OptimConfig, last_path
-from detector.options import refused_resume, setting_change
+from detector.nn.options import refused_resume, setting_change
 
 from .common import (FiniteFloat, OutFile, check_out_folder, count, device_option, files_written, format_option,
                      images_option, load_dataset, nothing_to_resume, stops_resumably)

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from detector.data.images import ImageError, scan_images
 from detector.data.io import atomic_write_json, file_sha256
 from detector.nn.device import resolve_device
-from detector.options import option_flag
+from detector.nn.options import option_flag
 from proposals.cache import ProposalCache
 from proposals.merge import MAX_MULTIBOX_TOP
 from proposals.proposers import (PROPOSERS, ProposalConfig, build_proposer, load_proposal_multibox, proposal_config,

@@ -33,7 +33,7 @@ from detector.engines import unused_options
 from detector.nn.device import resolve_device
 from detector.nn.onnx import BACKENDS, onnx_available
 from detector.nn.transforms import FAST_MIN_SIDE
-from detector.options import option_flag
+from detector.nn.options import option_flag
 from detector.pipeline import MAX_REFINE, NMS_KINDS, PostprocessConfig
 from proposals.cache import default_cache_dir
 from proposals.merge import MAX_MULTIBOX_TOP

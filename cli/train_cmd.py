@@ -32,7 +32,7 @@ from detector.nn.checkpoint import read_checkpoint
 from detector.nn.device import resolve_device
 from detector.nn.loop import finished_state, last_path, state_path
 from detector.nn.transforms import FAST_MIN_SIDE
-from detector.options import option_flag, refused_resume, setting_change
+from detector.nn.options import option_flag, refused_resume, setting_change
 from detector.train import (
     TrainConfig,
     build_class_list,

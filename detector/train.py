@@ -58,7 +58,7 @@ from .nn.inception import GoogLeNetOutputs
 from .nn.loop import LoopState, OptimConfig, Task, fit, last_path, state_path, stored_half
 from .nn.transforms import normalize_image, photometric_distort, resize_short_side
 from .nn.workers import shared_batch
-from .options import option_flag, refused_resume, setting_change
+from .nn.options import option_flag, refused_resume, setting_change
 from .pipeline import BOX_WEIGHTS, Detector, PostprocessConfig, detect_each
 from .regions import warp_regions
 

@@ -27,7 +27,7 @@ from detector.nn import distributed
 from detector.nn.checkpoint import CheckpointError
 from detector.nn.loop import LoopState, OptimConfig, Task, fit, state_path, stored_half
 from detector.nn.transforms import normalize_image, photometric_distort, resize_square
-from detector.options import refused_resume, setting_change
+from detector.nn.options import refused_resume, setting_change
 
 from .multibox import MULTIBOX_FORMAT, MultiBox, MultiBoxConfig, multibox_loss, save_multibox
 from .recall import recall_at

@@ -4,7 +4,7 @@ that run", "started with x, not y")."""
 
 from pathlib import Path
 
-from detector.options import option_flag, refused_resume, setting_change
+from detector.nn.options import option_flag, refused_resume, setting_change
 
 
 def test_option_flag_spells_a_setting_as_its_option():

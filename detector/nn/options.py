@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .loop import state_path
+
 __all__ = ["option_flag", "setting_change", "refused_resume"]
 
 
@@ -34,8 +36,6 @@ def refused_resume(out, changes: Sequence[str], *, what: str = "settings", may_c
     started with other WHAT (CHANGE; CHANGE; only MAY_CHANGE may change). Give the same, or START_OVER``, each change
     as :func:`setting_change` writes it. ``start_over`` defaults to deleting the run's state file
     (:func:`detector.nn.loop.state_path`)."""
-    from .nn.loop import state_path  # torch is imported by the callers anyway; kept out of this module's import
-
     inside = "; ".join(changes) + (f"; only {may_change} may change" if may_change else "")
     over = start_over or f"delete {state_path(Path(out))} to start over"
     return f"cannot resume {out}: it was started with other {what} ({inside}). Give the same, or {over}"
