@@ -615,6 +615,29 @@ def better_elsewhere(names: Iterable[str], gts: Sequence[Dataset], sizes: dict[s
     return [frozenset(o) for o in out]
 
 
+def _other_ids_note(preds: Predictions, gt: Dataset, image_index: np.ndarray) -> list[str]:
+    """A note when COCO results that name their images (``file_name``) give them ids other than the ground truth's
+    of those names: ``detect eval`` matches them by name, but pycocotools matches by ``image_id`` alone and scores
+    them against other images, or none — silently other numbers than ours on the same files (trial 66: two ids
+    swapped, AP 0.0779 here, 0.0174 from pycocotools). ``detect run --format coco`` without ``--coco-gt`` numbers
+    images by position, so its output gets the note too: its ids are for ``detect eval`` alone."""
+    if preds.format != "coco_results" or gt.id_source != "file":
+        return []
+    other = {}
+    for p, g in enumerate(image_index.tolist()):
+        name, image_id = preds.image_names[p], preds.image_ids[p]
+        if g >= 0 and name is not None and gt.images[g].image_id != image_id:
+            other.setdefault(name, (image_id, gt.images[g].image_id))
+    if not other:
+        return []
+    name, (theirs, ours) = next(iter(other.items()))
+    return [f"{count(len(other), 'image')} of {preds.source} ha{'s' if len(other) == 1 else 've'} an image_id other "
+            f"than the ground truth's id of {'its' if len(other) == 1 else 'their'} file_name (e.g. {name!r}: image_id {theirs!r} there, {ours!r} in "
+            f"{gt.source}): detect eval matches results by file_name, but pycocotools matches by image_id alone and "
+            "would score them against other images or none — `detect run --format coco --coco-gt GT` writes the "
+            "ground truth's ids"]
+
+
 def _category_zero_note(gt: Dataset, label: np.ndarray, class_by_source: dict) -> list[str]:
     """A note when COCO results put boxes in category id 0 of a COCO ground truth that has no object of it beside a
     category 1 — Roboflow's exports keep category 0 as an unused super-category, and results written with 0-based
@@ -716,7 +739,7 @@ def align_predictions(preds: Predictions, gt: Dataset, *, elsewhere: Collection[
 
     n = len(preds)
     image_index, notes = match_images(preds, gt, elsewhere)
-    notes = class_notes + notes
+    notes = class_notes + notes + _other_ids_note(preds, gt, image_index)
     boxes = to_pixels(preds.boxes, image_index, gt, preds.source) if preds.normalised else preds.boxes
     if not_own:
         # only results on ground-truth images: those on other images are left out as such (noted below), and with
