@@ -635,8 +635,12 @@ def _resumed(part: Path, header: dict, resume: bool, tasks: int, model_given: bo
 def _replaced(record: dict, stamp: dict | None) -> bool:
     """Whether the input of a part-file ``record`` is no longer the file it was run on: its ``file`` stamp
     (:func:`detector.data.images.file_stamp`, as that run found the file) differs from ``stamp`` (now; None: gone or
-    unreadable). False for a record without a stamp (an older version's, or an input that could not be stat'ed
-    then): nothing to tell by."""
+    unreadable). An input that could not be stat'ed then (``"file": null``: gone, a broken link) and can be now
+    was put in place since, and runs again (trial 66: a broken link fixed before --resume kept its error, "broken
+    symbolic link", though the image was there). False for a record without a stamp (an older version's): nothing
+    to tell by."""
+    if "file" in record and record["file"] is None:
+        return stamp is not None
     then = record.get("file")
     if not isinstance(then, dict):
         return False
@@ -649,9 +653,10 @@ def _record_name(record: dict) -> str:
 
 
 def _stamped(record: dict, stamps: dict[int, dict | None]) -> dict:
-    """``record`` with its input's file stamp (``stamps``, by input position) as ``file``, where there is one."""
-    stamp = stamps.get(record.get("index"))
-    return {**record, "file": stamp} if stamp is not None else record
+    """``record`` with its input's file stamp (``stamps``, by input position) as ``file``; ``null`` for an input
+    that could not be stat'ed (gone, a broken link), so that a resume tells the file put there since."""
+    index = record.get("index")
+    return {**record, "file": stamps[index]} if index in stamps else record
 
 
 def _stamped_all(records: Iterable, stamps: dict[int, dict | None]) -> Iterator:

@@ -57,3 +57,30 @@ def test_a_part_file_of_an_older_version_is_still_resumed(tmp_path, monkeypatch)
     assert res.exit_code == 0 and "resuming: 2 of 3 images already done" in res.output, res.output
     assert "changed since" not in res.output
     assert len(json.loads(out.read_text())["images"]) == 3
+
+
+def test_resume_runs_again_an_input_whose_broken_link_was_fixed(tmp_path, monkeypatch):
+    """Trial 66: an input that was a broken symbolic link when its error was recorded, its target put in place
+    before --resume, kept the error ("broken symbolic link … does not exist") and was left out of the output: its
+    record had no stamp to tell by. Now it is recorded as not there (``"file": null``) and runs again."""
+    d = tmp_path / "imgs"
+    blocky(tmp_path / "target.png", 104, 70, seed=5)
+    d.mkdir()
+    (d / "0.png").symlink_to(tmp_path / "missing.png")  # broken now
+    for k, w in ((1, 101), (2, 102)):
+        blocky(d / f"{k}.png", w, 80, seed=k)
+    out = tmp_path / "boxes.json"
+    args = mb_args(d, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt"))
+    res = _interrupted_run(tmp_path, monkeypatch, args, stop_width=102)
+    assert res.exit_code == 130 and "2 images done so far" in res.output, res.output
+    _, done = read_part(part_path(out))
+    assert "broken symbolic link" in done[0]["error"]["error"] and done[0].get("file") is None
+    os.rename(tmp_path / "target.png", tmp_path / "missing.png")  # the link's target is there now
+    res = CliRunner().invoke(cli, [*args, "--resume"])
+    assert res.exit_code == 0, res.output
+    assert "run again: 0.png" in res.output, res.output
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == [] and doc["images"][0] == {"id": 1, "file_name": "0.png", "width": 104, "height": 70}
+    fresh = tmp_path / "fresh.json"
+    assert CliRunner().invoke(cli, [*args[:3], str(fresh), *args[4:]]).exit_code == 0
+    assert doc == json.loads(fresh.read_text())
