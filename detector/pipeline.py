@@ -287,6 +287,12 @@ class Detector:
                 raise ValueError("this Detector has no proposer: pass proposals")
             proposals = self.proposer(image)
         boxes = np.asarray(proposals, dtype=np.float32).reshape(-1, 4)
+        bad = ~np.isfinite(boxes).all(axis=1)
+        if bad.any():  # trial 66: a NaN or infinite box crashed the process (roi_align: a segmentation fault)
+            k, n = int(np.flatnonzero(bad)[0]), int(bad.sum())
+            raise ValueError(f"proposals: {n} of the {len(boxes)} boxes {'has' if n == 1 else 'have'} a NaN or "
+                             f"infinite coordinate (row {k}: {boxes[k].tolist()}); a box is x1 y1 x2 y2 in the "
+                             "image's pixels")
         if len(boxes):
             _, first = np.unique(boxes, axis=0, return_index=True)
             if len(first) < len(boxes):

@@ -291,3 +291,15 @@ def test_torch_imported_first_without_a_wait_policy_is_warned_of(tmp_path):
     early = subprocess.run([sys.executable, "-c", script.format(first="", after="\nimport torch", model=str(model))],
                            env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert early.stdout.strip() == "ok PASSIVE", early.stderr
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_proposals_of_one_s_own_that_are_not_finite_are_refused(tmp_path, bad):
+    """Trial 66: ``det.pipeline.detect(pixels, proposals)`` with a NaN or infinite box crashed the Python process
+    in a fast-mode member (roi_align: a segmentation fault; the bundled ensemble) and was dropped without a word in
+    crops mode. A ValueError names the row now."""
+    det = load_detector(crops_model(tmp_path / "m.pt"), device="cpu", **SETTINGS)
+    pixels = np.zeros((60, 80, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"proposals: 1 of the 2 boxes has a NaN or infinite coordinate \(row 1: "):
+        det.pipeline.detect(pixels, np.array([[5, 5, 40, 40], [bad, 0, 10, 10]], np.float32))
+    assert len(det.pipeline.detect(pixels, np.array([[5, 5, 40, 40]], np.float32)).scores) <= 1  # finite: scored
