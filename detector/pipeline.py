@@ -164,6 +164,24 @@ def postprocess(boxes: Tensor, probs: Tensor, image_size: tuple[int, int], confi
     return boxes[keep], scores[keep], labels[keep]
 
 
+def _check_pixels(image) -> None:
+    """Refuse what :meth:`Detector.detect` cannot read as RGB pixels H x W x 3 in 0–255 (``uint8``, or float as
+    the tests' exact ramps) (trial 66: a float image in [0, 1], as torchvision takes it, was read as black and found
+    nothing without a word; a C x H x W array or a tensor raised torch's shape errors)."""
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and (
+            image.dtype == np.uint8 or (np.issubdtype(image.dtype, np.floating) and not (
+                image.size and 0 < float(np.nanmax(image)) <= 1))):
+        return
+    what = (f"{type(image).__name__} of shape {tuple(image.shape)} {image.dtype}"
+            if hasattr(image, "shape") and hasattr(image, "dtype") else type(image).__name__)
+    if isinstance(image, np.ndarray) and np.issubdtype(image.dtype, np.floating) and image.ndim == 3:
+        what += " with values in [0, 1]"
+    raise ValueError(f"image: Detector.detect takes a numpy array of RGB uint8 pixels, H x W x 3, got a {what} "
+                     "(a float image in [0, 1]: (x * 255).round().astype(np.uint8); a PIL image: "
+                     "np.asarray(img.convert('RGB'))); the loaded detector itself, det(image), converts PIL images, "
+                     "tensors, grey and float images")
+
+
 class Detector:
     """Wires a proposer, an ensemble of region classifiers and post-processing; owns nothing else.
 
@@ -336,6 +354,7 @@ class Detector:
     def detect(self, image: np.ndarray, proposals=None) -> Detections:
         """Detect objects in one RGB ``uint8`` H x W x 3 image. ``proposals`` (xyxy [R, 4]) skips the proposer:
         for callers that computed them ahead (in parallel, or from a cache)."""
+        _check_pixels(image)
         t0 = time.perf_counter()
         boxes = self._regions(image, proposals)
         t1 = time.perf_counter()

@@ -303,3 +303,21 @@ def test_proposals_of_one_s_own_that_are_not_finite_are_refused(tmp_path, bad):
     with pytest.raises(ValueError, match=r"proposals: 1 of the 2 boxes has a NaN or infinite coordinate \(row 1: "):
         det.pipeline.detect(pixels, np.array([[5, 5, 40, 40], [bad, 0, 10, 10]], np.float32))
     assert len(det.pipeline.detect(pixels, np.array([[5, 5, 40, 40]], np.float32)).scores) <= 1  # finite: scored
+
+
+def test_pixels_detector_detect_cannot_read_are_refused(tmp_path):
+    """Trial 66: ``det.pipeline.detect`` with a float image in [0, 1] (torchvision's) read it as black and found
+    nothing without a word; a C x H x W array or a tensor raised torch's own shape errors. A ValueError says what
+    it takes."""
+    det = load_detector(crops_model(tmp_path / "m.pt"), device="cpu", **SETTINGS)
+    pixels = np.full((60, 80, 3), 128, np.uint8)
+    boxes = np.array([[5, 5, 40, 40]], np.float32)
+    det.pipeline.detect(pixels, boxes)
+    det.pipeline.detect(pixels.astype(np.float32), boxes)  # float in 0–255, as the project's own tests give it
+    for bad, shown in ((pixels / 255.0, r"ndarray of shape \(60, 80, 3\) float64 with values in \[0, 1\]"),
+                       (pixels.transpose(2, 0, 1), r"ndarray of shape \(3, 60, 80\) uint8"),
+                       (pixels[:, :, 0], r"ndarray of shape \(60, 80\) uint8"),
+                       (torch.from_numpy(pixels), r"Tensor of shape \(60, 80, 3\) torch.uint8")):
+        with pytest.raises(ValueError, match=r"Detector.detect takes a numpy array of RGB uint8 pixels, H x W x 3, "
+                                             r"got a " + shown):
+            det.pipeline.detect(bad, boxes)
