@@ -326,6 +326,19 @@ def test_list_names_relative_to_the_deepest_common_folder(tmp_path):
         scan_images(lst)
 
 
+def test_a_listed_name_starting_with_a_hash_or_a_space_is_the_file_it_names(tmp_path):
+    """Trial 66: in a list, '#1.jpg' was read as a comment and left out without a word, and ' b.jpg' as 'b.jpg'
+    (skipped: no such file), where a folder of the two runs both. A line naming a file as it stands is that file;
+    a '#' line naming none is still a comment, and spaces around a name of no file are still trimmed."""
+    touch_image(tmp_path / "#1.jpg")
+    touch_image(tmp_path / " b.jpg")
+    touch_image(tmp_path / "c.jpg")
+    lst = tmp_path / "l.txt"
+    lst.write_text("# my photos\n#1.jpg\n b.jpg\n  c.jpg  \r\n")
+    assert [i.name for i in scan_images(lst)] == ["#1.jpg", " b.jpg", "c.jpg"]
+    assert sorted(i.name for i in scan_images(tmp_path) if i.name.endswith(".jpg")) == [" b.jpg", "#1.jpg", "c.jpg"]
+
+
 def test_an_ilsvrc_image_list_given_as_images_is_told_apart(tmp_path):
     """An ILSVRC image list (`name index` lines: the devkit's val.txt, or the `sub.images.txt` that `detect run
     --format ilsvrc` writes) given to `detect run` as its list of images is refused before any work, saying what it

@@ -216,10 +216,15 @@ def _scan_list(list_file: Path) -> list[ImageInput]:
         raise ImageError(f"{list_file}: not a text list of image paths: byte {e.start} is {what} (save it as "
                          "UTF-8, or UTF-16/32 with a byte-order mark)") from None
     paths, seen, targets, lines = [], {}, {}, []
-    for n, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
+    def names_a_file(entry: str) -> bool:
+        return os.path.lexists(entry if os.path.isabs(entry) else list_file.parent / entry)
+
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line and line != raw and names_a_file(raw):  # trial 66: ' b.jpg' was read as 'b.jpg', "no such file"
+            line = raw
+        if not line or (line.startswith("#") and not names_a_file(line)):  # a comment, unless it names a file
+            continue  # (trial 66: '#1.jpg' was left out without a word, where a folder of it runs it)
         p = Path(line)
         p = p if p.is_absolute() else list_file.parent / p
         where = os.path.normpath(os.path.abspath(p))
