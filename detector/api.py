@@ -196,7 +196,15 @@ class ImageDetector:
 def _as_array(x: Any, k: int) -> np.ndarray:
     """An in-memory image → RGB ``uint8`` H x W x 3 (the pixels :meth:`Detector.detect` takes)."""
     if isinstance(x, Image.Image):
-        return np.asarray(_pil_rgb(x, k))
+        try:
+            return np.asarray(_pil_rgb(x, k))
+        except ValueError as e:
+            if str(e).startswith(f"image {k}"):  # ours, naming the image already
+                raise
+            # Pillow's own (a closed image: "Operation on closed image"), which named no image (trial 66)
+            raise ValueError(f"image {k}: cannot read this PIL image: {e}" + (
+                " (closed — e.g. used after its `with Image.open(...)` block: call .load() or .copy() inside it, "
+                "or pass the file's path)" if "closed" in str(e) else "")) from None
     if isinstance(x, torch.Tensor):
         if x.ndim != 3 or x.shape[0] not in (1, 3):
             hint = ": H x W x C? permute(2, 0, 1) it (a batch: N x C x H x W)" if x.ndim == 3 and x.shape[2] in (

@@ -239,6 +239,21 @@ def test_a_bad_grey_array_is_reported_with_the_shape_given():
     assert _as_array(np.zeros((4, 5), np.uint8), 0).shape == (4, 5, 3)
 
 
+def test_a_closed_pil_image_is_named_with_what_to_do():
+    """Trial 66: a PIL image closed (used after its `with Image.open(...)` block) raised Pillow's bare "Operation on
+    closed image", naming no image, where every other unreadable image is "image k: …"."""
+    from PIL import Image
+
+    from detector.api import _as_array
+
+    img = Image.fromarray(np.zeros((6, 8, 3), np.uint8))
+    assert _as_array(img, 1).shape == (6, 8, 3)
+    img.close()
+    with pytest.raises(ValueError, match=r"^image 1: cannot read this PIL image: Operation on closed image \(closed "
+                                         r"— e\.g\. used after its `with Image\.open\(\.\.\.\)` block"):
+        _as_array(img, 1)
+
+
 @pytest.mark.parametrize("options, argv, message", [
     (dict(nms_iou=0.5), ["--nms-iou", "0.5"],
      r"^nms_iou is a setting of nms='greedy', and this run's NMS is nms='soft' \(the default\): add nms='greedy'"),
