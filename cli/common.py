@@ -22,7 +22,7 @@ from detector.data.boxes_json import is_job_record, job_record_path, output_form
 from detector.data.coco import CocoGtIds
 from detector.data.names import IMAGE_SUFFIXES
 from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_dir,  # noqa: F401 - count: the commands'
-                               count, missing_link_folder, not_a_file)
+                               count, decode_head, missing_link_folder, not_a_file)
 from detector.nn import distributed
 from detector.nn.device import DeviceError, parse_device
 from detector.nn.loop import LoopState, finished_state, last_path, log_path, state_path, stopped_run
@@ -133,25 +133,29 @@ def _binary_head(head: bytes) -> str | None:
     return binary_kind(head[:32]) or ("a binary file" if b"\x00" in head else None)
 
 
-# the outputs a command replaces at its --out: each kind in words (its earlier outputs, told by how they begin:
-# output_kind); detect run and merge replace an earlier output of any of their formats (another --format's too)
+# the outputs a command replaces at its --out: each kind in words (its earlier outputs, told by how they begin or by
+# their form: output_kind); detect run and merge replace an earlier output of any of their formats (another --format's
+# too)
 OUTPUT_KINDS = {"json": "a boxes.json of `detect run`", "coco": "a COCO results list",
                 "ilsvrc": "an ILSVRC submission text", "proposals": "a proposals output of `detect proposals`"}
 RUN_OUTPUTS = ("json", "coco", "ilsvrc")
 # how a proposals output begins (the document of `detect proposals`, written on one line by atomic_write_json)
-_PROPOSALS_HEAD = re.compile(rb'\{"method": "(%s)", "box_format": "xyxy", "images": \[' % "|".join(PROPOSERS).encode())
+_PROPOSALS_HEAD = re.compile(r'\{"method": "(%s)", "box_format": "xyxy", "images": \[' % "|".join(PROPOSERS))
+_JSON_READ_LIMIT = 64 << 20  # a file beginning as JSON is parsed, to be told by its form, up to this size
 
 
-def output_kind(head: bytes) -> str | None:
+def output_kind(head: bytes, data=None) -> str | None:
     """Which of :data:`OUTPUT_KINDS` a file beginning with ``head`` (its first bytes) is an output of, told by how
-    it begins (:func:`detector.data.boxes_json.output_format_of`, or a proposals document); None for any other."""
-    return output_format_of(head) or ("proposals" if _PROPOSALS_HEAD.match(head) else None)
+    it begins or, given ``data`` (the file's JSON), by its form (:func:`detector.data.boxes_json.output_format_of`),
+    or a proposals document; None for any other."""
+    return output_format_of(head, data) or ("proposals" if _PROPOSALS_HEAD.match(decode_head(head)) else None)
 
 
 def refuse_replacing_others(flag: str, path, kinds: tuple[str, ...]) -> None:
     """Refuse, before any work (after the checks that name an input it would replace), an output ``path`` (option
     ``flag``) that exists and is not an earlier output of one of ``kinds`` (:data:`OUTPUT_KINDS`, told by
-    :func:`output_kind`): someone's file — a COCO ground truth, notes, a model — is never replaced (trial 64:
+    :func:`output_kind`: also one that an editor saved with a byte-order mark, or another tool wrote again with its
+    keys sorted): someone's file — a COCO ground truth, notes, a model — is never replaced (trial 64:
     `detect run --out gt.json` replaced the annotations, where `detect proposals` refused them). An empty file is
     replaced; one that cannot be read is refused. The ``ClickException`` names the file and what it looks like
     (:func:`_looks_like`). Used for ``--out`` by `detect run` and `merge` (:func:`check_beside_out`) and `detect
@@ -165,31 +169,45 @@ def refuse_replacing_others(flag: str, path, kinds: tuple[str, ...]) -> None:
         raise click.ClickException(f"cannot read {flag} {path}, which exists: {e.strerror or e}") from None
     if not head.strip() or output_kind(head) in kinds:
         return
+    data = _json_of(path, head)  # its form tells an output whose keys another tool put in another order
+    if output_kind(head, data) in kinds:
+        return
     words = [OUTPUT_KINDS[k] for k in kinds]
     ours = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
-    raise click.ClickException(f"{flag} {path} exists and is {_looks_like(path, head)}, not an earlier output of "
+    raise click.ClickException(f"{flag} {path} exists and is {_looks_like(head, data)}, not an earlier output of "
                                f"this command ({ours}): it would be replaced; give another path, or delete it first")
 
 
-def _looks_like(path, head: bytes) -> str:
-    """What the file at ``path``, beginning with ``head``, looks like, for a refusal: a binary file's kind, one of
-    :data:`OUTPUT_KINDS`, a COCO dataset, a JSON object's first keys, or the first line of text."""
+def _json_of(path, head: bytes):
+    """The JSON of the file at ``path``, beginning with ``head``, when it begins as JSON, holds at most
+    :data:`_JSON_READ_LIMIT` bytes and parses (``json.loads`` reads UTF-8/16/32, a byte-order mark too); else
+    None."""
+    if decode_head(head).lstrip("\ufeff \t\r\n")[:1] not in ("{", "["):
+        return None
+    try:
+        return json.loads(Path(path).read_bytes()) if Path(path).stat().st_size <= _JSON_READ_LIMIT else None
+    except (OSError, ValueError):
+        return None
+
+
+def _looks_like(head: bytes, data=None) -> str:
+    """What a file beginning with ``head`` (its JSON ``data``, where it parsed: :func:`_json_of`) looks like, for a
+    refusal: one of :data:`OUTPUT_KINDS`, a binary file's kind, a COCO dataset, a JSON object's first keys, or the
+    first line of text."""
+    if (kind := output_kind(head, data)) is not None:
+        return OUTPUT_KINDS[kind]
     if (kind := _binary_head(head)) is not None:
         return kind
-    if (kind := output_kind(head)) is not None:
-        return OUTPUT_KINDS[kind]
-    text = head.decode("utf-8", "replace").strip()
-    if text[:1] in "{[":
-        try:
-            data = json.loads(Path(path).read_bytes()) if Path(path).stat().st_size <= 64 << 20 else None
-        except (OSError, ValueError):
-            data = None
+    text = decode_head(head).lstrip("\ufeff").strip()
+    if text[:1] in ("{", "["):
         if isinstance(data, dict) and {"images", "annotations"} <= data.keys():
             return "a COCO dataset (JSON with images and annotations)"
         if isinstance(data, dict) and data:
             keys = list(data)
             return f"JSON with the keys {', '.join(keys[:5])}{', …' if len(keys) > 5 else ''}"
         return "a JSON list" if isinstance(data, list) else "JSON"
+    if not text:  # spaces a bytes' strip() keeps (a no-break space)
+        return "blank text"
     first = text.splitlines()[0]
     return f"text beginning {first[:60]!r}{' …' if len(first) > 60 else ''}"
 

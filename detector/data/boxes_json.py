@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from .boxes import box_in_float_range, xywh_to_xyxy, xyxy_to_ilsvrc, xyxy_to_xywh
-from .io import atomic_write_json, atomic_write_text, count, missing_fields, not_text, resolved_out
+from .io import atomic_write_json, atomic_write_text, count, decode_head, missing_fields, not_text, resolved_out
 from .vocab import Category, ilsvrc_by_wnid
 
 if TYPE_CHECKING:
@@ -357,20 +357,34 @@ def write(path, doc: dict, out_format: str = "json", *, coco_gt: CocoGtIds | Non
     return written
 
 
-_NUMBER = rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"  # as float() reads one, nan and inf aside
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"  # as float() reads one, nan and inf aside
 # how each format of write() begins, written by this module or by another tool in that form: a document
 # (document(), assemble(), merge_outputs(): "model" first), COCO results (a list, "image_id" first, or none), ILSVRC
 # submission lines (to_ilsvrc_text(): image index, det_id, score, four corners)
-_OUTPUT_HEADS = {"json": re.compile(rb'\s*\{\s*"model"\s*:'),
-                 "coco": re.compile(rb'\s*\[\s*(?:\]|\{\s*"image_id"\s*:)'),
-                 "ilsvrc": re.compile(rb"\s*\d+[ \t]+\d+(?:[ \t]+%s){5}[ \t]*\r?(?:\n|$)" % _NUMBER)}
+_OUTPUT_HEADS = {"json": re.compile(r'\s*\{\s*"model"\s*:'),
+                 "coco": re.compile(r'\s*\[\s*(?:\]|\{\s*"image_id"\s*:)'),
+                 "ilsvrc": re.compile(r"\s*\d+[ \t]+\d+(?:[ \t]+%s){5}[ \t]*\r?(?:\n|$)" % _NUMBER)}
+_COCO_RESULT_KEYS = frozenset({"image_id", "category_id", "bbox", "score"})
 
 
-def output_format_of(head: bytes) -> str | None:
+def output_format_of(head: bytes, data=None) -> str | None:
     """The format of :func:`write` — ``"json"``, ``"coco"`` or ``"ilsvrc"`` — that a file beginning with ``head``
-    (its first bytes, a few hundred are enough) is an output of, told by how each begins; None for any other file
-    (a COCO ground truth, someone's notes, a model) and for an empty one."""
-    return next((fmt for fmt, pattern in _OUTPUT_HEADS.items() if pattern.match(head)), None)
+    (its first bytes, a few hundred are enough; read as :func:`detector.data.io.decode_head` reads them: a
+    byte-order mark or UTF-16 is no other file) is an output of, told by how each begins; None for any other file
+    (a COCO ground truth, someone's notes, a model) and for an empty one. ``data``: the file's JSON, where the
+    caller has parsed it: an output that another tool wrote again with its keys in another order (``jq -S``,
+    ``json.dump(sort_keys=True)``) is told by its form — an object with lists under ``images``, ``categories``
+    and ``detections`` (what :func:`read_detections` reads), a list of objects each with ``image_id``,
+    ``category_id``, ``bbox`` and ``score``."""
+    text = decode_head(head)
+    fmt = next((fmt for fmt, pattern in _OUTPUT_HEADS.items() if pattern.match(text)), None)
+    if fmt is not None or data is None:
+        return fmt
+    if isinstance(data, dict) and all(isinstance(data.get(k), list) for k in ("images", "categories", "detections")):
+        return "json"
+    if isinstance(data, list) and all(isinstance(d, dict) and _COCO_RESULT_KEYS <= d.keys() for d in data):
+        return "coco"
+    return None
 
 
 def _remove_stale_list(image_list: Path | None) -> None:

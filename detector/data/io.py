@@ -17,9 +17,10 @@ from typing import BinaryIO, Callable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["count", "text_head", "missing_fields", "not_a_file", "missing_link_folder", "atomic_write", "atomic_write_text",
-           "atomic_write_json", "check_writable_dir", "decode_text", "read_text", "binary_kind", "not_text",
-           "utf16_without_bom", "file_sha256", "resolved_out", "same_paths", "lock_path", "JobLock", "LockedError"]
+__all__ = ["count", "text_head", "missing_fields", "not_a_file", "missing_link_folder", "atomic_write",
+           "atomic_write_text", "atomic_write_json", "check_writable_dir", "decode_text", "decode_head", "read_text",
+           "binary_kind", "not_text", "utf16_without_bom", "file_sha256", "resolved_out", "same_paths", "lock_path",
+           "JobLock", "LockedError"]
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 LE before UTF-16 LE: FF FE 00 00
@@ -50,6 +51,19 @@ def decode_text(data: bytes) -> str:
         raise UnicodeDecodeError("utf-8", data, nul, nul + 1, "a NUL byte, which no text holds: a binary file, or "
                                                               "UTF-32 text without a byte-order mark?")
     return data.decode("utf-8")
+
+
+def decode_head(head: bytes) -> str:
+    """The first bytes of a text file (``head``, perhaps cut inside a character) as text, read as
+    :func:`decode_text` reads the whole file — in the encoding its byte-order mark announces (the mark left out),
+    UTF-16 without one, else UTF-8 —, what cannot be decoded replaced: for telling a file by how it begins (a
+    ``boxes.json`` that an editor saved with a BOM begins ``{"model"`` all the same)."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return head.decode(encoding, "replace")  # the codec reads the mark
+    if b"\x00" in head and (encoding := utf16_without_bom(head[: len(head) // 2 * 2])) is not None:
+        return head.decode(encoding, "replace")
+    return head.decode("utf-8", "replace")
 
 
 def utf16_without_bom(data: bytes) -> str | None:
