@@ -36,8 +36,8 @@ from .nn.onnx import onnx_available
 from .pipeline import BATCH_SIZE, Detector, PostprocessConfig, detect_each
 
 __all__ = ["DrawConfig", "RunConfig", "RayConfig", "DetectionJob", "ENGINES", "PRESETS", "split_cores", "run_ray",
-           "ray_available", "cpu_count", "job_entry", "shown_setting", "setting_unused", "model_entry", "drawn", "redraw",
-           "BUNDLED_MODELS", "bundled_model_files", "default_options", "apply_preset", "config_from_options"]
+           "ray_available", "cpu_count", "job_entry", "shown_setting", "setting_unused", "model_entry", "drawn",
+           "redraw", "BUNDLED_MODELS", "bundled_model_files", "default_options", "apply_preset", "config_from_options"]
 
 logger = logging.getLogger(__name__)
 

@@ -56,7 +56,8 @@ def test_a_list_naming_a_file_again_through_a_link_is_refused(tmp_path):
                                           tiny_multibox(tmp_path / "mb.pt")))
     assert res.exit_code == 1, res.output
     assert f"{listed}:3: data/link_to_images/a.png is the file of line 1 (data/images/a.png), reached through a " \
-        f"symbolic link to its folder (both are {root / 'images' / 'a.png'}); each image once, please" in res.output, res.output
+        f"symbolic link to its folder (both are {root / 'images' / 'a.png'}); each image once, please" in res.output, \
+        res.output
     listed.write_text("data/images/a.png\ndata/other/c.png\ndata/other/hard.png\n")  # hard links: two files
     assert [i.name for i in scan_images(listed)] == ["images/a.png", "other/c.png", "other/hard.png"]
 
