@@ -147,8 +147,11 @@ _JSON_READ_LIMIT = 64 << 20  # a file beginning as JSON is parsed, to be told by
 def output_kind(head: bytes, data=None) -> str | None:
     """Which of :data:`OUTPUT_KINDS` a file beginning with ``head`` (its first bytes) is an output of, told by how
     it begins or, given ``data`` (the file's JSON), by its form (:func:`detector.data.boxes_json.output_format_of`),
-    or a proposals document; None for any other."""
-    return output_format_of(head, data) or ("proposals" if _PROPOSALS_HEAD.match(decode_head(head)) else None)
+    or a proposals document (told likewise: an object with ``method``, ``box_format`` and a list of ``images``);
+    None for any other."""
+    proposals = _PROPOSALS_HEAD.match(decode_head(head)) or (
+        isinstance(data, dict) and {"method", "box_format"} <= data.keys() and isinstance(data.get("images"), list))
+    return output_format_of(head, data) or ("proposals" if proposals else None)
 
 
 def refuse_replacing_others(flag: str, path, kinds: tuple[str, ...]) -> None:

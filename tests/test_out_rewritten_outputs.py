@@ -67,3 +67,12 @@ def test_proposals_out_names_a_rewritten_boxes_json_for_what_it_is(tmp_path):
     path.write_text(json.dumps(json.loads(_outputs(tmp_path)["json"]), sort_keys=True))
     with pytest.raises(click.ClickException, match="exists and is a boxes.json of `detect run`, not an earlier"):
         refuse_replacing_others("--out", path, ("proposals",))
+
+
+def test_a_rewritten_proposals_output_is_still_one(tmp_path):
+    path = tmp_path / "proposals.json"
+    path.write_text(json.dumps({"method": "ss", "box_format": "xyxy", "images": [], "errors": [], "settings": {}},
+                               sort_keys=True, indent=2))
+    refuse_replacing_others("--out", path, ("proposals",))  # no refusal
+    with pytest.raises(click.ClickException, match="exists and is a proposals output of `detect proposals`, not an"):
+        refuse_replacing_others("--out", path, RUN_OUTPUTS)
