@@ -199,7 +199,7 @@ def test_a_resumed_spec_refusal_names_the_options(tmp_path):
     msg = str(e.value)
     assert "--class-map none now, imagenet1k in that run" in msg and "--input-size 112 now, 96 in that run" in msg
     assert "--bbox-reg on now, off in that run" in msg and "num_classes" not in msg
-    # and says how to start over, in the words of every other refused resume (trial 25; detector.options)
+    # and says how to start over, in the words of every other refused resume (trial 25; detector.nn.options)
     assert msg.startswith(f"cannot resume {out}: it was started with other settings (") and \
         msg.endswith(f"). Give the same, or delete {tmp_path / 'm.state.ckpt'} to start over"), msg
 

@@ -1,4 +1,4 @@
-"""detector.options: one home for naming a setting by its option and for the words of a refused resume (closing
+"""detector.nn.options: one home for naming a setting by its option and for the words of a refused resume (closing
 note 20: "what changed since that run" was written in four styles — "(was x)", "started with x; now y", "x now, y in
 that run", "started with x, not y")."""
 
