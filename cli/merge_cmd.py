@@ -10,6 +10,7 @@ from detector.data import boxes_json
 from detector.data.coco import coco_gt_ids
 from detector.data.vocab import Category
 from detector.engines import setting_unused, shown_setting
+from detector.nn.options import option_flag
 
 from .common import OutFile, check_beside_out, classes_not_in_gt, count, none_used_error, written_count
 
@@ -42,7 +43,7 @@ def merge_cmd(parts, out, allow_partial, out_format, coco_gt):
                                    "--format coco")  # an option mistake: status 2, as the others (trial 30)
         doc = boxes_json.merge_outputs([(str(p), boxes_json.read_document(p)) for p in parts],
                                        allow_partial=allow_partial, shown=shown_setting,
-                                       unused=setting_unused)
+                                       unused=setting_unused, named=option_flag)
         ids = coco_gt_ids(coco_gt, [im["file_name"] for im in doc["images"]],
                           {im["file_name"]: (im["width"], im["height"]) for im in doc["images"]
                            if "width" in im and "height" in im}) if coco_gt is not None else None

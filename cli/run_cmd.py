@@ -754,7 +754,7 @@ def _changed(before: dict, now: dict, key: str = "config_sha256") -> str:
 
     return boxes_json.differences(boxes_json.job_summary(before.get("model"), before.get("settings")),
                                   boxes_json.job_summary(now.get("model"), now.get("settings")), labels=labels,
-                                  shown=shown_setting, unused=setting_unused)
+                                  shown=shown_setting, unused=setting_unused, named=option_flag)
 
 
 def _draw_finished(out: Path, out_format: str, inputs, draw: DrawConfig) -> None:

@@ -271,20 +271,23 @@ def setting_unused(settings: dict, key: str) -> bool:
 
 def shown_setting(settings: dict, key: str) -> str:
     """Setting ``key`` of a job's ``settings`` (:func:`job_settings`) as a message names it when it stops a
-    ``--resume`` or a merge (:func:`detector.data.boxes_json.differences`): its JSON value, or for one left out, what
-    that means — ``200 (the default)`` (left out at its default: :meth:`RunConfig.result_settings`), ``0 (off)``
-    (``refine``), ``not used
-    (--proposals ss)`` (:func:`job_settings`), ``the members' own`` (``--mode`` and fast mode's scale), ``every class
-    (no --classes)`` (``classes``), ``not
-    recorded`` (anything else: an older version's job)."""
+    ``--resume`` or a merge (:func:`detector.data.boxes_json.differences`, after its option:
+    :func:`detector.nn.options.option_flag`): its value as the option takes it (``soft``, ``dog,person``), or for one
+    left out, what that means — ``200 (the default)`` (left out at its default: :meth:`RunConfig.result_settings`),
+    ``0 (off)`` (``refine``), ``not used (--proposals ss)`` (:func:`job_settings`), ``the members' own`` (``--mode``
+    and fast mode's scale), ``none (every class)`` (``classes``), ``not recorded`` (anything else: an older
+    version's job)."""
     if settings.get(key) is not None:
-        return json.dumps(settings[key])
+        value = settings[key]
+        if isinstance(value, list):  # --classes: names separated by commas
+            return ",".join(map(str, value))
+        return value if isinstance(value, str) else json.dumps(value)
     if setting_unused(settings, key):
         return f"not used (--proposals {settings.get('proposals')})"
     if key == "refine":  # left out at 0 or unused (no member regresses): no refinement either way; "the default"
         return "0 (off)"  # misled under --preset fast, whose value is 1 (trial 17)
     if key == "nms":  # left out: greedy (versions before Soft-NMS had no other)
-        return '"greedy"'
+        return "greedy"
     if key == "nms_iou" and settings.get("nms") not in (None, "greedy"):
         return f"not used (--nms {settings['nms']})"
     if key == "soft_nms_sigma":
@@ -292,11 +295,11 @@ def shown_setting(settings: dict, key: str) -> str:
     defaults = {"ss_resize_width": ProposalConfig.selective_search.resize_width,
                 "multibox_top": ProposalConfig.merge.multibox_top}
     if key in defaults:
-        return f"{json.dumps(defaults[key])} (the default)"
+        return f"{defaults[key]} (the default)"
     if key in ("mode", "fast_short_side", "fast_max_side"):
         return "the members' own"
     if key == "classes":  # left out: every class (trial 57: read "not recorded", as if an older version's job)
-        return "every class (no --classes)"
+        return "none (every class)"
     return "not recorded"
 
 

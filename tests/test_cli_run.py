@@ -596,15 +596,15 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
         in res.output, res.output
     # a setting that changes what the run does is refused, named ...
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--max-proposals", "50"), "--resume"])
-    assert res.exit_code == 1 and "differ from that run's: max_proposals: 50 now, 2000 in that run" in res.output, \
+    assert res.exit_code == 1 and "differ from that run's: --max-proposals 50 now, 2000 in that run" in res.output, \
         res.output
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--soft-nms-sigma", "0.3"), "--resume"])
-    assert res.exit_code == 1 and "differ from that run's: soft_nms_sigma: 0.3 now, 0.5 in that run" in res.output, \
+    assert res.exit_code == 1 and "differ from that run's: --soft-nms-sigma 0.3 now, 0.5 in that run" in res.output, \
         res.output
     # greedy NMS (R-CNN's; the only NMS of versions before Soft-NMS, whose jobs record no "nms") is named so
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--nms", "greedy"), "--resume"])
-    assert res.exit_code == 1 and 'differ from that run\'s: nms: "greedy" now, "soft" in that run' in res.output \
-        and "nms_iou: 0.3 now, not used (--nms soft) in that run" in res.output, res.output
+    assert res.exit_code == 1 and "differ from that run's: --nms greedy now, soft in that run" in res.output \
+        and "--nms-iou 0.3 now, not used (--nms soft) in that run" in res.output, res.output
     # other member files are named (a --mode choosing among an ensemble's members said nothing: user trial)
     res = CliRunner().invoke(cli, [*mb_args(d, out, tiny_model(tmp_path / "m2.pt", seed=1), mb), "--resume"])
     assert res.exit_code == 1 and re.search(rf"model files: {re.escape(str(tmp_path / 'm2.pt'))} \(sha256 \w{{12}}…\) "
@@ -614,7 +614,7 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     # changed in place (retrained to the same path) was refused naming nothing: member files compare by content
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(cli, [*mb_args(d, out, model.name, mb, "--max-proposals", "50"), "--resume"])
-    assert res.exit_code == 1 and "max_proposals: 50 now" in res.output and "model files" not in res.output, \
+    assert res.exit_code == 1 and "--max-proposals 50 now" in res.output and "model files" not in res.output, \
         res.output
     saved = model.read_bytes()
     tiny_model(model, seed=3)
@@ -625,12 +625,12 @@ def test_the_multibox_file_is_recorded_and_decides_resume(tmp_path, monkeypatch)
     model.write_bytes(saved)
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--proposals", "both", "--ss-resize-width", "250"),
                                    "--resume"])  # a setting left out of the job says why: not used, at its default
-    assert res.exit_code == 1 and 'proposals: "both" now, "multibox" in that run; ss_mode: "fast" now, not used ' \
-        '(--proposals multibox) in that run' in res.output, res.output
-    assert "ss_resize_width: 250 now, not used (--proposals multibox) in that run" in res.output, res.output
+    assert res.exit_code == 1 and "--proposals both now, multibox in that run; --ss-mode fast now, not used " \
+        "(--proposals multibox) in that run" in res.output, res.output
+    assert "--ss-resize-width 250 now, not used (--proposals multibox) in that run" in res.output, res.output
     # a setting at its default names the default's value ("multibox_top the default (was 100)" read as nonsense)
     res = CliRunner().invoke(cli, [*mb_args(d, out, model, mb, "--multibox-top", "100"), "--resume"])
-    assert res.exit_code == 1 and "differ from that run's: multibox_top: 100 now, 200 (the default) in that run " \
+    assert res.exit_code == 1 and "differ from that run's: --multibox-top 100 now, 200 (the default) in that run " \
         "(delete it" in res.output, res.output
     # ... settings this run does not use (fast mode's scale in crops mode) are not: they stopped the resume (user
     # trial); selective search's with MultiBox alone are refused before any work (trial 61: ignored without a word)
@@ -682,7 +682,7 @@ def test_resume_of_a_finished_run_has_nothing_to_do(tmp_path):
     assert out.stat().st_mtime_ns == mtime and out.read_bytes() == before  # not rewritten
     res = CliRunner().invoke(cli, [*args, "--resume", "--max-proposals", "7"])  # another job: run and replaced
     assert res.exit_code == 0 and "is this job's finished output" not in res.output, res.output
-    assert f"note: {out} is the finished output of another job: max_proposals: 7 now, 2000 in that run — it will " \
+    assert f"note: {out} is the finished output of another job: --max-proposals 7 now, 2000 in that run — it will " \
         "be replaced" in res.output, res.output  # trial 17: it was replaced without a word
     assert json.loads(out.read_text())["job"]["config_sha256"] != json.loads(before)["job"]["config_sha256"]
     # a merge of some shards alone (--allow-partial) is not the job's finished output (trial 44: kept as such)
@@ -722,7 +722,7 @@ def test_resume_of_a_finished_coco_or_ilsvrc_output_has_nothing_to_do(tmp_path, 
     assert f"note: {out} is not the output its job record {record} describes" in res.output, res.output
     assert out.read_bytes() == before
     res = CliRunner().invoke(cli, [*args, "--resume", "--max-proposals", "7"])  # another job: run and replaced
-    assert res.exit_code == 0 and "note: " in res.output and "max_proposals: 7 now, 2000 in that run" in \
+    assert res.exit_code == 0 and "note: " in res.output and "--max-proposals 7 now, 2000 in that run" in \
         res.output, res.output
     assert json.loads(record.read_text())["job"]["config_sha256"] != kept["job"]["config_sha256"]
     mine = tmp_path / ("mine.json" if fmt == "coco" else "mine.txt")
@@ -883,18 +883,23 @@ def test_differing_settings_name_their_value_now_and_in_that_run():
     now named with both values, a default by its value, one a job leaves out by why."""
     from detector.data.boxes_json import differences
     from detector.engines import shown_setting
+    from detector.nn.options import option_flag
 
     def changed(before, now):
-        return differences({"settings": before}, {"settings": now}, labels=("now", "in that run"), shown=shown_setting)
+        return differences({"settings": before}, {"settings": now}, labels=("now", "in that run"), shown=shown_setting,
+                           named=option_flag)
 
     assert changed({"proposals": "both", "multibox_top": 100}, {"proposals": "both"}) == \
-        "multibox_top: 200 (the default) now, 100 in that run"
+        "--multibox-top 200 (the default) now, 100 in that run"
     assert changed({"proposals": "ss"}, {"proposals": "both", "multibox_top": 50}) == \
-        'multibox_top: 50 now, not used (--proposals ss) in that run; proposals: "both" now, "ss" in that run'
-    assert changed({"mode": "fast"}, {}) == "mode: the members' own now, \"fast\" in that run"
-    assert changed({"ss_resize_width": 250}, {}) == "ss_resize_width: 500 (the default) now, 250 in that run"
+        "--multibox-top 50 now, not used (--proposals ss) in that run; --proposals both now, ss in that run"
+    assert changed({"mode": "fast"}, {}) == "--mode the members' own now, fast in that run"
+    assert changed({"ss_resize_width": 250}, {}) == "--ss-resize-width 500 (the default) now, 250 in that run"
     # not "the default": the fast preset's is 1
-    assert changed({"refine": 1}, {}) == "refine: 0 (off) now, 1 in that run"
+    assert changed({"refine": 1}, {}) == "--refine 0 (off) now, 1 in that run"
+    # without named, a library caller gets the setting's recorded name
+    assert differences({"settings": {"nms_iou": 0.3}}, {"settings": {"nms_iou": 0.5}}, shown=shown_setting) == \
+        "nms_iou: 0.5 now, 0.3 before"
 
 
 def test_a_resume_refused_for_a_forgotten_preset_says_to_add_it(tmp_path, monkeypatch):

@@ -37,10 +37,9 @@ def test_which_settings_a_run_ignores_is_the_engines_rule_not_the_output_formats
     before = {"settings": {"proposals": "both", "ss_scale": 2.0, "multibox_top": 100}}
     mb = {"settings": {"proposals": "multibox", "multibox_top": 100}}
     ss = {"settings": {"proposals": "ss", "ss_scale": 2.0}}
-    kw = dict(labels=("now", "in that run"), shown=shown_setting)
-    assert differences(before, mb, **kw, unused=setting_unused) == \
-        'proposals: "multibox" now, "both" in that run'
-    assert differences(before, ss, **kw, unused=setting_unused) == 'proposals: "ss" now, "both" in that run'
-    assert "ss_scale: not used (--proposals multibox) now, 2.0 in that run" in differences(before, mb, **kw)
+    kw = dict(labels=("now", "in that run"), shown=shown_setting, named=option_flag)
+    assert differences(before, mb, **kw, unused=setting_unused) == "--proposals multibox now, both in that run"
+    assert differences(before, ss, **kw, unused=setting_unused) == "--proposals ss now, both in that run"
+    assert "--ss-scale not used (--proposals multibox) now, 2.0 in that run" in differences(before, mb, **kw)
     assert setting_unused(mb["settings"], "ss_mode") and not setting_unused(mb["settings"], "multibox_top")
     assert setting_unused(ss["settings"], "multibox_top") and not setting_unused(before["settings"], "ss_scale")

@@ -657,12 +657,14 @@ def assemble(header: dict, records: dict[int, dict]) -> dict:
 
 def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "before"),
                 shown: Callable[[dict, str], str] | None = None,
-                unused: Callable[[dict, str], bool] | None = None) -> str:
+                unused: Callable[[dict, str], bool] | None = None, named: Callable[[str], str] | None = None) -> str:
     """What differs between two runs' jobs, one ``name: value now, value before`` for each (``labels``: the words
     after each value, e.g. ``("now", "in that run")``), joined by ``; ``: the classifier's member files, the MultiBox
     file (named with the start of its SHA-256, when both runs used one and their bytes differ), then the settings,
     but those ``unused(now's settings, name)`` says the run ``now`` ignores (:func:`detector.engines.setting_unused`:
-    selective search's under MultiBox proposals alone).
+    selective search's under MultiBox proposals alone). ``named(name)``: how a setting is named (the option that
+    sets it, :func:`detector.nn.options.option_flag`: ``--nms soft now, greedy in that run``, as every refused
+    resume names it); without it, ``name:``.
     ``shown(settings, name)``: a setting's value for the message, one left out of ``settings`` included — the
     caller knows the defaults and why a setting is left out (:func:`detector.engines.shown_setting`: ``200 (the
     default)``, ``not used (--proposals ss)``); without it, JSON or ``the default``. ``before`` / ``now``:
@@ -682,27 +684,31 @@ def differences(before: dict, now: dict, *, labels: tuple[str, str] = ("now", "b
                 pairs = [k for k in range(len(sha_new)) if sha_new[k] != sha_old[k]] \
                     if len(sha_old) == len(sha_new) else range(max(len(sha_new), len(sha_old)))
 
-                def named(files, shas):
+                def listed(files, shas):
                     return ", ".join(f"{files[k]} (sha256 {str(shas[k])[:12]}…)" for k in pairs if k < len(files))
 
-                out.append(f"model files: {named(files_new, sha_new)} {after_now}, "
-                           f"{named(files_old, sha_old)} {after_before}")
+                out.append(f"model files: {listed(files_new, sha_new)} {after_now}, "
+                           f"{listed(files_old, sha_old)} {after_before}")
         elif files_old != files_new:  # an output of before the digests: by name
             out.append(f"model files: {', '.join(map(str, files_new))} {after_now}, "
                        f"{', '.join(map(str, files_old))} {after_before}")
     mb_old, mb_new = before.get("multibox"), now.get("multibox")
     if isinstance(mb_old, dict) and isinstance(mb_new, dict) and mb_old.get("sha256") != mb_new.get("sha256"):
-        def named(mb: dict) -> str:
+        def file_of(mb: dict) -> str:
             return f"{mb.get('file')} (sha256 {str(mb.get('sha256'))[:12]}…)"
 
-        out.append(f"MultiBox file: {named(mb_new)} {after_now}, {named(mb_old)} {after_before}")
+        out.append(f"MultiBox file: {file_of(mb_new)} {after_now}, {file_of(mb_old)} {after_before}")
     old, new = before.get("settings"), now.get("settings")
     if isinstance(old, dict) and isinstance(new, dict):
         if shown is None:
             def shown(d, k):
                 return json.dumps(d[k]) if k in d and d[k] is not None else "the default"
 
-        out += [f"{k}: {shown(new, k)} {after_now}, {shown(old, k)} {after_before}"
+        if named is None:
+            def named(k):
+                return f"{k}:"
+
+        out += [f"{named(k)} {shown(new, k)} {after_now}, {shown(old, k)} {after_before}"
                 for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and not (unused and unused(new, k))]
     return "; ".join(out)
 
@@ -718,13 +724,14 @@ def job_summary(model, settings) -> dict:
 
 def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
                   shown: Callable[[dict, str], str] | None = None,
-                  unused: Callable[[dict, str], bool] | None = None) -> dict:
+                  unused: Callable[[dict, str], bool] | None = None,
+                  named: Callable[[str], str] | None = None) -> dict:
     """Shard outputs ``[(name, boxes.json document)]`` → one document equal to a single run over all the inputs.
 
     Refused (:class:`MergeError`, naming the files): a file that is not a shard output, shards of different jobs
     (inputs, configuration, model or categories differ) or of different splits, the same shard twice, images that
     appear in two parts, and, unless ``allow_partial``, missing shards. ``shown``: how a differing setting is
-    named, ``unused``: which are not (:func:`differences`)."""
+    named (with ``named``), ``unused``: which are not (:func:`differences`)."""
     if not docs:
         raise MergeError("nothing to merge")
     parts = []
@@ -744,7 +751,7 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
                 if key == "config_sha256":
                     which = differences(job_summary(doc0.get("model"), job0.get("settings")),
                                         job_summary(doc.get("model"), job.get("settings")), labels=labels, shown=shown,
-                                        unused=unused)
+                                        unused=unused, named=named)
                 elif key == "inputs":
                     which = inputs_differences(job0, job, labels=labels)
                 else:
