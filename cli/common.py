@@ -672,14 +672,16 @@ def none_used_error(failed: int, out: Path, out_format: str, *, named: str | Non
 
 
 def note_duplicates(source, duplicates: list[tuple[str, str]]) -> None:
-    """The note on the files of the input folder ``source`` reached twice through a symbolic link, each run once
-    under the name kept (``duplicates``: ``(name left out, name kept)``, :func:`detector.data.images.scan_images`)."""
+    """The note on the files of the input folder ``source`` reached twice through a link to a folder (one folder
+    entry: :func:`detector.data.images._entry_key`; two links to one file are two images), each run once under the
+    name kept — reached without such a link, else the first by name (``duplicates``: ``(name left out, name
+    kept)``, :func:`detector.data.images.scan_images`)."""
     if duplicates:
         n = len(duplicates)
         shown = ", ".join(f"{dup} (= {kept})" for dup, kept in duplicates[:3]) + (" …" if n > 3 else "")
-        click.echo(f"note: {source}: {count(n, 'image')} reached a second time through a symbolic link "
-                   f"{'is' if n == 1 else 'are'} left out, each image being run once, under its name without the "
-                   f"link: {shown}", err=True)
+        click.echo(f"note: {source}: {count(n, 'image')} reached a second time through a link to a folder "
+                   f"{'is' if n == 1 else 'are'} left out, each image being run once, under the name after '=' (the "
+                   f"one reached without a link to a folder, else the first by name): {shown}", err=True)
 
 
 def classes_not_in_gt(gt: CocoGtIds, lacking, where: str) -> str:

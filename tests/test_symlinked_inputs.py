@@ -41,11 +41,29 @@ def test_a_folder_reached_twice_through_a_link_runs_once(tmp_path):
     out = tmp_path / "boxes.json"
     res = CliRunner().invoke(cli, mb_args(root, out, tiny_model(tmp_path / "m.pt"), tiny_multibox(tmp_path / "mb.pt")))
     assert res.exit_code == 0, res.output
-    assert f"note: {root}: 6 images reached a second time through a symbolic link are left out, each image being " \
-        "run once, under its name without the link: images/sub/z_other/c.png (= other/c.png), " \
-        "images/sub/z_other/hard.png (= other/hard.png), link_to_images/a.png (= images/a.png) …" in res.output, \
-        res.output
+    assert f"note: {root}: 6 images reached a second time through a link to a folder are left out, each image " \
+        "being run once, under the name after '=' (the one reached without a link to a folder, else the first by " \
+        "name): images/sub/z_other/c.png (= other/c.png), images/sub/z_other/hard.png (= other/hard.png), " \
+        "link_to_images/a.png (= images/a.png) …" in res.output, res.output
     assert [im["file_name"] for im in json.loads(out.read_text())["images"]] == names
+
+
+def test_the_note_on_a_folder_reached_twice_names_the_rule(tmp_path):
+    """fix65: the note said "through a symbolic link" (two symbolic links to one file are two images, trial 64: the
+    rule is a link to a folder) and "under its name without the link", also where both names are reached through
+    one (a/ and b/ linking to one folder: it runs as a/…, the first by name)."""
+    root = tmp_path / "data"
+    blocky(tmp_path / "store" / "p.png", 90, 70)
+    root.mkdir()
+    for name in ("b", "a"):
+        os.symlink("../store", root / name)
+    res = CliRunner().invoke(cli, mb_args(root, tmp_path / "o.json", tiny_model(tmp_path / "m.pt"),
+                                          tiny_multibox(tmp_path / "mb.pt")))
+    assert res.exit_code == 0, res.output
+    assert f"note: {root}: 1 image reached a second time through a link to a folder is left out, each image being " \
+        "run once, under the name after '=' (the one reached without a link to a folder, else the first by name): " \
+        "b/p.png (= a/p.png)" in res.output, res.output
+    assert "symbolic link" not in res.output
 
 
 def test_a_list_naming_a_file_again_through_a_link_is_refused(tmp_path):
