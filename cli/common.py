@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from detector.data import FORMATS, Dataset, DatasetError, read_dataset
-from detector.data.boxes_json import is_job_record, job_record_path, output_format_of, output_paths
+from detector.data.boxes_json import beside_file_of, job_record_path, output_format_of, output_paths
 from detector.data.coco import CocoGtIds
 from detector.data.names import IMAGE_SUFFIXES
 from detector.data.io import (JobLock, LockedError, binary_kind, check_writable_dir,  # noqa: F401 - count: the commands'
@@ -163,14 +163,13 @@ def refuse_replacing_others(flag: str, path, kinds: tuple[str, ...]) -> None:
     replaced; one that cannot be read is refused. The ``ClickException`` names the file and what it looks like
     (:func:`_looks_like`). Used for ``--out`` by `detect run` and `merge` (:func:`check_beside_out`) and `detect
     proposals`."""
-    if path is None or not Path(path).is_file():  # absent (a folder or a device: OutFile refused it)
+    if path is None:
         return
     try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
+        head = _existing_head(path)
     except OSError as e:
         raise click.ClickException(f"cannot read {flag} {path}, which exists: {e.strerror or e}") from None
-    if not head.strip() or output_kind(head) in kinds:
+    if head is None or output_kind(head) in kinds:
         return
     data = _json_of(path, head)  # its form tells an output whose keys another tool put in another order
     if output_kind(head, data) in kinds:
@@ -181,6 +180,19 @@ def refuse_replacing_others(flag: str, path, kinds: tuple[str, ...]) -> None:
                                f"this command ({ours}): it would be replaced; give another path, or delete it first")
 
 
+def _existing_head(path) -> bytes | None:
+    """The first bytes (4096) of the file at ``path``, by which an output tells whether it may replace it — an
+    earlier output of its kind (:func:`refuse_replacing_others`, :func:`check_beside_out`); None where there is
+    nothing to keep: no regular file (absent; a folder or a device is refused by :class:`OutFile` or
+    :func:`check_beside_out`), or one of white space alone. Raises ``OSError`` when it cannot be read: the output
+    would replace it unread (it is renamed into place), so the caller refuses it."""
+    if not Path(path).is_file():
+        return None
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        return None if not head.strip() and not f.read(1) else head
+
+
 def _json_of(path, head: bytes):
     """The JSON of the file at ``path``, beginning with ``head``, when it begins as JSON, holds at most
     :data:`_JSON_READ_LIMIT` bytes and parses (``json.loads`` reads UTF-8/16/32, a byte-order mark too); else
@@ -189,7 +201,7 @@ def _json_of(path, head: bytes):
         return None
     try:
         return json.loads(Path(path).read_bytes()) if Path(path).stat().st_size <= _JSON_READ_LIMIT else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: '[' nested deeper than json can read (fix65)
         return None
 
 
@@ -244,8 +256,10 @@ def check_beside_out(out: Path, out_format: str) -> None:
     """Before any work: the files ``--format`` writes beside ``--out`` (``ilsvrc``: its image list
     ``<stem>.images.txt``; ``coco`` and ``ilsvrc``: the job record ``OUT.job.json``,
     :func:`detector.data.boxes_json.output_paths`) that could not be written once the work is done — a folder, a
-    device, a pipe, a socket, a loop of links, a link whose target's folder does not exist, a file that is not one
-    of its kind (someone's own file is never replaced) — as a ``ClickException`` naming that file; ``--out`` itself
+    device, a pipe, a socket, a loop of links, a link whose target's folder does not exist, a file that is not
+    empty nor one of its kind (:func:`detector.data.boxes_json.beside_file_of`) or cannot be read (someone's own
+    file is never replaced; the rule of ``--out``'s, :func:`_existing_head`) — as a ``ClickException`` naming that
+    file; ``--out`` itself
     when it exists and is not an earlier output (:func:`refuse_replacing_others`; the rest of its checks are
     :class:`OutFile`'s)."""
     refuse_replacing_others("--out", out, RUN_OUTPUTS)
@@ -253,35 +267,21 @@ def check_beside_out(out: Path, out_format: str) -> None:
         if path == out:
             continue
         kind = not_a_file(path) or _dangling_link(path)
-        if kind is None and what == "image list" and not _an_image_list(path):
-            kind = "a file that is not an image list (`name index` lines)"
-        if kind is None and what == "job record" and not _a_job_record(path):
-            kind = "a file that is not a job record of detect run"
+        if kind is None:  # as refuse_replacing_others: absent, empty or one of its kind (beside_file_of) is replaced
+            try:
+                head = _existing_head(path)
+            except OSError as e:
+                kind = f"a file that cannot be read ({e.strerror or e})"
+            else:
+                if head is not None and beside_file_of(head) != what:
+                    kind = f"a file that is not {_BESIDE_KINDS[what]}"
         if kind is not None:
             raise click.ClickException(f"{path} is {kind}, where --format {out_format} writes the {what} of --out "
                                        f"{out}: remove it, or choose another --out")
 
 
-def _an_image_list(path: Path) -> bool:
-    """Whether the file at ``path`` may be replaced by an image list (:func:`detector.data.boxes_json.to_image_list`):
-    absent, empty, or one already — its first line ``name index`` (a file someone keeps there is not replaced)."""
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(4096).decode("utf-8", "replace").strip()
-    except OSError:  # absent; or what cannot be read, which the write reports
-        return True
-    name, _, index = first.rpartition(" ")
-    return not first or (bool(name) and index.isdigit())
-
-
-def _a_job_record(path: Path) -> bool:
-    """Whether the file at ``path`` may be replaced by a job record (:func:`detector.data.boxes_json.job_record`):
-    absent, empty, or one already."""
-    try:
-        size = path.stat().st_size
-    except OSError:  # absent; or what cannot be read, which the write reports
-        return True
-    return size == 0 or is_job_record(path)
+# the files detect run and merge write beside --out (boxes_json.output_paths' words), each in words
+_BESIDE_KINDS = {"image list": "an image list (`name index` lines)", "job record": "a job record of detect run"}
 
 
 def format_option(f):

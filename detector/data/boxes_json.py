@@ -68,8 +68,9 @@ __all__ = [
     "PartError", "MergeError", "Shard", "part_path", "digest", "header", "PartWriter", "read_part", "assemble",
     "job_summary", "merge_outputs",
     # conversions and writing
-    "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "image_list_path", "output_paths", "write",
-    "job_record_path", "job_record", "read_job_record", "is_job_record", "output_entry", "output_format_of",
+    "OUTPUT_FORMATS", "to_coco_results", "to_ilsvrc_text", "to_image_list", "is_image_list_line", "image_list_path",
+    "output_paths", "write", "job_record_path", "job_record", "read_job_record", "is_job_record", "beside_file_of",
+    "output_entry", "output_format_of",
     # reading
     "BoxesJsonError", "read_document", "Detections", "read_detections", "other_json_kind", "check_bbox",
     "check_image_id",
@@ -189,6 +190,14 @@ def to_image_list(doc: dict) -> str:
     return "".join(f"{im['file_name']} {im['id']}\n" for im in doc["images"])
 
 
+_IMAGE_LIST_LINE = re.compile(r"\S.*\s+\d+")  # a name, white space, an index (as read_image_list splits a line)
+
+
+def is_image_list_line(line: str) -> bool:
+    """Whether ``line`` (stripped) is a line of an ILSVRC image list, ``name index`` (:func:`to_image_list`)."""
+    return _IMAGE_LIST_LINE.fullmatch(line) is not None
+
+
 def image_list_path(path) -> Path:
     """Where ILSVRC text ``sub.txt`` written by ``detect run --format ilsvrc`` has the evaluation list numbering
     its images (:func:`to_image_list`): ``sub.images.txt``."""
@@ -252,13 +261,24 @@ def job_record(doc: dict, files: dict[Path, str], record_path: Path, output: dic
 
 
 def is_job_record(path) -> bool:
-    """Whether the file at ``path`` is a job record (:func:`job_record`: its head names it so); False for one that
-    is absent or cannot be read."""
+    """Whether the file at ``path`` is a job record (:func:`beside_file_of`); False for one that is absent or cannot
+    be read."""
     try:
         with open(path, "rb") as f:
-            return JOB_RECORD.encode() in f.read(4096)
+            return beside_file_of(f.read(4096)) == "job record"
     except OSError:
         return False
+
+
+def beside_file_of(head: bytes) -> str | None:
+    """Which file :func:`write` puts beside its output (named as :func:`output_paths` names it) a file beginning with
+    ``head`` (its first bytes, 4096 are enough) is: ``"job record"`` (:func:`job_record`: its head names it so) or
+    ``"image list"`` (:func:`to_image_list`: its first line ``name index``, :func:`is_image_list_line`); None for
+    any other file and for an empty one."""
+    if JOB_RECORD.encode() in head:
+        return "job record"
+    text = head.decode("utf-8", "replace").strip()
+    return "image list" if text and is_image_list_line(text.splitlines()[0].strip()) else None
 
 
 def _remove_stale_record(path) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .boxes_json import is_image_list_line
 from .io import binary_kind, read_text
 from .names import IMAGE_SUFFIXES, UNDECODED_IMAGE_SUFFIXES
 
@@ -48,7 +49,6 @@ _EXIF_SAID: set[tuple[str, str]] = set()  # (file, warning) logged already in th
 __all__ = ["IMAGE_SUFFIXES", "ImageError", "ImageInput", "scan_images", "list_images", "load_image", "file_stamp"]
 
 LIST_SUFFIXES = (".txt", ".lst", ".list")
-_NAME_INDEX = re.compile(r"\S.*\s+\d+")  # an ILSVRC image list's line: a name, white space, an index
 BACKGROUND = (255, 255, 255)  # transparent pixels are shown over white
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEIC_PROBLEM = "a HEIC/HEIF image, which Pillow does not decode: convert it to JPEG or PNG (e.g. `heif-convert`, or " \
@@ -242,7 +242,7 @@ def _scan_list(list_file: Path) -> list[ImageInput]:
         lines.append(line)
     if not paths:
         raise ImageError(f"{list_file}: the list names no images")
-    if all(_NAME_INDEX.fullmatch(line) for line in lines) and not any(os.path.lexists(w) for _, w in paths):
+    if all(is_image_list_line(line) for line in lines) and not any(os.path.lexists(w) for _, w in paths):
         raise ImageError(f"{list_file}: its lines are 'name index' pairs (an ILSVRC image list, as `detect eval "
                          "--image-list` reads and `detect run --format ilsvrc` writes beside its output), and no "
                          "line names a file: give a folder of images, or a list of one image path a "
