@@ -52,7 +52,7 @@ import numpy as np
 from detector.data import Dataset, DatasetError, boxes_json, ilsvrc_to_xyxy, read_image_list, voc_to_xyxy, xywh_to_xyxy
 from detector.data.boxes_json import BoxesJsonError, check_bbox, check_image_id, image_list_path
 from detector.data.dataset import wrong_sizes
-from detector.data.io import count, decode_text, not_text
+from detector.data.io import TOO_DEEP, count, decode_text, not_text
 from detector.data.names import AmbiguousImageName, ImageNameIndex, how_to_tell_apart
 from detector.data.readers import voc_category
 from detector.data.vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_by_det_id, ilsvrc_by_wnid
@@ -488,6 +488,8 @@ def read_predictions(path, *, image_list=None) -> Predictions:
         except json.JSONDecodeError as e:
             raise PredictionError(boxes_json.unfinished_run_note(path, text) or
                                   f"{path}:{e.lineno}: not valid JSON: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise PredictionError(f"{path}: {TOO_DEEP}: no predictions in any format") from None
         try:
             if isinstance(data, dict):
                 return _read_boxes_json(path, data)

@@ -55,7 +55,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from .boxes import box_in_float_range, xywh_to_xyxy, xyxy_to_ilsvrc, xyxy_to_xywh
-from .io import atomic_write_json, atomic_write_text, count, decode_head, missing_fields, not_text, resolved_out
+from .io import (TOO_DEEP, atomic_write_json, atomic_write_text, count, decode_head, missing_fields, not_text,
+                 resolved_out)
 from .vocab import Category, ilsvrc_by_wnid
 
 if TYPE_CHECKING:
@@ -840,6 +841,8 @@ def read_document(path) -> dict:
         raise BoxesJsonError(unfinished_run_note(path, text) or f"{path}: not a readable boxes.json ({e})") from None
     except UnicodeDecodeError as e:
         raise BoxesJsonError(f"{path}: {not_text(e)}, not a boxes.json") from None
+    except RecursionError:
+        raise BoxesJsonError(f"{path}: {TOO_DEEP}: not a boxes.json") from None
     except OSError as e:
         raise BoxesJsonError(f"{path}: not a readable boxes.json ({e})") from None
 

@@ -110,6 +110,11 @@ def not_text(error: UnicodeDecodeError) -> str:
     return binary_kind(bytes(error.object[:32])) or f"not UTF-8 text ({error.reason} at byte {error.start})"
 
 
+# a JSON file nested deeper than Python's json reads (its recursion limit): json.loads raises RecursionError, not
+# JSONDecodeError (fix65: a traceback from `detect eval --gt` / `--pred` on '[' * 100000)
+TOO_DEEP = "nested deeper than a JSON reader goes (arrays or objects within each other beyond Python's recursion limit)"
+
+
 def read_text(path) -> str:
     """:func:`decode_text` of the file at ``path``. Raises ``OSError`` (unreadable, a folder, missing) or
     ``UnicodeDecodeError`` (not text in one of those encodings)."""

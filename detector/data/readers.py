@@ -47,7 +47,7 @@ from .boxes_json import other_json_kind
 from .boxes import box_in_float_range, ilsvrc_to_xyxy, voc_to_xyxy, xywh_to_xyxy
 from .dataset import ERROR, WARNING, Dataset, DatasetError, ImageAnnotation, Problem
 from .images import image_size
-from .io import (binary_kind, count, decode_text, missing_fields, model_files_in, not_text, read_text,
+from .io import (TOO_DEEP, binary_kind, count, decode_text, missing_fields, model_files_in, not_text, read_text,
                  text_head)
 from .names import IMAGE_SUFFIXES, image_stem, name_parts
 from .vocab import VOC_CLASSES, Category, category_for_name, ilsvrc_categories, is_wnid
@@ -237,6 +237,8 @@ def load_json(path: Path, problems: _Problems, what: str):
             problems.add(path, "malformed", f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno)
     except UnicodeDecodeError as e:
         problems.add(path, "malformed", f"{not_text(e)}, not {what} (JSON text)")
+    except RecursionError:
+        problems.add(path, "malformed", f"{TOO_DEEP}: not {what}")
     except OSError as e:
         problems.add(path, "unreadable", f"cannot read: {e.strerror or e}")
     return None
