@@ -327,7 +327,7 @@ def test_shards_cover_once_and_merge_to_single_run(setup, tmp_path):
     other = tmp_path / "other.json"
     invoke(run_args(images, other, model, "--shard", "1/3", "--soft-nms-sigma", "0.3"))
     refused([parts[0], other, parts[2]],
-            f"different jobs: their model or settings differ: soft_nms_sigma: 0.3 in {other}, 0.5 in {parts[0]}")
+            f"different jobs: their model or settings differ: --soft-nms-sigma 0.3 in {other}, 0.5 in {parts[0]}")
     # --format ilsvrc's image list beside --out: a pipe there is refused before the merge, naming it (not --out)
     os.mkfifo(tmp_path / "x.images.txt")
     refused([*parts, "--format", "ilsvrc"], f"{tmp_path / 'x.images.txt'} is a named pipe (FIFO), where --format "
