@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import glob
 import json
 import math
 import os
@@ -530,6 +531,7 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
             raise click.ClickException(f"{out / 'ensemble.json'} exists and is not an ensemble listing: it would be "
                                        "replaced (give another --out, or delete it first)")
     for model in models:
+        _refuse_companion_clash(out, model)
         if model.is_file():
             with open(model, "rb") as f:
                 magic = f.read(4)
@@ -540,6 +542,50 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
     if not folder and out.suffix.lower() in _NOT_MODEL_SUFFIXES and distributed.is_main():  # trial 32: unsaid
         click.echo(f"note: --out {out}: a model file (PyTorch) is written under a {out.suffix} name; model files are "
                    "named *.pt", err=True)
+
+
+_COMPANION_SUFFIXES = (".last.ckpt", ".state.ckpt")  # what a training writes beside its --out (last_path, state_path)
+
+
+def _is_torch_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
+    except OSError:
+        return False
+
+
+def _refuse_companion_clash(out: Path, model: Path) -> None:
+    """Refuse a training model file ``model`` (``--out``, or an ensemble's member file) whose companion files would be
+    another run's (trial 68): one named as a training's ``<stem>.last.ckpt`` or ``<stem>.state.ckpt`` — it would
+    replace that run's last epoch or its resume state, a model file of the ``--out`` check's eyes —, or one that
+    shares its stem with another model file beside it (``m.pth`` beside ``m.pt``: both runs' ``m.last.ckpt``,
+    ``m.state.ckpt`` and ``m.log.jsonl`` are one set of files, so the second replaced the first's, or resumed it)
+    while those files are there."""
+    what = f"--out {out}" if model == out else f"{model} (a member file of --out {out})"
+    lower = model.name.lower()
+    for suffix in _COMPANION_SUFFIXES:
+        if lower.endswith(suffix) and len(lower) > len(suffix):
+            owner = model.with_name(model.name[:-len(suffix)] + ".pt")
+            kind = "last epoch's model" if suffix == ".last.ckpt" else "resume state"
+            raise click.ClickException(
+                f"{what} is named as the {kind} a training writes beside its model file (as for --out {owner}): "
+                "it could replace that run's file; give another name (model files are named *.pt)")
+    companions = [f for f in (last_path(model), state_path(model), log_path(model)) if f.exists()]
+    if not companions:
+        return
+    try:
+        siblings = sorted(p for p in model.parent.glob(glob.escape(model.stem) + ".*")
+                          if p.stem == model.stem and p.name != model.name and p.is_file() and _is_torch_file(p))
+    except OSError:
+        return
+    if (model.parent / model.stem).is_file() and model.suffix and _is_torch_file(model.parent / model.stem):
+        siblings.append(model.parent / model.stem)
+    if siblings:
+        raise click.ClickException(
+            f"{what} would write {', '.join(map(str, companions))}, which belong to {siblings[0]} (a model of the same "
+            f"name but its suffix: a training's files beside its model are named by the stem alone): it would replace "
+            f"or resume that run's; give another name, or move {siblings[0]} and those files away first")
 
 
 # suffixes of what the tool reads or writes besides model files: a model under such a name is likely a slip
