@@ -607,8 +607,10 @@ def _check_resumed_data(run: ClassifierRun, digest: str, hard_digest: str, hard=
     if "train_digest" in before:
         if before["train_digest"] != digest:
             was = " ".join(before.get("train_sets", []) + before.get("partial_sets", []))
-            raise click.ClickException(refused_resume(run.out, [setting_change("--gt", given, was) + ": other images, "
-                                                                "boxes or classes"], what="training data"))
+            edited = _edited_since(before.get("train_sets", []) + before.get("partial_sets", []),
+                                   [*run.gts, *run.partial_gts])
+            raise click.ClickException(refused_resume(run.out, [setting_change("--gt", given, was) + f":{edited} other "
+                                                                "images, boxes or classes"], what="training data"))
         return
     for key, now in (("train_sets", run.gts), ("partial_sets", run.partial_gts)):
         if key not in before:
@@ -638,9 +640,16 @@ def _check_resumed_val(run: ClassifierRun, val_digest: str) -> None:
         f"delete the members' state files ({run.out.parent / 'member*.state.ckpt'}) to start the ensemble over"
     was = " ".join(before.get("val_sets") or []) or "(none)"
     now = " ".join(map(str, run.vals)) or "(none)"
+    edited = _edited_since(before.get("val_sets") or [], run.vals)
     raise click.ClickException(refused_resume(
-        run.out, [setting_change("--val", now, was) + ": the best checkpoint is picked by comparing each epoch's "
-                  "validation mAP with the earlier epochs'"], what="validation data", start_over=over))
+        run.out, [setting_change("--val", now, was) + f":{edited} the best checkpoint is picked by comparing each "
+                  "epoch's validation mAP with the earlier epochs'"], what="validation data", start_over=over))
+
+
+def _edited_since(was, now) -> str:
+    """`` the same files, edited since:`` when a resumed run names the files its run recorded but their content
+    differs (trial 68: '--val v.json now, v.json in that run' said no more of what had changed), else ``""``."""
+    return " the same files, edited since;" if was and now and same_paths(was, now) else ""
 
 
 def _check_resumed_settings(run: ClassifierRun, before: dict | None = None, ensemble: bool = False) -> None:
