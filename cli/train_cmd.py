@@ -397,17 +397,22 @@ def _scored_val_sets(paths, val_sets: list[Dataset], known: set) -> list[Dataset
     then validated every epoch at 0.0000, and the first epoch stayed the "best" model, no later 0 beating it)."""
     kept, left = [], []
     for path, ds in zip(paths, val_sets):
-        boxed = {ds.classes[int(k)] for im in ds.images for k in im.labels}
+        # only images with a file are validated (trial 68: a --val whose image files were all elsewhere scored
+        # 0.0000 at every epoch, and the first epoch was kept as the "best" model)
+        boxed = {ds.classes[int(k)] for im in ds.images if im.path is not None for k in im.labels}
         if {c.key for c in boxed} & known:
             kept.append((path, ds))
         else:
-            left.append((path, sorted(c.name for c in boxed)))
+            unfound = {ds.classes[int(k)].key for im in ds.images if im.path is None for k in im.labels} & known
+            left.append((path, None if unfound else sorted(c.name for c in boxed)))
     for path, names in left:
         boxes = (f"its boxes are {', '.join(names[:5])}{', …' if len(names) > 5 else ''}" if names else
                  "it has no box")
+        lacks = ("has no image file holding a box of a class the model learns (the images of its boxes have none, "
+                 "as warned above)" if names is None else f"has no box of a class the model learns ({boxes})")
         then = (f"the best epoch is picked on --val {' --val '.join(str(p) for p, _ in kept)}" if kept else
                 "no --val is left, so no epoch is validated and --out is the last epoch's model")
-        text = (f"warning: --val {path} has no box of a class the model learns ({boxes}): left out of validation "
+        text = (f"warning: --val {path} {lacks}: left out of validation "
                 f"(its mAP would be 0 at every epoch); {then}")
         _data_warning(text)
     return [ds for _, ds in kept]
