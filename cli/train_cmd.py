@@ -26,7 +26,7 @@ from detector.classifier import (ARCHS, CHECKPOINT_FORMAT, MODES, CheckpointErro
                                  class_map_of, load_init_weights, read_init_file, read_spec)
 from detector.data import Dataset
 from detector.data.io import atomic_write_text, decode_text, file_sha256, not_text, read_text, same_paths
-from detector.data.vocab import ilsvrc_categories
+from detector.data.vocab import closest_names, ilsvrc_categories
 from detector.nn import distributed
 from detector.nn.checkpoint import read_checkpoint
 from detector.nn.device import resolve_device
@@ -426,15 +426,21 @@ def _check_mapped_classes(run: ClassifierRun, found, known: set) -> None:
     unlearnt = sorted(c.name for c in found if c.key not in known)
     if not unlearnt:
         return
-    shown = ", ".join(repr(n) for n in unlearnt[:5]) + (", …" if len(unlearnt) > 5 else "")
+    ilsvrc = [c.name.lower() for c in ilsvrc_categories()]
+
+    def named(n):  # a misspelt ILSVRC name ('persn') is said with the names it is close to (trial 68)
+        close = closest_names(n, ilsvrc, cutoff=0.75)  # a typo, not any name sharing letters ('pedestrian')
+        return repr(n) + (f" (closest ILSVRC names: {', '.join(close)})" if close else "")
+    shown = ", ".join(named(n) for n in unlearnt[:5]) + (", …" if len(unlearnt) > 5 else "")
+    typo = " (or rename the class in the annotations to the ILSVRC name it is)" if "(closest ILSVRC names" in shown else ""
     default = f" (the default for --init {run.init})" if run.class_map == "auto" else ""
     why = f"--class-map imagenet1k{default} learns only the 200 ILSVRC DET classes"
     if len(unlearnt) == len(found):
         raise click.ClickException(f"{why}, and none of the training data's classes is one of them ({shown}): "
-                                   "give --class-map none to learn them with a new head")
+                                   f"give --class-map none to learn them with a new head{typo}")
     _data_warning(f"warning: {why}: the training data's {count(len(unlearnt), 'class', 'classes')} {shown} will not "
                   f"be learnt ({'its' if len(unlearnt) == 1 else 'their'} objects are neither foreground nor "
-                  "background); --class-map none learns every class with a new head")
+                  f"background); --class-map none learns every class with a new head{typo}")
 
 
 def _training_data(run: ClassifierRun):

@@ -192,6 +192,16 @@ def category_for_name(name: str, source: str | None = None) -> Category | None:
     return _ilsvrc_by_name().get(name.lower())
 
 
+def closest_names(name: str, names: list[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """Up to ``n`` of ``names`` (lower case) close to ``name``: those holding it as a word first (``bottle`` → ``water
+    bottle``; a plural's singular too), then the closest by spelling (``persn`` → ``person``)."""
+    singular = re.sub(r"(?<=[^s])s$", "", name.lower())  # bottles → bottle (a plural's first candidates)
+    word = re.compile(rf"\b({re.escape(name.lower())}|{re.escape(singular)})\b")  # bottle → wine bottle, not otter
+    close = [x for x in names if word.search(x)]
+    close += [x for x in difflib.get_close_matches(name.lower(), names, n=n, cutoff=cutoff) if x not in close]
+    return close[:n]
+
+
 def select_classes(classes, names) -> tuple[str, ...]:
     """The classes of ``classes`` (a model's :class:`Category` tuple) that ``names`` ask for, as their own names, in
     the model's order, each once: ``detect run --classes``. A name matches a class by its name (any case), its
@@ -223,15 +233,9 @@ def select_classes(classes, names) -> tuple[str, ...]:
     if unknown:
         hints = []
         for name in unknown:
-            singular = re.sub(r"(?<=[^s])s$", "", name.lower())  # bottles → bottle (a plural's first candidates)
-            word = re.compile(rf"\b({re.escape(name.lower())}|{re.escape(singular)})\b")  # bottle → wine bottle,
-            # not otter by spelling
-            close = [n for n in by_name if word.search(n)]
-            close += [n for n in difflib.get_close_matches(name.lower(), list(by_name), n=3, cutoff=0.6)
-                      if n not in close]
-            close = close[:3]
+            close = closest_names(name, list(by_name))
             hints.append(f"{name!r}" + (f" (closest: {', '.join(close)})" if close else ""))
         raise ValueError(f"{'this name is' if len(unknown) == 1 else 'these names are'} not a class of the model: "
-                         f"{'; '.join(hints)} — the model has {len(classes)} classes (`detect inspect MODEL` "
-                         "lists them)")
+                         f"{'; '.join(hints)} — the model has {len(classes)} "
+                         f"{'class' if len(classes) == 1 else 'classes'} (`detect inspect MODEL` lists them)")
     return tuple(c.name for c in classes if c.key in chosen)
