@@ -683,7 +683,7 @@ def test_a_mapped_init_says_which_training_classes_it_cannot_learn(tmp_path, cap
                           {c.key for c in ilsvrc_categories()})
     err = capsys.readouterr().err
     assert "warning: --class-map imagenet1k learns only the 200 ILSVRC DET classes: the training data's 1 class " \
-           "'bottle' will not be learnt" in err and "--class-map none" in err, err
+           "'bottle' (closest ILSVRC names: water bottle, wine bottle) will not be learnt" in err and "--class-map none" in err, err
 
 
 def test_class_map_imagenet1k_with_an_init_without_an_imagenet_head_is_noted(tmp_path):
