@@ -1027,10 +1027,10 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
     from proposals.multibox import init_trunk, read_trunk_file
     from proposals.multibox_train import check_resume_settings, prepare_samples, sample_size, train_multibox
 
-    def samples_of(paths, what, size):
+    def samples_of(sets, what, size):
         # an image without its file is warned of by _load_all, once (trial 65: a second time here, as "X: no image
         # file (left out)")
-        recs = [im for ds in _load_all(paths, fmt, images, what) for im in ds.images if im.path is not None]
+        recs = [im for ds in sets for im in ds.images if im.path is not None]
         s, skipped = prepare_samples(tqdm(recs, desc=f"loading {what}", unit="img",
                                           disable=None if distributed.is_main() else True), size)
         for msg in skipped[:5]:
@@ -1055,8 +1055,13 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
     if val_top_given and not vals:  # it counts --val's boxes: without one it was dropped without a word
         _echo(f"note: --val-top {cfg.val_top_k} has no effect without --val (it is how many boxes the validation "
               "recall counts)", err=True)
-    train = samples_of(gts, "train", sample_size(mb, cfg))
-    val = samples_of(vals, "val", mb.input_size) if vals else []
+    train_sets = _load_all(gts, fmt, images, "train")
+    val_sets = _load_all(vals, fmt, images, "val") if vals else []
+    digest, val_digest = data_digest(train_sets, 0), data_digest(val_sets, 0)
+    if resume:  # before any image is decoded
+        _check_resumed_multibox_data(out, gts, vals, digest, val_digest)
+    train = samples_of(train_sets, "train", sample_size(mb, cfg))
+    val = samples_of(val_sets, "val", mb.input_size) if vals else []
     if not train:
         raise click.ClickException("no training image could be read")
 
@@ -1087,10 +1092,34 @@ def _train_multibox(gts, images, fmt, vals, out, priors, mb: MultiBoxConfig, cfg
     state = train_multibox(train, priors, mb, cfg, out, val_samples=val, resume=resume, device=dev,
                            progress=progress,
                            metadata={"train_sets": [str(g) for g in gts], "val_sets": [str(v) for v in vals],
+                                     "train_digest": digest, "val_digest": val_digest,
                                      "init": _recorded_init(init, out, resume),
                                      "priors_file": str(priors_file) if priors_file else None},
                            init=init_fn if trunk is not None else None, on_epoch_end=show)
     _echo(files_written(out, state))
+
+
+def _check_resumed_multibox_data(out: Path, gts, vals, digest: str, val_digest: str) -> None:
+    """Refuse to resume the MultiBox run writing ``out`` when its --gt or --val files say other things than when it
+    was started (``data_digest`` of each, recorded in its state; trial 68: the paths alone were compared, so an
+    edited --gt trained on and an edited --val's recall was compared with the earlier epochs' on the old boxes). A
+    state recorded before digests were kept is not compared; other paths are :func:`resume_differences`'s."""
+    sp = state_path(out)
+    if not sp.is_file():
+        return
+    try:
+        before = torch.load(sp, map_location="cpu", weights_only=True).get("train") or {}
+    except Exception:  # noqa: BLE001 - an unreadable state: resuming it says what is wrong with it
+        return
+    changes = []
+    for flag, key, paths, now in (("--gt", "train", gts, digest), ("--val", "val", vals, val_digest)):
+        if before.get(f"{key}_digest", now) != now:
+            was = before.get(f"{key}_sets") or []
+            given = " ".join(map(str, paths)) or "(none)"
+            changes.append(setting_change(flag, given, " ".join(was) or "(none)") +
+                           f":{_edited_since(was, list(paths))} other images, boxes or classes")
+    if changes:
+        raise click.ClickException(refused_resume(out, changes, what="data", may_change="--epochs"))
 
 
 from .distill_cmd import distill_cmd  # noqa: E402 - the group above must exist first
