@@ -87,6 +87,45 @@ def check_resumed_settings(out: Path, options: dict, photo_paths, gts, holdout: 
             out, diffs, may_change="--epochs, --workers, --threads, --val-every and --val-photos"))
 
 
+def _data_digests(photo_files, datasets) -> dict:
+    """What a resumed run must train on again, whatever paths name it: the photos (each file, resolved, in the
+    order listed; ``photos_digest``) and the annotated sets (``data_digest`` of ``train classifier``: images, boxes,
+    classes; ``train_digest``)."""
+    import hashlib
+
+    from .train_cmd import data_digest
+
+    h = hashlib.sha256()
+    for f in photo_files:
+        h.update(os.path.realpath(f).encode() + b"\n")
+    return {"photos_digest": h.hexdigest(), "train_digest": data_digest(datasets, 0)}
+
+
+def _check_resumed_data(out: Path, photo_paths, gts, digests: dict) -> None:
+    """Refuse to resume the run writing ``out`` when its --photos or --gt name other photos, images or boxes than
+    when it was started, under the same paths too (trial 68: the paths alone were compared, and a --gt edited since
+    — other images — went on without a word). A record without the digests (written before they were kept) is not
+    compared."""
+    try:
+        train = read_checkpoint(last_path(out), CHECKPOINT_FORMAT).get("train") or {}
+    except CheckpointError:
+        return
+    from .train_cmd import _edited_since
+
+    diffs = []
+    for key, flag, given, record, what in (("photos_digest", "--photos", photo_paths, "photos", "other photos"),
+                                           ("train_digest", "--gt", gts, "train_sets", "other images, boxes or "
+                                                                                       "classes")):
+        if key in train and train[key] != digests[key]:
+            was = train.get(record) or []
+            diffs.append(setting_change(flag, " ".join(map(str, given)) or "(none)", " ".join(was) or "(none)") +
+                         f":{_edited_since(was, list(given))} {what}")
+    if diffs:
+        raise click.ClickException(refused_resume(
+            out, diffs, what="training data", may_change="--epochs, --workers, --threads, --val-every and "
+                                                         "--val-photos"))
+
+
 def _norm(v):
     return list(v) if isinstance(v, tuple) else v
 
@@ -194,12 +233,16 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
         config, optim, spec = from_options(options)
         dev = distributed.init(resolve_device(device))
         teacher = TeacherRunner(load_teacher(teacher_path), dev, backend=teacher_backend, amp=amp)
-        photos = photo_items(_photos(photo_paths))
+        photo_files = _photos(photo_paths)
+        photos = photo_items(photo_files)
         photos, held = heldout(photos, holdout) if holdout else (photos, [])
         if held and len(photos) < len(held):  # trial 23: --holdout 0.9 on 8 photos trained on 1 without a word
             _echo(f"warning: --holdout {holdout} keeps {len(photos)} of the {len(photos) + len(held)} photos for "
                   f"training and holds out {len(held)}", err=True)
         datasets = [load_dataset(g, fmt, images=images, split="train") for g in gts]
+        digests = _data_digests(photo_files, datasets)
+        if resume:  # before any image is decoded
+            _check_resumed_data(out, photo_paths, gts, digests)
         train_items = photos + detection_items(datasets, random_regions=config.random_regions)
         if not train_items:  # trial 39: "distilling …: 0 training items", then "no training image could be read"
             # trial 45: "--gt:  holds none" without any --gt; trial 52: "no photo" of --photos that held none
@@ -247,8 +290,11 @@ def distill_cmd(out, photo_paths, gts, images, fmt, val_paths, holdout, init, te
                 _echo(f"warning: {which} be decoded (named above): no epoch is validated, and --out is the last "
                       "epoch's model", err=True)
 
+        from .train_cmd import _recorded_init  # loaded: it imports this module at its end
+
         metadata = {"name": out.stem, "photos": [str(p) for p in photo_paths], "train_sets": [str(g) for g in gts],
-                    "val_photos": [str(p) for p in val_paths], "holdout": holdout, "device": str(dev)}
+                    "val_photos": [str(p) for p in val_paths], "holdout": holdout, "device": str(dev),
+                    **digests, "init": _recorded_init(init, out, resume)}
         _distill(student, spec, teacher, train_items, val_items, config, optim, out, header=header, resume=resume,
                  device=dev, amp=amp, metadata=metadata, half=half)
     except (TeacherError, CheckpointError, ValueError) as e:
