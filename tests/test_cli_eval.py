@@ -230,8 +230,18 @@ def test_eval_refuses_ground_truth_without_objects(tmp_path):
     pred = boxes_json(tmp_path / "boxes.json", ["a.jpg", "b.jpg"], [(1, 124)])
     res = CliRunner().invoke(cli, ["eval", "--gt", str(pred), "--pred", str(pred)])
     assert res.exit_code == 1 and "Traceback" not in res.output
-    assert "a `detect run` output (boxes.json: 'detections', no 'annotations'), not ground truth: give it as --pred" \
-        in res.output
+    assert "it is a `detect run` output (boxes.json: 'detections', no 'annotations'), not ground truth: `detect eval` " \
+        "takes it as --pred" in res.output, res.output
+    # trial 67: a COCO results list as ground truth was "expected an object with 'images' and 'categories' lists, got
+    # list"; trial 68: in `detect train`, "give it as --pred" named an option train has not
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([{"bbox": [1, 2, 3, 4], "category_id": 1, "image_id": 1, "score": 0.5}]))
+    for argv in (["eval", "--gt", str(results), "--pred", str(pred)],
+                 ["train", "classifier", "--gt", str(results), "--out", str(tmp_path / "m.pt")]):
+        res = CliRunner().invoke(cli, argv)
+        assert res.exit_code != 0 and "Traceback" not in res.output, res.output
+        assert "it is a COCO results list (detections with scores, no images or categories), not ground truth: " \
+            "`detect eval` takes it as --pred" in res.output, res.output
     res = CliRunner().invoke(cli, ["inspect", str(pred), "--strict"])
     assert res.exit_code != 0 and "not ground truth" in res.output
     # a COCO file whose images have no objects at all: nothing to evaluate

@@ -876,15 +876,22 @@ def check_image_id(value, where: str, field_name: str = "image_id"):
     return int(value) if isinstance(value, float) else value
 
 
-def other_json_kind(data: dict, source, *, wanted: str = "detections") -> str | None:
-    """What the JSON object ``data`` (read from ``source``, a path) is when it is another file that detect writes
+def other_json_kind(data, source, *, wanted: str = "detections") -> str | None:
+    """What the JSON ``data`` (read from ``source``, a path) is when it is another file that detect writes
     beside its detections, or ground truth — a job record (:func:`job_record`: then the output it describes, to give
     instead), proposals or the ``--json`` report of ``detect proposals``, the ``--json`` report of ``detect eval``,
     COCO ground truth —, in words for a message; None for anything else. The one place such files are told apart:
     where detections are expected (trial 63: each was "expected a list under 'images'"), and, with ``wanted="ground
-    truth"``, where annotations are (then without the advice to give a detection file, and ground truth is no
-    other kind)."""
+    truth"``, where annotations are (then without the advice to give a detection file; ground truth is no other
+    kind there, and detections — a boxes.json, a COCO results list — are one, which `detect eval` takes as
+    ``--pred``: trial 67, 68)."""
     for_detections = wanted == "detections"
+    if not for_detections and output_format_of(b"", data) in ("json", "coco"):
+        what = ("a `detect run` output (boxes.json: 'detections', no 'annotations')" if isinstance(data, dict) else
+                "a COCO results list (detections with scores, no images or categories)")
+        return f"it is {what}, not {wanted}: `detect eval` takes it as --pred"
+    if not isinstance(data, dict):
+        return None
     give_run = ": give the output of `detect run`" if for_detections else ""
     if data.get("record") == JOB_RECORD:
         files = data.get("files")

@@ -248,7 +248,7 @@ def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
     data = load_json(path, problems, "a COCO instances file")
     if data is None:
         return None
-    if isinstance(data, dict) and (kind := other_json_kind(data, path, wanted="ground truth")) is not None:
+    if (kind := other_json_kind(data, path, wanted="ground truth")) is not None:
         problems.add(path, "malformed", f"not a COCO instances file: {kind}")  # a file of ours (trial 63, fix63)
         return None
     wrong = [k for k in ("images", "categories") if isinstance(data, dict) and k in data and
@@ -263,10 +263,6 @@ def _load_coco_json(path: Path, problems: _Problems) -> dict | None:
         return None
     if "annotations" in data and not isinstance(data["annotations"], list):
         problems.add(path, "malformed", f"'annotations' must be a list, got {_json_type(data['annotations'])}")
-        return None
-    if "annotations" not in data and isinstance(data.get("detections"), list):
-        problems.add(path, "malformed", "a `detect run` output (boxes.json: 'detections', no 'annotations'), not "
-                     "ground truth: give it as --pred")
         return None
     return data
 
