@@ -56,7 +56,7 @@ import numpy as np
 
 from .boxes import box_in_float_range, xywh_to_xyxy, xyxy_to_ilsvrc, xyxy_to_xywh
 from .io import (TOO_DEEP, atomic_write_json, atomic_write_text, count, decode_head, missing_fields, not_text,
-                 resolved_out)
+                 read_text, resolved_out)
 from .vocab import Category, ilsvrc_by_wnid
 
 if TYPE_CHECKING:
@@ -829,11 +829,15 @@ def merge_outputs(docs: list[tuple[str, dict]], *, allow_partial: bool = False,
 
 # ------------------------------------------------------------------------------------------------ reading
 def read_document(path) -> dict:
-    """A ``boxes.json`` file's JSON (UTF-8) as it is; :class:`BoxesJsonError` naming the file when it cannot be read
-    or is not JSON. :func:`merge_outputs` and :func:`read_detections` check the content."""
+    """A ``boxes.json`` file's JSON as it is — UTF-8, or as another tool saved it again, with a byte-order mark or
+    as UTF-16 (:func:`~detector.data.io.read_text`, as ``detect eval`` reads it: a part with a BOM was refused by
+    ``detect merge`` and a finished output with one run again by ``--resume``; trial 69); :class:`BoxesJsonError`
+    naming the file when it cannot be read or is not JSON. :func:`merge_outputs` and :func:`read_detections` check
+    the content."""
     path = Path(path)
+    text = ""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
         return json.loads(text)
     except json.JSONDecodeError as e:
         if not text.strip():
