@@ -104,7 +104,10 @@ class OutFile(click.Path):
 def refuse_binary_outputs(outputs: dict, own_kind: dict | None = None) -> None:
     """Refuse a text output (``{"--json": path}``, None: not given) that names an existing binary file — a model, an
     image, an archive — which it would replace (`detect eval --json member0.pt` replaced a 4 MB model with a 720-byte
-    report): no output of ours is binary, so such a file is someone's. (A report replaces any text file; the
+    report): no output of ours is binary, so such a file is someone's. Nor does a text report replace a detector's
+    output or a ground truth — a boxes.json, COCO results, an ILSVRC submission, a proposals output, a COCO dataset
+    (:func:`_kept_text`; `detect eval --json old.json` replaced a `detect run` output, hours of work, with a
+    700-byte report: trial 69). (A report replaces any other text file, its own earlier reports among them; the
     ``--out`` of `detect run`, `merge` and `proposals` replaces its earlier outputs alone:
     :func:`refuse_replacing_others`.)
     ``own_kind``: the outputs among them that are binary, each with the kind of file it writes (``{"--plot": "a PNG
@@ -116,6 +119,27 @@ def refuse_binary_outputs(outputs: dict, own_kind: dict | None = None) -> None:
             this = f"this output ({own_kind[flag]})" if flag in own_kind else "this text output"
             raise click.ClickException(f"{flag} {path} exists and is {kind}, which {this} would replace: "
                                        "give another path, or delete it first")
+        if path is not None and flag not in own_kind and (kind := _kept_text(path)) is not None:
+            raise click.ClickException(f"{flag} {path} exists and is {kind}, which this report would replace: "
+                                       "give another path, or delete it first")
+
+
+def _kept_text(path) -> str | None:
+    """What a text file at ``path`` that a report must not replace is, in words — a detector's output
+    (:data:`OUTPUT_KINDS`) or a COCO dataset —; None for any other file, or none there (one that cannot be read
+    is left to the writing, which says why)."""
+    try:
+        head = _existing_head(path)
+    except OSError:
+        return None
+    if head is None or _binary_head(head) is not None:
+        return None
+    data = _json_of(path, head)
+    if (kind := output_kind(head, data)) is not None:
+        return OUTPUT_KINDS[kind]
+    if isinstance(data, dict) and {"images", "annotations"} <= data.keys():
+        return "a COCO dataset (JSON with images and annotations)"
+    return None
 
 
 def _binary_file(path) -> str | None:
