@@ -137,9 +137,15 @@ def _kept_text(path) -> str | None:
     data = _json_of(path, head)
     if (kind := output_kind(head, data)) is not None:
         return OUTPUT_KINDS[kind]
-    if isinstance(data, dict) and {"images", "annotations"} <= data.keys():
-        return "a COCO dataset (JSON with images and annotations)"
-    return None
+    return _COCO_DATASET if _is_coco_dataset(data) else None
+
+
+_COCO_DATASET = "a COCO dataset (JSON with images and annotations)"
+
+
+def _is_coco_dataset(data) -> bool:
+    """Whether the JSON ``data`` is a COCO dataset (ground truth): an object with ``images`` and ``annotations``."""
+    return isinstance(data, dict) and {"images", "annotations"} <= data.keys()
 
 
 def _binary_file(path) -> str | None:
@@ -240,8 +246,8 @@ def _looks_like(head: bytes, data=None) -> str:
         return kind
     text = decode_head(head).lstrip("\ufeff").strip()
     if text[:1] in ("{", "["):
-        if isinstance(data, dict) and {"images", "annotations"} <= data.keys():
-            return "a COCO dataset (JSON with images and annotations)"
+        if _is_coco_dataset(data):
+            return _COCO_DATASET
         if isinstance(data, dict) and data:
             keys = list(data)
             return f"JSON with the keys {', '.join(keys[:5])}{', …' if len(keys) > 5 else ''}"
@@ -557,9 +563,7 @@ def check_training_out(out: Path, options: dict, folder: bool) -> None:
     for model in models:
         _refuse_companion_clash(out, model)
         if model.is_file():
-            with open(model, "rb") as f:
-                magic = f.read(4)
-            if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+            if not _is_torch_file(model):
                 what = f"--out {out}" if model == out else f"{model} (a member file of --out {out})"
                 raise click.ClickException(f"{what} exists and is not a model file: it would be replaced (give "
                                            "another name, or delete it first)")
@@ -572,6 +576,7 @@ _COMPANION_SUFFIXES = (".last.ckpt", ".state.ckpt")  # what a training writes be
 
 
 def _is_torch_file(path: Path) -> bool:
+    """Whether ``path`` is a file ``torch.save`` wrote (a zip archive); False for any other, or one unreadable."""
     try:
         with open(path, "rb") as f:
             return f.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
